@@ -1,0 +1,1 @@
+"""Local development stack: embedded Postgres, provisioning, seeding and the `make run` launcher."""

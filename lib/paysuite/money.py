@@ -1,0 +1,86 @@
+"""Money as integer minor units of one ISO 4217 currency; no floats anywhere."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+# Minor-unit exponents of the currencies the suite handles; the rest are rejected.
+MINOR_UNIT_EXPONENTS: dict[str, int] = {
+    "CNY": 2, "HKD": 2, "USD": 2, "EUR": 2, "GBP": 2, "SGD": 2, "JPY": 0, "KRW": 0,
+}
+
+_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+
+
+class CurrencyError(ValueError):
+    """The currency code is not a supported ISO 4217 code."""
+
+
+def check_currency(code: str) -> str:
+    """Returns the code if it is a supported ISO 4217 code, else raises CurrencyError."""
+    if not _CURRENCY_RE.match(code) or code not in MINOR_UNIT_EXPONENTS:
+        raise CurrencyError(f"unsupported currency code {code!r}")
+    return code
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount in minor units (fen for CNY) of one currency."""
+
+    currency: str
+    minor_units: int
+
+    def __post_init__(self) -> None:
+        check_currency(self.currency)
+        if isinstance(self.minor_units, bool) or not isinstance(self.minor_units, int):
+            raise TypeError("minor_units must be an int")
+
+    def __add__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.currency, self.minor_units + other.minor_units)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.currency, self.minor_units - other.minor_units)
+
+    def __neg__(self) -> Money:
+        return Money(self.currency, -self.minor_units)
+
+    @property
+    def is_positive(self) -> bool:
+        return self.minor_units > 0
+
+    def _same_currency(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise CurrencyError(f"cannot combine {self.currency} with {other.currency}")
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(currency, 0)
+
+    @classmethod
+    def parse(cls, text: str, currency: str) -> Money:
+        """Parses a decimal major-unit string such as "12.34" exactly, refusing extra digits."""
+        exponent = MINOR_UNIT_EXPONENTS[check_currency(currency)]
+        try:
+            value = Decimal(text.strip())
+        except InvalidOperation as exc:
+            raise ValueError(f"not a decimal amount: {text!r}") from exc
+        if not value.is_finite():
+            raise ValueError(f"not a finite amount: {text!r}")
+        scaled = value.scaleb(exponent)
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{text!r} has more than {exponent} decimal places for {currency}")
+        return cls(currency, int(scaled))
+
+    def format(self) -> str:
+        """Renders the amount in major units, e.g. "12.34 CNY"."""
+        exponent = MINOR_UNIT_EXPONENTS[self.currency]
+        sign = "-" if self.minor_units < 0 else ""
+        units = abs(self.minor_units)
+        if exponent == 0:
+            return f"{sign}{units} {self.currency}"
+        major, minor = divmod(units, 10**exponent)
+        return f"{sign}{major}.{minor:0{exponent}d} {self.currency}"

@@ -1,0 +1,1 @@
+"""The service runtime every Paysuite service shares: settings, database, telemetry, gRPC server."""

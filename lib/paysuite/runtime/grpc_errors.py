@@ -1,0 +1,171 @@
+"""The edge of the error model: domain errors become google.rpc.Status with ErrorInfo."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+from paysuite.errors import DomainError, ErrorKind, InvalidArgument
+
+_log = logging.getLogger(__name__)
+
+_STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+CODE_BY_KIND: dict[ErrorKind, grpc.StatusCode] = {
+    ErrorKind.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorKind.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    ErrorKind.ALREADY_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
+    ErrorKind.FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorKind.PERMISSION_DENIED: grpc.StatusCode.PERMISSION_DENIED,
+    ErrorKind.RESOURCE_EXHAUSTED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ErrorKind.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
+    ErrorKind.ABORTED: grpc.StatusCode.ABORTED,
+}
+
+
+def _packed(message: Any) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def status_for(code: grpc.StatusCode, message: str, reason: str, domain: str,
+               metadata: dict[str, str] | None = None,
+               violations: list[tuple[str, str]] | None = None) -> status_pb2.Status:
+    """Builds the rich status: ErrorInfo always, BadRequest when fields are named."""
+    status = status_pb2.Status(code=code.value[0], message=message)
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=domain, metadata=metadata or {})
+    status.details.append(_packed(info))
+    if violations:
+        bad_request = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
+                for f, d in violations
+            ]
+        )
+        status.details.append(_packed(bad_request))
+    return status
+
+
+def status_of_error(error: DomainError, domain: str) -> tuple[grpc.StatusCode, status_pb2.Status]:
+    code = CODE_BY_KIND[error.kind]
+    violations = (
+        [(v.field, v.description) for v in error.violations]
+        if isinstance(error, InvalidArgument)
+        else None
+    )
+    return code, status_for(code, error.message, error.reason, domain, error.metadata, violations)
+
+
+async def abort_with(context: grpc.aio.ServicerContext[Any, Any], code: grpc.StatusCode,
+                     status: status_pb2.Status) -> None:
+    await context.abort(
+        code, status.message, trailing_metadata=((_STATUS_DETAILS_KEY, status.SerializeToString()),)
+    )
+
+
+class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
+    """Maps DomainError to its status and anything unexpected to a safe INTERNAL."""
+
+    def __init__(self, domain: str) -> None:
+        self._domain = domain
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method = handler_call_details.method
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(handler.unary_unary, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(handler.unary_stream, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    def _wrap_unary(self, behavior: Any, method: str) -> Any:
+        async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            try:
+                return await behavior(request, context)
+            except Exception as exc:  # noqa: BLE001 - every failure is mapped, none leaks
+                await self._abort(exc, context, method)
+
+        return unary
+
+    def _wrap_stream(self, behavior: Any, method: str) -> Any:
+        async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]
+                         ) -> AsyncIterator[Any]:
+            try:
+                async for response in behavior(request, context):
+                    yield response
+            except Exception as exc:  # noqa: BLE001
+                await self._abort(exc, context, method)
+
+        return stream
+
+    async def _abort(self, exc: Exception, context: grpc.aio.ServicerContext[Any, Any],
+                     method: str) -> None:
+        if isinstance(exc, grpc.aio.AbortError | asyncio.CancelledError):
+            raise exc
+        if isinstance(exc, DomainError):
+            code, status = status_of_error(exc, self._domain)
+            await abort_with(context, code, status)
+        # Details stay in our logs; the caller learns only that it failed.
+        _log.exception("unexpected error in %s", method, extra={"rpc.method": method})
+        await abort_with(
+            context,
+            grpc.StatusCode.INTERNAL,
+            status_for(grpc.StatusCode.INTERNAL, "internal error", "INTERNAL", self._domain),
+        )
+
+
+def rich_status(error: grpc.aio.AioRpcError | grpc.RpcError) -> status_pb2.Status | None:
+    """The google.rpc.Status carried by a failed call, if the server sent one."""
+    trailers = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
+    for key, value in trailers or ():
+        if key == _STATUS_DETAILS_KEY:
+            status = status_pb2.Status()
+            status.ParseFromString(value)
+            return status
+    return None
+
+
+def error_info(error: grpc.aio.AioRpcError | grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
+    """The ErrorInfo of a failed call; clients branch on its reason, never on message text."""
+    status = rich_status(error)
+    if status is None:
+        return None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return info
+    return None
+
+
+def field_violations(error: grpc.aio.AioRpcError | grpc.RpcError) -> list[tuple[str, str]]:
+    """The (field, description) pairs of a BadRequest detail, if any."""
+    status = rich_status(error)
+    result: list[tuple[str, str]] = []
+    for detail in status.details if status else ():
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            result.extend((v.field, v.description) for v in bad.field_violations)
+    return result

@@ -1,0 +1,89 @@
+"""Typed settings from the environment, failing fast on missing or insecure values outside dev."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Self
+from urllib.parse import urlsplit
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from paysuite.runtime.dsn import dev_service_password, service_role, with_credentials
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+
+class Environment(enum.StrEnum):
+    """Where the suite runs; only dev and test accept derived credentials."""
+
+    DEV = "dev"
+    TEST = "test"
+    PROD = "prod"
+
+
+class CommonSettings(BaseSettings):
+    """Settings shared by every service; subclasses add a prefix and their own fields."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    paysuite_env: Environment = Field(default=Environment.PROD, validation_alias="PAYSUITE_ENV")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    traces_file: Path = Field(
+        default=PROJECT_ROOT / ".data" / "traces.jsonl", validation_alias="PAYSUITE_TRACES_FILE"
+    )
+    log_level: str = Field(default="INFO", validation_alias="PAYSUITE_LOG_LEVEL")
+    shutdown_grace_seconds: float = Field(
+        default=5.0, validation_alias="PAYSUITE_SHUTDOWN_GRACE_SECONDS"
+    )
+
+    @property
+    def is_dev(self) -> bool:
+        return self.paysuite_env in (Environment.DEV, Environment.TEST)
+
+
+class ServiceSettings(CommonSettings):
+    """A gRPC service with its own Postgres schema and role."""
+
+    service_name: str = ""
+    port: int = 0
+    host: str = "[::]"
+    database_url: str | None = None
+    shared_database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    db_pool_size: int = 10
+
+    @model_validator(mode="after")
+    def _derive_and_check_database_url(self) -> Self:
+        if not self.database_url:
+            if not self.is_dev:
+                raise ValueError(
+                    f"{self.service_name.upper()}_DATABASE_URL is required outside dev: each "
+                    "service connects as its own role"
+                )
+            if not self.shared_database_url:
+                raise ValueError(f"set {self.service_name.upper()}_DATABASE_URL or DATABASE_URL")
+            object.__setattr__(
+                self,
+                "database_url",
+                service_url(self.shared_database_url, self.service_name),
+            )
+        elif not self.is_dev:
+            password = urlsplit(self.database_url).password or ""
+            if password in ("", dev_service_password(self.service_name)):
+                raise ValueError(
+                    f"{self.service_name.upper()}_DATABASE_URL has an empty or dev password"
+                )
+        return self
+
+    @property
+    def dsn(self) -> str:
+        assert self.database_url is not None
+        return self.database_url
+
+
+def service_url(shared_url: str, service: str) -> str:
+    """Rewrites a server URL to connect as the service's own dev role."""
+    return with_credentials(shared_url, service_role(service), dev_service_password(service))

@@ -1,0 +1,61 @@
+"""OpenTelemetry tracing: one provider per process, exporting by OTLP or to a JSONL file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from opentelemetry import propagate, trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from paysuite.runtime.otlp_json_file import OtlpJsonFileExporter
+from paysuite.runtime.settings import CommonSettings
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """The process's tracer provider and how to flush it on shutdown."""
+
+    provider: TracerProvider
+
+    def tracer(self, name: str) -> trace.Tracer:
+        return self.provider.get_tracer(name)
+
+    def shutdown(self) -> None:
+        self.provider.force_flush()
+        self.provider.shutdown()
+
+
+def _exporter(settings: CommonSettings) -> SpanExporter:
+    if settings.otel_exporter_otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter(endpoint=settings.otel_exporter_otlp_endpoint)
+    return OtlpJsonFileExporter(settings.traces_file)
+
+
+def setup_telemetry(
+    service_name: str,
+    settings: CommonSettings,
+    exporter_factory: Callable[[CommonSettings], SpanExporter] = _exporter,
+) -> Telemetry:
+    """Installs the global tracer provider for this process (OTEL_RESOURCE_ATTRIBUTES honoured)."""
+    resource = Resource.create({SERVICE_NAME: service_name})
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(BatchSpanProcessor(exporter_factory(settings)))
+    trace.set_tracer_provider(provider)
+    propagate.set_global_textmap(
+        CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
+    )
+    return Telemetry(provider)
+
+
+def current_trace_id() -> str:
+    """The W3C trace id of the current span as 32 hex digits, or "" when not tracing."""
+    context = trace.get_current_span().get_span_context()
+    return trace.format_trace_id(context.trace_id) if context.is_valid else ""

@@ -1,0 +1,1 @@
+"""Ledger: the double-entry book of record."""

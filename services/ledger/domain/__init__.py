@@ -1,0 +1,1 @@
+"""Ledger domain: accounts, transfers and the rules that keep the books balanced."""

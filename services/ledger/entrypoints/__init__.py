@@ -1,0 +1,1 @@
+"""Ledger entry points: the gRPC servicer and its message conversions."""

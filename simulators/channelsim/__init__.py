@@ -1,0 +1,1 @@
+"""Bank quick-pay channel simulator: signed HTTP+JSON with faults dialable by configuration."""

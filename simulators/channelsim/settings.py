@@ -1,0 +1,37 @@
+"""Simulator settings from CHANNELSIM_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ChannelSimSettings(BaseSettings):
+    """Where to listen, the shared HMAC secret, our merchant at the bank, fees and fault knobs."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CHANNELSIM_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8601, ge=0, le=65535)
+    secret: SecretStr = Field(min_length=1)
+    channel: str = Field(default="banksim", pattern=r"^[a-z0-9_-]{1,32}$")
+    merchant_id: str = Field(default="PAYSUITE01", min_length=1, max_length=32)
+    fee_bps: int = Field(default=60, ge=0, le=10_000)
+    state_file: Path | None = None
+    seed: int | None = None
+
+    latency_ms: int = Field(default=0, ge=0)
+    decline_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    timeout_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    timeout_sleep_ms: int = Field(default=30_000, ge=0)
+    error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    processing_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    processing_ms: int = Field(default=2_000, ge=0)
+
+    @property
+    def secret_bytes(self) -> bytes:
+        return self.secret.get_secret_value().encode()

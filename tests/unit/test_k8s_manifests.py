@@ -1,0 +1,201 @@
+"""Render the Kustomize manifests and check the deployment invariants of every service."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+yaml = pytest.importorskip("yaml")
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+K8S_DIR = REPO_ROOT / "deploy" / "k8s"
+SERVICES: dict[str, int] = {"gateway": 50051, "ledger": 50052, "identity": 50053, "recon": 50054}
+
+Manifest = dict[str, Any]
+
+
+def _render(path: Path) -> list[Manifest]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not on PATH")
+    result = subprocess.run(
+        [kubectl, "kustomize", str(path)], check=True, capture_output=True, text=True
+    )
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+@pytest.fixture(scope="module")
+def base() -> list[Manifest]:
+    return _render(K8S_DIR / "base")
+
+
+@pytest.fixture(scope="module")
+def dev() -> list[Manifest]:
+    return _render(K8S_DIR / "overlays" / "dev")
+
+
+def _one(docs: list[Manifest], kind: str, name: str) -> Manifest:
+    matches = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(matches) == 1, f"expected exactly one {kind}/{name}, found {len(matches)}"
+    return matches[0]
+
+
+def _env(container: Manifest) -> dict[str, Manifest]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def test_base_has_no_secret_objects(base: list[Manifest]) -> None:
+    assert not [d for d in base if d["kind"] == "Secret"]
+
+
+@pytest.mark.parametrize("svc", SERVICES)
+def test_each_service_has_one_of_each_object(base: list[Manifest], svc: str) -> None:
+    for kind in ("Deployment", "Service", "ServiceAccount"):
+        obj = _one(base, kind, svc)
+        labels = obj["metadata"]["labels"]
+        assert labels["app"] == svc
+        assert labels["app.kubernetes.io/name"] == svc
+        assert labels["app.kubernetes.io/part-of"] == "paysuite"
+    assert _one(base, "ServiceAccount", svc)["automountServiceAccountToken"] is False
+
+
+@pytest.mark.parametrize(("svc", "port"), SERVICES.items())
+def test_deployment(base: list[Manifest], svc: str, port: int) -> None:
+    dep = _one(base, "Deployment", svc)
+    assert dep["spec"]["selector"]["matchLabels"] == {"app": svc}
+    pod = dep["spec"]["template"]
+    assert pod["metadata"]["labels"]["app"] == svc
+    spec = pod["spec"]
+    assert spec["serviceAccountName"] == svc
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["enableServiceLinks"] is False
+    assert spec["terminationGracePeriodSeconds"] == 30
+
+    pod_sc = spec["securityContext"]
+    assert pod_sc["runAsNonRoot"] is True
+    assert pod_sc["runAsUser"] == 10001
+    assert "fsGroup" in pod_sc
+    assert pod_sc["seccompProfile"] == {"type": "RuntimeDefault"}
+
+    tmp_volumes = {v["name"] for v in spec["volumes"] if "emptyDir" in v}
+
+    [server] = spec["containers"]
+    [migrate] = spec["initContainers"]
+    assert server["command"] == ["python", "-m", svc]
+    assert migrate["command"] == ["python", "-m", svc, "migrate"]
+    assert migrate["image"] == server["image"]
+    assert server["image"].split(":")[0] == "paysuite"
+    assert _env(migrate) == _env(server)
+
+    assert server["ports"] == [{"name": "grpc", "containerPort": port, "protocol": "TCP"}]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert server[probe]["grpc"]["port"] == port
+
+    for container in (server, migrate):
+        sc = container["securityContext"]
+        assert sc["allowPrivilegeEscalation"] is False
+        assert sc["readOnlyRootFilesystem"] is True
+        assert sc["privileged"] is False
+        assert sc["capabilities"]["drop"] == ["ALL"]
+        assert {"cpu", "memory"} <= container["resources"]["requests"].keys()
+        assert {"cpu", "memory"} <= container["resources"]["limits"].keys()
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        assert mounts.get("/tmp") in tmp_volumes
+
+        env = _env(container)
+        assert env["PAYSUITE_ENV"]["value"] == "prod"
+        assert env[f"{svc.upper()}_PORT"]["value"] == str(port)
+        assert env[f"{svc.upper()}_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+            "name": f"{svc}-db",
+            "key": "url",
+        }
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://otel-collector:4317"
+        assert env["OTEL_RESOURCE_ATTRIBUTES"]["value"] == "service.namespace=paysuite"
+
+
+def test_service_specific_env(base: list[Manifest]) -> None:
+    def server_env(svc: str) -> dict[str, Manifest]:
+        dep = _one(base, "Deployment", svc)
+        return _env(dep["spec"]["template"]["spec"]["containers"][0])
+
+    def secret_ref(env: dict[str, Manifest], name: str) -> Manifest:
+        ref: Manifest = env[name]["valueFrom"]["secretKeyRef"]
+        return ref
+
+    gateway = server_env("gateway")
+    assert gateway["LEDGER_ADDR"]["value"] == "ledger:50052"
+    assert gateway["IDENTITY_ADDR"]["value"] == "identity:50053"
+    assert secret_ref(gateway, "GATEWAY_BANK_CHANNEL_URL") == {
+        "name": "gateway-channels",
+        "key": "bank-url",
+    }
+    assert secret_ref(gateway, "GATEWAY_BANK_CHANNEL_SECRET") == {
+        "name": "gateway-channels",
+        "key": "bank-secret",
+    }
+    identity = server_env("identity")
+    assert secret_ref(identity, "IDENTITY_PII_KEYS") == {"name": "identity-pii", "key": "pii-keys"}
+    assert secret_ref(identity, "IDENTITY_BLIND_INDEX_KEY") == {
+        "name": "identity-pii",
+        "key": "blind-index-key",
+    }
+    assert server_env("recon")["GATEWAY_ADDR"]["value"] == "gateway:50051"
+
+
+@pytest.mark.parametrize(("svc", "port"), SERVICES.items())
+def test_service_targets_grpc_port(base: list[Manifest], svc: str, port: int) -> None:
+    spec = _one(base, "Service", svc)["spec"]
+    assert spec.get("type", "ClusterIP") == "ClusterIP"
+    assert spec["selector"] == {"app": svc}
+    [svc_port] = spec["ports"]
+    assert svc_port["name"] == "grpc"
+    assert svc_port["port"] == port
+    assert svc_port["targetPort"] == "grpc"
+    assert svc_port["appProtocol"] == "grpc"
+
+
+def test_dev_overlay_sets_image_tag(dev: list[Manifest]) -> None:
+    images = {
+        c["image"]
+        for d in dev
+        if d["kind"] == "Deployment"
+        for c in d["spec"]["template"]["spec"]["containers"]
+        + d["spec"]["template"]["spec"]["initContainers"]
+    }
+    assert images == {"paysuite:dev"}
+
+
+def test_dev_overlay_has_default_deny(dev: list[Manifest]) -> None:
+    policies = [d for d in dev if d["kind"] == "NetworkPolicy"]
+    deny_all = [
+        p
+        for p in policies
+        if p["spec"]["podSelector"] == {}
+        and set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+        and not p["spec"].get("ingress")
+        and not p["spec"].get("egress")
+    ]
+    assert len(deny_all) == 1
+
+
+def test_dev_overlay_ledger_only_admits_gateway(dev: list[Manifest]) -> None:
+    policies = [d for d in dev if d["kind"] == "NetworkPolicy"]
+    ingress_rules = [
+        rule
+        for p in policies
+        if "Ingress" in p["spec"].get("policyTypes", [])
+        and p["spec"]["podSelector"].get("matchLabels") == {"app": "ledger"}
+        for rule in p["spec"].get("ingress", [])
+    ]
+    assert ingress_rules, "ledger must have an ingress policy"
+    for rule in ingress_rules:
+        assert rule["from"] == [{"podSelector": {"matchLabels": {"app": "gateway"}}}]
+        assert rule["ports"] == [{"port": 50052, "protocol": "TCP"}]
+    # No other policy may open ingress to every pod (which would include ledger).
+    for p in policies:
+        if p["spec"]["podSelector"] == {}:
+            assert not p["spec"].get("ingress")
