@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from channelsim.faults import Millis, Rate
+
 
 class ChannelSimSettings(BaseSettings):
     """Where to listen, the shared HMAC secret, our merchant at the bank, fees and fault knobs."""
@@ -24,13 +26,13 @@ class ChannelSimSettings(BaseSettings):
     state_file: Path | None = None
     seed: int | None = None
 
-    latency_ms: int = Field(default=0, ge=0)
-    decline_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    timeout_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    timeout_sleep_ms: int = Field(default=30_000, ge=0)
-    error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    processing_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    processing_ms: int = Field(default=2_000, ge=0)
+    latency_ms: Millis = 0
+    decline_rate: Rate = 0.0
+    timeout_rate: Rate = 0.0
+    timeout_sleep_ms: Millis = 30_000
+    error_rate: Rate = 0.0
+    processing_rate: Rate = 0.0
+    processing_ms: Millis = 2_000
 
     @property
     def secret_bytes(self) -> bytes:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import Generic, Self, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -28,11 +29,17 @@ def create_engine(dsn: str, *, schema: str, service: str, pool_size: int = 10) -
     )
 
 
-class SqlUnitOfWork:
-    """One database transaction; rolls back on exit unless commit() was called."""
+R = TypeVar("R")
 
-    def __init__(self, engine: AsyncEngine) -> None:
+
+class SqlUnitOfWork(Generic[R]):
+    """One database transaction with a repository bound to it; rolls back unless committed."""
+
+    repo: R
+
+    def __init__(self, engine: AsyncEngine, repository: Callable[[AsyncConnection], R]) -> None:
         self._engine = engine
+        self._repository = repository
         self._connection: AsyncConnection | None = None
 
     @property
@@ -44,6 +51,7 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> Self:
         self._connection = await self._engine.connect()
         await self._connection.begin()
+        self.repo = self._repository(self._connection)
         return self
 
     async def __aexit__(

@@ -44,10 +44,10 @@ async def create_accounts(
     async with uow() as work:
         now = clock()
         for spec in specs:
-            if await work.ledger.insert_account(spec, now):
+            if await work.repo.insert_account(spec, now):
                 results.append(CreateAccountResult.CREATED)
                 continue
-            existing = await work.ledger.get_account(spec.account_id)
+            existing = await work.repo.get_account(spec.account_id)
             same = existing is not None and existing.spec == spec
             results.append(
                 CreateAccountResult.EXISTS if same
@@ -72,23 +72,23 @@ async def create_transfer(
 ) -> TransferOutcome:
     """Posts one transfer, or records why it cannot post; replays return the first outcome."""
     async with uow() as work:
-        stored = await work.ledger.find_transfer(request.transfer_id)
+        stored = await work.repo.find_transfer(request.transfer_id)
         if stored is not None:
             return _replayed(request, stored)
-        accounts = await work.ledger.lock_accounts(request.account_ids)
+        accounts = await work.repo.lock_accounts(request.account_ids)
         result = check_transfer(request, accounts)
         now = clock()
         accounting_date = now.astimezone(ACCOUNTING_ZONE).date()
         posted_on = accounting_date if result is TransferResult.POSTED else None
-        if not await work.ledger.claim_transfer(request, result, posted_on, now):
+        if not await work.repo.claim_transfer(request, result, posted_on, now):
             await work.rollback()
-            raced = await work.ledger.find_transfer(request.transfer_id)
+            raced = await work.repo.find_transfer(request.transfer_id)
             assert raced is not None
             return _replayed(request, raced)
         if result is TransferResult.POSTED:
             apply_transfer(request, accounts)
-            await work.ledger.save_totals(accounts.values())
-            await work.ledger.add_entries(request, accounting_date, now)
+            await work.repo.save_totals(accounts.values())
+            await work.repo.add_entries(request, accounting_date, now)
         await work.commit()
     return TransferOutcome(request.transfer_id, result, posted_on)
 
@@ -102,7 +102,7 @@ async def create_transfers(
 
 async def get_account(uow: UnitOfWorkFactory, account_id: str) -> Account:
     async with uow() as work:
-        account = await work.ledger.get_account(account_id)
+        account = await work.repo.get_account(account_id)
     if account is None:
         raise AccountNotFound("account not found", metadata={"account_id": account_id})
     return account

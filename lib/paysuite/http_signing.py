@@ -1,4 +1,4 @@
-"""HMAC-SHA256 signing of request and response bodies, shared by the simulator and the gateway."""
+"""HMAC-SHA256 signing of HTTP bodies, shared by the bank simulator and the gateway."""
 
 from __future__ import annotations
 

@@ -1,0 +1,66 @@
+"""`paysuite-dev run`: the whole suite on an embedded or given Postgres, until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+from devstack import demo, seed
+from devstack.postgres import DEFAULT_DATA_DIR, server_url, stop_embedded
+from devstack.provision import provision
+from devstack.stack import Stack, StackConfig
+from gateway.settings import GatewaySettings
+from identity.settings import IdentitySettings
+
+DATABASE = "paysuite"
+
+
+def _say(message: str) -> None:
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
+
+
+async def run() -> None:
+    data_dir = DEFAULT_DATA_DIR.parent
+    _say("paysuite: starting Postgres and provisioning schemas ...")
+    database_url = await provision(server_url(), DATABASE)
+    stack = Stack(StackConfig(database_url=database_url, data_dir=data_dir))
+    _say("paysuite: migrating ...")
+    await stack.migrate()
+    _say("paysuite: starting services ...")
+    await stack.start()
+    try:
+        await seed.seed_ledger(stack.config.addr("ledger"))
+        # The seed runs in this process and reads settings as the services do.
+        os.environ.update(stack.env())
+        await seed.seed_merchant(GatewaySettings())
+        await seed.seed_user(stack.config.addr("identity"), IdentitySettings())
+        ports = stack.config.ports
+        _say(
+            "paysuite: SERVING  gateway :{gateway}  ledger :{ledger}  identity :{identity}  "
+            "recon :{recon}  banksim http :{banksim}".format(**ports)
+        )
+        _say(f"paysuite: demo merchant {demo.MERCHANT_ID}, user {demo.USER_ID}; try\n"
+             f"  .venv/bin/payctl pay --merchant {demo.MERCHANT_ID} --user {demo.USER_ID} "
+             "--amount 12.34 --currency CNY")
+        _say(f"paysuite: logs in {data_dir / 'logs'}, traces in {stack.config.traces_file}; "
+             "Ctrl-C stops everything")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        _say("paysuite: stopping ...")
+        codes = await stack.stop()
+        stop_embedded()
+        _say(f"paysuite: stopped {codes}")
+
+
+def main() -> None:
+    command = sys.argv[1] if len(sys.argv) > 1 else "run"
+    if command != "run":
+        raise SystemExit("usage: paysuite-dev run")
+    asyncio.run(run())

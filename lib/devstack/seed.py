@@ -1,0 +1,68 @@
+"""Seeds the demo data idempotently, through each service's own API or use cases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import grpc
+
+from devstack import demo
+from gateway.domain import accounts
+from gateway.service_layer.merchants import register_merchant
+from gateway.service_layer.unit_of_work import uow_factory as gateway_uow
+from gateway.settings import GatewaySettings
+from identity.bootstrap import build_vault
+from identity.service_layer.handlers import BindVerifiedCard, bind_verified_card
+from identity.service_layer.unit_of_work import uow_factory as identity_uow
+from identity.settings import IdentitySettings
+from paysuite.identity.v1 import identity_service_pb2 as idpb
+from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
+from paysuite.ledger.v1 import ledger_service_pb2 as lpb
+from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
+from paysuite.runtime.database import create_engine
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def seed_ledger(ledger_addr: str, merchant_id: str = demo.MERCHANT_ID) -> None:
+    async with grpc.aio.insecure_channel(ledger_addr) as channel:
+        await lpb_grpc.LedgerServiceStub(channel).CreateAccounts(lpb.CreateAccountsRequest(
+            accounts=[
+                lpb.AccountSpec(
+                    account_id=accounts.merchant_payable(merchant_id, demo.CURRENCY),
+                    name=f"Payable to merchant {merchant_id}",
+                    type=lpb.ACCOUNT_TYPE_LIABILITY, currency_code=demo.CURRENCY,
+                    owner_type=lpb.OWNER_TYPE_MERCHANT, owner_id=merchant_id),
+                lpb.AccountSpec(
+                    account_id=accounts.channel_receivable(demo.CHANNEL, demo.CURRENCY),
+                    name=f"Receivable from channel {demo.CHANNEL}",
+                    type=lpb.ACCOUNT_TYPE_ASSET, currency_code=demo.CURRENCY,
+                    owner_type=lpb.OWNER_TYPE_CHANNEL, owner_id=demo.CHANNEL),
+            ]), timeout=10)
+
+
+async def seed_merchant(settings: GatewaySettings, merchant_id: str = demo.MERCHANT_ID) -> None:
+    engine = create_engine(settings.dsn, schema="gateway", service="gateway-seed", pool_size=1)
+    try:
+        await register_merchant(gateway_uow(engine), merchant_id, demo.MERCHANT_NAME, _now)
+    finally:
+        await engine.dispose()
+
+
+async def seed_user(identity_addr: str, settings: IdentitySettings,
+                    user_id: str = demo.USER_ID) -> None:
+    async with grpc.aio.insecure_channel(identity_addr) as channel:
+        await idpb_grpc.IdentityServiceStub(channel).RegisterUser(idpb.RegisterUserRequest(
+            request_id=f"seed-{user_id}", user_id=user_id, name=demo.USER_NAME,
+            id_number=demo.USER_ID_NUMBER, phone=demo.USER_PHONE), timeout=10)
+    engine = create_engine(settings.dsn, schema="identity", service="identity-seed", pool_size=1)
+    try:
+        await bind_verified_card(
+            identity_uow(engine), build_vault(settings),
+            BindVerifiedCard(user_id, demo.CARD_NUMBER, demo.CARD_BANK,
+                             demo.agreement_no(demo.CARD_NUMBER)),
+            _now)
+    finally:
+        await engine.dispose()

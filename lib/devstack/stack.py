@@ -1,0 +1,155 @@
+"""Runs the suite as real processes: migrate, start, wait for SERVING, stop gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+SERVICES = ("ledger", "identity", "gateway", "recon")
+DEFAULT_PORTS = {"gateway": 50051, "ledger": 50052, "identity": 50053, "recon": 50054,
+                 "banksim": 8601}
+DEV_BANK_SECRET = "paysuite-dev-bank-secret"
+
+
+@dataclass
+class StackConfig:
+    database_url: str
+    data_dir: Path
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def traces_file(self) -> Path:
+        return self.data_dir / "traces.jsonl"
+
+    def addr(self, service: str) -> str:
+        return f"localhost:{self.ports[service]}"
+
+
+class StackError(RuntimeError):
+    """A process of the suite did not start or stop as it should."""
+
+
+class Stack:
+    """The four services and the bank simulator, each in its own process."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.processes: dict[str, asyncio.subprocess.Process] = {}
+        self._logs: list[object] = []
+
+    def env(self) -> dict[str, str]:
+        ports = self.config.ports
+        env = {
+            **os.environ,
+            "PAYSUITE_ENV": "dev",
+            "DATABASE_URL": self.config.database_url,
+            "PAYSUITE_TRACES_FILE": str(self.config.traces_file),
+            "GATEWAY_PORT": str(ports["gateway"]),
+            "LEDGER_PORT": str(ports["ledger"]),
+            "IDENTITY_PORT": str(ports["identity"]),
+            "RECON_PORT": str(ports["recon"]),
+            "LEDGER_ADDR": self.config.addr("ledger"),
+            "IDENTITY_ADDR": self.config.addr("identity"),
+            "GATEWAY_ADDR": self.config.addr("gateway"),
+            "CHANNELSIM_PORT": str(ports["banksim"]),
+            "CHANNELSIM_SECRET": DEV_BANK_SECRET,
+            "CHANNELSIM_STATE_FILE": str(self.config.data_dir / "banksim-state.jsonl"),
+            "GATEWAY_BANK_CHANNEL_URL": f"http://127.0.0.1:{ports['banksim']}",
+            "GATEWAY_BANK_CHANNEL_SECRET": DEV_BANK_SECRET,
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.update(self.config.extra_env)
+        return env
+
+    async def _run_once(self, *args: str) -> None:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, *args, env=self.env(),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        output, _ = await process.communicate()
+        if process.returncode != 0:
+            raise StackError(f"{' '.join(args)} failed:\n{output.decode()[-4000:]}")
+
+    async def migrate(self) -> None:
+        for service in SERVICES:
+            await self._run_once("-m", service, "migrate")
+
+    async def _spawn(self, name: str, module: str) -> None:
+        log_dir = self.config.data_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log = (log_dir / f"{name}.log").open("ab")
+        self._logs.append(log)
+        self.processes[name] = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", module, env=self.env(), stdout=log, stderr=log)
+
+    async def start(self, timeout: float = 60.0) -> None:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        await self._spawn("banksim", "channelsim")
+        for service in SERVICES:
+            await self._spawn(service, service)
+        try:
+            await asyncio.wait_for(self._wait_ready(), timeout)
+        except TimeoutError as exc:
+            await self.stop()
+            raise StackError(f"suite not ready within {timeout}s; logs in "
+                             f"{self.config.data_dir / 'logs'}") from exc
+
+    async def _wait_ready(self) -> None:
+        await self._wait_http(f"http://127.0.0.1:{self.config.ports['banksim']}/healthz")
+        for service in SERVICES:
+            await self._wait_serving(service)
+
+    def _check_alive(self, name: str) -> None:
+        process = self.processes[name]
+        if process.returncode is not None:
+            log = self.config.data_dir / "logs" / f"{name}.log"
+            raise StackError(f"{name} exited with {process.returncode}; see {log}")
+
+    async def _wait_http(self, url: str) -> None:
+        async with aiohttp.ClientSession() as session:
+            while True:
+                self._check_alive("banksim")
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(url) as response:
+                        if response.status == 200:
+                            return
+                await asyncio.sleep(0.2)
+
+    async def _wait_serving(self, service: str) -> None:
+        async with grpc.aio.insecure_channel(self.config.addr(service)) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while True:
+                self._check_alive(service)
+                with contextlib.suppress(grpc.aio.AioRpcError):
+                    answer = await stub.Check(health_pb2.HealthCheckRequest(service=""),
+                                              timeout=1)
+                    if answer.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                await asyncio.sleep(0.2)
+
+    async def stop(self, timeout: float = 20.0) -> dict[str, int | None]:
+        """SIGTERM to every process, in reverse start order; returns their exit codes."""
+        codes: dict[str, int | None] = {}
+        for name, process in reversed(list(self.processes.items())):
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGTERM)
+        for name, process in self.processes.items():
+            try:
+                codes[name] = await asyncio.wait_for(process.wait(), timeout)
+            except TimeoutError:
+                process.kill()
+                codes[name] = await process.wait()
+        for log in self._logs:
+            log.close()  # type: ignore[attr-defined]
+        self._logs.clear()
+        return codes

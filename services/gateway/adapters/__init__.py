@@ -1,0 +1,1 @@
+"""Gateway adapters: tables, repository, channel adapters and clients of other services."""

@@ -1,0 +1,1 @@
+"""Adapters to external payment channels, one module per channel protocol."""

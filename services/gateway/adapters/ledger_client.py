@@ -1,0 +1,32 @@
+"""LedgerPort over gRPC."""
+
+from __future__ import annotations
+
+import grpc
+
+from gateway.domain.ports import LedgerPosting
+from paysuite.ledger.v1 import ledger_service_pb2 as pb
+from paysuite.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
+from paysuite.runtime.protoconv import money_to_proto
+
+_PREFIX = "CREATE_TRANSFER_RESULT_"
+
+
+class GrpcLedger:
+    def __init__(self, channel: grpc.aio.Channel, timeout_seconds: float = 5.0) -> None:
+        self._stub = pb_grpc.LedgerServiceStub(channel)
+        self._timeout = timeout_seconds
+
+    async def post(self, transfer_id: str, postings: list[LedgerPosting], description: str,
+                   metadata: dict[str, str]) -> str:
+        spec = pb.TransferSpec(
+            transfer_id=transfer_id,
+            description=description,
+            metadata=metadata,
+            postings=[pb.Posting(debit_account_id=p.debit_account_id,
+                                 credit_account_id=p.credit_account_id,
+                                 amount=money_to_proto(p.amount)) for p in postings],
+        )
+        response = await self._stub.CreateTransfers(
+            pb.CreateTransfersRequest(transfers=[spec]), timeout=self._timeout)
+        return pb.CreateTransferResult.Name(response.results[0].result).removeprefix(_PREFIX)

@@ -1,0 +1,176 @@
+"""Reads and writes payment orders, merchants and outbox rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.adapters.tables import merchants, outbox, payments
+from gateway.domain.model import Payment, PaymentMethod, PaymentState
+from paysuite.money import Money
+
+
+def _payment(row: Any) -> Payment:
+    return Payment(
+        payment_id=row.payment_id,
+        request_id=row.request_id,
+        request_hash=row.request_hash,
+        merchant_id=row.merchant_id,
+        merchant_order_no=row.merchant_order_no,
+        amount=Money(row.currency, row.amount),
+        method=PaymentMethod(row.method),
+        payer_user_id=row.payer_user_id,
+        state=PaymentState(row.state),
+        channel=row.channel,
+        trace_id=row.trace_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        card_id=row.card_id,
+        description=row.description,
+        channel_transaction_id=row.channel_transaction_id,
+        failure_reason=row.failure_reason,
+        fee=row.fee,
+    )
+
+
+def _changeable(payment: Payment) -> dict[str, Any]:
+    return {
+        "state": payment.state.value,
+        "card_id": payment.card_id,
+        "channel_transaction_id": payment.channel_transaction_id,
+        "failure_reason": payment.failure_reason,
+        "fee": payment.fee,
+        "updated_at": payment.updated_at,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    outbox_id: int
+    kind: str
+    idempotency_key: str
+    payload: dict[str, Any]
+    traceparent: str
+    attempts: int
+
+
+class GatewayRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def merchant_active(self, merchant_id: str) -> bool:
+        row = (await self._conn.execute(
+            select(merchants.c.state).where(merchants.c.merchant_id == merchant_id))).first()
+        return row is not None and row.state == "active"
+
+    async def upsert_merchant(self, merchant_id: str, name: str, now: datetime) -> None:
+        await self._conn.execute(
+            insert(merchants)
+            .values(merchant_id=merchant_id, name=name, state="active", created_at=now)
+            .on_conflict_do_nothing(index_elements=["merchant_id"])
+        )
+
+    async def by_request_id(self, request_id: str) -> Payment | None:
+        row = (await self._conn.execute(
+            select(payments).where(payments.c.request_id == request_id))).first()
+        return _payment(row) if row else None
+
+    async def get(self, payment_id: str, *, for_update: bool = False) -> Payment | None:
+        statement = select(payments).where(payments.c.payment_id == payment_id)
+        if for_update:
+            statement = statement.with_for_update()
+        row = (await self._conn.execute(statement)).first()
+        return _payment(row) if row else None
+
+    async def order_paid(self, merchant_id: str, merchant_order_no: str) -> bool:
+        row = (await self._conn.execute(
+            select(payments.c.payment_id).where(and_(
+                payments.c.merchant_id == merchant_id,
+                payments.c.merchant_order_no == merchant_order_no,
+                payments.c.state == PaymentState.SUCCEEDED.value,
+            )))).first()
+        return row is not None
+
+    async def add(self, payment: Payment, accounting_date: date) -> bool:
+        """Inserts a new payment order; False when its request_id is taken."""
+        values = {
+            "payment_id": payment.payment_id,
+            "request_id": payment.request_id,
+            "request_hash": payment.request_hash,
+            "merchant_id": payment.merchant_id,
+            "merchant_order_no": payment.merchant_order_no,
+            "amount": payment.amount.minor_units,
+            "currency": payment.amount.currency,
+            "method": payment.method.value,
+            "payer_user_id": payment.payer_user_id,
+            "description": payment.description,
+            "channel": payment.channel,
+            "trace_id": payment.trace_id,
+            "accounting_date": accounting_date,
+            "created_at": payment.created_at,
+            **_changeable(payment),
+        }
+        statement = (insert(payments).values(**values)
+                     .on_conflict_do_nothing(index_elements=["request_id"])
+                     .returning(payments.c.payment_id))
+        return (await self._conn.execute(statement)).first() is not None
+
+    async def save(self, payment: Payment) -> None:
+        await self._conn.execute(
+            update(payments).where(payments.c.payment_id == payment.payment_id)
+            .values(**_changeable(payment))
+        )
+
+    async def channel_page(self, channel: str, day: date, after: str, limit: int
+                           ) -> list[Payment]:
+        rows = (await self._conn.execute(
+            select(payments)
+            .where(payments.c.channel == channel, payments.c.accounting_date == day,
+                   payments.c.payment_id > after)
+            .order_by(payments.c.payment_id)
+            .limit(limit)
+        )).all()
+        return [_payment(row) for row in rows]
+
+    async def enqueue(self, kind: str, idempotency_key: str, payload: dict[str, Any],
+                      traceparent: str, now: datetime) -> int | None:
+        statement = (
+            insert(outbox)
+            .values(kind=kind, idempotency_key=idempotency_key, payload=payload,
+                    traceparent=traceparent, attempts=0, last_error="", created_at=now,
+                    next_attempt_at=now)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(outbox.c.outbox_id)
+        )
+        row = (await self._conn.execute(statement)).first()
+        return int(row.outbox_id) if row else None
+
+    async def claim_due(self, now: datetime, limit: int, outbox_id: int | None = None
+                        ) -> list[OutboxMessage]:
+        """Locks due, undelivered messages; other relays skip them rather than wait."""
+        statement = select(outbox).where(outbox.c.delivered_at.is_(None))
+        if outbox_id is not None:
+            statement = statement.where(outbox.c.outbox_id == outbox_id)
+        else:
+            statement = statement.where(outbox.c.next_attempt_at <= now)
+        statement = statement.order_by(outbox.c.outbox_id).limit(limit).with_for_update(
+            skip_locked=True)
+        rows = (await self._conn.execute(statement)).all()
+        return [OutboxMessage(r.outbox_id, r.kind, r.idempotency_key, r.payload, r.traceparent,
+                              r.attempts) for r in rows]
+
+    async def mark_delivered(self, outbox_id: int, now: datetime) -> None:
+        await self._conn.execute(update(outbox).where(outbox.c.outbox_id == outbox_id)
+                                 .values(delivered_at=now))
+
+    async def mark_failed(self, outbox_id: int, error: str, retry_at: datetime) -> None:
+        await self._conn.execute(
+            update(outbox).where(outbox.c.outbox_id == outbox_id)
+            .values(attempts=outbox.c.attempts + 1, last_error=error[:500],
+                    next_attempt_at=retry_at)
+        )

@@ -1,0 +1,57 @@
+"""SQLAlchemy Core tables of the gateway schema (created by the Alembic migrations)."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Date, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+merchants = Table(
+    "merchants",
+    metadata,
+    Column("merchant_id", String(32), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("payment_id", String(40), primary_key=True),
+    Column("request_id", String(64), nullable=False, unique=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("merchant_id", String(32), nullable=False),
+    Column("merchant_order_no", String(64), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("payer_user_id", String(32), nullable=False),
+    Column("card_id", String(40), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("channel_transaction_id", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("failure_reason", String(64), nullable=False),
+    Column("fee", BigInteger, nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("accounting_date", Date, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("outbox_id", BigInteger, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("idempotency_key", String(128), nullable=False, unique=True),
+    Column("payload", JSONB, nullable=False),
+    Column("traceparent", String(64), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+)

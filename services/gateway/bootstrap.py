@@ -1,0 +1,76 @@
+"""Composition root: wires the gateway's database, channels, clients and relay together."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import grpc
+from opentelemetry.instrumentation.aiohttp_client import create_trace_config
+
+from gateway.adapters.channels.banksim import BankQuickPayChannel
+from gateway.adapters.identity_client import GrpcIdentity
+from gateway.adapters.ledger_client import GrpcLedger
+from gateway.domain.model import PaymentMethod
+from gateway.domain.ports import ChannelAdapter
+from gateway.entrypoints.servicer import GatewayServicer
+from gateway.service_layer.outbox import OutboxRelay
+from gateway.service_layer.payments import PaymentDeps
+from gateway.service_layer.unit_of_work import uow_factory
+from gateway.settings import GatewaySettings
+from paysuite.gateway.v1 import gateway_service_pb2, gateway_service_pb2_grpc
+from paysuite.runtime.clients import open_channel
+from paysuite.runtime.database import create_engine
+from paysuite.runtime.entrypoint import ServiceDefinition
+from paysuite.runtime.server import ServiceApp
+
+SCHEMA = "gateway"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def build_app(settings: GatewaySettings) -> ServiceApp:
+    engine = create_engine(settings.dsn, schema=SCHEMA, service="gateway",
+                           pool_size=settings.db_pool_size)
+    uow = uow_factory(engine)
+    ledger_channel = open_channel(settings.ledger_addr)
+    identity_channel = open_channel(settings.identity_addr)
+    http = aiohttp.ClientSession(trace_configs=[create_trace_config()])
+    bank = BankQuickPayChannel(
+        settings.bank_channel_name, settings.bank_channel_url,
+        settings.bank_channel_secret.encode(), settings.bank_channel_merchant_id, http,
+        settings.bank_channel_timeout_seconds,
+    )
+    channels: dict[str, ChannelAdapter] = {bank.name: bank}
+    relay = OutboxRelay(uow, GrpcLedger(ledger_channel), utc_now, settings.outbox_poll_seconds)
+    deps = PaymentDeps(uow=uow, identity=GrpcIdentity(identity_channel),
+                       channels={PaymentMethod.BANK_CARD: bank}, relay=relay, clock=utc_now)
+    servicer = GatewayServicer(deps, channels)
+
+    def register(server: grpc.aio.Server) -> None:
+        gateway_service_pb2_grpc.add_GatewayServiceServicer_to_server(servicer, server)
+
+    async def close_channels() -> None:
+        await http.close()
+        await ledger_channel.close()
+        await identity_channel.close()
+
+    return ServiceApp(
+        name="gateway",
+        services=[gateway_service_pb2.DESCRIPTOR.services_by_name["GatewayService"]],
+        register=register,
+        background=[relay.run],
+        on_stop=[close_channels, engine.dispose],
+    )
+
+
+DEFINITION = ServiceDefinition(
+    name="gateway",
+    schema=SCHEMA,
+    versions_dir=Path(__file__).resolve().parent / "migrations" / "versions",
+    settings=GatewaySettings,
+    build=build_app,
+)

@@ -1,0 +1,13 @@
+"""Ledger account ids the gateway posts to; the seed creates the same ones."""
+
+from __future__ import annotations
+
+
+def merchant_payable(merchant_id: str, currency: str) -> str:
+    """What the platform owes the merchant (liability)."""
+    return f"merchant.{merchant_id}.payable.{currency}"
+
+
+def channel_receivable(channel: str, currency: str) -> str:
+    """What the channel owes the platform until it settles (asset)."""
+    return f"channel.{channel}.receivable.{currency}"

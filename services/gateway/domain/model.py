@@ -1,0 +1,109 @@
+"""Payment orders and their pessimistic state machine: nothing succeeds until a channel says so."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from paysuite.errors import DomainError, ErrorKind
+from paysuite.money import Money
+
+
+class PaymentMethod(enum.Enum):
+    BANK_CARD = "bank_card"
+    ALIPAY = "alipay"
+    WECHAT_PAY = "wechat_pay"
+
+
+class PaymentState(enum.Enum):
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CLOSED = "closed"
+    UNKNOWN = "unknown"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (PaymentState.SUCCEEDED, PaymentState.FAILED, PaymentState.CLOSED)
+
+
+class IllegalTransition(DomainError):
+    kind = ErrorKind.FAILED_PRECONDITION
+    reason = "PAYMENT_STATE_FINAL"
+
+
+@dataclass(frozen=True, slots=True)
+class CreatePayment:
+    """A command to pay a merchant's business order."""
+
+    request_id: str
+    merchant_id: str
+    merchant_order_no: str
+    amount: Money
+    method: PaymentMethod
+    payer_user_id: str
+    card_id: str = ""
+    description: str = ""
+
+    def request_hash(self) -> str:
+        """Digest of the payload without request_id: a retry matches, a reuse does not."""
+        body = {
+            "merchant_id": self.merchant_id,
+            "merchant_order_no": self.merchant_order_no,
+            "amount": [self.amount.currency, self.amount.minor_units],
+            "method": self.method.value,
+            "payer_user_id": self.payer_user_id,
+            "card_id": self.card_id,
+            "description": self.description,
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    payment_id: str
+    request_id: str
+    request_hash: str
+    merchant_id: str
+    merchant_order_no: str
+    amount: Money
+    method: PaymentMethod
+    payer_user_id: str
+    state: PaymentState
+    channel: str
+    trace_id: str
+    created_at: datetime
+    updated_at: datetime
+    card_id: str = ""
+    description: str = ""
+    channel_transaction_id: str = ""
+    failure_reason: str = ""
+    fee: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def _moved(self, state: PaymentState, now: datetime, **changes: object) -> Payment:
+        if self.state.terminal:
+            raise IllegalTransition(
+                "payment is already final", metadata={"state": self.state.value}
+            )
+        return replace(self, state=state, updated_at=now, **changes)  # type: ignore[arg-type]
+
+    def using_card(self, card_id: str) -> Payment:
+        return replace(self, card_id=card_id)
+
+    def succeed(self, channel_transaction_id: str, fee: int, now: datetime) -> Payment:
+        return self._moved(PaymentState.SUCCEEDED, now,
+                           channel_transaction_id=channel_transaction_id, fee=fee)
+
+    def fail(self, reason: str, now: datetime, channel_transaction_id: str = "") -> Payment:
+        return self._moved(PaymentState.FAILED, now, failure_reason=reason,
+                           channel_transaction_id=channel_transaction_id or
+                           self.channel_transaction_id)
+
+    def unknown(self, now: datetime, channel_transaction_id: str = "") -> Payment:
+        return self._moved(PaymentState.UNKNOWN, now,
+                           channel_transaction_id=channel_transaction_id or
+                           self.channel_transaction_id)

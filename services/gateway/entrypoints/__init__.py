@@ -1,0 +1,1 @@
+"""Gateway entry points: the gRPC servicer and its message conversions."""

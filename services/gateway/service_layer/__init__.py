@@ -1,0 +1,1 @@
+"""Gateway use cases over a unit of work."""

@@ -1,0 +1,16 @@
+"""Merchant onboarding, minimal for now: a merchant id the gateway will accept payments for."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from gateway.service_layer.unit_of_work import UnitOfWorkFactory
+
+
+async def register_merchant(uow: UnitOfWorkFactory, merchant_id: str, name: str,
+                            clock: Callable[[], datetime]) -> None:
+    """Registers the merchant as active unless it exists."""
+    async with uow() as work:
+        await work.repo.upsert_merchant(merchant_id, name, clock())
+        await work.commit()

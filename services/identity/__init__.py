@@ -1,0 +1,1 @@
+"""Identity: users, real name, bound cards and payment eligibility, with PII encrypted."""

@@ -1,0 +1,1 @@
+"""Identity adapters: PII encryption, Postgres tables and repositories."""

@@ -1,0 +1,1 @@
+"""Identity domain: users, cards, PII validation and masking."""

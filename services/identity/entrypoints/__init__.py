@@ -1,0 +1,1 @@
+"""Identity entry points: the gRPC servicer and its message conversions."""

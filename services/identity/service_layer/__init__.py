@@ -1,0 +1,1 @@
+"""Identity use cases over a unit of work."""

@@ -1,0 +1,1 @@
+"""Recon: matches channel statements against our records and keeps the differences."""

@@ -1,0 +1,1 @@
+"""Recon adapters: statement parsers, the gateway client, tables and repository."""

@@ -1,0 +1,50 @@
+"""Composition root: wires recon's database, gateway client and servicer into a ServiceApp."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+
+from paysuite.recon.v1 import recon_service_pb2, recon_service_pb2_grpc
+from paysuite.runtime.clients import open_channel
+from paysuite.runtime.database import create_engine
+from paysuite.runtime.entrypoint import ServiceDefinition
+from paysuite.runtime.server import ServiceApp
+from recon.adapters.gateway_client import GrpcGatewayRecords
+from recon.entrypoints.servicer import ReconServicer
+from recon.service_layer.unit_of_work import uow_factory
+from recon.settings import ReconSettings
+
+SCHEMA = "recon"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def build_app(settings: ReconSettings) -> ServiceApp:
+    engine = create_engine(settings.dsn, schema=SCHEMA, service="recon",
+                           pool_size=settings.db_pool_size)
+    gateway_channel = open_channel(settings.gateway_addr)
+    servicer = ReconServicer(uow_factory(engine), GrpcGatewayRecords(gateway_channel), utc_now)
+
+    def register(server: grpc.aio.Server) -> None:
+        recon_service_pb2_grpc.add_ReconServiceServicer_to_server(servicer, server)
+
+    return ServiceApp(
+        name="recon",
+        services=[recon_service_pb2.DESCRIPTOR.services_by_name["ReconService"]],
+        register=register,
+        on_stop=[gateway_channel.close, engine.dispose],
+    )
+
+
+DEFINITION = ServiceDefinition(
+    name="recon",
+    schema=SCHEMA,
+    versions_dir=Path(__file__).resolve().parent / "migrations" / "versions",
+    settings=ReconSettings,
+    build=build_app,
+)

@@ -1,0 +1,1 @@
+"""Recon domain: statement lines, our records, and the matching rules."""

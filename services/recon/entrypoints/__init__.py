@@ -1,0 +1,1 @@
+"""Recon entry points: the gRPC servicer and its message conversions."""

@@ -1,0 +1,1 @@
+"""Recon use cases over a unit of work."""

@@ -1,0 +1,62 @@
+"""Builds the simulator's aiohttp application: state, middlewares and routes."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from opentelemetry.trace import TracerProvider
+
+from channelsim import admin, handlers
+from channelsim.faults import Dice, Faults
+from channelsim.middleware import bank_api
+from channelsim.settings import ChannelSimSettings
+from paysuite.http_signing import NonceCache
+from channelsim.state import STATE, ChannelState
+from channelsim.store import TransactionStore
+from channelsim.tracing import tracing_middlewares
+
+_log = logging.getLogger(__name__)
+
+
+def _faults(settings: ChannelSimSettings) -> Faults:
+    return Faults(
+        latency_ms=settings.latency_ms,
+        decline_rate=settings.decline_rate,
+        timeout_rate=settings.timeout_rate,
+        timeout_sleep_ms=settings.timeout_sleep_ms,
+        error_rate=settings.error_rate,
+        processing_rate=settings.processing_rate,
+        processing_ms=settings.processing_ms,
+    )
+
+
+def create_app(
+    settings: ChannelSimSettings, *, tracer_provider: TracerProvider | None = None
+) -> web.Application:
+    """A ready-to-run bank; transactions from settings.state_file are loaded now."""
+    store = TransactionStore(settings.state_file)
+    loaded = store.load()
+    if loaded:
+        _log.info("transactions restored", extra={"count": loaded})
+    app = web.Application(middlewares=[*tracing_middlewares(tracer_provider), bank_api])
+    app[STATE] = ChannelState(
+        settings=settings,
+        store=store,
+        faults=_faults(settings),
+        dice=Dice(settings.seed),
+        nonces=NonceCache(),
+    )
+    app.add_routes(
+        [
+            web.post("/api/quickpay/pay", handlers.pay),
+            web.post("/api/quickpay/query", handlers.query),
+            web.get("/api/statements/{date}", handlers.statement),
+            web.get("/healthz", admin.healthz),
+            web.get("/_admin/faults", admin.get_faults),
+            web.post("/_admin/faults", admin.set_faults),
+            web.get("/_admin/transactions", admin.list_transactions),
+            web.post("/_admin/transactions", admin.inject_transaction),
+        ]
+    )
+    return app

@@ -1,0 +1,64 @@
+"""Fault knobs (latency, declines, timeouts, errors, slow settlement) and the dice for them."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, replace
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Rate = Annotated[float, Field(ge=0.0, le=1.0)]
+Millis = Annotated[int, Field(ge=0, le=3_600_000)]
+
+
+@dataclass(frozen=True)
+class Faults:
+    """The current fault settings; the admin endpoint swaps in a new value at run time."""
+
+    latency_ms: int = 0
+    decline_rate: float = 0.0
+    timeout_rate: float = 0.0
+    timeout_sleep_ms: int = 30_000
+    error_rate: float = 0.0
+    processing_rate: float = 0.0
+    processing_ms: int = 2_000
+
+    def as_dict(self) -> dict[str, int | float]:
+        return asdict(self)
+
+
+class FaultsUpdate(BaseModel):
+    """A partial change to the faults, as posted to /_admin/faults; unknown knobs are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    latency_ms: Millis | None = None
+    decline_rate: Rate | None = None
+    timeout_rate: Rate | None = None
+    timeout_sleep_ms: Millis | None = None
+    error_rate: Rate | None = None
+    processing_rate: Rate | None = None
+    processing_ms: Millis | None = None
+
+    def apply(self, faults: Faults) -> Faults:
+        changes = {k: v for k, v in self.model_dump(exclude_unset=True).items() if v is not None}
+        return replace(faults, **changes)
+
+
+class Dice:
+    """Seedable randomness for fault decisions and bank ids, so runs can be reproduced."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._random = random.Random(seed)
+
+    def roll(self, rate: float) -> bool:
+        """True with probability rate; rates of 0 and 1 never draw, keeping seeded runs stable."""
+        if rate <= 0.0:
+            return False
+        if rate >= 1.0:
+            return True
+        return self._random.random() < rate
+
+    def digits(self, count: int) -> str:
+        return "".join(self._random.choice("0123456789") for _ in range(count))

@@ -1,0 +1,105 @@
+"""The bank's signed API: quick-pay, order query and the daily statement download."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiohttp import web
+
+from channelsim.banktime import parse_date
+from channelsim.payments import authorise
+from channelsim.protocol import (
+    MCH_NOT_EXIST,
+    ORDER_CONFLICT,
+    ORDER_NOT_EXIST,
+    PARAM_ERROR,
+    PayRequest,
+    QueryRequest,
+    answer,
+)
+from channelsim.responses import error_response, json_response, parse_body
+from channelsim.state import STATE
+from channelsim.statement import render_statement
+
+_log = logging.getLogger(__name__)
+
+
+def _unknown_merchant() -> web.Response:
+    return error_response(400, MCH_NOT_EXIST, "merchant does not exist")
+
+
+async def pay(request: web.Request) -> web.Response:
+    """Charges an agreement once per out_trade_no; repeats get the original answer."""
+    state = request.app[STATE]
+    parsed = await parse_body(request, PayRequest)
+    if isinstance(parsed, web.Response):
+        return parsed
+    if parsed.mch_id != state.settings.merchant_id:
+        return _unknown_merchant()
+    faults = state.faults
+    existing = state.store.get(parsed.out_trade_no)
+    if existing is None:
+        # No await between the lookup and add: concurrent repeats cannot charge twice.
+        transaction = authorise(
+            parsed,
+            fee_bps=state.settings.fee_bps,
+            faults=faults,
+            dice=state.dice,
+            store=state.store,
+            now=time.time(),
+        )
+        state.store.add(transaction)
+        event = "pay processed"
+    elif existing.amount != parsed.amount or existing.currency != parsed.currency:
+        _log.warning("pay conflict", extra={"out_trade_no": parsed.out_trade_no,
+                                            "amount": parsed.amount})
+        return error_response(409, ORDER_CONFLICT, "out_trade_no already used with another amount")
+    else:
+        transaction = existing
+        event = "pay repeated"
+    result = answer(transaction, time.time())
+    _log.info(event, extra={"out_trade_no": transaction.out_trade_no, "code": result["code"],
+                            "amount": transaction.amount})
+    if state.dice.roll(faults.timeout_rate):
+        _log.info("injected timeout", extra={"out_trade_no": transaction.out_trade_no,
+                                             "sleep_ms": faults.timeout_sleep_ms})
+        await asyncio.sleep(faults.timeout_sleep_ms / 1000)
+    return json_response(result)
+
+
+async def query(request: web.Request) -> web.Response:
+    """The current state of an order, or ORDER_NOT_EXIST."""
+    state = request.app[STATE]
+    parsed = await parse_body(request, QueryRequest)
+    if isinstance(parsed, web.Response):
+        return parsed
+    if parsed.mch_id != state.settings.merchant_id:
+        return _unknown_merchant()
+    transaction = state.store.get(parsed.out_trade_no)
+    if transaction is None:
+        return json_response({"code": ORDER_NOT_EXIST, "out_trade_no": parsed.out_trade_no})
+    return json_response(answer(transaction, time.time()))
+
+
+async def statement(request: web.Request) -> web.Response:
+    """GET /api/statements/{date}?mch_id=...: the day's successful transactions as CSV."""
+    state = request.app[STATE]
+    try:
+        day = parse_date(request.match_info["date"])
+    except ValueError:
+        return error_response(400, PARAM_ERROR, "date must be YYYY-MM-DD")
+    mch_id = request.query.get("mch_id", "")
+    if not mch_id:
+        return error_response(400, PARAM_ERROR, "mch_id is required")
+    if mch_id != state.settings.merchant_id:
+        return _unknown_merchant()
+    text = render_statement(
+        state.store.all(),
+        channel=state.settings.channel,
+        mch_id=mch_id,
+        day=day,
+        now=time.time(),
+    )
+    return web.Response(body=text.encode(), content_type="text/csv", charset="utf-8")

@@ -1,0 +1,86 @@
+"""The bank's wire protocol: result codes, request bodies and the payment answer shape."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+
+from channelsim.banktime import format_trade_time
+from channelsim.store import PROCESSING, Transaction
+
+PARAM_ERROR = "PARAM_ERROR"
+MCH_NOT_EXIST = "MCH_NOT_EXIST"
+ORDER_CONFLICT = "ORDER_CONFLICT"
+ORDER_NOT_EXIST = "ORDER_NOT_EXIST"
+SYSTEM_ERROR = "SYSTEM_ERROR"
+
+INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
+CARD_DECLINED = "CARD_DECLINED"
+
+MAX_AMOUNT_FEN = 10**12
+
+# Printable ASCII without space, '"' or ',' so ids survive CSV statements unquoted.
+OutTradeNo = Annotated[StrictStr, Field(pattern=r"^[!#-+\--~]{1,64}$")]
+AgreementNo = Annotated[StrictStr, Field(pattern=r"^AGR[0-9A-Z]{10,40}$")]
+Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT_FEN)]
+MchId = Annotated[StrictStr, Field(min_length=1, max_length=32)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+
+
+class PayRequest(_Body):
+    """POST /api/quickpay/pay."""
+
+    mch_id: MchId
+    out_trade_no: OutTradeNo
+    agreement_no: AgreementNo
+    amount: Amount
+    currency: Literal["CNY"]
+    subject: Annotated[StrictStr, Field(max_length=128)] = ""
+
+
+class QueryRequest(_Body):
+    """POST /api/quickpay/query."""
+
+    mch_id: MchId
+    out_trade_no: OutTradeNo
+
+
+class InjectRequest(_Body):
+    """POST /_admin/transactions: a transaction that exists only at the bank."""
+
+    out_trade_no: OutTradeNo
+    amount: Amount
+    currency: Literal["CNY"] = "CNY"
+    status: Literal["SUCCESS", "FAIL"] = "SUCCESS"
+    trade_time: StrictStr | None = None
+    mch_id: MchId | None = None
+
+
+def describe(error: ValidationError) -> str:
+    """A caller-facing summary of validation errors that never echoes the submitted values."""
+    parts = []
+    for item in error.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in item["loc"])
+        parts.append(f"{where}: {item['msg']}" if where else item["msg"])
+    return "; ".join(parts)
+
+
+def answer(transaction: Transaction, now: float) -> dict[str, Any]:
+    """The pay/query answer for a known order as the bank sees it at `now`."""
+    code = transaction.status_at(now)
+    settled = code != PROCESSING
+    return {
+        "code": code,
+        "out_trade_no": transaction.out_trade_no,
+        "trade_no": transaction.trade_no,
+        "amount": transaction.amount,
+        "currency": transaction.currency,
+        "fee": transaction.fee if settled else 0,
+        "err_code": transaction.err_code if settled else "",
+        "err_msg": transaction.err_msg if settled else "",
+        "trade_time": format_trade_time(transaction.trade_time),
+    }

@@ -1,0 +1,31 @@
+"""JSON response helpers and body parsing with the bank's PARAM_ERROR answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from channelsim.protocol import PARAM_ERROR, describe
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def json_response(payload: dict[str, Any] | list[Any], status: int = 200) -> web.Response:
+    """A response whose body is already bytes, so it can be signed as sent."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return web.Response(body=body, status=status, content_type="application/json")
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    return json_response({"code": code, "message": message}, status=status)
+
+
+async def parse_body(request: web.Request, model: type[M]) -> M | web.Response:
+    """The request body validated as model, or a 400 PARAM_ERROR response."""
+    try:
+        return model.model_validate_json(await request.read())
+    except ValidationError as exc:
+        return error_response(400, PARAM_ERROR, describe(exc))

@@ -1,0 +1,26 @@
+"""Per-application simulator state, reached by handlers through an aiohttp AppKey."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from channelsim.faults import Dice, Faults
+from channelsim.settings import ChannelSimSettings
+from paysuite.http_signing import NonceCache
+from channelsim.store import TransactionStore
+
+
+@dataclass
+class ChannelState:
+    """Everything one running bank holds; faults is replaced whole by the admin endpoint."""
+
+    settings: ChannelSimSettings
+    store: TransactionStore
+    faults: Faults
+    dice: Dice
+    nonces: NonceCache
+
+
+STATE = web.AppKey("channelsim_state", ChannelState)
