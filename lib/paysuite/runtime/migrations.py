@@ -13,6 +13,7 @@ _SCRIPT_LOCATION = Path(__file__).resolve().parent / "alembic"
 
 def alembic_config(service: str, schema: str, dsn: str, versions_dir: Path) -> Config:
     config = Config()
+    config.set_main_option("path_separator", "os")
     config.set_main_option("script_location", str(_SCRIPT_LOCATION))
     config.set_main_option("version_locations", str(versions_dir))
     config.attributes.update({"service": service, "schema": schema, "dsn": dsn})

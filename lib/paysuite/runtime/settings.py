@@ -26,7 +26,7 @@ class Environment(enum.StrEnum):
 class CommonSettings(BaseSettings):
     """Settings shared by every service; subclasses add a prefix and their own fields."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     paysuite_env: Environment = Field(default=Environment.PROD, validation_alias="PAYSUITE_ENV")
     otel_exporter_otlp_endpoint: str | None = Field(

@@ -1,0 +1,50 @@
+"""Session fixtures: a real Postgres (DATABASE_URL or embedded), a fresh database per run."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from devstack.postgres import server_url
+from devstack.provision import drop_database, provision
+from paysuite.runtime.migrations import upgrade_to_head
+from tests.helpers import SERVICES, SERVICES_DIR, service_dsn
+
+
+@pytest.fixture(scope="session")
+def admin_url() -> str:
+    """Superuser URL of the server: DATABASE_URL when set, else the embedded Postgres."""
+    return server_url()
+
+
+@pytest.fixture(scope="session")
+def traces_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("traces") / "traces.jsonl"
+
+
+@pytest.fixture(scope="session")
+async def suite_db(admin_url: str, traces_file: Path) -> AsyncIterator[str]:
+    """A freshly provisioned and migrated database; services see it through the environment."""
+    name = f"paysuite_test_{secrets.token_hex(4)}"
+    url = await provision(admin_url, name)
+    for service in SERVICES:
+        await upgrade_to_head(service, service, service_dsn(url, service),
+                              SERVICES_DIR / service / "migrations" / "versions")
+    saved = dict(os.environ)
+    os.environ.update({"PAYSUITE_ENV": "test", "DATABASE_URL": url,
+                       "PAYSUITE_TRACES_FILE": str(traces_file)})
+    try:
+        yield url
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        await drop_database(admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Iterator[Path]:
+    yield Path(__file__).resolve().parents[1]

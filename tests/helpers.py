@@ -1,0 +1,15 @@
+"""Small helpers shared by the test rings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from paysuite.runtime.dsn import dev_service_password, service_role, with_credentials
+
+SERVICES = ("gateway", "ledger", "identity", "recon")
+SERVICES_DIR = Path(__file__).resolve().parents[1] / "services"
+
+
+def service_dsn(database_url: str, service: str) -> str:
+    """The URL a service connects with: its own role."""
+    return with_credentials(database_url, service_role(service), dev_service_password(service))

@@ -1,0 +1,103 @@
+"""In-process servers of each service on port 0, against the session's real database."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+
+from channelsim.app import create_app
+from channelsim.settings import ChannelSimSettings
+from devstack import demo, seed
+from devstack.stack import DEV_BANK_SECRET
+from gateway.bootstrap import build_app as build_gateway
+from gateway.settings import GatewaySettings
+from identity.bootstrap import build_app as build_identity
+from identity.settings import IdentitySettings
+from ledger.bootstrap import build_app as build_ledger
+from ledger.settings import LedgerSettings
+from paysuite.runtime.dsn import plain_postgres_url
+from paysuite.runtime.server import ServiceApp, start_server
+from recon.bootstrap import build_app as build_recon
+from recon.settings import ReconSettings
+
+
+@asynccontextmanager
+async def serving(build: Callable[[Any], Awaitable[ServiceApp]], settings: Any
+                  ) -> AsyncIterator[str]:
+    """Runs a service's real app in this process on a free port; yields its address."""
+    running = await start_server(await build(settings), host="127.0.0.1", port=0)
+    try:
+        yield f"127.0.0.1:{running.port}"
+    finally:
+        await running.stop(0)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+async def ledger_addr(suite_db: str) -> AsyncIterator[str]:
+    async with serving(build_ledger, LedgerSettings()) as addr:
+        yield addr
+
+
+@pytest.fixture(scope="session")
+async def identity_addr(suite_db: str) -> AsyncIterator[str]:
+    async with serving(build_identity, IdentitySettings()) as addr:
+        yield addr
+
+
+@pytest.fixture(scope="session")
+async def bank_url(suite_db: str) -> AsyncIterator[str]:
+    """The bank simulator's real app on loopback."""
+    settings = ChannelSimSettings(secret=DEV_BANK_SECRET, port=free_port())
+    runner = web.AppRunner(create_app(settings))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", settings.port)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{settings.port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def gateway_addr(ledger_addr: str, identity_addr: str, bank_url: str
+                       ) -> AsyncIterator[str]:
+    settings = GatewaySettings(ledger_addr=ledger_addr, identity_addr=identity_addr,
+                               bank_channel_url=bank_url, bank_channel_secret=DEV_BANK_SECRET)
+    await seed.seed_ledger(ledger_addr)
+    await seed.seed_merchant(settings)
+    await seed.seed_user(identity_addr, IdentitySettings())
+    async with serving(build_gateway, settings) as addr:
+        yield addr
+
+
+@pytest.fixture(scope="session")
+async def recon_addr(gateway_addr: str) -> AsyncIterator[str]:
+    async with serving(build_recon, ReconSettings(gateway_addr=gateway_addr)) as addr:
+        yield addr
+
+
+@pytest.fixture
+async def db(suite_db: str) -> AsyncIterator[asyncpg.Connection]:
+    """A superuser connection for assertions about what was (not) written."""
+    conn = await asyncpg.connect(plain_postgres_url(suite_db))
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def demo_user() -> str:
+    return demo.USER_ID
