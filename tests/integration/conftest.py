@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,7 +21,11 @@ from identity.bootstrap import build_app as build_identity
 from identity.settings import IdentitySettings
 from ledger.bootstrap import build_app as build_ledger
 from ledger.settings import LedgerSettings
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from paysuite.runtime.dsn import plain_postgres_url
+from paysuite.runtime.settings import CommonSettings
+from paysuite.runtime.telemetry import Telemetry, setup_telemetry
 from paysuite.runtime.server import ServiceApp, start_server
 from recon.bootstrap import build_app as build_recon
 from recon.settings import ReconSettings
@@ -45,13 +49,23 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-async def ledger_addr(suite_db: str) -> AsyncIterator[str]:
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Every span the in-process services record, kept in memory for inspection."""
+    exporter = InMemorySpanExporter()
+    telemetry: Telemetry = setup_telemetry("paysuite-in-process", CommonSettings(),
+                                           exporter_factory=lambda _: exporter)
+    yield exporter
+    telemetry.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def ledger_addr(suite_db: str, spans: InMemorySpanExporter) -> AsyncIterator[str]:
     async with serving(build_ledger, LedgerSettings()) as addr:
         yield addr
 
 
 @pytest.fixture(scope="session")
-async def identity_addr(suite_db: str) -> AsyncIterator[str]:
+async def identity_addr(suite_db: str, spans: InMemorySpanExporter) -> AsyncIterator[str]:
     async with serving(build_identity, IdentitySettings()) as addr:
         yield addr
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -109,6 +110,10 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
         return unary
 
     def _wrap_stream(self, behavior: Any, method: str) -> Any:
+        if not inspect.isasyncgenfunction(behavior):
+            # Handlers that stream by context.write() are plain coroutines.
+            return self._wrap_unary(behavior, method)
+
         async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]
                          ) -> AsyncIterator[Any]:
             try:

@@ -1,0 +1,1 @@
+"""payctl: a command-line client of the suite for people."""

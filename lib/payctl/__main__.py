@@ -1,0 +1,5 @@
+"""Entry point: python -m payctl."""
+
+from payctl.main import main
+
+main()

@@ -1,0 +1,112 @@
+"""payctl commands: pay, payment get, balance."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import grpc
+import typer
+
+from gateway.domain.accounts import merchant_payable
+from payctl.output import emit, fail, message_dict
+from paysuite.gateway.v1 import gateway_service_pb2 as gpb
+from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
+from paysuite.ledger.v1 import ledger_service_pb2 as lpb
+from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
+from paysuite.money import Money
+from paysuite.runtime.protoconv import money_to_proto
+
+app = typer.Typer(help="Command-line client of the Paysuite payment core.", no_args_is_help=True)
+payment_app = typer.Typer(help="Payment orders.", no_args_is_help=True)
+app.add_typer(payment_app, name="payment")
+
+T = TypeVar("T")
+
+GatewayOption = Annotated[str, typer.Option(envvar="GATEWAY_ADDR", help="gateway host:port")]
+LedgerOption = Annotated[str, typer.Option(envvar="LEDGER_ADDR", help="ledger host:port")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def _run(call: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(call())  # type: ignore[arg-type]
+    except grpc.aio.AioRpcError as error:
+        raise typer.Exit(fail(error)) from None
+
+
+@app.command()
+def pay(
+    merchant: Annotated[str, typer.Option(help="merchant id")],
+    user: Annotated[str, typer.Option(help="payer user id")],
+    amount: Annotated[str, typer.Option(help="amount in major units, e.g. 12.34")],
+    currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "CNY",
+    order: Annotated[str | None, typer.Option(help="merchant order no")] = None,
+    card: Annotated[str, typer.Option(help="bound card id; default card if empty")] = "",
+    gateway: GatewayOption = "localhost:50051",
+    as_json: JsonOption = False,
+) -> None:
+    """Pays a business order by bank card."""
+    try:
+        money = Money.parse(amount, currency.upper())
+    except (ValueError, KeyError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--amount/--currency") from None
+    request = gpb.CreatePaymentRequest(
+        request_id=str(uuid.uuid4()), merchant_id=merchant,
+        merchant_order_no=order or f"PAYCTL-{uuid.uuid4().hex[:12]}",
+        amount=money_to_proto(money), method=gpb.PAYMENT_METHOD_BANK_CARD,
+        payer_user_id=user, card_id=card)
+
+    async def call() -> gpb.CreatePaymentResponse:
+        async with grpc.aio.insecure_channel(gateway) as channel:
+            return await gpb_grpc.GatewayServiceStub(channel).CreatePayment(request, timeout=30)
+
+    payment = _run(call).payment
+    emit(message_dict(payment), as_json,
+         f"{payment.payment_id} {gpb.Payment.State.Name(payment.state)} "
+         f"{money.format()} trace {payment.trace_id}")
+
+
+@payment_app.command("get")
+def get_payment(payment_id: str, gateway: GatewayOption = "localhost:50051",
+                as_json: JsonOption = False) -> None:
+    """Shows one payment order."""
+    async def call() -> gpb.GetPaymentResponse:
+        async with grpc.aio.insecure_channel(gateway) as channel:
+            return await gpb_grpc.GatewayServiceStub(channel).GetPayment(
+                gpb.GetPaymentRequest(payment_id=payment_id), timeout=10)
+
+    payment = _run(call).payment
+    emit(message_dict(payment), as_json,
+         f"{payment.payment_id} {gpb.Payment.State.Name(payment.state)} "
+         f"{Money(payment.amount.currency_code, payment.amount.minor_units).format()} "
+         f"order {payment.merchant_order_no} trace {payment.trace_id}")
+
+
+@app.command()
+def balance(
+    merchant: Annotated[str, typer.Option(help="merchant id")],
+    currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "CNY",
+    ledger: LedgerOption = "localhost:50052",
+    as_json: JsonOption = False,
+) -> None:
+    """Shows what the platform owes a merchant (its payable account balance)."""
+    account_id = merchant_payable(merchant, currency.upper())
+
+    async def call() -> lpb.GetAccountResponse:
+        async with grpc.aio.insecure_channel(ledger) as channel:
+            return await lpb_grpc.LedgerServiceStub(channel).GetAccount(
+                lpb.GetAccountRequest(account_id=account_id), timeout=10)
+
+    account = _run(call).account
+    money = Money(account.balance.currency_code, account.balance.minor_units)
+    emit({"account_id": account.account_id, "currency_code": money.currency,
+          "minor_units": money.minor_units}, as_json, f"{merchant} {money.format()}")
+
+
+def main() -> None:
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    app()

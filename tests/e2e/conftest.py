@@ -1,0 +1,59 @@
+"""The whole suite as real processes on free ports, on its own fresh database."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from devstack import seed
+from devstack.provision import drop_database, provision
+from devstack.stack import Stack, StackConfig
+from gateway.settings import GatewaySettings
+from identity.settings import IdentitySettings
+
+
+def _free_ports(names: list[str]) -> dict[str, int]:
+    sockets = []
+    for _ in names:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sockets.append(sock)
+    ports = {name: sock.getsockname()[1] for name, sock in zip(names, sockets, strict=True)}
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+@pytest.fixture(scope="session")
+async def stack(admin_url: str, tmp_path_factory: pytest.TempPathFactory
+                ) -> AsyncIterator[Stack]:
+    """Migrated, started, SERVING and seeded; stopped by SIGTERM, which must exit 0."""
+    name = f"paysuite_e2e_{secrets.token_hex(4)}"
+    database_url = await provision(admin_url, name)
+    data_dir: Path = tmp_path_factory.mktemp("e2e")
+    config = StackConfig(
+        database_url=database_url, data_dir=data_dir,
+        ports=_free_ports(["gateway", "ledger", "identity", "recon", "banksim"]),
+        extra_env={"OTEL_BSP_SCHEDULE_DELAY": "200"},
+    )
+    suite = Stack(config)
+    await suite.migrate()
+    await suite.start()
+    saved = dict(os.environ)
+    try:
+        os.environ.update(suite.env())
+        await seed.seed_ledger(config.addr("ledger"))
+        await seed.seed_merchant(GatewaySettings())
+        await seed.seed_user(config.addr("identity"), IdentitySettings())
+        yield suite
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        codes = await suite.stop()
+        await drop_database(admin_url, name)
+    assert codes == dict.fromkeys(codes, 0), f"unclean exit: {codes}"
