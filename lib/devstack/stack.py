@@ -15,8 +15,13 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 SERVICES = ("ledger", "identity", "gateway", "recon")
-DEFAULT_PORTS = {"gateway": 50051, "ledger": 50052, "identity": 50053, "recon": 50054,
-                 "banksim": 8601}
+DEFAULT_PORTS = {
+    "gateway": 50051,
+    "ledger": 50052,
+    "identity": 50053,
+    "recon": 50054,
+    "banksim": 8601,
+}
 DEV_BANK_SECRET = "paysuite-dev-bank-secret"
 
 
@@ -73,8 +78,12 @@ class Stack:
 
     async def _run_once(self, *args: str) -> None:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, *args, env=self.env(),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            sys.executable,
+            *args,
+            env=self.env(),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         output, _ = await process.communicate()
         if process.returncode != 0:
             raise StackError(f"{' '.join(args)} failed:\n{output.decode()[-4000:]}")
@@ -89,7 +98,8 @@ class Stack:
         log = (log_dir / f"{name}.log").open("ab")
         self._logs.append(log)
         self.processes[name] = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, env=self.env(), stdout=log, stderr=log)
+            sys.executable, "-m", module, env=self.env(), stdout=log, stderr=log
+        )
 
     async def start(self, timeout: float = 60.0) -> None:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -100,8 +110,9 @@ class Stack:
             await asyncio.wait_for(self._wait_ready(), timeout)
         except TimeoutError as exc:
             await self.stop()
-            raise StackError(f"suite not ready within {timeout}s; logs in "
-                             f"{self.config.data_dir / 'logs'}") from exc
+            raise StackError(
+                f"suite not ready within {timeout}s; logs in {self.config.data_dir / 'logs'}"
+            ) from exc
 
     async def _wait_ready(self) -> None:
         await self._wait_http(f"http://127.0.0.1:{self.config.ports['banksim']}/healthz")
@@ -130,8 +141,7 @@ class Stack:
             while True:
                 self._check_alive(service)
                 with contextlib.suppress(grpc.aio.AioRpcError):
-                    answer = await stub.Check(health_pb2.HealthCheckRequest(service=""),
-                                              timeout=1)
+                    answer = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
                     if answer.status == health_pb2.HealthCheckResponse.SERVING:
                         return
                 await asyncio.sleep(0.2)
@@ -139,7 +149,7 @@ class Stack:
     async def stop(self, timeout: float = 20.0) -> dict[str, int | None]:
         """SIGTERM to every process, in reverse start order; returns their exit codes."""
         codes: dict[str, int | None] = {}
-        for name, process in reversed(list(self.processes.items())):
+        for process in reversed(list(self.processes.values())):
             if process.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     process.send_signal(signal.SIGTERM)

@@ -55,35 +55,48 @@ def pay(
     except (ValueError, KeyError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--amount/--currency") from None
     request = gpb.CreatePaymentRequest(
-        request_id=str(uuid.uuid4()), merchant_id=merchant,
+        request_id=str(uuid.uuid4()),
+        merchant_id=merchant,
         merchant_order_no=order or f"PAYCTL-{uuid.uuid4().hex[:12]}",
-        amount=money_to_proto(money), method=gpb.PAYMENT_METHOD_BANK_CARD,
-        payer_user_id=user, card_id=card)
+        amount=money_to_proto(money),
+        method=gpb.PAYMENT_METHOD_BANK_CARD,
+        payer_user_id=user,
+        card_id=card,
+    )
 
     async def call() -> gpb.CreatePaymentResponse:
         async with grpc.aio.insecure_channel(gateway) as channel:
             return await gpb_grpc.GatewayServiceStub(channel).CreatePayment(request, timeout=30)
 
     payment = _run(call).payment
-    emit(message_dict(payment), as_json,
-         f"{payment.payment_id} {gpb.Payment.State.Name(payment.state)} "
-         f"{money.format()} trace {payment.trace_id}")
+    emit(
+        message_dict(payment),
+        as_json,
+        f"{payment.payment_id} {gpb.Payment.State.Name(payment.state)} "
+        f"{money.format()} trace {payment.trace_id}",
+    )
 
 
 @payment_app.command("get")
-def get_payment(payment_id: str, gateway: GatewayOption = "localhost:50051",
-                as_json: JsonOption = False) -> None:
+def get_payment(
+    payment_id: str, gateway: GatewayOption = "localhost:50051", as_json: JsonOption = False
+) -> None:
     """Shows one payment order."""
+
     async def call() -> gpb.GetPaymentResponse:
         async with grpc.aio.insecure_channel(gateway) as channel:
             return await gpb_grpc.GatewayServiceStub(channel).GetPayment(
-                gpb.GetPaymentRequest(payment_id=payment_id), timeout=10)
+                gpb.GetPaymentRequest(payment_id=payment_id), timeout=10
+            )
 
     payment = _run(call).payment
-    emit(message_dict(payment), as_json,
-         f"{payment.payment_id} {gpb.Payment.State.Name(payment.state)} "
-         f"{Money(payment.amount.currency_code, payment.amount.minor_units).format()} "
-         f"order {payment.merchant_order_no} trace {payment.trace_id}")
+    emit(
+        message_dict(payment),
+        as_json,
+        f"{payment.payment_id} {gpb.Payment.State.Name(payment.state)} "
+        f"{Money(payment.amount.currency_code, payment.amount.minor_units).format()} "
+        f"order {payment.merchant_order_no} trace {payment.trace_id}",
+    )
 
 
 @app.command()
@@ -99,12 +112,20 @@ def balance(
     async def call() -> lpb.GetAccountResponse:
         async with grpc.aio.insecure_channel(ledger) as channel:
             return await lpb_grpc.LedgerServiceStub(channel).GetAccount(
-                lpb.GetAccountRequest(account_id=account_id), timeout=10)
+                lpb.GetAccountRequest(account_id=account_id), timeout=10
+            )
 
     account = _run(call).account
     money = Money(account.balance.currency_code, account.balance.minor_units)
-    emit({"account_id": account.account_id, "currency_code": money.currency,
-          "minor_units": money.minor_units}, as_json, f"{merchant} {money.format()}")
+    emit(
+        {
+            "account_id": account.account_id,
+            "currency_code": money.currency,
+            "minor_units": money.minor_units,
+        },
+        as_json,
+        f"{merchant} {money.format()}",
+    )
 
 
 def main() -> None:

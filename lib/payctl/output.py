@@ -18,8 +18,7 @@ def message_dict(message: Message) -> dict[str, Any]:
 
 
 def emit(data: dict[str, Any], as_json: bool, human: str) -> None:
-    sys.stdout.write((json.dumps(data, ensure_ascii=False, indent=2) if as_json else human)
-                     + "\n")
+    sys.stdout.write((json.dumps(data, ensure_ascii=False, indent=2) if as_json else human) + "\n")
 
 
 def fail(error: grpc.aio.AioRpcError) -> int:

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
 # Minor-unit exponents of the currencies the suite handles; the rest are rejected.
 MINOR_UNIT_EXPONENTS: dict[str, int] = {
-    "CNY": 2, "HKD": 2, "USD": 2, "EUR": 2, "GBP": 2, "SGD": 2, "JPY": 0, "KRW": 0,
+    "CNY": 2,
+    "HKD": 2,
+    "USD": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "SGD": 2,
+    "JPY": 0,
+    "KRW": 0,
 }
 
-_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+_CURRENCY_RE = re.compile(r"[A-Z]{3}")
+_AMOUNT_RE = re.compile(r"(?P<sign>[-+]?)(?P<whole>[0-9]+)(?:\.(?P<frac>[0-9]+))?")
 
 
 class CurrencyError(ValueError):
@@ -20,7 +27,7 @@ class CurrencyError(ValueError):
 
 def check_currency(code: str) -> str:
     """Returns the code if it is a supported ISO 4217 code, else raises CurrencyError."""
-    if not _CURRENCY_RE.match(code) or code not in MINOR_UNIT_EXPONENTS:
+    if not _CURRENCY_RE.fullmatch(code) or code not in MINOR_UNIT_EXPONENTS:
         raise CurrencyError(f"unsupported currency code {code!r}")
     return code
 
@@ -62,18 +69,21 @@ class Money:
 
     @classmethod
     def parse(cls, text: str, currency: str) -> Money:
-        """Parses a decimal major-unit string such as "12.34" exactly, refusing extra digits."""
+        """Parses a plain decimal major-unit string such as "12.34" exactly.
+
+        Integer arithmetic only: no exponent notation, no rounding, no more decimals than the
+        currency has.
+        """
         exponent = MINOR_UNIT_EXPONENTS[check_currency(currency)]
-        try:
-            value = Decimal(text.strip())
-        except InvalidOperation as exc:
-            raise ValueError(f"not a decimal amount: {text!r}") from exc
-        if not value.is_finite():
-            raise ValueError(f"not a finite amount: {text!r}")
-        scaled = value.scaleb(exponent)
-        if scaled != scaled.to_integral_value():
+        match = _AMOUNT_RE.fullmatch(text.strip())
+        if match is None:
+            raise ValueError(f"not a plain decimal amount: {text!r}")
+        sign, whole, fraction = match.group("sign"), match.group("whole"), match.group("frac")
+        fraction = (fraction or "").rstrip("0")
+        if len(fraction) > exponent:
             raise ValueError(f"{text!r} has more than {exponent} decimal places for {currency}")
-        return cls(currency, int(scaled))
+        units = int(whole) * 10**exponent + int(fraction.ljust(exponent, "0") or "0")
+        return cls(currency, -units if sign == "-" else units)
 
     def format(self) -> str:
         """Renders the amount in major units, e.g. "12.34 CNY"."""

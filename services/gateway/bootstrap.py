@@ -33,21 +33,30 @@ def utc_now() -> datetime:
 
 
 async def build_app(settings: GatewaySettings) -> ServiceApp:
-    engine = create_engine(settings.dsn, schema=SCHEMA, service="gateway",
-                           pool_size=settings.db_pool_size)
+    engine = create_engine(
+        settings.dsn, schema=SCHEMA, service="gateway", pool_size=settings.db_pool_size
+    )
     uow = uow_factory(engine)
     ledger_channel = open_channel(settings.ledger_addr)
     identity_channel = open_channel(settings.identity_addr)
     http = aiohttp.ClientSession(trace_configs=[create_trace_config()])
     bank = BankQuickPayChannel(
-        settings.bank_channel_name, settings.bank_channel_url,
-        settings.bank_channel_secret.encode(), settings.bank_channel_merchant_id, http,
+        settings.bank_channel_name,
+        settings.bank_channel_url,
+        settings.bank_channel_secret.encode(),
+        settings.bank_channel_merchant_id,
+        http,
         settings.bank_channel_timeout_seconds,
     )
     channels: dict[str, ChannelAdapter] = {bank.name: bank}
     relay = OutboxRelay(uow, GrpcLedger(ledger_channel), utc_now, settings.outbox_poll_seconds)
-    deps = PaymentDeps(uow=uow, identity=GrpcIdentity(identity_channel),
-                       channels={PaymentMethod.BANK_CARD: bank}, relay=relay, clock=utc_now)
+    deps = PaymentDeps(
+        uow=uow,
+        identity=GrpcIdentity(identity_channel),
+        channels={PaymentMethod.BANK_CARD: bank},
+        relay=relay,
+        clock=utc_now,
+    )
     servicer = GatewayServicer(deps, channels)
 
     def register(server: grpc.aio.Server) -> None:
@@ -55,8 +64,8 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
 
     async def close_channels() -> None:
         await http.close()
-        await ledger_channel.close()
-        await identity_channel.close()
+        await ledger_channel.close(grace=None)
+        await identity_channel.close(grace=None)
 
     return ServiceApp(
         name="gateway",

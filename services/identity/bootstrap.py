@@ -30,8 +30,9 @@ def build_vault(settings: IdentitySettings) -> PiiVault:
 
 
 async def build_app(settings: IdentitySettings) -> ServiceApp:
-    engine = create_engine(settings.dsn, schema=SCHEMA, service="identity",
-                           pool_size=settings.db_pool_size)
+    engine = create_engine(
+        settings.dsn, schema=SCHEMA, service="identity", pool_size=settings.db_pool_size
+    )
     servicer = IdentityServicer(uow_factory(engine), build_vault(settings), utc_now)
 
     def register(server: grpc.aio.Server) -> None:

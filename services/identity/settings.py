@@ -32,8 +32,7 @@ class IdentitySettings(ServiceSettings):
     def _require_keys(self) -> Self:
         if self.is_dev:
             object.__setattr__(self, "pii_keys", self.pii_keys or DEV_PII_KEYS)
-            object.__setattr__(self, "blind_index_key",
-                               self.blind_index_key or DEV_BLIND_INDEX_KEY)
+            object.__setattr__(self, "blind_index_key", self.blind_index_key or DEV_BLIND_INDEX_KEY)
             return self
         if not self.pii_keys or not self.blind_index_key:
             raise ValueError("IDENTITY_PII_KEYS and IDENTITY_BLIND_INDEX_KEY are required")

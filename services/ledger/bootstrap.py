@@ -23,8 +23,9 @@ def _utc_now() -> datetime:
 
 
 async def build_app(settings: LedgerSettings) -> ServiceApp:
-    engine = create_engine(settings.dsn, schema=SCHEMA, service="ledger",
-                           pool_size=settings.db_pool_size)
+    engine = create_engine(
+        settings.dsn, schema=SCHEMA, service="ledger", pool_size=settings.db_pool_size
+    )
     servicer = LedgerServicer(uow_factory(engine), _utc_now)
 
     def register(server: grpc.aio.Server) -> None:

@@ -25,8 +25,9 @@ def utc_now() -> datetime:
 
 
 async def build_app(settings: ReconSettings) -> ServiceApp:
-    engine = create_engine(settings.dsn, schema=SCHEMA, service="recon",
-                           pool_size=settings.db_pool_size)
+    engine = create_engine(
+        settings.dsn, schema=SCHEMA, service="recon", pool_size=settings.db_pool_size
+    )
     gateway_channel = open_channel(settings.gateway_addr)
     servicer = ReconServicer(uow_factory(engine), GrpcGatewayRecords(gateway_channel), utc_now)
 
@@ -37,7 +38,7 @@ async def build_app(settings: ReconSettings) -> ServiceApp:
         name="recon",
         services=[recon_service_pb2.DESCRIPTOR.services_by_name["ReconService"]],
         register=register,
-        on_stop=[gateway_channel.close, engine.dispose],
+        on_stop=[lambda: gateway_channel.close(grace=None), engine.dispose],
     )
 
 

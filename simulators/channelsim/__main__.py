@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from paysuite.runtime.logs import setup_logging
-from paysuite.runtime.settings import CommonSettings
-from paysuite.runtime.telemetry import setup_telemetry
 from pydantic import ValidationError
 
 from channelsim.serve import serve
 from channelsim.settings import ChannelSimSettings
+from paysuite.runtime.logs import setup_logging
+from paysuite.runtime.settings import CommonSettings
+from paysuite.runtime.telemetry import setup_telemetry
 
 
 def main() -> None:

@@ -78,7 +78,12 @@ async def inject_transaction(request: web.Request) -> web.Response:
         state.store.add(transaction)
     except DuplicateOrderError:
         return error_response(409, ORDER_CONFLICT, "out_trade_no already exists")
-    _log.info("transaction injected", extra={"out_trade_no": transaction.out_trade_no,
-                                             "code": transaction.status,
-                                             "amount": transaction.amount})
+    _log.info(
+        "transaction injected",
+        extra={
+            "out_trade_no": transaction.out_trade_no,
+            "code": transaction.status,
+            "amount": transaction.amount,
+        },
+    )
     return json_response(_view(transaction, now), status=201)

@@ -11,10 +11,10 @@ from channelsim import admin, handlers
 from channelsim.faults import Dice, Faults
 from channelsim.middleware import bank_api
 from channelsim.settings import ChannelSimSettings
-from paysuite.http_signing import NonceCache
 from channelsim.state import STATE, ChannelState
 from channelsim.store import TransactionStore
 from channelsim.tracing import tracing_middlewares
+from paysuite.http_signing import NonceCache
 
 _log = logging.getLogger(__name__)
 

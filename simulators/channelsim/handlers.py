@@ -53,18 +53,27 @@ async def pay(request: web.Request) -> web.Response:
         state.store.add(transaction)
         event = "pay processed"
     elif existing.amount != parsed.amount or existing.currency != parsed.currency:
-        _log.warning("pay conflict", extra={"out_trade_no": parsed.out_trade_no,
-                                            "amount": parsed.amount})
+        _log.warning(
+            "pay conflict", extra={"out_trade_no": parsed.out_trade_no, "amount": parsed.amount}
+        )
         return error_response(409, ORDER_CONFLICT, "out_trade_no already used with another amount")
     else:
         transaction = existing
         event = "pay repeated"
     result = answer(transaction, time.time())
-    _log.info(event, extra={"out_trade_no": transaction.out_trade_no, "code": result["code"],
-                            "amount": transaction.amount})
+    _log.info(
+        event,
+        extra={
+            "out_trade_no": transaction.out_trade_no,
+            "code": result["code"],
+            "amount": transaction.amount,
+        },
+    )
     if state.dice.roll(faults.timeout_rate):
-        _log.info("injected timeout", extra={"out_trade_no": transaction.out_trade_no,
-                                             "sleep_ms": faults.timeout_sleep_ms})
+        _log.info(
+            "injected timeout",
+            extra={"out_trade_no": transaction.out_trade_no, "sleep_ms": faults.timeout_sleep_ms},
+        )
         await asyncio.sleep(faults.timeout_sleep_ms / 1000)
     return json_response(result)
 

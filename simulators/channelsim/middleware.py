@@ -11,6 +11,7 @@ from aiohttp.typedefs import Handler
 
 from channelsim.protocol import SYSTEM_ERROR
 from channelsim.responses import error_response
+from channelsim.state import STATE, ChannelState
 from paysuite.http_signing import (
     REPLAYED,
     SIGN_EXPIRED,
@@ -20,7 +21,6 @@ from paysuite.http_signing import (
     sign,
     verify,
 )
-from channelsim.state import STATE, ChannelState
 
 _log = logging.getLogger(__name__)
 
@@ -38,9 +38,7 @@ def _signed(state: ChannelState, response: web.Response) -> web.Response:
     if not isinstance(body, bytes):
         raise TypeError("bank API handlers must answer with a bytes body")
     secret = state.settings.secret_bytes
-    response.headers[SIGNATURE_HEADER] = sign(
-        secret, body, now=int(time.time()), nonce=new_nonce()
-    )
+    response.headers[SIGNATURE_HEADER] = sign(secret, body, now=int(time.time()), nonce=new_nonce())
     return response
 
 

@@ -8,8 +8,8 @@ from aiohttp import web
 
 from channelsim.faults import Dice, Faults
 from channelsim.settings import ChannelSimSettings
-from paysuite.http_signing import NonceCache
 from channelsim.store import TransactionStore
+from paysuite.http_signing import NonceCache
 
 
 @dataclass

@@ -30,14 +30,14 @@ def _free_ports(names: list[str]) -> dict[str, int]:
 
 
 @pytest.fixture(scope="session")
-async def stack(admin_url: str, tmp_path_factory: pytest.TempPathFactory
-                ) -> AsyncIterator[Stack]:
+async def stack(admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     """Migrated, started, SERVING and seeded; stopped by SIGTERM, which must exit 0."""
     name = f"paysuite_e2e_{secrets.token_hex(4)}"
     database_url = await provision(admin_url, name)
     data_dir: Path = tmp_path_factory.mktemp("e2e")
     config = StackConfig(
-        database_url=database_url, data_dir=data_dir,
+        database_url=database_url,
+        data_dir=data_dir,
         ports=_free_ports(["gateway", "ledger", "identity", "recon", "banksim"]),
         extra_env={"OTEL_BSP_SCHEDULE_DELAY": "200"},
     )

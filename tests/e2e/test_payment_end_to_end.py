@@ -30,19 +30,23 @@ MERCHANT_ACCOUNT = f"merchant.{demo.MERCHANT_ID}.payable.CNY"
 async def _balance(stack: Stack) -> int:
     async with grpc.aio.insecure_channel(stack.config.addr("ledger")) as channel:
         answer = await lpb_grpc.LedgerServiceStub(channel).GetAccount(
-            lpb.GetAccountRequest(account_id=MERCHANT_ACCOUNT))
+            lpb.GetAccountRequest(account_id=MERCHANT_ACCOUNT)
+        )
     return answer.account.balance.minor_units
 
 
 async def test_every_service_lists_itself_by_reflection(stack: Stack) -> None:
-    expected = {"gateway": "paysuite.gateway.v1.GatewayService",
-                "ledger": "paysuite.ledger.v1.LedgerService",
-                "identity": "paysuite.identity.v1.IdentityService",
-                "recon": "paysuite.recon.v1.ReconService"}
+    expected = {
+        "gateway": "paysuite.gateway.v1.GatewayService",
+        "ledger": "paysuite.ledger.v1.LedgerService",
+        "identity": "paysuite.identity.v1.IdentityService",
+        "recon": "paysuite.recon.v1.ReconService",
+    }
     for service, full_name in expected.items():
         async with grpc.aio.insecure_channel(stack.config.addr(service)) as channel:
             call = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
-                iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+            )
             response = await call.read()
         names = {s.name for s in response.list_services_response.service}
         assert full_name in names and "grpc.health.v1.Health" in names
@@ -51,10 +55,13 @@ async def test_every_service_lists_itself_by_reflection(stack: Stack) -> None:
 async def test_payment_credits_merchant_and_reconciles(stack: Stack) -> None:
     before = await _balance(stack)
     request = gpb.CreatePaymentRequest(
-        request_id=f"e2e-{secrets.token_hex(8)}", merchant_id=demo.MERCHANT_ID,
+        request_id=f"e2e-{secrets.token_hex(8)}",
+        merchant_id=demo.MERCHANT_ID,
         merchant_order_no=f"E2E-{secrets.token_hex(6)}",
         amount=Money(currency_code="CNY", minor_units=8888),
-        method=gpb.PAYMENT_METHOD_BANK_CARD, payer_user_id=demo.USER_ID)
+        method=gpb.PAYMENT_METHOD_BANK_CARD,
+        payer_user_id=demo.USER_ID,
+    )
     async with grpc.aio.insecure_channel(stack.config.addr("gateway")) as channel:
         payment = (await gpb_grpc.GatewayServiceStub(channel).CreatePayment(request)).payment
     assert payment.state == gpb.Payment.SUCCEEDED
@@ -62,18 +69,35 @@ async def test_payment_credits_merchant_and_reconciles(stack: Stack) -> None:
 
     # A payment the bank has and we do not: a long item for reconciliation.
     bank = f"http://127.0.0.1:{stack.config.ports['banksim']}"
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{bank}/_admin/transactions", json={
-                "out_trade_no": "pay_only_at_bank", "amount": 500, "currency": "CNY",
-                "status": "SUCCESS"}) as response:
-            assert response.status in (200, 201)
-    day = payment.create_time.ToDatetime().replace(tzinfo=UTC).astimezone(
-        ZoneInfo("Asia/Shanghai")).date()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{bank}/_admin/transactions",
+            json={
+                "out_trade_no": "pay_only_at_bank",
+                "amount": 500,
+                "currency": "CNY",
+                "status": "SUCCESS",
+            },
+        ) as response,
+    ):
+        assert response.status in (200, 201)
+    day = (
+        payment.create_time.ToDatetime()
+        .replace(tzinfo=UTC)
+        .astimezone(ZoneInfo("Asia/Shanghai"))
+        .date()
+    )
     async with grpc.aio.insecure_channel(stack.config.addr("recon")) as channel:
-        run = (await rpb_grpc.ReconServiceStub(channel).RunReconciliation(
-            rpb.RunReconciliationRequest(
-                request_id=f"e2e-rec-{secrets.token_hex(4)}", channel="banksim",
-                statement_date=Date(year=day.year, month=day.month, day=day.day)))).run
+        run = (
+            await rpb_grpc.ReconServiceStub(channel).RunReconciliation(
+                rpb.RunReconciliationRequest(
+                    request_id=f"e2e-rec-{secrets.token_hex(4)}",
+                    channel="banksim",
+                    statement_date=Date(year=day.year, month=day.month, day=day.day),
+                )
+            )
+        ).run
     counts = {c.outcome: c.count for c in run.outcome_counts}
     assert run.state == rpb.ReconciliationRun.COMPLETED
     assert counts[rpb.MATCH_OUTCOME_LONG] == 1
@@ -82,18 +106,36 @@ async def test_payment_credits_merchant_and_reconciles(stack: Stack) -> None:
 
 
 def test_payctl_pays_and_reads_balance(stack: Stack) -> None:
-    env = {**stack.env(), "GATEWAY_ADDR": stack.config.addr("gateway"),
-           "LEDGER_ADDR": stack.config.addr("ledger")}
+    env = {
+        **stack.env(),
+        "GATEWAY_ADDR": stack.config.addr("gateway"),
+        "LEDGER_ADDR": stack.config.addr("ledger"),
+    }
     payctl = [sys.executable, "-m", "payctl"]
 
     def run(*args: str) -> dict[str, object]:
-        done = subprocess.run([*payctl, *args, "--json"], env=env, capture_output=True,
-                              text=True, timeout=60, check=True)
+        done = subprocess.run(
+            [*payctl, *args, "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         return dict(json.loads(done.stdout))
 
     before = run("balance", "--merchant", demo.MERCHANT_ID)["minor_units"]
-    paid = run("pay", "--merchant", demo.MERCHANT_ID, "--user", demo.USER_ID,
-               "--amount", "12.34", "--currency", "CNY")
+    paid = run(
+        "pay",
+        "--merchant",
+        demo.MERCHANT_ID,
+        "--user",
+        demo.USER_ID,
+        "--amount",
+        "12.34",
+        "--currency",
+        "CNY",
+    )
     assert paid["state"] == "SUCCEEDED" and len(str(paid["trace_id"])) == 32
     got = run("payment", "get", str(paid["payment_id"]))
     assert got["payment_id"] == paid["payment_id"]

@@ -25,17 +25,24 @@ from paysuite.recon.v1 import recon_service_pb2 as rpb
 from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
 from paysuite.type.v1.money_pb2 import Money
 
-PII = [demo.USER_NAME, demo.USER_ID_NUMBER, demo.USER_PHONE, demo.CARD_NUMBER,
-       demo.agreement_no(demo.CARD_NUMBER)]
+PII = [
+    demo.USER_NAME,
+    demo.USER_ID_NUMBER,
+    demo.USER_PHONE,
+    demo.CARD_NUMBER,
+    demo.agreement_no(demo.CARD_NUMBER),
+]
 
 
 def _spans(path: Path, trace_id: str) -> list[dict[str, Any]]:
     found = []
     for line in path.read_text().splitlines():
         for resource_spans in json.loads(line)["resourceSpans"]:
-            service = next(a["value"]["stringValue"]
-                           for a in resource_spans["resource"]["attributes"]
-                           if a["key"] == "service.name")
+            service = next(
+                a["value"]["stringValue"]
+                for a in resource_spans["resource"]["attributes"]
+                if a["key"] == "service.name"
+            )
             for scope in resource_spans["scopeSpans"]:
                 for span in scope["spans"]:
                     if span["traceId"] == trace_id:
@@ -48,8 +55,9 @@ def _attributes(span: dict[str, Any]) -> dict[str, str]:
 
 
 def _one(spans: list[dict[str, Any]], service: str, name: str, kind: str) -> dict[str, Any]:
-    matches = [s for s in spans if s["service"] == service and name in s["name"]
-               and s["kind"] == kind]
+    matches = [
+        s for s in spans if s["service"] == service and name in s["name"] and s["kind"] == kind
+    ]
     assert len(matches) >= 1, f"no {kind} span {name} in {service}"
     return matches[0]
 
@@ -60,22 +68,37 @@ async def test_one_payment_one_trace_across_the_suite(stack: Stack) -> None:
     interceptors = aio_client_interceptors(tracer_provider=provider)
     with tracer.start_as_current_span("checkout") as root:
         trace_id = format_trace_id(root.get_span_context().trace_id)
-        async with grpc.aio.insecure_channel(stack.config.addr("gateway"),
-                                             interceptors=interceptors) as channel:
-            payment = (await gpb_grpc.GatewayServiceStub(channel).CreatePayment(
-                gpb.CreatePaymentRequest(
-                    request_id=f"trace-{secrets.token_hex(8)}", merchant_id=demo.MERCHANT_ID,
-                    merchant_order_no=f"TRACE-{secrets.token_hex(6)}",
-                    amount=Money(currency_code="CNY", minor_units=4321),
-                    method=gpb.PAYMENT_METHOD_BANK_CARD, payer_user_id=demo.USER_ID))).payment
-        day = payment.create_time.ToDatetime().replace(tzinfo=UTC).astimezone(
-            ZoneInfo("Asia/Shanghai")).date()
-        async with grpc.aio.insecure_channel(stack.config.addr("recon"),
-                                             interceptors=interceptors) as channel:
+        async with grpc.aio.insecure_channel(
+            stack.config.addr("gateway"), interceptors=interceptors
+        ) as channel:
+            payment = (
+                await gpb_grpc.GatewayServiceStub(channel).CreatePayment(
+                    gpb.CreatePaymentRequest(
+                        request_id=f"trace-{secrets.token_hex(8)}",
+                        merchant_id=demo.MERCHANT_ID,
+                        merchant_order_no=f"TRACE-{secrets.token_hex(6)}",
+                        amount=Money(currency_code="CNY", minor_units=4321),
+                        method=gpb.PAYMENT_METHOD_BANK_CARD,
+                        payer_user_id=demo.USER_ID,
+                    )
+                )
+            ).payment
+        day = (
+            payment.create_time.ToDatetime()
+            .replace(tzinfo=UTC)
+            .astimezone(ZoneInfo("Asia/Shanghai"))
+            .date()
+        )
+        async with grpc.aio.insecure_channel(
+            stack.config.addr("recon"), interceptors=interceptors
+        ) as channel:
             await rpb_grpc.ReconServiceStub(channel).RunReconciliation(
                 rpb.RunReconciliationRequest(
-                    request_id=f"trace-rec-{secrets.token_hex(4)}", channel="banksim",
-                    statement_date=Date(year=day.year, month=day.month, day=day.day)))
+                    request_id=f"trace-rec-{secrets.token_hex(4)}",
+                    channel="banksim",
+                    statement_date=Date(year=day.year, month=day.month, day=day.day),
+                )
+            )
     assert payment.trace_id == trace_id
 
     wanted = {"gateway", "identity", "ledger", "recon", "banksim"}
@@ -97,8 +120,10 @@ async def test_one_payment_one_trace_across_the_suite(stack: Stack) -> None:
     def parent(span: dict[str, Any]) -> dict[str, Any]:
         return by_id[span["parentSpanId"]]
 
-    for service, name in (("identity", "IdentityService/CheckPaymentEligibility"),
-                          ("ledger", "LedgerService/CreateTransfers")):
+    for service, name in (
+        ("identity", "IdentityService/CheckPaymentEligibility"),
+        ("ledger", "LedgerService/CreateTransfers"),
+    ):
         server = _one(spans, service, name, "SPAN_KIND_SERVER")
         client = parent(server)
         assert (client["service"], client["kind"]) == ("gateway", "SPAN_KIND_CLIENT")
@@ -108,8 +133,7 @@ async def test_one_payment_one_trace_across_the_suite(stack: Stack) -> None:
     assert parent(parent(bank))["spanId"] == create["spanId"]
 
     recon = _one(spans, "recon", "ReconService/RunReconciliation", "SPAN_KIND_SERVER")
-    listing = _one(spans, "gateway", "GatewayService/ListChannelTransactions",
-                   "SPAN_KIND_SERVER")
+    listing = _one(spans, "gateway", "GatewayService/ListChannelTransactions", "SPAN_KIND_SERVER")
     assert parent(parent(listing))["spanId"] == recon["spanId"]
     statement = _one(spans, "banksim", "/api/statements", "SPAN_KIND_SERVER")
     fetch = _one(spans, "gateway", "GatewayService/FetchChannelStatement", "SPAN_KIND_SERVER")

@@ -10,6 +10,8 @@ from typing import Any
 import asyncpg
 import pytest
 from aiohttp import web
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pydantic import SecretStr
 
 from channelsim.app import create_app
 from channelsim.settings import ChannelSimSettings
@@ -21,19 +23,18 @@ from identity.bootstrap import build_app as build_identity
 from identity.settings import IdentitySettings
 from ledger.bootstrap import build_app as build_ledger
 from ledger.settings import LedgerSettings
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
 from paysuite.runtime.dsn import plain_postgres_url
+from paysuite.runtime.server import ServiceApp, start_server
 from paysuite.runtime.settings import CommonSettings
 from paysuite.runtime.telemetry import Telemetry, setup_telemetry
-from paysuite.runtime.server import ServiceApp, start_server
 from recon.bootstrap import build_app as build_recon
 from recon.settings import ReconSettings
 
 
 @asynccontextmanager
-async def serving(build: Callable[[Any], Awaitable[ServiceApp]], settings: Any
-                  ) -> AsyncIterator[str]:
+async def serving(
+    build: Callable[[Any], Awaitable[ServiceApp]], settings: Any
+) -> AsyncIterator[str]:
     """Runs a service's real app in this process on a free port; yields its address."""
     running = await start_server(await build(settings), host="127.0.0.1", port=0)
     try:
@@ -52,8 +53,9 @@ def free_port() -> int:
 def spans() -> Iterator[InMemorySpanExporter]:
     """Every span the in-process services record, kept in memory for inspection."""
     exporter = InMemorySpanExporter()
-    telemetry: Telemetry = setup_telemetry("paysuite-in-process", CommonSettings(),
-                                           exporter_factory=lambda _: exporter)
+    telemetry: Telemetry = setup_telemetry(
+        "paysuite-in-process", CommonSettings(), exporter_factory=lambda _: exporter
+    )
     yield exporter
     telemetry.shutdown()
 
@@ -73,7 +75,7 @@ async def identity_addr(suite_db: str, spans: InMemorySpanExporter) -> AsyncIter
 @pytest.fixture(scope="session")
 async def bank_url(suite_db: str) -> AsyncIterator[str]:
     """The bank simulator's real app on loopback."""
-    settings = ChannelSimSettings(secret=DEV_BANK_SECRET, port=free_port())
+    settings = ChannelSimSettings(secret=SecretStr(DEV_BANK_SECRET), port=free_port())
     runner = web.AppRunner(create_app(settings))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", settings.port)
@@ -85,10 +87,13 @@ async def bank_url(suite_db: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def gateway_addr(ledger_addr: str, identity_addr: str, bank_url: str
-                       ) -> AsyncIterator[str]:
-    settings = GatewaySettings(ledger_addr=ledger_addr, identity_addr=identity_addr,
-                               bank_channel_url=bank_url, bank_channel_secret=DEV_BANK_SECRET)
+async def gateway_addr(ledger_addr: str, identity_addr: str, bank_url: str) -> AsyncIterator[str]:
+    settings = GatewaySettings(
+        ledger_addr=ledger_addr,
+        identity_addr=identity_addr,
+        bank_channel_url=bank_url,
+        bank_channel_secret=DEV_BANK_SECRET,
+    )
     await seed.seed_ledger(ledger_addr)
     await seed.seed_merchant(settings)
     await seed.seed_user(identity_addr, IdentitySettings())

@@ -1,4 +1,4 @@
-"""Every RPC answers bad input with INVALID_ARGUMENT, the offending fields named, nothing written."""
+"""Every RPC answers bad input with INVALID_ARGUMENT naming the fields, and writes nothing."""
 
 from __future__ import annotations
 
@@ -22,8 +22,16 @@ from paysuite.recon.v1 import recon_service_pb2_grpc as rec_grpc
 from paysuite.runtime.grpc_errors import error_info, field_violations
 from paysuite.type.v1.money_pb2 import Money
 
-TABLES = ["gateway.payments", "gateway.outbox", "ledger.accounts", "ledger.transfers",
-          "ledger.entries", "identity.users", "identity.cards", "recon.runs"]
+TABLES = [
+    "gateway.payments",
+    "gateway.outbox",
+    "ledger.accounts",
+    "ledger.transfers",
+    "ledger.entries",
+    "identity.users",
+    "identity.cards",
+    "recon.runs",
+]
 
 
 @dataclass(frozen=True)
@@ -35,45 +43,123 @@ class Case:
 
 
 CASES = [
-    Case("gateway", "CreatePayment", gw.CreatePaymentRequest(
-        request_id="r-bad-1", merchant_id="M100001", merchant_order_no="",
-        amount=Money(currency_code="cny", minor_units=-5), payer_user_id="U100001"),
-        {"merchant_order_no", "amount.currency_code", "method"}),
-    Case("gateway", "CreatePayment", gw.CreatePaymentRequest(
-        request_id="r-bad-2", merchant_id="M100001", merchant_order_no="O-bad",
-        amount=Money(currency_code="CNY", minor_units=0), payer_user_id="U100001",
-        method=gw.PAYMENT_METHOD_BANK_CARD), {"amount.minor_units"}),
-    Case("gateway", "CreatePayment", gw.CreatePaymentRequest(
-        merchant_id="M 1", merchant_order_no="O-bad", payer_user_id="U100001",
-        method=gw.PAYMENT_METHOD_BANK_CARD), {"request_id", "merchant_id", "amount"}),
+    Case(
+        "gateway",
+        "CreatePayment",
+        gw.CreatePaymentRequest(
+            request_id="r-bad-1",
+            merchant_id="M100001",
+            merchant_order_no="",
+            amount=Money(currency_code="cny", minor_units=-5),
+            payer_user_id="U100001",
+        ),
+        {"merchant_order_no", "amount.currency_code", "method"},
+    ),
+    Case(
+        "gateway",
+        "CreatePayment",
+        gw.CreatePaymentRequest(
+            request_id="r-bad-2",
+            merchant_id="M100001",
+            merchant_order_no="O-bad",
+            amount=Money(currency_code="CNY", minor_units=0),
+            payer_user_id="U100001",
+            method=gw.PAYMENT_METHOD_BANK_CARD,
+        ),
+        {"amount.minor_units"},
+    ),
+    Case(
+        "gateway",
+        "CreatePayment",
+        gw.CreatePaymentRequest(
+            merchant_id="M 1",
+            merchant_order_no="O-bad",
+            payer_user_id="U100001",
+            method=gw.PAYMENT_METHOD_BANK_CARD,
+        ),
+        {"request_id", "merchant_id", "amount"},
+    ),
     Case("gateway", "GetPayment", gw.GetPaymentRequest(payment_id=""), {"payment_id"}),
-    Case("gateway", "ListChannelTransactions", gw.ListChannelTransactionsRequest(
-        channel="banksim", accounting_date=Date(year=2026, month=2, day=30), page_size=-1),
-        {"accounting_date", "page_size"}),
-    Case("ledger", "CreateAccounts", led.CreateAccountsRequest(accounts=[
-        led.AccountSpec(account_id="ok.1", name="x", type=led.ACCOUNT_TYPE_ASSET,
-                        currency_code="CNY", owner_type=led.OWNER_TYPE_PLATFORM),
-        led.AccountSpec(account_id="bad id", name="", currency_code="XXX")]),
-        {"accounts[1].account_id", "accounts[1].name", "accounts[1].type",
-         "accounts[1].owner_type", "accounts[1].currency_code"}),
+    Case(
+        "gateway",
+        "ListChannelTransactions",
+        gw.ListChannelTransactionsRequest(
+            channel="banksim", accounting_date=Date(year=2026, month=2, day=30), page_size=-1
+        ),
+        {"accounting_date", "page_size"},
+    ),
+    Case(
+        "ledger",
+        "CreateAccounts",
+        led.CreateAccountsRequest(
+            accounts=[
+                led.AccountSpec(
+                    account_id="ok.1",
+                    name="x",
+                    type=led.ACCOUNT_TYPE_ASSET,
+                    currency_code="CNY",
+                    owner_type=led.OWNER_TYPE_PLATFORM,
+                ),
+                led.AccountSpec(account_id="bad id", name="", currency_code="XXX"),
+            ]
+        ),
+        {
+            "accounts[1].account_id",
+            "accounts[1].name",
+            "accounts[1].type",
+            "accounts[1].owner_type",
+            "accounts[1].currency_code",
+        },
+    ),
     Case("ledger", "CreateAccounts", led.CreateAccountsRequest(), {"accounts"}),
-    Case("ledger", "CreateTransfers", led.CreateTransfersRequest(transfers=[
-        led.TransferSpec(transfer_id="t.bad", postings=[led.Posting(
-            debit_account_id="a", credit_account_id="a",
-            amount=Money(currency_code="CNY", minor_units=1))]),
-        led.TransferSpec(transfer_id="t.bad", postings=[])]),
-        {"transfers[0].postings[0].credit_account_id", "transfers[1].transfer_id",
-         "transfers[1].postings"}),
+    Case(
+        "ledger",
+        "CreateTransfers",
+        led.CreateTransfersRequest(
+            transfers=[
+                led.TransferSpec(
+                    transfer_id="t.bad",
+                    postings=[
+                        led.Posting(
+                            debit_account_id="a",
+                            credit_account_id="a",
+                            amount=Money(currency_code="CNY", minor_units=1),
+                        )
+                    ],
+                ),
+                led.TransferSpec(transfer_id="t.bad", postings=[]),
+            ]
+        ),
+        {
+            "transfers[0].postings[0].credit_account_id",
+            "transfers[1].transfer_id",
+            "transfers[1].postings",
+        },
+    ),
     Case("ledger", "GetAccount", led.GetAccountRequest(), {"account_id"}),
-    Case("identity", "RegisterUser", idt.RegisterUserRequest(
-        request_id="reg-bad", name="", id_number="110105194912310021", phone="2380013800"),
-        {"name", "id_number", "phone"}),
+    Case(
+        "identity",
+        "RegisterUser",
+        idt.RegisterUserRequest(
+            request_id="reg-bad", name="", id_number="110105194912310021", phone="2380013800"
+        ),
+        {"name", "id_number", "phone"},
+    ),
     Case("identity", "GetUser", idt.GetUserRequest(user_id="x" * 40), {"user_id"}),
-    Case("identity", "CheckPaymentEligibility", idt.CheckPaymentEligibilityRequest(
-        user_id="U100001"), {"amount"}),
-    Case("recon", "RunReconciliation", rec.RunReconciliationRequest(
-        channel="banksim", statement_date=Date(year=2026, month=13, day=1)),
-        {"request_id", "statement_date"}),
+    Case(
+        "identity",
+        "CheckPaymentEligibility",
+        idt.CheckPaymentEligibilityRequest(user_id="U100001"),
+        {"amount"},
+    ),
+    Case(
+        "recon",
+        "RunReconciliation",
+        rec.RunReconciliationRequest(
+            channel="banksim", statement_date=Date(year=2026, month=13, day=1)
+        ),
+        {"request_id", "statement_date"},
+    ),
 ]
 
 STUBS: dict[str, Callable[[grpc.aio.Channel], Any]] = {
@@ -90,10 +176,19 @@ async def _counts(db: asyncpg.Connection) -> dict[str, int]:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.service}.{c.method}")
 async def test_bad_input_is_rejected_with_field_violations(
-        case: Case, db: asyncpg.Connection, gateway_addr: str, ledger_addr: str,
-        identity_addr: str, recon_addr: str) -> None:
-    addresses = {"gateway": gateway_addr, "ledger": ledger_addr, "identity": identity_addr,
-                 "recon": recon_addr}
+    case: Case,
+    db: asyncpg.Connection,
+    gateway_addr: str,
+    ledger_addr: str,
+    identity_addr: str,
+    recon_addr: str,
+) -> None:
+    addresses = {
+        "gateway": gateway_addr,
+        "ledger": ledger_addr,
+        "identity": identity_addr,
+        "recon": recon_addr,
+    }
     before = await _counts(db)
     async with grpc.aio.insecure_channel(addresses[case.service]) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -109,7 +204,8 @@ async def test_bad_input_is_rejected_with_field_violations(
 async def test_statement_stream_rejects_bad_date(gateway_addr: str) -> None:
     async with grpc.aio.insecure_channel(gateway_addr) as channel:
         call = gw_grpc.GatewayServiceStub(channel).FetchChannelStatement(
-            gw.FetchChannelStatementRequest(channel="banksim"))
+            gw.FetchChannelStatementRequest(channel="banksim")
+        )
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             async for _ in call:
                 pass

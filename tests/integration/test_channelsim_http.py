@@ -20,14 +20,15 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from channelsim.app import create_app
-from channelsim.settings import ChannelSimSettings
-from paysuite.http_signing import SIGNATURE_HEADER, new_nonce, sign, verify
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
 from pydantic import SecretStr
+
+from channelsim.app import create_app
+from channelsim.settings import ChannelSimSettings
+from paysuite.http_signing import SIGNATURE_HEADER, new_nonce, sign, verify
 
 SECRET = "integration-test-secret"
 MCH = "PAYSUITE01"
@@ -204,8 +205,10 @@ async def test_pay_succeeds_with_bank_id_fee_and_signed_answer(bank: Bank) -> No
     assert answer["trade_no"][1:9] == answer["trade_time"][:10].replace("-", "")
 
 
-@pytest.mark.parametrize(("amount", "fee"), [(1, 0), (83, 0), (84, 1), (1249, 7), (1250, 8),
-                                             (2500, 15), (123_456_789, 740_741)])
+@pytest.mark.parametrize(
+    ("amount", "fee"),
+    [(1, 0), (83, 0), (84, 1), (1249, 7), (1250, 8), (2500, 15), (123_456_789, 740_741)],
+)
 async def test_fee_is_60_bps_rounded_half_up_to_the_fen(bank: Bank, amount: int, fee: int) -> None:
     reply = await bank.pay(f"FEE-{amount}", amount)
 
@@ -274,8 +277,14 @@ async def test_agreement_ending_0000_is_declined_for_insufficient_balance(bank: 
     ],
 )
 async def test_invalid_fields_are_param_errors(bank: Bank, field: str, value: Any) -> None:
-    payload = {"mch_id": MCH, "out_trade_no": "BAD-1", "agreement_no": AGREEMENT,
-               "amount": 100, "currency": "CNY", field: value}
+    payload = {
+        "mch_id": MCH,
+        "out_trade_no": "BAD-1",
+        "agreement_no": AGREEMENT,
+        "amount": 100,
+        "currency": "CNY",
+        field: value,
+    }
 
     reply = await bank.call("POST", "/api/quickpay/pay", payload)
 
@@ -341,8 +350,13 @@ async def test_unsigned_request_is_rejected_without_processing(bank: Bank) -> No
 
 
 async def test_tampered_body_is_rejected_and_nothing_is_charged(bank: Bank) -> None:
-    honest = {"mch_id": MCH, "out_trade_no": "TAMPER-1", "agreement_no": AGREEMENT,
-              "amount": 100, "currency": "CNY"}
+    honest = {
+        "mch_id": MCH,
+        "out_trade_no": "TAMPER-1",
+        "agreement_no": AGREEMENT,
+        "amount": 100,
+        "currency": "CNY",
+    }
     tampered = {**honest, "amount": 100_000}
 
     reply = await bank.call(
@@ -381,8 +395,15 @@ async def test_stale_timestamp_is_sign_expired(bank: Bank) -> None:
 
 
 async def test_replayed_request_is_rejected(bank: Bank) -> None:
-    body = json.dumps({"mch_id": MCH, "out_trade_no": "REPLAY-1", "agreement_no": AGREEMENT,
-                       "amount": 300, "currency": "CNY"}).encode()
+    body = json.dumps(
+        {
+            "mch_id": MCH,
+            "out_trade_no": "REPLAY-1",
+            "agreement_no": AGREEMENT,
+            "amount": 300,
+            "currency": "CNY",
+        }
+    ).encode()
     header = sign(SECRET.encode(), body, now=int(time.time()), nonce=new_nonce())
 
     first = await bank.call("POST", "/api/quickpay/pay", body=body, header=header)
@@ -397,10 +418,12 @@ async def test_replayed_request_is_rejected(bank: Bank) -> None:
 async def test_nonce_cannot_be_reused_for_another_body(bank: Bank) -> None:
     nonce = new_nonce()
 
-    first = await bank.call("POST", "/api/quickpay/query", {"mch_id": MCH, "out_trade_no": "A"},
-                            nonce=nonce)
-    second = await bank.call("POST", "/api/quickpay/query", {"mch_id": MCH, "out_trade_no": "B"},
-                             nonce=nonce)
+    first = await bank.call(
+        "POST", "/api/quickpay/query", {"mch_id": MCH, "out_trade_no": "A"}, nonce=nonce
+    )
+    second = await bank.call(
+        "POST", "/api/quickpay/query", {"mch_id": MCH, "out_trade_no": "B"}, nonce=nonce
+    )
 
     assert first.status == 200
     assert second.json()["code"] == "REPLAYED"
@@ -426,8 +449,9 @@ async def test_statement_lists_the_days_successful_transactions_in_yuan(bank: Ba
     ]
     trade_nos = {}
     for out_trade_no, amount, status, trade_time in injected:
-        reply = await bank.inject(out_trade_no=out_trade_no, amount=amount, status=status,
-                                  trade_time=trade_time)
+        reply = await bank.inject(
+            out_trade_no=out_trade_no, amount=amount, status=status, trade_time=trade_time
+        )
         assert reply.status == 201, reply.body
         trade_nos[out_trade_no] = reply.json()["trade_no"]
     await bank.pay("ST-TODAY", 1000)  # today, not on the statement day
@@ -506,9 +530,15 @@ async def test_faults_are_reported_and_validated(bank: Bank) -> None:
     unknown = await bank.admin("POST", "/_admin/faults", {"explode_rate": 1})
     out_of_range = await bank.admin("POST", "/_admin/faults", {"error_rate": 1.5})
 
-    assert current == {"latency_ms": 5, "decline_rate": 0.25, "timeout_rate": 0.0,
-                       "timeout_sleep_ms": 30_000, "error_rate": 0.0,
-                       "processing_rate": 0.0, "processing_ms": 2_000}
+    assert current == {
+        "latency_ms": 5,
+        "decline_rate": 0.25,
+        "timeout_rate": 0.0,
+        "timeout_sleep_ms": 30_000,
+        "error_rate": 0.0,
+        "processing_rate": 0.0,
+        "processing_ms": 2_000,
+    }
     assert unknown.status == 400
     assert out_of_range.status == 400
     assert (await bank.admin("GET", "/_admin/faults")).json() == current
@@ -539,9 +569,18 @@ async def test_timeout_fault_charges_but_answers_too_late(bank: Bank) -> None:
     await bank.set_faults(timeout_rate=1, timeout_sleep_ms=1000)
 
     with pytest.raises(asyncio.TimeoutError):
-        await bank.call("POST", "/api/quickpay/pay", {
-            "mch_id": MCH, "out_trade_no": "SLOW-1", "agreement_no": AGREEMENT,
-            "amount": 4200, "currency": "CNY"}, timeout=0.2)
+        await bank.call(
+            "POST",
+            "/api/quickpay/pay",
+            {
+                "mch_id": MCH,
+                "out_trade_no": "SLOW-1",
+                "agreement_no": AGREEMENT,
+                "amount": 4200,
+                "currency": "CNY",
+            },
+            timeout=0.2,
+        )
 
     await bank.set_faults(timeout_rate=0)
     status = await bank.query("SLOW-1")
@@ -572,7 +611,10 @@ async def test_processing_orders_settle_later(bank: Bank) -> None:
     assert (pending["code"], pending["fee"]) == ("PROCESSING", 0)
     assert still_pending["code"] == "PROCESSING"
     assert (settled["code"], settled["fee"], settled["trade_no"]) == (
-        "SUCCESS", 6, pending["trade_no"])
+        "SUCCESS",
+        6,
+        pending["trade_no"],
+    )
 
 
 async def test_seeded_banks_make_the_same_decisions() -> None:
@@ -591,8 +633,9 @@ async def test_state_file_keeps_transactions_across_restarts(tmp_path: Path) -> 
     state_file = tmp_path / "bank" / "state.jsonl"
     async with running_bank(_settings(state_file=state_file)) as bank:
         paid = (await bank.pay("KEEP-1", 1234)).json()
-        injected = (await bank.inject(out_trade_no="KEEP-2", amount=500,
-                                      trade_time="2024-03-01 10:00:00")).json()
+        injected = (
+            await bank.inject(out_trade_no="KEEP-2", amount=500, trade_time="2024-03-01 10:00:00")
+        ).json()
     with state_file.open("a") as torn:
         torn.write('{"out_trade_no": "TORN-1", "amou')  # a crash mid-write
 
@@ -619,7 +662,9 @@ async def test_server_span_continues_the_callers_trace() -> None:
 
     async with running_bank(_settings(), tracer_provider=provider) as bank:
         reply = await bank.call(
-            "POST", "/api/quickpay/query", {"mch_id": MCH, "out_trade_no": "TRACE-1"},
+            "POST",
+            "/api/quickpay/query",
+            {"mch_id": MCH, "out_trade_no": "TRACE-1"},
             extra_headers={"traceparent": f"00-{trace_id}-{parent_id}-01"},
         )
     assert reply.status == 200
@@ -679,9 +724,15 @@ async def test_runs_as_a_process_and_stops_cleanly_on_sigterm(tmp_path: Path) ->
         async with aiohttp.ClientSession() as session:
             bank = Bank(session, base_url)
             reply = await bank.call(
-                "POST", "/api/quickpay/pay",
-                {"mch_id": MCH, "out_trade_no": "PROC-OS-1", "agreement_no": AGREEMENT,
-                 "amount": 888, "currency": "CNY"},
+                "POST",
+                "/api/quickpay/pay",
+                {
+                    "mch_id": MCH,
+                    "out_trade_no": "PROC-OS-1",
+                    "agreement_no": AGREEMENT,
+                    "amount": 888,
+                    "currency": "CNY",
+                },
                 extra_headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"},
             )
         assert reply.status == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import asyncpg
@@ -17,46 +18,54 @@ from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.grpc_errors import error_info
 from paysuite.type.v1.money_pb2 import Money
 
+DialFaults = Callable[..., Awaitable[None]]
 MERCHANT_ACCOUNT = f"merchant.{demo.MERCHANT_ID}.payable.CNY"
 
 
 @pytest.fixture
-async def gateway(gateway_addr: str) -> pb_grpc.GatewayServiceStub:
+async def gateway(gateway_addr: str) -> pb_grpc.GatewayServiceAsyncStub:
     return pb_grpc.GatewayServiceStub(grpc.aio.insecure_channel(gateway_addr))
 
 
 @pytest.fixture
-async def ledger(ledger_addr: str) -> lpb_grpc.LedgerServiceStub:
+async def ledger(ledger_addr: str) -> lpb_grpc.LedgerServiceAsyncStub:
     return lpb_grpc.LedgerServiceStub(grpc.aio.insecure_channel(ledger_addr))
 
 
 @pytest.fixture
-async def bank_faults(bank_url: str) -> object:
+async def bank_faults(bank_url: str) -> AsyncIterator[DialFaults]:
     """Lets a test dial the bank's faults; resets them afterwards."""
     async with aiohttp.ClientSession() as session:
+
         async def dial(**faults: float) -> None:
             async with session.post(f"{bank_url}/_admin/faults", json=faults) as response:
                 assert response.status == 200
+
         yield dial
         await dial(decline_rate=0, error_rate=0, timeout_rate=0, latency_ms=0)
 
 
 def payment_request(amount: int, order: str | None = None) -> pb.CreatePaymentRequest:
     return pb.CreatePaymentRequest(
-        request_id=f"req-{secrets.token_hex(8)}", merchant_id=demo.MERCHANT_ID,
+        request_id=f"req-{secrets.token_hex(8)}",
+        merchant_id=demo.MERCHANT_ID,
         merchant_order_no=order or f"ORD-{secrets.token_hex(6)}",
         amount=Money(currency_code="CNY", minor_units=amount),
-        method=pb.PAYMENT_METHOD_BANK_CARD, payer_user_id=demo.USER_ID)
+        method=pb.PAYMENT_METHOD_BANK_CARD,
+        payer_user_id=demo.USER_ID,
+    )
 
 
-async def _balance(ledger: lpb_grpc.LedgerServiceStub) -> int:
+async def _balance(ledger: lpb_grpc.LedgerServiceAsyncStub) -> int:
     account = (await ledger.GetAccount(lpb.GetAccountRequest(account_id=MERCHANT_ACCOUNT))).account
     return account.balance.minor_units
 
 
 async def test_payment_succeeds_and_credits_the_merchant_once(
-        gateway: pb_grpc.GatewayServiceStub, ledger: lpb_grpc.LedgerServiceStub,
-        db: asyncpg.Connection) -> None:
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    ledger: lpb_grpc.LedgerServiceAsyncStub,
+    db: asyncpg.Connection,
+) -> None:
     before = await _balance(ledger)
     request = payment_request(1234)
     payment = (await gateway.CreatePayment(request)).payment
@@ -65,7 +74,7 @@ async def test_payment_succeeds_and_credits_the_merchant_once(
     replay = (await gateway.CreatePayment(request)).payment
     assert replay.payment_id == payment.payment_id
     assert await _balance(ledger) == before + 1234
-    fetched = (await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id)))
+    fetched = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))
     assert fetched.payment.state == pb.Payment.SUCCEEDED
     assert fetched.payment.trace_id == payment.trace_id
     pending = await db.fetchval("SELECT count(*) FROM gateway.outbox WHERE delivered_at IS NULL")
@@ -73,7 +82,8 @@ async def test_payment_succeeds_and_credits_the_merchant_once(
 
 
 async def test_request_id_reuse_with_other_payload_is_refused(
-        gateway: pb_grpc.GatewayServiceStub) -> None:
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+) -> None:
     request = payment_request(100)
     await gateway.CreatePayment(request)
     request.amount.minor_units = 101
@@ -84,7 +94,7 @@ async def test_request_id_reuse_with_other_payload_is_refused(
     assert info is not None and info.reason == "REQUEST_ID_REUSED"
 
 
-async def test_paid_order_cannot_be_paid_again(gateway: pb_grpc.GatewayServiceStub) -> None:
+async def test_paid_order_cannot_be_paid_again(gateway: pb_grpc.GatewayServiceAsyncStub) -> None:
     first = payment_request(200)
     assert (await gateway.CreatePayment(first)).payment.state == pb.Payment.SUCCEEDED
     with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -95,9 +105,11 @@ async def test_paid_order_cannot_be_paid_again(gateway: pb_grpc.GatewayServiceSt
 
 
 async def test_declined_payment_fails_and_posts_nothing(
-        gateway: pb_grpc.GatewayServiceStub, ledger: lpb_grpc.LedgerServiceStub,
-        bank_faults: object) -> None:
-    await bank_faults(decline_rate=1)  # type: ignore[operator]
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    ledger: lpb_grpc.LedgerServiceAsyncStub,
+    bank_faults: DialFaults,
+) -> None:
+    await bank_faults(decline_rate=1)
     before = await _balance(ledger)
     payment = (await gateway.CreatePayment(payment_request(300))).payment
     assert payment.state == pb.Payment.FAILED
@@ -106,16 +118,18 @@ async def test_declined_payment_fails_and_posts_nothing(
 
 
 async def test_channel_error_leaves_payment_unknown_not_failed(
-        gateway: pb_grpc.GatewayServiceStub, ledger: lpb_grpc.LedgerServiceStub,
-        bank_faults: object) -> None:
-    await bank_faults(error_rate=1)  # type: ignore[operator]
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    ledger: lpb_grpc.LedgerServiceAsyncStub,
+    bank_faults: DialFaults,
+) -> None:
+    await bank_faults(error_rate=1)
     before = await _balance(ledger)
     payment = (await gateway.CreatePayment(payment_request(400))).payment
     assert payment.state == pb.Payment.UNKNOWN
     assert await _balance(ledger) == before
 
 
-async def test_unknown_merchant(gateway: pb_grpc.GatewayServiceStub) -> None:
+async def test_unknown_merchant(gateway: pb_grpc.GatewayServiceAsyncStub) -> None:
     request = payment_request(100)
     request.merchant_id = "M999999"
     with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -126,22 +140,30 @@ async def test_unknown_merchant(gateway: pb_grpc.GatewayServiceStub) -> None:
 
 
 async def test_channel_transactions_page_through_every_record(
-        gateway: pb_grpc.GatewayServiceStub) -> None:
-    created = {(await gateway.CreatePayment(payment_request(50 + i))).payment.payment_id
-               for i in range(5)}
-    some = (await gateway.GetPayment(pb.GetPaymentRequest(payment_id=next(iter(created)))))
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+) -> None:
+    created = {
+        (await gateway.CreatePayment(payment_request(50 + i))).payment.payment_id for i in range(5)
+    }
+    some = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=next(iter(created))))
     day = some.payment.create_time.ToDatetime()
-    from zoneinfo import ZoneInfo
     from datetime import UTC
+    from zoneinfo import ZoneInfo
+
     local = day.replace(tzinfo=UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
     from google.type.date_pb2 import Date
+
     seen: list[str] = []
     token = ""
     while True:
-        page = await gateway.ListChannelTransactions(pb.ListChannelTransactionsRequest(
-            channel="banksim", accounting_date=Date(year=local.year, month=local.month,
-                                                    day=local.day),
-            page_size=2, page_token=token))
+        page = await gateway.ListChannelTransactions(
+            pb.ListChannelTransactionsRequest(
+                channel="banksim",
+                accounting_date=Date(year=local.year, month=local.month, day=local.day),
+                page_size=2,
+                page_token=token,
+            )
+        )
         assert len(page.transactions) <= 2
         seen += [t.payment_id for t in page.transactions]
         token = page.next_page_token

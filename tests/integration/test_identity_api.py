@@ -25,19 +25,24 @@ def fresh_id_number() -> str:
 
 
 @pytest.fixture
-async def identity(identity_addr: str) -> pb_grpc.IdentityServiceStub:
+async def identity(identity_addr: str) -> pb_grpc.IdentityServiceAsyncStub:
     return pb_grpc.IdentityServiceStub(grpc.aio.insecure_channel(identity_addr))
 
 
 def registration(id_number: str, **overrides: str) -> pb.RegisterUserRequest:
-    fields = {"request_id": f"req-{secrets.token_hex(6)}", "name": "李四",
-              "id_number": id_number, "phone": "13912345678"}
+    fields = {
+        "request_id": f"req-{secrets.token_hex(6)}",
+        "name": "李四",
+        "id_number": id_number,
+        "phone": "13912345678",
+    }
     fields.update(overrides)
     return pb.RegisterUserRequest(**fields)
 
 
 async def test_register_answers_masked_and_stores_no_plaintext(
-        identity: pb_grpc.IdentityServiceStub, db: asyncpg.Connection) -> None:
+    identity: pb_grpc.IdentityServiceAsyncStub, db: asyncpg.Connection
+) -> None:
     id_number = fresh_id_number()
     user = (await identity.RegisterUser(registration(id_number))).user
     assert user.masked_id_number == id_number[:4] + "*" * 10 + id_number[-4:]
@@ -51,7 +56,8 @@ async def test_register_answers_masked_and_stores_no_plaintext(
 
 
 async def test_same_request_replays_and_reuse_is_refused(
-        identity: pb_grpc.IdentityServiceStub) -> None:
+    identity: pb_grpc.IdentityServiceAsyncStub,
+) -> None:
     request = registration(fresh_id_number())
     first = (await identity.RegisterUser(request)).user
     again = (await identity.RegisterUser(request)).user
@@ -66,7 +72,7 @@ async def test_same_request_replays_and_reuse_is_refused(
     assert info is not None and info.reason == "REQUEST_ID_REUSED"
 
 
-async def test_one_natural_person_one_user(identity: pb_grpc.IdentityServiceStub) -> None:
+async def test_one_natural_person_one_user(identity: pb_grpc.IdentityServiceAsyncStub) -> None:
     id_number = fresh_id_number()
     await identity.RegisterUser(registration(id_number))
     with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -74,18 +80,21 @@ async def test_one_natural_person_one_user(identity: pb_grpc.IdentityServiceStub
     assert caught.value.code() is grpc.StatusCode.ALREADY_EXISTS
     info = error_info(caught.value)
     assert info is not None and info.reason == "ID_NUMBER_ALREADY_REGISTERED"
-    assert id_number not in caught.value.details()
+    assert id_number not in (caught.value.details() or "")
 
 
-async def test_unverified_user_is_not_eligible(identity: pb_grpc.IdentityServiceStub) -> None:
+async def test_unverified_user_is_not_eligible(identity: pb_grpc.IdentityServiceAsyncStub) -> None:
     user = (await identity.RegisterUser(registration(fresh_id_number()))).user
-    answer = await identity.CheckPaymentEligibility(pb.CheckPaymentEligibilityRequest(
-        user_id=user.user_id, amount=Money(currency_code="CNY", minor_units=100)))
+    answer = await identity.CheckPaymentEligibility(
+        pb.CheckPaymentEligibilityRequest(
+            user_id=user.user_id, amount=Money(currency_code="CNY", minor_units=100)
+        )
+    )
     assert not answer.eligible
     assert answer.reason == pb.INELIGIBILITY_REASON_REAL_NAME_NOT_VERIFIED
 
 
-async def test_unknown_user(identity: pb_grpc.IdentityServiceStub) -> None:
+async def test_unknown_user(identity: pb_grpc.IdentityServiceAsyncStub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await identity.GetUser(pb.GetUserRequest(user_id="U-nobody"))
     assert caught.value.code() is grpc.StatusCode.NOT_FOUND

@@ -15,20 +15,19 @@ from paysuite.runtime.grpc_errors import error_info
 from paysuite.runtime.server import ServiceApp, start_server
 
 
-
 async def _reflected_services(address: str) -> set[str]:
     async with grpc.aio.insecure_channel(address) as channel:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
-        call = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(
-            list_services="")]))
+        call = stub.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        )
         async for response in call:
             return {s.name for s in response.list_services_response.service}
     return set()
 
 
 async def test_health_reflection_and_graceful_stop(suite_db: str) -> None:
-    running = await start_server(await build_ledger(LedgerSettings()), host="127.0.0.1",
-                                 port=0)
+    running = await start_server(await build_ledger(LedgerSettings()), host="127.0.0.1", port=0)
     address = f"127.0.0.1:{running.port}"
     async with grpc.aio.insecure_channel(address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
@@ -36,8 +35,10 @@ async def test_health_reflection_and_graceful_stop(suite_db: str) -> None:
             answer = await health.Check(health_pb2.HealthCheckRequest(service=name))
             assert answer.status == health_pb2.HealthCheckResponse.SERVING
         assert await _reflected_services(address) >= {
-            "paysuite.ledger.v1.LedgerService", "grpc.health.v1.Health",
-            "grpc.reflection.v1alpha.ServerReflection"}
+            "paysuite.ledger.v1.LedgerService",
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1alpha.ServerReflection",
+        }
         watch = health.Watch(health_pb2.HealthCheckRequest(service=""))
         assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
         await running.stop(1)
@@ -56,13 +57,14 @@ async def test_unexpected_error_becomes_safe_internal() -> None:
     def register(server: grpc.aio.Server) -> None:
         handler = grpc.unary_unary_rpc_method_handler(_Exploding.boom)
         server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler("test.v1.Boom", {"Boom": handler}),))
+            (grpc.method_handlers_generic_handler("test.v1.Boom", {"Boom": handler}),)
+        )
 
     app = ServiceApp(name="test", services=[], register=register)
     running = await start_server(app, host="127.0.0.1", port=0)
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-            call = channel.unary_unary("/test.v1.Boom/Boom")
+            call = channel.unary_unary("/test.v1.Boom/Boom", None, None)
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await call(b"")
     finally:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2, status_pb2
+
 from gateway.domain.errors import OrderAlreadyPaid, PaymentNotFound
 from gateway.domain.model import IllegalTransition
-from google.rpc import error_details_pb2, status_pb2
 from identity.domain.errors import UserNotFound
 from paysuite.errors import (
     DomainError,
@@ -28,9 +29,9 @@ from paysuite.runtime.grpc_errors import (
 DOMAIN = "ledger.paysuite.example"
 
 
-def _details(status: status_pb2.Status) -> tuple[
-    list[error_details_pb2.ErrorInfo], list[error_details_pb2.BadRequest]
-]:
+def _details(
+    status: status_pb2.Status,
+) -> tuple[list[error_details_pb2.ErrorInfo], list[error_details_pb2.BadRequest]]:
     infos: list[error_details_pb2.ErrorInfo] = []
     bad_requests: list[error_details_pb2.BadRequest] = []
     for detail in status.details:
@@ -47,28 +48,31 @@ def _details(status: status_pb2.Status) -> tuple[
     return infos, bad_requests
 
 
-class _FailedCall(grpc.RpcError):
-    """Stands in for a failed call: only the trailing metadata the helpers read."""
+def _failed_call(*trailers: tuple[str, str | bytes]) -> grpc.aio.AioRpcError:
+    """A failed call as grpc.aio reports it, carrying only the given trailing metadata."""
+    return grpc.aio.AioRpcError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.aio.Metadata(),
+        grpc.aio.Metadata(*trailers),
+        None,
+        None,
+    )
 
-    def __init__(self, trailers: tuple[tuple[str, bytes | str], ...]) -> None:
-        self._trailers = trailers
 
-    def trailing_metadata(self) -> tuple[tuple[str, bytes | str], ...]:
-        return self._trailers
-
-
-def _as_failed_call(status: status_pb2.Status) -> _FailedCall:
-    return _FailedCall((("x-other", "1"), ("grpc-status-details-bin", status.SerializeToString())))
+def _as_failed_call(status: status_pb2.Status) -> grpc.aio.AioRpcError:
+    return _failed_call(("x-other", "1"), ("grpc-status-details-bin", status.SerializeToString()))
 
 
 # --- status_of_error -------------------------------------------------------------------------
 
 
 def test_invalid_argument_carries_bad_request_and_error_info() -> None:
-    error = InvalidArgument([
-        FieldViolation("amount.minor_units", "must be positive"),
-        FieldViolation("amount.currency_code", "must be a supported ISO 4217 code"),
-    ])
+    error = InvalidArgument(
+        [
+            FieldViolation("amount.minor_units", "must be positive"),
+            FieldViolation("amount.currency_code", "must be a supported ISO 4217 code"),
+        ]
+    )
 
     code, status = status_of_error(error, DOMAIN)
 
@@ -91,11 +95,14 @@ def test_invalid_argument_keeps_an_explicit_message() -> None:
     assert status.message == "request is malformed"
 
 
-@pytest.mark.parametrize(("error_type", "reason"), [
-    (UserNotFound, "USER_NOT_FOUND"),
-    (PaymentNotFound, "PAYMENT_NOT_FOUND"),
-    (NotFound, "NOT_FOUND"),
-])
+@pytest.mark.parametrize(
+    ("error_type", "reason"),
+    [
+        (UserNotFound, "USER_NOT_FOUND"),
+        (PaymentNotFound, "PAYMENT_NOT_FOUND"),
+        (NotFound, "NOT_FOUND"),
+    ],
+)
 def test_not_found_subclasses_map_to_not_found_with_their_reason(
     error_type: type[NotFound], reason: str
 ) -> None:
@@ -112,14 +119,23 @@ def test_not_found_subclasses_map_to_not_found_with_their_reason(
     assert dict(info.metadata) == {"id": "x1", "kind": "thing"}
 
 
-@pytest.mark.parametrize(("error", "code", "reason"), [
-    (IllegalTransition("final", metadata={"state": "succeeded"}),
-     grpc.StatusCode.FAILED_PRECONDITION, "PAYMENT_STATE_FINAL"),
-    (OrderAlreadyPaid("paid"), grpc.StatusCode.FAILED_PRECONDITION, "ORDER_ALREADY_PAID"),
-    (Unavailable("bank down"), grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE"),
-    (DomainError("x", reason="QUOTA", kind=ErrorKind.RESOURCE_EXHAUSTED),
-     grpc.StatusCode.RESOURCE_EXHAUSTED, "QUOTA"),
-])
+@pytest.mark.parametrize(
+    ("error", "code", "reason"),
+    [
+        (
+            IllegalTransition("final", metadata={"state": "succeeded"}),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "PAYMENT_STATE_FINAL",
+        ),
+        (OrderAlreadyPaid("paid"), grpc.StatusCode.FAILED_PRECONDITION, "ORDER_ALREADY_PAID"),
+        (Unavailable("bank down"), grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE"),
+        (
+            DomainError("x", reason="QUOTA", kind=ErrorKind.RESOURCE_EXHAUSTED),
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "QUOTA",
+        ),
+    ],
+)
 def test_other_domain_errors_map_by_kind_and_keep_their_reason(
     error: DomainError, code: grpc.StatusCode, reason: str
 ) -> None:
@@ -150,7 +166,7 @@ def test_status_round_trips_through_trailing_metadata() -> None:
 
 
 def test_call_without_rich_status_has_no_details() -> None:
-    call = _FailedCall((("x-other", "1"),))
+    call = _failed_call(("x-other", "1"))
 
     assert rich_status(call) is None
     assert error_info(call) is None

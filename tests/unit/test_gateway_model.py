@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from gateway.domain.model import (
     CreatePayment,
     IllegalTransition,
@@ -53,13 +54,16 @@ TARGET = {
 }
 
 
-@pytest.mark.parametrize(("state", "terminal"), [
-    (PaymentState.PROCESSING, False),
-    (PaymentState.UNKNOWN, False),
-    (PaymentState.SUCCEEDED, True),
-    (PaymentState.FAILED, True),
-    (PaymentState.CLOSED, True),
-])
+@pytest.mark.parametrize(
+    ("state", "terminal"),
+    [
+        (PaymentState.PROCESSING, False),
+        (PaymentState.UNKNOWN, False),
+        (PaymentState.SUCCEEDED, True),
+        (PaymentState.FAILED, True),
+        (PaymentState.CLOSED, True),
+    ],
+)
 def test_terminal_states(state: PaymentState, terminal: bool) -> None:
     assert state.terminal is terminal
 
@@ -83,8 +87,9 @@ def test_unknown_resolves_to_success_or_failure(move: str) -> None:
     assert moved.state is TARGET[move]
 
 
-@pytest.mark.parametrize("state", [PaymentState.SUCCEEDED, PaymentState.FAILED,
-                                   PaymentState.CLOSED])
+@pytest.mark.parametrize(
+    "state", [PaymentState.SUCCEEDED, PaymentState.FAILED, PaymentState.CLOSED]
+)
 @pytest.mark.parametrize("move", ["succeed", "fail", "unknown"])
 def test_final_states_refuse_every_transition(state: PaymentState, move: str) -> None:
     payment = _payment(state)
@@ -157,19 +162,22 @@ def test_request_hash_is_stable_sha256_hex() -> None:
     assert set(digest) <= set("0123456789abcdef")
 
 
-@pytest.mark.parametrize("changes", [
-    {"merchant_id": "m2"},
-    {"merchant_order_no": "o2"},
-    {"amount": Money("CNY", 1235)},
-    {"amount": Money("USD", 1234)},
-    {"method": PaymentMethod.ALIPAY},
-    {"method": PaymentMethod.WECHAT_PAY},
-    {"payer_user_id": "u2"},
-    {"card_id": ""},
-    {"card_id": "card_2"},
-    {"description": ""},
-    {"description": "coffee "},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"merchant_id": "m2"},
+        {"merchant_order_no": "o2"},
+        {"amount": Money("CNY", 1235)},
+        {"amount": Money("USD", 1234)},
+        {"method": PaymentMethod.ALIPAY},
+        {"method": PaymentMethod.WECHAT_PAY},
+        {"payer_user_id": "u2"},
+        {"card_id": ""},
+        {"card_id": "card_2"},
+        {"description": ""},
+        {"description": "coffee "},
+    ],
+)
 def test_request_hash_changes_with_any_payload_field(changes: dict[str, object]) -> None:
     assert _command(**changes).request_hash() != _command().request_hash()
 

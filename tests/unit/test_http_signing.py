@@ -6,6 +6,7 @@ import hashlib
 import hmac
 
 import pytest
+
 from paysuite.http_signing import (
     SIGN_ERROR,
     SIGN_EXPIRED,

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
+
 from ledger.domain.model import (
     Account,
     AccountSpec,
@@ -51,8 +52,9 @@ def _book(*accounts: Account) -> dict[str, Account]:
     return {a.account_id: a for a in accounts}
 
 
-def _transfer(*postings: tuple[str, str, int], currency: str = "CNY",
-              transfer_id: str = "t1") -> TransferRequest:
+def _transfer(
+    *postings: tuple[str, str, int], currency: str = "CNY", transfer_id: str = "t1"
+) -> TransferRequest:
     return TransferRequest(
         transfer_id,
         tuple(Posting(d, c, Money(currency, amount)) for d, c, amount in postings),
@@ -112,8 +114,9 @@ def test_accounts_of_different_currencies_are_currency_mismatch(usd_side: str) -
 @pytest.mark.parametrize("side", ["debit", "credit"])
 def test_frozen_or_closed_account_is_not_active(state: AccountState, side: str) -> None:
     book = _book(
-        _account("cash", AccountType.ASSET,
-                 state=state if side == "debit" else AccountState.ACTIVE),
+        _account(
+            "cash", AccountType.ASSET, state=state if side == "debit" else AccountState.ACTIVE
+        ),
         _account("wallet", state=state if side == "credit" else AccountState.ACTIVE),
     )
 
@@ -151,11 +154,14 @@ def test_inactive_account_is_reported_before_an_overdraft() -> None:
     )
 
 
-@pytest.mark.parametrize(("amount", "result"), [
-    (999, TransferResult.POSTED),
-    (1000, TransferResult.POSTED),
-    (1001, TransferResult.EXCEEDS_BALANCE),
-])
+@pytest.mark.parametrize(
+    ("amount", "result"),
+    [
+        (999, TransferResult.POSTED),
+        (1000, TransferResult.POSTED),
+        (1001, TransferResult.EXCEEDS_BALANCE),
+    ],
+)
 def test_debits_must_not_exceed_credits(amount: int, result: TransferResult) -> None:
     book = _book(
         _account("wallet", no_overdraft=True, debits=200, credits=1200),
@@ -165,10 +171,13 @@ def test_debits_must_not_exceed_credits(amount: int, result: TransferResult) -> 
     assert check_transfer(_transfer(("wallet", "merchant", amount)), book) is result
 
 
-@pytest.mark.parametrize(("amount", "result"), [
-    (500, TransferResult.POSTED),
-    (501, TransferResult.EXCEEDS_BALANCE),
-])
+@pytest.mark.parametrize(
+    ("amount", "result"),
+    [
+        (500, TransferResult.POSTED),
+        (501, TransferResult.EXCEEDS_BALANCE),
+    ],
+)
 def test_credits_must_not_exceed_debits(amount: int, result: TransferResult) -> None:
     book = _book(
         _account("income", AccountType.INCOME),
@@ -281,39 +290,48 @@ def test_apply_keeps_the_books_balanced() -> None:
     assert book["fees"].balance == Money("CNY", 50)
 
 
-@pytest.mark.parametrize(("type_", "expected"), [
-    (AccountType.ASSET, 200),
-    (AccountType.EXPENSE, 200),
-    (AccountType.LIABILITY, -200),
-    (AccountType.EQUITY, -200),
-    (AccountType.INCOME, -200),
-])
+@pytest.mark.parametrize(
+    ("type_", "expected"),
+    [
+        (AccountType.ASSET, 200),
+        (AccountType.EXPENSE, 200),
+        (AccountType.LIABILITY, -200),
+        (AccountType.EQUITY, -200),
+        (AccountType.INCOME, -200),
+    ],
+)
 def test_balance_follows_the_normal_side(type_: AccountType, expected: int) -> None:
     account = _account("a", type_, currency="USD", debits=300, credits=100)
 
     assert account.balance == Money("USD", expected)
 
 
-@pytest.mark.parametrize(("type_", "debit_normal"), [
-    (AccountType.ASSET, True),
-    (AccountType.EXPENSE, True),
-    (AccountType.LIABILITY, False),
-    (AccountType.EQUITY, False),
-    (AccountType.INCOME, False),
-])
+@pytest.mark.parametrize(
+    ("type_", "debit_normal"),
+    [
+        (AccountType.ASSET, True),
+        (AccountType.EXPENSE, True),
+        (AccountType.LIABILITY, False),
+        (AccountType.EQUITY, False),
+        (AccountType.INCOME, False),
+    ],
+)
 def test_debit_normal_types(type_: AccountType, debit_normal: bool) -> None:
     assert type_.debit_normal is debit_normal
 
 
-@pytest.mark.parametrize(("result", "failure"), [
-    (TransferResult.POSTED, False),
-    (TransferResult.EXISTS, False),
-    (TransferResult.EXISTS_WITH_DIFFERENT_CONTENT, True),
-    (TransferResult.ACCOUNT_NOT_FOUND, True),
-    (TransferResult.CURRENCY_MISMATCH, True),
-    (TransferResult.EXCEEDS_BALANCE, True),
-    (TransferResult.ACCOUNT_NOT_ACTIVE, True),
-])
+@pytest.mark.parametrize(
+    ("result", "failure"),
+    [
+        (TransferResult.POSTED, False),
+        (TransferResult.EXISTS, False),
+        (TransferResult.EXISTS_WITH_DIFFERENT_CONTENT, True),
+        (TransferResult.ACCOUNT_NOT_FOUND, True),
+        (TransferResult.CURRENCY_MISMATCH, True),
+        (TransferResult.EXCEEDS_BALANCE, True),
+        (TransferResult.ACCOUNT_NOT_ACTIVE, True),
+    ],
+)
 def test_is_failure(result: TransferResult, failure: bool) -> None:
     assert result.is_failure is failure
 
@@ -349,26 +367,49 @@ def test_content_hash_ignores_transfer_id_and_metadata_order() -> None:
     assert re.fullmatch(r"[0-9a-f]{64}", base.content_hash())
 
 
-@pytest.mark.parametrize("changes", [
-    {"description": "top up and pay!"},
-    {"description": ""},
-    {"metadata": {"order": "o-2", "channel": "banksim"}},
-    {"metadata": {"order": "o-1", "channel": "banksim", "extra": ""}},
-    {"metadata": {"order": "o-1"}},
-    {"metadata": {"order": "o-1", "route": "banksim"}},
-    {"postings": (Posting("cash", "wallet", Money("CNY", 701)),
-                  Posting("wallet", "merchant", Money("CNY", 300)))},
-    {"postings": (Posting("cash", "wallet", Money("USD", 700)),
-                  Posting("wallet", "merchant", Money("CNY", 300)))},
-    {"postings": (Posting("wallet", "cash", Money("CNY", 700)),
-                  Posting("wallet", "merchant", Money("CNY", 300)))},
-    {"postings": (Posting("cash", "wallet2", Money("CNY", 700)),
-                  Posting("wallet", "merchant", Money("CNY", 300)))},
-    {"postings": (Posting("cash", "wallet", Money("CNY", 700)),)},
-    {"postings": (Posting("cash", "wallet", Money("CNY", 700)),
-                  Posting("wallet", "merchant", Money("CNY", 300)),
-                  Posting("wallet", "merchant", Money("CNY", 300)))},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"description": "top up and pay!"},
+        {"description": ""},
+        {"metadata": {"order": "o-2", "channel": "banksim"}},
+        {"metadata": {"order": "o-1", "channel": "banksim", "extra": ""}},
+        {"metadata": {"order": "o-1"}},
+        {"metadata": {"order": "o-1", "route": "banksim"}},
+        {
+            "postings": (
+                Posting("cash", "wallet", Money("CNY", 701)),
+                Posting("wallet", "merchant", Money("CNY", 300)),
+            )
+        },
+        {
+            "postings": (
+                Posting("cash", "wallet", Money("USD", 700)),
+                Posting("wallet", "merchant", Money("CNY", 300)),
+            )
+        },
+        {
+            "postings": (
+                Posting("wallet", "cash", Money("CNY", 700)),
+                Posting("wallet", "merchant", Money("CNY", 300)),
+            )
+        },
+        {
+            "postings": (
+                Posting("cash", "wallet2", Money("CNY", 700)),
+                Posting("wallet", "merchant", Money("CNY", 300)),
+            )
+        },
+        {"postings": (Posting("cash", "wallet", Money("CNY", 700)),)},
+        {
+            "postings": (
+                Posting("cash", "wallet", Money("CNY", 700)),
+                Posting("wallet", "merchant", Money("CNY", 300)),
+                Posting("wallet", "merchant", Money("CNY", 300)),
+            )
+        },
+    ],
+)
 def test_content_hash_changes_with_any_content_field(changes: dict[str, object]) -> None:
     assert _request(**changes).content_hash() != _request().content_hash()
 
@@ -383,8 +424,12 @@ _NO_OVERCREDIT = {"reserve"}
 def _fresh_book() -> dict[str, Account]:
     types = {"cash": AccountType.ASSET, "reserve": AccountType.ASSET, "fees": AccountType.INCOME}
     return {
-        i: _account(i, types.get(i, AccountType.LIABILITY), no_overdraft=i in _NO_OVERDRAFT,
-                    no_overcredit=i in _NO_OVERCREDIT)
+        i: _account(
+            i,
+            types.get(i, AccountType.LIABILITY),
+            no_overdraft=i in _NO_OVERDRAFT,
+            no_overcredit=i in _NO_OVERCREDIT,
+        )
         for i in _IDS
     }
 
@@ -395,9 +440,8 @@ def _violates_flags(book: Mapping[str, Account]) -> list[str]:
     return bad
 
 
-_posting = (
-    st.tuples(st.sampled_from(_IDS), st.sampled_from(_IDS), st.integers(1, 1_000))
-    .filter(lambda p: p[0] != p[1])
+_posting = st.tuples(st.sampled_from(_IDS), st.sampled_from(_IDS), st.integers(1, 1_000)).filter(
+    lambda p: p[0] != p[1]
 )
 _transfers = st.lists(st.lists(_posting, min_size=1, max_size=3), min_size=1, max_size=40)
 

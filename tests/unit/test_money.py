@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from paysuite.money import MINOR_UNIT_EXPONENTS, CurrencyError, Money, check_currency
 
 INT64_MIN = -(2**63)
@@ -96,12 +97,6 @@ def test_parse_of_format_round_trips(currency: str, minor_units: int) -> None:
     assert Money.parse(amount_text, currency) == original
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SOURCE BUG: Money.parse scales with the default decimal context (28 digits, "
-    "Emax 999999), so long amounts are silently rounded, tiny exponents flush to zero, "
-    "and huge exponents raise decimal.Overflow instead of ValueError",
-)
 @pytest.mark.parametrize(
     ("text", "currency", "expected"),
     [

@@ -1,4 +1,4 @@
-"""Async SQLAlchemy engine pinned to one service's schema, and a rollback-by-default unit of work."""
+"""Async SQLAlchemy engine pinned to a service's schema, and a rollback-by-default unit of work."""
 
 from __future__ import annotations
 

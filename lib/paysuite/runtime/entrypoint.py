@@ -34,8 +34,7 @@ class ServiceDefinition(Generic[S]):
 
 
 async def migrate(definition: ServiceDefinition[S], settings: S) -> None:
-    await upgrade_to_head(definition.name, definition.schema, settings.dsn,
-                          definition.versions_dir)
+    await upgrade_to_head(definition.name, definition.schema, settings.dsn, definition.versions_dir)
 
 
 async def serve(definition: ServiceDefinition[S], settings: S) -> None:

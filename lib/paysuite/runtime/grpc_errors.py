@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import grpc
 from google.protobuf import any_pb2
@@ -17,6 +17,12 @@ from paysuite.errors import DomainError, ErrorKind, InvalidArgument
 _log = logging.getLogger(__name__)
 
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+if TYPE_CHECKING:
+    _Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
+    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:  # generic only in the type stubs
+    _ServerInterceptor = grpc.aio.ServerInterceptor
 
 CODE_BY_KIND: dict[ErrorKind, grpc.StatusCode] = {
     ErrorKind.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
@@ -36,9 +42,14 @@ def _packed(message: Any) -> any_pb2.Any:
     return packed
 
 
-def status_for(code: grpc.StatusCode, message: str, reason: str, domain: str,
-               metadata: dict[str, str] | None = None,
-               violations: list[tuple[str, str]] | None = None) -> status_pb2.Status:
+def status_for(
+    code: grpc.StatusCode,
+    message: str,
+    reason: str,
+    domain: str,
+    metadata: dict[str, str] | None = None,
+    violations: list[tuple[str, str]] | None = None,
+) -> status_pb2.Status:
     """Builds the rich status: ErrorInfo always, BadRequest when fields are named."""
     status = status_pb2.Status(code=code.value[0], message=message)
     info = error_details_pb2.ErrorInfo(reason=reason, domain=domain, metadata=metadata or {})
@@ -64,14 +75,15 @@ def status_of_error(error: DomainError, domain: str) -> tuple[grpc.StatusCode, s
     return code, status_for(code, error.message, error.reason, domain, error.metadata, violations)
 
 
-async def abort_with(context: grpc.aio.ServicerContext[Any, Any], code: grpc.StatusCode,
-                     status: status_pb2.Status) -> None:
+async def abort_with(
+    context: grpc.aio.ServicerContext[Any, Any], code: grpc.StatusCode, status: status_pb2.Status
+) -> None:
     await context.abort(
         code, status.message, trailing_metadata=((_STATUS_DETAILS_KEY, status.SerializeToString()),)
     )
 
 
-class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
+class ErrorMappingInterceptor(_ServerInterceptor):
     """Maps DomainError to its status and anything unexpected to a safe INTERNAL."""
 
     def __init__(self, domain: str) -> None:
@@ -79,9 +91,11 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> _Handler:
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
@@ -104,7 +118,7 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
         async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:
                 return await behavior(request, context)
-            except Exception as exc:  # noqa: BLE001 - every failure is mapped, none leaks
+            except Exception as exc:
                 await self._abort(exc, context, method)
 
         return unary
@@ -114,18 +128,20 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
             # Handlers that stream by context.write() are plain coroutines.
             return self._wrap_unary(behavior, method)
 
-        async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]
-                         ) -> AsyncIterator[Any]:
+        async def stream(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
             try:
                 async for response in behavior(request, context):
                     yield response
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 await self._abort(exc, context, method)
 
         return stream
 
-    async def _abort(self, exc: Exception, context: grpc.aio.ServicerContext[Any, Any],
-                     method: str) -> None:
+    async def _abort(
+        self, exc: Exception, context: grpc.aio.ServicerContext[Any, Any], method: str
+    ) -> None:
         if isinstance(exc, grpc.aio.AbortError | asyncio.CancelledError):
             raise exc
         if isinstance(exc, DomainError):
@@ -140,10 +156,11 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
         )
 
 
-def rich_status(error: grpc.aio.AioRpcError | grpc.RpcError) -> status_pb2.Status | None:
+def rich_status(error: grpc.aio.AioRpcError) -> status_pb2.Status | None:
     """The google.rpc.Status carried by a failed call, if the server sent one."""
-    trailers = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
-    for key, value in trailers or ():
+    # At run time aio trailers iterate as (key, value) pairs, whatever the stubs say.
+    trailers = cast("Iterable[tuple[str, bytes]]", error.trailing_metadata() or ())
+    for key, value in trailers:
         if key == _STATUS_DETAILS_KEY:
             status = status_pb2.Status()
             status.ParseFromString(value)
@@ -151,7 +168,7 @@ def rich_status(error: grpc.aio.AioRpcError | grpc.RpcError) -> status_pb2.Statu
     return None
 
 
-def error_info(error: grpc.aio.AioRpcError | grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
+def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo | None:
     """The ErrorInfo of a failed call; clients branch on its reason, never on message text."""
     status = rich_status(error)
     if status is None:
@@ -164,7 +181,7 @@ def error_info(error: grpc.aio.AioRpcError | grpc.RpcError) -> error_details_pb2
     return None
 
 
-def field_violations(error: grpc.aio.AioRpcError | grpc.RpcError) -> list[tuple[str, str]]:
+def field_violations(error: grpc.aio.AioRpcError) -> list[tuple[str, str]]:
     """The (field, description) pairs of a BadRequest detail, if any."""
     status = rich_status(error)
     result: list[tuple[str, str]] = []

@@ -19,8 +19,14 @@ def money_to_proto(money: Money) -> money_pb2.Money:
     return money_pb2.Money(currency_code=money.currency, minor_units=money.minor_units)
 
 
-def money_from_proto(message: money_pb2.Money, field: str, violations: Violations,
-                     *, has_value: bool = True, positive: bool = True) -> Money | None:
+def money_from_proto(
+    message: money_pb2.Money,
+    field: str,
+    violations: Violations,
+    *,
+    has_value: bool = True,
+    positive: bool = True,
+) -> Money | None:
     """The Money in a request field, or None with violations recorded."""
     if not has_value:
         violations.add(field, "required")
@@ -36,8 +42,9 @@ def money_from_proto(message: money_pb2.Money, field: str, violations: Violation
     return Money(currency, message.minor_units)
 
 
-def check_id(value: str, field: str, violations: Violations, *, max_length: int = 64,
-             required: bool = True) -> str:
+def check_id(
+    value: str, field: str, violations: Violations, *, max_length: int = 64, required: bool = True
+) -> str:
     """An identifier field: letters, digits and . _ : - only."""
     if not value:
         if required:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 
@@ -28,7 +30,7 @@ class ServiceApp:
     name: str
     services: Sequence[ServiceDescriptor]
     register: Callable[[grpc.aio.Server], None]
-    background: Sequence[Callable[[], Awaitable[None]]] = ()
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
     on_stop: Sequence[Callable[[], Awaitable[None]]] = ()
 
 
@@ -38,7 +40,7 @@ class RunningServer:
 
     app: ServiceApp
     server: grpc.aio.Server
-    health: health.aio.HealthServicer
+    health: HealthServicer
     port: int
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -54,7 +56,7 @@ class RunningServer:
             await callback()
 
 
-def _interceptors(domain: str) -> list[grpc.aio.ServerInterceptor]:
+def _interceptors(domain: str) -> list[grpc.aio.ServerInterceptor[Any, Any]]:
     # Tracing first so the span covers error mapping; health probes produce no spans.
     return [
         aio_server_interceptor(filter_=filters.negate(filters.health_check())),
@@ -72,11 +74,12 @@ async def start_server(app: ServiceApp, *, host: str, port: int) -> RunningServe
         ],
     )
     app.register(server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [s.full_name for s in app.services]
-    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME],
-                                        server)
+    reflection.enable_server_reflection(
+        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
     bound = server.add_insecure_port(f"{host}:{port}")
     await server.start()
     for name in ["", *names]:

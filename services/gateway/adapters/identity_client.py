@@ -18,11 +18,15 @@ class GrpcIdentity:
 
     async def check_payer(self, user_id: str, amount: Money, card_id: str) -> PayerCheck:
         response = await self._stub.CheckPaymentEligibility(
-            pb.CheckPaymentEligibilityRequest(user_id=user_id, amount=money_to_proto(amount),
-                                              card_id=card_id),
+            pb.CheckPaymentEligibilityRequest(
+                user_id=user_id, amount=money_to_proto(amount), card_id=card_id
+            ),
             timeout=self._timeout,
         )
         if not response.eligible:
             return PayerCheck(False, reason=pb.IneligibilityReason.Name(response.reason))
-        return PayerCheck(True, card_id=response.instrument.card_id,
-                          agreement_no=response.instrument.channel_agreement_no)
+        return PayerCheck(
+            True,
+            card_id=response.instrument.card_id,
+            agreement_no=response.instrument.channel_agreement_no,
+        )

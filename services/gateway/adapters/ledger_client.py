@@ -17,16 +17,27 @@ class GrpcLedger:
         self._stub = pb_grpc.LedgerServiceStub(channel)
         self._timeout = timeout_seconds
 
-    async def post(self, transfer_id: str, postings: list[LedgerPosting], description: str,
-                   metadata: dict[str, str]) -> str:
+    async def post(
+        self,
+        transfer_id: str,
+        postings: list[LedgerPosting],
+        description: str,
+        metadata: dict[str, str],
+    ) -> str:
         spec = pb.TransferSpec(
             transfer_id=transfer_id,
             description=description,
             metadata=metadata,
-            postings=[pb.Posting(debit_account_id=p.debit_account_id,
-                                 credit_account_id=p.credit_account_id,
-                                 amount=money_to_proto(p.amount)) for p in postings],
+            postings=[
+                pb.Posting(
+                    debit_account_id=p.debit_account_id,
+                    credit_account_id=p.credit_account_id,
+                    amount=money_to_proto(p.amount),
+                )
+                for p in postings
+            ],
         )
         response = await self._stub.CreateTransfers(
-            pb.CreateTransfersRequest(transfers=[spec]), timeout=self._timeout)
+            pb.CreateTransfersRequest(transfers=[spec]), timeout=self._timeout
+        )
         return pb.CreateTransferResult.Name(response.results[0].result).removeprefix(_PREFIX)

@@ -64,8 +64,11 @@ class GatewayRepository:
         self._conn = connection
 
     async def merchant_active(self, merchant_id: str) -> bool:
-        row = (await self._conn.execute(
-            select(merchants.c.state).where(merchants.c.merchant_id == merchant_id))).first()
+        row = (
+            await self._conn.execute(
+                select(merchants.c.state).where(merchants.c.merchant_id == merchant_id)
+            )
+        ).first()
         return row is not None and row.state == "active"
 
     async def upsert_merchant(self, merchant_id: str, name: str, now: datetime) -> None:
@@ -76,8 +79,9 @@ class GatewayRepository:
         )
 
     async def by_request_id(self, request_id: str) -> Payment | None:
-        row = (await self._conn.execute(
-            select(payments).where(payments.c.request_id == request_id))).first()
+        row = (
+            await self._conn.execute(select(payments).where(payments.c.request_id == request_id))
+        ).first()
         return _payment(row) if row else None
 
     async def get(self, payment_id: str, *, for_update: bool = False) -> Payment | None:
@@ -88,12 +92,17 @@ class GatewayRepository:
         return _payment(row) if row else None
 
     async def order_paid(self, merchant_id: str, merchant_order_no: str) -> bool:
-        row = (await self._conn.execute(
-            select(payments.c.payment_id).where(and_(
-                payments.c.merchant_id == merchant_id,
-                payments.c.merchant_order_no == merchant_order_no,
-                payments.c.state == PaymentState.SUCCEEDED.value,
-            )))).first()
+        row = (
+            await self._conn.execute(
+                select(payments.c.payment_id).where(
+                    and_(
+                        payments.c.merchant_id == merchant_id,
+                        payments.c.merchant_order_no == merchant_order_no,
+                        payments.c.state == PaymentState.SUCCEEDED.value,
+                    )
+                )
+            )
+        ).first()
         return row is not None
 
     async def add(self, payment: Payment, accounting_date: date) -> bool:
@@ -115,62 +124,92 @@ class GatewayRepository:
             "created_at": payment.created_at,
             **_changeable(payment),
         }
-        statement = (insert(payments).values(**values)
-                     .on_conflict_do_nothing(index_elements=["request_id"])
-                     .returning(payments.c.payment_id))
+        statement = (
+            insert(payments)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["request_id"])
+            .returning(payments.c.payment_id)
+        )
         return (await self._conn.execute(statement)).first() is not None
 
     async def save(self, payment: Payment) -> None:
         await self._conn.execute(
-            update(payments).where(payments.c.payment_id == payment.payment_id)
+            update(payments)
+            .where(payments.c.payment_id == payment.payment_id)
             .values(**_changeable(payment))
         )
 
-    async def channel_page(self, channel: str, day: date, after: str, limit: int
-                           ) -> list[Payment]:
-        rows = (await self._conn.execute(
-            select(payments)
-            .where(payments.c.channel == channel, payments.c.accounting_date == day,
-                   payments.c.payment_id > after)
-            .order_by(payments.c.payment_id)
-            .limit(limit)
-        )).all()
+    async def channel_page(self, channel: str, day: date, after: str, limit: int) -> list[Payment]:
+        rows = (
+            await self._conn.execute(
+                select(payments)
+                .where(
+                    payments.c.channel == channel,
+                    payments.c.accounting_date == day,
+                    payments.c.payment_id > after,
+                )
+                .order_by(payments.c.payment_id)
+                .limit(limit)
+            )
+        ).all()
         return [_payment(row) for row in rows]
 
-    async def enqueue(self, kind: str, idempotency_key: str, payload: dict[str, Any],
-                      traceparent: str, now: datetime) -> int | None:
+    async def enqueue(
+        self,
+        kind: str,
+        idempotency_key: str,
+        payload: dict[str, Any],
+        traceparent: str,
+        now: datetime,
+    ) -> int | None:
         statement = (
             insert(outbox)
-            .values(kind=kind, idempotency_key=idempotency_key, payload=payload,
-                    traceparent=traceparent, attempts=0, last_error="", created_at=now,
-                    next_attempt_at=now)
+            .values(
+                kind=kind,
+                idempotency_key=idempotency_key,
+                payload=payload,
+                traceparent=traceparent,
+                attempts=0,
+                last_error="",
+                created_at=now,
+                next_attempt_at=now,
+            )
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
             .returning(outbox.c.outbox_id)
         )
         row = (await self._conn.execute(statement)).first()
         return int(row.outbox_id) if row else None
 
-    async def claim_due(self, now: datetime, limit: int, outbox_id: int | None = None
-                        ) -> list[OutboxMessage]:
+    async def claim_due(
+        self, now: datetime, limit: int, outbox_id: int | None = None
+    ) -> list[OutboxMessage]:
         """Locks due, undelivered messages; other relays skip them rather than wait."""
         statement = select(outbox).where(outbox.c.delivered_at.is_(None))
         if outbox_id is not None:
             statement = statement.where(outbox.c.outbox_id == outbox_id)
         else:
             statement = statement.where(outbox.c.next_attempt_at <= now)
-        statement = statement.order_by(outbox.c.outbox_id).limit(limit).with_for_update(
-            skip_locked=True)
+        statement = (
+            statement.order_by(outbox.c.outbox_id).limit(limit).with_for_update(skip_locked=True)
+        )
         rows = (await self._conn.execute(statement)).all()
-        return [OutboxMessage(r.outbox_id, r.kind, r.idempotency_key, r.payload, r.traceparent,
-                              r.attempts) for r in rows]
+        return [
+            OutboxMessage(
+                r.outbox_id, r.kind, r.idempotency_key, r.payload, r.traceparent, r.attempts
+            )
+            for r in rows
+        ]
 
     async def mark_delivered(self, outbox_id: int, now: datetime) -> None:
-        await self._conn.execute(update(outbox).where(outbox.c.outbox_id == outbox_id)
-                                 .values(delivered_at=now))
+        await self._conn.execute(
+            update(outbox).where(outbox.c.outbox_id == outbox_id).values(delivered_at=now)
+        )
 
     async def mark_failed(self, outbox_id: int, error: str, retry_at: datetime) -> None:
         await self._conn.execute(
-            update(outbox).where(outbox.c.outbox_id == outbox_id)
-            .values(attempts=outbox.c.attempts + 1, last_error=error[:500],
-                    next_attempt_at=retry_at)
+            update(outbox)
+            .where(outbox.c.outbox_id == outbox_id)
+            .values(
+                attempts=outbox.c.attempts + 1, last_error=error[:500], next_attempt_at=retry_at
+            )
         )

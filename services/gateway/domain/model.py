@@ -95,15 +95,21 @@ class Payment:
         return replace(self, card_id=card_id)
 
     def succeed(self, channel_transaction_id: str, fee: int, now: datetime) -> Payment:
-        return self._moved(PaymentState.SUCCEEDED, now,
-                           channel_transaction_id=channel_transaction_id, fee=fee)
+        return self._moved(
+            PaymentState.SUCCEEDED, now, channel_transaction_id=channel_transaction_id, fee=fee
+        )
 
     def fail(self, reason: str, now: datetime, channel_transaction_id: str = "") -> Payment:
-        return self._moved(PaymentState.FAILED, now, failure_reason=reason,
-                           channel_transaction_id=channel_transaction_id or
-                           self.channel_transaction_id)
+        return self._moved(
+            PaymentState.FAILED,
+            now,
+            failure_reason=reason,
+            channel_transaction_id=channel_transaction_id or self.channel_transaction_id,
+        )
 
     def unknown(self, now: datetime, channel_transaction_id: str = "") -> Payment:
-        return self._moved(PaymentState.UNKNOWN, now,
-                           channel_transaction_id=channel_transaction_id or
-                           self.channel_transaction_id)
+        return self._moved(
+            PaymentState.UNKNOWN,
+            now,
+            channel_transaction_id=channel_transaction_id or self.channel_transaction_id,
+        )

@@ -68,7 +68,12 @@ class LedgerPosting:
 
 
 class LedgerPort(Protocol):
-    async def post(self, transfer_id: str, postings: list[LedgerPosting], description: str,
-                   metadata: dict[str, str]) -> str:
+    async def post(
+        self,
+        transfer_id: str,
+        postings: list[LedgerPosting],
+        description: str,
+        metadata: dict[str, str],
+    ) -> str:
         """Posts idempotently; returns the ledger's result name (e.g. "POSTED", "EXISTS")."""
         ...

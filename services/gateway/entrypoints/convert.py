@@ -30,8 +30,9 @@ def create_command(request: pb.CreatePaymentRequest) -> CreatePayment:
     check_id(request.merchant_order_no, "merchant_order_no", violations)
     check_id(request.payer_user_id, "payer_user_id", violations, max_length=32)
     check_id(request.card_id, "card_id", violations, max_length=40, required=False)
-    amount = money_from_proto(request.amount, "amount", violations,
-                              has_value=request.HasField("amount"))
+    amount = money_from_proto(
+        request.amount, "amount", violations, has_value=request.HasField("amount")
+    )
     violations.require(request.method in METHODS, "method", "required")
     violations.require(len(request.description) <= 128, "description", "at most 128 characters")
     violations.raise_if_any()

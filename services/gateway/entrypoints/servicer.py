@@ -24,22 +24,25 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         self._deps = deps
         self._channels = channels
 
-    async def CreatePayment(self, request: pb.CreatePaymentRequest, context: Context
-                            ) -> pb.CreatePaymentResponse:
+    async def CreatePayment(
+        self, request: pb.CreatePaymentRequest, context: Context
+    ) -> pb.CreatePaymentResponse:
         command = convert.create_command(request)
         payment = await payments.create_payment(self._deps, command)
         return pb.CreatePaymentResponse(payment=convert.payment_to_proto(payment))
 
-    async def GetPayment(self, request: pb.GetPaymentRequest, context: Context
-                         ) -> pb.GetPaymentResponse:
+    async def GetPayment(
+        self, request: pb.GetPaymentRequest, context: Context
+    ) -> pb.GetPaymentResponse:
         violations = Violations()
         check_id(request.payment_id, "payment_id", violations)
         violations.raise_if_any()
         payment = await payments.get_payment(self._deps.uow, request.payment_id)
         return pb.GetPaymentResponse(payment=convert.payment_to_proto(payment))
 
-    async def ListChannelTransactions(self, request: pb.ListChannelTransactionsRequest,
-                                      context: Context) -> pb.ListChannelTransactionsResponse:
+    async def ListChannelTransactions(
+        self, request: pb.ListChannelTransactionsRequest, context: Context
+    ) -> pb.ListChannelTransactionsResponse:
         violations = Violations()
         check_id(request.channel, "channel", violations, max_length=32)
         day = date_from_proto(request.accounting_date, "accounting_date", violations)
@@ -47,15 +50,16 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         violations.raise_if_any()
         assert day is not None
         page, token = await channel_records.list_channel_transactions(
-            self._deps.uow, request.channel, day, size, request.page_token)
+            self._deps.uow, request.channel, day, size, request.page_token
+        )
         return pb.ListChannelTransactionsResponse(
             transactions=[convert.channel_transaction_to_proto(p) for p in page],
             next_page_token=token,
         )
 
-    async def FetchChannelStatement(self, request: pb.FetchChannelStatementRequest,
-                                    context: Context
-                                    ) -> AsyncIterator[pb.FetchChannelStatementResponse]:
+    async def FetchChannelStatement(
+        self, request: pb.FetchChannelStatementRequest, context: Context
+    ) -> AsyncIterator[pb.FetchChannelStatementResponse]:
         violations = Violations()
         check_id(request.channel, "channel", violations, max_length=32)
         day = date_from_proto(request.statement_date, "statement_date", violations)
@@ -64,5 +68,6 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         first = True
         async for chunk in channel_records.statement(self._channels, request.channel, day):
             yield pb.FetchChannelStatementResponse(
-                format=f"{request.channel}-csv-v1" if first else "", chunk=chunk)
+                format=f"{request.channel}-csv-v1" if first else "", chunk=chunk
+            )
             first = False

@@ -10,7 +10,7 @@ from gateway.domain.errors import ChannelNotSupported
 from gateway.domain.model import Payment
 from gateway.domain.ports import ChannelAdapter
 from gateway.service_layer.unit_of_work import UnitOfWorkFactory
-from paysuite.errors import InvalidArgument, FieldViolation
+from paysuite.errors import FieldViolation, InvalidArgument
 
 
 def _cursor(token: str) -> str:
@@ -19,13 +19,12 @@ def _cursor(token: str) -> str:
     try:
         return base64.urlsafe_b64decode(token.encode()).decode()
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidArgument([FieldViolation("page_token", "not a token from this API")]
-                              ) from exc
+        raise InvalidArgument([FieldViolation("page_token", "not a token from this API")]) from exc
 
 
-async def list_channel_transactions(uow: UnitOfWorkFactory, channel: str, day: date,
-                                    page_size: int, page_token: str
-                                    ) -> tuple[list[Payment], str]:
+async def list_channel_transactions(
+    uow: UnitOfWorkFactory, channel: str, day: date, page_size: int, page_token: str
+) -> tuple[list[Payment], str]:
     after = _cursor(page_token)
     async with uow() as work:
         rows = await work.repo.channel_page(channel, day, after, page_size + 1)
@@ -34,8 +33,9 @@ async def list_channel_transactions(uow: UnitOfWorkFactory, channel: str, day: d
     return page, token
 
 
-def statement(channels: Mapping[str, ChannelAdapter], channel: str, day: date
-              ) -> AsyncIterator[bytes]:
+def statement(
+    channels: Mapping[str, ChannelAdapter], channel: str, day: date
+) -> AsyncIterator[bytes]:
     adapter = channels.get(channel)
     if adapter is None:
         raise ChannelNotSupported("unknown channel", metadata={"channel": channel})

@@ -8,8 +8,9 @@ from datetime import datetime
 from gateway.service_layer.unit_of_work import UnitOfWorkFactory
 
 
-async def register_merchant(uow: UnitOfWorkFactory, merchant_id: str, name: str,
-                            clock: Callable[[], datetime]) -> None:
+async def register_merchant(
+    uow: UnitOfWorkFactory, merchant_id: str, name: str, clock: Callable[[], datetime]
+) -> None:
     """Registers the merchant as active unless it exists."""
     async with uow() as work:
         await work.repo.upsert_merchant(merchant_id, name, clock())

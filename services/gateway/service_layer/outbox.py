@@ -7,6 +7,7 @@ posts nothing twice (the transfer id is derived from the payment, and the ledger
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -33,21 +34,29 @@ def current_traceparent() -> str:
     return carrier.get("traceparent", "")
 
 
-def transfer_payload(postings: list[LedgerPosting], description: str,
-                     metadata: dict[str, str]) -> dict[str, object]:
+def transfer_payload(
+    postings: list[LedgerPosting], description: str, metadata: dict[str, str]
+) -> dict[str, object]:
     return {
         "description": description,
         "metadata": metadata,
-        "postings": [[p.debit_account_id, p.credit_account_id, p.amount.currency,
-                      p.amount.minor_units] for p in postings],
+        "postings": [
+            [p.debit_account_id, p.credit_account_id, p.amount.currency, p.amount.minor_units]
+            for p in postings
+        ],
     }
 
 
 class OutboxRelay:
     """Delivers outbox messages now when asked, and in the background until they land."""
 
-    def __init__(self, uow: UnitOfWorkFactory, ledger: LedgerPort,
-                 clock: Callable[[], datetime], poll_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        ledger: LedgerPort,
+        clock: Callable[[], datetime],
+        poll_seconds: float = 1.0,
+    ) -> None:
         self._uow = uow
         self._ledger = ledger
         self._clock = clock
@@ -61,14 +70,12 @@ class OutboxRelay:
         while True:
             try:
                 delivered = await self._deliver_batch(None)
-            except Exception:  # noqa: BLE001 - the relay must outlive any one failure
+            except Exception:
                 _log.exception("outbox relay pass failed")
                 delivered = 0
             if delivered == 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll)
-                except TimeoutError:
-                    pass
                 self._wake.clear()
 
     async def _deliver_batch(self, outbox_id: int | None) -> int:
@@ -83,8 +90,9 @@ class OutboxRelay:
                     delivered += 1
                 else:
                     backoff = min(300, 2 ** min(message.attempts, 8))
-                    await work.repo.mark_failed(message.outbox_id, error,
-                                                now + timedelta(seconds=backoff))
+                    await work.repo.mark_failed(
+                        message.outbox_id, error, now + timedelta(seconds=backoff)
+                    )
             await work.commit()
         return delivered
 
@@ -93,10 +101,12 @@ class OutboxRelay:
         token = otel_context.attach(parent)
         try:
             payload = message.payload
-            postings = [LedgerPosting(d, c, Money(cur, amount))
-                        for d, c, cur, amount in payload["postings"]]
-            result = await self._ledger.post(message.idempotency_key, postings,
-                                             payload["description"], payload["metadata"])
+            postings = [
+                LedgerPosting(d, c, Money(cur, amount)) for d, c, cur, amount in payload["postings"]
+            ]
+            result = await self._ledger.post(
+                message.idempotency_key, postings, payload["description"], payload["metadata"]
+            )
         except grpc.aio.AioRpcError as exc:
             trace.get_current_span().record_exception(exc)
             return f"ledger unavailable: {exc.code().name}"
@@ -104,6 +114,8 @@ class OutboxRelay:
             otel_context.detach(token)
         if result in _DONE:
             return None
-        _log.error("ledger refused a posting", extra={"transfer_id": message.idempotency_key,
-                                                       "result": result})
+        _log.error(
+            "ledger refused a posting",
+            extra={"transfer_id": message.idempotency_key, "result": result},
+        )
         return f"ledger refused: {result}"

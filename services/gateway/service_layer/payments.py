@@ -64,30 +64,40 @@ async def _replay(work: UnitOfWork, command: CreatePayment) -> Payment | None:
     if existing is None:
         return None
     if existing.request_hash != command.request_hash():
-        raise RequestIdReused("request_id was used for a different payment",
-                              metadata={"payment_id": existing.payment_id})
+        raise RequestIdReused(
+            "request_id was used for a different payment",
+            metadata={"payment_id": existing.payment_id},
+        )
     return existing
 
 
-async def _record(deps: PaymentDeps, command: CreatePayment, channel: str
-                  ) -> tuple[Payment, bool]:
+async def _record(deps: PaymentDeps, command: CreatePayment, channel: str) -> tuple[Payment, bool]:
     """Stores the new payment order (True), or returns the one this request id created before."""
     now = deps.clock()
     async with deps.uow() as work:
         if (previous := await _replay(work, command)) is not None:
             return previous, False
         if not await work.repo.merchant_active(command.merchant_id):
-            raise MerchantNotFound("merchant not found or not active",
-                                   metadata={"merchant_id": command.merchant_id})
+            raise MerchantNotFound(
+                "merchant not found or not active", metadata={"merchant_id": command.merchant_id}
+            )
         if await work.repo.order_paid(command.merchant_id, command.merchant_order_no):
             raise OrderAlreadyPaid("the business order is already paid")
         payment = Payment(
-            payment_id=new_id("pay"), request_id=command.request_id,
-            request_hash=command.request_hash(), merchant_id=command.merchant_id,
-            merchant_order_no=command.merchant_order_no, amount=command.amount,
-            method=command.method, payer_user_id=command.payer_user_id,
-            state=PaymentState.PROCESSING, channel=channel, trace_id=current_trace_id(),
-            created_at=now, updated_at=now, card_id=command.card_id,
+            payment_id=new_id("pay"),
+            request_id=command.request_id,
+            request_hash=command.request_hash(),
+            merchant_id=command.merchant_id,
+            merchant_order_no=command.merchant_order_no,
+            amount=command.amount,
+            method=command.method,
+            payer_user_id=command.payer_user_id,
+            state=PaymentState.PROCESSING,
+            channel=channel,
+            trace_id=current_trace_id(),
+            created_at=now,
+            updated_at=now,
+            card_id=command.card_id,
             description=command.description,
         )
         if await work.repo.add(payment, now.astimezone(ACCOUNTING_ZONE).date()):
@@ -101,13 +111,18 @@ async def _record(deps: PaymentDeps, command: CreatePayment, channel: str
 
 def _capture_postings(payment: Payment) -> list[LedgerPosting]:
     currency = payment.amount.currency
-    return [LedgerPosting(accounts.channel_receivable(payment.channel, currency),
-                          accounts.merchant_payable(payment.merchant_id, currency),
-                          payment.amount)]
+    return [
+        LedgerPosting(
+            accounts.channel_receivable(payment.channel, currency),
+            accounts.merchant_payable(payment.merchant_id, currency),
+            payment.amount,
+        )
+    ]
 
 
-async def _settle(deps: PaymentDeps, payment: Payment, card_id: str, answer: ChannelAnswer
-                  ) -> Payment:
+async def _settle(
+    deps: PaymentDeps, payment: Payment, card_id: str, answer: ChannelAnswer
+) -> Payment:
     """Applies the channel's answer; a success and its ledger posting commit together."""
     outbox_id: int | None = None
     async with deps.uow() as work:
@@ -119,17 +134,27 @@ async def _settle(deps: PaymentDeps, payment: Payment, card_id: str, answer: Cha
         now = deps.clock()
         match answer.outcome:
             case ChannelOutcome.SUCCEEDED:
-                updated = current.succeed(answer.channel_transaction_id, answer.fee_minor_units,
-                                          now)
+                updated = current.succeed(
+                    answer.channel_transaction_id, answer.fee_minor_units, now
+                )
                 outbox_id = await work.repo.enqueue(
-                    LEDGER_TRANSFER, f"{payment.payment_id}:capture",
-                    transfer_payload(_capture_postings(updated), "payment capture",
-                                     {"payment_id": payment.payment_id,
-                                      "merchant_order_no": payment.merchant_order_no}),
-                    current_traceparent(), now)
+                    LEDGER_TRANSFER,
+                    f"{payment.payment_id}:capture",
+                    transfer_payload(
+                        _capture_postings(updated),
+                        "payment capture",
+                        {
+                            "payment_id": payment.payment_id,
+                            "merchant_order_no": payment.merchant_order_no,
+                        },
+                    ),
+                    current_traceparent(),
+                    now,
+                )
             case ChannelOutcome.FAILED:
-                updated = current.fail(answer.error_code or "CHANNEL_DECLINED", now,
-                                       answer.channel_transaction_id)
+                updated = current.fail(
+                    answer.error_code or "CHANNEL_DECLINED", now, answer.channel_transaction_id
+                )
             case _:
                 updated = current.unknown(now, answer.channel_transaction_id)
         await work.repo.save(updated)
@@ -150,25 +175,27 @@ async def _fail(deps: PaymentDeps, payment: Payment, reason: str) -> Payment:
 async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
     channel = deps.channels.get(command.method)
     if channel is None:
-        raise ChannelNotSupported("no channel serves this payment method",
-                                  metadata={"method": command.method.value})
+        raise ChannelNotSupported(
+            "no channel serves this payment method", metadata={"method": command.method.value}
+        )
     payment, created = await _record(deps, command, channel.name)
     _annotate(payment)
     if not created:
         return payment
-    payer = await deps.identity.check_payer(command.payer_user_id, command.amount,
-                                            command.card_id)
+    payer = await deps.identity.check_payer(command.payer_user_id, command.amount, command.card_id)
     if not payer.eligible:
         reason = payer.reason.removeprefix("INELIGIBILITY_REASON_")
         payment = await _fail(deps, payment, f"PAYER_{reason}")
         _annotate(payment)
         return payment
-    answer = await channel.charge(ChannelCharge(payment.payment_id, payment.amount,
-                                                payer.agreement_no, command.description))
+    answer = await channel.charge(
+        ChannelCharge(payment.payment_id, payment.amount, payer.agreement_no, command.description)
+    )
     payment = await _settle(deps, payment, payer.card_id, answer)
     _annotate(payment)
-    _log.info("payment settled", extra={"payment_id": payment.payment_id,
-                                        "state": payment.state.value})
+    _log.info(
+        "payment settled", extra={"payment_id": payment.payment_id, "state": payment.state.value}
+    )
     return payment
 
 

@@ -25,8 +25,15 @@ def _user(row: Any) -> User:
 
 
 def _card(row: Any) -> Card:
-    return Card(row.card_id, row.user_id, row.bank_code, row.masked_card_number,
-                row.agreement_no, row.is_default, row.active)
+    return Card(
+        row.card_id,
+        row.user_id,
+        row.bank_code,
+        row.masked_card_number,
+        row.agreement_no,
+        row.is_default,
+        row.active,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,25 +47,34 @@ class IdentityRepository:
         self._conn = connection
 
     async def find_by_request(self, request_id: str) -> UserRequestRecord | None:
-        row = (await self._conn.execute(
-            select(users.c.user_id, users.c.request_hash).where(users.c.request_id == request_id)
-        )).first()
+        row = (
+            await self._conn.execute(
+                select(users.c.user_id, users.c.request_hash).where(
+                    users.c.request_id == request_id
+                )
+            )
+        ).first()
         return UserRequestRecord(row.user_id, row.request_hash) if row else None
 
     async def user_id_taken(self, user_id: str) -> bool:
-        row = (await self._conn.execute(
-            select(users.c.user_id).where(users.c.user_id == user_id))).first()
+        row = (
+            await self._conn.execute(select(users.c.user_id).where(users.c.user_id == user_id))
+        ).first()
         return row is not None
 
     async def id_number_taken(self, id_number_bidx: str) -> bool:
-        row = (await self._conn.execute(
-            select(users.c.user_id).where(users.c.id_number_bidx == id_number_bidx))).first()
+        row = (
+            await self._conn.execute(
+                select(users.c.user_id).where(users.c.id_number_bidx == id_number_bidx)
+            )
+        ).first()
         return row is not None
 
     async def insert_user(self, values: dict[str, Any]) -> bool:
         """Inserts unless the id, request id or ID number is taken; True when inserted."""
-        statement = insert(users).values(**values).on_conflict_do_nothing().returning(
-            users.c.user_id)
+        statement = (
+            insert(users).values(**values).on_conflict_do_nothing().returning(users.c.user_id)
+        )
         return (await self._conn.execute(statement)).first() is not None
 
     async def get_user(self, user_id: str) -> User | None:
@@ -67,24 +83,31 @@ class IdentityRepository:
 
     async def mark_verified(self, user_id: str, tier: Tier) -> None:
         await self._conn.execute(
-            users.update().where(users.c.user_id == user_id)
+            users.update()
+            .where(users.c.user_id == user_id)
             .values(real_name_verified=True, tier=tier.value)
         )
 
     async def insert_card(self, values: dict[str, Any]) -> bool:
-        statement = insert(cards).values(**values).on_conflict_do_nothing().returning(
-            cards.c.card_id)
+        statement = (
+            insert(cards).values(**values).on_conflict_do_nothing().returning(cards.c.card_id)
+        )
         return (await self._conn.execute(statement)).first() is not None
 
     async def card_id_by_index(self, user_id: str, card_number_bidx: str) -> str | None:
-        row = (await self._conn.execute(
-            select(cards.c.card_id).where(cards.c.user_id == user_id,
-                                          cards.c.card_number_bidx == card_number_bidx)
-        )).first()
+        row = (
+            await self._conn.execute(
+                select(cards.c.card_id).where(
+                    cards.c.user_id == user_id, cards.c.card_number_bidx == card_number_bidx
+                )
+            )
+        ).first()
         return str(row.card_id) if row else None
 
     async def cards_of(self, user_id: str) -> list[Card]:
-        rows = (await self._conn.execute(
-            select(cards).where(cards.c.user_id == user_id).order_by(cards.c.created_at)
-        )).all()
+        rows = (
+            await self._conn.execute(
+                select(cards).where(cards.c.user_id == user_id).order_by(cards.c.created_at)
+            )
+        ).all()
         return [_card(row) for row in rows]

@@ -7,14 +7,15 @@ from datetime import date
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_ID_RE = re.compile(r"^\d{17}[\dX]$")
-_PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
-_CARD_RE = re.compile(r"^\d{13,19}$")
+# ASCII digits only, whole string only: \d and $ would admit other scripts and a final newline.
+_ID_RE = re.compile(r"[0-9]{17}[0-9X]")
+_PHONE_RE = re.compile(r"1[3-9][0-9]{9}")
+_CARD_RE = re.compile(r"[0-9]{13,19}")
 
 
 def id_number_valid(value: str) -> bool:
     """A GB 11643-1999 resident ID: 17 digits, a valid birth date, and the ISO 7064 check."""
-    if not _ID_RE.match(value):
+    if not _ID_RE.fullmatch(value):
         return False
     try:
         date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
@@ -25,7 +26,7 @@ def id_number_valid(value: str) -> bool:
 
 
 def luhn_valid(value: str) -> bool:
-    if not _CARD_RE.match(value):
+    if not _CARD_RE.fullmatch(value):
         return False
     total = 0
     for i, char in enumerate(reversed(value)):
@@ -38,7 +39,7 @@ def luhn_valid(value: str) -> bool:
 
 def phone_valid(value: str) -> bool:
     """A mainland mobile number, 11 digits starting 13-19."""
-    return bool(_PHONE_RE.match(value))
+    return bool(_PHONE_RE.fullmatch(value))
 
 
 def name_valid(value: str) -> bool:

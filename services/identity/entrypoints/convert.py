@@ -31,15 +31,25 @@ def register_command(request: pb.RegisterUserRequest) -> RegisterUser:
     violations = Violations()
     check_id(request.request_id, "request_id", violations)
     check_id(request.user_id, "user_id", violations, max_length=32, required=False)
-    violations.require(pii.name_valid(request.name), "name",
-                       "required, at most 64 characters, no digits")
-    violations.require(pii.id_number_valid(request.id_number.upper()), "id_number",
-                       "must be a valid 18-character resident ID number")
-    violations.require(pii.phone_valid(request.phone), "phone",
-                       "must be an 11-digit mainland mobile number")
+    violations.require(
+        pii.name_valid(request.name), "name", "required, at most 64 characters, no digits"
+    )
+    violations.require(
+        pii.id_number_valid(request.id_number.upper()),
+        "id_number",
+        "must be a valid 18-character resident ID number",
+    )
+    violations.require(
+        pii.phone_valid(request.phone), "phone", "must be an 11-digit mainland mobile number"
+    )
     violations.raise_if_any()
-    return RegisterUser(request.request_id, request.user_id, request.name.strip(),
-                        request.id_number.upper(), request.phone)
+    return RegisterUser(
+        request.request_id,
+        request.user_id,
+        request.name.strip(),
+        request.id_number.upper(),
+        request.phone,
+    )
 
 
 def user_to_proto(user: User) -> pb.User:

@@ -25,8 +25,9 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         self._vault = vault
         self._clock = clock
 
-    async def RegisterUser(self, request: pb.RegisterUserRequest, context: Context
-                           ) -> pb.RegisterUserResponse:
+    async def RegisterUser(
+        self, request: pb.RegisterUserRequest, context: Context
+    ) -> pb.RegisterUserResponse:
         command = convert.register_command(request)
         user = await handlers.register_user(self._uow, self._vault, command, self._clock)
         return pb.RegisterUserResponse(user=convert.user_to_proto(user))
@@ -44,8 +45,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         violations = Violations()
         check_id(request.user_id, "user_id", violations, max_length=32)
         check_id(request.card_id, "card_id", violations, required=False)
-        money_from_proto(request.amount, "amount", violations,
-                         has_value=request.HasField("amount"))
+        money_from_proto(request.amount, "amount", violations, has_value=request.HasField("amount"))
         violations.raise_if_any()
         result = await handlers.check_eligibility(self._uow, request.user_id, request.card_id)
         return convert.eligibility_to_proto(result)

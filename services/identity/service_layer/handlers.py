@@ -42,8 +42,9 @@ def _request_hash(vault: PiiVault, command: RegisterUser) -> str:
     return vault.blind_index("register-request", hashlib.sha256(body.encode()).hexdigest())
 
 
-async def register_user(uow: UnitOfWorkFactory, vault: PiiVault, command: RegisterUser,
-                        clock: Clock) -> User:
+async def register_user(
+    uow: UnitOfWorkFactory, vault: PiiVault, command: RegisterUser, clock: Clock
+) -> User:
     """Registers once per request id and once per natural person (ID number)."""
     request_hash = _request_hash(vault, command)
     async with uow() as work:
@@ -57,27 +58,32 @@ async def register_user(uow: UnitOfWorkFactory, vault: PiiVault, command: Regist
                 raise IdNumberRegistered("this ID number is already registered to a user")
             sealed = {
                 field: vault.seal(value, context=f"user:{user_id}:{field}")
-                for field, value in (("name", command.name), ("id_number", command.id_number),
-                                     ("phone", command.phone))
+                for field, value in (
+                    ("name", command.name),
+                    ("id_number", command.id_number),
+                    ("phone", command.phone),
+                )
             }
-            inserted = await work.repo.insert_user({
-                "user_id": user_id,
-                "request_id": command.request_id,
-                "request_hash": request_hash,
-                "state": UserState.ACTIVE.value,
-                "key_id": sealed["name"].key_id,
-                "name_ct": sealed["name"].blob,
-                "id_number_ct": sealed["id_number"].blob,
-                "phone_ct": sealed["phone"].blob,
-                "id_number_bidx": id_bidx,
-                "phone_bidx": vault.blind_index("phone", command.phone),
-                "masked_name": pii.mask_name(command.name),
-                "masked_id_number": pii.mask_id_number(command.id_number),
-                "masked_phone": pii.mask_phone(command.phone),
-                "real_name_verified": False,
-                "tier": Tier.NONE.value,
-                "created_at": clock(),
-            })
+            inserted = await work.repo.insert_user(
+                {
+                    "user_id": user_id,
+                    "request_id": command.request_id,
+                    "request_hash": request_hash,
+                    "state": UserState.ACTIVE.value,
+                    "key_id": sealed["name"].key_id,
+                    "name_ct": sealed["name"].blob,
+                    "id_number_ct": sealed["id_number"].blob,
+                    "phone_ct": sealed["phone"].blob,
+                    "id_number_bidx": id_bidx,
+                    "phone_bidx": vault.blind_index("phone", command.phone),
+                    "masked_name": pii.mask_name(command.name),
+                    "masked_id_number": pii.mask_id_number(command.id_number),
+                    "masked_phone": pii.mask_phone(command.phone),
+                    "real_name_verified": False,
+                    "tier": Tier.NONE.value,
+                    "created_at": clock(),
+                }
+            )
             if inserted:
                 user = await work.repo.get_user(user_id)
                 await work.commit()
@@ -102,8 +108,9 @@ async def get_user(uow: UnitOfWorkFactory, user_id: str) -> User:
     return user
 
 
-async def bind_verified_card(uow: UnitOfWorkFactory, vault: PiiVault, command: BindVerifiedCard,
-                             clock: Clock) -> str:
+async def bind_verified_card(
+    uow: UnitOfWorkFactory, vault: PiiVault, command: BindVerifiedCard, clock: Clock
+) -> str:
     """Binds the card (the first becomes the default) and real-names the user as Class I."""
     card_bidx = vault.blind_index("card_number", command.card_number)
     async with uow() as work:
@@ -113,19 +120,21 @@ async def bind_verified_card(uow: UnitOfWorkFactory, vault: PiiVault, command: B
         cards = await work.repo.cards_of(command.user_id)
         card_id = new_id("card")
         sealed = vault.seal(command.card_number, context=f"card:{card_id}")
-        inserted = await work.repo.insert_card({
-            "card_id": card_id,
-            "user_id": command.user_id,
-            "bank_code": command.bank_code,
-            "key_id": sealed.key_id,
-            "card_number_ct": sealed.blob,
-            "card_number_bidx": card_bidx,
-            "masked_card_number": pii.mask_card_number(command.card_number),
-            "agreement_no": command.agreement_no,
-            "is_default": not any(c.is_default and c.active for c in cards),
-            "active": True,
-            "created_at": clock(),
-        })
+        inserted = await work.repo.insert_card(
+            {
+                "card_id": card_id,
+                "user_id": command.user_id,
+                "bank_code": command.bank_code,
+                "key_id": sealed.key_id,
+                "card_number_ct": sealed.blob,
+                "card_number_bidx": card_bidx,
+                "masked_card_number": pii.mask_card_number(command.card_number),
+                "agreement_no": command.agreement_no,
+                "is_default": not any(c.is_default and c.active for c in cards),
+                "active": True,
+                "created_at": clock(),
+            }
+        )
         if not inserted:
             existing = await work.repo.card_id_by_index(command.user_id, card_bidx)
             assert existing is not None

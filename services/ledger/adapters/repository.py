@@ -103,16 +103,15 @@ class LedgerRepository:
             await self._conn.execute(
                 update(accounts)
                 .where(accounts.c.account_id == account.account_id)
-                .values(
-                    debits_posted=account.debits_posted, credits_posted=account.credits_posted
-                )
+                .values(debits_posted=account.debits_posted, credits_posted=account.credits_posted)
             )
 
     async def find_transfer(self, transfer_id: str) -> StoredTransfer | None:
         row = (
             await self._conn.execute(
-                select(transfers.c.result, transfers.c.content_hash, transfers.c.accounting_date)
-                .where(transfers.c.transfer_id == transfer_id)
+                select(
+                    transfers.c.result, transfers.c.content_hash, transfers.c.accounting_date
+                ).where(transfers.c.transfer_id == transfer_id)
             )
         ).first()
         if row is None:
@@ -143,19 +142,24 @@ class LedgerRepository:
         )
         return (await self._conn.execute(statement)).first() is not None
 
-    async def add_entries(self, request: TransferRequest, accounting_date: date,
-                          now: datetime) -> None:
+    async def add_entries(
+        self, request: TransferRequest, accounting_date: date, now: datetime
+    ) -> None:
         rows: list[dict[str, Any]] = []
         for posting in request.postings:
-            for side, account_id in (("D", posting.debit_account_id),
-                                     ("C", posting.credit_account_id)):
-                rows.append({
-                    "transfer_id": request.transfer_id,
-                    "account_id": account_id,
-                    "side": side,
-                    "amount": posting.amount.minor_units,
-                    "currency": posting.amount.currency,
-                    "accounting_date": accounting_date,
-                    "created_at": now,
-                })
+            for side, account_id in (
+                ("D", posting.debit_account_id),
+                ("C", posting.credit_account_id),
+            ):
+                rows.append(
+                    {
+                        "transfer_id": request.transfer_id,
+                        "account_id": account_id,
+                        "side": side,
+                        "amount": posting.amount.minor_units,
+                        "currency": posting.amount.currency,
+                        "accounting_date": accounting_date,
+                        "created_at": now,
+                    }
+                )
         await self._conn.execute(insert(entries), rows)

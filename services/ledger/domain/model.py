@@ -168,4 +168,3 @@ def apply_transfer(request: TransferRequest, accounts: Mapping[str, Account]) ->
     for posting in request.postings:
         accounts[posting.debit_account_id].debits_posted += posting.amount.minor_units
         accounts[posting.credit_account_id].credits_posted += posting.amount.minor_units
-

@@ -38,21 +38,12 @@ STATES = {
     AccountState.FROZEN: pb.Account.FROZEN,
     AccountState.CLOSED: pb.Account.CLOSED,
 }
+# Domain outcomes map to proto enum values by name, e.g. POSTED -> CREATE_TRANSFER_RESULT_POSTED.
 ACCOUNT_RESULTS = {
-    CreateAccountResult.CREATED: pb.CREATE_ACCOUNT_RESULT_CREATED,
-    CreateAccountResult.EXISTS: pb.CREATE_ACCOUNT_RESULT_EXISTS,
-    CreateAccountResult.EXISTS_WITH_DIFFERENT_FIELDS:
-        pb.CREATE_ACCOUNT_RESULT_EXISTS_WITH_DIFFERENT_FIELDS,
+    r: pb.CreateAccountResult.Value(f"CREATE_ACCOUNT_RESULT_{r.name}") for r in CreateAccountResult
 }
 TRANSFER_RESULTS = {
-    TransferResult.POSTED: pb.CREATE_TRANSFER_RESULT_POSTED,
-    TransferResult.EXISTS: pb.CREATE_TRANSFER_RESULT_EXISTS,
-    TransferResult.EXISTS_WITH_DIFFERENT_CONTENT:
-        pb.CREATE_TRANSFER_RESULT_EXISTS_WITH_DIFFERENT_CONTENT,
-    TransferResult.ACCOUNT_NOT_FOUND: pb.CREATE_TRANSFER_RESULT_ACCOUNT_NOT_FOUND,
-    TransferResult.CURRENCY_MISMATCH: pb.CREATE_TRANSFER_RESULT_CURRENCY_MISMATCH,
-    TransferResult.EXCEEDS_BALANCE: pb.CREATE_TRANSFER_RESULT_EXCEEDS_BALANCE,
-    TransferResult.ACCOUNT_NOT_ACTIVE: pb.CREATE_TRANSFER_RESULT_ACCOUNT_NOT_ACTIVE,
+    r: pb.CreateTransferResult.Value(f"CREATE_TRANSFER_RESULT_{r.name}") for r in TransferResult
 }
 
 
@@ -79,20 +70,24 @@ def account_specs(request: pb.CreateAccountsRequest) -> list[AccountSpec]:
         except CurrencyError:
             violations.add(f"{field}.currency_code", "must be a supported ISO 4217 code")
         if item.debits_must_not_exceed_credits and item.credits_must_not_exceed_debits:
-            violations.add(f"{field}.credits_must_not_exceed_debits",
-                           "cannot be set together with debits_must_not_exceed_credits")
+            violations.add(
+                f"{field}.credits_must_not_exceed_debits",
+                "cannot be set together with debits_must_not_exceed_credits",
+            )
         if violations:
             continue
-        specs.append(AccountSpec(
-            account_id=item.account_id,
-            name=item.name.strip(),
-            type=ACCOUNT_TYPES[item.type],
-            currency=item.currency_code,
-            owner_type=OWNER_TYPES[item.owner_type],
-            owner_id=item.owner_id,
-            debits_must_not_exceed_credits=item.debits_must_not_exceed_credits,
-            credits_must_not_exceed_debits=item.credits_must_not_exceed_debits,
-        ))
+        specs.append(
+            AccountSpec(
+                account_id=item.account_id,
+                name=item.name.strip(),
+                type=ACCOUNT_TYPES[item.type],
+                currency=item.currency_code,
+                owner_type=OWNER_TYPES[item.owner_type],
+                owner_id=item.owner_id,
+                debits_must_not_exceed_credits=item.debits_must_not_exceed_credits,
+                credits_must_not_exceed_debits=item.credits_must_not_exceed_debits,
+            )
+        )
     violations.raise_if_any()
     return specs
 
@@ -113,22 +108,29 @@ def transfer_requests(request: pb.CreateTransfersRequest) -> list[TransferReques
         postings: list[Posting] = []
         for j, posting in enumerate(item.postings):
             pfield = f"{field}.postings[{j}]"
-            check_id(posting.debit_account_id, f"{pfield}.debit_account_id", violations,
-                     max_length=128)
-            check_id(posting.credit_account_id, f"{pfield}.credit_account_id", violations,
-                     max_length=128)
+            check_id(
+                posting.debit_account_id, f"{pfield}.debit_account_id", violations, max_length=128
+            )
+            check_id(
+                posting.credit_account_id, f"{pfield}.credit_account_id", violations, max_length=128
+            )
             if posting.debit_account_id and posting.debit_account_id == posting.credit_account_id:
                 violations.add(f"{pfield}.credit_account_id", "must differ from the debit account")
-            amount = money_from_proto(posting.amount, f"{pfield}.amount", violations,
-                                      has_value=posting.HasField("amount"))
+            amount = money_from_proto(
+                posting.amount, f"{pfield}.amount", violations, has_value=posting.HasField("amount")
+            )
             if amount is not None:
-                postings.append(Posting(posting.debit_account_id, posting.credit_account_id,
-                                        amount))
+                postings.append(
+                    Posting(posting.debit_account_id, posting.credit_account_id, amount)
+                )
         if len(item.description) > 256:
             violations.add(f"{field}.description", "at most 256 characters")
         if not violations:
-            result.append(TransferRequest(item.transfer_id, tuple(postings), item.description,
-                                          dict(item.metadata)))
+            result.append(
+                TransferRequest(
+                    item.transfer_id, tuple(postings), item.description, dict(item.metadata)
+                )
+            )
     violations.raise_if_any()
     return result
 

@@ -23,30 +23,37 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         self._uow = uow
         self._clock = clock
 
-    async def CreateAccounts(self, request: pb.CreateAccountsRequest, context: Context
-                             ) -> pb.CreateAccountsResponse:
+    async def CreateAccounts(
+        self, request: pb.CreateAccountsRequest, context: Context
+    ) -> pb.CreateAccountsResponse:
         specs = convert.account_specs(request)
         results = await handlers.create_accounts(self._uow, specs, self._clock)
-        return pb.CreateAccountsResponse(results=[
-            pb.CreateAccountsResult(account_id=s.account_id, result=convert.ACCOUNT_RESULTS[r])
-            for s, r in zip(specs, results, strict=True)
-        ])
+        return pb.CreateAccountsResponse(
+            results=[
+                pb.CreateAccountsResult(account_id=s.account_id, result=convert.ACCOUNT_RESULTS[r])
+                for s, r in zip(specs, results, strict=True)
+            ]
+        )
 
-    async def CreateTransfers(self, request: pb.CreateTransfersRequest, context: Context
-                              ) -> pb.CreateTransfersResponse:
+    async def CreateTransfers(
+        self, request: pb.CreateTransfersRequest, context: Context
+    ) -> pb.CreateTransfersResponse:
         transfers = convert.transfer_requests(request)
         outcomes = await handlers.create_transfers(self._uow, transfers, self._clock)
-        return pb.CreateTransfersResponse(results=[
-            pb.CreateTransfersResult(
-                transfer_id=o.transfer_id,
-                result=convert.TRANSFER_RESULTS[o.result],
-                accounting_date=date_to_proto(o.accounting_date),
-            )
-            for o in outcomes
-        ])
+        return pb.CreateTransfersResponse(
+            results=[
+                pb.CreateTransfersResult(
+                    transfer_id=o.transfer_id,
+                    result=convert.TRANSFER_RESULTS[o.result],
+                    accounting_date=date_to_proto(o.accounting_date),
+                )
+                for o in outcomes
+            ]
+        )
 
-    async def GetAccount(self, request: pb.GetAccountRequest, context: Context
-                         ) -> pb.GetAccountResponse:
+    async def GetAccount(
+        self, request: pb.GetAccountRequest, context: Context
+    ) -> pb.GetAccountResponse:
         violations = Violations()
         check_id(request.account_id, "account_id", violations, max_length=128)
         violations.raise_if_any()

@@ -50,7 +50,8 @@ async def create_accounts(
             existing = await work.repo.get_account(spec.account_id)
             same = existing is not None and existing.spec == spec
             results.append(
-                CreateAccountResult.EXISTS if same
+                CreateAccountResult.EXISTS
+                if same
                 else CreateAccountResult.EXISTS_WITH_DIFFERENT_FIELDS
             )
         await work.commit()
@@ -59,11 +60,11 @@ async def create_accounts(
 
 def _replayed(request: TransferRequest, stored: StoredTransfer) -> TransferOutcome:
     if stored.content_hash != request.content_hash():
-        return TransferOutcome(request.transfer_id,
-                               TransferResult.EXISTS_WITH_DIFFERENT_CONTENT, None)
+        return TransferOutcome(
+            request.transfer_id, TransferResult.EXISTS_WITH_DIFFERENT_CONTENT, None
+        )
     if stored.result is TransferResult.POSTED:
-        return TransferOutcome(request.transfer_id, TransferResult.EXISTS,
-                               stored.accounting_date)
+        return TransferOutcome(request.transfer_id, TransferResult.EXISTS, stored.accounting_date)
     return TransferOutcome(request.transfer_id, stored.result, None)
 
 

@@ -17,6 +17,21 @@ class StatementFormatError(ValueError):
     """The file is not a complete statement in the expected format."""
 
 
+def _line(number: int, row: dict[str, str | None]) -> StatementLine:
+    if any(row.get(column) is None for column in _COLUMNS) or None in row:
+        raise StatementFormatError(f"row {number} does not have {len(_COLUMNS)} fields")
+    try:
+        amount = Money.parse(str(row["amount"]), str(row["currency"]))
+    except (ValueError, KeyError) as exc:
+        raise StatementFormatError(f"row {number} has an unreadable amount") from exc
+    return StatementLine(
+        payment_id=str(row["out_trade_no"]),
+        channel_transaction_id=str(row["trade_no"]),
+        amount=amount,
+        succeeded=row["status"] == "SUCCESS",
+    )
+
+
 def parse(content: bytes) -> list[StatementLine]:
     """All lines of the file; refuses a truncated file whose trailer totals do not add up."""
     text = content.decode("utf-8-sig")
@@ -27,15 +42,7 @@ def parse(content: bytes) -> list[StatementLine]:
     reader = csv.DictReader(io.StringIO("\n".join(body)))
     if reader.fieldnames != _COLUMNS:
         raise StatementFormatError("unexpected statement columns")
-    lines = [
-        StatementLine(
-            payment_id=row["out_trade_no"],
-            channel_transaction_id=row["trade_no"],
-            amount=Money.parse(row["amount"], row["currency"]),
-            succeeded=row["status"] == "SUCCESS",
-        )
-        for row in reader
-    ]
+    lines = [_line(number, row) for number, row in enumerate(reader, start=1)]
     match = _TRAILER.match(trailers[-1])
     assert match is not None
     expected_count = int(match.group(1))

@@ -23,13 +23,20 @@ class GrpcGatewayRecords:
         token = ""
         while True:
             page = await self._stub.ListChannelTransactions(
-                pb.ListChannelTransactionsRequest(channel=channel,
-                                                  accounting_date=date_to_proto(day),
-                                                  page_size=5000, page_token=token),
-                timeout=self._timeout)
+                pb.ListChannelTransactionsRequest(
+                    channel=channel,
+                    accounting_date=date_to_proto(day),
+                    page_size=5000,
+                    page_token=token,
+                ),
+                timeout=self._timeout,
+            )
             records.extend(
-                OurRecord(t.payment_id, Money(t.amount.currency_code, t.amount.minor_units),
-                          t.state == pb.Payment.SUCCEEDED)
+                OurRecord(
+                    t.payment_id,
+                    Money(t.amount.currency_code, t.amount.minor_units),
+                    t.state == pb.Payment.SUCCEEDED,
+                )
                 for t in page.transactions
             )
             token = page.next_page_token
@@ -40,7 +47,8 @@ class GrpcGatewayRecords:
         chunks: list[bytes] = []
         call = self._stub.FetchChannelStatement(
             pb.FetchChannelStatementRequest(channel=channel, statement_date=date_to_proto(day)),
-            timeout=self._timeout)
+            timeout=self._timeout,
+        )
         async for response in call:
             chunks.append(response.chunk)
         return b"".join(chunks)

@@ -14,10 +14,15 @@ from recon.domain.model import MatchResult, Outcome, ReconciliationRun, RunState
 
 def _run(row: Any) -> ReconciliationRun:
     return ReconciliationRun(
-        run_id=row.run_id, request_id=row.request_id, channel=row.channel,
-        statement_date=row.statement_date, state=RunState(row.state),
-        statement_rows=row.statement_rows, our_records=row.our_records,
-        counts={Outcome(k): v for k, v in row.counts.items()}, created_at=row.created_at,
+        run_id=row.run_id,
+        request_id=row.request_id,
+        channel=row.channel,
+        statement_date=row.statement_date,
+        state=RunState(row.state),
+        statement_rows=row.statement_rows,
+        our_records=row.our_records,
+        counts={Outcome(k): v for k, v in row.counts.items()},
+        created_at=row.created_at,
     )
 
 
@@ -26,17 +31,24 @@ class ReconRepository:
         self._conn = connection
 
     async def by_request_id(self, request_id: str) -> ReconciliationRun | None:
-        row = (await self._conn.execute(select(runs).where(runs.c.request_id == request_id))
-               ).first()
+        row = (
+            await self._conn.execute(select(runs).where(runs.c.request_id == request_id))
+        ).first()
         return _run(row) if row else None
 
     async def add_run(self, run: ReconciliationRun) -> bool:
         statement = (
-            insert(runs).values(
-                run_id=run.run_id, request_id=run.request_id, channel=run.channel,
-                statement_date=run.statement_date, state=run.state.value,
-                statement_rows=run.statement_rows, our_records=run.our_records,
-                counts={k.value: v for k, v in run.counts.items()}, created_at=run.created_at,
+            insert(runs)
+            .values(
+                run_id=run.run_id,
+                request_id=run.request_id,
+                channel=run.channel,
+                statement_date=run.statement_date,
+                state=run.state.value,
+                statement_rows=run.statement_rows,
+                our_records=run.our_records,
+                counts={k.value: v for k, v in run.counts.items()},
+                created_at=run.created_at,
             )
             .on_conflict_do_nothing(index_elements=["request_id"])
             .returning(runs.c.run_id)

@@ -71,8 +71,9 @@ def match(lines: Iterable[StatementLine], records: Iterable[OurRecord]) -> list[
             outcome = Outcome.AMOUNT_MISMATCH
         else:
             outcome = Outcome.MATCHED
-        results.append(MatchResult(line.payment_id, outcome, line.amount,
-                                   record.amount if record else None))
+        results.append(
+            MatchResult(line.payment_id, outcome, line.amount, record.amount if record else None)
+        )
     for record in ours.values():
         if record.succeeded and record.payment_id not in seen:
             results.append(MatchResult(record.payment_id, Outcome.SHORT, None, record.amount))

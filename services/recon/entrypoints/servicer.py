@@ -40,21 +40,25 @@ def run_to_proto(run: ReconciliationRun) -> pb.ReconciliationRun:
         state=STATES[run.state],
         statement_rows=run.statement_rows,
         our_records=run.our_records,
-        outcome_counts=[pb.OutcomeCount(outcome=OUTCOMES[o], count=n)
-                        for o, n in sorted(run.counts.items(), key=lambda i: OUTCOMES[i[0]])],
+        outcome_counts=[
+            pb.OutcomeCount(outcome=OUTCOMES[o], count=n)
+            for o, n in sorted(run.counts.items(), key=lambda i: OUTCOMES[i[0]])
+        ],
         create_time=timestamp(run.created_at),
     )
 
 
 class ReconServicer(pb_grpc.ReconServiceServicer):
-    def __init__(self, uow: UnitOfWorkFactory, gateway: GatewayRecords,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, gateway: GatewayRecords, clock: Callable[[], datetime]
+    ) -> None:
         self._uow = uow
         self._gateway = gateway
         self._clock = clock
 
-    async def RunReconciliation(self, request: pb.RunReconciliationRequest, context: Context
-                                ) -> pb.RunReconciliationResponse:
+    async def RunReconciliation(
+        self, request: pb.RunReconciliationRequest, context: Context
+    ) -> pb.RunReconciliationResponse:
         violations = Violations()
         check_id(request.request_id, "request_id", violations)
         check_id(request.channel, "channel", violations, max_length=32)
@@ -62,6 +66,9 @@ class ReconServicer(pb_grpc.ReconServiceServicer):
         violations.raise_if_any()
         assert day is not None
         run = await handlers.run_reconciliation(
-            self._uow, self._gateway, RunReconciliation(request.request_id, request.channel, day),
-            self._clock)
+            self._uow,
+            self._gateway,
+            RunReconciliation(request.request_id, request.channel, day),
+            self._clock,
+        )
         return pb.RunReconciliationResponse(run=run_to_proto(run))

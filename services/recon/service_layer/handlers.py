@@ -36,29 +36,37 @@ class RunReconciliation:
     statement_date: date
 
 
-async def run_reconciliation(uow: UnitOfWorkFactory, gateway: GatewayRecords,
-                             command: RunReconciliation, clock: Callable[[], datetime]
-                             ) -> ReconciliationRun:
+async def run_reconciliation(
+    uow: UnitOfWorkFactory,
+    gateway: GatewayRecords,
+    command: RunReconciliation,
+    clock: Callable[[], datetime],
+) -> ReconciliationRun:
     """A new run per request id; the same request id returns its first run."""
     async with uow() as work:
         previous = await work.repo.by_request_id(command.request_id)
     if previous is not None:
-        if (previous.channel, previous.statement_date) != (command.channel,
-                                                           command.statement_date):
+        if (previous.channel, previous.statement_date) != (command.channel, command.statement_date):
             raise RequestIdReused("request_id was used for another run")
         return previous
     content = await gateway.statement(command.channel, command.statement_date)
     try:
         lines = banksim_statement.parse(content)
-    except (banksim_statement.StatementFormatError, ValueError, KeyError) as exc:
-        raise StatementInvalid("the channel statement could not be read",
-                               metadata={"channel": command.channel}) from exc
+    except banksim_statement.StatementFormatError as exc:
+        raise StatementInvalid(
+            "the channel statement could not be read", metadata={"channel": command.channel}
+        ) from exc
     records = await gateway.records(command.channel, command.statement_date)
     results = match(lines, records)
     run = ReconciliationRun(
-        run_id=new_id("rec"), request_id=command.request_id, channel=command.channel,
-        statement_date=command.statement_date, state=RunState.COMPLETED,
-        statement_rows=len(lines), our_records=len(records), counts=count(results),
+        run_id=new_id("rec"),
+        request_id=command.request_id,
+        channel=command.channel,
+        statement_date=command.statement_date,
+        state=RunState.COMPLETED,
+        statement_rows=len(lines),
+        our_records=len(records),
+        counts=count(results),
         created_at=clock(),
     )
     async with uow() as work:

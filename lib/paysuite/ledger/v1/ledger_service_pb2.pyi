@@ -140,11 +140,11 @@ class _CreateTransferResultEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_
     """An account with a no-overdraft flag would be overdrawn."""
     CREATE_TRANSFER_RESULT_ACCOUNT_NOT_ACTIVE: _CreateTransferResult.ValueType  # 7
     """An account is frozen or closed."""
-    CREATE_TRANSFER_RESULT_FAILED_BEFORE: _CreateTransferResult.ValueType  # 8
-    """This transfer id failed before; it keeps failing with its first reason."""
 
 class CreateTransferResult(_CreateTransferResult, metaclass=_CreateTransferResultEnumTypeWrapper):
-    """Outcome of one CreateTransfers item."""
+    """Outcome of one CreateTransfers item. A transfer id that failed keeps failing: retrying it
+    returns its first failure, so a retry can never post what was refused.
+    """
 
 CREATE_TRANSFER_RESULT_UNSPECIFIED: CreateTransferResult.ValueType  # 0
 """Not set."""
@@ -162,8 +162,6 @@ CREATE_TRANSFER_RESULT_EXCEEDS_BALANCE: CreateTransferResult.ValueType  # 6
 """An account with a no-overdraft flag would be overdrawn."""
 CREATE_TRANSFER_RESULT_ACCOUNT_NOT_ACTIVE: CreateTransferResult.ValueType  # 7
 """An account is frozen or closed."""
-CREATE_TRANSFER_RESULT_FAILED_BEFORE: CreateTransferResult.ValueType  # 8
-"""This transfer id failed before; it keeps failing with its first reason."""
 Global___CreateTransferResult: _TypeAlias = CreateTransferResult  # noqa: Y015
 
 @_typing.final

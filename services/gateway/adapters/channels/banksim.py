@@ -34,8 +34,15 @@ class ChannelUnavailable(Unavailable):
 class BankQuickPayChannel:
     """Adapter for the bank channel's quick-pay API (simulated by `channelsim`)."""
 
-    def __init__(self, name: str, base_url: str, secret: bytes, merchant_id: str,
-                 session: aiohttp.ClientSession, timeout_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        secret: bytes,
+        merchant_id: str,
+        session: aiohttp.ClientSession,
+        timeout_seconds: float = 10.0,
+    ) -> None:
         self.name = name
         self._base_url = base_url.rstrip("/")
         self._secret = secret
@@ -51,12 +58,16 @@ class BankQuickPayChannel:
 
     async def _call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         body = json.dumps(payload, separators=(",", ":")).encode()
-        async with self._session.post(f"{self._base_url}{path}", data=body,
-                                      headers=self._signed_headers(body),
-                                      timeout=self._timeout) as response:
+        async with self._session.post(
+            f"{self._base_url}{path}",
+            data=body,
+            headers=self._signed_headers(body),
+            timeout=self._timeout,
+        ) as response:
             raw = await response.read()
-            verify(self._secret, raw, response.headers.get(SIGNATURE_HEADER, ""),
-                   now=int(time.time()))
+            verify(
+                self._secret, raw, response.headers.get(SIGNATURE_HEADER, ""), now=int(time.time())
+            )
             answer: dict[str, Any] = json.loads(raw)
             answer["_http_status"] = response.status
             return answer
@@ -87,9 +98,14 @@ class BankQuickPayChannel:
             answer = self._answer(await self._call("/api/quickpay/pay", payload))
         except (TimeoutError, aiohttp.ClientError, SignatureError, ValueError) as exc:
             # The debit may or may not have happened: only a query can tell.
-            _log.warning("channel gave no usable answer", extra={
-                "channel": self.name, "payment_id": charge.payment_id,
-                "error": type(exc).__name__})
+            _log.warning(
+                "channel gave no usable answer",
+                extra={
+                    "channel": self.name,
+                    "payment_id": charge.payment_id,
+                    "error": type(exc).__name__,
+                },
+            )
             return ChannelAnswer(ChannelOutcome.UNKNOWN, error_code=type(exc).__name__)
         return answer
 
@@ -107,18 +123,28 @@ class BankQuickPayChannel:
         """The bank's statement file for the day, as sent, after checking its signature."""
         url = f"{self._base_url}/api/statements/{day.isoformat()}"
         try:
-            async with self._session.get(url, params={"mch_id": self._merchant_id},
-                                         headers=self._signed_headers(b""),
-                                         timeout=self._timeout) as response:
+            async with self._session.get(
+                url,
+                params={"mch_id": self._merchant_id},
+                headers=self._signed_headers(b""),
+                timeout=self._timeout,
+            ) as response:
                 raw = await response.read()
-                verify(self._secret, raw, response.headers.get(SIGNATURE_HEADER, ""),
-                       now=int(time.time()))
+                verify(
+                    self._secret,
+                    raw,
+                    response.headers.get(SIGNATURE_HEADER, ""),
+                    now=int(time.time()),
+                )
                 if response.status != 200:
-                    raise ChannelUnavailable("the channel refused the statement download",
-                                             metadata={"http_status": str(response.status)})
+                    raise ChannelUnavailable(
+                        "the channel refused the statement download",
+                        metadata={"http_status": str(response.status)},
+                    )
         except (TimeoutError, aiohttp.ClientError, SignatureError) as exc:
-            raise ChannelUnavailable("the channel did not deliver the statement",
-                                     metadata={"error": type(exc).__name__}) from exc
+            raise ChannelUnavailable(
+                "the channel did not deliver the statement", metadata={"error": type(exc).__name__}
+            ) from exc
         chunk = 256 * 1024
         for start in range(0, len(raw), chunk):
-            yield raw[start:start + chunk]
+            yield raw[start : start + chunk]

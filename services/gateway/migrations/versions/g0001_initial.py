@@ -28,8 +28,9 @@ def upgrade() -> None:
         sa.Column("payment_id", sa.String(40), primary_key=True),
         sa.Column("request_id", sa.String(64), nullable=False, unique=True),
         sa.Column("request_hash", sa.String(64), nullable=False),
-        sa.Column("merchant_id", sa.String(32), sa.ForeignKey("merchants.merchant_id"),
-                  nullable=False),
+        sa.Column(
+            "merchant_id", sa.String(32), sa.ForeignKey("merchants.merchant_id"), nullable=False
+        ),
         sa.Column("merchant_order_no", sa.String(64), nullable=False),
         sa.Column("amount", sa.BigInteger, nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
@@ -50,12 +51,16 @@ def upgrade() -> None:
     )
     # At most one payment of a business order can succeed: the database says so, not only code.
     op.create_index(
-        "one_success_per_business_order", "payments", ["merchant_id", "merchant_order_no"],
-        unique=True, postgresql_where=sa.text("state = 'succeeded'"),
+        "one_success_per_business_order",
+        "payments",
+        ["merchant_id", "merchant_order_no"],
+        unique=True,
+        postgresql_where=sa.text("state = 'succeeded'"),
     )
     op.create_index("payments_by_order", "payments", ["merchant_id", "merchant_order_no"])
-    op.create_index("payments_by_channel_date", "payments",
-                    ["channel", "accounting_date", "payment_id"])
+    op.create_index(
+        "payments_by_channel_date", "payments", ["channel", "accounting_date", "payment_id"]
+    )
     op.create_table(
         "outbox",
         sa.Column("outbox_id", sa.BigInteger, sa.Identity(), primary_key=True),
@@ -69,8 +74,12 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
     )
-    op.create_index("outbox_pending", "outbox", ["next_attempt_at"],
-                    postgresql_where=sa.text("delivered_at IS NULL"))
+    op.create_index(
+        "outbox_pending",
+        "outbox",
+        ["next_attempt_at"],
+        postgresql_where=sa.text("delivered_at IS NULL"),
+    )
 
 
 def downgrade() -> None:

@@ -51,8 +51,13 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("user_id", "card_number_bidx", name="cards_once_per_user"),
     )
-    op.create_index("one_default_card", "cards", ["user_id"], unique=True,
-                    postgresql_where=sa.text("is_default AND active"))
+    op.create_index(
+        "one_default_card",
+        "cards",
+        ["user_id"],
+        unique=True,
+        postgresql_where=sa.text("is_default AND active"),
+    )
 
 
 def downgrade() -> None:

@@ -30,7 +30,9 @@ def upgrade() -> None:
         sa.Column("debits_posted", sa.BigInteger, nullable=False),
         sa.Column("credits_posted", sa.BigInteger, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("debits_posted >= 0 AND credits_posted >= 0", name="totals_non_negative"),
+        sa.CheckConstraint(
+            "debits_posted >= 0 AND credits_posted >= 0", name="totals_non_negative"
+        ),
     )
     op.create_table(
         "transfers",
@@ -45,10 +47,12 @@ def upgrade() -> None:
     op.create_table(
         "entries",
         sa.Column("entry_id", sa.BigInteger, sa.Identity(), primary_key=True),
-        sa.Column("transfer_id", sa.String(128), sa.ForeignKey("transfers.transfer_id"),
-                  nullable=False),
-        sa.Column("account_id", sa.String(128), sa.ForeignKey("accounts.account_id"),
-                  nullable=False),
+        sa.Column(
+            "transfer_id", sa.String(128), sa.ForeignKey("transfers.transfer_id"), nullable=False
+        ),
+        sa.Column(
+            "account_id", sa.String(128), sa.ForeignKey("accounts.account_id"), nullable=False
+        ),
         sa.Column("side", sa.String(1), nullable=False),
         sa.Column("amount", sa.BigInteger, nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),

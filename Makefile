@@ -1,0 +1,49 @@
+# Paysuite developer commands. `make run` and `make test` do all set-up themselves.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test protos check-protos lint typecheck bench k8s clean
+
+$(BIN)/python:
+	$(shell command -v $(PYTHON) || command -v python3) -m venv $(VENV)
+
+$(STAMP): pyproject.toml $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## The whole suite: embedded Postgres unless DATABASE_URL is set; Ctrl-C stops everything.
+run: $(STAMP)
+	$(BIN)/paysuite-dev run
+
+## The whole test suite against a real Postgres (embedded unless DATABASE_URL is set).
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## Regenerates Python code and mypy stubs from protos/.
+protos: $(STAMP)
+	$(BIN)/python scripts/gen_protos.py
+
+## Fails when the generated code differs from what the .proto files produce.
+check-protos: protos
+	git diff --exit-code -- 'lib/paysuite/*/v1' || \
+		(echo "generated code is out of date: run 'make protos' and commit" && exit 1)
+	test -z "$$(git status --porcelain -- 'lib/paysuite/*/v1')" || \
+		(echo "untracked generated files: run 'make protos' and commit" && exit 1)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check lib services simulators tests scripts
+
+typecheck: $(STAMP)
+	$(BIN)/mypy lib services simulators tests
+
+k8s:
+	kubectl kustomize deploy/k8s/base > /dev/null
+	kubectl kustomize deploy/k8s/overlays/dev > /dev/null
+
+clean:
+	rm -rf $(VENV) .data
