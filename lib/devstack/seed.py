@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import grpc
 
 from devstack import demo
@@ -15,15 +13,12 @@ from identity.bootstrap import build_vault
 from identity.service_layer.handlers import BindVerifiedCard, bind_verified_card
 from identity.service_layer.unit_of_work import uow_factory as identity_uow
 from identity.settings import IdentitySettings
+from paysuite.clock import utc_now
 from paysuite.identity.v1 import identity_service_pb2 as idpb
 from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.database import create_engine
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def seed_ledger(ledger_addr: str, merchant_id: str = demo.MERCHANT_ID) -> None:
@@ -56,7 +51,7 @@ async def seed_ledger(ledger_addr: str, merchant_id: str = demo.MERCHANT_ID) -> 
 async def seed_merchant(settings: GatewaySettings, merchant_id: str = demo.MERCHANT_ID) -> None:
     engine = create_engine(settings.dsn, schema="gateway", service="gateway-seed", pool_size=1)
     try:
-        await register_merchant(gateway_uow(engine), merchant_id, demo.MERCHANT_NAME, _now)
+        await register_merchant(gateway_uow(engine), merchant_id, demo.MERCHANT_NAME, utc_now)
     finally:
         await engine.dispose()
 
@@ -83,7 +78,7 @@ async def seed_user(
             BindVerifiedCard(
                 user_id, demo.CARD_NUMBER, demo.CARD_BANK, demo.agreement_no(demo.CARD_NUMBER)
             ),
-            _now,
+            utc_now,
         )
     finally:
         await engine.dispose()

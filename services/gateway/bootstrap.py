@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
-import grpc
 from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 
 from gateway.adapters.channels.banksim import BankQuickPayChannel
@@ -19,17 +17,14 @@ from gateway.service_layer.outbox import OutboxRelay
 from gateway.service_layer.payments import PaymentDeps
 from gateway.service_layer.unit_of_work import uow_factory
 from gateway.settings import GatewaySettings
+from paysuite.clock import utc_now
 from paysuite.gateway.v1 import gateway_service_pb2, gateway_service_pb2_grpc
 from paysuite.runtime.clients import open_channel
 from paysuite.runtime.database import create_engine
 from paysuite.runtime.entrypoint import ServiceDefinition
-from paysuite.runtime.server import ServiceApp
+from paysuite.runtime.server import ServiceApp, grpc_service_app
 
 SCHEMA = "gateway"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def build_app(settings: GatewaySettings) -> ServiceApp:
@@ -43,7 +38,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     bank = BankQuickPayChannel(
         settings.bank_channel_name,
         settings.bank_channel_url,
-        settings.bank_channel_secret.encode(),
+        settings.bank_channel_secret.get_secret_value().encode(),
         settings.bank_channel_merchant_id,
         http,
         settings.bank_channel_timeout_seconds,
@@ -59,18 +54,16 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     )
     servicer = GatewayServicer(deps, channels)
 
-    def register(server: grpc.aio.Server) -> None:
-        gateway_service_pb2_grpc.add_GatewayServiceServicer_to_server(servicer, server)
-
     async def close_channels() -> None:
         await http.close()
         await ledger_channel.close(grace=None)
         await identity_channel.close(grace=None)
 
-    return ServiceApp(
-        name="gateway",
-        services=[gateway_service_pb2.DESCRIPTOR.services_by_name["GatewayService"]],
-        register=register,
+    return grpc_service_app(
+        "gateway",
+        gateway_service_pb2.DESCRIPTOR.services_by_name["GatewayService"],
+        gateway_service_pb2_grpc.add_GatewayServiceServicer_to_server,
+        servicer,
         background=[relay.run],
         on_stop=[close_channels, engine.dispose],
     )

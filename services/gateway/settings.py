@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from paysuite.runtime.settings import ServiceSettings
@@ -21,17 +21,18 @@ class GatewaySettings(ServiceSettings):
     identity_addr: str = Field(default="localhost:50053", validation_alias="IDENTITY_ADDR")
     bank_channel_name: str = "banksim"
     bank_channel_url: str = "http://127.0.0.1:8601"
-    bank_channel_secret: str = ""
+    bank_channel_secret: SecretStr = SecretStr("")
     bank_channel_merchant_id: str = "PAYSUITE01"
     bank_channel_timeout_seconds: float = 10.0
     outbox_poll_seconds: float = 1.0
 
     @model_validator(mode="after")
     def _require_channel_secret(self) -> Self:
-        if not self.bank_channel_secret:
+        secret = self.bank_channel_secret.get_secret_value()
+        if not secret:
             if not self.is_dev:
                 raise ValueError("GATEWAY_BANK_CHANNEL_SECRET is required outside dev")
-            object.__setattr__(self, "bank_channel_secret", DEV_BANK_SECRET)
-        elif not self.is_dev and self.bank_channel_secret == DEV_BANK_SECRET:
+            object.__setattr__(self, "bank_channel_secret", SecretStr(DEV_BANK_SECRET))
+        elif not self.is_dev and secret == DEV_BANK_SECRET:
             raise ValueError("the dev bank channel secret must not be used outside dev")
         return self

@@ -6,7 +6,7 @@ import base64
 import hashlib
 from typing import Self
 
-from pydantic import model_validator
+from pydantic import SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from paysuite.runtime.settings import ServiceSettings
@@ -25,19 +25,20 @@ class IdentitySettings(ServiceSettings):
 
     service_name: str = "identity"
     port: int = 50053
-    pii_keys: str = ""
-    blind_index_key: str = ""
+    pii_keys: SecretStr = SecretStr("")
+    blind_index_key: SecretStr = SecretStr("")
 
     @model_validator(mode="after")
     def _require_keys(self) -> Self:
         if self.is_dev:
-            object.__setattr__(self, "pii_keys", self.pii_keys or DEV_PII_KEYS)
-            object.__setattr__(self, "blind_index_key", self.blind_index_key or DEV_BLIND_INDEX_KEY)
+            if not self.pii_keys.get_secret_value():
+                object.__setattr__(self, "pii_keys", SecretStr(DEV_PII_KEYS))
+            if not self.blind_index_key.get_secret_value():
+                object.__setattr__(self, "blind_index_key", SecretStr(DEV_BLIND_INDEX_KEY))
             return self
-        if not self.pii_keys or not self.blind_index_key:
+        keys, index_key = self.pii_keys.get_secret_value(), self.blind_index_key.get_secret_value()
+        if not keys or not index_key:
             raise ValueError("IDENTITY_PII_KEYS and IDENTITY_BLIND_INDEX_KEY are required")
-        if DEV_PII_KEYS.split(":", 1)[1] in self.pii_keys or (
-            self.blind_index_key == DEV_BLIND_INDEX_KEY
-        ):
+        if DEV_PII_KEYS.split(":", 1)[1] in keys or index_key == DEV_BLIND_INDEX_KEY:
             raise ValueError("dev PII keys must not be used outside dev")
         return self

@@ -2,39 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
-
-import grpc
 
 from ledger.entrypoints.servicer import LedgerServicer
 from ledger.service_layer.unit_of_work import uow_factory
 from ledger.settings import LedgerSettings
+from paysuite.clock import utc_now
 from paysuite.ledger.v1 import ledger_service_pb2, ledger_service_pb2_grpc
 from paysuite.runtime.database import create_engine
 from paysuite.runtime.entrypoint import ServiceDefinition
-from paysuite.runtime.server import ServiceApp
+from paysuite.runtime.server import ServiceApp, grpc_service_app
 
 SCHEMA = "ledger"
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def build_app(settings: LedgerSettings) -> ServiceApp:
     engine = create_engine(
         settings.dsn, schema=SCHEMA, service="ledger", pool_size=settings.db_pool_size
     )
-    servicer = LedgerServicer(uow_factory(engine), _utc_now)
+    servicer = LedgerServicer(uow_factory(engine), utc_now)
 
-    def register(server: grpc.aio.Server) -> None:
-        ledger_service_pb2_grpc.add_LedgerServiceServicer_to_server(servicer, server)
-
-    return ServiceApp(
-        name="ledger",
-        services=[ledger_service_pb2.DESCRIPTOR.services_by_name["LedgerService"]],
-        register=register,
+    return grpc_service_app(
+        "ledger",
+        ledger_service_pb2.DESCRIPTOR.services_by_name["LedgerService"],
+        ledger_service_pb2_grpc.add_LedgerServiceServicer_to_server,
+        servicer,
         on_stop=[engine.dispose],
     )
 

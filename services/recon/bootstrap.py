@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
-import grpc
-
+from paysuite.clock import utc_now
 from paysuite.recon.v1 import recon_service_pb2, recon_service_pb2_grpc
 from paysuite.runtime.clients import open_channel
 from paysuite.runtime.database import create_engine
 from paysuite.runtime.entrypoint import ServiceDefinition
-from paysuite.runtime.server import ServiceApp
+from paysuite.runtime.server import ServiceApp, grpc_service_app
 from recon.adapters.gateway_client import GrpcGatewayRecords
 from recon.entrypoints.servicer import ReconServicer
 from recon.service_layer.unit_of_work import uow_factory
 from recon.settings import ReconSettings
 
 SCHEMA = "recon"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def build_app(settings: ReconSettings) -> ServiceApp:
@@ -31,13 +25,11 @@ async def build_app(settings: ReconSettings) -> ServiceApp:
     gateway_channel = open_channel(settings.gateway_addr)
     servicer = ReconServicer(uow_factory(engine), GrpcGatewayRecords(gateway_channel), utc_now)
 
-    def register(server: grpc.aio.Server) -> None:
-        recon_service_pb2_grpc.add_ReconServiceServicer_to_server(servicer, server)
-
-    return ServiceApp(
-        name="recon",
-        services=[recon_service_pb2.DESCRIPTOR.services_by_name["ReconService"]],
-        register=register,
+    return grpc_service_app(
+        "recon",
+        recon_service_pb2.DESCRIPTOR.services_by_name["ReconService"],
+        recon_service_pb2_grpc.add_ReconServiceServicer_to_server,
+        servicer,
         on_stop=[lambda: gateway_channel.close(grace=None), engine.dispose],
     )
 

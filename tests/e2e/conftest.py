@@ -29,6 +29,19 @@ def _free_ports(names: list[str]) -> dict[str, int]:
     return ports
 
 
+async def _seed(suite: Stack) -> None:
+    """Seeds as `make run` does, reading settings from the children's environment."""
+    saved = dict(os.environ)
+    os.environ.update(suite.env())
+    try:
+        await seed.seed_ledger(suite.config.addr("ledger"))
+        await seed.seed_merchant(GatewaySettings())
+        await seed.seed_user(suite.config.addr("identity"), IdentitySettings())
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 async def stack(admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     """Migrated, started, SERVING and seeded; stopped by SIGTERM, which must exit 0."""
@@ -44,16 +57,10 @@ async def stack(admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Asy
     suite = Stack(config)
     await suite.migrate()
     await suite.start()
-    saved = dict(os.environ)
     try:
-        os.environ.update(suite.env())
-        await seed.seed_ledger(config.addr("ledger"))
-        await seed.seed_merchant(GatewaySettings())
-        await seed.seed_user(config.addr("identity"), IdentitySettings())
+        await _seed(suite)
         yield suite
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
         codes = await suite.stop()
         await drop_database(admin_url, name)
     assert codes == dict.fromkeys(codes, 0), f"unclean exit: {codes}"

@@ -66,6 +66,13 @@ async def test_payment_credits_merchant_and_reconciles(stack: Stack) -> None:
         payment = (await gpb_grpc.GatewayServiceStub(channel).CreatePayment(request)).payment
     assert payment.state == gpb.Payment.SUCCEEDED
     assert await _balance(stack) == before + 8888
+    log_lines = [
+        json.loads(line)
+        for line in (stack.config.data_dir / "logs" / "gateway.log").read_text().splitlines()
+        if line.startswith("{")
+    ]
+    settled = [e for e in log_lines if e.get("payment_id") == payment.payment_id]
+    assert settled and all(e["trace_id"] == payment.trace_id and e["span_id"] for e in settled)
 
     # A payment the bank has and we do not: a long item for reconciliation.
     bank = f"http://127.0.0.1:{stack.config.ports['banksim']}"

@@ -92,7 +92,7 @@ async def gateway_addr(ledger_addr: str, identity_addr: str, bank_url: str) -> A
         ledger_addr=ledger_addr,
         identity_addr=identity_addr,
         bank_channel_url=bank_url,
-        bank_channel_secret=DEV_BANK_SECRET,
+        bank_channel_secret=SecretStr(DEV_BANK_SECRET),
     )
     await seed.seed_ledger(ledger_addr)
     await seed.seed_merchant(settings)

@@ -34,6 +34,25 @@ class ServiceApp:
     on_stop: Sequence[Callable[[], Awaitable[None]]] = ()
 
 
+def grpc_service_app(
+    name: str,
+    service: ServiceDescriptor,
+    add_to_server: Callable[[Any, grpc.aio.Server], None],
+    servicer: Any,
+    *,
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
+    on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+) -> ServiceApp:
+    """The usual app: one generated servicer registered with its add_*_to_server function."""
+    return ServiceApp(
+        name=name,
+        services=[service],
+        register=lambda server: add_to_server(servicer, server),
+        background=background,
+        on_stop=on_stop,
+    )
+
+
 @dataclass
 class RunningServer:
     """A started server; stop() flips health to NOT_SERVING, drains, then releases resources."""

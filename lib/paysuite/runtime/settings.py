@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from paysuite.runtime.dsn import dev_service_password, service_role, with_credentials
@@ -26,7 +26,9 @@ class Environment(enum.StrEnum):
 class CommonSettings(BaseSettings):
     """Settings shared by every service; subclasses add a prefix and their own fields."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = SettingsConfigDict(
+        extra="ignore", frozen=True, populate_by_name=True, hide_input_in_errors=True
+    )
 
     paysuite_env: Environment = Field(default=Environment.PROD, validation_alias="PAYSUITE_ENV")
     otel_exporter_otlp_endpoint: str | None = Field(
@@ -51,8 +53,8 @@ class ServiceSettings(CommonSettings):
     service_name: str = ""
     port: int = 0
     host: str = "[::]"
-    database_url: str | None = None
-    shared_database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    database_url: SecretStr | None = None
+    shared_database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
     db_pool_size: int = 10
 
     @model_validator(mode="after")
@@ -68,10 +70,12 @@ class ServiceSettings(CommonSettings):
             object.__setattr__(
                 self,
                 "database_url",
-                service_url(self.shared_database_url, self.service_name),
+                SecretStr(
+                    service_url(self.shared_database_url.get_secret_value(), self.service_name)
+                ),
             )
         elif not self.is_dev:
-            password = urlsplit(self.database_url).password or ""
+            password = urlsplit(self.database_url.get_secret_value()).password or ""
             if password in ("", dev_service_password(self.service_name)):
                 raise ValueError(
                     f"{self.service_name.upper()}_DATABASE_URL has an empty or dev password"
@@ -81,7 +85,7 @@ class ServiceSettings(CommonSettings):
     @property
     def dsn(self) -> str:
         assert self.database_url is not None
-        return self.database_url
+        return self.database_url.get_secret_value()
 
 
 def service_url(shared_url: str, service: str) -> str:

@@ -1,0 +1,78 @@
+"""Settings fail fast outside dev: no derived credentials, no dev secrets, no missing keys."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from pydantic import ValidationError
+
+from gateway.settings import GatewaySettings
+from identity.settings import DEV_PII_KEYS, IdentitySettings
+from ledger.settings import LedgerSettings
+
+SHARED = "postgresql://postgres@db:5432/paysuite"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    prefixes = ("PAYSUITE_", "DATABASE_URL", "LEDGER_", "IDENTITY_", "GATEWAY_", "RECON_")
+    for name in [n for n in os.environ if n.startswith(prefixes)]:
+        monkeypatch.delenv(name)
+
+
+def test_dev_derives_the_service_role_from_the_shared_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYSUITE_ENV", "dev")
+    monkeypatch.setenv("DATABASE_URL", SHARED)
+    settings = LedgerSettings()
+    assert settings.dsn.startswith("postgresql://paysuite_ledger:")
+    assert settings.dsn.endswith("@db:5432/paysuite")
+
+
+def test_prod_is_the_default_and_requires_the_service_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", SHARED)
+    with pytest.raises(ValidationError, match="LEDGER_DATABASE_URL is required"):
+        LedgerSettings()
+
+
+def test_prod_refuses_a_dev_or_empty_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "LEDGER_DATABASE_URL", "postgresql://paysuite_ledger:paysuite_ledger_dev@db/paysuite"
+    )
+    with pytest.raises(ValidationError, match="empty or dev password"):
+        LedgerSettings()
+    monkeypatch.setenv("LEDGER_DATABASE_URL", "postgresql://paysuite_ledger@db/paysuite")
+    with pytest.raises(ValidationError, match="empty or dev password"):
+        LedgerSettings()
+    monkeypatch.setenv("LEDGER_DATABASE_URL", "postgresql://paysuite_ledger:s3cr3t-x@db/p")
+    assert LedgerSettings().port == 50052
+
+
+def test_identity_needs_real_keys_outside_dev(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDENTITY_DATABASE_URL", "postgresql://paysuite_identity:pw-x@db/p")
+    with pytest.raises(ValidationError, match="IDENTITY_PII_KEYS"):
+        IdentitySettings()
+    monkeypatch.setenv("IDENTITY_PII_KEYS", DEV_PII_KEYS)
+    monkeypatch.setenv("IDENTITY_BLIND_INDEX_KEY", "a" * 44)
+    with pytest.raises(ValidationError, match="dev PII keys"):
+        IdentitySettings()
+
+
+def test_gateway_needs_the_channel_secret_outside_dev(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", "postgresql://paysuite_gateway:pw-x@db/p")
+    with pytest.raises(ValidationError, match="GATEWAY_BANK_CHANNEL_SECRET"):
+        GatewaySettings()
+    monkeypatch.setenv("GATEWAY_BANK_CHANNEL_SECRET", "paysuite-dev-bank-secret")
+    with pytest.raises(ValidationError, match="dev bank channel secret"):
+        GatewaySettings()
+
+
+def test_validation_errors_do_not_echo_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "LEDGER_DATABASE_URL", "postgresql://paysuite_ledger:paysuite_ledger_dev@db/paysuite"
+    )
+    with pytest.raises(ValidationError) as caught:
+        LedgerSettings()
+    assert "paysuite_ledger_dev" not in str(caught.value)
+    monkeypatch.setenv("LEDGER_DATABASE_URL", "postgresql://paysuite_ledger:s3cr3t-x@db/p")
+    assert "s3cr3t-x" not in repr(LedgerSettings())
