@@ -97,8 +97,10 @@ class Stack:
         log_dir.mkdir(parents=True, exist_ok=True)
         log = (log_dir / f"{name}.log").open("ab")
         self._logs.append(log)
+        # A session of its own: Ctrl-C reaches the launcher, which stops children in order.
         self.processes[name] = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, env=self.env(), stdout=log, stderr=log
+            sys.executable, "-m", module, env=self.env(), stdout=log, stderr=log,
+            start_new_session=True,
         )
 
     async def start(self, timeout: float = 60.0) -> None:
