@@ -25,6 +25,7 @@ def _say(message: str) -> None:
 async def run() -> None:
     data_dir = DEFAULT_DATA_DIR.parent
     _say("paysuite: starting Postgres and provisioning schemas ...")
+    embedded = not os.environ.get("DATABASE_URL")
     database_url = await provision(server_url(), DATABASE)
     stack = Stack(StackConfig(database_url=database_url, data_dir=data_dir))
     _say("paysuite: migrating ...")
@@ -59,7 +60,8 @@ async def run() -> None:
     finally:
         _say("paysuite: stopping ...")
         codes = await stack.stop()
-        stop_embedded()
+        if embedded:
+            stop_embedded()
         _say(f"paysuite: stopped {codes}")
 
 

