@@ -9,16 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from devstack.postgres import server_url
+from devstack.postgres import DEFAULT_DATA_DIR, server_url, stop_embedded
 from devstack.provision import drop_database, provision
 from paysuite.runtime.migrations import upgrade_to_head
 from tests.helpers import SERVICES, SERVICES_DIR, service_dsn
 
 
 @pytest.fixture(scope="session")
-def admin_url() -> str:
+def admin_url() -> Iterator[str]:
     """Superuser URL of the server: DATABASE_URL when set, else the embedded Postgres."""
-    return server_url()
+    started_here = not os.environ.get("DATABASE_URL") and not (
+        DEFAULT_DATA_DIR / "postmaster.pid"
+    ).exists()
+    yield server_url()
+    if started_here:
+        stop_embedded()
 
 
 @pytest.fixture(scope="session")
