@@ -18,9 +18,9 @@ from tests.helpers import SERVICES, SERVICES_DIR, service_dsn
 @pytest.fixture(scope="session")
 def admin_url() -> Iterator[str]:
     """Superuser URL of the server: DATABASE_URL when set, else the embedded Postgres."""
-    started_here = not os.environ.get("DATABASE_URL") and not (
-        DEFAULT_DATA_DIR / "postmaster.pid"
-    ).exists()
+    started_here = (
+        not os.environ.get("DATABASE_URL") and not (DEFAULT_DATA_DIR / "postmaster.pid").exists()
+    )
     yield server_url()
     if started_here:
         stop_embedded()

@@ -99,7 +99,12 @@ class Stack:
         self._logs.append(log)
         # A session of its own: Ctrl-C reaches the launcher, which stops children in order.
         self.processes[name] = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, env=self.env(), stdout=log, stderr=log,
+            sys.executable,
+            "-m",
+            module,
+            env=self.env(),
+            stdout=log,
+            stderr=log,
             start_new_session=True,
         )
 
