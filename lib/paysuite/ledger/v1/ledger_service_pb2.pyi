@@ -140,6 +140,26 @@ class _CreateTransferResultEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_
     """An account with a no-overdraft flag would be overdrawn."""
     CREATE_TRANSFER_RESULT_ACCOUNT_NOT_ACTIVE: _CreateTransferResult.ValueType  # 7
     """An account is frozen or closed."""
+    CREATE_TRANSFER_RESULT_PENDING: _CreateTransferResult.ValueType  # 8
+    """Held as a pending transfer now."""
+    CREATE_TRANSFER_RESULT_TRANSFER_NOT_FOUND: _CreateTransferResult.ValueType  # 9
+    """The pending or original transfer does not exist."""
+    CREATE_TRANSFER_RESULT_ALREADY_POSTED: _CreateTransferResult.ValueType  # 10
+    """The pending transfer was already posted."""
+    CREATE_TRANSFER_RESULT_ALREADY_VOIDED: _CreateTransferResult.ValueType  # 11
+    """The pending transfer was already voided."""
+    CREATE_TRANSFER_RESULT_PENDING_EXPIRED: _CreateTransferResult.ValueType  # 12
+    """The pending transfer expired before it was posted."""
+    CREATE_TRANSFER_RESULT_EXCEEDS_PENDING_AMOUNT: _CreateTransferResult.ValueType  # 13
+    """The amount to post exceeds the pending amount."""
+    CREATE_TRANSFER_RESULT_NOT_PENDING: _CreateTransferResult.ValueType  # 14
+    """The referenced transfer is not pending."""
+    CREATE_TRANSFER_RESULT_ALREADY_REVERSED: _CreateTransferResult.ValueType  # 15
+    """The transfer was already reversed."""
+    CREATE_TRANSFER_RESULT_NOT_REVERSIBLE: _CreateTransferResult.ValueType  # 16
+    """Only posted, non-reversal transfers can be reversed."""
+    CREATE_TRANSFER_RESULT_ALREADY_CLEARED: _CreateTransferResult.ValueType  # 17
+    """The suspense item was already cleared."""
 
 class CreateTransferResult(_CreateTransferResult, metaclass=_CreateTransferResultEnumTypeWrapper):
     """Outcome of one CreateTransfers item. A transfer id that failed keeps failing: retrying it
@@ -162,7 +182,51 @@ CREATE_TRANSFER_RESULT_EXCEEDS_BALANCE: CreateTransferResult.ValueType  # 6
 """An account with a no-overdraft flag would be overdrawn."""
 CREATE_TRANSFER_RESULT_ACCOUNT_NOT_ACTIVE: CreateTransferResult.ValueType  # 7
 """An account is frozen or closed."""
+CREATE_TRANSFER_RESULT_PENDING: CreateTransferResult.ValueType  # 8
+"""Held as a pending transfer now."""
+CREATE_TRANSFER_RESULT_TRANSFER_NOT_FOUND: CreateTransferResult.ValueType  # 9
+"""The pending or original transfer does not exist."""
+CREATE_TRANSFER_RESULT_ALREADY_POSTED: CreateTransferResult.ValueType  # 10
+"""The pending transfer was already posted."""
+CREATE_TRANSFER_RESULT_ALREADY_VOIDED: CreateTransferResult.ValueType  # 11
+"""The pending transfer was already voided."""
+CREATE_TRANSFER_RESULT_PENDING_EXPIRED: CreateTransferResult.ValueType  # 12
+"""The pending transfer expired before it was posted."""
+CREATE_TRANSFER_RESULT_EXCEEDS_PENDING_AMOUNT: CreateTransferResult.ValueType  # 13
+"""The amount to post exceeds the pending amount."""
+CREATE_TRANSFER_RESULT_NOT_PENDING: CreateTransferResult.ValueType  # 14
+"""The referenced transfer is not pending."""
+CREATE_TRANSFER_RESULT_ALREADY_REVERSED: CreateTransferResult.ValueType  # 15
+"""The transfer was already reversed."""
+CREATE_TRANSFER_RESULT_NOT_REVERSIBLE: CreateTransferResult.ValueType  # 16
+"""Only posted, non-reversal transfers can be reversed."""
+CREATE_TRANSFER_RESULT_ALREADY_CLEARED: CreateTransferResult.ValueType  # 17
+"""The suspense item was already cleared."""
 Global___CreateTransferResult: _TypeAlias = CreateTransferResult  # noqa: Y015
+
+class _EntrySide:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EntrySideEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EntrySide.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ENTRY_SIDE_UNSPECIFIED: _EntrySide.ValueType  # 0
+    """Not set."""
+    ENTRY_SIDE_DEBIT: _EntrySide.ValueType  # 1
+    """Debit."""
+    ENTRY_SIDE_CREDIT: _EntrySide.ValueType  # 2
+    """Credit."""
+
+class EntrySide(_EntrySide, metaclass=_EntrySideEnumTypeWrapper):
+    """Which side of an account an entry is on."""
+
+ENTRY_SIDE_UNSPECIFIED: EntrySide.ValueType  # 0
+"""Not set."""
+ENTRY_SIDE_DEBIT: EntrySide.ValueType  # 1
+"""Debit."""
+ENTRY_SIDE_CREDIT: EntrySide.ValueType  # 2
+"""Credit."""
+Global___EntrySide: _TypeAlias = EntrySide  # noqa: Y015
 
 @_typing.final
 class Account(_message.Message):
@@ -210,6 +274,13 @@ class Account(_message.Message):
     CREDITS_POSTED_FIELD_NUMBER: _builtins.int
     BALANCE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    DEBITS_PENDING_FIELD_NUMBER: _builtins.int
+    CREDITS_PENDING_FIELD_NUMBER: _builtins.int
+    AVAILABLE_BALANCE_FIELD_NUMBER: _builtins.int
+    OVERDRAFT_LIMIT_FIELD_NUMBER: _builtins.int
+    DAY_END_BALANCE_FIELD_NUMBER: _builtins.int
+    DAY_END_DATE_FIELD_NUMBER: _builtins.int
+    SUSPENSE_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     """Client-assigned id, e.g. "merchant.M100001.payable.CNY"."""
     name: _builtins.str
@@ -228,6 +299,8 @@ class Account(_message.Message):
     """Debits must not exceed credits (no overdraft of a credit-normal account)."""
     credits_must_not_exceed_debits: _builtins.bool
     """Credits must not exceed debits (mirror, for debit-normal accounts)."""
+    suspense: _builtins.bool
+    """Whether this is a suspense (过渡) account: money parked here opens suspense items."""
     @_builtins.property
     def debits_posted(self) -> _money_pb2.Money:
         """Sum of posted debits."""
@@ -246,6 +319,30 @@ class Account(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the account was created."""
 
+    @_builtins.property
+    def debits_pending(self) -> _money_pb2.Money:
+        """Debits held by pending transfers."""
+
+    @_builtins.property
+    def credits_pending(self) -> _money_pb2.Money:
+        """Credits held by pending transfers."""
+
+    @_builtins.property
+    def available_balance(self) -> _money_pb2.Money:
+        """Balance on the normal side less pending holds against it."""
+
+    @_builtins.property
+    def overdraft_limit(self) -> _money_pb2.Money:
+        """How far debits may exceed credits (or the mirror) despite the no-overdraft flag."""
+
+    @_builtins.property
+    def day_end_balance(self) -> _money_pb2.Money:
+        """Closing balance of the last closed accounting date (dual balance)."""
+
+    @_builtins.property
+    def day_end_date(self) -> _date_pb2.Date:
+        """The accounting date day_end_balance belongs to; unset before the first day-end."""
+
     def __init__(
         self,
         *,
@@ -262,10 +359,17 @@ class Account(_message.Message):
         credits_posted: _money_pb2.Money | None = ...,
         balance: _money_pb2.Money | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        debits_pending: _money_pb2.Money | None = ...,
+        credits_pending: _money_pb2.Money | None = ...,
+        available_balance: _money_pb2.Money | None = ...,
+        overdraft_limit: _money_pb2.Money | None = ...,
+        day_end_balance: _money_pb2.Money | None = ...,
+        day_end_date: _date_pb2.Date | None = ...,
+        suspense: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "create_time", b"create_time", "credits_posted", b"credits_posted", "debits_posted", b"debits_posted"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["available_balance", b"available_balance", "balance", b"balance", "create_time", b"create_time", "credits_pending", b"credits_pending", "credits_posted", b"credits_posted", "day_end_balance", b"day_end_balance", "day_end_date", b"day_end_date", "debits_pending", b"debits_pending", "debits_posted", b"debits_posted", "overdraft_limit", b"overdraft_limit"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "balance", b"balance", "create_time", b"create_time", "credits_must_not_exceed_debits", b"credits_must_not_exceed_debits", "credits_posted", b"credits_posted", "currency_code", b"currency_code", "debits_must_not_exceed_credits", b"debits_must_not_exceed_credits", "debits_posted", b"debits_posted", "name", b"name", "owner_id", b"owner_id", "owner_type", b"owner_type", "state", b"state", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "available_balance", b"available_balance", "balance", b"balance", "create_time", b"create_time", "credits_must_not_exceed_debits", b"credits_must_not_exceed_debits", "credits_pending", b"credits_pending", "credits_posted", b"credits_posted", "currency_code", b"currency_code", "day_end_balance", b"day_end_balance", "day_end_date", b"day_end_date", "debits_must_not_exceed_credits", b"debits_must_not_exceed_credits", "debits_pending", b"debits_pending", "debits_posted", b"debits_posted", "name", b"name", "overdraft_limit", b"overdraft_limit", "owner_id", b"owner_id", "owner_type", b"owner_type", "state", b"state", "suspense", b"suspense", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -285,6 +389,8 @@ class AccountSpec(_message.Message):
     OWNER_ID_FIELD_NUMBER: _builtins.int
     DEBITS_MUST_NOT_EXCEED_CREDITS_FIELD_NUMBER: _builtins.int
     CREDITS_MUST_NOT_EXCEED_DEBITS_FIELD_NUMBER: _builtins.int
+    OVERDRAFT_LIMIT_FIELD_NUMBER: _builtins.int
+    SUSPENSE_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     """Client-assigned id: letters, digits, '.', '_', '-' or ':', at most 128."""
     name: _builtins.str
@@ -301,6 +407,12 @@ class AccountSpec(_message.Message):
     """No-overdraft flag for credit-normal accounts."""
     credits_must_not_exceed_debits: _builtins.bool
     """Mirror flag for debit-normal accounts."""
+    suspense: _builtins.bool
+    """Marks a suspense account."""
+    @_builtins.property
+    def overdraft_limit(self) -> _money_pb2.Money:
+        """Credit line: how far the no-overdraft flag lets the balance go below zero. Same currency."""
+
     def __init__(
         self,
         *,
@@ -312,10 +424,12 @@ class AccountSpec(_message.Message):
         owner_id: _builtins.str = ...,
         debits_must_not_exceed_credits: _builtins.bool = ...,
         credits_must_not_exceed_debits: _builtins.bool = ...,
+        overdraft_limit: _money_pb2.Money | None = ...,
+        suspense: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["overdraft_limit", b"overdraft_limit"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "credits_must_not_exceed_debits", b"credits_must_not_exceed_debits", "currency_code", b"currency_code", "debits_must_not_exceed_credits", b"debits_must_not_exceed_credits", "name", b"name", "owner_id", b"owner_id", "owner_type", b"owner_type", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "credits_must_not_exceed_debits", b"credits_must_not_exceed_debits", "currency_code", b"currency_code", "debits_must_not_exceed_credits", b"debits_must_not_exceed_credits", "name", b"name", "overdraft_limit", b"overdraft_limit", "owner_id", b"owner_id", "owner_type", b"owner_type", "suspense", b"suspense", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -457,10 +571,16 @@ class TransferSpec(_message.Message):
     POSTINGS_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
+    PENDING_FIELD_NUMBER: _builtins.int
+    TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
     transfer_id: _builtins.str
     """Client-assigned idempotency id, at most 128 characters."""
     description: _builtins.str
     """Free text."""
+    pending: _builtins.bool
+    """Hold the amounts (two-phase) instead of posting them."""
+    timeout_seconds: _builtins.int
+    """For pending transfers: seconds after which the hold expires by itself; 0 never."""
     @_builtins.property
     def postings(self) -> _containers.RepeatedCompositeFieldContainer[Global___Posting]:
         """One or more postings, posted together or not at all."""
@@ -476,10 +596,12 @@ class TransferSpec(_message.Message):
         postings: _abc.Iterable[Global___Posting] | None = ...,
         description: _builtins.str = ...,
         metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        pending: _builtins.bool = ...,
+        timeout_seconds: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "metadata", b"metadata", "postings", b"postings", "transfer_id", b"transfer_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "metadata", b"metadata", "pending", b"pending", "postings", b"postings", "timeout_seconds", b"timeout_seconds", "transfer_id", b"transfer_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -610,3 +732,1192 @@ class GetAccountResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetAccountResponse: _TypeAlias = GetAccountResponse  # noqa: Y015
+
+@_typing.final
+class ListAccountsRequest(_message.Message):
+    """Request for ListAccounts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OWNER_TYPE_FIELD_NUMBER: _builtins.int
+    OWNER_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    owner_type: Global___OwnerType.ValueType
+    """Only accounts of this owner type; all when unset."""
+    owner_id: _builtins.str
+    """Only accounts of this owner id; all when empty."""
+    page_size: _builtins.int
+    """Maximum accounts per page; 0 means 100, at most 1000."""
+    page_token: _builtins.str
+    """Token from a previous page."""
+    def __init__(
+        self,
+        *,
+        owner_type: Global___OwnerType.ValueType = ...,
+        owner_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["owner_id", b"owner_id", "owner_type", b"owner_type", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAccountsRequest: _TypeAlias = ListAccountsRequest  # noqa: Y015
+
+@_typing.final
+class ListAccountsResponse(_message.Message):
+    """Response for ListAccounts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def accounts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Account]:
+        """Accounts ordered by id."""
+
+    def __init__(
+        self,
+        *,
+        accounts: _abc.Iterable[Global___Account] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounts", b"accounts", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAccountsResponse: _TypeAlias = ListAccountsResponse  # noqa: Y015
+
+@_typing.final
+class Transfer(_message.Message):
+    """A transfer as recorded."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _State:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _StateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[Transfer._State.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        STATE_UNSPECIFIED: Transfer._State.ValueType  # 0
+        """Not set."""
+        POSTED: Transfer._State.ValueType  # 1
+        """Posted; entries exist."""
+        PENDING: Transfer._State.ValueType  # 2
+        """Held; amounts are pending on the accounts."""
+        PENDING_POSTED: Transfer._State.ValueType  # 3
+        """A pending transfer that was posted (by a linked posting transfer)."""
+        VOIDED: Transfer._State.ValueType  # 4
+        """A pending transfer that was voided or expired."""
+        FAILED: Transfer._State.ValueType  # 5
+        """Refused with the result given; a retry returns the same."""
+
+    class State(_State, metaclass=_StateEnumTypeWrapper):
+        """Lifecycle of a transfer."""
+
+    STATE_UNSPECIFIED: Transfer.State.ValueType  # 0
+    """Not set."""
+    POSTED: Transfer.State.ValueType  # 1
+    """Posted; entries exist."""
+    PENDING: Transfer.State.ValueType  # 2
+    """Held; amounts are pending on the accounts."""
+    PENDING_POSTED: Transfer.State.ValueType  # 3
+    """A pending transfer that was posted (by a linked posting transfer)."""
+    VOIDED: Transfer.State.ValueType  # 4
+    """A pending transfer that was voided or expired."""
+    FAILED: Transfer.State.ValueType  # 5
+    """Refused with the result given; a retry returns the same."""
+
+    @_typing.final
+    class MetadataEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    POSTINGS_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    ACCOUNTING_DATE_FIELD_NUMBER: _builtins.int
+    LINKED_TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    REVERSED_BY_TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    transfer_id: _builtins.str
+    """The id."""
+    state: Global___Transfer.State.ValueType
+    """State."""
+    result: Global___CreateTransferResult.ValueType
+    """Outcome of the request that created it."""
+    description: _builtins.str
+    """Free text."""
+    linked_transfer_id: _builtins.str
+    """The transfer this one posts, voids, reverses or clears."""
+    reversed_by_transfer_id: _builtins.str
+    """The transfer that reversed this one, if any."""
+    @_builtins.property
+    def postings(self) -> _containers.RepeatedCompositeFieldContainer[Global___Posting]:
+        """Postings."""
+
+    @_builtins.property
+    def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Business references."""
+
+    @_builtins.property
+    def accounting_date(self) -> _date_pb2.Date:
+        """Accounting date of its entries, when it has entries."""
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When a pending transfer's hold expires."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was recorded."""
+
+    def __init__(
+        self,
+        *,
+        transfer_id: _builtins.str = ...,
+        state: Global___Transfer.State.ValueType = ...,
+        result: Global___CreateTransferResult.ValueType = ...,
+        postings: _abc.Iterable[Global___Posting] | None = ...,
+        description: _builtins.str = ...,
+        metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        accounting_date: _date_pb2.Date | None = ...,
+        linked_transfer_id: _builtins.str = ...,
+        reversed_by_transfer_id: _builtins.str = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "create_time", b"create_time", "expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "create_time", b"create_time", "description", b"description", "expire_time", b"expire_time", "linked_transfer_id", b"linked_transfer_id", "metadata", b"metadata", "postings", b"postings", "result", b"result", "reversed_by_transfer_id", b"reversed_by_transfer_id", "state", b"state", "transfer_id", b"transfer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Transfer: _TypeAlias = Transfer  # noqa: Y015
+
+@_typing.final
+class GetTransferRequest(_message.Message):
+    """Request for GetTransfer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    transfer_id: _builtins.str
+    """The id."""
+    def __init__(
+        self,
+        *,
+        transfer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["transfer_id", b"transfer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTransferRequest: _TypeAlias = GetTransferRequest  # noqa: Y015
+
+@_typing.final
+class GetTransferResponse(_message.Message):
+    """Response for GetTransfer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def transfer(self) -> Global___Transfer:
+        """The transfer."""
+
+    def __init__(
+        self,
+        *,
+        transfer: Global___Transfer | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["transfer", b"transfer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["transfer", b"transfer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTransferResponse: _TypeAlias = GetTransferResponse  # noqa: Y015
+
+@_typing.final
+class PostPendingTransferRequest(_message.Message):
+    """Request for PostPendingTransfer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    PENDING_TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    transfer_id: _builtins.str
+    """Idempotency id of the posting transfer."""
+    pending_transfer_id: _builtins.str
+    """The pending transfer to post."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """Amount to post, at most the pending amount; the whole pending amount when unset.
+        Only single-posting pending transfers may be posted in part.
+        """
+
+    def __init__(
+        self,
+        *,
+        transfer_id: _builtins.str = ...,
+        pending_transfer_id: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "pending_transfer_id", b"pending_transfer_id", "transfer_id", b"transfer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PostPendingTransferRequest: _TypeAlias = PostPendingTransferRequest  # noqa: Y015
+
+@_typing.final
+class PostPendingTransferResponse(_message.Message):
+    """Response for PostPendingTransfer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULT_FIELD_NUMBER: _builtins.int
+    ACCOUNTING_DATE_FIELD_NUMBER: _builtins.int
+    result: Global___CreateTransferResult.ValueType
+    """Outcome."""
+    @_builtins.property
+    def accounting_date(self) -> _date_pb2.Date:
+        """Accounting date of the posted entries, when posted."""
+
+    def __init__(
+        self,
+        *,
+        result: Global___CreateTransferResult.ValueType = ...,
+        accounting_date: _date_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PostPendingTransferResponse: _TypeAlias = PostPendingTransferResponse  # noqa: Y015
+
+@_typing.final
+class VoidPendingTransferRequest(_message.Message):
+    """Request for VoidPendingTransfer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    PENDING_TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    transfer_id: _builtins.str
+    """Idempotency id of the voiding transfer."""
+    pending_transfer_id: _builtins.str
+    """The pending transfer to void."""
+    def __init__(
+        self,
+        *,
+        transfer_id: _builtins.str = ...,
+        pending_transfer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["pending_transfer_id", b"pending_transfer_id", "transfer_id", b"transfer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VoidPendingTransferRequest: _TypeAlias = VoidPendingTransferRequest  # noqa: Y015
+
+@_typing.final
+class VoidPendingTransferResponse(_message.Message):
+    """Response for VoidPendingTransfer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULT_FIELD_NUMBER: _builtins.int
+    result: Global___CreateTransferResult.ValueType
+    """Outcome."""
+    def __init__(
+        self,
+        *,
+        result: Global___CreateTransferResult.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VoidPendingTransferResponse: _TypeAlias = VoidPendingTransferResponse  # noqa: Y015
+
+@_typing.final
+class ReverseTransferRequest(_message.Message):
+    """Request for ReverseTransfer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    REVERSED_TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    transfer_id: _builtins.str
+    """Idempotency id of the reversing transfer."""
+    reversed_transfer_id: _builtins.str
+    """The posted transfer to reverse."""
+    reason: _builtins.str
+    """Why, e.g. "POS_REVERSAL"."""
+    def __init__(
+        self,
+        *,
+        transfer_id: _builtins.str = ...,
+        reversed_transfer_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "reversed_transfer_id", b"reversed_transfer_id", "transfer_id", b"transfer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReverseTransferRequest: _TypeAlias = ReverseTransferRequest  # noqa: Y015
+
+@_typing.final
+class ReverseTransferResponse(_message.Message):
+    """Response for ReverseTransfer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULT_FIELD_NUMBER: _builtins.int
+    ACCOUNTING_DATE_FIELD_NUMBER: _builtins.int
+    result: Global___CreateTransferResult.ValueType
+    """Outcome."""
+    @_builtins.property
+    def accounting_date(self) -> _date_pb2.Date:
+        """Accounting date of the reversing entries, when posted."""
+
+    def __init__(
+        self,
+        *,
+        result: Global___CreateTransferResult.ValueType = ...,
+        accounting_date: _date_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReverseTransferResponse: _TypeAlias = ReverseTransferResponse  # noqa: Y015
+
+@_typing.final
+class Entry(_message.Message):
+    """One leg of a posted transfer on one account."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRY_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    BALANCE_AFTER_FIELD_NUMBER: _builtins.int
+    ACCOUNTING_DATE_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    entry_id: _builtins.int
+    """Monotonic id."""
+    account_id: _builtins.str
+    """The account."""
+    transfer_id: _builtins.str
+    """The transfer."""
+    side: Global___EntrySide.ValueType
+    """Debit or credit."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """Positive amount."""
+
+    @_builtins.property
+    def balance_after(self) -> _money_pb2.Money:
+        """The account's balance (normal side) right after this entry."""
+
+    @_builtins.property
+    def accounting_date(self) -> _date_pb2.Date:
+        """Accounting date."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was posted."""
+
+    def __init__(
+        self,
+        *,
+        entry_id: _builtins.int = ...,
+        account_id: _builtins.str = ...,
+        transfer_id: _builtins.str = ...,
+        side: Global___EntrySide.ValueType = ...,
+        amount: _money_pb2.Money | None = ...,
+        balance_after: _money_pb2.Money | None = ...,
+        accounting_date: _date_pb2.Date | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "amount", b"amount", "balance_after", b"balance_after", "create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "accounting_date", b"accounting_date", "amount", b"amount", "balance_after", b"balance_after", "create_time", b"create_time", "entry_id", b"entry_id", "side", b"side", "transfer_id", b"transfer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Entry: _TypeAlias = Entry  # noqa: Y015
+
+@_typing.final
+class ListAccountEntriesRequest(_message.Message):
+    """Request for ListAccountEntries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The account."""
+    page_size: _builtins.int
+    """Maximum entries per page; 0 means 100, at most 1000."""
+    page_token: _builtins.str
+    """Token from a previous page."""
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAccountEntriesRequest: _TypeAlias = ListAccountEntriesRequest  # noqa: Y015
+
+@_typing.final
+class ListAccountEntriesResponse(_message.Message):
+    """Response for ListAccountEntries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___Entry]:
+        """Entries, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[Global___Entry] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAccountEntriesResponse: _TypeAlias = ListAccountEntriesResponse  # noqa: Y015
+
+@_typing.final
+class GetBalanceAsOfRequest(_message.Message):
+    """Request for GetBalanceAsOf."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNTING_DATE_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The account."""
+    @_builtins.property
+    def accounting_date(self) -> _date_pb2.Date:
+        """End of this accounting date."""
+
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """This instant: entries posted at or before it."""
+
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        accounting_date: _date_pb2.Date | None = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "as_of", b"as_of", "time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "accounting_date", b"accounting_date", "as_of", b"as_of", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_as_of: _TypeAlias = _typing.Literal["accounting_date", "time"]  # noqa: Y015
+    _WhichOneofArgType_as_of: _TypeAlias = _typing.Literal["as_of", b"as_of"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_as_of) -> _WhichOneofReturnType_as_of | None: ...
+
+Global___GetBalanceAsOfRequest: _TypeAlias = GetBalanceAsOfRequest  # noqa: Y015
+
+@_typing.final
+class GetBalanceAsOfResponse(_message.Message):
+    """Response for GetBalanceAsOf."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BALANCE_FIELD_NUMBER: _builtins.int
+    LAST_ENTRY_ID_FIELD_NUMBER: _builtins.int
+    last_entry_id: _builtins.int
+    """The last entry included; 0 when none."""
+    @_builtins.property
+    def balance(self) -> _money_pb2.Money:
+        """Balance on the account's normal side."""
+
+    def __init__(
+        self,
+        *,
+        balance: _money_pb2.Money | None = ...,
+        last_entry_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "last_entry_id", b"last_entry_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBalanceAsOfResponse: _TypeAlias = GetBalanceAsOfResponse  # noqa: Y015
+
+@_typing.final
+class GetBusinessDateRequest(_message.Message):
+    """Request for GetBusinessDate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBusinessDateRequest: _TypeAlias = GetBusinessDateRequest  # noqa: Y015
+
+@_typing.final
+class GetBusinessDateResponse(_message.Message):
+    """Response for GetBusinessDate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUSINESS_DATE_FIELD_NUMBER: _builtins.int
+    LAST_CLOSED_DATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def business_date(self) -> _date_pb2.Date:
+        """The accounting date new postings get."""
+
+    @_builtins.property
+    def last_closed_date(self) -> _date_pb2.Date:
+        """The newest closed accounting date; unset before the first day-end."""
+
+    def __init__(
+        self,
+        *,
+        business_date: _date_pb2.Date | None = ...,
+        last_closed_date: _date_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["business_date", b"business_date", "last_closed_date", b"last_closed_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_date", b"business_date", "last_closed_date", b"last_closed_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBusinessDateResponse: _TypeAlias = GetBusinessDateResponse  # noqa: Y015
+
+@_typing.final
+class RunDayCutRequest(_message.Message):
+    """Request for RunDayCut."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    EXPECTED_BUSINESS_DATE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Idempotency id: a retried request never cuts twice."""
+    @_builtins.property
+    def expected_business_date(self) -> _date_pb2.Date:
+        """The business date the caller believes is current; the cut is refused otherwise."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        expected_business_date: _date_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expected_business_date", b"expected_business_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_business_date", b"expected_business_date", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunDayCutRequest: _TypeAlias = RunDayCutRequest  # noqa: Y015
+
+@_typing.final
+class RunDayCutResponse(_message.Message):
+    """Response for RunDayCut."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUT_DATE_FIELD_NUMBER: _builtins.int
+    BUSINESS_DATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cut_date(self) -> _date_pb2.Date:
+        """The date that was cut (now open for day-end)."""
+
+    @_builtins.property
+    def business_date(self) -> _date_pb2.Date:
+        """The new business date."""
+
+    def __init__(
+        self,
+        *,
+        cut_date: _date_pb2.Date | None = ...,
+        business_date: _date_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["business_date", b"business_date", "cut_date", b"cut_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_date", b"business_date", "cut_date", b"cut_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunDayCutResponse: _TypeAlias = RunDayCutResponse  # noqa: Y015
+
+@_typing.final
+class TypeTotals(_message.Message):
+    """Totals of one account type in one currency on one date."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TYPE_FIELD_NUMBER: _builtins.int
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    OPENING_MINOR_UNITS_FIELD_NUMBER: _builtins.int
+    DEBIT_TURNOVER_MINOR_UNITS_FIELD_NUMBER: _builtins.int
+    CREDIT_TURNOVER_MINOR_UNITS_FIELD_NUMBER: _builtins.int
+    CLOSING_MINOR_UNITS_FIELD_NUMBER: _builtins.int
+    type: Global___AccountType.ValueType
+    """Account type."""
+    currency_code: _builtins.str
+    """Currency."""
+    opening_minor_units: _builtins.int
+    """Opening balance, debit-positive."""
+    debit_turnover_minor_units: _builtins.int
+    """Sum of debits of the date."""
+    credit_turnover_minor_units: _builtins.int
+    """Sum of credits of the date."""
+    closing_minor_units: _builtins.int
+    """Closing balance, debit-positive."""
+    def __init__(
+        self,
+        *,
+        type: Global___AccountType.ValueType = ...,
+        currency_code: _builtins.str = ...,
+        opening_minor_units: _builtins.int = ...,
+        debit_turnover_minor_units: _builtins.int = ...,
+        credit_turnover_minor_units: _builtins.int = ...,
+        closing_minor_units: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closing_minor_units", b"closing_minor_units", "credit_turnover_minor_units", b"credit_turnover_minor_units", "currency_code", b"currency_code", "debit_turnover_minor_units", b"debit_turnover_minor_units", "opening_minor_units", b"opening_minor_units", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TypeTotals: _TypeAlias = TypeTotals  # noqa: Y015
+
+@_typing.final
+class DayEndDifference(_message.Message):
+    """A difference found by day-end and parked in suspense."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECK_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    DIFFERENCE_FIELD_NUMBER: _builtins.int
+    SUSPENSE_ITEM_ID_FIELD_NUMBER: _builtins.int
+    check: _builtins.str
+    """What disagreed, e.g. "ACCOUNT_TOTALS_VS_ENTRIES", "GL_VS_SUBLEDGER"."""
+    account_id: _builtins.str
+    """The account concerned, if any."""
+    type: Global___AccountType.ValueType
+    """Account type concerned, if any."""
+    suspense_item_id: _builtins.str
+    """The suspense item opened for it."""
+    @_builtins.property
+    def difference(self) -> _money_pb2.Money:
+        """Signed difference, debit-positive."""
+
+    def __init__(
+        self,
+        *,
+        check: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        type: Global___AccountType.ValueType = ...,
+        difference: _money_pb2.Money | None = ...,
+        suspense_item_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["difference", b"difference"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "check", b"check", "difference", b"difference", "suspense_item_id", b"suspense_item_id", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DayEndDifference: _TypeAlias = DayEndDifference  # noqa: Y015
+
+@_typing.final
+class DayEndReport(_message.Message):
+    """The result of closing an accounting date."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNTING_DATE_FIELD_NUMBER: _builtins.int
+    ACCOUNTS_FIELD_NUMBER: _builtins.int
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    TRIAL_BALANCE_FIELD_NUMBER: _builtins.int
+    BALANCED_FIELD_NUMBER: _builtins.int
+    DIFFERENCES_FIELD_NUMBER: _builtins.int
+    COMPLETE_TIME_FIELD_NUMBER: _builtins.int
+    accounts: _builtins.int
+    """Accounts with a daily balance row."""
+    entries: _builtins.int
+    """Entries of the date."""
+    balanced: _builtins.bool
+    """Whether total debits equal total credits in every currency."""
+    @_builtins.property
+    def accounting_date(self) -> _date_pb2.Date:
+        """The closed date."""
+
+    @_builtins.property
+    def trial_balance(self) -> _containers.RepeatedCompositeFieldContainer[Global___TypeTotals]:
+        """Trial balance per currency and type."""
+
+    @_builtins.property
+    def differences(self) -> _containers.RepeatedCompositeFieldContainer[Global___DayEndDifference]:
+        """Differences found and parked in suspense."""
+
+    @_builtins.property
+    def complete_time(self) -> _timestamp_pb2.Timestamp:
+        """When the day-end completed."""
+
+    def __init__(
+        self,
+        *,
+        accounting_date: _date_pb2.Date | None = ...,
+        accounts: _builtins.int = ...,
+        entries: _builtins.int = ...,
+        trial_balance: _abc.Iterable[Global___TypeTotals] | None = ...,
+        balanced: _builtins.bool = ...,
+        differences: _abc.Iterable[Global___DayEndDifference] | None = ...,
+        complete_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "complete_time", b"complete_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "accounts", b"accounts", "balanced", b"balanced", "complete_time", b"complete_time", "differences", b"differences", "entries", b"entries", "trial_balance", b"trial_balance"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DayEndReport: _TypeAlias = DayEndReport  # noqa: Y015
+
+@_typing.final
+class RunDayEndRequest(_message.Message):
+    """Request for RunDayEnd."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNTING_DATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def accounting_date(self) -> _date_pb2.Date:
+        """The date to close; must be before the business date."""
+
+    def __init__(
+        self,
+        *,
+        accounting_date: _date_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunDayEndRequest: _TypeAlias = RunDayEndRequest  # noqa: Y015
+
+@_typing.final
+class RunDayEndResponse(_message.Message):
+    """Response for RunDayEnd."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPORT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def report(self) -> Global___DayEndReport:
+        """The report (the stored one when the date was already closed)."""
+
+    def __init__(
+        self,
+        *,
+        report: Global___DayEndReport | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["report", b"report"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["report", b"report"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunDayEndResponse: _TypeAlias = RunDayEndResponse  # noqa: Y015
+
+@_typing.final
+class GetTrialBalanceRequest(_message.Message):
+    """Request for GetTrialBalance."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNTING_DATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def accounting_date(self) -> _date_pb2.Date:
+        """A closed accounting date."""
+
+    def __init__(
+        self,
+        *,
+        accounting_date: _date_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTrialBalanceRequest: _TypeAlias = GetTrialBalanceRequest  # noqa: Y015
+
+@_typing.final
+class GetTrialBalanceResponse(_message.Message):
+    """Response for GetTrialBalance."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPORT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def report(self) -> Global___DayEndReport:
+        """The day-end report of that date."""
+
+    def __init__(
+        self,
+        *,
+        report: Global___DayEndReport | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["report", b"report"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["report", b"report"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTrialBalanceResponse: _TypeAlias = GetTrialBalanceResponse  # noqa: Y015
+
+@_typing.final
+class SuspenseItem(_message.Message):
+    """Money parked in a suspense account until a business action explains it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _State:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _StateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[SuspenseItem._State.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        STATE_UNSPECIFIED: SuspenseItem._State.ValueType  # 0
+        """Not set."""
+        OPEN: SuspenseItem._State.ValueType  # 1
+        """Waiting to be cleared."""
+        CLEARED: SuspenseItem._State.ValueType  # 2
+        """Cleared by a business action."""
+
+    class State(_State, metaclass=_StateEnumTypeWrapper):
+        """Lifecycle of a suspense item."""
+
+    STATE_UNSPECIFIED: SuspenseItem.State.ValueType  # 0
+    """Not set."""
+    OPEN: SuspenseItem.State.ValueType  # 1
+    """Waiting to be cleared."""
+    CLEARED: SuspenseItem.State.ValueType  # 2
+    """Cleared by a business action."""
+
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    SUSPENSE_ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    ACCOUNTING_DATE_FIELD_NUMBER: _builtins.int
+    CLEARED_BY_TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    CLEAR_REASON_FIELD_NUMBER: _builtins.int
+    BUSINESS_REFERENCE_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    item_id: _builtins.str
+    """Id."""
+    state: Global___SuspenseItem.State.ValueType
+    """State."""
+    suspense_account_id: _builtins.str
+    """The suspense account."""
+    transfer_id: _builtins.str
+    """The transfer that parked it."""
+    description: _builtins.str
+    """Why it was parked."""
+    cleared_by_transfer_id: _builtins.str
+    """The transfer that cleared it."""
+    clear_reason: _builtins.str
+    """Why it was cleared, e.g. "REFUND"."""
+    business_reference: _builtins.str
+    """The business record that explains it, e.g. a refund id."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """Amount parked; positive when the suspense account was credited."""
+
+    @_builtins.property
+    def accounting_date(self) -> _date_pb2.Date:
+        """Accounting date it was parked on."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was parked."""
+
+    def __init__(
+        self,
+        *,
+        item_id: _builtins.str = ...,
+        state: Global___SuspenseItem.State.ValueType = ...,
+        suspense_account_id: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+        transfer_id: _builtins.str = ...,
+        description: _builtins.str = ...,
+        accounting_date: _date_pb2.Date | None = ...,
+        cleared_by_transfer_id: _builtins.str = ...,
+        clear_reason: _builtins.str = ...,
+        business_reference: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "amount", b"amount", "create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "amount", b"amount", "business_reference", b"business_reference", "clear_reason", b"clear_reason", "cleared_by_transfer_id", b"cleared_by_transfer_id", "create_time", b"create_time", "description", b"description", "item_id", b"item_id", "state", b"state", "suspense_account_id", b"suspense_account_id", "transfer_id", b"transfer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SuspenseItem: _TypeAlias = SuspenseItem  # noqa: Y015
+
+@_typing.final
+class ListSuspenseItemsRequest(_message.Message):
+    """Request for ListSuspenseItems."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    state: Global___SuspenseItem.State.ValueType
+    """Only items in this state; all when unset."""
+    page_size: _builtins.int
+    """Maximum items per page; 0 means 100, at most 1000."""
+    page_token: _builtins.str
+    """Token from a previous page."""
+    def __init__(
+        self,
+        *,
+        state: Global___SuspenseItem.State.ValueType = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSuspenseItemsRequest: _TypeAlias = ListSuspenseItemsRequest  # noqa: Y015
+
+@_typing.final
+class ListSuspenseItemsResponse(_message.Message):
+    """Response for ListSuspenseItems."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___SuspenseItem]:
+        """Items, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___SuspenseItem] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSuspenseItemsResponse: _TypeAlias = ListSuspenseItemsResponse  # noqa: Y015
+
+@_typing.final
+class ClearSuspenseItemRequest(_message.Message):
+    """Request for ClearSuspenseItem."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    COUNTER_ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    BUSINESS_REFERENCE_FIELD_NUMBER: _builtins.int
+    transfer_id: _builtins.str
+    """Idempotency id of the clearing transfer."""
+    item_id: _builtins.str
+    """The item."""
+    counter_account_id: _builtins.str
+    """The account the parked money moves to (or comes from)."""
+    reason: _builtins.str
+    """Business reason, e.g. "REFUND", "SUPPLEMENTARY_ORDER", "WRITE_OFF"."""
+    business_reference: _builtins.str
+    """The business record that explains it."""
+    def __init__(
+        self,
+        *,
+        transfer_id: _builtins.str = ...,
+        item_id: _builtins.str = ...,
+        counter_account_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        business_reference: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_reference", b"business_reference", "counter_account_id", b"counter_account_id", "item_id", b"item_id", "reason", b"reason", "transfer_id", b"transfer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClearSuspenseItemRequest: _TypeAlias = ClearSuspenseItemRequest  # noqa: Y015
+
+@_typing.final
+class ClearSuspenseItemResponse(_message.Message):
+    """Response for ClearSuspenseItem."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULT_FIELD_NUMBER: _builtins.int
+    ITEM_FIELD_NUMBER: _builtins.int
+    result: Global___CreateTransferResult.ValueType
+    """Outcome of the clearing transfer."""
+    @_builtins.property
+    def item(self) -> Global___SuspenseItem:
+        """The item after the call."""
+
+    def __init__(
+        self,
+        *,
+        result: Global___CreateTransferResult.ValueType = ...,
+        item: Global___SuspenseItem | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClearSuspenseItemResponse: _TypeAlias = ClearSuspenseItemResponse  # noqa: Y015
+
+@_typing.final
+class WatchEntriesRequest(_message.Message):
+    """Request for WatchEntries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AFTER_POSITION_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    after_position: _builtins.str
+    """Resume after this position (from a previous response); from the beginning when empty."""
+    account_id: _builtins.str
+    """Only this account's entries; all when empty."""
+    def __init__(
+        self,
+        *,
+        after_position: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "after_position", b"after_position"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchEntriesRequest: _TypeAlias = WatchEntriesRequest  # noqa: Y015
+
+@_typing.final
+class WatchEntriesResponse(_message.Message):
+    """One new entry."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRY_FIELD_NUMBER: _builtins.int
+    POSITION_FIELD_NUMBER: _builtins.int
+    position: _builtins.str
+    """Opaque position to resume after this entry."""
+    @_builtins.property
+    def entry(self) -> Global___Entry:
+        """The entry."""
+
+    def __init__(
+        self,
+        *,
+        entry: Global___Entry | None = ...,
+        position: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "position", b"position"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchEntriesResponse: _TypeAlias = WatchEntriesResponse  # noqa: Y015

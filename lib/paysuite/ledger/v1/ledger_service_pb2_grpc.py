@@ -50,6 +50,76 @@ class LedgerServiceStub:
                 request_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetAccountRequest.SerializeToString,
                 response_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetAccountResponse.FromString,
                 _registered_method=True)
+        self.ListAccounts = channel.unary_unary(
+                '/paysuite.ledger.v1.LedgerService/ListAccounts',
+                request_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListAccountsRequest.SerializeToString,
+                response_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListAccountsResponse.FromString,
+                _registered_method=True)
+        self.GetTransfer = channel.unary_unary(
+                '/paysuite.ledger.v1.LedgerService/GetTransfer',
+                request_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetTransferRequest.SerializeToString,
+                response_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetTransferResponse.FromString,
+                _registered_method=True)
+        self.PostPendingTransfer = channel.unary_unary(
+                '/paysuite.ledger.v1.LedgerService/PostPendingTransfer',
+                request_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.PostPendingTransferRequest.SerializeToString,
+                response_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.PostPendingTransferResponse.FromString,
+                _registered_method=True)
+        self.VoidPendingTransfer = channel.unary_unary(
+                '/paysuite.ledger.v1.LedgerService/VoidPendingTransfer',
+                request_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.VoidPendingTransferRequest.SerializeToString,
+                response_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.VoidPendingTransferResponse.FromString,
+                _registered_method=True)
+        self.ReverseTransfer = channel.unary_unary(
+                '/paysuite.ledger.v1.LedgerService/ReverseTransfer',
+                request_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ReverseTransferRequest.SerializeToString,
+                response_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ReverseTransferResponse.FromString,
+                _registered_method=True)
+        self.ListAccountEntries = channel.unary_unary(
+                '/paysuite.ledger.v1.LedgerService/ListAccountEntries',
+                request_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListAccountEntriesRequest.SerializeToString,
+                response_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListAccountEntriesResponse.FromString,
+                _registered_method=True)
+        self.GetBalanceAsOf = channel.unary_unary(
+                '/paysuite.ledger.v1.LedgerService/GetBalanceAsOf',
+                request_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetBalanceAsOfRequest.SerializeToString,
+                response_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetBalanceAsOfResponse.FromString,
+                _registered_method=True)
+        self.GetBusinessDate = channel.unary_unary(
+                '/paysuite.ledger.v1.LedgerService/GetBusinessDate',
+                request_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetBusinessDateRequest.SerializeToString,
+                response_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetBusinessDateResponse.FromString,
+                _registered_method=True)
+        self.RunDayCut = channel.unary_unary(
+                '/paysuite.ledger.v1.LedgerService/RunDayCut',
+                request_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.RunDayCutRequest.SerializeToString,
+                response_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.RunDayCutResponse.FromString,
+                _registered_method=True)
+        self.RunDayEnd = channel.unary_unary(
+                '/paysuite.ledger.v1.LedgerService/RunDayEnd',
+                request_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.RunDayEndRequest.SerializeToString,
+                response_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.RunDayEndResponse.FromString,
+                _registered_method=True)
+        self.GetTrialBalance = channel.unary_unary(
+                '/paysuite.ledger.v1.LedgerService/GetTrialBalance',
+                request_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetTrialBalanceRequest.SerializeToString,
+                response_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetTrialBalanceResponse.FromString,
+                _registered_method=True)
+        self.ListSuspenseItems = channel.unary_unary(
+                '/paysuite.ledger.v1.LedgerService/ListSuspenseItems',
+                request_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListSuspenseItemsRequest.SerializeToString,
+                response_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListSuspenseItemsResponse.FromString,
+                _registered_method=True)
+        self.ClearSuspenseItem = channel.unary_unary(
+                '/paysuite.ledger.v1.LedgerService/ClearSuspenseItem',
+                request_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ClearSuspenseItemRequest.SerializeToString,
+                response_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ClearSuspenseItemResponse.FromString,
+                _registered_method=True)
+        self.WatchEntries = channel.unary_stream(
+                '/paysuite.ledger.v1.LedgerService/WatchEntries',
+                request_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.WatchEntriesRequest.SerializeToString,
+                response_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.WatchEntriesResponse.FromString,
+                _registered_method=True)
 
 
 class LedgerServiceServicer:
@@ -77,6 +147,105 @@ class LedgerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAccounts(self, request, context):
+        """Lists accounts, optionally of one owner.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTransfer(self, request, context):
+        """Returns one transfer with its postings and state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PostPendingTransfer(self, request, context):
+        """Posts a pending transfer in full or in part (single-posting transfers), releasing the hold.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VoidPendingTransfer(self, request, context):
+        """Voids a pending transfer, releasing the hold.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReverseTransfer(self, request, context):
+        """Reverses (冲正) a posted transfer with a linked transfer; at most once per transfer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAccountEntries(self, request, context):
+        """Lists an account's entries, newest last, with the running balance after each.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBalanceAsOf(self, request, context):
+        """Returns an account's balance at the end of an accounting date or at a point in time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBusinessDate(self, request, context):
+        """Returns the current business (accounting) date.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunDayCut(self, request, context):
+        """Moves the business date to the next day while postings continue.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunDayEnd(self, request, context):
+        """Closes a cut accounting date: daily balances, trial balance, GL vs sub-ledger check.
+        Re-running returns the same report and posts nothing twice.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTrialBalance(self, request, context):
+        """Returns the trial balance of a closed accounting date per currency and account type.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSuspenseItems(self, request, context):
+        """Lists suspense (过渡账户) items, open or cleared.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearSuspenseItem(self, request, context):
+        """Clears (核销) a suspense item against a counter account, with the business reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchEntries(self, request, context):
+        """Streams new entries, resumable from a position (change data capture).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LedgerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +263,76 @@ def add_LedgerServiceServicer_to_server(servicer, server):
                     servicer.GetAccount,
                     request_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetAccountRequest.FromString,
                     response_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetAccountResponse.SerializeToString,
+            ),
+            'ListAccounts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccounts,
+                    request_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListAccountsRequest.FromString,
+                    response_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListAccountsResponse.SerializeToString,
+            ),
+            'GetTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTransfer,
+                    request_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetTransferRequest.FromString,
+                    response_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetTransferResponse.SerializeToString,
+            ),
+            'PostPendingTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.PostPendingTransfer,
+                    request_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.PostPendingTransferRequest.FromString,
+                    response_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.PostPendingTransferResponse.SerializeToString,
+            ),
+            'VoidPendingTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.VoidPendingTransfer,
+                    request_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.VoidPendingTransferRequest.FromString,
+                    response_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.VoidPendingTransferResponse.SerializeToString,
+            ),
+            'ReverseTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReverseTransfer,
+                    request_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ReverseTransferRequest.FromString,
+                    response_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ReverseTransferResponse.SerializeToString,
+            ),
+            'ListAccountEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccountEntries,
+                    request_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListAccountEntriesRequest.FromString,
+                    response_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListAccountEntriesResponse.SerializeToString,
+            ),
+            'GetBalanceAsOf': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBalanceAsOf,
+                    request_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetBalanceAsOfRequest.FromString,
+                    response_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetBalanceAsOfResponse.SerializeToString,
+            ),
+            'GetBusinessDate': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBusinessDate,
+                    request_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetBusinessDateRequest.FromString,
+                    response_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetBusinessDateResponse.SerializeToString,
+            ),
+            'RunDayCut': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunDayCut,
+                    request_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.RunDayCutRequest.FromString,
+                    response_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.RunDayCutResponse.SerializeToString,
+            ),
+            'RunDayEnd': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunDayEnd,
+                    request_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.RunDayEndRequest.FromString,
+                    response_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.RunDayEndResponse.SerializeToString,
+            ),
+            'GetTrialBalance': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTrialBalance,
+                    request_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetTrialBalanceRequest.FromString,
+                    response_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetTrialBalanceResponse.SerializeToString,
+            ),
+            'ListSuspenseItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSuspenseItems,
+                    request_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListSuspenseItemsRequest.FromString,
+                    response_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListSuspenseItemsResponse.SerializeToString,
+            ),
+            'ClearSuspenseItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearSuspenseItem,
+                    request_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ClearSuspenseItemRequest.FromString,
+                    response_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ClearSuspenseItemResponse.SerializeToString,
+            ),
+            'WatchEntries': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchEntries,
+                    request_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.WatchEntriesRequest.FromString,
+                    response_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.WatchEntriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +417,384 @@ class LedgerService:
             '/paysuite.ledger.v1.LedgerService/GetAccount',
             paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetAccountRequest.SerializeToString,
             paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.ledger.v1.LedgerService/ListAccounts',
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListAccountsRequest.SerializeToString,
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListAccountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.ledger.v1.LedgerService/GetTransfer',
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetTransferRequest.SerializeToString,
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetTransferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PostPendingTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.ledger.v1.LedgerService/PostPendingTransfer',
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.PostPendingTransferRequest.SerializeToString,
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.PostPendingTransferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VoidPendingTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.ledger.v1.LedgerService/VoidPendingTransfer',
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.VoidPendingTransferRequest.SerializeToString,
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.VoidPendingTransferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReverseTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.ledger.v1.LedgerService/ReverseTransfer',
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ReverseTransferRequest.SerializeToString,
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ReverseTransferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccountEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.ledger.v1.LedgerService/ListAccountEntries',
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListAccountEntriesRequest.SerializeToString,
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListAccountEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBalanceAsOf(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.ledger.v1.LedgerService/GetBalanceAsOf',
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetBalanceAsOfRequest.SerializeToString,
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetBalanceAsOfResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBusinessDate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.ledger.v1.LedgerService/GetBusinessDate',
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetBusinessDateRequest.SerializeToString,
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetBusinessDateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunDayCut(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.ledger.v1.LedgerService/RunDayCut',
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.RunDayCutRequest.SerializeToString,
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.RunDayCutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunDayEnd(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.ledger.v1.LedgerService/RunDayEnd',
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.RunDayEndRequest.SerializeToString,
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.RunDayEndResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTrialBalance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.ledger.v1.LedgerService/GetTrialBalance',
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetTrialBalanceRequest.SerializeToString,
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetTrialBalanceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSuspenseItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.ledger.v1.LedgerService/ListSuspenseItems',
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListSuspenseItemsRequest.SerializeToString,
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListSuspenseItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearSuspenseItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.ledger.v1.LedgerService/ClearSuspenseItem',
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ClearSuspenseItemRequest.SerializeToString,
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ClearSuspenseItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/paysuite.ledger.v1.LedgerService/WatchEntries',
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.WatchEntriesRequest.SerializeToString,
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.WatchEntriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

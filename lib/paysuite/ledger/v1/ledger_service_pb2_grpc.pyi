@@ -39,6 +39,36 @@ class LedgerServiceStub:
     """Posts transfers; idempotent by transfer_id. Each item is all-or-nothing; one result per item."""
     GetAccount: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.GetAccountRequest, _ledger_service_pb2.GetAccountResponse]
     """Returns one account with its balances."""
+    ListAccounts: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.ListAccountsRequest, _ledger_service_pb2.ListAccountsResponse]
+    """Lists accounts, optionally of one owner."""
+    GetTransfer: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.GetTransferRequest, _ledger_service_pb2.GetTransferResponse]
+    """Returns one transfer with its postings and state."""
+    PostPendingTransfer: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.PostPendingTransferRequest, _ledger_service_pb2.PostPendingTransferResponse]
+    """Posts a pending transfer in full or in part (single-posting transfers), releasing the hold."""
+    VoidPendingTransfer: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.VoidPendingTransferRequest, _ledger_service_pb2.VoidPendingTransferResponse]
+    """Voids a pending transfer, releasing the hold."""
+    ReverseTransfer: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.ReverseTransferRequest, _ledger_service_pb2.ReverseTransferResponse]
+    """Reverses (冲正) a posted transfer with a linked transfer; at most once per transfer."""
+    ListAccountEntries: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.ListAccountEntriesRequest, _ledger_service_pb2.ListAccountEntriesResponse]
+    """Lists an account's entries, newest last, with the running balance after each."""
+    GetBalanceAsOf: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.GetBalanceAsOfRequest, _ledger_service_pb2.GetBalanceAsOfResponse]
+    """Returns an account's balance at the end of an accounting date or at a point in time."""
+    GetBusinessDate: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.GetBusinessDateRequest, _ledger_service_pb2.GetBusinessDateResponse]
+    """Returns the current business (accounting) date."""
+    RunDayCut: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.RunDayCutRequest, _ledger_service_pb2.RunDayCutResponse]
+    """Moves the business date to the next day while postings continue."""
+    RunDayEnd: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.RunDayEndRequest, _ledger_service_pb2.RunDayEndResponse]
+    """Closes a cut accounting date: daily balances, trial balance, GL vs sub-ledger check.
+    Re-running returns the same report and posts nothing twice.
+    """
+    GetTrialBalance: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.GetTrialBalanceRequest, _ledger_service_pb2.GetTrialBalanceResponse]
+    """Returns the trial balance of a closed accounting date per currency and account type."""
+    ListSuspenseItems: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.ListSuspenseItemsRequest, _ledger_service_pb2.ListSuspenseItemsResponse]
+    """Lists suspense (过渡账户) items, open or cleared."""
+    ClearSuspenseItem: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.ClearSuspenseItemRequest, _ledger_service_pb2.ClearSuspenseItemResponse]
+    """Clears (核销) a suspense item against a counter account, with the business reason."""
+    WatchEntries: _grpc.UnaryStreamMultiCallable[_ledger_service_pb2.WatchEntriesRequest, _ledger_service_pb2.WatchEntriesResponse]
+    """Streams new entries, resumable from a position (change data capture)."""
 
 @_typing.type_check_only
 class LedgerServiceAsyncStub(LedgerServiceStub):
@@ -51,6 +81,36 @@ class LedgerServiceAsyncStub(LedgerServiceStub):
     """Posts transfers; idempotent by transfer_id. Each item is all-or-nothing; one result per item."""
     GetAccount: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.GetAccountRequest, _ledger_service_pb2.GetAccountResponse]  # type: ignore[assignment]
     """Returns one account with its balances."""
+    ListAccounts: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.ListAccountsRequest, _ledger_service_pb2.ListAccountsResponse]  # type: ignore[assignment]
+    """Lists accounts, optionally of one owner."""
+    GetTransfer: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.GetTransferRequest, _ledger_service_pb2.GetTransferResponse]  # type: ignore[assignment]
+    """Returns one transfer with its postings and state."""
+    PostPendingTransfer: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.PostPendingTransferRequest, _ledger_service_pb2.PostPendingTransferResponse]  # type: ignore[assignment]
+    """Posts a pending transfer in full or in part (single-posting transfers), releasing the hold."""
+    VoidPendingTransfer: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.VoidPendingTransferRequest, _ledger_service_pb2.VoidPendingTransferResponse]  # type: ignore[assignment]
+    """Voids a pending transfer, releasing the hold."""
+    ReverseTransfer: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.ReverseTransferRequest, _ledger_service_pb2.ReverseTransferResponse]  # type: ignore[assignment]
+    """Reverses (冲正) a posted transfer with a linked transfer; at most once per transfer."""
+    ListAccountEntries: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.ListAccountEntriesRequest, _ledger_service_pb2.ListAccountEntriesResponse]  # type: ignore[assignment]
+    """Lists an account's entries, newest last, with the running balance after each."""
+    GetBalanceAsOf: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.GetBalanceAsOfRequest, _ledger_service_pb2.GetBalanceAsOfResponse]  # type: ignore[assignment]
+    """Returns an account's balance at the end of an accounting date or at a point in time."""
+    GetBusinessDate: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.GetBusinessDateRequest, _ledger_service_pb2.GetBusinessDateResponse]  # type: ignore[assignment]
+    """Returns the current business (accounting) date."""
+    RunDayCut: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.RunDayCutRequest, _ledger_service_pb2.RunDayCutResponse]  # type: ignore[assignment]
+    """Moves the business date to the next day while postings continue."""
+    RunDayEnd: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.RunDayEndRequest, _ledger_service_pb2.RunDayEndResponse]  # type: ignore[assignment]
+    """Closes a cut accounting date: daily balances, trial balance, GL vs sub-ledger check.
+    Re-running returns the same report and posts nothing twice.
+    """
+    GetTrialBalance: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.GetTrialBalanceRequest, _ledger_service_pb2.GetTrialBalanceResponse]  # type: ignore[assignment]
+    """Returns the trial balance of a closed accounting date per currency and account type."""
+    ListSuspenseItems: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.ListSuspenseItemsRequest, _ledger_service_pb2.ListSuspenseItemsResponse]  # type: ignore[assignment]
+    """Lists suspense (过渡账户) items, open or cleared."""
+    ClearSuspenseItem: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.ClearSuspenseItemRequest, _ledger_service_pb2.ClearSuspenseItemResponse]  # type: ignore[assignment]
+    """Clears (核销) a suspense item against a counter account, with the business reason."""
+    WatchEntries: _aio.UnaryStreamMultiCallable[_ledger_service_pb2.WatchEntriesRequest, _ledger_service_pb2.WatchEntriesResponse]  # type: ignore[assignment]
+    """Streams new entries, resumable from a position (change data capture)."""
 
 class LedgerServiceServicer(metaclass=_abc_1.ABCMeta):
     """The double-entry book of record."""
@@ -78,5 +138,119 @@ class LedgerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_ledger_service_pb2.GetAccountResponse, _abc.Awaitable[_ledger_service_pb2.GetAccountResponse]]:
         """Returns one account with its balances."""
+
+    @_abc_1.abstractmethod
+    def ListAccounts(
+        self,
+        request: _ledger_service_pb2.ListAccountsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ledger_service_pb2.ListAccountsResponse, _abc.Awaitable[_ledger_service_pb2.ListAccountsResponse]]:
+        """Lists accounts, optionally of one owner."""
+
+    @_abc_1.abstractmethod
+    def GetTransfer(
+        self,
+        request: _ledger_service_pb2.GetTransferRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ledger_service_pb2.GetTransferResponse, _abc.Awaitable[_ledger_service_pb2.GetTransferResponse]]:
+        """Returns one transfer with its postings and state."""
+
+    @_abc_1.abstractmethod
+    def PostPendingTransfer(
+        self,
+        request: _ledger_service_pb2.PostPendingTransferRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ledger_service_pb2.PostPendingTransferResponse, _abc.Awaitable[_ledger_service_pb2.PostPendingTransferResponse]]:
+        """Posts a pending transfer in full or in part (single-posting transfers), releasing the hold."""
+
+    @_abc_1.abstractmethod
+    def VoidPendingTransfer(
+        self,
+        request: _ledger_service_pb2.VoidPendingTransferRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ledger_service_pb2.VoidPendingTransferResponse, _abc.Awaitable[_ledger_service_pb2.VoidPendingTransferResponse]]:
+        """Voids a pending transfer, releasing the hold."""
+
+    @_abc_1.abstractmethod
+    def ReverseTransfer(
+        self,
+        request: _ledger_service_pb2.ReverseTransferRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ledger_service_pb2.ReverseTransferResponse, _abc.Awaitable[_ledger_service_pb2.ReverseTransferResponse]]:
+        """Reverses (冲正) a posted transfer with a linked transfer; at most once per transfer."""
+
+    @_abc_1.abstractmethod
+    def ListAccountEntries(
+        self,
+        request: _ledger_service_pb2.ListAccountEntriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ledger_service_pb2.ListAccountEntriesResponse, _abc.Awaitable[_ledger_service_pb2.ListAccountEntriesResponse]]:
+        """Lists an account's entries, newest last, with the running balance after each."""
+
+    @_abc_1.abstractmethod
+    def GetBalanceAsOf(
+        self,
+        request: _ledger_service_pb2.GetBalanceAsOfRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ledger_service_pb2.GetBalanceAsOfResponse, _abc.Awaitable[_ledger_service_pb2.GetBalanceAsOfResponse]]:
+        """Returns an account's balance at the end of an accounting date or at a point in time."""
+
+    @_abc_1.abstractmethod
+    def GetBusinessDate(
+        self,
+        request: _ledger_service_pb2.GetBusinessDateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ledger_service_pb2.GetBusinessDateResponse, _abc.Awaitable[_ledger_service_pb2.GetBusinessDateResponse]]:
+        """Returns the current business (accounting) date."""
+
+    @_abc_1.abstractmethod
+    def RunDayCut(
+        self,
+        request: _ledger_service_pb2.RunDayCutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ledger_service_pb2.RunDayCutResponse, _abc.Awaitable[_ledger_service_pb2.RunDayCutResponse]]:
+        """Moves the business date to the next day while postings continue."""
+
+    @_abc_1.abstractmethod
+    def RunDayEnd(
+        self,
+        request: _ledger_service_pb2.RunDayEndRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ledger_service_pb2.RunDayEndResponse, _abc.Awaitable[_ledger_service_pb2.RunDayEndResponse]]:
+        """Closes a cut accounting date: daily balances, trial balance, GL vs sub-ledger check.
+        Re-running returns the same report and posts nothing twice.
+        """
+
+    @_abc_1.abstractmethod
+    def GetTrialBalance(
+        self,
+        request: _ledger_service_pb2.GetTrialBalanceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ledger_service_pb2.GetTrialBalanceResponse, _abc.Awaitable[_ledger_service_pb2.GetTrialBalanceResponse]]:
+        """Returns the trial balance of a closed accounting date per currency and account type."""
+
+    @_abc_1.abstractmethod
+    def ListSuspenseItems(
+        self,
+        request: _ledger_service_pb2.ListSuspenseItemsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ledger_service_pb2.ListSuspenseItemsResponse, _abc.Awaitable[_ledger_service_pb2.ListSuspenseItemsResponse]]:
+        """Lists suspense (过渡账户) items, open or cleared."""
+
+    @_abc_1.abstractmethod
+    def ClearSuspenseItem(
+        self,
+        request: _ledger_service_pb2.ClearSuspenseItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ledger_service_pb2.ClearSuspenseItemResponse, _abc.Awaitable[_ledger_service_pb2.ClearSuspenseItemResponse]]:
+        """Clears (核销) a suspense item against a counter account, with the business reason."""
+
+    @_abc_1.abstractmethod
+    def WatchEntries(
+        self,
+        request: _ledger_service_pb2.WatchEntriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_ledger_service_pb2.WatchEntriesResponse], _abc.AsyncIterator[_ledger_service_pb2.WatchEntriesResponse]]:
+        """Streams new entries, resumable from a position (change data capture)."""
 
 def add_LedgerServiceServicer_to_server(servicer: LedgerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
