@@ -47,3 +47,8 @@ k8s:
 
 clean:
 	rm -rf $(VENV) .data
+
+## Ledger throughput (batch and single-transfer) against a pgbench yardstick; see docs/benchmarks.md.
+.PHONY: bench-ledger
+bench-ledger: $(STAMP)
+	$(BIN)/python scripts/bench_ledger.py $(BENCH_ARGS)

@@ -34,14 +34,6 @@ async def seed_ledger(ledger_addr: str, merchant_id: str = demo.MERCHANT_ID) -> 
                         owner_type=lpb.OWNER_TYPE_MERCHANT,
                         owner_id=merchant_id,
                     ),
-                    lpb.AccountSpec(
-                        account_id=accounts.channel_receivable(demo.CHANNEL, demo.CURRENCY),
-                        name=f"Receivable from channel {demo.CHANNEL}",
-                        type=lpb.ACCOUNT_TYPE_ASSET,
-                        currency_code=demo.CURRENCY,
-                        owner_type=lpb.OWNER_TYPE_CHANNEL,
-                        owner_id=demo.CHANNEL,
-                    ),
                 ]
             ),
             timeout=10,

@@ -1,18 +1,18 @@
-"""payctl commands: pay, payment get, balance."""
+"""payctl commands: pay, payment get, balance; ledger commands come from ledger_commands."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import grpc
 import typer
 
 from gateway.domain.accounts import merchant_payable
-from payctl.output import emit, fail, message_dict
+from payctl.common import JsonOption, LedgerOption, run
+from payctl.ledger_commands import ledger_app
+from payctl.output import emit, message_dict
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
@@ -23,19 +23,9 @@ from paysuite.runtime.protoconv import money_to_proto
 app = typer.Typer(help="Command-line client of the Paysuite payment core.", no_args_is_help=True)
 payment_app = typer.Typer(help="Payment orders.", no_args_is_help=True)
 app.add_typer(payment_app, name="payment")
-
-T = TypeVar("T")
+app.add_typer(ledger_app, name="ledger")
 
 GatewayOption = Annotated[str, typer.Option(envvar="GATEWAY_ADDR", help="gateway host:port")]
-LedgerOption = Annotated[str, typer.Option(envvar="LEDGER_ADDR", help="ledger host:port")]
-JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
-
-
-def _run(call: Callable[[], Awaitable[T]]) -> T:
-    try:
-        return asyncio.run(call())  # type: ignore[arg-type]
-    except grpc.aio.AioRpcError as error:
-        raise typer.Exit(fail(error)) from None
 
 
 @app.command()
@@ -68,7 +58,7 @@ def pay(
         async with grpc.aio.insecure_channel(gateway) as channel:
             return await gpb_grpc.GatewayServiceStub(channel).CreatePayment(request, timeout=30)
 
-    payment = _run(call).payment
+    payment = run(call).payment
     emit(
         message_dict(payment),
         as_json,
@@ -89,7 +79,7 @@ def get_payment(
                 gpb.GetPaymentRequest(payment_id=payment_id), timeout=10
             )
 
-    payment = _run(call).payment
+    payment = run(call).payment
     emit(
         message_dict(payment),
         as_json,
@@ -115,7 +105,7 @@ def balance(
                 lpb.GetAccountRequest(account_id=account_id), timeout=10
             )
 
-    account = _run(call).account
+    account = run(call).account
     money = Money(account.balance.currency_code, account.balance.minor_units)
     emit(
         {

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ledger.entrypoints.servicer import LedgerServicer
-from ledger.service_layer.unit_of_work import uow_factory
+from ledger.service_layer.expiry import run_expiry
+from ledger.service_layer.unit_of_work import LedgerUnits
 from ledger.settings import LedgerSettings
 from paysuite.clock import utc_now
 from paysuite.ledger.v1 import ledger_service_pb2, ledger_service_pb2_grpc
@@ -20,13 +21,18 @@ async def build_app(settings: LedgerSettings) -> ServiceApp:
     engine = create_engine(
         settings.dsn, schema=SCHEMA, service="ledger", pool_size=settings.db_pool_size
     )
-    servicer = LedgerServicer(uow_factory(engine), utc_now)
+    units = LedgerUnits(engine)
+    servicer = LedgerServicer(units, utc_now)
+
+    async def expire_holds() -> None:
+        await run_expiry(units, utc_now)
 
     return grpc_service_app(
         "ledger",
         ledger_service_pb2.DESCRIPTOR.services_by_name["LedgerService"],
         ledger_service_pb2_grpc.add_LedgerServiceServicer_to_server,
         servicer,
+        background=[expire_holds],
         on_stop=[engine.dispose],
     )
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from paysuite.runtime.dsn import asyncpg_sqlalchemy_url
@@ -37,9 +38,15 @@ class SqlUnitOfWork(Generic[R]):
 
     repo: R
 
-    def __init__(self, engine: AsyncEngine, repository: Callable[[AsyncConnection], R]) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        repository: Callable[[AsyncConnection], R],
+        isolation_level: str | None = None,
+    ) -> None:
         self._engine = engine
         self._repository = repository
+        self._isolation_level = isolation_level
         self._connection: AsyncConnection | None = None
 
     @property
@@ -50,6 +57,8 @@ class SqlUnitOfWork(Generic[R]):
 
     async def __aenter__(self) -> Self:
         self._connection = await self._engine.connect()
+        if self._isolation_level:
+            await self._connection.execution_options(isolation_level=self._isolation_level)
         await self._connection.begin()
         self.repo = self._repository(self._connection)
         return self
@@ -74,3 +83,11 @@ class SqlUnitOfWork(Generic[R]):
     async def rollback(self) -> None:
         await self.connection.rollback()
         await self.connection.begin()
+
+
+async def driver_connection(connection: AsyncConnection) -> Any:
+    """The asyncpg connection under a SQLAlchemy one, inside its transaction, for bulk work."""
+    # The asyncpg dialect sends BEGIN lazily, on its first statement: make that happen first.
+    await connection.execute(text("SELECT 1"))
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection

@@ -1,165 +1,389 @@
-"""Reads and writes ledger rows; the only place that knows the SQL shape of accounts."""
+"""Ledger rows over the asyncpg connection of a unit of work, written set-at-a-time."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.adapters.tables import accounts, entries, transfers
-from ledger.domain.model import (
-    Account,
-    AccountSpec,
-    AccountState,
-    AccountType,
-    OwnerType,
-    TransferRequest,
-    TransferResult,
-)
+from ledger.adapters import codec
+from ledger.domain.book import Book
+from ledger.domain.model import Account, AccountSpec, AccountState, OwnerType
+from ledger.domain.records import EntryRecord, SuspenseItem, SuspenseState, TransferRecord
+from paysuite.runtime.database import driver_connection
+
+# Postings take this lock shared, the day-cut exclusively: a cut waits for in-flight postings
+# and every posting after it sees the new date.
+BUSINESS_DATE_LOCK = 0x1ED6E4_0001
 
 
-def _account(row: Any) -> Account:
-    spec = AccountSpec(
-        account_id=row.account_id,
-        name=row.name,
-        type=AccountType(row.type),
-        currency=row.currency,
-        owner_type=OwnerType(row.owner_type),
-        owner_id=row.owner_id,
-        debits_must_not_exceed_credits=row.debits_must_not_exceed_credits,
-        credits_must_not_exceed_debits=row.credits_must_not_exceed_debits,
-    )
-    return Account(
-        spec=spec,
-        state=AccountState(row.state),
-        debits_posted=row.debits_posted,
-        credits_posted=row.credits_posted,
-        created_at=row.created_at,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class StoredTransfer:
-    """What an earlier attempt with the same id left behind."""
-
-    result: TransferResult
-    content_hash: str
-    accounting_date: date | None
+class ConcurrentDuplicate(Exception):
+    """Another batch recorded one of these transfer ids first; the batch must be retried."""
 
 
 class LedgerRepository:
-    """Accounts, transfers and entries over one connection inside a unit of work."""
-
     def __init__(self, connection: AsyncConnection) -> None:
-        self._conn = connection
+        self._sa = connection
+        self._driver: Any = None
+
+    async def _db(self) -> Any:
+        if self._driver is None:
+            self._driver = await driver_connection(self._sa)
+        return self._driver
+
+    # -- business date ----------------------------------------------------------------------
+
+    async def business_date_for_posting(self) -> date:
+        db = await self._db()
+        await db.execute("SELECT pg_advisory_xact_lock_shared($1)", BUSINESS_DATE_LOCK)
+        value: date = await db.fetchval("SELECT business_date FROM ledger_state")
+        return value
+
+    async def ledger_state(self) -> tuple[date, date | None]:
+        db = await self._db()
+        row = await db.fetchrow("SELECT business_date, last_closed_date FROM ledger_state")
+        return row["business_date"], row["last_closed_date"]
+
+    async def lock_business_date(self) -> None:
+        """Exclusive: waits for in-flight postings and holds new ones until commit."""
+        db = await self._db()
+        await db.execute("SELECT pg_advisory_xact_lock($1)", BUSINESS_DATE_LOCK)
+
+    async def replayed_cut(self, request_id: str) -> tuple[date, date] | None:
+        db = await self._db()
+        row = await db.fetchrow(
+            "SELECT cut_date, business_date FROM day_cuts WHERE request_id = $1", request_id
+        )
+        return (row["cut_date"], row["business_date"]) if row else None
+
+    async def advance_business_date(self, request_id: str, now: datetime) -> tuple[date, date]:
+        db = await self._db()
+        row = await db.fetchrow(
+            "UPDATE ledger_state SET business_date = business_date + 1 "
+            "RETURNING business_date - 1 AS cut, business_date AS new"
+        )
+        await db.execute(
+            "INSERT INTO day_cuts (request_id, cut_date, business_date, created_at) "
+            "VALUES ($1, $2, $3, $4)",
+            request_id,
+            row["cut"],
+            row["new"],
+            now,
+        )
+        return row["cut"], row["new"]
+
+    # -- accounts ---------------------------------------------------------------------------
 
     async def insert_account(self, spec: AccountSpec, now: datetime) -> bool:
-        """Inserts the account unless its id exists; True when inserted."""
-        statement = (
-            insert(accounts)
-            .values(
-                account_id=spec.account_id,
-                name=spec.name,
-                type=spec.type.value,
-                currency=spec.currency,
-                owner_type=spec.owner_type.value,
-                owner_id=spec.owner_id,
-                state=AccountState.ACTIVE.value,
-                debits_must_not_exceed_credits=spec.debits_must_not_exceed_credits,
-                credits_must_not_exceed_debits=spec.credits_must_not_exceed_debits,
-                debits_posted=0,
-                credits_posted=0,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["account_id"])
-            .returning(accounts.c.account_id)
+        db = await self._db()
+        inserted = await db.fetchval(
+            "INSERT INTO accounts (account_id, name, type, currency, owner_type, owner_id, state, "
+            "debits_must_not_exceed_credits, credits_must_not_exceed_debits, overdraft_limit, "
+            "suspense, debits_posted, credits_posted, created_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10, 0, 0, $11) "
+            "ON CONFLICT (account_id) DO NOTHING RETURNING true",
+            spec.account_id,
+            spec.name,
+            spec.type.value,
+            spec.currency,
+            spec.owner_type.value,
+            spec.owner_id,
+            spec.debits_must_not_exceed_credits,
+            spec.credits_must_not_exceed_debits,
+            spec.overdraft_limit,
+            spec.suspense,
+            now,
         )
-        return (await self._conn.execute(statement)).first() is not None
+        return bool(inserted)
 
     async def get_account(self, account_id: str) -> Account | None:
-        row = (
-            await self._conn.execute(select(accounts).where(accounts.c.account_id == account_id))
-        ).first()
-        return _account(row) if row else None
-
-    async def lock_accounts(self, account_ids: Sequence[str]) -> dict[str, Account]:
-        """Locks the rows in id order, so concurrent transfers never deadlock."""
-        statement = (
-            select(accounts)
-            .where(accounts.c.account_id.in_(list(account_ids)))
-            .order_by(accounts.c.account_id)
-            .with_for_update()
+        db = await self._db()
+        row = await db.fetchrow(
+            f"SELECT {codec.ACCOUNT_COLUMNS} FROM accounts WHERE account_id = $1", account_id
         )
-        rows = (await self._conn.execute(statement)).all()
-        return {row.account_id: _account(row) for row in rows}
+        return codec.account(row) if row else None
 
-    async def save_totals(self, changed: Iterable[Account]) -> None:
-        for account in changed:
-            await self._conn.execute(
-                update(accounts)
-                .where(accounts.c.account_id == account.account_id)
-                .values(debits_posted=account.debits_posted, credits_posted=account.credits_posted)
-            )
-
-    async def find_transfer(self, transfer_id: str) -> StoredTransfer | None:
-        row = (
-            await self._conn.execute(
-                select(
-                    transfers.c.result, transfers.c.content_hash, transfers.c.accounting_date
-                ).where(transfers.c.transfer_id == transfer_id)
-            )
-        ).first()
-        if row is None:
-            return None
-        return StoredTransfer(TransferResult(row.result), row.content_hash, row.accounting_date)
-
-    async def claim_transfer(
-        self,
-        request: TransferRequest,
-        result: TransferResult,
-        accounting_date: date | None,
-        now: datetime,
-    ) -> bool:
-        """Records the transfer id with its outcome; False when another writer got there first."""
-        statement = (
-            insert(transfers)
-            .values(
-                transfer_id=request.transfer_id,
-                result=result.value,
-                content_hash=request.content_hash(),
-                description=request.description,
-                metadata=dict(request.metadata),
-                accounting_date=accounting_date,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["transfer_id"])
-            .returning(transfers.c.transfer_id)
+    async def list_accounts(
+        self, owner_type: OwnerType | None, owner_id: str, after: str, limit: int
+    ) -> list[Account]:
+        db = await self._db()
+        rows = await db.fetch(
+            f"SELECT {codec.ACCOUNT_COLUMNS} FROM accounts WHERE account_id > $1 "
+            "AND ($2::text IS NULL OR owner_type = $2) AND ($3 = '' OR owner_id = $3) "
+            "ORDER BY account_id LIMIT $4",
+            after,
+            owner_type.value if owner_type else None,
+            owner_id,
+            limit,
         )
-        return (await self._conn.execute(statement)).first() is not None
+        return [codec.account(r) for r in rows]
 
-    async def add_entries(
-        self, request: TransferRequest, accounting_date: date, now: datetime
-    ) -> None:
-        rows: list[dict[str, Any]] = []
-        for posting in request.postings:
-            for side, account_id in (
-                ("D", posting.debit_account_id),
-                ("C", posting.credit_account_id),
-            ):
-                rows.append(
-                    {
-                        "transfer_id": request.transfer_id,
-                        "account_id": account_id,
-                        "side": side,
-                        "amount": posting.amount.minor_units,
-                        "currency": posting.amount.currency,
-                        "accounting_date": accounting_date,
-                        "created_at": now,
-                    }
+    async def lock_accounts(self, account_ids: Iterable[str]) -> dict[str, Account]:
+        """Locks the rows in id order, so concurrent batches never deadlock."""
+        db = await self._db()
+        rows = await db.fetch(
+            f"SELECT {codec.ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ANY($1::text[]) "
+            "ORDER BY account_id FOR UPDATE",
+            sorted(set(account_ids)),
+        )
+        return {r["account_id"]: codec.account(r) for r in rows}
+
+    async def set_account_state(self, account_id: str, state: AccountState) -> None:
+        db = await self._db()
+        await db.execute(
+            "UPDATE accounts SET state = $2 WHERE account_id = $1", account_id, state.value
+        )
+
+    # -- transfers --------------------------------------------------------------------------
+
+    async def find_transfers(
+        self, transfer_ids: Sequence[str], *, lock: bool = False
+    ) -> dict[str, TransferRecord]:
+        if not transfer_ids:
+            return {}
+        db = await self._db()
+        suffix = " ORDER BY transfer_id FOR UPDATE" if lock else ""
+        rows = await db.fetch(
+            f"SELECT {codec.TRANSFER_COLUMNS} FROM transfers "
+            f"WHERE transfer_id = ANY($1::text[]){suffix}",
+            sorted(set(transfer_ids)),
+        )
+        return {r["transfer_id"]: codec.transfer(r) for r in rows}
+
+    async def lock_items(self, item_ids: Sequence[str]) -> dict[str, SuspenseItem]:
+        if not item_ids:
+            return {}
+        db = await self._db()
+        rows = await db.fetch(
+            f"SELECT {codec.ITEM_COLUMNS} FROM suspense_items WHERE item_id = ANY($1::text[]) "
+            "ORDER BY item_id FOR UPDATE",
+            sorted(set(item_ids)),
+        )
+        return {r["item_id"]: codec.item(r) for r in rows}
+
+    async def expired_pending(self, now: datetime, limit: int) -> list[str]:
+        db = await self._db()
+        rows = await db.fetch(
+            "SELECT transfer_id FROM transfers WHERE state = 'pending' AND expires_at <= $1 "
+            "ORDER BY expires_at LIMIT $2",
+            now,
+            limit,
+        )
+        return [r["transfer_id"] for r in rows]
+
+    # -- writing a batch --------------------------------------------------------------------
+
+    async def write(self, book: Book) -> None:
+        """Writes everything the book changed with a handful of set-based statements."""
+        db = await self._db()
+        await self._insert_transfers(db, book.new_transfers)
+        if book.entries:
+            await db.copy_records_to_table(
+                "entries",
+                schema_name="ledger",
+                columns=[
+                    "transfer_id",
+                    "account_id",
+                    "side",
+                    "amount",
+                    "currency",
+                    "balance_after",
+                    "accounting_date",
+                    "created_at",
+                ],
+                records=[
+                    (
+                        e.transfer_id,
+                        e.account_id,
+                        e.side,
+                        e.amount,
+                        e.currency,
+                        e.balance_after,
+                        e.accounting_date,
+                        e.created_at,
+                    )
+                    for e in book.entries
+                ],
+            )
+        await self._update_accounts(db, [book.accounts[a] for a in sorted(book.changed_accounts)])
+        await self._update_transfers(db, list(book.changed_transfers.values()))
+        await self._insert_items(db, book.new_items)
+        await self._update_items(db, list(book.changed_items.values()))
+
+    @staticmethod
+    async def _insert_transfers(db: Any, records: list[TransferRecord]) -> None:
+        if not records:
+            return
+        inserted = await db.fetchval(
+            "WITH rows AS (INSERT INTO transfers (" + codec.TRANSFER_COLUMNS + ") "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+            "$6::text[], $7::text[], $8::jsonb[], $9::date[], $10::text[], $11::text[], "
+            "$12::timestamptz[], $13::timestamptz[]) "
+            "ON CONFLICT (transfer_id) DO NOTHING RETURNING 1) SELECT count(*) FROM rows",
+            [r.transfer_id for r in records],
+            [r.kind.value for r in records],
+            [r.state.value for r in records],
+            [r.result.value for r in records],
+            [r.content_hash for r in records],
+            [codec.encode_postings(r.postings) for r in records],
+            [r.description for r in records],
+            [json.dumps(r.metadata) for r in records],
+            [r.accounting_date for r in records],
+            [r.linked_transfer_id for r in records],
+            [r.reversed_by for r in records],
+            [r.expires_at for r in records],
+            [r.created_at for r in records],
+        )
+        if inserted != len(records):
+            raise ConcurrentDuplicate()
+
+    @staticmethod
+    async def _update_accounts(db: Any, accounts: list[Account]) -> None:
+        if not accounts:
+            return
+        await db.execute(
+            "UPDATE accounts a SET debits_posted = u.dp, credits_posted = u.cp, "
+            "debits_pending = u.dpe, credits_pending = u.cpe "
+            "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) "
+            "AS u(id, dp, cp, dpe, cpe) WHERE a.account_id = u.id",
+            [a.account_id for a in accounts],
+            [a.debits_posted for a in accounts],
+            [a.credits_posted for a in accounts],
+            [a.debits_pending for a in accounts],
+            [a.credits_pending for a in accounts],
+        )
+
+    @staticmethod
+    async def _update_transfers(db: Any, records: list[TransferRecord]) -> None:
+        if not records:
+            return
+        await db.execute(
+            "UPDATE transfers t SET state = u.state, reversed_by = u.reversed_by "
+            "FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, state, reversed_by) "
+            "WHERE t.transfer_id = u.id",
+            [r.transfer_id for r in records],
+            [r.state.value for r in records],
+            [r.reversed_by for r in records],
+        )
+
+    @staticmethod
+    async def _insert_items(db: Any, items: list[SuspenseItem]) -> None:
+        if not items:
+            return
+        await db.executemany(
+            f"INSERT INTO suspense_items ({codec.ITEM_COLUMNS}) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            [
+                (
+                    i.item_id,
+                    i.suspense_account_id,
+                    i.currency,
+                    i.amount,
+                    i.transfer_id,
+                    i.description,
+                    i.accounting_date,
+                    i.state.value,
+                    i.cleared_by,
+                    i.clear_reason,
+                    i.business_reference,
+                    i.created_at,
                 )
-        await self._conn.execute(insert(entries), rows)
+                for i in items
+            ],
+        )
+
+    @staticmethod
+    async def _update_items(db: Any, items: list[SuspenseItem]) -> None:
+        if not items:
+            return
+        await db.executemany(
+            "UPDATE suspense_items SET state = $2, cleared_by = $3, clear_reason = $4, "
+            "business_reference = $5 WHERE item_id = $1",
+            [
+                (i.item_id, i.state.value, i.cleared_by, i.clear_reason, i.business_reference)
+                for i in items
+            ],
+        )
+
+    # -- reading history --------------------------------------------------------------------
+
+    async def get_transfer(self, transfer_id: str) -> TransferRecord | None:
+        found = await self.find_transfers([transfer_id])
+        return found.get(transfer_id)
+
+    async def list_entries(
+        self, account_id: str, after_entry_id: int, limit: int
+    ) -> list[EntryRecord]:
+        db = await self._db()
+        rows = await db.fetch(
+            f"SELECT {codec.ENTRY_COLUMNS} FROM entries WHERE account_id = $1 AND entry_id > $2 "
+            "ORDER BY entry_id LIMIT $3",
+            account_id,
+            after_entry_id,
+            limit,
+        )
+        return [codec.entry(r) for r in rows]
+
+    async def last_entry_by_date(self, account_id: str, day: date) -> EntryRecord | None:
+        db = await self._db()
+        row = await db.fetchrow(
+            f"SELECT {codec.ENTRY_COLUMNS} FROM entries WHERE account_id = $1 "
+            "AND accounting_date <= $2 "
+            "ORDER BY accounting_date DESC, entry_id DESC LIMIT 1",
+            account_id,
+            day,
+        )
+        return codec.entry(row) if row else None
+
+    async def last_entry_by_time(self, account_id: str, at: datetime) -> EntryRecord | None:
+        db = await self._db()
+        row = await db.fetchrow(
+            f"SELECT {codec.ENTRY_COLUMNS} FROM entries WHERE account_id = $1 AND created_at <= $2 "
+            "ORDER BY created_at DESC, entry_id DESC LIMIT 1",
+            account_id,
+            at,
+        )
+        return codec.entry(row) if row else None
+
+    async def feed(
+        self, after_txid: int, after_entry_id: int, account_id: str, limit: int
+    ) -> list[tuple[int, EntryRecord]]:
+        """Entries past a position, only from transactions older than every running one."""
+        db = await self._db()
+        rows = await db.fetch(
+            f"SELECT {codec.ENTRY_COLUMNS}, txid::text::bigint AS tx FROM entries e "
+            "WHERE (e.txid, e.entry_id) > ($1::text::xid8, $2) "
+            "AND e.txid < pg_snapshot_xmin(pg_current_snapshot()) "
+            "AND ($3 = '' OR e.account_id = $3) ORDER BY e.txid, e.entry_id LIMIT $4",
+            str(after_txid),
+            after_entry_id,
+            account_id,
+            limit,
+        )
+        return [(r["tx"], codec.entry(r)) for r in rows]
+
+    async def list_items(
+        self, state: SuspenseState | None, after: tuple[datetime, str] | None, limit: int
+    ) -> list[SuspenseItem]:
+        db = await self._db()
+        rows = await db.fetch(
+            f"SELECT {codec.ITEM_COLUMNS} FROM suspense_items "
+            "WHERE ($1::text IS NULL OR state = $1) "
+            "AND ($2::timestamptz IS NULL OR (created_at, item_id) > ($2, $3)) "
+            "ORDER BY created_at, item_id LIMIT $4",
+            state.value if state else None,
+            after[0] if after else None,
+            after[1] if after else "",
+            limit,
+        )
+        return [codec.item(r) for r in rows]
+
+    async def get_item(self, item_id: str) -> SuspenseItem | None:
+        db = await self._db()
+        row = await db.fetchrow(
+            f"SELECT {codec.ITEM_COLUMNS} FROM suspense_items WHERE item_id = $1", item_id
+        )
+        return codec.item(row) if row else None

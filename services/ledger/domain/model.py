@@ -1,13 +1,12 @@
-"""Accounts and transfers, and the rules that decide whether a transfer may post."""
+"""Accounts, transfers and the rules that decide whether a transfer may post or hold."""
 
 from __future__ import annotations
 
 import enum
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from paysuite.money import Money
 
@@ -38,19 +37,46 @@ class AccountState(enum.Enum):
 
 
 class TransferResult(enum.Enum):
-    """Outcome of one transfer, in the spirit of TigerBeetle's result codes."""
+    """Outcome of one request, in the spirit of TigerBeetle's result codes."""
 
     POSTED = "posted"
+    PENDING = "pending"
     EXISTS = "exists"
     EXISTS_WITH_DIFFERENT_CONTENT = "exists_with_different_content"
     ACCOUNT_NOT_FOUND = "account_not_found"
     CURRENCY_MISMATCH = "currency_mismatch"
     EXCEEDS_BALANCE = "exceeds_balance"
     ACCOUNT_NOT_ACTIVE = "account_not_active"
+    TRANSFER_NOT_FOUND = "transfer_not_found"
+    ALREADY_POSTED = "already_posted"
+    ALREADY_VOIDED = "already_voided"
+    PENDING_EXPIRED = "pending_expired"
+    EXCEEDS_PENDING_AMOUNT = "exceeds_pending_amount"
+    NOT_PENDING = "not_pending"
+    ALREADY_REVERSED = "already_reversed"
+    NOT_REVERSIBLE = "not_reversible"
+    ALREADY_CLEARED = "already_cleared"
 
     @property
     def is_failure(self) -> bool:
-        return self not in (TransferResult.POSTED, TransferResult.EXISTS)
+        return self not in (TransferResult.POSTED, TransferResult.PENDING, TransferResult.EXISTS)
+
+
+class TransferKind(enum.Enum):
+    TRANSFER = "transfer"
+    POST = "post"
+    VOID = "void"
+    REVERSE = "reverse"
+    CLEAR = "clear"
+    ADJUST = "adjust"
+
+
+class TransferState(enum.Enum):
+    POSTED = "posted"
+    PENDING = "pending"
+    PENDING_POSTED = "pending_posted"
+    VOIDED = "voided"
+    FAILED = "failed"
 
 
 class CreateAccountResult(enum.Enum):
@@ -71,16 +97,22 @@ class AccountSpec:
     owner_id: str = ""
     debits_must_not_exceed_credits: bool = False
     credits_must_not_exceed_debits: bool = False
+    overdraft_limit: int = 0
+    suspense: bool = False
 
 
 @dataclass(slots=True)
 class Account:
-    """An account with its posted totals; balance follows the type's normal side."""
+    """An account with posted and pending totals; balances follow the type's normal side."""
 
     spec: AccountSpec
     state: AccountState = AccountState.ACTIVE
     debits_posted: int = 0
     credits_posted: int = 0
+    debits_pending: int = 0
+    credits_pending: int = 0
+    day_end_balance: int = 0
+    day_end_date: date | None = None
     created_at: datetime | None = None
 
     @property
@@ -89,16 +121,40 @@ class Account:
 
     @property
     def balance(self) -> Money:
-        if self.spec.type.debit_normal:
-            return Money(self.spec.currency, self.debits_posted - self.credits_posted)
-        return Money(self.spec.currency, self.credits_posted - self.debits_posted)
+        """Current (intraday) balance of posted entries on the normal side."""
+        return Money(self.spec.currency, self.normal(self.debits_posted - self.credits_posted))
 
-    def would_overdraw(self, debit: int, credit: int) -> bool:
-        debits = self.debits_posted + debit
-        credits = self.credits_posted + credit
-        if self.spec.debits_must_not_exceed_credits and debits > credits:
-            return True
-        return self.spec.credits_must_not_exceed_debits and credits > debits
+    @property
+    def available(self) -> Money:
+        """The balance less what pending transfers hold against it."""
+        if self.spec.type.debit_normal:
+            units = self.debits_posted - self.credits_posted - self.credits_pending
+        else:
+            units = self.credits_posted - self.debits_posted - self.debits_pending
+        return Money(self.spec.currency, units)
+
+    def normal(self, debit_positive: int) -> int:
+        """Converts a debit-positive amount to this account's normal side."""
+        return debit_positive if self.spec.type.debit_normal else -debit_positive
+
+    def would_overdraw(self, debit: int, credit: int, *, hold: bool = False) -> bool:
+        """Whether these amounts break a no-overdraft flag, counting holds and the credit line.
+
+        A hold (pending transfer) may not count on money it would itself bring in: that money
+        is not there until the hold is posted.
+        """
+        incoming_credit = 0 if hold else credit
+        incoming_debit = 0 if hold else debit
+        limit = self.spec.overdraft_limit
+        if self.spec.debits_must_not_exceed_credits:
+            debits = self.debits_posted + self.debits_pending + debit
+            if debits > self.credits_posted + incoming_credit + limit:
+                return True
+        if self.spec.credits_must_not_exceed_debits:
+            credits = self.credits_posted + self.credits_pending + credit
+            if credits > self.debits_posted + incoming_debit + limit:
+                return True
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,62 +165,91 @@ class Posting:
     credit_account_id: str
     amount: Money
 
+    def swapped(self) -> Posting:
+        return Posting(self.credit_account_id, self.debit_account_id, self.amount)
+
+
+def content_digest(*parts: object) -> str:
+    """A digest of a request's content, to tell a retry from a conflicting reuse of an id."""
+    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=16).hexdigest()
+
 
 @dataclass(frozen=True, slots=True)
 class TransferRequest:
-    """A transaction of one or more postings, posted together or not at all."""
+    """A transaction of one or more postings, posted (or held) together or not at all."""
 
     transfer_id: str
     postings: tuple[Posting, ...]
     description: str = ""
     metadata: Mapping[str, str] = field(default_factory=dict)
+    pending: bool = False
+    timeout_seconds: int = 0
 
     @property
     def account_ids(self) -> list[str]:
         """Every account touched, sorted: the one lock order that rules out deadlocks."""
-        ids = {p.debit_account_id for p in self.postings} | {
-            p.credit_account_id for p in self.postings
-        }
-        return sorted(ids)
+        return accounts_of(self.postings)
 
     def content_hash(self) -> str:
-        """A digest of everything but the id, to tell a retry from a conflicting reuse."""
-        body = {
-            "postings": [
-                [p.debit_account_id, p.credit_account_id, p.amount.currency, p.amount.minor_units]
-                for p in self.postings
-            ],
-            "description": self.description,
-            "metadata": dict(sorted(self.metadata.items())),
-        }
-        encoded = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
-        return hashlib.sha256(encoded).hexdigest()
+        legs = ";".join(
+            f"{p.debit_account_id},{p.credit_account_id},{p.amount.currency},{p.amount.minor_units}"
+            for p in self.postings
+        )
+        meta = ";".join(f"{k}={v}" for k, v in sorted(self.metadata.items()))
+        return content_digest(
+            "transfer", legs, self.description, meta, self.pending, self.timeout_seconds
+        )
 
 
-def check_transfer(request: TransferRequest, accounts: Mapping[str, Account]) -> TransferResult:
-    """Decides whether the transfer may post against the accounts' current totals."""
-    for account_id in request.account_ids:
+def accounts_of(postings: tuple[Posting, ...]) -> list[str]:
+    return sorted({p.debit_account_id for p in postings} | {p.credit_account_id for p in postings})
+
+
+def check_postings(
+    postings: tuple[Posting, ...], accounts: Mapping[str, Account], *, hold: bool = False
+) -> TransferResult:
+    """Decides whether postings may be added (posted or held) against the accounts' totals."""
+    touched = accounts_of(postings)
+    for account_id in touched:
         if account_id not in accounts:
             return TransferResult.ACCOUNT_NOT_FOUND
-    for posting in request.postings:
-        for account_id in (posting.debit_account_id, posting.credit_account_id):
-            if accounts[account_id].spec.currency != posting.amount.currency:
-                return TransferResult.CURRENCY_MISMATCH
-    if any(accounts[a].state is not AccountState.ACTIVE for a in request.account_ids):
+    for posting in postings:
+        currency = posting.amount.currency
+        if (
+            accounts[posting.debit_account_id].spec.currency != currency
+            or accounts[posting.credit_account_id].spec.currency != currency
+        ):
+            return TransferResult.CURRENCY_MISMATCH
+    if any(accounts[a].state is not AccountState.ACTIVE for a in touched):
         return TransferResult.ACCOUNT_NOT_ACTIVE
-    debits: dict[str, int] = dict.fromkeys(request.account_ids, 0)
-    credits: dict[str, int] = dict.fromkeys(request.account_ids, 0)
-    for posting in request.postings:
+    debits = dict.fromkeys(touched, 0)
+    credits = dict.fromkeys(touched, 0)
+    for posting in postings:
         debits[posting.debit_account_id] += posting.amount.minor_units
         credits[posting.credit_account_id] += posting.amount.minor_units
-    for account_id in request.account_ids:
-        if accounts[account_id].would_overdraw(debits[account_id], credits[account_id]):
+    for account_id in touched:
+        if accounts[account_id].would_overdraw(debits[account_id], credits[account_id], hold=hold):
             return TransferResult.EXCEEDS_BALANCE
     return TransferResult.POSTED
 
 
+def check_transfer(request: TransferRequest, accounts: Mapping[str, Account]) -> TransferResult:
+    """POSTED (or PENDING for a hold) when the transfer may go ahead, else the reason."""
+    result = check_postings(request.postings, accounts, hold=request.pending)
+    if result is TransferResult.POSTED and request.pending:
+        return TransferResult.PENDING
+    return result
+
+
 def apply_transfer(request: TransferRequest, accounts: Mapping[str, Account]) -> None:
-    """Adds the postings to the accounts' totals; call only after check_transfer said POSTED."""
+    """Adds the postings to the accounts' posted totals; only after check_transfer said POSTED."""
     for posting in request.postings:
         accounts[posting.debit_account_id].debits_posted += posting.amount.minor_units
         accounts[posting.credit_account_id].credits_posted += posting.amount.minor_units
+
+
+def hold_amounts(postings: tuple[Posting, ...], accounts: Mapping[str, Account], sign: int) -> None:
+    """Adds (sign 1) or releases (sign -1) the postings as pending amounts."""
+    for posting in postings:
+        accounts[posting.debit_account_id].debits_pending += sign * posting.amount.minor_units
+        accounts[posting.credit_account_id].credits_pending += sign * posting.amount.minor_units

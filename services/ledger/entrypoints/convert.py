@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from ledger.domain.commands import ClearSuspense, PostPending, Reverse, VoidPending
 from ledger.domain.model import (
-    Account,
     AccountSpec,
-    AccountState,
     AccountType,
     CreateAccountResult,
     OwnerType,
@@ -15,8 +14,8 @@ from ledger.domain.model import (
 )
 from paysuite.errors import Violations
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
-from paysuite.money import CurrencyError, Money, check_currency
-from paysuite.runtime.protoconv import check_id, money_from_proto, money_to_proto, timestamp
+from paysuite.money import CurrencyError, check_currency
+from paysuite.runtime.protoconv import check_id, money_from_proto
 
 MAX_BATCH = 8000
 
@@ -32,11 +31,6 @@ OWNER_TYPES = {
     pb.OWNER_TYPE_MERCHANT: OwnerType.MERCHANT,
     pb.OWNER_TYPE_CHANNEL: OwnerType.CHANNEL,
     pb.OWNER_TYPE_PLATFORM: OwnerType.PLATFORM,
-}
-STATES = {
-    AccountState.ACTIVE: pb.Account.ACTIVE,
-    AccountState.FROZEN: pb.Account.FROZEN,
-    AccountState.CLOSED: pb.Account.CLOSED,
 }
 # Domain outcomes map to proto enum values by name, e.g. POSTED -> CREATE_TRANSFER_RESULT_POSTED.
 ACCOUNT_RESULTS = {
@@ -69,6 +63,21 @@ def account_specs(request: pb.CreateAccountsRequest) -> list[AccountSpec]:
             check_currency(item.currency_code)
         except CurrencyError:
             violations.add(f"{field}.currency_code", "must be a supported ISO 4217 code")
+        overdraft = 0
+        if item.HasField("overdraft_limit"):
+            limit = money_from_proto(
+                item.overdraft_limit, f"{field}.overdraft_limit", violations, positive=False
+            )
+            if limit is not None:
+                overdraft = limit.minor_units
+                violations.require(
+                    limit.minor_units >= 0, f"{field}.overdraft_limit", "must not be negative"
+                )
+                violations.require(
+                    limit.currency == item.currency_code,
+                    f"{field}.overdraft_limit",
+                    "must be in the account currency",
+                )
         if item.debits_must_not_exceed_credits and item.credits_must_not_exceed_debits:
             violations.add(
                 f"{field}.credits_must_not_exceed_debits",
@@ -86,6 +95,8 @@ def account_specs(request: pb.CreateAccountsRequest) -> list[AccountSpec]:
                 owner_id=item.owner_id,
                 debits_must_not_exceed_credits=item.debits_must_not_exceed_credits,
                 credits_must_not_exceed_debits=item.credits_must_not_exceed_debits,
+                overdraft_limit=overdraft,
+                suspense=item.suspense,
             )
         )
     violations.raise_if_any()
@@ -125,31 +136,98 @@ def transfer_requests(request: pb.CreateTransfersRequest) -> list[TransferReques
                 )
         if len(item.description) > 256:
             violations.add(f"{field}.description", "at most 256 characters")
+        if item.timeout_seconds < 0 or (item.timeout_seconds and not item.pending):
+            violations.add(f"{field}.timeout_seconds", "only a pending transfer has a timeout")
+        if len(item.metadata) > 16 or any(
+            len(k) > 64 or len(v) > 256 for k, v in item.metadata.items()
+        ):
+            violations.add(f"{field}.metadata", "at most 16 keys of 64, values of 256 characters")
         if not violations:
             result.append(
                 TransferRequest(
-                    item.transfer_id, tuple(postings), item.description, dict(item.metadata)
+                    item.transfer_id,
+                    tuple(postings),
+                    item.description,
+                    dict(item.metadata),
+                    pending=item.pending,
+                    timeout_seconds=item.timeout_seconds,
                 )
             )
     violations.raise_if_any()
     return result
 
 
-def account_to_proto(account: Account) -> pb.Account:
-    spec = account.spec
-    currency = spec.currency
-    return pb.Account(
-        account_id=spec.account_id,
-        name=spec.name,
-        type=next(k for k, v in ACCOUNT_TYPES.items() if v is spec.type),
-        currency_code=currency,
-        owner_type=next(k for k, v in OWNER_TYPES.items() if v is spec.owner_type),
-        owner_id=spec.owner_id,
-        state=STATES[account.state],
-        debits_must_not_exceed_credits=spec.debits_must_not_exceed_credits,
-        credits_must_not_exceed_debits=spec.credits_must_not_exceed_debits,
-        debits_posted=money_to_proto(Money(currency, account.debits_posted)),
-        credits_posted=money_to_proto(Money(currency, account.credits_posted)),
-        balance=money_to_proto(account.balance),
-        create_time=timestamp(account.created_at),
+def _ids(violations: Violations, **fields: str) -> None:
+    for name, value in fields.items():
+        check_id(value, name, violations, max_length=200 if name == "item_id" else 128)
+
+
+def post_pending(request: pb.PostPendingTransferRequest) -> PostPending:
+    violations = Violations()
+    _ids(
+        violations, transfer_id=request.transfer_id, pending_transfer_id=request.pending_transfer_id
     )
+    amount = None
+    if request.HasField("amount"):
+        amount = money_from_proto(request.amount, "amount", violations)
+    violations.raise_if_any()
+    return PostPending(request.transfer_id, request.pending_transfer_id, amount)
+
+
+def void_pending(request: pb.VoidPendingTransferRequest) -> VoidPending:
+    violations = Violations()
+    _ids(
+        violations, transfer_id=request.transfer_id, pending_transfer_id=request.pending_transfer_id
+    )
+    violations.raise_if_any()
+    return VoidPending(request.transfer_id, request.pending_transfer_id)
+
+
+def reverse(request: pb.ReverseTransferRequest) -> Reverse:
+    violations = Violations()
+    _ids(
+        violations,
+        transfer_id=request.transfer_id,
+        reversed_transfer_id=request.reversed_transfer_id,
+    )
+    violations.require(
+        bool(request.reason.strip()) and len(request.reason) <= 128,
+        "reason",
+        "required, at most 128 characters",
+    )
+    violations.raise_if_any()
+    return Reverse(request.transfer_id, request.reversed_transfer_id, request.reason.strip())
+
+
+def clear_suspense(request: pb.ClearSuspenseItemRequest) -> ClearSuspense:
+    violations = Violations()
+    _ids(
+        violations,
+        transfer_id=request.transfer_id,
+        item_id=request.item_id,
+        counter_account_id=request.counter_account_id,
+    )
+    violations.require(
+        bool(request.reason.strip()) and len(request.reason) <= 128,
+        "reason",
+        "required, at most 128 characters",
+    )
+    violations.require(
+        bool(request.business_reference.strip()) and len(request.business_reference) <= 128,
+        "business_reference",
+        "required: the business record that explains the item",
+    )
+    violations.raise_if_any()
+    return ClearSuspense(
+        request.transfer_id,
+        request.item_id,
+        request.counter_account_id,
+        request.reason.strip(),
+        request.business_reference.strip(),
+    )
+
+
+def page_size(value: int, violations: Violations, default: int = 100, most: int = 1000) -> int:
+    if value < 0:
+        violations.add("page_size", "must not be negative")
+    return min(value or default, most)

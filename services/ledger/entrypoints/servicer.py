@@ -1,33 +1,60 @@
-"""LedgerService over gRPC: validate, call the use case, convert the answer."""
+"""LedgerService over gRPC: validate, call the use case, present the answer."""
 
 from __future__ import annotations
 
+import base64
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
 
-from ledger.entrypoints import convert
-from ledger.service_layer import handlers
-from ledger.service_layer.handlers import Clock
-from ledger.service_layer.unit_of_work import UnitOfWorkFactory
-from paysuite.errors import Violations
+from ledger.domain.book import Outcome
+from ledger.domain.records import SuspenseState
+from ledger.entrypoints import convert, present
+from ledger.service_layer import day_cycle, feed, queries, transfers
+from ledger.service_layer.transfers import Clock
+from ledger.service_layer.unit_of_work import LedgerUnits
+from paysuite.errors import FieldViolation, InvalidArgument, Violations
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
-from paysuite.runtime.protoconv import check_id, date_to_proto
+from paysuite.runtime.protoconv import check_id, date_from_proto, date_to_proto
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
+def _account_id(value: str) -> None:
+    violations = Violations()
+    check_id(value, "account_id", violations, max_length=128)
+    violations.raise_if_any()
+
+
+def _token(value: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(value.encode()).decode() if value else ""
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidArgument([FieldViolation("page_token", "not a token from this API")]) from exc
+
+
+def _next_token(value: str | None) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode() if value else ""
+
+
+def _result(outcome: Outcome) -> tuple[pb.CreateTransferResult.ValueType, Any]:
+    return convert.TRANSFER_RESULTS[outcome.result], date_to_proto(outcome.accounting_date)
+
+
 class LedgerServicer(pb_grpc.LedgerServiceServicer):
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow = uow
+    def __init__(self, units: LedgerUnits, clock: Clock) -> None:
+        self._units = units
+        self._uow = units.postings
         self._clock = clock
 
     async def CreateAccounts(
         self, request: pb.CreateAccountsRequest, context: Context
     ) -> pb.CreateAccountsResponse:
         specs = convert.account_specs(request)
-        results = await handlers.create_accounts(self._uow, specs, self._clock)
+        results = await transfers.create_accounts(self._uow, specs, self._clock)
         return pb.CreateAccountsResponse(
             results=[
                 pb.CreateAccountsResult(account_id=s.account_id, result=convert.ACCOUNT_RESULTS[r])
@@ -38,24 +65,203 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
     async def CreateTransfers(
         self, request: pb.CreateTransfersRequest, context: Context
     ) -> pb.CreateTransfersResponse:
-        transfers = convert.transfer_requests(request)
-        outcomes = await handlers.create_transfers(self._uow, transfers, self._clock)
-        return pb.CreateTransfersResponse(
-            results=[
-                pb.CreateTransfersResult(
-                    transfer_id=o.transfer_id,
-                    result=convert.TRANSFER_RESULTS[o.result],
-                    accounting_date=date_to_proto(o.accounting_date),
-                )
-                for o in outcomes
-            ]
-        )
+        requests = convert.transfer_requests(request)
+        outcomes = await transfers.execute(self._uow, requests, self._clock)
+        response = pb.CreateTransfersResponse()
+        for outcome in outcomes:
+            result = response.results.add(
+                transfer_id=outcome.transfer_id, result=convert.TRANSFER_RESULTS[outcome.result]
+            )
+            if outcome.accounting_date is not None:
+                result.accounting_date.CopyFrom(date_to_proto(outcome.accounting_date))
+        return response
 
     async def GetAccount(
         self, request: pb.GetAccountRequest, context: Context
     ) -> pb.GetAccountResponse:
+        _account_id(request.account_id)
+        account = await queries.get_account(self._uow, request.account_id)
+        return pb.GetAccountResponse(account=present.account(account))
+
+    async def ListAccounts(
+        self, request: pb.ListAccountsRequest, context: Context
+    ) -> pb.ListAccountsResponse:
+        violations = Violations()
+        size = convert.page_size(request.page_size, violations)
+        check_id(request.owner_id, "owner_id", violations, required=False)
+        violations.raise_if_any()
+        owner = convert.OWNER_TYPES.get(request.owner_type)
+        accounts = await queries.list_accounts(
+            self._uow, owner, request.owner_id, _token(request.page_token), size + 1
+        )
+        page = accounts[:size]
+        more = len(accounts) > size
+        return pb.ListAccountsResponse(
+            accounts=[present.account(a) for a in page],
+            next_page_token=_next_token(page[-1].account_id if more else None),
+        )
+
+    async def GetTransfer(
+        self, request: pb.GetTransferRequest, context: Context
+    ) -> pb.GetTransferResponse:
+        violations = Violations()
+        check_id(request.transfer_id, "transfer_id", violations, max_length=128)
+        violations.raise_if_any()
+        record = await queries.get_transfer(self._uow, request.transfer_id)
+        return pb.GetTransferResponse(transfer=present.transfer(record))
+
+    async def PostPendingTransfer(
+        self, request: pb.PostPendingTransferRequest, context: Context
+    ) -> pb.PostPendingTransferResponse:
+        (outcome,) = await transfers.execute(
+            self._uow, [convert.post_pending(request)], self._clock
+        )
+        result, day = _result(outcome)
+        return pb.PostPendingTransferResponse(result=result, accounting_date=day)
+
+    async def VoidPendingTransfer(
+        self, request: pb.VoidPendingTransferRequest, context: Context
+    ) -> pb.VoidPendingTransferResponse:
+        (outcome,) = await transfers.execute(
+            self._uow, [convert.void_pending(request)], self._clock
+        )
+        return pb.VoidPendingTransferResponse(result=convert.TRANSFER_RESULTS[outcome.result])
+
+    async def ReverseTransfer(
+        self, request: pb.ReverseTransferRequest, context: Context
+    ) -> pb.ReverseTransferResponse:
+        (outcome,) = await transfers.execute(self._uow, [convert.reverse(request)], self._clock)
+        result, day = _result(outcome)
+        return pb.ReverseTransferResponse(result=result, accounting_date=day)
+
+    async def ListAccountEntries(
+        self, request: pb.ListAccountEntriesRequest, context: Context
+    ) -> pb.ListAccountEntriesResponse:
         violations = Violations()
         check_id(request.account_id, "account_id", violations, max_length=128)
+        size = convert.page_size(request.page_size, violations)
         violations.raise_if_any()
-        account = await handlers.get_account(self._uow, request.account_id)
-        return pb.GetAccountResponse(account=convert.account_to_proto(account))
+        after = _token(request.page_token)
+        if after and not after.isdigit():
+            raise InvalidArgument([FieldViolation("page_token", "not a token from this API")])
+        entries = await queries.list_entries(
+            self._uow, request.account_id, int(after or 0), size + 1
+        )
+        page = entries[:size]
+        more = len(entries) > size
+        return pb.ListAccountEntriesResponse(
+            entries=[present.entry(e) for e in page],
+            next_page_token=_next_token(str(page[-1].entry_id) if more else None),
+        )
+
+    async def GetBalanceAsOf(
+        self, request: pb.GetBalanceAsOfRequest, context: Context
+    ) -> pb.GetBalanceAsOfResponse:
+        violations = Violations()
+        check_id(request.account_id, "account_id", violations, max_length=128)
+        which = request.WhichOneof("as_of")
+        at: Any = None
+        if which == "accounting_date":
+            at = date_from_proto(request.accounting_date, "accounting_date", violations)
+        elif which == "time":
+            at = request.time.ToDatetime(tzinfo=UTC)
+        else:
+            violations.add("as_of", "give accounting_date or time")
+        violations.raise_if_any()
+        account = await queries.get_account(self._uow, request.account_id)
+        found = await queries.balance_as_of(self._uow, request.account_id, at)
+        return pb.GetBalanceAsOfResponse(
+            balance=present.money_in(account.spec.currency, found.balance),
+            last_entry_id=found.last_entry_id,
+        )
+
+    async def GetBusinessDate(
+        self, request: pb.GetBusinessDateRequest, context: Context
+    ) -> pb.GetBusinessDateResponse:
+        business, closed = await queries.business_date(self._uow)
+        response = pb.GetBusinessDateResponse(business_date=date_to_proto(business))
+        if closed is not None:
+            response.last_closed_date.CopyFrom(date_to_proto(closed))
+        return response
+
+    async def RunDayCut(
+        self, request: pb.RunDayCutRequest, context: Context
+    ) -> pb.RunDayCutResponse:
+        violations = Violations()
+        check_id(request.request_id, "request_id", violations)
+        expected = None
+        if request.HasField("expected_business_date"):
+            expected = date_from_proto(
+                request.expected_business_date, "expected_business_date", violations
+            )
+        violations.raise_if_any()
+        cut, new = await day_cycle.day_cut(self._units, request.request_id, expected, self._clock)
+        return pb.RunDayCutResponse(cut_date=date_to_proto(cut), business_date=date_to_proto(new))
+
+    async def RunDayEnd(
+        self, request: pb.RunDayEndRequest, context: Context
+    ) -> pb.RunDayEndResponse:
+        violations = Violations()
+        day = date_from_proto(request.accounting_date, "accounting_date", violations)
+        violations.raise_if_any()
+        assert day is not None
+        report = await day_cycle.run_day_end(self._units, day, self._clock)
+        return pb.RunDayEndResponse(report=present.report(report))
+
+    async def GetTrialBalance(
+        self, request: pb.GetTrialBalanceRequest, context: Context
+    ) -> pb.GetTrialBalanceResponse:
+        violations = Violations()
+        day = date_from_proto(request.accounting_date, "accounting_date", violations)
+        violations.raise_if_any()
+        assert day is not None
+        report = await day_cycle.trial_balance(self._units, day)
+        return pb.GetTrialBalanceResponse(report=present.report(report))
+
+    async def ListSuspenseItems(
+        self, request: pb.ListSuspenseItemsRequest, context: Context
+    ) -> pb.ListSuspenseItemsResponse:
+        violations = Violations()
+        size = convert.page_size(request.page_size, violations)
+        violations.raise_if_any()
+        state = {
+            pb.SuspenseItem.OPEN: SuspenseState.OPEN,
+            pb.SuspenseItem.CLEARED: SuspenseState.CLEARED,
+        }.get(request.state)
+        cursor = _token(request.page_token)
+        after = None
+        if cursor:
+            stamp, _, item_id = cursor.partition("|")
+            try:
+                after = (datetime.fromisoformat(stamp), item_id)
+            except ValueError as exc:
+                raise InvalidArgument(
+                    [FieldViolation("page_token", "not a token from this API")]
+                ) from exc
+        items = await queries.list_items(self._uow, state, after, size + 1)
+        page = items[:size]
+        more = len(items) > size
+        last = f"{page[-1].created_at.isoformat()}|{page[-1].item_id}" if more else None
+        return pb.ListSuspenseItemsResponse(
+            items=[present.item(i) for i in page], next_page_token=_next_token(last)
+        )
+
+    async def ClearSuspenseItem(
+        self, request: pb.ClearSuspenseItemRequest, context: Context
+    ) -> pb.ClearSuspenseItemResponse:
+        command = convert.clear_suspense(request)
+        (outcome,) = await transfers.execute(self._uow, [command], self._clock)
+        item = await queries.get_item(self._uow, command.item_id)
+        return pb.ClearSuspenseItemResponse(
+            result=convert.TRANSFER_RESULTS[outcome.result], item=present.item(item)
+        )
+
+    async def WatchEntries(
+        self, request: pb.WatchEntriesRequest, context: Context
+    ) -> AsyncIterator[pb.WatchEntriesResponse]:
+        violations = Violations()
+        check_id(request.account_id, "account_id", violations, max_length=128, required=False)
+        violations.raise_if_any()
+        after = feed.Position.parse(request.after_position)
+        async for position, entry in feed.watch(self._uow, after, request.account_id):
+            yield pb.WatchEntriesResponse(entry=present.entry(entry), position=position.token())

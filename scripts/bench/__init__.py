@@ -1,0 +1,1 @@
+"""Helpers of scripts/bench_ledger.py, one job per module."""

@@ -1,0 +1,99 @@
+"""Formats the human summary and the machine-readable last line of a benchmark run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .load import LoadResult
+from .pgbench import PgbenchConfig
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Everything one run measured."""
+
+    server: str
+    pgbench_path: str
+    pgbench: PgbenchConfig
+    pgbench_tps: float
+    batch: LoadResult
+    batch_size: int
+    single: LoadResult
+    accounts: int
+    hot_share: float
+    problem: str | None
+
+    @property
+    def invariants_ok(self) -> bool:
+        return self.problem is None
+
+    @property
+    def errors(self) -> list[str]:
+        return self.batch.errors + self.single.errors
+
+
+def _ratio(value: float, yardstick: float) -> str:
+    return f"{value / yardstick:.2f}x pgbench" if yardstick > 0 else "n/a"
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} ms"
+
+
+def _share(part: float, whole: float) -> str:
+    return f"{part / whole:.0%}" if whole > 0 else "n/a"
+
+
+def _phase_details(result: LoadResult) -> list[str]:
+    lines = [
+        f"      {result.calls} calls, {result.warmup_posted} posted in warm-up (not counted), "
+        f"{result.prebuilt_transfers} transfers pre-built, "
+        f"{result.built_while_timed} built while timed",
+        f"      load process CPU {result.client_cpu_s:.1f} s over {result.elapsed:.1f} s "
+        f"({_share(result.client_cpu_s, result.elapsed)} of one core)",
+    ]
+    if result.not_posted:
+        outcomes = ", ".join(f"{name}={n}" for name, n in sorted(result.not_posted.items()))
+        lines.append(f"      not POSTED: {outcomes}")
+    if result.mismatched_ids:
+        lines.append(f"      results not matching the request's ids: {result.mismatched_ids}")
+    for error in result.errors[:3]:
+        lines.append(f"      RPC error: {error}")
+    return lines
+
+
+def summary(fig: Figures) -> list[str]:
+    """The human-readable report, one line per item."""
+    pg = fig.pgbench
+    batch, single = fig.batch, fig.single
+    lines = [
+        "Paysuite ledger benchmark (ratios are against pgbench measured in this run)",
+        f"  server          : {fig.server}",
+        f"  accounts        : 1 hot + {fig.accounts} cold (CNY); "
+        f"{fig.hot_share:.0%} of transfers debit the hot account",
+        f"  pgbench TPC-B   : {fig.pgbench_tps:.0f} tps  "
+        f"(-s {pg.scale} -c {pg.clients} -j {pg.threads} -T {pg.seconds} -M prepared; "
+        f"{fig.pgbench_path})",
+        f"  ledger batch    : {batch.tps:.0f} transfers/s  ({_ratio(batch.tps, fig.pgbench_tps)}); "
+        f"{batch.posted} POSTED in {batch.elapsed:.1f} s, "
+        f"{batch.clients} clients x {fig.batch_size}/batch",
+        *_phase_details(batch),
+        f"  ledger single   : {single.tps:.0f} tps  ({_ratio(single.tps, fig.pgbench_tps)}); "
+        f"p50 {_ms(single.p50_ms)}, p99 {_ms(single.p99_ms)}; "
+        f"{single.posted} POSTED in {single.elapsed:.1f} s, {single.clients} clients",
+        *_phase_details(single),
+        "  invariants      : " + ("ok" if fig.invariants_ok else f"FAILED: {fig.problem}"),
+    ]
+    if fig.errors:
+        lines.append("  RESULT INCOMPLETE: RPC errors above; exit code 1")
+    return lines
+
+
+def last_line(fig: Figures) -> str:
+    """`ledger_batch_tps=<n> single_tps=<n> single_p99_ms=<n> pgbench_tps=<n> invariants=..`."""
+    p99 = fig.single.p99_ms if fig.single.p99_ms is not None else 0.0
+    return (
+        f"ledger_batch_tps={round(fig.batch.tps)} single_tps={round(fig.single.tps)} "
+        f"single_p99_ms={p99:.1f} pgbench_tps={round(fig.pgbench_tps)} "
+        f"invariants={'ok' if fig.invariants_ok else 'FAILED'}"
+    )

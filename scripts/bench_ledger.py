@@ -1,0 +1,246 @@
+"""`make bench-ledger`: ledger batch and single-transfer throughput against a pgbench yardstick."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import asyncpg
+import grpc
+
+from devstack.postgres import DEFAULT_DATA_DIR, server_url, stop_embedded
+from devstack.provision import drop_database, provision
+from paysuite.ledger.v1 import ledger_service_pb2 as pb
+from paysuite.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
+from paysuite.runtime.dsn import plain_postgres_url
+from paysuite.runtime.server import MAX_MESSAGE_BYTES
+
+# The helpers are the package scripts.bench, as mypy sees them, whatever the working directory.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts.bench import invariants
+from scripts.bench.ledger_process import LedgerProcess
+from scripts.bench.load import LoadResult, LoadSpec, run_load
+from scripts.bench.pgbench import (
+    PGBENCH_DATABASE,
+    PgbenchConfig,
+    find_pgbench,
+    run_pgbench,
+)
+from scripts.bench.report import Figures, last_line, summary
+from scripts.bench.workload import account_chunks
+
+DEFAULTS: dict[str, int | float] = {
+    "batch_clients": 4,
+    "batch_size": 8000,
+    "batch_seconds": 20.0,
+    "single_clients": 16,
+    "single_seconds": 15.0,
+    "warmup_seconds": 3.0,
+    "accounts": 10_000,
+    "pgbench_scale": 10,
+    "pgbench_seconds": 20,
+}
+QUICK: dict[str, int | float] = {
+    **DEFAULTS,
+    "batch_size": 1000,
+    "batch_seconds": 2.0,
+    "single_seconds": 2.0,
+    "warmup_seconds": 1.0,
+    "accounts": 1000,
+    "pgbench_scale": 1,
+    "pgbench_seconds": 5,
+}
+CREATED_OR_EXISTS = (pb.CREATE_ACCOUNT_RESULT_CREATED, pb.CREATE_ACCOUNT_RESULT_EXISTS)
+
+
+def say(message: str) -> None:
+    """Progress goes to stderr; stdout carries only the summary and the last line."""
+    sys.stderr.write(f"bench: {message}\n")
+    sys.stderr.flush()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    add = parser.add_argument
+    add("--quick", action="store_true", help="smoke-run sizes: " + _quick_text())
+    add("--batch-clients", type=int, help="concurrent batch clients (4)")
+    add("--batch-size", type=int, help="transfers per CreateTransfers batch (8000)")
+    add("--batch-seconds", type=float, help="timed batch phase length (20)")
+    add("--single-clients", type=int, help="concurrent single-transfer clients (16)")
+    add("--single-seconds", type=float, help="timed single-transfer phase length (15)")
+    add("--warmup-seconds", type=float, help="untimed warm-up before each phase (3)")
+    add("--accounts", type=int, help="cold accounts besides the one hot account (10000)")
+    add("--pgbench-scale", type=int, help="pgbench -i -s (10)")
+    add("--pgbench-seconds", type=int, help="pgbench -T (20)")
+    add("--pgbench-clients", type=int, default=8, help="pgbench -c (8)")
+    add("--pgbench-threads", type=int, default=2, help="pgbench -j (2)")
+    add("--pgbench", metavar="PATH", help="pgbench binary (found next to the server otherwise)")
+    add("--hot-share", type=float, default=0.2, help="share of transfers debiting hot (0.2)")
+    add("--seed", type=int, default=1, help="seed of the random account choice (1)")
+    add("--ledger-env", action="append", default=[], metavar="KEY=VALUE", help="ledger env")
+    add("--keep-work-dir", action="store_true", help="keep the ledger log and traces")
+    args = parser.parse_args(argv)
+    base = QUICK if args.quick else DEFAULTS
+    for name, value in base.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    for item in args.ledger_env:
+        if "=" not in item:
+            parser.error(f"--ledger-env {item!r}: expected KEY=VALUE")
+    return args
+
+
+def _quick_text() -> str:
+    changed = {k: v for k, v in QUICK.items() if DEFAULTS[k] != v}
+    return ", ".join(f"{k.replace('_', '-')} {v:g}" for k, v in changed.items())
+
+
+async def server_version(admin_url: str) -> tuple[int, str]:
+    conn = await asyncpg.connect(plain_postgres_url(admin_url))
+    try:
+        number = int(await conn.fetchval("SELECT current_setting('server_version_num')"))
+        text = str(await conn.fetchval("SELECT current_setting('server_version')"))
+    finally:
+        await conn.close()
+    return number // 10000, text
+
+
+async def settle(database_url: str, analyze: bool = False) -> None:
+    """ANALYZE (optionally) and CHECKPOINT, so the timed phase does not pay for earlier writes."""
+    conn = await asyncpg.connect(plain_postgres_url(database_url))
+    try:
+        if analyze:
+            await conn.execute("ANALYZE")
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+
+
+async def create_accounts(address: str, cold_count: int) -> None:
+    options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+    async with grpc.aio.insecure_channel(address, options=options) as channel:
+        stub = pb_grpc.LedgerServiceStub(channel)
+        for request in account_chunks(cold_count):
+            response = await stub.CreateAccounts(request, timeout=600)
+            bad = [r for r in response.results if r.result not in CREATED_OR_EXISTS]
+            if bad or len(response.results) != len(request.accounts):
+                raise RuntimeError(f"CreateAccounts refused accounts, first: {bad[:1]}")
+
+
+async def in_process(spec: LoadSpec) -> LoadResult:
+    """Runs one phase's clients in a spawned process, off this process's event loop."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return await asyncio.get_running_loop().run_in_executor(pool, run_load, spec)
+
+
+async def bench(args: argparse.Namespace, admin_url: str, run_id: str, work_dir: Path) -> Figures:
+    embedded = not os.environ.get("DATABASE_URL")
+    major, version = await server_version(admin_url)
+    pgbench_path = find_pgbench(major, embedded, args.pgbench)
+    pg = PgbenchConfig(
+        args.pgbench_scale, args.pgbench_clients, args.pgbench_threads, args.pgbench_seconds
+    )
+    say(f"yardstick: pgbench TPC-B -s {pg.scale}, {pg.seconds} s ({pgbench_path})")
+    pgbench_tps = await run_pgbench(pgbench_path, admin_url, pg)
+    say(f"yardstick: {pgbench_tps:.0f} tps")
+    database_url = await provision(admin_url, f"paysuite_bench_{run_id}", services=("ledger",))
+    extra_env = dict(item.split("=", 1) for item in args.ledger_env)
+    ledger = LedgerProcess(database_url, work_dir, extra_env)
+    say("ledger: migrating and starting ...")
+    await ledger.migrate()
+    await ledger.start()
+    try:
+        say(f"ledger: SERVING on {ledger.address}; creating 1 + {args.accounts} accounts")
+        await create_accounts(ledger.address, args.accounts)
+        batch_spec = LoadSpec(
+            address=ledger.address,
+            phase="batch",
+            clients=args.batch_clients,
+            batch_size=args.batch_size,
+            seconds=args.batch_seconds,
+            warmup_seconds=args.warmup_seconds,
+            cold_count=args.accounts,
+            hot_share=args.hot_share,
+            id_prefix=f"bench-{run_id}-",
+            seed=args.seed,
+        )
+        await settle(database_url, analyze=True)
+        say(f"batch: {args.batch_clients} clients x {args.batch_size}, {args.batch_seconds:g} s")
+        batch = await in_process(batch_spec)
+        ledger.check_alive()
+        await settle(database_url)
+        say(f"single: {args.single_clients} clients, {args.single_seconds:g} s")
+        single = await in_process(
+            replace(
+                batch_spec,
+                phase="single",
+                clients=args.single_clients,
+                batch_size=1,
+                seconds=args.single_seconds,
+            )
+        )
+        ledger.check_alive()
+        say("invariants: checking the books ...")
+        problem = await invariants.check(database_url, batch.posted_ranges + single.posted_ranges)
+    finally:
+        code = await ledger.stop()
+        say(f"ledger: stopped (exit code {code})")
+    return Figures(
+        server=f"PostgreSQL {version} ({'embedded' if embedded else 'DATABASE_URL'})",
+        pgbench_path=str(pgbench_path),
+        pgbench=pg,
+        pgbench_tps=pgbench_tps,
+        batch=batch,
+        batch_size=args.batch_size,
+        single=single,
+        accounts=args.accounts,
+        hot_share=args.hot_share,
+        problem=problem,
+    )
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    started_here = (
+        not os.environ.get("DATABASE_URL") and not (DEFAULT_DATA_DIR / "postmaster.pid").exists()
+    )
+    say("locating Postgres ...")
+    admin_url = server_url()
+    run_id = secrets.token_hex(4)
+    work_dir = Path(tempfile.mkdtemp(prefix=f"paysuite-bench-{run_id}-"))
+    figures: Figures | None = None
+    try:
+        figures = await bench(args, admin_url, run_id, work_dir)
+    except (RuntimeError, grpc.RpcError) as exc:
+        say(f"FAILED: {exc}")
+    finally:
+        say("cleaning up: dropping the benchmark databases")
+        await drop_database(admin_url, f"paysuite_bench_{run_id}")
+        await drop_database(admin_url, PGBENCH_DATABASE)
+        if started_here:
+            stop_embedded()
+    ok = figures is not None and figures.invariants_ok and not figures.errors
+    if ok and not args.keep_work_dir:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    else:
+        say(f"ledger log and traces kept in {work_dir}")
+    if figures is not None:
+        sys.stdout.write("\n".join([*summary(figures), last_line(figures)]) + "\n")
+    return 0 if ok else 1
+
+
+def main() -> int:
+    return asyncio.run(main_async(parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Read-side use cases: accounts, transfers, history, balances as of a past point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from ledger.domain.model import Account, OwnerType
+from ledger.domain.records import EntryRecord, SuspenseItem, SuspenseState, TransferRecord
+from ledger.service_layer.unit_of_work import UnitOfWorkFactory
+from paysuite.errors import NotFound
+
+
+class AccountNotFound(NotFound):
+    reason = "ACCOUNT_NOT_FOUND"
+
+
+class TransferNotFound(NotFound):
+    reason = "TRANSFER_NOT_FOUND"
+
+
+class SuspenseItemNotFound(NotFound):
+    reason = "SUSPENSE_ITEM_NOT_FOUND"
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceAsOf:
+    balance: int
+    last_entry_id: int
+
+
+async def get_account(uow: UnitOfWorkFactory, account_id: str) -> Account:
+    async with uow() as work:
+        account = await work.repo.get_account(account_id)
+    if account is None:
+        raise AccountNotFound("account not found", metadata={"account_id": account_id})
+    return account
+
+
+async def list_accounts(
+    uow: UnitOfWorkFactory, owner_type: OwnerType | None, owner_id: str, after: str, limit: int
+) -> list[Account]:
+    async with uow() as work:
+        return await work.repo.list_accounts(owner_type, owner_id, after, limit)
+
+
+async def get_transfer(uow: UnitOfWorkFactory, transfer_id: str) -> TransferRecord:
+    async with uow() as work:
+        record = await work.repo.get_transfer(transfer_id)
+    if record is None:
+        raise TransferNotFound("transfer not found", metadata={"transfer_id": transfer_id})
+    return record
+
+
+async def list_entries(
+    uow: UnitOfWorkFactory, account_id: str, after_entry_id: int, limit: int
+) -> list[EntryRecord]:
+    async with uow() as work:
+        if await work.repo.get_account(account_id) is None:
+            raise AccountNotFound("account not found", metadata={"account_id": account_id})
+        return await work.repo.list_entries(account_id, after_entry_id, limit)
+
+
+async def balance_as_of(
+    uow: UnitOfWorkFactory, account_id: str, at: date | datetime
+) -> BalanceAsOf:
+    """The running balance after the account's last entry at or before the point."""
+    async with uow() as work:
+        if await work.repo.get_account(account_id) is None:
+            raise AccountNotFound("account not found", metadata={"account_id": account_id})
+        if isinstance(at, datetime):
+            entry = await work.repo.last_entry_by_time(account_id, at)
+        else:
+            entry = await work.repo.last_entry_by_date(account_id, at)
+    if entry is None:
+        return BalanceAsOf(0, 0)
+    return BalanceAsOf(entry.balance_after, entry.entry_id)
+
+
+async def business_date(uow: UnitOfWorkFactory) -> tuple[date, date | None]:
+    async with uow() as work:
+        return await work.repo.ledger_state()
+
+
+async def list_items(
+    uow: UnitOfWorkFactory,
+    state: SuspenseState | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[SuspenseItem]:
+    async with uow() as work:
+        return await work.repo.list_items(state, after, limit)
+
+
+async def get_item(uow: UnitOfWorkFactory, item_id: str) -> SuspenseItem:
+    async with uow() as work:
+        item = await work.repo.get_item(item_id)
+    if item is None:
+        raise SuspenseItemNotFound("suspense item not found", metadata={"item_id": item_id})
+    return item
