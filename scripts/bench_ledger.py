@@ -229,7 +229,7 @@ async def main_async(args: argparse.Namespace) -> int:
         if started_here:
             stop_embedded()
     ok = figures is not None and figures.invariants_ok and not figures.errors
-    if ok and not args.keep_work_dir:
+    if (ok and not args.keep_work_dir) or not any(work_dir.iterdir()):
         shutil.rmtree(work_dir, ignore_errors=True)
     else:
         say(f"ledger log and traces kept in {work_dir}")
@@ -239,7 +239,12 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    return asyncio.run(main_async(parse_args()))
+    args = parse_args()
+    try:
+        return asyncio.run(main_async(args))
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
 
 
 if __name__ == "__main__":

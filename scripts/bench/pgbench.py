@@ -98,7 +98,7 @@ def parse_tps(output: str) -> float:
     return float(match.group(1))
 
 
-async def _pgbench(binary: Path, args: list[str], env: dict[str, str]) -> str:
+async def _pgbench(binary: Path, step: str, args: list[str], env: dict[str, str]) -> str:
     process = await asyncio.create_subprocess_exec(
         str(binary),
         *args,
@@ -109,7 +109,7 @@ async def _pgbench(binary: Path, args: list[str], env: dict[str, str]) -> str:
     output, _ = await process.communicate()
     text = output.decode(errors="replace")
     if process.returncode != 0:
-        raise PgbenchError(f"pgbench {args[0]} ... exited {process.returncode}:\n{text[-2000:]}")
+        raise PgbenchError(f"pgbench {step} exited {process.returncode}:\n{text[-2000:]}")
     return text
 
 
@@ -119,11 +119,11 @@ async def run_pgbench(binary: Path, admin_url: str, config: PgbenchConfig) -> fl
     await drop_database(admin_url, PGBENCH_DATABASE)
     await create_database(admin_url, PGBENCH_DATABASE)
     try:
-        await _pgbench(
-            binary, ["-i", "-q", "-s", str(config.scale), *conn_args, PGBENCH_DATABASE], env
-        )
+        init = ["-i", "-q", "-s", str(config.scale), *conn_args, PGBENCH_DATABASE]
+        await _pgbench(binary, "-i (initialise)", init, env)
         output = await _pgbench(
             binary,
+            "run",
             [
                 "-c",
                 str(config.clients),

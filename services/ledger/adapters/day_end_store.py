@@ -90,8 +90,9 @@ class DayEndStore:
     async def type_totals(self, day: date) -> list[TypeTotals]:
         db = await self._db()
         rows = await db.fetch(
-            "SELECT a.type, a.currency, sum(b.opening) AS opening, "
-            "sum(b.debit_turnover) AS d, sum(b.credit_turnover) AS c, sum(b.closing) AS closing "
+            "SELECT a.type, a.currency, sum(b.opening)::bigint AS opening, "
+            "sum(b.debit_turnover)::bigint AS d, sum(b.credit_turnover)::bigint AS c, "
+            "sum(b.closing)::bigint AS closing "
             "FROM daily_balances b JOIN accounts a USING (account_id) "
             "WHERE b.accounting_date = $1 GROUP BY a.type, a.currency ORDER BY a.currency, a.type",
             day,
@@ -109,8 +110,8 @@ class DayEndStore:
         rows = await db.fetch(
             """
             SELECT a.account_id, a.currency,
-                   (a.debits_posted - a.credits_posted)
-                   - (coalesce(b.closing, 0) + coalesce(n.net, 0)) AS diff
+                   ((a.debits_posted - a.credits_posted)
+                    - (coalesce(b.closing, 0) + coalesce(n.net, 0)))::bigint AS diff
             FROM accounts a
             LEFT JOIN daily_balances b ON b.account_id = a.account_id AND b.accounting_date = $1
             LEFT JOIN (
@@ -140,7 +141,7 @@ class DayEndStore:
                 UNION ALL
                 SELECT credit, currency, 0::bigint, amount FROM legs
             )
-            SELECT a.type, s.currency, sum(s.d) AS d, sum(s.c) AS c
+            SELECT a.type, s.currency, sum(s.d)::bigint AS d, sum(s.c)::bigint AS c
             FROM sides s JOIN accounts a USING (account_id) GROUP BY a.type, s.currency
             """,
             day,

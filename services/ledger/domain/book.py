@@ -352,7 +352,7 @@ class Book:
             if account.spec.suspense:
                 self.new_items.append(
                     SuspenseItem(
-                        item_id=f"{record.transfer_id}#{index}{'C' if sign > 0 else 'D'}",
+                        item_id=f"{record.transfer_id}:{index}{'C' if sign > 0 else 'D'}",
                         suspense_account_id=account.account_id,
                         currency=posting.amount.currency,
                         amount=sign * posting.amount.minor_units,

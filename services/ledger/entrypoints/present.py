@@ -130,7 +130,7 @@ def report(value: DayEndReport) -> pb.DayEndReport:
                 account_id=d.account_id,
                 type=TYPES[d.type] if d.type else pb.ACCOUNT_TYPE_UNSPECIFIED,
                 difference=money_to_proto(Money(d.currency, d.amount)),
-                suspense_item_id=f"{value.adjustment_id(d)}#0{'C' if d.amount > 0 else 'D'}"
+                suspense_item_id=f"{value.adjustment_id(d)}:0{'C' if d.amount > 0 else 'D'}"
                 if d.amount
                 else "",
             )
