@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.bench import invariants
 from scripts.bench.ledger_process import LedgerProcess
 from scripts.bench.load import LoadResult, LoadSpec, run_load
+from scripts.bench.options import parse_args
 from scripts.bench.pgbench import (
     PGBENCH_DATABASE,
     PgbenchConfig,
@@ -38,27 +39,6 @@ from scripts.bench.pgbench import (
 from scripts.bench.report import Figures, last_line, summary
 from scripts.bench.workload import account_chunks
 
-DEFAULTS: dict[str, int | float] = {
-    "batch_clients": 4,
-    "batch_size": 8000,
-    "batch_seconds": 20.0,
-    "single_clients": 16,
-    "single_seconds": 15.0,
-    "warmup_seconds": 3.0,
-    "accounts": 10_000,
-    "pgbench_scale": 10,
-    "pgbench_seconds": 20,
-}
-QUICK: dict[str, int | float] = {
-    **DEFAULTS,
-    "batch_size": 1000,
-    "batch_seconds": 2.0,
-    "single_seconds": 2.0,
-    "warmup_seconds": 1.0,
-    "accounts": 1000,
-    "pgbench_scale": 1,
-    "pgbench_seconds": 5,
-}
 CREATED_OR_EXISTS = (pb.CREATE_ACCOUNT_RESULT_CREATED, pb.CREATE_ACCOUNT_RESULT_EXISTS)
 
 
@@ -66,42 +46,6 @@ def say(message: str) -> None:
     """Progress goes to stderr; stdout carries only the summary and the last line."""
     sys.stderr.write(f"bench: {message}\n")
     sys.stderr.flush()
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
-    add = parser.add_argument
-    add("--quick", action="store_true", help="smoke-run sizes: " + _quick_text())
-    add("--batch-clients", type=int, help="concurrent batch clients (4)")
-    add("--batch-size", type=int, help="transfers per CreateTransfers batch (8000)")
-    add("--batch-seconds", type=float, help="timed batch phase length (20)")
-    add("--single-clients", type=int, help="concurrent single-transfer clients (16)")
-    add("--single-seconds", type=float, help="timed single-transfer phase length (15)")
-    add("--warmup-seconds", type=float, help="untimed warm-up before each phase (3)")
-    add("--accounts", type=int, help="cold accounts besides the one hot account (10000)")
-    add("--pgbench-scale", type=int, help="pgbench -i -s (10)")
-    add("--pgbench-seconds", type=int, help="pgbench -T (20)")
-    add("--pgbench-clients", type=int, default=8, help="pgbench -c (8)")
-    add("--pgbench-threads", type=int, default=2, help="pgbench -j (2)")
-    add("--pgbench", metavar="PATH", help="pgbench binary (found next to the server otherwise)")
-    add("--hot-share", type=float, default=0.2, help="share of transfers debiting hot (0.2)")
-    add("--seed", type=int, default=1, help="seed of the random account choice (1)")
-    add("--ledger-env", action="append", default=[], metavar="KEY=VALUE", help="ledger env")
-    add("--keep-work-dir", action="store_true", help="keep the ledger log and traces")
-    args = parser.parse_args(argv)
-    base = QUICK if args.quick else DEFAULTS
-    for name, value in base.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
-    for item in args.ledger_env:
-        if "=" not in item:
-            parser.error(f"--ledger-env {item!r}: expected KEY=VALUE")
-    return args
-
-
-def _quick_text() -> str:
-    changed = {k: v for k, v in QUICK.items() if DEFAULTS[k] != v}
-    return ", ".join(f"{k.replace('_', '-')} {v:g}" for k, v in changed.items())
 
 
 async def server_version(admin_url: str) -> tuple[int, str]:

@@ -88,8 +88,8 @@ class Stack:
         if process.returncode != 0:
             raise StackError(f"{' '.join(args)} failed:\n{output.decode()[-4000:]}")
 
-    async def migrate(self) -> None:
-        for service in SERVICES:
+    async def migrate(self, services: tuple[str, ...] = SERVICES) -> None:
+        for service in services:
             await self._run_once("-m", service, "migrate")
 
     async def _spawn(self, name: str, module: str) -> None:
@@ -108,23 +108,37 @@ class Stack:
             start_new_session=True,
         )
 
-    async def start(self, timeout: float = 60.0) -> None:
+    async def start(self, timeout: float = 60.0, services: tuple[str, ...] = SERVICES,
+                    simulator: bool = True) -> None:
+        """Starts the simulator (optional) and the given services, then waits for SERVING."""
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
-        await self._spawn("banksim", "channelsim")
-        for service in SERVICES:
+        if simulator:
+            await self._spawn("banksim", "channelsim")
+        for service in services:
             await self._spawn(service, service)
         try:
-            await asyncio.wait_for(self._wait_ready(), timeout)
+            await asyncio.wait_for(self._wait_ready(services, simulator), timeout)
         except TimeoutError as exc:
             await self.stop()
             raise StackError(
                 f"suite not ready within {timeout}s; logs in {self.config.data_dir / 'logs'}"
             ) from exc
 
-    async def _wait_ready(self) -> None:
-        await self._wait_http(f"http://127.0.0.1:{self.config.ports['banksim']}/healthz")
-        for service in SERVICES:
+    async def _wait_ready(self, services: tuple[str, ...], simulator: bool) -> None:
+        if simulator:
+            await self._wait_http(f"http://127.0.0.1:{self.config.ports['banksim']}/healthz")
+        for service in services:
             await self._wait_serving(service)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: the process gets no chance to finish anything (crash tests)."""
+        self.processes[name].kill()
+
+    async def restart(self, name: str, timeout: float = 60.0) -> None:
+        """Starts a killed or stopped service again and waits until it is SERVING."""
+        await self.processes[name].wait()
+        await self._spawn(name, name)
+        await asyncio.wait_for(self._wait_serving(name), timeout)
 
     def _check_alive(self, name: str) -> None:
         process = self.processes[name]

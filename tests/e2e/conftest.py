@@ -17,7 +17,7 @@ from gateway.settings import GatewaySettings
 from identity.settings import IdentitySettings
 
 
-def _free_ports(names: list[str]) -> dict[str, int]:
+def free_ports(names: list[str]) -> dict[str, int]:
     sockets = []
     for _ in names:
         sock = socket.socket()
@@ -51,7 +51,7 @@ async def stack(admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Asy
     config = StackConfig(
         database_url=database_url,
         data_dir=data_dir,
-        ports=_free_ports(["gateway", "ledger", "identity", "recon", "banksim"]),
+        ports=free_ports(["gateway", "ledger", "identity", "recon", "banksim"]),
         extra_env={"OTEL_BSP_SCHEDULE_DELAY": "200"},
     )
     suite = Stack(config)

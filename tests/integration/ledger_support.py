@@ -31,23 +31,39 @@ def cny(amount: int) -> Money:
     return Money(currency_code="CNY", minor_units=amount)
 
 
-def account(account_id: str, kind: int = pb.ACCOUNT_TYPE_LIABILITY, *,
-            no_overdraft: bool = False, overdraft_limit: int = 0,
-            suspense: bool = False) -> pb.AccountSpec:
-    spec = pb.AccountSpec(account_id=account_id, name=account_id, type=kind,
-                          currency_code="CNY", owner_type=pb.OWNER_TYPE_PLATFORM,
-                          debits_must_not_exceed_credits=no_overdraft, suspense=suspense)
+def account(
+    account_id: str,
+    kind: int = pb.ACCOUNT_TYPE_LIABILITY,
+    *,
+    no_overdraft: bool = False,
+    overdraft_limit: int = 0,
+    suspense: bool = False,
+) -> pb.AccountSpec:
+    spec = pb.AccountSpec(
+        account_id=account_id,
+        name=account_id,
+        type=kind,
+        currency_code="CNY",
+        owner_type=pb.OWNER_TYPE_PLATFORM,
+        debits_must_not_exceed_credits=no_overdraft,
+        suspense=suspense,
+    )
     if overdraft_limit:
         spec.overdraft_limit.CopyFrom(cny(overdraft_limit))
     return spec
 
 
-def transfer(transfer_id: str, *legs: tuple[str, str, int], pending: bool = False,
-             timeout: int = 0) -> pb.TransferSpec:
+def transfer(
+    transfer_id: str, *legs: tuple[str, str, int], pending: bool = False, timeout: int = 0
+) -> pb.TransferSpec:
     return pb.TransferSpec(
-        transfer_id=transfer_id, pending=pending, timeout_seconds=timeout,
-        postings=[pb.Posting(debit_account_id=d, credit_account_id=c, amount=cny(a))
-                  for d, c, a in legs])
+        transfer_id=transfer_id,
+        pending=pending,
+        timeout_seconds=timeout,
+        postings=[
+            pb.Posting(debit_account_id=d, credit_account_id=c, amount=cny(a)) for d, c, a in legs
+        ],
+    )
 
 
 @dataclass
@@ -62,8 +78,7 @@ class Ledger:
         assert all(r.result == pb.CREATE_ACCOUNT_RESULT_CREATED for r in response.results)
 
     async def post(self, *specs: pb.TransferSpec) -> list[int]:
-        response = await self.stub.CreateTransfers(
-            pb.CreateTransfersRequest(transfers=list(specs)))
+        response = await self.stub.CreateTransfers(pb.CreateTransfersRequest(transfers=list(specs)))
         return [r.result for r in response.results]
 
     async def get(self, account_id: str) -> pb.Account:

@@ -11,8 +11,7 @@ from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from tests.integration.ledger_support import Ledger, account, isolated_ledger, tag, transfer
 
 
-async def test_history_pages_with_running_balance_and_balance_as_of_time(admin_url: str
-                                                                          ) -> None:
+async def test_history_pages_with_running_balance_and_balance_as_of_time(admin_url: str) -> None:
     async with isolated_ledger(admin_url) as ledger:
         t = tag()
         cash, shop = f"cash.{t}", f"shop.{t}"
@@ -26,8 +25,9 @@ async def test_history_pages_with_running_balance_and_balance_as_of_time(admin_u
         seen: list[pb.Entry] = []
         token = ""
         while True:
-            page = await ledger.stub.ListAccountEntries(pb.ListAccountEntriesRequest(
-                account_id=shop, page_size=2, page_token=token))
+            page = await ledger.stub.ListAccountEntries(
+                pb.ListAccountEntriesRequest(account_id=shop, page_size=2, page_token=token)
+            )
             seen += page.entries
             token = page.next_page_token
             if not token:
@@ -38,15 +38,18 @@ async def test_history_pages_with_running_balance_and_balance_as_of_time(admin_u
         assert all(e.side == pb.ENTRY_SIDE_CREDIT for e in seen)
         stamp = Timestamp()
         stamp.FromDatetime(marks[2])
-        as_of = await ledger.stub.GetBalanceAsOf(pb.GetBalanceAsOfRequest(
-            account_id=shop, time=stamp))
+        as_of = await ledger.stub.GetBalanceAsOf(
+            pb.GetBalanceAsOfRequest(account_id=shop, time=stamp)
+        )
         assert as_of.balance.minor_units == running[2]
 
 
-async def _collect(ledger: Ledger, after: str, account_id: str, count: int
-                   ) -> list[pb.WatchEntriesResponse]:
-    call = ledger.stub.WatchEntries(pb.WatchEntriesRequest(after_position=after,
-                                                           account_id=account_id))
+async def _collect(
+    ledger: Ledger, after: str, account_id: str, count: int
+) -> list[pb.WatchEntriesResponse]:
+    call = ledger.stub.WatchEntries(
+        pb.WatchEntriesRequest(after_position=after, account_id=account_id)
+    )
     got: list[pb.WatchEntriesResponse] = []
     try:
         async with asyncio.timeout(10):
@@ -71,8 +74,9 @@ async def test_entry_feed_resumes_from_a_position_without_gaps(admin_url: str) -
 
         async def later() -> None:
             await asyncio.sleep(0.2)
-            await asyncio.gather(*(ledger.post(transfer(f"b{i}.{t}", (cash, shop, 10 + i)))
-                                   for i in range(5)))
+            await asyncio.gather(
+                *(ledger.post(transfer(f"b{i}.{t}", (cash, shop, 10 + i))) for i in range(5))
+            )
 
         poster = asyncio.create_task(later())
         rest = await _collect(ledger, first[-1].position, shop, 5)
