@@ -108,8 +108,9 @@ class Stack:
             start_new_session=True,
         )
 
-    async def start(self, timeout: float = 60.0, services: tuple[str, ...] = SERVICES,
-                    simulator: bool = True) -> None:
+    async def start(
+        self, timeout: float = 60.0, services: tuple[str, ...] = SERVICES, simulator: bool = True
+    ) -> None:
         """Starts the simulator (optional) and the given services, then waits for SERVING."""
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         if simulator:

@@ -17,7 +17,6 @@ MINOR_UNIT_EXPONENTS: dict[str, int] = {
     "KRW": 0,
 }
 
-_CURRENCY_RE = re.compile(r"[A-Z]{3}")
 _AMOUNT_RE = re.compile(r"(?P<sign>[-+]?)(?P<whole>[0-9]+)(?:\.(?P<frac>[0-9]+))?")
 
 
@@ -27,7 +26,7 @@ class CurrencyError(ValueError):
 
 def check_currency(code: str) -> str:
     """Returns the code if it is a supported ISO 4217 code, else raises CurrencyError."""
-    if not _CURRENCY_RE.fullmatch(code) or code not in MINOR_UNIT_EXPONENTS:
+    if code not in MINOR_UNIT_EXPONENTS:
         raise CurrencyError(f"unsupported currency code {code!r}")
     return code
 
@@ -40,8 +39,9 @@ class Money:
     minor_units: int
 
     def __post_init__(self) -> None:
-        check_currency(self.currency)
-        if isinstance(self.minor_units, bool) or not isinstance(self.minor_units, int):
+        if self.currency not in MINOR_UNIT_EXPONENTS:
+            raise CurrencyError(f"unsupported currency code {self.currency!r}")
+        if type(self.minor_units) is not int:  # bool and int subclasses are refused too
             raise TypeError("minor_units must be an int")
 
     def __add__(self, other: Money) -> Money:

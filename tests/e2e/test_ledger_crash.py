@@ -45,9 +45,13 @@ async def _send(stub: pb_grpc.LedgerServiceAsyncStub, specs: list[pb.TransferSpe
 async def ledger_only(admin_url: str, tmp_path: Path) -> object:
     name = f"paysuite_crash_{secrets.token_hex(4)}"
     url = await provision(admin_url, name)
-    stack = Stack(StackConfig(database_url=url, data_dir=tmp_path,
-                              ports=free_ports(["gateway", "ledger", "identity", "recon",
-                                                "banksim"])))
+    stack = Stack(
+        StackConfig(
+            database_url=url,
+            data_dir=tmp_path,
+            ports=free_ports(["gateway", "ledger", "identity", "recon", "banksim"]),
+        )
+    )
     await stack.migrate(("ledger",))
     await stack.start(services=("ledger",), simulator=False)
     try:
@@ -59,12 +63,17 @@ async def ledger_only(admin_url: str, tmp_path: Path) -> object:
 
 async def test_kill_mid_batch_loses_nothing_acknowledged(ledger_only: tuple[Stack, str]) -> None:
     stack, url = ledger_only
-    options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-               ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+    options = [
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ]
     channel = grpc.aio.insecure_channel(stack.config.addr("ledger"), options=options)
     stub = pb_grpc.LedgerServiceStub(channel)
-    await stub.CreateAccounts(pb.CreateAccountsRequest(accounts=[
-        account(HOT, pb.ACCOUNT_TYPE_ASSET), *(account(c) for c in COLD)]))
+    await stub.CreateAccounts(
+        pb.CreateAccountsRequest(
+            accounts=[account(HOT, pb.ACCOUNT_TYPE_ASSET), *(account(c) for c in COLD)]
+        )
+    )
     acked: dict[tuple[int, int], list[int]] = {}
     unacked: list[tuple[int, int]] = []
 
@@ -85,20 +94,22 @@ async def test_kill_mid_batch_loses_nothing_acknowledged(ledger_only: tuple[Stac
     assert all(r == R.CREATE_TRANSFER_RESULT_POSTED for rs in acked.values() for r in rs)
 
     await stack.restart("ledger")
-    await channel.close()
+    await channel.close(None)
     channel = grpc.aio.insecure_channel(stack.config.addr("ledger"), options=options)
     stub = pb_grpc.LedgerServiceStub(channel)
     db = await asyncpg.connect(plain_postgres_url(url))
     try:
         acked_ids = [f"c{n}.b{b}.{i}" for n, b in acked for i in range(BATCH)]
         stored = await db.fetchval(
-            "SELECT count(*) FROM ledger.transfers WHERE transfer_id = ANY($1::text[])",
-            acked_ids)
+            "SELECT count(*) FROM ledger.transfers WHERE transfer_id = ANY($1::text[])", acked_ids
+        )
         assert stored == len(acked_ids)
         for n, number in unacked:
             results = await _send(stub, _batch(n, number))
-            assert set(results) <= {R.CREATE_TRANSFER_RESULT_POSTED,
-                                    R.CREATE_TRANSFER_RESULT_EXISTS}
+            assert set(results) <= {
+                R.CREATE_TRANSFER_RESULT_POSTED,
+                R.CREATE_TRANSFER_RESULT_EXISTS,
+            }
         expected = (len(acked) + len(unacked)) * BATCH
         assert await db.fetchval("SELECT count(*) FROM ledger.transfers") == expected
         assert await db.fetchval("SELECT count(*) FROM ledger.entries") == 2 * expected
@@ -108,10 +119,13 @@ async def test_kill_mid_batch_loses_nothing_acknowledged(ledger_only: tuple[Stac
                           sum(amount) FILTER (WHERE side = 'D') AS d,
                           sum(amount) FILTER (WHERE side = 'C') AS c
                    FROM ledger.entries GROUP BY account_id) e USING (account_id)
-               WHERE a.debits_posted <> coalesce(e.d, 0) OR a.credits_posted <> coalesce(e.c, 0)""")
+               WHERE a.debits_posted <> coalesce(e.d, 0) OR a.credits_posted <> coalesce(e.c, 0)"""
+        )
         assert mismatched == 0
-        assert await db.fetchval(
-            "SELECT sum(debits_posted - credits_posted) FROM ledger.accounts") == 0
+        assert (
+            await db.fetchval("SELECT sum(debits_posted - credits_posted) FROM ledger.accounts")
+            == 0
+        )
     finally:
         await db.close()
-        await channel.close()
+        await channel.close(None)

@@ -33,7 +33,7 @@ def cny(amount: int) -> Money:
 
 def account(
     account_id: str,
-    kind: int = pb.ACCOUNT_TYPE_LIABILITY,
+    kind: pb.AccountType.ValueType = pb.ACCOUNT_TYPE_LIABILITY,
     *,
     no_overdraft: bool = False,
     overdraft_limit: int = 0,
@@ -106,7 +106,7 @@ async def isolated_ledger(admin_url: str) -> AsyncIterator[Ledger]:
     try:
         yield Ledger(pb_grpc.LedgerServiceStub(channel), db)
     finally:
-        await channel.close()
+        await channel.close(None)
         await db.close()
         await running.stop(0)
         await drop_database(admin_url, name)

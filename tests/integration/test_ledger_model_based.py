@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -104,7 +105,9 @@ async def ledger(admin_url: str) -> object:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(operations=st.lists(OPERATION, min_size=1, max_size=25))
-async def test_ledger_agrees_with_the_model(ledger: Ledger, operations: list[tuple]) -> None:
+async def test_ledger_agrees_with_the_model(
+    ledger: Ledger, operations: list[tuple[Any, ...]]
+) -> None:
     t = tag()
     ids = {name: f"{name}.{t}" for name in ACCOUNTS}
     await ledger.accounts(
@@ -127,28 +130,29 @@ async def test_ledger_agrees_with_the_model(ledger: Ledger, operations: list[tup
                 pending_id = choices[index % len(choices)]
                 expected = model.resolve(tid, pending_id, post)
                 if post:
-                    answer = await ledger.stub.PostPendingTransfer(
+                    posted = await ledger.stub.PostPendingTransfer(
                         pb.PostPendingTransferRequest(
                             transfer_id=tid, pending_transfer_id=pending_id
                         )
                     )
+                    assert posted.result == expected
                 else:
-                    answer = await ledger.stub.VoidPendingTransfer(
+                    voided = await ledger.stub.VoidPendingTransfer(
                         pb.VoidPendingTransferRequest(
                             transfer_id=tid, pending_transfer_id=pending_id
                         )
                     )
-                assert answer.result == expected
+                    assert voided.result == expected
             case ("reverse", index) if model.reversible:
                 choices = sorted(model.reversible)
                 original = choices[index % len(choices)]
                 expected = model.reverse(original)
-                answer = await ledger.stub.ReverseTransfer(
+                reversal = await ledger.stub.ReverseTransfer(
                     pb.ReverseTransferRequest(
                         transfer_id=tid, reversed_transfer_id=original, reason="MODEL"
                     )
                 )
-                assert answer.result == expected
+                assert reversal.result == expected
             case ("cut",):
                 await ledger.stub.RunDayCut(pb.RunDayCutRequest(request_id=tid))
             case ("replay", index) if sent:

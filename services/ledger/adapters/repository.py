@@ -20,10 +20,6 @@ from paysuite.runtime.database import driver_connection
 BUSINESS_DATE_LOCK = 0x1ED6E4_0001
 
 
-class ConcurrentDuplicate(Exception):
-    """Another batch recorded one of these transfer ids first; the batch must be retried."""
-
-
 class LedgerRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._sa = connection
@@ -215,30 +211,32 @@ class LedgerRepository:
 
     @staticmethod
     async def _insert_transfers(db: Any, records: list[TransferRecord]) -> None:
+        """Binary COPY; an id taken meanwhile raises UniqueViolationError and the batch reruns."""
         if not records:
             return
-        inserted = await db.fetchval(
-            "WITH rows AS (INSERT INTO transfers (" + codec.TRANSFER_COLUMNS + ") "
-            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
-            "$6::text[], $7::text[], $8::jsonb[], $9::date[], $10::text[], $11::text[], "
-            "$12::timestamptz[], $13::timestamptz[]) "
-            "ON CONFLICT (transfer_id) DO NOTHING RETURNING 1) SELECT count(*) FROM rows",
-            [r.transfer_id for r in records],
-            [r.kind.value for r in records],
-            [r.state.value for r in records],
-            [r.result.value for r in records],
-            [r.content_hash for r in records],
-            [codec.encode_postings(r.postings) for r in records],
-            [r.description for r in records],
-            [json.dumps(r.metadata) for r in records],
-            [r.accounting_date for r in records],
-            [r.linked_transfer_id for r in records],
-            [r.reversed_by for r in records],
-            [r.expires_at for r in records],
-            [r.created_at for r in records],
+        await db.copy_records_to_table(
+            "transfers",
+            schema_name="ledger",
+            columns=[c.strip() for c in codec.TRANSFER_COLUMNS.split(",")],
+            records=[
+                (
+                    r.transfer_id,
+                    r.kind.value,
+                    r.state.value,
+                    r.result.value,
+                    r.content_hash,
+                    codec.encode_postings(r.postings),
+                    r.description,
+                    json.dumps(r.metadata),
+                    r.accounting_date,
+                    r.linked_transfer_id,
+                    r.reversed_by,
+                    r.expires_at,
+                    r.created_at,
+                )
+                for r in records
+            ],
         )
-        if inserted != len(records):
-            raise ConcurrentDuplicate()
 
     @staticmethod
     async def _update_accounts(db: Any, accounts: list[Account]) -> None:
@@ -330,9 +328,9 @@ class LedgerRepository:
     async def last_entry_by_date(self, account_id: str, day: date) -> EntryRecord | None:
         db = await self._db()
         row = await db.fetchrow(
+            # Accounting dates never decrease along entry ids (the day-cut waits for postings).
             f"SELECT {codec.ENTRY_COLUMNS} FROM entries WHERE account_id = $1 "
-            "AND accounting_date <= $2 "
-            "ORDER BY accounting_date DESC, entry_id DESC LIMIT 1",
+            "AND accounting_date <= $2 ORDER BY entry_id DESC LIMIT 1",
             account_id,
             day,
         )
@@ -342,7 +340,7 @@ class LedgerRepository:
         db = await self._db()
         row = await db.fetchrow(
             f"SELECT {codec.ENTRY_COLUMNS} FROM entries WHERE account_id = $1 AND created_at <= $2 "
-            "ORDER BY created_at DESC, entry_id DESC LIMIT 1",
+            "ORDER BY entry_id DESC LIMIT 1",
             account_id,
             at,
         )

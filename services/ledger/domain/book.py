@@ -340,7 +340,7 @@ class Book:
             side=side,
             amount=units,
             currency=account.spec.currency,
-            balance_after=account.balance.minor_units,
+            balance_after=account.balance_units,
             accounting_date=self.accounting_date,
             created_at=self.now,
         )

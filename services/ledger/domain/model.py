@@ -20,7 +20,10 @@ class AccountType(enum.Enum):
 
     @property
     def debit_normal(self) -> bool:
-        return self in (AccountType.ASSET, AccountType.EXPENSE)
+        return self in _DEBIT_NORMAL
+
+
+_DEBIT_NORMAL = frozenset({AccountType.ASSET, AccountType.EXPENSE})
 
 
 class OwnerType(enum.Enum):
@@ -122,7 +125,12 @@ class Account:
     @property
     def balance(self) -> Money:
         """Current (intraday) balance of posted entries on the normal side."""
-        return Money(self.spec.currency, self.normal(self.debits_posted - self.credits_posted))
+        return Money(self.spec.currency, self.balance_units)
+
+    @property
+    def balance_units(self) -> int:
+        net = self.debits_posted - self.credits_posted
+        return net if self.spec.type.debit_normal else -net
 
     @property
     def available(self) -> Money:
@@ -184,13 +192,23 @@ class TransferRequest:
     metadata: Mapping[str, str] = field(default_factory=dict)
     pending: bool = False
     timeout_seconds: int = 0
+    digest: str = field(default="", compare=False)
+    touched: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        # Computed once, when the request is read, not while its accounts are locked.
+        object.__setattr__(self, "digest", self._digest())
+        object.__setattr__(self, "touched", tuple(accounts_of(self.postings)))
 
     @property
     def account_ids(self) -> list[str]:
         """Every account touched, sorted: the one lock order that rules out deadlocks."""
-        return accounts_of(self.postings)
+        return list(self.touched)
 
     def content_hash(self) -> str:
+        return self.digest
+
+    def _digest(self) -> str:
         legs = ";".join(
             f"{p.debit_account_id},{p.credit_account_id},{p.amount.currency},{p.amount.minor_units}"
             for p in self.postings
@@ -206,10 +224,15 @@ def accounts_of(postings: tuple[Posting, ...]) -> list[str]:
 
 
 def check_postings(
-    postings: tuple[Posting, ...], accounts: Mapping[str, Account], *, hold: bool = False
+    postings: tuple[Posting, ...],
+    accounts: Mapping[str, Account],
+    *,
+    hold: bool = False,
+    touched: tuple[str, ...] | None = None,
 ) -> TransferResult:
     """Decides whether postings may be added (posted or held) against the accounts' totals."""
-    touched = accounts_of(postings)
+    if touched is None:
+        touched = tuple(accounts_of(postings))
     for account_id in touched:
         if account_id not in accounts:
             return TransferResult.ACCOUNT_NOT_FOUND
@@ -235,7 +258,9 @@ def check_postings(
 
 def check_transfer(request: TransferRequest, accounts: Mapping[str, Account]) -> TransferResult:
     """POSTED (or PENDING for a hold) when the transfer may go ahead, else the reason."""
-    result = check_postings(request.postings, accounts, hold=request.pending)
+    result = check_postings(
+        request.postings, accounts, hold=request.pending, touched=request.touched
+    )
     if result is TransferResult.POSTED and request.pending:
         return TransferResult.PENDING
     return result

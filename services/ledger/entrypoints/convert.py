@@ -14,8 +14,8 @@ from ledger.domain.model import (
 )
 from paysuite.errors import Violations
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
-from paysuite.money import CurrencyError, check_currency
-from paysuite.runtime.protoconv import check_id, money_from_proto
+from paysuite.money import MINOR_UNIT_EXPONENTS, CurrencyError, Money, check_currency
+from paysuite.runtime.protoconv import check_id, money_from_proto, valid_id
 
 MAX_BATCH = 8000
 
@@ -104,6 +104,62 @@ def account_specs(request: pb.CreateAccountsRequest) -> list[AccountSpec]:
 
 
 def transfer_requests(request: pb.CreateTransfersRequest) -> list[TransferRequest]:
+    """Valid batches take the fast path; any doubt takes the slow one, which names the fields."""
+    fast = _fast_transfer_requests(request)
+    return fast if fast is not None else _checked_transfer_requests(request)
+
+
+def _fast_transfer_requests(request: pb.CreateTransfersRequest) -> list[TransferRequest] | None:
+    items = request.transfers
+    if not 0 < len(items) <= MAX_BATCH:
+        return None
+    seen: set[str] = set()
+    result: list[TransferRequest] = []
+    for item in items:
+        transfer_id = item.transfer_id
+        if transfer_id in seen or not valid_id(transfer_id, 128) or not item.postings:
+            return None
+        seen.add(transfer_id)
+        postings = []
+        for posting in item.postings:
+            debit, credit, amount = (
+                posting.debit_account_id,
+                posting.credit_account_id,
+                posting.amount,
+            )
+            if (
+                debit == credit
+                or amount.minor_units <= 0
+                or amount.currency_code not in MINOR_UNIT_EXPONENTS
+                or not valid_id(debit, 128)
+                or not valid_id(credit, 128)
+            ):
+                return None
+            postings.append(Posting(debit, credit, Money(amount.currency_code, amount.minor_units)))
+        if (
+            len(item.description) > 256
+            or item.timeout_seconds < 0
+            or (item.timeout_seconds and not item.pending)
+            or len(item.metadata) > 16
+        ):
+            return None
+        metadata = dict(item.metadata) if item.metadata else {}
+        if any(len(k) > 64 or len(v) > 256 for k, v in metadata.items()):
+            return None
+        result.append(
+            TransferRequest(
+                transfer_id,
+                tuple(postings),
+                item.description,
+                metadata,
+                pending=item.pending,
+                timeout_seconds=item.timeout_seconds,
+            )
+        )
+    return result
+
+
+def _checked_transfer_requests(request: pb.CreateTransfersRequest) -> list[TransferRequest]:
     violations = Violations()
     _check_batch(len(request.transfers), "transfers", violations)
     seen: set[str] = set()

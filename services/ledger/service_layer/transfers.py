@@ -7,7 +7,6 @@ from datetime import datetime
 
 import asyncpg
 
-from ledger.adapters.repository import ConcurrentDuplicate
 from ledger.domain.book import Book, Outcome, Request
 from ledger.domain.commands import Adjust, ClearSuspense, PostPending, Reverse, VoidPending
 from ledger.domain.model import AccountSpec, CreateAccountResult, TransferRequest
@@ -50,19 +49,21 @@ async def execute(
     """
     for attempt in range(_RETRIES):
         try:
-            return await _execute_once(uow, requests, clock)
-        except (ConcurrentDuplicate, asyncpg.UniqueViolationError):
+            # First try optimistically, without looking ids up: fresh ids are the common case,
+            # and a reused id makes the insert conflict, which sends us round with lookups.
+            return await _execute_once(uow, requests, clock, look_up=attempt > 0)
+        except asyncpg.UniqueViolationError:
             if attempt == _RETRIES - 1:
                 raise
     raise AssertionError("unreachable")
 
 
 async def _execute_once(
-    uow: UnitOfWorkFactory, requests: Sequence[Request], clock: Clock
+    uow: UnitOfWorkFactory, requests: Sequence[Request], clock: Clock, *, look_up: bool
 ) -> list[Outcome]:
     async with uow() as work:
         day = await work.repo.business_date_for_posting()
-        known = await work.repo.find_transfers([r.transfer_id for r in requests])
+        known = await work.repo.find_transfers([r.transfer_id for r in requests]) if look_up else {}
         fresh = [r for r in requests if r.transfer_id not in known]
         linked_ids = [
             r.linked_id for r in fresh if isinstance(r, PostPending | VoidPending | Reverse)
