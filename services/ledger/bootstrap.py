@@ -1,4 +1,4 @@
-"""Composition root: wires the ledger's engine, unit of work and servicer into a ServiceApp."""
+"""Composition root: wires the ledger's pool, units of work and servicer into a ServiceApp."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ledger.service_layer.unit_of_work import LedgerUnits
 from ledger.settings import LedgerSettings
 from paysuite.clock import utc_now
 from paysuite.ledger.v1 import ledger_service_pb2, ledger_service_pb2_grpc
-from paysuite.runtime.database import create_engine
+from paysuite.runtime.database import create_pool
 from paysuite.runtime.entrypoint import ServiceDefinition
 from paysuite.runtime.server import ServiceApp, grpc_service_app
 
@@ -18,10 +18,10 @@ SCHEMA = "ledger"
 
 
 async def build_app(settings: LedgerSettings) -> ServiceApp:
-    engine = create_engine(
-        settings.dsn, schema=SCHEMA, service="ledger", pool_size=settings.db_pool_size
+    pool = await create_pool(
+        settings.dsn, schema=SCHEMA, service="ledger", size=settings.db_pool_size
     )
-    units = LedgerUnits(engine)
+    units = LedgerUnits(pool)
     servicer = LedgerServicer(units, utc_now)
 
     async def expire_holds() -> None:
@@ -33,7 +33,7 @@ async def build_app(settings: LedgerSettings) -> ServiceApp:
         ledger_service_pb2_grpc.add_LedgerServiceServicer_to_server,
         servicer,
         background=[expire_holds],
-        on_stop=[engine.dispose],
+        on_stop=[pool.close],
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any, Generic, Self, TypeVar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from paysuite.runtime.dsn import asyncpg_sqlalchemy_url
+from paysuite.runtime.dsn import asyncpg_sqlalchemy_url, plain_postgres_url
 
 
 def create_engine(dsn: str, *, schema: str, service: str, pool_size: int = 10) -> AsyncEngine:
@@ -18,7 +18,9 @@ def create_engine(dsn: str, *, schema: str, service: str, pool_size: int = 10) -
         asyncpg_sqlalchemy_url(dsn),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping round trip per checkout: asyncpg reports a dead connection on use, and
+        # SQLAlchemy then discards it; recycling bounds how stale a pooled connection gets.
+        pool_recycle=1800,
         # Pinned so correctness never depends on server or role defaults.
         isolation_level="READ COMMITTED",
         connect_args={
@@ -85,9 +87,74 @@ class SqlUnitOfWork(Generic[R]):
         await self.connection.begin()
 
 
-async def driver_connection(connection: AsyncConnection) -> Any:
-    """The asyncpg connection under a SQLAlchemy one, inside its transaction, for bulk work."""
-    # The asyncpg dialect sends BEGIN lazily, on its first statement: make that happen first.
-    await connection.execute(text("SELECT 1"))
+async def driver_connection(
+    connection: AsyncConnection, first: str = "SELECT 1", **params: Any
+) -> tuple[Any, Any]:
+    """The asyncpg connection under a SQLAlchemy one, inside its transaction, for bulk work.
+
+    The asyncpg dialect sends BEGIN lazily with its first statement, so `first` goes through
+    SQLAlchemy (and BEGIN with it); its first row is returned alongside the connection.
+    """
+    row = (await connection.execute(text(first), params)).first()
     raw = await connection.get_raw_connection()
-    return raw.driver_connection
+    return raw.driver_connection, row
+
+
+async def create_pool(dsn: str, *, schema: str, service: str, size: int = 10) -> Any:
+    """A plain asyncpg pool pinned to the service's schema, for hot paths that skip the ORM."""
+    import asyncpg
+
+    return await asyncpg.create_pool(
+        plain_postgres_url(dsn),
+        min_size=1,
+        max_size=size,
+        server_settings={"search_path": schema, "application_name": f"paysuite-{service}"},
+    )
+
+
+class PoolUnitOfWork(Generic[R]):
+    """One asyncpg transaction with a repository bound to it; rolls back unless committed."""
+
+    repo: R
+
+    def __init__(
+        self, pool: Any, repository: Callable[[Any], R], isolation: str = "read_committed"
+    ) -> None:
+        self._pool = pool
+        self._repository = repository
+        self._isolation = isolation
+        self._connection: Any = None
+        self._transaction: Any = None
+
+    async def __aenter__(self) -> Self:
+        self._connection = await self._pool.acquire()
+        await self._begin()
+        self.repo = self._repository(self._connection)
+        return self
+
+    async def _begin(self) -> None:
+        self._transaction = self._connection.transaction(isolation=self._isolation)
+        await self._transaction.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._transaction is not None:
+                await self._transaction.rollback()
+        finally:
+            self._transaction = None
+            await self._pool.release(self._connection)
+
+    async def commit(self) -> None:
+        """Commits; the unit of work is finished (no new transaction is opened after it)."""
+        await self._transaction.commit()
+        self._transaction = None
+
+    async def rollback(self) -> None:
+        """Rolls back and opens a fresh transaction on the same connection."""
+        await self._transaction.rollback()
+        await self._begin()

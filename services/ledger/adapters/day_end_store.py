@@ -6,11 +6,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from ledger.domain.day_end import ROW_VS_BOOKS, DayEndReport, Difference, TypeTotals
 from ledger.domain.model import AccountType
-from paysuite.runtime.database import driver_connection
 
 DAY_END_LOCK = 0x1ED6E4_0002
 
@@ -25,14 +22,11 @@ _VOUCHER_LEGS = """
 class DayEndStore:
     """Runs inside one REPEATABLE READ transaction: every figure comes from one snapshot."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._sa = connection
-        self._driver: Any = None
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
 
     async def _db(self) -> Any:
-        if self._driver is None:
-            self._driver = await driver_connection(self._sa)
-        return self._driver
+        return self._connection
 
     async def lock(self) -> None:
         db = await self._db()

@@ -7,33 +7,61 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from ledger.adapters import codec
 from ledger.domain.book import Book
 from ledger.domain.model import Account, AccountSpec, AccountState, OwnerType
 from ledger.domain.records import EntryRecord, SuspenseItem, SuspenseState, TransferRecord
-from paysuite.runtime.database import driver_connection
 
 # Postings take this lock shared, the day-cut exclusively: a cut waits for in-flight postings
 # and every posting after it sees the new date.
 BUSINESS_DATE_LOCK = 0x1ED6E4_0001
 
 
+SMALL_BATCH = 64
+
+_SMALL_WRITE = (
+    "WITH t AS (INSERT INTO transfers (" + codec.TRANSFER_COLUMNS + ") "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+    "$6::text[], $7::text[], $8::jsonb[], $9::date[], $10::text[], $11::text[], "
+    "$12::timestamptz[], $13::timestamptz[]) RETURNING 1), "
+    "e AS (INSERT INTO entries (transfer_id, account_id, side, amount, currency, "
+    "balance_after, accounting_date, created_at) SELECT * FROM unnest($14::text[], "
+    "$15::text[], $16::text[], $17::bigint[], $18::text[], $19::bigint[], $20::date[], "
+    "$21::timestamptz[]) RETURNING 1), "
+    "a AS (UPDATE accounts a SET debits_posted = u.dp, credits_posted = u.cp, "
+    "debits_pending = u.dpe, credits_pending = u.cpe FROM unnest($22::text[], $23::bigint[], "
+    "$24::bigint[], $25::bigint[], $26::bigint[]) AS u(id, dp, cp, dpe, cpe) "
+    "WHERE a.account_id = u.id RETURNING 1) "
+    "SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM e), (SELECT count(*) FROM a)"
+)
+
+
+def _is_small_plain_batch(book: Book) -> bool:
+    """Few new transfers and nothing but transfers, entries and account totals to write."""
+    return (
+        len(book.new_transfers) <= SMALL_BATCH
+        and not book.changed_transfers
+        and not book.new_items
+        and not book.changed_items
+    )
+
+
 class LedgerRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._sa = connection
-        self._driver: Any = None
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
 
     async def _db(self) -> Any:
-        if self._driver is None:
-            self._driver = await driver_connection(self._sa)
-        return self._driver
+        return self._connection
 
     # -- business date ----------------------------------------------------------------------
 
     async def business_date_for_posting(self) -> date:
-        db = await self._db()
+        """Takes the business-date lock shared, then reads the date.
+
+        Two statements on purpose: a statement's snapshot is taken when it starts, so a read
+        in the statement that waited for the lock could still see the date before a cut.
+        """
+        db = self._connection
         await db.execute("SELECT pg_advisory_xact_lock_shared($1)", BUSINESS_DATE_LOCK)
         value: date = await db.fetchval("SELECT business_date FROM ledger_state")
         return value
@@ -175,6 +203,9 @@ class LedgerRepository:
     async def write(self, book: Book) -> None:
         """Writes everything the book changed with a handful of set-based statements."""
         db = await self._db()
+        if _is_small_plain_batch(book):
+            await self._write_small(db, book)
+            return
         await self._insert_transfers(db, book.new_transfers)
         if book.entries:
             await db.copy_records_to_table(
@@ -208,6 +239,41 @@ class LedgerRepository:
         await self._update_transfers(db, list(book.changed_transfers.values()))
         await self._insert_items(db, book.new_items)
         await self._update_items(db, list(book.changed_items.values()))
+
+    @staticmethod
+    async def _write_small(db: Any, book: Book) -> None:
+        """One round trip for a few plain transfers: inserts and updates as one statement."""
+        transfers, entries = book.new_transfers, book.entries
+        accounts = [book.accounts[a] for a in sorted(book.changed_accounts)]
+        await db.execute(
+            _SMALL_WRITE,
+            [r.transfer_id for r in transfers],
+            [r.kind.value for r in transfers],
+            [r.state.value for r in transfers],
+            [r.result.value for r in transfers],
+            [r.content_hash for r in transfers],
+            [codec.encode_postings(r.postings) for r in transfers],
+            [r.description for r in transfers],
+            [json.dumps(r.metadata) for r in transfers],
+            [r.accounting_date for r in transfers],
+            [r.linked_transfer_id for r in transfers],
+            [r.reversed_by for r in transfers],
+            [r.expires_at for r in transfers],
+            [r.created_at for r in transfers],
+            [e.transfer_id for e in entries],
+            [e.account_id for e in entries],
+            [e.side for e in entries],
+            [e.amount for e in entries],
+            [e.currency for e in entries],
+            [e.balance_after for e in entries],
+            [e.accounting_date for e in entries],
+            [e.created_at for e in entries],
+            [a.account_id for a in accounts],
+            [a.debits_posted for a in accounts],
+            [a.credits_posted for a in accounts],
+            [a.debits_pending for a in accounts],
+            [a.credits_pending for a in accounts],
+        )
 
     @staticmethod
     async def _insert_transfers(db: Any, records: list[TransferRecord]) -> None:
