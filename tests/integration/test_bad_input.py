@@ -138,6 +138,70 @@ CASES = [
     ),
     Case("ledger", "GetAccount", led.GetAccountRequest(), {"account_id"}),
     Case(
+        "ledger",
+        "CreateTransfers",
+        led.CreateTransfersRequest(
+            transfers=[
+                led.TransferSpec(
+                    transfer_id="t.timeout",
+                    timeout_seconds=5,
+                    postings=[
+                        led.Posting(
+                            debit_account_id="a",
+                            credit_account_id="b",
+                            amount=Money(currency_code="CNY", minor_units=1),
+                        )
+                    ],
+                )
+            ]
+        ),
+        {"transfers[0].timeout_seconds"},
+    ),
+    Case(
+        "ledger",
+        "PostPendingTransfer",
+        led.PostPendingTransferRequest(amount=Money(currency_code="CNY", minor_units=-1)),
+        {"transfer_id", "pending_transfer_id", "amount.minor_units"},
+    ),
+    Case(
+        "ledger",
+        "VoidPendingTransfer",
+        led.VoidPendingTransferRequest(transfer_id="v 1"),
+        {"transfer_id", "pending_transfer_id"},
+    ),
+    Case(
+        "ledger",
+        "ReverseTransfer",
+        led.ReverseTransferRequest(transfer_id="r.1", reversed_transfer_id="t.1"),
+        {"reason"},
+    ),
+    Case("ledger", "ListAccounts", led.ListAccountsRequest(page_size=-1), {"page_size"}),
+    Case(
+        "ledger",
+        "ListAccountEntries",
+        led.ListAccountEntriesRequest(account_id="a.1", page_token="%%%"),
+        {"page_token"},
+    ),
+    Case("ledger", "GetBalanceAsOf", led.GetBalanceAsOfRequest(account_id="a.1"), {"as_of"}),
+    Case("ledger", "GetTransfer", led.GetTransferRequest(), {"transfer_id"}),
+    Case("ledger", "RunDayCut", led.RunDayCutRequest(), {"request_id"}),
+    Case("ledger", "RunDayEnd", led.RunDayEndRequest(), {"accounting_date"}),
+    Case(
+        "ledger",
+        "GetTrialBalance",
+        led.GetTrialBalanceRequest(accounting_date=Date(year=2026, month=4, day=31)),
+        {"accounting_date"},
+    ),
+    Case("ledger", "ListSuspenseItems", led.ListSuspenseItemsRequest(page_size=-5), {"page_size"}),
+    Case(
+        "ledger",
+        "ClearSuspenseItem",
+        led.ClearSuspenseItemRequest(
+            transfer_id="c.1", item_id="i.1", counter_account_id="a.1", reason="REFUND"
+        ),
+        {"business_reference"},
+    ),
+    Case(
         "identity",
         "RegisterUser",
         idt.RegisterUserRequest(
@@ -199,6 +263,18 @@ async def test_bad_input_is_rejected_with_field_violations(
     assert info is not None and info.reason == "INVALID_ARGUMENT"
     assert info.domain == f"{case.service}.paysuite"
     assert await _counts(db) == before
+
+
+async def test_entry_feed_rejects_a_bad_position(ledger_addr: str) -> None:
+    async with grpc.aio.insecure_channel(ledger_addr) as channel:
+        call = led_grpc.LedgerServiceStub(channel).WatchEntries(
+            led.WatchEntriesRequest(after_position="nope")
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            async for _ in call:
+                pass
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert [f for f, _ in field_violations(caught.value)] == ["after_position"]
 
 
 async def test_statement_stream_rejects_bad_date(gateway_addr: str) -> None:

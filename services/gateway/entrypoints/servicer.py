@@ -14,7 +14,7 @@ from gateway.service_layer.payments import PaymentDeps
 from paysuite.errors import Violations
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
-from paysuite.runtime.protoconv import check_id, date_from_proto
+from paysuite.runtime.protoconv import check_id, date_from_proto, page_cursor, page_token
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -49,12 +49,12 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         size = convert.page_size(request.page_size, violations)
         violations.raise_if_any()
         assert day is not None
-        page, token = await channel_records.list_channel_transactions(
-            self._deps.uow, request.channel, day, size, request.page_token
+        page, cursor = await channel_records.list_channel_transactions(
+            self._deps.uow, request.channel, day, size, page_cursor(request.page_token)
         )
         return pb.ListChannelTransactionsResponse(
             transactions=[convert.channel_transaction_to_proto(p) for p in page],
-            next_page_token=token,
+            next_page_token=page_token(cursor),
         )
 
     async def FetchChannelStatement(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +17,13 @@ from ledger.service_layer.unit_of_work import LedgerUnits
 from paysuite.errors import FieldViolation, InvalidArgument, Violations
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
-from paysuite.runtime.protoconv import check_id, date_from_proto, date_to_proto
+from paysuite.runtime.protoconv import (
+    check_id,
+    date_from_proto,
+    date_to_proto,
+    page_cursor,
+    page_token,
+)
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -27,17 +32,6 @@ def _account_id(value: str) -> None:
     violations = Violations()
     check_id(value, "account_id", violations, max_length=128)
     violations.raise_if_any()
-
-
-def _token(value: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(value.encode()).decode() if value else ""
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidArgument([FieldViolation("page_token", "not a token from this API")]) from exc
-
-
-def _next_token(value: str | None) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode() if value else ""
 
 
 def _result(outcome: Outcome) -> tuple[pb.CreateTransferResult.ValueType, Any]:
@@ -92,13 +86,13 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         violations.raise_if_any()
         owner = convert.OWNER_TYPES.get(request.owner_type)
         accounts = await queries.list_accounts(
-            self._uow, owner, request.owner_id, _token(request.page_token), size + 1
+            self._uow, owner, request.owner_id, page_cursor(request.page_token), size + 1
         )
         page = accounts[:size]
         more = len(accounts) > size
         return pb.ListAccountsResponse(
             accounts=[present.account(a) for a in page],
-            next_page_token=_next_token(page[-1].account_id if more else None),
+            next_page_token=page_token(page[-1].account_id if more else None),
         )
 
     async def GetTransfer(
@@ -141,7 +135,7 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         check_id(request.account_id, "account_id", violations, max_length=128)
         size = convert.page_size(request.page_size, violations)
         violations.raise_if_any()
-        after = _token(request.page_token)
+        after = page_cursor(request.page_token)
         if after and not after.isdigit():
             raise InvalidArgument([FieldViolation("page_token", "not a token from this API")])
         entries = await queries.list_entries(
@@ -151,7 +145,7 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         more = len(entries) > size
         return pb.ListAccountEntriesResponse(
             entries=[present.entry(e) for e in page],
-            next_page_token=_next_token(str(page[-1].entry_id) if more else None),
+            next_page_token=page_token(str(page[-1].entry_id) if more else None),
         )
 
     async def GetBalanceAsOf(
@@ -228,7 +222,7 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
             pb.SuspenseItem.OPEN: SuspenseState.OPEN,
             pb.SuspenseItem.CLEARED: SuspenseState.CLEARED,
         }.get(request.state)
-        cursor = _token(request.page_token)
+        cursor = page_cursor(request.page_token)
         after = None
         if cursor:
             stamp, _, item_id = cursor.partition("|")
@@ -243,7 +237,7 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         more = len(items) > size
         last = f"{page[-1].created_at.isoformat()}|{page[-1].item_id}" if more else None
         return pb.ListSuspenseItemsResponse(
-            items=[present.item(i) for i in page], next_page_token=_next_token(last)
+            items=[present.item(i) for i in page], next_page_token=page_token(last)
         )
 
     async def ClearSuspenseItem(
