@@ -50,6 +50,74 @@ PAYMENT_METHOD_WECHAT_PAY: PaymentMethod.ValueType  # 3
 """WeChat-Pay-style wallet."""
 Global___PaymentMethod: _TypeAlias = PaymentMethod  # noqa: Y015
 
+class _VerifyOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _VerifyOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_VerifyOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    VERIFY_OUTCOME_UNSPECIFIED: _VerifyOutcome.ValueType  # 0
+    """Not set."""
+    VERIFY_OUTCOME_MATCH: _VerifyOutcome.ValueType  # 1
+    """Every element matches the bank's record."""
+    VERIFY_OUTCOME_MISMATCH: _VerifyOutcome.ValueType  # 2
+    """At least one element differs; see mismatched_elements where the bank says which."""
+    VERIFY_OUTCOME_NO_RECORD: _VerifyOutcome.ValueType  # 3
+    """The bank has no record of the card."""
+    VERIFY_OUTCOME_CARD_STATE: _VerifyOutcome.ValueType  # 4
+    """The card exists but cannot be used (lost, frozen, cancelled); see card_state."""
+    VERIFY_OUTCOME_CANNOT_VERIFY: _VerifyOutcome.ValueType  # 5
+    """The bank could not verify now (its system, or the card's bank not supported)."""
+    VERIFY_OUTCOME_RATE_LIMITED: _VerifyOutcome.ValueType  # 6
+    """The bank refused for too many attempts."""
+
+class VerifyOutcome(_VerifyOutcome, metaclass=_VerifyOutcomeEnumTypeWrapper):
+    """A provider-neutral outcome of an element verification."""
+
+VERIFY_OUTCOME_UNSPECIFIED: VerifyOutcome.ValueType  # 0
+"""Not set."""
+VERIFY_OUTCOME_MATCH: VerifyOutcome.ValueType  # 1
+"""Every element matches the bank's record."""
+VERIFY_OUTCOME_MISMATCH: VerifyOutcome.ValueType  # 2
+"""At least one element differs; see mismatched_elements where the bank says which."""
+VERIFY_OUTCOME_NO_RECORD: VerifyOutcome.ValueType  # 3
+"""The bank has no record of the card."""
+VERIFY_OUTCOME_CARD_STATE: VerifyOutcome.ValueType  # 4
+"""The card exists but cannot be used (lost, frozen, cancelled); see card_state."""
+VERIFY_OUTCOME_CANNOT_VERIFY: VerifyOutcome.ValueType  # 5
+"""The bank could not verify now (its system, or the card's bank not supported)."""
+VERIFY_OUTCOME_RATE_LIMITED: VerifyOutcome.ValueType  # 6
+"""The bank refused for too many attempts."""
+Global___VerifyOutcome: _TypeAlias = VerifyOutcome  # noqa: Y015
+
+class _VerifyElement:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _VerifyElementEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_VerifyElement.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    VERIFY_ELEMENT_UNSPECIFIED: _VerifyElement.ValueType  # 0
+    """Not set."""
+    VERIFY_ELEMENT_NAME: _VerifyElement.ValueType  # 1
+    """Legal name."""
+    VERIFY_ELEMENT_ID_NUMBER: _VerifyElement.ValueType  # 2
+    """Resident ID number."""
+    VERIFY_ELEMENT_PHONE: _VerifyElement.ValueType  # 3
+    """Bank-reserved mobile phone."""
+
+class VerifyElement(_VerifyElement, metaclass=_VerifyElementEnumTypeWrapper):
+    """One of the elements a verification compares."""
+
+VERIFY_ELEMENT_UNSPECIFIED: VerifyElement.ValueType  # 0
+"""Not set."""
+VERIFY_ELEMENT_NAME: VerifyElement.ValueType  # 1
+"""Legal name."""
+VERIFY_ELEMENT_ID_NUMBER: VerifyElement.ValueType  # 2
+"""Resident ID number."""
+VERIFY_ELEMENT_PHONE: VerifyElement.ValueType  # 3
+"""Bank-reserved mobile phone."""
+Global___VerifyElement: _TypeAlias = VerifyElement  # noqa: Y015
+
 @_typing.final
 class Payment(_message.Message):
     """A payment order: one attempt to pay a merchant's business order."""
@@ -452,3 +520,93 @@ class FetchChannelStatementResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___FetchChannelStatementResponse: _TypeAlias = FetchChannelStatementResponse  # noqa: Y015
+
+@_typing.final
+class VerifyCardRequest(_message.Message):
+    """Request for VerifyCard. Carries PII: it is never logged or put on spans."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    ID_NUMBER_FIELD_NUMBER: _builtins.int
+    CARD_NUMBER_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    SIGN_AGREEMENT_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen unique id; the same id with the same content returns the first answer."""
+    name: _builtins.str
+    """Legal name."""
+    id_number: _builtins.str
+    """Resident ID number, 18 characters."""
+    card_number: _builtins.str
+    """Bank card number."""
+    phone: _builtins.str
+    """Bank-reserved mobile phone, 11 digits."""
+    sign_agreement: _builtins.bool
+    """Also sign the card up for quick pay when the elements match."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        id_number: _builtins.str = ...,
+        card_number: _builtins.str = ...,
+        phone: _builtins.str = ...,
+        sign_agreement: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_number", b"card_number", "id_number", b"id_number", "name", b"name", "phone", b"phone", "request_id", b"request_id", "sign_agreement", b"sign_agreement"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyCardRequest: _TypeAlias = VerifyCardRequest  # noqa: Y015
+
+@_typing.final
+class VerifyCardResponse(_message.Message):
+    """Response for VerifyCard."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    MISMATCHED_ELEMENTS_FIELD_NUMBER: _builtins.int
+    CARD_STATE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    CHANNEL_REFERENCE_FIELD_NUMBER: _builtins.int
+    AGREEMENT_NO_FIELD_NUMBER: _builtins.int
+    BANK_CODE_FIELD_NUMBER: _builtins.int
+    outcome: Global___VerifyOutcome.ValueType
+    """Outcome."""
+    card_state: _builtins.str
+    """The card's state at the bank when outcome is CARD_STATE, e.g. "LOST", "FROZEN"."""
+    channel: _builtins.str
+    """The channel that verified."""
+    channel_reference: _builtins.str
+    """The channel's reference for the verification, for audit."""
+    agreement_no: _builtins.str
+    """Quick-pay agreement number, when signed."""
+    bank_code: _builtins.str
+    """Issuing bank code as the channel knows it, e.g. "ICBC"."""
+    @_builtins.property
+    def mismatched_elements(self) -> _containers.RepeatedScalarFieldContainer[Global___VerifyElement.ValueType]:
+        """Elements the bank reported as different, when it says."""
+
+    def __init__(
+        self,
+        *,
+        outcome: Global___VerifyOutcome.ValueType = ...,
+        mismatched_elements: _abc.Iterable[Global___VerifyElement.ValueType] | None = ...,
+        card_state: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        channel_reference: _builtins.str = ...,
+        agreement_no: _builtins.str = ...,
+        bank_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agreement_no", b"agreement_no", "bank_code", b"bank_code", "card_state", b"card_state", "channel", b"channel", "channel_reference", b"channel_reference", "mismatched_elements", b"mismatched_elements", "outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyCardResponse: _TypeAlias = VerifyCardResponse  # noqa: Y015

@@ -55,6 +55,11 @@ class GatewayServiceStub:
                 request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.FetchChannelStatementRequest.SerializeToString,
                 response_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.FetchChannelStatementResponse.FromString,
                 _registered_method=True)
+        self.VerifyCard = channel.unary_unary(
+                '/paysuite.gateway.v1.GatewayService/VerifyCard',
+                request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.VerifyCardRequest.SerializeToString,
+                response_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.VerifyCardResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -90,6 +95,14 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyCard(self, request, context):
+        """Verifies four elements (name, ID number, card number, bank-reserved mobile) with the bank
+        channel and, when asked and they match, signs the card up for quick pay.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -112,6 +125,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.FetchChannelStatement,
                     request_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.FetchChannelStatementRequest.FromString,
                     response_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.FetchChannelStatementResponse.SerializeToString,
+            ),
+            'VerifyCard': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyCard,
+                    request_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.VerifyCardRequest.FromString,
+                    response_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.VerifyCardResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -223,6 +241,33 @@ class GatewayService:
             '/paysuite.gateway.v1.GatewayService/FetchChannelStatement',
             paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.FetchChannelStatementRequest.SerializeToString,
             paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.FetchChannelStatementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyCard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.gateway.v1.GatewayService/VerifyCard',
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.VerifyCardRequest.SerializeToString,
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.VerifyCardResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -43,6 +43,10 @@ class GatewayServiceStub:
     """Lists our records of channel transactions for one channel and accounting date."""
     FetchChannelStatement: _grpc.UnaryStreamMultiCallable[_gateway_service_pb2.FetchChannelStatementRequest, _gateway_service_pb2.FetchChannelStatementResponse]
     """Downloads a channel's statement file for a date, in chunks, as the channel sent it."""
+    VerifyCard: _grpc.UnaryUnaryMultiCallable[_gateway_service_pb2.VerifyCardRequest, _gateway_service_pb2.VerifyCardResponse]
+    """Verifies four elements (name, ID number, card number, bank-reserved mobile) with the bank
+    channel and, when asked and they match, signs the card up for quick pay.
+    """
 
 @_typing.type_check_only
 class GatewayServiceAsyncStub(GatewayServiceStub):
@@ -59,6 +63,10 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     """Lists our records of channel transactions for one channel and accounting date."""
     FetchChannelStatement: _aio.UnaryStreamMultiCallable[_gateway_service_pb2.FetchChannelStatementRequest, _gateway_service_pb2.FetchChannelStatementResponse]  # type: ignore[assignment]
     """Downloads a channel's statement file for a date, in chunks, as the channel sent it."""
+    VerifyCard: _aio.UnaryUnaryMultiCallable[_gateway_service_pb2.VerifyCardRequest, _gateway_service_pb2.VerifyCardResponse]  # type: ignore[assignment]
+    """Verifies four elements (name, ID number, card number, bank-reserved mobile) with the bank
+    channel and, when asked and they match, signs the card up for quick pay.
+    """
 
 class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
     """The payment API for internal services and the only door to external channels."""
@@ -96,5 +104,15 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_gateway_service_pb2.FetchChannelStatementResponse], _abc.AsyncIterator[_gateway_service_pb2.FetchChannelStatementResponse]]:
         """Downloads a channel's statement file for a date, in chunks, as the channel sent it."""
+
+    @_abc_1.abstractmethod
+    def VerifyCard(
+        self,
+        request: _gateway_service_pb2.VerifyCardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_service_pb2.VerifyCardResponse, _abc.Awaitable[_gateway_service_pb2.VerifyCardResponse]]:
+        """Verifies four elements (name, ID number, card number, bank-reserved mobile) with the bank
+        channel and, when asked and they match, signs the card up for quick pay.
+        """
 
 def add_GatewayServiceServicer_to_server(servicer: GatewayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
