@@ -26,17 +26,23 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from paysuite.type.v1 import money_pb2 as paysuite_dot_type_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+paysuite/identity/v1/identity_service.proto\x12\x14paysuite.identity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cpaysuite/type/v1/money.proto\"\xc8\x02\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12/\n\x05state\x18\x02 \x01(\x0e\x32 .paysuite.identity.v1.User.State\x12\x13\n\x0bmasked_name\x18\x03 \x01(\t\x12\x18\n\x10masked_id_number\x18\x04 \x01(\t\x12\x14\n\x0cmasked_phone\x18\x05 \x01(\t\x12\x1a\n\x12real_name_verified\x18\x06 \x01(\x08\x12(\n\x04tier\x18\x07 \x01(\x0e\x32\x1a.paysuite.identity.v1.Tier\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"B\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\n\n\x06\x41\x43TIVE\x10\x01\x12\n\n\x06\x46ROZEN\x10\x02\x12\n\n\x06\x43LOSED\x10\x03\"j\n\x13RegisterUserRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x11\n\tid_number\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\"@\n\x14RegisterUserResponse\x12(\n\x04user\x18\x01 \x01(\x0b\x32\x1a.paysuite.identity.v1.User\"!\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\";\n\x0fGetUserResponse\x12(\n\x04user\x18\x01 \x01(\x0b\x32\x1a.paysuite.identity.v1.User\"q\n\x11PaymentInstrument\x12\x0f\n\x07\x63\x61rd_id\x18\x01 \x01(\t\x12\x11\n\tbank_code\x18\x02 \x01(\t\x12\x1a\n\x12masked_card_number\x18\x03 \x01(\t\x12\x1c\n\x14\x63hannel_agreement_no\x18\x04 \x01(\t\"k\n\x1e\x43heckPaymentEligibilityRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\'\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x17.paysuite.type.v1.Money\x12\x0f\n\x07\x63\x61rd_id\x18\x03 \x01(\t\"\xab\x01\n\x1f\x43heckPaymentEligibilityResponse\x12\x10\n\x08\x65ligible\x18\x01 \x01(\x08\x12\x39\n\x06reason\x18\x02 \x01(\x0e\x32).paysuite.identity.v1.IneligibilityReason\x12;\n\ninstrument\x18\x03 \x01(\x0b\x32\'.paysuite.identity.v1.PaymentInstrument*U\n\x04Tier\x12\x14\n\x10TIER_UNSPECIFIED\x10\x00\x12\x10\n\x0cTIER_CLASS_I\x10\x01\x12\x11\n\rTIER_CLASS_II\x10\x02\x12\x12\n\x0eTIER_CLASS_III\x10\x03*\xb8\x01\n\x13IneligibilityReason\x12$\n INELIGIBILITY_REASON_UNSPECIFIED\x10\x00\x12(\n$INELIGIBILITY_REASON_USER_NOT_ACTIVE\x10\x01\x12/\n+INELIGIBILITY_REASON_REAL_NAME_NOT_VERIFIED\x10\x02\x12 \n\x1cINELIGIBILITY_REASON_NO_CARD\x10\x03\x32\xd9\x02\n\x0fIdentityService\x12\x65\n\x0cRegisterUser\x12).paysuite.identity.v1.RegisterUserRequest\x1a*.paysuite.identity.v1.RegisterUserResponse\x12V\n\x07GetUser\x12$.paysuite.identity.v1.GetUserRequest\x1a%.paysuite.identity.v1.GetUserResponse\x12\x86\x01\n\x17\x43heckPaymentEligibility\x12\x34.paysuite.identity.v1.CheckPaymentEligibilityRequest\x1a\x35.paysuite.identity.v1.CheckPaymentEligibilityResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+paysuite/identity/v1/identity_service.proto\x12\x14paysuite.identity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cpaysuite/type/v1/money.proto\"\xc8\x02\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12/\n\x05state\x18\x02 \x01(\x0e\x32 .paysuite.identity.v1.User.State\x12\x13\n\x0bmasked_name\x18\x03 \x01(\t\x12\x18\n\x10masked_id_number\x18\x04 \x01(\t\x12\x14\n\x0cmasked_phone\x18\x05 \x01(\t\x12\x1a\n\x12real_name_verified\x18\x06 \x01(\x08\x12(\n\x04tier\x18\x07 \x01(\x0e\x32\x1a.paysuite.identity.v1.Tier\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"B\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\n\n\x06\x41\x43TIVE\x10\x01\x12\n\n\x06\x46ROZEN\x10\x02\x12\n\n\x06\x43LOSED\x10\x03\"j\n\x13RegisterUserRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x11\n\tid_number\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\"@\n\x14RegisterUserResponse\x12(\n\x04user\x18\x01 \x01(\x0b\x32\x1a.paysuite.identity.v1.User\"!\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\";\n\x0fGetUserResponse\x12(\n\x04user\x18\x01 \x01(\x0b\x32\x1a.paysuite.identity.v1.User\"q\n\x11PaymentInstrument\x12\x0f\n\x07\x63\x61rd_id\x18\x01 \x01(\t\x12\x11\n\tbank_code\x18\x02 \x01(\t\x12\x1a\n\x12masked_card_number\x18\x03 \x01(\t\x12\x1c\n\x14\x63hannel_agreement_no\x18\x04 \x01(\t\"k\n\x1e\x43heckPaymentEligibilityRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\'\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x17.paysuite.type.v1.Money\x12\x0f\n\x07\x63\x61rd_id\x18\x03 \x01(\t\"\xab\x01\n\x1f\x43heckPaymentEligibilityResponse\x12\x10\n\x08\x65ligible\x18\x01 \x01(\x08\x12\x39\n\x06reason\x18\x02 \x01(\x0e\x32).paysuite.identity.v1.IneligibilityReason\x12;\n\ninstrument\x18\x03 \x01(\x0b\x32\'.paysuite.identity.v1.PaymentInstrument\"\xc8\x02\n\x13VerificationAttempt\x12\x12\n\nattempt_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x38\n\x06method\x18\x03 \x01(\x0e\x32(.paysuite.identity.v1.VerificationMethod\x12\x10\n\x08provider\x18\x04 \x01(\t\x12:\n\x07outcome\x18\x05 \x01(\x0e\x32).paysuite.identity.v1.VerificationOutcome\x12\x1b\n\x13mismatched_elements\x18\x06 \x03(\t\x12\x1a\n\x12masked_card_number\x18\x07 \x01(\t\x12\x1a\n\x12provider_reference\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xce\x01\n\x15VerifyRealNameRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x38\n\x06method\x18\x03 \x01(\x0e\x32(.paysuite.identity.v1.VerificationMethod\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x11\n\tid_number\x18\x05 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x06 \x01(\t\x12\r\n\x05phone\x18\x07 \x01(\t\x12\x11\n\tbind_card\x18\x08 \x01(\x08\"\xa8\x01\n\x16VerifyRealNameResponse\x12:\n\x07\x61ttempt\x18\x01 \x01(\x0b\x32).paysuite.identity.v1.VerificationAttempt\x12(\n\x04user\x18\x02 \x01(\x0b\x32\x1a.paysuite.identity.v1.User\x12(\n\x04\x63\x61rd\x18\x03 \x01(\x0b\x32\x1a.paysuite.identity.v1.Card\"\xc2\x01\n\x04\x43\x61rd\x12\x0f\n\x07\x63\x61rd_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x11\n\tbank_code\x18\x03 \x01(\t\x12\x11\n\tbank_name\x18\x04 \x01(\t\x12\x11\n\tcard_type\x18\x05 \x01(\t\x12\x1a\n\x12masked_card_number\x18\x06 \x01(\t\x12\x12\n\nis_default\x18\x07 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Z\n\x0f\x42indCardRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\x12\r\n\x05phone\x18\x04 \x01(\t\"x\n\x10\x42indCardResponse\x12:\n\x07\x61ttempt\x18\x01 \x01(\x0b\x32).paysuite.identity.v1.VerificationAttempt\x12(\n\x04\x63\x61rd\x18\x02 \x01(\x0b\x32\x1a.paysuite.identity.v1.Card\"J\n\x10ListCardsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"W\n\x11ListCardsResponse\x12)\n\x05\x63\x61rds\x18\x01 \x03(\x0b\x32\x1a.paysuite.identity.v1.Card\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"5\n\x11UnbindCardRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61rd_id\x18\x02 \x01(\t\"\x14\n\x12UnbindCardResponse\"!\n\x0eGetTierRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x85\x01\n\x0fGetTierResponse\x12(\n\x04tier\x18\x01 \x01(\x0e\x32\x1a.paysuite.identity.v1.Tier\x12\x1e\n\x16\x65xternal_verifications\x18\x02 \x01(\x05\x12\x14\n\x0c\x66\x61\x63\x65_to_face\x18\x03 \x01(\x08\x12\x12\n\ndowngraded\x18\x04 \x01(\x08\"a\n\x14\x44owngradeTierRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12(\n\x04tier\x18\x02 \x01(\x0e\x32\x1a.paysuite.identity.v1.Tier\x12\x0e\n\x06reason\x18\x03 \x01(\t\"A\n\x15\x44owngradeTierResponse\x12(\n\x04user\x18\x01 \x01(\x0b\x32\x1a.paysuite.identity.v1.User\"\xe1\x01\n\x13ReserveLimitRequest\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\'\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x17.paysuite.type.v1.Money\x12.\n\x07\x66unding\x18\x04 \x01(\x0e\x32\x1d.paysuite.identity.v1.Funding\x12\x14\n\x0c\x61uth_factors\x18\x05 \x01(\x05\x12\x1b\n\x13\x64igital_certificate\x18\x06 \x01(\x08\x12\x19\n\x11own_card_transfer\x18\x07 \x01(\x08\"I\n\x14ReserveLimitResponse\x12\x31\n\x06limits\x18\x01 \x03(\x0b\x32!.paysuite.identity.v1.LimitWindow\"(\n\x12\x43ommitLimitRequest\x12\x12\n\npayment_id\x18\x01 \x01(\t\"\x15\n\x13\x43ommitLimitResponse\")\n\x13ReleaseLimitRequest\x12\x12\n\npayment_id\x18\x01 \x01(\t\"\x16\n\x14ReleaseLimitResponse\"\xf4\x01\n\x0bLimitWindow\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12&\n\x05limit\x18\x02 \x01(\x0b\x32\x17.paysuite.type.v1.Money\x12%\n\x04used\x18\x03 \x01(\x0b\x32\x17.paysuite.type.v1.Money\x12*\n\tremaining\x18\x04 \x01(\x0b\x32\x17.paysuite.type.v1.Money\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"9\n\x10GetLimitsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61uth_factors\x18\x02 \x01(\x05\"F\n\x11GetLimitsResponse\x12\x31\n\x06limits\x18\x01 \x03(\x0b\x32!.paysuite.identity.v1.LimitWindow\"Y\n\x1fListVerificationAttemptsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"x\n ListVerificationAttemptsResponse\x12;\n\x08\x61ttempts\x18\x01 \x03(\x0b\x32).paysuite.identity.v1.VerificationAttempt\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"D\n\x11\x46reezeUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66rozen\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\">\n\x12\x46reezeUserResponse\x12(\n\x04user\x18\x01 \x01(\x0b\x32\x1a.paysuite.identity.v1.User*U\n\x04Tier\x12\x14\n\x10TIER_UNSPECIFIED\x10\x00\x12\x10\n\x0cTIER_CLASS_I\x10\x01\x12\x11\n\rTIER_CLASS_II\x10\x02\x12\x12\n\x0eTIER_CLASS_III\x10\x03*\xb8\x01\n\x13IneligibilityReason\x12$\n INELIGIBILITY_REASON_UNSPECIFIED\x10\x00\x12(\n$INELIGIBILITY_REASON_USER_NOT_ACTIVE\x10\x01\x12/\n+INELIGIBILITY_REASON_REAL_NAME_NOT_VERIFIED\x10\x02\x12 \n\x1cINELIGIBILITY_REASON_NO_CARD\x10\x03*\x86\x01\n\x12VerificationMethod\x12#\n\x1fVERIFICATION_METHOD_UNSPECIFIED\x10\x00\x12%\n!VERIFICATION_METHOD_FOUR_ELEMENTS\x10\x01\x12$\n VERIFICATION_METHOD_FACE_TO_FACE\x10\x02*\x96\x02\n\x13VerificationOutcome\x12$\n VERIFICATION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1e\n\x1aVERIFICATION_OUTCOME_MATCH\x10\x01\x12!\n\x1dVERIFICATION_OUTCOME_MISMATCH\x10\x02\x12\"\n\x1eVERIFICATION_OUTCOME_NO_RECORD\x10\x03\x12#\n\x1fVERIFICATION_OUTCOME_CARD_STATE\x10\x04\x12&\n\"VERIFICATION_OUTCOME_CANNOT_VERIFY\x10\x05\x12%\n!VERIFICATION_OUTCOME_RATE_LIMITED\x10\x06*I\n\x07\x46unding\x12\x17\n\x13\x46UNDING_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x46UNDING_BALANCE\x10\x01\x12\x10\n\x0c\x46UNDING_CARD\x10\x02\x32\x9f\x0c\n\x0fIdentityService\x12\x65\n\x0cRegisterUser\x12).paysuite.identity.v1.RegisterUserRequest\x1a*.paysuite.identity.v1.RegisterUserResponse\x12V\n\x07GetUser\x12$.paysuite.identity.v1.GetUserRequest\x1a%.paysuite.identity.v1.GetUserResponse\x12\x86\x01\n\x17\x43heckPaymentEligibility\x12\x34.paysuite.identity.v1.CheckPaymentEligibilityRequest\x1a\x35.paysuite.identity.v1.CheckPaymentEligibilityResponse\x12k\n\x0eVerifyRealName\x12+.paysuite.identity.v1.VerifyRealNameRequest\x1a,.paysuite.identity.v1.VerifyRealNameResponse\x12Y\n\x08\x42indCard\x12%.paysuite.identity.v1.BindCardRequest\x1a&.paysuite.identity.v1.BindCardResponse\x12\\\n\tListCards\x12&.paysuite.identity.v1.ListCardsRequest\x1a\'.paysuite.identity.v1.ListCardsResponse\x12_\n\nUnbindCard\x12\'.paysuite.identity.v1.UnbindCardRequest\x1a(.paysuite.identity.v1.UnbindCardResponse\x12V\n\x07GetTier\x12$.paysuite.identity.v1.GetTierRequest\x1a%.paysuite.identity.v1.GetTierResponse\x12h\n\rDowngradeTier\x12*.paysuite.identity.v1.DowngradeTierRequest\x1a+.paysuite.identity.v1.DowngradeTierResponse\x12\x65\n\x0cReserveLimit\x12).paysuite.identity.v1.ReserveLimitRequest\x1a*.paysuite.identity.v1.ReserveLimitResponse\x12\x62\n\x0b\x43ommitLimit\x12(.paysuite.identity.v1.CommitLimitRequest\x1a).paysuite.identity.v1.CommitLimitResponse\x12\x65\n\x0cReleaseLimit\x12).paysuite.identity.v1.ReleaseLimitRequest\x1a*.paysuite.identity.v1.ReleaseLimitResponse\x12\\\n\tGetLimits\x12&.paysuite.identity.v1.GetLimitsRequest\x1a\'.paysuite.identity.v1.GetLimitsResponse\x12\x89\x01\n\x18ListVerificationAttempts\x12\x35.paysuite.identity.v1.ListVerificationAttemptsRequest\x1a\x36.paysuite.identity.v1.ListVerificationAttemptsResponse\x12_\n\nFreezeUser\x12\'.paysuite.identity.v1.FreezeUserRequest\x1a(.paysuite.identity.v1.FreezeUserResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'paysuite.identity.v1.identity_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TIER']._serialized_start=1131
-  _globals['_TIER']._serialized_end=1216
-  _globals['_INELIGIBILITYREASON']._serialized_start=1219
-  _globals['_INELIGIBILITYREASON']._serialized_end=1403
+  _globals['_TIER']._serialized_start=3992
+  _globals['_TIER']._serialized_end=4077
+  _globals['_INELIGIBILITYREASON']._serialized_start=4080
+  _globals['_INELIGIBILITYREASON']._serialized_end=4264
+  _globals['_VERIFICATIONMETHOD']._serialized_start=4267
+  _globals['_VERIFICATIONMETHOD']._serialized_end=4401
+  _globals['_VERIFICATIONOUTCOME']._serialized_start=4404
+  _globals['_VERIFICATIONOUTCOME']._serialized_end=4682
+  _globals['_FUNDING']._serialized_start=4684
+  _globals['_FUNDING']._serialized_end=4757
   _globals['_USER']._serialized_start=133
   _globals['_USER']._serialized_end=461
   _globals['_USER_STATE']._serialized_start=395
@@ -55,6 +61,60 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHECKPAYMENTELIGIBILITYREQUEST']._serialized_end=955
   _globals['_CHECKPAYMENTELIGIBILITYRESPONSE']._serialized_start=958
   _globals['_CHECKPAYMENTELIGIBILITYRESPONSE']._serialized_end=1129
-  _globals['_IDENTITYSERVICE']._serialized_start=1406
-  _globals['_IDENTITYSERVICE']._serialized_end=1751
+  _globals['_VERIFICATIONATTEMPT']._serialized_start=1132
+  _globals['_VERIFICATIONATTEMPT']._serialized_end=1460
+  _globals['_VERIFYREALNAMEREQUEST']._serialized_start=1463
+  _globals['_VERIFYREALNAMEREQUEST']._serialized_end=1669
+  _globals['_VERIFYREALNAMERESPONSE']._serialized_start=1672
+  _globals['_VERIFYREALNAMERESPONSE']._serialized_end=1840
+  _globals['_CARD']._serialized_start=1843
+  _globals['_CARD']._serialized_end=2037
+  _globals['_BINDCARDREQUEST']._serialized_start=2039
+  _globals['_BINDCARDREQUEST']._serialized_end=2129
+  _globals['_BINDCARDRESPONSE']._serialized_start=2131
+  _globals['_BINDCARDRESPONSE']._serialized_end=2251
+  _globals['_LISTCARDSREQUEST']._serialized_start=2253
+  _globals['_LISTCARDSREQUEST']._serialized_end=2327
+  _globals['_LISTCARDSRESPONSE']._serialized_start=2329
+  _globals['_LISTCARDSRESPONSE']._serialized_end=2416
+  _globals['_UNBINDCARDREQUEST']._serialized_start=2418
+  _globals['_UNBINDCARDREQUEST']._serialized_end=2471
+  _globals['_UNBINDCARDRESPONSE']._serialized_start=2473
+  _globals['_UNBINDCARDRESPONSE']._serialized_end=2493
+  _globals['_GETTIERREQUEST']._serialized_start=2495
+  _globals['_GETTIERREQUEST']._serialized_end=2528
+  _globals['_GETTIERRESPONSE']._serialized_start=2531
+  _globals['_GETTIERRESPONSE']._serialized_end=2664
+  _globals['_DOWNGRADETIERREQUEST']._serialized_start=2666
+  _globals['_DOWNGRADETIERREQUEST']._serialized_end=2763
+  _globals['_DOWNGRADETIERRESPONSE']._serialized_start=2765
+  _globals['_DOWNGRADETIERRESPONSE']._serialized_end=2830
+  _globals['_RESERVELIMITREQUEST']._serialized_start=2833
+  _globals['_RESERVELIMITREQUEST']._serialized_end=3058
+  _globals['_RESERVELIMITRESPONSE']._serialized_start=3060
+  _globals['_RESERVELIMITRESPONSE']._serialized_end=3133
+  _globals['_COMMITLIMITREQUEST']._serialized_start=3135
+  _globals['_COMMITLIMITREQUEST']._serialized_end=3175
+  _globals['_COMMITLIMITRESPONSE']._serialized_start=3177
+  _globals['_COMMITLIMITRESPONSE']._serialized_end=3198
+  _globals['_RELEASELIMITREQUEST']._serialized_start=3200
+  _globals['_RELEASELIMITREQUEST']._serialized_end=3241
+  _globals['_RELEASELIMITRESPONSE']._serialized_start=3243
+  _globals['_RELEASELIMITRESPONSE']._serialized_end=3265
+  _globals['_LIMITWINDOW']._serialized_start=3268
+  _globals['_LIMITWINDOW']._serialized_end=3512
+  _globals['_GETLIMITSREQUEST']._serialized_start=3514
+  _globals['_GETLIMITSREQUEST']._serialized_end=3571
+  _globals['_GETLIMITSRESPONSE']._serialized_start=3573
+  _globals['_GETLIMITSRESPONSE']._serialized_end=3643
+  _globals['_LISTVERIFICATIONATTEMPTSREQUEST']._serialized_start=3645
+  _globals['_LISTVERIFICATIONATTEMPTSREQUEST']._serialized_end=3734
+  _globals['_LISTVERIFICATIONATTEMPTSRESPONSE']._serialized_start=3736
+  _globals['_LISTVERIFICATIONATTEMPTSRESPONSE']._serialized_end=3856
+  _globals['_FREEZEUSERREQUEST']._serialized_start=3858
+  _globals['_FREEZEUSERREQUEST']._serialized_end=3926
+  _globals['_FREEZEUSERRESPONSE']._serialized_start=3928
+  _globals['_FREEZEUSERRESPONSE']._serialized_end=3990
+  _globals['_IDENTITYSERVICE']._serialized_start=4760
+  _globals['_IDENTITYSERVICE']._serialized_end=6327
 # @@protoc_insertion_point(module_scope)

@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from paysuite.type.v1 import money_pb2 as _money_pb2
 import builtins as _builtins
@@ -74,6 +76,94 @@ INELIGIBILITY_REASON_REAL_NAME_NOT_VERIFIED: IneligibilityReason.ValueType  # 2
 INELIGIBILITY_REASON_NO_CARD: IneligibilityReason.ValueType  # 3
 """No usable bound card."""
 Global___IneligibilityReason: _TypeAlias = IneligibilityReason  # noqa: Y015
+
+class _VerificationMethod:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _VerificationMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_VerificationMethod.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    VERIFICATION_METHOD_UNSPECIFIED: _VerificationMethod.ValueType  # 0
+    """Not set."""
+    VERIFICATION_METHOD_FOUR_ELEMENTS: _VerificationMethod.ValueType  # 1
+    """Name, ID number, bank card and bank-reserved mobile, through a bank channel."""
+    VERIFICATION_METHOD_FACE_TO_FACE: _VerificationMethod.ValueType  # 2
+    """Identity checked in person by staff (sets face_to_face)."""
+
+class VerificationMethod(_VerificationMethod, metaclass=_VerificationMethodEnumTypeWrapper):
+    """How a verification was done."""
+
+VERIFICATION_METHOD_UNSPECIFIED: VerificationMethod.ValueType  # 0
+"""Not set."""
+VERIFICATION_METHOD_FOUR_ELEMENTS: VerificationMethod.ValueType  # 1
+"""Name, ID number, bank card and bank-reserved mobile, through a bank channel."""
+VERIFICATION_METHOD_FACE_TO_FACE: VerificationMethod.ValueType  # 2
+"""Identity checked in person by staff (sets face_to_face)."""
+Global___VerificationMethod: _TypeAlias = VerificationMethod  # noqa: Y015
+
+class _VerificationOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _VerificationOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_VerificationOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    VERIFICATION_OUTCOME_UNSPECIFIED: _VerificationOutcome.ValueType  # 0
+    """Not set."""
+    VERIFICATION_OUTCOME_MATCH: _VerificationOutcome.ValueType  # 1
+    """Matched."""
+    VERIFICATION_OUTCOME_MISMATCH: _VerificationOutcome.ValueType  # 2
+    """Some element differed."""
+    VERIFICATION_OUTCOME_NO_RECORD: _VerificationOutcome.ValueType  # 3
+    """No record at the provider."""
+    VERIFICATION_OUTCOME_CARD_STATE: _VerificationOutcome.ValueType  # 4
+    """The card cannot be used (lost, frozen, cancelled)."""
+    VERIFICATION_OUTCOME_CANNOT_VERIFY: _VerificationOutcome.ValueType  # 5
+    """The provider could not verify now."""
+    VERIFICATION_OUTCOME_RATE_LIMITED: _VerificationOutcome.ValueType  # 6
+    """Too many attempts, here or at the provider."""
+
+class VerificationOutcome(_VerificationOutcome, metaclass=_VerificationOutcomeEnumTypeWrapper):
+    """A provider-neutral verification outcome."""
+
+VERIFICATION_OUTCOME_UNSPECIFIED: VerificationOutcome.ValueType  # 0
+"""Not set."""
+VERIFICATION_OUTCOME_MATCH: VerificationOutcome.ValueType  # 1
+"""Matched."""
+VERIFICATION_OUTCOME_MISMATCH: VerificationOutcome.ValueType  # 2
+"""Some element differed."""
+VERIFICATION_OUTCOME_NO_RECORD: VerificationOutcome.ValueType  # 3
+"""No record at the provider."""
+VERIFICATION_OUTCOME_CARD_STATE: VerificationOutcome.ValueType  # 4
+"""The card cannot be used (lost, frozen, cancelled)."""
+VERIFICATION_OUTCOME_CANNOT_VERIFY: VerificationOutcome.ValueType  # 5
+"""The provider could not verify now."""
+VERIFICATION_OUTCOME_RATE_LIMITED: VerificationOutcome.ValueType  # 6
+"""Too many attempts, here or at the provider."""
+Global___VerificationOutcome: _TypeAlias = VerificationOutcome  # noqa: Y015
+
+class _Funding:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _FundingEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Funding.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FUNDING_UNSPECIFIED: _Funding.ValueType  # 0
+    """Not set."""
+    FUNDING_BALANCE: _Funding.ValueType  # 1
+    """The payment account balance: counts against the tier's limits."""
+    FUNDING_CARD: _Funding.ValueType  # 2
+    """A bound card (quick pay): counts against daily authentication limits only."""
+
+class Funding(_Funding, metaclass=_FundingEnumTypeWrapper):
+    """What a payment is funded by."""
+
+FUNDING_UNSPECIFIED: Funding.ValueType  # 0
+"""Not set."""
+FUNDING_BALANCE: Funding.ValueType  # 1
+"""The payment account balance: counts against the tier's limits."""
+FUNDING_CARD: Funding.ValueType  # 2
+"""A bound card (quick pay): counts against daily authentication limits only."""
+Global___Funding: _TypeAlias = Funding  # noqa: Y015
 
 @_typing.final
 class User(_message.Message):
@@ -156,7 +246,9 @@ Global___User: _TypeAlias = User  # noqa: Y015
 
 @_typing.final
 class RegisterUserRequest(_message.Message):
-    """Request for RegisterUser."""
+    """Request for RegisterUser. A user registers by mobile phone; name and ID number are optional
+    and are only claimed until VerifyRealName confirms them.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -170,11 +262,11 @@ class RegisterUserRequest(_message.Message):
     user_id: _builtins.str
     """Client-assigned user id; generated when empty. Letters, digits, '_' or '-', at most 32."""
     name: _builtins.str
-    """Legal name."""
+    """Legal name (optional)."""
     id_number: _builtins.str
-    """Resident ID number (GB 11643, 18 characters)."""
+    """Resident ID number, GB 11643 (optional; 15-digit legacy numbers are upgraded)."""
     phone: _builtins.str
-    """Mainland mobile phone, 11 digits."""
+    """Mainland mobile phone."""
     def __init__(
         self,
         *,
@@ -361,3 +453,838 @@ class CheckPaymentEligibilityResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CheckPaymentEligibilityResponse: _TypeAlias = CheckPaymentEligibilityResponse  # noqa: Y015
+
+@_typing.final
+class VerificationAttempt(_message.Message):
+    """One verification attempt, as the audit trail keeps it (masked values only)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ATTEMPT_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    MISMATCHED_ELEMENTS_FIELD_NUMBER: _builtins.int
+    MASKED_CARD_NUMBER_FIELD_NUMBER: _builtins.int
+    PROVIDER_REFERENCE_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    attempt_id: _builtins.str
+    """Id."""
+    user_id: _builtins.str
+    """The user."""
+    method: Global___VerificationMethod.ValueType
+    """Method."""
+    provider: _builtins.str
+    """The provider (channel and bank), e.g. "banksim:ICBC"."""
+    outcome: Global___VerificationOutcome.ValueType
+    """Outcome."""
+    masked_card_number: _builtins.str
+    """Masked card number, for card verifications."""
+    provider_reference: _builtins.str
+    """The provider's reference."""
+    @_builtins.property
+    def mismatched_elements(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Elements the provider reported as different: "NAME", "ID_NUMBER", "PHONE"."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When."""
+
+    def __init__(
+        self,
+        *,
+        attempt_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        method: Global___VerificationMethod.ValueType = ...,
+        provider: _builtins.str = ...,
+        outcome: Global___VerificationOutcome.ValueType = ...,
+        mismatched_elements: _abc.Iterable[_builtins.str] | None = ...,
+        masked_card_number: _builtins.str = ...,
+        provider_reference: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt_id", b"attempt_id", "create_time", b"create_time", "masked_card_number", b"masked_card_number", "method", b"method", "mismatched_elements", b"mismatched_elements", "outcome", b"outcome", "provider", b"provider", "provider_reference", b"provider_reference", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerificationAttempt: _TypeAlias = VerificationAttempt  # noqa: Y015
+
+@_typing.final
+class VerifyRealNameRequest(_message.Message):
+    """Request for VerifyRealName."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    ID_NUMBER_FIELD_NUMBER: _builtins.int
+    CARD_NUMBER_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    BIND_CARD_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Idempotency id."""
+    user_id: _builtins.str
+    """The user."""
+    method: Global___VerificationMethod.ValueType
+    """Method; FOUR_ELEMENTS needs every field below, FACE_TO_FACE needs name and id_number."""
+    name: _builtins.str
+    """Legal name."""
+    id_number: _builtins.str
+    """Resident ID number."""
+    card_number: _builtins.str
+    """Bank card number (four elements)."""
+    phone: _builtins.str
+    """Bank-reserved mobile phone (four elements)."""
+    bind_card: _builtins.bool
+    """Also bind the verified card."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        method: Global___VerificationMethod.ValueType = ...,
+        name: _builtins.str = ...,
+        id_number: _builtins.str = ...,
+        card_number: _builtins.str = ...,
+        phone: _builtins.str = ...,
+        bind_card: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bind_card", b"bind_card", "card_number", b"card_number", "id_number", b"id_number", "method", b"method", "name", b"name", "phone", b"phone", "request_id", b"request_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyRealNameRequest: _TypeAlias = VerifyRealNameRequest  # noqa: Y015
+
+@_typing.final
+class VerifyRealNameResponse(_message.Message):
+    """Response for VerifyRealName."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    CARD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def attempt(self) -> Global___VerificationAttempt:
+        """The attempt as recorded."""
+
+    @_builtins.property
+    def user(self) -> Global___User:
+        """The user after it."""
+
+    @_builtins.property
+    def card(self) -> Global___Card:
+        """The bound card, when bind_card and it matched."""
+
+    def __init__(
+        self,
+        *,
+        attempt: Global___VerificationAttempt | None = ...,
+        user: Global___User | None = ...,
+        card: Global___Card | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "card", b"card", "user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "card", b"card", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyRealNameResponse: _TypeAlias = VerifyRealNameResponse  # noqa: Y015
+
+@_typing.final
+class Card(_message.Message):
+    """A bound bank card, masked."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CARD_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    BANK_CODE_FIELD_NUMBER: _builtins.int
+    BANK_NAME_FIELD_NUMBER: _builtins.int
+    CARD_TYPE_FIELD_NUMBER: _builtins.int
+    MASKED_CARD_NUMBER_FIELD_NUMBER: _builtins.int
+    IS_DEFAULT_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    card_id: _builtins.str
+    """Id."""
+    user_id: _builtins.str
+    """The user."""
+    bank_code: _builtins.str
+    """Issuing bank code from the BIN table, e.g. "ICBC"."""
+    bank_name: _builtins.str
+    """Issuing bank name."""
+    card_type: _builtins.str
+    """DEBIT, CREDIT or PREPAID."""
+    masked_card_number: _builtins.str
+    """BIN and last four."""
+    is_default: _builtins.bool
+    """The default card for payments."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was bound."""
+
+    def __init__(
+        self,
+        *,
+        card_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        bank_code: _builtins.str = ...,
+        bank_name: _builtins.str = ...,
+        card_type: _builtins.str = ...,
+        masked_card_number: _builtins.str = ...,
+        is_default: _builtins.bool = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bank_code", b"bank_code", "bank_name", b"bank_name", "card_id", b"card_id", "card_type", b"card_type", "create_time", b"create_time", "is_default", b"is_default", "masked_card_number", b"masked_card_number", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Card: _TypeAlias = Card  # noqa: Y015
+
+@_typing.final
+class BindCardRequest(_message.Message):
+    """Request for BindCard."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    CARD_NUMBER_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Idempotency id."""
+    user_id: _builtins.str
+    """The user (real-named)."""
+    card_number: _builtins.str
+    """Card number."""
+    phone: _builtins.str
+    """The card's bank-reserved mobile phone."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        card_number: _builtins.str = ...,
+        phone: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_number", b"card_number", "phone", b"phone", "request_id", b"request_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BindCardRequest: _TypeAlias = BindCardRequest  # noqa: Y015
+
+@_typing.final
+class BindCardResponse(_message.Message):
+    """Response for BindCard."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    CARD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def attempt(self) -> Global___VerificationAttempt:
+        """The verification attempt."""
+
+    @_builtins.property
+    def card(self) -> Global___Card:
+        """The card, when bound."""
+
+    def __init__(
+        self,
+        *,
+        attempt: Global___VerificationAttempt | None = ...,
+        card: Global___Card | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "card", b"card"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "card", b"card"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BindCardResponse: _TypeAlias = BindCardResponse  # noqa: Y015
+
+@_typing.final
+class ListCardsRequest(_message.Message):
+    """Request for ListCards."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The user."""
+    page_size: _builtins.int
+    """Maximum cards per page; 0 means 20, at most 100."""
+    page_token: _builtins.str
+    """Token from a previous page."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCardsRequest: _TypeAlias = ListCardsRequest  # noqa: Y015
+
+@_typing.final
+class ListCardsResponse(_message.Message):
+    """Response for ListCards."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CARDS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Next page token; empty on the last page."""
+    @_builtins.property
+    def cards(self) -> _containers.RepeatedCompositeFieldContainer[Global___Card]:
+        """Bound cards."""
+
+    def __init__(
+        self,
+        *,
+        cards: _abc.Iterable[Global___Card] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cards", b"cards", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCardsResponse: _TypeAlias = ListCardsResponse  # noqa: Y015
+
+@_typing.final
+class UnbindCardRequest(_message.Message):
+    """Request for UnbindCard."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    CARD_ID_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The user."""
+    card_id: _builtins.str
+    """The card."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        card_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_id", b"card_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnbindCardRequest: _TypeAlias = UnbindCardRequest  # noqa: Y015
+
+@_typing.final
+class UnbindCardResponse(_message.Message):
+    """Response for UnbindCard."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnbindCardResponse: _TypeAlias = UnbindCardResponse  # noqa: Y015
+
+@_typing.final
+class GetTierRequest(_message.Message):
+    """Request for GetTier."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The user."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTierRequest: _TypeAlias = GetTierRequest  # noqa: Y015
+
+@_typing.final
+class GetTierResponse(_message.Message):
+    """Response for GetTier."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TIER_FIELD_NUMBER: _builtins.int
+    EXTERNAL_VERIFICATIONS_FIELD_NUMBER: _builtins.int
+    FACE_TO_FACE_FIELD_NUMBER: _builtins.int
+    DOWNGRADED_FIELD_NUMBER: _builtins.int
+    tier: Global___Tier.ValueType
+    """The tier."""
+    external_verifications: _builtins.int
+    """Distinct external providers that verified the person."""
+    face_to_face: _builtins.bool
+    """Whether the person was verified face to face."""
+    downgraded: _builtins.bool
+    """Whether the tier was capped or lowered by a decision."""
+    def __init__(
+        self,
+        *,
+        tier: Global___Tier.ValueType = ...,
+        external_verifications: _builtins.int = ...,
+        face_to_face: _builtins.bool = ...,
+        downgraded: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["downgraded", b"downgraded", "external_verifications", b"external_verifications", "face_to_face", b"face_to_face", "tier", b"tier"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTierResponse: _TypeAlias = GetTierResponse  # noqa: Y015
+
+@_typing.final
+class DowngradeTierRequest(_message.Message):
+    """Request for DowngradeTier."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    TIER_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The user."""
+    tier: Global___Tier.ValueType
+    """The new, lower tier."""
+    reason: _builtins.str
+    """Why, for the audit trail."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        tier: Global___Tier.ValueType = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "tier", b"tier", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DowngradeTierRequest: _TypeAlias = DowngradeTierRequest  # noqa: Y015
+
+@_typing.final
+class DowngradeTierResponse(_message.Message):
+    """Response for DowngradeTier."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def user(self) -> Global___User:
+        """The user after it."""
+
+    def __init__(
+        self,
+        *,
+        user: Global___User | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DowngradeTierResponse: _TypeAlias = DowngradeTierResponse  # noqa: Y015
+
+@_typing.final
+class ReserveLimitRequest(_message.Message):
+    """Request for ReserveLimit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    FUNDING_FIELD_NUMBER: _builtins.int
+    AUTH_FACTORS_FIELD_NUMBER: _builtins.int
+    DIGITAL_CERTIFICATE_FIELD_NUMBER: _builtins.int
+    OWN_CARD_TRANSFER_FIELD_NUMBER: _builtins.int
+    payment_id: _builtins.str
+    """The payment; reservations are idempotent by it."""
+    user_id: _builtins.str
+    """The payer."""
+    funding: Global___Funding.ValueType
+    """Funding."""
+    auth_factors: _builtins.int
+    """Authentication factors the payment was confirmed with (password, SMS code, biometric ...)."""
+    digital_certificate: _builtins.bool
+    """Confirmed with a digital certificate."""
+    own_card_transfer: _builtins.bool
+    """A transfer to the person's own same-name bank card (does not count against tier limits)."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """Amount."""
+
+    def __init__(
+        self,
+        *,
+        payment_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+        funding: Global___Funding.ValueType = ...,
+        auth_factors: _builtins.int = ...,
+        digital_certificate: _builtins.bool = ...,
+        own_card_transfer: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "auth_factors", b"auth_factors", "digital_certificate", b"digital_certificate", "funding", b"funding", "own_card_transfer", b"own_card_transfer", "payment_id", b"payment_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReserveLimitRequest: _TypeAlias = ReserveLimitRequest  # noqa: Y015
+
+@_typing.final
+class ReserveLimitResponse(_message.Message):
+    """Response for ReserveLimit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIMITS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def limits(self) -> _containers.RepeatedCompositeFieldContainer[Global___LimitWindow]:
+        """The payer's limits after the reservation."""
+
+    def __init__(
+        self,
+        *,
+        limits: _abc.Iterable[Global___LimitWindow] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReserveLimitResponse: _TypeAlias = ReserveLimitResponse  # noqa: Y015
+
+@_typing.final
+class CommitLimitRequest(_message.Message):
+    """Request for CommitLimit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    payment_id: _builtins.str
+    """The payment."""
+    def __init__(
+        self,
+        *,
+        payment_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment_id", b"payment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommitLimitRequest: _TypeAlias = CommitLimitRequest  # noqa: Y015
+
+@_typing.final
+class CommitLimitResponse(_message.Message):
+    """Response for CommitLimit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommitLimitResponse: _TypeAlias = CommitLimitResponse  # noqa: Y015
+
+@_typing.final
+class ReleaseLimitRequest(_message.Message):
+    """Request for ReleaseLimit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    payment_id: _builtins.str
+    """The payment."""
+    def __init__(
+        self,
+        *,
+        payment_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment_id", b"payment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseLimitRequest: _TypeAlias = ReleaseLimitRequest  # noqa: Y015
+
+@_typing.final
+class ReleaseLimitResponse(_message.Message):
+    """Response for ReleaseLimit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseLimitResponse: _TypeAlias = ReleaseLimitResponse  # noqa: Y015
+
+@_typing.final
+class LimitWindow(_message.Message):
+    """One limit window: what it allows, what is used (reserved + committed), what remains."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    USED_FIELD_NUMBER: _builtins.int
+    REMAINING_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """Which limit, e.g. "TIER_LIFETIME", "TIER_YEARLY", "DAILY_AUTH"."""
+    @_builtins.property
+    def limit(self) -> _money_pb2.Money:
+        """Allowed in the window."""
+
+    @_builtins.property
+    def used(self) -> _money_pb2.Money:
+        """Reserved or committed in the window."""
+
+    @_builtins.property
+    def remaining(self) -> _money_pb2.Money:
+        """What remains."""
+
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Window start (inclusive); unset for a lifetime window."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """Window end (exclusive); unset for a lifetime window."""
+
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        limit: _money_pb2.Money | None = ...,
+        used: _money_pb2.Money | None = ...,
+        remaining: _money_pb2.Money | None = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "limit", b"limit", "remaining", b"remaining", "start_time", b"start_time", "used", b"used"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "kind", b"kind", "limit", b"limit", "remaining", b"remaining", "start_time", b"start_time", "used", b"used"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LimitWindow: _TypeAlias = LimitWindow  # noqa: Y015
+
+@_typing.final
+class GetLimitsRequest(_message.Message):
+    """Request for GetLimits."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    AUTH_FACTORS_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The payer."""
+    auth_factors: _builtins.int
+    """Authentication factors to evaluate the daily limit for; 1 when unset."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        auth_factors: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auth_factors", b"auth_factors", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLimitsRequest: _TypeAlias = GetLimitsRequest  # noqa: Y015
+
+@_typing.final
+class GetLimitsResponse(_message.Message):
+    """Response for GetLimits."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIMITS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def limits(self) -> _containers.RepeatedCompositeFieldContainer[Global___LimitWindow]:
+        """Limits per window."""
+
+    def __init__(
+        self,
+        *,
+        limits: _abc.Iterable[Global___LimitWindow] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLimitsResponse: _TypeAlias = GetLimitsResponse  # noqa: Y015
+
+@_typing.final
+class ListVerificationAttemptsRequest(_message.Message):
+    """Request for ListVerificationAttempts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The user."""
+    page_size: _builtins.int
+    """Maximum per page; 0 means 50, at most 500."""
+    page_token: _builtins.str
+    """Token from a previous page."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListVerificationAttemptsRequest: _TypeAlias = ListVerificationAttemptsRequest  # noqa: Y015
+
+@_typing.final
+class ListVerificationAttemptsResponse(_message.Message):
+    """Response for ListVerificationAttempts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Next page token; empty on the last page."""
+    @_builtins.property
+    def attempts(self) -> _containers.RepeatedCompositeFieldContainer[Global___VerificationAttempt]:
+        """Attempts, newest first."""
+
+    def __init__(
+        self,
+        *,
+        attempts: _abc.Iterable[Global___VerificationAttempt] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListVerificationAttemptsResponse: _TypeAlias = ListVerificationAttemptsResponse  # noqa: Y015
+
+@_typing.final
+class FreezeUserRequest(_message.Message):
+    """Request for FreezeUser."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    FROZEN_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The user."""
+    frozen: _builtins.bool
+    """Freeze (true) or unfreeze (false)."""
+    reason: _builtins.str
+    """Why, for the audit trail."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        frozen: _builtins.bool = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["frozen", b"frozen", "reason", b"reason", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FreezeUserRequest: _TypeAlias = FreezeUserRequest  # noqa: Y015
+
+@_typing.final
+class FreezeUserResponse(_message.Message):
+    """Response for FreezeUser."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def user(self) -> Global___User:
+        """The user after it."""
+
+    def __init__(
+        self,
+        *,
+        user: Global___User | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FreezeUserResponse: _TypeAlias = FreezeUserResponse  # noqa: Y015

@@ -50,6 +50,66 @@ class IdentityServiceStub:
                 request_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.CheckPaymentEligibilityRequest.SerializeToString,
                 response_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.CheckPaymentEligibilityResponse.FromString,
                 _registered_method=True)
+        self.VerifyRealName = channel.unary_unary(
+                '/paysuite.identity.v1.IdentityService/VerifyRealName',
+                request_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.VerifyRealNameRequest.SerializeToString,
+                response_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.VerifyRealNameResponse.FromString,
+                _registered_method=True)
+        self.BindCard = channel.unary_unary(
+                '/paysuite.identity.v1.IdentityService/BindCard',
+                request_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.BindCardRequest.SerializeToString,
+                response_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.BindCardResponse.FromString,
+                _registered_method=True)
+        self.ListCards = channel.unary_unary(
+                '/paysuite.identity.v1.IdentityService/ListCards',
+                request_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ListCardsRequest.SerializeToString,
+                response_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ListCardsResponse.FromString,
+                _registered_method=True)
+        self.UnbindCard = channel.unary_unary(
+                '/paysuite.identity.v1.IdentityService/UnbindCard',
+                request_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.UnbindCardRequest.SerializeToString,
+                response_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.UnbindCardResponse.FromString,
+                _registered_method=True)
+        self.GetTier = channel.unary_unary(
+                '/paysuite.identity.v1.IdentityService/GetTier',
+                request_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.GetTierRequest.SerializeToString,
+                response_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.GetTierResponse.FromString,
+                _registered_method=True)
+        self.DowngradeTier = channel.unary_unary(
+                '/paysuite.identity.v1.IdentityService/DowngradeTier',
+                request_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.DowngradeTierRequest.SerializeToString,
+                response_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.DowngradeTierResponse.FromString,
+                _registered_method=True)
+        self.ReserveLimit = channel.unary_unary(
+                '/paysuite.identity.v1.IdentityService/ReserveLimit',
+                request_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ReserveLimitRequest.SerializeToString,
+                response_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ReserveLimitResponse.FromString,
+                _registered_method=True)
+        self.CommitLimit = channel.unary_unary(
+                '/paysuite.identity.v1.IdentityService/CommitLimit',
+                request_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.CommitLimitRequest.SerializeToString,
+                response_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.CommitLimitResponse.FromString,
+                _registered_method=True)
+        self.ReleaseLimit = channel.unary_unary(
+                '/paysuite.identity.v1.IdentityService/ReleaseLimit',
+                request_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ReleaseLimitRequest.SerializeToString,
+                response_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ReleaseLimitResponse.FromString,
+                _registered_method=True)
+        self.GetLimits = channel.unary_unary(
+                '/paysuite.identity.v1.IdentityService/GetLimits',
+                request_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.GetLimitsRequest.SerializeToString,
+                response_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.GetLimitsResponse.FromString,
+                _registered_method=True)
+        self.ListVerificationAttempts = channel.unary_unary(
+                '/paysuite.identity.v1.IdentityService/ListVerificationAttempts',
+                request_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ListVerificationAttemptsRequest.SerializeToString,
+                response_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ListVerificationAttemptsResponse.FromString,
+                _registered_method=True)
+        self.FreezeUser = channel.unary_unary(
+                '/paysuite.identity.v1.IdentityService/FreezeUser',
+                request_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.FreezeUserRequest.SerializeToString,
+                response_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.FreezeUserResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -77,6 +137,90 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyRealName(self, request, context):
+        """Real-names the user by four elements through the bank channel; optionally binds the card.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BindCard(self, request, context):
+        """Binds a card after a four-element verification of that card (the user must be real-named).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCards(self, request, context):
+        """Lists the user's cards, masked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnbindCard(self, request, context):
+        """Unbinds a card.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTier(self, request, context):
+        """Returns the user's payment-account tier and how it was reached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DowngradeTier(self, request, context):
+        """Lowers a user's tier by decision (risk, request); audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReserveLimit(self, request, context):
+        """Reserves an amount of a payment against the payer's limits; idempotent by payment id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CommitLimit(self, request, context):
+        """Commits a reservation when the payment succeeded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseLimit(self, request, context):
+        """Releases a reservation when the payment failed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLimits(self, request, context):
+        """Returns the payer's limits with what is used and what remains, per window.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListVerificationAttempts(self, request, context):
+        """Lists the user's verification attempts (audit trail), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FreezeUser(self, request, context):
+        """Freezes or unfreezes a user; audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +238,66 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.CheckPaymentEligibility,
                     request_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.CheckPaymentEligibilityRequest.FromString,
                     response_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.CheckPaymentEligibilityResponse.SerializeToString,
+            ),
+            'VerifyRealName': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyRealName,
+                    request_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.VerifyRealNameRequest.FromString,
+                    response_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.VerifyRealNameResponse.SerializeToString,
+            ),
+            'BindCard': grpc.unary_unary_rpc_method_handler(
+                    servicer.BindCard,
+                    request_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.BindCardRequest.FromString,
+                    response_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.BindCardResponse.SerializeToString,
+            ),
+            'ListCards': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCards,
+                    request_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ListCardsRequest.FromString,
+                    response_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ListCardsResponse.SerializeToString,
+            ),
+            'UnbindCard': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnbindCard,
+                    request_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.UnbindCardRequest.FromString,
+                    response_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.UnbindCardResponse.SerializeToString,
+            ),
+            'GetTier': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTier,
+                    request_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.GetTierRequest.FromString,
+                    response_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.GetTierResponse.SerializeToString,
+            ),
+            'DowngradeTier': grpc.unary_unary_rpc_method_handler(
+                    servicer.DowngradeTier,
+                    request_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.DowngradeTierRequest.FromString,
+                    response_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.DowngradeTierResponse.SerializeToString,
+            ),
+            'ReserveLimit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReserveLimit,
+                    request_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ReserveLimitRequest.FromString,
+                    response_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ReserveLimitResponse.SerializeToString,
+            ),
+            'CommitLimit': grpc.unary_unary_rpc_method_handler(
+                    servicer.CommitLimit,
+                    request_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.CommitLimitRequest.FromString,
+                    response_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.CommitLimitResponse.SerializeToString,
+            ),
+            'ReleaseLimit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseLimit,
+                    request_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ReleaseLimitRequest.FromString,
+                    response_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ReleaseLimitResponse.SerializeToString,
+            ),
+            'GetLimits': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLimits,
+                    request_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.GetLimitsRequest.FromString,
+                    response_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.GetLimitsResponse.SerializeToString,
+            ),
+            'ListVerificationAttempts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListVerificationAttempts,
+                    request_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ListVerificationAttemptsRequest.FromString,
+                    response_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ListVerificationAttemptsResponse.SerializeToString,
+            ),
+            'FreezeUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.FreezeUser,
+                    request_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.FreezeUserRequest.FromString,
+                    response_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.FreezeUserResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +382,330 @@ class IdentityService:
             '/paysuite.identity.v1.IdentityService/CheckPaymentEligibility',
             paysuite_dot_identity_dot_v1_dot_identity__service__pb2.CheckPaymentEligibilityRequest.SerializeToString,
             paysuite_dot_identity_dot_v1_dot_identity__service__pb2.CheckPaymentEligibilityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyRealName(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.identity.v1.IdentityService/VerifyRealName',
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.VerifyRealNameRequest.SerializeToString,
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.VerifyRealNameResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BindCard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.identity.v1.IdentityService/BindCard',
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.BindCardRequest.SerializeToString,
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.BindCardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCards(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.identity.v1.IdentityService/ListCards',
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ListCardsRequest.SerializeToString,
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ListCardsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnbindCard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.identity.v1.IdentityService/UnbindCard',
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.UnbindCardRequest.SerializeToString,
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.UnbindCardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTier(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.identity.v1.IdentityService/GetTier',
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.GetTierRequest.SerializeToString,
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.GetTierResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DowngradeTier(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.identity.v1.IdentityService/DowngradeTier',
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.DowngradeTierRequest.SerializeToString,
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.DowngradeTierResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReserveLimit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.identity.v1.IdentityService/ReserveLimit',
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ReserveLimitRequest.SerializeToString,
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ReserveLimitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CommitLimit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.identity.v1.IdentityService/CommitLimit',
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.CommitLimitRequest.SerializeToString,
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.CommitLimitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseLimit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.identity.v1.IdentityService/ReleaseLimit',
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ReleaseLimitRequest.SerializeToString,
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ReleaseLimitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLimits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.identity.v1.IdentityService/GetLimits',
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.GetLimitsRequest.SerializeToString,
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.GetLimitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListVerificationAttempts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.identity.v1.IdentityService/ListVerificationAttempts',
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ListVerificationAttemptsRequest.SerializeToString,
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.ListVerificationAttemptsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FreezeUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.identity.v1.IdentityService/FreezeUser',
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.FreezeUserRequest.SerializeToString,
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.FreezeUserResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,6 +39,30 @@ class IdentityServiceStub:
     """Returns one user, masked."""
     CheckPaymentEligibility: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.CheckPaymentEligibilityRequest, _identity_service_pb2.CheckPaymentEligibilityResponse]
     """Tells whether a user may pay an amount with a method, and with which bound instrument."""
+    VerifyRealName: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.VerifyRealNameRequest, _identity_service_pb2.VerifyRealNameResponse]
+    """Real-names the user by four elements through the bank channel; optionally binds the card."""
+    BindCard: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.BindCardRequest, _identity_service_pb2.BindCardResponse]
+    """Binds a card after a four-element verification of that card (the user must be real-named)."""
+    ListCards: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListCardsRequest, _identity_service_pb2.ListCardsResponse]
+    """Lists the user's cards, masked."""
+    UnbindCard: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.UnbindCardRequest, _identity_service_pb2.UnbindCardResponse]
+    """Unbinds a card."""
+    GetTier: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.GetTierRequest, _identity_service_pb2.GetTierResponse]
+    """Returns the user's payment-account tier and how it was reached."""
+    DowngradeTier: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.DowngradeTierRequest, _identity_service_pb2.DowngradeTierResponse]
+    """Lowers a user's tier by decision (risk, request); audited."""
+    ReserveLimit: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ReserveLimitRequest, _identity_service_pb2.ReserveLimitResponse]
+    """Reserves an amount of a payment against the payer's limits; idempotent by payment id."""
+    CommitLimit: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.CommitLimitRequest, _identity_service_pb2.CommitLimitResponse]
+    """Commits a reservation when the payment succeeded."""
+    ReleaseLimit: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ReleaseLimitRequest, _identity_service_pb2.ReleaseLimitResponse]
+    """Releases a reservation when the payment failed."""
+    GetLimits: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.GetLimitsRequest, _identity_service_pb2.GetLimitsResponse]
+    """Returns the payer's limits with what is used and what remains, per window."""
+    ListVerificationAttempts: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListVerificationAttemptsRequest, _identity_service_pb2.ListVerificationAttemptsResponse]
+    """Lists the user's verification attempts (audit trail), newest first."""
+    FreezeUser: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.FreezeUserRequest, _identity_service_pb2.FreezeUserResponse]
+    """Freezes or unfreezes a user; audited."""
 
 @_typing.type_check_only
 class IdentityServiceAsyncStub(IdentityServiceStub):
@@ -51,6 +75,30 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """Returns one user, masked."""
     CheckPaymentEligibility: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.CheckPaymentEligibilityRequest, _identity_service_pb2.CheckPaymentEligibilityResponse]  # type: ignore[assignment]
     """Tells whether a user may pay an amount with a method, and with which bound instrument."""
+    VerifyRealName: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.VerifyRealNameRequest, _identity_service_pb2.VerifyRealNameResponse]  # type: ignore[assignment]
+    """Real-names the user by four elements through the bank channel; optionally binds the card."""
+    BindCard: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.BindCardRequest, _identity_service_pb2.BindCardResponse]  # type: ignore[assignment]
+    """Binds a card after a four-element verification of that card (the user must be real-named)."""
+    ListCards: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListCardsRequest, _identity_service_pb2.ListCardsResponse]  # type: ignore[assignment]
+    """Lists the user's cards, masked."""
+    UnbindCard: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.UnbindCardRequest, _identity_service_pb2.UnbindCardResponse]  # type: ignore[assignment]
+    """Unbinds a card."""
+    GetTier: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.GetTierRequest, _identity_service_pb2.GetTierResponse]  # type: ignore[assignment]
+    """Returns the user's payment-account tier and how it was reached."""
+    DowngradeTier: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.DowngradeTierRequest, _identity_service_pb2.DowngradeTierResponse]  # type: ignore[assignment]
+    """Lowers a user's tier by decision (risk, request); audited."""
+    ReserveLimit: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ReserveLimitRequest, _identity_service_pb2.ReserveLimitResponse]  # type: ignore[assignment]
+    """Reserves an amount of a payment against the payer's limits; idempotent by payment id."""
+    CommitLimit: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.CommitLimitRequest, _identity_service_pb2.CommitLimitResponse]  # type: ignore[assignment]
+    """Commits a reservation when the payment succeeded."""
+    ReleaseLimit: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ReleaseLimitRequest, _identity_service_pb2.ReleaseLimitResponse]  # type: ignore[assignment]
+    """Releases a reservation when the payment failed."""
+    GetLimits: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.GetLimitsRequest, _identity_service_pb2.GetLimitsResponse]  # type: ignore[assignment]
+    """Returns the payer's limits with what is used and what remains, per window."""
+    ListVerificationAttempts: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListVerificationAttemptsRequest, _identity_service_pb2.ListVerificationAttemptsResponse]  # type: ignore[assignment]
+    """Lists the user's verification attempts (audit trail), newest first."""
+    FreezeUser: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.FreezeUserRequest, _identity_service_pb2.FreezeUserResponse]  # type: ignore[assignment]
+    """Freezes or unfreezes a user; audited."""
 
 class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
     """Users, real-name status, bound cards and payment eligibility. Answers carry masked PII only."""
@@ -78,5 +126,101 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.CheckPaymentEligibilityResponse, _abc.Awaitable[_identity_service_pb2.CheckPaymentEligibilityResponse]]:
         """Tells whether a user may pay an amount with a method, and with which bound instrument."""
+
+    @_abc_1.abstractmethod
+    def VerifyRealName(
+        self,
+        request: _identity_service_pb2.VerifyRealNameRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.VerifyRealNameResponse, _abc.Awaitable[_identity_service_pb2.VerifyRealNameResponse]]:
+        """Real-names the user by four elements through the bank channel; optionally binds the card."""
+
+    @_abc_1.abstractmethod
+    def BindCard(
+        self,
+        request: _identity_service_pb2.BindCardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.BindCardResponse, _abc.Awaitable[_identity_service_pb2.BindCardResponse]]:
+        """Binds a card after a four-element verification of that card (the user must be real-named)."""
+
+    @_abc_1.abstractmethod
+    def ListCards(
+        self,
+        request: _identity_service_pb2.ListCardsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ListCardsResponse, _abc.Awaitable[_identity_service_pb2.ListCardsResponse]]:
+        """Lists the user's cards, masked."""
+
+    @_abc_1.abstractmethod
+    def UnbindCard(
+        self,
+        request: _identity_service_pb2.UnbindCardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.UnbindCardResponse, _abc.Awaitable[_identity_service_pb2.UnbindCardResponse]]:
+        """Unbinds a card."""
+
+    @_abc_1.abstractmethod
+    def GetTier(
+        self,
+        request: _identity_service_pb2.GetTierRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.GetTierResponse, _abc.Awaitable[_identity_service_pb2.GetTierResponse]]:
+        """Returns the user's payment-account tier and how it was reached."""
+
+    @_abc_1.abstractmethod
+    def DowngradeTier(
+        self,
+        request: _identity_service_pb2.DowngradeTierRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.DowngradeTierResponse, _abc.Awaitable[_identity_service_pb2.DowngradeTierResponse]]:
+        """Lowers a user's tier by decision (risk, request); audited."""
+
+    @_abc_1.abstractmethod
+    def ReserveLimit(
+        self,
+        request: _identity_service_pb2.ReserveLimitRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ReserveLimitResponse, _abc.Awaitable[_identity_service_pb2.ReserveLimitResponse]]:
+        """Reserves an amount of a payment against the payer's limits; idempotent by payment id."""
+
+    @_abc_1.abstractmethod
+    def CommitLimit(
+        self,
+        request: _identity_service_pb2.CommitLimitRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.CommitLimitResponse, _abc.Awaitable[_identity_service_pb2.CommitLimitResponse]]:
+        """Commits a reservation when the payment succeeded."""
+
+    @_abc_1.abstractmethod
+    def ReleaseLimit(
+        self,
+        request: _identity_service_pb2.ReleaseLimitRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ReleaseLimitResponse, _abc.Awaitable[_identity_service_pb2.ReleaseLimitResponse]]:
+        """Releases a reservation when the payment failed."""
+
+    @_abc_1.abstractmethod
+    def GetLimits(
+        self,
+        request: _identity_service_pb2.GetLimitsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.GetLimitsResponse, _abc.Awaitable[_identity_service_pb2.GetLimitsResponse]]:
+        """Returns the payer's limits with what is used and what remains, per window."""
+
+    @_abc_1.abstractmethod
+    def ListVerificationAttempts(
+        self,
+        request: _identity_service_pb2.ListVerificationAttemptsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ListVerificationAttemptsResponse, _abc.Awaitable[_identity_service_pb2.ListVerificationAttemptsResponse]]:
+        """Lists the user's verification attempts (audit trail), newest first."""
+
+    @_abc_1.abstractmethod
+    def FreezeUser(
+        self,
+        request: _identity_service_pb2.FreezeUserRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.FreezeUserResponse, _abc.Awaitable[_identity_service_pb2.FreezeUserResponse]]:
+        """Freezes or unfreezes a user; audited."""
 
 def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
