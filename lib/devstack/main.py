@@ -12,7 +12,6 @@ from devstack.postgres import DEFAULT_DATA_DIR, server_url, stop_embedded
 from devstack.provision import provision
 from devstack.stack import Stack, StackConfig
 from gateway.settings import GatewaySettings
-from identity.settings import IdentitySettings
 
 DATABASE = "paysuite"
 
@@ -37,7 +36,7 @@ async def run() -> None:
         # The seed runs in this process and reads settings as the services do.
         os.environ.update(stack.env())
         await seed.seed_merchant(GatewaySettings())
-        await seed.seed_user(stack.config.addr("identity"), IdentitySettings())
+        await seed.seed_user(stack.config.addr("identity"), stack.config.bank_url)
         ports = stack.config.ports
         _say(
             "paysuite: SERVING  gateway :{gateway}  ledger :{ledger}  identity :{identity}  "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import grpc
 
 from devstack import demo
@@ -9,10 +10,6 @@ from gateway.domain import accounts
 from gateway.service_layer.merchants import register_merchant
 from gateway.service_layer.unit_of_work import uow_factory as gateway_uow
 from gateway.settings import GatewaySettings
-from identity.bootstrap import build_vault
-from identity.service_layer.handlers import BindVerifiedCard, bind_verified_card
-from identity.service_layer.unit_of_work import uow_factory as identity_uow
-from identity.settings import IdentitySettings
 from paysuite.clock import utc_now
 from paysuite.identity.v1 import identity_service_pb2 as idpb
 from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
@@ -48,29 +45,43 @@ async def seed_merchant(settings: GatewaySettings, merchant_id: str = demo.MERCH
         await engine.dispose()
 
 
-async def seed_user(
-    identity_addr: str, settings: IdentitySettings, user_id: str = demo.USER_ID
-) -> None:
+async def seed_user(identity_addr: str, bank_url: str, user_id: str = demo.USER_ID) -> None:
+    """Registers the demo user and real-names them with the demo card, as a person would.
+
+    The bank knows its cardholder; identity verifies the four elements through the gateway.
+    """
+    async with aiohttp.ClientSession() as session, session.post(
+        f"{bank_url}/_admin/cards",
+        json={
+            "card_no": demo.CARD_NUMBER,
+            "name": demo.USER_NAME,
+            "id_no": demo.USER_ID_NUMBER,
+            "mobile": demo.USER_PHONE,
+            "bank_code": demo.CARD_BANK,
+        },
+    ) as response:
+        response.raise_for_status()
     async with grpc.aio.insecure_channel(identity_addr) as channel:
-        await idpb_grpc.IdentityServiceStub(channel).RegisterUser(
+        identity = idpb_grpc.IdentityServiceStub(channel)
+        await identity.RegisterUser(
             idpb.RegisterUserRequest(
-                request_id=f"seed-{user_id}",
-                user_id=user_id,
-                name=demo.USER_NAME,
-                id_number=demo.USER_ID_NUMBER,
-                phone=demo.USER_PHONE,
+                request_id=f"seed-{user_id}", user_id=user_id, phone=demo.USER_PHONE
             ),
             timeout=10,
         )
-    engine = create_engine(settings.dsn, schema="identity", service="identity-seed", pool_size=1)
-    try:
-        await bind_verified_card(
-            identity_uow(engine),
-            build_vault(settings),
-            BindVerifiedCard(
-                user_id, demo.CARD_NUMBER, demo.CARD_BANK, demo.agreement_no(demo.CARD_NUMBER)
+        user = (await identity.GetUser(idpb.GetUserRequest(user_id=user_id), timeout=10)).user
+        if user.real_name_verified:
+            return
+        await identity.VerifyRealName(
+            idpb.VerifyRealNameRequest(
+                request_id=f"seed-verify-{user_id}",
+                user_id=user_id,
+                method=idpb.VERIFICATION_METHOD_FOUR_ELEMENTS,
+                name=demo.USER_NAME,
+                id_number=demo.USER_ID_NUMBER,
+                card_number=demo.CARD_NUMBER,
+                phone=demo.USER_PHONE,
+                bind_card=True,
             ),
-            utc_now,
+            timeout=30,
         )
-    finally:
-        await engine.dispose()

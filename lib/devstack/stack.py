@@ -39,6 +39,10 @@ class StackConfig:
     def addr(self, service: str) -> str:
         return f"localhost:{self.ports[service]}"
 
+    @property
+    def bank_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['banksim']}"
+
 
 class StackError(RuntimeError):
     """A process of the suite did not start or stop as it should."""
@@ -69,7 +73,7 @@ class Stack:
             "CHANNELSIM_PORT": str(ports["banksim"]),
             "CHANNELSIM_SECRET": DEV_BANK_SECRET,
             "CHANNELSIM_STATE_FILE": str(self.config.data_dir / "banksim-state.jsonl"),
-            "GATEWAY_BANK_CHANNEL_URL": f"http://127.0.0.1:{ports['banksim']}",
+            "GATEWAY_BANK_CHANNEL_URL": self.config.bank_url,
             "GATEWAY_BANK_CHANNEL_SECRET": DEV_BANK_SECRET,
             "PYTHONUNBUFFERED": "1",
         }

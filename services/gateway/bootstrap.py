@@ -13,6 +13,7 @@ from gateway.adapters.ledger_client import GrpcLedger
 from gateway.domain.model import PaymentMethod
 from gateway.domain.ports import ChannelAdapter
 from gateway.entrypoints.servicer import GatewayServicer
+from gateway.service_layer.card_verification import VerificationDeps
 from gateway.service_layer.outbox import OutboxRelay
 from gateway.service_layer.payments import PaymentDeps
 from gateway.service_layer.unit_of_work import uow_factory
@@ -35,10 +36,11 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     ledger_channel = open_channel(settings.ledger_addr)
     identity_channel = open_channel(settings.identity_addr)
     http = aiohttp.ClientSession(trace_configs=[create_trace_config()])
+    bank_secret = settings.bank_channel_secret.get_secret_value().encode()
     bank = BankQuickPayChannel(
         settings.bank_channel_name,
         settings.bank_channel_url,
-        settings.bank_channel_secret.get_secret_value().encode(),
+        bank_secret,
         settings.bank_channel_merchant_id,
         http,
         settings.bank_channel_timeout_seconds,
@@ -52,7 +54,10 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         relay=relay,
         clock=utc_now,
     )
-    servicer = GatewayServicer(deps, channels)
+    verification = VerificationDeps(
+        uow=uow, verifier=bank, fingerprint_key=bank_secret, clock=utc_now
+    )
+    servicer = GatewayServicer(deps, channels, verification)
 
     async def close_channels() -> None:
         await http.close()

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import Path
 
 from identity.adapters.crypto import PiiVault, parse_keys
+from identity.domain.bin_table import BinTable
+from identity.adapters.gateway_verifier import GatewayCardVerifier
 from identity.entrypoints.servicer import IdentityServicer
+from identity.service_layer.deps import IdentityDeps, VerificationPolicy
 from identity.service_layer.unit_of_work import uow_factory
 from identity.settings import IdentitySettings
 from paysuite.clock import utc_now
 from paysuite.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
+from paysuite.runtime.clients import open_channel
 from paysuite.runtime.database import create_engine
 from paysuite.runtime.entrypoint import ServiceDefinition
 from paysuite.runtime.server import ServiceApp, grpc_service_app
@@ -23,18 +28,42 @@ def build_vault(settings: IdentitySettings) -> PiiVault:
     return PiiVault(keys, active, base64.b64decode(settings.blind_index_key.get_secret_value()))
 
 
+def card_bank_lookup(table: BinTable) -> Callable[[str], tuple[str, str]]:
+    """Issuing bank name and card type from the BIN table; blanks when the BIN is unknown."""
+
+    def lookup(card_number: str) -> tuple[str, str]:
+        entry = table.lookup(card_number)
+        return (entry.bank_name, entry.card_type.value) if entry else ("", "")
+
+    return lookup
+
+
 async def build_app(settings: IdentitySettings) -> ServiceApp:
     engine = create_engine(
         settings.dsn, schema=SCHEMA, service="identity", pool_size=settings.db_pool_size
     )
-    servicer = IdentityServicer(uow_factory(engine), build_vault(settings), utc_now)
+    gateway_channel = open_channel(settings.gateway_addr)
+    deps = IdentityDeps(
+        uow=uow_factory(engine),
+        vault=build_vault(settings),
+        verifier=GatewayCardVerifier(gateway_channel),
+        clock=utc_now,
+        bins=card_bank_lookup(BinTable.default()),
+        limits=settings.limit_policy(),
+        verification=VerificationPolicy(
+            attempts_per_user_per_day=settings.attempts_per_user_per_day,
+            attempts_per_person_per_day=settings.attempts_per_person_per_day,
+            one_user_per_person=settings.one_user_per_person,
+        ),
+    )
+    servicer = IdentityServicer(deps)
 
     return grpc_service_app(
         "identity",
         identity_service_pb2.DESCRIPTOR.services_by_name["IdentityService"],
         identity_service_pb2_grpc.add_IdentityServiceServicer_to_server,
         servicer,
-        on_stop=[engine.dispose],
+        on_stop=[lambda: gateway_channel.close(None), engine.dispose],
     )
 
 

@@ -6,9 +6,10 @@ import base64
 import hashlib
 from typing import Self
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from identity.domain.limits import LimitPolicy, YearWindow
 from paysuite.runtime.settings import ServiceSettings
 
 
@@ -27,6 +28,17 @@ class IdentitySettings(ServiceSettings):
     port: int = 50053
     pii_keys: SecretStr = SecretStr("")
     blind_index_key: SecretStr = SecretStr("")
+    gateway_addr: str = Field(default="localhost:50051", validation_alias="GATEWAY_ADDR")
+    year_window: YearWindow = YearWindow.ANNIVERSARY
+    class_i_lifetime_fen: int = 100_000
+    class_ii_yearly_fen: int = 10_000_000
+    class_iii_yearly_fen: int = 20_000_000
+    daily_one_factor_fen: int = 100_000
+    daily_two_factors_fen: int = 500_000
+    daily_certificate_fen: int | None = None
+    attempts_per_user_per_day: int = 10
+    attempts_per_person_per_day: int = 10
+    one_user_per_person: bool = True
 
     @model_validator(mode="after")
     def _require_keys(self) -> Self:
@@ -42,3 +54,14 @@ class IdentitySettings(ServiceSettings):
         if DEV_PII_KEYS.split(":", 1)[1] in keys or index_key == DEV_BLIND_INDEX_KEY:
             raise ValueError("dev PII keys must not be used outside dev")
         return self
+
+    def limit_policy(self) -> LimitPolicy:
+        return LimitPolicy(
+            class_i_lifetime=self.class_i_lifetime_fen,
+            class_ii_yearly=self.class_ii_yearly_fen,
+            class_iii_yearly=self.class_iii_yearly_fen,
+            daily_one_factor=self.daily_one_factor_fen,
+            daily_two_factors=self.daily_two_factors_fen,
+            daily_certificate=self.daily_certificate_fen,
+            year_window=self.year_window,
+        )

@@ -1,4 +1,4 @@
-"""Unsigned test-only endpoints: health, run-time faults, listing and injecting transactions."""
+"""Unsigned test-only endpoints: health, faults, transactions, cardholders, verifications."""
 
 from __future__ import annotations
 
@@ -10,8 +10,16 @@ from aiohttp import web
 
 from channelsim.amounts import fee_for
 from channelsim.banktime import from_epoch, parse_trade_time
+from channelsim.cardholders import Cardholder
+from channelsim.cards import luhn_valid
 from channelsim.faults import FaultsUpdate
-from channelsim.protocol import ORDER_CONFLICT, PARAM_ERROR, InjectRequest, answer
+from channelsim.protocol import (
+    ORDER_CONFLICT,
+    PARAM_ERROR,
+    CardholderRequest,
+    InjectRequest,
+    answer,
+)
 from channelsim.responses import error_response, json_response, parse_body
 from channelsim.state import STATE, ChannelState
 from channelsim.store import SUCCESS, DuplicateOrderError, Transaction
@@ -87,3 +95,24 @@ async def inject_transaction(request: web.Request) -> web.Response:
         },
     )
     return json_response(_view(transaction, now), status=201)
+
+
+async def register_cardholder(request: web.Request) -> web.Response:
+    """Records who holds a Luhn-valid card, so verifications of it can match; logs no PII."""
+    state = request.app[STATE]
+    body = await parse_body(request, CardholderRequest)
+    if isinstance(body, web.Response):
+        return body
+    if not luhn_valid(body.card_no):
+        return error_response(400, PARAM_ERROR, "card_no fails the Luhn check")
+    state.cardholders.register(
+        body.card_no,
+        Cardholder(name=body.name, id_no=body.id_no, mobile=body.mobile, bank_code=body.bank_code),
+    )
+    _log.info("cardholder registered", extra={"bank_code": body.bank_code})
+    return json_response({"code": "SUCCESS", "bank_code": body.bank_code}, status=201)
+
+
+async def list_verifications(request: web.Request) -> web.Response:
+    """Every verify4 call the bank saw, oldest first: req_no and result only."""
+    return json_response(request.app[STATE].verifications.audit())

@@ -7,16 +7,21 @@ import logging
 from aiohttp import web
 from opentelemetry.trace import TracerProvider
 
-from channelsim import admin, handlers
+from channelsim import admin, handlers, verify_api
+from channelsim.cardholders import CardholderRegistry
 from channelsim.faults import Dice, Faults
 from channelsim.middleware import bank_api
+from channelsim.ratelimit import RollingLimiter
 from channelsim.settings import ChannelSimSettings
 from channelsim.state import STATE, ChannelState
 from channelsim.store import TransactionStore
 from channelsim.tracing import tracing_middlewares
+from channelsim.verifylog import VerificationLog
 from paysuite.http_signing import NonceCache
 
 _log = logging.getLogger(__name__)
+
+VERIFY_WINDOW_SECONDS = 60.0
 
 
 def _faults(settings: ChannelSimSettings) -> Faults:
@@ -28,13 +33,17 @@ def _faults(settings: ChannelSimSettings) -> Faults:
         error_rate=settings.error_rate,
         processing_rate=settings.processing_rate,
         processing_ms=settings.processing_ms,
+        verify_error_rate=settings.verify_error_rate,
     )
 
 
 def create_app(
     settings: ChannelSimSettings, *, tracer_provider: TracerProvider | None = None
 ) -> web.Application:
-    """A ready-to-run bank; transactions from settings.state_file are loaded now."""
+    """A ready-to-run bank; transactions from settings.state_file are loaded now.
+
+    Registered cardholders live in memory only: they are PII and never reach the state file.
+    """
     store = TransactionStore(settings.state_file)
     loaded = store.load()
     if loaded:
@@ -46,17 +55,23 @@ def create_app(
         faults=_faults(settings),
         dice=Dice(settings.seed),
         nonces=NonceCache(),
+        cardholders=CardholderRegistry(),
+        verifications=VerificationLog(),
+        limiter=RollingLimiter(settings.verify_limit_per_card, VERIFY_WINDOW_SECONDS),
     )
     app.add_routes(
         [
             web.post("/api/quickpay/pay", handlers.pay),
             web.post("/api/quickpay/query", handlers.query),
             web.get("/api/statements/{date}", handlers.statement),
+            web.post("/api/auth/verify4", verify_api.verify4),
             web.get("/healthz", admin.healthz),
             web.get("/_admin/faults", admin.get_faults),
             web.post("/_admin/faults", admin.set_faults),
             web.get("/_admin/transactions", admin.list_transactions),
             web.post("/_admin/transactions", admin.inject_transaction),
+            web.post("/_admin/cards", admin.register_cardholder),
+            web.get("/_admin/verifications", admin.list_verifications),
         ]
     )
     return app

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 
 from channelsim.banktime import format_trade_time
 from channelsim.store import PROCESSING, Transaction
@@ -14,6 +22,8 @@ MCH_NOT_EXIST = "MCH_NOT_EXIST"
 ORDER_CONFLICT = "ORDER_CONFLICT"
 ORDER_NOT_EXIST = "ORDER_NOT_EXIST"
 SYSTEM_ERROR = "SYSTEM_ERROR"
+RATE_LIMITED = "RATE_LIMITED"
+REQ_NO_CONFLICT = "REQ_NO_CONFLICT"
 
 INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
 CARD_DECLINED = "CARD_DECLINED"
@@ -25,6 +35,12 @@ OutTradeNo = Annotated[StrictStr, Field(pattern=r"^[!#-+\--~]{1,64}$")]
 AgreementNo = Annotated[StrictStr, Field(pattern=r"^AGR[0-9A-Z]{10,40}$")]
 Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT_FEN)]
 MchId = Annotated[StrictStr, Field(min_length=1, max_length=32)]
+ReqNo = OutTradeNo
+CardNo = Annotated[StrictStr, Field(pattern=r"^[0-9]{13,19}$")]
+HolderName = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+IdNo = Annotated[StrictStr, Field(pattern=r"^[0-9]{17}[0-9X]$")]
+Mobile = Annotated[StrictStr, Field(pattern=r"^1[0-9]{10}$")]
+BankCode = Annotated[StrictStr, Field(pattern=r"^[A-Z0-9]{2,16}$")]
 
 
 class _Body(BaseModel):
@@ -47,6 +63,28 @@ class QueryRequest(_Body):
 
     mch_id: MchId
     out_trade_no: OutTradeNo
+
+
+class VerifyRequest(_Body):
+    """POST /api/auth/verify4: four elements of a cardholder; carries PII, never logged."""
+
+    mch_id: MchId
+    req_no: ReqNo
+    name: HolderName
+    id_no: IdNo
+    card_no: CardNo
+    mobile: Mobile
+    sign: StrictBool = False
+
+
+class CardholderRequest(_Body):
+    """POST /_admin/cards: the bank's record of who holds a card; carries PII, never logged."""
+
+    card_no: CardNo
+    name: HolderName
+    id_no: IdNo
+    mobile: Mobile
+    bank_code: BankCode = "ICBC"
 
 
 class InjectRequest(_Body):

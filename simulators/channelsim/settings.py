@@ -33,6 +33,8 @@ class ChannelSimSettings(BaseSettings):
     error_rate: Rate = 0.0
     processing_rate: Rate = 0.0
     processing_ms: Millis = 2_000
+    verify_error_rate: Rate = 0.0
+    verify_limit_per_card: int = Field(default=5, ge=1, le=1_000_000)
 
     @property
     def secret_bytes(self) -> bytes:

@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from channelsim.cardholders import CardholderRegistry
 from channelsim.faults import Dice, Faults
+from channelsim.ratelimit import RollingLimiter
 from channelsim.settings import ChannelSimSettings
 from channelsim.store import TransactionStore
+from channelsim.verifylog import VerificationLog
 from paysuite.http_signing import NonceCache
 
 
@@ -21,6 +24,9 @@ class ChannelState:
     faults: Faults
     dice: Dice
     nonces: NonceCache
+    cardholders: CardholderRegistry
+    verifications: VerificationLog
+    limiter: RollingLimiter
 
 
 STATE = web.AppKey("channelsim_state", ChannelState)

@@ -14,7 +14,6 @@ from devstack import seed
 from devstack.provision import drop_database, provision
 from devstack.stack import Stack, StackConfig
 from gateway.settings import GatewaySettings
-from identity.settings import IdentitySettings
 
 
 def free_ports(names: list[str]) -> dict[str, int]:
@@ -36,7 +35,7 @@ async def _seed(suite: Stack) -> None:
     try:
         await seed.seed_ledger(suite.config.addr("ledger"))
         await seed.seed_merchant(GatewaySettings())
-        await seed.seed_user(suite.config.addr("identity"), IdentitySettings())
+        await seed.seed_user(suite.config.addr("identity"), suite.config.bank_url)
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -33,10 +33,10 @@ from recon.settings import ReconSettings
 
 @asynccontextmanager
 async def serving(
-    build: Callable[[Any], Awaitable[ServiceApp]], settings: Any
+    build: Callable[[Any], Awaitable[ServiceApp]], settings: Any, port: int = 0
 ) -> AsyncIterator[str]:
-    """Runs a service's real app in this process on a free port; yields its address."""
-    running = await start_server(await build(settings), host="127.0.0.1", port=0)
+    """Runs a service's real app in this process (port 0: a free one); yields its address."""
+    running = await start_server(await build(settings), host="127.0.0.1", port=port)
     try:
         yield f"127.0.0.1:{running.port}"
     finally:
@@ -67,8 +67,17 @@ async def ledger_addr(suite_db: str, spans: InMemorySpanExporter) -> AsyncIterat
 
 
 @pytest.fixture(scope="session")
-async def identity_addr(suite_db: str, spans: InMemorySpanExporter) -> AsyncIterator[str]:
-    async with serving(build_identity, IdentitySettings()) as addr:
+def gateway_port() -> int:
+    """Chosen up front: identity calls the gateway (VerifyCard) and the gateway calls identity."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+async def identity_addr(
+    suite_db: str, spans: InMemorySpanExporter, gateway_port: int
+) -> AsyncIterator[str]:
+    settings = IdentitySettings(gateway_addr=f"127.0.0.1:{gateway_port}")
+    async with serving(build_identity, settings) as addr:
         yield addr
 
 
@@ -87,7 +96,9 @@ async def bank_url(suite_db: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def gateway_addr(ledger_addr: str, identity_addr: str, bank_url: str) -> AsyncIterator[str]:
+async def gateway_addr(
+    ledger_addr: str, identity_addr: str, bank_url: str, gateway_port: int
+) -> AsyncIterator[str]:
     settings = GatewaySettings(
         ledger_addr=ledger_addr,
         identity_addr=identity_addr,
@@ -96,8 +107,8 @@ async def gateway_addr(ledger_addr: str, identity_addr: str, bank_url: str) -> A
     )
     await seed.seed_ledger(ledger_addr)
     await seed.seed_merchant(settings)
-    await seed.seed_user(identity_addr, IdentitySettings())
-    async with serving(build_gateway, settings) as addr:
+    async with serving(build_gateway, settings, port=gateway_port) as addr:
+        await seed.seed_user(identity_addr, bank_url)
         yield addr
 
 

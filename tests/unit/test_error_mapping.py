@@ -8,7 +8,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from gateway.domain.errors import OrderAlreadyPaid, PaymentNotFound
 from gateway.domain.model import IllegalTransition
-from identity.domain.errors import UserNotFound
+from identity.service_layer.errors import UserNotFound
 from paysuite.errors import (
     DomainError,
     ErrorKind,

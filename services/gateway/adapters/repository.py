@@ -1,4 +1,4 @@
-"""Reads and writes payment orders, merchants and outbox rows."""
+"""Reads and writes payment orders, merchants, outbox rows and card verifications."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.adapters.tables import merchants, outbox, payments
+from gateway.adapters.tables import card_verifications, merchants, outbox, payments
 from gateway.domain.model import Payment, PaymentMethod, PaymentState
+from gateway.domain.ports import CardVerification, VerifyElement, VerifyOutcome
+from gateway.domain.verification import CardVerificationRecord
 from paysuite.money import Money
 
 
@@ -47,6 +49,23 @@ def _changeable(payment: Payment) -> dict[str, Any]:
         "fee": payment.fee,
         "updated_at": payment.updated_at,
     }
+
+
+def _card_verification(row: Any) -> CardVerificationRecord:
+    return CardVerificationRecord(
+        request_id=row.request_id,
+        request_hash=row.request_hash,
+        channel=row.channel,
+        result=CardVerification(
+            outcome=VerifyOutcome(row.outcome),
+            mismatched=tuple(VerifyElement(e) for e in row.mismatched),
+            card_state=row.card_state,
+            reference=row.channel_reference,
+            bank_code=row.bank_code,
+            agreement_no=row.agreement_no,
+        ),
+        created_at=row.created_at,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,3 +232,33 @@ class GatewayRepository:
                 attempts=outbox.c.attempts + 1, last_error=error[:500], next_attempt_at=retry_at
             )
         )
+
+    async def card_verification(self, request_id: str) -> CardVerificationRecord | None:
+        row = (
+            await self._conn.execute(
+                select(card_verifications).where(card_verifications.c.request_id == request_id)
+            )
+        ).first()
+        return _card_verification(row) if row else None
+
+    async def add_card_verification(self, record: CardVerificationRecord) -> bool:
+        """Inserts a verification; False when its request_id is taken."""
+        result = record.result
+        statement = (
+            insert(card_verifications)
+            .values(
+                request_id=record.request_id,
+                request_hash=record.request_hash,
+                channel=record.channel,
+                outcome=result.outcome.value,
+                mismatched=[e.value for e in result.mismatched],
+                card_state=result.card_state,
+                channel_reference=result.reference,
+                bank_code=result.bank_code,
+                agreement_no=result.agreement_no,
+                created_at=record.created_at,
+            )
+            .on_conflict_do_nothing(index_elements=["request_id"])
+            .returning(card_verifications.c.request_id)
+        )
+        return (await self._conn.execute(statement)).first() is not None

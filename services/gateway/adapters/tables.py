@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Date, DateTime, Integer, MetaData, String, Table, Text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata = MetaData()
 
@@ -54,4 +54,19 @@ outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
+)
+
+card_verifications = Table(
+    "card_verifications",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("mismatched", ARRAY(String(16)), nullable=False),
+    Column("card_state", String(16), nullable=False),
+    Column("channel_reference", String(64), nullable=False),
+    Column("bank_code", String(16), nullable=False),
+    Column("agreement_no", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

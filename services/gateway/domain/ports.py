@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
@@ -46,6 +46,60 @@ class ChannelAdapter(Protocol):
     async def query(self, payment_id: str) -> ChannelAnswer: ...
 
     def statement(self, day: date) -> AsyncIterator[bytes]: ...
+
+
+class VerifyOutcome(enum.Enum):
+    """A provider-neutral verdict on four elements."""
+
+    MATCH = "match"
+    MISMATCH = "mismatch"
+    NO_RECORD = "no_record"
+    CARD_STATE = "card_state"  # the card exists but cannot be used (lost, frozen, cancelled)
+    CANNOT_VERIFY = "cannot_verify"  # the channel could not say: its answer, timeout, 5xx
+    RATE_LIMITED = "rate_limited"
+
+
+class VerifyElement(enum.Enum):
+    """An element the channel compared and found different."""
+
+    NAME = "name"
+    ID_NUMBER = "id_number"
+    PHONE = "phone"
+
+
+@dataclass(frozen=True, slots=True)
+class CardCheck:
+    """Four elements to verify with a channel; PII, kept out of repr and never logged.
+
+    request_id doubles as the channel's request number, so a retry is idempotent there too.
+    """
+
+    request_id: str
+    name: str = field(repr=False)
+    id_number: str = field(repr=False)
+    card_number: str = field(repr=False)
+    phone: str = field(repr=False)
+    sign_agreement: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CardVerification:
+    """A channel's verdict; it carries no element values."""
+
+    outcome: VerifyOutcome
+    mismatched: tuple[VerifyElement, ...] = ()
+    card_state: str = ""
+    reference: str = ""
+    bank_code: str = ""
+    agreement_no: str = ""
+
+
+class CardVerifier(Protocol):
+    """A channel that verifies card elements; it answers CANNOT_VERIFY rather than raise."""
+
+    name: str
+
+    async def verify_card(self, check: CardCheck) -> CardVerification: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from gateway.domain.model import CreatePayment, Payment, PaymentMethod, PaymentState
+from gateway.domain.ports import CardCheck, VerifyElement, VerifyOutcome
+from gateway.domain.verification import CardVerificationRecord
 from paysuite.errors import Violations
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.runtime.protoconv import check_id, money_from_proto, money_to_proto, timestamp
@@ -19,8 +23,25 @@ STATES = {
     PaymentState.CLOSED: pb.Payment.CLOSED,
     PaymentState.UNKNOWN: pb.Payment.UNKNOWN,
 }
+VERIFY_OUTCOMES = {
+    VerifyOutcome.MATCH: pb.VERIFY_OUTCOME_MATCH,
+    VerifyOutcome.MISMATCH: pb.VERIFY_OUTCOME_MISMATCH,
+    VerifyOutcome.NO_RECORD: pb.VERIFY_OUTCOME_NO_RECORD,
+    VerifyOutcome.CARD_STATE: pb.VERIFY_OUTCOME_CARD_STATE,
+    VerifyOutcome.CANNOT_VERIFY: pb.VERIFY_OUTCOME_CANNOT_VERIFY,
+    VerifyOutcome.RATE_LIMITED: pb.VERIFY_OUTCOME_RATE_LIMITED,
+}
+VERIFY_ELEMENTS = {
+    VerifyElement.NAME: pb.VERIFY_ELEMENT_NAME,
+    VerifyElement.ID_NUMBER: pb.VERIFY_ELEMENT_ID_NUMBER,
+    VerifyElement.PHONE: pb.VERIFY_ELEMENT_PHONE,
+}
 MAX_PAGE_SIZE = 5000
 DEFAULT_PAGE_SIZE = 500
+MAX_NAME_LENGTH = 64
+_ID_NUMBER_RE = re.compile(r"^[0-9]{17}[0-9X]$")
+_CARD_NUMBER_RE = re.compile(r"^[0-9]{13,19}$")
+_PHONE_RE = re.compile(r"^1[0-9]{10}$")
 
 
 def create_command(request: pb.CreatePaymentRequest) -> CreatePayment:
@@ -46,6 +67,53 @@ def create_command(request: pb.CreatePaymentRequest) -> CreatePayment:
         payer_user_id=request.payer_user_id,
         card_id=request.card_id,
         description=request.description,
+    )
+
+
+def card_check(request: pb.VerifyCardRequest) -> CardCheck:
+    """The four elements, checked for shape only; descriptions never echo a value (PII)."""
+    violations = Violations()
+    check_id(request.request_id, "request_id", violations)
+    if not request.name.strip():
+        violations.add("name", "required")
+    elif len(request.name) > MAX_NAME_LENGTH:
+        violations.add("name", f"at most {MAX_NAME_LENGTH} characters")
+    violations.require(
+        _ID_NUMBER_RE.match(request.id_number) is not None,
+        "id_number",
+        "must be 18 characters: 17 digits, then a digit or X",
+    )
+    violations.require(
+        _CARD_NUMBER_RE.match(request.card_number) is not None,
+        "card_number",
+        "must be 13 to 19 digits",
+    )
+    violations.require(
+        _PHONE_RE.match(request.phone) is not None,
+        "phone",
+        "must be 11 digits starting with 1",
+    )
+    violations.raise_if_any()
+    return CardCheck(
+        request_id=request.request_id,
+        name=request.name,
+        id_number=request.id_number,
+        card_number=request.card_number,
+        phone=request.phone,
+        sign_agreement=request.sign_agreement,
+    )
+
+
+def verification_to_proto(record: CardVerificationRecord) -> pb.VerifyCardResponse:
+    result = record.result
+    return pb.VerifyCardResponse(
+        outcome=VERIFY_OUTCOMES[result.outcome],
+        mismatched_elements=[VERIFY_ELEMENTS[e] for e in result.mismatched],
+        card_state=result.card_state,
+        channel=record.channel,
+        channel_reference=result.reference,
+        agreement_no=result.agreement_no,
+        bank_code=result.bank_code,
     )
 
 

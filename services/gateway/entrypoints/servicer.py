@@ -9,7 +9,8 @@ import grpc
 
 from gateway.domain.ports import ChannelAdapter
 from gateway.entrypoints import convert
-from gateway.service_layer import channel_records, payments
+from gateway.service_layer import card_verification, channel_records, payments
+from gateway.service_layer.card_verification import VerificationDeps
 from gateway.service_layer.payments import PaymentDeps
 from paysuite.errors import Violations
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
@@ -20,9 +21,15 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class GatewayServicer(pb_grpc.GatewayServiceServicer):
-    def __init__(self, deps: PaymentDeps, channels: Mapping[str, ChannelAdapter]) -> None:
+    def __init__(
+        self,
+        deps: PaymentDeps,
+        channels: Mapping[str, ChannelAdapter],
+        verification: VerificationDeps,
+    ) -> None:
         self._deps = deps
         self._channels = channels
+        self._verification = verification
 
     async def CreatePayment(
         self, request: pb.CreatePaymentRequest, context: Context
@@ -71,3 +78,10 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
                 format=f"{request.channel}-csv-v1" if first else "", chunk=chunk
             )
             first = False
+
+    async def VerifyCard(
+        self, request: pb.VerifyCardRequest, context: Context
+    ) -> pb.VerifyCardResponse:
+        check = convert.card_check(request)
+        record = await card_verification.verify_card(self._verification, check)
+        return convert.verification_to_proto(record)

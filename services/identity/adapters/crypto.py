@@ -36,6 +36,10 @@ class PiiVault:
         self._active = active_key_id
         self._index_key = index_key
 
+    @property
+    def active_key_id(self) -> str:
+        return self._active
+
     def seal(self, plaintext: str, *, context: str) -> Sealed:
         """Encrypts; the context (e.g. "user:U1:phone") is bound as associated data."""
         nonce = os.urandom(_NONCE_BYTES)

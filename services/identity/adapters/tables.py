@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, LargeBinary, MetaData, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Identity,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("customer_id", String(40), primary_key=True),
+    Column("id_number_bidx", String(64), nullable=False, unique=True),
+    Column("key_id", String(16), nullable=False),
+    Column("name_ct", LargeBinary, nullable=False),
+    Column("id_number_ct", LargeBinary, nullable=False),
+    Column("masked_name", String(64), nullable=False),
+    Column("masked_id_number", String(18), nullable=False),
+    Column("face_to_face", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
 
 users = Table(
     "users",
@@ -14,10 +40,10 @@ users = Table(
     Column("request_hash", String(64), nullable=False),
     Column("state", String(16), nullable=False),
     Column("key_id", String(16), nullable=False),
-    Column("name_ct", LargeBinary, nullable=False),
-    Column("id_number_ct", LargeBinary, nullable=False),
+    Column("name_ct", LargeBinary, nullable=True),
+    Column("id_number_ct", LargeBinary, nullable=True),
     Column("phone_ct", LargeBinary, nullable=False),
-    Column("id_number_bidx", String(64), nullable=False, unique=True),
+    Column("id_number_bidx", String(64), nullable=True),
     Column("phone_bidx", String(64), nullable=False),
     Column("masked_name", String(64), nullable=False),
     Column("masked_id_number", String(18), nullable=False),
@@ -25,6 +51,10 @@ users = Table(
     Column("real_name_verified", Boolean, nullable=False),
     Column("tier", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("customer_id", String(40), nullable=True),
+    Column("opened_on", Date, nullable=False),
+    Column("person_exclusive", Boolean, nullable=False),
+    Column("tier_cap", String(16), nullable=True),
 )
 
 cards = Table(
@@ -33,6 +63,8 @@ cards = Table(
     Column("card_id", String(40), primary_key=True),
     Column("user_id", String(32), nullable=False),
     Column("bank_code", String(16), nullable=False),
+    Column("bank_name", String(64), nullable=False),
+    Column("card_type", String(16), nullable=False),
     Column("key_id", String(16), nullable=False),
     Column("card_number_ct", LargeBinary, nullable=False),
     Column("card_number_bidx", String(64), nullable=False),
@@ -40,5 +72,51 @@ cards = Table(
     Column("agreement_no", String(64), nullable=False),
     Column("is_default", Boolean, nullable=False),
     Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("unbound_at", DateTime(timezone=True), nullable=True),
+)
+
+verification_attempts = Table(
+    "verification_attempts",
+    metadata,
+    Column("attempt_id", String(40), primary_key=True),
+    Column("request_id", String(64), nullable=False, unique=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("id_number_bidx", String(64), nullable=False),
+    Column("card_bidx", String(64), nullable=False),
+    Column("method", String(24), nullable=False),
+    Column("provider", String(64), nullable=False),
+    Column("outcome", String(24), nullable=False),
+    Column("mismatched", String(64), nullable=False),
+    Column("masked_card", String(19), nullable=False),
+    Column("reference", String(64), nullable=False),
+    Column("card_id", String(40), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+limit_usages = Table(
+    "limit_usages",
+    metadata,
+    Column("payment_id", String(64), primary_key=True),
+    Column("user_id", String(32), nullable=False),
+    Column("customer_id", String(40), nullable=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("balance_funded", Boolean, nullable=False),
+    Column("counts_for_tier", Boolean, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+user_events = Table(
+    "user_events",
+    metadata,
+    Column("event_id", BigInteger, Identity(), primary_key=True),
+    Column("user_id", String(32), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )

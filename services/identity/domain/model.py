@@ -1,11 +1,11 @@
-"""Users and their bound cards, and the rule for whether a user may pay."""
+"""Users, natural persons, bound cards, and the rule for whether a user may pay."""
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 
 class UserState(enum.Enum):
@@ -46,6 +46,9 @@ class User:
     real_name_verified: bool
     tier: Tier
     created_at: datetime
+    opened_on: date | None = None
+    customer_id: str | None = None
+    tier_cap: Tier | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,9 @@ class Card:
     agreement_no: str
     is_default: bool
     active: bool
+    bank_name: str = ""
+    card_type: str = ""
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,24 +5,24 @@ from __future__ import annotations
 import re
 from datetime import date
 
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-# ASCII digits only, whole string only: \d and $ would admit other scripts and a final newline.
-_ID_RE = re.compile(r"[0-9]{17}[0-9X]")
-_PHONE_RE = re.compile(r"1[3-9][0-9]{9}")
+from identity.domain.id_numbers import parse_id_number
+from identity.domain.phones import normalise_mobile
+
 _CARD_RE = re.compile(r"[0-9]{13,19}")
 
 
 def id_number_valid(value: str) -> bool:
-    """A GB 11643-1999 resident ID: 17 digits, a valid birth date, and the ISO 7064 check."""
-    if not _ID_RE.fullmatch(value):
-        return False
-    try:
-        date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
-    except ValueError:
-        return False
-    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11] == value[17]
+    """A GB 11643-1999 resident ID in its stored form: 18 characters, upper-case X, all checks.
+
+    Looser input (a 15-digit number, spaces, lower-case x) goes through normalise_id_number.
+    """
+    check = parse_id_number(value)
+    return check.valid and check.number == value
+
+
+def normalise_id_number(text: str, *, today: date | None = None) -> str | None:
+    """The 18-character form to store for a valid 18- or 15-digit number, or None."""
+    return parse_id_number(text, today=today).number
 
 
 def luhn_valid(value: str) -> bool:
@@ -38,8 +38,8 @@ def luhn_valid(value: str) -> bool:
 
 
 def phone_valid(value: str) -> bool:
-    """A mainland mobile number, 11 digits starting 13-19."""
-    return bool(_PHONE_RE.fullmatch(value))
+    """A mainland mobile number in its stored form: exactly the 11 national digits."""
+    return normalise_mobile(value) == value
 
 
 def name_valid(value: str) -> bool:

@@ -2,53 +2,131 @@
 
 from __future__ import annotations
 
-from identity.domain import pii
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from identity.domain import phones, pii
 from identity.domain.model import Card, Eligibility, Ineligibility, Tier, User, UserState
-from identity.service_layer.handlers import RegisterUser
+from identity.domain.verification import Attempt, Method, Outcome
+from identity.service_layer.limits import Reserve, WindowUse
+from identity.service_layer.registration import RegisterUser
+from identity.service_layer.verification import VerifyRealName
 from paysuite.errors import Violations
 from paysuite.identity.v1 import identity_service_pb2 as pb
-from paysuite.runtime.protoconv import check_id, timestamp
+from paysuite.money import Money
+from paysuite.runtime.protoconv import check_id, money_from_proto, money_to_proto, timestamp
 
+ZONE = ZoneInfo("Asia/Shanghai")
 TIERS = {
     Tier.NONE: pb.TIER_UNSPECIFIED,
     Tier.CLASS_I: pb.TIER_CLASS_I,
     Tier.CLASS_II: pb.TIER_CLASS_II,
     Tier.CLASS_III: pb.TIER_CLASS_III,
 }
-STATES = {
-    UserState.ACTIVE: pb.User.ACTIVE,
-    UserState.FROZEN: pb.User.FROZEN,
-    UserState.CLOSED: pb.User.CLOSED,
-}
-REASONS = {
-    Ineligibility.USER_NOT_ACTIVE: pb.INELIGIBILITY_REASON_USER_NOT_ACTIVE,
-    Ineligibility.REAL_NAME_NOT_VERIFIED: pb.INELIGIBILITY_REASON_REAL_NAME_NOT_VERIFIED,
-    Ineligibility.NO_CARD: pb.INELIGIBILITY_REASON_NO_CARD,
-}
+TIERS_IN = {v: k for k, v in TIERS.items()}
+STATES = {s: pb.User.State.Value(s.name) for s in UserState}
+REASONS = {r: pb.IneligibilityReason.Value(f"INELIGIBILITY_REASON_{r.name}") for r in Ineligibility}
+METHODS = {m: pb.VerificationMethod.Value(f"VERIFICATION_METHOD_{m.name}") for m in Method}
+METHODS_IN = {v: k for k, v in METHODS.items()}
+OUTCOMES = {o: pb.VerificationOutcome.Value(f"VERIFICATION_OUTCOME_{o.name}") for o in Outcome}
+
+
+def _phone(value: str, field: str, violations: Violations) -> str:
+    normal = phones.normalise_mobile(value)
+    if normal is None:
+        violations.add(field, "must be a mainland mobile number")
+        return ""
+    return normal
+
+
+def _id_number(value: str, field: str, violations: Violations, required: bool = True) -> str:
+    if not value and not required:
+        return ""
+    normal = pii.normalise_id_number(value)
+    if normal is None:
+        violations.add(field, "must be a valid resident ID number (GB 11643)")
+        return ""
+    return normal
+
+
+def _name(value: str, field: str, violations: Violations, required: bool = True) -> str:
+    if not value and not required:
+        return ""
+    if not pii.name_valid(value):
+        violations.add(field, "required, at most 64 characters, no digits")
+    return value.strip()
+
+
+def _card(value: str, field: str, violations: Violations) -> str:
+    digits = value.replace(" ", "").replace("-", "")
+    shaped = 13 <= len(digits) <= 19 and digits.isascii() and digits.isdigit()
+    # Some UnionPay ("62") cards are issued without a Luhn check digit: accepted, not refused.
+    if not shaped or not (pii.luhn_valid(digits) or digits.startswith("62")):
+        violations.add(field, "must be a 13 to 19 digit bank card number")
+    return digits
 
 
 def register_command(request: pb.RegisterUserRequest) -> RegisterUser:
     violations = Violations()
     check_id(request.request_id, "request_id", violations)
     check_id(request.user_id, "user_id", violations, max_length=32, required=False)
-    violations.require(
-        pii.name_valid(request.name), "name", "required, at most 64 characters, no digits"
-    )
-    violations.require(
-        pii.id_number_valid(request.id_number.upper()),
-        "id_number",
-        "must be a valid 18-character resident ID number",
-    )
-    violations.require(
-        pii.phone_valid(request.phone), "phone", "must be an 11-digit mainland mobile number"
-    )
+    phone = _phone(request.phone, "phone", violations)
+    name = _name(request.name, "name", violations, required=False)
+    id_number = _id_number(request.id_number, "id_number", violations, required=False)
     violations.raise_if_any()
-    return RegisterUser(
-        request.request_id,
+    return RegisterUser(request.request_id, request.user_id, phone, name, id_number)
+
+
+def verify_command(request: pb.VerifyRealNameRequest) -> VerifyRealName:
+    violations = Violations()
+    check_id(request.request_id, "request_id", violations)
+    check_id(request.user_id, "user_id", violations, max_length=32)
+    method = METHODS_IN.get(request.method)
+    violations.require(method is not None, "method", "required")
+    name = _name(request.name, "name", violations)
+    id_number = _id_number(request.id_number, "id_number", violations)
+    card, phone = "", ""
+    if method is Method.FOUR_ELEMENTS:
+        card = _card(request.card_number, "card_number", violations)
+        phone = _phone(request.phone, "phone", violations)
+    elif request.bind_card:
+        violations.add("bind_card", "only a four-element verification can bind a card")
+    violations.raise_if_any()
+    assert method is not None
+    return VerifyRealName(
+        request.request_id, request.user_id, method, name, id_number, card, phone, request.bind_card
+    )
+
+
+def bind_fields(request: pb.BindCardRequest) -> tuple[str, str, str, str]:
+    violations = Violations()
+    check_id(request.request_id, "request_id", violations)
+    check_id(request.user_id, "user_id", violations, max_length=32)
+    card = _card(request.card_number, "card_number", violations)
+    phone = _phone(request.phone, "phone", violations)
+    violations.raise_if_any()
+    return request.request_id, request.user_id, card, phone
+
+
+def reserve_command(request: pb.ReserveLimitRequest) -> Reserve:
+    violations = Violations()
+    check_id(request.payment_id, "payment_id", violations)
+    check_id(request.user_id, "user_id", violations, max_length=32)
+    amount = money_from_proto(
+        request.amount, "amount", violations, has_value=request.HasField("amount")
+    )
+    violations.require(request.funding != pb.FUNDING_UNSPECIFIED, "funding", "required")
+    violations.require(0 <= request.auth_factors <= 5, "auth_factors", "0 to 5")
+    violations.raise_if_any()
+    assert amount is not None
+    return Reserve(
+        request.payment_id,
         request.user_id,
-        request.name.strip(),
-        request.id_number.upper(),
-        request.phone,
+        amount,
+        balance_funded=request.funding == pb.FUNDING_BALANCE,
+        auth_factors=request.auth_factors or 1,
+        digital_certificate=request.digital_certificate,
+        own_card_transfer=request.own_card_transfer,
     )
 
 
@@ -62,6 +140,33 @@ def user_to_proto(user: User) -> pb.User:
         real_name_verified=user.real_name_verified,
         tier=TIERS[user.tier],
         create_time=timestamp(user.created_at),
+    )
+
+
+def card_to_proto(card: Card) -> pb.Card:
+    return pb.Card(
+        card_id=card.card_id,
+        user_id=card.user_id,
+        bank_code=card.bank_code,
+        bank_name=card.bank_name,
+        card_type=card.card_type,
+        masked_card_number=card.masked_card_number,
+        is_default=card.is_default,
+        create_time=timestamp(card.created_at),
+    )
+
+
+def attempt_to_proto(attempt: Attempt) -> pb.VerificationAttempt:
+    return pb.VerificationAttempt(
+        attempt_id=attempt.attempt_id,
+        user_id=attempt.user_id,
+        method=METHODS[attempt.method],
+        provider=attempt.provider,
+        outcome=OUTCOMES[attempt.outcome],
+        mismatched_elements=list(attempt.mismatched),
+        masked_card_number=attempt.masked_card,
+        provider_reference=attempt.reference,
+        create_time=timestamp(attempt.created_at),
     )
 
 
@@ -81,3 +186,17 @@ def eligibility_to_proto(result: Eligibility) -> pb.CheckPaymentEligibilityRespo
     if result.card is not None:
         response.instrument.CopyFrom(instrument_to_proto(result.card))
     return response
+
+
+def window_to_proto(use: WindowUse, currency: str = "CNY") -> pb.LimitWindow:
+    window = use.window
+    message = pb.LimitWindow(
+        kind=window.kind.value,
+        limit=money_to_proto(Money(currency, window.limit)),
+        used=money_to_proto(Money(currency, use.used)),
+        remaining=money_to_proto(Money(currency, use.remaining)),
+    )
+    if window.start is not None and window.end is not None:
+        message.start_time.CopyFrom(timestamp(datetime.combine(window.start, time(), ZONE)))
+        message.end_time.CopyFrom(timestamp(datetime.combine(window.end, time(), ZONE)))
+    return message

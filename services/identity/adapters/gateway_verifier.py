@@ -1,0 +1,53 @@
+"""CardVerifier over the gateway's VerifyCard: identity never talks to a bank itself."""
+
+from __future__ import annotations
+
+import grpc
+
+from identity.domain.verification import CardCheck, FourElements, Outcome
+from paysuite.gateway.v1 import gateway_service_pb2 as pb
+from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
+
+_OUTCOMES = {
+    pb.VERIFY_OUTCOME_MATCH: Outcome.MATCH,
+    pb.VERIFY_OUTCOME_MISMATCH: Outcome.MISMATCH,
+    pb.VERIFY_OUTCOME_NO_RECORD: Outcome.NO_RECORD,
+    pb.VERIFY_OUTCOME_CARD_STATE: Outcome.CARD_STATE,
+    pb.VERIFY_OUTCOME_CANNOT_VERIFY: Outcome.CANNOT_VERIFY,
+    pb.VERIFY_OUTCOME_RATE_LIMITED: Outcome.RATE_LIMITED,
+}
+
+
+class GatewayCardVerifier:
+    def __init__(self, channel: grpc.aio.Channel, timeout_seconds: float = 15.0) -> None:
+        self._stub = pb_grpc.GatewayServiceStub(channel)
+        self._timeout = timeout_seconds
+
+    async def verify(self, request_id: str, elements: FourElements, sign: bool) -> CardCheck:
+        try:
+            answer = await self._stub.VerifyCard(
+                pb.VerifyCardRequest(
+                    request_id=request_id,
+                    name=elements.name,
+                    id_number=elements.id_number,
+                    card_number=elements.card_number,
+                    phone=elements.phone,
+                    sign_agreement=sign,
+                ),
+                timeout=self._timeout,
+            )
+        except grpc.aio.AioRpcError as exc:
+            # The gateway could not be asked: nothing was verified, nothing is known.
+            return CardCheck(Outcome.CANNOT_VERIFY, "gateway", extra={"code": exc.code().name})
+        return CardCheck(
+            outcome=_OUTCOMES.get(answer.outcome, Outcome.CANNOT_VERIFY),
+            provider=f"{answer.channel}:{answer.bank_code}" if answer.bank_code else answer.channel,
+            mismatched=tuple(
+                pb.VerifyElement.Name(e).removeprefix("VERIFY_ELEMENT_")
+                for e in answer.mismatched_elements
+            ),
+            reference=answer.channel_reference,
+            bank_code=answer.bank_code,
+            agreement_no=answer.agreement_no,
+            card_state=answer.card_state,
+        )

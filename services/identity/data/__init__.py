@@ -1,0 +1,1 @@
+"""Data files the identity service ships (BIN table)."""

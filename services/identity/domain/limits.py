@@ -1,0 +1,118 @@
+"""Payment limits: tier limits on balance payments and daily limits by authentication strength."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from identity.domain.model import Tier
+
+
+class YearWindow(enum.Enum):
+    """How the yearly tier limit window is drawn."""
+
+    ANNIVERSARY = "anniversary"  # from the account's opening date to the same date next year
+    CALENDAR = "calendar"
+    ROLLING = "rolling"  # the last 365 days
+
+
+class Scope(enum.Enum):
+    """Whose payments a window adds up."""
+
+    ACCOUNT = "account"  # this payment account (user) only
+    PERSON = "person"  # every account of the natural person
+
+
+class LimitKind(enum.Enum):
+    TIER_LIFETIME = "TIER_LIFETIME"
+    TIER_YEARLY = "TIER_YEARLY"
+    DAILY_AUTH = "DAILY_AUTH"
+
+
+@dataclass(frozen=True, slots=True)
+class LimitPolicy:
+    """Amounts in fen. Defaults are the regulation's; every one is configurable."""
+
+    class_i_lifetime: int = 100_000
+    class_ii_yearly: int = 10_000_000
+    class_iii_yearly: int = 20_000_000
+    daily_one_factor: int = 100_000
+    daily_two_factors: int = 500_000
+    daily_certificate: int | None = None  # None: as agreed with the customer, no fixed cap
+    year_window: YearWindow = YearWindow.ANNIVERSARY
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One limit: [start, end) in accounting dates (None for lifetime), whose payments count."""
+
+    kind: LimitKind
+    limit: int
+    scope: Scope
+    balance_only: bool
+    start: date | None = None
+    end: date | None = None
+
+
+def anniversary(opened: date, year: int) -> date:
+    """The opening date's anniversary in a year; 29 February falls on the 28th."""
+    try:
+        return opened.replace(year=year)
+    except ValueError:
+        return date(year, 2, 28)
+
+
+def year_window(kind: YearWindow, opened: date, today: date) -> tuple[date, date]:
+    if kind is YearWindow.CALENDAR:
+        return date(today.year, 1, 1), date(today.year + 1, 1, 1)
+    if kind is YearWindow.ROLLING:
+        return today - timedelta(days=364), today + timedelta(days=1)
+    start = anniversary(opened, today.year)
+    if start > today:
+        start = anniversary(opened, today.year - 1)
+    return start, anniversary(opened, start.year + 1)
+
+
+def daily_limit(policy: LimitPolicy, auth_factors: int, certificate: bool) -> int | None:
+    if certificate:
+        return policy.daily_certificate
+    return policy.daily_two_factors if auth_factors >= 2 else policy.daily_one_factor
+
+
+def windows(
+    policy: LimitPolicy,
+    tier: Tier,
+    opened: date,
+    today: date,
+    auth_factors: int,
+    certificate: bool,
+    real_named: bool,
+) -> list[Window]:
+    """Every window a payment on this account must fit in, today."""
+    scope = Scope.PERSON if real_named else Scope.ACCOUNT
+    found: list[Window] = []
+    match tier:
+        case Tier.NONE:
+            found.append(Window(LimitKind.TIER_LIFETIME, 0, Scope.ACCOUNT, True))
+        case Tier.CLASS_I:
+            found.append(
+                Window(LimitKind.TIER_LIFETIME, policy.class_i_lifetime, Scope.ACCOUNT, True)
+            )
+        case Tier.CLASS_II | Tier.CLASS_III:
+            start, end = year_window(policy.year_window, opened, today)
+            yearly = policy.class_ii_yearly if tier is Tier.CLASS_II else policy.class_iii_yearly
+            found.append(Window(LimitKind.TIER_YEARLY, yearly, scope, True, start, end))
+    daily = daily_limit(policy, auth_factors, certificate)
+    if daily is not None:
+        found.append(
+            Window(LimitKind.DAILY_AUTH, daily, scope, False, today, today + timedelta(days=1))
+        )
+    return found
+
+
+def applies(window: Window, balance_funded: bool, own_card_transfer: bool) -> bool:
+    """Tier windows count balance payments only, and never transfers to one's own card."""
+    if window.balance_only:
+        return balance_funded and not own_card_transfer
+    return True
