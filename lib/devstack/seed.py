@@ -50,16 +50,19 @@ async def seed_user(identity_addr: str, bank_url: str, user_id: str = demo.USER_
 
     The bank knows its cardholder; identity verifies the four elements through the gateway.
     """
-    async with aiohttp.ClientSession() as session, session.post(
-        f"{bank_url}/_admin/cards",
-        json={
-            "card_no": demo.CARD_NUMBER,
-            "name": demo.USER_NAME,
-            "id_no": demo.USER_ID_NUMBER,
-            "mobile": demo.USER_PHONE,
-            "bank_code": demo.CARD_BANK,
-        },
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{bank_url}/_admin/cards",
+            json={
+                "card_no": demo.CARD_NUMBER,
+                "name": demo.USER_NAME,
+                "id_no": demo.USER_ID_NUMBER,
+                "mobile": demo.USER_PHONE,
+                "bank_code": demo.CARD_BANK,
+            },
+        ) as response,
+    ):
         response.raise_for_status()
     async with grpc.aio.insecure_channel(identity_addr) as channel:
         identity = idpb_grpc.IdentityServiceStub(channel)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from identity.adapters.crypto import PiiVault, parse_keys
-from identity.domain.bin_table import BinTable
 from identity.adapters.gateway_verifier import GatewayCardVerifier
+from identity.domain.bin_table import BinTable
 from identity.entrypoints.servicer import IdentityServicer
 from identity.service_layer.deps import IdentityDeps, VerificationPolicy
 from identity.service_layer.unit_of_work import uow_factory

@@ -26,8 +26,15 @@ def _providers(n: int) -> frozenset[str]:
 
 @pytest.mark.parametrize(
     ("count", "expected"),
-    [(0, Tier.NONE), (1, Tier.CLASS_I), (2, Tier.CLASS_I), (3, Tier.CLASS_II),
-     (4, Tier.CLASS_II), (5, Tier.CLASS_III), (7, Tier.CLASS_III)],
+    [
+        (0, Tier.NONE),
+        (1, Tier.CLASS_I),
+        (2, Tier.CLASS_I),
+        (3, Tier.CLASS_II),
+        (4, Tier.CLASS_II),
+        (5, Tier.CLASS_III),
+        (7, Tier.CLASS_III),
+    ],
 )
 def test_tier_by_number_of_external_providers(count: int, expected: Tier) -> None:
     assert tier_for(TierEvidence(_providers(count))) is expected
@@ -59,13 +66,17 @@ def test_leap_day_opening_has_its_anniversary_on_28_february() -> None:
     assert anniversary(date(2024, 2, 29), 2025) == date(2025, 2, 28)
     assert anniversary(date(2024, 2, 29), 2028) == date(2028, 2, 29)
     assert year_window(YearWindow.ANNIVERSARY, date(2024, 2, 29), date(2025, 2, 28)) == (
-        date(2025, 2, 28), date(2026, 2, 28))
+        date(2025, 2, 28),
+        date(2026, 2, 28),
+    )
 
 
 def test_calendar_and_rolling_windows() -> None:
     today = date(2026, 11, 21)
     assert year_window(YearWindow.CALENDAR, date(2020, 6, 1), today) == (
-        date(2026, 1, 1), date(2027, 1, 1))
+        date(2026, 1, 1),
+        date(2027, 1, 1),
+    )
     start, end = year_window(YearWindow.ROLLING, date(2020, 6, 1), today)
     assert (end - start).days == 365 and end == date(2026, 11, 22)
 
@@ -75,42 +86,88 @@ def _kinds(found: list) -> dict[LimitKind, object]:  # type: ignore[type-arg]
 
 
 def test_class_i_has_a_lifetime_balance_limit_of_1000_yuan() -> None:
-    found = _kinds(windows(LimitPolicy(), Tier.CLASS_I, date(2026, 1, 1), date(2026, 11, 21), 1,
-                           False, real_named=True))
+    found = _kinds(
+        windows(
+            LimitPolicy(),
+            Tier.CLASS_I,
+            date(2026, 1, 1),
+            date(2026, 11, 21),
+            1,
+            False,
+            real_named=True,
+        )
+    )
     lifetime = found[LimitKind.TIER_LIFETIME]
     assert lifetime.limit == 100_000 and lifetime.start is None  # type: ignore[attr-defined]
     assert lifetime.scope is Scope.ACCOUNT  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(("tier", "limit"), [(Tier.CLASS_II, 10_000_000),
-                                             (Tier.CLASS_III, 20_000_000)])
+@pytest.mark.parametrize(
+    ("tier", "limit"), [(Tier.CLASS_II, 10_000_000), (Tier.CLASS_III, 20_000_000)]
+)
 def test_class_ii_and_iii_yearly_limits_add_up_over_the_person(tier: Tier, limit: int) -> None:
-    found = _kinds(windows(LimitPolicy(), tier, date(2026, 1, 1), date(2026, 11, 21), 1, False,
-                           real_named=True))
+    found = _kinds(
+        windows(
+            LimitPolicy(), tier, date(2026, 1, 1), date(2026, 11, 21), 1, False, real_named=True
+        )
+    )
     yearly = found[LimitKind.TIER_YEARLY]
     assert yearly.limit == limit and yearly.scope is Scope.PERSON  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(("factors", "certificate", "daily"),
-                         [(0, False, 100_000), (1, False, 100_000), (2, False, 500_000),
-                          (3, False, 500_000), (1, True, None)])
-def test_daily_limit_by_authentication_strength(factors: int, certificate: bool,
-                                                daily: int | None) -> None:
-    found = _kinds(windows(LimitPolicy(), Tier.CLASS_II, date(2026, 1, 1), date(2026, 11, 21),
-                           factors, certificate, real_named=True))
+@pytest.mark.parametrize(
+    ("factors", "certificate", "daily"),
+    [
+        (0, False, 100_000),
+        (1, False, 100_000),
+        (2, False, 500_000),
+        (3, False, 500_000),
+        (1, True, None),
+    ],
+)
+def test_daily_limit_by_authentication_strength(
+    factors: int, certificate: bool, daily: int | None
+) -> None:
+    found = _kinds(
+        windows(
+            LimitPolicy(),
+            Tier.CLASS_II,
+            date(2026, 1, 1),
+            date(2026, 11, 21),
+            factors,
+            certificate,
+            real_named=True,
+        )
+    )
     window = found.get(LimitKind.DAILY_AUTH)
     assert (window.limit if window else None) == daily  # type: ignore[attr-defined]
 
 
 def test_unverified_accounts_may_not_pay_from_balance() -> None:
-    found = _kinds(windows(LimitPolicy(), Tier.NONE, date(2026, 1, 1), date(2026, 11, 21), 1,
-                           False, real_named=False))
+    found = _kinds(
+        windows(
+            LimitPolicy(),
+            Tier.NONE,
+            date(2026, 1, 1),
+            date(2026, 11, 21),
+            1,
+            False,
+            real_named=False,
+        )
+    )
     assert found[LimitKind.TIER_LIFETIME].limit == 0  # type: ignore[attr-defined]
 
 
 def test_own_card_transfers_and_card_payments_do_not_count_against_tier_limits() -> None:
-    found = windows(LimitPolicy(), Tier.CLASS_II, date(2026, 1, 1), date(2026, 11, 21), 1,
-                    False, real_named=True)
+    found = windows(
+        LimitPolicy(),
+        Tier.CLASS_II,
+        date(2026, 1, 1),
+        date(2026, 11, 21),
+        1,
+        False,
+        real_named=True,
+    )
     tier_window = next(w for w in found if w.kind is LimitKind.TIER_YEARLY)
     daily = next(w for w in found if w.kind is LimitKind.DAILY_AUTH)
     assert applies(tier_window, balance_funded=True, own_card_transfer=False)
