@@ -13,6 +13,7 @@ from gateway.domain.accounts import merchant_payable
 from payctl.common import JsonOption, LedgerOption, run
 from payctl.ledger_commands import ledger_app
 from payctl.output import emit, message_dict
+from payctl.user_commands import user_app
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
@@ -24,6 +25,7 @@ app = typer.Typer(help="Command-line client of the Paysuite payment core.", no_a
 payment_app = typer.Typer(help="Payment orders.", no_args_is_help=True)
 app.add_typer(payment_app, name="payment")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(user_app, name="user")
 
 GatewayOption = Annotated[str, typer.Option(envvar="GATEWAY_ADDR", help="gateway host:port")]
 
