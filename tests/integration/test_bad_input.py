@@ -205,7 +205,7 @@ CASES = [
         "identity",
         "RegisterUser",
         idt.RegisterUserRequest(
-            request_id="reg-bad", name="", id_number="110105194912310021", phone="2380013800"
+            request_id="reg-bad", name="X1", id_number="110105194912310021", phone="2380013800"
         ),
         {"name", "id_number", "phone"},
     ),

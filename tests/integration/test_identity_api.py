@@ -34,7 +34,7 @@ def registration(id_number: str, **overrides: str) -> pb.RegisterUserRequest:
         "request_id": f"req-{secrets.token_hex(6)}",
         "name": "李四",
         "id_number": id_number,
-        "phone": "13912345678",
+        "phone": f"139{secrets.randbelow(10**8):08d}",
     }
     fields.update(overrides)
     return pb.RegisterUserRequest(**fields)
@@ -44,14 +44,15 @@ async def test_register_answers_masked_and_stores_no_plaintext(
     identity: pb_grpc.IdentityServiceAsyncStub, db: asyncpg.Connection
 ) -> None:
     id_number = fresh_id_number()
-    user = (await identity.RegisterUser(registration(id_number))).user
+    request = registration(id_number)
+    user = (await identity.RegisterUser(request)).user
     assert user.masked_id_number == id_number[:4] + "*" * 10 + id_number[-4:]
-    assert user.masked_phone == "139****5678"
+    assert user.masked_phone == request.phone[:3] + "****" + request.phone[-4:]
     assert user.masked_name == "*四"
     assert not user.real_name_verified
     row = await db.fetchrow("SELECT * FROM identity.users WHERE user_id = $1", user.user_id)
     stored = b"".join(v if isinstance(v, bytes) else str(v).encode() for v in row.values())
-    for secret in (id_number, "13912345678", "李四"):
+    for secret in (id_number, request.phone, "李四"):
         assert secret.encode() not in stored
 
 
@@ -72,15 +73,15 @@ async def test_same_request_replays_and_reuse_is_refused(
     assert info is not None and info.reason == "REQUEST_ID_REUSED"
 
 
-async def test_one_natural_person_one_user(identity: pb_grpc.IdentityServiceAsyncStub) -> None:
-    id_number = fresh_id_number()
-    await identity.RegisterUser(registration(id_number))
+async def test_a_phone_registers_one_user(identity: pb_grpc.IdentityServiceAsyncStub) -> None:
+    first = registration(fresh_id_number())
+    await identity.RegisterUser(first)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await identity.RegisterUser(registration(id_number))
+        await identity.RegisterUser(registration(fresh_id_number(), phone=first.phone))
     assert caught.value.code() is grpc.StatusCode.ALREADY_EXISTS
     info = error_info(caught.value)
-    assert info is not None and info.reason == "ID_NUMBER_ALREADY_REGISTERED"
-    assert id_number not in (caught.value.details() or "")
+    assert info is not None and info.reason == "PHONE_ALREADY_REGISTERED"
+    assert first.phone not in (caught.value.details() or "")
 
 
 async def test_unverified_user_is_not_eligible(identity: pb_grpc.IdentityServiceAsyncStub) -> None:

@@ -8,6 +8,8 @@ import secrets
 import asyncpg
 import grpc
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from paysuite.identity.v1 import identity_service_pb2 as pb
@@ -322,5 +324,8 @@ async def test_no_pii_at_rest_or_in_spans(
         rows = await db.fetch(f"SELECT * FROM gateway.{table}")
         text = " ".join(str(dict(r)) for r in rows)
         assert not any(s in text for s in secrets_), f"plain PII in gateway.{table}"
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    provider.force_flush()
     exported = " ".join(str(s.to_json()) for s in spans.get_finished_spans())
     assert exported and not any(s in exported for s in secrets_), "plain PII in spans"
