@@ -46,10 +46,13 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         settings.bank_channel_timeout_seconds,
     )
     channels: dict[str, ChannelAdapter] = {bank.name: bank}
-    relay = OutboxRelay(uow, GrpcLedger(ledger_channel), utc_now, settings.outbox_poll_seconds)
+    identity = GrpcIdentity(identity_channel)
+    relay = OutboxRelay(
+        uow, GrpcLedger(ledger_channel), identity, utc_now, settings.outbox_poll_seconds
+    )
     deps = PaymentDeps(
         uow=uow,
-        identity=GrpcIdentity(identity_channel),
+        identity=identity,
         channels={PaymentMethod.BANK_CARD: bank},
         relay=relay,
         clock=utc_now,

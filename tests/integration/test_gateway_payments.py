@@ -171,3 +171,33 @@ async def test_channel_transactions_page_through_every_record(
             break
     assert created <= set(seen)
     assert len(seen) == len(set(seen))
+
+
+async def test_payments_reserve_commit_and_release_the_payers_limits(
+    gateway: pb_grpc.GatewayServiceAsyncStub, db: asyncpg.Connection, bank_faults: DialFaults
+) -> None:
+    paid = (await gateway.CreatePayment(payment_request(500))).payment
+    assert paid.state == pb.Payment.SUCCEEDED
+    await bank_faults(decline_rate=1)
+    declined = (await gateway.CreatePayment(payment_request(600))).payment
+    assert declined.state == pb.Payment.FAILED
+    states = dict(
+        await db.fetch(
+            "SELECT payment_id, state FROM identity.limit_usages WHERE payment_id = ANY($1)",
+            [paid.payment_id, declined.payment_id],
+        )
+    )
+    assert states == {paid.payment_id: "committed", declined.payment_id: "released"}
+
+
+async def test_a_payment_over_the_daily_limit_fails_before_the_bank_is_asked(
+    gateway: pb_grpc.GatewayServiceAsyncStub, ledger: lpb_grpc.LedgerServiceAsyncStub
+) -> None:
+    before = await _balance(ledger)
+    request = payment_request(500_001)  # above 5,000 yuan a day even with two factors
+    request.auth_factors = 2
+    payment = (await gateway.CreatePayment(request)).payment
+    assert payment.state == pb.Payment.FAILED
+    assert payment.failure_reason == "PAYER_LIMIT_EXCEEDED"
+    assert not payment.channel_transaction_id
+    assert await _balance(ledger) == before

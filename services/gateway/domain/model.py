@@ -47,6 +47,7 @@ class CreatePayment:
     payer_user_id: str
     card_id: str = ""
     description: str = ""
+    auth_factors: int = 1
 
     def request_hash(self) -> str:
         """Digest of the payload without request_id: a retry matches, a reuse does not."""
@@ -58,6 +59,7 @@ class CreatePayment:
             "payer_user_id": self.payer_user_id,
             "card_id": self.card_id,
             "description": self.description,
+            "auth_factors": self.auth_factors,
         }
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 

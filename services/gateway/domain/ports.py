@@ -110,8 +110,24 @@ class PayerCheck:
     agreement_no: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class LimitDecision:
+    """Whether identity reserved the amount against the payer's limits, and if not, why."""
+
+    reserved: bool
+    reason: str = ""
+
+
 class IdentityPort(Protocol):
     async def check_payer(self, user_id: str, amount: Money, card_id: str) -> PayerCheck: ...
+
+    async def reserve_limit(
+        self, payment_id: str, user_id: str, amount: Money, auth_factors: int
+    ) -> LimitDecision: ...
+
+    async def settle_limit(self, payment_id: str, commit: bool) -> None:
+        """Commits (success) or releases (failure) the reservation; idempotent."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

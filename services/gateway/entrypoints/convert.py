@@ -56,6 +56,7 @@ def create_command(request: pb.CreatePaymentRequest) -> CreatePayment:
     )
     violations.require(request.method in METHODS, "method", "required")
     violations.require(len(request.description) <= 128, "description", "at most 128 characters")
+    violations.require(0 <= request.auth_factors <= 5, "auth_factors", "0 to 5")
     violations.raise_if_any()
     assert amount is not None
     return CreatePayment(
@@ -67,6 +68,7 @@ def create_command(request: pb.CreatePaymentRequest) -> CreatePayment:
         payer_user_id=request.payer_user_id,
         card_id=request.card_id,
         description=request.description,
+        auth_factors=request.auth_factors or 1,
     )
 
 

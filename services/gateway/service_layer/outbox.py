@@ -18,13 +18,18 @@ from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from gateway.adapters.repository import OutboxMessage
-from gateway.domain.ports import LedgerPort, LedgerPosting
+from gateway.domain.ports import IdentityPort, LedgerPort, LedgerPosting
 from gateway.service_layer.unit_of_work import UnitOfWorkFactory
 from paysuite.money import Money
+from paysuite.runtime.grpc_errors import error_info
 
 _log = logging.getLogger(__name__)
 
 LEDGER_TRANSFER = "ledger_transfer"
+LIMIT_COMMIT = "limit_commit"
+LIMIT_RELEASE = "limit_release"
+# Answers that mean a limit message needs no retry: done before, or nothing to settle.
+_SETTLED_REASONS = {"RESERVATION_NOT_FOUND"}
 _DONE = {"POSTED", "EXISTS"}
 
 
@@ -54,11 +59,13 @@ class OutboxRelay:
         self,
         uow: UnitOfWorkFactory,
         ledger: LedgerPort,
+        identity: IdentityPort,
         clock: Callable[[], datetime],
         poll_seconds: float = 1.0,
     ) -> None:
         self._uow = uow
         self._ledger = ledger
+        self._identity = identity
         self._clock = clock
         self._poll = poll_seconds
         self._wake = asyncio.Event()
@@ -97,21 +104,27 @@ class OutboxRelay:
         return delivered
 
     async def _send(self, message: OutboxMessage) -> str | None:
+        """Delivers one message under the trace of the request that wrote it."""
         parent = TraceContextTextMapPropagator().extract({"traceparent": message.traceparent})
         token = otel_context.attach(parent)
         try:
-            payload = message.payload
-            postings = [
-                LedgerPosting(d, c, Money(cur, amount)) for d, c, cur, amount in payload["postings"]
-            ]
-            result = await self._ledger.post(
-                message.idempotency_key, postings, payload["description"], payload["metadata"]
-            )
+            if message.kind == LEDGER_TRANSFER:
+                return await self._post(message)
+            return await self._settle_limit(message)
         except grpc.aio.AioRpcError as exc:
             trace.get_current_span().record_exception(exc)
-            return f"ledger unavailable: {exc.code().name}"
+            return f"{message.kind} undelivered: {exc.code().name}"
         finally:
             otel_context.detach(token)
+
+    async def _post(self, message: OutboxMessage) -> str | None:
+        payload = message.payload
+        postings = [
+            LedgerPosting(d, c, Money(cur, amount)) for d, c, cur, amount in payload["postings"]
+        ]
+        result = await self._ledger.post(
+            message.idempotency_key, postings, payload["description"], payload["metadata"]
+        )
         if result in _DONE:
             return None
         _log.error(
@@ -119,3 +132,21 @@ class OutboxRelay:
             extra={"transfer_id": message.idempotency_key, "result": result},
         )
         return f"ledger refused: {result}"
+
+    async def _settle_limit(self, message: OutboxMessage) -> str | None:
+        try:
+            await self._identity.settle_limit(
+                message.payload["payment_id"], commit=message.kind == LIMIT_COMMIT
+            )
+        except grpc.aio.AioRpcError as exc:
+            info = error_info(exc)
+            if info is not None and info.reason in _SETTLED_REASONS:
+                return None
+            if info is not None and info.reason == "RESERVATION_FINAL":
+                _log.error(
+                    "limit reservation already settled the other way",
+                    extra={"payment_id": message.payload["payment_id"]},
+                )
+                return None
+            raise
+        return None

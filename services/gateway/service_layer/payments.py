@@ -29,6 +29,8 @@ from gateway.domain.ports import (
 )
 from gateway.service_layer.outbox import (
     LEDGER_TRANSFER,
+    LIMIT_COMMIT,
+    LIMIT_RELEASE,
     OutboxRelay,
     current_traceparent,
     transfer_payload,
@@ -123,8 +125,12 @@ def _capture_postings(payment: Payment) -> list[LedgerPosting]:
 async def _settle(
     deps: PaymentDeps, payment: Payment, card_id: str, answer: ChannelAnswer
 ) -> Payment:
-    """Applies the channel's answer; a success and its ledger posting commit together."""
-    outbox_id: int | None = None
+    """Applies the channel's answer; a success and its ledger posting commit together.
+
+    The payer's limit reservation is committed on success and released on failure, through
+    the outbox as well, so neither is lost if identity is unreachable right now.
+    """
+    outbox_ids: list[int | None] = []
     async with deps.uow() as work:
         current = await work.repo.get(payment.payment_id, for_update=True)
         assert current is not None
@@ -137,31 +143,47 @@ async def _settle(
                 updated = current.succeed(
                     answer.channel_transaction_id, answer.fee_minor_units, now
                 )
-                outbox_id = await work.repo.enqueue(
-                    LEDGER_TRANSFER,
-                    f"{payment.payment_id}:capture",
-                    transfer_payload(
-                        _capture_postings(updated),
-                        "payment capture",
-                        {
-                            "payment_id": payment.payment_id,
-                            "merchant_order_no": payment.merchant_order_no,
-                        },
-                    ),
-                    current_traceparent(),
-                    now,
+                outbox_ids.append(
+                    await work.repo.enqueue(
+                        LEDGER_TRANSFER,
+                        f"{payment.payment_id}:capture",
+                        transfer_payload(
+                            _capture_postings(updated),
+                            "payment capture",
+                            {
+                                "payment_id": payment.payment_id,
+                                "merchant_order_no": payment.merchant_order_no,
+                            },
+                        ),
+                        current_traceparent(),
+                        now,
+                    )
                 )
+                outbox_ids.append(await _settle_limit(work, payment, LIMIT_COMMIT, now))
             case ChannelOutcome.FAILED:
                 updated = current.fail(
                     answer.error_code or "CHANNEL_DECLINED", now, answer.channel_transaction_id
                 )
+                outbox_ids.append(await _settle_limit(work, payment, LIMIT_RELEASE, now))
             case _:
+                # Unknown: the reservation stays until the payment is resolved.
                 updated = current.unknown(now, answer.channel_transaction_id)
         await work.repo.save(updated)
         await work.commit()
-    if outbox_id is not None:
-        await deps.relay.deliver_now(outbox_id)
+    for outbox_id in outbox_ids:
+        if outbox_id is not None:
+            await deps.relay.deliver_now(outbox_id)
     return updated
+
+
+async def _settle_limit(work: UnitOfWork, payment: Payment, kind: str, now: datetime) -> int | None:
+    return await work.repo.enqueue(
+        kind,
+        f"{payment.payment_id}:{kind}",
+        {"payment_id": payment.payment_id},
+        current_traceparent(),
+        now,
+    )
 
 
 async def _fail(deps: PaymentDeps, payment: Payment, reason: str) -> Payment:
@@ -186,6 +208,13 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
     if not payer.eligible:
         reason = payer.reason.removeprefix("INELIGIBILITY_REASON_")
         payment = await _fail(deps, payment, f"PAYER_{reason}")
+        _annotate(payment)
+        return payment
+    decision = await deps.identity.reserve_limit(
+        payment.payment_id, command.payer_user_id, command.amount, command.auth_factors
+    )
+    if not decision.reserved:
+        payment = await _fail(deps, payment, f"PAYER_{decision.reason}")
         _annotate(payment)
         return payment
     answer = await channel.charge(

@@ -27,45 +27,45 @@ from google.type import date_pb2 as google_dot_type_dot_date__pb2
 from paysuite.type.v1 import money_pb2 as paysuite_dot_type_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)paysuite/gateway/v1/gateway_service.proto\x12\x13paysuite.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x1cpaysuite/type/v1/money.proto\"\xa6\x04\n\x07Payment\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x13\n\x0bmerchant_id\x18\x02 \x01(\t\x12\x19\n\x11merchant_order_no\x18\x03 \x01(\t\x12\'\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x17.paysuite.type.v1.Money\x12\x32\n\x06method\x18\x05 \x01(\x0e\x32\".paysuite.gateway.v1.PaymentMethod\x12\x15\n\rpayer_user_id\x18\x06 \x01(\t\x12\x31\n\x05state\x18\x07 \x01(\x0e\x32\".paysuite.gateway.v1.Payment.State\x12\x0f\n\x07\x63hannel\x18\x08 \x01(\t\x12\x1e\n\x16\x63hannel_transaction_id\x18\t \x01(\t\x12\x16\n\x0e\x66\x61ilure_reason\x18\n \x01(\t\x12\x10\n\x08trace_id\x18\x0b \x01(\t\x12\x0f\n\x07\x63\x61rd_id\x18\x0c \x01(\t\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x0e\n\nPROCESSING\x10\x01\x12\r\n\tSUCCEEDED\x10\x02\x12\n\n\x06\x46\x41ILED\x10\x03\x12\n\n\x06\x43LOSED\x10\x04\x12\x0b\n\x07UNKNOWN\x10\x05\"\xf4\x01\n\x14\x43reatePaymentRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x13\n\x0bmerchant_id\x18\x02 \x01(\t\x12\x19\n\x11merchant_order_no\x18\x03 \x01(\t\x12\'\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x17.paysuite.type.v1.Money\x12\x32\n\x06method\x18\x05 \x01(\x0e\x32\".paysuite.gateway.v1.PaymentMethod\x12\x15\n\rpayer_user_id\x18\x06 \x01(\t\x12\x0f\n\x07\x63\x61rd_id\x18\x07 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\"F\n\x15\x43reatePaymentResponse\x12-\n\x07payment\x18\x01 \x01(\x0b\x32\x1c.paysuite.gateway.v1.Payment\"\'\n\x11GetPaymentRequest\x12\x12\n\npayment_id\x18\x01 \x01(\t\"C\n\x12GetPaymentResponse\x12-\n\x07payment\x18\x01 \x01(\x0b\x32\x1c.paysuite.gateway.v1.Payment\"\xe6\x01\n\x12\x43hannelTransaction\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x1e\n\x16\x63hannel_transaction_id\x18\x03 \x01(\t\x12\'\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x17.paysuite.type.v1.Money\x12\x31\n\x05state\x18\x05 \x01(\x0e\x32\".paysuite.gateway.v1.Payment.State\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x84\x01\n\x1eListChannelTransactionsRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12*\n\x0f\x61\x63\x63ounting_date\x18\x02 \x01(\x0b\x32\x11.google.type.Date\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"y\n\x1fListChannelTransactionsResponse\x12=\n\x0ctransactions\x18\x01 \x03(\x0b\x32\'.paysuite.gateway.v1.ChannelTransaction\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Z\n\x1c\x46\x65tchChannelStatementRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12)\n\x0estatement_date\x18\x02 \x01(\x0b\x32\x11.google.type.Date\">\n\x1d\x46\x65tchChannelStatementResponse\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\t\x12\r\n\x05\x63hunk\x18\x02 \x01(\x0c\"\x84\x01\n\x11VerifyCardRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tid_number\x18\x03 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\x12\x16\n\x0esign_agreement\x18\x06 \x01(\x08\"\xf3\x01\n\x12VerifyCardResponse\x12\x33\n\x07outcome\x18\x01 \x01(\x0e\x32\".paysuite.gateway.v1.VerifyOutcome\x12?\n\x13mismatched_elements\x18\x02 \x03(\x0e\x32\".paysuite.gateway.v1.VerifyElement\x12\x12\n\ncard_state\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x19\n\x11\x63hannel_reference\x18\x05 \x01(\t\x12\x14\n\x0c\x61greement_no\x18\x06 \x01(\t\x12\x11\n\tbank_code\x18\x07 \x01(\t*\x87\x01\n\rPaymentMethod\x12\x1e\n\x1aPAYMENT_METHOD_UNSPECIFIED\x10\x00\x12\x1c\n\x18PAYMENT_METHOD_BANK_CARD\x10\x01\x12\x19\n\x15PAYMENT_METHOD_ALIPAY\x10\x02\x12\x1d\n\x19PAYMENT_METHOD_WECHAT_PAY\x10\x03*\xe6\x01\n\rVerifyOutcome\x12\x1e\n\x1aVERIFY_OUTCOME_UNSPECIFIED\x10\x00\x12\x18\n\x14VERIFY_OUTCOME_MATCH\x10\x01\x12\x1b\n\x17VERIFY_OUTCOME_MISMATCH\x10\x02\x12\x1c\n\x18VERIFY_OUTCOME_NO_RECORD\x10\x03\x12\x1d\n\x19VERIFY_OUTCOME_CARD_STATE\x10\x04\x12 \n\x1cVERIFY_OUTCOME_CANNOT_VERIFY\x10\x05\x12\x1f\n\x1bVERIFY_OUTCOME_RATE_LIMITED\x10\x06*\x80\x01\n\rVerifyElement\x12\x1e\n\x1aVERIFY_ELEMENT_UNSPECIFIED\x10\x00\x12\x17\n\x13VERIFY_ELEMENT_NAME\x10\x01\x12\x1c\n\x18VERIFY_ELEMENT_ID_NUMBER\x10\x02\x12\x18\n\x14VERIFY_ELEMENT_PHONE\x10\x03\x32\xc0\x04\n\x0eGatewayService\x12\x66\n\rCreatePayment\x12).paysuite.gateway.v1.CreatePaymentRequest\x1a*.paysuite.gateway.v1.CreatePaymentResponse\x12]\n\nGetPayment\x12&.paysuite.gateway.v1.GetPaymentRequest\x1a\'.paysuite.gateway.v1.GetPaymentResponse\x12\x84\x01\n\x17ListChannelTransactions\x12\x33.paysuite.gateway.v1.ListChannelTransactionsRequest\x1a\x34.paysuite.gateway.v1.ListChannelTransactionsResponse\x12\x80\x01\n\x15\x46\x65tchChannelStatement\x12\x31.paysuite.gateway.v1.FetchChannelStatementRequest\x1a\x32.paysuite.gateway.v1.FetchChannelStatementResponse0\x01\x12]\n\nVerifyCard\x12&.paysuite.gateway.v1.VerifyCardRequest\x1a\'.paysuite.gateway.v1.VerifyCardResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)paysuite/gateway/v1/gateway_service.proto\x12\x13paysuite.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x1cpaysuite/type/v1/money.proto\"\xa6\x04\n\x07Payment\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x13\n\x0bmerchant_id\x18\x02 \x01(\t\x12\x19\n\x11merchant_order_no\x18\x03 \x01(\t\x12\'\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x17.paysuite.type.v1.Money\x12\x32\n\x06method\x18\x05 \x01(\x0e\x32\".paysuite.gateway.v1.PaymentMethod\x12\x15\n\rpayer_user_id\x18\x06 \x01(\t\x12\x31\n\x05state\x18\x07 \x01(\x0e\x32\".paysuite.gateway.v1.Payment.State\x12\x0f\n\x07\x63hannel\x18\x08 \x01(\t\x12\x1e\n\x16\x63hannel_transaction_id\x18\t \x01(\t\x12\x16\n\x0e\x66\x61ilure_reason\x18\n \x01(\t\x12\x10\n\x08trace_id\x18\x0b \x01(\t\x12\x0f\n\x07\x63\x61rd_id\x18\x0c \x01(\t\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x0e\n\nPROCESSING\x10\x01\x12\r\n\tSUCCEEDED\x10\x02\x12\n\n\x06\x46\x41ILED\x10\x03\x12\n\n\x06\x43LOSED\x10\x04\x12\x0b\n\x07UNKNOWN\x10\x05\"\x8a\x02\n\x14\x43reatePaymentRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x13\n\x0bmerchant_id\x18\x02 \x01(\t\x12\x19\n\x11merchant_order_no\x18\x03 \x01(\t\x12\'\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x17.paysuite.type.v1.Money\x12\x32\n\x06method\x18\x05 \x01(\x0e\x32\".paysuite.gateway.v1.PaymentMethod\x12\x15\n\rpayer_user_id\x18\x06 \x01(\t\x12\x0f\n\x07\x63\x61rd_id\x18\x07 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\x12\x14\n\x0c\x61uth_factors\x18\t \x01(\x05\"F\n\x15\x43reatePaymentResponse\x12-\n\x07payment\x18\x01 \x01(\x0b\x32\x1c.paysuite.gateway.v1.Payment\"\'\n\x11GetPaymentRequest\x12\x12\n\npayment_id\x18\x01 \x01(\t\"C\n\x12GetPaymentResponse\x12-\n\x07payment\x18\x01 \x01(\x0b\x32\x1c.paysuite.gateway.v1.Payment\"\xe6\x01\n\x12\x43hannelTransaction\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x1e\n\x16\x63hannel_transaction_id\x18\x03 \x01(\t\x12\'\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x17.paysuite.type.v1.Money\x12\x31\n\x05state\x18\x05 \x01(\x0e\x32\".paysuite.gateway.v1.Payment.State\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x84\x01\n\x1eListChannelTransactionsRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12*\n\x0f\x61\x63\x63ounting_date\x18\x02 \x01(\x0b\x32\x11.google.type.Date\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"y\n\x1fListChannelTransactionsResponse\x12=\n\x0ctransactions\x18\x01 \x03(\x0b\x32\'.paysuite.gateway.v1.ChannelTransaction\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Z\n\x1c\x46\x65tchChannelStatementRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12)\n\x0estatement_date\x18\x02 \x01(\x0b\x32\x11.google.type.Date\">\n\x1d\x46\x65tchChannelStatementResponse\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\t\x12\r\n\x05\x63hunk\x18\x02 \x01(\x0c\"\x84\x01\n\x11VerifyCardRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tid_number\x18\x03 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\x12\x16\n\x0esign_agreement\x18\x06 \x01(\x08\"\xf3\x01\n\x12VerifyCardResponse\x12\x33\n\x07outcome\x18\x01 \x01(\x0e\x32\".paysuite.gateway.v1.VerifyOutcome\x12?\n\x13mismatched_elements\x18\x02 \x03(\x0e\x32\".paysuite.gateway.v1.VerifyElement\x12\x12\n\ncard_state\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x19\n\x11\x63hannel_reference\x18\x05 \x01(\t\x12\x14\n\x0c\x61greement_no\x18\x06 \x01(\t\x12\x11\n\tbank_code\x18\x07 \x01(\t*\x87\x01\n\rPaymentMethod\x12\x1e\n\x1aPAYMENT_METHOD_UNSPECIFIED\x10\x00\x12\x1c\n\x18PAYMENT_METHOD_BANK_CARD\x10\x01\x12\x19\n\x15PAYMENT_METHOD_ALIPAY\x10\x02\x12\x1d\n\x19PAYMENT_METHOD_WECHAT_PAY\x10\x03*\xe6\x01\n\rVerifyOutcome\x12\x1e\n\x1aVERIFY_OUTCOME_UNSPECIFIED\x10\x00\x12\x18\n\x14VERIFY_OUTCOME_MATCH\x10\x01\x12\x1b\n\x17VERIFY_OUTCOME_MISMATCH\x10\x02\x12\x1c\n\x18VERIFY_OUTCOME_NO_RECORD\x10\x03\x12\x1d\n\x19VERIFY_OUTCOME_CARD_STATE\x10\x04\x12 \n\x1cVERIFY_OUTCOME_CANNOT_VERIFY\x10\x05\x12\x1f\n\x1bVERIFY_OUTCOME_RATE_LIMITED\x10\x06*\x80\x01\n\rVerifyElement\x12\x1e\n\x1aVERIFY_ELEMENT_UNSPECIFIED\x10\x00\x12\x17\n\x13VERIFY_ELEMENT_NAME\x10\x01\x12\x1c\n\x18VERIFY_ELEMENT_ID_NUMBER\x10\x02\x12\x18\n\x14VERIFY_ELEMENT_PHONE\x10\x03\x32\xc0\x04\n\x0eGatewayService\x12\x66\n\rCreatePayment\x12).paysuite.gateway.v1.CreatePaymentRequest\x1a*.paysuite.gateway.v1.CreatePaymentResponse\x12]\n\nGetPayment\x12&.paysuite.gateway.v1.GetPaymentRequest\x1a\'.paysuite.gateway.v1.GetPaymentResponse\x12\x84\x01\n\x17ListChannelTransactions\x12\x33.paysuite.gateway.v1.ListChannelTransactionsRequest\x1a\x34.paysuite.gateway.v1.ListChannelTransactionsResponse\x12\x80\x01\n\x15\x46\x65tchChannelStatement\x12\x31.paysuite.gateway.v1.FetchChannelStatementRequest\x1a\x32.paysuite.gateway.v1.FetchChannelStatementResponse0\x01\x12]\n\nVerifyCard\x12&.paysuite.gateway.v1.VerifyCardRequest\x1a\'.paysuite.gateway.v1.VerifyCardResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'paysuite.gateway.v1.gateway_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PAYMENTMETHOD']._serialized_start=2164
-  _globals['_PAYMENTMETHOD']._serialized_end=2299
-  _globals['_VERIFYOUTCOME']._serialized_start=2302
-  _globals['_VERIFYOUTCOME']._serialized_end=2532
-  _globals['_VERIFYELEMENT']._serialized_start=2535
-  _globals['_VERIFYELEMENT']._serialized_end=2663
+  _globals['_PAYMENTMETHOD']._serialized_start=2186
+  _globals['_PAYMENTMETHOD']._serialized_end=2321
+  _globals['_VERIFYOUTCOME']._serialized_start=2324
+  _globals['_VERIFYOUTCOME']._serialized_end=2554
+  _globals['_VERIFYELEMENT']._serialized_start=2557
+  _globals['_VERIFYELEMENT']._serialized_end=2685
   _globals['_PAYMENT']._serialized_start=154
   _globals['_PAYMENT']._serialized_end=704
   _globals['_PAYMENT_STATE']._serialized_start=606
   _globals['_PAYMENT_STATE']._serialized_end=704
   _globals['_CREATEPAYMENTREQUEST']._serialized_start=707
-  _globals['_CREATEPAYMENTREQUEST']._serialized_end=951
-  _globals['_CREATEPAYMENTRESPONSE']._serialized_start=953
-  _globals['_CREATEPAYMENTRESPONSE']._serialized_end=1023
-  _globals['_GETPAYMENTREQUEST']._serialized_start=1025
-  _globals['_GETPAYMENTREQUEST']._serialized_end=1064
-  _globals['_GETPAYMENTRESPONSE']._serialized_start=1066
-  _globals['_GETPAYMENTRESPONSE']._serialized_end=1133
-  _globals['_CHANNELTRANSACTION']._serialized_start=1136
-  _globals['_CHANNELTRANSACTION']._serialized_end=1366
-  _globals['_LISTCHANNELTRANSACTIONSREQUEST']._serialized_start=1369
-  _globals['_LISTCHANNELTRANSACTIONSREQUEST']._serialized_end=1501
-  _globals['_LISTCHANNELTRANSACTIONSRESPONSE']._serialized_start=1503
-  _globals['_LISTCHANNELTRANSACTIONSRESPONSE']._serialized_end=1624
-  _globals['_FETCHCHANNELSTATEMENTREQUEST']._serialized_start=1626
-  _globals['_FETCHCHANNELSTATEMENTREQUEST']._serialized_end=1716
-  _globals['_FETCHCHANNELSTATEMENTRESPONSE']._serialized_start=1718
-  _globals['_FETCHCHANNELSTATEMENTRESPONSE']._serialized_end=1780
-  _globals['_VERIFYCARDREQUEST']._serialized_start=1783
-  _globals['_VERIFYCARDREQUEST']._serialized_end=1915
-  _globals['_VERIFYCARDRESPONSE']._serialized_start=1918
-  _globals['_VERIFYCARDRESPONSE']._serialized_end=2161
-  _globals['_GATEWAYSERVICE']._serialized_start=2666
-  _globals['_GATEWAYSERVICE']._serialized_end=3242
+  _globals['_CREATEPAYMENTREQUEST']._serialized_end=973
+  _globals['_CREATEPAYMENTRESPONSE']._serialized_start=975
+  _globals['_CREATEPAYMENTRESPONSE']._serialized_end=1045
+  _globals['_GETPAYMENTREQUEST']._serialized_start=1047
+  _globals['_GETPAYMENTREQUEST']._serialized_end=1086
+  _globals['_GETPAYMENTRESPONSE']._serialized_start=1088
+  _globals['_GETPAYMENTRESPONSE']._serialized_end=1155
+  _globals['_CHANNELTRANSACTION']._serialized_start=1158
+  _globals['_CHANNELTRANSACTION']._serialized_end=1388
+  _globals['_LISTCHANNELTRANSACTIONSREQUEST']._serialized_start=1391
+  _globals['_LISTCHANNELTRANSACTIONSREQUEST']._serialized_end=1523
+  _globals['_LISTCHANNELTRANSACTIONSRESPONSE']._serialized_start=1525
+  _globals['_LISTCHANNELTRANSACTIONSRESPONSE']._serialized_end=1646
+  _globals['_FETCHCHANNELSTATEMENTREQUEST']._serialized_start=1648
+  _globals['_FETCHCHANNELSTATEMENTREQUEST']._serialized_end=1738
+  _globals['_FETCHCHANNELSTATEMENTRESPONSE']._serialized_start=1740
+  _globals['_FETCHCHANNELSTATEMENTRESPONSE']._serialized_end=1802
+  _globals['_VERIFYCARDREQUEST']._serialized_start=1805
+  _globals['_VERIFYCARDREQUEST']._serialized_end=1937
+  _globals['_VERIFYCARDRESPONSE']._serialized_start=1940
+  _globals['_VERIFYCARDRESPONSE']._serialized_end=2183
+  _globals['_GATEWAYSERVICE']._serialized_start=2688
+  _globals['_GATEWAYSERVICE']._serialized_end=3264
 # @@protoc_insertion_point(module_scope)

@@ -247,6 +247,7 @@ class CreatePaymentRequest(_message.Message):
     PAYER_USER_ID_FIELD_NUMBER: _builtins.int
     CARD_ID_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
+    AUTH_FACTORS_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Caller-chosen unique id (UUID recommended); the same id with the same content returns the
     first answer, with different content it is rejected.
@@ -263,6 +264,10 @@ class CreatePaymentRequest(_message.Message):
     """Bound card to charge; the payer's default card when empty."""
     description: _builtins.str
     """Short description shown to the payer."""
+    auth_factors: _builtins.int
+    """Authentication factors the payer confirmed the payment with (password, SMS code,
+    biometric); sets the payer's daily limit. 1 when unset.
+    """
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
         """Amount to collect; positive."""
@@ -278,10 +283,11 @@ class CreatePaymentRequest(_message.Message):
         payer_user_id: _builtins.str = ...,
         card_id: _builtins.str = ...,
         description: _builtins.str = ...,
+        auth_factors: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "card_id", b"card_id", "description", b"description", "merchant_id", b"merchant_id", "merchant_order_no", b"merchant_order_no", "method", b"method", "payer_user_id", b"payer_user_id", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "auth_factors", b"auth_factors", "card_id", b"card_id", "description", b"description", "merchant_id", b"merchant_id", "merchant_order_no", b"merchant_order_no", "method", b"method", "payer_user_id", b"payer_user_id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
