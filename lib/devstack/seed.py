@@ -66,16 +66,21 @@ async def seed_user(identity_addr: str, bank_url: str, user_id: str = demo.USER_
         response.raise_for_status()
     async with grpc.aio.insecure_channel(identity_addr) as channel:
         identity = idpb_grpc.IdentityServiceStub(channel)
-        await identity.RegisterUser(
-            idpb.RegisterUserRequest(
-                request_id=f"seed-{user_id}", user_id=user_id, phone=demo.USER_PHONE
-            ),
-            timeout=10,
-        )
-        user = (await identity.GetUser(idpb.GetUserRequest(user_id=user_id), timeout=10)).user
+        try:
+            user = (await identity.GetUser(idpb.GetUserRequest(user_id=user_id), timeout=10)).user
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() is not grpc.StatusCode.NOT_FOUND:
+                raise
+            registered = await identity.RegisterUser(
+                idpb.RegisterUserRequest(
+                    request_id=f"seed-{user_id}", user_id=user_id, phone=demo.USER_PHONE
+                ),
+                timeout=10,
+            )
+            user = registered.user
         if user.real_name_verified:
             return
-        await identity.VerifyRealName(
+        answer = await identity.VerifyRealName(
             idpb.VerifyRealNameRequest(
                 request_id=f"seed-verify-{user_id}",
                 user_id=user_id,
@@ -88,3 +93,6 @@ async def seed_user(identity_addr: str, bank_url: str, user_id: str = demo.USER_
             ),
             timeout=30,
         )
+        if answer.attempt.outcome != idpb.VERIFICATION_OUTCOME_MATCH:
+            outcome = idpb.VerificationOutcome.Name(answer.attempt.outcome)
+            raise RuntimeError(f"the demo user could not be real-named: {outcome}")
