@@ -118,6 +118,34 @@ VERIFY_ELEMENT_PHONE: VerifyElement.ValueType  # 3
 """Bank-reserved mobile phone."""
 Global___VerifyElement: _TypeAlias = VerifyElement  # noqa: Y015
 
+class _VerifyMethod:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _VerifyMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_VerifyMethod.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    VERIFY_METHOD_UNSPECIFIED: _VerifyMethod.ValueType  # 0
+    """Not set: four elements."""
+    VERIFY_METHOD_FOUR_ELEMENTS: _VerifyMethod.ValueType  # 1
+    """Name, ID number, card number and bank-reserved mobile, at the card's bank."""
+    VERIFY_METHOD_THREE_ELEMENTS: _VerifyMethod.ValueType  # 2
+    """Name, ID number and card number, at the card's bank."""
+    VERIFY_METHOD_NAME_ID: _VerifyMethod.ValueType  # 3
+    """Name and ID number against the national citizen identity register."""
+
+class VerifyMethod(_VerifyMethod, metaclass=_VerifyMethodEnumTypeWrapper):
+    """Which set of elements a verification compares."""
+
+VERIFY_METHOD_UNSPECIFIED: VerifyMethod.ValueType  # 0
+"""Not set: four elements."""
+VERIFY_METHOD_FOUR_ELEMENTS: VerifyMethod.ValueType  # 1
+"""Name, ID number, card number and bank-reserved mobile, at the card's bank."""
+VERIFY_METHOD_THREE_ELEMENTS: VerifyMethod.ValueType  # 2
+"""Name, ID number and card number, at the card's bank."""
+VERIFY_METHOD_NAME_ID: VerifyMethod.ValueType  # 3
+"""Name and ID number against the national citizen identity register."""
+Global___VerifyMethod: _TypeAlias = VerifyMethod  # noqa: Y015
+
 @_typing.final
 class Payment(_message.Message):
     """A payment order: one attempt to pay a merchant's business order."""
@@ -539,6 +567,7 @@ class VerifyCardRequest(_message.Message):
     CARD_NUMBER_FIELD_NUMBER: _builtins.int
     PHONE_FIELD_NUMBER: _builtins.int
     SIGN_AGREEMENT_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Caller-chosen unique id; the same id with the same content returns the first answer."""
     name: _builtins.str
@@ -550,7 +579,9 @@ class VerifyCardRequest(_message.Message):
     phone: _builtins.str
     """Bank-reserved mobile phone, 11 digits."""
     sign_agreement: _builtins.bool
-    """Also sign the card up for quick pay when the elements match."""
+    """Also sign the card up for quick pay when the elements match (four elements only)."""
+    method: Global___VerifyMethod.ValueType
+    """Which elements to verify; FOUR_ELEMENTS when unset."""
     def __init__(
         self,
         *,
@@ -560,10 +591,11 @@ class VerifyCardRequest(_message.Message):
         card_number: _builtins.str = ...,
         phone: _builtins.str = ...,
         sign_agreement: _builtins.bool = ...,
+        method: Global___VerifyMethod.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_number", b"card_number", "id_number", b"id_number", "name", b"name", "phone", b"phone", "request_id", b"request_id", "sign_agreement", b"sign_agreement"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_number", b"card_number", "id_number", b"id_number", "method", b"method", "name", b"name", "phone", b"phone", "request_id", b"request_id", "sign_agreement", b"sign_agreement"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -616,3 +648,134 @@ class VerifyCardResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___VerifyCardResponse: _TypeAlias = VerifyCardResponse  # noqa: Y015
+
+@_typing.final
+class GetRoutesRequest(_message.Message):
+    """Request for GetRoutes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    channel: _builtins.str
+    """Only routes to this channel; all when empty."""
+    def __init__(
+        self,
+        *,
+        channel: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRoutesRequest: _TypeAlias = GetRoutesRequest  # noqa: Y015
+
+@_typing.final
+class Route(_message.Message):
+    """One egress route's live health."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _State:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _StateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[Route._State.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        STATE_UNSPECIFIED: Route._State.ValueType  # 0
+        """Not set."""
+        CLOSED: Route._State.ValueType  # 1
+        """In use."""
+        OPEN: Route._State.ValueType  # 2
+        """Failing: not used until a probe succeeds."""
+        HALF_OPEN: Route._State.ValueType  # 3
+        """Being probed with a trial request."""
+
+    class State(_State, metaclass=_StateEnumTypeWrapper):
+        """Circuit state of a route."""
+
+    STATE_UNSPECIFIED: Route.State.ValueType  # 0
+    """Not set."""
+    CLOSED: Route.State.ValueType  # 1
+    """In use."""
+    OPEN: Route.State.ValueType  # 2
+    """Failing: not used until a probe succeeds."""
+    HALF_OPEN: Route.State.ValueType  # 3
+    """Being probed with a trial request."""
+
+    ROUTE_ID_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    PROXY_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    LATENCY_EWMA_MS_FIELD_NUMBER: _builtins.int
+    ERROR_RATE_FIELD_NUMBER: _builtins.int
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    TIMEOUTS_FIELD_NUMBER: _builtins.int
+    RANK_FIELD_NUMBER: _builtins.int
+    route_id: _builtins.str
+    """Route id from the configuration, e.g. "banksim-dedicated"."""
+    channel: _builtins.str
+    """Channel it reaches."""
+    proxy: _builtins.str
+    """Proxy URL, or empty for a direct connection."""
+    region: _builtins.str
+    """Region label."""
+    state: Global___Route.State.ValueType
+    """Circuit state."""
+    latency_ewma_ms: _builtins.float
+    """Latency EWMA in milliseconds."""
+    error_rate: _builtins.float
+    """Error rate EWMA, 0 to 1."""
+    requests: _builtins.int
+    """Requests sent over it since start."""
+    timeouts: _builtins.int
+    """Timeouts since start."""
+    rank: _builtins.int
+    """Rank when choosing (1 = tried first)."""
+    def __init__(
+        self,
+        *,
+        route_id: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        proxy: _builtins.str = ...,
+        region: _builtins.str = ...,
+        state: Global___Route.State.ValueType = ...,
+        latency_ewma_ms: _builtins.float = ...,
+        error_rate: _builtins.float = ...,
+        requests: _builtins.int = ...,
+        timeouts: _builtins.int = ...,
+        rank: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "error_rate", b"error_rate", "latency_ewma_ms", b"latency_ewma_ms", "proxy", b"proxy", "rank", b"rank", "region", b"region", "requests", b"requests", "route_id", b"route_id", "state", b"state", "timeouts", b"timeouts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Route: _TypeAlias = Route  # noqa: Y015
+
+@_typing.final
+class GetRoutesResponse(_message.Message):
+    """Response for GetRoutes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROUTES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def routes(self) -> _containers.RepeatedCompositeFieldContainer[Global___Route]:
+        """Routes, best first per channel."""
+
+    def __init__(
+        self,
+        *,
+        routes: _abc.Iterable[Global___Route] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["routes", b"routes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRoutesResponse: _TypeAlias = GetRoutesResponse  # noqa: Y015

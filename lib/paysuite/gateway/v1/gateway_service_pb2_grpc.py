@@ -60,6 +60,11 @@ class GatewayServiceStub:
                 request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.VerifyCardRequest.SerializeToString,
                 response_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.VerifyCardResponse.FromString,
                 _registered_method=True)
+        self.GetRoutes = channel.unary_unary(
+                '/paysuite.gateway.v1.GatewayService/GetRoutes',
+                request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetRoutesRequest.SerializeToString,
+                response_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetRoutesResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -103,6 +108,13 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetRoutes(self, request, context):
+        """Returns the live health of every egress route to every channel.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -130,6 +142,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.VerifyCard,
                     request_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.VerifyCardRequest.FromString,
                     response_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.VerifyCardResponse.SerializeToString,
+            ),
+            'GetRoutes': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRoutes,
+                    request_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetRoutesRequest.FromString,
+                    response_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetRoutesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -268,6 +285,33 @@ class GatewayService:
             '/paysuite.gateway.v1.GatewayService/VerifyCard',
             paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.VerifyCardRequest.SerializeToString,
             paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.VerifyCardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRoutes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.gateway.v1.GatewayService/GetRoutes',
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetRoutesRequest.SerializeToString,
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetRoutesResponse.FromString,
             options,
             channel_credentials,
             insecure,

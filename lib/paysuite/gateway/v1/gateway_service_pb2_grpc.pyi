@@ -47,6 +47,8 @@ class GatewayServiceStub:
     """Verifies four elements (name, ID number, card number, bank-reserved mobile) with the bank
     channel and, when asked and they match, signs the card up for quick pay.
     """
+    GetRoutes: _grpc.UnaryUnaryMultiCallable[_gateway_service_pb2.GetRoutesRequest, _gateway_service_pb2.GetRoutesResponse]
+    """Returns the live health of every egress route to every channel."""
 
 @_typing.type_check_only
 class GatewayServiceAsyncStub(GatewayServiceStub):
@@ -67,6 +69,8 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     """Verifies four elements (name, ID number, card number, bank-reserved mobile) with the bank
     channel and, when asked and they match, signs the card up for quick pay.
     """
+    GetRoutes: _aio.UnaryUnaryMultiCallable[_gateway_service_pb2.GetRoutesRequest, _gateway_service_pb2.GetRoutesResponse]  # type: ignore[assignment]
+    """Returns the live health of every egress route to every channel."""
 
 class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
     """The payment API for internal services and the only door to external channels."""
@@ -114,5 +118,13 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         """Verifies four elements (name, ID number, card number, bank-reserved mobile) with the bank
         channel and, when asked and they match, signs the card up for quick pay.
         """
+
+    @_abc_1.abstractmethod
+    def GetRoutes(
+        self,
+        request: _gateway_service_pb2.GetRoutesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_service_pb2.GetRoutesResponse, _abc.Awaitable[_gateway_service_pb2.GetRoutesResponse]]:
+        """Returns the live health of every egress route to every channel."""
 
 def add_GatewayServiceServicer_to_server(servicer: GatewayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
