@@ -65,6 +65,8 @@ def create_app(
             web.post("/api/quickpay/query", handlers.query),
             web.get("/api/statements/{date}", handlers.statement),
             web.post("/api/auth/verify4", verify_api.verify4),
+            web.post("/api/auth/verify3", verify_api.verify3),
+            web.post("/api/idcheck/verify2", verify_api.idcheck),
             web.get("/healthz", admin.healthz),
             web.get("/_admin/faults", admin.get_faults),
             web.post("/_admin/faults", admin.set_faults),

@@ -29,3 +29,7 @@ class CardholderRegistry:
 
     def get(self, card_no: str) -> Cardholder | None:
         return self._by_card.get(card_no)
+
+    def names_of(self, id_no: str) -> set[str]:
+        """Names registered against an ID number: the register the name+ID check reads."""
+        return {h.name for h in self._by_card.values() if h.id_no == id_no}

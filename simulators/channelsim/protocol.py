@@ -66,15 +66,24 @@ class QueryRequest(_Body):
 
 
 class VerifyRequest(_Body):
-    """POST /api/auth/verify4: four elements of a cardholder; carries PII, never logged."""
+    """POST /api/auth/verify4 (or verify3 without mobile): a cardholder's elements; never logged."""
 
     mch_id: MchId
     req_no: ReqNo
     name: HolderName
     id_no: IdNo
     card_no: CardNo
-    mobile: Mobile
+    mobile: Mobile | None = None
     sign: StrictBool = False
+
+
+class IdCheckRequest(_Body):
+    """POST /api/idcheck/verify2: name and ID number against the citizen register; never logged."""
+
+    mch_id: MchId
+    req_no: ReqNo
+    name: HolderName
+    id_no: IdNo
 
 
 class CardholderRequest(_Body):

@@ -62,11 +62,23 @@ def decide(request: VerifyRequest, registry: CardholderRegistry, secret: bytes) 
         for element, differs in (
             (NAME, request.name != holder.name),
             (ID_NO, request.id_no != holder.id_no),
-            (MOBILE, request.mobile != holder.mobile),
+            # Three-element requests leave the mobile out: not compared.
+            (MOBILE, request.mobile is not None and request.mobile != holder.mobile),
         )
         if differs
     )
     if mismatch:
         return Verdict(MISMATCH, mismatch=mismatch, bank_code=bank_code)
-    agreement = cards.agreement_no(secret, card_no) if request.sign else ""
+    signing = request.sign and request.mobile is not None
+    agreement = cards.agreement_no(secret, card_no) if signing else ""
     return Verdict(MATCH, bank_code=bank_code, agreement_no=agreement)
+
+
+def check_identity(name: str, id_no: str, registry: CardholderRegistry) -> Verdict:
+    """The citizen register's answer: the ID number is known, and the name is its holder's."""
+    names = registry.names_of(id_no)
+    if not names:
+        return Verdict(NO_RECORD)
+    if name not in names:
+        return Verdict(MISMATCH, mismatch=(NAME,))
+    return Verdict(MATCH)

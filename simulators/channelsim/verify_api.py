@@ -10,14 +10,16 @@ from aiohttp import web
 from channelsim.banktime import from_epoch
 from channelsim.protocol import (
     MCH_NOT_EXIST,
+    PARAM_ERROR,
     RATE_LIMITED,
     REQ_NO_CONFLICT,
     SYSTEM_ERROR,
+    IdCheckRequest,
     VerifyRequest,
 )
 from channelsim.responses import error_response, json_response, parse_body
 from channelsim.state import STATE
-from channelsim.verification import decide
+from channelsim.verification import check_identity, decide
 from channelsim.verifylog import Answered, card_key, request_digest
 
 _log = logging.getLogger(__name__)
@@ -28,10 +30,26 @@ async def verify4(request: web.Request) -> web.Response:
 
     Only req_no and the result are ever logged: the elements are PII.
     """
-    state = request.app[STATE]
     parsed = await parse_body(request, VerifyRequest)
     if isinstance(parsed, web.Response):
         return parsed
+    if parsed.mobile is None:
+        return error_response(400, PARAM_ERROR, "mobile: field required")
+    return await _verify(request, parsed)
+
+
+async def verify3(request: web.Request) -> web.Response:
+    """Three elements: the same bank check with no mobile to compare and no agreement."""
+    parsed = await parse_body(request, VerifyRequest)
+    if isinstance(parsed, web.Response):
+        return parsed
+    if parsed.mobile is not None:
+        return error_response(400, PARAM_ERROR, "verify3 takes no mobile")
+    return await _verify(request, parsed)
+
+
+async def _verify(request: web.Request, parsed: VerifyRequest) -> web.Response:
+    state = request.app[STATE]
     if parsed.mch_id != state.settings.merchant_id:
         return error_response(400, MCH_NOT_EXIST, "merchant does not exist")
     log = state.verifications
@@ -64,4 +82,20 @@ async def verify4(request: web.Request) -> web.Response:
     log.remember(parsed.req_no, Answered(digest, answer))
     log.saw(parsed.req_no, verdict.result)
     _log.info("verify answered", extra={"req_no": parsed.req_no, "result": verdict.result})
+    return json_response(answer)
+
+
+async def idcheck(request: web.Request) -> web.Response:
+    """Name and ID number against the citizen register (the bank's cardholders stand in)."""
+    state = request.app[STATE]
+    parsed = await parse_body(request, IdCheckRequest)
+    if isinstance(parsed, web.Response):
+        return parsed
+    if parsed.mch_id != state.settings.merchant_id:
+        return error_response(400, MCH_NOT_EXIST, "merchant does not exist")
+    now = time.time()
+    verdict = check_identity(parsed.name, parsed.id_no, state.cardholders)
+    answer = verdict.answer(state.verifications.new_verify_no(from_epoch(now), state.dice.digits))
+    state.verifications.saw(parsed.req_no, verdict.result)
+    _log.info("idcheck answered", extra={"req_no": parsed.req_no, "result": verdict.result})
     return json_response(answer)

@@ -454,9 +454,10 @@ async def test_unknown_merchant_and_missing_fields(bank: Bank) -> None:
 
     assert (other_merchant.status, other_merchant.json()["code"]) == (400, "MCH_NOT_EXIST")
     assert (missing.status, missing.json()["code"]) == (400, "PARAM_ERROR")
-    assert {"name", "id_no", "card_no", "mobile"} <= set(
-        re.findall(r"\w+", missing.json()["message"])
-    )
+    assert {"name", "id_no", "card_no"} <= set(re.findall(r"\w+", missing.json()["message"]))
+    no_mobile = await bank.verify(card, "VQ-NO-MOBILE", mobile=None)
+    assert (no_mobile.status, no_mobile.json()["code"]) == (400, "PARAM_ERROR")
+    assert "mobile" in no_mobile.json()["message"]
 
 
 async def test_verify_error_rate_fault_answers_503_and_consumes_nothing(bank: Bank) -> None:
@@ -541,3 +542,47 @@ async def test_the_bank_logs_no_elements(bank: Bank, caplog: pytest.LogCaptureFi
     }
     leaked = [label for label, value in elements.items() if value in logged]
     assert not leaked, f"PII in simulator logs: {leaked}"
+
+
+async def test_three_elements_leave_the_mobile_out_and_sign_nothing(bank: Bank) -> None:
+    card = await _registered(bank, bank_code="CCB")
+    payload = {
+        "mch_id": MCH,
+        "req_no": "VQ-THREE-1",
+        "name": NAME,
+        "id_no": ID_NO,
+        "card_no": card,
+        "sign": True,
+    }
+
+    matched = await bank.call("POST", "/api/auth/verify3", payload)
+    wrong = await bank.call(
+        "POST", "/api/auth/verify3", {**payload, "req_no": "VQ-THREE-2", "id_no": OTHER_ID_NO}
+    )
+    with_mobile = await bank.call(
+        "POST", "/api/auth/verify3", {**payload, "req_no": "VQ-THREE-3", "mobile": MOBILE}
+    )
+
+    assert (matched.json()["result"], matched.json()["agreement_no"]) == ("MATCH", "")
+    assert matched.json()["bank_code"] == "CCB"
+    assert (wrong.json()["result"], wrong.json()["mismatch"]) == ("MISMATCH", ["ID_NO"])
+    assert (with_mobile.status, with_mobile.json()["code"]) == (400, "PARAM_ERROR")
+
+
+async def test_name_and_id_number_against_the_register(bank: Bank) -> None:
+    await _registered(bank)
+    base = {"mch_id": MCH, "name": NAME, "id_no": ID_NO}
+
+    known = await bank.call("POST", "/api/idcheck/verify2", {**base, "req_no": "VQ-ID-1"})
+    other_name = await bank.call(
+        "POST", "/api/idcheck/verify2", {**base, "req_no": "VQ-ID-2", "name": OTHER_NAME}
+    )
+    unknown = await bank.call(
+        "POST", "/api/idcheck/verify2", {**base, "req_no": "VQ-ID-3", "id_no": OTHER_ID_NO}
+    )
+
+    assert known.status == 200
+    known.assert_signed()
+    assert known.json()["result"] == "MATCH"
+    assert (other_name.json()["result"], other_name.json()["mismatch"]) == ("MISMATCH", ["NAME"])
+    assert unknown.json()["result"] == "NO_RECORD"
