@@ -89,6 +89,10 @@ class _VerificationMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Ve
     """Name, ID number, bank card and bank-reserved mobile, through a bank channel."""
     VERIFICATION_METHOD_FACE_TO_FACE: _VerificationMethod.ValueType  # 2
     """Identity checked in person by staff (sets face_to_face)."""
+    VERIFICATION_METHOD_THREE_ELEMENTS: _VerificationMethod.ValueType  # 3
+    """Name, ID number and bank card, at the card's bank."""
+    VERIFICATION_METHOD_NAME_ID: _VerificationMethod.ValueType  # 4
+    """Name and ID number against the national citizen identity register."""
 
 class VerificationMethod(_VerificationMethod, metaclass=_VerificationMethodEnumTypeWrapper):
     """How a verification was done."""
@@ -99,6 +103,10 @@ VERIFICATION_METHOD_FOUR_ELEMENTS: VerificationMethod.ValueType  # 1
 """Name, ID number, bank card and bank-reserved mobile, through a bank channel."""
 VERIFICATION_METHOD_FACE_TO_FACE: VerificationMethod.ValueType  # 2
 """Identity checked in person by staff (sets face_to_face)."""
+VERIFICATION_METHOD_THREE_ELEMENTS: VerificationMethod.ValueType  # 3
+"""Name, ID number and bank card, at the card's bank."""
+VERIFICATION_METHOD_NAME_ID: VerificationMethod.ValueType  # 4
+"""Name and ID number against the national citizen identity register."""
 Global___VerificationMethod: _TypeAlias = VerificationMethod  # noqa: Y015
 
 class _VerificationOutcome:
@@ -531,7 +539,9 @@ class VerifyRealNameRequest(_message.Message):
     user_id: _builtins.str
     """The user."""
     method: Global___VerificationMethod.ValueType
-    """Method; FOUR_ELEMENTS needs every field below, FACE_TO_FACE needs name and id_number."""
+    """Method; FOUR_ELEMENTS needs every field below, THREE_ELEMENTS all but phone,
+    NAME_ID and FACE_TO_FACE only name and id_number. Only FOUR_ELEMENTS can bind a card.
+    """
     name: _builtins.str
     """Legal name."""
     id_number: _builtins.str
