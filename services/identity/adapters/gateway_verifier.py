@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from identity.domain.verification import CardCheck, FourElements, Outcome
+from identity.domain.verification import CardCheck, FourElements, Method, Outcome
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 
@@ -17,13 +17,25 @@ _OUTCOMES = {
     pb.VERIFY_OUTCOME_RATE_LIMITED: Outcome.RATE_LIMITED,
 }
 
+_METHODS = {
+    Method.FOUR_ELEMENTS: pb.VERIFY_METHOD_FOUR_ELEMENTS,
+    Method.THREE_ELEMENTS: pb.VERIFY_METHOD_THREE_ELEMENTS,
+    Method.NAME_ID: pb.VERIFY_METHOD_NAME_ID,
+}
+
 
 class GatewayCardVerifier:
     def __init__(self, channel: grpc.aio.Channel, timeout_seconds: float = 15.0) -> None:
         self._stub = pb_grpc.GatewayServiceStub(channel)
         self._timeout = timeout_seconds
 
-    async def verify(self, request_id: str, elements: FourElements, sign: bool) -> CardCheck:
+    async def verify(
+        self,
+        request_id: str,
+        elements: FourElements,
+        sign: bool,
+        method: Method = Method.FOUR_ELEMENTS,
+    ) -> CardCheck:
         try:
             answer = await self._stub.VerifyCard(
                 pb.VerifyCardRequest(
@@ -33,6 +45,7 @@ class GatewayCardVerifier:
                     card_number=elements.card_number,
                     phone=elements.phone,
                     sign_agreement=sign,
+                    method=_METHODS[method],
                 ),
                 timeout=self._timeout,
             )

@@ -11,6 +11,13 @@ from typing import Protocol
 class Method(enum.Enum):
     FOUR_ELEMENTS = "four_elements"
     FACE_TO_FACE = "face_to_face"
+    THREE_ELEMENTS = "three_elements"
+    NAME_ID = "name_id"
+
+    @property
+    def external(self) -> bool:
+        """Checked by an outside provider (a bank, the citizen register), not in person."""
+        return self is not Method.FACE_TO_FACE
 
 
 class Outcome(enum.Enum):
@@ -64,6 +71,13 @@ class CardCheck:
 
 
 class CardVerifier(Protocol):
-    async def verify(self, request_id: str, elements: FourElements, sign: bool) -> CardCheck:
-        """Verifies the four elements; signs a quick-pay agreement when asked and matched."""
+    async def verify(
+        self,
+        request_id: str,
+        elements: FourElements,
+        sign: bool,
+        method: Method = Method.FOUR_ELEMENTS,
+    ) -> CardCheck:
+        """Verifies the elements the method names (blank ones are not sent); signs a quick-pay
+        agreement when asked and four elements matched."""
         ...

@@ -86,8 +86,9 @@ def verify_command(request: pb.VerifyRealNameRequest) -> VerifyRealName:
     name = _name(request.name, "name", violations)
     id_number = _id_number(request.id_number, "id_number", violations)
     card, phone = "", ""
-    if method is Method.FOUR_ELEMENTS:
+    if method in (Method.FOUR_ELEMENTS, Method.THREE_ELEMENTS):
         card = _card(request.card_number, "card_number", violations)
+    if method is Method.FOUR_ELEMENTS:
         phone = _phone(request.phone, "phone", violations)
     elif request.bind_card:
         violations.add("bind_card", "only a four-element verification can bind a card")

@@ -188,7 +188,7 @@ async def _verify(
     if method is Method.FACE_TO_FACE:
         check = CardCheck(Outcome.MATCH, FACE_TO_FACE)
     else:
-        check = await deps.verifier.verify(f"idv-{request_id}", elements, sign=bind)
+        check = await deps.verifier.verify(f"idv-{request_id}", elements, sign=bind, method=method)
     attempt = replace(
         base,
         provider=check.provider,
