@@ -45,6 +45,36 @@ class GatewayServiceStub:
                 request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetPaymentRequest.SerializeToString,
                 response_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetPaymentResponse.FromString,
                 _registered_method=True)
+        self.QueryPayment = channel.unary_unary(
+                '/paysuite.gateway.v1.GatewayService/QueryPayment',
+                request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.QueryPaymentRequest.SerializeToString,
+                response_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.QueryPaymentResponse.FromString,
+                _registered_method=True)
+        self.ClosePayment = channel.unary_unary(
+                '/paysuite.gateway.v1.GatewayService/ClosePayment',
+                request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.ClosePaymentRequest.SerializeToString,
+                response_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.ClosePaymentResponse.FromString,
+                _registered_method=True)
+        self.ListPayments = channel.unary_unary(
+                '/paysuite.gateway.v1.GatewayService/ListPayments',
+                request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.ListPaymentsRequest.SerializeToString,
+                response_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.ListPaymentsResponse.FromString,
+                _registered_method=True)
+        self.RefundPayment = channel.unary_unary(
+                '/paysuite.gateway.v1.GatewayService/RefundPayment',
+                request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.RefundPaymentRequest.SerializeToString,
+                response_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.RefundPaymentResponse.FromString,
+                _registered_method=True)
+        self.GetRefund = channel.unary_unary(
+                '/paysuite.gateway.v1.GatewayService/GetRefund',
+                request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetRefundRequest.SerializeToString,
+                response_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetRefundResponse.FromString,
+                _registered_method=True)
+        self.WatchPaymentEvents = channel.unary_stream(
+                '/paysuite.gateway.v1.GatewayService/WatchPaymentEvents',
+                request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.WatchPaymentEventsRequest.SerializeToString,
+                response_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.WatchPaymentEventsResponse.FromString,
+                _registered_method=True)
         self.ListChannelTransactions = channel.unary_unary(
                 '/paysuite.gateway.v1.GatewayService/ListChannelTransactions',
                 request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.ListChannelTransactionsRequest.SerializeToString,
@@ -81,6 +111,48 @@ class GatewayServiceServicer:
 
     def GetPayment(self, request, context):
         """Returns one payment order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryPayment(self, request, context):
+        """Asks the channel for a payment's status now and applies a definite answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClosePayment(self, request, context):
+        """Closes an unpaid payment order; refused once the channel may have taken the money.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPayments(self, request, context):
+        """Lists payment orders by merchant, business order, state and accounting date.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefundPayment(self, request, context):
+        """Refunds part or all of a succeeded payment. Idempotent by request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRefund(self, request, context):
+        """Returns one refund.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchPaymentEvents(self, request, context):
+        """Streams payment and refund events of a merchant, resumable from a sequence number.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -127,6 +199,36 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.GetPayment,
                     request_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetPaymentRequest.FromString,
                     response_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetPaymentResponse.SerializeToString,
+            ),
+            'QueryPayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryPayment,
+                    request_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.QueryPaymentRequest.FromString,
+                    response_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.QueryPaymentResponse.SerializeToString,
+            ),
+            'ClosePayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClosePayment,
+                    request_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.ClosePaymentRequest.FromString,
+                    response_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.ClosePaymentResponse.SerializeToString,
+            ),
+            'ListPayments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPayments,
+                    request_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.ListPaymentsRequest.FromString,
+                    response_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.ListPaymentsResponse.SerializeToString,
+            ),
+            'RefundPayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefundPayment,
+                    request_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.RefundPaymentRequest.FromString,
+                    response_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.RefundPaymentResponse.SerializeToString,
+            ),
+            'GetRefund': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRefund,
+                    request_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetRefundRequest.FromString,
+                    response_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetRefundResponse.SerializeToString,
+            ),
+            'WatchPaymentEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchPaymentEvents,
+                    request_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.WatchPaymentEventsRequest.FromString,
+                    response_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.WatchPaymentEventsResponse.SerializeToString,
             ),
             'ListChannelTransactions': grpc.unary_unary_rpc_method_handler(
                     servicer.ListChannelTransactions,
@@ -204,6 +306,168 @@ class GatewayService:
             '/paysuite.gateway.v1.GatewayService/GetPayment',
             paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetPaymentRequest.SerializeToString,
             paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetPaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryPayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.gateway.v1.GatewayService/QueryPayment',
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.QueryPaymentRequest.SerializeToString,
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.QueryPaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClosePayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.gateway.v1.GatewayService/ClosePayment',
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.ClosePaymentRequest.SerializeToString,
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.ClosePaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPayments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.gateway.v1.GatewayService/ListPayments',
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.ListPaymentsRequest.SerializeToString,
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.ListPaymentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefundPayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.gateway.v1.GatewayService/RefundPayment',
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.RefundPaymentRequest.SerializeToString,
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.RefundPaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRefund(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.gateway.v1.GatewayService/GetRefund',
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetRefundRequest.SerializeToString,
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetRefundResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchPaymentEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/paysuite.gateway.v1.GatewayService/WatchPaymentEvents',
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.WatchPaymentEventsRequest.SerializeToString,
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.WatchPaymentEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

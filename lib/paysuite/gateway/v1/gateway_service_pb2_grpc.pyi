@@ -39,6 +39,18 @@ class GatewayServiceStub:
     """
     GetPayment: _grpc.UnaryUnaryMultiCallable[_gateway_service_pb2.GetPaymentRequest, _gateway_service_pb2.GetPaymentResponse]
     """Returns one payment order."""
+    QueryPayment: _grpc.UnaryUnaryMultiCallable[_gateway_service_pb2.QueryPaymentRequest, _gateway_service_pb2.QueryPaymentResponse]
+    """Asks the channel for a payment's status now and applies a definite answer."""
+    ClosePayment: _grpc.UnaryUnaryMultiCallable[_gateway_service_pb2.ClosePaymentRequest, _gateway_service_pb2.ClosePaymentResponse]
+    """Closes an unpaid payment order; refused once the channel may have taken the money."""
+    ListPayments: _grpc.UnaryUnaryMultiCallable[_gateway_service_pb2.ListPaymentsRequest, _gateway_service_pb2.ListPaymentsResponse]
+    """Lists payment orders by merchant, business order, state and accounting date."""
+    RefundPayment: _grpc.UnaryUnaryMultiCallable[_gateway_service_pb2.RefundPaymentRequest, _gateway_service_pb2.RefundPaymentResponse]
+    """Refunds part or all of a succeeded payment. Idempotent by request_id."""
+    GetRefund: _grpc.UnaryUnaryMultiCallable[_gateway_service_pb2.GetRefundRequest, _gateway_service_pb2.GetRefundResponse]
+    """Returns one refund."""
+    WatchPaymentEvents: _grpc.UnaryStreamMultiCallable[_gateway_service_pb2.WatchPaymentEventsRequest, _gateway_service_pb2.WatchPaymentEventsResponse]
+    """Streams payment and refund events of a merchant, resumable from a sequence number."""
     ListChannelTransactions: _grpc.UnaryUnaryMultiCallable[_gateway_service_pb2.ListChannelTransactionsRequest, _gateway_service_pb2.ListChannelTransactionsResponse]
     """Lists our records of channel transactions for one channel and accounting date."""
     FetchChannelStatement: _grpc.UnaryStreamMultiCallable[_gateway_service_pb2.FetchChannelStatementRequest, _gateway_service_pb2.FetchChannelStatementResponse]
@@ -61,6 +73,18 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     """
     GetPayment: _aio.UnaryUnaryMultiCallable[_gateway_service_pb2.GetPaymentRequest, _gateway_service_pb2.GetPaymentResponse]  # type: ignore[assignment]
     """Returns one payment order."""
+    QueryPayment: _aio.UnaryUnaryMultiCallable[_gateway_service_pb2.QueryPaymentRequest, _gateway_service_pb2.QueryPaymentResponse]  # type: ignore[assignment]
+    """Asks the channel for a payment's status now and applies a definite answer."""
+    ClosePayment: _aio.UnaryUnaryMultiCallable[_gateway_service_pb2.ClosePaymentRequest, _gateway_service_pb2.ClosePaymentResponse]  # type: ignore[assignment]
+    """Closes an unpaid payment order; refused once the channel may have taken the money."""
+    ListPayments: _aio.UnaryUnaryMultiCallable[_gateway_service_pb2.ListPaymentsRequest, _gateway_service_pb2.ListPaymentsResponse]  # type: ignore[assignment]
+    """Lists payment orders by merchant, business order, state and accounting date."""
+    RefundPayment: _aio.UnaryUnaryMultiCallable[_gateway_service_pb2.RefundPaymentRequest, _gateway_service_pb2.RefundPaymentResponse]  # type: ignore[assignment]
+    """Refunds part or all of a succeeded payment. Idempotent by request_id."""
+    GetRefund: _aio.UnaryUnaryMultiCallable[_gateway_service_pb2.GetRefundRequest, _gateway_service_pb2.GetRefundResponse]  # type: ignore[assignment]
+    """Returns one refund."""
+    WatchPaymentEvents: _aio.UnaryStreamMultiCallable[_gateway_service_pb2.WatchPaymentEventsRequest, _gateway_service_pb2.WatchPaymentEventsResponse]  # type: ignore[assignment]
+    """Streams payment and refund events of a merchant, resumable from a sequence number."""
     ListChannelTransactions: _aio.UnaryUnaryMultiCallable[_gateway_service_pb2.ListChannelTransactionsRequest, _gateway_service_pb2.ListChannelTransactionsResponse]  # type: ignore[assignment]
     """Lists our records of channel transactions for one channel and accounting date."""
     FetchChannelStatement: _aio.UnaryStreamMultiCallable[_gateway_service_pb2.FetchChannelStatementRequest, _gateway_service_pb2.FetchChannelStatementResponse]  # type: ignore[assignment]
@@ -92,6 +116,54 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_service_pb2.GetPaymentResponse, _abc.Awaitable[_gateway_service_pb2.GetPaymentResponse]]:
         """Returns one payment order."""
+
+    @_abc_1.abstractmethod
+    def QueryPayment(
+        self,
+        request: _gateway_service_pb2.QueryPaymentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_service_pb2.QueryPaymentResponse, _abc.Awaitable[_gateway_service_pb2.QueryPaymentResponse]]:
+        """Asks the channel for a payment's status now and applies a definite answer."""
+
+    @_abc_1.abstractmethod
+    def ClosePayment(
+        self,
+        request: _gateway_service_pb2.ClosePaymentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_service_pb2.ClosePaymentResponse, _abc.Awaitable[_gateway_service_pb2.ClosePaymentResponse]]:
+        """Closes an unpaid payment order; refused once the channel may have taken the money."""
+
+    @_abc_1.abstractmethod
+    def ListPayments(
+        self,
+        request: _gateway_service_pb2.ListPaymentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_service_pb2.ListPaymentsResponse, _abc.Awaitable[_gateway_service_pb2.ListPaymentsResponse]]:
+        """Lists payment orders by merchant, business order, state and accounting date."""
+
+    @_abc_1.abstractmethod
+    def RefundPayment(
+        self,
+        request: _gateway_service_pb2.RefundPaymentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_service_pb2.RefundPaymentResponse, _abc.Awaitable[_gateway_service_pb2.RefundPaymentResponse]]:
+        """Refunds part or all of a succeeded payment. Idempotent by request_id."""
+
+    @_abc_1.abstractmethod
+    def GetRefund(
+        self,
+        request: _gateway_service_pb2.GetRefundRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_service_pb2.GetRefundResponse, _abc.Awaitable[_gateway_service_pb2.GetRefundResponse]]:
+        """Returns one refund."""
+
+    @_abc_1.abstractmethod
+    def WatchPaymentEvents(
+        self,
+        request: _gateway_service_pb2.WatchPaymentEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_gateway_service_pb2.WatchPaymentEventsResponse], _abc.AsyncIterator[_gateway_service_pb2.WatchPaymentEventsResponse]]:
+        """Streams payment and refund events of a merchant, resumable from a sequence number."""
 
     @_abc_1.abstractmethod
     def ListChannelTransactions(
