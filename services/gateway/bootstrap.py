@@ -14,8 +14,9 @@ from gateway.domain.model import PaymentMethod
 from gateway.domain.ports import ChannelAdapter
 from gateway.entrypoints.servicer import GatewayServicer
 from gateway.service_layer.card_verification import VerificationDeps
+from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.outbox import OutboxRelay
-from gateway.service_layer.payments import PaymentDeps
+from gateway.service_layer.status import run_janitor
 from gateway.service_layer.unit_of_work import uow_factory
 from gateway.settings import GatewaySettings
 from paysuite.clock import utc_now
@@ -60,6 +61,9 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     verification = VerificationDeps(
         uow=uow, verifier=bank, fingerprint_key=bank_secret, clock=utc_now
     )
+    async def janitor() -> None:
+        await run_janitor(deps)
+
     servicer = GatewayServicer(deps, channels, verification)
 
     async def close_channels() -> None:
@@ -72,7 +76,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         gateway_service_pb2.DESCRIPTOR.services_by_name["GatewayService"],
         gateway_service_pb2_grpc.add_GatewayServiceServicer_to_server,
         servicer,
-        background=[relay.run],
+        background=[relay.run, janitor],
         on_stop=[close_channels, engine.dispose],
     )
 

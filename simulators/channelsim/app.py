@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 from opentelemetry.trace import TracerProvider
 
-from channelsim import admin, handlers, verify_api
+from channelsim import admin, handlers, refund_api, verify_api
 from channelsim.cardholders import CardholderRegistry
 from channelsim.faults import Dice, Faults
 from channelsim.middleware import bank_api
@@ -63,6 +63,7 @@ def create_app(
         [
             web.post("/api/quickpay/pay", handlers.pay),
             web.post("/api/quickpay/query", handlers.query),
+            web.post("/api/quickpay/refund", refund_api.refund),
             web.get("/api/statements/{date}", handlers.statement),
             web.post("/api/auth/verify4", verify_api.verify4),
             web.post("/api/auth/verify3", verify_api.verify3),

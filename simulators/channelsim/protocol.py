@@ -131,3 +131,13 @@ def answer(transaction: Transaction, now: float) -> dict[str, Any]:
         "err_msg": transaction.err_msg if settled else "",
         "trade_time": format_trade_time(transaction.trade_time),
     }
+
+
+class RefundRequest(_Body):
+    """POST /api/quickpay/refund: refund part or all of a paid order, once per out_refund_no."""
+
+    mch_id: MchId
+    out_trade_no: OutTradeNo
+    out_refund_no: OutTradeNo
+    amount: Amount
+    currency: Literal["CNY"]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from channelsim.cardholders import CardholderRegistry
 from channelsim.faults import Dice, Faults
 from channelsim.ratelimit import RollingLimiter
+from channelsim.refunds import RefundBook
 from channelsim.settings import ChannelSimSettings
 from channelsim.store import TransactionStore
 from channelsim.verifylog import VerificationLog
@@ -27,6 +28,7 @@ class ChannelState:
     cardholders: CardholderRegistry
     verifications: VerificationLog
     limiter: RollingLimiter
+    refunds: RefundBook = field(default_factory=RefundBook)
 
 
 STATE = web.AppKey("channelsim_state", ChannelState)

@@ -104,6 +104,7 @@ async def gateway_addr(
         identity_addr=identity_addr,
         bank_channel_url=bank_url,
         bank_channel_secret=SecretStr(DEV_BANK_SECRET),
+        bank_channel_timeout_seconds=1.5,
     )
     await seed.seed_ledger(ledger_addr)
     await seed.seed_merchant(settings)

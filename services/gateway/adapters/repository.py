@@ -6,13 +6,21 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.adapters.tables import card_verifications, merchants, outbox, payments
+from gateway.adapters.tables import (
+    card_verifications,
+    merchants,
+    outbox,
+    payment_events,
+    payments,
+    refunds,
+)
 from gateway.domain.model import Payment, PaymentMethod, PaymentState
 from gateway.domain.ports import CardVerification, VerifyElement, VerifyOutcome
+from gateway.domain.refunds import Refund, RefundState
 from gateway.domain.verification import CardVerificationRecord
 from paysuite.money import Money
 
@@ -37,6 +45,8 @@ def _payment(row: Any) -> Payment:
         channel_transaction_id=row.channel_transaction_id,
         failure_reason=row.failure_reason,
         fee=row.fee,
+        refunded=row.refunded,
+        needs_reconciliation=row.needs_reconciliation,
     )
 
 
@@ -48,6 +58,8 @@ def _changeable(payment: Payment) -> dict[str, Any]:
         "failure_reason": payment.failure_reason,
         "fee": payment.fee,
         "updated_at": payment.updated_at,
+        "refunded": payment.refunded,
+        "needs_reconciliation": payment.needs_reconciliation,
     }
 
 
@@ -78,7 +90,179 @@ class OutboxMessage:
     attempts: int
 
 
-class GatewayRepository:
+def _refund(row: Any) -> Refund:
+    return Refund(
+        refund_id=row.refund_id,
+        request_id=row.request_id,
+        request_hash=row.request_hash,
+        payment_id=row.payment_id,
+        amount=Money(row.currency, row.amount),
+        state=RefundState(row.state),
+        reason=row.reason,
+        trace_id=row.trace_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        channel_refund_id=row.channel_refund_id,
+        failure_reason=row.failure_reason,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentEvent:
+    sequence: int
+    merchant_id: str
+    type: str
+    payment_id: str
+    refund_id: str
+    created_at: datetime
+
+
+class StatusQueries:
+    """Status resolution schedule, payment events, payment listing and refunds."""
+
+    _conn: AsyncConnection
+
+    async def schedule_query(
+        self, payment_id: str, at: datetime | None, attempts: int, hand_over: bool = False
+    ) -> None:
+        await self._conn.execute(
+            update(payments)
+            .where(payments.c.payment_id == payment_id)
+            .values(next_query_at=at, query_attempts=attempts, needs_reconciliation=hand_over)
+        )
+
+    async def due_for_query(self, now: datetime, limit: int) -> list[tuple[str, int]]:
+        """Unresolved payments whose next query is due; other janitors skip them."""
+        rows = (
+            await self._conn.execute(
+                select(payments.c.payment_id, payments.c.query_attempts)
+                .where(
+                    payments.c.state.in_(("processing", "unknown")),
+                    payments.c.needs_reconciliation.is_(False),
+                    payments.c.next_query_at <= now,
+                )
+                .order_by(payments.c.next_query_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        return [(r.payment_id, r.query_attempts) for r in rows]
+
+    async def add_event(
+        self, merchant_id: str, type_: str, payment_id: str, refund_id: str, now: datetime
+    ) -> None:
+        """Adds an event; the merchant's event lock is held to commit (see service events)."""
+        await self._conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('payment-events:' || :merchant))"),
+            {"merchant": merchant_id},
+        )
+        await self._conn.execute(
+            insert(payment_events).values(
+                merchant_id=merchant_id,
+                type=type_,
+                payment_id=payment_id,
+                refund_id=refund_id,
+                created_at=now,
+            )
+        )
+
+    async def events_after(self, merchant_id: str, sequence: int, limit: int) -> list[PaymentEvent]:
+        rows = (
+            await self._conn.execute(
+                select(payment_events)
+                .where(
+                    payment_events.c.merchant_id == merchant_id,
+                    payment_events.c.sequence > sequence,
+                )
+                .order_by(payment_events.c.sequence)
+                .limit(limit)
+            )
+        ).all()
+        return [
+            PaymentEvent(r.sequence, r.merchant_id, r.type, r.payment_id, r.refund_id, r.created_at)
+            for r in rows
+        ]
+
+    async def list_payments(
+        self,
+        merchant_id: str,
+        order_no: str,
+        state: PaymentState | None,
+        day: date | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Payment]:
+        conditions = [payments.c.merchant_id == merchant_id]
+        if order_no:
+            conditions.append(payments.c.merchant_order_no == order_no)
+        if state is not None:
+            conditions.append(payments.c.state == state.value)
+        if day is not None:
+            conditions.append(payments.c.accounting_date == day)
+        if before is not None:
+            conditions.append(
+                tuple_(payments.c.created_at, payments.c.payment_id) < tuple_(before[0], before[1])
+            )
+        rows = (
+            await self._conn.execute(
+                select(payments)
+                .where(and_(*conditions))
+                .order_by(payments.c.created_at.desc(), payments.c.payment_id.desc())
+                .limit(limit)
+            )
+        ).all()
+        return [_payment(r) for r in rows]
+
+    async def refund_by_request(self, request_id: str) -> Refund | None:
+        row = (
+            await self._conn.execute(select(refunds).where(refunds.c.request_id == request_id))
+        ).first()
+        return _refund(row) if row else None
+
+    async def get_refund(self, refund_id: str, *, for_update: bool = False) -> Refund | None:
+        statement = select(refunds).where(refunds.c.refund_id == refund_id)
+        if for_update:
+            statement = statement.with_for_update()
+        row = (await self._conn.execute(statement)).first()
+        return _refund(row) if row else None
+
+    async def add_refund(self, refund: Refund) -> bool:
+        statement = (
+            insert(refunds)
+            .values(
+                refund_id=refund.refund_id,
+                request_id=refund.request_id,
+                request_hash=refund.request_hash,
+                payment_id=refund.payment_id,
+                amount=refund.amount.minor_units,
+                currency=refund.amount.currency,
+                state=refund.state.value,
+                reason=refund.reason,
+                channel_refund_id=refund.channel_refund_id,
+                failure_reason=refund.failure_reason,
+                trace_id=refund.trace_id,
+                created_at=refund.created_at,
+                updated_at=refund.updated_at,
+            )
+            .on_conflict_do_nothing(index_elements=["request_id"])
+            .returning(refunds.c.refund_id)
+        )
+        return (await self._conn.execute(statement)).first() is not None
+
+    async def save_refund(self, refund: Refund) -> None:
+        await self._conn.execute(
+            update(refunds)
+            .where(refunds.c.refund_id == refund.refund_id)
+            .values(
+                state=refund.state.value,
+                channel_refund_id=refund.channel_refund_id,
+                failure_reason=refund.failure_reason,
+                updated_at=refund.updated_at,
+            )
+        )
+
+
+class GatewayRepository(StatusQueries):
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
 

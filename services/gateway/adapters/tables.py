@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Date, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Identity,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata = MetaData()
@@ -37,6 +49,39 @@ payments = Table(
     Column("fee", BigInteger, nullable=False),
     Column("trace_id", String(32), nullable=False),
     Column("accounting_date", Date, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("next_query_at", DateTime(timezone=True), nullable=True),
+    Column("query_attempts", Integer, nullable=False),
+    Column("needs_reconciliation", Boolean, nullable=False),
+    Column("refunded", BigInteger, nullable=False),
+)
+
+payment_events = Table(
+    "payment_events",
+    metadata,
+    Column("sequence", BigInteger, Identity(), primary_key=True),
+    Column("merchant_id", String(32), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("payment_id", String(40), nullable=False),
+    Column("refund_id", String(40), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("refund_id", String(40), primary_key=True),
+    Column("request_id", String(64), nullable=False, unique=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("payment_id", String(40), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("channel_refund_id", String(64), nullable=False),
+    Column("failure_reason", String(64), nullable=False),
+    Column("trace_id", String(32), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

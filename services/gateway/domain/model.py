@@ -84,6 +84,8 @@ class Payment:
     channel_transaction_id: str = ""
     failure_reason: str = ""
     fee: int = 0
+    refunded: int = 0
+    needs_reconciliation: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     def _moved(self, state: PaymentState, now: datetime, **changes: object) -> Payment:
@@ -108,6 +110,10 @@ class Payment:
             failure_reason=reason,
             channel_transaction_id=channel_transaction_id or self.channel_transaction_id,
         )
+
+    def close(self, now: datetime) -> Payment:
+        """Closed unpaid; only once the channel is known not to have taken the money."""
+        return self._moved(PaymentState.CLOSED, now)
 
     def unknown(self, now: datetime, channel_transaction_id: str = "") -> Payment:
         return self._moved(

@@ -45,6 +45,11 @@ class ChannelAdapter(Protocol):
 
     async def query(self, payment_id: str) -> ChannelAnswer: ...
 
+    async def refund(self, refund_id: str, payment_id: str, amount: Money) -> ChannelAnswer:
+        """Refunds at the channel, idempotent by refund_id; the answer's transaction id is the
+        channel's refund number."""
+        ...
+
     def statement(self, day: date) -> AsyncIterator[bytes]: ...
 
 

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from gateway.domain.model import CreatePayment, Payment, PaymentMethod, PaymentState
 from gateway.domain.ports import CardCheck, VerifyElement, VerifyOutcome
+from gateway.domain.refunds import Refund, RefundState, RequestRefund
 from gateway.domain.verification import CardVerificationRecord
-from paysuite.errors import Violations
+from paysuite.errors import FieldViolation, InvalidArgument, Violations
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
-from paysuite.runtime.protoconv import check_id, money_from_proto, money_to_proto, timestamp
+from paysuite.runtime.protoconv import (
+    check_id,
+    date_from_proto,
+    money_from_proto,
+    money_to_proto,
+    page_cursor,
+    timestamp,
+)
 
 METHODS = {
     pb.PAYMENT_METHOD_BANK_CARD: PaymentMethod.BANK_CARD,
@@ -152,4 +162,77 @@ def channel_transaction_to_proto(payment: Payment) -> pb.ChannelTransaction:
         amount=money_to_proto(payment.amount),
         state=STATES[payment.state],
         create_time=timestamp(payment.created_at),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    merchant_id: str
+    order_no: str
+    state: PaymentState | None
+    day: date | None
+    before: tuple[datetime, str] | None
+    size: int
+
+
+def list_query(request: pb.ListPaymentsRequest) -> ListQuery:
+    violations = Violations()
+    check_id(request.merchant_id, "merchant_id", violations, max_length=32)
+    check_id(request.merchant_order_no, "merchant_order_no", violations, required=False)
+    day = None
+    if request.HasField("accounting_date"):
+        day = date_from_proto(request.accounting_date, "accounting_date", violations)
+    violations.require(request.page_size >= 0, "page_size", "must not be negative")
+    violations.raise_if_any()
+    cursor = page_cursor(request.page_token)
+    before = None
+    if cursor:
+        stamp, _, payment_id = cursor.partition("|")
+        try:
+            before = (datetime.fromisoformat(stamp), payment_id)
+        except ValueError as exc:
+            raise InvalidArgument(
+                [FieldViolation("page_token", "not a token from this API")]
+            ) from exc
+    state = next((k for k, v in STATES.items() if v == request.state), None)
+    return ListQuery(
+        request.merchant_id,
+        request.merchant_order_no,
+        state,
+        day,
+        before,
+        min(request.page_size or 50, 500),
+    )
+
+
+def refund_command(request: pb.RefundPaymentRequest) -> RequestRefund:
+    violations = Violations()
+    check_id(request.request_id, "request_id", violations)
+    check_id(request.payment_id, "payment_id", violations)
+    amount = money_from_proto(
+        request.amount, "amount", violations, has_value=request.HasField("amount")
+    )
+    violations.require(
+        0 < len(request.reason.strip()) <= 128, "reason", "required, at most 128 characters"
+    )
+    violations.raise_if_any()
+    assert amount is not None
+    return RequestRefund(request.request_id, request.payment_id, amount, request.reason.strip())
+
+
+REFUND_STATES = {s: pb.Refund.State.Value(s.name) for s in RefundState}
+
+
+def refund_to_proto(refund: Refund) -> pb.Refund:
+    return pb.Refund(
+        refund_id=refund.refund_id,
+        payment_id=refund.payment_id,
+        amount=money_to_proto(refund.amount),
+        state=REFUND_STATES[refund.state],
+        reason=refund.reason,
+        channel_refund_id=refund.channel_refund_id,
+        failure_reason=refund.failure_reason,
+        trace_id=refund.trace_id,
+        create_time=timestamp(refund.created_at),
+        update_time=timestamp(refund.updated_at),
     )

@@ -9,13 +9,26 @@ import grpc
 
 from gateway.domain.ports import ChannelAdapter
 from gateway.entrypoints import convert
-from gateway.service_layer import card_verification, channel_records, payments
+from gateway.service_layer import (
+    card_verification,
+    channel_records,
+    events,
+    payments,
+    refunds,
+    status,
+)
 from gateway.service_layer.card_verification import VerificationDeps
-from gateway.service_layer.payments import PaymentDeps
+from gateway.service_layer.deps import PaymentDeps
 from paysuite.errors import Violations
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
-from paysuite.runtime.protoconv import check_id, date_from_proto, page_cursor, page_token
+from paysuite.runtime.protoconv import (
+    check_id,
+    date_from_proto,
+    page_cursor,
+    page_token,
+    timestamp,
+)
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -85,3 +98,80 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         check = convert.card_check(request)
         record = await card_verification.verify_card(self._verification, check)
         return convert.verification_to_proto(record)
+
+    async def QueryPayment(
+        self, request: pb.QueryPaymentRequest, context: Context
+    ) -> pb.QueryPaymentResponse:
+        _payment_id(request.payment_id)
+        payment = await status.query_payment(self._deps, request.payment_id)
+        return pb.QueryPaymentResponse(payment=convert.payment_to_proto(payment))
+
+    async def ClosePayment(
+        self, request: pb.ClosePaymentRequest, context: Context
+    ) -> pb.ClosePaymentResponse:
+        _payment_id(request.payment_id)
+        payment = await status.close_payment(self._deps, request.payment_id)
+        return pb.ClosePaymentResponse(payment=convert.payment_to_proto(payment))
+
+    async def ListPayments(
+        self, request: pb.ListPaymentsRequest, context: Context
+    ) -> pb.ListPaymentsResponse:
+        query = convert.list_query(request)
+        async with self._deps.uow() as work:
+            found = await work.repo.list_payments(
+                query.merchant_id,
+                query.order_no,
+                query.state,
+                query.day,
+                query.before,
+                query.size + 1,
+            )
+        page = found[: query.size]
+        cursor = (
+            f"{page[-1].created_at.isoformat()}|{page[-1].payment_id}"
+            if len(found) > query.size
+            else None
+        )
+        return pb.ListPaymentsResponse(
+            payments=[convert.payment_to_proto(p) for p in page], next_page_token=page_token(cursor)
+        )
+
+    async def RefundPayment(
+        self, request: pb.RefundPaymentRequest, context: Context
+    ) -> pb.RefundPaymentResponse:
+        refund = await refunds.refund_payment(self._deps, convert.refund_command(request))
+        return pb.RefundPaymentResponse(refund=convert.refund_to_proto(refund))
+
+    async def GetRefund(
+        self, request: pb.GetRefundRequest, context: Context
+    ) -> pb.GetRefundResponse:
+        violations = Violations()
+        check_id(request.refund_id, "refund_id", violations)
+        violations.raise_if_any()
+        refund = await refunds.get_refund(self._deps.uow, request.refund_id)
+        return pb.GetRefundResponse(refund=convert.refund_to_proto(refund))
+
+    async def WatchPaymentEvents(
+        self, request: pb.WatchPaymentEventsRequest, context: Context
+    ) -> AsyncIterator[pb.WatchPaymentEventsResponse]:
+        violations = Violations()
+        check_id(request.merchant_id, "merchant_id", violations, max_length=32)
+        violations.require(request.after_sequence >= 0, "after_sequence", "must not be negative")
+        violations.raise_if_any()
+        async for event, payment, refund in events.watch(
+            self._deps.uow, request.merchant_id, request.after_sequence
+        ):
+            response = pb.WatchPaymentEventsResponse(
+                sequence=event.sequence, type=event.type, create_time=timestamp(event.created_at)
+            )
+            if payment is not None:
+                response.payment.CopyFrom(convert.payment_to_proto(payment))
+            if refund is not None:
+                response.refund.CopyFrom(convert.refund_to_proto(refund))
+            yield response
+
+
+def _payment_id(value: str) -> None:
+    violations = Violations()
+    check_id(value, "payment_id", violations)
+    violations.raise_if_any()

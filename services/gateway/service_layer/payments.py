@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from opentelemetry import trace
 
-from gateway.domain import accounts
 from gateway.domain.errors import (
     ChannelNotSupported,
     MerchantNotFound,
@@ -18,23 +14,10 @@ from gateway.domain.errors import (
     PaymentNotFound,
     RequestIdReused,
 )
-from gateway.domain.model import CreatePayment, Payment, PaymentMethod, PaymentState
-from gateway.domain.ports import (
-    ChannelAdapter,
-    ChannelAnswer,
-    ChannelCharge,
-    ChannelOutcome,
-    IdentityPort,
-    LedgerPosting,
-)
-from gateway.service_layer.outbox import (
-    LEDGER_TRANSFER,
-    LIMIT_COMMIT,
-    LIMIT_RELEASE,
-    OutboxRelay,
-    current_traceparent,
-    transfer_payload,
-)
+from gateway.domain.model import CreatePayment, Payment, PaymentState
+from gateway.domain.ports import ChannelCharge
+from gateway.service_layer.deps import PaymentDeps
+from gateway.service_layer.settlement import apply_answer
 from gateway.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from paysuite.ids import new_id
 from paysuite.runtime.telemetry import current_trace_id
@@ -42,15 +25,6 @@ from paysuite.runtime.telemetry import current_trace_id
 _log = logging.getLogger(__name__)
 
 ACCOUNTING_ZONE = ZoneInfo("Asia/Shanghai")
-
-
-@dataclass
-class PaymentDeps:
-    uow: UnitOfWorkFactory
-    identity: IdentityPort
-    channels: Mapping[PaymentMethod, ChannelAdapter]
-    relay: OutboxRelay
-    clock: Callable[[], datetime]
 
 
 def _annotate(payment: Payment) -> None:
@@ -111,85 +85,14 @@ async def _record(deps: PaymentDeps, command: CreatePayment, channel: str) -> tu
         return raced, False
 
 
-def _capture_postings(payment: Payment) -> list[LedgerPosting]:
-    currency = payment.amount.currency
-    return [
-        LedgerPosting(
-            accounts.channel_receivable(payment.channel, currency),
-            accounts.merchant_payable(payment.merchant_id, currency),
-            payment.amount,
-        )
-    ]
-
-
-async def _settle(
-    deps: PaymentDeps, payment: Payment, card_id: str, answer: ChannelAnswer
-) -> Payment:
-    """Applies the channel's answer; a success and its ledger posting commit together.
-
-    The payer's limit reservation is committed on success and released on failure, through
-    the outbox as well, so neither is lost if identity is unreachable right now.
-    """
-    outbox_ids: list[int | None] = []
-    async with deps.uow() as work:
-        current = await work.repo.get(payment.payment_id, for_update=True)
-        assert current is not None
-        if current.state.terminal:
-            return current
-        current = current.using_card(card_id)
-        now = deps.clock()
-        match answer.outcome:
-            case ChannelOutcome.SUCCEEDED:
-                updated = current.succeed(
-                    answer.channel_transaction_id, answer.fee_minor_units, now
-                )
-                outbox_ids.append(
-                    await work.repo.enqueue(
-                        LEDGER_TRANSFER,
-                        f"{payment.payment_id}:capture",
-                        transfer_payload(
-                            _capture_postings(updated),
-                            "payment capture",
-                            {
-                                "payment_id": payment.payment_id,
-                                "merchant_order_no": payment.merchant_order_no,
-                            },
-                        ),
-                        current_traceparent(),
-                        now,
-                    )
-                )
-                outbox_ids.append(await _settle_limit(work, payment, LIMIT_COMMIT, now))
-            case ChannelOutcome.FAILED:
-                updated = current.fail(
-                    answer.error_code or "CHANNEL_DECLINED", now, answer.channel_transaction_id
-                )
-                outbox_ids.append(await _settle_limit(work, payment, LIMIT_RELEASE, now))
-            case _:
-                # Unknown: the reservation stays until the payment is resolved.
-                updated = current.unknown(now, answer.channel_transaction_id)
-        await work.repo.save(updated)
-        await work.commit()
-    for outbox_id in outbox_ids:
-        if outbox_id is not None:
-            await deps.relay.deliver_now(outbox_id)
-    return updated
-
-
-async def _settle_limit(work: UnitOfWork, payment: Payment, kind: str, now: datetime) -> int | None:
-    return await work.repo.enqueue(
-        kind,
-        f"{payment.payment_id}:{kind}",
-        {"payment_id": payment.payment_id},
-        current_traceparent(),
-        now,
-    )
-
-
 async def _fail(deps: PaymentDeps, payment: Payment, reason: str) -> Payment:
+    """Fails a payment the channel never saw (the payer was refused before any charge)."""
     async with deps.uow() as work:
         updated = payment.fail(reason, deps.clock())
         await work.repo.save(updated)
+        await work.repo.add_event(
+            updated.merchant_id, "payment.failed", updated.payment_id, "", updated.updated_at
+        )
         await work.commit()
     return updated
 
@@ -220,7 +123,7 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
     answer = await channel.charge(
         ChannelCharge(payment.payment_id, payment.amount, payer.agreement_no, command.description)
     )
-    payment = await _settle(deps, payment, payer.card_id, answer)
+    payment = await apply_answer(deps, payment.payment_id, answer, card_id=payer.card_id)
     _annotate(payment)
     _log.info(
         "payment settled", extra={"payment_id": payment.payment_id, "state": payment.state.value}

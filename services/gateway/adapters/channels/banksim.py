@@ -23,6 +23,7 @@ from gateway.domain.ports import (
 )
 from paysuite.errors import Unavailable
 from paysuite.http_signing import SIGNATURE_HEADER, SignatureError, new_nonce, sign, verify
+from paysuite.money import Money
 
 _log = logging.getLogger(__name__)
 
@@ -166,6 +167,30 @@ class BankQuickPayChannel:
         if answer.get("code") == "ORDER_NOT_EXIST":
             return ChannelAnswer(ChannelOutcome.FAILED, error_code="ORDER_NOT_EXIST")
         return self._answer(answer)
+
+    async def refund(self, refund_id: str, payment_id: str, amount: Money) -> ChannelAnswer:
+        """Refunds at the bank, idempotent by refund_id (the bank's out_refund_no)."""
+        payload = {
+            "mch_id": self._merchant_id,
+            "out_trade_no": payment_id,
+            "out_refund_no": refund_id,
+            "amount": amount.minor_units,
+            "currency": amount.currency,
+        }
+        try:
+            answer = await self._call("/api/quickpay/refund", payload)
+        except (TimeoutError, aiohttp.ClientError, SignatureError, ValueError) as exc:
+            return ChannelAnswer(ChannelOutcome.UNKNOWN, error_code=type(exc).__name__)
+        if answer["_http_status"] != 200:
+            return ChannelAnswer(ChannelOutcome.UNKNOWN, error_code=str(answer.get("code", "")))
+        outcome = {"SUCCESS": ChannelOutcome.SUCCEEDED, "FAIL": ChannelOutcome.FAILED}.get(
+            str(answer.get("code")), ChannelOutcome.UNKNOWN
+        )
+        return ChannelAnswer(
+            outcome,
+            channel_transaction_id=str(answer.get("refund_no") or ""),
+            error_code=str(answer.get("err_code") or ""),
+        )
 
     async def verify_card(self, check: CardCheck) -> CardVerification:
         """Four-element verification; the request id is the bank's req_no. Logs no elements."""

@@ -1,0 +1,25 @@
+"""What the payment use cases need, wired once by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.domain.model import PaymentMethod
+from gateway.domain.ports import ChannelAdapter, IdentityPort
+from gateway.service_layer.outbox import OutboxRelay
+from gateway.service_layer.unit_of_work import UnitOfWorkFactory
+
+
+@dataclass
+class PaymentDeps:
+    uow: UnitOfWorkFactory
+    identity: IdentityPort
+    channels: Mapping[PaymentMethod, ChannelAdapter]
+    relay: OutboxRelay
+    clock: Callable[[], datetime]
+
+    def channel(self, name: str) -> ChannelAdapter | None:
+        """The adapter of a channel by its name, as stored on payments."""
+        return next((c for c in self.channels.values() if c.name == name), None)

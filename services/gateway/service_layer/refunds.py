@@ -1,0 +1,152 @@
+"""Refunding a succeeded payment: room reserved under the payment's lock, then the channel.
+
+The refunded total is raised before the channel is asked, so concurrent refunds can never
+together exceed the payment; a failed refund gives its room back. A success posts the
+reverse of the capture to the ledger through the outbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gateway.domain import accounts
+from gateway.domain.errors import PaymentNotFound, RequestIdReused
+from gateway.domain.model import PaymentState
+from gateway.domain.ports import ChannelAnswer, ChannelOutcome, LedgerPosting
+from gateway.domain.refunds import Refund, RefundState, RequestRefund, check_refundable
+from gateway.service_layer.deps import PaymentDeps
+from gateway.service_layer.outbox import LEDGER_TRANSFER, current_traceparent, transfer_payload
+from gateway.service_layer.unit_of_work import UnitOfWorkFactory
+from paysuite.errors import NotFound
+from paysuite.ids import new_id
+from paysuite.runtime.telemetry import current_trace_id
+
+
+class RefundNotFound(NotFound):
+    reason = "REFUND_NOT_FOUND"
+
+
+async def _replay(deps: PaymentDeps, command: RequestRefund) -> Refund | None:
+    async with deps.uow() as work:
+        existing = await work.repo.refund_by_request(command.request_id)
+    if existing is None:
+        return None
+    if existing.request_hash != command.request_hash():
+        raise RequestIdReused(
+            "request_id was used for a different refund", metadata={"refund_id": existing.refund_id}
+        )
+    return existing
+
+
+async def _reserve(deps: PaymentDeps, command: RequestRefund) -> tuple[Refund, str, bool]:
+    """Records the refund and raises the payment's refunded total; (refund, channel, new)."""
+    async with deps.uow() as work:
+        payment = await work.repo.get(command.payment_id, for_update=True)
+        if payment is None:
+            raise PaymentNotFound("payment not found", metadata={"payment_id": command.payment_id})
+        check_refundable(
+            payment.amount,
+            payment.refunded,
+            command.amount,
+            payment.state is PaymentState.SUCCEEDED,
+        )
+        now = deps.clock()
+        refund = Refund(
+            refund_id=new_id("rfd"),
+            request_id=command.request_id,
+            request_hash=command.request_hash(),
+            payment_id=payment.payment_id,
+            amount=command.amount,
+            state=RefundState.PROCESSING,
+            reason=command.reason,
+            trace_id=current_trace_id(),
+            created_at=now,
+            updated_at=now,
+        )
+        if not await work.repo.add_refund(refund):
+            await work.rollback()
+            raced = await work.repo.refund_by_request(command.request_id)
+            assert raced is not None
+            return raced, payment.channel, False
+        await work.repo.save(
+            replace(payment, refunded=payment.refunded + command.amount.minor_units)
+        )
+        await work.commit()
+    return refund, payment.channel, True
+
+
+def _reverse_postings(refund: Refund, channel: str, merchant_id: str) -> list[LedgerPosting]:
+    currency = refund.amount.currency
+    return [
+        LedgerPosting(
+            accounts.merchant_payable(merchant_id, currency),
+            accounts.channel_receivable(channel, currency),
+            refund.amount,
+        )
+    ]
+
+
+async def apply_refund_answer(deps: PaymentDeps, refund_id: str, answer: ChannelAnswer) -> Refund:
+    outbox_id: int | None = None
+    async with deps.uow() as work:
+        refund = await work.repo.get_refund(refund_id, for_update=True)
+        assert refund is not None
+        if refund.state.terminal or answer.outcome not in (
+            ChannelOutcome.SUCCEEDED,
+            ChannelOutcome.FAILED,
+        ):
+            return refund
+        payment = await work.repo.get(refund.payment_id, for_update=True)
+        assert payment is not None
+        now = deps.clock()
+        if answer.outcome is ChannelOutcome.SUCCEEDED:
+            refund = refund.succeed(answer.channel_transaction_id, now)
+            outbox_id = await work.repo.enqueue(
+                LEDGER_TRANSFER,
+                f"{refund.refund_id}:refund",
+                transfer_payload(
+                    _reverse_postings(refund, payment.channel, payment.merchant_id),
+                    "payment refund",
+                    {"payment_id": payment.payment_id, "refund_id": refund.refund_id},
+                ),
+                current_traceparent(),
+                now,
+            )
+        else:
+            refund = refund.fail(answer.error_code or "CHANNEL_REFUSED", now)
+            await work.repo.save(
+                replace(payment, refunded=payment.refunded - refund.amount.minor_units)
+            )
+        await work.repo.save_refund(refund)
+        await work.repo.add_event(
+            payment.merchant_id,
+            f"refund.{refund.state.value}",
+            payment.payment_id,
+            refund.refund_id,
+            now,
+        )
+        await work.commit()
+    if outbox_id is not None:
+        await deps.relay.deliver_now(outbox_id)
+    return refund
+
+
+async def refund_payment(deps: PaymentDeps, command: RequestRefund) -> Refund:
+    if (previous := await _replay(deps, command)) is not None:
+        return previous
+    refund, channel_name, created = await _reserve(deps, command)
+    if not created or refund.state.terminal:
+        return refund
+    channel = deps.channel(channel_name)
+    if channel is None:
+        return refund
+    answer = await channel.refund(refund.refund_id, refund.payment_id, refund.amount)
+    return await apply_refund_answer(deps, refund.refund_id, answer)
+
+
+async def get_refund(uow: UnitOfWorkFactory, refund_id: str) -> Refund:
+    async with uow() as work:
+        refund = await work.repo.get_refund(refund_id)
+    if refund is None:
+        raise RefundNotFound("refund not found", metadata={"refund_id": refund_id})
+    return refund

@@ -1,0 +1,132 @@
+"""Applying a channel's answer to a payment: once definite, with its money and its events.
+
+A success commits with its ledger posting and the payer's limit commit in the outbox; a
+failure with the limit release; an indefinite answer schedules a query. A definite answer
+that contradicts a final state is not applied: the payment is flagged for reconciliation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gateway.domain import accounts
+from gateway.domain.model import Payment, PaymentState
+from gateway.domain.ports import ChannelAnswer, ChannelOutcome, LedgerPosting
+from gateway.domain.status import next_query_delay
+from gateway.service_layer.deps import PaymentDeps
+from gateway.service_layer.outbox import (
+    LEDGER_TRANSFER,
+    LIMIT_COMMIT,
+    LIMIT_RELEASE,
+    current_traceparent,
+    transfer_payload,
+)
+from gateway.service_layer.unit_of_work import UnitOfWork
+
+
+def capture_postings(payment: Payment) -> list[LedgerPosting]:
+    currency = payment.amount.currency
+    return [
+        LedgerPosting(
+            accounts.channel_receivable(payment.channel, currency),
+            accounts.merchant_payable(payment.merchant_id, currency),
+            payment.amount,
+        )
+    ]
+
+
+async def _enqueue_limit(
+    work: UnitOfWork, payment: Payment, kind: str, now: datetime
+) -> int | None:
+    return await work.repo.enqueue(
+        kind,
+        f"{payment.payment_id}:{kind}",
+        {"payment_id": payment.payment_id},
+        current_traceparent(),
+        now,
+    )
+
+
+def _contradicts(state: PaymentState, outcome: ChannelOutcome) -> bool:
+    return (state is PaymentState.SUCCEEDED and outcome is ChannelOutcome.FAILED) or (
+        state in (PaymentState.FAILED, PaymentState.CLOSED) and outcome is ChannelOutcome.SUCCEEDED
+    )
+
+
+async def apply_answer(
+    deps: PaymentDeps,
+    payment_id: str,
+    answer: ChannelAnswer,
+    *,
+    card_id: str | None = None,
+    closing: bool = False,
+) -> Payment:
+    outbox_ids: list[int | None] = []
+    async with deps.uow() as work:
+        current = await work.repo.get(payment_id, for_update=True)
+        assert current is not None
+        now = deps.clock()
+        if current.state.terminal:
+            if _contradicts(current.state, answer.outcome) and not current.needs_reconciliation:
+                await work.repo.schedule_query(payment_id, None, 0, hand_over=True)
+                await work.repo.add_event(
+                    current.merchant_id, "payment.exception", payment_id, "", now
+                )
+                await work.commit()
+            return current
+        if card_id is not None:
+            current = current.using_card(card_id)
+        match answer.outcome:
+            case ChannelOutcome.SUCCEEDED:
+                updated = current.succeed(
+                    answer.channel_transaction_id, answer.fee_minor_units, now
+                )
+                outbox_ids.append(
+                    await work.repo.enqueue(
+                        LEDGER_TRANSFER,
+                        f"{payment_id}:capture",
+                        transfer_payload(
+                            capture_postings(updated),
+                            "payment capture",
+                            {
+                                "payment_id": payment_id,
+                                "merchant_order_no": updated.merchant_order_no,
+                            },
+                        ),
+                        current_traceparent(),
+                        now,
+                    )
+                )
+                outbox_ids.append(await _enqueue_limit(work, updated, LIMIT_COMMIT, now))
+                await work.repo.schedule_query(payment_id, None, 0)
+                await work.repo.add_event(
+                    updated.merchant_id, "payment.succeeded", payment_id, "", now
+                )
+            case ChannelOutcome.FAILED:
+                if closing:
+                    updated = current.close(now)
+                else:
+                    updated = current.fail(
+                        answer.error_code or "CHANNEL_DECLINED", now, answer.channel_transaction_id
+                    )
+                outbox_ids.append(await _enqueue_limit(work, updated, LIMIT_RELEASE, now))
+                await work.repo.schedule_query(payment_id, None, 0)
+                await work.repo.add_event(
+                    updated.merchant_id, f"payment.{updated.state.value}", payment_id, "", now
+                )
+            case _:
+                # Not definite: the limit reservation stays until the payment is resolved.
+                updated = current.unknown(now, answer.channel_transaction_id)
+                if current.state is PaymentState.PROCESSING:
+                    delay = next_query_delay(0)
+                    assert delay is not None
+                    await work.repo.schedule_query(payment_id, now + delay, 0)
+                    await work.repo.add_event(
+                        updated.merchant_id, "payment.unknown", payment_id, "", now
+                    )
+        await work.repo.save(updated)
+        await work.commit()
+    for outbox_id in outbox_ids:
+        if outbox_id is not None:
+            await deps.relay.deliver_now(outbox_id)
+    return updated

@@ -1,0 +1,121 @@
+"""Resolving payments the channel has not answered definitely: query now, or on a schedule.
+
+The janitor asks the channel again every 5 s for the first 30 s, then backs off; a payment
+still unresolved after the last query is handed to reconciliation, never guessed at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from gateway.domain.errors import PaymentNotFound
+from gateway.domain.model import Payment, PaymentState
+from gateway.domain.ports import ChannelAnswer, ChannelOutcome
+from gateway.domain.status import next_query_delay
+from gateway.service_layer.deps import PaymentDeps
+from gateway.service_layer.settlement import apply_answer
+from paysuite.errors import DomainError, ErrorKind
+
+_log = logging.getLogger(__name__)
+
+# A charge can still land at the bank this long after we sent it (its timeout plus margin),
+# so "no such order" before then proves nothing.
+IN_FLIGHT = timedelta(seconds=60)
+
+
+class PaymentStatusUnknown(DomainError):
+    kind = ErrorKind.FAILED_PRECONDITION
+    reason = "PAYMENT_STATUS_UNKNOWN"
+
+
+class PaymentNotClosable(DomainError):
+    kind = ErrorKind.FAILED_PRECONDITION
+    reason = "PAYMENT_NOT_CLOSABLE"
+
+
+async def _load(deps: PaymentDeps, payment_id: str) -> Payment:
+    async with deps.uow() as work:
+        payment = await work.repo.get(payment_id)
+    if payment is None:
+        raise PaymentNotFound("payment not found", metadata={"payment_id": payment_id})
+    return payment
+
+
+async def _ask(deps: PaymentDeps, payment: Payment) -> ChannelAnswer:
+    channel = deps.channel(payment.channel)
+    if channel is None:
+        return ChannelAnswer(ChannelOutcome.UNKNOWN, error_code="CHANNEL_NOT_CONFIGURED")
+    answer = await channel.query(payment.payment_id)
+    too_early = deps.clock() - payment.created_at < IN_FLIGHT
+    if answer.error_code == "ORDER_NOT_EXIST" and too_early:
+        return ChannelAnswer(ChannelOutcome.UNKNOWN, error_code="ORDER_NOT_EXIST_YET")
+    return answer
+
+
+async def query_payment(deps: PaymentDeps, payment_id: str) -> Payment:
+    """Asks the channel now; a definite answer is applied, an indefinite one changes nothing."""
+    payment = await _load(deps, payment_id)
+    if payment.state.terminal:
+        return payment
+    return await apply_answer(deps, payment_id, await _ask(deps, payment))
+
+
+async def close_payment(deps: PaymentDeps, payment_id: str) -> Payment:
+    """Closes an unpaid order once the channel says it does not have it."""
+    payment = await _load(deps, payment_id)
+    if payment.state is PaymentState.CLOSED:
+        return payment
+    if payment.state is not PaymentState.PROCESSING and payment.state is not PaymentState.UNKNOWN:
+        raise PaymentNotClosable(
+            "only an unpaid payment can be closed", metadata={"state": payment.state.value}
+        )
+    answer = await _ask(deps, payment)
+    if answer.outcome is ChannelOutcome.SUCCEEDED:
+        await apply_answer(deps, payment_id, answer)
+        raise PaymentNotClosable("the channel has taken the money", metadata={"state": "succeeded"})
+    if answer.outcome is not ChannelOutcome.FAILED:
+        raise PaymentStatusUnknown("the channel cannot tell yet whether it was paid")
+    return await apply_answer(
+        deps, payment_id, ChannelAnswer(ChannelOutcome.FAILED, error_code="CLOSED"), closing=True
+    )
+
+
+async def resolve_due(deps: PaymentDeps, limit: int = 50) -> int:
+    """One janitor pass: query every due payment, reschedule or hand over what stays open."""
+    now = deps.clock()
+    async with deps.uow() as work:
+        due = await work.repo.due_for_query(now, limit)
+        for payment_id, attempts in due:
+            # Claimed for this pass: push the next query out so others leave it alone.
+            await work.repo.schedule_query(payment_id, now + timedelta(seconds=30), attempts)
+        await work.commit()
+    for payment_id, attempts in due:
+        payment = await _load(deps, payment_id)
+        resolved = await apply_answer(deps, payment_id, await _ask(deps, payment))
+        if resolved.state.terminal:
+            continue
+        delay = next_query_delay(attempts + 1)
+        async with deps.uow() as work:
+            if delay is None:
+                await work.repo.schedule_query(payment_id, None, attempts + 1, hand_over=True)
+                await work.repo.add_event(
+                    resolved.merchant_id, "payment.reconciliation", payment_id, "", deps.clock()
+                )
+                _log.warning("payment handed to reconciliation", extra={"payment_id": payment_id})
+            else:
+                await work.repo.schedule_query(payment_id, deps.clock() + delay, attempts + 1)
+            await work.commit()
+    return len(due)
+
+
+async def run_janitor(deps: PaymentDeps, every_seconds: float = 1.0) -> None:
+    while True:
+        try:
+            handled = await resolve_due(deps)
+        except Exception:  # the janitor must outlive any one failure
+            _log.exception("payment janitor pass failed")
+            handled = 0
+        if not handled:
+            await asyncio.sleep(every_seconds)

@@ -1,0 +1,237 @@
+"""Unknown payments resolved by query and janitor, closing, refunds, listing, event stream."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+import asyncpg
+import grpc
+import pytest
+
+from devstack import demo
+from paysuite.gateway.v1 import gateway_service_pb2 as pb
+from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
+from paysuite.ledger.v1 import ledger_service_pb2 as lpb
+from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
+from paysuite.runtime.grpc_errors import error_info
+from paysuite.type.v1.money_pb2 import Money
+
+DialFaults = Callable[..., Awaitable[None]]
+MERCHANT_ACCOUNT = f"merchant.{demo.MERCHANT_ID}.payable.CNY"
+
+
+@pytest.fixture
+async def gateway(gateway_addr: str) -> pb_grpc.GatewayServiceAsyncStub:
+    return pb_grpc.GatewayServiceStub(grpc.aio.insecure_channel(gateway_addr))
+
+
+@pytest.fixture
+async def ledger(ledger_addr: str) -> lpb_grpc.LedgerServiceAsyncStub:
+    return lpb_grpc.LedgerServiceStub(grpc.aio.insecure_channel(ledger_addr))
+
+
+@pytest.fixture
+async def bank(bank_url: str) -> AsyncIterator[DialFaults]:
+    async with aiohttp.ClientSession() as session:
+
+        async def dial(**faults: float) -> None:
+            async with session.post(f"{bank_url}/_admin/faults", json=faults) as response:
+                assert response.status == 200
+
+        yield dial
+        await dial(
+            decline_rate=0, error_rate=0, timeout_rate=0, latency_ms=0, timeout_sleep_ms=30000
+        )
+
+
+def request(amount: int, order: str | None = None) -> pb.CreatePaymentRequest:
+    return pb.CreatePaymentRequest(
+        request_id=f"req-{secrets.token_hex(8)}",
+        merchant_id=demo.MERCHANT_ID,
+        merchant_order_no=order or f"ORD-{secrets.token_hex(6)}",
+        amount=Money(currency_code="CNY", minor_units=amount),
+        method=pb.PAYMENT_METHOD_BANK_CARD,
+        payer_user_id=demo.USER_ID,
+    )
+
+
+async def _balance(ledger: lpb_grpc.LedgerServiceAsyncStub) -> int:
+    answer = await ledger.GetAccount(lpb.GetAccountRequest(account_id=MERCHANT_ACCOUNT))
+    return answer.account.balance.minor_units
+
+
+async def _captures(db: asyncpg.Connection, payment_id: str) -> int:
+    count: int = await db.fetchval(
+        "SELECT count(*) FROM ledger.transfers WHERE transfer_id = $1 AND result = 'posted'",
+        f"{payment_id}:capture",
+    )
+    return count
+
+
+async def test_a_timed_out_charge_is_unknown_until_a_query_finds_it_paid(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    ledger: lpb_grpc.LedgerServiceAsyncStub,
+    bank: DialFaults,
+    db: asyncpg.Connection,
+) -> None:
+    await bank(timeout_rate=1, timeout_sleep_ms=2500)
+    before = await _balance(ledger)
+    payment = (await gateway.CreatePayment(request(777))).payment
+    assert payment.state == pb.Payment.UNKNOWN
+    assert await _balance(ledger) == before
+    await bank(timeout_rate=0)
+    queried = (
+        await gateway.QueryPayment(pb.QueryPaymentRequest(payment_id=payment.payment_id))
+    ).payment
+    assert queried.state == pb.Payment.SUCCEEDED
+    again = (
+        await gateway.QueryPayment(pb.QueryPaymentRequest(payment_id=payment.payment_id))
+    ).payment
+    assert again.state == pb.Payment.SUCCEEDED
+    assert await _balance(ledger) == before + 777
+    assert await _captures(db, payment.payment_id) == 1
+
+
+async def test_the_janitor_resolves_unknown_payments_by_itself(
+    gateway: pb_grpc.GatewayServiceAsyncStub, bank: DialFaults, db: asyncpg.Connection
+) -> None:
+    await bank(timeout_rate=1, timeout_sleep_ms=2500)
+    payment = (await gateway.CreatePayment(request(555))).payment
+    assert payment.state == pb.Payment.UNKNOWN
+    await bank(timeout_rate=0)
+    state = payment.state
+    for _ in range(100):
+        await asyncio.sleep(0.1)
+        state = (
+            await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))
+        ).payment.state
+        if state != pb.Payment.UNKNOWN:
+            break
+    assert state == pb.Payment.SUCCEEDED
+    assert await _captures(db, payment.payment_id) == 1
+
+
+async def test_close_waits_for_the_channel_and_closes_a_declined_order(
+    gateway: pb_grpc.GatewayServiceAsyncStub, bank: DialFaults
+) -> None:
+    await bank(timeout_rate=1, timeout_sleep_ms=2500, decline_rate=1)
+    payment = (await gateway.CreatePayment(request(333))).payment
+    assert payment.state == pb.Payment.UNKNOWN
+    await bank(timeout_rate=0, decline_rate=0)
+    closed = (
+        await gateway.ClosePayment(pb.ClosePaymentRequest(payment_id=payment.payment_id))
+    ).payment
+    assert closed.state == pb.Payment.CLOSED
+    paid = (await gateway.CreatePayment(request(100))).payment
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await gateway.ClosePayment(pb.ClosePaymentRequest(payment_id=paid.payment_id))
+    info = error_info(caught.value)
+    assert info is not None and info.reason == "PAYMENT_NOT_CLOSABLE"
+
+
+async def test_partial_refunds_never_exceed_the_payment(
+    gateway: pb_grpc.GatewayServiceAsyncStub, ledger: lpb_grpc.LedgerServiceAsyncStub
+) -> None:
+    payment = (await gateway.CreatePayment(request(1000))).payment
+    assert payment.state == pb.Payment.SUCCEEDED
+    before = await _balance(ledger)
+
+    async def refund(amount: int, request_id: str | None = None) -> pb.Refund | str:
+        try:
+            answer = await gateway.RefundPayment(
+                pb.RefundPaymentRequest(
+                    request_id=request_id or f"rf-{secrets.token_hex(6)}",
+                    payment_id=payment.payment_id,
+                    amount=Money(currency_code="CNY", minor_units=amount),
+                    reason="return",
+                )
+            )
+        except grpc.aio.AioRpcError as exc:
+            info = error_info(exc)
+            return info.reason if info else "?"
+        return answer.refund
+
+    first = await refund(300, "rf-first-" + payment.payment_id)
+    assert isinstance(first, pb.Refund) and first.state == pb.Refund.SUCCEEDED
+    replay = await refund(300, "rf-first-" + payment.payment_id)
+    assert isinstance(replay, pb.Refund) and replay.refund_id == first.refund_id
+    assert await refund(301, "rf-first-" + payment.payment_id) == "REQUEST_ID_REUSED"
+    racing = await asyncio.gather(*(refund(200) for _ in range(6)))
+    succeeded = [r for r in racing if isinstance(r, pb.Refund)]
+    assert len(succeeded) == 3
+    assert all(r == "REFUND_EXCEEDS_PAYMENT" for r in racing if not isinstance(r, pb.Refund))
+    assert await refund(101) == "REFUND_EXCEEDS_PAYMENT"
+    last = await refund(100)
+    assert isinstance(last, pb.Refund) and last.state == pb.Refund.SUCCEEDED
+    assert await _balance(ledger) == before - 1000
+    fetched = (await gateway.GetRefund(pb.GetRefundRequest(refund_id=first.refund_id))).refund
+    assert fetched.amount.minor_units == 300
+
+
+async def test_list_payments_filters_and_pages(gateway: pb_grpc.GatewayServiceAsyncStub) -> None:
+    order = f"LIST-{secrets.token_hex(4)}"
+    first = (await gateway.CreatePayment(request(10, order))).payment
+    duplicate = await gateway.CreatePayment(request(11, f"{order}-b"))
+    seen: list[str] = []
+    token = ""
+    while True:
+        page = await gateway.ListPayments(
+            pb.ListPaymentsRequest(
+                merchant_id=demo.MERCHANT_ID,
+                state=pb.Payment.SUCCEEDED,
+                page_size=3,
+                page_token=token,
+            )
+        )
+        assert all(p.state == pb.Payment.SUCCEEDED for p in page.payments)
+        seen += [p.payment_id for p in page.payments]
+        token = page.next_page_token
+        if not token:
+            break
+    assert {first.payment_id, duplicate.payment.payment_id} <= set(seen)
+    assert len(seen) == len(set(seen))
+    one = await gateway.ListPayments(
+        pb.ListPaymentsRequest(merchant_id=demo.MERCHANT_ID, merchant_order_no=order)
+    )
+    assert [p.payment_id for p in one.payments] == [first.payment_id]
+
+
+async def _collect(
+    gateway: pb_grpc.GatewayServiceAsyncStub, after: int, count: int
+) -> list[pb.WatchPaymentEventsResponse]:
+    call = gateway.WatchPaymentEvents(
+        pb.WatchPaymentEventsRequest(merchant_id=demo.MERCHANT_ID, after_sequence=after)
+    )
+    got: list[pb.WatchPaymentEventsResponse] = []
+    try:
+        async with asyncio.timeout(10):
+            async for event in call:
+                got.append(event)
+                if len(got) == count:
+                    break
+    finally:
+        call.cancel()
+    return got
+
+
+async def test_payment_events_stream_in_order_and_resume(
+    gateway: pb_grpc.GatewayServiceAsyncStub, db: asyncpg.Connection, bank: DialFaults
+) -> None:
+    start = await db.fetchval(
+        "SELECT coalesce(max(sequence), 0) FROM gateway.payment_events WHERE merchant_id = $1",
+        demo.MERCHANT_ID,
+    )
+    paid = (await gateway.CreatePayment(request(42))).payment
+    await bank(decline_rate=1)
+    declined = (await gateway.CreatePayment(request(43))).payment
+    events = await _collect(gateway, start, 2)
+    assert [(e.type, e.payment.payment_id) for e in events] == [
+        ("payment.succeeded", paid.payment_id),
+        ("payment.failed", declined.payment_id),
+    ]
+    assert events[0].sequence < events[1].sequence
+    resumed = await _collect(gateway, events[0].sequence, 1)
+    assert resumed[0].sequence == events[1].sequence
