@@ -7,12 +7,15 @@ from pathlib import Path
 import aiohttp
 from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 
+from gateway.adapters.callback_http import HttpCallbackSender
 from gateway.adapters.channels.banksim import BankQuickPayChannel
+from gateway.adapters.egress import build_egress
 from gateway.adapters.identity_client import GrpcIdentity
 from gateway.adapters.ledger_client import GrpcLedger
 from gateway.domain.model import PaymentMethod
 from gateway.domain.ports import ChannelAdapter
 from gateway.entrypoints.servicer import GatewayServicer
+from gateway.service_layer.callbacks import CallbackDeps, run_dispatcher
 from gateway.service_layer.card_verification import VerificationDeps
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.outbox import OutboxRelay
@@ -38,6 +41,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     identity_channel = open_channel(settings.identity_addr)
     http = aiohttp.ClientSession(trace_configs=[create_trace_config()])
     bank_secret = settings.bank_channel_secret.get_secret_value().encode()
+    egress = build_egress(http, [settings.bank_channel_name], settings.routes_file)
     bank = BankQuickPayChannel(
         settings.bank_channel_name,
         settings.bank_channel_url,
@@ -45,6 +49,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         settings.bank_channel_merchant_id,
         http,
         settings.bank_channel_timeout_seconds,
+        egress=egress,
     )
     channels: dict[str, ChannelAdapter] = {bank.name: bank}
     identity = GrpcIdentity(identity_channel)
@@ -61,10 +66,16 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     verification = VerificationDeps(
         uow=uow, verifier=bank, fingerprint_key=bank_secret, clock=utc_now
     )
+
+    callbacks = CallbackDeps(uow=uow, sender=HttpCallbackSender(http), clock=utc_now)
+
     async def janitor() -> None:
         await run_janitor(deps)
 
-    servicer = GatewayServicer(deps, channels, verification)
+    async def merchant_callbacks() -> None:
+        await run_dispatcher(callbacks)
+
+    servicer = GatewayServicer(deps, channels, verification, routes=egress)
 
     async def close_channels() -> None:
         await http.close()
@@ -76,7 +87,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         gateway_service_pb2.DESCRIPTOR.services_by_name["GatewayService"],
         gateway_service_pb2_grpc.add_GatewayServiceServicer_to_server,
         servicer,
-        background=[relay.run, janitor],
+        background=[relay.run, janitor, merchant_callbacks],
         on_stop=[close_channels, engine.dispose],
     )
 

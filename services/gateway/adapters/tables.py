@@ -26,6 +26,18 @@ merchants = Table(
     Column("name", Text, nullable=False),
     Column("state", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("callback_url", Text, nullable=True),
+    Column("callback_secret", Text, nullable=True),
+)
+
+callback_cursors = Table(
+    "callback_cursors",
+    metadata,
+    Column("merchant_id", String(32), primary_key=True),
+    Column("delivered_sequence", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text, nullable=False),
 )
 
 payments = Table(

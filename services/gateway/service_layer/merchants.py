@@ -15,3 +15,12 @@ async def register_merchant(
     async with uow() as work:
         await work.repo.upsert_merchant(merchant_id, name, clock())
         await work.commit()
+
+
+async def set_callback(
+    uow: UnitOfWorkFactory, merchant_id: str, url: str, secret: str, clock: Callable[[], datetime]
+) -> None:
+    """Sets where the merchant's signed event callbacks go, starting with its next event."""
+    async with uow() as work:
+        await work.repo.set_callback(merchant_id, url, secret, clock())
+        await work.commit()

@@ -1,0 +1,121 @@
+"""Signed HTTP callbacks to merchants: every event, in order, at least once, with retries.
+
+A cursor per merchant records the last event the merchant acknowledged (HTTP 2xx); a failure
+backs off exponentially and the same event is sent again, so merchants must deduplicate by
+its sequence number, which the body carries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from gateway.adapters.repository import CallbackTarget
+from gateway.domain.model import Payment
+from gateway.domain.refunds import Refund
+from gateway.service_layer.unit_of_work import UnitOfWorkFactory
+from paysuite.money import Money
+
+_log = logging.getLogger(__name__)
+
+
+class CallbackSender(Protocol):
+    async def send(self, url: str, secret: str, body: bytes) -> str | None:
+        """Posts the signed body; None when the merchant acknowledged, else why not."""
+        ...
+
+
+@dataclass
+class CallbackDeps:
+    uow: UnitOfWorkFactory
+    sender: CallbackSender
+    clock: Callable[[], datetime]
+    max_backoff_seconds: int = 600
+
+
+def _money(value: Money) -> dict[str, object]:
+    return {"currency_code": value.currency, "minor_units": value.minor_units}
+
+
+def _body(sequence: int, kind: str, payment: Payment | None, refund: Refund | None) -> bytes:
+    """What a merchant receives: ids, states and amounts; nothing about the payer."""
+    document: dict[str, object] = {"sequence": sequence, "type": kind}
+    if payment is not None:
+        document["payment"] = {
+            "payment_id": payment.payment_id,
+            "merchant_order_no": payment.merchant_order_no,
+            "state": payment.state.value,
+            "amount": _money(payment.amount),
+        }
+    if refund is not None:
+        document["refund"] = {
+            "refund_id": refund.refund_id,
+            "state": refund.state.value,
+            "amount": _money(refund.amount),
+        }
+    return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+
+
+async def _deliver(deps: CallbackDeps, target: CallbackTarget) -> None:
+    async with deps.uow() as work:
+        events = await work.repo.events_after(target.merchant_id, target.delivered_sequence, 20)
+        bodies = []
+        for event in events:
+            payment = await work.repo.get(event.payment_id)
+            refund = await work.repo.get_refund(event.refund_id) if event.refund_id else None
+            bodies.append((event.sequence, _body(event.sequence, event.type, payment, refund)))
+    delivered = target.delivered_sequence
+    error: str | None = None
+    for sequence, body in bodies:
+        error = await deps.sender.send(target.url, target.secret, body)
+        if error is not None:
+            break
+        delivered = sequence
+    now = deps.clock()
+    async with deps.uow() as work:
+        if delivered != target.delivered_sequence:
+            await work.repo.callback_delivered(target.merchant_id, delivered, now)
+        if error is not None:
+            attempts = target.attempts + 1 if delivered == target.delivered_sequence else 1
+            backoff = min(deps.max_backoff_seconds, 2 ** min(attempts, 10))
+            await work.repo.callback_failed(
+                target.merchant_id, attempts, now + timedelta(seconds=backoff), error
+            )
+            _log.warning(
+                "merchant callback failed",
+                extra={"merchant_id": target.merchant_id, "attempts": attempts, "error": error},
+            )
+        await work.commit()
+
+
+async def dispatch_once(deps: CallbackDeps) -> int:
+    async with deps.uow() as work:
+        targets = await work.repo.due_callbacks(deps.clock(), 20)
+        # Claimed: push the next attempt out so other dispatchers leave these alone.
+        for target in targets:
+            await work.repo.callback_failed(
+                target.merchant_id,
+                target.attempts,
+                deps.clock() + timedelta(seconds=30),
+                "in flight",
+            )
+        await work.commit()
+    for target in targets:
+        await _deliver(deps, target)
+    return len(targets)
+
+
+async def run_dispatcher(deps: CallbackDeps, every_seconds: float = 0.5) -> None:
+    while True:
+        try:
+            handled = await dispatch_once(deps)
+        except Exception:  # the dispatcher must outlive any one failure
+            _log.exception("merchant callback pass failed")
+            handled = 0
+        if not handled:
+            await asyncio.sleep(every_seconds)
