@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
@@ -25,6 +26,8 @@ class GatewaySettings(ServiceSettings):
     bank_channel_merchant_id: str = "PAYSUITE01"
     bank_channel_timeout_seconds: float = 10.0
     outbox_poll_seconds: float = 1.0
+    # Egress routes (proxies) per channel as JSON, re-read when it changes; unset: direct.
+    routes_file: Path | None = None
 
     @model_validator(mode="after")
     def _require_channel_secret(self) -> Self:

@@ -98,6 +98,6 @@ async def test_callbacks_are_signed_ordered_and_retried(
     assert merchant_end.refused == 1
     got = [(e["type"], e["payment"]["payment_id"]) for e in merchant_end.received]  # type: ignore[index]
     assert got == [("payment.succeeded", paid[0]), ("payment.succeeded", paid[1])]
-    sequences = [e["sequence"] for e in merchant_end.received]
+    sequences = [int(str(e["sequence"])) for e in merchant_end.received]
     assert sequences == sorted(sequences)
     assert "payer_user_id" not in json.dumps(merchant_end.received)

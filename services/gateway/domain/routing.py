@@ -316,7 +316,9 @@ class Router:
         first = ordered[0]
         circuit = first.circuit
         if circuit.state is CircuitState.HALF_OPEN:
-            return f"half-open probe of {first.spec.route_id} after {circuit.cool_down:g}s cool-down"
+            return (
+                f"half-open probe of {first.spec.route_id} after {circuit.cool_down:g}s cool-down"
+            )
         latency = first.stats.latency.value
         if latency is None:
             return f"unmeasured: measuring {first.spec.route_id}"
@@ -325,9 +327,7 @@ class Router:
         second = ordered[1]
         other = second.stats.latency.value or 0.0
         if _latency_key(first) == _latency_key(second):
-            return (
-                f"tie at {_ms(latency)}: weight {first.spec.weight} vs {second.spec.weight}"
-            )
+            return f"tie at {_ms(latency)}: weight {first.spec.weight} vs {second.spec.weight}"
         return f"fastest healthy: {_ms(latency)} vs {_ms(other)}"
 
     @staticmethod
@@ -448,7 +448,9 @@ class Router:
         stats.outcomes_since_close = 0
         stats.errors = Ewma(self.policy.error_alpha, 0.0)
         return Transition(
-            route.spec.route_id, CircuitState.CLOSED, f"circuit of {route.spec.route_id} closed: {why}"
+            route.spec.route_id,
+            CircuitState.CLOSED,
+            f"circuit of {route.spec.route_id} closed: {why}",
         )
 
     def _unusable_reason(self, route: _Route, now: float) -> str:

@@ -8,7 +8,9 @@ from typing import Any
 import grpc
 
 from gateway.domain.ports import ChannelAdapter
+from gateway.domain.routing import RouteHealthSource
 from gateway.entrypoints import convert
+from gateway.entrypoints.routes import get_routes
 from gateway.service_layer import (
     card_verification,
     channel_records,
@@ -39,10 +41,18 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         deps: PaymentDeps,
         channels: Mapping[str, ChannelAdapter],
         verification: VerificationDeps,
+        *,
+        routes: RouteHealthSource | None = None,
     ) -> None:
         self._deps = deps
         self._channels = channels
         self._verification = verification
+        self._routes = routes
+
+    async def GetRoutes(
+        self, request: pb.GetRoutesRequest, context: Context
+    ) -> pb.GetRoutesResponse:
+        return get_routes(self._routes, request)
 
     async def CreatePayment(
         self, request: pb.CreatePaymentRequest, context: Context

@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 from opentelemetry import trace
 
+from gateway.adapters.egress import EgressClient
 from gateway.domain.ports import (
     CardCheck,
     CardVerification,
@@ -91,6 +92,8 @@ class BankQuickPayChannel:
         merchant_id: str,
         session: aiohttp.ClientSession,
         timeout_seconds: float = 10.0,
+        *,
+        egress: EgressClient | None = None,
     ) -> None:
         self.name = name
         self._base_url = base_url.rstrip("/")
@@ -98,6 +101,8 @@ class BankQuickPayChannel:
         self._merchant_id = merchant_id
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        # Every request goes out over an egress route: one direct route unless given routes.
+        self._egress = egress or EgressClient.direct(session, [name])
 
     def _signed_headers(self, body: bytes) -> dict[str, str]:
         return {
@@ -107,19 +112,18 @@ class BankQuickPayChannel:
 
     async def _call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         body = json.dumps(payload, separators=(",", ":")).encode()
-        async with self._session.post(
+        status, headers, raw = await self._egress.request(
+            self.name,
+            "POST",
             f"{self._base_url}{path}",
             data=body,
             headers=self._signed_headers(body),
             timeout=self._timeout,
-        ) as response:
-            raw = await response.read()
-            verify(
-                self._secret, raw, response.headers.get(SIGNATURE_HEADER, ""), now=int(time.time())
-            )
-            answer: dict[str, Any] = json.loads(raw)
-            answer["_http_status"] = response.status
-            return answer
+        )
+        verify(self._secret, raw, headers.get(SIGNATURE_HEADER, ""), now=int(time.time()))
+        answer: dict[str, Any] = json.loads(raw)
+        answer["_http_status"] = status
+        return answer
 
     def _answer(self, answer: dict[str, Any]) -> ChannelAnswer:
         outcome = _OUTCOMES.get(str(answer.get("code")), ChannelOutcome.UNKNOWN)
@@ -232,24 +236,20 @@ class BankQuickPayChannel:
         """The bank's statement file for the day, as sent, after checking its signature."""
         url = f"{self._base_url}/api/statements/{day.isoformat()}"
         try:
-            async with self._session.get(
+            status, headers, raw = await self._egress.request(
+                self.name,
+                "GET",
                 url,
                 params={"mch_id": self._merchant_id},
                 headers=self._signed_headers(b""),
                 timeout=self._timeout,
-            ) as response:
-                raw = await response.read()
-                verify(
-                    self._secret,
-                    raw,
-                    response.headers.get(SIGNATURE_HEADER, ""),
-                    now=int(time.time()),
+            )
+            verify(self._secret, raw, headers.get(SIGNATURE_HEADER, ""), now=int(time.time()))
+            if status != 200:
+                raise ChannelUnavailable(
+                    "the channel refused the statement download",
+                    metadata={"http_status": str(status)},
                 )
-                if response.status != 200:
-                    raise ChannelUnavailable(
-                        "the channel refused the statement download",
-                        metadata={"http_status": str(response.status)},
-                    )
         except (TimeoutError, aiohttp.ClientError, SignatureError) as exc:
             raise ChannelUnavailable(
                 "the channel did not deliver the statement", metadata={"error": type(exc).__name__}
