@@ -329,3 +329,37 @@ async def test_no_pii_at_rest_or_in_spans(
     provider.force_flush()
     exported = " ".join(str(s.to_json()) for s in spans.get_finished_spans())
     assert exported and not any(s in exported for s in secrets_), "plain PII in spans"
+
+
+async def test_three_element_and_name_id_checks_count_as_further_channels(
+    identity: pb_grpc.IdentityServiceAsyncStub, bank_url: str
+) -> None:
+    user_id, person = await _real_named(identity, bank_url)
+    card = fresh_card("CMB")
+    await bank_knows(bank_url, person, card, "CMB")
+    three = await identity.VerifyRealName(
+        pb.VerifyRealNameRequest(
+            request_id=f"v3-{secrets.token_hex(6)}",
+            user_id=user_id,
+            method=pb.VERIFICATION_METHOD_THREE_ELEMENTS,
+            name=person.name,
+            id_number=person.id_number,
+            card_number=card,
+        )
+    )
+    assert three.attempt.outcome == pb.VERIFICATION_OUTCOME_MATCH
+    assert three.attempt.provider.endswith(":CMB")
+    name_id = await identity.VerifyRealName(
+        pb.VerifyRealNameRequest(
+            request_id=f"v2-{secrets.token_hex(6)}",
+            user_id=user_id,
+            method=pb.VERIFICATION_METHOD_NAME_ID,
+            name=person.name,
+            id_number=person.id_number,
+        )
+    )
+    assert name_id.attempt.provider == "citizen-register"
+    tier = await identity.GetTier(pb.GetTierRequest(user_id=user_id))
+    assert (tier.external_verifications, tier.tier) == (3, pb.TIER_CLASS_II)
+    cards = await identity.ListCards(pb.ListCardsRequest(user_id=user_id))
+    assert len(cards.cards) == 1  # only four elements bind a card

@@ -53,6 +53,14 @@ class ChannelAdapter(Protocol):
     def statement(self, day: date) -> AsyncIterator[bytes]: ...
 
 
+class VerifyMethod(enum.Enum):
+    """Which elements a verification compares, and so which provider answers it."""
+
+    FOUR_ELEMENTS = "four_elements"  # at the card's bank
+    THREE_ELEMENTS = "three_elements"  # at the card's bank, without the mobile
+    NAME_ID = "name_id"  # against the citizen identity register
+
+
 class VerifyOutcome(enum.Enum):
     """A provider-neutral verdict on four elements."""
 
@@ -85,6 +93,7 @@ class CardCheck:
     card_number: str = field(repr=False)
     phone: str = field(repr=False)
     sign_agreement: bool = False
+    method: VerifyMethod = VerifyMethod.FOUR_ELEMENTS
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ def fingerprint(check: CardCheck, channel: str, key: bytes) -> str:
         "card_number": check.card_number,
         "phone": check.phone,
         "sign_agreement": check.sign_agreement,
+        "method": check.method.value,
     }
     message = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hmac.new(key, b"verify-card:" + message.encode(), hashlib.sha256).hexdigest()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from gateway.domain.model import CreatePayment, Payment, PaymentMethod, PaymentState
-from gateway.domain.ports import CardCheck, VerifyElement, VerifyOutcome
+from gateway.domain.ports import CardCheck, VerifyElement, VerifyMethod, VerifyOutcome
 from gateway.domain.refunds import Refund, RefundState, RequestRefund
 from gateway.domain.verification import CardVerificationRecord
 from paysuite.errors import FieldViolation, InvalidArgument, Violations
@@ -82,9 +82,27 @@ def create_command(request: pb.CreatePaymentRequest) -> CreatePayment:
     )
 
 
+VERIFY_METHODS = {
+    pb.VERIFY_METHOD_UNSPECIFIED: VerifyMethod.FOUR_ELEMENTS,
+    pb.VERIFY_METHOD_FOUR_ELEMENTS: VerifyMethod.FOUR_ELEMENTS,
+    pb.VERIFY_METHOD_THREE_ELEMENTS: VerifyMethod.THREE_ELEMENTS,
+    pb.VERIFY_METHOD_NAME_ID: VerifyMethod.NAME_ID,
+}
+
+
 def card_check(request: pb.VerifyCardRequest) -> CardCheck:
-    """The four elements, checked for shape only; descriptions never echo a value (PII)."""
+    """The elements the method needs, checked for shape only; descriptions never echo a value."""
     violations = Violations()
+    method = VERIFY_METHODS.get(request.method)
+    violations.require(method is not None, "method", "unknown verification method")
+    method = method or VerifyMethod.FOUR_ELEMENTS
+    needs_card = method is not VerifyMethod.NAME_ID
+    needs_phone = method is VerifyMethod.FOUR_ELEMENTS
+    violations.require(
+        not request.sign_agreement or needs_phone,
+        "sign_agreement",
+        "only a four-element verification can sign an agreement",
+    )
     check_id(request.request_id, "request_id", violations)
     if not request.name.strip():
         violations.add("name", "required")
@@ -96,14 +114,16 @@ def card_check(request: pb.VerifyCardRequest) -> CardCheck:
         "must be 18 characters: 17 digits, then a digit or X",
     )
     violations.require(
-        _CARD_NUMBER_RE.match(request.card_number) is not None,
+        _CARD_NUMBER_RE.match(request.card_number) is not None
+        if needs_card
+        else not request.card_number,
         "card_number",
-        "must be 13 to 19 digits",
+        "must be 13 to 19 digits" if needs_card else "not used by this method",
     )
     violations.require(
-        _PHONE_RE.match(request.phone) is not None,
+        _PHONE_RE.match(request.phone) is not None if needs_phone else not request.phone,
         "phone",
-        "must be 11 digits starting with 1",
+        "must be 11 digits starting with 1" if needs_phone else "not used by this method",
     )
     violations.raise_if_any()
     return CardCheck(
@@ -113,6 +133,7 @@ def card_check(request: pb.VerifyCardRequest) -> CardCheck:
         card_number=request.card_number,
         phone=request.phone,
         sign_agreement=request.sign_agreement,
+        method=method,
     )
 
 

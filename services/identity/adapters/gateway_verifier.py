@@ -24,6 +24,13 @@ _METHODS = {
 }
 
 
+def _provider(method: Method, channel: str, bank_code: str) -> str:
+    """Who vouched: the card's bank, or the citizen register for a name and ID check."""
+    if method is Method.NAME_ID:
+        return "citizen-register"
+    return f"{channel}:{bank_code}" if bank_code else channel
+
+
 class GatewayCardVerifier:
     def __init__(self, channel: grpc.aio.Channel, timeout_seconds: float = 15.0) -> None:
         self._stub = pb_grpc.GatewayServiceStub(channel)
@@ -54,7 +61,7 @@ class GatewayCardVerifier:
             return CardCheck(Outcome.CANNOT_VERIFY, "gateway", extra={"code": exc.code().name})
         return CardCheck(
             outcome=_OUTCOMES.get(answer.outcome, Outcome.CANNOT_VERIFY),
-            provider=f"{answer.channel}:{answer.bank_code}" if answer.bank_code else answer.channel,
+            provider=_provider(method, answer.channel, answer.bank_code),
             mismatched=tuple(
                 pb.VerifyElement.Name(e).removeprefix("VERIFY_ELEMENT_")
                 for e in answer.mismatched_elements

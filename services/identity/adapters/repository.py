@@ -300,7 +300,7 @@ class IdentityRepository:
                 .where(
                     verification_attempts.c.id_number_bidx == id_number_bidx,
                     verification_attempts.c.outcome == Outcome.MATCH.value,
-                    verification_attempts.c.method == Method.FOUR_ELEMENTS.value,
+                    verification_attempts.c.method != Method.FACE_TO_FACE.value,
                 )
             )
         ).all()

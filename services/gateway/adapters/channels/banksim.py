@@ -20,6 +20,7 @@ from gateway.domain.ports import (
     ChannelCharge,
     ChannelOutcome,
     VerifyElement,
+    VerifyMethod,
     VerifyOutcome,
 )
 from paysuite.errors import Unavailable
@@ -197,18 +198,29 @@ class BankQuickPayChannel:
         )
 
     async def verify_card(self, check: CardCheck) -> CardVerification:
-        """Four-element verification; the request id is the bank's req_no. Logs no elements."""
-        payload = {
+        """Verifies at the bank (four or three elements) or at the citizen register (name and
+        ID); the request id is the provider's req_no. Logs no elements."""
+        payload: dict[str, object] = {
             "mch_id": self._merchant_id,
             "req_no": check.request_id,
             "name": check.name,
             "id_no": check.id_number,
-            "card_no": check.card_number,
-            "mobile": check.phone,
-            "sign": check.sign_agreement,
         }
+        match check.method:
+            case VerifyMethod.FOUR_ELEMENTS:
+                path = "/api/auth/verify4"
+                payload |= {
+                    "card_no": check.card_number,
+                    "mobile": check.phone,
+                    "sign": check.sign_agreement,
+                }
+            case VerifyMethod.THREE_ELEMENTS:
+                path = "/api/auth/verify3"
+                payload |= {"card_no": check.card_number}
+            case VerifyMethod.NAME_ID:
+                path = "/api/idcheck/verify2"
         try:
-            answer = await self._call("/api/auth/verify4", payload)
+            answer = await self._call(path, payload)
             verification = _verification(answer)
         except (TimeoutError, aiohttp.ClientError, SignatureError, ValueError, TypeError) as exc:
             _log.warning(
