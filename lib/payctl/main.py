@@ -10,6 +10,7 @@ import grpc
 import typer
 
 from gateway.domain.accounts import merchant_payable
+from payctl import gateway_commands
 from payctl.common import JsonOption, LedgerOption, run
 from payctl.ledger_commands import ledger_app
 from payctl.output import emit, message_dict
@@ -26,6 +27,9 @@ payment_app = typer.Typer(help="Payment orders.", no_args_is_help=True)
 app.add_typer(payment_app, name="payment")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(user_app, name="user")
+payment_app.command("query")(gateway_commands.query_payment)
+app.command()(gateway_commands.refund)
+app.command()(gateway_commands.routes)
 
 GatewayOption = Annotated[str, typer.Option(envvar="GATEWAY_ADDR", help="gateway host:port")]
 

@@ -147,3 +147,9 @@ def test_payctl_pays_and_reads_balance(stack: Stack) -> None:
     got = run("payment", "get", str(paid["payment_id"]))
     assert got["payment_id"] == paid["payment_id"]
     assert run("balance", "--merchant", demo.MERCHANT_ID)["minor_units"] == int(str(before)) + 1234
+    refunded = run("refund", str(paid["payment_id"]), "--amount", "2.34", "--reason", "broken")
+    assert refunded["state"] == "SUCCEEDED"
+    assert run("balance", "--merchant", demo.MERCHANT_ID)["minor_units"] == int(str(before)) + 1000
+    assert run("payment", "query", str(paid["payment_id"]))["state"] == "SUCCEEDED"
+    routes = run("routes")["routes"]
+    assert isinstance(routes, list) and any(r["channel"] == "banksim" for r in routes)
