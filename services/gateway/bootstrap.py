@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiohttp
-from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 
 from gateway.adapters.callback_http import HttpCallbackSender
 from gateway.adapters.channels.banksim import BankQuickPayChannel
-from gateway.adapters.egress import build_egress
+from gateway.adapters.egress import build_egress, egress_trace_config
 from gateway.adapters.identity_client import GrpcIdentity
 from gateway.adapters.ledger_client import GrpcLedger
 from gateway.domain.model import PaymentMethod
@@ -39,7 +38,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     uow = uow_factory(engine)
     ledger_channel = open_channel(settings.ledger_addr)
     identity_channel = open_channel(settings.identity_addr)
-    http = aiohttp.ClientSession(trace_configs=[create_trace_config()])
+    http = aiohttp.ClientSession(trace_configs=[egress_trace_config()])
     bank_secret = settings.bank_channel_secret.get_secret_value().encode()
     egress = build_egress(http, [settings.bank_channel_name], settings.routes_file)
     bank = BankQuickPayChannel(
@@ -50,6 +49,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         http,
         settings.bank_channel_timeout_seconds,
         egress=egress,
+        confirm_by_query=settings.bank_channel_confirm_by_query,
     )
     channels: dict[str, ChannelAdapter] = {bank.name: bank}
     identity = GrpcIdentity(identity_channel)

@@ -25,6 +25,7 @@ class GatewaySettings(ServiceSettings):
     bank_channel_secret: SecretStr = SecretStr("")
     bank_channel_merchant_id: str = "PAYSUITE01"
     bank_channel_timeout_seconds: float = 10.0
+    bank_channel_confirm_by_query: bool = True
     outbox_poll_seconds: float = 1.0
     # Egress routes (proxies) per channel as JSON, re-read when it changes; unset: direct.
     routes_file: Path | None = None

@@ -34,6 +34,7 @@ def _faults(settings: ChannelSimSettings) -> Faults:
         processing_rate=settings.processing_rate,
         processing_ms=settings.processing_ms,
         verify_error_rate=settings.verify_error_rate,
+        false_success_rate=settings.false_success_rate,
     )
 
 

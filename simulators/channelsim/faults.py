@@ -24,6 +24,7 @@ class Faults:
     processing_rate: float = 0.0
     processing_ms: int = 2_000
     verify_error_rate: float = 0.0  # 503 SYSTEM_ERROR from /api/auth/verify4 only
+    false_success_rate: float = 0.0  # pay answers SUCCESS though the debit failed
 
     def as_dict(self) -> dict[str, int | float]:
         return asdict(self)
@@ -42,6 +43,7 @@ class FaultsUpdate(BaseModel):
     processing_rate: Rate | None = None
     processing_ms: Millis | None = None
     verify_error_rate: Rate | None = None
+    false_success_rate: Rate | None = None
 
     def apply(self, faults: Faults) -> Faults:
         changes = {k: v for k, v in self.model_dump(exclude_unset=True).items() if v is not None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -22,6 +23,7 @@ from channelsim.protocol import (
 from channelsim.responses import error_response, json_response, parse_body
 from channelsim.state import STATE
 from channelsim.statement import render_statement
+from channelsim.store import FAIL, SUCCESS
 
 _log = logging.getLogger(__name__)
 
@@ -50,6 +52,15 @@ async def pay(request: web.Request) -> web.Response:
             store=state.store,
             now=time.time(),
         )
+        answered = transaction
+        if transaction.status == SUCCESS and state.dice.roll(faults.false_success_rate):
+            # The bank says yes, but its books say the debit failed (短款 for the platform).
+            transaction = replace(
+                transaction,
+                status=FAIL,
+                err_code="DEBIT_FAILED",
+                err_msg="debit failed after approval",
+            )
         state.store.add(transaction)
         event = "pay processed"
     elif existing.amount != parsed.amount or existing.currency != parsed.currency:
@@ -58,9 +69,9 @@ async def pay(request: web.Request) -> web.Response:
         )
         return error_response(409, ORDER_CONFLICT, "out_trade_no already used with another amount")
     else:
-        transaction = existing
+        transaction = answered = existing
         event = "pay repeated"
-    result = answer(transaction, time.time())
+    result = answer(answered, time.time())
     _log.info(
         event,
         extra={

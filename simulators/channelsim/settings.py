@@ -34,6 +34,7 @@ class ChannelSimSettings(BaseSettings):
     processing_rate: Rate = 0.0
     processing_ms: Millis = 2_000
     verify_error_rate: Rate = 0.0
+    false_success_rate: Rate = 0.0
     verify_limit_per_card: int = Field(default=5, ge=1, le=1_000_000)
 
     @property

@@ -539,6 +539,7 @@ async def test_faults_are_reported_and_validated(bank: Bank) -> None:
         "processing_rate": 0.0,
         "processing_ms": 2_000,
         "verify_error_rate": 0.0,
+        "false_success_rate": 0.0,
     }
     assert unknown.status == 400
     assert out_of_range.status == 400

@@ -43,7 +43,12 @@ async def bank(bank_url: str) -> AsyncIterator[DialFaults]:
 
         yield dial
         await dial(
-            decline_rate=0, error_rate=0, timeout_rate=0, latency_ms=0, timeout_sleep_ms=30000
+            decline_rate=0,
+            error_rate=0,
+            timeout_rate=0,
+            latency_ms=0,
+            timeout_sleep_ms=30000,
+            false_success_rate=0,
         )
 
 
@@ -235,3 +240,22 @@ async def test_payment_events_stream_in_order_and_resume(
     assert events[0].sequence < events[1].sequence
     resumed = await _collect(gateway, events[0].sequence, 1)
     assert resumed[0].sequence == events[1].sequence
+
+
+async def test_a_false_success_is_caught_by_the_confirming_query(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    ledger: lpb_grpc.LedgerServiceAsyncStub,
+    bank: DialFaults,
+    db: asyncpg.Connection,
+) -> None:
+    await bank(false_success_rate=1)
+    before = await _balance(ledger)
+    payment = (await gateway.CreatePayment(request(666))).payment
+    assert payment.state == pb.Payment.FAILED
+    assert payment.failure_reason == "SUCCESS_NOT_CONFIRMED"
+    assert await _balance(ledger) == before
+    assert await _captures(db, payment.payment_id) == 0
+    state = await db.fetchval(
+        "SELECT state FROM identity.limit_usages WHERE payment_id = $1", payment.payment_id
+    )
+    assert state == "released"

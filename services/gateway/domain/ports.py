@@ -40,6 +40,8 @@ class ChannelCharge:
 
 class ChannelAdapter(Protocol):
     name: str
+    # Some channels answer success for debits that did not happen: confirm those by a query.
+    confirm_by_query: bool
 
     async def charge(self, charge: ChannelCharge) -> ChannelAnswer: ...
 

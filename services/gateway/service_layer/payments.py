@@ -15,7 +15,7 @@ from gateway.domain.errors import (
     RequestIdReused,
 )
 from gateway.domain.model import CreatePayment, Payment, PaymentState
-from gateway.domain.ports import ChannelCharge
+from gateway.domain.ports import ChannelAdapter, ChannelAnswer, ChannelCharge, ChannelOutcome
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.settlement import apply_answer
 from gateway.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -97,6 +97,32 @@ async def _fail(deps: PaymentDeps, payment: Payment, reason: str) -> Payment:
     return updated
 
 
+async def _confirmed(
+    channel: ChannelAdapter, payment_id: str, answer: ChannelAnswer
+) -> ChannelAnswer:
+    """A success is believed only when the channel's own query confirms it."""
+    confirmation = await channel.query(payment_id)
+    match confirmation.outcome:
+        case ChannelOutcome.SUCCEEDED:
+            return answer
+        case ChannelOutcome.FAILED:
+            _log.warning(
+                "channel success not confirmed by its query",
+                extra={"payment_id": payment_id, "channel": channel.name},
+            )
+            return ChannelAnswer(
+                ChannelOutcome.FAILED,
+                answer.channel_transaction_id,
+                error_code="SUCCESS_NOT_CONFIRMED",
+            )
+        case _:
+            return ChannelAnswer(
+                ChannelOutcome.UNKNOWN,
+                answer.channel_transaction_id,
+                error_code="SUCCESS_UNCONFIRMED",
+            )
+
+
 async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
     channel = deps.channels.get(command.method)
     if channel is None:
@@ -123,6 +149,8 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
     answer = await channel.charge(
         ChannelCharge(payment.payment_id, payment.amount, payer.agreement_no, command.description)
     )
+    if answer.outcome is ChannelOutcome.SUCCEEDED and channel.confirm_by_query:
+        answer = await _confirmed(channel, payment.payment_id, answer)
     payment = await apply_answer(deps, payment.payment_id, answer, card_id=payer.card_id)
     _annotate(payment)
     _log.info(

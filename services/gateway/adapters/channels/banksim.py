@@ -95,6 +95,7 @@ class BankQuickPayChannel:
         timeout_seconds: float = 10.0,
         *,
         egress: EgressClient | None = None,
+        confirm_by_query: bool = False,
     ) -> None:
         self.name = name
         self._base_url = base_url.rstrip("/")
@@ -102,6 +103,7 @@ class BankQuickPayChannel:
         self._merchant_id = merchant_id
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self.confirm_by_query = confirm_by_query
         # Every request goes out over an egress route: one direct route unless given routes.
         self._egress = egress or EgressClient.direct(session, [name])
 
