@@ -24,11 +24,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
-from pydantic import SecretStr
 
 from channelsim.app import create_app
 from channelsim.settings import ChannelSimSettings
-from paysuite.http_signing import SIGNATURE_HEADER, new_nonce, sign, verify
+from paysuite.http_signing import SIGNATURE_HEADER, new_nonce, sign
+from tests.integration.bank_client import Reply, simulator_settings
 
 SECRET = "integration-test-secret"
 MCH = "PAYSUITE01"
@@ -38,41 +38,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _settings(**overrides: Any) -> ChannelSimSettings:
-    # Every knob explicit so stray CHANNELSIM_* variables in the environment change nothing.
-    values: dict[str, Any] = {
-        "secret": SecretStr(SECRET),
-        "host": "127.0.0.1",
-        "port": 0,
-        "channel": "banksim",
-        "merchant_id": MCH,
-        "fee_bps": 60,
-        "state_file": None,
-        "seed": 20240301,
-        "latency_ms": 0,
-        "decline_rate": 0.0,
-        "timeout_rate": 0.0,
-        "timeout_sleep_ms": 30_000,
-        "error_rate": 0.0,
-        "processing_rate": 0.0,
-        "processing_ms": 2_000,
-    }
-    values.update(overrides)
-    return ChannelSimSettings(**values)
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes
-    headers: dict[str, str]
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    def assert_signed(self) -> None:
-        header = self.headers.get(SIGNATURE_HEADER)
-        assert header, "bank response is not signed"
-        verify(SECRET.encode(), self.body, header, now=int(time.time()))
+    return simulator_settings(SECRET, MCH, **{"processing_ms": 2_000, **overrides})
 
 
 @dataclass
@@ -116,7 +82,7 @@ class Bank:
             headers=headers,
             timeout=aiohttp.ClientTimeout(total=timeout),
         ) as response:
-            return Reply(response.status, await response.read(), dict(response.headers))
+            return Reply(response.status, await response.read(), dict(response.headers), SECRET)
 
     async def pay(self, out_trade_no: str, amount: int, **fields: Any) -> Reply:
         payload = {

@@ -21,7 +21,8 @@ from pydantic import SecretStr
 from channelsim.app import create_app
 from channelsim.ratelimit import RollingLimiter
 from channelsim.settings import ChannelSimSettings
-from paysuite.http_signing import SIGNATURE_HEADER, new_nonce, sign, verify
+from paysuite.http_signing import SIGNATURE_HEADER, new_nonce, sign
+from tests.integration.bank_client import Reply, simulator_settings
 
 SECRET = "verify-test-secret"
 MCH = "PAYSUITE01"
@@ -62,38 +63,7 @@ def luhn_invalid(number: str) -> str:
 
 
 def _settings(**overrides: Any) -> ChannelSimSettings:
-    values: dict[str, Any] = {
-        "secret": SecretStr(SECRET),
-        "host": "127.0.0.1",
-        "port": 0,
-        "merchant_id": MCH,
-        "state_file": None,
-        "seed": 7,
-        "latency_ms": 0,
-        "decline_rate": 0.0,
-        "timeout_rate": 0.0,
-        "error_rate": 0.0,
-        "processing_rate": 0.0,
-        "verify_error_rate": 0.0,
-        "verify_limit_per_card": 5,
-    }
-    values.update(overrides)
-    return ChannelSimSettings(**values)
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes
-    headers: dict[str, str]
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    def assert_signed(self) -> None:
-        header = self.headers.get(SIGNATURE_HEADER)
-        assert header, "bank response is not signed"
-        verify(SECRET.encode(), self.body, header, now=int(time.time()))
+    return simulator_settings(SECRET, MCH, **{"verify_limit_per_card": 5, **overrides})
 
 
 @dataclass
@@ -113,7 +83,7 @@ class Bank:
         async with self.session.request(
             method, self.base_url + path, data=body, headers=headers
         ) as response:
-            return Reply(response.status, await response.read(), dict(response.headers))
+            return Reply(response.status, await response.read(), dict(response.headers), SECRET)
 
     async def register(self, card_no: str, **fields: Any) -> Reply:
         payload = {
