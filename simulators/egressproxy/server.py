@@ -56,7 +56,9 @@ class EgressProxy:
             ),
         )
         if admin:
-            self._admin = web.AppRunner(create_admin_app(self), access_log=None)
+            self._admin = web.AppRunner(
+                create_admin_app(self), access_log=None, shutdown_timeout=1.0
+            )
             await self._admin.setup()
             await web.TCPSite(self._admin, self.settings.host, self.admin_port).start()
             self.admin_port = self._admin.addresses[0][1]
@@ -101,12 +103,12 @@ class EgressProxy:
 
     async def stop(self) -> None:
         await self._refuse()
-        if self._admin is not None:
-            await self._admin.cleanup()
-            self._admin = None
         if self.state.session is not None:
             await self.state.session.close()
             self.state.session = None
+        if self._admin is not None:
+            await self._admin.cleanup()
+            self._admin = None
 
 
 PROXY = web.AppKey("egressproxy", EgressProxy)

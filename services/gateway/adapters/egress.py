@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -10,7 +11,8 @@ from typing import NamedTuple
 
 import aiohttp
 from multidict import CIMultiDictProxy
-from opentelemetry import trace
+from opentelemetry.instrumentation.aiohttp_client import create_trace_config
+from opentelemetry.trace import Span
 
 from gateway.adapters.routes_file import RoutesFile
 from gateway.domain.routing import (
@@ -25,11 +27,29 @@ from gateway.domain.routing import (
 )
 
 _log = logging.getLogger(__name__)
-_tracer = trace.get_tracer(__name__)
+
+# The route of the attempt in progress and why it was chosen, for the HTTP client span.
+_ATTEMPT: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+    "paysuite_egress_attempt", default=None
+)
 
 # Set by our egress proxy on an error answer it made up itself, before forwarding anything.
 PROXY_ERROR_HEADER = "X-Egress-Proxy-Error"
 _PROXY_ERROR_STATUSES = frozenset({502, 503, 504})
+
+
+def tag_client_span(span: Span, _params: aiohttp.TraceRequestStartParams) -> None:
+    """Puts the attempt's route id and the reason it was chosen on its HTTP client span."""
+    attempt = _ATTEMPT.get()
+    if attempt is not None and span.is_recording():
+        span.set_attribute("paysuite.route_id", attempt[0])
+        span.set_attribute("paysuite.route_reason", attempt[1])
+
+
+def egress_trace_config() -> aiohttp.TraceConfig:
+    """OpenTelemetry client spans for a session, each request's span naming its egress route."""
+    config: aiohttp.TraceConfig = create_trace_config(request_hook=tag_client_span)
+    return config
 
 
 class EgressResponse(NamedTuple):
@@ -49,6 +69,8 @@ class EgressClient:
     connection to the route could not be made (refused, reset, DNS, connect timeout), or our
     proxy answered 502/503/504 marked with X-Egress-Proxy-Error. A timeout or a connection lost
     after sending is the caller's to handle (a charge sent twice could be taken twice).
+    Each attempt's HTTP client span carries paysuite.route_id and paysuite.route_reason when
+    the session traces with egress_trace_config().
     """
 
     def __init__(
@@ -116,70 +138,68 @@ class EgressClient:
         if self._routes_file is not None:
             self._routes_file.refresh()
         budget = timeout.total if isinstance(timeout, aiohttp.ClientTimeout) else timeout
-        with _tracer.start_as_current_span(f"egress {channel}") as span:
-            started = self._clock()
-            failed: str | None = None
-            last_error: BaseException | None = None
-            for choice in self.router.ranked(channel, started):
-                now = self._clock()
-                remaining = None if budget is None else budget - (now - started)
-                if remaining is not None and remaining <= 0:
-                    raise TimeoutError("no time left to try another route")
-                attempt = self.router.begin(choice.spec.route_id, now)
-                if attempt is None:  # its single trial request was taken meanwhile
-                    continue
-                spec = attempt.route
-                span.set_attribute("paysuite.route_id", spec.route_id)
-                span.set_attribute("paysuite.route_reason", failed or choice.reason)
-                try:
-                    async with self._session.request(
-                        method,
-                        url,
-                        data=data,
-                        params=params,
-                        headers=headers,
-                        proxy=spec.proxy,
-                        timeout=self._timeout(remaining),
-                    ) as response:
-                        body = await response.read()
-                except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-                    # No connection, so no request: safe to send it over the next route.
-                    self._settle(attempt, Outcome.UNREACHABLE)
-                    failed = failover_reason(spec, f"connection error ({type(exc).__name__})")
-                    last_error = exc
-                    self._note_failover(span, channel, spec.route_id, type(exc).__name__)
-                    continue
-                except TimeoutError:
-                    self._settle(attempt, Outcome.TIMEOUT)
-                    raise
-                except aiohttp.InvalidURL:
-                    self._settle(attempt, Outcome.ABANDONED)
-                    raise
-                except aiohttp.ClientError:
-                    self._settle(attempt, Outcome.BROKEN)
-                    raise
-                except BaseException:
-                    self._settle(attempt, Outcome.ABANDONED)
-                    raise
-                if (
-                    spec.proxy is not None
-                    and response.status in _PROXY_ERROR_STATUSES
-                    and response.headers.get(PROXY_ERROR_HEADER) == "1"
-                ):
-                    # Our proxy could not reach the channel and forwarded nothing.
-                    self._settle(attempt, Outcome.UNREACHABLE)
-                    failed = failover_reason(spec, f"proxy error {response.status}")
-                    last_error = None
-                    self._note_failover(span, channel, spec.route_id, f"proxy {response.status}")
-                    continue
-                self._settle(attempt, Outcome.ANSWERED)
-                return EgressResponse(response.status, response.headers, body)
-            span.set_attribute("paysuite.route_reason", failed or "no usable route")
-            raise NoRouteError(f"no route reached channel {channel}") from last_error
+        started = self._clock()
+        failed: str | None = None
+        last_error: BaseException | None = None
+        for choice in self.router.ranked(channel, started):
+            now = self._clock()
+            remaining = None if budget is None else budget - (now - started)
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError("no time left to try another route")
+            attempt = self.router.begin(choice.spec.route_id, now)
+            if attempt is None:  # its single trial request was taken meanwhile
+                continue
+            spec = attempt.route
+            token = _ATTEMPT.set((spec.route_id, failed or choice.reason))
+            try:
+                async with self._session.request(
+                    method,
+                    url,
+                    data=data,
+                    params=params,
+                    headers=headers,
+                    proxy=spec.proxy,
+                    timeout=self._timeout(remaining),
+                ) as response:
+                    body = await response.read()
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                # No connection, so no request: safe to send it over the next route.
+                self._settle(attempt, Outcome.UNREACHABLE)
+                failed = failover_reason(spec, f"connection error ({type(exc).__name__})")
+                last_error = exc
+                self._note_failover(channel, spec.route_id, type(exc).__name__)
+                continue
+            except TimeoutError:
+                self._settle(attempt, Outcome.TIMEOUT)
+                raise
+            except aiohttp.InvalidURL:
+                self._settle(attempt, Outcome.ABANDONED)
+                raise
+            except aiohttp.ClientError:
+                self._settle(attempt, Outcome.BROKEN)
+                raise
+            except BaseException:
+                self._settle(attempt, Outcome.ABANDONED)
+                raise
+            finally:
+                _ATTEMPT.reset(token)
+            if (
+                spec.proxy is not None
+                and response.status in _PROXY_ERROR_STATUSES
+                and response.headers.get(PROXY_ERROR_HEADER) == "1"
+            ):
+                # Our proxy could not reach the channel and forwarded nothing.
+                self._settle(attempt, Outcome.UNREACHABLE)
+                failed = failover_reason(spec, f"proxy error {response.status}")
+                last_error = None
+                self._note_failover(channel, spec.route_id, f"proxy {response.status}")
+                continue
+            self._settle(attempt, Outcome.ANSWERED)
+            return EgressResponse(response.status, response.headers, body)
+        raise NoRouteError(f"no route reached channel {channel}") from last_error
 
     @staticmethod
-    def _note_failover(span: trace.Span, channel: str, route_id: str, error: str) -> None:
-        span.add_event("egress.failover", {"paysuite.route_id": route_id, "error": error})
+    def _note_failover(channel: str, route_id: str, error: str) -> None:
         _log.warning(
             "egress route failed before sending; trying the next",
             extra={"channel": channel, "route_id": route_id, "error": error},
