@@ -14,6 +14,8 @@ from identity.bootstrap import build_app as build_identity
 from identity.settings import IdentitySettings
 from paysuite.identity.v1 import identity_service_pb2 as pb
 from paysuite.identity.v1 import identity_service_pb2_grpc as pb_grpc
+from paysuite.runtime.grpc_errors import error_info
+from paysuite.type.v1.money_pb2 import Money
 from tests.integration.conftest import serving
 from tests.integration.kyc_support import BANK_BINS, bank_knows, fresh_card, fresh_person
 
@@ -68,6 +70,31 @@ async def test_two_users_of_one_person_race_and_one_gets_class_iii(
     await asyncio.gather(verify(users[0], banks[4]), verify(users[1], banks[5]))
     tiers = [(await identity.GetTier(pb.GetTierRequest(user_id=u))).tier for u in users]
     assert sorted(tiers) == [pb.TIER_CLASS_II, pb.TIER_CLASS_III]
+    # Yearly limits add up over every account of the person.
+    class_ii, class_iii = (
+        (users[0], users[1]) if tiers[0] == pb.TIER_CLASS_II else (users[1], users[0])
+    )
+    await identity.ReserveLimit(
+        pb.ReserveLimitRequest(
+            payment_id=f"agg1-{class_iii}",
+            user_id=class_iii,
+            amount=Money(currency_code="CNY", minor_units=9_999_999),
+            funding=pb.FUNDING_BALANCE,
+            digital_certificate=True,
+        )
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as over:
+        await identity.ReserveLimit(
+            pb.ReserveLimitRequest(
+                payment_id=f"agg2-{class_ii}",
+                user_id=class_ii,
+                amount=Money(currency_code="CNY", minor_units=2),
+                funding=pb.FUNDING_BALANCE,
+                digital_certificate=True,
+            )
+        )
+    info = error_info(over.value)
+    assert info is not None and info.metadata["window"] == "TIER_YEARLY"
     # Not only the code: the database refuses a second Class III for the person outright.
     with pytest.raises(asyncpg.UniqueViolationError):
         await db.execute(

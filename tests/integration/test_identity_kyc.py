@@ -363,3 +363,53 @@ async def test_three_element_and_name_id_checks_count_as_further_channels(
     assert (tier.external_verifications, tier.tier) == (3, pb.TIER_CLASS_II)
     cards = await identity.ListCards(pb.ListCardsRequest(user_id=user_id))
     assert len(cards.cards) == 1  # only four elements bind a card
+
+
+@pytest.mark.parametrize(
+    ("banks", "tier", "yearly"),
+    [
+        (("ICBC", "CMB", "CCB"), pb.TIER_CLASS_II, 10_000_000),
+        (("ICBC", "CMB", "CCB", "ABC", "BOC"), pb.TIER_CLASS_III, 20_000_000),
+    ],
+)
+async def test_yearly_tier_limit_at_and_just_over_the_boundary(
+    identity: pb_grpc.IdentityServiceAsyncStub,
+    bank_url: str,
+    banks: tuple[str, ...],
+    tier: int,
+    yearly: int,
+) -> None:
+    user_id, _ = await _real_named(identity, bank_url, banks)
+    assert (await identity.GetTier(pb.GetTierRequest(user_id=user_id))).tier == tier
+
+    async def balance_payment(payment_id: str, amount: int) -> str:
+        try:
+            await identity.ReserveLimit(
+                pb.ReserveLimitRequest(
+                    payment_id=payment_id,
+                    user_id=user_id,
+                    amount=cny(amount),
+                    funding=pb.FUNDING_BALANCE,
+                    digital_certificate=True,
+                )
+            )
+        except grpc.aio.AioRpcError as exc:
+            info = error_info(exc)
+            return info.metadata["window"] if info else "?"
+        return "ok"
+
+    assert await balance_payment(f"y1-{user_id}", yearly - 1) == "ok"
+    assert await balance_payment(f"y2-{user_id}", 2) == "TIER_YEARLY"
+    assert await balance_payment(f"y3-{user_id}", 1) == "ok"
+    own_card = await identity.ReserveLimit(
+        pb.ReserveLimitRequest(
+            payment_id=f"y4-{user_id}",
+            user_id=user_id,
+            amount=cny(50_000),
+            funding=pb.FUNDING_BALANCE,
+            digital_certificate=True,
+            own_card_transfer=True,
+        )
+    )
+    yearly_window = next(w for w in own_card.limits if w.kind == "TIER_YEARLY")
+    assert yearly_window.remaining.minor_units == 0
