@@ -199,3 +199,22 @@ def test_dev_overlay_ledger_only_admits_gateway(dev: list[Manifest]) -> None:
     for p in policies:
         if p["spec"]["podSelector"] == {}:
             assert not p["spec"].get("ingress")
+
+
+def test_dev_overlay_lets_identity_reach_the_gateway_and_nothing_else_by_grpc(
+    dev: list[Manifest],
+) -> None:
+    policies = {p["metadata"]["name"]: p["spec"] for p in dev if p["kind"] == "NetworkPolicy"}
+    identity_egress = policies["identity"]["egress"]
+    assert identity_egress == [
+        {
+            "to": [{"podSelector": {"matchLabels": {"app": "gateway"}}}],
+            "ports": [{"port": 50051, "protocol": "TCP"}],
+        }
+    ]
+    gateway_sources = [
+        s["podSelector"]["matchLabels"]
+        for rule in policies["gateway"]["ingress"]
+        for s in rule["from"]
+    ]
+    assert {"app": "identity"} in gateway_sources
