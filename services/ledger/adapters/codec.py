@@ -23,7 +23,7 @@ ACCOUNT_COLUMNS = (
     "account_id, name, type, currency, owner_type, owner_id, state, "
     "debits_must_not_exceed_credits, credits_must_not_exceed_debits, overdraft_limit, suspense, "
     "debits_posted, credits_posted, debits_pending, credits_pending, day_end_balance, "
-    "day_end_date, created_at"
+    "day_end_date, created_at, sub_accounts"
 )
 TRANSFER_COLUMNS = (
     "transfer_id, kind, state, result, content_hash, postings, description, metadata, "
@@ -51,6 +51,7 @@ def account(row: Any) -> Account:
         credits_must_not_exceed_debits=row["credits_must_not_exceed_debits"],
         overdraft_limit=row["overdraft_limit"],
         suspense=row["suspense"],
+        sub_accounts=row["sub_accounts"],
     )
     return Account(
         spec=spec,

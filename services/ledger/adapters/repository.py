@@ -11,6 +11,7 @@ from ledger.adapters import codec
 from ledger.domain.book import Book
 from ledger.domain.model import Account, AccountSpec, AccountState, OwnerType
 from ledger.domain.records import EntryRecord, SuspenseItem, SuspenseState, TransferRecord
+from ledger.domain.sub_accounts import combined, sub_account_ids
 
 # Postings take this lock shared, the day-cut exclusively: a cut waits for in-flight postings
 # and every posting after it sees the new date.
@@ -18,6 +19,34 @@ BUSINESS_DATE_LOCK = 0x1ED6E4_0001
 
 
 SMALL_BATCH = 64
+
+_INSERT_ACCOUNT = (
+    "INSERT INTO accounts (account_id, name, type, currency, owner_type, owner_id, state, "
+    "debits_must_not_exceed_credits, credits_must_not_exceed_debits, overdraft_limit, "
+    "suspense, debits_posted, credits_posted, created_at, sub_accounts, parent_account_id) "
+    "VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10, 0, 0, $11, $12, $13)"
+)
+
+
+def _account_values(
+    spec: AccountSpec, account_id: str, sub_accounts: int, parent: str | None, now: datetime
+) -> tuple[object, ...]:
+    return (
+        account_id,
+        spec.name,
+        spec.type.value,
+        spec.currency,
+        spec.owner_type.value,
+        spec.owner_id,
+        spec.debits_must_not_exceed_credits,
+        spec.credits_must_not_exceed_debits,
+        spec.overdraft_limit,
+        spec.suspense,
+        now,
+        sub_accounts,
+        parent,
+    )
+
 
 _SMALL_WRITE = (
     "WITH t AS (INSERT INTO transfers (" + codec.TRANSFER_COLUMNS + ") "
@@ -102,33 +131,38 @@ class LedgerRepository:
     # -- accounts ---------------------------------------------------------------------------
 
     async def insert_account(self, spec: AccountSpec, now: datetime) -> bool:
+        """Inserts the account (and its sub-accounts) unless its id exists; True when inserted."""
         db = await self._db()
         inserted = await db.fetchval(
-            "INSERT INTO accounts (account_id, name, type, currency, owner_type, owner_id, state, "
-            "debits_must_not_exceed_credits, credits_must_not_exceed_debits, overdraft_limit, "
-            "suspense, debits_posted, credits_posted, created_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10, 0, 0, $11) "
-            "ON CONFLICT (account_id) DO NOTHING RETURNING true",
-            spec.account_id,
-            spec.name,
-            spec.type.value,
-            spec.currency,
-            spec.owner_type.value,
-            spec.owner_id,
-            spec.debits_must_not_exceed_credits,
-            spec.credits_must_not_exceed_debits,
-            spec.overdraft_limit,
-            spec.suspense,
-            now,
+            _INSERT_ACCOUNT + " ON CONFLICT (account_id) DO NOTHING RETURNING true",
+            *_account_values(spec, spec.account_id, spec.sub_accounts, None, now),
         )
+        if inserted:
+            for shard in sub_account_ids(spec.account_id, spec.sub_accounts)[1:]:
+                await db.execute(
+                    _INSERT_ACCOUNT, *_account_values(spec, shard, 1, spec.account_id, now)
+                )
         return bool(inserted)
 
     async def get_account(self, account_id: str) -> Account | None:
+        """The logical account: a split account's sub-accounts added up."""
         db = await self._db()
-        row = await db.fetchrow(
-            f"SELECT {codec.ACCOUNT_COLUMNS} FROM accounts WHERE account_id = $1", account_id
+        rows = await db.fetch(
+            f"SELECT {codec.ACCOUNT_COLUMNS} FROM accounts "
+            "WHERE account_id = $1 OR parent_account_id = $1 ORDER BY account_id",
+            account_id,
         )
-        return codec.account(row) if row else None
+        if not rows or rows[0]["account_id"] != account_id:
+            return None
+        return combined([codec.account(r) for r in rows])
+
+    async def sub_accounts_of(self, account_id: str) -> list[str]:
+        """Every row behind a logical account: itself and, if split, its sub-accounts."""
+        db = await self._db()
+        count = await db.fetchval(
+            "SELECT sub_accounts FROM accounts WHERE account_id = $1", account_id
+        )
+        return sub_account_ids(account_id, count or 1)
 
     async def list_accounts(
         self, owner_type: OwnerType | None, owner_id: str, after: str, limit: int
@@ -136,6 +170,7 @@ class LedgerRepository:
         db = await self._db()
         rows = await db.fetch(
             f"SELECT {codec.ACCOUNT_COLUMNS} FROM accounts WHERE account_id > $1 "
+            "AND parent_account_id IS NULL "
             "AND ($2::text IS NULL OR owner_type = $2) AND ($3 = '' OR owner_id = $3) "
             "ORDER BY account_id LIMIT $4",
             after,
@@ -143,7 +178,15 @@ class LedgerRepository:
             owner_id,
             limit,
         )
-        return [codec.account(r) for r in rows]
+        found = []
+        for row in rows:
+            account = codec.account(row)
+            if account.spec.sub_accounts > 1:
+                whole = await self.get_account(account.account_id)
+                assert whole is not None
+                account = whole
+            found.append(account)
+        return found
 
     async def lock_accounts(self, account_ids: Iterable[str]) -> dict[str, Account]:
         """Locks the rows in id order, so concurrent batches never deadlock."""
@@ -379,13 +422,13 @@ class LedgerRepository:
         return found.get(transfer_id)
 
     async def list_entries(
-        self, account_id: str, after_entry_id: int, limit: int
+        self, account_ids: list[str], after_entry_id: int, limit: int
     ) -> list[EntryRecord]:
         db = await self._db()
         rows = await db.fetch(
-            f"SELECT {codec.ENTRY_COLUMNS} FROM entries WHERE account_id = $1 AND entry_id > $2 "
-            "ORDER BY entry_id LIMIT $3",
-            account_id,
+            f"SELECT {codec.ENTRY_COLUMNS} FROM entries WHERE account_id = ANY($1::text[]) "
+            "AND entry_id > $2 ORDER BY entry_id LIMIT $3",
+            account_ids,
             after_entry_id,
             limit,
         )
@@ -413,7 +456,7 @@ class LedgerRepository:
         return codec.entry(row) if row else None
 
     async def feed(
-        self, after_txid: int, after_entry_id: int, account_id: str, limit: int
+        self, after_txid: int, after_entry_id: int, account_ids: list[str], limit: int
     ) -> list[tuple[int, EntryRecord]]:
         """Entries past a position, only from transactions older than every running one."""
         db = await self._db()
@@ -421,10 +464,11 @@ class LedgerRepository:
             f"SELECT {codec.ENTRY_COLUMNS}, txid::text::bigint AS tx FROM entries e "
             "WHERE (e.txid, e.entry_id) > ($1::text::xid8, $2) "
             "AND e.txid < pg_snapshot_xmin(pg_current_snapshot()) "
-            "AND ($3 = '' OR e.account_id = $3) ORDER BY e.txid, e.entry_id LIMIT $4",
+            "AND (cardinality($3::text[]) = 0 OR e.account_id = ANY($3::text[])) "
+            "ORDER BY e.txid, e.entry_id LIMIT $4",
             str(after_txid),
             after_entry_id,
-            account_id,
+            account_ids,
             limit,
         )
         return [(r["tx"], codec.entry(r)) for r in rows]

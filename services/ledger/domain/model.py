@@ -102,6 +102,7 @@ class AccountSpec:
     credits_must_not_exceed_debits: bool = False
     overdraft_limit: int = 0
     suspense: bool = False
+    sub_accounts: int = 1
 
 
 @dataclass(slots=True)
@@ -196,8 +197,10 @@ class TransferRequest:
     touched: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
-        # Computed once, when the request is read, not while its accounts are locked.
-        object.__setattr__(self, "digest", self._digest())
+        # Computed once, when the request is read, not while its accounts are locked; a copy
+        # routed to sub-accounts keeps the digest of what the client asked for.
+        if not self.digest:
+            object.__setattr__(self, "digest", self._digest())
         object.__setattr__(self, "touched", tuple(accounts_of(self.postings)))
 
     @property

@@ -18,6 +18,7 @@ from paysuite.money import MINOR_UNIT_EXPONENTS, CurrencyError, Money, check_cur
 from paysuite.runtime.protoconv import check_id, money_from_proto, valid_id
 
 MAX_BATCH = 8000
+MAX_SUB_ACCOUNTS = 64
 
 ACCOUNT_TYPES = {
     pb.ACCOUNT_TYPE_ASSET: AccountType.ASSET,
@@ -78,6 +79,15 @@ def account_specs(request: pb.CreateAccountsRequest) -> list[AccountSpec]:
                     f"{field}.overdraft_limit",
                     "must be in the account currency",
                 )
+        if not 0 <= item.sub_accounts <= MAX_SUB_ACCOUNTS:
+            violations.add(f"{field}.sub_accounts", f"0 to {MAX_SUB_ACCOUNTS}")
+        elif item.sub_accounts > 1 and (
+            item.debits_must_not_exceed_credits or item.credits_must_not_exceed_debits
+        ):
+            violations.add(
+                f"{field}.sub_accounts",
+                "a split account cannot check its balance: no overdraft flags",
+            )
         if item.debits_must_not_exceed_credits and item.credits_must_not_exceed_debits:
             violations.add(
                 f"{field}.credits_must_not_exceed_debits",
@@ -97,6 +107,7 @@ def account_specs(request: pb.CreateAccountsRequest) -> list[AccountSpec]:
                 credits_must_not_exceed_debits=item.credits_must_not_exceed_debits,
                 overdraft_limit=overdraft,
                 suspense=item.suspense,
+                sub_accounts=max(item.sub_accounts, 1),
             )
         )
     violations.raise_if_any()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ledger.domain.day_end import DayEndReport
 from ledger.domain.model import Account, AccountState, Posting, TransferState
 from ledger.domain.records import EntryRecord, SuspenseItem, SuspenseState, TransferRecord
+from ledger.domain.sub_accounts import logical_id
 from ledger.entrypoints.convert import ACCOUNT_TYPES, OWNER_TYPES, TRANSFER_RESULTS
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.money import Money
@@ -45,6 +46,7 @@ def account(value: Account) -> pb.Account:
         overdraft_limit=money(spec.overdraft_limit),
         day_end_balance=money(value.normal(value.day_end_balance)),
         suspense=spec.suspense,
+        sub_accounts=spec.sub_accounts,
     )
     if value.day_end_date is not None:
         message.day_end_date.CopyFrom(date_to_proto(value.day_end_date))
@@ -52,9 +54,10 @@ def account(value: Account) -> pb.Account:
 
 
 def posting(value: Posting) -> pb.Posting:
+    """A posting as its clients know it: on the logical accounts, not their sub-accounts."""
     return pb.Posting(
-        debit_account_id=value.debit_account_id,
-        credit_account_id=value.credit_account_id,
+        debit_account_id=logical_id(value.debit_account_id),
+        credit_account_id=logical_id(value.credit_account_id),
         amount=money_to_proto(value.amount),
     )
 
@@ -78,10 +81,13 @@ def transfer(value: TransferRecord) -> pb.Transfer:
     return message
 
 
-def entry(value: EntryRecord) -> pb.Entry:
+def entry(value: EntryRecord, split: bool = False) -> pb.Entry:
     return pb.Entry(
         entry_id=value.entry_id,
-        account_id=value.account_id,
+        account_id=logical_id(value.account_id),
+        sub_account_id=value.account_id
+        if split or logical_id(value.account_id) != value.account_id
+        else "",
         transfer_id=value.transfer_id,
         side=pb.ENTRY_SIDE_DEBIT if value.side == "D" else pb.ENTRY_SIDE_CREDIT,
         amount=money_to_proto(Money(value.currency, value.amount)),

@@ -60,7 +60,9 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         self, request: pb.CreateTransfersRequest, context: Context
     ) -> pb.CreateTransfersResponse:
         requests = convert.transfer_requests(request)
-        outcomes = await transfers.execute(self._uow, requests, self._clock)
+        outcomes = await transfers.execute(
+            self._uow, requests, self._clock, splits=self._units.splits
+        )
         response = pb.CreateTransfersResponse()
         for outcome in outcomes:
             result = response.results.add(
@@ -138,13 +140,13 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         after = page_cursor(request.page_token)
         if after and not after.isdigit():
             raise InvalidArgument([FieldViolation("page_token", "not a token from this API")])
-        entries = await queries.list_entries(
+        entries, split = await queries.list_entries(
             self._uow, request.account_id, int(after or 0), size + 1
         )
         page = entries[:size]
         more = len(entries) > size
         return pb.ListAccountEntriesResponse(
-            entries=[present.entry(e) for e in page],
+            entries=[present.entry(e, split) for e in page],
             next_page_token=page_token(str(page[-1].entry_id) if more else None),
         )
 

@@ -44,9 +44,11 @@ async def watch(
     page: int = 500,
 ) -> AsyncIterator[tuple[Position, EntryRecord]]:
     position = after
+    async with uow() as work:
+        rows_of = await work.repo.sub_accounts_of(account_id) if account_id else []
     while True:
         async with uow() as work:
-            rows = await work.repo.feed(position.txid, position.entry_id, account_id, page)
+            rows = await work.repo.feed(position.txid, position.entry_id, rows_of, page)
         for txid, entry in rows:
             position = Position(txid, entry.entry_id)
             yield position, entry

@@ -54,27 +54,32 @@ async def get_transfer(uow: UnitOfWorkFactory, transfer_id: str) -> TransferReco
 
 async def list_entries(
     uow: UnitOfWorkFactory, account_id: str, after_entry_id: int, limit: int
-) -> list[EntryRecord]:
+) -> tuple[list[EntryRecord], bool]:
     async with uow() as work:
         if await work.repo.get_account(account_id) is None:
             raise AccountNotFound("account not found", metadata={"account_id": account_id})
-        return await work.repo.list_entries(account_id, after_entry_id, limit)
+        rows = await work.repo.sub_accounts_of(account_id)
+        return await work.repo.list_entries(rows, after_entry_id, limit), len(rows) > 1
 
 
 async def balance_as_of(
     uow: UnitOfWorkFactory, account_id: str, at: date | datetime
 ) -> BalanceAsOf:
-    """The running balance after the account's last entry at or before the point."""
+    """The running balance after the account's last entry at or before the point (for a split
+    account, the sum over its sub-accounts)."""
+    balance, last = 0, 0
     async with uow() as work:
         if await work.repo.get_account(account_id) is None:
             raise AccountNotFound("account not found", metadata={"account_id": account_id})
-        if isinstance(at, datetime):
-            entry = await work.repo.last_entry_by_time(account_id, at)
-        else:
-            entry = await work.repo.last_entry_by_date(account_id, at)
-    if entry is None:
-        return BalanceAsOf(0, 0)
-    return BalanceAsOf(entry.balance_after, entry.entry_id)
+        for row in await work.repo.sub_accounts_of(account_id):
+            if isinstance(at, datetime):
+                entry = await work.repo.last_entry_by_time(row, at)
+            else:
+                entry = await work.repo.last_entry_by_date(row, at)
+            if entry is not None:
+                balance += entry.balance_after
+                last = max(last, entry.entry_id)
+    return BalanceAsOf(balance, last)
 
 
 async def business_date(uow: UnitOfWorkFactory) -> tuple[date, date | None]:

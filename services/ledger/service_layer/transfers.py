@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 import asyncpg
 
 from ledger.domain.book import Book, Outcome, Request
 from ledger.domain.commands import Adjust, ClearSuspense, PostPending, Reverse, VoidPending
-from ledger.domain.model import AccountSpec, CreateAccountResult, TransferRequest
-from ledger.service_layer.unit_of_work import UnitOfWorkFactory
+from ledger.domain.model import Account, AccountSpec, CreateAccountResult, TransferRequest
+from ledger.domain.sub_accounts import pick
+from ledger.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 Clock = Callable[[], datetime]
 
@@ -39,8 +41,44 @@ async def create_accounts(
     return results
 
 
+def _routed(request: Request, splits: dict[str, int]) -> Request:
+    """A transfer to a split account posts to one of its sub-accounts, chosen by its id."""
+    if not isinstance(request, TransferRequest) or not splits:
+        return request
+    if not any(a in splits for a in request.touched):
+        return request
+    postings = tuple(
+        replace(
+            p,
+            debit_account_id=pick(
+                p.debit_account_id, splits.get(p.debit_account_id, 1), request.transfer_id
+            ),
+            credit_account_id=pick(
+                p.credit_account_id, splits.get(p.credit_account_id, 1), request.transfer_id
+            ),
+        )
+        for p in request.postings
+    )
+    return replace(request, postings=postings)
+
+
+async def _lock(
+    work: UnitOfWork, account_ids: set[str], splits: dict[str, int] | None
+) -> dict[str, Account]:
+    locked = await work.repo.lock_accounts(account_ids)
+    if splits is not None:
+        # Learned here, used by the next batches: this one already holds the main row.
+        splits.update(
+            {a: acc.spec.sub_accounts for a, acc in locked.items() if acc.spec.sub_accounts > 1}
+        )
+    return locked
+
+
 async def execute(
-    uow: UnitOfWorkFactory, requests: Sequence[Request], clock: Clock
+    uow: UnitOfWorkFactory,
+    requests: Sequence[Request],
+    clock: Clock,
+    splits: dict[str, int] | None = None,
 ) -> list[Outcome]:
     """Runs the requests in order in one transaction; each is all-or-nothing on its own.
 
@@ -51,7 +89,8 @@ async def execute(
         try:
             # First try optimistically, without looking ids up: fresh ids are the common case,
             # and a reused id makes the insert conflict, which sends us round with lookups.
-            return await _execute_once(uow, requests, clock, look_up=attempt > 0)
+            routed = [_routed(r, splits) for r in requests] if splits is not None else requests
+            return await _execute_once(uow, routed, clock, look_up=attempt > 0, splits=splits)
         except asyncpg.UniqueViolationError:
             if attempt == _RETRIES - 1:
                 raise
@@ -59,7 +98,12 @@ async def execute(
 
 
 async def _execute_once(
-    uow: UnitOfWorkFactory, requests: Sequence[Request], clock: Clock, *, look_up: bool
+    uow: UnitOfWorkFactory,
+    requests: Sequence[Request],
+    clock: Clock,
+    *,
+    look_up: bool,
+    splits: dict[str, int] | None = None,
 ) -> list[Outcome]:
     async with uow() as work:
         day = await work.repo.business_date_for_posting()
@@ -91,7 +135,7 @@ async def _execute_once(
                 case Adjust():
                     accounts.update((request.debit_account_id, request.credit_account_id))
         book = Book(
-            accounts=await work.repo.lock_accounts(accounts),
+            accounts=await _lock(work, accounts, splits),
             transfers={**linked, **known},
             items=items,
             accounting_date=day,

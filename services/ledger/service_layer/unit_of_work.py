@@ -7,7 +7,7 @@ and binary COPY, and the ORM's per-statement overhead was most of a single trans
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.adapters.day_end_store import DayEndStore
@@ -21,9 +21,11 @@ DayEndUnitOfWork = PoolUnitOfWork[DayEndStore]
 
 @dataclass(frozen=True)
 class LedgerUnits:
-    """Factories for the ledger's transactions over one pool."""
+    """Factories for the ledger's transactions over one pool, and what it knows of splits."""
 
     pool: Any
+    # Split accounts seen so far and their sub-account counts; a split never changes.
+    splits: dict[str, int] = field(default_factory=dict)
 
     def postings(self) -> UnitOfWork:
         return PoolUnitOfWork(self.pool, LedgerRepository)

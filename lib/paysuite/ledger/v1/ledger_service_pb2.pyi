@@ -281,6 +281,7 @@ class Account(_message.Message):
     DAY_END_BALANCE_FIELD_NUMBER: _builtins.int
     DAY_END_DATE_FIELD_NUMBER: _builtins.int
     SUSPENSE_FIELD_NUMBER: _builtins.int
+    SUB_ACCOUNTS_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     """Client-assigned id, e.g. "merchant.M100001.payable.CNY"."""
     name: _builtins.str
@@ -301,6 +302,8 @@ class Account(_message.Message):
     """Credits must not exceed debits (mirror, for debit-normal accounts)."""
     suspense: _builtins.bool
     """Whether this is a suspense (过渡) account: money parked here opens suspense items."""
+    sub_accounts: _builtins.int
+    """Sub-accounts a hot account is split into; its totals above add them all up."""
     @_builtins.property
     def debits_posted(self) -> _money_pb2.Money:
         """Sum of posted debits."""
@@ -366,10 +369,11 @@ class Account(_message.Message):
         day_end_balance: _money_pb2.Money | None = ...,
         day_end_date: _date_pb2.Date | None = ...,
         suspense: _builtins.bool = ...,
+        sub_accounts: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["available_balance", b"available_balance", "balance", b"balance", "create_time", b"create_time", "credits_pending", b"credits_pending", "credits_posted", b"credits_posted", "day_end_balance", b"day_end_balance", "day_end_date", b"day_end_date", "debits_pending", b"debits_pending", "debits_posted", b"debits_posted", "overdraft_limit", b"overdraft_limit"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "available_balance", b"available_balance", "balance", b"balance", "create_time", b"create_time", "credits_must_not_exceed_debits", b"credits_must_not_exceed_debits", "credits_pending", b"credits_pending", "credits_posted", b"credits_posted", "currency_code", b"currency_code", "day_end_balance", b"day_end_balance", "day_end_date", b"day_end_date", "debits_must_not_exceed_credits", b"debits_must_not_exceed_credits", "debits_pending", b"debits_pending", "debits_posted", b"debits_posted", "name", b"name", "overdraft_limit", b"overdraft_limit", "owner_id", b"owner_id", "owner_type", b"owner_type", "state", b"state", "suspense", b"suspense", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "available_balance", b"available_balance", "balance", b"balance", "create_time", b"create_time", "credits_must_not_exceed_debits", b"credits_must_not_exceed_debits", "credits_pending", b"credits_pending", "credits_posted", b"credits_posted", "currency_code", b"currency_code", "day_end_balance", b"day_end_balance", "day_end_date", b"day_end_date", "debits_must_not_exceed_credits", b"debits_must_not_exceed_credits", "debits_pending", b"debits_pending", "debits_posted", b"debits_posted", "name", b"name", "overdraft_limit", b"overdraft_limit", "owner_id", b"owner_id", "owner_type", b"owner_type", "state", b"state", "sub_accounts", b"sub_accounts", "suspense", b"suspense", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -391,6 +395,7 @@ class AccountSpec(_message.Message):
     CREDITS_MUST_NOT_EXCEED_DEBITS_FIELD_NUMBER: _builtins.int
     OVERDRAFT_LIMIT_FIELD_NUMBER: _builtins.int
     SUSPENSE_FIELD_NUMBER: _builtins.int
+    SUB_ACCOUNTS_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     """Client-assigned id: letters, digits, '.', '_', '-' or ':', at most 128."""
     name: _builtins.str
@@ -409,6 +414,10 @@ class AccountSpec(_message.Message):
     """Mirror flag for debit-normal accounts."""
     suspense: _builtins.bool
     """Marks a suspense account."""
+    sub_accounts: _builtins.int
+    """Split a hot account into this many sub-accounts (2 to 64) so concurrent postings lock
+    different rows; only for accounts without no-overdraft flags. 0 or 1: not split.
+    """
     @_builtins.property
     def overdraft_limit(self) -> _money_pb2.Money:
         """Credit line: how far the no-overdraft flag lets the balance go below zero. Same currency."""
@@ -426,10 +435,11 @@ class AccountSpec(_message.Message):
         credits_must_not_exceed_debits: _builtins.bool = ...,
         overdraft_limit: _money_pb2.Money | None = ...,
         suspense: _builtins.bool = ...,
+        sub_accounts: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["overdraft_limit", b"overdraft_limit"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "credits_must_not_exceed_debits", b"credits_must_not_exceed_debits", "currency_code", b"currency_code", "debits_must_not_exceed_credits", b"debits_must_not_exceed_credits", "name", b"name", "overdraft_limit", b"overdraft_limit", "owner_id", b"owner_id", "owner_type", b"owner_type", "suspense", b"suspense", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "credits_must_not_exceed_debits", b"credits_must_not_exceed_debits", "currency_code", b"currency_code", "debits_must_not_exceed_credits", b"debits_must_not_exceed_credits", "name", b"name", "overdraft_limit", b"overdraft_limit", "owner_id", b"owner_id", "owner_type", b"owner_type", "sub_accounts", b"sub_accounts", "suspense", b"suspense", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1150,6 +1160,7 @@ class Entry(_message.Message):
     BALANCE_AFTER_FIELD_NUMBER: _builtins.int
     ACCOUNTING_DATE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    SUB_ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     entry_id: _builtins.int
     """Monotonic id."""
     account_id: _builtins.str
@@ -1158,6 +1169,10 @@ class Entry(_message.Message):
     """The transfer."""
     side: Global___EntrySide.ValueType
     """Debit or credit."""
+    sub_account_id: _builtins.str
+    """For a split account, the sub-account the entry is on; balance_after is then that
+    sub-account's balance. Empty for accounts that are not split.
+    """
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
         """Positive amount."""
@@ -1185,10 +1200,11 @@ class Entry(_message.Message):
         balance_after: _money_pb2.Money | None = ...,
         accounting_date: _date_pb2.Date | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        sub_account_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "amount", b"amount", "balance_after", b"balance_after", "create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "accounting_date", b"accounting_date", "amount", b"amount", "balance_after", b"balance_after", "create_time", b"create_time", "entry_id", b"entry_id", "side", b"side", "transfer_id", b"transfer_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "accounting_date", b"accounting_date", "amount", b"amount", "balance_after", b"balance_after", "create_time", b"create_time", "entry_id", b"entry_id", "side", b"side", "sub_account_id", b"sub_account_id", "transfer_id", b"transfer_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
