@@ -69,11 +69,11 @@ async def settle(database_url: str, analyze: bool = False) -> None:
         await conn.close()
 
 
-async def create_accounts(address: str, cold_count: int) -> None:
+async def create_accounts(address: str, cold_count: int, hot_sub_accounts: int) -> None:
     options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
     async with grpc.aio.insecure_channel(address, options=options) as channel:
         stub = pb_grpc.LedgerServiceStub(channel)
-        for request in account_chunks(cold_count):
+        for request in account_chunks(cold_count, hot_sub_accounts):
             response = await stub.CreateAccounts(request, timeout=600)
             bad = [r for r in response.results if r.result not in CREATED_OR_EXISTS]
             if bad or len(response.results) != len(request.accounts):
@@ -105,7 +105,7 @@ async def bench(args: argparse.Namespace, admin_url: str, run_id: str, work_dir:
     await ledger.start()
     try:
         say(f"ledger: SERVING on {ledger.address}; creating 1 + {args.accounts} accounts")
-        await create_accounts(ledger.address, args.accounts)
+        await create_accounts(ledger.address, args.accounts, args.hot_sub_accounts)
         batch_spec = LoadSpec(
             address=ledger.address,
             phase="batch",

@@ -46,6 +46,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--pgbench-threads", type=int, default=2, help="pgbench -j (2)")
     add("--pgbench", metavar="PATH", help="pgbench binary (found next to the server otherwise)")
     add("--hot-share", type=float, default=0.2, help="share of transfers debiting hot (0.2)")
+    add(
+        "--hot-sub-accounts",
+        type=int,
+        default=8,
+        help="sub-accounts the hot account is split into (8; 1 = not split)",
+    )
     add("--seed", type=int, default=1, help="seed of the random account choice (1)")
     add("--ledger-env", action="append", default=[], metavar="KEY=VALUE", help="ledger env")
     add("--keep-work-dir", action="store_true", help="keep the ledger log and traces")

@@ -17,8 +17,8 @@ def cold_account(index: int) -> str:
     return f"bench.merchant.M{index:05d}.{CURRENCY}"
 
 
-def account_specs(cold_count: int) -> list[pb.AccountSpec]:
-    """One hot platform asset account, then cold_count merchant liability accounts."""
+def account_specs(cold_count: int, hot_sub_accounts: int = 1) -> list[pb.AccountSpec]:
+    """One hot platform asset account (split when asked), then cold merchant liabilities."""
     specs = [
         pb.AccountSpec(
             account_id=HOT_ACCOUNT,
@@ -26,6 +26,7 @@ def account_specs(cold_count: int) -> list[pb.AccountSpec]:
             type=pb.ACCOUNT_TYPE_ASSET,
             currency_code=CURRENCY,
             owner_type=pb.OWNER_TYPE_PLATFORM,
+            sub_accounts=hot_sub_accounts,
         )
     ]
     for index in range(cold_count):
@@ -42,9 +43,11 @@ def account_specs(cold_count: int) -> list[pb.AccountSpec]:
     return specs
 
 
-def account_chunks(cold_count: int) -> Iterator[pb.CreateAccountsRequest]:
+def account_chunks(
+    cold_count: int, hot_sub_accounts: int = 1
+) -> Iterator[pb.CreateAccountsRequest]:
     """The accounts as CreateAccounts requests of at most CREATE_ACCOUNTS_CHUNK items."""
-    specs = account_specs(cold_count)
+    specs = account_specs(cold_count, hot_sub_accounts)
     for start in range(0, len(specs), CREATE_ACCOUNTS_CHUNK):
         yield pb.CreateAccountsRequest(accounts=specs[start : start + CREATE_ACCOUNTS_CHUNK])
 
