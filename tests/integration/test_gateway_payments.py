@@ -201,3 +201,19 @@ async def test_a_payment_over_the_daily_limit_fails_before_the_bank_is_asked(
     assert payment.failure_reason == "PAYER_LIMIT_EXCEEDED"
     assert not payment.channel_transaction_id
     assert await _balance(ledger) == before
+
+
+async def test_the_channel_fee_is_booked_as_an_expense_the_channel_keeps(
+    gateway: pb_grpc.GatewayServiceAsyncStub, ledger: lpb_grpc.LedgerServiceAsyncStub
+) -> None:
+    async def balance(account_id: str) -> int:
+        answer = await ledger.GetAccount(lpb.GetAccountRequest(account_id=account_id))
+        return answer.account.balance.minor_units
+
+    receivable, expense = "channel.banksim.receivable.CNY", "platform.channel_fee_expense.CNY"
+    before = (await balance(receivable), await balance(expense), await _balance(ledger))
+    payment = (await gateway.CreatePayment(payment_request(10_000))).payment
+    assert payment.state == pb.Payment.SUCCEEDED
+    fee = 60  # the bank simulator charges 60 bps: 0.6% of 100.00 yuan
+    after = (await balance(receivable), await balance(expense), await _balance(ledger))
+    assert after == (before[0] + 10_000 - fee, before[1] + fee, before[2] + 10_000)

@@ -11,3 +11,8 @@ def merchant_payable(merchant_id: str, currency: str) -> str:
 def channel_receivable(channel: str, currency: str) -> str:
     """What the channel owes the platform until it settles (asset)."""
     return f"channel.{channel}.receivable.{currency}"
+
+
+def channel_fee_expense(currency: str) -> str:
+    """What the platform pays channels for processing (expense)."""
+    return f"platform.channel_fee_expense.{currency}"

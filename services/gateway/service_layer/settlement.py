@@ -22,17 +22,25 @@ from gateway.service_layer.outbox import (
     transfer_payload,
 )
 from gateway.service_layer.unit_of_work import UnitOfWork
+from paysuite.money import Money
 
 
 def capture_postings(payment: Payment) -> list[LedgerPosting]:
+    """The merchant is owed the amount; the channel owes it less the fee it keeps."""
     currency = payment.amount.currency
-    return [
+    receivable = accounts.channel_receivable(payment.channel, currency)
+    postings = [
         LedgerPosting(
-            accounts.channel_receivable(payment.channel, currency),
-            accounts.merchant_payable(payment.merchant_id, currency),
-            payment.amount,
+            receivable, accounts.merchant_payable(payment.merchant_id, currency), payment.amount
         )
     ]
+    if payment.fee > 0:
+        postings.append(
+            LedgerPosting(
+                accounts.channel_fee_expense(currency), receivable, Money(currency, payment.fee)
+            )
+        )
+    return postings
 
 
 async def _enqueue_limit(
