@@ -112,29 +112,46 @@ async def create_pool(dsn: str, *, schema: str, service: str, size: int = 10) ->
     )
 
 
+_ISOLATION_SQL = {"read_committed": "READ COMMITTED", "repeatable_read": "REPEATABLE READ"}
+
+
 class PoolUnitOfWork(Generic[R]):
-    """One asyncpg transaction with a repository bound to it; rolls back unless committed."""
+    """One asyncpg transaction with a repository bound to it; rolls back unless committed.
+
+    `begin_sql` is sent in the same round trip as BEGIN (e.g. a transaction-scoped lock every
+    unit of this kind takes first), which saves a round trip on hot paths.
+    """
 
     repo: R
 
     def __init__(
-        self, pool: Any, repository: Callable[[Any], R], isolation: str = "read_committed"
+        self,
+        pool: Any,
+        repository: Callable[[Any], R],
+        isolation: str = "read_committed",
+        begin_sql: str = "",
     ) -> None:
         self._pool = pool
         self._repository = repository
-        self._isolation = isolation
+        self._begin_sql = f"BEGIN ISOLATION LEVEL {_ISOLATION_SQL[isolation]}" + (
+            f"; {begin_sql}" if begin_sql else ""
+        )
         self._connection: Any = None
-        self._transaction: Any = None
+        self._open = False
 
     async def __aenter__(self) -> Self:
         self._connection = await self._pool.acquire()
-        await self._begin()
+        try:
+            await self._begin()
+        except BaseException:
+            await self._pool.release(self._connection)
+            raise
         self.repo = self._repository(self._connection)
         return self
 
     async def _begin(self) -> None:
-        self._transaction = self._connection.transaction(isolation=self._isolation)
-        await self._transaction.start()
+        await self._connection.execute(self._begin_sql)
+        self._open = True
 
     async def __aexit__(
         self,
@@ -143,18 +160,19 @@ class PoolUnitOfWork(Generic[R]):
         tb: TracebackType | None,
     ) -> None:
         try:
-            if self._transaction is not None:
-                await self._transaction.rollback()
+            if self._open:
+                self._open = False
+                await self._connection.execute("ROLLBACK")
         finally:
-            self._transaction = None
             await self._pool.release(self._connection)
 
     async def commit(self) -> None:
         """Commits; the unit of work is finished (no new transaction is opened after it)."""
-        await self._transaction.commit()
-        self._transaction = None
+        self._open = False
+        await self._connection.execute("COMMIT")
 
     async def rollback(self) -> None:
         """Rolls back and opens a fresh transaction on the same connection."""
-        await self._transaction.rollback()
+        self._open = False
+        await self._connection.execute("ROLLBACK")
         await self._begin()

@@ -85,14 +85,9 @@ class LedgerRepository:
     # -- business date ----------------------------------------------------------------------
 
     async def business_date_for_posting(self) -> date:
-        """Takes the business-date lock shared, then reads the date.
-
-        Two statements on purpose: a statement's snapshot is taken when it starts, so a read
-        in the statement that waited for the lock could still see the date before a cut.
-        """
-        db = self._connection
-        await db.execute("SELECT pg_advisory_xact_lock_shared($1)", BUSINESS_DATE_LOCK)
-        value: date = await db.fetchval("SELECT business_date FROM ledger_state")
+        """The date postings get; the transaction already holds the business-date lock shared
+        (taken with BEGIN, see LedgerUnits.posting_batch), so this read sees no cut in flight."""
+        value: date = await self._connection.fetchval("SELECT business_date FROM ledger_state")
         return value
 
     async def ledger_state(self) -> tuple[date, date | None]:

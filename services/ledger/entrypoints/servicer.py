@@ -61,7 +61,7 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
     ) -> pb.CreateTransfersResponse:
         requests = convert.transfer_requests(request)
         outcomes = await transfers.execute(
-            self._uow, requests, self._clock, splits=self._units.splits
+            self._units.posting_batch, requests, self._clock, splits=self._units.splits
         )
         response = pb.CreateTransfersResponse()
         for outcome in outcomes:
@@ -110,7 +110,7 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         self, request: pb.PostPendingTransferRequest, context: Context
     ) -> pb.PostPendingTransferResponse:
         (outcome,) = await transfers.execute(
-            self._uow, [convert.post_pending(request)], self._clock
+            self._units.posting_batch, [convert.post_pending(request)], self._clock
         )
         result, day = _result(outcome)
         return pb.PostPendingTransferResponse(result=result, accounting_date=day)
@@ -119,14 +119,16 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         self, request: pb.VoidPendingTransferRequest, context: Context
     ) -> pb.VoidPendingTransferResponse:
         (outcome,) = await transfers.execute(
-            self._uow, [convert.void_pending(request)], self._clock
+            self._units.posting_batch, [convert.void_pending(request)], self._clock
         )
         return pb.VoidPendingTransferResponse(result=convert.TRANSFER_RESULTS[outcome.result])
 
     async def ReverseTransfer(
         self, request: pb.ReverseTransferRequest, context: Context
     ) -> pb.ReverseTransferResponse:
-        (outcome,) = await transfers.execute(self._uow, [convert.reverse(request)], self._clock)
+        (outcome,) = await transfers.execute(
+            self._units.posting_batch, [convert.reverse(request)], self._clock
+        )
         result, day = _result(outcome)
         return pb.ReverseTransferResponse(result=result, accounting_date=day)
 
@@ -246,7 +248,7 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         self, request: pb.ClearSuspenseItemRequest, context: Context
     ) -> pb.ClearSuspenseItemResponse:
         command = convert.clear_suspense(request)
-        (outcome,) = await transfers.execute(self._uow, [command], self._clock)
+        (outcome,) = await transfers.execute(self._units.posting_batch, [command], self._clock)
         item = await queries.get_item(self._uow, command.item_id)
         return pb.ClearSuspenseItemResponse(
             result=convert.TRANSFER_RESULTS[outcome.result], item=present.item(item)

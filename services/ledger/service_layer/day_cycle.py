@@ -65,7 +65,7 @@ async def run_day_end(units: LedgerUnits, day: date, clock: Clock) -> DayEndRepo
     report = await _report(units, day, clock)
     for difference in report.differences:
         if difference.amount:
-            await execute(units.postings, [_parking(report, difference)], clock)
+            await execute(units.posting_batch, [_parking(report, difference)], clock)
     async with units.day_end_writes() as work:
         await work.repo.roll_day_end_balances(day, clock())
         await work.commit()

@@ -26,7 +26,7 @@ async def expire_due(units: LedgerUnits, clock: Callable[[], datetime], limit: i
     if not due:
         return 0
     outcomes = await execute(
-        units.postings, [VoidPending(expiry_id(p), p, expired=True) for p in due], clock
+        units.posting_batch, [VoidPending(expiry_id(p), p, expired=True) for p in due], clock
     )
     return sum(1 for o in outcomes if o.result is TransferResult.POSTED)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.adapters.day_end_store import DayEndStore
-from ledger.adapters.repository import LedgerRepository
+from ledger.adapters.repository import BUSINESS_DATE_LOCK, LedgerRepository
 from paysuite.runtime.database import PoolUnitOfWork
 
 UnitOfWork = PoolUnitOfWork[LedgerRepository]
@@ -29,6 +29,15 @@ class LedgerUnits:
 
     def postings(self) -> UnitOfWork:
         return PoolUnitOfWork(self.pool, LedgerRepository)
+
+    def posting_batch(self) -> UnitOfWork:
+        """A transaction that posts: it holds the business date shared from its first statement,
+        so a day-cut waits for it and it never sees a date being cut."""
+        return PoolUnitOfWork(
+            self.pool,
+            LedgerRepository,
+            begin_sql=f"SELECT pg_advisory_xact_lock_shared({BUSINESS_DATE_LOCK})",
+        )
 
     def day_end_snapshot(self) -> DayEndUnitOfWork:
         return PoolUnitOfWork(self.pool, DayEndStore, isolation="repeatable_read")
