@@ -39,8 +39,9 @@ async def run() -> None:
         await seed.seed_user(stack.config.addr("identity"), stack.config.bank_url)
         ports = stack.config.ports
         _say(
-            "paysuite: SERVING  gateway :{gateway}  ledger :{ledger}  identity :{identity}  "
-            "recon :{recon}  banksim http :{banksim}".format(**ports)
+            "paysuite: SERVING  gateway :{gateway} (notify http :{gateway_notify})  "
+            "ledger :{ledger}  identity :{identity}  recon :{recon}  banksim http :{banksim}  "
+            "alipaysim http :{alipaysim}  wechatsim http :{wechatsim}".format(**ports)
         )
         _say(
             f"paysuite: demo merchant {demo.MERCHANT_ID}, user {demo.USER_ID}; try\n"

@@ -14,6 +14,8 @@ import aiohttp
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from gateway.settings import DEV_ALIPAY_SECRET, DEV_WECHAT_SECRET
+
 SERVICES = ("ledger", "identity", "gateway", "recon")
 DEFAULT_PORTS = {
     "gateway": 50051,
@@ -21,8 +23,14 @@ DEFAULT_PORTS = {
     "identity": 50053,
     "recon": 50054,
     "banksim": 8601,
+    "alipaysim": 8602,
+    "wechatsim": 8603,
+    "gateway_notify": 50061,  # the gateway's HTTP listener for channel notifications
 }
 DEV_BANK_SECRET = "paysuite-dev-bank-secret"
+# Simulated channels: name -> module; the wallets are one module in two flavours.
+SIMULATORS = {"banksim": "channelsim", "alipaysim": "walletsim", "wechatsim": "walletsim"}
+WALLETS = {"alipaysim": ("alipay", DEV_ALIPAY_SECRET), "wechatsim": ("wechat", DEV_WECHAT_SECRET)}
 
 
 @dataclass
@@ -31,6 +39,10 @@ class StackConfig:
     data_dir: Path
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     extra_env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Ports not given keep their defaults (a partial stack starts only what it needs).
+        self.ports = {**DEFAULT_PORTS, **self.ports}
 
     @property
     def traces_file(self) -> Path:
@@ -41,7 +53,10 @@ class StackConfig:
 
     @property
     def bank_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['banksim']}"
+        return self.simulator_url("banksim")
+
+    def simulator_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
 
 
 class StackError(RuntimeError):
@@ -49,7 +64,7 @@ class StackError(RuntimeError):
 
 
 class Stack:
-    """The four services and the bank simulator, each in its own process."""
+    """The four services and the channel simulators, each in its own process."""
 
     def __init__(self, config: StackConfig) -> None:
         self.config = config
@@ -75,6 +90,11 @@ class Stack:
             "CHANNELSIM_STATE_FILE": str(self.config.data_dir / "banksim-state.jsonl"),
             "GATEWAY_BANK_CHANNEL_URL": self.config.bank_url,
             "GATEWAY_BANK_CHANNEL_SECRET": DEV_BANK_SECRET,
+            "GATEWAY_ALIPAY_CHANNEL_URL": self.config.simulator_url("alipaysim"),
+            "GATEWAY_ALIPAY_CHANNEL_SECRET": DEV_ALIPAY_SECRET,
+            "GATEWAY_WECHAT_CHANNEL_URL": self.config.simulator_url("wechatsim"),
+            "GATEWAY_WECHAT_CHANNEL_SECRET": DEV_WECHAT_SECRET,
+            "GATEWAY_NOTIFY_PORT": str(ports["gateway_notify"]),
             "PYTHONUNBUFFERED": "1",
         }
         env.update(self.config.extra_env)
@@ -96,7 +116,18 @@ class Stack:
         for service in services:
             await self._run_once("-m", service, "migrate")
 
-    async def _spawn(self, name: str, module: str) -> None:
+    def simulator_env(self, name: str) -> dict[str, str]:
+        """What one simulator process needs beyond the shared environment."""
+        if name not in WALLETS:
+            return {}
+        flavour, secret = WALLETS[name]
+        return {
+            "WALLETSIM_FLAVOUR": flavour,
+            "WALLETSIM_PORT": str(self.config.ports[name]),
+            "WALLETSIM_SECRET": secret,
+        }
+
+    async def _spawn(self, name: str, module: str, env: dict[str, str] | None = None) -> None:
         log_dir = self.config.data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         log = (log_dir / f"{name}.log").open("ab")
@@ -106,7 +137,7 @@ class Stack:
             sys.executable,
             "-m",
             module,
-            env=self.env(),
+            env={**self.env(), **(env or {})},
             stdout=log,
             stderr=log,
             start_new_session=True,
@@ -115,10 +146,11 @@ class Stack:
     async def start(
         self, timeout: float = 60.0, services: tuple[str, ...] = SERVICES, simulator: bool = True
     ) -> None:
-        """Starts the simulator (optional) and the given services, then waits for SERVING."""
+        """Starts the simulators (optional) and the given services, then waits for SERVING."""
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         if simulator:
-            await self._spawn("banksim", "channelsim")
+            for name, module in SIMULATORS.items():
+                await self._spawn(name, module, self.simulator_env(name))
         for service in services:
             await self._spawn(service, service)
         try:
@@ -131,7 +163,8 @@ class Stack:
 
     async def _wait_ready(self, services: tuple[str, ...], simulator: bool) -> None:
         if simulator:
-            await self._wait_http(f"http://127.0.0.1:{self.config.ports['banksim']}/healthz")
+            for name in SIMULATORS:
+                await self._wait_http(name, f"{self.config.simulator_url(name)}/healthz")
         for service in services:
             await self._wait_serving(service)
 
@@ -151,10 +184,10 @@ class Stack:
             log = self.config.data_dir / "logs" / f"{name}.log"
             raise StackError(f"{name} exited with {process.returncode}; see {log}")
 
-    async def _wait_http(self, url: str) -> None:
+    async def _wait_http(self, name: str, url: str) -> None:
         async with aiohttp.ClientSession() as session:
             while True:
-                self._check_alive("banksim")
+                self._check_alive(name)
                 with contextlib.suppress(aiohttp.ClientError):
                     async with session.get(url) as response:
                         if response.status == 200:

@@ -7,10 +7,13 @@ from pathlib import Path
 import aiohttp
 
 from gateway.adapters.callback_http import HttpCallbackSender
+from gateway.adapters.channels.alipaysim import AlipayChannel
 from gateway.adapters.channels.banksim import BankQuickPayChannel
-from gateway.adapters.egress import build_egress, egress_trace_config
+from gateway.adapters.channels.wechatsim import WechatChannel
+from gateway.adapters.egress import EgressClient, build_egress, egress_trace_config
 from gateway.adapters.identity_client import GrpcIdentity
 from gateway.adapters.ledger_client import GrpcLedger
+from gateway.adapters.notify_http import NotificationListener, bind_socket, serve_listener
 from gateway.domain.model import PaymentMethod
 from gateway.domain.ports import ChannelAdapter
 from gateway.entrypoints.servicer import GatewayServicer
@@ -51,7 +54,33 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         egress=egress,
         confirm_by_query=settings.bank_channel_confirm_by_query,
     )
-    channels: dict[str, ChannelAdapter] = {bank.name: bank}
+    # Wallets go direct: the routes file names the bank's routes only.
+    wallet_egress = EgressClient.direct(
+        http, [settings.alipay_channel_name, settings.wechat_channel_name]
+    )
+    notify_socket = bind_socket(settings.notify_host, settings.notify_port)
+    notify_base = (
+        settings.notify_base_url or f"http://127.0.0.1:{notify_socket.getsockname()[1]}"
+    ).rstrip("/")
+    alipay = AlipayChannel(
+        settings.alipay_channel_name,
+        settings.alipay_channel_url,
+        settings.alipay_channel_secret.get_secret_value().encode(),
+        settings.alipay_channel_merchant_id,
+        f"{notify_base}/notify/{settings.alipay_channel_name}",
+        egress=wallet_egress,
+        timeout_seconds=settings.wallet_channel_timeout_seconds,
+    )
+    wechat = WechatChannel(
+        settings.wechat_channel_name,
+        settings.wechat_channel_url,
+        settings.wechat_channel_secret.get_secret_value().encode(),
+        settings.wechat_channel_merchant_id,
+        f"{notify_base}/notify/{settings.wechat_channel_name}",
+        egress=wallet_egress,
+        timeout_seconds=settings.wallet_channel_timeout_seconds,
+    )
+    channels: dict[str, ChannelAdapter] = {c.name: c for c in (bank, alipay, wechat)}
     identity = GrpcIdentity(identity_channel)
     relay = OutboxRelay(
         uow, GrpcLedger(ledger_channel), identity, utc_now, settings.outbox_poll_seconds
@@ -59,7 +88,11 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     deps = PaymentDeps(
         uow=uow,
         identity=identity,
-        channels={PaymentMethod.BANK_CARD: bank},
+        channels={
+            PaymentMethod.BANK_CARD: bank,
+            PaymentMethod.ALIPAY: alipay,
+            PaymentMethod.WECHAT_PAY: wechat,
+        },
         relay=relay,
         clock=utc_now,
     )
@@ -75,9 +108,15 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     async def merchant_callbacks() -> None:
         await run_dispatcher(callbacks)
 
+    listener = NotificationListener(deps, {alipay.name: alipay, wechat.name: wechat})
+
+    async def channel_notifications() -> None:
+        await serve_listener(listener.application(), notify_socket)
+
     servicer = GatewayServicer(deps, channels, verification, routes=egress)
 
     async def close_channels() -> None:
+        notify_socket.close()  # already closed by the listener when it ran
         await http.close()
         await ledger_channel.close(grace=None)
         await identity_channel.close(grace=None)
@@ -87,7 +126,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         gateway_service_pb2.DESCRIPTOR.services_by_name["GatewayService"],
         gateway_service_pb2_grpc.add_GatewayServiceServicer_to_server,
         servicer,
-        background=[relay.run, janitor, merchant_callbacks],
+        background=[relay.run, janitor, merchant_callbacks, channel_notifications],
         on_stop=[close_channels, engine.dispose],
     )
 

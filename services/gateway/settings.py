@@ -11,6 +11,8 @@ from pydantic_settings import SettingsConfigDict
 from paysuite.runtime.settings import ServiceSettings
 
 DEV_BANK_SECRET = "paysuite-dev-bank-secret"
+DEV_ALIPAY_SECRET = "paysuite-dev-alipay-secret"
+DEV_WECHAT_SECRET = "paysuite-dev-wechat-secret"
 
 
 class GatewaySettings(ServiceSettings):
@@ -26,17 +28,37 @@ class GatewaySettings(ServiceSettings):
     bank_channel_merchant_id: str = "PAYSUITE01"
     bank_channel_timeout_seconds: float = 10.0
     bank_channel_confirm_by_query: bool = True
+    alipay_channel_name: str = "alipaysim"
+    alipay_channel_url: str = "http://127.0.0.1:8602"
+    alipay_channel_secret: SecretStr = SecretStr("")
+    alipay_channel_merchant_id: str = "PAYSUITE01"
+    wechat_channel_name: str = "wechatsim"
+    wechat_channel_url: str = "http://127.0.0.1:8603"
+    wechat_channel_secret: SecretStr = SecretStr("")
+    wechat_channel_merchant_id: str = "PAYSUITE01"
+    wallet_channel_timeout_seconds: float = 10.0
+    # The listener for channel notifications; port 0 picks a free one.
+    notify_host: str = "127.0.0.1"
+    notify_port: int = Field(default=50061, ge=0, le=65535)
+    # Where channels post notifications; unset: http://127.0.0.1:<the listener's port>.
+    notify_base_url: str = ""
     outbox_poll_seconds: float = 1.0
     # Egress routes (proxies) per channel as JSON, re-read when it changes; unset: direct.
     routes_file: Path | None = None
 
     @model_validator(mode="after")
     def _require_channel_secret(self) -> Self:
-        secret = self.bank_channel_secret.get_secret_value()
-        if not secret:
-            if not self.is_dev:
-                raise ValueError("GATEWAY_BANK_CHANNEL_SECRET is required outside dev")
-            object.__setattr__(self, "bank_channel_secret", SecretStr(DEV_BANK_SECRET))
-        elif not self.is_dev and secret == DEV_BANK_SECRET:
-            raise ValueError("the dev bank channel secret must not be used outside dev")
+        for channel, dev_secret in (
+            ("bank", DEV_BANK_SECRET),
+            ("alipay", DEV_ALIPAY_SECRET),
+            ("wechat", DEV_WECHAT_SECRET),
+        ):
+            field = f"{channel}_channel_secret"
+            secret = getattr(self, field).get_secret_value()
+            if not secret:
+                if not self.is_dev:
+                    raise ValueError(f"GATEWAY_{field.upper()} is required outside dev")
+                object.__setattr__(self, field, SecretStr(dev_secret))
+            elif not self.is_dev and secret == dev_secret:
+                raise ValueError(f"the dev {channel} channel secret must not be used outside dev")
         return self

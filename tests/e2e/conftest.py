@@ -12,7 +12,7 @@ import pytest
 
 from devstack import seed
 from devstack.provision import drop_database, provision
-from devstack.stack import Stack, StackConfig
+from devstack.stack import DEFAULT_PORTS, Stack, StackConfig
 from gateway.settings import GatewaySettings
 
 
@@ -50,7 +50,7 @@ async def stack(admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Asy
     config = StackConfig(
         database_url=database_url,
         data_dir=data_dir,
-        ports=free_ports(["gateway", "ledger", "identity", "recon", "banksim"]),
+        ports=free_ports(list(DEFAULT_PORTS)),
         extra_env={"OTEL_BSP_SCHEDULE_DELAY": "200"},
     )
     suite = Stack(config)

@@ -18,7 +18,7 @@ from channelsim.settings import ChannelSimSettings
 from devstack import demo, seed
 from devstack.stack import DEV_BANK_SECRET
 from gateway.bootstrap import build_app as build_gateway
-from gateway.settings import GatewaySettings
+from gateway.settings import DEV_ALIPAY_SECRET, DEV_WECHAT_SECRET, GatewaySettings
 from identity.bootstrap import build_app as build_identity
 from identity.settings import IdentitySettings
 from ledger.bootstrap import build_app as build_ledger
@@ -29,6 +29,8 @@ from paysuite.runtime.settings import CommonSettings
 from paysuite.runtime.telemetry import Telemetry, setup_telemetry
 from recon.bootstrap import build_app as build_recon
 from recon.settings import ReconSettings
+from tests.integration.wallet_client import WalletClient, running_wallet, wallet_settings
+from walletsim.settings import Flavour
 
 
 @asynccontextmanager
@@ -96,8 +98,27 @@ async def bank_url(suite_db: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
+async def alipay(suite_db: str) -> AsyncIterator[WalletClient]:
+    """The Alipay-style wallet simulator's real app on loopback, and a client for it."""
+    async with running_wallet(wallet_settings(Flavour.ALIPAY, DEV_ALIPAY_SECRET)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def wechat(suite_db: str) -> AsyncIterator[WalletClient]:
+    """The WeChat-Pay-style wallet simulator's real app on loopback, and a client for it."""
+    async with running_wallet(wallet_settings(Flavour.WECHAT, DEV_WECHAT_SECRET)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
 async def gateway_addr(
-    ledger_addr: str, identity_addr: str, bank_url: str, gateway_port: int
+    ledger_addr: str,
+    identity_addr: str,
+    bank_url: str,
+    gateway_port: int,
+    alipay: WalletClient,
+    wechat: WalletClient,
 ) -> AsyncIterator[str]:
     settings = GatewaySettings(
         ledger_addr=ledger_addr,
@@ -105,6 +126,10 @@ async def gateway_addr(
         bank_channel_url=bank_url,
         bank_channel_secret=SecretStr(DEV_BANK_SECRET),
         bank_channel_timeout_seconds=1.5,
+        alipay_channel_url=alipay.base_url,
+        wechat_channel_url=wechat.base_url,
+        wallet_channel_timeout_seconds=1.5,
+        notify_port=0,
     )
     await seed.seed_ledger(ledger_addr)
     await seed.seed_merchant(settings)

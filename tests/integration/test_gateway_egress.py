@@ -353,6 +353,7 @@ async def test_get_routes_shows_live_health_and_follows_the_routes_file(
         bank_channel_url=bank_url,
         bank_channel_secret=SecretStr(DEV_BANK_SECRET),
         routes_file=routes_file,
+        notify_port=0,
     )
     async with serving(build_gateway, settings) as addr, grpc.aio.insecure_channel(addr) as channel:
         gateway = pb_grpc.GatewayServiceStub(channel)

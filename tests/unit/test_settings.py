@@ -76,3 +76,19 @@ def test_validation_errors_do_not_echo_secrets(monkeypatch: pytest.MonkeyPatch) 
     assert "paysuite_ledger_dev" not in str(caught.value)
     monkeypatch.setenv("LEDGER_DATABASE_URL", "postgresql://paysuite_ledger:s3cr3t-x@db/p")
     assert "s3cr3t-x" not in repr(LedgerSettings())
+
+
+def test_gateway_needs_the_wallet_secrets_outside_dev(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", "postgresql://paysuite_gateway:pw-x@db/p")
+    monkeypatch.setenv("GATEWAY_BANK_CHANNEL_SECRET", "bank-s3cret")
+    with pytest.raises(ValidationError, match="GATEWAY_ALIPAY_CHANNEL_SECRET"):
+        GatewaySettings()
+    monkeypatch.setenv("GATEWAY_ALIPAY_CHANNEL_SECRET", "alipay-s3cret")
+    monkeypatch.setenv("GATEWAY_WECHAT_CHANNEL_SECRET", "paysuite-dev-wechat-secret")
+    with pytest.raises(ValidationError, match="dev wechat channel secret"):
+        GatewaySettings()
+    monkeypatch.setenv("GATEWAY_WECHAT_CHANNEL_SECRET", "wechat-s3cret")
+    settings = GatewaySettings()
+    assert settings.alipay_channel_secret.get_secret_value() == "alipay-s3cret"
+    assert (settings.notify_host, settings.notify_port) == ("127.0.0.1", 50061)
+    assert "wechat-s3cret" not in repr(settings)

@@ -127,3 +127,13 @@ card_verifications = Table(
     Column("agreement_no", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+channel_notifications = Table(
+    "channel_notifications",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("notification_id", String(128), primary_key=True),
+    Column("payment_id", String(40), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)

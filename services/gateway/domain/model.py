@@ -17,6 +17,11 @@ class PaymentMethod(enum.Enum):
     ALIPAY = "alipay"
     WECHAT_PAY = "wechat_pay"
 
+    @property
+    def needs_card(self) -> bool:
+        """Whether the payer pays with a card bound here; a wallet pays from its own account."""
+        return self is PaymentMethod.BANK_CARD
+
 
 class PaymentState(enum.Enum):
     PROCESSING = "processing"

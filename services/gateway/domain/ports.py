@@ -29,6 +29,19 @@ class ChannelAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelNotification:
+    """A channel's asynchronous word on a payment, authenticated by its adapter.
+
+    notification_id is the channel's own id for it: resent copies carry the same one.
+    """
+
+    notification_id: str
+    payment_id: str
+    amount: Money
+    answer: ChannelAnswer
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelCharge:
     """One instruction to a channel; payment_id doubles as the channel's merchant order no."""
 

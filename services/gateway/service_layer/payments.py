@@ -15,7 +15,13 @@ from gateway.domain.errors import (
     RequestIdReused,
 )
 from gateway.domain.model import CreatePayment, Payment, PaymentState
-from gateway.domain.ports import ChannelAdapter, ChannelAnswer, ChannelCharge, ChannelOutcome
+from gateway.domain.ports import (
+    ChannelAdapter,
+    ChannelAnswer,
+    ChannelCharge,
+    ChannelOutcome,
+    PayerCheck,
+)
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.settlement import apply_answer
 from gateway.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -133,7 +139,12 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
     _annotate(payment)
     if not created:
         return payment
-    payer = await deps.identity.check_payer(command.payer_user_id, command.amount, command.card_id)
+    # A wallet pays from the buyer's wallet account: no bound card to check; limits still apply.
+    payer = PayerCheck(eligible=True)
+    if command.method.needs_card:
+        payer = await deps.identity.check_payer(
+            command.payer_user_id, command.amount, command.card_id
+        )
     if not payer.eligible:
         reason = payer.reason.removeprefix("INELIGIBILITY_REASON_")
         payment = await _fail(deps, payment, f"PAYER_{reason}")
@@ -151,7 +162,7 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
     )
     if answer.outcome is ChannelOutcome.SUCCEEDED and channel.confirm_by_query:
         answer = await _confirmed(channel, payment.payment_id, answer)
-    payment = await apply_answer(deps, payment.payment_id, answer, card_id=payer.card_id)
+    payment = await apply_answer(deps, payment.payment_id, answer, card_id=payer.card_id or None)
     _annotate(payment)
     _log.info(
         "payment settled", extra={"payment_id": payment.payment_id, "state": payment.state.value}

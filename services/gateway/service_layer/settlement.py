@@ -11,7 +11,12 @@ from datetime import datetime
 
 from gateway.domain import accounts
 from gateway.domain.model import Payment, PaymentState
-from gateway.domain.ports import ChannelAnswer, ChannelOutcome, LedgerPosting
+from gateway.domain.ports import (
+    ChannelAnswer,
+    ChannelNotification,
+    ChannelOutcome,
+    LedgerPosting,
+)
 from gateway.domain.status import next_query_delay
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.outbox import (
@@ -68,19 +73,30 @@ async def apply_answer(
     *,
     card_id: str | None = None,
     closing: bool = False,
+    notification: ChannelNotification | None = None,
 ) -> Payment:
+    """Applies the answer; one that came by notification is recorded with it, and a
+    notification recorded before (a resent copy) changes nothing."""
     outbox_ids: list[int | None] = []
     async with deps.uow() as work:
         current = await work.repo.get(payment_id, for_update=True)
         assert current is not None
         now = deps.clock()
+        if notification is not None and not await work.repo.add_notification(
+            current.channel,
+            notification.notification_id,
+            payment_id,
+            answer.outcome.value,
+            now,
+        ):
+            return current
         if current.state.terminal:
             if _contradicts(current.state, answer.outcome) and not current.needs_reconciliation:
                 await work.repo.schedule_query(payment_id, None, 0, hand_over=True)
                 await work.repo.add_event(
                     current.merchant_id, "payment.exception", payment_id, "", now
                 )
-                await work.commit()
+            await work.commit()
             return current
         if card_id is not None:
             current = current.using_card(card_id)

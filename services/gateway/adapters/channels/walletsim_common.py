@@ -1,0 +1,164 @@
+"""What the wallet channels share: signed calls over egress, statements and signed notifications."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import aiohttp
+
+from gateway.adapters.channels.banksim import ChannelUnavailable
+from gateway.adapters.egress import EgressClient
+from gateway.domain.ports import ChannelAnswer, ChannelNotification, ChannelOutcome
+from paysuite.http_signing import SignatureError, new_nonce, sign, verify
+
+_log = logging.getLogger(__name__)
+
+# Whatever of these a call raises, the channel gave no usable answer: only a query can tell.
+NO_ANSWER = (TimeoutError, aiohttp.ClientError, SignatureError, ValueError, KeyError, TypeError)
+DEFAULT_SUBJECT = "Paysuite order"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A verified answer: its HTTP status and JSON body ({} when there was none)."""
+
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SignedNotification:
+    """A notification whose signature checked out, with the nonce for replay tracking."""
+
+    timestamp: int
+    nonce: str
+    notification: ChannelNotification
+
+
+def text(data: Mapping[str, Any], key: str, limit: int = 64) -> str:
+    """A required, non-empty string field of at most limit characters; ValueError otherwise."""
+    value = data.get(key)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise ValueError(f"{key}: missing or malformed")
+    return value
+
+
+class WalletChannel:
+    """Base of the wallet adapters: subclasses name the signature header and read the protocol.
+
+    The charge carries notify_url, where the wallet posts its decision later; answers and
+    notifications are accepted only with a valid signature of the shared secret.
+    """
+
+    signature_header: ClassVar[str]
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        secret: bytes,
+        merchant_id: str,
+        notify_url: str,
+        *,
+        egress: EgressClient,
+        timeout_seconds: float = 10.0,
+        confirm_by_query: bool = False,
+    ) -> None:
+        self.name = name
+        self.confirm_by_query = confirm_by_query
+        self._base_url = base_url.rstrip("/")
+        self._secret = secret
+        self._merchant_id = merchant_id
+        self._notify_url = notify_url
+        self._egress = egress
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        payload: dict[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> tuple[int, str, bytes]:
+        """(status, content type, body) of a signed request whose answer's signature holds."""
+        body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+        headers = {
+            "Content-Type": "application/json",
+            self.signature_header: sign(
+                self._secret, body, now=int(time.time()), nonce=new_nonce()
+            ),
+        }
+        status, answer_headers, raw = await self._egress.request(
+            self.name,
+            method,
+            f"{self._base_url}{path}",
+            data=body or None,
+            params=params,
+            headers=headers,
+            timeout=self._timeout,
+        )
+        signature = answer_headers.get(self.signature_header, "")
+        verify(self._secret, raw, signature, now=int(time.time()))
+        return status, answer_headers.get("Content-Type", ""), raw
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        payload: dict[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Reply:
+        status, _, raw = await self._send(method, path, payload, params)
+        body = json.loads(raw) if raw else {}
+        if not isinstance(body, dict):
+            raise ValueError("the answer is not a JSON object")
+        return Reply(status, body)
+
+    def _no_answer(self, operation: str, reference: str, exc: BaseException) -> ChannelAnswer:
+        _log.warning(
+            "channel gave no usable answer",
+            extra={
+                "channel": self.name,
+                "operation": operation,
+                "reference": reference,
+                "error": type(exc).__name__,
+            },
+        )
+        return ChannelAnswer(ChannelOutcome.UNKNOWN, error_code=type(exc).__name__)
+
+    async def _statement(self, path: str, params: Mapping[str, str]) -> AsyncIterator[bytes]:
+        """The statement file as sent, after checking its signature and that it is CSV."""
+        try:
+            status, content_type, raw = await self._send("GET", path, params=params)
+        except (TimeoutError, aiohttp.ClientError, SignatureError) as exc:
+            raise ChannelUnavailable(
+                "the channel did not deliver the statement", metadata={"error": type(exc).__name__}
+            ) from exc
+        if status != 200 or not content_type.startswith("text/csv"):
+            raise ChannelUnavailable(
+                "the channel refused the statement download",
+                metadata={"http_status": str(status)},
+            )
+        chunk = 256 * 1024
+        for start in range(0, len(raw), chunk):
+            yield raw[start : start + chunk]
+
+    def read_notification(
+        self, body: bytes, headers: Mapping[str, str], now: int
+    ) -> SignedNotification:
+        """The notification if signed with our secret; raises SignatureError or ValueError."""
+        signature = headers.get(self.signature_header, "")
+        timestamp, nonce = verify(self._secret, body, signature, now=now)
+        return SignedNotification(timestamp, nonce, self._notification(body))
+
+    def _notification(self, body: bytes) -> ChannelNotification:
+        raise NotImplementedError
+
+    def notify_reply(self, ok: bool) -> tuple[bytes, str]:
+        """The body (and its content type) that tells the wallet we took it, or not."""
+        raise NotImplementedError

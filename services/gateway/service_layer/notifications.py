@@ -1,0 +1,61 @@
+"""A channel's asynchronous notification: checked against our order, then applied at most once."""
+
+from __future__ import annotations
+
+import enum
+import logging
+
+from gateway.domain.ports import ChannelNotification, ChannelOutcome
+from gateway.service_layer.deps import PaymentDeps
+from gateway.service_layer.settlement import apply_answer
+
+_log = logging.getLogger(__name__)
+
+
+class NotificationResult(enum.Enum):
+    """What became of a notification; the first three are acknowledged to the channel."""
+
+    APPLIED = "applied"  # handed to apply_answer with its id (a racing copy applies nothing)
+    DUPLICATE = "duplicate"  # this notification id was applied before
+    IGNORED = "ignored"  # nothing definite to apply (e.g. "still waiting for the buyer")
+    UNKNOWN_PAYMENT = "unknown_payment"  # no such payment on this channel
+    MISMATCH = "mismatch"  # the amount differs from our order: never applied
+
+
+async def receive_notification(
+    deps: PaymentDeps, channel: str, notification: ChannelNotification
+) -> NotificationResult:
+    """Applies a definite notification to its payment once; contradictions are flagged there."""
+    async with deps.uow() as work:
+        payment = await work.repo.get(notification.payment_id)
+        duplicate = payment is not None and await work.repo.notification_applied(
+            channel, notification.notification_id
+        )
+    fields = {
+        "channel": channel,
+        "payment_id": notification.payment_id,
+        "notification_id": notification.notification_id,
+    }
+    if payment is None or payment.channel != channel:
+        _log.warning("notification for an unknown payment", extra=fields)
+        return NotificationResult.UNKNOWN_PAYMENT
+    if notification.amount != payment.amount:
+        _log.warning(
+            "notification amount differs from the payment",
+            extra={**fields, "amount": notification.amount.minor_units},
+        )
+        return NotificationResult.MISMATCH
+    if duplicate:
+        _log.info("notification already applied", extra=fields)
+        return NotificationResult.DUPLICATE
+    outcome = notification.answer.outcome
+    if outcome not in (ChannelOutcome.SUCCEEDED, ChannelOutcome.FAILED):
+        return NotificationResult.IGNORED
+    updated = await apply_answer(
+        deps, payment.payment_id, notification.answer, notification=notification
+    )
+    _log.info(
+        "notification applied",
+        extra={**fields, "outcome": outcome.value, "state": updated.state.value},
+    )
+    return NotificationResult.APPLIED

@@ -1,0 +1,450 @@
+"""The Alipay-style wallet: one gateway endpoint, method names, 10000/10003/40004 codes, yuan."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+
+from channelsim.amounts import yuan
+from channelsim.banktime import SHANGHAI, format_trade_time, from_epoch, parse_date
+from channelsim.protocol import describe
+from paysuite.http_signing import SIGN_ERROR, SIGN_EXPIRED
+from walletsim.api import json_response, maybe_time_out
+from walletsim.flavour import Digits, WalletFlavour
+from walletsim.notifier import Message, NotifyStyle, loopback_url
+from walletsim.state import STATE, WalletState
+from walletsim.store import CLOSED, FAILED, SUCCESS, WAITING, RefundRecord, Trade
+from walletsim.wallet import (
+    REFUND_EXCEEDS,
+    TRADE_NOT_EXIST,
+    Order,
+    OrderConflict,
+    RefundConflict,
+)
+
+SIGNATURE_HEADER = "Alipay-Signature"
+
+TRADE_SUCCESS = "TRADE_SUCCESS"
+TRADE_CLOSED = "TRADE_CLOSED"
+WAIT_BUYER_PAY = "WAIT_BUYER_PAY"
+
+PAY = "alipay.trade.pay"
+QUERY = "alipay.trade.query"
+REFUND = "alipay.trade.refund"
+CLOSE = "alipay.trade.close"
+
+MAX_AMOUNT_FEN = 100_000_000_00  # 100 million yuan, Alipay's ceiling for one trade
+_YUAN_RE = re.compile(r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$")
+
+OutTradeNo = Annotated[StrictStr, Field(pattern=r"^[0-9A-Za-z_-]{1,64}$")]
+YuanText = Annotated[StrictStr, Field(max_length=16)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+
+
+class Envelope(_Body):
+    """The common request parameters of every method; biz_content holds the method's own."""
+
+    app_id: Annotated[StrictStr, Field(min_length=1, max_length=32)]
+    method: Annotated[StrictStr, Field(max_length=64)]
+    biz_content: dict[str, Any]
+    notify_url: Annotated[StrictStr, Field(max_length=256)] = ""
+    timestamp: StrictStr = ""
+
+
+class PayContent(_Body):
+    out_trade_no: OutTradeNo
+    total_amount: YuanText
+    subject: Annotated[StrictStr, Field(min_length=1, max_length=256)]
+    # The buyer's payment code (bar-code scene): buyer data, accepted and never kept or logged.
+    auth_code: Annotated[StrictStr, Field(max_length=64)] = Field(default="", repr=False)
+
+
+class TradeContent(_Body):
+    out_trade_no: OutTradeNo
+
+
+class RefundContent(_Body):
+    out_trade_no: OutTradeNo
+    refund_amount: YuanText
+    out_request_no: OutTradeNo
+
+
+def parse_yuan(text: str) -> int:
+    """A positive yuan string with at most two decimals ("12.34") as fen; ValueError otherwise."""
+    if not _YUAN_RE.match(text):
+        raise ValueError("not a yuan amount")
+    whole, _, fraction = text.partition(".")
+    fen = int(whole) * 100 + int(fraction.ljust(2, "0") or "0")
+    if not 0 < fen <= MAX_AMOUNT_FEN:
+        raise ValueError("amount out of range")
+    return fen
+
+
+def _key(method: str) -> str:
+    """The answer's key: "<method with _>_response"; "error" gives Alipay's error_response."""
+    return method.replace(".", "_") + "_response"
+
+
+def _reply(method: str, fields: dict[str, Any], status: int = 200) -> web.Response:
+    """Alipay answers business outcomes with HTTP 200: the code in the body is what counts."""
+    return json_response({_key(method): fields}, status=status)
+
+
+def _ok(method: str, **fields: Any) -> web.Response:
+    return _reply(method, {"code": "10000", "msg": "Success", **fields})
+
+
+def _failed(method: str, sub_code: str, sub_msg: str) -> web.Response:
+    fields = {"code": "40004", "msg": "Business Failed", "sub_code": sub_code, "sub_msg": sub_msg}
+    return _reply(method, fields)
+
+
+def _invalid(method: str, sub_code: str, sub_msg: str) -> web.Response:
+    return _reply(
+        method,
+        {"code": "40002", "msg": "Invalid Arguments", "sub_code": sub_code, "sub_msg": sub_msg},
+    )
+
+
+def _time(moment: float | None) -> str:
+    return "" if moment is None else format_trade_time(from_epoch(moment))
+
+
+class AlipayFlavour(WalletFlavour):
+    name = "alipay"
+    style = NotifyStyle(
+        signature_header=SIGNATURE_HEADER,
+        acknowledged=lambda status, body: status == 200 and body.strip() == b"success",
+        retry_steps=(1, 2.5, 2.5, 15, 30, 90, 225),  # 4m 10m 10m 1h 2h 6h 15h at 4 min
+    )
+
+    def trade_no(self, day: date, digits: Digits) -> str:
+        return f"{day:%Y%m%d}2200{digits(16)}"
+
+    def refund_no(self, day: date, digits: Digits) -> str:
+        return f"{day:%Y%m%d}2201{digits(16)}"
+
+    def buyer(self, digits: Digits) -> tuple[str, str]:
+        return f"2088{digits(12)}", f"1{digits(2)}******{digits(2)}"
+
+    def status_word(self, trade: Trade) -> str:
+        if trade.status == WAITING:
+            return WAIT_BUYER_PAY
+        if trade.status == SUCCESS and trade.refunded < trade.amount:
+            return TRADE_SUCCESS
+        return TRADE_CLOSED  # unpaid and closed, or paid and refunded in full
+
+    def notifies(self, trade: Trade) -> bool:
+        # Every payment, and the closing of one the buyer was asked to pay and did not.
+        return trade.status == SUCCESS or (trade.waited and trade.status in (FAILED, CLOSED))
+
+    def notification(self, trade: Trade, notify_id: str, now: float) -> Message:
+        """trade_status_sync, form-encoded, as Alipay posts it."""
+        word = self.status_word(trade)
+        fields = {
+            "notify_time": _time(now),
+            "notify_type": "trade_status_sync",
+            "notify_id": notify_id,
+            "app_id": trade.mch_id,
+            "charset": "utf-8",
+            "version": "1.0",
+            "trade_no": trade.trade_no,
+            "out_trade_no": trade.out_trade_no,
+            "buyer_id": trade.buyer_id,
+            "buyer_logon_id": trade.buyer_login,
+            "trade_status": word,
+            "total_amount": yuan(trade.amount),
+            "subject": trade.subject,
+            "gmt_create": _time(trade.created_at),
+        }
+        if trade.status == SUCCESS:
+            fields |= {"receipt_amount": yuan(trade.amount), "gmt_payment": _time(now)}
+        else:
+            fields["gmt_close"] = _time(now)
+        return Message(
+            notify_id=notify_id,
+            out_trade_no=trade.out_trade_no,
+            status=word,
+            url=trade.notify_url,
+            body=urlencode(fields).encode(),
+            content_type="application/x-www-form-urlencoded; charset=utf-8",
+        )
+
+    def statement(
+        self, trades: list[Trade], refunds: list[RefundRecord], mch_id: str, day: date, now: float
+    ) -> str:
+        """The trade bill: # header lines, Chinese columns, payments and refunds, # totals."""
+        paid = [
+            t
+            for t in trades
+            if t.mch_id == mch_id
+            and t.status == SUCCESS
+            and t.decided_at is not None
+            and from_epoch(t.decided_at).date() == day
+        ]
+        paid.sort(key=lambda t: (t.decided_at or 0.0, t.trade_no))
+        by_no = {t.out_trade_no: t for t in trades if t.mch_id == mch_id}
+        returned = sorted(
+            (
+                r
+                for r in refunds
+                if r.ok and r.out_trade_no in by_no and from_epoch(r.created_at).date() == day
+            ),
+            key=lambda r: (r.created_at, r.refund_no),
+        )
+        start = datetime.combine(day, datetime.min.time(), SHANGHAI)
+        out = io.StringIO()
+        out.write("#支付宝业务明细查询\n")
+        out.write(f"#账号：[{mch_id}]\n")
+        out.write(
+            f"#起始日期：[{start:%Y年%m月%d日 %H:%M:%S}]   "
+            f"终止日期：[{start + timedelta(days=1):%Y年%m月%d日 %H:%M:%S}]\n"
+        )
+        out.write("#-----------------------------------------业务明细列表" + "-" * 40 + "\n")
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(
+            (
+                "支付宝交易号",
+                "商户订单号",
+                "业务类型",
+                "商品名称",
+                "创建时间",
+                "完成时间",
+                "订单金额（元）",
+                "商家实收（元）",
+                "服务费（元）",
+                "退款批次号/请求号",
+            )
+        )
+        for t in paid:
+            writer.writerow(
+                (
+                    t.trade_no,
+                    t.out_trade_no,
+                    "交易",
+                    t.subject,
+                    _time(t.created_at),
+                    _time(t.decided_at),
+                    yuan(t.amount),
+                    yuan(t.amount - t.fee),
+                    yuan(t.fee),
+                    "",
+                )
+            )
+        for r in returned:
+            trade = by_no[r.out_trade_no]
+            writer.writerow(
+                (
+                    trade.trade_no,
+                    r.out_trade_no,
+                    "退款",
+                    trade.subject,
+                    _time(trade.created_at),
+                    _time(r.created_at),
+                    yuan(-r.amount),
+                    yuan(-(r.amount - r.fee)),
+                    yuan(-r.fee),
+                    r.out_refund_no,
+                )
+            )
+        amount = sum(t.amount for t in paid) - sum(r.amount for r in returned)
+        fees = sum(t.fee for t in paid) - sum(r.fee for r in returned)
+        out.write("#-----------------------------------------业务明细列表结束" + "-" * 36 + "\n")
+        out.write(f"#交易合计：{len(paid)}笔，退款合计：{len(returned)}笔\n")
+        out.write(
+            f"#订单金额（元）：{yuan(amount)}，商家实收（元）：{yuan(amount - fees)}，"
+            f"服务费（元）：{yuan(fees)}\n"
+        )
+        out.write(f"#导出时间：[{from_epoch(now):%Y年%m月%d日 %H:%M:%S}]\n")
+        return out.getvalue()
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/gateway.do", gateway),
+            web.get("/bill/trade", bill),
+        ]
+
+    def system_error(self) -> web.Response:
+        fields = {
+            "code": "20000",
+            "msg": "Service Currently Unavailable",
+            "sub_code": "isp.unknow-error",
+            "sub_msg": "系统繁忙",
+        }
+        return json_response({"error_response": fields}, status=503)
+
+    def signature_error(self, code: str) -> web.Response:
+        sub_code = {
+            SIGN_ERROR: "isv.invalid-signature",
+            SIGN_EXPIRED: "isv.invalid-timestamp",
+        }.get(code, "isv.repeated-request")
+        fields = {
+            "code": "40002",
+            "msg": "Invalid Arguments",
+            "sub_code": sub_code,
+            "sub_msg": "验签出错",
+        }
+        return json_response({"error_response": fields})
+
+
+def _trade_fields(state: WalletState, trade: Trade) -> dict[str, Any]:
+    return {
+        "trade_no": trade.trade_no,
+        "out_trade_no": trade.out_trade_no,
+        "buyer_logon_id": trade.buyer_login,
+        "trade_status": state.flavour.status_word(trade),
+        "total_amount": yuan(trade.amount),
+    }
+
+
+def _pay_answer(state: WalletState, trade: Trade) -> web.Response:
+    if trade.status == SUCCESS:
+        fields = _trade_fields(state, trade)
+        return _ok(
+            PAY, **fields, receipt_amount=yuan(trade.amount), gmt_payment=_time(trade.decided_at)
+        )
+    if trade.status == WAITING:
+        return _reply(PAY, {"code": "10003", "msg": "等待用户付款", **_trade_fields(state, trade)})
+    if trade.status == FAILED:
+        return _failed(PAY, "ACQ.BUYER_BALANCE_NOT_ENOUGH", "买家余额不足")
+    return _failed(PAY, "ACQ.TRADE_HAS_CLOSE", "交易已经关闭")
+
+
+async def _pay(request: web.Request, envelope: Envelope) -> web.Response:
+    state = request.app[STATE]
+    content = PayContent.model_validate(envelope.biz_content)
+    if not loopback_url(envelope.notify_url):
+        return _invalid(PAY, "isv.invalid-parameter", "notify_url must be a loopback URL")
+    try:
+        amount = parse_yuan(content.total_amount)
+    except ValueError:
+        return _invalid(PAY, "isv.invalid-parameter", "total_amount must be yuan, e.g. 12.34")
+    order = Order(
+        content.out_trade_no, envelope.app_id, amount, "CNY", content.subject, envelope.notify_url
+    )
+    try:
+        trade, _ = state.wallet.pay(order, time.time())
+    except OrderConflict:
+        return _failed(PAY, "ACQ.CONTEXT_INCONSISTENT", "交易信息被篡改")
+    answer = _pay_answer(state, trade)
+    await maybe_time_out(state, trade.out_trade_no)
+    return answer
+
+
+def _query(state: WalletState, envelope: Envelope) -> web.Response:
+    content = TradeContent.model_validate(envelope.biz_content)
+    trade = state.wallet.store.trades.get(content.out_trade_no)
+    if trade is None:
+        return _failed(QUERY, "ACQ.TRADE_NOT_EXIST", "交易不存在")
+    fields = _trade_fields(state, trade)
+    if trade.status == SUCCESS:
+        fields["send_pay_date"] = _time(trade.decided_at)
+    return _ok(QUERY, **fields)
+
+
+def _close(state: WalletState, envelope: Envelope) -> web.Response:
+    content = TradeContent.model_validate(envelope.biz_content)
+    trade = state.wallet.close(content.out_trade_no, time.time())
+    if trade is None:
+        return _failed(CLOSE, "ACQ.TRADE_NOT_EXIST", "交易不存在")
+    if trade.status == SUCCESS:
+        return _failed(CLOSE, "ACQ.TRADE_STATUS_ERROR", "交易状态不合法")
+    return _ok(CLOSE, trade_no=trade.trade_no, out_trade_no=trade.out_trade_no)
+
+
+def _refund(state: WalletState, envelope: Envelope) -> web.Response:
+    content = RefundContent.model_validate(envelope.biz_content)
+    try:
+        amount = parse_yuan(content.refund_amount)
+    except ValueError:
+        return _invalid(REFUND, "isv.invalid-parameter", "refund_amount must be yuan")
+    try:
+        record, new = state.wallet.refund(
+            content.out_trade_no, content.out_request_no, amount, time.time()
+        )
+    except RefundConflict:
+        return _failed(REFUND, "ACQ.CONTEXT_INCONSISTENT", "退款请求号已用于其他退款")
+    if record.error == TRADE_NOT_EXIST:
+        return _failed(REFUND, "ACQ.TRADE_NOT_EXIST", "交易不存在")
+    if record.error == REFUND_EXCEEDS:
+        return _failed(REFUND, "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限")
+    if record.error:
+        return _failed(REFUND, "ACQ.TRADE_STATUS_ERROR", "交易状态不合法")
+    trade = state.wallet.store.trades[content.out_trade_no]
+    return _ok(
+        REFUND,
+        trade_no=trade.trade_no,
+        out_trade_no=trade.out_trade_no,
+        buyer_logon_id=trade.buyer_login,
+        fund_change="Y" if new else "N",  # a repeated request moves no money again
+        refund_fee=yuan(trade.refunded),
+        gmt_refund_pay=_time(record.created_at),
+    )
+
+
+async def gateway(request: web.Request) -> web.Response:
+    """POST /gateway.do: the method named in the envelope, its parameters in biz_content."""
+    state = request.app[STATE]
+    try:
+        envelope = Envelope.model_validate_json(await request.read())
+    except ValidationError as exc:
+        fields = {
+            "code": "40002",
+            "msg": "Invalid Arguments",
+            "sub_code": "isv.invalid-parameter",
+            "sub_msg": describe(exc),
+        }
+        return json_response({"error_response": fields})
+    method = envelope.method
+    if envelope.app_id != state.settings.merchant_id:
+        return _invalid(method, "isv.invalid-app-id", "无效的AppID参数")
+    try:
+        match method:
+            case "alipay.trade.pay":
+                return await _pay(request, envelope)
+            case "alipay.trade.query":
+                return _query(state, envelope)
+            case "alipay.trade.close":
+                return _close(state, envelope)
+            case "alipay.trade.refund":
+                return _refund(state, envelope)
+    except ValidationError as exc:
+        return _invalid(method, "isv.invalid-parameter", describe(exc))
+    fields = {
+        "code": "40002",
+        "msg": "Invalid Arguments",
+        "sub_code": "isv.invalid-method",
+        "sub_msg": "不存在的方法名",
+    }
+    return json_response({"error_response": fields})
+
+
+async def bill(request: web.Request) -> web.Response:
+    """GET /bill/trade?app_id=...&bill_date=YYYY-MM-DD: the day's trade bill as CSV."""
+    state = request.app[STATE]
+    if request.query.get("app_id") != state.settings.merchant_id:
+        return _invalid("error", "isv.invalid-app-id", "无效的AppID参数")
+    try:
+        day = parse_date(request.query.get("bill_date", ""))
+    except ValueError:
+        return _failed("error", "isv.invalid-bill-date", "账单日期格式不对")
+    store = state.wallet.store
+    text = state.flavour.statement(
+        list(store.trades.values()),
+        list(store.refunds.values()),
+        state.settings.merchant_id,
+        day,
+        time.time(),
+    )
+    return web.Response(body=text.encode(), content_type="text/csv", charset="utf-8")

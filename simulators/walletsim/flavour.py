@@ -1,0 +1,63 @@
+"""What each wallet flavour supplies: ids, words, answers, notifications, statements, routes."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from datetime import date
+
+from aiohttp import web
+
+from walletsim.notifier import Message, NotifyStyle
+from walletsim.store import RefundRecord, Trade
+
+Digits = Callable[[int], str]
+
+
+class WalletFlavour(abc.ABC):
+    """A real wallet's protocol on top of the shared trade engine."""
+
+    name: str
+    style: NotifyStyle
+
+    @abc.abstractmethod
+    def trade_no(self, day: date, digits: Digits) -> str:
+        """A new wallet trade number."""
+
+    @abc.abstractmethod
+    def refund_no(self, day: date, digits: Digits) -> str:
+        """A new wallet refund number."""
+
+    @abc.abstractmethod
+    def buyer(self, digits: Digits) -> tuple[str, str]:
+        """A made-up buyer: (id, login shown masked); buyer data, never logged."""
+
+    @abc.abstractmethod
+    def status_word(self, trade: Trade) -> str:
+        """The trade's status as this wallet names it."""
+
+    @abc.abstractmethod
+    def notifies(self, trade: Trade) -> bool:
+        """Whether this wallet notifies the merchant of the trade's decision."""
+
+    @abc.abstractmethod
+    def notification(self, trade: Trade, notify_id: str, now: float) -> Message:
+        """The notification of a decided trade."""
+
+    @abc.abstractmethod
+    def statement(
+        self, trades: list[Trade], refunds: list[RefundRecord], mch_id: str, day: date, now: float
+    ) -> str:
+        """The day's statement file, in this wallet's CSV style, with a totals trailer."""
+
+    @abc.abstractmethod
+    def routes(self) -> list[web.RouteDef]:
+        """The wallet's signed API."""
+
+    @abc.abstractmethod
+    def system_error(self) -> web.Response:
+        """The 503 answer to an injected error."""
+
+    @abc.abstractmethod
+    def signature_error(self, code: str) -> web.Response:
+        """The answer to a request whose signature is missing, wrong, expired or replayed."""

@@ -1,0 +1,25 @@
+"""Per-application simulator state, reached by handlers through an aiohttp AppKey."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from paysuite.http_signing import NonceCache
+from walletsim.flavour import WalletFlavour
+from walletsim.settings import WalletSimSettings
+from walletsim.wallet import Wallet
+
+
+@dataclass
+class WalletState:
+    """Everything one running wallet holds; wallet.faults is replaced by the admin endpoint."""
+
+    settings: WalletSimSettings
+    flavour: WalletFlavour
+    wallet: Wallet
+    nonces: NonceCache
+
+
+STATE = web.AppKey("walletsim_state", WalletState)

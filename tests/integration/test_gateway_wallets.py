@@ -1,0 +1,407 @@
+"""Wallet payments through the in-process gateway: accepted, notified, queried, refunded."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import asyncpg
+import grpc
+import pytest
+from google.type.date_pb2 import Date
+
+from devstack import demo
+from gateway.settings import DEV_ALIPAY_SECRET
+from paysuite.gateway.v1 import gateway_service_pb2 as pb
+from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
+from paysuite.http_signing import new_nonce, sign
+from paysuite.identity.v1 import identity_service_pb2 as idpb
+from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
+from paysuite.runtime.grpc_errors import error_info
+from paysuite.type.v1.money_pb2 import Money
+from tests.integration.kyc_support import fresh_phone
+from tests.integration.wallet_client import MERCHANT, WalletClient
+
+METHODS = {"alipay": pb.PAYMENT_METHOD_ALIPAY, "wechat": pb.PAYMENT_METHOD_WECHAT_PAY}
+
+
+@pytest.fixture
+async def gateway(gateway_addr: str) -> AsyncIterator[pb_grpc.GatewayServiceAsyncStub]:
+    async with grpc.aio.insecure_channel(gateway_addr) as channel:
+        yield pb_grpc.GatewayServiceStub(channel)
+
+
+@pytest.fixture(autouse=True)
+async def calm_wallets(alipay: WalletClient, wechat: WalletClient) -> AsyncIterator[None]:
+    yield
+    await alipay.reset_faults()
+    await wechat.reset_faults()
+
+
+@pytest.fixture
+async def payer(identity_addr: str) -> str:
+    """A registered user with no card and no real name: enough for a wallet."""
+    async with grpc.aio.insecure_channel(identity_addr) as channel:
+        answer = await idpb_grpc.IdentityServiceStub(channel).RegisterUser(
+            idpb.RegisterUserRequest(request_id=f"w-{secrets.token_hex(6)}", phone=fresh_phone())
+        )
+    return answer.user.user_id
+
+
+def pay_request(method: int, amount: int, user: str) -> pb.CreatePaymentRequest:
+    return pb.CreatePaymentRequest(
+        request_id=f"wreq-{secrets.token_hex(8)}",
+        merchant_id=demo.MERCHANT_ID,
+        merchant_order_no=f"W-{secrets.token_hex(6)}",
+        amount=Money(currency_code="CNY", minor_units=amount),
+        method=method,  # type: ignore[arg-type]
+        payer_user_id=user,
+        description="wallet test",
+    )
+
+
+async def create(
+    gateway: pb_grpc.GatewayServiceAsyncStub, method: int, amount: int, user: str
+) -> pb.Payment:
+    return (await gateway.CreatePayment(pay_request(method, amount, user))).payment
+
+
+async def settled(
+    gateway: pb_grpc.GatewayServiceAsyncStub, payment_id: str, timeout: float = 5.0
+) -> pb.Payment:
+    """The payment once final (succeeded, failed or closed)."""
+    final = (pb.Payment.SUCCEEDED, pb.Payment.FAILED, pb.Payment.CLOSED)
+    async with asyncio.timeout(timeout):
+        while True:
+            answer = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment_id))
+            if answer.payment.state in final:
+                return answer.payment
+            await asyncio.sleep(0.05)
+
+
+async def assert_ledger(db: asyncpg.Connection, payment_id: str, expected: list[str]) -> None:
+    """The ledger holds exactly the expected transfers of the payment, each once."""
+    query = (
+        "SELECT transfer_id FROM ledger.transfers WHERE metadata->>'payment_id' = $1 "
+        "AND result = 'posted' ORDER BY created_at"
+    )
+    found: list[str] = []
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        found = [r["transfer_id"] for r in await db.fetch(query, payment_id)]
+        if sorted(found) == sorted(expected):
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.1)  # and nothing more arrives
+    found = [r["transfer_id"] for r in await db.fetch(query, payment_id)]
+    assert sorted(found) == sorted(expected)
+
+
+async def limit_state(db: asyncpg.Connection, payment_id: str, expected: str) -> None:
+    sql = "SELECT state FROM identity.limit_usages WHERE payment_id = $1"
+    async with asyncio.timeout(5):
+        while await db.fetchval(sql, payment_id) != expected:
+            await asyncio.sleep(0.05)
+
+
+async def events(db: asyncpg.Connection, payment_id: str) -> list[str]:
+    rows = await db.fetch(
+        "SELECT type FROM gateway.payment_events WHERE payment_id = $1 ORDER BY sequence",
+        payment_id,
+    )
+    return [r["type"] for r in rows]
+
+
+async def notifications(db: asyncpg.Connection, payment_id: str) -> list[str]:
+    rows = await db.fetch(
+        "SELECT outcome FROM gateway.channel_notifications WHERE payment_id = $1", payment_id
+    )
+    return [r["outcome"] for r in rows]
+
+
+async def trade_decided(wallet: WalletClient, payment_id: str) -> dict[str, Any]:
+    async with asyncio.timeout(5):
+        while (trade := await wallet.transaction(payment_id))["status"] == "waiting":
+            await asyncio.sleep(0.03)
+    return trade
+
+
+async def test_an_alipay_payment_is_accepted_then_succeeded_by_notification(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    alipay: WalletClient,
+    payer: str,
+    db: asyncpg.Connection,
+) -> None:
+    await alipay.set_faults(accepted_rate=1, decide_ms=150)
+    payment = await create(gateway, pb.PAYMENT_METHOD_ALIPAY, 1288, payer)
+    assert payment.state == pb.Payment.UNKNOWN  # the buyer is still confirming
+    assert payment.channel == "alipaysim"
+    await assert_ledger(db, payment.payment_id, [])
+    paid = await settled(gateway, payment.payment_id)
+    assert paid.state == pb.Payment.SUCCEEDED
+    trade = await alipay.transaction(payment.payment_id)
+    assert paid.channel_transaction_id == trade["trade_no"]
+    assert trade["notify_url"].endswith("/notify/alipaysim")
+    [delivery] = await alipay.settled_notifications(payment.payment_id, 1)
+    assert delivery["acknowledged"] and len(delivery["attempts"]) == 1
+    await assert_ledger(db, payment.payment_id, [f"{payment.payment_id}:capture"])
+    await limit_state(db, payment.payment_id, "committed")
+    assert await notifications(db, payment.payment_id) == ["succeeded"]
+
+    # The same payer has no card: a card payment still asks identity, and is refused.
+    card = await create(gateway, pb.PAYMENT_METHOD_BANK_CARD, 100, payer)
+    assert card.state == pb.Payment.FAILED
+    assert card.failure_reason.startswith("PAYER_")
+    await assert_ledger(db, card.payment_id, [])
+
+
+async def test_a_duplicated_notification_is_applied_once(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    alipay: WalletClient,
+    payer: str,
+    db: asyncpg.Connection,
+) -> None:
+    await alipay.set_faults(accepted_rate=1, decide_ms=100, notify_duplicate_rate=1)
+    payment = await create(gateway, pb.PAYMENT_METHOD_ALIPAY, 501, payer)
+    deliveries = await alipay.settled_notifications(payment.payment_id, 2)
+    assert [(d["duplicate"], d["acknowledged"]) for d in deliveries] == [
+        (False, True),
+        (True, True),
+    ]
+    assert len({d["notify_id"] for d in deliveries}) == 1
+    assert (await settled(gateway, payment.payment_id)).state == pb.Payment.SUCCEEDED
+    await assert_ledger(db, payment.payment_id, [f"{payment.payment_id}:capture"])
+    assert await notifications(db, payment.payment_id) == ["succeeded"]
+    assert (await events(db, payment.payment_id)).count("payment.succeeded") == 1
+
+
+async def _nudge_janitor(db: asyncpg.Connection, payment_id: str) -> None:
+    """Brings the payment's next scheduled query forward to now (instead of waiting 5 s)."""
+    await db.execute(
+        "UPDATE gateway.payments SET next_query_at = now() WHERE payment_id = $1", payment_id
+    )
+
+
+async def test_a_dropped_notification_is_resolved_by_the_janitors_query(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    alipay: WalletClient,
+    payer: str,
+    db: asyncpg.Connection,
+) -> None:
+    await alipay.set_faults(accepted_rate=1, decide_ms=50, notify_drop_rate=1)
+    payment = await create(gateway, pb.PAYMENT_METHOD_ALIPAY, 777, payer)
+    assert payment.state == pb.Payment.UNKNOWN
+    assert (await trade_decided(alipay, payment.payment_id))["status"] == "success"
+    [delivery] = await alipay.settled_notifications(payment.payment_id, 1)
+    assert delivery["dropped"]
+    await _nudge_janitor(db, payment.payment_id)
+    assert (await settled(gateway, payment.payment_id)).state == pb.Payment.SUCCEEDED
+    await assert_ledger(db, payment.payment_id, [f"{payment.payment_id}:capture"])
+    assert await notifications(db, payment.payment_id) == []
+
+
+async def test_wechat_tells_failures_only_when_asked(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    wechat: WalletClient,
+    payer: str,
+    db: asyncpg.Connection,
+) -> None:
+    await wechat.set_faults(accepted_rate=1, decide_ms=50, decline_rate=1)
+    payment = await create(gateway, pb.PAYMENT_METHOD_WECHAT_PAY, 640, payer)
+    assert payment.state == pb.Payment.UNKNOWN
+    assert (await trade_decided(wechat, payment.payment_id))["status"] == "failed"
+    assert await wechat.notifications(payment.payment_id) == []
+    await _nudge_janitor(db, payment.payment_id)
+    failed = await settled(gateway, payment.payment_id)
+    assert (failed.state, failed.failure_reason) == (pb.Payment.FAILED, "PAYERROR")
+    await assert_ledger(db, payment.payment_id, [])
+    await limit_state(db, payment.payment_id, "released")
+
+
+def _alipay_notice(trade: dict[str, Any], notify_id: str, amount: str) -> bytes:
+    return urlencode(
+        {
+            "notify_type": "trade_status_sync",
+            "notify_id": notify_id,
+            "app_id": MERCHANT,
+            "trade_no": trade["trade_no"],
+            "out_trade_no": trade["out_trade_no"],
+            "trade_status": "TRADE_SUCCESS",
+            "total_amount": amount,
+        }
+    ).encode()
+
+
+async def test_forged_notifications_are_refused_and_replays_never_applied_twice(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    alipay: WalletClient,
+    payer: str,
+    db: asyncpg.Connection,
+) -> None:
+    await alipay.set_faults(accepted_rate=1, decide_ms=30, notify_drop_rate=1)
+    payment = await create(gateway, pb.PAYMENT_METHOD_ALIPAY, 321, payer)
+    trade = await trade_decided(alipay, payment.payment_id)
+    url, notify_id = trade["notify_url"], f"forge-{secrets.token_hex(8)}"
+
+    async def post(body: bytes, header: str) -> tuple[int, bytes]:
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Alipay-Signature": header}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, data=body, headers=headers) as response,
+        ):
+            return response.status, await response.read()
+
+    def signed(body: bytes, secret: str = DEV_ALIPAY_SECRET) -> str:
+        return sign(secret.encode(), body, now=int(time.time()), nonce=new_nonce())
+
+    body = _alipay_notice(trade, notify_id, "3.21")
+    assert await post(body, signed(body, "a-forger's-guess")) == (401, b"fail")
+    assert await post(body, "") == (401, b"fail")
+    state = (await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))).payment
+    assert state.state == pb.Payment.UNKNOWN
+    wrong_amount = _alipay_notice(trade, notify_id, "3.22")
+    assert (await post(wrong_amount, signed(wrong_amount)))[0] == 400
+    stranger = _alipay_notice({**trade, "out_trade_no": "pay_nobody"}, notify_id, "3.21")
+    assert (await post(stranger, signed(stranger)))[0] == 404
+
+    header = signed(body)
+    assert await post(body, header) == (200, b"success")
+    assert (await settled(gateway, payment.payment_id)).state == pb.Payment.SUCCEEDED
+    assert (await post(body, header))[0] == 401  # the very same request again: a replay
+    assert await post(body, signed(body)) == (200, b"success")  # resent: taken, not re-applied
+    await assert_ledger(db, payment.payment_id, [f"{payment.payment_id}:capture"])
+    assert await notifications(db, payment.payment_id) == ["succeeded"]
+    assert (await events(db, payment.payment_id)).count("payment.succeeded") == 1
+
+
+async def test_a_late_contradicting_notification_is_flagged_not_applied(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    alipay: WalletClient,
+    payer: str,
+    db: asyncpg.Connection,
+) -> None:
+    await alipay.set_faults(accepted_rate=1, decide_ms=50, decline_rate=1)
+    payment = await create(gateway, pb.PAYMENT_METHOD_ALIPAY, 404, payer)
+    failed = await settled(gateway, payment.payment_id)
+    assert (failed.state, failed.failure_reason) == (pb.Payment.FAILED, "TRADE_CLOSED")
+    await limit_state(db, payment.payment_id, "released")
+    # The wallet changes its mind: it says the buyer paid after all.
+    await alipay.admin(
+        "POST", f"/_admin/transactions/{payment.payment_id}/decide", {"status": "success"}
+    )
+    deliveries = await alipay.settled_notifications(payment.payment_id, 2)
+    assert [d["status"] for d in deliveries] == ["TRADE_CLOSED", "TRADE_SUCCESS"]
+    assert all(d["acknowledged"] for d in deliveries)
+    after = (await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))).payment
+    assert after.state == pb.Payment.FAILED
+    flagged = await db.fetchval(
+        "SELECT needs_reconciliation FROM gateway.payments WHERE payment_id = $1",
+        payment.payment_id,
+    )
+    assert flagged is True
+    assert (await events(db, payment.payment_id))[-1] == "payment.exception"
+    assert sorted(await notifications(db, payment.payment_id)) == ["failed", "succeeded"]
+    await assert_ledger(db, payment.payment_id, [])
+
+
+async def test_a_wechat_payment_is_accepted_then_succeeded_by_notification(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    wechat: WalletClient,
+    payer: str,
+    db: asyncpg.Connection,
+) -> None:
+    await wechat.set_faults(accepted_rate=1, decide_ms=100)
+    payment = await create(gateway, pb.PAYMENT_METHOD_WECHAT_PAY, 999, payer)
+    assert (payment.state, payment.channel) == (pb.Payment.UNKNOWN, "wechatsim")
+    paid = await settled(gateway, payment.payment_id)
+    assert paid.state == pb.Payment.SUCCEEDED
+    trade = await wechat.transaction(payment.payment_id)
+    assert paid.channel_transaction_id == trade["trade_no"]
+    [delivery] = await wechat.settled_notifications(payment.payment_id, 1)
+    assert delivery["acknowledged"] and delivery["attempts"][0]["http_status"] == 200
+    await assert_ledger(db, payment.payment_id, [f"{payment.payment_id}:capture"])
+    await limit_state(db, payment.payment_id, "committed")
+
+
+async def test_an_immediate_wallet_decline_fails_the_payment(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    alipay: WalletClient,
+    payer: str,
+    db: asyncpg.Connection,
+) -> None:
+    await alipay.set_faults(decline_rate=1)
+    payment = await create(gateway, pb.PAYMENT_METHOD_ALIPAY, 250, payer)
+    assert payment.state == pb.Payment.FAILED
+    assert payment.failure_reason == "ACQ.BUYER_BALANCE_NOT_ENOUGH"
+    await assert_ledger(db, payment.payment_id, [])
+    await limit_state(db, payment.payment_id, "released")
+
+
+@pytest.mark.parametrize("wallet_name", ["alipay", "wechat"])
+async def test_refunds_go_through_the_wallet(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    request: pytest.FixtureRequest,
+    wallet_name: str,
+    payer: str,
+    db: asyncpg.Connection,
+) -> None:
+    wallet: WalletClient = request.getfixturevalue(wallet_name)
+    payment = await create(gateway, METHODS[wallet_name], 1000, payer)
+    assert payment.state == pb.Payment.SUCCEEDED  # paid at once: no faults dialled
+
+    async def refund(amount: int) -> pb.Refund | str:
+        try:
+            answer = await gateway.RefundPayment(
+                pb.RefundPaymentRequest(
+                    request_id=f"wrf-{secrets.token_hex(6)}",
+                    payment_id=payment.payment_id,
+                    amount=Money(currency_code="CNY", minor_units=amount),
+                    reason="return",
+                )
+            )
+        except grpc.aio.AioRpcError as exc:
+            info = error_info(exc)
+            return info.reason if info else "?"
+        return answer.refund
+
+    first = await refund(300)
+    assert isinstance(first, pb.Refund) and first.state == pb.Refund.SUCCEEDED
+    assert first.channel_refund_id
+    assert await refund(701) == "REFUND_EXCEEDS_PAYMENT"
+    trade = await wallet.transaction(payment.payment_id)
+    assert trade["refunded"] == 300
+    assert [r["out_refund_no"] for r in trade["refunds"]] == [first.refund_id]
+    await assert_ledger(
+        db,
+        payment.payment_id,
+        [f"{payment.payment_id}:capture", f"{first.refund_id}:refund"],
+    )
+
+
+async def test_wallet_statements_come_through_the_gateway(
+    gateway: pb_grpc.GatewayServiceAsyncStub, payer: str, db: asyncpg.Connection
+) -> None:
+    for channel, method in (("alipaysim", "alipay"), ("wechatsim", "wechat")):
+        payment = await create(gateway, METHODS[method], 123, payer)
+        assert payment.state == pb.Payment.SUCCEEDED
+        await assert_ledger(db, payment.payment_id, [f"{payment.payment_id}:capture"])
+        day = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+        chunks = [
+            response
+            async for response in gateway.FetchChannelStatement(
+                pb.FetchChannelStatementRequest(
+                    channel=channel,
+                    statement_date=Date(year=day.year, month=day.month, day=day.day),
+                )
+            )
+        ]
+        assert chunks[0].format == f"{channel}-csv-v1"
+        text = b"".join(c.chunk for c in chunks).decode()
+        assert payment.payment_id in text
