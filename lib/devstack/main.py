@@ -10,7 +10,7 @@ import sys
 from devstack import demo, seed
 from devstack.postgres import DEFAULT_DATA_DIR, server_url, stop_embedded
 from devstack.provision import provision
-from devstack.stack import Stack, StackConfig
+from devstack.stack import Stack, StackConfig, ports_from_environment
 from gateway.settings import GatewaySettings
 
 DATABASE = "paysuite"
@@ -26,7 +26,13 @@ async def run() -> None:
     _say("paysuite: starting Postgres and provisioning schemas ...")
     embedded = not os.environ.get("DATABASE_URL")
     database_url = await provision(server_url(), DATABASE)
-    stack = Stack(StackConfig(database_url=database_url, data_dir=data_dir))
+    stack = Stack(
+        StackConfig(
+            database_url=database_url,
+            data_dir=data_dir,
+            ports=ports_from_environment(os.environ),
+        )
+    )
     _say("paysuite: migrating ...")
     await stack.migrate()
     _say("paysuite: starting services ...")

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,10 +28,29 @@ DEFAULT_PORTS = {
     "wechatsim": 8603,
     "gateway_notify": 50061,  # the gateway's HTTP listener for channel notifications
 }
+# The variable that moves each port for `make run`.
+PORT_VARIABLES = {
+    "gateway": "GATEWAY_PORT",
+    "ledger": "LEDGER_PORT",
+    "identity": "IDENTITY_PORT",
+    "recon": "RECON_PORT",
+    "banksim": "CHANNELSIM_PORT",
+    "alipaysim": "ALIPAYSIM_PORT",
+    "wechatsim": "WECHATSIM_PORT",
+    "gateway_notify": "GATEWAY_NOTIFY_PORT",
+}
 DEV_BANK_SECRET = "paysuite-dev-bank-secret"
 # Simulated channels: name -> module; the wallets are one module in two flavours.
 SIMULATORS = {"banksim": "channelsim", "alipaysim": "walletsim", "wechatsim": "walletsim"}
 WALLETS = {"alipaysim": ("alipay", DEV_ALIPAY_SECRET), "wechatsim": ("wechat", DEV_WECHAT_SECRET)}
+
+
+def ports_from_environment(environ: Mapping[str, str]) -> dict[str, int]:
+    """The ports a launcher should use: defaults, moved by any `*_PORT` variable set."""
+    return {
+        name: int(environ.get(PORT_VARIABLES[name], default))
+        for name, default in DEFAULT_PORTS.items()
+    }
 
 
 @dataclass
