@@ -62,3 +62,10 @@ class GatewaySettings(ServiceSettings):
             elif not self.is_dev and secret == dev_secret:
                 raise ValueError(f"the dev {channel} channel secret must not be used outside dev")
         return self
+
+    @model_validator(mode="after")
+    def _require_public_notify_url(self) -> Self:
+        # Wallets post notifications from outside: a loopback default would lose every one.
+        if not self.is_dev and not self.notify_base_url:
+            raise ValueError("GATEWAY_NOTIFY_BASE_URL is required outside dev")
+        return self

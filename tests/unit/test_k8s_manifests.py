@@ -91,7 +91,7 @@ def test_deployment(base: list[Manifest], svc: str, port: int) -> None:
     assert server["image"].split(":")[0] == "paysuite"
     assert _env(migrate) == _env(server)
 
-    assert server["ports"] == [{"name": "grpc", "containerPort": port, "protocol": "TCP"}]
+    assert server["ports"][0] == {"name": "grpc", "containerPort": port, "protocol": "TCP"}
     for probe in ("readinessProbe", "livenessProbe"):
         assert server[probe]["grpc"]["port"] == port
 
@@ -216,5 +216,40 @@ def test_dev_overlay_lets_identity_reach_the_gateway_and_nothing_else_by_grpc(
         s["podSelector"]["matchLabels"]
         for rule in policies["gateway"]["ingress"]
         for s in rule["from"]
+        if "podSelector" in s
     ]
     assert {"app": "identity"} in gateway_sources
+
+
+def test_gateway_notify_listener_is_served_and_reachable_only_from_the_ingress(
+    dev: list[Manifest],
+) -> None:
+    dep = _one(dev, "Deployment", "gateway")
+    [server] = dep["spec"]["template"]["spec"]["containers"]
+    assert {"name": "notify", "containerPort": 50061, "protocol": "TCP"} in server["ports"]
+    env = _env(server)
+    assert env["GATEWAY_NOTIFY_HOST"]["value"] == "0.0.0.0"
+    assert env["GATEWAY_NOTIFY_PORT"]["value"] == "50061"
+    assert env["GATEWAY_NOTIFY_BASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "gateway-channels"
+
+    [port] = _one(dev, "Service", "gateway-notify")["spec"]["ports"]
+    assert port["targetPort"] == "notify"
+
+    policies = {p["metadata"]["name"]: p["spec"] for p in dev if p["kind"] == "NetworkPolicy"}
+    notify_rules = [
+        rule
+        for rule in policies["gateway"]["ingress"]
+        if {"port": 50061, "protocol": "TCP"} in rule["ports"]
+    ]
+    assert notify_rules == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}
+                    }
+                }
+            ],
+            "ports": [{"port": 50061, "protocol": "TCP"}],
+        }
+    ]

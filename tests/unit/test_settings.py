@@ -88,7 +88,18 @@ def test_gateway_needs_the_wallet_secrets_outside_dev(monkeypatch: pytest.Monkey
     with pytest.raises(ValidationError, match="dev wechat channel secret"):
         GatewaySettings()
     monkeypatch.setenv("GATEWAY_WECHAT_CHANNEL_SECRET", "wechat-s3cret")
+    monkeypatch.setenv("GATEWAY_NOTIFY_BASE_URL", "https://pay-notify.example.com")
     settings = GatewaySettings()
     assert settings.alipay_channel_secret.get_secret_value() == "alipay-s3cret"
     assert (settings.notify_host, settings.notify_port) == ("127.0.0.1", 50061)
     assert "wechat-s3cret" not in repr(settings)
+
+
+def test_gateway_needs_a_public_notify_url_outside_dev(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", "postgresql://paysuite_gateway:pw-x@db/p")
+    for channel in ("BANK", "ALIPAY", "WECHAT"):
+        monkeypatch.setenv(f"GATEWAY_{channel}_CHANNEL_SECRET", f"{channel.lower()}-prod-secret")
+    with pytest.raises(ValidationError, match="GATEWAY_NOTIFY_BASE_URL"):
+        GatewaySettings()
+    monkeypatch.setenv("GATEWAY_NOTIFY_BASE_URL", "https://pay-notify.example.com")
+    assert GatewaySettings().notify_base_url == "https://pay-notify.example.com"
