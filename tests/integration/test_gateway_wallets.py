@@ -405,3 +405,43 @@ async def test_wallet_statements_come_through_the_gateway(
         assert chunks[0].format == f"{channel}-csv-v1"
         text = b"".join(c.chunk for c in chunks).decode()
         assert payment.payment_id in text
+
+
+@pytest.mark.parametrize("wallet_name", ["alipay", "wechat"])
+async def test_an_unpaid_wallet_order_is_closed_at_the_wallet(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    request: pytest.FixtureRequest,
+    wallet_name: str,
+    payer: str,
+    db: asyncpg.Connection,
+) -> None:
+    wallet: WalletClient = request.getfixturevalue(wallet_name)
+    await wallet.set_faults(accepted_rate=1, decide_ms=60_000)  # the buyer never confirms
+    payment = await create(gateway, METHODS[wallet_name], 640, payer)
+    assert payment.state == pb.Payment.UNKNOWN
+
+    closed = await gateway.ClosePayment(pb.ClosePaymentRequest(payment_id=payment.payment_id))
+    assert closed.payment.state == pb.Payment.CLOSED
+    assert (await wallet.transaction(payment.payment_id))["status"] == "closed"
+    again = await gateway.ClosePayment(pb.ClosePaymentRequest(payment_id=payment.payment_id))
+    assert again.payment.state == pb.Payment.CLOSED
+    await assert_ledger(db, payment.payment_id, [])
+    await limit_state(db, payment.payment_id, "released")
+
+
+async def test_a_wallet_order_paid_before_the_close_is_not_closed(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    alipay: WalletClient,
+    payer: str,
+    db: asyncpg.Connection,
+) -> None:
+    await alipay.set_faults(accepted_rate=1, decide_ms=50, notify_drop_rate=1)
+    payment = await create(gateway, pb.PAYMENT_METHOD_ALIPAY, 330, payer)
+    assert (await trade_decided(alipay, payment.payment_id))["status"] == "success"
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await gateway.ClosePayment(pb.ClosePaymentRequest(payment_id=payment.payment_id))
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    info = error_info(refused.value)
+    assert info is not None and info.reason == "PAYMENT_NOT_CLOSABLE"
+    assert (await settled(gateway, payment.payment_id)).state == pb.Payment.SUCCEEDED
+    await assert_ledger(db, payment.payment_id, [f"{payment.payment_id}:capture"])

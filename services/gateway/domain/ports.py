@@ -6,7 +6,7 @@ import enum
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from paysuite.money import Money
 
@@ -66,6 +66,18 @@ class ChannelAdapter(Protocol):
         ...
 
     def statement(self, day: date) -> AsyncIterator[bytes]: ...
+
+
+@runtime_checkable
+class ClosableChannel(Protocol):
+    """A channel that can close an unpaid order, so the buyer can no longer pay it.
+
+    close answers FAILED with error_code CLOSED once the order is closed (or was never paid and
+    is already closed), FAILED with ORDER_NOT_EXIST when the channel has no such order, and
+    anything else when it would not or could not close it.
+    """
+
+    async def close(self, payment_id: str) -> ChannelAnswer: ...
 
 
 class VerifyMethod(enum.Enum):

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from gateway.domain.errors import PaymentNotFound
 from gateway.domain.model import Payment, PaymentState
-from gateway.domain.ports import ChannelAnswer, ChannelOutcome
+from gateway.domain.ports import ChannelAnswer, ChannelOutcome, ClosableChannel
 from gateway.domain.status import next_query_delay
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.settlement import apply_answer
@@ -63,7 +63,8 @@ async def query_payment(deps: PaymentDeps, payment_id: str) -> Payment:
 
 
 async def close_payment(deps: PaymentDeps, payment_id: str) -> Payment:
-    """Closes an unpaid order once the channel says it does not have it."""
+    """Closes an unpaid order: once the channel says it does not have it, or, where the
+    channel can close orders, once it has closed it so the buyer can no longer pay."""
     payment = await _load(deps, payment_id)
     if payment.state is PaymentState.CLOSED:
         return payment
@@ -72,14 +73,29 @@ async def close_payment(deps: PaymentDeps, payment_id: str) -> Payment:
             "only an unpaid payment can be closed", metadata={"state": payment.state.value}
         )
     answer = await _ask(deps, payment)
-    if answer.outcome is ChannelOutcome.SUCCEEDED:
-        await apply_answer(deps, payment_id, answer)
-        raise PaymentNotClosable("the channel has taken the money", metadata={"state": "succeeded"})
-    if answer.outcome is not ChannelOutcome.FAILED:
+    await _refuse_if_paid(deps, payment_id, answer)
+    if answer.outcome is not ChannelOutcome.FAILED and not await _closed_at_channel(deps, payment):
+        # It would not close: perhaps paid this instant, so ask once more.
+        answer = await _ask(deps, payment)
+        await _refuse_if_paid(deps, payment_id, answer)
         raise PaymentStatusUnknown("the channel cannot tell yet whether it was paid")
     return await apply_answer(
         deps, payment_id, ChannelAnswer(ChannelOutcome.FAILED, error_code="CLOSED"), closing=True
     )
+
+
+async def _refuse_if_paid(deps: PaymentDeps, payment_id: str, answer: ChannelAnswer) -> None:
+    if answer.outcome is ChannelOutcome.SUCCEEDED:
+        await apply_answer(deps, payment_id, answer)
+        raise PaymentNotClosable("the channel has taken the money", metadata={"state": "succeeded"})
+
+
+async def _closed_at_channel(deps: PaymentDeps, payment: Payment) -> bool:
+    channel = deps.channel(payment.channel)
+    if not isinstance(channel, ClosableChannel):
+        return False
+    closed = await channel.close(payment.payment_id)
+    return closed.outcome is ChannelOutcome.FAILED and closed.error_code == "CLOSED"
 
 
 async def resolve_due(deps: PaymentDeps, limit: int = 50) -> int:

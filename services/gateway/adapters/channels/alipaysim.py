@@ -131,6 +131,20 @@ class AlipayChannel(WalletChannel):
             return ChannelAnswer(ChannelOutcome.FAILED, error_code="ORDER_NOT_EXIST")
         return ChannelAnswer(ChannelOutcome.UNKNOWN, error_code=str(answer.get("code")))
 
+    async def close(self, payment_id: str) -> ChannelAnswer:
+        try:
+            answer = await self._invoke("alipay.trade.close", {"out_trade_no": payment_id})
+        except NO_ANSWER as exc:
+            return self._no_answer("close", payment_id, exc)
+        trade_no = str(answer.get("trade_no") or "")[:64]
+        sub_code = str(answer.get("sub_code") or "")
+        if answer.get("code") == "10000":
+            return ChannelAnswer(ChannelOutcome.FAILED, trade_no, error_code="CLOSED")
+        if sub_code == "ACQ.TRADE_NOT_EXIST":
+            return ChannelAnswer(ChannelOutcome.FAILED, error_code="ORDER_NOT_EXIST")
+        # ACQ.TRADE_STATUS_ERROR: paid meanwhile; the caller asks again to learn how.
+        return ChannelAnswer(ChannelOutcome.UNKNOWN, trade_no, error_code=sub_code or "CLOSE")
+
     async def refund(self, refund_id: str, payment_id: str, amount: Money) -> ChannelAnswer:
         """Refunds by out_request_no = refund_id; Alipay names no refund number, so the
         answer carries the trade number the refund belongs to."""

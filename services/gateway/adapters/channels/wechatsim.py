@@ -104,6 +104,19 @@ class WechatChannel(WalletChannel):
             return ChannelAnswer(ChannelOutcome.FAILED, error_code="ORDER_NOT_EXIST")
         return ChannelAnswer(ChannelOutcome.UNKNOWN, error_code=_code(reply))
 
+    async def close(self, payment_id: str) -> ChannelAnswer:
+        payload = {"mchid": self._merchant_id}
+        try:
+            reply = await self._call("POST", f"{self._order_path(payment_id)}/close", payload)
+        except NO_ANSWER as exc:
+            return self._no_answer("close", payment_id, exc)
+        if reply.status == 204:
+            return ChannelAnswer(ChannelOutcome.FAILED, error_code="CLOSED")
+        if reply.status == 404 and _code(reply) == "ORDER_NOT_EXIST":
+            return ChannelAnswer(ChannelOutcome.FAILED, error_code="ORDER_NOT_EXIST")
+        # ORDERPAID: paid meanwhile; the caller asks again to learn how.
+        return ChannelAnswer(ChannelOutcome.UNKNOWN, error_code=_code(reply))
+
     async def refund(self, refund_id: str, payment_id: str, amount: Money) -> ChannelAnswer:
         """Refunds by out_refund_no = refund_id; WeChat Pay wants the order's total too, so
         the order is read first."""
