@@ -76,8 +76,8 @@ async def create(
 async def settled(
     gateway: pb_grpc.GatewayServiceAsyncStub, payment_id: str, timeout: float = 5.0
 ) -> pb.Payment:
-    """The payment once final (succeeded, failed or closed)."""
-    final = (pb.Payment.SUCCEEDED, pb.Payment.FAILED, pb.Payment.CLOSED)
+    """The payment once final (succeeded, failed, closed or duplicate)."""
+    final = (pb.Payment.SUCCEEDED, pb.Payment.FAILED, pb.Payment.CLOSED, pb.Payment.DUPLICATE)
     async with asyncio.timeout(timeout):
         while True:
             answer = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment_id))
@@ -445,3 +445,82 @@ async def test_a_wallet_order_paid_before_the_close_is_not_closed(
     assert info is not None and info.reason == "PAYMENT_NOT_CLOSABLE"
     assert (await settled(gateway, payment.payment_id)).state == pb.Payment.SUCCEEDED
     await assert_ledger(db, payment.payment_id, [f"{payment.payment_id}:capture"])
+
+
+async def test_a_second_success_on_a_paid_order_is_a_duplicate_refunded_in_full(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    alipay: WalletClient,
+    wechat: WalletClient,
+    payer: str,
+    db: asyncpg.Connection,
+) -> None:
+    # The buyer confirms in both wallets: two payment orders of one business order, both paid.
+    await alipay.set_faults(accepted_rate=1, decide_ms=150)
+    await wechat.set_faults(accepted_rate=1, decide_ms=300)
+    order = pay_request(pb.PAYMENT_METHOD_ALIPAY, 880, payer)
+    first = (await gateway.CreatePayment(order)).payment
+    order.request_id, order.method = f"wreq-{secrets.token_hex(8)}", pb.PAYMENT_METHOD_WECHAT_PAY
+    second = (await gateway.CreatePayment(order)).payment
+    assert (first.state, second.state) == (pb.Payment.UNKNOWN, pb.Payment.UNKNOWN)
+
+    paid = await settled(gateway, first.payment_id)
+    duplicate = await settled(gateway, second.payment_id)
+    assert paid.state == pb.Payment.SUCCEEDED
+    assert duplicate.state == pb.Payment.DUPLICATE
+    assert duplicate.failure_reason == "DUPLICATE_PAYMENT"
+
+    sql = "SELECT refund_id, amount, state, reason FROM gateway.refunds WHERE payment_id = $1"
+    async with asyncio.timeout(5):  # the refund follows the payment's commit
+        while [r["state"] for r in await db.fetch(sql, second.payment_id)] != ["succeeded"]:
+            await asyncio.sleep(0.05)
+    [refund] = await db.fetch(sql, second.payment_id)
+    assert (refund["amount"], refund["state"], refund["reason"]) == (
+        880,
+        "succeeded",
+        "duplicate payment",
+    )
+    assert (await wechat.transaction(second.payment_id))["refunded"] == 880
+    assert (await alipay.transaction(first.payment_id))["refunded"] == 0
+    await assert_ledger(db, first.payment_id, [f"{first.payment_id}:capture"])
+    await assert_ledger(
+        db,
+        second.payment_id,
+        [f"{second.payment_id}:capture", f"{refund['refund_id']}:refund"],
+    )
+    await limit_state(db, first.payment_id, "committed")
+    await limit_state(db, second.payment_id, "released")
+    assert "payment.duplicate" in await events(db, second.payment_id)
+
+    # A third payment order of the paid order is refused before any channel is asked.
+    order.request_id = f"wreq-{secrets.token_hex(8)}"
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await gateway.CreatePayment(order)
+    info = error_info(refused.value)
+    assert info is not None and info.reason == "ORDER_ALREADY_PAID"
+
+
+async def test_a_duplicate_left_unrefunded_by_a_crash_is_refunded_by_the_janitor(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    alipay: WalletClient,
+    payer: str,
+    db: asyncpg.Connection,
+) -> None:
+    payment = await create(gateway, pb.PAYMENT_METHOD_ALIPAY, 415, payer)
+    assert payment.state == pb.Payment.SUCCEEDED
+    # What a stop right after the duplicate's commit leaves: captured, no refund reserved.
+    await db.execute(
+        "UPDATE gateway.payments SET state = 'duplicate', failure_reason = 'DUPLICATE_PAYMENT' "
+        "WHERE payment_id = $1",
+        payment.payment_id,
+    )
+    sql = "SELECT refund_id, state FROM gateway.refunds WHERE payment_id = $1"
+    async with asyncio.timeout(10):
+        while [r["state"] for r in await db.fetch(sql, payment.payment_id)] != ["succeeded"]:
+            await asyncio.sleep(0.1)
+    [refund] = await db.fetch(sql, payment.payment_id)
+    assert (await alipay.transaction(payment.payment_id))["refunded"] == 415
+    await assert_ledger(
+        db,
+        payment.payment_id,
+        [f"{payment.payment_id}:capture", f"{refund['refund_id']}:refund"],
+    )

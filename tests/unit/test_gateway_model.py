@@ -46,11 +46,13 @@ MOVES: dict[str, Move] = {
     "succeed": lambda p: p.succeed("T1", 7, LATER),
     "fail": lambda p: p.fail("CARD_DECLINED", LATER),
     "unknown": lambda p: p.unknown(LATER),
+    "duplicate": lambda p: p.duplicate("T2", 7, LATER),
 }
 TARGET = {
     "succeed": PaymentState.SUCCEEDED,
     "fail": PaymentState.FAILED,
     "unknown": PaymentState.UNKNOWN,
+    "duplicate": PaymentState.DUPLICATE,
 }
 
 
@@ -62,13 +64,14 @@ TARGET = {
         (PaymentState.SUCCEEDED, True),
         (PaymentState.FAILED, True),
         (PaymentState.CLOSED, True),
+        (PaymentState.DUPLICATE, True),
     ],
 )
 def test_terminal_states(state: PaymentState, terminal: bool) -> None:
     assert state.terminal is terminal
 
 
-@pytest.mark.parametrize("move", ["succeed", "fail", "unknown"])
+@pytest.mark.parametrize("move", ["succeed", "fail", "unknown", "duplicate"])
 def test_processing_moves_to_any_outcome(move: str) -> None:
     payment = _payment()
 
@@ -80,7 +83,7 @@ def test_processing_moves_to_any_outcome(move: str) -> None:
     assert payment.state is PaymentState.PROCESSING  # the original is untouched
 
 
-@pytest.mark.parametrize("move", ["succeed", "fail"])
+@pytest.mark.parametrize("move", ["succeed", "fail", "duplicate"])
 def test_unknown_resolves_to_success_or_failure(move: str) -> None:
     moved = MOVES[move](_payment(PaymentState.UNKNOWN))
 
@@ -88,9 +91,10 @@ def test_unknown_resolves_to_success_or_failure(move: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "state", [PaymentState.SUCCEEDED, PaymentState.FAILED, PaymentState.CLOSED]
+    "state",
+    [PaymentState.SUCCEEDED, PaymentState.FAILED, PaymentState.CLOSED, PaymentState.DUPLICATE],
 )
-@pytest.mark.parametrize("move", ["succeed", "fail", "unknown"])
+@pytest.mark.parametrize("move", ["succeed", "fail", "unknown", "duplicate"])
 def test_final_states_refuse_every_transition(state: PaymentState, move: str) -> None:
     payment = _payment(state)
 
@@ -108,6 +112,15 @@ def test_succeed_records_channel_transaction_and_fee() -> None:
     moved = _payment().succeed("T-42", 12, LATER)
 
     assert (moved.channel_transaction_id, moved.fee, moved.failure_reason) == ("T-42", 12, "")
+
+
+def test_a_duplicate_is_captured_and_says_why() -> None:
+    duplicate = _payment(PaymentState.UNKNOWN).duplicate("T2", 7, LATER)
+    assert (duplicate.channel_transaction_id, duplicate.fee) == ("T2", 7)
+    assert duplicate.failure_reason == "DUPLICATE_PAYMENT"
+    assert duplicate.state.captured and PaymentState.SUCCEEDED.captured
+    assert not any(s.captured for s in PaymentState if s not in TARGET.values())
+    assert not PaymentState.FAILED.captured
 
 
 def test_fail_records_reason_and_keeps_known_channel_transaction() -> None:

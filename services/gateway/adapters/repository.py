@@ -433,6 +433,27 @@ class GatewayRepository(StatusQueries, CallbackQueries, NotificationQueries):
         ).first()
         return row is not None
 
+    async def lock_business_order(self, merchant_id: str, merchant_order_no: str) -> None:
+        """Serialises successes of one business order until the transaction ends."""
+        await self._conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:order, 0))"),
+            {"order": f"payment-order:{merchant_id}:{merchant_order_no}"},
+        )
+
+    async def duplicates_to_refund(self, limit: int) -> list[str]:
+        """Duplicate payments whose automatic refund was never reserved (a crash between)."""
+        rows = (
+            await self._conn.execute(
+                select(payments.c.payment_id)
+                .where(
+                    payments.c.state == PaymentState.DUPLICATE.value,
+                    payments.c.refunded == 0,
+                )
+                .limit(limit)
+            )
+        ).all()
+        return [r.payment_id for r in rows]
+
     async def add(self, payment: Payment, accounting_date: date) -> bool:
         """Inserts a new payment order; False when its request_id is taken."""
         values = {

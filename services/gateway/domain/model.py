@@ -29,10 +29,22 @@ class PaymentState(enum.Enum):
     FAILED = "failed"
     CLOSED = "closed"
     UNKNOWN = "unknown"
+    # Paid at the channel after another payment of the order had succeeded: refunded in full.
+    DUPLICATE = "duplicate"
 
     @property
     def terminal(self) -> bool:
-        return self in (PaymentState.SUCCEEDED, PaymentState.FAILED, PaymentState.CLOSED)
+        return self in (
+            PaymentState.SUCCEEDED,
+            PaymentState.FAILED,
+            PaymentState.CLOSED,
+            PaymentState.DUPLICATE,
+        )
+
+    @property
+    def captured(self) -> bool:
+        """The channel took the money (and the ledger books it)."""
+        return self in (PaymentState.SUCCEEDED, PaymentState.DUPLICATE)
 
 
 class IllegalTransition(DomainError):
@@ -106,6 +118,16 @@ class Payment:
     def succeed(self, channel_transaction_id: str, fee: int, now: datetime) -> Payment:
         return self._moved(
             PaymentState.SUCCEEDED, now, channel_transaction_id=channel_transaction_id, fee=fee
+        )
+
+    def duplicate(self, channel_transaction_id: str, fee: int, now: datetime) -> Payment:
+        """Paid, but the business order was already paid by another payment."""
+        return self._moved(
+            PaymentState.DUPLICATE,
+            now,
+            channel_transaction_id=channel_transaction_id,
+            fee=fee,
+            failure_reason="DUPLICATE_PAYMENT",
         )
 
     def fail(self, reason: str, now: datetime, channel_transaction_id: str = "") -> Payment:

@@ -32,6 +32,7 @@ STATES = {
     PaymentState.FAILED: pb.Payment.FAILED,
     PaymentState.CLOSED: pb.Payment.CLOSED,
     PaymentState.UNKNOWN: pb.Payment.UNKNOWN,
+    PaymentState.DUPLICATE: pb.Payment.DUPLICATE,
 }
 VERIFY_OUTCOMES = {
     VerifyOutcome.MATCH: pb.VERIFY_OUTCOME_MATCH,

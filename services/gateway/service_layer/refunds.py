@@ -11,7 +11,6 @@ from dataclasses import replace
 
 from gateway.domain import accounts
 from gateway.domain.errors import PaymentNotFound, RequestIdReused
-from gateway.domain.model import PaymentState
 from gateway.domain.ports import ChannelAnswer, ChannelOutcome, LedgerPosting
 from gateway.domain.refunds import Refund, RefundState, RequestRefund, check_refundable
 from gateway.service_layer.deps import PaymentDeps
@@ -48,7 +47,7 @@ async def _reserve(deps: PaymentDeps, command: RequestRefund) -> tuple[Refund, s
             payment.amount,
             payment.refunded,
             command.amount,
-            payment.state is PaymentState.SUCCEEDED,
+            payment.state.captured,
         )
         now = deps.clock()
         refund = Refund(

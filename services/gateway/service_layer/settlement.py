@@ -1,6 +1,7 @@
 """Applying a channel's answer to a payment: once definite, with its money and its events.
 
-A success commits with its ledger posting and the payer's limit commit in the outbox; a
+A success commits with its ledger posting and the payer's limit commit in the outbox (a
+success on a business order another payment already paid is a duplicate, refunded in full); a
 failure with the limit release; an indefinite answer schedules a query. A definite answer
 that contradicts a final state is not applied: the payment is flagged for reconciliation.
 """
@@ -19,6 +20,7 @@ from gateway.domain.ports import (
 )
 from gateway.domain.status import next_query_delay
 from gateway.service_layer.deps import PaymentDeps
+from gateway.service_layer.duplicates import refund_duplicate
 from gateway.service_layer.outbox import (
     LEDGER_TRANSFER,
     LIMIT_COMMIT,
@@ -61,7 +63,7 @@ async def _enqueue_limit(
 
 
 def _contradicts(state: PaymentState, outcome: ChannelOutcome) -> bool:
-    return (state is PaymentState.SUCCEEDED and outcome is ChannelOutcome.FAILED) or (
+    return (state.captured and outcome is ChannelOutcome.FAILED) or (
         state in (PaymentState.FAILED, PaymentState.CLOSED) and outcome is ChannelOutcome.SUCCEEDED
     )
 
@@ -102,9 +104,12 @@ async def apply_answer(
             current = current.using_card(card_id)
         match answer.outcome:
             case ChannelOutcome.SUCCEEDED:
-                updated = current.succeed(
-                    answer.channel_transaction_id, answer.fee_minor_units, now
+                await work.repo.lock_business_order(current.merchant_id, current.merchant_order_no)
+                paid_before = await work.repo.order_paid(
+                    current.merchant_id, current.merchant_order_no
                 )
+                settle = current.duplicate if paid_before else current.succeed
+                updated = settle(answer.channel_transaction_id, answer.fee_minor_units, now)
                 outbox_ids.append(
                     await work.repo.enqueue(
                         LEDGER_TRANSFER,
@@ -121,10 +126,12 @@ async def apply_answer(
                         now,
                     )
                 )
-                outbox_ids.append(await _enqueue_limit(work, updated, LIMIT_COMMIT, now))
+                # A duplicate's money goes back to the payer, so its limit use does too.
+                limit = LIMIT_RELEASE if paid_before else LIMIT_COMMIT
+                outbox_ids.append(await _enqueue_limit(work, updated, limit, now))
                 await work.repo.schedule_query(payment_id, None, 0)
                 await work.repo.add_event(
-                    updated.merchant_id, "payment.succeeded", payment_id, "", now
+                    updated.merchant_id, f"payment.{updated.state.value}", payment_id, "", now
                 )
             case ChannelOutcome.FAILED:
                 if closing:
@@ -153,4 +160,6 @@ async def apply_answer(
     for outbox_id in outbox_ids:
         if outbox_id is not None:
             await deps.relay.deliver_now(outbox_id)
+    if updated.state is PaymentState.DUPLICATE:
+        await refund_duplicate(deps, updated)
     return updated

@@ -170,6 +170,10 @@ class Payment(_message.Message):
         """Closed before it was paid."""
         UNKNOWN: Payment._State.ValueType  # 5
         """The channel has not answered definitely; being resolved."""
+        DUPLICATE: Payment._State.ValueType  # 6
+        """The channel took the money after another payment of the same business order had
+        succeeded: the gateway refunds it in full by itself (see the payment's refunds).
+        """
 
     class State(_State, metaclass=_StateEnumTypeWrapper):
         """Lifecycle of a payment order. Terminal states never change."""
@@ -186,6 +190,10 @@ class Payment(_message.Message):
     """Closed before it was paid."""
     UNKNOWN: Payment.State.ValueType  # 5
     """The channel has not answered definitely; being resolved."""
+    DUPLICATE: Payment.State.ValueType  # 6
+    """The channel took the money after another payment of the same business order had
+    succeeded: the gateway refunds it in full by itself (see the payment's refunds).
+    """
 
     PAYMENT_ID_FIELD_NUMBER: _builtins.int
     MERCHANT_ID_FIELD_NUMBER: _builtins.int
