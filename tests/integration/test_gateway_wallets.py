@@ -524,3 +524,41 @@ async def test_a_duplicate_left_unrefunded_by_a_crash_is_refunded_by_the_janitor
         payment.payment_id,
         [f"{payment.payment_id}:capture", f"{refund['refund_id']}:refund"],
     )
+
+
+async def test_a_refund_the_wallet_never_answered_is_sent_again_until_it_is(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    wechat: WalletClient,
+    payer: str,
+    db: asyncpg.Connection,
+) -> None:
+    payment = await create(gateway, pb.PAYMENT_METHOD_WECHAT_PAY, 905, payer)
+    assert payment.state == pb.Payment.SUCCEEDED
+    await wechat.set_faults(error_rate=1)
+    answer = await gateway.RefundPayment(
+        pb.RefundPaymentRequest(
+            request_id=f"wrf-{secrets.token_hex(6)}",
+            payment_id=payment.payment_id,
+            amount=Money(currency_code="CNY", minor_units=905),
+            reason="return",
+        )
+    )
+    refund = answer.refund
+    assert refund.state == pb.Refund.PROCESSING  # no definite answer: neither paid nor failed
+    assert (await wechat.transaction(payment.payment_id))["refunded"] == 0
+
+    await wechat.reset_faults()
+    # The janitor resends after a quiet spell; bring it forward instead of waiting.
+    await db.execute(
+        "UPDATE gateway.refunds SET updated_at = now() - interval '1 minute' WHERE refund_id = $1",
+        refund.refund_id,
+    )
+    async with asyncio.timeout(10):
+        while (
+            await gateway.GetRefund(pb.GetRefundRequest(refund_id=refund.refund_id))
+        ).refund.state != pb.Refund.SUCCEEDED:
+            await asyncio.sleep(0.1)
+    assert (await wechat.transaction(payment.payment_id))["refunded"] == 905
+    await assert_ledger(
+        db, payment.payment_id, [f"{payment.payment_id}:capture", f"{refund.refund_id}:refund"]
+    )

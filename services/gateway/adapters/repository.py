@@ -316,6 +316,29 @@ class StatusQueries:
         row = (await self._conn.execute(statement)).first()
         return _refund(row) if row else None
 
+    async def claim_unanswered_refunds(
+        self, untouched_since: datetime, now: datetime, limit: int
+    ) -> list[str]:
+        """Refunds still processing and untouched since then, stamped now so others skip them."""
+        claimed = (
+            select(refunds.c.refund_id)
+            .where(
+                refunds.c.state == RefundState.PROCESSING.value,
+                refunds.c.updated_at <= untouched_since,
+            )
+            .order_by(refunds.c.updated_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        rows = await self._conn.execute(
+            update(refunds)
+            .where(refunds.c.refund_id.in_(claimed))
+            .values(updated_at=now)
+            .returning(refunds.c.refund_id)
+        )
+        return [r.refund_id for r in rows]
+
     async def add_refund(self, refund: Refund) -> bool:
         statement = (
             insert(refunds)

@@ -2,12 +2,14 @@
 
 The refunded total is raised before the channel is asked, so concurrent refunds can never
 together exceed the payment; a failed refund gives its room back. A success posts the
-reverse of the capture to the ledger through the outbox.
+reverse of the capture to the ledger through the outbox. A refund the channel did not
+answer definitely is sent again by the janitor until it does.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from gateway.domain import accounts
 from gateway.domain.errors import PaymentNotFound, RequestIdReused
@@ -19,6 +21,9 @@ from gateway.service_layer.unit_of_work import UnitOfWorkFactory
 from paysuite.errors import NotFound
 from paysuite.ids import new_id
 from paysuite.runtime.telemetry import current_trace_id
+
+# How long a refund the channel has not answered definitely waits before it is sent again.
+RESEND_AFTER = timedelta(seconds=10)
 
 
 class RefundNotFound(NotFound):
@@ -141,6 +146,25 @@ async def refund_payment(deps: PaymentDeps, command: RequestRefund) -> Refund:
         return refund
     answer = await channel.refund(refund.refund_id, refund.payment_id, refund.amount)
     return await apply_refund_answer(deps, refund.refund_id, answer)
+
+
+async def resend_unanswered_refunds(deps: PaymentDeps, limit: int = 50) -> int:
+    """Asks the channel again about refunds it never answered definitely; channels refund
+    once per refund id, so asking again moves no money twice."""
+    now = deps.clock()
+    async with deps.uow() as work:
+        refund_ids = await work.repo.claim_unanswered_refunds(now - RESEND_AFTER, now, limit)
+        await work.commit()
+    for refund_id in refund_ids:
+        async with deps.uow() as work:
+            refund = await work.repo.get_refund(refund_id)
+            payment = None if refund is None else await work.repo.get(refund.payment_id)
+        channel = None if payment is None else deps.channel(payment.channel)
+        if refund is None or channel is None:
+            continue
+        answer = await channel.refund(refund.refund_id, refund.payment_id, refund.amount)
+        await apply_refund_answer(deps, refund_id, answer)
+    return len(refund_ids)
 
 
 async def get_refund(uow: UnitOfWorkFactory, refund_id: str) -> Refund:

@@ -16,6 +16,7 @@ from gateway.domain.ports import ChannelAnswer, ChannelOutcome, ClosableChannel
 from gateway.domain.status import next_query_delay
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.duplicates import refund_forgotten_duplicates
+from gateway.service_layer.refunds import resend_unanswered_refunds
 from gateway.service_layer.settlement import apply_answer
 from paysuite.errors import DomainError, ErrorKind
 
@@ -130,7 +131,11 @@ async def resolve_due(deps: PaymentDeps, limit: int = 50) -> int:
 async def run_janitor(deps: PaymentDeps, every_seconds: float = 1.0) -> None:
     while True:
         try:
-            handled = await resolve_due(deps) + await refund_forgotten_duplicates(deps)
+            handled = (
+                await resolve_due(deps)
+                + await refund_forgotten_duplicates(deps)
+                + await resend_unanswered_refunds(deps)
+            )
         except Exception:  # the janitor must outlive any one failure
             _log.exception("payment janitor pass failed")
             handled = 0
