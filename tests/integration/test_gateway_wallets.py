@@ -126,6 +126,16 @@ async def notifications(db: asyncpg.Connection, payment_id: str) -> list[str]:
     return [r["outcome"] for r in rows]
 
 
+async def settled_refunds(db: asyncpg.Connection, payment_id: str) -> list[asyncpg.Record]:
+    """The payment's refunds once exactly one exists and it has succeeded."""
+    sql = "SELECT refund_id, amount, state, reason FROM gateway.refunds WHERE payment_id = $1"
+    async with asyncio.timeout(10):
+        while [r["state"] for r in await db.fetch(sql, payment_id)] != ["succeeded"]:
+            await asyncio.sleep(0.05)
+    rows: list[asyncpg.Record] = await db.fetch(sql, payment_id)
+    return rows
+
+
 async def trade_decided(wallet: WalletClient, payment_id: str) -> dict[str, Any]:
     async with asyncio.timeout(5):
         while (trade := await wallet.transaction(payment_id))["status"] == "waiting":
@@ -469,11 +479,7 @@ async def test_a_second_success_on_a_paid_order_is_a_duplicate_refunded_in_full(
     assert duplicate.state == pb.Payment.DUPLICATE
     assert duplicate.failure_reason == "DUPLICATE_PAYMENT"
 
-    sql = "SELECT refund_id, amount, state, reason FROM gateway.refunds WHERE payment_id = $1"
-    async with asyncio.timeout(5):  # the refund follows the payment's commit
-        while [r["state"] for r in await db.fetch(sql, second.payment_id)] != ["succeeded"]:
-            await asyncio.sleep(0.05)
-    [refund] = await db.fetch(sql, second.payment_id)
+    [refund] = await settled_refunds(db, second.payment_id)  # it follows the payment's commit
     assert (refund["amount"], refund["state"], refund["reason"]) == (
         880,
         "succeeded",
@@ -513,11 +519,7 @@ async def test_a_duplicate_left_unrefunded_by_a_crash_is_refunded_by_the_janitor
         "WHERE payment_id = $1",
         payment.payment_id,
     )
-    sql = "SELECT refund_id, state FROM gateway.refunds WHERE payment_id = $1"
-    async with asyncio.timeout(10):
-        while [r["state"] for r in await db.fetch(sql, payment.payment_id)] != ["succeeded"]:
-            await asyncio.sleep(0.1)
-    [refund] = await db.fetch(sql, payment.payment_id)
+    [refund] = await settled_refunds(db, payment.payment_id)
     assert (await alipay.transaction(payment.payment_id))["refunded"] == 415
     await assert_ledger(
         db,
@@ -553,11 +555,9 @@ async def test_a_refund_the_wallet_never_answered_is_sent_again_until_it_is(
         "UPDATE gateway.refunds SET updated_at = now() - interval '1 minute' WHERE refund_id = $1",
         refund.refund_id,
     )
-    async with asyncio.timeout(10):
-        while (
-            await gateway.GetRefund(pb.GetRefundRequest(refund_id=refund.refund_id))
-        ).refund.state != pb.Refund.SUCCEEDED:
-            await asyncio.sleep(0.1)
+    await settled_refunds(db, payment.payment_id)
+    got = await gateway.GetRefund(pb.GetRefundRequest(refund_id=refund.refund_id))
+    assert got.refund.state == pb.Refund.SUCCEEDED
     assert (await wechat.transaction(payment.payment_id))["refunded"] == 905
     await assert_ledger(
         db, payment.payment_id, [f"{payment.payment_id}:capture", f"{refund.refund_id}:refund"]
