@@ -46,6 +46,19 @@ def query_payment(
     )
 
 
+def close_payment(
+    payment_id: str, gateway: GatewayOption = "localhost:50051", as_json: JsonOption = False
+) -> None:
+    """Closes an unpaid payment (at the wallet too, so the buyer can no longer pay it)."""
+    request = gpb.ClosePaymentRequest(payment_id=payment_id)
+    payment = gateway_call(gateway, lambda s: s.ClosePayment(request, timeout=30)).payment
+    emit(
+        message_dict(payment),
+        as_json,
+        f"{payment.payment_id} {gpb.Payment.State.Name(payment.state)}",
+    )
+
+
 def refund(
     payment_id: str,
     amount: Annotated[str, typer.Option(help="amount in major units, e.g. 5.00")],

@@ -1,7 +1,8 @@
-"""payctl commands: pay, payment get, balance; ledger commands come from ledger_commands."""
+"""payctl commands: pay, payment get/query/close, balance; the rest from their own modules."""
 
 from __future__ import annotations
 
+import enum
 import os
 import uuid
 from typing import Annotated
@@ -28,10 +29,24 @@ app.add_typer(payment_app, name="payment")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(user_app, name="user")
 payment_app.command("query")(gateway_commands.query_payment)
+payment_app.command("close")(gateway_commands.close_payment)
 app.command()(gateway_commands.refund)
 app.command()(gateway_commands.routes)
 
 GatewayOption = Annotated[str, typer.Option(envvar="GATEWAY_ADDR", help="gateway host:port")]
+
+
+class Method(enum.StrEnum):
+    CARD = "card"
+    ALIPAY = "alipay"
+    WECHAT = "wechat"
+
+
+METHODS = {
+    Method.CARD: gpb.PAYMENT_METHOD_BANK_CARD,
+    Method.ALIPAY: gpb.PAYMENT_METHOD_ALIPAY,
+    Method.WECHAT: gpb.PAYMENT_METHOD_WECHAT_PAY,
+}
 
 
 @app.command()
@@ -42,10 +57,11 @@ def pay(
     currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "CNY",
     order: Annotated[str | None, typer.Option(help="merchant order no")] = None,
     card: Annotated[str, typer.Option(help="bound card id; default card if empty")] = "",
+    method: Annotated[Method, typer.Option(help="bank card or wallet")] = Method.CARD,
     gateway: GatewayOption = "localhost:50051",
     as_json: JsonOption = False,
 ) -> None:
-    """Pays a business order by bank card."""
+    """Pays a business order by bank card or wallet."""
     try:
         money = Money.parse(amount, currency.upper())
     except (ValueError, KeyError) as exc:
@@ -55,7 +71,7 @@ def pay(
         merchant_id=merchant,
         merchant_order_no=order or f"PAYCTL-{uuid.uuid4().hex[:12]}",
         amount=money_to_proto(money),
-        method=gpb.PAYMENT_METHOD_BANK_CARD,
+        method=METHODS[method],
         payer_user_id=user,
         card_id=card,
     )

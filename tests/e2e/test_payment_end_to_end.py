@@ -6,6 +6,8 @@ import json
 import secrets
 import subprocess
 import sys
+import urllib.request
+from collections.abc import Callable
 from datetime import UTC
 from zoneinfo import ZoneInfo
 
@@ -112,17 +114,17 @@ async def test_payment_credits_merchant_and_reconciles(stack: Stack) -> None:
     assert rpb.MATCH_OUTCOME_SHORT not in counts
 
 
-def test_payctl_pays_and_reads_balance(stack: Stack) -> None:
+def _payctl(stack: Stack) -> Callable[..., dict[str, object]]:
+    """Runs payctl as a process against the stack; its --json answer."""
     env = {
         **stack.env(),
         "GATEWAY_ADDR": stack.config.addr("gateway"),
         "LEDGER_ADDR": stack.config.addr("ledger"),
     }
-    payctl = [sys.executable, "-m", "payctl"]
 
     def run(*args: str) -> dict[str, object]:
         done = subprocess.run(
-            [*payctl, *args, "--json"],
+            [sys.executable, "-m", "payctl", *args, "--json"],
             env=env,
             capture_output=True,
             text=True,
@@ -131,6 +133,11 @@ def test_payctl_pays_and_reads_balance(stack: Stack) -> None:
         )
         return dict(json.loads(done.stdout))
 
+    return run
+
+
+def test_payctl_pays_and_reads_balance(stack: Stack) -> None:
+    run = _payctl(stack)
     before = run("balance", "--merchant", demo.MERCHANT_ID)["minor_units"]
     paid = run(
         "pay",
@@ -153,3 +160,27 @@ def test_payctl_pays_and_reads_balance(stack: Stack) -> None:
     assert run("payment", "query", str(paid["payment_id"]))["state"] == "SUCCEEDED"
     routes = run("routes")["routes"]
     assert isinstance(routes, list) and any(r["channel"] == "banksim" for r in routes)
+
+
+def test_payctl_pays_by_wallet_and_closes_an_unpaid_wallet_order(stack: Stack) -> None:
+    run = _payctl(stack)
+    pay = ["pay", "--merchant", demo.MERCHANT_ID, "--user", demo.USER_ID]
+    paid = run(*pay, "--amount", "4.56", "--method", "wechat")
+    assert (paid["state"], paid["channel"]) == ("SUCCEEDED", "wechatsim")
+
+    def dial(faults: dict[str, int]) -> None:
+        url = stack.config.simulator_url("alipaysim") + "/_admin/faults"
+        request = urllib.request.Request(
+            url, json.dumps(faults).encode(), {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 200
+
+    dial({"accepted_rate": 1, "decide_ms": 600_000})  # the buyer never confirms
+    try:
+        waiting = run(*pay, "--amount", "7.00", "--method", "alipay")
+        assert waiting["state"] == "UNKNOWN"
+        closed = run("payment", "close", str(waiting["payment_id"]))
+        assert closed["state"] == "CLOSED"
+    finally:
+        dial({"accepted_rate": 0})
