@@ -95,6 +95,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         },
         relay=relay,
         clock=utc_now,
+        hours=settings.channel_hours(),
     )
     verification = VerificationDeps(
         uow=uow, verifier=bank, fingerprint_key=bank_secret, clock=utc_now

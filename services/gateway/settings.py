@@ -8,6 +8,7 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from gateway.domain.channel_hours import ChannelHours
 from paysuite.runtime.settings import ServiceSettings
 
 DEV_BANK_SECRET = "paysuite-dev-bank-secret"
@@ -37,6 +38,12 @@ class GatewaySettings(ServiceSettings):
     wechat_channel_secret: SecretStr = SecretStr("")
     wechat_channel_merchant_id: str = "PAYSUITE01"
     wallet_channel_timeout_seconds: float = 10.0
+    # Daily windows a channel takes no calls in (outside its hours, its day-cut), in
+    # channel_zone: "HH:MM-HH:MM" comma-separated, e.g. "23:55-00:05".
+    bank_channel_closed_windows: str = ""
+    alipay_channel_closed_windows: str = ""
+    wechat_channel_closed_windows: str = ""
+    channel_zone: str = "Asia/Shanghai"
     # The listener for channel notifications; port 0 picks a free one.
     notify_host: str = "127.0.0.1"
     notify_port: int = Field(default=50061, ge=0, le=65535)
@@ -61,6 +68,25 @@ class GatewaySettings(ServiceSettings):
                 object.__setattr__(self, field, SecretStr(dev_secret))
             elif not self.is_dev and secret == dev_secret:
                 raise ValueError(f"the dev {channel} channel secret must not be used outside dev")
+        return self
+
+    def channel_hours(self) -> dict[str, ChannelHours]:
+        """Each channel's closed windows, by channel name."""
+        return {
+            self.bank_channel_name: ChannelHours.parse(
+                self.bank_channel_closed_windows, self.channel_zone
+            ),
+            self.alipay_channel_name: ChannelHours.parse(
+                self.alipay_channel_closed_windows, self.channel_zone
+            ),
+            self.wechat_channel_name: ChannelHours.parse(
+                self.wechat_channel_closed_windows, self.channel_zone
+            ),
+        }
+
+    @model_validator(mode="after")
+    def _check_channel_hours(self) -> Self:
+        self.channel_hours()  # fail at start, not at the first payment
         return self
 
     @model_validator(mode="after")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+import grpc
 import pytest
 from aiohttp import web
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -23,12 +25,15 @@ from identity.bootstrap import build_app as build_identity
 from identity.settings import IdentitySettings
 from ledger.bootstrap import build_app as build_ledger
 from ledger.settings import LedgerSettings
+from paysuite.identity.v1 import identity_service_pb2 as idpb
+from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
 from paysuite.runtime.dsn import plain_postgres_url
 from paysuite.runtime.server import ServiceApp, start_server
 from paysuite.runtime.settings import CommonSettings
 from paysuite.runtime.telemetry import Telemetry, setup_telemetry
 from recon.bootstrap import build_app as build_recon
 from recon.settings import ReconSettings
+from tests.integration.kyc_support import fresh_phone
 from tests.integration.wallet_client import WalletClient, running_wallet, wallet_settings
 from walletsim.settings import Flavour
 
@@ -111,16 +116,16 @@ async def wechat(suite_db: str) -> AsyncIterator[WalletClient]:
         yield client
 
 
-@pytest.fixture(scope="session")
-async def gateway_addr(
+def gateway_settings(
     ledger_addr: str,
     identity_addr: str,
     bank_url: str,
-    gateway_port: int,
     alipay: WalletClient,
     wechat: WalletClient,
-) -> AsyncIterator[str]:
-    settings = GatewaySettings(
+    **overrides: Any,
+) -> GatewaySettings:
+    """A gateway on the test services and simulators, short channel timeouts."""
+    return GatewaySettings(
         ledger_addr=ledger_addr,
         identity_addr=identity_addr,
         bank_channel_url=bank_url,
@@ -130,7 +135,20 @@ async def gateway_addr(
         wechat_channel_url=wechat.base_url,
         wallet_channel_timeout_seconds=1.5,
         notify_port=0,
+        **overrides,
     )
+
+
+@pytest.fixture(scope="session")
+async def gateway_addr(
+    ledger_addr: str,
+    identity_addr: str,
+    bank_url: str,
+    gateway_port: int,
+    alipay: WalletClient,
+    wechat: WalletClient,
+) -> AsyncIterator[str]:
+    settings = gateway_settings(ledger_addr, identity_addr, bank_url, alipay, wechat)
     await seed.seed_ledger(ledger_addr)
     await seed.seed_merchant(settings)
     async with serving(build_gateway, settings, port=gateway_port) as addr:
@@ -142,6 +160,16 @@ async def gateway_addr(
 async def recon_addr(gateway_addr: str) -> AsyncIterator[str]:
     async with serving(build_recon, ReconSettings(gateway_addr=gateway_addr)) as addr:
         yield addr
+
+
+@pytest.fixture
+async def payer(identity_addr: str) -> str:
+    """A registered user with no card and no real name: enough for a wallet."""
+    async with grpc.aio.insecure_channel(identity_addr) as channel:
+        answer = await idpb_grpc.IdentityServiceStub(channel).RegisterUser(
+            idpb.RegisterUserRequest(request_id=f"w-{secrets.token_hex(6)}", phone=fresh_phone())
+        )
+    return answer.user.user_id
 
 
 @pytest.fixture

@@ -22,11 +22,8 @@ from gateway.settings import DEV_ALIPAY_SECRET
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.http_signing import new_nonce, sign
-from paysuite.identity.v1 import identity_service_pb2 as idpb
-from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
 from paysuite.runtime.grpc_errors import error_info
 from paysuite.type.v1.money_pb2 import Money
-from tests.integration.kyc_support import fresh_phone
 from tests.integration.wallet_client import MERCHANT, WalletClient
 
 METHODS = {"alipay": pb.PAYMENT_METHOD_ALIPAY, "wechat": pb.PAYMENT_METHOD_WECHAT_PAY}
@@ -43,16 +40,6 @@ async def calm_wallets(alipay: WalletClient, wechat: WalletClient) -> AsyncItera
     yield
     await alipay.reset_faults()
     await wechat.reset_faults()
-
-
-@pytest.fixture
-async def payer(identity_addr: str) -> str:
-    """A registered user with no card and no real name: enough for a wallet."""
-    async with grpc.aio.insecure_channel(identity_addr) as channel:
-        answer = await idpb_grpc.IdentityServiceStub(channel).RegisterUser(
-            idpb.RegisterUserRequest(request_id=f"w-{secrets.token_hex(6)}", phone=fresh_phone())
-        )
-    return answer.user.user_id
 
 
 def pay_request(method: int, amount: int, user: str) -> pb.CreatePaymentRequest:

@@ -103,3 +103,13 @@ def test_gateway_needs_a_public_notify_url_outside_dev(monkeypatch: pytest.Monke
         GatewaySettings()
     monkeypatch.setenv("GATEWAY_NOTIFY_BASE_URL", "https://pay-notify.example.com")
     assert GatewaySettings().notify_base_url == "https://pay-notify.example.com"
+
+
+def test_gateway_refuses_a_malformed_channel_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYSUITE_ENV", "dev")
+    monkeypatch.setenv("DATABASE_URL", SHARED)
+    monkeypatch.setenv("GATEWAY_BANK_CHANNEL_CLOSED_WINDOWS", "23:55-24:05")
+    with pytest.raises(ValidationError, match="not a window of the day"):
+        GatewaySettings()
+    monkeypatch.setenv("GATEWAY_BANK_CHANNEL_CLOSED_WINDOWS", "23:55-00:05")
+    assert GatewaySettings().channel_hours()["banksim"].closed

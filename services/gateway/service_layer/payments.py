@@ -139,6 +139,15 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
     _annotate(payment)
     if not created:
         return payment
+    if (reopening := deps.reopens_at(channel.name)) is not None:
+        # Its day-cut or outside its hours: the channel would refuse or lose the charge.
+        _log.info(
+            "channel closed",
+            extra={"channel": channel.name, "reopens_at": reopening.isoformat()},
+        )
+        payment = await _fail(deps, payment, "CHANNEL_CLOSED")
+        _annotate(payment)
+        return payment
     # A wallet pays from the buyer's wallet account: no bound card to check; limits still apply.
     payer = PayerCheck(eligible=True)
     if command.method.needs_card:

@@ -142,8 +142,8 @@ async def refund_payment(deps: PaymentDeps, command: RequestRefund) -> Refund:
     if not created or refund.state.terminal:
         return refund
     channel = deps.channel(channel_name)
-    if channel is None:
-        return refund
+    if channel is None or deps.reopens_at(channel_name) is not None:
+        return refund  # accepted; sent when the channel takes calls again (see the resend)
     answer = await channel.refund(refund.refund_id, refund.payment_id, refund.amount)
     return await apply_refund_answer(deps, refund.refund_id, answer)
 
@@ -160,7 +160,7 @@ async def resend_unanswered_refunds(deps: PaymentDeps, limit: int = 50) -> int:
             refund = await work.repo.get_refund(refund_id)
             payment = None if refund is None else await work.repo.get(refund.payment_id)
         channel = None if payment is None else deps.channel(payment.channel)
-        if refund is None or channel is None:
+        if refund is None or channel is None or deps.reopens_at(channel.name) is not None:
             continue
         answer = await channel.refund(refund.refund_id, refund.payment_id, refund.amount)
         await apply_refund_answer(deps, refund_id, answer)

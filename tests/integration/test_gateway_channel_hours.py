@@ -1,0 +1,97 @@
+"""A channel in its day-cut: charges refused before anyone is asked, refunds sent afterwards."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import grpc
+import pytest
+
+from gateway.bootstrap import build_app as build_gateway
+from paysuite.gateway.v1 import gateway_service_pb2 as pb
+from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
+from paysuite.type.v1.money_pb2 import Money
+from tests.integration.conftest import gateway_settings, serving
+from tests.integration.test_gateway_wallets import create, settled_refunds
+from tests.integration.wallet_client import WalletClient
+
+
+@pytest.fixture
+async def open_gateway(gateway_addr: str) -> AsyncIterator[pb_grpc.GatewayServiceAsyncStub]:
+    async with grpc.aio.insecure_channel(gateway_addr) as channel:
+        yield pb_grpc.GatewayServiceStub(channel)
+
+
+@pytest.fixture
+async def day_cut_gateway(
+    gateway_addr: str,
+    ledger_addr: str,
+    identity_addr: str,
+    bank_url: str,
+    alipay: WalletClient,
+    wechat: WalletClient,
+) -> AsyncIterator[pb_grpc.GatewayServiceAsyncStub]:
+    """A second gateway replica that holds the Alipay channel in its day-cut right now."""
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    window = f"{now - timedelta(minutes=2):%H:%M}-{now + timedelta(minutes=10):%H:%M}"
+    settings = gateway_settings(
+        ledger_addr, identity_addr, bank_url, alipay, wechat, alipay_channel_closed_windows=window
+    )
+    async with (
+        serving(build_gateway, settings) as addr,
+        grpc.aio.insecure_channel(addr) as channel,
+    ):
+        yield pb_grpc.GatewayServiceStub(channel)
+
+
+async def test_a_charge_in_the_day_cut_fails_before_the_channel_or_limits_are_asked(
+    day_cut_gateway: pb_grpc.GatewayServiceAsyncStub,
+    alipay: WalletClient,
+    payer: str,
+    db: asyncpg.Connection,
+) -> None:
+    refused = await create(day_cut_gateway, pb.PAYMENT_METHOD_ALIPAY, 300, payer)
+    assert (refused.state, refused.failure_reason) == (pb.Payment.FAILED, "CHANNEL_CLOSED")
+    with pytest.raises(ValueError):  # the wallet never heard of it
+        await alipay.transaction(refused.payment_id)
+    reserved = await db.fetchval(
+        "SELECT count(*) FROM identity.limit_usages WHERE payment_id = $1", refused.payment_id
+    )
+    assert reserved == 0
+    # The other channels keep taking payments.
+    paid = await create(day_cut_gateway, pb.PAYMENT_METHOD_WECHAT_PAY, 300, payer)
+    assert paid.state == pb.Payment.SUCCEEDED
+
+
+async def test_a_refund_in_the_day_cut_is_accepted_and_sent_once_the_channel_is_open(
+    day_cut_gateway: pb_grpc.GatewayServiceAsyncStub,
+    open_gateway: pb_grpc.GatewayServiceAsyncStub,
+    alipay: WalletClient,
+    payer: str,
+    db: asyncpg.Connection,
+) -> None:
+    payment = await create(open_gateway, pb.PAYMENT_METHOD_ALIPAY, 520, payer)
+    assert payment.state == pb.Payment.SUCCEEDED
+    answer = await day_cut_gateway.RefundPayment(
+        pb.RefundPaymentRequest(
+            request_id=f"cut-{secrets.token_hex(6)}",
+            payment_id=payment.payment_id,
+            amount=Money(currency_code="CNY", minor_units=520),
+            reason="return",
+        )
+    )
+    assert answer.refund.state == pb.Refund.PROCESSING
+    assert (await alipay.transaction(payment.payment_id))["refunded"] == 0
+
+    # The replica outside the day-cut (standing in for the clock moving on) sends it.
+    await db.execute(
+        "UPDATE gateway.refunds SET updated_at = now() - interval '1 minute' WHERE refund_id = $1",
+        answer.refund.refund_id,
+    )
+    [refund] = await settled_refunds(db, payment.payment_id)
+    assert refund["refund_id"] == answer.refund.refund_id
+    assert (await alipay.transaction(payment.payment_id))["refunded"] == 520
