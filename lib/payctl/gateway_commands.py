@@ -33,16 +33,21 @@ def gateway_call(
     return run(call)
 
 
+def _emit_payment(payment: gpb.Payment, as_json: bool) -> None:
+    emit(
+        message_dict(payment),
+        as_json,
+        f"{payment.payment_id} {gpb.Payment.State.Name(payment.state)}",
+    )
+
+
 def query_payment(
     payment_id: str, gateway: GatewayOption = "localhost:50051", as_json: JsonOption = False
 ) -> None:
     """Asks the channel for a payment's status now."""
     request = gpb.QueryPaymentRequest(payment_id=payment_id)
-    payment = gateway_call(gateway, lambda s: s.QueryPayment(request, timeout=30)).payment
-    emit(
-        message_dict(payment),
-        as_json,
-        f"{payment.payment_id} {gpb.Payment.State.Name(payment.state)}",
+    _emit_payment(
+        gateway_call(gateway, lambda s: s.QueryPayment(request, timeout=30)).payment, as_json
     )
 
 
@@ -51,11 +56,8 @@ def close_payment(
 ) -> None:
     """Closes an unpaid payment (at the wallet too, so the buyer can no longer pay it)."""
     request = gpb.ClosePaymentRequest(payment_id=payment_id)
-    payment = gateway_call(gateway, lambda s: s.ClosePayment(request, timeout=30)).payment
-    emit(
-        message_dict(payment),
-        as_json,
-        f"{payment.payment_id} {gpb.Payment.State.Name(payment.state)}",
+    _emit_payment(
+        gateway_call(gateway, lambda s: s.ClosePayment(request, timeout=30)).payment, as_json
     )
 
 
