@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -14,9 +13,8 @@ import pytest
 from gateway.bootstrap import build_app as build_gateway
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
-from paysuite.type.v1.money_pb2 import Money
 from tests.integration.conftest import gateway_settings, serving
-from tests.integration.test_gateway_wallets import create, settled_refunds
+from tests.integration.test_gateway_wallets import create, refund_request, settled_refunds
 from tests.integration.wallet_client import WalletClient
 
 
@@ -76,14 +74,7 @@ async def test_a_refund_in_the_day_cut_is_accepted_and_sent_once_the_channel_is_
 ) -> None:
     payment = await create(open_gateway, pb.PAYMENT_METHOD_ALIPAY, 520, payer)
     assert payment.state == pb.Payment.SUCCEEDED
-    answer = await day_cut_gateway.RefundPayment(
-        pb.RefundPaymentRequest(
-            request_id=f"cut-{secrets.token_hex(6)}",
-            payment_id=payment.payment_id,
-            amount=Money(currency_code="CNY", minor_units=520),
-            reason="return",
-        )
-    )
+    answer = await day_cut_gateway.RefundPayment(refund_request(payment.payment_id, 520))
     assert answer.refund.state == pb.Refund.PROCESSING
     assert (await alipay.transaction(payment.payment_id))["refunded"] == 0
 

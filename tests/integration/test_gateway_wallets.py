@@ -54,6 +54,15 @@ def pay_request(method: int, amount: int, user: str) -> pb.CreatePaymentRequest:
     )
 
 
+def refund_request(payment_id: str, minor_units: int) -> pb.RefundPaymentRequest:
+    return pb.RefundPaymentRequest(
+        request_id=f"wrf-{secrets.token_hex(6)}",
+        payment_id=payment_id,
+        amount=Money(currency_code="CNY", minor_units=minor_units),
+        reason="return",
+    )
+
+
 async def create(
     gateway: pb_grpc.GatewayServiceAsyncStub, method: int, amount: int, user: str
 ) -> pb.Payment:
@@ -355,14 +364,7 @@ async def test_refunds_go_through_the_wallet(
 
     async def refund(amount: int) -> pb.Refund | str:
         try:
-            answer = await gateway.RefundPayment(
-                pb.RefundPaymentRequest(
-                    request_id=f"wrf-{secrets.token_hex(6)}",
-                    payment_id=payment.payment_id,
-                    amount=Money(currency_code="CNY", minor_units=amount),
-                    reason="return",
-                )
-            )
+            answer = await gateway.RefundPayment(refund_request(payment.payment_id, amount))
         except grpc.aio.AioRpcError as exc:
             info = error_info(exc)
             return info.reason if info else "?"
@@ -524,14 +526,7 @@ async def test_a_refund_the_wallet_never_answered_is_sent_again_until_it_is(
     payment = await create(gateway, pb.PAYMENT_METHOD_WECHAT_PAY, 905, payer)
     assert payment.state == pb.Payment.SUCCEEDED
     await wechat.set_faults(error_rate=1)
-    answer = await gateway.RefundPayment(
-        pb.RefundPaymentRequest(
-            request_id=f"wrf-{secrets.token_hex(6)}",
-            payment_id=payment.payment_id,
-            amount=Money(currency_code="CNY", minor_units=905),
-            reason="return",
-        )
-    )
+    answer = await gateway.RefundPayment(refund_request(payment.payment_id, 905))
     refund = answer.refund
     assert refund.state == pb.Refund.PROCESSING  # no definite answer: neither paid nor failed
     assert (await wechat.transaction(payment.payment_id))["refunded"] == 0
