@@ -12,6 +12,8 @@ from paysuite.money import Money
 from paysuite.runtime.protoconv import date_to_proto
 from recon.domain.model import OurRecord
 
+_CAPTURED = (pb.Payment.SUCCEEDED, pb.Payment.DUPLICATE)
+
 
 class GrpcGatewayRecords:
     def __init__(self, channel: grpc.aio.Channel, timeout_seconds: float = 60.0) -> None:
@@ -35,7 +37,8 @@ class GrpcGatewayRecords:
                 OurRecord(
                     t.payment_id,
                     Money(t.amount.currency_code, t.amount.minor_units),
-                    t.state == pb.Payment.SUCCEEDED,
+                    # A duplicate was taken by the channel too (and refunded by its own refund).
+                    t.state in _CAPTURED,
                 )
                 for t in page.transactions
             )

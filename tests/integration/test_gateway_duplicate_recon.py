@@ -1,0 +1,85 @@
+"""A bank payment that turns out paid after a wallet paid the order: duplicate, refunded, and
+reconciled as ours (the bank's statement holds it, and so do our records)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import asyncpg
+import grpc
+from google.type.date_pb2 import Date
+
+from devstack import demo
+from paysuite.gateway.v1 import gateway_service_pb2 as pb
+from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
+from paysuite.recon.v1 import recon_service_pb2 as rpb
+from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
+from paysuite.type.v1.money_pb2 import Money
+
+
+async def _dial_bank(bank_url: str, **faults: float) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{bank_url}/_admin/faults", json=faults) as response,
+    ):
+        assert response.status == 200
+
+
+async def test_a_late_bank_success_after_a_wallet_paid_is_refunded_and_reconciles(
+    gateway_addr: str, recon_addr: str, bank_url: str, db: asyncpg.Connection
+) -> None:
+    order = f"DUP-{secrets.token_hex(6)}"
+
+    def pay(method: int) -> pb.CreatePaymentRequest:
+        return pb.CreatePaymentRequest(
+            request_id=f"dup-{secrets.token_hex(8)}",
+            merchant_id=demo.MERCHANT_ID,
+            merchant_order_no=order,
+            amount=Money(currency_code="CNY", minor_units=266),
+            method=method,  # type: ignore[arg-type]
+            payer_user_id=demo.USER_ID,
+        )
+
+    async with grpc.aio.insecure_channel(gateway_addr) as channel:
+        gateway = pb_grpc.GatewayServiceStub(channel)
+        await _dial_bank(bank_url, timeout_rate=1, timeout_sleep_ms=2500)
+        try:
+            by_card = (await gateway.CreatePayment(pay(pb.PAYMENT_METHOD_BANK_CARD))).payment
+        finally:
+            await _dial_bank(bank_url, timeout_rate=0, timeout_sleep_ms=30000)
+        assert by_card.state == pb.Payment.UNKNOWN  # the bank took it; the answer came too late
+        by_wallet = (await gateway.CreatePayment(pay(pb.PAYMENT_METHOD_WECHAT_PAY))).payment
+        assert by_wallet.state == pb.Payment.SUCCEEDED
+
+        queried = await gateway.QueryPayment(pb.QueryPaymentRequest(payment_id=by_card.payment_id))
+        assert queried.payment.state == pb.Payment.DUPLICATE
+
+    refunds = "SELECT state, amount FROM gateway.refunds WHERE payment_id = $1"
+    async with asyncio.timeout(10):
+        while [tuple(r) for r in await db.fetch(refunds, by_card.payment_id)] != [
+            ("succeeded", 266)
+        ]:
+            await asyncio.sleep(0.05)
+
+    day = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    async with grpc.aio.insecure_channel(recon_addr) as channel:
+        run = (
+            await rpb_grpc.ReconServiceStub(channel).RunReconciliation(
+                rpb.RunReconciliationRequest(
+                    request_id=f"dup-rec-{secrets.token_hex(4)}",
+                    channel="banksim",
+                    statement_date=Date(year=day.year, month=day.month, day=day.day),
+                )
+            )
+        ).run
+    assert run.state == rpb.ReconciliationRun.COMPLETED
+    differences = await db.fetch(
+        "SELECT outcome FROM recon.differences WHERE run_id = $1 AND payment_id = $2",
+        run.run_id,
+        by_card.payment_id,
+    )
+    assert differences == []  # matched: the bank has it, and so do we
