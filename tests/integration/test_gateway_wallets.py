@@ -6,7 +6,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -532,11 +532,16 @@ async def test_a_refund_the_wallet_never_answered_is_sent_again_until_it_is(
     assert (await wechat.transaction(payment.payment_id))["refunded"] == 0
 
     await wechat.reset_faults()
-    # The janitor resends after a quiet spell; bring it forward instead of waiting.
-    await db.execute(
-        "UPDATE gateway.refunds SET updated_at = now() - interval '1 minute' WHERE refund_id = $1",
-        refund.refund_id,
+    # The janitor waits as long as the refund has been pending (doubling, 10 s to 10 min):
+    # pending an hour and last sent a minute ago, it is not due yet.
+    shift = (
+        "UPDATE gateway.refunds SET created_at = now() - $2::interval, "
+        "updated_at = now() - $3::interval WHERE refund_id = $1"
     )
+    await db.execute(shift, refund.refund_id, timedelta(hours=1), timedelta(minutes=1))
+    await asyncio.sleep(2.5)  # a few janitor passes
+    assert (await wechat.transaction(payment.payment_id))["refunded"] == 0
+    await db.execute(shift, refund.refund_id, timedelta(hours=1), timedelta(minutes=11))
     await settled_refunds(db, payment.payment_id)
     got = await gateway.GetRefund(pb.GetRefundRequest(refund_id=refund.refund_id))
     assert got.refund.state == pb.Refund.SUCCEEDED

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, text, tuple_, update
+from sqlalchemy import and_, func, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -317,14 +317,20 @@ class StatusQueries:
         return _refund(row) if row else None
 
     async def claim_unanswered_refunds(
-        self, untouched_since: datetime, now: datetime, limit: int
+        self, now: datetime, first_wait: timedelta, longest_wait: timedelta, limit: int
     ) -> list[str]:
-        """Refunds still processing and untouched since then, stamped now so others skip them."""
+        """Refunds still processing and due again, stamped now so others skip them.
+
+        Each waits as long as it has been pending so far (so the waits double), from
+        first_wait up to longest_wait.
+        """
+        pending_for = refunds.c.updated_at - refunds.c.created_at
+        wait = func.greatest(first_wait, func.least(longest_wait, pending_for))
         claimed = (
             select(refunds.c.refund_id)
             .where(
                 refunds.c.state == RefundState.PROCESSING.value,
-                refunds.c.updated_at <= untouched_since,
+                refunds.c.updated_at <= literal(now) - wait,
             )
             .order_by(refunds.c.updated_at)
             .limit(limit)

@@ -22,8 +22,10 @@ from paysuite.errors import NotFound
 from paysuite.ids import new_id
 from paysuite.runtime.telemetry import current_trace_id
 
-# How long a refund the channel has not answered definitely waits before it is sent again.
-RESEND_AFTER = timedelta(seconds=10)
+# A refund the channel has not answered definitely is sent again after waiting as long as it
+# has been pending, at least the first wait and at most the longest.
+RESEND_FIRST_WAIT = timedelta(seconds=10)
+RESEND_LONGEST_WAIT = timedelta(minutes=10)
 
 
 class RefundNotFound(NotFound):
@@ -153,7 +155,9 @@ async def resend_unanswered_refunds(deps: PaymentDeps, limit: int = 50) -> int:
     once per refund id, so asking again moves no money twice."""
     now = deps.clock()
     async with deps.uow() as work:
-        refund_ids = await work.repo.claim_unanswered_refunds(now - RESEND_AFTER, now, limit)
+        refund_ids = await work.repo.claim_unanswered_refunds(
+            now, RESEND_FIRST_WAIT, RESEND_LONGEST_WAIT, limit
+        )
         await work.commit()
     for refund_id in refund_ids:
         async with deps.uow() as work:
