@@ -96,6 +96,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         relay=relay,
         clock=utc_now,
         hours=settings.channel_hours(),
+        max_amounts=settings.channel_max_amounts(),
     )
     verification = VerificationDeps(
         uow=uow, verifier=bank, fingerprint_key=bank_secret, clock=utc_now

@@ -44,6 +44,10 @@ class GatewaySettings(ServiceSettings):
     alipay_channel_closed_windows: str = ""
     wechat_channel_closed_windows: str = ""
     channel_zone: str = "Asia/Shanghai"
+    # The most one charge may be on a channel, in minor units; 0: no limit of ours.
+    bank_channel_max_amount: int = Field(default=0, ge=0)
+    alipay_channel_max_amount: int = Field(default=0, ge=0)
+    wechat_channel_max_amount: int = Field(default=0, ge=0)
     # The listener for channel notifications; port 0 picks a free one.
     notify_host: str = "127.0.0.1"
     notify_port: int = Field(default=50061, ge=0, le=65535)
@@ -82,6 +86,14 @@ class GatewaySettings(ServiceSettings):
             self.wechat_channel_name: ChannelHours.parse(
                 self.wechat_channel_closed_windows, self.channel_zone
             ),
+        }
+
+    def channel_max_amounts(self) -> dict[str, int]:
+        """The largest single charge each channel takes (minor units), by channel name."""
+        return {
+            self.bank_channel_name: self.bank_channel_max_amount,
+            self.alipay_channel_name: self.alipay_channel_max_amount,
+            self.wechat_channel_name: self.wechat_channel_max_amount,
         }
 
     @model_validator(mode="after")

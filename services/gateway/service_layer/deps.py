@@ -21,6 +21,7 @@ class PaymentDeps:
     relay: OutboxRelay
     clock: Callable[[], datetime]
     hours: Mapping[str, ChannelHours] = field(default_factory=dict)
+    max_amounts: Mapping[str, int] = field(default_factory=dict)
 
     def channel(self, name: str) -> ChannelAdapter | None:
         """The adapter of a channel by its name, as stored on payments."""
@@ -30,3 +31,8 @@ class PaymentDeps:
         """None while the channel takes calls; else when it will again."""
         hours = self.hours.get(channel_name)
         return None if hours is None else hours.reopens_at(self.clock())
+
+    def over_channel_limit(self, channel_name: str, minor_units: int) -> bool:
+        """True when one charge of this size is more than the channel takes."""
+        limit = self.max_amounts.get(channel_name, 0)
+        return 0 < limit < minor_units

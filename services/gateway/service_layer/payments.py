@@ -129,6 +129,19 @@ async def _confirmed(
             )
 
 
+def _channel_refusal(deps: PaymentDeps, channel_name: str, payment: Payment) -> str | None:
+    """Why the channel cannot take this charge now, known before asking it; None if it can."""
+    if (reopening := deps.reopens_at(channel_name)) is not None:
+        # Its day-cut or outside its hours: the channel would refuse or lose the charge.
+        _log.info(
+            "channel closed", extra={"channel": channel_name, "reopens_at": reopening.isoformat()}
+        )
+        return "CHANNEL_CLOSED"
+    if deps.over_channel_limit(channel_name, payment.amount.minor_units):
+        return "CHANNEL_AMOUNT_LIMIT"
+    return None
+
+
 async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
     channel = deps.channels.get(command.method)
     if channel is None:
@@ -139,13 +152,8 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
     _annotate(payment)
     if not created:
         return payment
-    if (reopening := deps.reopens_at(channel.name)) is not None:
-        # Its day-cut or outside its hours: the channel would refuse or lose the charge.
-        _log.info(
-            "channel closed",
-            extra={"channel": channel.name, "reopens_at": reopening.isoformat()},
-        )
-        payment = await _fail(deps, payment, "CHANNEL_CLOSED")
+    if (refusal := _channel_refusal(deps, channel.name, payment)) is not None:
+        payment = await _fail(deps, payment, refusal)
         _annotate(payment)
         return payment
     # A wallet pays from the buyer's wallet account: no bound card to check; limits still apply.

@@ -1,4 +1,5 @@
-"""A channel in its day-cut: charges refused before anyone is asked, refunds sent afterwards."""
+"""A channel's terms: in its day-cut charges are refused before anyone is asked and refunds
+sent afterwards; a charge above its single-charge limit is refused the same way."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ async def open_gateway(gateway_addr: str) -> AsyncIterator[pb_grpc.GatewayServic
 
 
 @pytest.fixture
-async def day_cut_gateway(
+async def restricted_gateway(
     gateway_addr: str,
     ledger_addr: str,
     identity_addr: str,
@@ -33,11 +34,17 @@ async def day_cut_gateway(
     alipay: WalletClient,
     wechat: WalletClient,
 ) -> AsyncIterator[pb_grpc.GatewayServiceAsyncStub]:
-    """A second gateway replica that holds the Alipay channel in its day-cut right now."""
+    """A second gateway replica: Alipay in its day-cut right now, WeChat Pay capped at 5.00."""
     now = datetime.now(ZoneInfo("Asia/Shanghai"))
     window = f"{now - timedelta(minutes=2):%H:%M}-{now + timedelta(minutes=10):%H:%M}"
     settings = gateway_settings(
-        ledger_addr, identity_addr, bank_url, alipay, wechat, alipay_channel_closed_windows=window
+        ledger_addr,
+        identity_addr,
+        bank_url,
+        alipay,
+        wechat,
+        alipay_channel_closed_windows=window,
+        wechat_channel_max_amount=500,
     )
     async with (
         serving(build_gateway, settings) as addr,
@@ -47,12 +54,12 @@ async def day_cut_gateway(
 
 
 async def test_a_charge_in_the_day_cut_fails_before_the_channel_or_limits_are_asked(
-    day_cut_gateway: pb_grpc.GatewayServiceAsyncStub,
+    restricted_gateway: pb_grpc.GatewayServiceAsyncStub,
     alipay: WalletClient,
     payer: str,
     db: asyncpg.Connection,
 ) -> None:
-    refused = await create(day_cut_gateway, pb.PAYMENT_METHOD_ALIPAY, 300, payer)
+    refused = await create(restricted_gateway, pb.PAYMENT_METHOD_ALIPAY, 300, payer)
     assert (refused.state, refused.failure_reason) == (pb.Payment.FAILED, "CHANNEL_CLOSED")
     with pytest.raises(ValueError):  # the wallet never heard of it
         await alipay.transaction(refused.payment_id)
@@ -61,12 +68,30 @@ async def test_a_charge_in_the_day_cut_fails_before_the_channel_or_limits_are_as
     )
     assert reserved == 0
     # The other channels keep taking payments.
-    paid = await create(day_cut_gateway, pb.PAYMENT_METHOD_WECHAT_PAY, 300, payer)
+    paid = await create(restricted_gateway, pb.PAYMENT_METHOD_WECHAT_PAY, 300, payer)
     assert paid.state == pb.Payment.SUCCEEDED
 
 
+async def test_a_charge_above_the_channels_limit_fails_before_anyone_is_asked(
+    restricted_gateway: pb_grpc.GatewayServiceAsyncStub,
+    wechat: WalletClient,
+    payer: str,
+    db: asyncpg.Connection,
+) -> None:
+    at_limit = await create(restricted_gateway, pb.PAYMENT_METHOD_WECHAT_PAY, 500, payer)
+    assert at_limit.state == pb.Payment.SUCCEEDED
+    over = await create(restricted_gateway, pb.PAYMENT_METHOD_WECHAT_PAY, 501, payer)
+    assert (over.state, over.failure_reason) == (pb.Payment.FAILED, "CHANNEL_AMOUNT_LIMIT")
+    with pytest.raises(ValueError):  # the wallet never heard of it
+        await wechat.transaction(over.payment_id)
+    reserved = await db.fetchval(
+        "SELECT count(*) FROM identity.limit_usages WHERE payment_id = $1", over.payment_id
+    )
+    assert reserved == 0
+
+
 async def test_a_refund_in_the_day_cut_is_accepted_and_sent_once_the_channel_is_open(
-    day_cut_gateway: pb_grpc.GatewayServiceAsyncStub,
+    restricted_gateway: pb_grpc.GatewayServiceAsyncStub,
     open_gateway: pb_grpc.GatewayServiceAsyncStub,
     alipay: WalletClient,
     payer: str,
@@ -74,7 +99,7 @@ async def test_a_refund_in_the_day_cut_is_accepted_and_sent_once_the_channel_is_
 ) -> None:
     payment = await create(open_gateway, pb.PAYMENT_METHOD_ALIPAY, 520, payer)
     assert payment.state == pb.Payment.SUCCEEDED
-    answer = await day_cut_gateway.RefundPayment(refund_request(payment.payment_id, 520))
+    answer = await restricted_gateway.RefundPayment(refund_request(payment.payment_id, 520))
     assert answer.refund.state == pb.Refund.PROCESSING
     assert (await alipay.transaction(payment.payment_id))["refunded"] == 0
 
