@@ -53,6 +53,18 @@ async def restricted_gateway(
         yield pb_grpc.GatewayServiceStub(channel)
 
 
+async def assert_nobody_asked(
+    wallet: WalletClient, db: asyncpg.Connection, payment_id: str
+) -> None:
+    """Neither the wallet nor identity (no limit reserved) heard of the payment."""
+    with pytest.raises(ValueError):
+        await wallet.transaction(payment_id)
+    reserved = await db.fetchval(
+        "SELECT count(*) FROM identity.limit_usages WHERE payment_id = $1", payment_id
+    )
+    assert reserved == 0
+
+
 async def test_a_charge_in_the_day_cut_fails_before_the_channel_or_limits_are_asked(
     restricted_gateway: pb_grpc.GatewayServiceAsyncStub,
     alipay: WalletClient,
@@ -61,12 +73,7 @@ async def test_a_charge_in_the_day_cut_fails_before_the_channel_or_limits_are_as
 ) -> None:
     refused = await create(restricted_gateway, pb.PAYMENT_METHOD_ALIPAY, 300, payer)
     assert (refused.state, refused.failure_reason) == (pb.Payment.FAILED, "CHANNEL_CLOSED")
-    with pytest.raises(ValueError):  # the wallet never heard of it
-        await alipay.transaction(refused.payment_id)
-    reserved = await db.fetchval(
-        "SELECT count(*) FROM identity.limit_usages WHERE payment_id = $1", refused.payment_id
-    )
-    assert reserved == 0
+    await assert_nobody_asked(alipay, db, refused.payment_id)
     # The other channels keep taking payments.
     paid = await create(restricted_gateway, pb.PAYMENT_METHOD_WECHAT_PAY, 300, payer)
     assert paid.state == pb.Payment.SUCCEEDED
@@ -82,12 +89,7 @@ async def test_a_charge_above_the_channels_limit_fails_before_anyone_is_asked(
     assert at_limit.state == pb.Payment.SUCCEEDED
     over = await create(restricted_gateway, pb.PAYMENT_METHOD_WECHAT_PAY, 501, payer)
     assert (over.state, over.failure_reason) == (pb.Payment.FAILED, "CHANNEL_AMOUNT_LIMIT")
-    with pytest.raises(ValueError):  # the wallet never heard of it
-        await wechat.transaction(over.payment_id)
-    reserved = await db.fetchval(
-        "SELECT count(*) FROM identity.limit_usages WHERE payment_id = $1", over.payment_id
-    )
-    assert reserved == 0
+    await assert_nobody_asked(wechat, db, over.payment_id)
 
 
 async def test_a_refund_in_the_day_cut_is_accepted_and_sent_once_the_channel_is_open(
