@@ -143,9 +143,15 @@ async def refund_payment(deps: PaymentDeps, command: RequestRefund) -> Refund:
     refund, channel_name, created = await _reserve(deps, command)
     if not created or refund.state.terminal:
         return refund
+    return await _send(deps, refund, channel_name)
+
+
+async def _send(deps: PaymentDeps, refund: Refund, channel_name: str) -> Refund:
+    """Sends the refund to its channel and applies the answer; while the channel takes no
+    calls it stays accepted, for the resend to send later."""
     channel = deps.channel(channel_name)
     if channel is None or deps.reopens_at(channel_name) is not None:
-        return refund  # accepted; sent when the channel takes calls again (see the resend)
+        return refund
     answer = await channel.refund(refund.refund_id, refund.payment_id, refund.amount)
     return await apply_refund_answer(deps, refund.refund_id, answer)
 
@@ -163,11 +169,8 @@ async def resend_unanswered_refunds(deps: PaymentDeps, limit: int = 50) -> int:
         async with deps.uow() as work:
             refund = await work.repo.get_refund(refund_id)
             payment = None if refund is None else await work.repo.get(refund.payment_id)
-        channel = None if payment is None else deps.channel(payment.channel)
-        if refund is None or channel is None or deps.reopens_at(channel.name) is not None:
-            continue
-        answer = await channel.refund(refund.refund_id, refund.payment_id, refund.amount)
-        await apply_refund_answer(deps, refund_id, answer)
+        if refund is not None and payment is not None:
+            await _send(deps, refund, payment.channel)
     return len(refund_ids)
 
 
