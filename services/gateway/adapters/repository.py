@@ -469,11 +469,11 @@ class GatewayRepository(StatusQueries, CallbackQueries, NotificationQueries):
             {"order": f"payment-order:{merchant_id}:{merchant_order_no}"},
         )
 
-    async def duplicates_to_refund(self, limit: int) -> list[str]:
+    async def duplicates_to_refund(self, limit: int) -> list[Payment]:
         """Duplicate payments whose automatic refund was never reserved (a crash between)."""
         rows = (
             await self._conn.execute(
-                select(payments.c.payment_id)
+                select(payments)
                 .where(
                     payments.c.state == PaymentState.DUPLICATE.value,
                     payments.c.refunded == 0,
@@ -481,7 +481,7 @@ class GatewayRepository(StatusQueries, CallbackQueries, NotificationQueries):
                 .limit(limit)
             )
         ).all()
-        return [r.payment_id for r in rows]
+        return [_payment(row) for row in rows]
 
     async def add(self, payment: Payment, accounting_date: date) -> bool:
         """Inserts a new payment order; False when its request_id is taken."""

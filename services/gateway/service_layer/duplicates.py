@@ -51,9 +51,7 @@ async def refund_duplicate(deps: PaymentDeps, payment: Payment) -> Refund | None
 async def refund_forgotten_duplicates(deps: PaymentDeps, limit: int = 50) -> int:
     """Refunds duplicates whose refund was never reserved (the process stopped in between)."""
     async with deps.uow() as work:
-        payment_ids = await work.repo.duplicates_to_refund(limit)
-        forgotten = [await work.repo.get(payment_id) for payment_id in payment_ids]
+        forgotten = await work.repo.duplicates_to_refund(limit)
     for payment in forgotten:
-        if payment is not None:
-            await refund_duplicate(deps, payment)
+        await refund_duplicate(deps, payment)
     return len(forgotten)
