@@ -28,7 +28,7 @@ DEFAULT_PORTS = {
     "wechatsim": 8603,
     "gateway_notify": 50061,  # the gateway's HTTP listener for channel notifications
 }
-# The variable that moves each port for `make run`.
+# The variable that carries each port, read by the processes and by `make run`.
 PORT_VARIABLES = {
     "gateway": "GATEWAY_PORT",
     "ledger": "LEDGER_PORT",
@@ -98,14 +98,10 @@ class Stack:
             "PAYSUITE_ENV": "dev",
             "DATABASE_URL": self.config.database_url,
             "PAYSUITE_TRACES_FILE": str(self.config.traces_file),
-            "GATEWAY_PORT": str(ports["gateway"]),
-            "LEDGER_PORT": str(ports["ledger"]),
-            "IDENTITY_PORT": str(ports["identity"]),
-            "RECON_PORT": str(ports["recon"]),
+            **{variable: str(ports[name]) for name, variable in PORT_VARIABLES.items()},
             "LEDGER_ADDR": self.config.addr("ledger"),
             "IDENTITY_ADDR": self.config.addr("identity"),
             "GATEWAY_ADDR": self.config.addr("gateway"),
-            "CHANNELSIM_PORT": str(ports["banksim"]),
             "CHANNELSIM_SECRET": DEV_BANK_SECRET,
             "CHANNELSIM_STATE_FILE": str(self.config.data_dir / "banksim-state.jsonl"),
             "GATEWAY_BANK_CHANNEL_URL": self.config.bank_url,
@@ -114,7 +110,6 @@ class Stack:
             "GATEWAY_ALIPAY_CHANNEL_SECRET": DEV_ALIPAY_SECRET,
             "GATEWAY_WECHAT_CHANNEL_URL": self.config.simulator_url("wechatsim"),
             "GATEWAY_WECHAT_CHANNEL_SECRET": DEV_WECHAT_SECRET,
-            "GATEWAY_NOTIFY_PORT": str(ports["gateway_notify"]),
             "PYTHONUNBUFFERED": "1",
         }
         env.update(self.config.extra_env)
