@@ -15,7 +15,12 @@ import aiohttp
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateway.settings import DEV_ALIPAY_SECRET, DEV_WECHAT_SECRET
+from gateway.channel_settings import (
+    DEV_ALIPAY_SECRET,
+    DEV_BANK_SECRET,
+    DEV_WECHAT_SECRET,
+    ChannelKind,
+)
 
 SERVICES = ("ledger", "identity", "gateway", "recon")
 DEFAULT_PORTS = {
@@ -39,9 +44,13 @@ PORT_VARIABLES = {
     "wechatsim": "WECHATSIM_PORT",
     "gateway_notify": "GATEWAY_NOTIFY_PORT",
 }
-DEV_BANK_SECRET = "paysuite-dev-bank-secret"
 # Simulated channels: name -> module; the wallets are one module in two flavours.
 SIMULATORS = {"banksim": "channelsim", "alipaysim": "walletsim", "wechatsim": "walletsim"}
+CHANNEL_KINDS = {
+    "banksim": ChannelKind.BANK,
+    "alipaysim": ChannelKind.ALIPAY,
+    "wechatsim": ChannelKind.WECHAT,
+}
 WALLETS = {"alipaysim": ("alipay", DEV_ALIPAY_SECRET), "wechatsim": ("wechat", DEV_WECHAT_SECRET)}
 
 
@@ -104,15 +113,20 @@ class Stack:
             "GATEWAY_ADDR": self.config.addr("gateway"),
             "CHANNELSIM_SECRET": DEV_BANK_SECRET,
             "CHANNELSIM_STATE_FILE": str(self.config.data_dir / "banksim-state.jsonl"),
-            "GATEWAY_BANK_CHANNEL_URL": self.config.bank_url,
-            "GATEWAY_BANK_CHANNEL_SECRET": DEV_BANK_SECRET,
-            "GATEWAY_ALIPAY_CHANNEL_URL": self.config.simulator_url("alipaysim"),
-            "GATEWAY_ALIPAY_CHANNEL_SECRET": DEV_ALIPAY_SECRET,
-            "GATEWAY_WECHAT_CHANNEL_URL": self.config.simulator_url("wechatsim"),
-            "GATEWAY_WECHAT_CHANNEL_SECRET": DEV_WECHAT_SECRET,
+            **self._channel_env(),
             "PYTHONUNBUFFERED": "1",
         }
         env.update(self.config.extra_env)
+        return env
+
+    def _channel_env(self) -> dict[str, str]:
+        """The gateway's channels: one simulator each, by GATEWAY_CHANNELS__<NAME>__<FIELD>."""
+        env = {}
+        for name, kind in CHANNEL_KINDS.items():
+            prefix = f"GATEWAY_CHANNELS__{name.upper()}__"
+            env[prefix + "KIND"] = kind.value
+            env[prefix + "URL"] = self.config.simulator_url(name)
+            env[prefix + "SECRET"] = kind.dev_secret
         return env
 
     async def _run_once(self, *args: str) -> None:

@@ -93,7 +93,7 @@ def pay(
 def get_payment(
     payment_id: str, gateway: GatewayOption = "localhost:50051", as_json: JsonOption = False
 ) -> None:
-    """Shows one payment order."""
+    """Shows one payment order and its attempts on channels, with why each channel."""
 
     async def call() -> gpb.GetPaymentResponse:
         async with grpc.aio.insecure_channel(gateway) as channel:
@@ -101,14 +101,19 @@ def get_payment(
                 gpb.GetPaymentRequest(payment_id=payment_id), timeout=10
             )
 
-    payment = run(call).payment
-    emit(
-        message_dict(payment),
-        as_json,
+    answer = run(call)
+    payment = answer.payment
+    lines = [
         f"{payment.payment_id} {gpb.Payment.State.Name(payment.state)} "
         f"{Money(payment.amount.currency_code, payment.amount.minor_units).format()} "
-        f"order {payment.merchant_order_no} trace {payment.trace_id}",
-    )
+        f"order {payment.merchant_order_no} trace {payment.trace_id}"
+    ]
+    lines += [
+        f"  attempt {a.attempt_no} {a.channel} {a.outcome or '-'} {a.error_code} ({a.reason})"
+        for a in answer.attempts
+    ]
+    data = {**message_dict(payment), "attempts": [message_dict(a) for a in answer.attempts]}
+    emit(data, as_json, "\n".join(lines))
 
 
 @app.command()

@@ -9,16 +9,19 @@ import aiohttp
 from gateway.adapters.callback_http import HttpCallbackSender
 from gateway.adapters.channels.alipaysim import AlipayChannel
 from gateway.adapters.channels.banksim import BankQuickPayChannel
+from gateway.adapters.channels.walletsim_common import WalletChannel
 from gateway.adapters.channels.wechatsim import WechatChannel
 from gateway.adapters.egress import EgressClient, build_egress, egress_trace_config
 from gateway.adapters.identity_client import GrpcIdentity
 from gateway.adapters.ledger_client import GrpcLedger
 from gateway.adapters.notify_http import NotificationListener, bind_socket, serve_listener
-from gateway.domain.model import PaymentMethod
-from gateway.domain.ports import ChannelAdapter
+from gateway.adapters.routing_file import RoutingRules
+from gateway.channel_settings import ChannelKind, ChannelSettings
+from gateway.domain.channel_selection import ChannelTerms
 from gateway.entrypoints.servicer import GatewayServicer
 from gateway.service_layer.callbacks import CallbackDeps, run_dispatcher
 from gateway.service_layer.card_verification import VerificationDeps
+from gateway.service_layer.channel_accounts import open_channel_accounts
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.outbox import OutboxRelay
 from gateway.service_layer.status import run_janitor
@@ -34,6 +37,38 @@ from paysuite.runtime.server import ServiceApp, grpc_service_app
 SCHEMA = "gateway"
 
 
+def _channel_adapter(
+    name: str,
+    channel: ChannelSettings,
+    http: aiohttp.ClientSession,
+    egress: EgressClient,
+    notify_base: str,
+) -> BankQuickPayChannel | AlipayChannel | WechatChannel:
+    secret = channel.secret.get_secret_value().encode()
+    if channel.kind is ChannelKind.BANK:
+        return BankQuickPayChannel(
+            name,
+            channel.url,
+            secret,
+            channel.merchant_id,
+            http,
+            channel.timeout_seconds,
+            egress=egress,
+            confirm_by_query=channel.confirms_by_query,
+        )
+    wallet = AlipayChannel if channel.kind is ChannelKind.ALIPAY else WechatChannel
+    return wallet(
+        name,
+        channel.url,
+        secret,
+        channel.merchant_id,
+        f"{notify_base}/notify/{name}",
+        egress=egress,
+        timeout_seconds=channel.timeout_seconds,
+        confirm_by_query=channel.confirms_by_query,
+    )
+
+
 async def build_app(settings: GatewaySettings) -> ServiceApp:
     engine = create_engine(
         settings.dsn, schema=SCHEMA, service="gateway", pool_size=settings.db_pool_size
@@ -42,64 +77,47 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     ledger_channel = open_channel(settings.ledger_addr)
     identity_channel = open_channel(settings.identity_addr)
     http = aiohttp.ClientSession(trace_configs=[egress_trace_config()])
-    bank_secret = settings.bank_channel_secret.get_secret_value().encode()
-    egress = build_egress(http, [settings.bank_channel_name], settings.routes_file)
-    bank = BankQuickPayChannel(
-        settings.bank_channel_name,
-        settings.bank_channel_url,
-        bank_secret,
-        settings.bank_channel_merchant_id,
-        http,
-        settings.bank_channel_timeout_seconds,
-        egress=egress,
-        confirm_by_query=settings.bank_channel_confirm_by_query,
-    )
-    # Wallets go direct: the routes file names the bank's routes only.
-    wallet_egress = EgressClient.direct(
-        http, [settings.alipay_channel_name, settings.wechat_channel_name]
-    )
+    # Channels the routes file does not name go direct.
+    egress = build_egress(http, list(settings.channels), settings.routes_file)
     notify_socket = bind_socket(settings.notify_host, settings.notify_port)
     notify_base = (
         settings.notify_base_url or f"http://127.0.0.1:{notify_socket.getsockname()[1]}"
     ).rstrip("/")
-    alipay = AlipayChannel(
-        settings.alipay_channel_name,
-        settings.alipay_channel_url,
-        settings.alipay_channel_secret.get_secret_value().encode(),
-        settings.alipay_channel_merchant_id,
-        f"{notify_base}/notify/{settings.alipay_channel_name}",
-        egress=wallet_egress,
-        timeout_seconds=settings.wallet_channel_timeout_seconds,
-    )
-    wechat = WechatChannel(
-        settings.wechat_channel_name,
-        settings.wechat_channel_url,
-        settings.wechat_channel_secret.get_secret_value().encode(),
-        settings.wechat_channel_merchant_id,
-        f"{notify_base}/notify/{settings.wechat_channel_name}",
-        egress=wallet_egress,
-        timeout_seconds=settings.wallet_channel_timeout_seconds,
-    )
-    channels: dict[str, ChannelAdapter] = {c.name: c for c in (bank, alipay, wechat)}
+    adapters = {
+        name: _channel_adapter(name, channel, http, egress, notify_base)
+        for name, channel in settings.channels.items()
+    }
+    terms = {
+        name: ChannelTerms(
+            name, channel.kind.method, channel.hours(settings.channel_zone), channel.max_amount
+        )
+        for name, channel in settings.channels.items()
+    }
+    routing = RoutingRules(settings.routing_file, list(settings.channels), settings.channel_zone)
+    verifier = adapters[settings.verify_channel]
+    assert isinstance(verifier, BankQuickPayChannel)
+    wallets = {
+        name: adapter for name, adapter in adapters.items() if isinstance(adapter, WalletChannel)
+    }
     identity = GrpcIdentity(identity_channel)
-    relay = OutboxRelay(
-        uow, GrpcLedger(ledger_channel), identity, utc_now, settings.outbox_poll_seconds
-    )
+    ledger = GrpcLedger(ledger_channel)
+    relay = OutboxRelay(uow, ledger, identity, utc_now, settings.outbox_poll_seconds)
     deps = PaymentDeps(
         uow=uow,
         identity=identity,
-        channels={
-            PaymentMethod.BANK_CARD: bank,
-            PaymentMethod.ALIPAY: alipay,
-            PaymentMethod.WECHAT_PAY: wechat,
-        },
+        channels=adapters,
+        terms=terms,
         relay=relay,
         clock=utc_now,
-        hours=settings.channel_hours(),
-        max_amounts=settings.channel_max_amounts(),
+        routing=routing.current,
     )
     verification = VerificationDeps(
-        uow=uow, verifier=bank, fingerprint_key=bank_secret, clock=utc_now
+        uow=uow,
+        verifier=verifier,
+        fingerprint_key=settings.channels[settings.verify_channel]
+        .secret.get_secret_value()
+        .encode(),
+        clock=utc_now,
     )
 
     callbacks = CallbackDeps(uow=uow, sender=HttpCallbackSender(http), clock=utc_now)
@@ -107,15 +125,18 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     async def janitor() -> None:
         await run_janitor(deps)
 
+    async def channel_accounts() -> None:
+        await open_channel_accounts(ledger, list(settings.channels))
+
     async def merchant_callbacks() -> None:
         await run_dispatcher(callbacks)
 
-    listener = NotificationListener(deps, {alipay.name: alipay, wechat.name: wechat})
+    listener = NotificationListener(deps, wallets)
 
     async def channel_notifications() -> None:
         await serve_listener(listener.application(), notify_socket)
 
-    servicer = GatewayServicer(deps, channels, verification, routes=egress)
+    servicer = GatewayServicer(deps, adapters, verification, routes=egress)
 
     async def close_channels() -> None:
         notify_socket.close()  # already closed by the listener when it ran
@@ -128,7 +149,13 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         gateway_service_pb2.DESCRIPTOR.services_by_name["GatewayService"],
         gateway_service_pb2_grpc.add_GatewayServiceServicer_to_server,
         servicer,
-        background=[relay.run, janitor, merchant_callbacks, channel_notifications],
+        background=[
+            channel_accounts,
+            relay.run,
+            janitor,
+            merchant_callbacks,
+            channel_notifications,
+        ],
         on_stop=[close_channels, engine.dispose],
     )
 

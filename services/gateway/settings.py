@@ -2,52 +2,37 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from gateway.channel_settings import (
+    CHANNEL_NAME_PATTERN,
+    ChannelKind,
+    ChannelSettings,
+    dev_channels,
+)
 from gateway.domain.channel_hours import ChannelHours
 from paysuite.runtime.settings import ServiceSettings
 
-DEV_BANK_SECRET = "paysuite-dev-bank-secret"
-DEV_ALIPAY_SECRET = "paysuite-dev-alipay-secret"
-DEV_WECHAT_SECRET = "paysuite-dev-wechat-secret"
-
 
 class GatewaySettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
 
     service_name: str = "gateway"
     port: int = 50051
     ledger_addr: str = Field(default="localhost:50052", validation_alias="LEDGER_ADDR")
     identity_addr: str = Field(default="localhost:50053", validation_alias="IDENTITY_ADDR")
-    bank_channel_name: str = "banksim"
-    bank_channel_url: str = "http://127.0.0.1:8601"
-    bank_channel_secret: SecretStr = SecretStr("")
-    bank_channel_merchant_id: str = "PAYSUITE01"
-    bank_channel_timeout_seconds: float = 10.0
-    bank_channel_confirm_by_query: bool = True
-    alipay_channel_name: str = "alipaysim"
-    alipay_channel_url: str = "http://127.0.0.1:8602"
-    alipay_channel_secret: SecretStr = SecretStr("")
-    alipay_channel_merchant_id: str = "PAYSUITE01"
-    wechat_channel_name: str = "wechatsim"
-    wechat_channel_url: str = "http://127.0.0.1:8603"
-    wechat_channel_secret: SecretStr = SecretStr("")
-    wechat_channel_merchant_id: str = "PAYSUITE01"
-    wallet_channel_timeout_seconds: float = 10.0
-    # Daily windows a channel takes no calls in (outside its hours, its day-cut), in
-    # channel_zone: "HH:MM-HH:MM" comma-separated, e.g. "23:55-00:05".
-    bank_channel_closed_windows: str = ""
-    alipay_channel_closed_windows: str = ""
-    wechat_channel_closed_windows: str = ""
+    # Every channel by name; in dev, unset means the three simulators make run starts.
+    channels: dict[str, ChannelSettings] = Field(default_factory=dict)
+    # The bank channel that verifies card elements for identity.
+    verify_channel: str = "banksim"
     channel_zone: str = "Asia/Shanghai"
-    # The most one charge may be on a channel, in minor units; 0: no limit of ours.
-    bank_channel_max_amount: int = Field(default=0, ge=0)
-    alipay_channel_max_amount: int = Field(default=0, ge=0)
-    wechat_channel_max_amount: int = Field(default=0, ge=0)
     # The listener for channel notifications; port 0 picks a free one.
     notify_host: str = "127.0.0.1"
     notify_port: int = Field(default=50061, ge=0, le=65535)
@@ -56,50 +41,42 @@ class GatewaySettings(ServiceSettings):
     outbox_poll_seconds: float = 1.0
     # Egress routes (proxies) per channel as JSON, re-read when it changes; unset: direct.
     routes_file: Path | None = None
+    # Channel selection rules as JSON, re-read when it changes; unset: every channel of the
+    # payment method, in equal shares.
+    routing_file: Path | None = None
 
     @model_validator(mode="after")
-    def _require_channel_secret(self) -> Self:
-        for channel, dev_secret in (
-            ("bank", DEV_BANK_SECRET),
-            ("alipay", DEV_ALIPAY_SECRET),
-            ("wechat", DEV_WECHAT_SECRET),
-        ):
-            field = f"{channel}_channel_secret"
-            secret = getattr(self, field).get_secret_value()
+    def _complete_channels(self) -> Self:
+        channels = self.channels
+        if not channels:
+            if not self.is_dev:
+                raise ValueError(
+                    "GATEWAY_CHANNELS__<NAME>__KIND, __URL and __SECRET are required outside dev"
+                )
+            channels = dev_channels()
+        completed: dict[str, ChannelSettings] = {}
+        for name, channel in channels.items():
+            if not re.match(CHANNEL_NAME_PATTERN, name):
+                raise ValueError(f"channel name {name!r} must match {CHANNEL_NAME_PATTERN}")
+            secret = channel.secret.get_secret_value()
+            variable = f"GATEWAY_CHANNELS__{name.upper()}__SECRET"
             if not secret:
                 if not self.is_dev:
-                    raise ValueError(f"GATEWAY_{field.upper()} is required outside dev")
-                object.__setattr__(self, field, SecretStr(dev_secret))
-            elif not self.is_dev and secret == dev_secret:
-                raise ValueError(f"the dev {channel} channel secret must not be used outside dev")
+                    raise ValueError(f"{variable} is required outside dev")
+                channel = channel.model_copy(update={"secret": SecretStr(channel.kind.dev_secret)})
+            elif not self.is_dev and secret == channel.kind.dev_secret:
+                raise ValueError(f"{variable}: the dev secret must not be used outside dev")
+            channel.hours(self.channel_zone)  # fail at start, not at the first payment
+            completed[name] = channel
+        object.__setattr__(self, "channels", completed)
+        verifier = completed.get(self.verify_channel)
+        if verifier is None or verifier.kind is not ChannelKind.BANK:
+            raise ValueError(f"GATEWAY_VERIFY_CHANNEL {self.verify_channel!r} is no bank channel")
         return self
 
     def channel_hours(self) -> dict[str, ChannelHours]:
         """Each channel's closed windows, by channel name."""
-        return {
-            self.bank_channel_name: ChannelHours.parse(
-                self.bank_channel_closed_windows, self.channel_zone
-            ),
-            self.alipay_channel_name: ChannelHours.parse(
-                self.alipay_channel_closed_windows, self.channel_zone
-            ),
-            self.wechat_channel_name: ChannelHours.parse(
-                self.wechat_channel_closed_windows, self.channel_zone
-            ),
-        }
-
-    def channel_max_amounts(self) -> dict[str, int]:
-        """The largest single charge each channel takes (minor units), by channel name."""
-        return {
-            self.bank_channel_name: self.bank_channel_max_amount,
-            self.alipay_channel_name: self.alipay_channel_max_amount,
-            self.wechat_channel_name: self.wechat_channel_max_amount,
-        }
-
-    @model_validator(mode="after")
-    def _check_channel_hours(self) -> Self:
-        self.channel_hours()  # fail at start, not at the first payment
-        return self
+        return {name: c.hours(self.channel_zone) for name, c in self.channels.items()}
 
     @model_validator(mode="after")
     def _require_public_notify_url(self) -> Self:

@@ -153,6 +153,14 @@ def test_payctl_pays_and_reads_balance(stack: Stack) -> None:
     assert paid["state"] == "SUCCEEDED" and len(str(paid["trace_id"])) == 32
     got = run("payment", "get", str(paid["payment_id"]))
     assert got["payment_id"] == paid["payment_id"]
+    attempts = got["attempts"]
+    assert isinstance(attempts, list) and len(attempts) == 1
+    attempt = attempts[0]
+    assert (attempt["channel"], attempt["rule"], attempt["outcome"]) == (
+        "banksim",
+        "default",
+        "succeeded",
+    )
     assert run("balance", "--merchant", demo.MERCHANT_ID)["minor_units"] == int(str(before)) + 1234
     refunded = run("refund", str(paid["payment_id"]), "--amount", "2.34", "--reason", "broken")
     assert refunded["state"] == "SUCCEEDED"

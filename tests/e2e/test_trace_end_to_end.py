@@ -130,7 +130,10 @@ async def test_one_payment_one_trace_across_the_suite(stack: Stack) -> None:
         assert parent(client)["spanId"] == create["spanId"]
     bank = _one(spans, "banksim", "/api/quickpay/pay", "SPAN_KIND_SERVER")
     assert parent(bank)["service"] == "gateway"
-    assert parent(parent(bank))["spanId"] == create["spanId"]
+    attempt = parent(parent(bank))
+    assert attempt["name"] == "gateway.channel_attempt"
+    assert parent(attempt)["spanId"] == create["spanId"]
+    assert _attributes(attempt)["paysuite.routing.reason"].startswith("rule default; banksim")
 
     recon = _one(spans, "recon", "ReconService/RunReconciliation", "SPAN_KIND_SERVER")
     listing = _one(spans, "gateway", "GatewayService/ListChannelTransactions", "SPAN_KIND_SERVER")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,9 +18,15 @@ from pydantic import SecretStr
 from channelsim.app import create_app
 from channelsim.settings import ChannelSimSettings
 from devstack import demo, seed
-from devstack.stack import DEV_BANK_SECRET
 from gateway.bootstrap import build_app as build_gateway
-from gateway.settings import DEV_ALIPAY_SECRET, DEV_WECHAT_SECRET, GatewaySettings
+from gateway.channel_settings import (
+    DEV_ALIPAY_SECRET,
+    DEV_BANK_SECRET,
+    DEV_WECHAT_SECRET,
+    ChannelSettings,
+    dev_channels,
+)
+from gateway.settings import GatewaySettings
 from identity.bootstrap import build_app as build_identity
 from identity.settings import IdentitySettings
 from ledger.bootstrap import build_app as build_ledger
@@ -122,18 +128,22 @@ def gateway_settings(
     bank_url: str,
     alipay: WalletClient,
     wechat: WalletClient,
+    *,
+    channel_changes: Mapping[str, Mapping[str, Any]] | None = None,
+    extra_channels: Mapping[str, ChannelSettings] | None = None,
     **overrides: Any,
 ) -> GatewaySettings:
-    """A gateway on the test services and simulators, short channel timeouts."""
+    """A gateway on the test services and simulators, short channel timeouts; channel_changes
+    sets fields of a channel by name."""
+    changes = channel_changes or {}
+    channels = {
+        name: channel.model_copy(update={"timeout_seconds": 1.5, **changes.get(name, {})})
+        for name, channel in dev_channels(bank_url, alipay.base_url, wechat.base_url).items()
+    }
     return GatewaySettings(
         ledger_addr=ledger_addr,
         identity_addr=identity_addr,
-        bank_channel_url=bank_url,
-        bank_channel_secret=SecretStr(DEV_BANK_SECRET),
-        bank_channel_timeout_seconds=1.5,
-        alipay_channel_url=alipay.base_url,
-        wechat_channel_url=wechat.base_url,
-        wallet_channel_timeout_seconds=1.5,
+        channels={**channels, **(extra_channels or {})},
         notify_port=0,
         **overrides,
     )

@@ -43,8 +43,7 @@ async def restricted_gateway(
         bank_url,
         alipay,
         wechat,
-        alipay_channel_closed_windows=window,
-        wechat_channel_max_amount=500,
+        channel_changes={"alipaysim": {"closed_windows": window}, "wechatsim": {"max_amount": 500}},
     )
     async with (
         serving(build_gateway, settings) as addr,

@@ -17,15 +17,14 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from pydantic import SecretStr
 
 from devstack import demo
-from devstack.stack import DEV_BANK_SECRET
 from egressproxy.server import EgressProxy
 from egressproxy.settings import EgressProxySettings
 from gateway.adapters.channels.banksim import BankQuickPayChannel
 from gateway.adapters.egress import EgressClient, NoRouteError, egress_trace_config
 from gateway.bootstrap import build_app as build_gateway
+from gateway.channel_settings import DEV_BANK_SECRET, dev_channels
 from gateway.domain.ports import ChannelAnswer, ChannelCharge, ChannelOutcome
 from gateway.domain.routing import CircuitState, Router, RouteSpec, RoutingPolicy
 from gateway.settings import GatewaySettings
@@ -320,11 +319,13 @@ def payment_request() -> pb.CreatePaymentRequest:
     )
 
 
-async def test_the_default_gateway_reaches_the_bank_directly(gateway_addr: str) -> None:
+async def test_the_default_gateway_reaches_every_channel_directly(gateway_addr: str) -> None:
     async with grpc.aio.insecure_channel(gateway_addr) as channel:
         answer = await pb_grpc.GatewayServiceStub(channel).GetRoutes(pb.GetRoutesRequest())
     assert [(r.route_id, r.proxy, r.state, r.rank) for r in answer.routes] == [
-        ("banksim-direct", "", pb.Route.CLOSED, 1)
+        ("alipaysim-direct", "", pb.Route.CLOSED, 1),
+        ("banksim-direct", "", pb.Route.CLOSED, 1),
+        ("wechatsim-direct", "", pb.Route.CLOSED, 1),
     ]
 
 
@@ -350,15 +351,15 @@ async def test_get_routes_shows_live_health_and_follows_the_routes_file(
     settings = GatewaySettings(
         ledger_addr=ledger_addr,
         identity_addr=identity_addr,
-        bank_channel_url=bank_url,
-        bank_channel_secret=SecretStr(DEV_BANK_SECRET),
+        channels=dev_channels(bank_url),
         routes_file=routes_file,
         notify_port=0,
     )
     async with serving(build_gateway, settings) as addr, grpc.aio.insecure_channel(addr) as channel:
         gateway = pb_grpc.GatewayServiceStub(channel)
+        bank_routes = pb.GetRoutesRequest(channel="banksim")  # the wallets go direct
         # The janitor may already be querying the bank about other tests' payments.
-        first = {r.route_id: r for r in (await gateway.GetRoutes(pb.GetRoutesRequest())).routes}
+        first = {r.route_id: r for r in (await gateway.GetRoutes(bank_routes)).routes}
         assert set(first) == {"bank-dedicated", "bank-regional"}
         assert sorted(r.rank for r in first.values()) == [1, 2]
         assert first["bank-dedicated"].proxy == fast.proxy_url
@@ -381,7 +382,7 @@ async def test_get_routes_shows_live_health_and_follows_the_routes_file(
         # Reload: the regional proxy goes, a direct route comes; measurements of kept ids stay.
         write_routes(routes_file, [fast_route, {"route_id": "bank-direct", "channel": "banksim"}])
         await asyncio.sleep(1.1)
-        reloaded = {r.route_id: r for r in (await gateway.GetRoutes(pb.GetRoutesRequest())).routes}
+        reloaded = {r.route_id: r for r in (await gateway.GetRoutes(bank_routes)).routes}
         assert set(reloaded) == {"bank-dedicated", "bank-direct"}
         assert reloaded["bank-dedicated"].requests == by_id["bank-dedicated"].requests
         assert reloaded["bank-direct"].proxy == "" and reloaded["bank-direct"].rank == 1
@@ -389,7 +390,7 @@ async def test_get_routes_shows_live_health_and_follows_the_routes_file(
         # A broken file changes nothing.
         routes_file.write_text('{"routes": [{"route_id": "x", "channel": "nosuch"}]}')
         await asyncio.sleep(1.1)
-        kept = (await gateway.GetRoutes(pb.GetRoutesRequest())).routes
+        kept = (await gateway.GetRoutes(bank_routes)).routes
         assert {r.route_id for r in kept} == {"bank-dedicated", "bank-direct"}
 
         none = await gateway.GetRoutes(pb.GetRoutesRequest(channel="walletsim"))

@@ -18,8 +18,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from devstack.stack import DEV_BANK_SECRET
 from gateway.adapters.channels.banksim import BankQuickPayChannel
+from gateway.channel_settings import DEV_BANK_SECRET
 from gateway.domain.ports import CardCheck, VerifyOutcome
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc

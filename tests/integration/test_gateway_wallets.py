@@ -18,7 +18,7 @@ import pytest
 from google.type.date_pb2 import Date
 
 from devstack import demo
-from gateway.settings import DEV_ALIPAY_SECRET
+from gateway.channel_settings import DEV_ALIPAY_SECRET
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.http_signing import new_nonce, sign
@@ -125,7 +125,7 @@ async def notifications(db: asyncpg.Connection, payment_id: str) -> list[str]:
 async def settled_refunds(db: asyncpg.Connection, payment_id: str) -> list[asyncpg.Record]:
     """The payment's refunds once exactly one exists and it has succeeded."""
     sql = "SELECT refund_id, amount, state, reason FROM gateway.refunds WHERE payment_id = $1"
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(30):
         while [r["state"] for r in await db.fetch(sql, payment_id)] != ["succeeded"]:
             await asyncio.sleep(0.05)
     rows: list[asyncpg.Record] = await db.fetch(sql, payment_id)

@@ -129,11 +129,12 @@ def test_service_specific_env(base: list[Manifest]) -> None:
     gateway = server_env("gateway")
     assert gateway["LEDGER_ADDR"]["value"] == "ledger:50052"
     assert gateway["IDENTITY_ADDR"]["value"] == "identity:50053"
-    assert secret_ref(gateway, "GATEWAY_BANK_CHANNEL_URL") == {
+    assert gateway["GATEWAY_CHANNELS__BANKSIM__KIND"]["value"] == "bank"
+    assert secret_ref(gateway, "GATEWAY_CHANNELS__BANKSIM__URL") == {
         "name": "gateway-channels",
         "key": "bank-url",
     }
-    assert secret_ref(gateway, "GATEWAY_BANK_CHANNEL_SECRET") == {
+    assert secret_ref(gateway, "GATEWAY_CHANNELS__BANKSIM__SECRET") == {
         "name": "gateway-channels",
         "key": "bank-secret",
     }

@@ -58,13 +58,44 @@ def test_identity_needs_real_keys_outside_dev(monkeypatch: pytest.MonkeyPatch) -
         IdentitySettings()
 
 
-def test_gateway_needs_the_channel_secret_outside_dev(monkeypatch: pytest.MonkeyPatch) -> None:
+def set_channel(monkeypatch: pytest.MonkeyPatch, name: str, kind: str, secret: str = "") -> None:
+    prefix = f"GATEWAY_CHANNELS__{name.upper()}__"
+    monkeypatch.setenv(prefix + "KIND", kind)
+    monkeypatch.setenv(prefix + "URL", f"https://{name}.example.com")
+    if secret:
+        monkeypatch.setenv(prefix + "SECRET", secret)
+
+
+def test_gateway_needs_its_channels_and_their_secrets_outside_dev(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("GATEWAY_DATABASE_URL", "postgresql://paysuite_gateway:pw-x@db/p")
-    with pytest.raises(ValidationError, match="GATEWAY_BANK_CHANNEL_SECRET"):
+    monkeypatch.setenv("GATEWAY_NOTIFY_BASE_URL", "https://pay-notify.example.com")
+    with pytest.raises(ValidationError, match="GATEWAY_CHANNELS__<NAME>__KIND"):
         GatewaySettings()
-    monkeypatch.setenv("GATEWAY_BANK_CHANNEL_SECRET", "paysuite-dev-bank-secret")
-    with pytest.raises(ValidationError, match="dev bank channel secret"):
+    set_channel(monkeypatch, "banksim", "bank")
+    with pytest.raises(ValidationError, match="GATEWAY_CHANNELS__BANKSIM__SECRET is required"):
         GatewaySettings()
+    set_channel(monkeypatch, "banksim", "bank", "paysuite-dev-bank-secret")
+    with pytest.raises(ValidationError, match="dev secret must not be used"):
+        GatewaySettings()
+    set_channel(monkeypatch, "banksim", "bank", "bank-s3cret")
+    set_channel(monkeypatch, "alipaysim", "alipay", "alipay-s3cret")
+    set_channel(monkeypatch, "unionsim", "bank")
+    with pytest.raises(ValidationError, match="GATEWAY_CHANNELS__UNIONSIM__SECRET is required"):
+        GatewaySettings()
+    set_channel(monkeypatch, "unionsim", "bank", "union-s3cret")
+    settings = GatewaySettings()
+    assert {name: c.kind.value for name, c in settings.channels.items()} == {
+        "banksim": "bank",
+        "alipaysim": "alipay",
+        "unionsim": "bank",
+    }
+    assert settings.channels["alipaysim"].secret.get_secret_value() == "alipay-s3cret"
+    assert settings.channels["banksim"].confirms_by_query
+    assert not settings.channels["alipaysim"].confirms_by_query
+    assert (settings.notify_host, settings.notify_port) == ("127.0.0.1", 50061)
+    assert "union-s3cret" not in repr(settings)
 
 
 def test_validation_errors_do_not_echo_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,27 +109,9 @@ def test_validation_errors_do_not_echo_secrets(monkeypatch: pytest.MonkeyPatch) 
     assert "s3cr3t-x" not in repr(LedgerSettings())
 
 
-def test_gateway_needs_the_wallet_secrets_outside_dev(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GATEWAY_DATABASE_URL", "postgresql://paysuite_gateway:pw-x@db/p")
-    monkeypatch.setenv("GATEWAY_BANK_CHANNEL_SECRET", "bank-s3cret")
-    with pytest.raises(ValidationError, match="GATEWAY_ALIPAY_CHANNEL_SECRET"):
-        GatewaySettings()
-    monkeypatch.setenv("GATEWAY_ALIPAY_CHANNEL_SECRET", "alipay-s3cret")
-    monkeypatch.setenv("GATEWAY_WECHAT_CHANNEL_SECRET", "paysuite-dev-wechat-secret")
-    with pytest.raises(ValidationError, match="dev wechat channel secret"):
-        GatewaySettings()
-    monkeypatch.setenv("GATEWAY_WECHAT_CHANNEL_SECRET", "wechat-s3cret")
-    monkeypatch.setenv("GATEWAY_NOTIFY_BASE_URL", "https://pay-notify.example.com")
-    settings = GatewaySettings()
-    assert settings.alipay_channel_secret.get_secret_value() == "alipay-s3cret"
-    assert (settings.notify_host, settings.notify_port) == ("127.0.0.1", 50061)
-    assert "wechat-s3cret" not in repr(settings)
-
-
 def test_gateway_needs_a_public_notify_url_outside_dev(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GATEWAY_DATABASE_URL", "postgresql://paysuite_gateway:pw-x@db/p")
-    for channel in ("BANK", "ALIPAY", "WECHAT"):
-        monkeypatch.setenv(f"GATEWAY_{channel}_CHANNEL_SECRET", f"{channel.lower()}-prod-secret")
+    set_channel(monkeypatch, "banksim", "bank", "bank-prod-secret")
     with pytest.raises(ValidationError, match="GATEWAY_NOTIFY_BASE_URL"):
         GatewaySettings()
     monkeypatch.setenv("GATEWAY_NOTIFY_BASE_URL", "https://pay-notify.example.com")
@@ -108,8 +121,22 @@ def test_gateway_needs_a_public_notify_url_outside_dev(monkeypatch: pytest.Monke
 def test_gateway_refuses_a_malformed_channel_window(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAYSUITE_ENV", "dev")
     monkeypatch.setenv("DATABASE_URL", SHARED)
-    monkeypatch.setenv("GATEWAY_BANK_CHANNEL_CLOSED_WINDOWS", "23:55-24:05")
+    set_channel(monkeypatch, "banksim", "bank")
+    monkeypatch.setenv("GATEWAY_CHANNELS__BANKSIM__CLOSED_WINDOWS", "23:55-24:05")
     with pytest.raises(ValidationError, match="not a window of the day"):
         GatewaySettings()
-    monkeypatch.setenv("GATEWAY_BANK_CHANNEL_CLOSED_WINDOWS", "23:55-00:05")
+    monkeypatch.setenv("GATEWAY_CHANNELS__BANKSIM__CLOSED_WINDOWS", "23:55-00:05")
     assert GatewaySettings().channel_hours()["banksim"].closed
+
+
+def test_gateway_verifies_cards_only_at_a_bank_channel(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYSUITE_ENV", "dev")
+    monkeypatch.setenv("DATABASE_URL", SHARED)
+    assert GatewaySettings().verify_channel == "banksim"
+    monkeypatch.setenv("GATEWAY_VERIFY_CHANNEL", "alipaysim")
+    with pytest.raises(ValidationError, match="is no bank channel"):
+        GatewaySettings()
+    monkeypatch.delenv("GATEWAY_VERIFY_CHANNEL")
+    set_channel(monkeypatch, "bank_2", "bank")
+    with pytest.raises(ValidationError, match="is no bank channel"):
+        GatewaySettings()  # no channel named banksim any more

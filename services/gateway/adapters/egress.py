@@ -58,6 +58,10 @@ class EgressResponse(NamedTuple):
     body: bytes
 
 
+# The error code of a charge no route could carry to its channel.
+CHANNEL_UNREACHABLE = "CHANNEL_UNREACHABLE"
+
+
 class NoRouteError(aiohttp.ClientConnectionError):
     """No route could carry the request: every usable one failed before sending, or none is."""
 

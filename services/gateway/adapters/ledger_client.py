@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import grpc
 
+from gateway.domain import accounts
 from gateway.domain.ports import LedgerPosting
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
@@ -41,3 +44,19 @@ class GrpcLedger:
             pb.CreateTransfersRequest(transfers=[spec]), timeout=self._timeout
         )
         return pb.CreateTransferResult.Name(response.results[0].result).removeprefix(_PREFIX)
+
+    async def open_receivables(self, channels: Collection[str], currency: str) -> None:
+        specs = [
+            pb.AccountSpec(
+                account_id=accounts.channel_receivable(channel, currency),
+                name=f"Receivable from channel {channel}",
+                type=pb.ACCOUNT_TYPE_ASSET,
+                currency_code=currency,
+                owner_type=pb.OWNER_TYPE_CHANNEL,
+                owner_id=channel,
+            )
+            for channel in channels
+        ]
+        await self._stub.CreateAccounts(
+            pb.CreateAccountsRequest(accounts=specs), timeout=self._timeout
+        )

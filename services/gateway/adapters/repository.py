@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.adapters.tables import (
     callback_cursors,
     card_verifications,
+    channel_attempts,
     channel_notifications,
     merchants,
     outbox,
@@ -20,6 +21,7 @@ from gateway.adapters.tables import (
     payments,
     refunds,
 )
+from gateway.domain.attempts import ChannelAttempt
 from gateway.domain.model import Payment, PaymentMethod, PaymentState
 from gateway.domain.ports import CardVerification, VerifyElement, VerifyOutcome
 from gateway.domain.refunds import Refund, RefundState
@@ -55,6 +57,7 @@ def _payment(row: Any) -> Payment:
 def _changeable(payment: Payment) -> dict[str, Any]:
     return {
         "state": payment.state.value,
+        "channel": payment.channel,
         "card_id": payment.card_id,
         "channel_transaction_id": payment.channel_transaction_id,
         "failure_reason": payment.failure_reason,
@@ -416,7 +419,69 @@ class NotificationQueries:
         return (await self._conn.execute(statement)).first() is not None
 
 
-class GatewayRepository(StatusQueries, CallbackQueries, NotificationQueries):
+class AttemptQueries:
+    """A payment's channel attempts, in order."""
+
+    _conn: AsyncConnection
+
+    async def add_attempt(self, attempt: ChannelAttempt) -> None:
+        await self._conn.execute(
+            insert(channel_attempts).values(
+                payment_id=attempt.payment_id,
+                attempt_no=attempt.attempt_no,
+                channel=attempt.channel,
+                rule=attempt.rule,
+                reason=attempt.reason,
+                outcome=attempt.outcome,
+                error_code=attempt.error_code[:64],
+                created_at=attempt.created_at,
+                updated_at=attempt.updated_at,
+            )
+        )
+
+    async def attempt_answered(
+        self, payment_id: str, outcome: str, error_code: str, now: datetime
+    ) -> None:
+        """Records the channel's latest word on the payment's current (last) attempt."""
+        latest = (
+            select(func.max(channel_attempts.c.attempt_no))
+            .where(channel_attempts.c.payment_id == payment_id)
+            .scalar_subquery()
+        )
+        await self._conn.execute(
+            update(channel_attempts)
+            .where(
+                channel_attempts.c.payment_id == payment_id,
+                channel_attempts.c.attempt_no == latest,
+            )
+            .values(outcome=outcome, error_code=error_code[:64], updated_at=now)
+        )
+
+    async def attempts(self, payment_id: str) -> list[ChannelAttempt]:
+        rows = (
+            await self._conn.execute(
+                select(channel_attempts)
+                .where(channel_attempts.c.payment_id == payment_id)
+                .order_by(channel_attempts.c.attempt_no)
+            )
+        ).all()
+        return [
+            ChannelAttempt(
+                payment_id=row.payment_id,
+                attempt_no=row.attempt_no,
+                channel=row.channel,
+                rule=row.rule,
+                reason=row.reason,
+                created_at=row.created_at,
+                updated_at=row.updated_at,
+                outcome=row.outcome,
+                error_code=row.error_code,
+            )
+            for row in rows
+        ]
+
+
+class GatewayRepository(StatusQueries, CallbackQueries, NotificationQueries, AttemptQueries):
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
 

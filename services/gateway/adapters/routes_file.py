@@ -1,32 +1,19 @@
-"""The egress routes JSON file: loaded at start, re-read when it changes, bad versions refused."""
+"""The egress routes JSON file, kept in force on a router as it changes."""
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
+from typing import Any
 
-from gateway.domain.routing import RouteConfigError, Router, RouteSpec, parse_routes
-
-_log = logging.getLogger(__name__)
-
-Signature = tuple[int, int, int]
+from gateway.adapters.watched_file import WatchedJsonFile
+from gateway.domain.routing import Router, default_routes, parse_routes
 
 
-def _signature(path: Path) -> Signature:
-    info = os.stat(path)
-    return (info.st_mtime_ns, info.st_size, info.st_ino)
-
-
-class RoutesFile:
-    """Keeps a router configured from a file; looks at the file at most once per interval.
-
-    A file that cannot be read or fails validation leaves the routes as they were (logged once
-    per change of the file); only the first load raises. Errors name fields, never proxy URLs.
-    """
+class RoutesFile(WatchedJsonFile):
+    """Keeps a router configured from a file; a channel the file does not name goes direct.
+    Errors name fields, never proxy URLs."""
 
     def __init__(
         self,
@@ -37,67 +24,21 @@ class RoutesFile:
         clock: Callable[[], float] = time.monotonic,
         interval_seconds: float = 1.0,
     ) -> None:
-        self.path = path
         self._router = router
         self._channels = tuple(channels)
-        self._clock = clock
-        self._interval = interval_seconds
-        self._checked: float | None = None
-        self._seen: Signature | None = None
-
-    def _read(self) -> list[RouteSpec]:
-        try:
-            document = json.loads(self.path.read_bytes())
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RouteConfigError(f"not valid JSON: {type(exc).__name__}") from None
-        return parse_routes(document, self._channels)
-
-    def load(self) -> None:
-        """The first load: raises RouteConfigError (or OSError) when the file is unusable."""
-        self._checked = self._clock()
-        self._seen = _signature(self.path)
-        try:
-            specs = self._read()
-        except RouteConfigError as exc:
-            raise RouteConfigError(f"routes file {self.path}: {exc}") from None
-        self._router.configure(specs)
-        _log.info(
-            "egress routes loaded",
-            extra={"path": str(self.path), "routes": [s.route_id for s in specs]},
+        super().__init__(
+            path, "egress routes", self._configure, clock=clock, interval_seconds=interval_seconds
         )
 
-    def refresh(self) -> bool:
-        """Re-reads the file if it changed since the last look; True when routes were replaced."""
-        now = self._clock()
-        if self._checked is not None and now - self._checked < self._interval:
-            return False
-        self._checked = now
-        try:
-            signature: Signature | None = _signature(self.path)
-        except OSError:
-            signature = None
-        if signature == self._seen:
-            return False
-        self._seen = signature
-        try:
-            if signature is None:
-                raise RouteConfigError("cannot be read")
-            specs = self._read()
-        except (OSError, RouteConfigError) as exc:
-            error = str(exc) if isinstance(exc, RouteConfigError) else type(exc).__name__
-            _log.error(
-                "egress routes file rejected; keeping the previous routes",
-                extra={"path": str(self.path), "error": error},
-            )
-            return False
+    def _configure(self, document: Any, first: bool) -> Mapping[str, object]:
+        specs = parse_routes(document, self._channels, every_channel=False)
+        named = {s.channel for s in specs}
+        specs += default_routes(c for c in self._channels if c not in named)
         change = self._router.configure(specs)
-        _log.info(
-            "egress routes reloaded",
-            extra={
-                "path": str(self.path),
-                "added": list(change.added),
-                "removed": list(change.removed),
-                "kept": list(change.kept),
-            },
-        )
-        return True
+        if first:
+            return {"routes": [s.route_id for s in specs]}
+        return {
+            "added": list(change.added),
+            "removed": list(change.removed),
+            "kept": list(change.kept),
+        }

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Identity,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -136,4 +137,18 @@ channel_notifications = Table(
     Column("payment_id", String(40), nullable=False),
     Column("outcome", String(16), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+channel_attempts = Table(
+    "channel_attempts",
+    metadata,
+    Column("payment_id", String(40), primary_key=True),
+    Column("attempt_no", SmallInteger, primary_key=True),
+    Column("channel", String(32), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("error_code", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -51,6 +51,11 @@ class ChannelHours:
         windows = tuple(DailyWindow.parse(part) for part in spec.split(",") if part.strip())
         return cls(ZoneInfo(zone), windows)
 
+    def within(self, now: datetime) -> bool:
+        """True when now falls in one of the windows."""
+        moment = now.astimezone(self.zone).time()
+        return any(w.contains(moment) for w in self.closed)
+
     def reopens_at(self, now: datetime) -> datetime | None:
         """None while open; else the first moment the channel takes calls again."""
         local = now.astimezone(self.zone)

@@ -112,6 +112,14 @@ class Payment:
             )
         return replace(self, state=state, updated_at=now, **changes)  # type: ignore[arg-type]
 
+    def rerouted(self, channel: str, now: datetime) -> Payment:
+        """Sent to another channel; only before any channel may have taken the money."""
+        if self.state is not PaymentState.PROCESSING:
+            raise IllegalTransition(
+                "only a processing payment changes channel", metadata={"state": self.state.value}
+            )
+        return replace(self, channel=channel, updated_at=now)
+
     def using_card(self, card_id: str) -> Payment:
         return replace(self, card_id=card_id)
 

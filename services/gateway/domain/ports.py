@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol, runtime_checkable
@@ -18,6 +18,8 @@ class ChannelOutcome(enum.Enum):
     FAILED = "failed"
     PENDING = "pending"  # accepted, final result later
     UNKNOWN = "unknown"  # no usable answer: timeout, connection lost, server error
+    # No route could carry the request: it provably never reached the channel.
+    NOT_SENT = "not_sent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,4 +189,8 @@ class LedgerPort(Protocol):
         metadata: dict[str, str],
     ) -> str:
         """Posts idempotently; returns the ledger's result name (e.g. "POSTED", "EXISTS")."""
+        ...
+
+    async def open_receivables(self, channels: Collection[str], currency: str) -> None:
+        """Opens each channel's receivable account; one that exists is left as it is."""
         ...

@@ -542,8 +542,11 @@ def _route(item: object, where: str, channels: Collection[str]) -> RouteSpec:
     return RouteSpec(route_id, channel, proxy, region, weight)
 
 
-def parse_routes(document: object, channels: Collection[str] = ()) -> list[RouteSpec]:
-    """Routes from a parsed routes file; when channels are given, each needs a route.
+def parse_routes(
+    document: object, channels: Collection[str] = (), *, every_channel: bool = True
+) -> list[RouteSpec]:
+    """Routes from a parsed routes file; when channels are given, routes name only those, and
+    with every_channel each of them needs a route.
 
     `{"routes": [{"route_id", "channel", "proxy" (URL or null for direct), "region", "weight"}]}`
     """
@@ -566,6 +569,6 @@ def parse_routes(document: object, channels: Collection[str] = ()) -> list[Route
         seen.add(spec.route_id)
         specs.append(spec)
     missing = [c for c in channels if c not in {s.channel for s in specs}]
-    if missing:
+    if missing and every_channel:
         raise RouteConfigError(f"no route for channel(s) {', '.join(sorted(missing))}")
     return specs

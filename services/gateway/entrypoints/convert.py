@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from gateway.domain.attempts import ChannelAttempt
 from gateway.domain.model import CreatePayment, Payment, PaymentMethod, PaymentState
 from gateway.domain.ports import CardCheck, VerifyElement, VerifyMethod, VerifyOutcome
 from gateway.domain.refunds import Refund, RefundState, RequestRefund
@@ -173,6 +174,19 @@ def payment_to_proto(payment: Payment) -> pb.Payment:
         card_id=payment.card_id,
         create_time=timestamp(payment.created_at),
         update_time=timestamp(payment.updated_at),
+    )
+
+
+def attempt_to_proto(attempt: ChannelAttempt) -> pb.ChannelAttempt:
+    return pb.ChannelAttempt(
+        attempt_no=attempt.attempt_no,
+        channel=attempt.channel,
+        rule=attempt.rule,
+        reason=attempt.reason,
+        outcome=attempt.outcome,
+        error_code=attempt.error_code,
+        create_time=timestamp(attempt.created_at),
+        update_time=timestamp(attempt.updated_at),
     )
 
 

@@ -67,8 +67,13 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         violations = Violations()
         check_id(request.payment_id, "payment_id", violations)
         violations.raise_if_any()
-        payment = await payments.get_payment(self._deps.uow, request.payment_id)
-        return pb.GetPaymentResponse(payment=convert.payment_to_proto(payment))
+        payment, attempts = await payments.get_payment_with_attempts(
+            self._deps.uow, request.payment_id
+        )
+        return pb.GetPaymentResponse(
+            payment=convert.payment_to_proto(payment),
+            attempts=[convert.attempt_to_proto(attempt) for attempt in attempts],
+        )
 
     async def ListChannelTransactions(
         self, request: pb.ListChannelTransactionsRequest, context: Context

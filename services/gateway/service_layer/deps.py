@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gateway.domain.channel_hours import ChannelHours
-from gateway.domain.model import PaymentMethod
+from gateway.domain.channel_selection import ChannelTerms, Routing
 from gateway.domain.ports import ChannelAdapter, IdentityPort
+from gateway.domain.success_rates import SuccessRates
 from gateway.service_layer.outbox import OutboxRelay
 from gateway.service_layer.unit_of_work import UnitOfWorkFactory
 
@@ -17,22 +18,20 @@ from gateway.service_layer.unit_of_work import UnitOfWorkFactory
 class PaymentDeps:
     uow: UnitOfWorkFactory
     identity: IdentityPort
-    channels: Mapping[PaymentMethod, ChannelAdapter]
+    # Adapters and terms by channel name, as stored on payments.
+    channels: Mapping[str, ChannelAdapter]
+    terms: Mapping[str, ChannelTerms]
     relay: OutboxRelay
     clock: Callable[[], datetime]
-    hours: Mapping[str, ChannelHours] = field(default_factory=dict)
-    max_amounts: Mapping[str, int] = field(default_factory=dict)
+    # The routing rules in force (re-read from their file as it changes).
+    routing: Callable[[], Routing] = Routing
+    success_rates: SuccessRates = field(default_factory=SuccessRates)
+    monotonic: Callable[[], float] = time.monotonic
 
     def channel(self, name: str) -> ChannelAdapter | None:
-        """The adapter of a channel by its name, as stored on payments."""
-        return next((c for c in self.channels.values() if c.name == name), None)
+        return self.channels.get(name)
 
     def reopens_at(self, channel_name: str) -> datetime | None:
         """None while the channel takes calls; else when it will again."""
-        hours = self.hours.get(channel_name)
-        return None if hours is None else hours.reopens_at(self.clock())
-
-    def over_channel_limit(self, channel_name: str, minor_units: int) -> bool:
-        """True when one charge of this size is more than the channel takes."""
-        limit = self.max_amounts.get(channel_name, 0)
-        return 0 < limit < minor_units
+        terms = self.terms.get(channel_name)
+        return None if terms is None else terms.hours.reopens_at(self.clock())

@@ -6,7 +6,10 @@ import logging
 from zoneinfo import ZoneInfo
 
 from opentelemetry import trace
+from opentelemetry.util.types import AttributeValue
 
+from gateway.domain.attempts import ChannelAttempt
+from gateway.domain.channel_selection import OrderToRoute, RoutingDecision, select_channel
 from gateway.domain.errors import (
     ChannelNotSupported,
     MerchantNotFound,
@@ -29,6 +32,7 @@ from paysuite.ids import new_id
 from paysuite.runtime.telemetry import current_trace_id
 
 _log = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 ACCOUNTING_ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -53,8 +57,22 @@ async def _replay(work: UnitOfWork, command: CreatePayment) -> Payment | None:
     return existing
 
 
-async def _record(deps: PaymentDeps, command: CreatePayment, channel: str) -> tuple[Payment, bool]:
-    """Stores the new payment order (True), or returns the one this request id created before."""
+def _decide(deps: PaymentDeps, command: CreatePayment, payment_id: str) -> RoutingDecision:
+    if not any(t.method is command.method for t in deps.terms.values()):
+        raise ChannelNotSupported(
+            "no channel serves this payment method", metadata={"method": command.method.value}
+        )
+    routing = deps.routing()
+    rates = deps.success_rates.snapshot(deps.monotonic(), routing.success_rate.window_seconds)
+    order = OrderToRoute(payment_id, command.merchant_id, command.method, command.amount)
+    return select_channel(routing, deps.terms, order, deps.clock(), rates)
+
+
+async def _record(
+    deps: PaymentDeps, command: CreatePayment, payment_id: str, decision: RoutingDecision
+) -> tuple[Payment, bool]:
+    """Stores the new payment order and its first attempt (True), or returns the one this
+    request id created before."""
     now = deps.clock()
     async with deps.uow() as work:
         if (previous := await _replay(work, command)) is not None:
@@ -66,7 +84,7 @@ async def _record(deps: PaymentDeps, command: CreatePayment, channel: str) -> tu
         if await work.repo.order_paid(command.merchant_id, command.merchant_order_no):
             raise OrderAlreadyPaid("the business order is already paid")
         payment = Payment(
-            payment_id=new_id("pay"),
+            payment_id=payment_id,
             request_id=command.request_id,
             request_hash=command.request_hash(),
             merchant_id=command.merchant_id,
@@ -75,7 +93,7 @@ async def _record(deps: PaymentDeps, command: CreatePayment, channel: str) -> tu
             method=command.method,
             payer_user_id=command.payer_user_id,
             state=PaymentState.PROCESSING,
-            channel=channel,
+            channel=decision.channel or "",
             trace_id=current_trace_id(),
             created_at=now,
             updated_at=now,
@@ -83,6 +101,12 @@ async def _record(deps: PaymentDeps, command: CreatePayment, channel: str) -> tu
             description=command.description,
         )
         if await work.repo.add(payment, now.astimezone(ACCOUNTING_ZONE).date()):
+            if decision.channel is not None:
+                await work.repo.add_attempt(
+                    ChannelAttempt(
+                        payment_id, 1, decision.channel, decision.rule, decision.reason, now, now
+                    )
+                )
             await work.commit()
             return payment, True
         await work.rollback()
@@ -129,31 +153,73 @@ async def _confirmed(
             )
 
 
-def _channel_refusal(deps: PaymentDeps, channel_name: str, payment: Payment) -> str | None:
-    """Why the channel cannot take this charge now, known before asking it; None if it can."""
-    if (reopening := deps.reopens_at(channel_name)) is not None:
-        # Its day-cut or outside its hours: the channel would refuse or lose the charge.
-        _log.info(
-            "channel closed", extra={"channel": channel_name, "reopens_at": reopening.isoformat()}
+async def _reroute(
+    deps: PaymentDeps, payment: Payment, answer: ChannelAnswer, to: str, decision: RoutingDecision
+) -> tuple[Payment, int]:
+    """Closes the attempt the channel never received and opens one on the next candidate."""
+    now = deps.clock()
+    async with deps.uow() as work:
+        current = await work.repo.get(payment.payment_id, for_update=True)
+        assert current is not None
+        attempts = await work.repo.attempts(payment.payment_id)
+        await work.repo.attempt_answered(
+            payment.payment_id, answer.outcome.value, answer.error_code, now
         )
-        return "CHANNEL_CLOSED"
-    if deps.over_channel_limit(channel_name, payment.amount.minor_units):
-        return "CHANNEL_AMOUNT_LIMIT"
-    return None
+        updated = current.rerouted(to, now)
+        await work.repo.save(updated)
+        attempt_no = len(attempts) + 1
+        reason = f"failover: {current.channel} {answer.error_code}; {decision.reason}"
+        await work.repo.add_attempt(
+            ChannelAttempt(updated.payment_id, attempt_no, to, decision.rule, reason, now, now)
+        )
+        await work.commit()
+    _log.warning(
+        "channel unreachable; payment sent to the next channel",
+        extra={"payment_id": payment.payment_id, "from": current.channel, "to": to},
+    )
+    return updated, attempt_no
+
+
+async def _charge(
+    deps: PaymentDeps, payment: Payment, charge: ChannelCharge, attempt_no: int, reason: str
+) -> ChannelAnswer:
+    """One attempt on the payment's channel, in its own span; a success is confirmed by query
+    where the channel needs it."""
+    channel = deps.channels[payment.channel]
+    attributes: dict[str, AttributeValue] = {
+        "paysuite.payment_id": payment.payment_id,
+        "paysuite.channel": channel.name,
+        "paysuite.attempt_no": attempt_no,
+        "paysuite.routing.reason": reason,
+    }
+    with _tracer.start_as_current_span("gateway.channel_attempt", attributes=attributes) as span:
+        answer = await channel.charge(charge)
+        if answer.outcome is not ChannelOutcome.PENDING:
+            succeeded = answer.outcome is ChannelOutcome.SUCCEEDED
+            deps.success_rates.record(channel.name, succeeded, deps.monotonic())
+        if answer.outcome is ChannelOutcome.SUCCEEDED and channel.confirm_by_query:
+            answer = await _confirmed(channel, payment.payment_id, answer)
+        span.set_attribute("paysuite.channel_outcome", answer.outcome.value)
+        if answer.error_code:
+            span.set_attribute("paysuite.channel_error", answer.error_code)
+    return answer
 
 
 async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
-    channel = deps.channels.get(command.method)
-    if channel is None:
-        raise ChannelNotSupported(
-            "no channel serves this payment method", metadata={"method": command.method.value}
-        )
-    payment, created = await _record(deps, command, channel.name)
+    payment_id = new_id("pay")
+    decision = _decide(deps, command, payment_id)
+    payment, created = await _record(deps, command, payment_id, decision)
     _annotate(payment)
     if not created:
         return payment
-    if (refusal := _channel_refusal(deps, channel.name, payment)) is not None:
-        payment = await _fail(deps, payment, refusal)
+    span = trace.get_current_span()
+    span.set_attribute("paysuite.routing.rule", decision.rule)
+    span.set_attribute("paysuite.routing.reason", decision.reason)
+    span.set_attribute("paysuite.routing.candidates", list(decision.candidates))
+    if decision.channel is None:
+        # Closed, over its limits: the channel would refuse or lose the charge.
+        _log.info("no channel can take the payment", extra={"payment_id": payment_id})
+        payment = await _fail(deps, payment, decision.refusal)
         _annotate(payment)
         return payment
     # A wallet pays from the buyer's wallet account: no bound card to check; limits still apply.
@@ -167,18 +233,21 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
         payment = await _fail(deps, payment, f"PAYER_{reason}")
         _annotate(payment)
         return payment
-    decision = await deps.identity.reserve_limit(
+    limits = await deps.identity.reserve_limit(
         payment.payment_id, command.payer_user_id, command.amount, command.auth_factors
     )
-    if not decision.reserved:
-        payment = await _fail(deps, payment, f"PAYER_{decision.reason}")
+    if not limits.reserved:
+        payment = await _fail(deps, payment, f"PAYER_{limits.reason}")
         _annotate(payment)
         return payment
-    answer = await channel.charge(
-        ChannelCharge(payment.payment_id, payment.amount, payer.agreement_no, command.description)
+    charge = ChannelCharge(
+        payment.payment_id, payment.amount, payer.agreement_no, command.description
     )
-    if answer.outcome is ChannelOutcome.SUCCEEDED and channel.confirm_by_query:
-        answer = await _confirmed(channel, payment.payment_id, answer)
+    attempt_no, fallbacks = 1, list(decision.candidates[1:])
+    answer = await _charge(deps, payment, charge, attempt_no, decision.reason)
+    while answer.outcome is ChannelOutcome.NOT_SENT and fallbacks:
+        payment, attempt_no = await _reroute(deps, payment, answer, fallbacks.pop(0), decision)
+        answer = await _charge(deps, payment, charge, attempt_no, decision.reason)
     payment = await apply_answer(deps, payment.payment_id, answer, card_id=payer.card_id or None)
     _annotate(payment)
     _log.info(
@@ -187,9 +256,12 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
     return payment
 
 
-async def get_payment(uow: UnitOfWorkFactory, payment_id: str) -> Payment:
+async def get_payment_with_attempts(
+    uow: UnitOfWorkFactory, payment_id: str
+) -> tuple[Payment, list[ChannelAttempt]]:
     async with uow() as work:
         payment = await work.repo.get(payment_id)
+        attempts = await work.repo.attempts(payment_id)
     if payment is None:
         raise PaymentNotFound("payment not found", metadata={"payment_id": payment_id})
-    return payment
+    return payment, attempts

@@ -133,7 +133,7 @@ async def apply_answer(
                 await work.repo.add_event(
                     updated.merchant_id, f"payment.{updated.state.value}", payment_id, "", now
                 )
-            case ChannelOutcome.FAILED:
+            case ChannelOutcome.FAILED | ChannelOutcome.NOT_SENT:
                 if closing:
                     updated = current.close(now)
                 else:
@@ -156,6 +156,7 @@ async def apply_answer(
                         updated.merchant_id, "payment.unknown", payment_id, "", now
                     )
         await work.repo.save(updated)
+        await work.repo.attempt_answered(payment_id, answer.outcome.value, answer.error_code, now)
         await work.commit()
     for outbox_id in outbox_ids:
         if outbox_id is not None:

@@ -382,22 +382,86 @@ class GetPaymentResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PAYMENT_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def payment(self) -> Global___Payment:
         """The payment order."""
+
+    @_builtins.property
+    def attempts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChannelAttempt]:
+        """Its tries on channels, in order; the last is on the payment's channel."""
 
     def __init__(
         self,
         *,
         payment: Global___Payment | None = ...,
+        attempts: _abc.Iterable[Global___ChannelAttempt] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "payment", b"payment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetPaymentResponse: _TypeAlias = GetPaymentResponse  # noqa: Y015
+
+@_typing.final
+class ChannelAttempt(_message.Message):
+    """One try of a payment order on a channel, with the routing decision that sent it there."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ATTEMPT_NO_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    ERROR_CODE_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    attempt_no: _builtins.int
+    """1 for the first channel tried, then 2, 3 ... after failovers."""
+    channel: _builtins.str
+    """Channel name."""
+    rule: _builtins.str
+    """The routing rule that applied, or "default"."""
+    reason: _builtins.str
+    """Why this channel: the rule, the share of its volume split, channels skipped or demoted
+    and, after a failover, the channel that could not be reached.
+    """
+    outcome: _builtins.str
+    """The channel's latest word on the charge: "succeeded", "failed", "pending", "unknown",
+    "not_sent" (no route reached the channel), or empty before it answered.
+    """
+    error_code: _builtins.str
+    """The channel's error code, when it gave one."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the attempt began."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the channel last answered."""
+
+    def __init__(
+        self,
+        *,
+        attempt_no: _builtins.int = ...,
+        channel: _builtins.str = ...,
+        rule: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        outcome: _builtins.str = ...,
+        error_code: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt_no", b"attempt_no", "channel", b"channel", "create_time", b"create_time", "error_code", b"error_code", "outcome", b"outcome", "reason", b"reason", "rule", b"rule", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChannelAttempt: _TypeAlias = ChannelAttempt  # noqa: Y015
 
 @_typing.final
 class ChannelTransaction(_message.Message):

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 from opentelemetry import trace
 
-from gateway.adapters.egress import EgressClient
+from gateway.adapters.egress import CHANNEL_UNREACHABLE, EgressClient, NoRouteError
 from gateway.domain.ports import (
     CardCheck,
     CardVerification,
@@ -152,6 +152,8 @@ class BankQuickPayChannel:
         }
         try:
             answer = self._answer(await self._call("/api/quickpay/pay", payload))
+        except NoRouteError:
+            return ChannelAnswer(ChannelOutcome.NOT_SENT, error_code=CHANNEL_UNREACHABLE)
         except (TimeoutError, aiohttp.ClientError, SignatureError, ValueError) as exc:
             # The debit may or may not have happened: only a query can tell.
             _log.warning(

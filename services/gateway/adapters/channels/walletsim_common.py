@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import aiohttp
 
 from gateway.adapters.channels.banksim import ChannelUnavailable
-from gateway.adapters.egress import EgressClient
+from gateway.adapters.egress import CHANNEL_UNREACHABLE, EgressClient, NoRouteError
 from gateway.domain.ports import ChannelAnswer, ChannelNotification, ChannelOutcome
 from paysuite.http_signing import SignatureError, new_nonce, sign, verify
 
@@ -120,6 +120,8 @@ class WalletChannel:
         return Reply(status, body)
 
     def _no_answer(self, operation: str, reference: str, exc: BaseException) -> ChannelAnswer:
+        if operation == "charge" and isinstance(exc, NoRouteError):
+            return ChannelAnswer(ChannelOutcome.NOT_SENT, error_code=CHANNEL_UNREACHABLE)
         _log.warning(
             "channel gave no usable answer",
             extra={

@@ -1,0 +1,86 @@
+"""One channel's settings: which protocol it speaks, where, with which secret, and its terms."""
+
+from __future__ import annotations
+
+import enum
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from gateway.domain.channel_hours import ChannelHours
+from gateway.domain.model import PaymentMethod
+
+DEV_BANK_SECRET = "paysuite-dev-bank-secret"
+DEV_ALIPAY_SECRET = "paysuite-dev-alipay-secret"
+DEV_WECHAT_SECRET = "paysuite-dev-wechat-secret"
+
+# Channel names go into environment variable names, ledger account ids and URL paths.
+CHANNEL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+
+
+class ChannelKind(enum.StrEnum):
+    """The protocol a channel speaks, and so the adapter and the payment method it serves."""
+
+    BANK = "bank"
+    ALIPAY = "alipay"
+    WECHAT = "wechat"
+
+    @property
+    def method(self) -> PaymentMethod:
+        return _METHODS[self]
+
+    @property
+    def dev_secret(self) -> str:
+        return _DEV_SECRETS[self]
+
+
+_METHODS = {
+    ChannelKind.BANK: PaymentMethod.BANK_CARD,
+    ChannelKind.ALIPAY: PaymentMethod.ALIPAY,
+    ChannelKind.WECHAT: PaymentMethod.WECHAT_PAY,
+}
+_DEV_SECRETS = {
+    ChannelKind.BANK: DEV_BANK_SECRET,
+    ChannelKind.ALIPAY: DEV_ALIPAY_SECRET,
+    ChannelKind.WECHAT: DEV_WECHAT_SECRET,
+}
+
+
+class ChannelSettings(BaseModel):
+    """GATEWAY_CHANNELS__<NAME>__<FIELD>, e.g. GATEWAY_CHANNELS__BANKSIM__URL."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    kind: ChannelKind
+    url: str = Field(min_length=1)
+    secret: SecretStr = SecretStr("")
+    merchant_id: str = Field(default="PAYSUITE01", min_length=1, max_length=32)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    # Some channels answer success for debits that did not happen; unset: banks yes, wallets no.
+    confirm_by_query: bool | None = None
+    # Daily windows it takes no calls in (outside its hours, its day-cut), in the channel zone:
+    # "HH:MM-HH:MM" comma-separated, e.g. "23:55-00:05".
+    closed_windows: str = ""
+    # The most one charge may be, in minor units; 0: no limit of ours.
+    max_amount: int = Field(default=0, ge=0)
+
+    @property
+    def confirms_by_query(self) -> bool:
+        if self.confirm_by_query is None:
+            return self.kind is ChannelKind.BANK
+        return self.confirm_by_query
+
+    def hours(self, zone: str) -> ChannelHours:
+        return ChannelHours.parse(self.closed_windows, zone)
+
+
+def dev_channels(
+    bank_url: str = "http://127.0.0.1:8601",
+    alipay_url: str = "http://127.0.0.1:8602",
+    wechat_url: str = "http://127.0.0.1:8603",
+) -> dict[str, ChannelSettings]:
+    """The three simulated channels make run starts, with the dev secrets."""
+    return {
+        "banksim": ChannelSettings(kind=ChannelKind.BANK, url=bank_url),
+        "alipaysim": ChannelSettings(kind=ChannelKind.ALIPAY, url=alipay_url),
+        "wechatsim": ChannelSettings(kind=ChannelKind.WECHAT, url=wechat_url),
+    }

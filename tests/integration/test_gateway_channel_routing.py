@@ -1,0 +1,271 @@
+"""Channel routing over two real bank simulators: volume split by rules read from a file that
+can change under a running gateway, failover when a bank cannot be reached, and a bank that
+keeps failing moved to the back; every decision recorded on the payment's attempts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import grpc
+import pytest
+from aiohttp import web
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pydantic import SecretStr
+
+from channelsim.amounts import fee_for
+from channelsim.app import create_app
+from channelsim.settings import ChannelSimSettings
+from devstack import demo
+from gateway.bootstrap import build_app as build_gateway
+from gateway.channel_settings import ChannelKind, ChannelSettings
+from paysuite.gateway.v1 import gateway_service_pb2 as pb
+from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
+from paysuite.ledger.v1 import ledger_service_pb2 as lpb
+from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
+from paysuite.type.v1.money_pb2 import Money as MoneyPb
+from tests.integration.conftest import free_port, gateway_settings, serving
+from tests.integration.test_gateway_wallets import limit_state
+from tests.integration.wallet_client import WalletClient
+
+UNION_SECRET = "paysuite-test-union-secret"
+FEE_BPS = {"banksim": ChannelSimSettings.model_fields["fee_bps"].default, "unionsim": 30}
+
+
+@pytest.fixture(scope="module")
+async def union_url(suite_db: str) -> AsyncIterator[str]:
+    """A second bank channel: the bank simulator under another name, secret and fee."""
+    settings = ChannelSimSettings(
+        secret=SecretStr(UNION_SECRET),
+        port=free_port(),
+        channel="unionsim",
+        fee_bps=FEE_BPS["unionsim"],
+    )
+    runner = web.AppRunner(create_app(settings))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", settings.port).start()
+    try:
+        yield f"http://127.0.0.1:{settings.port}"
+    finally:
+        await runner.cleanup()
+
+
+GatewayFactory = Callable[[str, Path], Any]
+
+
+@pytest.fixture
+def two_bank_gateway(
+    gateway_addr: str,  # the suite's gateway, for the demo merchant and payer it seeds
+    ledger_addr: str,
+    identity_addr: str,
+    bank_url: str,
+    alipay: WalletClient,
+    wechat: WalletClient,
+) -> GatewayFactory:
+    """A gateway with banksim and unionsim (at union_url) routed by the rules in a file."""
+
+    def start(union_at: str, routing_file: Path) -> Any:
+        union = ChannelSettings(
+            kind=ChannelKind.BANK,
+            url=union_at,
+            secret=SecretStr(UNION_SECRET),
+            timeout_seconds=1.5,
+        )
+        settings = gateway_settings(
+            ledger_addr,
+            identity_addr,
+            bank_url,
+            alipay,
+            wechat,
+            extra_channels={"unionsim": union},
+            routing_file=routing_file,
+        )
+        return serving(build_gateway, settings)
+
+    return start
+
+
+@pytest.fixture
+async def ledger(ledger_addr: str) -> AsyncIterator[lpb_grpc.LedgerServiceAsyncStub]:
+    async with grpc.aio.insecure_channel(ledger_addr) as channel:
+        yield lpb_grpc.LedgerServiceStub(channel)
+
+
+def write_rules(path: Path, split: dict[str, int], min_samples: int = 20) -> None:
+    rule = {"name": "cards", "methods": ["bank_card"], "split": split}
+    document = {"rules": [rule], "success_rate": {"min_samples": min_samples}}
+    path.write_text(json.dumps(document))
+
+
+def card_payment(amount: int = 100) -> pb.CreatePaymentRequest:
+    return pb.CreatePaymentRequest(
+        request_id=f"req-{secrets.token_hex(8)}",
+        merchant_id=demo.MERCHANT_ID,
+        merchant_order_no=f"ORD-{secrets.token_hex(6)}",
+        amount=MoneyPb(currency_code="CNY", minor_units=amount),
+        method=pb.PAYMENT_METHOD_BANK_CARD,
+        payer_user_id=demo.USER_ID,
+    )
+
+
+async def charges_at(http: aiohttp.ClientSession, bank_url: str, payment_id: str) -> int:
+    async with http.get(f"{bank_url}/_admin/transactions") as response:
+        transactions = await response.json()
+    return sum(1 for t in transactions if t["out_trade_no"] == payment_id)
+
+
+async def receivable(ledger: lpb_grpc.LedgerServiceAsyncStub, channel: str) -> int:
+    account_id = f"channel.{channel}.receivable.CNY"
+    for _ in range(50):  # the gateway opens a new channel's account as it starts
+        try:
+            answer = await ledger.GetAccount(lpb.GetAccountRequest(account_id=account_id))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() is not grpc.StatusCode.NOT_FOUND:
+                raise
+            await asyncio.sleep(0.1)
+            continue
+        return answer.account.balance.minor_units
+    raise AssertionError(f"no account {account_id}")
+
+
+def attempt_spans(exporter: InMemorySpanExporter, payment_id: str) -> list[dict[str, Any]]:
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, SdkTracerProvider):
+        provider.force_flush()
+    return [
+        dict(s.attributes or {})
+        for s in exporter.get_finished_spans()
+        if s.name == "gateway.channel_attempt"
+        and (s.attributes or {}).get("paysuite.payment_id") == payment_id
+    ]
+
+
+async def test_a_split_shares_card_payments_between_banks_and_follows_the_file(
+    two_bank_gateway: GatewayFactory,
+    union_url: str,
+    bank_url: str,
+    ledger: lpb_grpc.LedgerServiceAsyncStub,
+    spans: InMemorySpanExporter,
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "routing.json"
+    write_rules(rules, {"banksim": 1, "unionsim": 1})
+    async with (
+        two_bank_gateway(union_url, rules) as addr,
+        grpc.aio.insecure_channel(addr) as channel,
+        aiohttp.ClientSession() as http,
+    ):
+        gateway = pb_grpc.GatewayServiceStub(channel)
+        before = {c: await receivable(ledger, c) for c in ("banksim", "unionsim")}
+        paid = [(await gateway.CreatePayment(card_payment())).payment for _ in range(24)]
+        assert {p.state for p in paid} == {pb.Payment.SUCCEEDED}
+        by_channel = Counter(p.channel for p in paid)
+        assert set(by_channel) == {"banksim", "unionsim"}  # all on one: p = 2^-23
+
+        for payment in paid:
+            answer = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))
+            [attempt] = answer.attempts
+            assert (attempt.attempt_no, attempt.channel, attempt.rule) == (
+                1,
+                payment.channel,
+                "cards",
+            )
+            assert attempt.outcome == "succeeded"
+            assert f"{payment.channel} by share 1/2" in attempt.reason
+            url = bank_url if payment.channel == "banksim" else union_url
+            other = union_url if payment.channel == "banksim" else bank_url
+            assert await charges_at(http, url, payment.payment_id) == 1
+            assert await charges_at(http, other, payment.payment_id) == 0
+            [span] = attempt_spans(spans, payment.payment_id)
+            assert span["paysuite.channel"] == payment.channel
+            assert span["paysuite.routing.reason"] == attempt.reason
+            assert span["paysuite.channel_outcome"] == "succeeded"
+
+        # Each bank's receivable grew by its own payments less its own fee: each capture was
+        # booked once, to the bank that took it.
+        after = {c: await receivable(ledger, c) for c in ("banksim", "unionsim")}
+        assert {c: after[c] - before[c] for c in after} == {
+            c: (100 - fee_for(100, FEE_BPS[c])) * by_channel[c] for c in after
+        }
+
+        write_rules(rules, {"unionsim": 1})
+        await asyncio.sleep(1.1)  # the file is looked at once a second at most
+        moved = (await gateway.CreatePayment(card_payment())).payment
+        assert (moved.state, moved.channel) == (pb.Payment.SUCCEEDED, "unionsim")
+
+
+async def test_an_unreachable_bank_is_failed_over_then_tried_last(
+    two_bank_gateway: GatewayFactory,
+    bank_url: str,
+    ledger: lpb_grpc.LedgerServiceAsyncStub,
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "routing.json"
+    # unionsim takes all but one in a million, until it is seen failing.
+    write_rules(rules, {"unionsim": 1_000_000, "banksim": 1}, min_samples=3)
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    async with (
+        two_bank_gateway(nowhere, rules) as addr,
+        grpc.aio.insecure_channel(addr) as channel,
+        aiohttp.ClientSession() as http,
+    ):
+        gateway = pb_grpc.GatewayServiceStub(channel)
+        before = await receivable(ledger, "banksim")
+        for _ in range(3):
+            payment = (await gateway.CreatePayment(card_payment())).payment
+            assert (payment.state, payment.channel) == (pb.Payment.SUCCEEDED, "banksim")
+            answer = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))
+            first, second = answer.attempts
+            assert (first.channel, first.outcome, first.error_code) == (
+                "unionsim",
+                "not_sent",
+                "CHANNEL_UNREACHABLE",
+            )
+            assert (second.attempt_no, second.channel, second.outcome) == (
+                2,
+                "banksim",
+                "succeeded",
+            )
+            assert second.reason.startswith("failover: unionsim CHANNEL_UNREACHABLE")
+            assert await charges_at(http, bank_url, payment.payment_id) == 1
+        fee = fee_for(100, FEE_BPS["banksim"])
+        assert await receivable(ledger, "banksim") == before + 3 * (100 - fee)
+
+        # Three attempts without a success: unionsim goes to the back of the line.
+        payment = (await gateway.CreatePayment(card_payment())).payment
+        answer = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))
+        [only] = answer.attempts
+        assert (only.channel, only.outcome) == ("banksim", "succeeded")
+        assert "demoted unionsim: success 0/3" in only.reason
+
+
+async def test_when_no_bank_can_be_reached_the_payment_fails_and_nothing_is_held(
+    two_bank_gateway: GatewayFactory,
+    tmp_path: Path,
+    db: asyncpg.Connection,
+) -> None:
+    rules = tmp_path / "routing.json"
+    write_rules(rules, {"unionsim": 1})
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    async with (
+        two_bank_gateway(nowhere, rules) as addr,
+        grpc.aio.insecure_channel(addr) as channel,
+    ):
+        gateway = pb_grpc.GatewayServiceStub(channel)
+        payment = (await gateway.CreatePayment(card_payment())).payment
+        assert (payment.state, payment.failure_reason) == (
+            pb.Payment.FAILED,
+            "CHANNEL_UNREACHABLE",
+        )
+        answer = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))
+        assert [(a.channel, a.outcome) for a in answer.attempts] == [("unionsim", "not_sent")]
+        await limit_state(db, payment.payment_id, "released")
