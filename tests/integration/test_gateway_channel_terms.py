@@ -1,22 +1,44 @@
-"""A channel's terms: in its day-cut charges are refused before anyone is asked and refunds
-sent afterwards; a charge above its single-charge limit is refused the same way."""
+"""A channel's terms: in its day-cut charges are refused before anyone is asked, refunds sent
+and unknown payments queried afterwards; a charge above its single-charge limit is refused
+the same way."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import secrets
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import asyncpg
 import grpc
 import pytest
+from pydantic import SecretStr
 
+from devstack import demo
 from gateway.bootstrap import build_app as build_gateway
+from gateway.channel_settings import DEV_BANK_SECRET, ChannelKind, ChannelSettings
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
+from paysuite.type.v1.money_pb2 import Money as MoneyPb
 from tests.integration.conftest import gateway_settings, serving
 from tests.integration.test_gateway_wallets import create, refund_request, settled_refunds
 from tests.integration.wallet_client import WalletClient
+
+
+def card_request(amount: int) -> pb.CreatePaymentRequest:
+    return pb.CreatePaymentRequest(
+        request_id=f"req-{secrets.token_hex(8)}",
+        merchant_id=demo.MERCHANT_ID,
+        merchant_order_no=f"ORD-{secrets.token_hex(6)}",
+        amount=MoneyPb(currency_code="CNY", minor_units=amount),
+        method=pb.PAYMENT_METHOD_BANK_CARD,
+        payer_user_id=demo.USER_ID,
+    )
 
 
 @pytest.fixture
@@ -112,3 +134,73 @@ async def test_a_refund_in_the_day_cut_is_accepted_and_sent_once_the_channel_is_
     [refund] = await settled_refunds(db, payment.payment_id)
     assert refund["refund_id"] == answer.refund.refund_id
     assert (await alipay.transaction(payment.payment_id))["refunded"] == 520
+
+
+async def test_the_janitor_waits_for_a_closed_channel_to_open_before_asking_it(
+    gateway_addr: str,
+    ledger_addr: str,
+    identity_addr: str,
+    bank_url: str,
+    alipay: WalletClient,
+    wechat: WalletClient,
+    db: asyncpg.Connection,
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "routing.json"
+    rules.write_text(json.dumps({"rules": [{"name": "night", "split": {"nightbank": 1}}]}))
+
+    def night_gateway(windows: str) -> Any:
+        """A replica with a second bank channel, nightbank, that takes every card payment."""
+        nightbank = ChannelSettings(
+            kind=ChannelKind.BANK,
+            url=bank_url,
+            secret=SecretStr(DEV_BANK_SECRET),
+            timeout_seconds=1.5,
+            closed_windows=windows,
+        )
+        settings = gateway_settings(
+            ledger_addr,
+            identity_addr,
+            bank_url,
+            alipay,
+            wechat,
+            extra_channels={"nightbank": nightbank},
+            routing_file=rules,
+        )
+        return serving(build_gateway, settings)
+
+    async with aiohttp.ClientSession() as http:
+        faults = f"{bank_url}/_admin/faults"
+        async with (
+            http.post(faults, json={"timeout_rate": 1, "timeout_sleep_ms": 2500}),
+            night_gateway("") as addr,
+            grpc.aio.insecure_channel(addr) as channel,
+        ):
+            gateway = pb_grpc.GatewayServiceStub(channel)
+            payment = (await gateway.CreatePayment(card_request(700))).payment
+        assert (payment.state, payment.channel) == (pb.Payment.UNKNOWN, "nightbank")
+        async with http.post(faults, json={"timeout_rate": 0}):
+            pass
+
+    sql = "SELECT next_query_at, query_attempts, state FROM gateway.payments WHERE payment_id = $1"
+    await db.execute(
+        "UPDATE gateway.payments SET next_query_at = now() WHERE payment_id = $1",
+        payment.payment_id,
+    )
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    reopening = (now + timedelta(minutes=10)).replace(second=0, microsecond=0)
+    async with night_gateway(f"{now - timedelta(minutes=2):%H:%M}-{reopening:%H:%M}"):
+        async with asyncio.timeout(10):
+            while (row := await db.fetchrow(sql, payment.payment_id))["next_query_at"] < now:
+                await asyncio.sleep(0.05)
+    # Deferred to the reopening, the query not counted, the bank not asked: still unknown.
+    assert (row["next_query_at"], row["query_attempts"], row["state"]) == (
+        reopening,
+        0,
+        "unknown",
+    )
+
+    async with night_gateway("") as addr, grpc.aio.insecure_channel(addr) as channel:
+        gateway = pb_grpc.GatewayServiceStub(channel)
+        query = pb.QueryPaymentRequest(payment_id=payment.payment_id)
+        assert (await gateway.QueryPayment(query)).payment.state == pb.Payment.SUCCEEDED

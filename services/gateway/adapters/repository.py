@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -224,12 +225,16 @@ class StatusQueries:
             .values(next_query_at=at, query_attempts=attempts, needs_reconciliation=hand_over)
         )
 
-    async def due_for_query(self, now: datetime, limit: int) -> list[tuple[str, int]]:
-        """Unresolved payments whose next query is due; other janitors skip them."""
+    async def due_for_query(
+        self, now: datetime, limit: int, channels: Sequence[str]
+    ) -> list[tuple[str, int]]:
+        """Unresolved payments on these channels whose next query is due; other janitors skip
+        them."""
         rows = (
             await self._conn.execute(
                 select(payments.c.payment_id, payments.c.query_attempts)
                 .where(
+                    payments.c.channel.in_(channels),
                     payments.c.state.in_(("processing", "unknown")),
                     payments.c.needs_reconciliation.is_(False),
                     payments.c.next_query_at <= now,

@@ -1,7 +1,8 @@
 """Resolving payments the channel has not answered definitely: query now, or on a schedule.
 
 The janitor asks the channel again every 5 s for the first 30 s, then backs off; a payment
-still unresolved after the last query is handed to reconciliation, never guessed at.
+still unresolved after the last query is handed to reconciliation, never guessed at. While
+a channel is closed (its day-cut), its payments wait for it to open.
 """
 
 from __future__ import annotations
@@ -104,13 +105,21 @@ async def resolve_due(deps: PaymentDeps, limit: int = 50) -> int:
     """One janitor pass: query every due payment, reschedule or hand over what stays open."""
     now = deps.clock()
     async with deps.uow() as work:
-        due = await work.repo.due_for_query(now, limit)
+        # A channel configured on other replicas only (a rollout) is theirs to ask.
+        due = await work.repo.due_for_query(now, limit, list(deps.channels))
         for payment_id, attempts in due:
             # Claimed for this pass: push the next query out so others leave it alone.
             await work.repo.schedule_query(payment_id, now + timedelta(seconds=30), attempts)
         await work.commit()
     for payment_id, attempts in due:
         payment = await _load(deps, payment_id)
+        if (reopening := deps.reopens_at(payment.channel)) is not None:
+            # Asked in its day-cut the channel cannot answer: ask once it is open, and do not
+            # count this towards handing the payment over.
+            async with deps.uow() as work:
+                await work.repo.schedule_query(payment_id, reopening, attempts)
+                await work.commit()
+            continue
         resolved = await apply_answer(deps, payment_id, await _ask(deps, payment))
         if resolved.state.terminal:
             continue
