@@ -89,7 +89,11 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     }
     terms = {
         name: ChannelTerms(
-            name, channel.kind.method, channel.hours(settings.channel_zone), channel.max_amount
+            name,
+            channel.kind.method,
+            channel.hours(settings.channel_zone),
+            channel.max_amount,
+            channel.daily_limit,
         )
         for name, channel in settings.channels.items()
     }

@@ -62,6 +62,9 @@ class ChannelSettings(BaseModel):
     closed_windows: str = ""
     # The most one charge may be, in minor units; 0: no limit of ours.
     max_amount: int = Field(default=0, ge=0)
+    # The most the channel may take in one accounting day (charges captured or in flight),
+    # in minor units per currency; 0: no limit of ours.
+    daily_limit: int = Field(default=0, ge=0)
 
     @property
     def confirms_by_query(self) -> bool:

@@ -27,7 +27,7 @@ from channelsim.app import create_app
 from channelsim.settings import ChannelSimSettings
 from devstack import demo
 from gateway.bootstrap import build_app as build_gateway
-from gateway.channel_settings import ChannelKind, ChannelSettings
+from gateway.channel_settings import DEV_BANK_SECRET, ChannelKind, ChannelSettings
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
@@ -269,3 +269,62 @@ async def test_when_no_bank_can_be_reached_the_payment_fails_and_nothing_is_held
         answer = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))
         assert [(a.channel, a.outcome) for a in answer.attempts] == [("unionsim", "not_sent")]
         await limit_state(db, payment.payment_id, "released")
+
+
+async def test_a_channels_daily_limit_holds_under_concurrency_and_failures_give_it_back(
+    gateway_addr: str,
+    ledger_addr: str,
+    identity_addr: str,
+    bank_url: str,
+    alipay: WalletClient,
+    wechat: WalletClient,
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "routing.json"
+    write_rules(rules, {"cappedbank": 1_000_000, "banksim": 1})
+    # A second contract at the same bank, allowed 10.00 yuan a day; the rest goes to banksim.
+    capped = ChannelSettings(
+        kind=ChannelKind.BANK,
+        url=bank_url,
+        secret=SecretStr(DEV_BANK_SECRET),
+        timeout_seconds=1.5,
+        daily_limit=1_000,
+    )
+    settings = gateway_settings(
+        ledger_addr,
+        identity_addr,
+        bank_url,
+        alipay,
+        wechat,
+        extra_channels={"cappedbank": capped},
+        routing_file=rules,
+    )
+    async with (
+        serving(build_gateway, settings) as addr,
+        grpc.aio.insecure_channel(addr) as channel,
+        aiohttp.ClientSession() as http,
+    ):
+        gateway = pb_grpc.GatewayServiceStub(channel)
+
+        async def pay(amount: int) -> pb.Payment:
+            return (await gateway.CreatePayment(card_payment(amount))).payment
+
+        together = await asyncio.gather(*(pay(300) for _ in range(8)))
+        assert {p.state for p in together} == {pb.Payment.SUCCEEDED}
+        assert Counter(p.channel for p in together) == {"cappedbank": 3, "banksim": 5}
+        spilled = next(p for p in together if p.channel == "banksim")
+        answer = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=spilled.payment_id))
+        [attempt] = answer.attempts
+        assert "skipped cappedbank: CHANNEL_DAILY_LIMIT; took banksim" in attempt.reason
+
+        # A declined charge took nothing from the day's volume: 900 + 100 still fits after it.
+        async with http.post(f"{bank_url}/_admin/faults", json={"decline_rate": 1}):
+            pass
+        try:
+            declined = await pay(100)
+        finally:
+            async with http.post(f"{bank_url}/_admin/faults", json={"decline_rate": 0}):
+                pass
+        assert (declined.state, declined.channel) == (pb.Payment.FAILED, "cappedbank")
+        assert (await pay(100)).channel == "cappedbank"
+        assert (await pay(1)).channel == "banksim"  # the day is full at exactly 10.00

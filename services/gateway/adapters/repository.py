@@ -15,6 +15,7 @@ from gateway.adapters.tables import (
     callback_cursors,
     card_verifications,
     channel_attempts,
+    channel_daily_volume,
     channel_notifications,
     merchants,
     outbox,
@@ -441,7 +442,50 @@ class AttemptQueries:
                 error_code=attempt.error_code[:64],
                 created_at=attempt.created_at,
                 updated_at=attempt.updated_at,
+                volume_reserved=attempt.volume_reserved,
             )
+        )
+
+    async def reserve_volume(self, channel: str, day: date, amount: Money, limit: int) -> bool:
+        """Adds the amount to the channel's volume of the day unless that would pass the limit;
+        the row stays locked until the transaction ends."""
+        key = {"channel": channel, "accounting_date": day, "currency": amount.currency}
+        await self._conn.execute(
+            insert(channel_daily_volume)
+            .values(**key, reserved=0)
+            .on_conflict_do_nothing(index_elements=list(key))
+        )
+        volume = channel_daily_volume.c
+        reserved = await self._conn.execute(
+            update(channel_daily_volume)
+            .where(
+                volume.channel == channel,
+                volume.accounting_date == day,
+                volume.currency == amount.currency,
+                volume.reserved + amount.minor_units <= limit,
+            )
+            .values(reserved=volume.reserved + amount.minor_units)
+            .returning(volume.reserved)
+        )
+        return reserved.first() is not None
+
+    async def release_volume(self, payment_id: str) -> None:
+        """Gives back what the payment's attempts reserved of their channels' daily volume."""
+        await self._conn.execute(
+            text(
+                """
+                WITH released AS (
+                    UPDATE channel_attempts SET volume_reserved = false
+                    WHERE payment_id = :payment_id AND volume_reserved
+                    RETURNING channel
+                )
+                UPDATE channel_daily_volume v SET reserved = v.reserved - p.amount
+                FROM released r, payments p
+                WHERE p.payment_id = :payment_id AND v.channel = r.channel
+                  AND v.accounting_date = p.accounting_date AND v.currency = p.currency
+                """
+            ),
+            {"payment_id": payment_id},
         )
 
     async def attempt_answered(
@@ -481,6 +525,7 @@ class AttemptQueries:
                 updated_at=row.updated_at,
                 outcome=row.outcome,
                 error_code=row.error_code,
+                volume_reserved=row.volume_reserved,
             )
             for row in rows
         ]

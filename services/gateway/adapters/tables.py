@@ -151,4 +151,14 @@ channel_attempts = Table(
     Column("error_code", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("volume_reserved", Boolean, nullable=False),
+)
+
+channel_daily_volume = Table(
+    "channel_daily_volume",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("accounting_date", Date, primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("reserved", BigInteger, nullable=False),
 )

@@ -8,7 +8,8 @@ from datetime import datetime
 
 @dataclass(frozen=True, slots=True)
 class ChannelAttempt:
-    """outcome is the channel's latest word on the charge (a ChannelOutcome value), "" before."""
+    """outcome is the channel's latest word on the charge (a ChannelOutcome value), "" before;
+    volume_reserved: the amount counts against the channel's daily limit until released."""
 
     payment_id: str
     attempt_no: int
@@ -19,3 +20,4 @@ class ChannelAttempt:
     updated_at: datetime
     outcome: str = ""
     error_code: str = ""
+    volume_reserved: bool = False

@@ -59,12 +59,14 @@ class RoutingRule:
 
 @dataclass(frozen=True, slots=True)
 class ChannelTerms:
-    """What a channel takes: its payment method, its hours, its largest single charge."""
+    """What a channel takes: its payment method, its hours, its largest single charge and
+    its daily volume (minor units; 0: no limit of ours)."""
 
     name: str
     method: PaymentMethod
     hours: ChannelHours
-    max_amount: int = 0  # 0: no limit of ours
+    max_amount: int = 0
+    daily_limit: int = 0
 
     def refusal(self, order: OrderToRoute, now: datetime) -> str | None:
         """Why the channel cannot take this charge now, known without asking it."""

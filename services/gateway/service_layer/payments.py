@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
 
 from opentelemetry import trace
 from opentelemetry.util.types import AttributeValue
@@ -25,6 +25,7 @@ from gateway.domain.ports import (
     ChannelOutcome,
     PayerCheck,
 )
+from gateway.service_layer.attempts import DAILY_LIMIT, accounting_date, claim_channel, reroute
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.settlement import apply_answer
 from gateway.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -33,8 +34,6 @@ from paysuite.runtime.telemetry import current_trace_id
 
 _log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
-
-ACCOUNTING_ZONE = ZoneInfo("Asia/Shanghai")
 
 
 def _annotate(payment: Payment) -> None:
@@ -68,21 +67,32 @@ def _decide(deps: PaymentDeps, command: CreatePayment, payment_id: str) -> Routi
     return select_channel(routing, deps.terms, order, deps.clock(), rates)
 
 
+@dataclass(frozen=True, slots=True)
+class _Recorded:
+    payment: Payment
+    created: bool
+    fallbacks: tuple[str, ...] = ()
+    refusal: str = ""
+    reason: str = ""
+
+
 async def _record(
     deps: PaymentDeps, command: CreatePayment, payment_id: str, decision: RoutingDecision
-) -> tuple[Payment, bool]:
-    """Stores the new payment order and its first attempt (True), or returns the one this
-    request id created before."""
+) -> _Recorded:
+    """Stores the new payment order on the first candidate channel with room today, with its
+    first attempt; or returns the payment this request id created before."""
     now = deps.clock()
+    day = accounting_date(now)
     async with deps.uow() as work:
         if (previous := await _replay(work, command)) is not None:
-            return previous, False
+            return _Recorded(previous, created=False)
         if not await work.repo.merchant_active(command.merchant_id):
             raise MerchantNotFound(
                 "merchant not found or not active", metadata={"merchant_id": command.merchant_id}
             )
         if await work.repo.order_paid(command.merchant_id, command.merchant_order_no):
             raise OrderAlreadyPaid("the business order is already paid")
+        claim = await claim_channel(deps, work, decision.candidates, day, command.amount)
         payment = Payment(
             payment_id=payment_id,
             request_id=command.request_id,
@@ -93,26 +103,39 @@ async def _record(
             method=command.method,
             payer_user_id=command.payer_user_id,
             state=PaymentState.PROCESSING,
-            channel=decision.channel or "",
+            channel=claim.channel or "",
             trace_id=current_trace_id(),
             created_at=now,
             updated_at=now,
             card_id=command.card_id,
             description=command.description,
         )
-        if await work.repo.add(payment, now.astimezone(ACCOUNTING_ZONE).date()):
-            if decision.channel is not None:
-                await work.repo.add_attempt(
-                    ChannelAttempt(
-                        payment_id, 1, decision.channel, decision.rule, decision.reason, now, now
-                    )
+        if await work.repo.add(payment, day):
+            if claim.channel is not None:
+                attempt = ChannelAttempt(
+                    payment_id,
+                    1,
+                    claim.channel,
+                    decision.rule,
+                    claim.reason(decision),
+                    now,
+                    now,
+                    volume_reserved=claim.reserved,
                 )
+                await work.repo.add_attempt(attempt)
             await work.commit()
-            return payment, True
+            refusal = decision.refusal if not decision.candidates else DAILY_LIMIT
+            return _Recorded(
+                payment,
+                True,
+                claim.rest,
+                "" if claim.channel else refusal,
+                claim.reason(decision),
+            )
         await work.rollback()
         raced = await _replay(work, command)
         assert raced is not None
-        return raced, False
+        return _Recorded(raced, created=False)
 
 
 async def _fail(deps: PaymentDeps, payment: Payment, reason: str) -> Payment:
@@ -120,6 +143,7 @@ async def _fail(deps: PaymentDeps, payment: Payment, reason: str) -> Payment:
     async with deps.uow() as work:
         updated = payment.fail(reason, deps.clock())
         await work.repo.save(updated)
+        await work.repo.release_volume(updated.payment_id)
         await work.repo.add_event(
             updated.merchant_id, "payment.failed", updated.payment_id, "", updated.updated_at
         )
@@ -153,33 +177,6 @@ async def _confirmed(
             )
 
 
-async def _reroute(
-    deps: PaymentDeps, payment: Payment, answer: ChannelAnswer, to: str, decision: RoutingDecision
-) -> tuple[Payment, int]:
-    """Closes the attempt the channel never received and opens one on the next candidate."""
-    now = deps.clock()
-    async with deps.uow() as work:
-        current = await work.repo.get(payment.payment_id, for_update=True)
-        assert current is not None
-        attempts = await work.repo.attempts(payment.payment_id)
-        await work.repo.attempt_answered(
-            payment.payment_id, answer.outcome.value, answer.error_code, now
-        )
-        updated = current.rerouted(to, now)
-        await work.repo.save(updated)
-        attempt_no = len(attempts) + 1
-        reason = f"failover: {current.channel} {answer.error_code}; {decision.reason}"
-        await work.repo.add_attempt(
-            ChannelAttempt(updated.payment_id, attempt_no, to, decision.rule, reason, now, now)
-        )
-        await work.commit()
-    _log.warning(
-        "channel unreachable; payment sent to the next channel",
-        extra={"payment_id": payment.payment_id, "from": current.channel, "to": to},
-    )
-    return updated, attempt_no
-
-
 async def _charge(
     deps: PaymentDeps, payment: Payment, charge: ChannelCharge, attempt_no: int, reason: str
 ) -> ChannelAnswer:
@@ -208,18 +205,19 @@ async def _charge(
 async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
     payment_id = new_id("pay")
     decision = _decide(deps, command, payment_id)
-    payment, created = await _record(deps, command, payment_id, decision)
+    recorded = await _record(deps, command, payment_id, decision)
+    payment = recorded.payment
     _annotate(payment)
-    if not created:
+    if not recorded.created:
         return payment
     span = trace.get_current_span()
     span.set_attribute("paysuite.routing.rule", decision.rule)
     span.set_attribute("paysuite.routing.reason", decision.reason)
     span.set_attribute("paysuite.routing.candidates", list(decision.candidates))
-    if decision.channel is None:
+    if recorded.refusal:
         # Closed, over its limits: the channel would refuse or lose the charge.
         _log.info("no channel can take the payment", extra={"payment_id": payment_id})
-        payment = await _fail(deps, payment, decision.refusal)
+        payment = await _fail(deps, payment, recorded.refusal)
         _annotate(payment)
         return payment
     # A wallet pays from the buyer's wallet account: no bound card to check; limits still apply.
@@ -243,11 +241,14 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
     charge = ChannelCharge(
         payment.payment_id, payment.amount, payer.agreement_no, command.description
     )
-    attempt_no, fallbacks = 1, list(decision.candidates[1:])
-    answer = await _charge(deps, payment, charge, attempt_no, decision.reason)
+    fallbacks = recorded.fallbacks
+    answer = await _charge(deps, payment, charge, 1, recorded.reason)
     while answer.outcome is ChannelOutcome.NOT_SENT and fallbacks:
-        payment, attempt_no = await _reroute(deps, payment, answer, fallbacks.pop(0), decision)
-        answer = await _charge(deps, payment, charge, attempt_no, decision.reason)
+        moved = await reroute(deps, payment, answer, fallbacks, decision)
+        if moved is None:
+            break
+        payment, fallbacks = moved.payment, moved.rest
+        answer = await _charge(deps, payment, charge, moved.attempt_no, moved.reason)
     payment = await apply_answer(deps, payment.payment_id, answer, card_id=payer.card_id or None)
     _annotate(payment)
     _log.info(

@@ -141,6 +141,7 @@ async def apply_answer(
                         answer.error_code or "CHANNEL_DECLINED", now, answer.channel_transaction_id
                     )
                 outbox_ids.append(await _enqueue_limit(work, updated, LIMIT_RELEASE, now))
+                await work.repo.release_volume(payment_id)
                 await work.repo.schedule_query(payment_id, None, 0)
                 await work.repo.add_event(
                     updated.merchant_id, f"payment.{updated.state.value}", payment_id, "", now
