@@ -10,7 +10,7 @@ from typing import Annotated
 import grpc
 import typer
 
-from gateway.domain.accounts import merchant_payable
+from gateway.domain.accounts import merchant_payable, user_wallet
 from payctl import gateway_commands
 from payctl.common import JsonOption, LedgerOption, run
 from payctl.ledger_commands import ledger_app
@@ -40,12 +40,14 @@ class Method(enum.StrEnum):
     CARD = "card"
     ALIPAY = "alipay"
     WECHAT = "wechat"
+    BALANCE = "balance"
 
 
 METHODS = {
     Method.CARD: gpb.PAYMENT_METHOD_BANK_CARD,
     Method.ALIPAY: gpb.PAYMENT_METHOD_ALIPAY,
     Method.WECHAT: gpb.PAYMENT_METHOD_WECHAT_PAY,
+    Method.BALANCE: gpb.PAYMENT_METHOD_WALLET_BALANCE,
 }
 
 
@@ -57,11 +59,16 @@ def pay(
     currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "CNY",
     order: Annotated[str | None, typer.Option(help="merchant order no")] = None,
     card: Annotated[str, typer.Option(help="bound card id; default card if empty")] = "",
-    method: Annotated[Method, typer.Option(help="bank card or wallet")] = Method.CARD,
+    method: Annotated[
+        Method, typer.Option(help="bank card, external wallet, or the platform wallet balance")
+    ] = Method.CARD,
+    top_up: Annotated[
+        bool, typer.Option("--top-up", help="credit the payer's platform wallet instead")
+    ] = False,
     gateway: GatewayOption = "localhost:50051",
     as_json: JsonOption = False,
 ) -> None:
-    """Pays a business order by bank card or wallet."""
+    """Pays a business order by bank card, external wallet or wallet balance, or tops up."""
     try:
         money = Money.parse(amount, currency.upper())
     except (ValueError, KeyError) as exc:
@@ -74,6 +81,7 @@ def pay(
         method=METHODS[method],
         payer_user_id=user,
         card_id=card,
+        purpose=gpb.PAYMENT_PURPOSE_TOP_UP if top_up else gpb.PAYMENT_PURPOSE_PURCHASE,
     )
 
     async def call() -> gpb.CreatePaymentResponse:
@@ -118,13 +126,18 @@ def get_payment(
 
 @app.command()
 def balance(
-    merchant: Annotated[str, typer.Option(help="merchant id")],
+    merchant: Annotated[str, typer.Option(help="merchant id")] = "",
+    user: Annotated[str, typer.Option(help="user id: their platform wallet")] = "",
     currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "CNY",
     ledger: LedgerOption = "localhost:50052",
     as_json: JsonOption = False,
 ) -> None:
-    """Shows what the platform owes a merchant (its payable account balance)."""
-    account_id = merchant_payable(merchant, currency.upper())
+    """Shows what the platform owes a merchant (its payable) or a user (their wallet)."""
+    if bool(merchant) == bool(user):
+        raise typer.BadParameter("give --merchant or --user", param_hint="--merchant/--user")
+    owner = merchant or user
+    code = currency.upper()
+    account_id = merchant_payable(merchant, code) if merchant else user_wallet(user, code)
 
     async def call() -> lpb.GetAccountResponse:
         async with grpc.aio.insecure_channel(ledger) as channel:
@@ -141,7 +154,7 @@ def balance(
             "minor_units": money.minor_units,
         },
         as_json,
-        f"{merchant} {money.format()}",
+        f"{owner} {money.format()}",
     )
 
 

@@ -8,6 +8,7 @@ import aiohttp
 
 from gateway.adapters.callback_http import HttpCallbackSender
 from gateway.adapters.channels.alipaysim import AlipayChannel
+from gateway.adapters.channels.balance import BALANCE_CHANNEL, BalanceChannel
 from gateway.adapters.channels.banksim import BankQuickPayChannel
 from gateway.adapters.channels.walletsim_common import WalletChannel
 from gateway.adapters.channels.wechatsim import WechatChannel
@@ -17,7 +18,10 @@ from gateway.adapters.ledger_client import GrpcLedger
 from gateway.adapters.notify_http import NotificationListener, bind_socket, serve_listener
 from gateway.adapters.routing_file import RoutingRules
 from gateway.channel_settings import ChannelKind, ChannelSettings
+from gateway.domain.channel_hours import ChannelHours
 from gateway.domain.channel_selection import ChannelTerms
+from gateway.domain.model import PaymentMethod
+from gateway.domain.ports import ChannelAdapter
 from gateway.entrypoints.servicer import GatewayServicer
 from gateway.service_layer.callbacks import CallbackDeps, run_dispatcher
 from gateway.service_layer.card_verification import VerificationDeps
@@ -83,10 +87,11 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     notify_base = (
         settings.notify_base_url or f"http://127.0.0.1:{notify_socket.getsockname()[1]}"
     ).rstrip("/")
-    adapters = {
+    adapters: dict[str, ChannelAdapter] = {
         name: _channel_adapter(name, channel, http, egress, notify_base)
         for name, channel in settings.channels.items()
     }
+    adapters[BALANCE_CHANNEL] = BalanceChannel(ledger_channel)
     terms = {
         name: ChannelTerms(
             name,
@@ -97,7 +102,10 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         )
         for name, channel in settings.channels.items()
     }
-    routing = RoutingRules(settings.routing_file, list(settings.channels), settings.channel_zone)
+    terms[BALANCE_CHANNEL] = ChannelTerms(
+        BALANCE_CHANNEL, PaymentMethod.WALLET_BALANCE, ChannelHours.parse("")
+    )
+    routing = RoutingRules(settings.routing_file, list(adapters), settings.channel_zone)
     verifier = adapters[settings.verify_channel]
     assert isinstance(verifier, BankQuickPayChannel)
     wallets = {
@@ -113,6 +121,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         terms=terms,
         relay=relay,
         clock=utc_now,
+        ledger=ledger,
         routing=routing.current,
     )
     verification = VerificationDeps(
@@ -130,7 +139,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         await run_janitor(deps)
 
     async def channel_accounts() -> None:
-        await open_channel_accounts(ledger, list(settings.channels))
+        await open_channel_accounts(ledger, list(adapters))
 
     async def merchant_callbacks() -> None:
         await run_dispatcher(callbacks)

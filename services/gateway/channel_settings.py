@@ -15,6 +15,8 @@ DEV_WECHAT_SECRET = "paysuite-dev-wechat-secret"
 
 # Channel names go into environment variable names, ledger account ids and URL paths.
 CHANNEL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+# The wallet balance is a channel of its own, always there, booked in the ledger.
+RESERVED_CHANNEL = "balance"
 
 
 class ChannelKind(enum.StrEnum):

@@ -11,6 +11,7 @@ from pydantic_settings import SettingsConfigDict
 
 from gateway.channel_settings import (
     CHANNEL_NAME_PATTERN,
+    RESERVED_CHANNEL,
     ChannelKind,
     ChannelSettings,
     dev_channels,
@@ -58,6 +59,8 @@ class GatewaySettings(ServiceSettings):
         for name, channel in channels.items():
             if not re.match(CHANNEL_NAME_PATTERN, name):
                 raise ValueError(f"channel name {name!r} must match {CHANNEL_NAME_PATTERN}")
+            if name == RESERVED_CHANNEL:
+                raise ValueError(f"channel name {name!r} is the wallet balance's own")
             secret = channel.secret.get_secret_value()
             variable = f"GATEWAY_CHANNELS__{name.upper()}__SECRET"
             if not secret:

@@ -170,6 +170,20 @@ def test_payctl_pays_and_reads_balance(stack: Stack) -> None:
     assert isinstance(routes, list) and any(r["channel"] == "banksim" for r in routes)
 
 
+def test_payctl_tops_up_the_wallet_by_card_and_pays_from_its_balance(stack: Stack) -> None:
+    run = _payctl(stack)
+    wallet = ["balance", "--user", demo.USER_ID]
+    pay = ["pay", "--merchant", demo.MERCHANT_ID, "--user", demo.USER_ID]
+    topped = run(*pay, "--amount", "20.00", "--top-up")
+    assert (topped["state"], topped["purpose"]) == ("SUCCEEDED", "PAYMENT_PURPOSE_TOP_UP")
+    funds = int(str(run(*wallet)["minor_units"]))
+    merchant = int(str(run("balance", "--merchant", demo.MERCHANT_ID)["minor_units"]))
+    spent = run(*pay, "--amount", "7.50", "--method", "balance")
+    assert (spent["state"], spent["channel"]) == ("SUCCEEDED", "balance")
+    assert run(*wallet)["minor_units"] == funds - 750
+    assert run("balance", "--merchant", demo.MERCHANT_ID)["minor_units"] == merchant + 750
+
+
 def test_payctl_pays_by_wallet_and_closes_an_unpaid_wallet_order(stack: Stack) -> None:
     run = _payctl(stack)
     pay = ["pay", "--merchant", demo.MERCHANT_ID, "--user", demo.USER_ID]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from gateway.domain.ports import LimitDecision, PayerCheck
+from gateway.domain.ports import Funding, LimitDecision, PayerCheck
 from paysuite.identity.v1 import identity_service_pb2 as pb
 from paysuite.identity.v1 import identity_service_pb2_grpc as pb_grpc
 from paysuite.money import Money
@@ -33,7 +33,7 @@ class GrpcIdentity:
         )
 
     async def reserve_limit(
-        self, payment_id: str, user_id: str, amount: Money, auth_factors: int
+        self, payment_id: str, user_id: str, amount: Money, auth_factors: int, funding: Funding
     ) -> LimitDecision:
         try:
             await self._stub.ReserveLimit(
@@ -41,7 +41,7 @@ class GrpcIdentity:
                     payment_id=payment_id,
                     user_id=user_id,
                     amount=money_to_proto(amount),
-                    funding=pb.FUNDING_CARD,
+                    funding=pb.FUNDING_BALANCE if funding is Funding.BALANCE else pb.FUNDING_CARD,
                     auth_factors=auth_factors,
                 ),
                 timeout=self._timeout,

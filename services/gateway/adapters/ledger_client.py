@@ -60,3 +60,17 @@ class GrpcLedger:
         await self._stub.CreateAccounts(
             pb.CreateAccountsRequest(accounts=specs), timeout=self._timeout
         )
+
+    async def open_wallet(self, user_id: str, currency: str) -> None:
+        spec = pb.AccountSpec(
+            account_id=accounts.user_wallet(user_id, currency),
+            name="Platform wallet",
+            type=pb.ACCOUNT_TYPE_LIABILITY,
+            currency_code=currency,
+            owner_type=pb.OWNER_TYPE_USER,
+            owner_id=user_id,
+            debits_must_not_exceed_credits=True,
+        )
+        await self._stub.CreateAccounts(
+            pb.CreateAccountsRequest(accounts=[spec]), timeout=self._timeout
+        )

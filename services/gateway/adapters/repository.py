@@ -24,7 +24,7 @@ from gateway.adapters.tables import (
     refunds,
 )
 from gateway.domain.attempts import ChannelAttempt
-from gateway.domain.model import Payment, PaymentMethod, PaymentState
+from gateway.domain.model import Payment, PaymentMethod, PaymentPurpose, PaymentState
 from gateway.domain.ports import CardVerification, VerifyElement, VerifyOutcome
 from gateway.domain.refunds import Refund, RefundState
 from gateway.domain.verification import CardVerificationRecord
@@ -53,6 +53,7 @@ def _payment(row: Any) -> Payment:
         fee=row.fee,
         refunded=row.refunded,
         needs_reconciliation=row.needs_reconciliation,
+        purpose=PaymentPurpose(row.purpose),
     )
 
 
@@ -611,8 +612,8 @@ class GatewayRepository(StatusQueries, CallbackQueries, NotificationQueries, Att
             "method": payment.method.value,
             "payer_user_id": payment.payer_user_id,
             "description": payment.description,
-            "channel": payment.channel,
             "trace_id": payment.trace_id,
+            "purpose": payment.purpose.value,
             "accounting_date": accounting_date,
             "created_at": payment.created_at,
             **_changeable(payment),

@@ -68,6 +68,7 @@ payments = Table(
     Column("query_attempts", Integer, nullable=False),
     Column("needs_reconciliation", Boolean, nullable=False),
     Column("refunded", BigInteger, nullable=False),
+    Column("purpose", String(16), nullable=False),
 )
 
 payment_events = Table(

@@ -16,3 +16,8 @@ def channel_receivable(channel: str, currency: str) -> str:
 def channel_fee_expense(currency: str) -> str:
     """What the platform pays channels for processing (expense)."""
     return f"platform.channel_fee_expense.{currency}"
+
+
+def user_wallet(user_id: str, currency: str) -> str:
+    """What the platform owes a user in their platform wallet (liability, no overdraft)."""
+    return f"user.{user_id}.wallet.{currency}"

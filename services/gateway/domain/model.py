@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from gateway.domain import accounts
 from paysuite.errors import DomainError, ErrorKind
 from paysuite.money import Money
 
@@ -16,11 +17,18 @@ class PaymentMethod(enum.Enum):
     BANK_CARD = "bank_card"
     ALIPAY = "alipay"
     WECHAT_PAY = "wechat_pay"
+    # The payer's own platform wallet, booked in our ledger.
+    WALLET_BALANCE = "wallet_balance"
 
     @property
     def needs_card(self) -> bool:
         """Whether the payer pays with a card bound here; a wallet pays from its own account."""
         return self is PaymentMethod.BANK_CARD
+
+
+class PaymentPurpose(enum.Enum):
+    PURCHASE = "purchase"  # pays the merchant
+    TOP_UP = "top_up"  # credits the payer's own platform wallet
 
 
 class PaymentState(enum.Enum):
@@ -65,10 +73,11 @@ class CreatePayment:
     card_id: str = ""
     description: str = ""
     auth_factors: int = 1
+    purpose: PaymentPurpose = PaymentPurpose.PURCHASE
 
     def request_hash(self) -> str:
         """Digest of the payload without request_id: a retry matches, a reuse does not."""
-        body = {
+        body: dict[str, object] = {
             "merchant_id": self.merchant_id,
             "merchant_order_no": self.merchant_order_no,
             "amount": [self.amount.currency, self.amount.minor_units],
@@ -78,6 +87,8 @@ class CreatePayment:
             "description": self.description,
             "auth_factors": self.auth_factors,
         }
+        if self.purpose is not PaymentPurpose.PURCHASE:  # hashes of purchases stay as they were
+            body["purpose"] = self.purpose.value
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -103,7 +114,16 @@ class Payment:
     fee: int = 0
     refunded: int = 0
     needs_reconciliation: bool = False
+    purpose: PaymentPurpose = PaymentPurpose.PURCHASE
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def payee_account(self) -> str:
+        """The ledger account a capture credits: the merchant's, or the payer's own wallet."""
+        currency = self.amount.currency
+        if self.purpose is PaymentPurpose.TOP_UP:
+            return accounts.user_wallet(self.payer_user_id, currency)
+        return accounts.merchant_payable(self.merchant_id, currency)
 
     def _moved(self, state: PaymentState, now: datetime, **changes: object) -> Payment:
         if self.state.terminal:

@@ -51,6 +51,7 @@ class ChannelCharge:
     amount: Money
     agreement_no: str
     subject: str
+    payer_user_id: str = ""
 
 
 class ChannelAdapter(Protocol):
@@ -161,11 +162,18 @@ class LimitDecision:
     reason: str = ""
 
 
+class Funding(enum.Enum):
+    """What pays: the payer's platform balance (tier limits) or a card (daily limits only)."""
+
+    BALANCE = "balance"
+    CARD = "card"
+
+
 class IdentityPort(Protocol):
     async def check_payer(self, user_id: str, amount: Money, card_id: str) -> PayerCheck: ...
 
     async def reserve_limit(
-        self, payment_id: str, user_id: str, amount: Money, auth_factors: int
+        self, payment_id: str, user_id: str, amount: Money, auth_factors: int, funding: Funding
     ) -> LimitDecision: ...
 
     async def settle_limit(self, payment_id: str, commit: bool) -> None:
@@ -193,4 +201,8 @@ class LedgerPort(Protocol):
 
     async def open_receivables(self, channels: Collection[str], currency: str) -> None:
         """Opens each channel's receivable account; one that exists is left as it is."""
+        ...
+
+    async def open_wallet(self, user_id: str, currency: str) -> None:
+        """Opens the user's platform wallet (no overdraft); one that exists is left as it is."""
         ...

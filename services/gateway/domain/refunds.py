@@ -27,6 +27,11 @@ class RefundNotAllowed(DomainError):
     reason = "PAYMENT_NOT_REFUNDABLE"
 
 
+class TopUpNotRefundable(DomainError):
+    kind = ErrorKind.FAILED_PRECONDITION
+    reason = "TOP_UP_NOT_REFUNDABLE"
+
+
 class RefundExceedsPayment(DomainError):
     kind = ErrorKind.FAILED_PRECONDITION
     reason = "REFUND_EXCEEDS_PAYMENT"

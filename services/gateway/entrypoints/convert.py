@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from gateway.domain.attempts import ChannelAttempt
-from gateway.domain.model import CreatePayment, Payment, PaymentMethod, PaymentState
+from gateway.domain.model import (
+    CreatePayment,
+    Payment,
+    PaymentMethod,
+    PaymentPurpose,
+    PaymentState,
+)
 from gateway.domain.ports import CardCheck, VerifyElement, VerifyMethod, VerifyOutcome
 from gateway.domain.refunds import Refund, RefundState, RequestRefund
 from gateway.domain.verification import CardVerificationRecord
@@ -22,10 +28,16 @@ from paysuite.runtime.protoconv import (
     timestamp,
 )
 
+PURPOSES = {
+    pb.PAYMENT_PURPOSE_UNSPECIFIED: PaymentPurpose.PURCHASE,
+    pb.PAYMENT_PURPOSE_PURCHASE: PaymentPurpose.PURCHASE,
+    pb.PAYMENT_PURPOSE_TOP_UP: PaymentPurpose.TOP_UP,
+}
 METHODS = {
     pb.PAYMENT_METHOD_BANK_CARD: PaymentMethod.BANK_CARD,
     pb.PAYMENT_METHOD_ALIPAY: PaymentMethod.ALIPAY,
     pb.PAYMENT_METHOD_WECHAT_PAY: PaymentMethod.WECHAT_PAY,
+    pb.PAYMENT_METHOD_WALLET_BALANCE: PaymentMethod.WALLET_BALANCE,
 }
 STATES = {
     PaymentState.PROCESSING: pb.Payment.PROCESSING,
@@ -69,6 +81,15 @@ def create_command(request: pb.CreatePaymentRequest) -> CreatePayment:
     violations.require(request.method in METHODS, "method", "required")
     violations.require(len(request.description) <= 128, "description", "at most 128 characters")
     violations.require(0 <= request.auth_factors <= 5, "auth_factors", "0 to 5")
+    violations.require(request.purpose in PURPOSES, "purpose", "not a purpose")
+    violations.require(
+        not (
+            request.purpose == pb.PAYMENT_PURPOSE_TOP_UP
+            and request.method == pb.PAYMENT_METHOD_WALLET_BALANCE
+        ),
+        "purpose",
+        "a wallet is topped up by card or an external wallet, not from its own balance",
+    )
     violations.raise_if_any()
     assert amount is not None
     return CreatePayment(
@@ -81,6 +102,7 @@ def create_command(request: pb.CreatePaymentRequest) -> CreatePayment:
         card_id=request.card_id,
         description=request.description,
         auth_factors=request.auth_factors or 1,
+        purpose=PURPOSES[request.purpose],
     )
 
 
@@ -174,6 +196,7 @@ def payment_to_proto(payment: Payment) -> pb.Payment:
         card_id=payment.card_id,
         create_time=timestamp(payment.created_at),
         update_time=timestamp(payment.updated_at),
+        purpose=next(k for k, v in PURPOSES.items() if v is payment.purpose and k),
     )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from gateway.domain.channel_selection import ChannelTerms, Routing
-from gateway.domain.ports import ChannelAdapter, IdentityPort
+from gateway.domain.ports import ChannelAdapter, IdentityPort, LedgerPort
 from gateway.domain.success_rates import SuccessRates
 from gateway.service_layer.outbox import OutboxRelay
 from gateway.service_layer.unit_of_work import UnitOfWorkFactory
@@ -23,6 +23,7 @@ class PaymentDeps:
     terms: Mapping[str, ChannelTerms]
     relay: OutboxRelay
     clock: Callable[[], datetime]
+    ledger: LedgerPort
     # The routing rules in force (re-read from their file as it changes).
     routing: Callable[[], Routing] = Routing
     success_rates: SuccessRates = field(default_factory=SuccessRates)

@@ -17,12 +17,19 @@ from gateway.domain.errors import (
     PaymentNotFound,
     RequestIdReused,
 )
-from gateway.domain.model import CreatePayment, Payment, PaymentState
+from gateway.domain.model import (
+    CreatePayment,
+    Payment,
+    PaymentMethod,
+    PaymentPurpose,
+    PaymentState,
+)
 from gateway.domain.ports import (
     ChannelAdapter,
     ChannelAnswer,
     ChannelCharge,
     ChannelOutcome,
+    Funding,
     PayerCheck,
 )
 from gateway.service_layer.attempts import DAILY_LIMIT, accounting_date, claim_channel, reroute
@@ -109,6 +116,7 @@ async def _record(
             updated_at=now,
             card_id=command.card_id,
             description=command.description,
+            purpose=command.purpose,
         )
         if await work.repo.add(payment, day):
             if claim.channel is not None:
@@ -149,6 +157,19 @@ async def _fail(deps: PaymentDeps, payment: Payment, reason: str) -> Payment:
         )
         await work.commit()
     return updated
+
+
+async def _wallet_opened(deps: PaymentDeps, payment: Payment) -> bool:
+    """The top-up's capture credits the payer's wallet: it must exist before anything is charged."""
+    try:
+        await deps.ledger.open_wallet(payment.payer_user_id, payment.amount.currency)
+    except Exception as exc:  # the ledger is down or slow: charge nothing
+        _log.warning(
+            "wallet not opened; top-up refused",
+            extra={"payment_id": payment.payment_id, "error": type(exc).__name__},
+        )
+        return False
+    return True
 
 
 async def _confirmed(
@@ -220,6 +241,10 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
         payment = await _fail(deps, payment, recorded.refusal)
         _annotate(payment)
         return payment
+    if command.purpose is PaymentPurpose.TOP_UP and not await _wallet_opened(deps, payment):
+        payment = await _fail(deps, payment, "WALLET_UNAVAILABLE")
+        _annotate(payment)
+        return payment
     # A wallet pays from the buyer's wallet account: no bound card to check; limits still apply.
     payer = PayerCheck(eligible=True)
     if command.method.needs_card:
@@ -231,15 +256,20 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
         payment = await _fail(deps, payment, f"PAYER_{reason}")
         _annotate(payment)
         return payment
+    funding = Funding.BALANCE if command.method is PaymentMethod.WALLET_BALANCE else Funding.CARD
     limits = await deps.identity.reserve_limit(
-        payment.payment_id, command.payer_user_id, command.amount, command.auth_factors
+        payment.payment_id, command.payer_user_id, command.amount, command.auth_factors, funding
     )
     if not limits.reserved:
         payment = await _fail(deps, payment, f"PAYER_{limits.reason}")
         _annotate(payment)
         return payment
     charge = ChannelCharge(
-        payment.payment_id, payment.amount, payer.agreement_no, command.description
+        payment.payment_id,
+        payment.amount,
+        payer.agreement_no,
+        command.description,
+        command.payer_user_id,
     )
     fallbacks = recorded.fallbacks
     answer = await _charge(deps, payment, charge, 1, recorded.reason)

@@ -13,8 +13,15 @@ from datetime import timedelta
 
 from gateway.domain import accounts
 from gateway.domain.errors import PaymentNotFound, RequestIdReused
+from gateway.domain.model import Payment, PaymentPurpose, PaymentState
 from gateway.domain.ports import ChannelAnswer, ChannelOutcome, LedgerPosting
-from gateway.domain.refunds import Refund, RefundState, RequestRefund, check_refundable
+from gateway.domain.refunds import (
+    Refund,
+    RefundState,
+    RequestRefund,
+    TopUpNotRefundable,
+    check_refundable,
+)
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.outbox import LEDGER_TRANSFER, current_traceparent, transfer_payload
 from gateway.service_layer.unit_of_work import UnitOfWorkFactory
@@ -50,6 +57,11 @@ async def _reserve(deps: PaymentDeps, command: RequestRefund) -> tuple[Refund, s
         payment = await work.repo.get(command.payment_id, for_update=True)
         if payment is None:
             raise PaymentNotFound("payment not found", metadata={"payment_id": command.payment_id})
+        if payment.purpose is PaymentPurpose.TOP_UP and payment.state is PaymentState.SUCCEEDED:
+            raise TopUpNotRefundable(
+                "a top-up is withdrawn from the wallet, not refunded",
+                metadata={"payment_id": payment.payment_id},
+            )
         check_refundable(
             payment.amount,
             payment.refunded,
@@ -81,15 +93,9 @@ async def _reserve(deps: PaymentDeps, command: RequestRefund) -> tuple[Refund, s
     return refund, payment.channel, True
 
 
-def _reverse_postings(refund: Refund, channel: str, merchant_id: str) -> list[LedgerPosting]:
-    currency = refund.amount.currency
-    return [
-        LedgerPosting(
-            accounts.merchant_payable(merchant_id, currency),
-            accounts.channel_receivable(channel, currency),
-            refund.amount,
-        )
-    ]
+def _reverse_postings(refund: Refund, payment: Payment) -> list[LedgerPosting]:
+    receivable = accounts.channel_receivable(payment.channel, refund.amount.currency)
+    return [LedgerPosting(payment.payee_account, receivable, refund.amount)]
 
 
 async def apply_refund_answer(deps: PaymentDeps, refund_id: str, answer: ChannelAnswer) -> Refund:
@@ -111,7 +117,7 @@ async def apply_refund_answer(deps: PaymentDeps, refund_id: str, answer: Channel
                 LEDGER_TRANSFER,
                 f"{refund.refund_id}:refund",
                 transfer_payload(
-                    _reverse_postings(refund, payment.channel, payment.merchant_id),
+                    _reverse_postings(refund, payment),
                     "payment refund",
                     {"payment_id": payment.payment_id, "refund_id": refund.refund_id},
                 ),

@@ -33,14 +33,11 @@ from paysuite.money import Money
 
 
 def capture_postings(payment: Payment) -> list[LedgerPosting]:
-    """The merchant is owed the amount; the channel owes it less the fee it keeps."""
+    """The merchant (or, for a top-up, the payer's wallet) is owed the amount; the channel owes
+    it less the fee it keeps."""
     currency = payment.amount.currency
     receivable = accounts.channel_receivable(payment.channel, currency)
-    postings = [
-        LedgerPosting(
-            receivable, accounts.merchant_payable(payment.merchant_id, currency), payment.amount
-        )
-    ]
+    postings = [LedgerPosting(receivable, payment.payee_account, payment.amount)]
     if payment.fee > 0:
         postings.append(
             LedgerPosting(

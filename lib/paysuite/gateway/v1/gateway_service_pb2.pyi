@@ -36,6 +36,10 @@ class _PaymentMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Payment
     """Alipay-style wallet."""
     PAYMENT_METHOD_WECHAT_PAY: _PaymentMethod.ValueType  # 3
     """WeChat-Pay-style wallet."""
+    PAYMENT_METHOD_WALLET_BALANCE: _PaymentMethod.ValueType  # 4
+    """The payer's balance in their platform wallet (a payment account), booked in the ledger;
+    counts against the payer's tier limits.
+    """
 
 class PaymentMethod(_PaymentMethod, metaclass=_PaymentMethodEnumTypeWrapper):
     """How the payer pays."""
@@ -48,7 +52,41 @@ PAYMENT_METHOD_ALIPAY: PaymentMethod.ValueType  # 2
 """Alipay-style wallet."""
 PAYMENT_METHOD_WECHAT_PAY: PaymentMethod.ValueType  # 3
 """WeChat-Pay-style wallet."""
+PAYMENT_METHOD_WALLET_BALANCE: PaymentMethod.ValueType  # 4
+"""The payer's balance in their platform wallet (a payment account), booked in the ledger;
+counts against the payer's tier limits.
+"""
 Global___PaymentMethod: _TypeAlias = PaymentMethod  # noqa: Y015
+
+class _PaymentPurpose:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PaymentPurposeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PaymentPurpose.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PAYMENT_PURPOSE_UNSPECIFIED: _PaymentPurpose.ValueType  # 0
+    """Not set: a purchase."""
+    PAYMENT_PURPOSE_PURCHASE: _PaymentPurpose.ValueType  # 1
+    """Pays the merchant."""
+    PAYMENT_PURPOSE_TOP_UP: _PaymentPurpose.ValueType  # 2
+    """Tops up the payer's own platform wallet (by card or an external wallet, not from the
+    balance itself); the merchant is the internal service that owns the top-up order.
+    A top-up is not refunded (it is withdrawn), except automatically as a duplicate.
+    """
+
+class PaymentPurpose(_PaymentPurpose, metaclass=_PaymentPurposeEnumTypeWrapper):
+    """What the money is for."""
+
+PAYMENT_PURPOSE_UNSPECIFIED: PaymentPurpose.ValueType  # 0
+"""Not set: a purchase."""
+PAYMENT_PURPOSE_PURCHASE: PaymentPurpose.ValueType  # 1
+"""Pays the merchant."""
+PAYMENT_PURPOSE_TOP_UP: PaymentPurpose.ValueType  # 2
+"""Tops up the payer's own platform wallet (by card or an external wallet, not from the
+balance itself); the merchant is the internal service that owns the top-up order.
+A top-up is not refunded (it is withdrawn), except automatically as a duplicate.
+"""
+Global___PaymentPurpose: _TypeAlias = PaymentPurpose  # noqa: Y015
 
 class _VerifyOutcome:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -209,6 +247,7 @@ class Payment(_message.Message):
     CARD_ID_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
     payment_id: _builtins.str
     """Server-assigned id, e.g. "pay_01J..."."""
     merchant_id: _builtins.str
@@ -231,6 +270,8 @@ class Payment(_message.Message):
     """W3C trace id (32 hex) of the request that created the payment."""
     card_id: _builtins.str
     """Bound card used, for card payments."""
+    purpose: Global___PaymentPurpose.ValueType
+    """What the money is for."""
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
         """Amount to collect."""
@@ -260,10 +301,11 @@ class Payment(_message.Message):
         card_id: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        purpose: Global___PaymentPurpose.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "card_id", b"card_id", "channel", b"channel", "channel_transaction_id", b"channel_transaction_id", "create_time", b"create_time", "failure_reason", b"failure_reason", "merchant_id", b"merchant_id", "merchant_order_no", b"merchant_order_no", "method", b"method", "payer_user_id", b"payer_user_id", "payment_id", b"payment_id", "state", b"state", "trace_id", b"trace_id", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "card_id", b"card_id", "channel", b"channel", "channel_transaction_id", b"channel_transaction_id", "create_time", b"create_time", "failure_reason", b"failure_reason", "merchant_id", b"merchant_id", "merchant_order_no", b"merchant_order_no", "method", b"method", "payer_user_id", b"payer_user_id", "payment_id", b"payment_id", "purpose", b"purpose", "state", b"state", "trace_id", b"trace_id", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -284,6 +326,7 @@ class CreatePaymentRequest(_message.Message):
     CARD_ID_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     AUTH_FACTORS_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Caller-chosen unique id (UUID recommended); the same id with the same content returns the
     first answer, with different content it is rejected.
@@ -304,6 +347,8 @@ class CreatePaymentRequest(_message.Message):
     """Authentication factors the payer confirmed the payment with (password, SMS code,
     biometric); sets the payer's daily limit. 1 when unset.
     """
+    purpose: Global___PaymentPurpose.ValueType
+    """What the money is for; a purchase when unset."""
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
         """Amount to collect; positive."""
@@ -320,10 +365,11 @@ class CreatePaymentRequest(_message.Message):
         card_id: _builtins.str = ...,
         description: _builtins.str = ...,
         auth_factors: _builtins.int = ...,
+        purpose: Global___PaymentPurpose.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "auth_factors", b"auth_factors", "card_id", b"card_id", "description", b"description", "merchant_id", b"merchant_id", "merchant_order_no", b"merchant_order_no", "method", b"method", "payer_user_id", b"payer_user_id", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "auth_factors", b"auth_factors", "card_id", b"card_id", "description", b"description", "merchant_id", b"merchant_id", "merchant_order_no", b"merchant_order_no", "method", b"method", "payer_user_id", b"payer_user_id", "purpose", b"purpose", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
