@@ -37,10 +37,14 @@ async def seed_ledger(ledger_addr: str, merchant_id: str = demo.MERCHANT_ID) -> 
         )
 
 
-async def seed_merchant(settings: GatewaySettings, merchant_id: str = demo.MERCHANT_ID) -> None:
+async def seed_merchant(
+    settings: GatewaySettings, merchant_id: str = demo.MERCHANT_ID, fee_bps: int = 0
+) -> None:
     engine = create_engine(settings.dsn, schema="gateway", service="gateway-seed", pool_size=1)
     try:
-        await register_merchant(gateway_uow(engine), merchant_id, demo.MERCHANT_NAME, utc_now)
+        await register_merchant(
+            gateway_uow(engine), merchant_id, demo.MERCHANT_NAME, utc_now, fee_bps
+        )
     finally:
         await engine.dispose()
 

@@ -54,6 +54,7 @@ def _payment(row: Any) -> Payment:
         refunded=row.refunded,
         needs_reconciliation=row.needs_reconciliation,
         purpose=PaymentPurpose(row.purpose),
+        merchant_fee=row.merchant_fee,
     )
 
 
@@ -68,6 +69,7 @@ def _changeable(payment: Payment) -> dict[str, Any]:
         "updated_at": payment.updated_at,
         "refunded": payment.refunded,
         "needs_reconciliation": payment.needs_reconciliation,
+        "merchant_fee": payment.merchant_fee,
     }
 
 
@@ -355,6 +357,16 @@ class StatusQueries:
         )
         return [r.refund_id for r in rows]
 
+    async def refunds_succeeded(self, payment_id: str) -> int:
+        """What succeeded refunds of the payment have given back so far (minor units)."""
+        total = await self._conn.scalar(
+            select(func.coalesce(func.sum(refunds.c.amount), 0)).where(
+                refunds.c.payment_id == payment_id,
+                refunds.c.state == RefundState.SUCCEEDED.value,
+            )
+        )
+        return int(total or 0)
+
     async def add_refund(self, refund: Refund) -> bool:
         statement = (
             insert(refunds)
@@ -544,12 +556,25 @@ class GatewayRepository(StatusQueries, CallbackQueries, NotificationQueries, Att
         ).first()
         return row is not None and row.state == "active"
 
-    async def upsert_merchant(self, merchant_id: str, name: str, now: datetime) -> None:
-        await self._conn.execute(
-            insert(merchants)
-            .values(merchant_id=merchant_id, name=name, state="active", created_at=now)
-            .on_conflict_do_nothing(index_elements=["merchant_id"])
+    async def upsert_merchant(
+        self, merchant_id: str, name: str, fee_bps: int, now: datetime
+    ) -> None:
+        """Registers the merchant as active, or updates its name and fee rate."""
+        statement = insert(merchants).values(
+            merchant_id=merchant_id, name=name, state="active", created_at=now, fee_bps=fee_bps
         )
+        await self._conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["merchant_id"],
+                set_={"name": statement.excluded.name, "fee_bps": statement.excluded.fee_bps},
+            )
+        )
+
+    async def merchant_fee_bps(self, merchant_id: str) -> int:
+        rate = await self._conn.scalar(
+            select(merchants.c.fee_bps).where(merchants.c.merchant_id == merchant_id)
+        )
+        return int(rate or 0)
 
     async def by_request_id(self, request_id: str) -> Payment | None:
         row = (

@@ -29,6 +29,7 @@ merchants = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("callback_url", Text, nullable=True),
     Column("callback_secret", Text, nullable=True),
+    Column("fee_bps", Integer, nullable=False),
 )
 
 callback_cursors = Table(
@@ -69,6 +70,7 @@ payments = Table(
     Column("needs_reconciliation", Boolean, nullable=False),
     Column("refunded", BigInteger, nullable=False),
     Column("purpose", String(16), nullable=False),
+    Column("merchant_fee", BigInteger, nullable=False),
 )
 
 payment_events = Table(

@@ -21,3 +21,8 @@ def channel_fee_expense(currency: str) -> str:
 def user_wallet(user_id: str, currency: str) -> str:
     """What the platform owes a user in their platform wallet (liability, no overdraft)."""
     return f"user.{user_id}.wallet.{currency}"
+
+
+def fee_income(currency: str) -> str:
+    """What the platform earns of merchants' payments (income)."""
+    return f"platform.fee_income.{currency}"

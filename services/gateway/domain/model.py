@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from gateway.domain import accounts
+from gateway.domain import accounts, fees
 from paysuite.errors import DomainError, ErrorKind
 from paysuite.money import Money
 
@@ -115,6 +115,8 @@ class Payment:
     refunded: int = 0
     needs_reconciliation: bool = False
     purpose: PaymentPurpose = PaymentPurpose.PURCHASE
+    # What the platform keeps of a captured purchase, at the merchant's fee rate.
+    merchant_fee: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -143,9 +145,19 @@ class Payment:
     def using_card(self, card_id: str) -> Payment:
         return replace(self, card_id=card_id)
 
-    def succeed(self, channel_transaction_id: str, fee: int, now: datetime) -> Payment:
+    def succeed(
+        self, channel_transaction_id: str, fee: int, now: datetime, merchant_fee_bps: int = 0
+    ) -> Payment:
+        """Captured: a purchase pays the merchant less its fee; a top-up credits the wallet."""
+        kept = 0
+        if self.purpose is PaymentPurpose.PURCHASE:
+            kept = fees.merchant_fee(self.amount.minor_units, merchant_fee_bps)
         return self._moved(
-            PaymentState.SUCCEEDED, now, channel_transaction_id=channel_transaction_id, fee=fee
+            PaymentState.SUCCEEDED,
+            now,
+            channel_transaction_id=channel_transaction_id,
+            fee=fee,
+            merchant_fee=kept,
         )
 
     def duplicate(self, channel_transaction_id: str, fee: int, now: datetime) -> Payment:

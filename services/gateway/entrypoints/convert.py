@@ -19,6 +19,7 @@ from gateway.domain.refunds import Refund, RefundState, RequestRefund
 from gateway.domain.verification import CardVerificationRecord
 from paysuite.errors import FieldViolation, InvalidArgument, Violations
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
+from paysuite.money import Money
 from paysuite.runtime.protoconv import (
     check_id,
     date_from_proto,
@@ -197,6 +198,7 @@ def payment_to_proto(payment: Payment) -> pb.Payment:
         create_time=timestamp(payment.created_at),
         update_time=timestamp(payment.updated_at),
         purpose=next(k for k, v in PURPOSES.items() if v is payment.purpose and k),
+        merchant_fee=money_to_proto(Money(payment.amount.currency, payment.merchant_fee)),
     )
 
 

@@ -1,19 +1,27 @@
-"""Merchant onboarding, minimal for now: a merchant id the gateway will accept payments for."""
+"""Merchant onboarding: a merchant id the gateway accepts payments for, and its fee rate."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 
+from gateway.domain.fees import BPS_PER_UNIT
 from gateway.service_layer.unit_of_work import UnitOfWorkFactory
 
 
 async def register_merchant(
-    uow: UnitOfWorkFactory, merchant_id: str, name: str, clock: Callable[[], datetime]
+    uow: UnitOfWorkFactory,
+    merchant_id: str,
+    name: str,
+    clock: Callable[[], datetime],
+    fee_bps: int = 0,
 ) -> None:
-    """Registers the merchant as active unless it exists."""
+    """Registers the merchant as active, or updates its name and fee rate (basis points of
+    each captured payment the platform keeps)."""
+    if not 0 <= fee_bps <= BPS_PER_UNIT:
+        raise ValueError("a fee rate is 0 to 10000 basis points")
     async with uow() as work:
-        await work.repo.upsert_merchant(merchant_id, name, clock())
+        await work.repo.upsert_merchant(merchant_id, name, fee_bps, clock())
         await work.commit()
 
 

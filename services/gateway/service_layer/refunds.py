@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from gateway.domain import accounts
+from gateway.domain import accounts, fees
 from gateway.domain.errors import PaymentNotFound, RequestIdReused
 from gateway.domain.model import Payment, PaymentPurpose, PaymentState
 from gateway.domain.ports import ChannelAnswer, ChannelOutcome, LedgerPosting
@@ -27,6 +27,7 @@ from gateway.service_layer.outbox import LEDGER_TRANSFER, current_traceparent, t
 from gateway.service_layer.unit_of_work import UnitOfWorkFactory
 from paysuite.errors import NotFound
 from paysuite.ids import new_id
+from paysuite.money import Money
 from paysuite.runtime.telemetry import current_trace_id
 
 # A refund the channel has not answered definitely is sent again after waiting as long as it
@@ -93,9 +94,31 @@ async def _reserve(deps: PaymentDeps, command: RequestRefund) -> tuple[Refund, s
     return refund, payment.channel, True
 
 
-def _reverse_postings(refund: Refund, payment: Payment) -> list[LedgerPosting]:
-    receivable = accounts.channel_receivable(payment.channel, refund.amount.currency)
-    return [LedgerPosting(payment.payee_account, receivable, refund.amount)]
+def _reverse_postings(
+    refund: Refund, payment: Payment, refunded_before: int
+) -> list[LedgerPosting]:
+    """The capture in reverse: the merchant and the platform's fee income each give back their
+    share of the refund (the fee pro rata, its parts adding up to the whole fee)."""
+    currency = refund.amount.currency
+    receivable = accounts.channel_receivable(payment.channel, currency)
+    fee_back = fees.refunded_fee(
+        payment.merchant_fee,
+        payment.amount.minor_units,
+        refunded_before,
+        refund.amount.minor_units,
+    )
+    postings = [
+        LedgerPosting(
+            payment.payee_account,
+            receivable,
+            Money(currency, refund.amount.minor_units - fee_back),
+        )
+    ]
+    if fee_back > 0:
+        postings.append(
+            LedgerPosting(accounts.fee_income(currency), receivable, Money(currency, fee_back))
+        )
+    return postings
 
 
 async def apply_refund_answer(deps: PaymentDeps, refund_id: str, answer: ChannelAnswer) -> Refund:
@@ -117,7 +140,9 @@ async def apply_refund_answer(deps: PaymentDeps, refund_id: str, answer: Channel
                 LEDGER_TRANSFER,
                 f"{refund.refund_id}:refund",
                 transfer_payload(
-                    _reverse_postings(refund, payment),
+                    _reverse_postings(
+                        refund, payment, await work.repo.refunds_succeeded(payment.payment_id)
+                    ),
                     "payment refund",
                     {"payment_id": payment.payment_id, "refund_id": refund.refund_id},
                 ),

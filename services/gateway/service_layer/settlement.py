@@ -33,11 +33,20 @@ from paysuite.money import Money
 
 
 def capture_postings(payment: Payment) -> list[LedgerPosting]:
-    """The merchant (or, for a top-up, the payer's wallet) is owed the amount; the channel owes
-    it less the fee it keeps."""
+    """The merchant is owed the amount less the platform's fee (a top-up: the payer's wallet, all
+    of it); the channel owes the amount less the fee it keeps."""
     currency = payment.amount.currency
     receivable = accounts.channel_receivable(payment.channel, currency)
-    postings = [LedgerPosting(receivable, payment.payee_account, payment.amount)]
+    kept = payment.merchant_fee
+    postings = [
+        LedgerPosting(
+            receivable, payment.payee_account, Money(currency, payment.amount.minor_units - kept)
+        )
+    ]
+    if kept > 0:
+        postings.append(
+            LedgerPosting(receivable, accounts.fee_income(currency), Money(currency, kept))
+        )
     if payment.fee > 0:
         postings.append(
             LedgerPosting(
@@ -105,8 +114,17 @@ async def apply_answer(
                 paid_before = await work.repo.order_paid(
                     current.merchant_id, current.merchant_order_no
                 )
-                settle = current.duplicate if paid_before else current.succeed
-                updated = settle(answer.channel_transaction_id, answer.fee_minor_units, now)
+                if paid_before:
+                    updated = current.duplicate(
+                        answer.channel_transaction_id, answer.fee_minor_units, now
+                    )
+                else:
+                    updated = current.succeed(
+                        answer.channel_transaction_id,
+                        answer.fee_minor_units,
+                        now,
+                        await work.repo.merchant_fee_bps(current.merchant_id),
+                    )
                 outbox_ids.append(
                     await work.repo.enqueue(
                         LEDGER_TRANSFER,

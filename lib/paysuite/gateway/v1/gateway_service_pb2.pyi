@@ -248,6 +248,7 @@ class Payment(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     PURPOSE_FIELD_NUMBER: _builtins.int
+    MERCHANT_FEE_FIELD_NUMBER: _builtins.int
     payment_id: _builtins.str
     """Server-assigned id, e.g. "pay_01J..."."""
     merchant_id: _builtins.str
@@ -284,6 +285,12 @@ class Payment(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When it last changed."""
 
+    @_builtins.property
+    def merchant_fee(self) -> _money_pb2.Money:
+        """What the platform keeps of a captured purchase at the merchant's fee rate (fee income);
+        the merchant is owed the amount less this. Refunds give it back pro rata.
+        """
+
     def __init__(
         self,
         *,
@@ -302,10 +309,11 @@ class Payment(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         purpose: Global___PaymentPurpose.ValueType = ...,
+        merchant_fee: _money_pb2.Money | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "create_time", b"create_time", "merchant_fee", b"merchant_fee", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "card_id", b"card_id", "channel", b"channel", "channel_transaction_id", b"channel_transaction_id", "create_time", b"create_time", "failure_reason", b"failure_reason", "merchant_id", b"merchant_id", "merchant_order_no", b"merchant_order_no", "method", b"method", "payer_user_id", b"payer_user_id", "payment_id", b"payment_id", "purpose", b"purpose", "state", b"state", "trace_id", b"trace_id", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "card_id", b"card_id", "channel", b"channel", "channel_transaction_id", b"channel_transaction_id", "create_time", b"create_time", "failure_reason", b"failure_reason", "merchant_fee", b"merchant_fee", "merchant_id", b"merchant_id", "merchant_order_no", b"merchant_order_no", "method", b"method", "payer_user_id", b"payer_user_id", "payment_id", b"payment_id", "purpose", b"purpose", "state", b"state", "trace_id", b"trace_id", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,100 @@
+"""The platform's fee: kept of each captured purchase at the merchant's rate as fee income,
+given back pro rata by refunds so that a full refund returns all of it."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+
+from devstack import seed
+from paysuite.gateway.v1 import gateway_service_pb2 as pb
+from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
+from paysuite.ledger.v1 import ledger_service_pb2 as lpb
+from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
+from paysuite.type.v1.money_pb2 import Money
+from tests.integration.conftest import gateway_settings
+from tests.integration.test_gateway_wallets import refund_request
+from tests.integration.wallet_client import WalletClient
+
+FEE_BPS = 60  # 0.6%
+
+
+@pytest.fixture
+async def fee_merchant(
+    gateway_addr: str,
+    ledger_addr: str,
+    identity_addr: str,
+    bank_url: str,
+    alipay: WalletClient,
+    wechat: WalletClient,
+) -> str:
+    merchant_id = f"M{secrets.randbelow(10**6):06d}F"
+    settings = gateway_settings(ledger_addr, identity_addr, bank_url, alipay, wechat)
+    await seed.seed_ledger(ledger_addr, merchant_id)
+    await seed.seed_merchant(settings, merchant_id, fee_bps=FEE_BPS)
+    return merchant_id
+
+
+@pytest.fixture
+async def gateway(gateway_addr: str) -> AsyncIterator[pb_grpc.GatewayServiceAsyncStub]:
+    async with grpc.aio.insecure_channel(gateway_addr) as channel:
+        yield pb_grpc.GatewayServiceStub(channel)
+
+
+@pytest.fixture
+async def ledger(ledger_addr: str) -> AsyncIterator[lpb_grpc.LedgerServiceAsyncStub]:
+    async with grpc.aio.insecure_channel(ledger_addr) as channel:
+        yield lpb_grpc.LedgerServiceStub(channel)
+
+
+async def test_the_fee_is_kept_on_capture_and_given_back_pro_rata_by_refunds(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    ledger: lpb_grpc.LedgerServiceAsyncStub,
+    fee_merchant: str,
+    payer: str,
+) -> None:
+    accounts = {
+        "merchant": f"merchant.{fee_merchant}.payable.CNY",
+        "fee_income": "platform.fee_income.CNY",
+    }
+
+    async def books() -> dict[str, int]:
+        return {
+            name: (
+                await ledger.GetAccount(lpb.GetAccountRequest(account_id=account_id))
+            ).account.balance.minor_units
+            for name, account_id in accounts.items()
+        }
+
+    start = await books()
+    payment = (
+        await gateway.CreatePayment(
+            pb.CreatePaymentRequest(
+                request_id=f"fee-{secrets.token_hex(8)}",
+                merchant_id=fee_merchant,
+                merchant_order_no=f"F-{secrets.token_hex(6)}",
+                amount=Money(currency_code="CNY", minor_units=10_000),
+                method=pb.PAYMENT_METHOD_WECHAT_PAY,
+                payer_user_id=payer,
+            )
+        )
+    ).payment
+    assert payment.state == pb.Payment.SUCCEEDED
+    assert payment.merchant_fee.minor_units == 60
+    after_capture = await books()
+    assert {k: after_capture[k] - start[k] for k in start} == {"merchant": 9_940, "fee_income": 60}
+
+    # 33.33 yuan gives back 19 fen of the fee (0.6% of it, rounded down), 66.67 the other 41.
+    first = await gateway.RefundPayment(refund_request(payment.payment_id, 3_333))
+    assert first.refund.state == pb.Refund.SUCCEEDED
+    after_first = await books()
+    assert {k: after_first[k] - after_capture[k] for k in start} == {
+        "merchant": -3_314,
+        "fee_income": -19,
+    }
+    rest = await gateway.RefundPayment(refund_request(payment.payment_id, 6_667))
+    assert rest.refund.state == pb.Refund.SUCCEEDED
+    assert await books() == start
