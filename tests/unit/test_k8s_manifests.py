@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from gateway.adapters.routing_file import parse_routing
 
 yaml = pytest.importorskip("yaml")
 
@@ -254,3 +257,23 @@ def test_gateway_notify_listener_is_served_and_reachable_only_from_the_ingress(
             "ports": [{"port": 50061, "protocol": "TCP"}],
         }
     ]
+
+
+def test_the_gateway_reads_its_shipped_routing_rules_from_a_config_map(
+    base: list[Manifest],
+) -> None:
+    gateway = _one(base, "Deployment", "gateway")["spec"]["template"]["spec"]
+    server = gateway["containers"][0]
+    path = _env(server)["GATEWAY_ROUTING_FILE"]["value"]
+    [mount] = [m for m in server["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
+    assert "subPath" not in mount  # a subPath mount never sees the ConfigMap change
+    [volume] = [v for v in gateway["volumes"] if v["name"] == mount["name"]]
+    config_map = _one(base, "ConfigMap", volume["configMap"]["name"])
+    document = json.loads(config_map["data"][path.rsplit("/", 1)[1]])
+    channels = [
+        e["name"].split("__")[1].lower()
+        for e in server["env"]
+        if e["name"].startswith("GATEWAY_CHANNELS__") and e["name"].endswith("__KIND")
+    ]
+    routing = parse_routing(document, [*channels, "balance"], "Asia/Shanghai")
+    assert [rule.name for rule in routing.rules] == ["cards"]
