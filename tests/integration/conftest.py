@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -23,6 +23,7 @@ from gateway.channel_settings import (
     DEV_ALIPAY_SECRET,
     DEV_BANK_SECRET,
     DEV_WECHAT_SECRET,
+    ChannelKind,
     ChannelSettings,
     dev_channels,
 )
@@ -31,8 +32,10 @@ from identity.bootstrap import build_app as build_identity
 from identity.settings import IdentitySettings
 from ledger.bootstrap import build_app as build_ledger
 from ledger.settings import LedgerSettings
+from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.identity.v1 import identity_service_pb2 as idpb
 from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
+from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.dsn import plain_postgres_url
 from paysuite.runtime.server import ServiceApp, start_server
 from paysuite.runtime.settings import CommonSettings
@@ -164,6 +167,49 @@ async def gateway_addr(
     async with serving(build_gateway, settings, port=gateway_port) as addr:
         await seed.seed_user(identity_addr, bank_url)
         yield addr
+
+
+def bank_channel(url: str, secret: str = DEV_BANK_SECRET, **fields: Any) -> ChannelSettings:
+    """Another contract with a bank (the bank simulator at url), with a short timeout."""
+    return ChannelSettings(
+        kind=ChannelKind.BANK, url=url, secret=SecretStr(secret), timeout_seconds=1.5, **fields
+    )
+
+
+Replica = Callable[..., AbstractAsyncContextManager[str]]
+
+
+@pytest.fixture
+def replica(
+    gateway_addr: str,  # the suite's gateway, for the demo merchant and payer it seeds
+    ledger_addr: str,
+    identity_addr: str,
+    bank_url: str,
+    alipay: WalletClient,
+    wechat: WalletClient,
+) -> Replica:
+    """Starts another gateway replica on the suite's services and simulators, configured by
+    the keywords of gateway_settings; yields its address."""
+
+    def start(**overrides: Any) -> AbstractAsyncContextManager[str]:
+        settings = gateway_settings(
+            ledger_addr, identity_addr, bank_url, alipay, wechat, **overrides
+        )
+        return serving(build_gateway, settings)
+
+    return start
+
+
+@pytest.fixture
+async def gateway_stub(gateway_addr: str) -> AsyncIterator[gpb_grpc.GatewayServiceAsyncStub]:
+    async with grpc.aio.insecure_channel(gateway_addr) as channel:
+        yield gpb_grpc.GatewayServiceStub(channel)
+
+
+@pytest.fixture
+async def ledger_stub(ledger_addr: str) -> AsyncIterator[lpb_grpc.LedgerServiceAsyncStub]:
+    async with grpc.aio.insecure_channel(ledger_addr) as channel:
+        yield lpb_grpc.LedgerServiceStub(channel)
 
 
 @pytest.fixture(scope="session")

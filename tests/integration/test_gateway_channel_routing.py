@@ -8,7 +8,7 @@ import asyncio
 import json
 import secrets
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +26,13 @@ from channelsim.amounts import fee_for
 from channelsim.app import create_app
 from channelsim.settings import ChannelSimSettings
 from devstack import demo
-from gateway.bootstrap import build_app as build_gateway
-from gateway.channel_settings import DEV_BANK_SECRET, ChannelKind, ChannelSettings
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.type.v1.money_pb2 import Money as MoneyPb
-from tests.integration.conftest import free_port, gateway_settings, serving
+from tests.integration.conftest import Replica, bank_channel, free_port
 from tests.integration.test_gateway_wallets import limit_state
-from tests.integration.wallet_client import WalletClient
 
 UNION_SECRET = "paysuite-test-union-secret"
 FEE_BPS = {"banksim": ChannelSimSettings.model_fields["fee_bps"].default, "unionsim": 30}
@@ -57,47 +54,6 @@ async def union_url(suite_db: str) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{settings.port}"
     finally:
         await runner.cleanup()
-
-
-GatewayFactory = Callable[[str, Path], Any]
-
-
-@pytest.fixture
-def two_bank_gateway(
-    gateway_addr: str,  # the suite's gateway, for the demo merchant and payer it seeds
-    ledger_addr: str,
-    identity_addr: str,
-    bank_url: str,
-    alipay: WalletClient,
-    wechat: WalletClient,
-) -> GatewayFactory:
-    """A gateway with banksim and unionsim (at union_url) routed by the rules in a file."""
-
-    def start(union_at: str, routing_file: Path) -> Any:
-        union = ChannelSettings(
-            kind=ChannelKind.BANK,
-            url=union_at,
-            secret=SecretStr(UNION_SECRET),
-            timeout_seconds=1.5,
-        )
-        settings = gateway_settings(
-            ledger_addr,
-            identity_addr,
-            bank_url,
-            alipay,
-            wechat,
-            extra_channels={"unionsim": union},
-            routing_file=routing_file,
-        )
-        return serving(build_gateway, settings)
-
-    return start
-
-
-@pytest.fixture
-async def ledger(ledger_addr: str) -> AsyncIterator[lpb_grpc.LedgerServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(ledger_addr) as channel:
-        yield lpb_grpc.LedgerServiceStub(channel)
 
 
 def write_rules(path: Path, split: dict[str, int], min_samples: int = 20) -> None:
@@ -150,22 +106,24 @@ def attempt_spans(exporter: InMemorySpanExporter, payment_id: str) -> list[dict[
 
 
 async def test_a_split_shares_card_payments_between_banks_and_follows_the_file(
-    two_bank_gateway: GatewayFactory,
+    replica: Replica,
     union_url: str,
     bank_url: str,
-    ledger: lpb_grpc.LedgerServiceAsyncStub,
+    ledger_stub: lpb_grpc.LedgerServiceAsyncStub,
     spans: InMemorySpanExporter,
     tmp_path: Path,
 ) -> None:
     rules = tmp_path / "routing.json"
     write_rules(rules, {"banksim": 1, "unionsim": 1})
     async with (
-        two_bank_gateway(union_url, rules) as addr,
+        replica(
+            extra_channels={"unionsim": bank_channel(union_url, UNION_SECRET)}, routing_file=rules
+        ) as addr,
         grpc.aio.insecure_channel(addr) as channel,
         aiohttp.ClientSession() as http,
     ):
         gateway = pb_grpc.GatewayServiceStub(channel)
-        before = {c: await receivable(ledger, c) for c in ("banksim", "unionsim")}
+        before = {c: await receivable(ledger_stub, c) for c in ("banksim", "unionsim")}
         paid = [(await gateway.CreatePayment(card_payment())).payment for _ in range(24)]
         assert {p.state for p in paid} == {pb.Payment.SUCCEEDED}
         by_channel = Counter(p.channel for p in paid)
@@ -192,7 +150,7 @@ async def test_a_split_shares_card_payments_between_banks_and_follows_the_file(
 
         # Each bank's receivable grew by its own payments less its own fee: each capture was
         # booked once, to the bank that took it.
-        after = {c: await receivable(ledger, c) for c in ("banksim", "unionsim")}
+        after = {c: await receivable(ledger_stub, c) for c in ("banksim", "unionsim")}
         assert {c: after[c] - before[c] for c in after} == {
             c: (100 - fee_for(100, FEE_BPS[c])) * by_channel[c] for c in after
         }
@@ -204,9 +162,9 @@ async def test_a_split_shares_card_payments_between_banks_and_follows_the_file(
 
 
 async def test_an_unreachable_bank_is_failed_over_then_tried_last(
-    two_bank_gateway: GatewayFactory,
+    replica: Replica,
     bank_url: str,
-    ledger: lpb_grpc.LedgerServiceAsyncStub,
+    ledger_stub: lpb_grpc.LedgerServiceAsyncStub,
     tmp_path: Path,
 ) -> None:
     rules = tmp_path / "routing.json"
@@ -214,12 +172,14 @@ async def test_an_unreachable_bank_is_failed_over_then_tried_last(
     write_rules(rules, {"unionsim": 1_000_000, "banksim": 1}, min_samples=3)
     nowhere = f"http://127.0.0.1:{free_port()}"
     async with (
-        two_bank_gateway(nowhere, rules) as addr,
+        replica(
+            extra_channels={"unionsim": bank_channel(nowhere, UNION_SECRET)}, routing_file=rules
+        ) as addr,
         grpc.aio.insecure_channel(addr) as channel,
         aiohttp.ClientSession() as http,
     ):
         gateway = pb_grpc.GatewayServiceStub(channel)
-        before = await receivable(ledger, "banksim")
+        before = await receivable(ledger_stub, "banksim")
         for _ in range(3):
             payment = (await gateway.CreatePayment(card_payment())).payment
             assert (payment.state, payment.channel) == (pb.Payment.SUCCEEDED, "banksim")
@@ -238,7 +198,7 @@ async def test_an_unreachable_bank_is_failed_over_then_tried_last(
             assert second.reason.startswith("failover: unionsim CHANNEL_UNREACHABLE")
             assert await charges_at(http, bank_url, payment.payment_id) == 1
         fee = fee_for(100, FEE_BPS["banksim"])
-        assert await receivable(ledger, "banksim") == before + 3 * (100 - fee)
+        assert await receivable(ledger_stub, "banksim") == before + 3 * (100 - fee)
 
         # Three attempts without a success: unionsim goes to the back of the line.
         payment = (await gateway.CreatePayment(card_payment())).payment
@@ -249,7 +209,7 @@ async def test_an_unreachable_bank_is_failed_over_then_tried_last(
 
 
 async def test_when_no_bank_can_be_reached_the_payment_fails_and_nothing_is_held(
-    two_bank_gateway: GatewayFactory,
+    replica: Replica,
     tmp_path: Path,
     db: asyncpg.Connection,
 ) -> None:
@@ -257,7 +217,9 @@ async def test_when_no_bank_can_be_reached_the_payment_fails_and_nothing_is_held
     write_rules(rules, {"unionsim": 1})
     nowhere = f"http://127.0.0.1:{free_port()}"
     async with (
-        two_bank_gateway(nowhere, rules) as addr,
+        replica(
+            extra_channels={"unionsim": bank_channel(nowhere, UNION_SECRET)}, routing_file=rules
+        ) as addr,
         grpc.aio.insecure_channel(addr) as channel,
     ):
         gateway = pb_grpc.GatewayServiceStub(channel)
@@ -272,35 +234,14 @@ async def test_when_no_bank_can_be_reached_the_payment_fails_and_nothing_is_held
 
 
 async def test_a_channels_daily_limit_holds_under_concurrency_and_failures_give_it_back(
-    gateway_addr: str,
-    ledger_addr: str,
-    identity_addr: str,
-    bank_url: str,
-    alipay: WalletClient,
-    wechat: WalletClient,
-    tmp_path: Path,
+    replica: Replica, bank_url: str, tmp_path: Path
 ) -> None:
     rules = tmp_path / "routing.json"
     write_rules(rules, {"cappedbank": 1_000_000, "banksim": 1})
     # A second contract at the same bank, allowed 10.00 yuan a day; the rest goes to banksim.
-    capped = ChannelSettings(
-        kind=ChannelKind.BANK,
-        url=bank_url,
-        secret=SecretStr(DEV_BANK_SECRET),
-        timeout_seconds=1.5,
-        daily_limit=1_000,
-    )
-    settings = gateway_settings(
-        ledger_addr,
-        identity_addr,
-        bank_url,
-        alipay,
-        wechat,
-        extra_channels={"cappedbank": capped},
-        routing_file=rules,
-    )
+    capped = bank_channel(bank_url, daily_limit=1_000)
     async with (
-        serving(build_gateway, settings) as addr,
+        replica(extra_channels={"cappedbank": capped}, routing_file=rules) as addr,
         grpc.aio.insecure_channel(addr) as channel,
         aiohttp.ClientSession() as http,
     ):

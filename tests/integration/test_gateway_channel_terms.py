@@ -8,24 +8,21 @@ import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import asyncpg
 import grpc
 import pytest
-from pydantic import SecretStr
 
 from devstack import demo
-from gateway.bootstrap import build_app as build_gateway
-from gateway.channel_settings import DEV_BANK_SECRET, ChannelKind, ChannelSettings
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.type.v1.money_pb2 import Money as MoneyPb
-from tests.integration.conftest import gateway_settings, serving
+from tests.integration.conftest import Replica, bank_channel
 from tests.integration.test_gateway_wallets import create, refund_request, settled_refunds
 from tests.integration.wallet_client import WalletClient
 
@@ -48,27 +45,13 @@ async def open_gateway(gateway_addr: str) -> AsyncIterator[pb_grpc.GatewayServic
 
 
 @pytest.fixture
-async def restricted_gateway(
-    gateway_addr: str,
-    ledger_addr: str,
-    identity_addr: str,
-    bank_url: str,
-    alipay: WalletClient,
-    wechat: WalletClient,
-) -> AsyncIterator[pb_grpc.GatewayServiceAsyncStub]:
+async def restricted_gateway(replica: Replica) -> AsyncIterator[pb_grpc.GatewayServiceAsyncStub]:
     """A second gateway replica: Alipay in its day-cut right now, WeChat Pay capped at 5.00."""
     now = datetime.now(ZoneInfo("Asia/Shanghai"))
     window = f"{now - timedelta(minutes=2):%H:%M}-{now + timedelta(minutes=10):%H:%M}"
-    settings = gateway_settings(
-        ledger_addr,
-        identity_addr,
-        bank_url,
-        alipay,
-        wechat,
-        channel_changes={"alipaysim": {"closed_windows": window}, "wechatsim": {"max_amount": 500}},
-    )
+    changes = {"alipaysim": {"closed_windows": window}, "wechatsim": {"max_amount": 500}}
     async with (
-        serving(build_gateway, settings) as addr,
+        replica(channel_changes=changes) as addr,
         grpc.aio.insecure_channel(addr) as channel,
     ):
         yield pb_grpc.GatewayServiceStub(channel)
@@ -137,37 +120,15 @@ async def test_a_refund_in_the_day_cut_is_accepted_and_sent_once_the_channel_is_
 
 
 async def test_the_janitor_waits_for_a_closed_channel_to_open_before_asking_it(
-    gateway_addr: str,
-    ledger_addr: str,
-    identity_addr: str,
-    bank_url: str,
-    alipay: WalletClient,
-    wechat: WalletClient,
-    db: asyncpg.Connection,
-    tmp_path: Path,
+    replica: Replica, bank_url: str, db: asyncpg.Connection, tmp_path: Path
 ) -> None:
     rules = tmp_path / "routing.json"
     rules.write_text(json.dumps({"rules": [{"name": "night", "split": {"nightbank": 1}}]}))
 
-    def night_gateway(windows: str) -> Any:
+    def night_gateway(windows: str) -> AbstractAsyncContextManager[str]:
         """A replica with a second bank channel, nightbank, that takes every card payment."""
-        nightbank = ChannelSettings(
-            kind=ChannelKind.BANK,
-            url=bank_url,
-            secret=SecretStr(DEV_BANK_SECRET),
-            timeout_seconds=1.5,
-            closed_windows=windows,
-        )
-        settings = gateway_settings(
-            ledger_addr,
-            identity_addr,
-            bank_url,
-            alipay,
-            wechat,
-            extra_channels={"nightbank": nightbank},
-            routing_file=rules,
-        )
-        return serving(build_gateway, settings)
+        nightbank = bank_channel(bank_url, closed_windows=windows)
+        return replica(extra_channels={"nightbank": nightbank}, routing_file=rules)
 
     async with aiohttp.ClientSession() as http:
         faults = f"{bank_url}/_admin/faults"

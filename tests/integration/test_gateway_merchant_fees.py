@@ -4,9 +4,7 @@ given back pro rata by refunds so that a full refund returns all of it."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 
-import grpc
 import pytest
 
 from devstack import seed
@@ -38,21 +36,9 @@ async def fee_merchant(
     return merchant_id
 
 
-@pytest.fixture
-async def gateway(gateway_addr: str) -> AsyncIterator[pb_grpc.GatewayServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(gateway_addr) as channel:
-        yield pb_grpc.GatewayServiceStub(channel)
-
-
-@pytest.fixture
-async def ledger(ledger_addr: str) -> AsyncIterator[lpb_grpc.LedgerServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(ledger_addr) as channel:
-        yield lpb_grpc.LedgerServiceStub(channel)
-
-
 async def test_the_fee_is_kept_on_capture_and_given_back_pro_rata_by_refunds(
-    gateway: pb_grpc.GatewayServiceAsyncStub,
-    ledger: lpb_grpc.LedgerServiceAsyncStub,
+    gateway_stub: pb_grpc.GatewayServiceAsyncStub,
+    ledger_stub: lpb_grpc.LedgerServiceAsyncStub,
     fee_merchant: str,
     payer: str,
 ) -> None:
@@ -64,14 +50,14 @@ async def test_the_fee_is_kept_on_capture_and_given_back_pro_rata_by_refunds(
     async def books() -> dict[str, int]:
         return {
             name: (
-                await ledger.GetAccount(lpb.GetAccountRequest(account_id=account_id))
+                await ledger_stub.GetAccount(lpb.GetAccountRequest(account_id=account_id))
             ).account.balance.minor_units
             for name, account_id in accounts.items()
         }
 
     start = await books()
     payment = (
-        await gateway.CreatePayment(
+        await gateway_stub.CreatePayment(
             pb.CreatePaymentRequest(
                 request_id=f"fee-{secrets.token_hex(8)}",
                 merchant_id=fee_merchant,
@@ -88,13 +74,13 @@ async def test_the_fee_is_kept_on_capture_and_given_back_pro_rata_by_refunds(
     assert {k: after_capture[k] - start[k] for k in start} == {"merchant": 9_940, "fee_income": 60}
 
     # 33.33 yuan gives back 19 fen of the fee (0.6% of it, rounded down), 66.67 the other 41.
-    first = await gateway.RefundPayment(refund_request(payment.payment_id, 3_333))
+    first = await gateway_stub.RefundPayment(refund_request(payment.payment_id, 3_333))
     assert first.refund.state == pb.Refund.SUCCEEDED
     after_first = await books()
     assert {k: after_first[k] - after_capture[k] for k in start} == {
         "merchant": -3_314,
         "fee_income": -19,
     }
-    rest = await gateway.RefundPayment(refund_request(payment.payment_id, 6_667))
+    rest = await gateway_stub.RefundPayment(refund_request(payment.payment_id, 6_667))
     assert rest.refund.state == pb.Refund.SUCCEEDED
     assert await books() == start

@@ -4,7 +4,6 @@ balance (never below zero), refunded back into it; every move booked once in the
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import grpc
@@ -27,18 +26,6 @@ from tests.integration.test_identity_kyc import _real_named
 
 MERCHANT_PAYABLE = f"merchant.{demo.MERCHANT_ID}.payable.CNY"
 CLEARING = "channel.balance.receivable.CNY"
-
-
-@pytest.fixture
-async def gateway(gateway_addr: str) -> AsyncIterator[pb_grpc.GatewayServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(gateway_addr) as channel:
-        yield pb_grpc.GatewayServiceStub(channel)
-
-
-@pytest.fixture
-async def ledger(ledger_addr: str) -> AsyncIterator[lpb_grpc.LedgerServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(ledger_addr) as channel:
-        yield lpb_grpc.LedgerServiceStub(channel)
 
 
 def request(
@@ -84,12 +71,12 @@ class Books:
 
 
 async def test_top_up_by_card_then_spend_the_balance_and_refund_into_it(
-    gateway: pb_grpc.GatewayServiceAsyncStub, ledger: lpb_grpc.LedgerServiceAsyncStub
+    gateway_stub: pb_grpc.GatewayServiceAsyncStub, ledger_stub: lpb_grpc.LedgerServiceAsyncStub
 ) -> None:
-    books = Books(ledger, demo.USER_ID)
+    books = Books(ledger_stub, demo.USER_ID)
     start = await books.read()
     top_up = (
-        await gateway.CreatePayment(
+        await gateway_stub.CreatePayment(
             request(demo.USER_ID, 5_000, pb.PAYMENT_METHOD_BANK_CARD, pb.PAYMENT_PURPOSE_TOP_UP)
         )
     ).payment
@@ -103,7 +90,9 @@ async def test_top_up_by_card_then_spend_the_balance_and_refund_into_it(
 
     before = await books.read()
     spent = (
-        await gateway.CreatePayment(request(demo.USER_ID, 3_000, pb.PAYMENT_METHOD_WALLET_BALANCE))
+        await gateway_stub.CreatePayment(
+            request(demo.USER_ID, 3_000, pb.PAYMENT_METHOD_WALLET_BALANCE)
+        )
     ).payment
     assert (spent.state, spent.channel) == (pb.Payment.SUCCEEDED, "balance")
     assert await books.moved(before) == {"wallet": -3_000, "merchant": 3_000, "clearing": 0}
@@ -111,75 +100,75 @@ async def test_top_up_by_card_then_spend_the_balance_and_refund_into_it(
     before = await books.read()
     too_much = before["wallet"] + 1
     refused = (
-        await gateway.CreatePayment(
+        await gateway_stub.CreatePayment(
             request(demo.USER_ID, too_much, pb.PAYMENT_METHOD_WALLET_BALANCE)
         )
     ).payment
     assert (refused.state, refused.failure_reason) == (pb.Payment.FAILED, "INSUFFICIENT_BALANCE")
     assert await books.moved(before) == {"wallet": 0, "merchant": 0, "clearing": 0}
 
-    refund = await gateway.RefundPayment(refund_request(spent.payment_id, 1_000))
+    refund = await gateway_stub.RefundPayment(refund_request(spent.payment_id, 1_000))
     assert refund.refund.state == pb.Refund.SUCCEEDED
     assert await books.moved(before) == {"wallet": 1_000, "merchant": -1_000, "clearing": 0}
 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await gateway.RefundPayment(refund_request(top_up.payment_id, 1_000))
+        await gateway_stub.RefundPayment(refund_request(top_up.payment_id, 1_000))
     info = error_info(caught.value)
     assert info is not None and info.reason == "TOP_UP_NOT_REFUNDABLE"
 
 
 async def test_a_user_tops_up_by_external_wallet_and_pays_from_the_balance(
-    gateway: pb_grpc.GatewayServiceAsyncStub,
-    ledger: lpb_grpc.LedgerServiceAsyncStub,
+    gateway_stub: pb_grpc.GatewayServiceAsyncStub,
+    ledger_stub: lpb_grpc.LedgerServiceAsyncStub,
     identity_addr: str,
     bank_url: str,
 ) -> None:
     async with grpc.aio.insecure_channel(identity_addr) as channel:
         user, _ = await _real_named(idpb_grpc.IdentityServiceStub(channel), bank_url)
-    books = Books(ledger, user)
+    books = Books(ledger_stub, user)
     no_wallet = (
-        await gateway.CreatePayment(request(user, 100, pb.PAYMENT_METHOD_WALLET_BALANCE))
+        await gateway_stub.CreatePayment(request(user, 100, pb.PAYMENT_METHOD_WALLET_BALANCE))
     ).payment
     assert (no_wallet.state, no_wallet.failure_reason) == (pb.Payment.FAILED, "WALLET_NOT_FOUND")
 
     start = await books.read()
     top_up = (
-        await gateway.CreatePayment(
+        await gateway_stub.CreatePayment(
             request(user, 800, pb.PAYMENT_METHOD_ALIPAY, pb.PAYMENT_PURPOSE_TOP_UP)
         )
     ).payment
     assert top_up.state == pb.Payment.SUCCEEDED
     paid = (
-        await gateway.CreatePayment(request(user, 800, pb.PAYMENT_METHOD_WALLET_BALANCE))
+        await gateway_stub.CreatePayment(request(user, 800, pb.PAYMENT_METHOD_WALLET_BALANCE))
     ).payment
     assert paid.state == pb.Payment.SUCCEEDED
     assert await books.moved(start) == {"wallet": 0, "merchant": 800, "clearing": 0}
     again = (
-        await gateway.CreatePayment(request(user, 1, pb.PAYMENT_METHOD_WALLET_BALANCE))
+        await gateway_stub.CreatePayment(request(user, 1, pb.PAYMENT_METHOD_WALLET_BALANCE))
     ).payment
     assert again.failure_reason == "INSUFFICIENT_BALANCE"
 
 
 async def test_a_user_without_real_name_may_top_up_but_not_spend_the_balance(
-    gateway: pb_grpc.GatewayServiceAsyncStub, payer: str
+    gateway_stub: pb_grpc.GatewayServiceAsyncStub, payer: str
 ) -> None:
     top_up = (
-        await gateway.CreatePayment(
+        await gateway_stub.CreatePayment(
             request(payer, 300, pb.PAYMENT_METHOD_WECHAT_PAY, pb.PAYMENT_PURPOSE_TOP_UP)
         )
     ).payment
     assert top_up.state == pb.Payment.SUCCEEDED
     spend = (
-        await gateway.CreatePayment(request(payer, 100, pb.PAYMENT_METHOD_WALLET_BALANCE))
+        await gateway_stub.CreatePayment(request(payer, 100, pb.PAYMENT_METHOD_WALLET_BALANCE))
     ).payment
     assert (spend.state, spend.failure_reason) == (pb.Payment.FAILED, "PAYER_LIMIT_EXCEEDED")
 
 
 async def test_a_wallet_is_not_topped_up_from_itself(
-    gateway: pb_grpc.GatewayServiceAsyncStub,
+    gateway_stub: pb_grpc.GatewayServiceAsyncStub,
 ) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await gateway.CreatePayment(
+        await gateway_stub.CreatePayment(
             request(demo.USER_ID, 100, pb.PAYMENT_METHOD_WALLET_BALANCE, pb.PAYMENT_PURPOSE_TOP_UP)
         )
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
@@ -187,7 +176,7 @@ async def test_a_wallet_is_not_topped_up_from_itself(
 
 
 async def test_the_balance_channel_answers_from_the_ledger_idempotently(
-    ledger_addr: str, ledger: lpb_grpc.LedgerServiceAsyncStub, gateway_addr: str
+    ledger_addr: str, ledger_stub: lpb_grpc.LedgerServiceAsyncStub
 ) -> None:
     async with grpc.aio.insecure_channel(ledger_addr) as channel:
         balance = BalanceChannel(channel)
@@ -229,5 +218,5 @@ async def test_the_balance_channel_answers_from_the_ledger_idempotently(
         for _ in range(2):
             back = await balance.refund(refund_id, paid_charge.payment_id, MoneyValue("CNY", 200))
             assert back.outcome is ChannelOutcome.SUCCEEDED
-        account = await ledger.GetAccount(lpb.GetAccountRequest(account_id=wallet))
+        account = await ledger_stub.GetAccount(lpb.GetAccountRequest(account_id=wallet))
         assert account.account.balance.minor_units == 700 - 500 + 200
