@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 import aiohttp
 import asyncpg
@@ -18,6 +19,7 @@ from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.grpc_errors import error_info
 from paysuite.type.v1.money_pb2 import Money
+from tests.integration.conftest import Replica
 
 DialFaults = Callable[..., Awaitable[None]]
 MERCHANT_ACCOUNT = f"merchant.{demo.MERCHANT_ID}.payable.CNY"
@@ -136,6 +138,22 @@ async def test_close_waits_for_the_channel_and_closes_a_declined_order(
         await gateway.ClosePayment(pb.ClosePaymentRequest(payment_id=paid.payment_id))
     info = error_info(caught.value)
     assert info is not None and info.reason == "PAYMENT_NOT_CLOSABLE"
+
+
+async def test_one_refund_request_sent_several_times_at_once_is_one_refund(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+) -> None:
+    for _ in range(3):
+        payment = (await gateway.CreatePayment(request(700))).payment
+        whole = pb.RefundPaymentRequest(
+            request_id=f"rf-twins-{secrets.token_hex(6)}",
+            payment_id=payment.payment_id,
+            amount=Money(currency_code="CNY", minor_units=700),
+            reason="return",
+        )
+        # Each copy must find its twin's refund, not a payment with no room left.
+        answers = await asyncio.gather(*(gateway.RefundPayment(whole) for _ in range(3)))
+        assert len({a.refund.refund_id for a in answers}) == 1
 
 
 async def test_partial_refunds_never_exceed_the_payment(
@@ -260,3 +278,49 @@ async def test_a_false_success_is_caught_by_the_confirming_query(
         "SELECT state FROM identity.limit_usages WHERE payment_id = $1", payment.payment_id
     )
     assert state == "released"
+
+
+async def charged_at_bank(http: aiohttp.ClientSession, bank_url: str, payment_id: str) -> bool:
+    async with http.get(f"{bank_url}/_admin/transactions") as response:
+        return any(t["out_trade_no"] == payment_id for t in await response.json())
+
+
+async def test_a_payment_cut_off_mid_charge_is_recovered_by_the_janitor(
+    replica: Replica, bank: DialFaults, db: asyncpg.Connection, bank_url: str
+) -> None:
+    """A gateway stopped while the bank is answering leaves a processing payment the bank
+    charged; the suite's janitor finds it and captures it once."""
+    await bank(timeout_rate=1, timeout_sleep_ms=4000)  # charged at once, answered 4 s later
+    cut = request(444)
+    found = "SELECT payment_id, state, next_query_at - created_at AS wait FROM gateway.payments"
+    async with (
+        replica(channel_changes={"banksim": {"timeout_seconds": 30.0}}) as addr,
+        grpc.aio.insecure_channel(addr) as channel,
+    ):
+
+        async def pay() -> pb.CreatePaymentResponse:
+            return await pb_grpc.GatewayServiceStub(channel).CreatePayment(cut)
+
+        call = asyncio.create_task(pay())
+        async with asyncio.timeout(10), aiohttp.ClientSession() as http:
+            while (
+                row := await db.fetchrow(f"{found} WHERE request_id = $1", cut.request_id)
+            ) is None:
+                await asyncio.sleep(0.05)
+            while not await charged_at_bank(http, bank_url, row["payment_id"]):
+                await asyncio.sleep(0.05)
+    with pytest.raises((grpc.aio.AioRpcError, asyncio.CancelledError)):
+        await call  # the replica (and the call) stopped before the bank answered
+    await bank(timeout_rate=0)
+    row = await db.fetchrow(f"{found} WHERE request_id = $1", cut.request_id)
+    assert (row["state"], row["wait"]) == ("processing", timedelta(seconds=40))
+
+    payment_id = row["payment_id"]
+    await db.execute(
+        "UPDATE gateway.payments SET next_query_at = now() WHERE payment_id = $1", payment_id
+    )
+    state = "SELECT state FROM gateway.payments WHERE payment_id = $1"
+    async with asyncio.timeout(30):
+        while await db.fetchval(state, payment_id) != "succeeded":
+            await asyncio.sleep(0.1)
+    assert await _captures(db, payment_id) == 1

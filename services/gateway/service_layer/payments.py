@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from opentelemetry import trace
 from opentelemetry.util.types import AttributeValue
@@ -40,6 +41,10 @@ from paysuite.ids import new_id
 from paysuite.runtime.telemetry import current_trace_id
 
 _log = logging.getLogger(__name__)
+
+# A payment is normally settled within its channel's timeout (and a confirming query); one
+# still processing after this was cut off (a crash, a restart) and the janitor asks for it.
+RECOVERY_QUERY_DELAY = timedelta(seconds=40)
 _tracer = trace.get_tracer(__name__)
 
 
@@ -118,7 +123,18 @@ async def _record(
             description=command.description,
             purpose=command.purpose,
         )
+        refusal = "" if claim.channel else decision.refusal or DAILY_LIMIT
+        if refusal:
+            # No channel can take it: failed as it is recorded, nothing to recover later.
+            payment = payment.fail(refusal, now)
         if await work.repo.add(payment, day):
+            if refusal:
+                await work.repo.add_event(
+                    payment.merchant_id, "payment.failed", payment_id, "", now
+                )
+            else:
+                # Should this process stop before the channel answers, the janitor asks.
+                await work.repo.schedule_query(payment_id, now + RECOVERY_QUERY_DELAY, 0)
             if claim.channel is not None:
                 attempt = ChannelAttempt(
                     payment_id,
@@ -132,14 +148,7 @@ async def _record(
                 )
                 await work.repo.add_attempt(attempt)
             await work.commit()
-            refusal = decision.refusal if not decision.candidates else DAILY_LIMIT
-            return _Recorded(
-                payment,
-                True,
-                claim.rest,
-                "" if claim.channel else refusal,
-                claim.reason(decision),
-            )
+            return _Recorded(payment, True, claim.rest, refusal, claim.reason(decision))
         await work.rollback()
         raced = await _replay(work, command)
         assert raced is not None
@@ -238,8 +247,6 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
     if recorded.refusal:
         # Closed, over its limits: the channel would refuse or lose the charge.
         _log.info("no channel can take the payment", extra={"payment_id": payment_id})
-        payment = await _fail(deps, payment, recorded.refusal)
-        _annotate(payment)
         return payment
     if command.purpose is PaymentPurpose.TOP_UP and not await _wallet_opened(deps, payment):
         payment = await _fail(deps, payment, "WALLET_UNAVAILABLE")

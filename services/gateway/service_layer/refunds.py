@@ -24,7 +24,7 @@ from gateway.domain.refunds import (
 )
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.outbox import LEDGER_TRANSFER, current_traceparent, transfer_payload
-from gateway.service_layer.unit_of_work import UnitOfWorkFactory
+from gateway.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from paysuite.errors import NotFound
 from paysuite.ids import new_id
 from paysuite.money import Money
@@ -40,9 +40,9 @@ class RefundNotFound(NotFound):
     reason = "REFUND_NOT_FOUND"
 
 
-async def _replay(deps: PaymentDeps, command: RequestRefund) -> Refund | None:
-    async with deps.uow() as work:
-        existing = await work.repo.refund_by_request(command.request_id)
+async def _replay(work: UnitOfWork, command: RequestRefund) -> Refund | None:
+    """The refund this request id created before, if any; refused if it was another refund."""
+    existing = await work.repo.refund_by_request(command.request_id)
     if existing is None:
         return None
     if existing.request_hash != command.request_hash():
@@ -58,6 +58,10 @@ async def _reserve(deps: PaymentDeps, command: RequestRefund) -> tuple[Refund, s
         payment = await work.repo.get(command.payment_id, for_update=True)
         if payment is None:
             raise PaymentNotFound("payment not found", metadata={"payment_id": command.payment_id})
+        # Under the payment's lock: a copy of this request sent at the same time finds the
+        # refund its twin recorded, rather than a payment with no room left.
+        if (previous := await _replay(work, command)) is not None:
+            return previous, payment.channel, False
         if payment.purpose is PaymentPurpose.TOP_UP and payment.state is PaymentState.SUCCEEDED:
             raise TopUpNotRefundable(
                 "a top-up is withdrawn from the wallet, not refunded",
@@ -169,7 +173,9 @@ async def apply_refund_answer(deps: PaymentDeps, refund_id: str, answer: Channel
 
 
 async def refund_payment(deps: PaymentDeps, command: RequestRefund) -> Refund:
-    if (previous := await _replay(deps, command)) is not None:
+    async with deps.uow() as work:
+        previous = await _replay(work, command)
+    if previous is not None:
         return previous
     refund, channel_name, created = await _reserve(deps, command)
     if not created or refund.state.terminal:
