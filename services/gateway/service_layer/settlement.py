@@ -172,7 +172,9 @@ async def apply_answer(
                         updated.merchant_id, "payment.unknown", payment_id, "", now
                     )
         await work.repo.save(updated)
-        await work.repo.attempt_answered(payment_id, answer.outcome.value, answer.error_code, now)
+        # Some channels put their success code where errors go: an attempt that worked has none.
+        error = "" if answer.outcome is ChannelOutcome.SUCCEEDED else answer.error_code
+        await work.repo.attempt_answered(payment_id, answer.outcome.value, error, now)
         await work.commit()
     for outbox_id in outbox_ids:
         if outbox_id is not None:
