@@ -117,7 +117,8 @@ def get_payment(
         f"order {payment.merchant_order_no} trace {payment.trace_id}"
     ]
     lines += [
-        f"  attempt {a.attempt_no} {a.channel} {a.outcome or '-'} {a.error_code} ({a.reason})"
+        f"  attempt {a.attempt_no} {a.channel} {gpb.ChannelAttempt.Outcome.Name(a.outcome)} "
+        f"{a.error_code} ({a.reason})"
         for a in answer.attempts
     ]
     data = {**message_dict(payment), "attempts": [message_dict(a) for a in answer.attempts]}

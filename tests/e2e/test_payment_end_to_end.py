@@ -159,7 +159,7 @@ def test_payctl_pays_and_reads_balance(stack: Stack) -> None:
     assert (attempt["channel"], attempt["rule"], attempt["outcome"]) == (
         "banksim",
         "default",
-        "succeeded",
+        "SUCCEEDED",
     )
     assert run("balance", "--merchant", demo.MERCHANT_ID)["minor_units"] == int(str(before)) + 1234
     refunded = run("refund", str(paid["payment_id"]), "--amount", "2.34", "--reason", "broken")

@@ -137,7 +137,7 @@ async def test_a_split_shares_card_payments_between_banks_and_follows_the_file(
                 payment.channel,
                 "cards",
             )
-            assert attempt.outcome == "succeeded"
+            assert attempt.outcome == pb.ChannelAttempt.SUCCEEDED
             assert f"{payment.channel} by share 1/2" in attempt.reason
             url = bank_url if payment.channel == "banksim" else union_url
             other = union_url if payment.channel == "banksim" else bank_url
@@ -187,13 +187,13 @@ async def test_an_unreachable_bank_is_failed_over_then_tried_last(
             first, second = answer.attempts
             assert (first.channel, first.outcome, first.error_code) == (
                 "unionsim",
-                "not_sent",
+                pb.ChannelAttempt.NOT_SENT,
                 "CHANNEL_UNREACHABLE",
             )
             assert (second.attempt_no, second.channel, second.outcome) == (
                 2,
                 "banksim",
-                "succeeded",
+                pb.ChannelAttempt.SUCCEEDED,
             )
             assert second.reason.startswith("failover: unionsim CHANNEL_UNREACHABLE")
             assert await charges_at(http, bank_url, payment.payment_id) == 1
@@ -204,7 +204,7 @@ async def test_an_unreachable_bank_is_failed_over_then_tried_last(
         payment = (await gateway.CreatePayment(card_payment())).payment
         answer = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))
         [only] = answer.attempts
-        assert (only.channel, only.outcome) == ("banksim", "succeeded")
+        assert (only.channel, only.outcome) == ("banksim", pb.ChannelAttempt.SUCCEEDED)
         assert "demoted unionsim: success 0/3" in only.reason
 
 
@@ -229,7 +229,9 @@ async def test_when_no_bank_can_be_reached_the_payment_fails_and_nothing_is_held
             "CHANNEL_UNREACHABLE",
         )
         answer = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))
-        assert [(a.channel, a.outcome) for a in answer.attempts] == [("unionsim", "not_sent")]
+        assert [(a.channel, a.outcome) for a in answer.attempts] == [
+            ("unionsim", pb.ChannelAttempt.NOT_SENT)
+        ]
         await limit_state(db, payment.payment_id, "released")
 
 

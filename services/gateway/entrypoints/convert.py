@@ -14,7 +14,13 @@ from gateway.domain.model import (
     PaymentPurpose,
     PaymentState,
 )
-from gateway.domain.ports import CardCheck, VerifyElement, VerifyMethod, VerifyOutcome
+from gateway.domain.ports import (
+    CardCheck,
+    ChannelOutcome,
+    VerifyElement,
+    VerifyMethod,
+    VerifyOutcome,
+)
 from gateway.domain.refunds import Refund, RefundState, RequestRefund
 from gateway.domain.verification import CardVerificationRecord
 from paysuite.errors import FieldViolation, InvalidArgument, Violations
@@ -202,13 +208,22 @@ def payment_to_proto(payment: Payment) -> pb.Payment:
     )
 
 
+ATTEMPT_OUTCOMES = {
+    ChannelOutcome.SUCCEEDED.value: pb.ChannelAttempt.SUCCEEDED,
+    ChannelOutcome.FAILED.value: pb.ChannelAttempt.FAILED,
+    ChannelOutcome.PENDING.value: pb.ChannelAttempt.PENDING,
+    ChannelOutcome.UNKNOWN.value: pb.ChannelAttempt.UNKNOWN,
+    ChannelOutcome.NOT_SENT.value: pb.ChannelAttempt.NOT_SENT,
+}
+
+
 def attempt_to_proto(attempt: ChannelAttempt) -> pb.ChannelAttempt:
     return pb.ChannelAttempt(
         attempt_no=attempt.attempt_no,
         channel=attempt.channel,
         rule=attempt.rule,
         reason=attempt.reason,
-        outcome=attempt.outcome,
+        outcome=ATTEMPT_OUTCOMES.get(attempt.outcome, pb.ChannelAttempt.OUTCOME_UNSPECIFIED),
         error_code=attempt.error_code,
         create_time=timestamp(attempt.created_at),
         update_time=timestamp(attempt.updated_at),

@@ -465,6 +465,41 @@ class ChannelAttempt(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    class _Outcome:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _OutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[ChannelAttempt._Outcome.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        OUTCOME_UNSPECIFIED: ChannelAttempt._Outcome.ValueType  # 0
+        """The channel has not answered yet."""
+        SUCCEEDED: ChannelAttempt._Outcome.ValueType  # 1
+        """It took the money."""
+        FAILED: ChannelAttempt._Outcome.ValueType  # 2
+        """It refused or failed the charge definitely."""
+        PENDING: ChannelAttempt._Outcome.ValueType  # 3
+        """It accepted the charge and decides later (a wallet's buyer is paying)."""
+        UNKNOWN: ChannelAttempt._Outcome.ValueType  # 4
+        """No usable answer (timeout, broken connection, server error): being resolved by query."""
+        NOT_SENT: ChannelAttempt._Outcome.ValueType  # 5
+        """No route reached the channel: it provably never saw the charge."""
+
+    class Outcome(_Outcome, metaclass=_OutcomeEnumTypeWrapper):
+        """The channel's latest word on the charge."""
+
+    OUTCOME_UNSPECIFIED: ChannelAttempt.Outcome.ValueType  # 0
+    """The channel has not answered yet."""
+    SUCCEEDED: ChannelAttempt.Outcome.ValueType  # 1
+    """It took the money."""
+    FAILED: ChannelAttempt.Outcome.ValueType  # 2
+    """It refused or failed the charge definitely."""
+    PENDING: ChannelAttempt.Outcome.ValueType  # 3
+    """It accepted the charge and decides later (a wallet's buyer is paying)."""
+    UNKNOWN: ChannelAttempt.Outcome.ValueType  # 4
+    """No usable answer (timeout, broken connection, server error): being resolved by query."""
+    NOT_SENT: ChannelAttempt.Outcome.ValueType  # 5
+    """No route reached the channel: it provably never saw the charge."""
+
     ATTEMPT_NO_FIELD_NUMBER: _builtins.int
     CHANNEL_FIELD_NUMBER: _builtins.int
     RULE_FIELD_NUMBER: _builtins.int
@@ -483,10 +518,8 @@ class ChannelAttempt(_message.Message):
     """Why this channel: the rule, the share of its volume split, channels skipped or demoted
     and, after a failover, the channel that could not be reached.
     """
-    outcome: _builtins.str
-    """The channel's latest word on the charge: "succeeded", "failed", "pending", "unknown",
-    "not_sent" (no route reached the channel), or empty before it answered.
-    """
+    outcome: Global___ChannelAttempt.Outcome.ValueType
+    """The channel's latest word on the charge."""
     error_code: _builtins.str
     """The channel's error code, when it gave one."""
     @_builtins.property
@@ -504,7 +537,7 @@ class ChannelAttempt(_message.Message):
         channel: _builtins.str = ...,
         rule: _builtins.str = ...,
         reason: _builtins.str = ...,
-        outcome: _builtins.str = ...,
+        outcome: Global___ChannelAttempt.Outcome.ValueType = ...,
         error_code: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
