@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
@@ -18,24 +17,12 @@ import asyncpg
 import grpc
 import pytest
 
-from devstack import demo
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
-from paysuite.type.v1.money_pb2 import Money as MoneyPb
 from tests.integration.conftest import Replica, bank_channel
+from tests.integration.test_gateway_channel_routing import card_payment
 from tests.integration.test_gateway_wallets import create, refund_request, settled_refunds
 from tests.integration.wallet_client import WalletClient
-
-
-def card_request(amount: int) -> pb.CreatePaymentRequest:
-    return pb.CreatePaymentRequest(
-        request_id=f"req-{secrets.token_hex(8)}",
-        merchant_id=demo.MERCHANT_ID,
-        merchant_order_no=f"ORD-{secrets.token_hex(6)}",
-        amount=MoneyPb(currency_code="CNY", minor_units=amount),
-        method=pb.PAYMENT_METHOD_BANK_CARD,
-        payer_user_id=demo.USER_ID,
-    )
 
 
 @pytest.fixture
@@ -138,7 +125,7 @@ async def test_the_janitor_waits_for_a_closed_channel_to_open_before_asking_it(
             grpc.aio.insecure_channel(addr) as channel,
         ):
             gateway = pb_grpc.GatewayServiceStub(channel)
-            payment = (await gateway.CreatePayment(card_request(700))).payment
+            payment = (await gateway.CreatePayment(card_payment(700))).payment
         assert (payment.state, payment.channel) == (pb.Payment.UNKNOWN, "nightbank")
         async with http.post(faults, json={"timeout_rate": 0}):
             pass
