@@ -323,4 +323,7 @@ async def test_a_payment_cut_off_mid_charge_is_recovered_by_the_janitor(
     async with asyncio.timeout(30):
         while await db.fetchval(state, payment_id) != "succeeded":
             await asyncio.sleep(0.1)
+        # Booked through the outbox just after the state commits.
+        while await _captures(db, payment_id) == 0:
+            await asyncio.sleep(0.1)
     assert await _captures(db, payment_id) == 1
