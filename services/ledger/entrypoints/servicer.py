@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import grpc
 
-from ledger.domain.book import Outcome
+from ledger.domain.book import Outcome, Request
 from ledger.domain.records import SuspenseState
 from ledger.entrypoints import convert, present
 from ledger.service_layer import day_cycle, feed, queries, transfers
+from ledger.service_layer.group_commit import GroupCommit
 from ledger.service_layer.transfers import Clock
 from ledger.service_layer.unit_of_work import LedgerUnits
 from paysuite.errors import FieldViolation, InvalidArgument, Violations
@@ -43,6 +44,12 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         self._units = units
         self._uow = units.postings
         self._clock = clock
+        self._group = GroupCommit(self._post)
+
+    async def _post(self, requests: Sequence[Request]) -> list[Outcome]:
+        return await transfers.execute(
+            self._units.posting_batch, requests, self._clock, splits=self._units.splits
+        )
 
     async def CreateAccounts(
         self, request: pb.CreateAccountsRequest, context: Context
@@ -59,10 +66,7 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
     async def CreateTransfers(
         self, request: pb.CreateTransfersRequest, context: Context
     ) -> pb.CreateTransfersResponse:
-        requests = convert.transfer_requests(request)
-        outcomes = await transfers.execute(
-            self._units.posting_batch, requests, self._clock, splits=self._units.splits
-        )
+        outcomes = await self._group.submit(convert.transfer_requests(request))
         response = pb.CreateTransfersResponse()
         for outcome in outcomes:
             result = response.results.add(
