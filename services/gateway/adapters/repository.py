@@ -329,20 +329,30 @@ class StatusQueries:
         return _refund(row) if row else None
 
     async def claim_unanswered_refunds(
-        self, now: datetime, first_wait: timedelta, longest_wait: timedelta, limit: int
+        self,
+        now: datetime,
+        first_wait: timedelta,
+        longest_wait: timedelta,
+        limit: int,
+        channels: Sequence[str],
     ) -> list[str]:
-        """Refunds still processing and due again, stamped now so others skip them.
+        """Refunds on these channels still processing and due again, stamped now so others
+        skip them.
 
         Each waits as long as it has been pending so far (so the waits double), from
         first_wait up to longest_wait.
         """
         pending_for = refunds.c.updated_at - refunds.c.created_at
         wait = func.greatest(first_wait, func.least(longest_wait, pending_for))
+        on_channels = select(payments.c.payment_id).where(
+            payments.c.payment_id == refunds.c.payment_id, payments.c.channel.in_(channels)
+        )
         claimed = (
             select(refunds.c.refund_id)
             .where(
                 refunds.c.state == RefundState.PROCESSING.value,
                 refunds.c.updated_at <= literal(now) - wait,
+                on_channels.exists(),
             )
             .order_by(refunds.c.updated_at)
             .limit(limit)

@@ -198,8 +198,11 @@ async def resend_unanswered_refunds(deps: PaymentDeps, limit: int = 50) -> int:
     once per refund id, so asking again moves no money twice."""
     now = deps.clock()
     async with deps.uow() as work:
+        # Only what can be sent now: a refund claimed for a closed channel would only wait
+        # longer, and a channel another replica knows is that replica's to send to.
+        sendable = [name for name in deps.channels if deps.reopens_at(name) is None]
         refund_ids = await work.repo.claim_unanswered_refunds(
-            now, RESEND_FIRST_WAIT, RESEND_LONGEST_WAIT, limit
+            now, RESEND_FIRST_WAIT, RESEND_LONGEST_WAIT, limit, sendable
         )
         await work.commit()
     for refund_id in refund_ids:
