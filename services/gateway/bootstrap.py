@@ -99,6 +99,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
             channel.hours(settings.channel_zone),
             channel.max_amount,
             channel.daily_limit,
+            channel.retry_elsewhere_on,
         )
         for name, channel in settings.channels.items()
     }

@@ -67,6 +67,9 @@ class ChannelSettings(BaseModel):
     # The most the channel may take in one accounting day (charges captured or in flight),
     # in minor units per currency; 0: no limit of ours.
     daily_limit: int = Field(default=0, ge=0)
+    # Decline codes after which the payment is tried on the next candidate channel, as JSON
+    # (e.g. '["CARD_NOT_SUPPORTED"]'): only codes the channel guarantees charged nothing.
+    retry_elsewhere_on: frozenset[str] = frozenset()
 
     @property
     def confirms_by_query(self) -> bool:

@@ -271,3 +271,43 @@ async def test_a_channels_daily_limit_holds_under_concurrency_and_failures_give_
         assert (declined.state, declined.channel) == (pb.Payment.FAILED, "cappedbank")
         assert (await pay(100)).channel == "cappedbank"
         assert (await pay(1)).channel == "banksim"  # the day is full at exactly 10.00
+
+
+async def test_a_decline_the_channel_guarantees_charged_nothing_goes_to_the_next_channel(
+    replica: Replica, union_url: str, bank_url: str, tmp_path: Path
+) -> None:
+    rules = tmp_path / "routing.json"
+    write_rules(rules, {"unionsim": 1_000_000, "banksim": 1})
+    retrying = bank_channel(union_url, UNION_SECRET, retry_elsewhere_on={"CARD_DECLINED"})
+    final = bank_channel(union_url, UNION_SECRET)
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{union_url}/_admin/faults", json={"decline_rate": 1}):
+            pass
+        try:
+            async with (
+                replica(extra_channels={"unionsim": retrying}, routing_file=rules) as addr,
+                grpc.aio.insecure_channel(addr) as channel,
+            ):
+                gateway = pb_grpc.GatewayServiceStub(channel)
+                paid = (await gateway.CreatePayment(card_payment())).payment
+                assert (paid.state, paid.channel) == (pb.Payment.SUCCEEDED, "banksim")
+                answer = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=paid.payment_id))
+                assert [(a.channel, a.outcome, a.error_code) for a in answer.attempts] == [
+                    ("unionsim", pb.ChannelAttempt.FAILED, "CARD_DECLINED"),
+                    ("banksim", pb.ChannelAttempt.SUCCEEDED, ""),
+                ]
+                assert await charges_at(http, bank_url, paid.payment_id) == 1
+            # Where the code is not one to retry on, the decline is the payment's answer.
+            async with (
+                replica(extra_channels={"unionsim": final}, routing_file=rules) as addr,
+                grpc.aio.insecure_channel(addr) as channel,
+            ):
+                gateway = pb_grpc.GatewayServiceStub(channel)
+                declined = (await gateway.CreatePayment(card_payment())).payment
+                assert (declined.state, declined.failure_reason) == (
+                    pb.Payment.FAILED,
+                    "CARD_DECLINED",
+                )
+        finally:
+            async with http.post(f"{union_url}/_admin/faults", json={"decline_rate": 0}):
+                pass

@@ -85,7 +85,9 @@ def test_gateway_needs_its_channels_and_their_secrets_outside_dev(
     with pytest.raises(ValidationError, match="GATEWAY_CHANNELS__UNIONSIM__SECRET is required"):
         GatewaySettings()
     set_channel(monkeypatch, "unionsim", "bank", "union-s3cret")
+    monkeypatch.setenv("GATEWAY_CHANNELS__UNIONSIM__RETRY_ELSEWHERE_ON", '["CARD_NOT_SUPPORTED"]')
     settings = GatewaySettings()
+    assert settings.channels["unionsim"].retry_elsewhere_on == {"CARD_NOT_SUPPORTED"}
     assert {name: c.kind.value for name, c in settings.channels.items()} == {
         "banksim": "bank",
         "alipaysim": "alipay",

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from gateway.domain.channel_hours import ChannelHours
 from gateway.domain.model import PaymentMethod
+from gateway.domain.ports import ChannelOutcome
 from paysuite.money import Money
 
 DEFAULT_RULE = "default"
@@ -67,6 +68,15 @@ class ChannelTerms:
     hours: ChannelHours
     max_amount: int = 0
     daily_limit: int = 0
+    # Decline codes that guarantee nothing was charged and another channel may take it.
+    retry_elsewhere_on: frozenset[str] = frozenset()
+
+    def retry_elsewhere(self, outcome: ChannelOutcome, error_code: str) -> bool:
+        """Whether a charge answered so may go to the next candidate: it never reached this
+        channel, or the channel declined it with a code that guarantees nothing was charged."""
+        return outcome is ChannelOutcome.NOT_SENT or (
+            outcome is ChannelOutcome.FAILED and error_code in self.retry_elsewhere_on
+        )
 
     def refusal(self, order: OrderToRoute, now: datetime) -> str | None:
         """Why the channel cannot take this charge now, known without asking it."""

@@ -74,8 +74,8 @@ async def reroute(
     candidates: Sequence[str],
     decision: RoutingDecision,
 ) -> Rerouted | None:
-    """Closes the attempt the channel never received, gives back its volume and opens one on
-    the next candidate that can take it; None when none can."""
+    """Closes the attempt the channel never received or declined without charging, gives back
+    its volume and opens one on the next candidate that can take it; None when none can."""
     now = deps.clock()
     async with deps.uow() as work:
         current = await work.repo.get(payment.payment_id, for_update=True)
@@ -108,7 +108,12 @@ async def reroute(
         )
         await work.commit()
     _log.warning(
-        "channel unreachable; payment sent to the next channel",
-        extra={"payment_id": payment.payment_id, "from": current.channel, "to": claim.channel},
+        "payment sent to the next channel",
+        extra={
+            "payment_id": payment.payment_id,
+            "from": current.channel,
+            "to": claim.channel,
+            "error_code": answer.error_code,
+        },
     )
     return Rerouted(updated, attempt_no, reason, claim.rest)

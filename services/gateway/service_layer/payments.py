@@ -280,7 +280,9 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
     )
     fallbacks = recorded.fallbacks
     answer = await _charge(deps, payment, charge, 1, recorded.reason)
-    while answer.outcome is ChannelOutcome.NOT_SENT and fallbacks:
+    while fallbacks and deps.terms[payment.channel].retry_elsewhere(
+        answer.outcome, answer.error_code
+    ):
         moved = await reroute(deps, payment, answer, fallbacks, decision)
         if moved is None:
             break
