@@ -11,19 +11,17 @@ from sqlalchemy import and_, func, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.adapters.attempt_queries import AttemptQueries
+from gateway.adapters.callback_queries import CallbackQueries
+from gateway.adapters.notification_queries import NotificationQueries
 from gateway.adapters.tables import (
-    callback_cursors,
     card_verifications,
-    channel_attempts,
-    channel_daily_volume,
-    channel_notifications,
     merchants,
     outbox,
     payment_events,
     payments,
     refunds,
 )
-from gateway.domain.attempts import ChannelAttempt
 from gateway.domain.model import Payment, PaymentMethod, PaymentPurpose, PaymentState
 from gateway.domain.ports import CardVerification, VerifyElement, VerifyOutcome
 from gateway.domain.refunds import Refund, RefundState
@@ -125,94 +123,6 @@ class PaymentEvent:
     payment_id: str
     refund_id: str
     created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackTarget:
-    merchant_id: str
-    url: str
-    secret: str
-    delivered_sequence: int
-    attempts: int
-
-
-class CallbackQueries:
-    """Merchant callback endpoints and how far each merchant's events were delivered."""
-
-    _conn: AsyncConnection
-
-    async def set_callback(self, merchant_id: str, url: str, secret: str, now: datetime) -> None:
-        """Sets the endpoint; delivery starts with the merchant's next event."""
-        await self._conn.execute(
-            update(merchants)
-            .where(merchants.c.merchant_id == merchant_id)
-            .values(callback_url=url, callback_secret=secret)
-        )
-        latest = (
-            await self._conn.execute(
-                select(func.coalesce(func.max(payment_events.c.sequence), 0)).where(
-                    payment_events.c.merchant_id == merchant_id
-                )
-            )
-        ).scalar_one()
-        await self._conn.execute(
-            insert(callback_cursors)
-            .values(
-                merchant_id=merchant_id,
-                delivered_sequence=latest,
-                attempts=0,
-                next_attempt_at=now,
-                last_error="",
-            )
-            .on_conflict_do_nothing(index_elements=["merchant_id"])
-        )
-
-    async def due_callbacks(self, now: datetime, limit: int) -> list[CallbackTarget]:
-        """Merchants with undelivered events whose next attempt is due; others skip them."""
-        rows = (
-            await self._conn.execute(
-                select(callback_cursors, merchants.c.callback_url, merchants.c.callback_secret)
-                .join(merchants, merchants.c.merchant_id == callback_cursors.c.merchant_id)
-                .where(
-                    merchants.c.callback_url.is_not(None),
-                    callback_cursors.c.next_attempt_at <= now,
-                    select(payment_events.c.sequence)
-                    .where(
-                        payment_events.c.merchant_id == callback_cursors.c.merchant_id,
-                        payment_events.c.sequence > callback_cursors.c.delivered_sequence,
-                    )
-                    .exists(),
-                )
-                .limit(limit)
-                .with_for_update(of=callback_cursors, skip_locked=True)
-            )
-        ).all()
-        return [
-            CallbackTarget(
-                r.merchant_id,
-                r.callback_url,
-                r.callback_secret or "",
-                r.delivered_sequence,
-                r.attempts,
-            )
-            for r in rows
-        ]
-
-    async def callback_delivered(self, merchant_id: str, sequence: int, now: datetime) -> None:
-        await self._conn.execute(
-            update(callback_cursors)
-            .where(callback_cursors.c.merchant_id == merchant_id)
-            .values(delivered_sequence=sequence, attempts=0, next_attempt_at=now, last_error="")
-        )
-
-    async def callback_failed(
-        self, merchant_id: str, attempts: int, retry_at: datetime, error: str
-    ) -> None:
-        await self._conn.execute(
-            update(callback_cursors)
-            .where(callback_cursors.c.merchant_id == merchant_id)
-            .values(attempts=attempts, next_attempt_at=retry_at, last_error=error[:300])
-        )
 
 
 class StatusQueries:
@@ -411,147 +321,6 @@ class StatusQueries:
                 updated_at=refund.updated_at,
             )
         )
-
-
-class NotificationQueries:
-    """Channel notifications already applied, so a resent one is never applied twice."""
-
-    _conn: AsyncConnection
-
-    async def notification_applied(self, channel: str, notification_id: str) -> bool:
-        row = (
-            await self._conn.execute(
-                select(channel_notifications.c.payment_id).where(
-                    channel_notifications.c.channel == channel,
-                    channel_notifications.c.notification_id == notification_id,
-                )
-            )
-        ).first()
-        return row is not None
-
-    async def add_notification(
-        self, channel: str, notification_id: str, payment_id: str, outcome: str, now: datetime
-    ) -> bool:
-        """Records a notification as applied; False when it was recorded before."""
-        statement = (
-            insert(channel_notifications)
-            .values(
-                channel=channel,
-                notification_id=notification_id,
-                payment_id=payment_id,
-                outcome=outcome,
-                received_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["channel", "notification_id"])
-            .returning(channel_notifications.c.notification_id)
-        )
-        return (await self._conn.execute(statement)).first() is not None
-
-
-class AttemptQueries:
-    """A payment's channel attempts, in order."""
-
-    _conn: AsyncConnection
-
-    async def add_attempt(self, attempt: ChannelAttempt) -> None:
-        await self._conn.execute(
-            insert(channel_attempts).values(
-                payment_id=attempt.payment_id,
-                attempt_no=attempt.attempt_no,
-                channel=attempt.channel,
-                rule=attempt.rule,
-                reason=attempt.reason,
-                outcome=attempt.outcome,
-                error_code=attempt.error_code[:64],
-                created_at=attempt.created_at,
-                updated_at=attempt.updated_at,
-                volume_reserved=attempt.volume_reserved,
-            )
-        )
-
-    async def reserve_volume(self, channel: str, day: date, amount: Money, limit: int) -> bool:
-        """Adds the amount to the channel's volume of the day unless that would pass the limit;
-        the row stays locked until the transaction ends."""
-        key = {"channel": channel, "accounting_date": day, "currency": amount.currency}
-        await self._conn.execute(
-            insert(channel_daily_volume)
-            .values(**key, reserved=0)
-            .on_conflict_do_nothing(index_elements=list(key))
-        )
-        volume = channel_daily_volume.c
-        reserved = await self._conn.execute(
-            update(channel_daily_volume)
-            .where(
-                volume.channel == channel,
-                volume.accounting_date == day,
-                volume.currency == amount.currency,
-                volume.reserved + amount.minor_units <= limit,
-            )
-            .values(reserved=volume.reserved + amount.minor_units)
-            .returning(volume.reserved)
-        )
-        return reserved.first() is not None
-
-    async def release_volume(self, payment_id: str) -> None:
-        """Gives back what the payment's attempts reserved of their channels' daily volume."""
-        await self._conn.execute(
-            text(
-                """
-                WITH released AS (
-                    UPDATE channel_attempts SET volume_reserved = false
-                    WHERE payment_id = :payment_id AND volume_reserved
-                    RETURNING channel
-                )
-                UPDATE channel_daily_volume v SET reserved = v.reserved - p.amount
-                FROM released r, payments p
-                WHERE p.payment_id = :payment_id AND v.channel = r.channel
-                  AND v.accounting_date = p.accounting_date AND v.currency = p.currency
-                """
-            ),
-            {"payment_id": payment_id},
-        )
-
-    async def attempt_answered(
-        self, payment_id: str, outcome: str, error_code: str, now: datetime
-    ) -> None:
-        """Records the channel's latest word on the payment's current (last) attempt."""
-        latest = (
-            select(func.max(channel_attempts.c.attempt_no))
-            .where(channel_attempts.c.payment_id == payment_id)
-            .scalar_subquery()
-        )
-        await self._conn.execute(
-            update(channel_attempts)
-            .where(
-                channel_attempts.c.payment_id == payment_id,
-                channel_attempts.c.attempt_no == latest,
-            )
-            .values(outcome=outcome, error_code=error_code[:64], updated_at=now)
-        )
-
-    async def attempts(self, payment_id: str) -> list[ChannelAttempt]:
-        rows = (
-            await self._conn.execute(
-                select(channel_attempts)
-                .where(channel_attempts.c.payment_id == payment_id)
-                .order_by(channel_attempts.c.attempt_no)
-            )
-        ).all()
-        return [
-            ChannelAttempt(
-                payment_id=row.payment_id,
-                attempt_no=row.attempt_no,
-                channel=row.channel,
-                rule=row.rule,
-                reason=row.reason,
-                created_at=row.created_at,
-                updated_at=row.updated_at,
-                outcome=row.outcome,
-                error_code=row.error_code,
-                volume_reserved=row.volume_reserved,
-            )
-            for row in rows
-        ]
 
 
 class GatewayRepository(StatusQueries, CallbackQueries, NotificationQueries, AttemptQueries):

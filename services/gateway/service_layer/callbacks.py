@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from gateway.adapters.repository import CallbackTarget
+from gateway.adapters.callback_queries import CallbackTarget
 from gateway.domain.model import Payment
 from gateway.domain.refunds import Refund
 from gateway.service_layer.unit_of_work import UnitOfWorkFactory
