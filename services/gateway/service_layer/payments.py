@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from opentelemetry import trace
-from opentelemetry.util.types import AttributeValue
 
 from gateway.domain.attempts import ChannelAttempt
 from gateway.domain.channel_selection import OrderToRoute, RoutingDecision, select_channel
@@ -26,14 +25,12 @@ from gateway.domain.model import (
     PaymentState,
 )
 from gateway.domain.ports import (
-    ChannelAdapter,
-    ChannelAnswer,
     ChannelCharge,
-    ChannelOutcome,
     Funding,
     PayerCheck,
 )
 from gateway.service_layer.attempts import DAILY_LIMIT, accounting_date, claim_channel, reroute
+from gateway.service_layer.charging import charge_attempt
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.settlement import apply_answer
 from gateway.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -45,7 +42,6 @@ _log = logging.getLogger(__name__)
 # A payment is normally settled within its channel's timeout (and a confirming query); one
 # still processing after this was cut off (a crash, a restart) and the janitor asks for it.
 RECOVERY_QUERY_DELAY = timedelta(seconds=40)
-_tracer = trace.get_tracer(__name__)
 
 
 def _annotate(payment: Payment) -> None:
@@ -181,57 +177,6 @@ async def _wallet_opened(deps: PaymentDeps, payment: Payment) -> bool:
     return True
 
 
-async def _confirmed(
-    channel: ChannelAdapter, payment_id: str, answer: ChannelAnswer
-) -> ChannelAnswer:
-    """A success is believed only when the channel's own query confirms it."""
-    confirmation = await channel.query(payment_id)
-    match confirmation.outcome:
-        case ChannelOutcome.SUCCEEDED:
-            return answer
-        case ChannelOutcome.FAILED:
-            _log.warning(
-                "channel success not confirmed by its query",
-                extra={"payment_id": payment_id, "channel": channel.name},
-            )
-            return ChannelAnswer(
-                ChannelOutcome.FAILED,
-                answer.channel_transaction_id,
-                error_code="SUCCESS_NOT_CONFIRMED",
-            )
-        case _:
-            return ChannelAnswer(
-                ChannelOutcome.UNKNOWN,
-                answer.channel_transaction_id,
-                error_code="SUCCESS_UNCONFIRMED",
-            )
-
-
-async def _charge(
-    deps: PaymentDeps, payment: Payment, charge: ChannelCharge, attempt_no: int, reason: str
-) -> ChannelAnswer:
-    """One attempt on the payment's channel, in its own span; a success is confirmed by query
-    where the channel needs it."""
-    channel = deps.channels[payment.channel]
-    attributes: dict[str, AttributeValue] = {
-        "paysuite.payment_id": payment.payment_id,
-        "paysuite.channel": channel.name,
-        "paysuite.attempt_no": attempt_no,
-        "paysuite.routing.reason": reason,
-    }
-    with _tracer.start_as_current_span("gateway.channel_attempt", attributes=attributes) as span:
-        answer = await channel.charge(charge)
-        if answer.outcome is not ChannelOutcome.PENDING:
-            succeeded = answer.outcome is ChannelOutcome.SUCCEEDED
-            deps.success_rates.record(channel.name, succeeded, deps.monotonic())
-        if answer.outcome is ChannelOutcome.SUCCEEDED and channel.confirm_by_query:
-            answer = await _confirmed(channel, payment.payment_id, answer)
-        span.set_attribute("paysuite.channel_outcome", answer.outcome.value)
-        if answer.error_code:
-            span.set_attribute("paysuite.channel_error", answer.error_code)
-    return answer
-
-
 async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
     payment_id = new_id("pay")
     decision = _decide(deps, command, payment_id)
@@ -279,7 +224,7 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
         command.payer_user_id,
     )
     fallbacks = recorded.fallbacks
-    answer = await _charge(deps, payment, charge, 1, recorded.reason)
+    answer = await charge_attempt(deps, payment, charge, 1, recorded.reason)
     while fallbacks and deps.terms[payment.channel].retry_elsewhere(
         answer.outcome, answer.error_code
     ):
@@ -287,7 +232,7 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
         if moved is None:
             break
         payment, fallbacks = moved.payment, moved.rest
-        answer = await _charge(deps, payment, charge, moved.attempt_no, moved.reason)
+        answer = await charge_attempt(deps, payment, charge, moved.attempt_no, moved.reason)
     payment = await apply_answer(deps, payment.payment_id, answer, card_id=payer.card_id or None)
     _annotate(payment)
     _log.info(
