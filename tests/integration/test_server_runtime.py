@@ -8,11 +8,24 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from ledger.bootstrap import build_app as build_ledger
 from ledger.settings import LedgerSettings
+from paysuite.ledger.v1 import ledger_service_pb2 as lpb
+from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.grpc_errors import error_info
 from paysuite.runtime.server import ServiceApp, start_server
+
+
+def finished(exporter: InMemorySpanExporter) -> tuple[ReadableSpan, ...]:
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, SdkTracerProvider):
+        provider.force_flush()
+    return exporter.get_finished_spans()
 
 
 async def _reflected_services(address: str) -> set[str]:
@@ -26,14 +39,23 @@ async def _reflected_services(address: str) -> set[str]:
     return set()
 
 
-async def test_health_reflection_and_graceful_stop(suite_db: str) -> None:
+async def test_health_reflection_and_graceful_stop(
+    suite_db: str, spans: InMemorySpanExporter
+) -> None:
     running = await start_server(await build_ledger(LedgerSettings()), host="127.0.0.1", port=0)
     address = f"127.0.0.1:{running.port}"
     async with grpc.aio.insecure_channel(address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
+        spans.clear()
         for name in ("", "paysuite.ledger.v1.LedgerService"):
             answer = await health.Check(health_pb2.HealthCheckRequest(service=name))
             assert answer.status == health_pb2.HealthCheckResponse.SERVING
+        ledger = lpb_grpc.LedgerServiceStub(channel)
+        await ledger.GetBusinessDate(lpb.GetBusinessDateRequest())
+        # Probes leave no spans; the service's own calls do.
+        names = {span.name for span in finished(spans)}
+        assert "/paysuite.ledger.v1.LedgerService/GetBusinessDate" in names
+        assert not [n for n in names if "Health" in n]
         assert await _reflected_services(address) >= {
             "paysuite.ledger.v1.LedgerService",
             "grpc.health.v1.Health",

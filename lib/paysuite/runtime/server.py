@@ -14,7 +14,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
-from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
+from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from paysuite.runtime.grpc_errors import ErrorMappingInterceptor
 
@@ -75,12 +75,18 @@ class RunningServer:
             await callback()
 
 
+_HEALTH_METHODS = "/grpc.health.v1.Health/"
+
+
+def _traced(details: grpc.HandlerCallDetails) -> bool:
+    """Every call but health probes. The library's own filter first tries isinstance against
+    typing Protocols, which costs a few per cent of a busy server's CPU on every call."""
+    return not details.method.startswith(_HEALTH_METHODS)
+
+
 def _interceptors(domain: str) -> list[grpc.aio.ServerInterceptor[Any, Any]]:
     # Tracing first so the span covers error mapping; health probes produce no spans.
-    return [
-        aio_server_interceptor(filter_=filters.negate(filters.health_check())),
-        ErrorMappingInterceptor(domain),
-    ]
+    return [aio_server_interceptor(filter_=_traced), ErrorMappingInterceptor(domain)]
 
 
 async def start_server(app: ServiceApp, *, host: str, port: int) -> RunningServer:
