@@ -9,6 +9,7 @@ import json
 import secrets
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,14 @@ async def union_url(suite_db: str) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{settings.port}"
     finally:
         await runner.cleanup()
+
+
+def with_union(
+    replica: Replica, union_at: str, rules: Path, **fields: Any
+) -> AbstractAsyncContextManager[str]:
+    """A replica with a second bank channel, unionsim at union_at, routed by the rules file."""
+    union = bank_channel(union_at, UNION_SECRET, **fields)
+    return replica(extra_channels={"unionsim": union}, routing_file=rules)
 
 
 def write_rules(path: Path, split: dict[str, int], min_samples: int = 20) -> None:
@@ -116,9 +125,7 @@ async def test_a_split_shares_card_payments_between_banks_and_follows_the_file(
     rules = tmp_path / "routing.json"
     write_rules(rules, {"banksim": 1, "unionsim": 1})
     async with (
-        replica(
-            extra_channels={"unionsim": bank_channel(union_url, UNION_SECRET)}, routing_file=rules
-        ) as addr,
+        with_union(replica, union_url, rules) as addr,
         grpc.aio.insecure_channel(addr) as channel,
         aiohttp.ClientSession() as http,
     ):
@@ -172,9 +179,7 @@ async def test_an_unreachable_bank_is_failed_over_then_tried_last(
     write_rules(rules, {"unionsim": 1_000_000, "banksim": 1}, min_samples=3)
     nowhere = f"http://127.0.0.1:{free_port()}"
     async with (
-        replica(
-            extra_channels={"unionsim": bank_channel(nowhere, UNION_SECRET)}, routing_file=rules
-        ) as addr,
+        with_union(replica, nowhere, rules) as addr,
         grpc.aio.insecure_channel(addr) as channel,
         aiohttp.ClientSession() as http,
     ):
@@ -217,9 +222,7 @@ async def test_when_no_bank_can_be_reached_the_payment_fails_and_nothing_is_held
     write_rules(rules, {"unionsim": 1})
     nowhere = f"http://127.0.0.1:{free_port()}"
     async with (
-        replica(
-            extra_channels={"unionsim": bank_channel(nowhere, UNION_SECRET)}, routing_file=rules
-        ) as addr,
+        with_union(replica, nowhere, rules) as addr,
         grpc.aio.insecure_channel(addr) as channel,
     ):
         gateway = pb_grpc.GatewayServiceStub(channel)
@@ -278,14 +281,12 @@ async def test_a_decline_the_channel_guarantees_charged_nothing_goes_to_the_next
 ) -> None:
     rules = tmp_path / "routing.json"
     write_rules(rules, {"unionsim": 1_000_000, "banksim": 1})
-    retrying = bank_channel(union_url, UNION_SECRET, retry_elsewhere_on={"CARD_DECLINED"})
-    final = bank_channel(union_url, UNION_SECRET)
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{union_url}/_admin/faults", json={"decline_rate": 1}):
             pass
         try:
             async with (
-                replica(extra_channels={"unionsim": retrying}, routing_file=rules) as addr,
+                with_union(replica, union_url, rules, retry_elsewhere_on={"CARD_DECLINED"}) as addr,
                 grpc.aio.insecure_channel(addr) as channel,
             ):
                 gateway = pb_grpc.GatewayServiceStub(channel)
@@ -299,7 +300,7 @@ async def test_a_decline_the_channel_guarantees_charged_nothing_goes_to_the_next
                 assert await charges_at(http, bank_url, paid.payment_id) == 1
             # Where the code is not one to retry on, the decline is the payment's answer.
             async with (
-                replica(extra_channels={"unionsim": final}, routing_file=rules) as addr,
+                with_union(replica, union_url, rules) as addr,
                 grpc.aio.insecure_channel(addr) as channel,
             ):
                 gateway = pb_grpc.GatewayServiceStub(channel)
