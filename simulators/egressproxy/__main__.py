@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
-from pydantic import ValidationError
-
 from egressproxy.server import serve
 from egressproxy.settings import EgressProxySettings
-from paysuite.runtime.logs import setup_logging
-from paysuite.runtime.settings import CommonSettings
+from paysuite.runtime.simulator_main import run_simulator
 
 
 def main() -> None:
-    common = CommonSettings()
-    try:
-        settings = EgressProxySettings()
-    except ValidationError as exc:
-        raise SystemExit(f"egressproxy: invalid EGRESSPROXY_* settings:\n{exc}") from None
-    setup_logging(settings.name, common.log_level)
-    try:
-        asyncio.run(serve(settings))
-    finally:
-        logging.shutdown()
+    run_simulator(
+        "egressproxy",
+        EgressProxySettings,
+        lambda settings: settings.name,
+        lambda settings, _common: serve(settings),
+        traced=False,
+    )
 
 
 if __name__ == "__main__":
