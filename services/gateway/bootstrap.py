@@ -150,7 +150,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     async def channel_notifications() -> None:
         await serve_listener(listener.application(), notify_socket)
 
-    servicer = GatewayServicer(deps, adapters, verification, routes=egress)
+    servicer = GatewayServicer(deps, verification, routes=egress)
 
     async def close_channels() -> None:
         notify_socket.close()  # already closed by the listener when it ran

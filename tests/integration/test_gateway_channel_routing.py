@@ -33,6 +33,7 @@ from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.type.v1.money_pb2 import Money as MoneyPb
 from tests.integration.conftest import Replica, bank_channel, free_port
+from tests.integration.test_gateway_egress import charges_at_bank
 from tests.integration.test_gateway_wallets import limit_state
 
 UNION_SECRET = "paysuite-test-union-secret"
@@ -80,12 +81,6 @@ def card_payment(amount: int = 100) -> pb.CreatePaymentRequest:
         method=pb.PAYMENT_METHOD_BANK_CARD,
         payer_user_id=demo.USER_ID,
     )
-
-
-async def charges_at(http: aiohttp.ClientSession, bank_url: str, payment_id: str) -> int:
-    async with http.get(f"{bank_url}/_admin/transactions") as response:
-        transactions = await response.json()
-    return sum(1 for t in transactions if t["out_trade_no"] == payment_id)
 
 
 async def receivable(ledger: lpb_grpc.LedgerServiceAsyncStub, channel: str) -> int:
@@ -148,8 +143,8 @@ async def test_a_split_shares_card_payments_between_banks_and_follows_the_file(
             assert f"{payment.channel} by share 1/2" in attempt.reason
             url = bank_url if payment.channel == "banksim" else union_url
             other = union_url if payment.channel == "banksim" else bank_url
-            assert await charges_at(http, url, payment.payment_id) == 1
-            assert await charges_at(http, other, payment.payment_id) == 0
+            assert await charges_at_bank(http, url, payment.payment_id) == 1
+            assert await charges_at_bank(http, other, payment.payment_id) == 0
             [span] = attempt_spans(spans, payment.payment_id)
             assert span["paysuite.channel"] == payment.channel
             assert span["paysuite.routing.reason"] == attempt.reason
@@ -201,7 +196,7 @@ async def test_an_unreachable_bank_is_failed_over_then_tried_last(
                 pb.ChannelAttempt.SUCCEEDED,
             )
             assert second.reason.startswith("failover: unionsim CHANNEL_UNREACHABLE")
-            assert await charges_at(http, bank_url, payment.payment_id) == 1
+            assert await charges_at_bank(http, bank_url, payment.payment_id) == 1
         fee = fee_for(100, FEE_BPS["banksim"])
         assert await receivable(ledger_stub, "banksim") == before + 3 * (100 - fee)
 
@@ -297,7 +292,7 @@ async def test_a_decline_the_channel_guarantees_charged_nothing_goes_to_the_next
                     ("unionsim", pb.ChannelAttempt.FAILED, "CARD_DECLINED"),
                     ("banksim", pb.ChannelAttempt.SUCCEEDED, ""),
                 ]
-                assert await charges_at(http, bank_url, paid.payment_id) == 1
+                assert await charges_at_bank(http, bank_url, paid.payment_id) == 1
             # Where the code is not one to retry on, the decline is the payment's answer.
             async with (
                 with_union(replica, union_url, rules) as addr,

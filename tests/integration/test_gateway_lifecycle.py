@@ -20,6 +20,7 @@ from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.grpc_errors import error_info
 from paysuite.type.v1.money_pb2 import Money
 from tests.integration.conftest import Replica
+from tests.integration.test_gateway_egress import charges_at_bank
 
 DialFaults = Callable[..., Awaitable[None]]
 MERCHANT_ACCOUNT = f"merchant.{demo.MERCHANT_ID}.payable.CNY"
@@ -280,11 +281,6 @@ async def test_a_false_success_is_caught_by_the_confirming_query(
     assert state == "released"
 
 
-async def charged_at_bank(http: aiohttp.ClientSession, bank_url: str, payment_id: str) -> bool:
-    async with http.get(f"{bank_url}/_admin/transactions") as response:
-        return any(t["out_trade_no"] == payment_id for t in await response.json())
-
-
 async def test_a_payment_cut_off_mid_charge_is_recovered_by_the_janitor(
     replica: Replica, bank: DialFaults, db: asyncpg.Connection, bank_url: str
 ) -> None:
@@ -307,7 +303,7 @@ async def test_a_payment_cut_off_mid_charge_is_recovered_by_the_janitor(
                 row := await db.fetchrow(f"{found} WHERE request_id = $1", cut.request_id)
             ) is None:
                 await asyncio.sleep(0.05)
-            while not await charged_at_bank(http, bank_url, row["payment_id"]):
+            while not await charges_at_bank(http, bank_url, row["payment_id"]):
                 await asyncio.sleep(0.05)
     with pytest.raises((grpc.aio.AioRpcError, asyncio.CancelledError)):
         await call  # the replica (and the call) stopped before the bank answered

@@ -57,9 +57,7 @@ class GrpcLedger:
             )
             for channel in channels
         ]
-        await self._stub.CreateAccounts(
-            pb.CreateAccountsRequest(accounts=specs), timeout=self._timeout
-        )
+        await self._open(specs)
 
     async def open_wallet(self, user_id: str, currency: str) -> None:
         spec = pb.AccountSpec(
@@ -71,6 +69,10 @@ class GrpcLedger:
             owner_id=user_id,
             debits_must_not_exceed_credits=True,
         )
+        await self._open([spec])
+
+    async def _open(self, specs: list[pb.AccountSpec]) -> None:
+        """Creates the accounts; any that exist are left as they are (their results ignored)."""
         await self._stub.CreateAccounts(
-            pb.CreateAccountsRequest(accounts=[spec]), timeout=self._timeout
+            pb.CreateAccountsRequest(accounts=specs), timeout=self._timeout
         )

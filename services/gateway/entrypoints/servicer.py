@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 
-from gateway.domain.ports import ChannelAdapter
 from gateway.domain.routing import RouteHealthSource
 from gateway.entrypoints import convert
 from gateway.entrypoints.routes import get_routes
@@ -39,13 +38,11 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
     def __init__(
         self,
         deps: PaymentDeps,
-        channels: Mapping[str, ChannelAdapter],
         verification: VerificationDeps,
         *,
         routes: RouteHealthSource | None = None,
     ) -> None:
         self._deps = deps
-        self._channels = channels
         self._verification = verification
         self._routes = routes
 
@@ -101,7 +98,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         violations.raise_if_any()
         assert day is not None
         first = True
-        async for chunk in channel_records.statement(self._channels, request.channel, day):
+        async for chunk in channel_records.statement(self._deps.channels, request.channel, day):
             yield pb.FetchChannelStatementResponse(
                 format=f"{request.channel}-csv-v1" if first else "", chunk=chunk
             )
