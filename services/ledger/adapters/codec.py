@@ -39,13 +39,18 @@ ITEM_COLUMNS = (
 )
 
 
-def account(row: Any) -> Account:
-    spec = AccountSpec(
+_ACCOUNT_TYPES = {t.value: t for t in AccountType}
+_OWNER_TYPES = {t.value: t for t in OwnerType}
+_ACCOUNT_STATES = {s.value: s for s in AccountState}
+
+
+def account_spec(row: Any) -> AccountSpec:
+    return AccountSpec(
         account_id=row["account_id"],
         name=row["name"],
-        type=AccountType(row["type"]),
+        type=_ACCOUNT_TYPES[row["type"]],
         currency=row["currency"],
-        owner_type=OwnerType(row["owner_type"]),
+        owner_type=_OWNER_TYPES[row["owner_type"]],
         owner_id=row["owner_id"],
         debits_must_not_exceed_credits=row["debits_must_not_exceed_credits"],
         credits_must_not_exceed_debits=row["credits_must_not_exceed_debits"],
@@ -53,16 +58,20 @@ def account(row: Any) -> Account:
         suspense=row["suspense"],
         sub_accounts=row["sub_accounts"],
     )
+
+
+def account(row: Any, spec: AccountSpec | None = None) -> Account:
+    """An account row; `spec` may be given when already known (a spec never changes)."""
     return Account(
-        spec=spec,
-        state=AccountState(row["state"]),
-        debits_posted=row["debits_posted"],
-        credits_posted=row["credits_posted"],
-        debits_pending=row["debits_pending"],
-        credits_pending=row["credits_pending"],
-        day_end_balance=row["day_end_balance"],
-        day_end_date=row["day_end_date"],
-        created_at=row["created_at"],
+        spec if spec is not None else account_spec(row),
+        _ACCOUNT_STATES[row["state"]],
+        row["debits_posted"],
+        row["credits_posted"],
+        row["debits_pending"],
+        row["credits_pending"],
+        row["day_end_balance"],
+        row["day_end_date"],
+        row["created_at"],
     )
 
 

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from ledger.adapters import codec
+from ledger.adapters.spec_cache import SpecCache
 from ledger.domain.book import Book
 from ledger.domain.model import Account, AccountSpec, AccountState, OwnerType
 from ledger.domain.records import EntryRecord, SuspenseItem, SuspenseState, TransferRecord
@@ -19,6 +20,10 @@ BUSINESS_DATE_LOCK = 0x1ED6E4_0001
 
 
 SMALL_BATCH = 64
+# An entry record's leading fields are the columns a batch copies, in order; the rest
+# (entry_id) the table assigns.
+_ENTRY_COPY_FIELDS = 8
+_ENTRY_COPY_COLUMNS = list(EntryRecord._fields[:_ENTRY_COPY_FIELDS])
 
 _INSERT_ACCOUNT = (
     "INSERT INTO accounts (account_id, name, type, currency, owner_type, owner_id, state, "
@@ -65,6 +70,10 @@ _SMALL_WRITE = (
 )
 
 
+def _metadata_json(metadata: dict[str, str]) -> str:
+    return json.dumps(metadata) if metadata else "{}"
+
+
 def _is_small_plain_batch(book: Book) -> bool:
     """Few new transfers and nothing but transfers, entries and account totals to write."""
     return (
@@ -76,8 +85,9 @@ def _is_small_plain_batch(book: Book) -> bool:
 
 
 class LedgerRepository:
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: Any, specs: SpecCache | None = None) -> None:
         self._connection = connection
+        self._specs = specs if specs is not None else SpecCache()
 
     async def _db(self) -> Any:
         return self._connection
@@ -191,7 +201,8 @@ class LedgerRepository:
             "ORDER BY account_id FOR UPDATE",
             sorted(set(account_ids)),
         )
-        return {r["account_id"]: codec.account(r) for r in rows}
+        account = self._specs.account
+        return {r["account_id"]: account(r) for r in rows}
 
     async def set_account_state(self, account_id: str, state: AccountState) -> None:
         db = await self._db()
@@ -249,29 +260,8 @@ class LedgerRepository:
             await db.copy_records_to_table(
                 "entries",
                 schema_name="ledger",
-                columns=[
-                    "transfer_id",
-                    "account_id",
-                    "side",
-                    "amount",
-                    "currency",
-                    "balance_after",
-                    "accounting_date",
-                    "created_at",
-                ],
-                records=[
-                    (
-                        e.transfer_id,
-                        e.account_id,
-                        e.side,
-                        e.amount,
-                        e.currency,
-                        e.balance_after,
-                        e.accounting_date,
-                        e.created_at,
-                    )
-                    for e in book.entries
-                ],
+                columns=_ENTRY_COPY_COLUMNS,
+                records=[e[:_ENTRY_COPY_FIELDS] for e in book.entries],
             )
         await self._update_accounts(db, [book.accounts[a] for a in sorted(book.changed_accounts)])
         await self._update_transfers(db, list(book.changed_transfers.values()))
@@ -292,7 +282,7 @@ class LedgerRepository:
             [r.content_hash for r in transfers],
             [codec.encode_postings(r.postings) for r in transfers],
             [r.description for r in transfers],
-            [json.dumps(r.metadata) for r in transfers],
+            [_metadata_json(r.metadata) for r in transfers],
             [r.accounting_date for r in transfers],
             [r.linked_transfer_id for r in transfers],
             [r.reversed_by for r in transfers],
@@ -331,7 +321,7 @@ class LedgerRepository:
                     r.content_hash,
                     codec.encode_postings(r.postings),
                     r.description,
-                    json.dumps(r.metadata),
+                    _metadata_json(r.metadata),
                     r.accounting_date,
                     r.linked_transfer_id,
                     r.reversed_by,

@@ -316,34 +316,49 @@ class Book:
     def _post_entries(
         self, record: TransferRecord, *, opens_items: bool = True, books_only: str = ""
     ) -> None:
-        record.accounting_date = self.accounting_date
+        record.accounting_date = day = self.accounting_date
+        transfer_id, now, accounts, entries = (
+            record.transfer_id,
+            self.now,
+            self.accounts,
+            self.entries,
+        )
         self._touch(record.postings)
         for index, posting in enumerate(record.postings):
             units = posting.amount.minor_units
-            debit = self.accounts[posting.debit_account_id]
-            credit = self.accounts[posting.credit_account_id]
+            debit = accounts[posting.debit_account_id]
+            credit = accounts[posting.credit_account_id]
             if debit.account_id != books_only:
                 debit.debits_posted += units
             if credit.account_id != books_only:
                 credit.credits_posted += units
-            self.entries.append(self._entry(record, debit, "D", units))
-            self.entries.append(self._entry(record, credit, "C", units))
+            currency = debit.spec.currency
+            entries.append(
+                EntryRecord(
+                    transfer_id,
+                    debit.account_id,
+                    "D",
+                    units,
+                    currency,
+                    debit.balance_units,
+                    day,
+                    now,
+                )
+            )
+            entries.append(
+                EntryRecord(
+                    transfer_id,
+                    credit.account_id,
+                    "C",
+                    units,
+                    currency,
+                    credit.balance_units,
+                    day,
+                    now,
+                )
+            )
             if opens_items:
                 self._open_items(record, index, posting, debit, credit)
-
-    def _entry(
-        self, record: TransferRecord, account: Account, side: str, units: int
-    ) -> EntryRecord:
-        return EntryRecord(
-            transfer_id=record.transfer_id,
-            account_id=account.account_id,
-            side=side,
-            amount=units,
-            currency=account.spec.currency,
-            balance_after=account.balance_units,
-            accounting_date=self.accounting_date,
-            created_at=self.now,
-        )
 
     def _open_items(
         self, record: TransferRecord, index: int, posting: Posting, debit: Account, credit: Account

@@ -20,10 +20,8 @@ class AccountType(enum.Enum):
 
     @property
     def debit_normal(self) -> bool:
-        return self in _DEBIT_NORMAL
-
-
-_DEBIT_NORMAL = frozenset({AccountType.ASSET, AccountType.EXPENSE})
+        # Identity, not set membership: an enum member hashes in Python, and this runs per entry.
+        return self is AccountType.ASSET or self is AccountType.EXPENSE
 
 
 class OwnerType(enum.Enum):
@@ -223,6 +221,10 @@ class TransferRequest:
 
 
 def accounts_of(postings: tuple[Posting, ...]) -> list[str]:
+    if len(postings) == 1:
+        debit, credit = postings[0].debit_account_id, postings[0].credit_account_id
+        if debit != credit:
+            return [debit, credit] if debit < credit else [credit, debit]
     return sorted({p.debit_account_id for p in postings} | {p.credit_account_id for p in postings})
 
 
@@ -234,6 +236,8 @@ def check_postings(
     touched: tuple[str, ...] | None = None,
 ) -> TransferResult:
     """Decides whether postings may be added (posted or held) against the accounts' totals."""
+    if len(postings) == 1 and postings[0].debit_account_id != postings[0].credit_account_id:
+        return _check_posting(postings[0], accounts, hold)
     if touched is None:
         touched = tuple(accounts_of(postings))
     for account_id in touched:
@@ -256,6 +260,23 @@ def check_postings(
     for account_id in touched:
         if accounts[account_id].would_overdraw(debits[account_id], credits[account_id], hold=hold):
             return TransferResult.EXCEEDS_BALANCE
+    return TransferResult.POSTED
+
+
+def _check_posting(posting: Posting, accounts: Mapping[str, Account], hold: bool) -> TransferResult:
+    """check_postings for one posting between two accounts: the same checks, in that order."""
+    debit = accounts.get(posting.debit_account_id)
+    credit = accounts.get(posting.credit_account_id)
+    if debit is None or credit is None:
+        return TransferResult.ACCOUNT_NOT_FOUND
+    currency = posting.amount.currency
+    if debit.spec.currency != currency or credit.spec.currency != currency:
+        return TransferResult.CURRENCY_MISMATCH
+    if debit.state is not AccountState.ACTIVE or credit.state is not AccountState.ACTIVE:
+        return TransferResult.ACCOUNT_NOT_ACTIVE
+    units = posting.amount.minor_units
+    if debit.would_overdraw(units, 0, hold=hold) or credit.would_overdraw(0, units, hold=hold):
+        return TransferResult.EXCEEDS_BALANCE
     return TransferResult.POSTED
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 from ledger.domain.model import Posting, TransferKind, TransferResult, TransferState
 
@@ -28,9 +29,12 @@ class TransferRecord:
     expires_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class EntryRecord:
-    """One leg on one account, with the account's normal-side balance right after it."""
+class EntryRecord(NamedTuple):
+    """One leg on one account, with the account's normal-side balance right after it.
+
+    A named tuple: a batch makes two per transfer, and its first eight fields are the
+    columns the batch copies into the entries table, in that order.
+    """
 
     transfer_id: str
     account_id: str

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from ledger.adapters.day_end_store import DayEndStore
 from ledger.adapters.repository import BUSINESS_DATE_LOCK, LedgerRepository
+from ledger.adapters.spec_cache import SpecCache
 from paysuite.runtime.database import PoolUnitOfWork
 
 UnitOfWork = PoolUnitOfWork[LedgerRepository]
@@ -26,6 +28,7 @@ class LedgerUnits:
     pool: Any
     # Split accounts seen so far and their sub-account counts; a split never changes.
     splits: dict[str, int] = field(default_factory=dict)
+    specs: SpecCache = field(default_factory=SpecCache)
 
     def postings(self) -> UnitOfWork:
         return PoolUnitOfWork(self.pool, LedgerRepository)
@@ -35,7 +38,7 @@ class LedgerUnits:
         so a day-cut waits for it and it never sees a date being cut."""
         return PoolUnitOfWork(
             self.pool,
-            LedgerRepository,
+            partial(LedgerRepository, specs=self.specs),
             begin_sql=f"SELECT pg_advisory_xact_lock_shared({BUSINESS_DATE_LOCK})",
         )
 
