@@ -10,9 +10,11 @@ import secrets
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 import grpc
@@ -27,6 +29,7 @@ from paysuite.runtime.server import MAX_MESSAGE_BYTES
 # The helpers are the package scripts.bench, as mypy sees them, whatever the working directory.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.bench import invariants
+from scripts.bench.floor import run_floor
 from scripts.bench.ledger_process import LedgerProcess
 from scripts.bench.load import LoadResult, LoadSpec, run_load
 from scripts.bench.options import parse_args
@@ -39,6 +42,7 @@ from scripts.bench.pgbench import (
 from scripts.bench.report import Figures, last_line, summary
 from scripts.bench.workload import account_chunks
 
+T = TypeVar("T")
 CREATED_OR_EXISTS = (pb.CREATE_ACCOUNT_RESULT_CREATED, pb.CREATE_ACCOUNT_RESULT_EXISTS)
 
 
@@ -82,9 +86,13 @@ async def create_accounts(address: str, cold_count: int, hot_sub_accounts: int) 
 
 async def in_process(spec: LoadSpec) -> LoadResult:
     """Runs one phase's clients in a spawned process, off this process's event loop."""
+    return await _spawned(run_load, spec)
+
+
+async def _spawned(function: Callable[..., T], *args: object) -> T:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return await asyncio.get_running_loop().run_in_executor(pool, run_load, spec)
+        return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
 
 
 async def bench(args: argparse.Namespace, admin_url: str, run_id: str, work_dir: Path) -> Figures:
@@ -134,6 +142,12 @@ async def bench(args: argparse.Namespace, admin_url: str, run_id: str, work_dir:
             )
         )
         ledger.check_alive()
+        say(
+            f"gRPC floor: {args.single_clients} clients calling health Check, "
+            f"{args.floor_seconds:g} s"
+        )
+        floor = await _spawned(run_floor, ledger.address, args.single_clients, args.floor_seconds)
+        ledger.check_alive()
         say("invariants: checking the books ...")
         problem = await invariants.check(database_url, batch.posted_ranges + single.posted_ranges)
     finally:
@@ -147,6 +161,7 @@ async def bench(args: argparse.Namespace, admin_url: str, run_id: str, work_dir:
         batch=batch,
         batch_size=args.batch_size,
         single=single,
+        floor=floor,
         accounts=args.accounts,
         hot_share=args.hot_share,
         problem=problem,

@@ -10,6 +10,7 @@ DEFAULTS: dict[str, int | float] = {
     "batch_seconds": 20.0,
     "single_clients": 16,
     "single_seconds": 15.0,
+    "floor_seconds": 5.0,
     "warmup_seconds": 3.0,
     "accounts": 10_000,
     "pgbench_scale": 10,
@@ -20,6 +21,7 @@ QUICK: dict[str, int | float] = {
     "batch_size": 1000,
     "batch_seconds": 2.0,
     "single_seconds": 2.0,
+    "floor_seconds": 2.0,
     "warmup_seconds": 1.0,
     "accounts": 1000,
     "pgbench_scale": 1,
@@ -38,6 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--batch-seconds", type=float, help="timed batch phase length (20)")
     add("--single-clients", type=int, help="concurrent single-transfer clients (16)")
     add("--single-seconds", type=float, help="timed single-transfer phase length (15)")
+    add("--floor-seconds", type=float, help="timed gRPC floor phase (health Check) length (5)")
     add("--warmup-seconds", type=float, help="untimed warm-up before each phase (3)")
     add("--accounts", type=int, help="cold accounts besides the one hot account (10000)")
     add("--pgbench-scale", type=int, help="pgbench -i -s (10)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .floor import FloorResult
 from .load import LoadResult
 from .pgbench import PgbenchConfig
 
@@ -19,6 +20,7 @@ class Figures:
     batch: LoadResult
     batch_size: int
     single: LoadResult
+    floor: FloorResult
     accounts: int
     hot_share: float
     problem: str | None
@@ -29,11 +31,16 @@ class Figures:
 
     @property
     def errors(self) -> list[str]:
-        return self.batch.errors + self.single.errors
+        floor = [f"{self.floor.errors} gRPC floor clients failed"] if self.floor.errors else []
+        return self.batch.errors + self.single.errors + floor
 
 
 def _ratio(value: float, yardstick: float) -> str:
     return f"{value / yardstick:.2f}x pgbench" if yardstick > 0 else "n/a"
+
+
+def _floor_share(value: float, floor: float) -> str:
+    return f"{value / floor:.2f}x gRPC floor" if floor > 0 else "gRPC floor n/a"
 
 
 def _ms(value: float | None) -> str:
@@ -78,10 +85,15 @@ def summary(fig: Figures) -> list[str]:
         f"{batch.posted} POSTED in {batch.elapsed:.1f} s, "
         f"{batch.clients} clients x {fig.batch_size}/batch",
         *_phase_details(batch),
-        f"  ledger single   : {single.tps:.0f} tps  ({_ratio(single.tps, fig.pgbench_tps)}); "
+        f"  ledger single   : {single.tps:.0f} tps  ({_ratio(single.tps, fig.pgbench_tps)}, "
+        f"{_floor_share(single.tps, fig.floor.rps)}); "
         f"p50 {_ms(single.p50_ms)}, p99 {_ms(single.p99_ms)}; "
         f"{single.posted} POSTED in {single.elapsed:.1f} s, {single.clients} clients",
         *_phase_details(single),
+        f"  gRPC floor      : {fig.floor.rps:.0f} calls/s  (health Check, no database, "
+        f"{single.clients} clients: the most unary calls/s server and client carry here)",
+        f"      load process CPU {fig.floor.client_cpu_s:.1f} s over {fig.floor.elapsed:.1f} s "
+        f"({_share(fig.floor.client_cpu_s, fig.floor.elapsed)} of one core)",
         "  invariants      : " + ("ok" if fig.invariants_ok else f"FAILED: {fig.problem}"),
     ]
     if fig.errors:
