@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
+
+from google.type import date_pb2
+
+from ledger.domain.book import Outcome
 from ledger.domain.day_end import DayEndReport
 from ledger.domain.model import Account, AccountState, Posting, TransferState
 from ledger.domain.records import EntryRecord, SuspenseItem, SuspenseState, TransferRecord
@@ -17,6 +23,27 @@ OWNERS = {v: k for k, v in OWNER_TYPES.items()}
 ACCOUNT_STATES = {s: pb.Account.State.Value(s.name) for s in AccountState}
 TRANSFER_STATES = {s: pb.Transfer.State.Value(s.name) for s in TransferState}
 ITEM_STATES = {s: pb.SuspenseItem.State.Value(s.name) for s in SuspenseState}
+
+
+def transfer_results(outcomes: Sequence[Outcome]) -> pb.CreateTransfersResponse:
+    """One result per outcome, in order; a batch shares one date message per date."""
+    response = pb.CreateTransfersResponse()
+    add = response.results.add
+    dates: dict[date, date_pb2.Date] = {}
+    for outcome in outcomes:
+        day = outcome.accounting_date
+        if day is None:
+            add(transfer_id=outcome.transfer_id, result=TRANSFER_RESULTS[outcome.result])
+            continue
+        proto = dates.get(day)
+        if proto is None:
+            proto = dates[day] = date_to_proto(day)
+        add(
+            transfer_id=outcome.transfer_id,
+            result=TRANSFER_RESULTS[outcome.result],
+            accounting_date=proto,
+        )
+    return response
 
 
 def account(value: Account) -> pb.Account:

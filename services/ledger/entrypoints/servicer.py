@@ -67,14 +67,7 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         self, request: pb.CreateTransfersRequest, context: Context
     ) -> pb.CreateTransfersResponse:
         outcomes = await self._group.submit(convert.transfer_requests(request))
-        response = pb.CreateTransfersResponse()
-        for outcome in outcomes:
-            result = response.results.add(
-                transfer_id=outcome.transfer_id, result=convert.TRANSFER_RESULTS[outcome.result]
-            )
-            if outcome.accounting_date is not None:
-                result.accounting_date.CopyFrom(date_to_proto(outcome.accounting_date))
-        return response
+        return present.transfer_results(outcomes)
 
     async def GetAccount(
         self, request: pb.GetAccountRequest, context: Context
