@@ -1,5 +1,5 @@
 """Group commit: small requests arriving together share a run, each gets its own outcomes;
-large ones run alone and one at a time; a failed shared run is retried request by request."""
+large ones run alone; a failed shared run is retried request by request."""
 
 from __future__ import annotations
 
@@ -78,22 +78,3 @@ async def test_a_failed_shared_run_fails_only_the_request_that_broke_it() -> Non
     with pytest.raises(RuntimeError):
         await bad
     assert book.runs[1] == ["ok-0", "ok-1", "bad-0", "bad-1", "fine-0", "fine-1"]
-
-
-async def test_large_requests_run_one_at_a_time_and_a_failed_one_frees_the_lane() -> None:
-    book = Book()
-    group = GroupCommit(book.run, lanes=1)
-    batches = [requests(f"batch{b}-", SMALL_REQUEST + 1) for b in range(4)]
-    broken = requests("bad-batch-", SMALL_REQUEST + 1)
-    answers = await asyncio.gather(
-        *(group.submit(b) for b in batches[:2]),
-        group.submit(broken),
-        *(group.submit(b) for b in batches[2:]),
-        return_exceptions=True,
-    )
-    assert book.most_in_flight == 1
-    assert isinstance(answers[2], RuntimeError)
-    answered = [a for a in answers if not isinstance(a, BaseException)]
-    assert [[o.transfer_id for o in a] for a in answered] == [
-        [r.transfer_id for r in b] for b in batches
-    ]

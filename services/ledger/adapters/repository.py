@@ -10,7 +10,7 @@ from typing import Any
 from ledger.adapters import codec
 from ledger.adapters.spec_cache import SpecCache
 from ledger.domain.book import Book
-from ledger.domain.model import Account, AccountSpec, AccountState, OwnerType
+from ledger.domain.model import Account, AccountSpec, AccountState, OwnerType, Totals
 from ledger.domain.records import EntryRecord, SuspenseItem, SuspenseState, TransferRecord
 from ledger.domain.sub_accounts import combined, sub_account_ids
 
@@ -53,15 +53,21 @@ def _account_values(
     )
 
 
-_SMALL_WRITE = (
-    "WITH t AS (INSERT INTO transfers (" + codec.TRANSFER_COLUMNS + ") "
+_SMALL_INSERTS = (
+    "t AS (INSERT INTO transfers (" + codec.TRANSFER_COLUMNS + ") "
     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
     "$6::text[], $7::text[], $8::jsonb[], $9::date[], $10::text[], $11::text[], "
     "$12::timestamptz[], $13::timestamptz[]) RETURNING 1), "
     "e AS (INSERT INTO entries (transfer_id, account_id, side, amount, currency, "
     "balance_after, accounting_date, created_at) SELECT * FROM unnest($14::text[], "
     "$15::text[], $16::text[], $17::bigint[], $18::text[], $19::bigint[], $20::date[], "
-    "$21::timestamptz[]) RETURNING 1), "
+    "$21::timestamptz[]) RETURNING 1)"
+)
+_SMALL_INSERT = (
+    "WITH " + _SMALL_INSERTS + " SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM e)"
+)
+_SMALL_WRITE = (
+    "WITH " + _SMALL_INSERTS + ", "
     "a AS (UPDATE accounts a SET debits_posted = u.dp, credits_posted = u.cp, "
     "debits_pending = u.dpe, credits_pending = u.cpe FROM unnest($22::text[], $23::bigint[], "
     "$24::bigint[], $25::bigint[], $26::bigint[]) AS u(id, dp, cp, dpe, cpe) "
@@ -70,8 +76,48 @@ _SMALL_WRITE = (
 )
 
 
+_UPDATE_TOTALS_IF = (
+    "UPDATE accounts a SET debits_posted = u.dp, credits_posted = u.cp, "
+    "debits_pending = u.dpe, credits_pending = u.cpe "
+    "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], "
+    "$6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::text[]) "
+    "AS u(id, dp, cp, dpe, cpe, odp, ocp, odpe, ocpe, ostate) "
+    "WHERE a.account_id = u.id AND a.debits_posted = u.odp AND a.credits_posted = u.ocp "
+    "AND a.debits_pending = u.odpe AND a.credits_pending = u.ocpe AND a.state = u.ostate "
+    "AND (SELECT business_date FROM ledger_state) = $11"
+)
+
+
 def _metadata_json(metadata: dict[str, str]) -> str:
     return json.dumps(metadata) if metadata else "{}"
+
+
+def _small_insert_args(book: Book) -> list[list[Any]]:
+    """The parameters of _SMALL_INSERTS: the book's new transfers and entries as columns."""
+    transfers, entries = book.new_transfers, book.entries
+    return [
+        [r.transfer_id for r in transfers],
+        [r.kind.value for r in transfers],
+        [r.state.value for r in transfers],
+        [r.result.value for r in transfers],
+        [r.content_hash for r in transfers],
+        [codec.encode_postings(r.postings) for r in transfers],
+        [r.description for r in transfers],
+        [_metadata_json(r.metadata) for r in transfers],
+        [r.accounting_date for r in transfers],
+        [r.linked_transfer_id for r in transfers],
+        [r.reversed_by for r in transfers],
+        [r.expires_at for r in transfers],
+        [r.created_at for r in transfers],
+        [e.transfer_id for e in entries],
+        [e.account_id for e in entries],
+        [e.side for e in entries],
+        [e.amount for e in entries],
+        [e.currency for e in entries],
+        [e.balance_after for e in entries],
+        [e.accounting_date for e in entries],
+        [e.created_at for e in entries],
+    ]
 
 
 def _is_small_plain_batch(book: Book) -> bool:
@@ -204,6 +250,43 @@ class LedgerRepository:
         account = self._specs.account
         return {r["account_id"]: account(r) for r in rows}
 
+    async def read_accounts(self, account_ids: Iterable[str]) -> dict[str, Account]:
+        """The committed rows, unlocked: a prediction that update_totals_if checks later."""
+        db = await self._db()
+        rows = await db.fetch(
+            f"SELECT {codec.ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ANY($1::text[])",
+            list(account_ids),
+        )
+        account = self._specs.account
+        return {r["account_id"]: account(r) for r in rows}
+
+    async def update_totals_if(
+        self,
+        account_ids: Sequence[str],
+        new: Sequence[Totals],
+        expected: Sequence[Totals],
+        day: date,
+    ) -> bool:
+        """Sets the accounts' totals to `new` if every row still holds `expected` (totals and
+        state) and the business date is still `day`; False otherwise, and the caller must
+        roll back (the rows that did match were written)."""
+        db = await self._db()
+        status: str = await db.execute(
+            _UPDATE_TOTALS_IF,
+            list(account_ids),
+            [t.debits_posted for t in new],
+            [t.credits_posted for t in new],
+            [t.debits_pending for t in new],
+            [t.credits_pending for t in new],
+            [t.debits_posted for t in expected],
+            [t.credits_posted for t in expected],
+            [t.debits_pending for t in expected],
+            [t.credits_pending for t in expected],
+            [t.state.value for t in expected],
+            day,
+        )
+        return int(status.rsplit(" ", 1)[1]) == len(account_ids)
+
     async def set_account_state(self, account_id: str, state: AccountState) -> None:
         db = await self._db()
         await db.execute(
@@ -255,6 +338,17 @@ class LedgerRepository:
         if _is_small_plain_batch(book):
             await self._write_small(db, book)
             return
+        await self.insert_records(book)
+        await self._update_accounts(db, [book.accounts[a] for a in sorted(book.changed_accounts)])
+        await self._update_transfers(db, list(book.changed_transfers.values()))
+        await self._update_items(db, list(book.changed_items.values()))
+
+    async def insert_records(self, book: Book) -> None:
+        """The book's new transfers, entries and suspense items; account totals not included."""
+        db = await self._db()
+        if len(book.new_transfers) <= SMALL_BATCH and not book.new_items:
+            await db.execute(_SMALL_INSERT, *_small_insert_args(book))
+            return
         await self._insert_transfers(db, book.new_transfers)
         if book.entries:
             await db.copy_records_to_table(
@@ -263,39 +357,15 @@ class LedgerRepository:
                 columns=_ENTRY_COPY_COLUMNS,
                 records=[e[:_ENTRY_COPY_FIELDS] for e in book.entries],
             )
-        await self._update_accounts(db, [book.accounts[a] for a in sorted(book.changed_accounts)])
-        await self._update_transfers(db, list(book.changed_transfers.values()))
         await self._insert_items(db, book.new_items)
-        await self._update_items(db, list(book.changed_items.values()))
 
     @staticmethod
     async def _write_small(db: Any, book: Book) -> None:
         """One round trip for a few plain transfers: inserts and updates as one statement."""
-        transfers, entries = book.new_transfers, book.entries
         accounts = [book.accounts[a] for a in sorted(book.changed_accounts)]
         await db.execute(
             _SMALL_WRITE,
-            [r.transfer_id for r in transfers],
-            [r.kind.value for r in transfers],
-            [r.state.value for r in transfers],
-            [r.result.value for r in transfers],
-            [r.content_hash for r in transfers],
-            [codec.encode_postings(r.postings) for r in transfers],
-            [r.description for r in transfers],
-            [_metadata_json(r.metadata) for r in transfers],
-            [r.accounting_date for r in transfers],
-            [r.linked_transfer_id for r in transfers],
-            [r.reversed_by for r in transfers],
-            [r.expires_at for r in transfers],
-            [r.created_at for r in transfers],
-            [e.transfer_id for e in entries],
-            [e.account_id for e in entries],
-            [e.side for e in entries],
-            [e.amount for e in entries],
-            [e.currency for e in entries],
-            [e.balance_after for e in entries],
-            [e.accounting_date for e in entries],
-            [e.created_at for e in entries],
+            *_small_insert_args(book),
             [a.account_id for a in accounts],
             [a.debits_posted for a in accounts],
             [a.credits_posted for a in accounts],

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 from paysuite.money import Money
 
@@ -103,6 +104,16 @@ class AccountSpec:
     sub_accounts: int = 1
 
 
+class Totals(NamedTuple):
+    """What a decision about an account depends on, besides its spec (which never changes)."""
+
+    debits_posted: int
+    credits_posted: int
+    debits_pending: int
+    credits_pending: int
+    state: AccountState
+
+
 @dataclass(slots=True)
 class Account:
     """An account with posted and pending totals; balances follow the type's normal side."""
@@ -120,6 +131,15 @@ class Account:
     @property
     def account_id(self) -> str:
         return self.spec.account_id
+
+    def totals(self) -> Totals:
+        return Totals(
+            self.debits_posted,
+            self.credits_posted,
+            self.debits_pending,
+            self.credits_pending,
+            self.state,
+        )
 
     @property
     def balance(self) -> Money:

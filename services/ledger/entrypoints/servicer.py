@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from ledger.domain.records import SuspenseState
 from ledger.entrypoints import convert, present
 from ledger.service_layer import day_cycle, feed, queries, transfers
 from ledger.service_layer.group_commit import GroupCommit
+from ledger.service_layer.pipeline import PostingPipeline
 from ledger.service_layer.transfers import Clock
 from ledger.service_layer.unit_of_work import LedgerUnits
 from paysuite.errors import FieldViolation, InvalidArgument, Violations
@@ -44,12 +45,12 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         self._units = units
         self._uow = units.postings
         self._clock = clock
-        self._group = GroupCommit(self._post)
+        self._pipeline = PostingPipeline(units, clock)
+        self._group = GroupCommit(self._pipeline.run)
 
-    async def _post(self, requests: Sequence[Request]) -> list[Outcome]:
-        return await transfers.execute(
-            self._units.posting_batch, requests, self._clock, splits=self._units.splits
-        )
+    async def _post_one(self, command: Request) -> Outcome:
+        (outcome,) = await self._pipeline.run([command])
+        return outcome
 
     async def CreateAccounts(
         self, request: pb.CreateAccountsRequest, context: Context
@@ -106,26 +107,20 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
     async def PostPendingTransfer(
         self, request: pb.PostPendingTransferRequest, context: Context
     ) -> pb.PostPendingTransferResponse:
-        (outcome,) = await transfers.execute(
-            self._units.posting_batch, [convert.post_pending(request)], self._clock
-        )
+        outcome = await self._post_one(convert.post_pending(request))
         result, day = _result(outcome)
         return pb.PostPendingTransferResponse(result=result, accounting_date=day)
 
     async def VoidPendingTransfer(
         self, request: pb.VoidPendingTransferRequest, context: Context
     ) -> pb.VoidPendingTransferResponse:
-        (outcome,) = await transfers.execute(
-            self._units.posting_batch, [convert.void_pending(request)], self._clock
-        )
+        outcome = await self._post_one(convert.void_pending(request))
         return pb.VoidPendingTransferResponse(result=convert.TRANSFER_RESULTS[outcome.result])
 
     async def ReverseTransfer(
         self, request: pb.ReverseTransferRequest, context: Context
     ) -> pb.ReverseTransferResponse:
-        (outcome,) = await transfers.execute(
-            self._units.posting_batch, [convert.reverse(request)], self._clock
-        )
+        outcome = await self._post_one(convert.reverse(request))
         result, day = _result(outcome)
         return pb.ReverseTransferResponse(result=result, accounting_date=day)
 
@@ -245,7 +240,7 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         self, request: pb.ClearSuspenseItemRequest, context: Context
     ) -> pb.ClearSuspenseItemResponse:
         command = convert.clear_suspense(request)
-        (outcome,) = await transfers.execute(self._units.posting_batch, [command], self._clock)
+        outcome = await self._post_one(command)
         item = await queries.get_item(self._uow, command.item_id)
         return pb.ClearSuspenseItemResponse(
             result=convert.TRANSFER_RESULTS[outcome.result], item=present.item(item)

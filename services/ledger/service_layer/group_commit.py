@@ -1,15 +1,9 @@
-"""Posting lanes: small requests that arrive together share one transaction; batches queue.
+"""Group commit: small posting requests that arrive together share one transaction.
 
 Every transaction costs the same few round trips whether it posts one transfer or a hundred,
 so while one runs, the small requests that arrive wait, and go together in the next. Each
 request still gets its own outcomes, in order, with the same all-or-nothing-per-item rule as
 any batch; nothing is acknowledged before its transaction commits.
-
-Large batches run one at a time in a lane of their own. Batches of thousands of transfers
-touch most accounts, so concurrent ones serialise on row locks anyway, and a batch that waited
-makes Postgres re-check every locked row the other changed: running them one after another
-nearly doubled batch throughput (docs/benchmarks.md). Requests are still read while a batch
-runs, so the next one is ready when the lane frees.
 """
 
 from __future__ import annotations
@@ -37,8 +31,7 @@ class _Waiting:
 
 
 class GroupCommit:
-    """Runs small requests through run() together, at most `lanes` transactions at a time,
-    and large ones one at a time beside them.
+    """Runs small requests through run() together, at most `lanes` transactions at a time.
 
     One lane measured best: concurrent shared transactions all touch the hot accounts, so a
     second one mostly waits for the first's row locks and commit anyway.
@@ -49,12 +42,10 @@ class GroupCommit:
         self._lanes = lanes
         self._busy = 0
         self._queue: list[_Waiting] = []
-        self._batch_lane = asyncio.Lock()
 
     async def submit(self, requests: Sequence[Request]) -> list[Outcome]:
         if len(requests) > SMALL_REQUEST:
-            async with self._batch_lane:
-                return await self._run(requests)
+            return await self._run(requests)
         waiting = _Waiting(requests)
         self._queue.append(waiting)
         if self._busy < self._lanes:

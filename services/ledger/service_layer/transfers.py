@@ -41,7 +41,7 @@ async def create_accounts(
     return results
 
 
-def _routed(request: Request, splits: dict[str, int]) -> Request:
+def routed(request: Request, splits: dict[str, int]) -> Request:
     """A transfer to a split account posts to one of its sub-accounts, chosen by its id."""
     if not isinstance(request, TransferRequest) or not splits:
         return request
@@ -83,15 +83,18 @@ async def execute(
     """Runs the requests in order in one transaction; each is all-or-nothing on its own.
 
     A batch that loses a race for a new transfer id to another batch is retried whole: the
-    retry sees the other batch's transfers and answers them as replays.
+    retry sees the other batch's transfers and answers them as replays. So is one Postgres
+    chose to break a deadlock with.
     """
     for attempt in range(_RETRIES):
         try:
             # First try optimistically, without looking ids up: fresh ids are the common case,
             # and a reused id makes the insert conflict, which sends us round with lookups.
-            routed = [_routed(r, splits) for r in requests] if splits is not None else requests
-            return await _execute_once(uow, routed, clock, look_up=attempt > 0, splits=splits)
-        except asyncpg.UniqueViolationError:
+            batch = [routed(r, splits) for r in requests] if splits is not None else requests
+            return await _execute_once(uow, batch, clock, look_up=attempt > 0, splits=splits)
+        except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
+            # A deadlock is possible only against a pipelined write (PostingPipeline), whose
+            # checked update takes its rows in plan order, not ours.
             if attempt == _RETRIES - 1:
                 raise
     raise AssertionError("unreachable")
