@@ -77,6 +77,11 @@ def account(row: Any, spec: AccountSpec | None = None) -> Account:
 
 def encode_postings(postings: tuple[Posting, ...]) -> str:
     # Account ids are [A-Za-z0-9._:-] only, so ',' and ';' cannot occur inside a field.
+    if len(postings) == 1:
+        (p,) = postings
+        return (
+            f"{p.debit_account_id},{p.credit_account_id},{p.amount.currency},{p.amount.minor_units}"
+        )
     return ";".join(
         f"{p.debit_account_id},{p.credit_account_id},{p.amount.currency},{p.amount.minor_units}"
         for p in postings

@@ -357,7 +357,7 @@ class Book:
                     now,
                 )
             )
-            if opens_items:
+            if opens_items and (debit.spec.suspense or credit.spec.suspense):
                 self._open_items(record, index, posting, debit, credit)
 
     def _open_items(

@@ -21,8 +21,16 @@ class AccountType(enum.Enum):
 
     @property
     def debit_normal(self) -> bool:
-        # Identity, not set membership: an enum member hashes in Python, and this runs per entry.
-        return self is AccountType.ASSET or self is AccountType.EXPENSE
+        return is_debit_normal(self)
+
+
+def is_debit_normal(account_type: AccountType) -> bool:
+    # Identity against module names, not a set or a property: this runs for every entry, and
+    # an enum member hashes in Python.
+    return account_type is _ASSET or account_type is _EXPENSE
+
+
+_ASSET, _EXPENSE = AccountType.ASSET, AccountType.EXPENSE
 
 
 class OwnerType(enum.Enum):
@@ -149,7 +157,7 @@ class Account:
     @property
     def balance_units(self) -> int:
         net = self.debits_posted - self.credits_posted
-        return net if self.spec.type.debit_normal else -net
+        return net if is_debit_normal(self.spec.type) else -net
 
     @property
     def available(self) -> Money:

@@ -147,24 +147,22 @@ def _fast_transfer_requests(request: pb.CreateTransfersRequest) -> list[Transfer
             ):
                 return None
             postings.append(Posting(debit, credit, Money(amount.currency_code, amount.minor_units)))
-        if (
-            len(item.description) > 256
-            or item.timeout_seconds < 0
-            or (item.timeout_seconds and not item.pending)
-            or len(item.metadata) > 16
-        ):
+        description, timeout, pending = item.description, item.timeout_seconds, item.pending
+        if len(description) > 256 or timeout < 0 or (timeout and not pending):
             return None
-        metadata = dict(item.metadata) if item.metadata else {}
-        if any(len(k) > 64 or len(v) > 256 for k, v in metadata.items()):
+        metadata = dict(item.metadata)
+        if metadata and (
+            len(metadata) > 16 or any(len(k) > 64 or len(v) > 256 for k, v in metadata.items())
+        ):
             return None
         result.append(
             TransferRequest(
                 transfer_id,
                 tuple(postings),
-                item.description,
+                description,
                 metadata,
-                pending=item.pending,
-                timeout_seconds=item.timeout_seconds,
+                pending=pending,
+                timeout_seconds=timeout,
             )
         )
     return result

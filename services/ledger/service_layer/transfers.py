@@ -45,7 +45,7 @@ def routed(request: Request, splits: dict[str, int]) -> Request:
     """A transfer to a split account posts to one of its sub-accounts, chosen by its id."""
     if not isinstance(request, TransferRequest) or not splits:
         return request
-    if not any(a in splits for a in request.touched):
+    if splits.keys().isdisjoint(request.touched):
         return request
     postings = tuple(
         replace(
