@@ -17,6 +17,9 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from devstack.provision import drop_database, provision
 from ledger.bootstrap import DEFINITION
@@ -30,7 +33,7 @@ from ledger.domain.model import (
     TransferResult,
 )
 from ledger.service_layer import day_cycle, transfers
-from ledger.service_layer.pipeline import PostingPipeline
+from ledger.service_layer.pipeline import PATH_ATTRIBUTE, PostingPipeline
 from ledger.service_layer.unit_of_work import LedgerUnits
 from paysuite.money import Money
 from paysuite.runtime.database import create_pool
@@ -128,15 +131,24 @@ async def test_batches_take_the_fast_path_while_the_prediction_holds(replicas: R
 
 
 async def test_another_replica_posting_sends_the_next_batch_down_the_locking_path(
-    replicas: Replicas,
+    replicas: Replicas, spans: InMemorySpanExporter
 ) -> None:
-    await replicas.a.run([move("t1", "cash", "shop1", 100)])
+    tracer = trace.get_tracer(__name__)
+
+    async def run_traced(name: str, request: TransferRequest) -> str:
+        with tracer.start_as_current_span(name) as span:
+            out = await replicas.a.run([request])
+        assert results(out) == [TransferResult.POSTED]
+        assert isinstance(span, ReadableSpan) and span.attributes is not None
+        return str(span.attributes[PATH_ATTRIBUTE])
+
+    assert await run_traced("first", move("t1", "cash", "shop1", 100)) == "predicted"
     await replicas.b.run([move("t2", "shop1", "cash", 30)])
-    out = await replicas.a.run([move("t3", "cash", "shop1", 10)])
-    assert results(out) == [TransferResult.POSTED]
+    assert await run_traced("stale", move("t3", "cash", "shop1", 10)) == "fallback"
     assert replicas.a.fallbacks == 1
-    await replicas.a.run([move("t4", "cash", "shop1", 1)])
-    assert replicas.a.fallbacks == 1  # the prediction was read again after the fallback
+    # The prediction was read again after the fallback.
+    assert await run_traced("fresh", move("t4", "cash", "shop1", 1)) == "predicted"
+    assert replicas.a.fallbacks == 1
     balance = await replicas.db.fetchval(
         "SELECT debits_posted - credits_posted FROM ledger.accounts WHERE account_id = 'cash'"
     )

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import asyncpg
+from opentelemetry import trace
 
 from ledger.domain.book import Book, Outcome, Request
 from ledger.domain.model import Account, Totals, TransferRequest
@@ -29,6 +30,9 @@ from ledger.service_layer.unit_of_work import LedgerUnits
 
 # Batches decided ahead of the one being written; more only deepens what a failure undoes.
 DEPTH = 2
+# Span attribute: "predicted" (committed as decided), "fallback" (the prediction was stale, the
+# locking path decided again) or "locking" (not a batch of plain transfers).
+PATH_ATTRIBUTE = "ledger.posting_path"
 # Accounts predicted at most; past this the prediction starts again from the rows.
 MAX_ACCOUNTS = 200_000
 
@@ -82,8 +86,11 @@ class PostingPipeline:
         self.fallbacks = 0
 
     async def run(self, requests: Sequence[Request]) -> list[Outcome]:
+        """The outcomes of the requests, in order; the current span records the path taken."""
+        span = trace.get_current_span()
         plain = [r for r in requests if isinstance(r, TransferRequest)]
         if len(plain) != len(requests):
+            span.set_attribute(PATH_ATTRIBUTE, "locking")
             try:
                 return await self._locking(requests)
             finally:
@@ -91,6 +98,7 @@ class PostingPipeline:
         async with self._slots:
             decided = await self._decide(plain)
             if decided is None:
+                span.set_attribute(PATH_ATTRIBUTE, "locking")
                 return await self._locking(requests)
             committed = False
             try:
@@ -100,8 +108,10 @@ class PostingPipeline:
                 if not committed:
                     self.forget()
         if committed:
+            span.set_attribute(PATH_ATTRIBUTE, "predicted")
             return decided.outcomes
         self.fallbacks += 1
+        span.set_attribute(PATH_ATTRIBUTE, "fallback")
         return await self._locking(requests)
 
     def forget(self) -> None:
