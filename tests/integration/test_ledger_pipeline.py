@@ -253,3 +253,31 @@ async def test_two_replicas_posting_concurrently_keep_the_books(replicas: Replic
     )
     assert wallet >= 0
     await books_balance(replicas.db)
+
+
+async def test_day_cuts_while_batches_are_in_flight_neither_hang_nor_misdate(
+    replicas: Replicas,
+) -> None:
+    rng = random.Random(11)
+
+    def batch(k: int) -> list[TransferRequest]:
+        legs = []
+        for i in range(rng.randint(1, 80)):
+            debit, credit = rng.sample(ACCOUNTS, 2)
+            legs.append(move(f"k{k}.{i}", debit, credit, rng.randint(1, 99)))
+        return legs
+
+    async def cuts() -> None:
+        for n in range(3):
+            await asyncio.sleep(0.01)
+            await day_cycle.day_cut(replicas.units_b, f"cut-{n}", None, now)
+
+    posting = asyncio.gather(*(replicas.a.run(batch(k)) for k in range(20)))
+    outcomes, _ = await asyncio.wait_for(asyncio.gather(posting, cuts()), timeout=60)
+    assert all(o.result is TransferResult.POSTED for out in outcomes for o in out)
+    misdated = await replicas.db.fetchval(
+        "SELECT count(*) FROM ledger.entries e JOIN ledger.transfers t USING (transfer_id) "
+        "WHERE e.accounting_date <> t.accounting_date"
+    )
+    assert misdated == 0
+    await books_balance(replicas.db)

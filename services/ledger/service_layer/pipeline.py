@@ -163,7 +163,7 @@ class PostingPipeline:
             missing = account_ids
         async with self._units.postings() as work:
             rows = await work.repo.read_accounts(missing)
-            day = await work.repo.business_date_for_posting()
+            day, _ = await work.repo.ledger_state()
         if self._day is None:
             self._day = day
         for account_id, account in rows.items():
@@ -174,10 +174,12 @@ class PostingPipeline:
 
     async def _write(self, decided: _Decided) -> bool:
         previous = decided.previous
+        # Waited for before BEGIN, which takes the business date shared: holding it while the
+        # batch before has yet to take it could leave both behind a day-cut waiting for it.
+        if previous is not None and not await previous.inserted:
+            return False
         try:
             async with self._units.posting_batch() as work:
-                if previous is not None and not await previous.inserted:
-                    return False
                 await work.repo.insert_records(decided.book)
                 decided.step.inserted.set_result(True)
                 # The totals are checked against the rows as the batch before left them: wait
