@@ -238,14 +238,34 @@ class TransferRequest:
         return self.digest
 
     def _digest(self) -> str:
-        legs = ";".join(
-            f"{p.debit_account_id},{p.credit_account_id},{p.amount.currency},{p.amount.minor_units}"
-            for p in self.postings
+        legs = []
+        for posting in self.postings:
+            amount = posting.amount
+            legs.append(
+                leg_text(
+                    posting.debit_account_id,
+                    posting.credit_account_id,
+                    amount.currency,
+                    amount.minor_units,
+                )
+            )
+        return transfer_digest(
+            ";".join(legs), self.description, self.metadata, self.pending, self.timeout_seconds
         )
-        meta = ";".join(f"{k}={v}" for k, v in sorted(self.metadata.items()))
-        return content_digest(
-            "transfer", legs, self.description, meta, self.pending, self.timeout_seconds
-        )
+
+
+def leg_text(debit: str, credit: str, currency: str, units: int) -> str:
+    """One posting as it enters a transfer's digest."""
+    return f"{debit},{credit},{currency},{units}"
+
+
+def transfer_digest(
+    legs: str, description: str, metadata: Mapping[str, str], pending: bool, timeout_seconds: int
+) -> str:
+    """A transfer request's digest from its legs (leg_text, joined by ';') and the rest; a
+    reader that has the legs' fields at hand passes it in as TransferRequest.digest."""
+    meta = ";".join(f"{k}={v}" for k, v in sorted(metadata.items())) if metadata else ""
+    return content_digest("transfer", legs, description, meta, pending, timeout_seconds)
 
 
 def accounts_of(postings: tuple[Posting, ...]) -> list[str]:

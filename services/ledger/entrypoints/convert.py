@@ -11,6 +11,8 @@ from ledger.domain.model import (
     Posting,
     TransferRequest,
     TransferResult,
+    leg_text,
+    transfer_digest,
 )
 from paysuite.errors import Violations
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
@@ -132,6 +134,7 @@ def _fast_transfer_requests(request: pb.CreateTransfersRequest) -> list[Transfer
             return None
         seen.add(transfer_id)
         postings = []
+        legs = []
         for posting in item.postings:
             debit, credit, amount = (
                 posting.debit_account_id,
@@ -146,7 +149,9 @@ def _fast_transfer_requests(request: pb.CreateTransfersRequest) -> list[Transfer
                 or not valid_id(credit, 128)
             ):
                 return None
-            postings.append(Posting(debit, credit, Money(amount.currency_code, amount.minor_units)))
+            currency, units = amount.currency_code, amount.minor_units
+            postings.append(Posting(debit, credit, Money(currency, units)))
+            legs.append(leg_text(debit, credit, currency, units))
         description, timeout, pending = item.description, item.timeout_seconds, item.pending
         if len(description) > 256 or timeout < 0 or (timeout and not pending):
             return None
@@ -155,6 +160,7 @@ def _fast_transfer_requests(request: pb.CreateTransfersRequest) -> list[Transfer
             len(metadata) > 16 or any(len(k) > 64 or len(v) > 256 for k, v in metadata.items())
         ):
             return None
+        digest = transfer_digest(";".join(legs), description, metadata, pending, timeout)
         result.append(
             TransferRequest(
                 transfer_id,
@@ -163,6 +169,7 @@ def _fast_transfer_requests(request: pb.CreateTransfersRequest) -> list[Transfer
                 metadata,
                 pending=pending,
                 timeout_seconds=timeout,
+                digest=digest,
             )
         )
     return result
