@@ -78,3 +78,17 @@ async def test_a_failed_shared_run_fails_only_the_request_that_broke_it() -> Non
     with pytest.raises(RuntimeError):
         await bad
     assert book.runs[1] == ["ok-0", "ok-1", "bad-0", "bad-1", "fine-0", "fine-1"]
+
+
+async def test_a_caller_that_gives_up_leaves_the_shared_run_to_the_others() -> None:
+    book = Book()
+    group = GroupCommit(book.run, lanes=1)
+    first = asyncio.ensure_future(group.submit(requests("first-", 1)))
+    await asyncio.sleep(0)
+    leaving, staying = (asyncio.ensure_future(group.submit(requests(p, 1))) for p in ("l-", "s-"))
+    await asyncio.sleep(0)
+    leaving.cancel()
+    assert len(await first) == 1
+    assert [o.transfer_id for o in await staying] == ["s-0"]
+    assert leaving.cancelled()
+    assert book.runs[1] == ["l-0", "s-0"]  # what was submitted is posted all the same

@@ -42,6 +42,7 @@ class GroupCommit:
         self._lanes = lanes
         self._busy = 0
         self._queue: list[_Waiting] = []
+        self._drains: set[asyncio.Task[None]] = set()  # the loop holds tasks weakly
 
     async def submit(self, requests: Sequence[Request]) -> list[Outcome]:
         if len(requests) > SMALL_REQUEST:
@@ -50,9 +51,12 @@ class GroupCommit:
         self._queue.append(waiting)
         if self._busy < self._lanes:
             self._busy += 1
-            asyncio.get_running_loop().create_task(self._drain())
-        # Shielded: a caller that gives up does not take the others' transaction with it.
-        return await asyncio.shield(waiting.answer)
+            drain = asyncio.get_running_loop().create_task(self._drain())
+            self._drains.add(drain)
+            drain.add_done_callback(self._drains.discard)
+        # A caller that gives up cancels only its own answer: the shared transaction goes on,
+        # and its transfers stand.
+        return await waiting.answer
 
     def _take(self) -> list[_Waiting]:
         taken: list[_Waiting] = []
