@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -51,6 +51,17 @@ def now() -> datetime:
 
 def move(transfer_id: str, debit: str, credit: str, units: int) -> TransferRequest:
     return TransferRequest(transfer_id, (Posting(debit, credit, Money("CNY", units)),))
+
+
+def random_batch(
+    rng: random.Random, tag: str, names: Sequence[str], most: int
+) -> list[TransferRequest]:
+    """1 to `most` transfers between random pairs of the named accounts."""
+    legs = []
+    for i in range(rng.randint(1, most)):
+        debit, credit = rng.sample(names, 2)
+        legs.append(move(f"{tag}.{i}", debit, credit, rng.randint(1, 99)))
+    return legs
 
 
 @dataclass
@@ -229,15 +240,8 @@ async def test_two_replicas_posting_concurrently_keep_the_books(replicas: Replic
     rng = random.Random(7)
     names = [*ACCOUNTS, WALLET]
 
-    def batch(tag: str) -> list[TransferRequest]:
-        legs = []
-        for i in range(rng.randint(1, 40)):
-            debit, credit = rng.sample(names, 2)
-            legs.append(move(f"{tag}.{i}", debit, credit, rng.randint(1, 60)))
-        return legs
-
     async def replica(pipeline: PostingPipeline, name: str) -> list[TransferResult]:
-        runs = [pipeline.run(batch(f"{name}{k}")) for k in range(12)]
+        runs = [pipeline.run(random_batch(rng, f"{name}{k}", names, 40)) for k in range(12)]
         return [r for out in await asyncio.gather(*runs) for r in results(out)]
 
     outcomes = [*await replica(replicas.a, "a"), *await replica(replicas.b, "b")]
@@ -260,19 +264,13 @@ async def test_day_cuts_while_batches_are_in_flight_neither_hang_nor_misdate(
 ) -> None:
     rng = random.Random(11)
 
-    def batch(k: int) -> list[TransferRequest]:
-        legs = []
-        for i in range(rng.randint(1, 80)):
-            debit, credit = rng.sample(ACCOUNTS, 2)
-            legs.append(move(f"k{k}.{i}", debit, credit, rng.randint(1, 99)))
-        return legs
-
     async def cuts() -> None:
         for n in range(3):
             await asyncio.sleep(0.01)
             await day_cycle.day_cut(replicas.units_b, f"cut-{n}", None, now)
 
-    posting = asyncio.gather(*(replicas.a.run(batch(k)) for k in range(20)))
+    batches = [random_batch(rng, f"k{k}", ACCOUNTS, 80) for k in range(20)]
+    posting = asyncio.gather(*(replicas.a.run(b) for b in batches))
     outcomes, _ = await asyncio.wait_for(asyncio.gather(posting, cuts()), timeout=60)
     assert all(o.result is TransferResult.POSTED for out in outcomes for o in out)
     misdated = await replicas.db.fetchval(
