@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from paysuite.runtime.gc_tuning import tune_for_service
 from paysuite.runtime.logs import setup_logging
 from paysuite.runtime.migrations import upgrade_to_head
 from paysuite.runtime.server import ServiceApp, start_server
@@ -47,6 +48,7 @@ async def serve(definition: ServiceDefinition[S], settings: S) -> None:
     try:
         app = await definition.build(settings)
         running = await start_server(app, host=settings.host, port=settings.port)
+        tune_for_service()
         await stop.wait()
         _log.info("stopping", extra={"grace_seconds": settings.shutdown_grace_seconds})
         await running.stop(settings.shutdown_grace_seconds)
