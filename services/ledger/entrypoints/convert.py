@@ -155,7 +155,8 @@ def _fast_transfer_requests(request: pb.CreateTransfersRequest) -> list[Transfer
         description, timeout, pending = item.description, item.timeout_seconds, item.pending
         if len(description) > 256 or timeout < 0 or (timeout and not pending):
             return None
-        metadata = dict(item.metadata)
+        fields = item.metadata
+        metadata = dict(fields) if fields else {}  # dict() of even an empty map iterates in Python
         if metadata and (
             len(metadata) > 16 or any(len(k) > 64 or len(v) > 256 for k, v in metadata.items())
         ):
