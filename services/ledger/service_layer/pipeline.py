@@ -2,9 +2,10 @@
 
 Each batch of plain transfers is decided in memory on the totals the batches before it will
 leave (a per-process prediction of the account rows), then written in decision order. Its
-rows are inserted at once; its account totals are written only after the batch before it
-committed, and only if every account row it read still holds exactly the totals and state
-the decision assumed, on the same business date (one checked UPDATE). Anything else (another
+rows are inserted as soon as the batch before has inserted its own (while that one may still
+be committing); its account totals are written only after the batch before it committed, and
+only if every account row it read still holds exactly the totals and state the decision
+assumed, on the same business date (one checked UPDATE). Anything else (another
 process posted, an account was frozen, a day-cut, a reused transfer id, a failed batch before
 it) rolls the batch back, forgets the prediction and runs the batch through the locking path,
 which decides on locked rows as every other posting does. The prediction only saves time:
