@@ -125,6 +125,7 @@ async def bench(args: argparse.Namespace, admin_url: str, run_id: str, work_dir:
             hot_share=args.hot_share,
             id_prefix=f"bench-{run_id}-",
             seed=args.seed,
+            ledger_pid=ledger.pid,
         )
         await settle(database_url, analyze=True)
         say(f"batch: {args.batch_clients} clients x {args.batch_size}, {args.batch_seconds:g} s")

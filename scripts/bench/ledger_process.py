@@ -87,6 +87,10 @@ class LedgerProcess:
                 f"{_tail(self.log_path)}"
             ) from exc
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def check_alive(self) -> None:
         if self._process is not None and self._process.returncode is not None:
             raise LedgerStartError(

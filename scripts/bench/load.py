@@ -15,6 +15,7 @@ import grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.runtime.server import MAX_MESSAGE_BYTES
 
+from .cpu import CpuMeter, CpuUse
 from .workload import TransferFactory
 
 METHOD = "/paysuite.ledger.v1.LedgerService/CreateTransfers"
@@ -43,6 +44,7 @@ class LoadSpec:
     hot_share: float
     id_prefix: str
     seed: int
+    ledger_pid: int | None = None
 
 
 @dataclass
@@ -64,6 +66,7 @@ class LoadResult:
     p50_ms: float | None = None
     p99_ms: float | None = None
     posted_ranges: list[tuple[str, int, int]] = field(default_factory=list)
+    server_cpu: CpuUse | None = None
 
     @property
     def tps(self) -> float:
@@ -206,7 +209,10 @@ async def _run(spec: LoadSpec) -> LoadResult:
         gc.collect()
         gc.freeze()
         cpu_before = time.process_time()
+        meter = CpuMeter(spec.ledger_pid)
+        meter.start()
         timed = await _stretch(clients, spec.batch_size, spec.seconds, timed=True)
+        result.server_cpu = meter.stop()
         result.client_cpu_s = time.process_time() - cpu_before
         result.posted = timed.posted
         result.elapsed = timed.elapsed_s

@@ -59,6 +59,11 @@ def _phase_details(result: LoadResult) -> list[str]:
         f"      load process CPU {result.client_cpu_s:.1f} s over {result.elapsed:.1f} s "
         f"({_share(result.client_cpu_s, result.elapsed)} of one core)",
     ]
+    if (cpu := result.server_cpu) is not None:
+        lines.append(
+            f"      server CPU over the timed stretch: ledger {cpu.ledger:.2f} cores, "
+            f"Postgres {cpu.postgres:.2f} cores"
+        )
     if result.not_posted:
         outcomes = ", ".join(f"{name}={n}" for name, n in sorted(result.not_posted.items()))
         lines.append(f"      not POSTED: {outcomes}")
