@@ -9,7 +9,7 @@ import json
 import secrets
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +58,18 @@ async def union_url(suite_db: str) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-def with_union(
+@asynccontextmanager
+async def with_union(
     replica: Replica, union_at: str, rules: Path, **fields: Any
-) -> AbstractAsyncContextManager[str]:
-    """A replica with a second bank channel, unionsim at union_at, routed by the rules file."""
+) -> AsyncIterator[pb_grpc.GatewayServiceAsyncStub]:
+    """A client of a replica with a second bank channel, unionsim at union_at, routed by the
+    rules file."""
     union = bank_channel(union_at, UNION_SECRET, **fields)
-    return replica(extra_channels={"unionsim": union}, routing_file=rules)
+    async with (
+        replica(extra_channels={"unionsim": union}, routing_file=rules) as addr,
+        grpc.aio.insecure_channel(addr) as channel,
+    ):
+        yield pb_grpc.GatewayServiceStub(channel)
 
 
 def write_rules(path: Path, split: dict[str, int], min_samples: int = 20) -> None:
@@ -120,11 +126,9 @@ async def test_a_split_shares_card_payments_between_banks_and_follows_the_file(
     rules = tmp_path / "routing.json"
     write_rules(rules, {"banksim": 1, "unionsim": 1})
     async with (
-        with_union(replica, union_url, rules) as addr,
-        grpc.aio.insecure_channel(addr) as channel,
+        with_union(replica, union_url, rules) as gateway,
         aiohttp.ClientSession() as http,
     ):
-        gateway = pb_grpc.GatewayServiceStub(channel)
         before = {c: await receivable(ledger_stub, c) for c in ("banksim", "unionsim")}
         paid = [(await gateway.CreatePayment(card_payment())).payment for _ in range(24)]
         assert {p.state for p in paid} == {pb.Payment.SUCCEEDED}
@@ -174,11 +178,9 @@ async def test_an_unreachable_bank_is_failed_over_then_tried_last(
     write_rules(rules, {"unionsim": 1_000_000, "banksim": 1}, min_samples=3)
     nowhere = f"http://127.0.0.1:{free_port()}"
     async with (
-        with_union(replica, nowhere, rules) as addr,
-        grpc.aio.insecure_channel(addr) as channel,
+        with_union(replica, nowhere, rules) as gateway,
         aiohttp.ClientSession() as http,
     ):
-        gateway = pb_grpc.GatewayServiceStub(channel)
         before = await receivable(ledger_stub, "banksim")
         for _ in range(3):
             payment = (await gateway.CreatePayment(card_payment())).payment
@@ -216,11 +218,7 @@ async def test_when_no_bank_can_be_reached_the_payment_fails_and_nothing_is_held
     rules = tmp_path / "routing.json"
     write_rules(rules, {"unionsim": 1})
     nowhere = f"http://127.0.0.1:{free_port()}"
-    async with (
-        with_union(replica, nowhere, rules) as addr,
-        grpc.aio.insecure_channel(addr) as channel,
-    ):
-        gateway = pb_grpc.GatewayServiceStub(channel)
+    async with with_union(replica, nowhere, rules) as gateway:
         payment = (await gateway.CreatePayment(card_payment())).payment
         assert (payment.state, payment.failure_reason) == (
             pb.Payment.FAILED,
@@ -280,11 +278,9 @@ async def test_a_decline_the_channel_guarantees_charged_nothing_goes_to_the_next
         async with http.post(f"{union_url}/_admin/faults", json={"decline_rate": 1}):
             pass
         try:
-            async with (
-                with_union(replica, union_url, rules, retry_elsewhere_on={"CARD_DECLINED"}) as addr,
-                grpc.aio.insecure_channel(addr) as channel,
-            ):
-                gateway = pb_grpc.GatewayServiceStub(channel)
+            async with with_union(
+                replica, union_url, rules, retry_elsewhere_on={"CARD_DECLINED"}
+            ) as gateway:
                 paid = (await gateway.CreatePayment(card_payment())).payment
                 assert (paid.state, paid.channel) == (pb.Payment.SUCCEEDED, "banksim")
                 answer = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=paid.payment_id))
@@ -294,11 +290,7 @@ async def test_a_decline_the_channel_guarantees_charged_nothing_goes_to_the_next
                 ]
                 assert await charges_at_bank(http, bank_url, paid.payment_id) == 1
             # Where the code is not one to retry on, the decline is the payment's answer.
-            async with (
-                with_union(replica, union_url, rules) as addr,
-                grpc.aio.insecure_channel(addr) as channel,
-            ):
-                gateway = pb_grpc.GatewayServiceStub(channel)
+            async with with_union(replica, union_url, rules) as gateway:
                 declined = (await gateway.CreatePayment(card_payment())).payment
                 assert (declined.state, declined.failure_reason) == (
                     pb.Payment.FAILED,

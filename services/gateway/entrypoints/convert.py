@@ -208,13 +208,8 @@ def payment_to_proto(payment: Payment) -> pb.Payment:
     )
 
 
-ATTEMPT_OUTCOMES = {
-    ChannelOutcome.SUCCEEDED.value: pb.ChannelAttempt.SUCCEEDED,
-    ChannelOutcome.FAILED.value: pb.ChannelAttempt.FAILED,
-    ChannelOutcome.PENDING.value: pb.ChannelAttempt.PENDING,
-    ChannelOutcome.UNKNOWN.value: pb.ChannelAttempt.UNKNOWN,
-    ChannelOutcome.NOT_SENT.value: pb.ChannelAttempt.NOT_SENT,
-}
+# Attempts store the outcome's value; the proto enum spells every outcome by the same name.
+ATTEMPT_OUTCOMES = {o.value: pb.ChannelAttempt.Outcome.Value(o.name) for o in ChannelOutcome}
 
 
 def attempt_to_proto(attempt: ChannelAttempt) -> pb.ChannelAttempt:
