@@ -15,6 +15,7 @@ from ledger.domain.model import (
     TransferKind,
     TransferResult,
     TransferState,
+    postings_text,
 )
 from ledger.domain.records import EntryRecord, SuspenseItem, SuspenseState, TransferRecord
 from paysuite.money import Money
@@ -77,15 +78,7 @@ def account(row: Any, spec: AccountSpec | None = None) -> Account:
 
 def encode_postings(postings: tuple[Posting, ...]) -> str:
     # Account ids are [A-Za-z0-9._:-] only, so ',' and ';' cannot occur inside a field.
-    if len(postings) == 1:
-        (p,) = postings
-        return (
-            f"{p.debit_account_id},{p.credit_account_id},{p.amount.currency},{p.amount.minor_units}"
-        )
-    return ";".join(
-        f"{p.debit_account_id},{p.credit_account_id},{p.amount.currency},{p.amount.minor_units}"
-        for p in postings
-    )
+    return postings_text(postings)
 
 
 def decode_postings(text: str) -> tuple[Posting, ...]:

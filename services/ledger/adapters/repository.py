@@ -53,6 +53,10 @@ def _account_values(
     )
 
 
+# An account's four totals from an unnest aliased u(id, dp, cp, dpe, cpe, ...).
+_SET_TOTALS = (
+    "debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dpe, credits_pending = u.cpe"
+)
 _SMALL_INSERTS = (
     "t AS (INSERT INTO transfers (" + codec.TRANSFER_COLUMNS + ") "
     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
@@ -68,8 +72,7 @@ _SMALL_INSERT = (
 )
 _SMALL_WRITE = (
     "WITH " + _SMALL_INSERTS + ", "
-    "a AS (UPDATE accounts a SET debits_posted = u.dp, credits_posted = u.cp, "
-    "debits_pending = u.dpe, credits_pending = u.cpe FROM unnest($22::text[], $23::bigint[], "
+    "a AS (UPDATE accounts a SET " + _SET_TOTALS + " FROM unnest($22::text[], $23::bigint[], "
     "$24::bigint[], $25::bigint[], $26::bigint[]) AS u(id, dp, cp, dpe, cpe) "
     "WHERE a.account_id = u.id RETURNING 1) "
     "SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM e), (SELECT count(*) FROM a)"
@@ -77,8 +80,7 @@ _SMALL_WRITE = (
 
 
 _UPDATE_TOTALS_IF = (
-    "UPDATE accounts a SET debits_posted = u.dp, credits_posted = u.cp, "
-    "debits_pending = u.dpe, credits_pending = u.cpe "
+    "UPDATE accounts a SET " + _SET_TOTALS + " "
     "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], "
     "$6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::text[]) "
     "AS u(id, dp, cp, dpe, cpe, odp, ocp, odpe, ocpe, ostate) "
@@ -407,8 +409,7 @@ class LedgerRepository:
         if not accounts:
             return
         await db.execute(
-            "UPDATE accounts a SET debits_posted = u.dp, credits_posted = u.cp, "
-            "debits_pending = u.dpe, credits_pending = u.cpe "
+            "UPDATE accounts a SET " + _SET_TOTALS + " "
             "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) "
             "AS u(id, dp, cp, dpe, cpe) WHERE a.account_id = u.id",
             [a.account_id for a in accounts],

@@ -332,31 +332,8 @@ class Book:
                 debit.debits_posted += units
             if credit.account_id != books_only:
                 credit.credits_posted += units
-            currency = debit.spec.currency
-            entries.append(
-                EntryRecord(
-                    transfer_id,
-                    debit.account_id,
-                    "D",
-                    units,
-                    currency,
-                    debit.balance_units,
-                    day,
-                    now,
-                )
-            )
-            entries.append(
-                EntryRecord(
-                    transfer_id,
-                    credit.account_id,
-                    "C",
-                    units,
-                    currency,
-                    credit.balance_units,
-                    day,
-                    now,
-                )
-            )
+            entries.append(_entry(transfer_id, debit, "D", units, day, now))
+            entries.append(_entry(transfer_id, credit, "C", units, day, now))
             if opens_items and (debit.spec.suspense or credit.spec.suspense):
                 self._open_items(record, index, posting, debit, credit)
 
@@ -377,3 +354,19 @@ class Book:
                         created_at=self.now,
                     )
                 )
+
+
+def _entry(
+    transfer_id: str, account: Account, side: str, units: int, day: date, now: datetime
+) -> EntryRecord:
+    """One leg, with the account's balance after it (the account already carries it)."""
+    return EntryRecord(
+        transfer_id,
+        account.account_id,
+        side,
+        units,
+        account.spec.currency,
+        account.balance_units,
+        day,
+        now,
+    )

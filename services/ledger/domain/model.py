@@ -238,20 +238,21 @@ class TransferRequest:
         return self.digest
 
     def _digest(self) -> str:
-        legs = []
-        for posting in self.postings:
-            amount = posting.amount
-            legs.append(
-                leg_text(
-                    posting.debit_account_id,
-                    posting.credit_account_id,
-                    amount.currency,
-                    amount.minor_units,
-                )
-            )
         return transfer_digest(
-            ";".join(legs), self.description, self.metadata, self.pending, self.timeout_seconds
+            postings_text(self.postings),
+            self.description,
+            self.metadata,
+            self.pending,
+            self.timeout_seconds,
         )
+
+
+def postings_text(postings: tuple[Posting, ...]) -> str:
+    """The postings as text: leg_text of each, joined by ';' (as digested and as stored)."""
+    return ";".join(
+        leg_text(p.debit_account_id, p.credit_account_id, p.amount.currency, p.amount.minor_units)
+        for p in postings
+    )
 
 
 def leg_text(debit: str, credit: str, currency: str, units: int) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from ledger.adapters.day_end_store import DayEndStore
@@ -31,16 +30,19 @@ class LedgerUnits:
     specs: SpecCache = field(default_factory=SpecCache)
 
     def postings(self) -> UnitOfWork:
-        return PoolUnitOfWork(self.pool, LedgerRepository)
+        return PoolUnitOfWork(self.pool, self._repository)
 
     def posting_batch(self) -> UnitOfWork:
         """A transaction that posts: it holds the business date shared from its first statement,
         so a day-cut waits for it and it never sees a date being cut."""
         return PoolUnitOfWork(
             self.pool,
-            partial(LedgerRepository, specs=self.specs),
+            self._repository,
             begin_sql=f"SELECT pg_advisory_xact_lock_shared({BUSINESS_DATE_LOCK})",
         )
+
+    def _repository(self, connection: Any) -> LedgerRepository:
+        return LedgerRepository(connection, self.specs)
 
     def day_end_snapshot(self) -> DayEndUnitOfWork:
         return PoolUnitOfWork(self.pool, DayEndStore, isolation="repeatable_read")
