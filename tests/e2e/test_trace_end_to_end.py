@@ -1,4 +1,5 @@
-"""One trace spans gateway, identity, ledger, recon and the bank, with correct parent links."""
+"""One trace spans gateway, identity, ledger, recon and the bank, with correct parent links;
+the ledger's shared posting transaction is linked with it."""
 
 from __future__ import annotations
 
@@ -60,6 +61,16 @@ def _one(spans: list[dict[str, Any]], service: str, name: str, kind: str) -> dic
     ]
     assert len(matches) >= 1, f"no {kind} span {name} in {service}"
     return matches[0]
+
+
+async def _linked(path: Path, link: dict[str, Any]) -> dict[str, Any]:
+    """The span a link points to, once exported."""
+    for _ in range(50):
+        for span in _spans(path, link["traceId"]):
+            if span["spanId"] == link["spanId"]:
+                return span
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"linked span {link['spanId']} never exported")
 
 
 async def test_one_payment_one_trace_across_the_suite(stack: Stack) -> None:
@@ -128,6 +139,15 @@ async def test_one_payment_one_trace_across_the_suite(stack: Stack) -> None:
         client = parent(server)
         assert (client["service"], client["kind"]) == ("gateway", "SPAN_KIND_CLIENT")
         assert parent(client)["spanId"] == create["spanId"]
+    # The ledger posted the request in a shared transaction: its own span, linked both ways.
+    posting = _one(spans, "ledger", "LedgerService/CreateTransfers", "SPAN_KIND_SERVER")
+    (link,) = posting["links"]
+    group = await _linked(stack.config.traces_file, link)
+    assert group["name"] == "ledger.group_commit"
+    assert {"traceId": trace_id, "spanId": posting["spanId"]} in [
+        {"traceId": back["traceId"], "spanId": back["spanId"]} for back in group["links"]
+    ]
+    assert _attributes(group)["ledger.posting_path"] in {"predicted", "fallback", "locking"}
     bank = _one(spans, "banksim", "/api/quickpay/pay", "SPAN_KIND_SERVER")
     assert parent(bank)["service"] == "gateway"
     attempt = parent(parent(bank))

@@ -1,16 +1,21 @@
 """Group commit: small requests arriving together share a run, each gets its own outcomes;
-large ones run alone; a failed shared run is retried request by request."""
+large ones run alone; a failed shared run is retried request by request; each shared run is
+traced in a span of its own, linked with its callers'."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from ledger.domain.book import Outcome, Request
 from ledger.domain.model import Posting, TransferRequest, TransferResult
-from ledger.service_layer.group_commit import SMALL_REQUEST, GroupCommit
+from ledger.service_layer.group_commit import SMALL_REQUEST, SPAN_NAME, GroupCommit
 from paysuite.money import Money
 
 
@@ -34,6 +39,8 @@ class Book:
             await asyncio.sleep(0.01)
             ids = [r.transfer_id for r in batch]
             self.runs.append(ids)
+            # As the posting pipeline records the path it took: on the span current in the run.
+            trace.get_current_span().set_attribute("run.ids", ",".join(ids))
             if any(i.startswith("bad") for i in ids):
                 raise RuntimeError("the database went away")
             return [Outcome(i, TransferResult.POSTED) for i in ids]
@@ -92,3 +99,40 @@ async def test_a_caller_that_gives_up_leaves_the_shared_run_to_the_others() -> N
     assert [o.transfer_id for o in await staying] == ["s-0"]
     assert leaving.cancelled()
     assert book.runs[1] == ["l-0", "s-0"]  # what was submitted is posted all the same
+
+
+def attributes(span: ReadableSpan) -> Mapping[str, object]:
+    return span.attributes or {}
+
+
+async def test_each_shared_run_is_traced_in_its_own_span_linked_with_its_callers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    book = Book()
+    group = GroupCommit(book.run, lanes=1, tracer=tracer)
+
+    async def caller(name: str) -> None:
+        with tracer.start_as_current_span(name):
+            await group.submit(requests(f"{name}-", 1))
+
+    first = asyncio.ensure_future(caller("first"))
+    await asyncio.sleep(0)  # the first run is under way; the next two queue behind it
+    # The first caller has its answer, and its span has ended, before the second run records.
+    await asyncio.gather(first, caller("second"), caller("third"))
+
+    finished = exporter.get_finished_spans()
+    callers = {s.name: s for s in finished if s.name != SPAN_NAME}
+    runs = [s for s in finished if s.name == SPAN_NAME]
+    assert [attributes(r).get("run.ids") for r in runs] == ["first-0", "second-0,third-0"]
+    for run, names in zip(runs, (["first"], ["second", "third"]), strict=True):
+        assert run.parent is None  # a run belongs to no one caller
+        assert attributes(run)["ledger.group_commit.requests"] == len(names)
+        assert [link.context for link in run.links] == [callers[n].context for n in names]
+        for name in names:
+            assert [link.context for link in callers[name].links] == [run.context]
+            assert "run.ids" not in attributes(callers[name])
+    assert "ended span" not in caplog.text
