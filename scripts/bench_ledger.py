@@ -147,7 +147,9 @@ async def bench(args: argparse.Namespace, admin_url: str, run_id: str, work_dir:
             f"gRPC floor: {args.single_clients} clients calling health Check, "
             f"{args.floor_seconds:g} s"
         )
-        floor = await _spawned(run_floor, ledger.address, args.single_clients, args.floor_seconds)
+        floor = await _spawned(
+            run_floor, ledger.address, args.single_clients, args.floor_seconds, ledger.pid
+        )
         ledger.check_alive()
         say("invariants: checking the books ...")
         problem = await invariants.check(database_url, batch.posted_ranges + single.posted_ranges)

@@ -18,10 +18,11 @@ PROC = Path("/proc")
 
 @dataclass(frozen=True)
 class CpuUse:
-    """Cores in use on average over a phase (1.0 is one core busy throughout)."""
+    """Cores in use on average over a phase (1.0 is one core busy throughout), and its length."""
 
     ledger: float
     postgres: float
+    seconds: float
 
 
 def _ticks(pid: int) -> int:
@@ -63,4 +64,4 @@ class CpuMeter:
         ledger = _ticks(self._pid) - ledger_before
         postgres = sum(t - postgres_before.get(p, 0) for p, t in _postgres_ticks().items())
         scale = 1 / (self._hz * seconds) if seconds > 0 else 0.0
-        return CpuUse(ledger * scale, postgres * scale)
+        return CpuUse(ledger * scale, postgres * scale, seconds)

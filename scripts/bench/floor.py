@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health_pb2
 
+from .cpu import CpuMeter, CpuUse
+
 METHOD = "/grpc.health.v1.Health/Check"
 WARMUP_SECONDS = 1.0
 
@@ -25,6 +27,7 @@ class FloorResult:
     elapsed: float
     client_cpu_s: float
     errors: int
+    server_cpu: CpuUse | None = None
 
     @property
     def rps(self) -> float:
@@ -40,7 +43,7 @@ async def _client(call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes], until: f
     return calls
 
 
-async def _run(address: str, clients: int, seconds: float) -> FloorResult:
+async def _run(address: str, clients: int, seconds: float, ledger_pid: int | None) -> FloorResult:
     channels = [
         grpc.aio.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)])
         for _ in range(clients)
@@ -53,17 +56,23 @@ async def _run(address: str, clients: int, seconds: float) -> FloorResult:
         await asyncio.gather(*(_client(c, time.perf_counter() + WARMUP_SECONDS) for c in calls))
         gc.collect()
         gc.freeze()
+        meter = CpuMeter(ledger_pid)
+        meter.start()
         cpu, start = time.process_time(), time.perf_counter()
         counts = await asyncio.gather(
             *(_client(c, start + seconds) for c in calls), return_exceptions=True
         )
         elapsed = time.perf_counter() - start
+        server_cpu = meter.stop()
         done = [n for n in counts if isinstance(n, int)]
-        return FloorResult(sum(done), elapsed, time.process_time() - cpu, len(counts) - len(done))
+        failed = len(counts) - len(done)
+        return FloorResult(sum(done), elapsed, time.process_time() - cpu, failed, server_cpu)
     finally:
         await asyncio.gather(*(c.close(None) for c in channels))
 
 
-def run_floor(address: str, clients: int, seconds: float) -> FloorResult:
+def run_floor(
+    address: str, clients: int, seconds: float, ledger_pid: int | None = None
+) -> FloorResult:
     """Process entry point: runs the phase on a fresh event loop."""
-    return asyncio.run(_run(address, clients, seconds))
+    return asyncio.run(_run(address, clients, seconds, ledger_pid))

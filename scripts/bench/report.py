@@ -2,11 +2,44 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from .floor import FloorResult
 from .load import LoadResult
 from .pgbench import PgbenchConfig
+
+# The ledger issue's targets: batch transfers/s, and single transfers as a share of pgbench.
+BATCH_TARGET_TPS = 50_000
+SINGLE_TARGET_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class CpuPerTransfer:
+    """CPU microseconds each posted transfer cost the ledger, Postgres and the load process."""
+
+    ledger_us: float
+    postgres_us: float
+    load_us: float
+
+    @property
+    def total_us(self) -> float:
+        return self.ledger_us + self.postgres_us + self.load_us
+
+    def cores_for(self, tps: float) -> float:
+        """Cores that many transfers a second would keep busy at this cost."""
+        return tps * self.total_us / 1e6
+
+
+def cpu_per_transfer(result: LoadResult) -> CpuPerTransfer | None:
+    """The phase's CPU over its timed stretch divided by what it posted; None unmeasured."""
+    cpu = result.server_cpu
+    if cpu is None or result.posted == 0:
+        return None
+    per = 1e6 / result.posted
+    return CpuPerTransfer(
+        cpu.ledger * cpu.seconds * per, cpu.postgres * cpu.seconds * per, result.client_cpu_s * per
+    )
 
 
 @dataclass(frozen=True)
@@ -51,7 +84,32 @@ def _share(part: float, whole: float) -> str:
     return f"{part / whole:.0%}" if whole > 0 else "n/a"
 
 
-def _phase_details(result: LoadResult) -> list[str]:
+def _cost_line(result: LoadResult, target_tps: float, target: str) -> list[str]:
+    cost = cpu_per_transfer(result)
+    if cost is None:
+        return []
+    machine = os.cpu_count()
+    cores = cost.cores_for(target_tps)
+    return [
+        f"      CPU per transfer: ledger {cost.ledger_us:.0f} us, "
+        f"Postgres {cost.postgres_us:.0f} us, load {cost.load_us:.0f} us; "
+        f"{target_tps:,.0f}/s ({target}) would keep {cores:.1f} cores busy "
+        f"at that cost (this machine: {machine})"
+    ]
+
+
+def _floor_cost(floor: FloorResult) -> list[str]:
+    cpu = floor.server_cpu
+    if cpu is None or floor.calls == 0:
+        return []
+    per_call = 1e6 / floor.calls
+    return [
+        f"      server CPU: ledger {cpu.ledger:.2f} cores; CPU per call: ledger "
+        f"{cpu.ledger * cpu.seconds * per_call:.0f} us, load {floor.client_cpu_s * per_call:.0f} us"
+    ]
+
+
+def _phase_details(result: LoadResult, target_tps: float, target: str) -> list[str]:
     lines = [
         f"      {result.calls} calls, {result.warmup_posted} posted in warm-up (not counted), "
         f"{result.prebuilt_transfers} transfers pre-built, "
@@ -64,6 +122,7 @@ def _phase_details(result: LoadResult) -> list[str]:
             f"      server CPU over the timed stretch: ledger {cpu.ledger:.2f} cores, "
             f"Postgres {cpu.postgres:.2f} cores"
         )
+    lines.extend(_cost_line(result, target_tps, target))
     if result.not_posted:
         outcomes = ", ".join(f"{name}={n}" for name, n in sorted(result.not_posted.items()))
         lines.append(f"      not POSTED: {outcomes}")
@@ -89,16 +148,21 @@ def summary(fig: Figures) -> list[str]:
         f"  ledger batch    : {batch.tps:.0f} transfers/s  ({_ratio(batch.tps, fig.pgbench_tps)}); "
         f"{batch.posted} POSTED in {batch.elapsed:.1f} s, "
         f"{batch.clients} clients x {fig.batch_size}/batch",
-        *_phase_details(batch),
+        *_phase_details(batch, BATCH_TARGET_TPS, "the target"),
         f"  ledger single   : {single.tps:.0f} tps  ({_ratio(single.tps, fig.pgbench_tps)}, "
         f"{_floor_share(single.tps, fig.floor.rps)}); "
         f"p50 {_ms(single.p50_ms)}, p99 {_ms(single.p99_ms)}; "
         f"{single.posted} POSTED in {single.elapsed:.1f} s, {single.clients} clients",
-        *_phase_details(single),
+        *_phase_details(
+            single,
+            SINGLE_TARGET_SHARE * fig.pgbench_tps,
+            f"the target, {SINGLE_TARGET_SHARE:g}x pgbench",
+        ),
         f"  gRPC floor      : {fig.floor.rps:.0f} calls/s  (health Check, no database, "
         f"{single.clients} clients: the most unary calls/s server and client carry here)",
         f"      load process CPU {fig.floor.client_cpu_s:.1f} s over {fig.floor.elapsed:.1f} s "
         f"({_share(fig.floor.client_cpu_s, fig.floor.elapsed)} of one core)",
+        *_floor_cost(fig.floor),
         "  invariants      : " + ("ok" if fig.invariants_ok else f"FAILED: {fig.problem}"),
     ]
     if fig.errors:
