@@ -79,14 +79,26 @@ _SMALL_WRITE = (
 )
 
 
-_UPDATE_TOTALS_IF = (
-    "UPDATE accounts a SET " + _SET_TOTALS + " "
-    "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], "
-    "$6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::text[]) "
-    "AS u(id, dp, cp, dpe, cpe, odp, ocp, odpe, ocpe, ostate) "
-    "WHERE a.account_id = u.id AND a.debits_posted = u.odp AND a.credits_posted = u.ocp "
-    "AND a.debits_pending = u.odpe AND a.credits_pending = u.ocpe AND a.state = u.ostate "
-    "AND (SELECT business_date FROM ledger_state) = $11"
+def _checked_totals_update(first: int) -> str:
+    """UPDATE of account totals that changes a row only if it still holds the expected totals
+    and state, on the expected business date; its 11 parameters start at $first."""
+    n = [f"${first + i}" for i in range(11)]
+    return (
+        "UPDATE accounts a SET " + _SET_TOTALS + " "
+        f"FROM unnest({n[0]}::text[], {n[1]}::bigint[], {n[2]}::bigint[], {n[3]}::bigint[], "
+        f"{n[4]}::bigint[], {n[5]}::bigint[], {n[6]}::bigint[], {n[7]}::bigint[], "
+        f"{n[8]}::bigint[], {n[9]}::text[]) "
+        "AS u(id, dp, cp, dpe, cpe, odp, ocp, odpe, ocpe, ostate) "
+        "WHERE a.account_id = u.id AND a.debits_posted = u.odp AND a.credits_posted = u.ocp "
+        "AND a.debits_pending = u.odpe AND a.credits_pending = u.ocpe AND a.state = u.ostate "
+        f"AND (SELECT business_date FROM ledger_state) = {n[10]}"
+    )
+
+
+_UPDATE_TOTALS_IF = _checked_totals_update(1)
+_SMALL_WRITE_IF = (
+    "WITH " + _SMALL_INSERTS + ", a AS (" + _checked_totals_update(22) + " RETURNING 1) "
+    "SELECT count(*) FROM a"
 )
 
 
@@ -119,6 +131,25 @@ def _small_insert_args(book: Book) -> list[list[Any]]:
         [e.balance_after for e in entries],
         [e.accounting_date for e in entries],
         [e.created_at for e in entries],
+    ]
+
+
+def _checked_totals_args(
+    account_ids: Sequence[str], new: Sequence[Totals], expected: Sequence[Totals], day: date
+) -> list[Any]:
+    """The parameters of _checked_totals_update, in its order."""
+    return [
+        list(account_ids),
+        [t.debits_posted for t in new],
+        [t.credits_posted for t in new],
+        [t.debits_pending for t in new],
+        [t.credits_pending for t in new],
+        [t.debits_posted for t in expected],
+        [t.credits_posted for t in expected],
+        [t.debits_pending for t in expected],
+        [t.credits_pending for t in expected],
+        [t.state.value for t in expected],
+        day,
     ]
 
 
@@ -274,20 +305,29 @@ class LedgerRepository:
         roll back (the rows that did match were written)."""
         db = await self._db()
         status: str = await db.execute(
-            _UPDATE_TOTALS_IF,
-            list(account_ids),
-            [t.debits_posted for t in new],
-            [t.credits_posted for t in new],
-            [t.debits_pending for t in new],
-            [t.credits_pending for t in new],
-            [t.debits_posted for t in expected],
-            [t.credits_posted for t in expected],
-            [t.debits_pending for t in expected],
-            [t.credits_pending for t in expected],
-            [t.state.value for t in expected],
-            day,
+            _UPDATE_TOTALS_IF, *_checked_totals_args(account_ids, new, expected, day)
         )
         return int(status.rsplit(" ", 1)[1]) == len(account_ids)
+
+    async def insert_records_and_update_totals_if(
+        self,
+        book: Book,
+        account_ids: Sequence[str],
+        new: Sequence[Totals],
+        expected: Sequence[Totals],
+        day: date,
+    ) -> bool:
+        """insert_records then update_totals_if, as one statement when the book is small."""
+        if len(book.new_transfers) > SMALL_BATCH or book.new_items:
+            await self.insert_records(book)
+            return await self.update_totals_if(account_ids, new, expected, day)
+        db = await self._db()
+        updated: int = await db.fetchval(
+            _SMALL_WRITE_IF,
+            *_small_insert_args(book),
+            *_checked_totals_args(account_ids, new, expected, day),
+        )
+        return updated == len(account_ids)
 
     async def set_account_state(self, account_id: str, state: AccountState) -> None:
         db = await self._db()

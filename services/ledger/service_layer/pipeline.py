@@ -181,15 +181,21 @@ class PostingPipeline:
             return False
         try:
             async with self._units.posting_batch() as work:
-                await work.repo.insert_records(decided.book)
-                decided.step.inserted.set_result(True)
-                # The totals are checked against the rows as the batch before left them: wait
-                # for its commit, so that this statement's snapshot includes it.
-                if previous is not None and not await previous.committed:
-                    return False
-                if not await work.repo.update_totals_if(
-                    decided.account_ids, decided.after, decided.before, decided.book.accounting_date
-                ):
+                repo, book = work.repo, decided.book
+                checked = (decided.account_ids, decided.after, decided.before, book.accounting_date)
+                if previous is None or previous.committed.done():
+                    # The batch before has settled: insert and check in one round trip.
+                    if previous is not None and not previous.committed.result():
+                        return False
+                    written = await repo.insert_records_and_update_totals_if(book, *checked)
+                    decided.step.inserted.set_result(True)
+                else:
+                    await repo.insert_records(book)
+                    decided.step.inserted.set_result(True)
+                    # The totals are checked against the rows as the batch before left them:
+                    # wait for its commit, so that this statement's snapshot includes it.
+                    written = await previous.committed and await repo.update_totals_if(*checked)
+                if not written:
                     return False
                 await work.commit()
         except asyncpg.PostgresError:
