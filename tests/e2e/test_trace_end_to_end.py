@@ -37,7 +37,10 @@ PII = [
 
 def _spans(path: Path, trace_id: str) -> list[dict[str, Any]]:
     found = []
-    for line in path.read_text().splitlines():
+    # Each export is one line; a line still being written has no newline yet.
+    for line in path.read_text().splitlines(keepends=True):
+        if not line.endswith("\n"):
+            break
         for resource_spans in json.loads(line)["resourceSpans"]:
             service = next(
                 a["value"]["stringValue"]

@@ -16,9 +16,9 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from paysuite.runtime.otlp_json import export_request
 
 
-def _reference(span: ReadableSpan) -> dict[str, Any]:
+def _reference(spans: list[ReadableSpan]) -> dict[str, Any]:
     """The official encoder through protobuf's JSON mapping, with ids turned to OTLP hex."""
-    document = MessageToDict(encode_spans([span]))
+    document = MessageToDict(encode_spans(spans))
     for resource_spans in document["resourceSpans"]:
         for scope_spans in resource_spans["scopeSpans"]:
             for encoded in scope_spans["spans"]:
@@ -33,11 +33,11 @@ def _reference(span: ReadableSpan) -> dict[str, Any]:
     return document
 
 
-def _spans() -> list[ReadableSpan]:
+def _spans(service: str = "gateway", scope: str = "paysuite.test") -> list[ReadableSpan]:
     exporter = InMemorySpanExporter()
-    provider = TracerProvider(resource=Resource.create({"service.name": "gateway"}))
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("paysuite.test", "1.2.3")
+    tracer = provider.get_tracer(scope, "1.2.3")
     with tracer.start_as_current_span("CreatePayment", kind=SpanKind.SERVER) as parent:
         parent.set_attribute("paysuite.payment_id", "pay_1")
         parent.set_attribute("rpc.grpc.status_code", 0)
@@ -54,4 +54,12 @@ def test_direct_encoding_equals_the_reference_encoding() -> None:
     spans = _spans()
     assert len(spans) == 2
     for span in spans:
-        assert export_request(span) == _reference(span)
+        assert export_request([span]) == _reference([span])
+
+
+def test_a_batch_is_grouped_by_resource_and_scope_as_the_reference_groups_it() -> None:
+    gateway, ledger = _spans("gateway"), _spans("ledger", "other.scope")
+    batch = [gateway[0], ledger[0], gateway[1], ledger[1]]
+    request = export_request(batch)
+    assert request == _reference(batch)
+    assert [len(r["scopeSpans"]) for r in request["resourceSpans"]] == [1, 1]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
 
 _STATUS = {
@@ -78,19 +80,32 @@ def span_json(span: ReadableSpan) -> dict[str, Any]:
     return body
 
 
-def export_request(span: ReadableSpan) -> dict[str, Any]:
-    """One span as a whole OTLP ExportTraceServiceRequest, resource and scope included."""
-    scope = span.instrumentation_scope
-    scope_json: dict[str, Any] = {}
+def scope_json(scope: InstrumentationScope | None) -> dict[str, Any]:
+    body: dict[str, Any] = {}
     if scope is not None:
-        scope_json["name"] = scope.name
+        body["name"] = scope.name
         if scope.version:
-            scope_json["version"] = scope.version
+            body["version"] = scope.version
+    return body
+
+
+def export_request(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
+    """Spans as one OTLP ExportTraceServiceRequest, grouped by resource and then by scope as
+    the official encoder groups them, so a resource's attributes are written once a batch."""
+    # By identity: a process has one Resource, and hashing one serialises its attributes.
+    resources: dict[int, tuple[Resource, dict[InstrumentationScope | None, list[Any]]]] = {}
+    for span in spans:
+        _, scopes = resources.setdefault(id(span.resource), (span.resource, {}))
+        scopes.setdefault(span.instrumentation_scope, []).append(span_json(span))
     return {
         "resourceSpans": [
             {
-                "resource": {"attributes": attributes(span.resource.attributes)},
-                "scopeSpans": [{"scope": scope_json, "spans": [span_json(span)]}],
+                "resource": {"attributes": attributes(resource.attributes)},
+                "scopeSpans": [
+                    {"scope": scope_json(scope), "spans": encoded}
+                    for scope, encoded in scopes.items()
+                ],
             }
+            for resource, scopes in resources.values()
         ]
     }

@@ -1,4 +1,4 @@
-"""A span exporter that appends OTLP JSON to a file, one span per line, safe across processes."""
+"""A span exporter that appends OTLP JSON to a file, a batch per line, safe across processes."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from paysuite.runtime.otlp_json import export_request
 
 
-def span_lines(spans: Sequence[ReadableSpan]) -> list[str]:
-    """Each span as one OTLP ExportTraceServiceRequest JSON line."""
-    return [json.dumps(export_request(span), separators=(",", ":")) + "\n" for span in spans]
+def span_line(spans: Sequence[ReadableSpan]) -> str:
+    """The spans as one OTLP ExportTraceServiceRequest JSON line (the collector's file format)."""
+    return json.dumps(export_request(spans), separators=(",", ":")) + "\n"
 
 
 class OtlpJsonFileExporter(SpanExporter):
-    """Appends spans to a JSONL file with O_APPEND single writes, so processes can share it."""
+    """Appends each exported batch to a JSONL file as one line in one O_APPEND write, so
+    processes can share the file without interleaving their lines."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -28,9 +29,11 @@ class OtlpJsonFileExporter(SpanExporter):
         self._lock = threading.Lock()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if not spans:
+            return SpanExportResult.SUCCESS
+        data = span_line(spans).encode()
         with self._lock:
-            for line in span_lines(spans):
-                os.write(self._fd, line.encode())
+            os.write(self._fd, data)
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
