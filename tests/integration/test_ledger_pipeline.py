@@ -241,7 +241,7 @@ async def test_two_replicas_posting_concurrently_keep_the_books(replicas: Replic
     names = [*ACCOUNTS, WALLET]
 
     async def replica(pipeline: PostingPipeline, name: str) -> list[TransferResult]:
-        runs = [pipeline.run(random_batch(rng, f"{name}{k}", names, 40)) for k in range(12)]
+        runs = [pipeline.run(random_batch(rng, f"{name}{k}", names, 150)) for k in range(12)]
         return [r for out in await asyncio.gather(*runs) for r in results(out)]
 
     outcomes = [*await replica(replicas.a, "a"), *await replica(replicas.b, "b")]
