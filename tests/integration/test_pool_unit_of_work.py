@@ -11,7 +11,6 @@ import asyncpg
 import pytest
 
 from paysuite.runtime.database import PoolUnitOfWork, create_pool
-from paysuite.runtime.dsn import plain_postgres_url
 from tests.helpers import service_dsn
 
 LOCK = 7_246_001
@@ -33,21 +32,13 @@ async def pool(suite_db: str) -> AsyncIterator[Any]:
         await pool.close()
 
 
-@pytest.fixture
-async def other(suite_db: str) -> AsyncIterator[asyncpg.Connection]:
-    db = await asyncpg.connect(plain_postgres_url(suite_db))
-    try:
-        yield db
-    finally:
-        await db.close()
-
-
 def unit(pool: Any) -> PoolUnitOfWork[Probe]:
     return PoolUnitOfWork(pool, Probe, begin_sql=f"SELECT pg_advisory_xact_lock({LOCK})")
 
 
-async def assert_clean(pool: Any, other: asyncpg.Connection) -> None:
-    """The pool's only connection is outside any transaction and holds no lock."""
+async def assert_clean(pool: Any, db: asyncpg.Connection) -> None:
+    """The pool's only connection is outside any transaction and holds no lock (db, another
+    connection, can take it)."""
     async with pool.acquire() as db:
         assert not db.is_in_transaction()
         assert (
@@ -57,23 +48,23 @@ async def assert_clean(pool: Any, other: asyncpg.Connection) -> None:
             )
             == 0
         )
-    assert await other.fetchval("SELECT pg_try_advisory_xact_lock($1)", LOCK)
+    assert await db.fetchval("SELECT pg_try_advisory_xact_lock($1)", LOCK)
 
 
 async def test_a_unit_that_fails_midway_leaves_a_clean_connection(
-    pool: Any, other: asyncpg.Connection
+    pool: Any, db: asyncpg.Connection
 ) -> None:
     with pytest.raises(RuntimeError):
         async with unit(pool) as work:
             await work.repo.db.execute("SET LOCAL statement_timeout = '2s'")
             raise RuntimeError("the book said no")
-    await assert_clean(pool, other)
+    await assert_clean(pool, db)
     async with pool.acquire() as db:
         assert await db.fetchval("SHOW statement_timeout") == "0"
 
 
 async def test_a_unit_cancelled_mid_statement_leaves_a_clean_connection(
-    pool: Any, other: asyncpg.Connection
+    pool: Any, db: asyncpg.Connection
 ) -> None:
     async def slow() -> None:
         async with unit(pool) as work:
@@ -81,15 +72,15 @@ async def test_a_unit_cancelled_mid_statement_leaves_a_clean_connection(
 
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(slow(), timeout=0.3)
-    await assert_clean(pool, other)
+    await assert_clean(pool, db)
 
 
 async def test_a_committed_unit_is_released_without_a_reset_query(
-    pool: Any, other: asyncpg.Connection
+    pool: Any, db: asyncpg.Connection
 ) -> None:
     async with unit(pool) as work:
         pid = await work.repo.db.fetchval("SELECT pg_backend_pid()")
         await work.commit()
-    last = await other.fetchval("SELECT query FROM pg_stat_activity WHERE pid = $1", pid)
+    last = await db.fetchval("SELECT query FROM pg_stat_activity WHERE pid = $1", pid)
     assert last == "COMMIT"
-    await assert_clean(pool, other)
+    await assert_clean(pool, db)

@@ -153,6 +153,12 @@ def _checked_totals_args(
     ]
 
 
+def _one_statement(book: Book) -> bool:
+    """Whether the book's records go in by one statement (few transfers, no suspense items)
+    rather than by COPY."""
+    return len(book.new_transfers) <= SMALL_BATCH and not book.new_items
+
+
 def _is_small_plain_batch(book: Book) -> bool:
     """Few new transfers and nothing but transfers, entries and account totals to write."""
     return (
@@ -318,7 +324,7 @@ class LedgerRepository:
         day: date,
     ) -> bool:
         """insert_records then update_totals_if, as one statement when the book is small."""
-        if len(book.new_transfers) > SMALL_BATCH or book.new_items:
+        if not _one_statement(book):
             await self.insert_records(book)
             return await self.update_totals_if(account_ids, new, expected, day)
         db = await self._db()
@@ -388,7 +394,7 @@ class LedgerRepository:
     async def insert_records(self, book: Book) -> None:
         """The book's new transfers, entries and suspense items; account totals not included."""
         db = await self._db()
-        if len(book.new_transfers) <= SMALL_BATCH and not book.new_items:
+        if _one_statement(book):
             await db.execute(_SMALL_INSERT, *_small_insert_args(book))
             return
         await self._insert_transfers(db, book.new_transfers)
