@@ -39,10 +39,10 @@ def unit(pool: Any) -> PoolUnitOfWork[Probe]:
 async def assert_clean(pool: Any, db: asyncpg.Connection) -> None:
     """The pool's only connection is outside any transaction and holds no lock (db, another
     connection, can take it)."""
-    async with pool.acquire() as db:
-        assert not db.is_in_transaction()
+    async with pool.acquire() as pooled:
+        assert not pooled.is_in_transaction()
         assert (
-            await db.fetchval(
+            await pooled.fetchval(
                 "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() "
                 "AND locktype = 'advisory'"
             )
@@ -59,8 +59,8 @@ async def test_a_unit_that_fails_midway_leaves_a_clean_connection(
             await work.repo.db.execute("SET LOCAL statement_timeout = '2s'")
             raise RuntimeError("the book said no")
     await assert_clean(pool, db)
-    async with pool.acquire() as db:
-        assert await db.fetchval("SHOW statement_timeout") == "0"
+    async with pool.acquire() as pooled:
+        assert await pooled.fetchval("SHOW statement_timeout") == "0"
 
 
 async def test_a_unit_cancelled_mid_statement_leaves_a_clean_connection(
