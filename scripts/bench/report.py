@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from .cpu import CpuUse
 from .floor import FloorResult
 from .load import LoadResult
 from .pgbench import PgbenchConfig
@@ -16,7 +17,8 @@ SINGLE_TARGET_SHARE = 0.5
 
 @dataclass(frozen=True)
 class CpuPerTransfer:
-    """CPU microseconds each posted transfer cost the ledger, Postgres and the load process."""
+    """CPU microseconds each posted transfer (or call) cost the ledger, Postgres and the load
+    process."""
 
     ledger_us: float
     postgres_us: float
@@ -31,15 +33,19 @@ class CpuPerTransfer:
         return tps * self.total_us / 1e6
 
 
+def cpu_per_item(cpu: CpuUse | None, items: int, client_cpu_s: float) -> CpuPerTransfer | None:
+    """CPU over a timed stretch divided by the items it completed; None unmeasured."""
+    if cpu is None or items == 0:
+        return None
+    per = 1e6 / items
+    return CpuPerTransfer(
+        cpu.ledger * cpu.seconds * per, cpu.postgres * cpu.seconds * per, client_cpu_s * per
+    )
+
+
 def cpu_per_transfer(result: LoadResult) -> CpuPerTransfer | None:
     """The phase's CPU over its timed stretch divided by what it posted; None unmeasured."""
-    cpu = result.server_cpu
-    if cpu is None or result.posted == 0:
-        return None
-    per = 1e6 / result.posted
-    return CpuPerTransfer(
-        cpu.ledger * cpu.seconds * per, cpu.postgres * cpu.seconds * per, result.client_cpu_s * per
-    )
+    return cpu_per_item(result.server_cpu, result.posted, result.client_cpu_s)
 
 
 @dataclass(frozen=True)
@@ -99,13 +105,12 @@ def _cost_line(result: LoadResult, target_tps: float, target: str) -> list[str]:
 
 
 def _floor_cost(floor: FloorResult) -> list[str]:
-    cpu = floor.server_cpu
-    if cpu is None or floor.calls == 0:
+    cost = cpu_per_item(floor.server_cpu, floor.calls, floor.client_cpu_s)
+    if cost is None or floor.server_cpu is None:
         return []
-    per_call = 1e6 / floor.calls
     return [
-        f"      server CPU: ledger {cpu.ledger:.2f} cores; CPU per call: ledger "
-        f"{cpu.ledger * cpu.seconds * per_call:.0f} us, load {floor.client_cpu_s * per_call:.0f} us"
+        f"      server CPU: ledger {floor.server_cpu.ledger:.2f} cores; CPU per call: ledger "
+        f"{cost.ledger_us:.0f} us, load {cost.load_us:.0f} us"
     ]
 
 
