@@ -6,10 +6,10 @@ import aiohttp
 import grpc
 
 from devstack import demo
-from gateway.domain import accounts
 from gateway.service_layer.merchants import register_merchant
 from gateway.service_layer.unit_of_work import uow_factory as gateway_uow
 from gateway.settings import GatewaySettings
+from paysuite import accounts
 from paysuite.clock import utc_now
 from paysuite.identity.v1 import identity_service_pb2 as idpb
 from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc

@@ -10,12 +10,12 @@ from typing import Annotated
 import grpc
 import typer
 
-from gateway.domain.accounts import merchant_payable, user_wallet
 from payctl import gateway_commands
 from payctl.common import JsonOption, LedgerOption, run
 from payctl.ledger_commands import ledger_app
 from payctl.output import emit, message_dict
 from payctl.user_commands import user_app
+from paysuite.accounts import merchant_payable, user_wallet
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb

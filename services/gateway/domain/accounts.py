@@ -1,28 +1,21 @@
-"""Ledger account ids the gateway posts to; the seed creates the same ones."""
+"""Moved to `paysuite.accounts` (issue 12): the ledger account names are shared, not the gateway's.
 
-from __future__ import annotations
+Kept only for the gateway modules being rewritten (issue 11) that still import it from here;
+the import contracts allow no other importer. Delete it when they import `paysuite.accounts`.
+"""
 
+from paysuite.accounts import (
+    channel_fee_expense,
+    channel_receivable,
+    fee_income,
+    merchant_payable,
+    user_wallet,
+)
 
-def merchant_payable(merchant_id: str, currency: str) -> str:
-    """What the platform owes the merchant (liability)."""
-    return f"merchant.{merchant_id}.payable.{currency}"
-
-
-def channel_receivable(channel: str, currency: str) -> str:
-    """What the channel owes the platform until it settles (asset)."""
-    return f"channel.{channel}.receivable.{currency}"
-
-
-def channel_fee_expense(currency: str) -> str:
-    """What the platform pays channels for processing (expense)."""
-    return f"platform.channel_fee_expense.{currency}"
-
-
-def user_wallet(user_id: str, currency: str) -> str:
-    """What the platform owes a user in their platform wallet (liability, no overdraft)."""
-    return f"user.{user_id}.wallet.{currency}"
-
-
-def fee_income(currency: str) -> str:
-    """What the platform earns of merchants' payments (income)."""
-    return f"platform.fee_income.{currency}"
+__all__ = [
+    "channel_fee_expense",
+    "channel_receivable",
+    "fee_income",
+    "merchant_payable",
+    "user_wallet",
+]

@@ -8,7 +8,8 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from gateway.domain import accounts, fees
+from gateway.domain import fees
+from paysuite import accounts
 from paysuite.errors import DomainError, ErrorKind
 from paysuite.money import Money
 
