@@ -15,12 +15,7 @@ import aiohttp
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateway.channel_settings import (
-    DEV_ALIPAY_SECRET,
-    DEV_BANK_SECRET,
-    DEV_WECHAT_SECRET,
-    ChannelKind,
-)
+from paysuite.dev_secrets import DEV_ALIPAY_SECRET, DEV_BANK_SECRET, DEV_WECHAT_SECRET
 
 SERVICES = ("ledger", "identity", "gateway", "recon")
 DEFAULT_PORTS = {
@@ -46,12 +41,12 @@ PORT_VARIABLES = {
 }
 # Simulated channels: name -> module; the wallets are one module in two flavours.
 SIMULATORS = {"banksim": "channelsim", "alipaysim": "walletsim", "wechatsim": "walletsim"}
-CHANNEL_KINDS = {
-    "banksim": ChannelKind.BANK,
-    "alipaysim": ChannelKind.ALIPAY,
-    "wechatsim": ChannelKind.WECHAT,
+# The gateway's channel on each: its kind (GATEWAY_CHANNELS__<NAME>__KIND) and dev secret.
+CHANNELS = {
+    "banksim": ("bank", DEV_BANK_SECRET),
+    "alipaysim": ("alipay", DEV_ALIPAY_SECRET),
+    "wechatsim": ("wechat", DEV_WECHAT_SECRET),
 }
-WALLETS = {"alipaysim": ("alipay", DEV_ALIPAY_SECRET), "wechatsim": ("wechat", DEV_WECHAT_SECRET)}
 
 
 def ports_from_environment(environ: Mapping[str, str]) -> dict[str, int]:
@@ -122,11 +117,11 @@ class Stack:
     def _channel_env(self) -> dict[str, str]:
         """The gateway's channels: one simulator each, by GATEWAY_CHANNELS__<NAME>__<FIELD>."""
         env = {}
-        for name, kind in CHANNEL_KINDS.items():
+        for name, (kind, secret) in CHANNELS.items():
             prefix = f"GATEWAY_CHANNELS__{name.upper()}__"
-            env[prefix + "KIND"] = kind.value
+            env[prefix + "KIND"] = kind
             env[prefix + "URL"] = self.config.simulator_url(name)
-            env[prefix + "SECRET"] = kind.dev_secret
+            env[prefix + "SECRET"] = secret
         return env
 
     async def _run_once(self, *args: str) -> None:
@@ -147,9 +142,10 @@ class Stack:
 
     def simulator_env(self, name: str) -> dict[str, str]:
         """What one simulator process needs beyond the shared environment."""
-        if name not in WALLETS:
+        if SIMULATORS[name] != "walletsim":
             return {}
-        flavour, secret = WALLETS[name]
+        # A wallet simulator's flavour is named as the kind of channel it stands in for.
+        flavour, secret = CHANNELS[name]
         return {
             "WALLETSIM_FLAVOUR": flavour,
             "WALLETSIM_PORT": str(self.config.ports[name]),

@@ -8,10 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from gateway.domain.channel_hours import ChannelHours
 from gateway.domain.model import PaymentMethod
-
-DEV_BANK_SECRET = "paysuite-dev-bank-secret"
-DEV_ALIPAY_SECRET = "paysuite-dev-alipay-secret"
-DEV_WECHAT_SECRET = "paysuite-dev-wechat-secret"
+from paysuite.dev_secrets import DEV_ALIPAY_SECRET, DEV_BANK_SECRET, DEV_WECHAT_SECRET
 
 # Channel names go into environment variable names, ledger account ids and URL paths.
 CHANNEL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"

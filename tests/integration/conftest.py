@@ -19,19 +19,13 @@ from channelsim.app import create_app
 from channelsim.settings import ChannelSimSettings
 from devstack import demo, seed
 from gateway.bootstrap import build_app as build_gateway
-from gateway.channel_settings import (
-    DEV_ALIPAY_SECRET,
-    DEV_BANK_SECRET,
-    DEV_WECHAT_SECRET,
-    ChannelKind,
-    ChannelSettings,
-    dev_channels,
-)
+from gateway.channel_settings import ChannelKind, ChannelSettings, dev_channels
 from gateway.settings import GatewaySettings
 from identity.bootstrap import build_app as build_identity
 from identity.settings import IdentitySettings
 from ledger.bootstrap import build_app as build_ledger
 from ledger.settings import LedgerSettings
+from paysuite.dev_secrets import DEV_ALIPAY_SECRET, DEV_BANK_SECRET, DEV_WECHAT_SECRET
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.identity.v1 import identity_service_pb2 as idpb
 from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc

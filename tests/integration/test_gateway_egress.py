@@ -24,10 +24,11 @@ from egressproxy.settings import EgressProxySettings
 from gateway.adapters.channels.banksim import BankQuickPayChannel
 from gateway.adapters.egress import EgressClient, NoRouteError, egress_trace_config
 from gateway.bootstrap import build_app as build_gateway
-from gateway.channel_settings import DEV_BANK_SECRET, dev_channels
+from gateway.channel_settings import dev_channels
 from gateway.domain.ports import ChannelAnswer, ChannelCharge, ChannelOutcome
 from gateway.domain.routing import CircuitState, Router, RouteSpec, RoutingPolicy
 from gateway.settings import GatewaySettings
+from paysuite.dev_secrets import DEV_BANK_SECRET
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.money import Money

@@ -19,8 +19,8 @@ from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from gateway.adapters.channels.banksim import BankQuickPayChannel
-from gateway.channel_settings import DEV_BANK_SECRET
 from gateway.domain.ports import CardCheck, VerifyOutcome
+from paysuite.dev_secrets import DEV_BANK_SECRET
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.runtime.grpc_errors import error_info, field_violations

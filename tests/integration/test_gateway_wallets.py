@@ -18,7 +18,7 @@ import pytest
 from google.type.date_pb2 import Date
 
 from devstack import demo
-from gateway.channel_settings import DEV_ALIPAY_SECRET
+from paysuite.dev_secrets import DEV_ALIPAY_SECRET
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.http_signing import new_nonce, sign
