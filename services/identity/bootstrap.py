@@ -8,15 +8,15 @@ from pathlib import Path
 
 from identity.adapters.crypto import PiiVault, parse_keys
 from identity.adapters.gateway_verifier import GatewayCardVerifier
+from identity.adapters.repository import IdentityRepository
 from identity.domain.bin_table import BinTable
 from identity.entrypoints.servicer import IdentityServicer
 from identity.service_layer.deps import IdentityDeps, VerificationPolicy
-from identity.service_layer.unit_of_work import uow_factory
 from identity.settings import IdentitySettings
 from paysuite.clock import utc_now
 from paysuite.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
 from paysuite.runtime.clients import open_channel
-from paysuite.runtime.database import create_engine
+from paysuite.runtime.database import SqlUnitOfWork, create_engine
 from paysuite.runtime.entrypoint import ServiceDefinition
 from paysuite.runtime.server import ServiceApp, grpc_service_app
 
@@ -44,7 +44,7 @@ async def build_app(settings: IdentitySettings) -> ServiceApp:
     )
     gateway_channel = open_channel(settings.gateway_addr)
     deps = IdentityDeps(
-        uow=uow_factory(engine),
+        uow=lambda: SqlUnitOfWork(engine, IdentityRepository),
         vault=build_vault(settings),
         verifier=GatewayCardVerifier(gateway_channel),
         clock=utc_now,

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from identity.adapters.tables import (
@@ -18,7 +19,14 @@ from identity.adapters.tables import (
     users,
     verification_attempts,
 )
-from identity.domain.model import Card, MaskedIdentity, Tier, User, UserState
+from identity.domain.model import (
+    Card,
+    MaskedIdentity,
+    PersonRuleRefused,
+    Tier,
+    User,
+    UserState,
+)
 from identity.domain.verification import Attempt, Method, Outcome
 
 
@@ -129,6 +137,15 @@ class IdentityRepository:
 
     async def update_user(self, user_id: str, **values: Any) -> None:
         await self._conn.execute(update(users).where(users.c.user_id == user_id).values(**values))
+
+    async def update_user_per_person(self, user_id: str, **values: Any) -> None:
+        """Updates a user unless a one-per-person index refuses it (PersonRuleRefused); in a
+        savepoint, so the transaction goes on either way."""
+        try:
+            async with self._conn.begin_nested():
+                await self.update_user(user_id, **values)
+        except IntegrityError as exc:
+            raise PersonRuleRefused from exc
 
     async def users_of(self, customer_id: str) -> list[User]:
         rows = (

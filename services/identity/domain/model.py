@@ -65,6 +65,11 @@ class Card:
     created_at: datetime | None = None
 
 
+class PersonRuleRefused(Exception):
+    """A change to a user broke a one-per-person rule the database keeps (one real-named user
+    per person when so configured, one Class III account per person); nothing was changed."""
+
+
 @dataclass(frozen=True, slots=True)
 class Eligibility:
     eligible: bool

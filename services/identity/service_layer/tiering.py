@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlalchemy.exc
-
-from identity.domain.model import Tier, User, UserState
+from identity.domain.model import PersonRuleRefused, Tier, User, UserState
 from identity.domain.tiers import TierEvidence, rank, tier_for
 from identity.service_layer.deps import IdentityDeps
 from identity.service_layer.errors import NotADowngrade, UserNotFound
@@ -38,9 +36,8 @@ async def retier(deps: IdentityDeps, work: UnitOfWork, user: User, id_number_bid
     if tier is user.tier:
         return tier
     try:
-        async with work.connection.begin_nested():
-            await work.repo.update_user(user.user_id, tier=tier.value)
-    except sqlalchemy.exc.IntegrityError:
+        await work.repo.update_user_per_person(user.user_id, tier=tier.value)
+    except PersonRuleRefused:
         # The database's one-Class-III-per-person index: someone else got there first.
         tier = Tier.CLASS_II
         await work.repo.update_user(user.user_id, tier=tier.value)

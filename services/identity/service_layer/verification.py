@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-import sqlalchemy.exc
-
 from identity.adapters.crypto import Sealed
 from identity.adapters.repository import SealedPerson
 from identity.domain import pii
-from identity.domain.model import Card, User, UserState
+from identity.domain.model import Card, PersonRuleRefused, User, UserState
 from identity.domain.verification import Attempt, CardCheck, FourElements, Method, Outcome
 from identity.service_layer.deps import IdentityDeps
 from identity.service_layer.errors import (
@@ -258,17 +256,16 @@ async def _apply_match(
         assert user is not None
         if user.customer_id is None:
             try:
-                async with work.connection.begin_nested():
-                    await work.repo.update_user(
-                        user.user_id,
-                        customer_id=person.customer_id,
-                        real_name_verified=True,
-                        person_exclusive=deps.verification.one_user_per_person,
-                        id_number_bidx=id_bidx,
-                        masked_name=pii.mask_name(elements.name),
-                        masked_id_number=pii.mask_id_number(elements.id_number),
-                    )
-            except sqlalchemy.exc.IntegrityError as exc:
+                await work.repo.update_user_per_person(
+                    user.user_id,
+                    customer_id=person.customer_id,
+                    real_name_verified=True,
+                    person_exclusive=deps.verification.one_user_per_person,
+                    id_number_bidx=id_bidx,
+                    masked_name=pii.mask_name(elements.name),
+                    masked_id_number=pii.mask_id_number(elements.id_number),
+                )
+            except PersonRuleRefused as exc:
                 raise PersonAlreadyRealNamed(
                     "this person is already real-named on another user"
                 ) from exc
