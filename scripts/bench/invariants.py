@@ -58,23 +58,32 @@ def expand(ranges: Iterable[tuple[str, int, int]]) -> Iterator[str]:
             yield f"{prefix}{seq}"
 
 
+async def books_problem(conn: asyncpg.Connection) -> str | None:
+    """None when every balance equals its entries and each currency nets to zero; otherwise
+    the first discrepancy found."""
+    row = await conn.fetchrow(_TOTALS_VS_ENTRIES)
+    if row is not None:
+        return (
+            f"account {row['account_id']}: debits_posted={row['debits_posted']} "
+            f"credits_posted={row['credits_posted']} but entries sum to "
+            f"D={row['entry_debits']} C={row['entry_credits']}"
+        )
+    row = await conn.fetchrow(_BAD_SIDES)
+    if row is not None:
+        return f"{row['n']} entries with side {row['side']!r} (expected 'D' or 'C')"
+    row = await conn.fetchrow(_UNBALANCED_CURRENCY)
+    if row is not None:
+        return f"currency {row['currency']}: sum(debits - credits) = {row['net']}, not 0"
+    return None
+
+
 async def check(database_url: str, posted_ranges: list[tuple[str, int, int]]) -> str | None:
     """None when the books hold; otherwise the first discrepancy found."""
     conn = await asyncpg.connect(plain_postgres_url(database_url))
     try:
-        row = await conn.fetchrow(_TOTALS_VS_ENTRIES)
-        if row is not None:
-            return (
-                f"account {row['account_id']}: debits_posted={row['debits_posted']} "
-                f"credits_posted={row['credits_posted']} but entries sum to "
-                f"D={row['entry_debits']} C={row['entry_credits']}"
-            )
-        row = await conn.fetchrow(_BAD_SIDES)
-        if row is not None:
-            return f"{row['n']} entries with side {row['side']!r} (expected 'D' or 'C')"
-        row = await conn.fetchrow(_UNBALANCED_CURRENCY)
-        if row is not None:
-            return f"currency {row['currency']}: sum(debits - credits) = {row['net']}, not 0"
+        problem = await books_problem(conn)
+        if problem is not None:
+            return problem
         await conn.execute("CREATE TEMP TABLE bench_posted (transfer_id text NOT NULL)")
         await conn.copy_records_to_table(
             "bench_posted", records=((tid,) for tid in expand(posted_ranges))

@@ -1,0 +1,157 @@
+"""The payment benchmark's figures: per-step lines, the floor, and the machine-readable line."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .floors import OpCost
+from .openloop import StepResult
+
+P99_LIMIT_MS = 100.0
+# A step whose completions fall this far behind its offered rate has saturated the suite.
+SUSTAINED_SHARE = 0.95
+PROCESS_ORDER = (
+    "gateway",
+    "identity",
+    "ledger",
+    "recon",
+    "postgres",
+    "banksim",
+    "alipaysim",
+    "wechatsim",
+    "load",
+)
+
+
+def percentile(values: Sequence[float], pct: float) -> float | None:
+    """Nearest-rank percentile."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1]
+
+
+def sustained(step: StepResult) -> bool:
+    p99 = percentile(step.latencies_ms, 99)
+    return (
+        step.error_count == 0
+        and p99 is not None
+        and p99 < P99_LIMIT_MS
+        and step.completed_rate >= SUSTAINED_SHARE * step.rate
+    )
+
+
+def cpu_ms_per_payment(step: StepResult) -> dict[str, float]:
+    done = step.completed_in_window
+    if not done:
+        return {}
+    return {name: seconds * 1000 / done for name, seconds in step.cpu_seconds.items()}
+
+
+@dataclass(frozen=True)
+class Floor:
+    """A payment's floor: one call in, one call to identity, one HTTP call to the channel, one
+    transaction in each of gateway and identity, the ledger posting amortised."""
+
+    call_in: OpCost
+    between_services: OpCost
+    channel_http: OpCost
+    transaction: OpCost
+    ledger_posting: OpCost
+
+    @property
+    def parts_us(self) -> dict[str, float]:
+        return {
+            "gRPC call in": self.call_in.total_us,
+            "gRPC call to identity": self.between_services.total_us,
+            "HTTP call to the channel": self.channel_http.total_us,
+            "2 database transactions": 2 * self.transaction.total_us,
+            "ledger posting (batched)": self.ledger_posting.total_us,
+        }
+
+    @property
+    def total_ms(self) -> float:
+        return sum(self.parts_us.values()) / 1000
+
+
+@dataclass
+class Figures:
+    server: str
+    pgbench_tps: float
+    floor: Floor
+    steps: list[StepResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def best(self, kind: str) -> StepResult | None:
+        """The highest sustained step of a kind."""
+        ok = [s for s in self.steps if s.kind == kind and sustained(s)]
+        return max(ok, key=lambda s: s.rate) if ok else None
+
+    def reference(self, kind: str) -> StepResult | None:
+        """The step the headline figures come from: the best, else the first of the kind."""
+        return self.best(kind) or next((s for s in self.steps if s.kind == kind), None)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def step_line(step: StepResult) -> str:
+    lat = step.latencies_ms
+    cpu = cpu_ms_per_payment(step)
+    parts = " ".join(f"{name}={cpu[name]:.2f}" for name in PROCESS_ORDER if name in cpu)
+    errors = ", ".join(f"{k}: {v}" for k, v in sorted(step.errors.items())) or "none"
+    return (
+        f"{step.kind:6} offered {step.rate:5.0f}/s completed {step.completed_rate:6.1f}/s  "
+        f"p50 {_ms(percentile(lat, 50))} p99 {_ms(percentile(lat, 99))} "
+        f"p99.9 {_ms(percentile(lat, 99.9))} ms  errors {errors}  "
+        f"cpu ms/payment {sum(cpu.values()):.2f} ({parts})"
+        f"{'' if sustained(step) else '  NOT SUSTAINED'}"
+    )
+
+
+def summary(figures: Figures) -> list[str]:
+    floor = figures.floor
+    lines = [
+        f"server: {figures.server}",
+        f"yardsticks: pgbench TPC-B {figures.pgbench_tps:.0f} tps; gRPC echo "
+        f"{floor.call_in.rate:.0f} calls/s ({floor.call_in.total_us:.0f} us CPU per call)",
+        "floor per payment (CPU, all processes):",
+        *(f"  {name:28} {us / 1000:6.2f} ms" for name, us in floor.parts_us.items()),
+        f"  {'total':28} {floor.total_ms:6.2f} ms",
+        "steps:",
+        *(f"  {step_line(step)}" for step in figures.steps),
+    ]
+    for kind in ("card", "wallet"):
+        reference = figures.reference(kind)
+        if reference is None:
+            continue
+        cost = sum(cpu_ms_per_payment(reference).values())
+        lines.append(
+            f"{kind}: highest sustained {_rate(figures.best(kind))}; CPU per payment there "
+            f"{cost:.2f} ms = {cost / floor.total_ms:.2f}x the floor"
+        )
+    lines += [f"PROBLEM: {p}" for p in figures.problems] or ["invariants: all hold"]
+    return lines
+
+
+def _rate(step: StepResult | None) -> str:
+    return "none" if step is None else f"{step.rate:.0f}/s"
+
+
+def last_line(figures: Figures) -> str:
+    best = figures.best("card")
+    reference = figures.reference("card")
+    lat = reference.latencies_ms if reference else []
+    cpu = sum(cpu_ms_per_payment(reference).values()) if reference else 0.0
+    errors = sum(s.error_count for s in figures.steps if s.kind == "card" and s is reference)
+    return (
+        f"e2e_tps={best.rate if best else 0:.0f} p50_ms={_ms(percentile(lat, 50))} "
+        f"p99_ms={_ms(percentile(lat, 99))} p999_ms={_ms(percentile(lat, 99.9))} "
+        f"errors={errors} cpu_ms_per_payment={cpu:.2f} "
+        f"floor_ms_per_payment={figures.floor.total_ms:.2f} "
+        f"pgbench_tps={figures.pgbench_tps:.0f} echo_rps={figures.floor.call_in.rate:.0f} "
+        f"invariants={'FAILED' if figures.problems else 'ok'}"
+    )

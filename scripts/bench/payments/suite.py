@@ -1,0 +1,90 @@
+"""The suite under load: `make run`'s launcher on a fresh database and free ports, seeded with
+the benchmark's merchant."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from devstack import seed
+from devstack.free_ports import free_ports
+from devstack.provision import provision
+from devstack.stack import DEFAULT_PORTS, SIMULATORS, Stack, StackConfig
+from gateway.settings import GatewaySettings
+
+MERCHANT_ID = "MBENCH01"
+# Wallet payments in the benchmark all take the asynchronous road: the wallet answers
+# "buyer paying" and decides at once, then notifies the gateway.
+ASYNC_WALLET_FAULTS = {"accepted_rate": 1.0, "decide_ms": 0}
+
+
+@dataclass
+class SuiteUnderTest:
+    database_url: str
+    data_dir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    stack: Stack | None = None
+
+    async def start(self) -> None:
+        self.stack = Stack(
+            StackConfig(
+                database_url=self.database_url,
+                data_dir=self.data_dir,
+                ports=free_ports(DEFAULT_PORTS),
+                extra_env=self.extra_env,
+            )
+        )
+        await self.stack.migrate()
+        await self.stack.start()
+        await self._seed()
+
+    async def _seed(self) -> None:
+        stack = self.running
+        await seed.seed_ledger(stack.config.addr("ledger"), MERCHANT_ID)
+        saved = dict(os.environ)
+        os.environ.update(stack.env())
+        try:
+            await seed.seed_merchant(GatewaySettings(), MERCHANT_ID)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    @property
+    def running(self) -> Stack:
+        if self.stack is None:
+            raise RuntimeError("the suite is not started")
+        return self.stack
+
+    def addr(self, name: str) -> str:
+        return self.running.config.addr(name)
+
+    @property
+    def bank_url(self) -> str:
+        return self.running.config.bank_url
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {name: process.pid for name, process in self.running.processes.items()}
+
+    def check_alive(self) -> None:
+        for name, process in self.running.processes.items():
+            if process.returncode is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode} during the run")
+
+    async def make_wallets_asynchronous(self) -> None:
+        async with aiohttp.ClientSession() as http:
+            for name in (n for n, module in SIMULATORS.items() if module == "walletsim"):
+                url = f"{self.running.config.simulator_url(name)}/_admin/faults"
+                async with http.post(url, json=ASYNC_WALLET_FAULTS) as response:
+                    response.raise_for_status()
+
+    async def stop(self) -> dict[str, int | None]:
+        return await self.running.stop() if self.stack is not None else {}
+
+
+async def fresh_suite(admin_url: str, name: str, data_dir: Path) -> SuiteUnderTest:
+    database_url = await provision(admin_url, name)
+    return SuiteUnderTest(database_url, data_dir)

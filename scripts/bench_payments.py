@@ -1,0 +1,230 @@
+"""`make bench`: open-loop card and wallet payments through the whole suite, as real processes.
+
+Yardsticks (pgbench TPC-B, a gRPC echo through the services' server stack) and the payment's
+floor are measured in the same run; see docs/benchmarks.md for the method.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import asyncpg
+import grpc
+
+from devstack.free_ports import free_ports
+from devstack.postgres import DEFAULT_DATA_DIR, server_url, stop_embedded
+from devstack.provision import drop_database
+from paysuite.accounts import merchant_payable
+from paysuite.gateway.v1 import gateway_service_pb2 as gpb
+from paysuite.runtime.dsn import plain_postgres_url
+
+# The helpers are the package scripts.bench, as mypy sees them, whatever the working directory.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts.bench.payments import checks, floors
+from scripts.bench.payments.chart import draw
+from scripts.bench.payments.openloop import StepResult, StepSpec, run_step
+from scripts.bench.payments.options import parse_args
+from scripts.bench.payments.payers import create_payers
+from scripts.bench.payments.report import (
+    Figures,
+    Floor,
+    last_line,
+    step_line,
+    summary,
+    sustained,
+)
+from scripts.bench.payments.suite import MERCHANT_ID, SuiteUnderTest, fresh_suite
+from scripts.bench.pgbench import PGBENCH_DATABASE, PgbenchConfig, find_pgbench, run_pgbench
+
+T = TypeVar("T")
+ECHO_SERVER = Path(__file__).resolve().parent / "bench" / "payments" / "echo_server.py"
+CARD = (gpb.PAYMENT_METHOD_BANK_CARD,)
+WALLETS = (gpb.PAYMENT_METHOD_ALIPAY, gpb.PAYMENT_METHOD_WECHAT_PAY)
+# A step completing less than this share of its offered rate has saturated: stop climbing.
+GIVE_UP_SHARE = 0.8
+
+
+def say(message: str) -> None:
+    """Progress goes to stderr; stdout carries only the summary and the last line."""
+    sys.stderr.write(f"bench: {message}\n")
+    sys.stderr.flush()
+
+
+async def spawned(function: Callable[..., T], *args: object) -> T:
+    """Runs a function in a fresh process, off this process's event loop and CPU account."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
+
+
+async def server_version(admin_url: str) -> str:
+    conn = await asyncpg.connect(plain_postgres_url(admin_url))
+    try:
+        return str(await conn.fetchval("SELECT current_setting('server_version')"))
+    finally:
+        await conn.close()
+
+
+async def measure_floor(
+    args: argparse.Namespace, suite: SuiteUnderTest, env: dict[str, str]
+) -> Floor:
+    seconds = args.floor_seconds
+    ports = free_ports(["echo", "http"])
+    echo = await asyncio.create_subprocess_exec(
+        sys.executable, str(ECHO_SERVER), str(ports["echo"]), env=env
+    )
+    http = multiprocessing.get_context("spawn").Process(
+        target=floors.serve_http_echo, args=(ports["http"],), daemon=True
+    )
+    http.start()
+    try:
+        await asyncio.sleep(2.0)  # both servers up (the echo server imports the runtime)
+        address = f"127.0.0.1:{ports['echo']}"
+        call_in = await spawned(floors.grpc_echo, address, False, seconds, echo.pid)
+        between = await spawned(floors.grpc_echo, address, True, seconds, echo.pid)
+        url = f"http://127.0.0.1:{ports['http']}/echo"
+        channel = await spawned(floors.http_echo, url, seconds, http.pid)
+    finally:
+        echo.terminate()
+        await echo.wait()
+        http.terminate()
+        http.join()
+    transaction = await spawned(floors.db_transaction, suite.database_url, seconds)
+    ledger = await spawned(
+        floors.ledger_posting, suite.addr("ledger"), seconds, suite.pids["ledger"]
+    )
+    return Floor(call_in, between, channel, transaction, ledger)
+
+
+async def run_steps(
+    args: argparse.Namespace, suite: SuiteUnderTest, payers: tuple[str, ...], run_id: str
+) -> list[StepResult]:
+    steps: list[StepResult] = []
+    after_sequence = 0
+    plans = [("card", CARD, args.card_rates), ("wallet", WALLETS, args.wallet_rates)]
+    for kind, methods, rates in plans:
+        if kind == "wallet" and rates:
+            await suite.make_wallets_asynchronous()
+        for index, rate in enumerate(rates):
+            spec = StepSpec(
+                gateway=suite.addr("gateway"),
+                kind=kind,
+                methods=methods,
+                rate=rate,
+                warmup_seconds=args.warmup_seconds,
+                steady_seconds=args.steady_seconds,
+                drain_seconds=args.drain_seconds,
+                payers=payers,
+                merchant_id=MERCHANT_ID,
+                id_prefix=f"{run_id}-{kind[0]}{index}-",
+                after_sequence=after_sequence,
+                pids=suite.pids,
+                seed=args.seed * 100 + index,
+            )
+            say(f"{kind}: {rate:g}/s for {args.warmup_seconds:g} + {args.steady_seconds:g} s")
+            step = await spawned(run_step, spec)
+            after_sequence = max(after_sequence, step.last_sequence)
+            suite.check_alive()
+            steps.append(step)
+            say(step_line(step))
+            if step.completed_rate < GIVE_UP_SHARE * rate:
+                say(f"{kind}: saturated; not climbing further")
+                break
+            if not sustained(step) and index + 1 < len(rates):
+                await asyncio.sleep(3.0)  # let a backlog clear before the next step
+    return steps
+
+
+async def bench(args: argparse.Namespace, admin_url: str, run_id: str, work_dir: Path) -> Figures:
+    embedded = not os.environ.get("DATABASE_URL")
+    version = await server_version(admin_url)
+    pgbench_path = find_pgbench(int(version.split(".")[0]), embedded, args.pgbench)
+    config = PgbenchConfig(scale=args.pgbench_scale, seconds=args.pgbench_seconds)
+    say(f"yardstick: pgbench TPC-B -s {config.scale}, {config.seconds} s")
+    pgbench_tps = await run_pgbench(pgbench_path, admin_url, config)
+    say(f"yardstick: {pgbench_tps:.0f} tps")
+    suite = await fresh_suite(admin_url, f"paysuite_bench_{run_id}", work_dir)
+    suite.extra_env = dict(item.split("=", 1) for item in args.env)
+    say("suite: migrating and starting ...")
+    await suite.start()
+    try:
+        say(f"payers: real-naming {args.payers} with a bound card each ...")
+        payers = await create_payers(
+            suite.addr("identity"), suite.bank_url, f"P{run_id}", args.payers
+        )
+        say("floor: echo, HTTP, transaction and batched-posting costs ...")
+        floor = await measure_floor(args, suite, suite.running.env())
+        steps = await run_steps(args, suite, tuple(payers), run_id)
+        say("checks: waiting for every payment and outbox message to settle ...")
+        if not await checks.settled(suite.database_url, 90.0):
+            say("checks: not everything settled within 90 s")
+        problems = await checks.problems(
+            suite.database_url, MERCHANT_ID, merchant_payable(MERCHANT_ID, "CNY"), f"P{run_id}"
+        )
+    finally:
+        codes = await suite.stop()
+        say(f"suite: stopped {codes}")
+    return Figures(
+        server=f"PostgreSQL {version} ({'embedded' if embedded else 'DATABASE_URL'})",
+        pgbench_tps=pgbench_tps,
+        floor=floor,
+        steps=steps,
+        problems=problems,
+    )
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    started_here = (
+        not os.environ.get("DATABASE_URL") and not (DEFAULT_DATA_DIR / "postmaster.pid").exists()
+    )
+    say("locating Postgres ...")
+    admin_url = server_url()
+    run_id = secrets.token_hex(3)
+    work_dir = Path(tempfile.mkdtemp(prefix=f"paysuite-bench-{run_id}-"))
+    figures: Figures | None = None
+    try:
+        figures = await bench(args, admin_url, run_id, work_dir)
+    except (RuntimeError, OSError, ValueError, grpc.RpcError) as exc:
+        say(f"FAILED: {exc}")
+    finally:
+        say("cleaning up: dropping the benchmark databases")
+        await drop_database(admin_url, f"paysuite_bench_{run_id}")
+        await drop_database(admin_url, PGBENCH_DATABASE)
+        if started_here:
+            stop_embedded()
+    ok = figures is not None and not figures.problems
+    if ok and not args.keep_work_dir:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    else:
+        say(f"logs and traces kept in {work_dir}")
+    if figures is None:
+        return 1
+    if args.chart:
+        draw(figures.steps, Path(args.chart), figures.server)
+        say(f"chart: {args.chart}")
+    sys.stdout.write("\n".join([*summary(figures), last_line(figures)]) + "\n")
+    return 0 if ok else 1
+
+
+def main() -> int:
+    args = parse_args()
+    try:
+        return asyncio.run(main_async(args))
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
