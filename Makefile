@@ -49,11 +49,11 @@ k8s:
 clean:
 	rm -rf $(VENV) .data
 
-## Ledger throughput (batch and single-transfer) against a pgbench yardstick; see docs/benchmarks.md.
 ## Card and wallet payments through the whole suite, open loop, in steps; see docs/benchmarks.md.
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_payments.py --chart docs/benchmarks-payments.png $(BENCH_ARGS)
 
+## Ledger throughput (batch and single-transfer) against a pgbench yardstick; see docs/benchmarks.md.
 .PHONY: bench-ledger
 bench-ledger: $(STAMP)
 	$(BIN)/python scripts/bench_ledger.py $(BENCH_ARGS)
