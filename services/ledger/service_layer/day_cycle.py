@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
-import asyncpg
-
 from ledger.domain.commands import Adjust
+from ledger.domain.conflicts import WriteConflict
 from ledger.domain.day_end import ROW_VS_BOOKS, DayEndReport, Difference, gl_differences
 from ledger.service_layer.transfers import execute
 from ledger.service_layer.unit_of_work import LedgerUnits
@@ -86,7 +85,7 @@ async def _report(units: LedgerUnits, day: date, clock: Clock) -> DayEndReport:
     for _ in range(3):
         try:
             return await _close(units, day, clock)
-        except asyncpg.UniqueViolationError:
+        except WriteConflict:
             continue  # another day-end closed it meanwhile: read its report
     raise AssertionError("day-end kept racing")
 

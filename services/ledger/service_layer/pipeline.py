@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-import asyncpg
 from opentelemetry import trace
 
 from ledger.domain.book import Book, Outcome, Request
+from ledger.domain.conflicts import StoreRefused
 from ledger.domain.model import Account, Totals, TransferRequest
 from ledger.service_layer import transfers
 from ledger.service_layer.group_commit import SMALL_REQUEST
@@ -198,7 +198,7 @@ class PostingPipeline:
                 if not written:
                     return False
                 await work.commit()
-        except asyncpg.PostgresError:
+        except StoreRefused:
             # A reused transfer id, mostly, or a deadlock with a locking batch: the locking
             # path looks ids up and answers replays. Had a failed COMMIT in fact committed,
             # the same lookup answers EXISTS and posts nothing twice.

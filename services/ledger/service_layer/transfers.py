@@ -6,10 +6,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-import asyncpg
-
 from ledger.domain.book import Book, Outcome, Request
 from ledger.domain.commands import Adjust, ClearSuspense, PostPending, Reverse, VoidPending
+from ledger.domain.conflicts import WriteConflict
 from ledger.domain.model import Account, AccountSpec, CreateAccountResult, TransferRequest
 from ledger.domain.sub_accounts import pick
 from ledger.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -92,7 +91,7 @@ async def execute(
             # and a reused id makes the insert conflict, which sends us round with lookups.
             batch = [routed(r, splits) for r in requests] if splits is not None else requests
             return await _execute_once(uow, batch, clock, look_up=attempt > 0, splits=splits)
-        except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
+        except WriteConflict:
             # A deadlock is possible only against a pipelined write (PostingPipeline), whose
             # checked update takes its rows in plan order, not ours.
             if attempt == _RETRIES - 1:

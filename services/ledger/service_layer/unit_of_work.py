@@ -13,11 +13,11 @@ from typing import Any
 from ledger.adapters.day_end_store import DayEndStore
 from ledger.adapters.repository import BUSINESS_DATE_LOCK, LedgerRepository
 from ledger.adapters.spec_cache import SpecCache
-from paysuite.runtime.database import PoolUnitOfWork
+from ledger.adapters.unit_of_work import LedgerUnitOfWork
 
-UnitOfWork = PoolUnitOfWork[LedgerRepository]
+UnitOfWork = LedgerUnitOfWork[LedgerRepository]
 UnitOfWorkFactory = Callable[[], UnitOfWork]
-DayEndUnitOfWork = PoolUnitOfWork[DayEndStore]
+DayEndUnitOfWork = LedgerUnitOfWork[DayEndStore]
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,12 @@ class LedgerUnits:
     specs: SpecCache = field(default_factory=SpecCache)
 
     def postings(self) -> UnitOfWork:
-        return PoolUnitOfWork(self.pool, self._repository)
+        return LedgerUnitOfWork(self.pool, self._repository)
 
     def posting_batch(self) -> UnitOfWork:
         """A transaction that posts: it holds the business date shared from its first statement,
         so a day-cut waits for it and it never sees a date being cut."""
-        return PoolUnitOfWork(
+        return LedgerUnitOfWork(
             self.pool,
             self._repository,
             begin_sql=f"SELECT pg_advisory_xact_lock_shared({BUSINESS_DATE_LOCK})",
@@ -45,7 +45,7 @@ class LedgerUnits:
         return LedgerRepository(connection, self.specs)
 
     def day_end_snapshot(self) -> DayEndUnitOfWork:
-        return PoolUnitOfWork(self.pool, DayEndStore, isolation="repeatable_read")
+        return LedgerUnitOfWork(self.pool, DayEndStore, isolation="repeatable_read")
 
     def day_end_writes(self) -> DayEndUnitOfWork:
-        return PoolUnitOfWork(self.pool, DayEndStore)
+        return LedgerUnitOfWork(self.pool, DayEndStore)
