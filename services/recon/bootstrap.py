@@ -7,12 +7,13 @@ from pathlib import Path
 from paysuite.clock import utc_now
 from paysuite.recon.v1 import recon_service_pb2, recon_service_pb2_grpc
 from paysuite.runtime.clients import open_channel
-from paysuite.runtime.database import create_engine
+from paysuite.runtime.database import SqlUnitOfWork, create_engine
 from paysuite.runtime.entrypoint import ServiceDefinition
 from paysuite.runtime.server import ServiceApp, grpc_service_app
+from recon.adapters import banksim_statement
 from recon.adapters.gateway_client import GrpcGatewayRecords
+from recon.adapters.repository import ReconRepository
 from recon.entrypoints.servicer import ReconServicer
-from recon.service_layer.unit_of_work import uow_factory
 from recon.settings import ReconSettings
 
 SCHEMA = "recon"
@@ -23,7 +24,12 @@ async def build_app(settings: ReconSettings) -> ServiceApp:
         settings.dsn, schema=SCHEMA, service="recon", pool_size=settings.db_pool_size
     )
     gateway_channel = open_channel(settings.gateway_addr)
-    servicer = ReconServicer(uow_factory(engine), GrpcGatewayRecords(gateway_channel), utc_now)
+    servicer = ReconServicer(
+        lambda: SqlUnitOfWork(engine, ReconRepository),
+        GrpcGatewayRecords(gateway_channel),
+        banksim_statement.parse,
+        utc_now,
+    )
 
     return grpc_service_app(
         "recon",

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 
 from paysuite.money import Money
-from recon.adapters.banksim_statement import StatementFormatError, parse
-from recon.domain.model import MatchResult, OurRecord, Outcome, StatementLine, count, match
+from recon.adapters.banksim_statement import parse
+from recon.domain.model import (
+    MatchResult,
+    OurRecord,
+    Outcome,
+    StatementFormatError,
+    StatementLine,
+    count,
+    match,
+)
 
 
 def _line(

@@ -7,14 +7,10 @@ import io
 import re
 
 from paysuite.money import Money
-from recon.domain.model import StatementLine
+from recon.domain.model import StatementFormatError, StatementLine
 
 _TRAILER = re.compile(r"^# total_count=(\d+),total_amount=(-?\d+\.\d{2})$")
 _COLUMNS = ["trade_no", "out_trade_no", "trade_time", "amount", "currency", "fee", "status"]
-
-
-class StatementFormatError(ValueError):
-    """The file is not a complete statement in the expected format."""
 
 
 def _line(number: int, row: dict[str, str | None]) -> StatementLine:

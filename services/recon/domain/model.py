@@ -24,6 +24,10 @@ class RunState(enum.Enum):
     FAILED = "failed"
 
 
+class StatementFormatError(ValueError):
+    """A channel's statement file is not a complete statement in the format expected of it."""
+
+
 @dataclass(frozen=True, slots=True)
 class StatementLine:
     """One row of a channel's statement; our payment id is the channel's merchant order no."""

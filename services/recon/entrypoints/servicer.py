@@ -14,7 +14,7 @@ from paysuite.recon.v1 import recon_service_pb2_grpc as pb_grpc
 from paysuite.runtime.protoconv import check_id, date_from_proto, date_to_proto, timestamp
 from recon.domain.model import Outcome, ReconciliationRun, RunState
 from recon.service_layer import handlers
-from recon.service_layer.handlers import GatewayRecords, RunReconciliation
+from recon.service_layer.handlers import GatewayRecords, RunReconciliation, StatementParser
 from recon.service_layer.unit_of_work import UnitOfWorkFactory
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -50,10 +50,15 @@ def run_to_proto(run: ReconciliationRun) -> pb.ReconciliationRun:
 
 class ReconServicer(pb_grpc.ReconServiceServicer):
     def __init__(
-        self, uow: UnitOfWorkFactory, gateway: GatewayRecords, clock: Callable[[], datetime]
+        self,
+        uow: UnitOfWorkFactory,
+        gateway: GatewayRecords,
+        parse_statement: StatementParser,
+        clock: Callable[[], datetime],
     ) -> None:
         self._uow = uow
         self._gateway = gateway
+        self._parse_statement = parse_statement
         self._clock = clock
 
     async def RunReconciliation(
@@ -68,6 +73,7 @@ class ReconServicer(pb_grpc.ReconServiceServicer):
         run = await handlers.run_reconciliation(
             self._uow,
             self._gateway,
+            self._parse_statement,
             RunReconciliation(request.request_id, request.channel, day),
             self._clock,
         )

@@ -7,10 +7,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from paysuite.errors import AlreadyExists, DomainError, ErrorKind
+from paysuite.errors import DomainError, ErrorKind, RequestIdReused
 from paysuite.ids import new_id
-from recon.adapters import banksim_statement
-from recon.domain.model import OurRecord, ReconciliationRun, RunState, count, match
+from recon.domain.model import (
+    OurRecord,
+    ReconciliationRun,
+    RunState,
+    StatementFormatError,
+    StatementLine,
+    count,
+    match,
+)
 from recon.service_layer.unit_of_work import UnitOfWorkFactory
 
 
@@ -20,8 +27,8 @@ class GatewayRecords(Protocol):
     async def statement(self, channel: str, day: date) -> bytes: ...
 
 
-class RequestIdReused(AlreadyExists):
-    reason = "REQUEST_ID_REUSED"
+# Reads a channel's statement file; raises StatementFormatError on an incomplete or bad one.
+StatementParser = Callable[[bytes], list[StatementLine]]
 
 
 class StatementInvalid(DomainError):
@@ -39,6 +46,7 @@ class RunReconciliation:
 async def run_reconciliation(
     uow: UnitOfWorkFactory,
     gateway: GatewayRecords,
+    parse_statement: StatementParser,
     command: RunReconciliation,
     clock: Callable[[], datetime],
 ) -> ReconciliationRun:
@@ -51,8 +59,8 @@ async def run_reconciliation(
         return previous
     content = await gateway.statement(command.channel, command.statement_date)
     try:
-        lines = banksim_statement.parse(content)
-    except banksim_statement.StatementFormatError as exc:
+        lines = parse_statement(content)
+    except StatementFormatError as exc:
         raise StatementInvalid(
             "the channel statement could not be read", metadata={"channel": command.channel}
         ) from exc
