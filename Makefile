@@ -37,6 +37,7 @@ check-protos: protos
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check lib services simulators tests scripts
+	$(BIN)/buf lint protos
 	$(BIN)/lint-imports --no-cache --no-logo
 
 typecheck: $(STAMP)

@@ -14,6 +14,7 @@ from payctl.output import emit, message_dict
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.money import Money
+from paysuite.runtime.enums import short_name
 from paysuite.runtime.protoconv import money_to_proto
 
 R = TypeVar("R")
@@ -37,7 +38,7 @@ def _emit_payment(payment: gpb.Payment, as_json: bool) -> None:
     emit(
         message_dict(payment),
         as_json,
-        f"{payment.payment_id} {gpb.Payment.State.Name(payment.state)}",
+        f"{payment.payment_id} {short_name(gpb.Payment.State, payment.state)}",
     )
 
 
@@ -84,7 +85,7 @@ def refund(
     emit(
         message_dict(result),
         as_json,
-        f"{result.refund_id} {gpb.Refund.State.Name(result.state)} {money.format()}",
+        f"{result.refund_id} {short_name(gpb.Refund.State, result.state)} {money.format()}",
     )
 
 
@@ -97,7 +98,7 @@ def routes(
     request = gpb.GetRoutesRequest(channel=channel)
     answer = gateway_call(gateway, lambda s: s.GetRoutes(request, timeout=10))
     lines = [
-        f"{r.rank:>2} {r.channel:<12} {r.route_id:<24} {gpb.Route.State.Name(r.state):<9} "
+        f"{r.rank:>2} {r.channel:<12} {r.route_id:<24} {short_name(gpb.Route.State, r.state):<9} "
         f"{r.latency_ewma_ms:8.1f} ms  errors {r.error_rate:4.2f}  {r.proxy or 'direct'}"
         for r in answer.routes
     ]

@@ -20,6 +20,7 @@ from payctl.output import message_dict
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.money import CurrencyError, Money
+from paysuite.runtime.enums import short_name
 from paysuite.type.v1 import money_pb2
 
 ledger_app = typer.Typer(
@@ -85,7 +86,7 @@ def format_money(value: money_pb2.Money, currency: str = "") -> str:
 
 
 def _type_name(value: lpb.AccountType.ValueType) -> str:
-    return lpb.AccountType.Name(value).removeprefix("ACCOUNT_TYPE_")
+    return short_name(lpb.AccountType, value)
 
 
 def _account_line(account: lpb.Account) -> str:
@@ -94,7 +95,7 @@ def _account_line(account: lpb.Account) -> str:
         f"{account.account_id} {_type_name(account.type)} {currency} "
         f"balance {format_money(account.balance, currency)} "
         f"available {format_money(account.available_balance, currency)} "
-        f"{lpb.Account.State.Name(account.state)}"
+        f"{short_name(lpb.Account.State, account.state)}"
     )
 
 

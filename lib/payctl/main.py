@@ -21,6 +21,7 @@ from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.money import Money
+from paysuite.runtime.enums import short_name
 from paysuite.runtime.protoconv import money_to_proto
 
 app = typer.Typer(help="Command-line client of the Paysuite payment core.", no_args_is_help=True)
@@ -92,7 +93,7 @@ def pay(
     emit(
         message_dict(payment),
         as_json,
-        f"{payment.payment_id} {gpb.Payment.State.Name(payment.state)} "
+        f"{payment.payment_id} {short_name(gpb.Payment.State, payment.state)} "
         f"{money.format()} trace {payment.trace_id}",
     )
 
@@ -112,12 +113,12 @@ def get_payment(
     answer = run(call)
     payment = answer.payment
     lines = [
-        f"{payment.payment_id} {gpb.Payment.State.Name(payment.state)} "
+        f"{payment.payment_id} {short_name(gpb.Payment.State, payment.state)} "
         f"{Money(payment.amount.currency_code, payment.amount.minor_units).format()} "
         f"order {payment.merchant_order_no} trace {payment.trace_id}"
     ]
     lines += [
-        f"  attempt {a.attempt_no} {a.channel} {gpb.ChannelAttempt.Outcome.Name(a.outcome)} "
+        f"  attempt {a.attempt_no} {a.channel} {short_name(gpb.ChannelAttempt.Outcome, a.outcome)} "
         f"{a.error_code} ({a.reason})"
         for a in answer.attempts
     ]

@@ -16,6 +16,7 @@ from payctl.output import message_dict
 from paysuite.identity.v1 import identity_service_pb2 as ipb
 from paysuite.identity.v1 import identity_service_pb2_grpc as ipb_grpc
 from paysuite.money import Money
+from paysuite.runtime.enums import short_name
 
 user_app = typer.Typer(help="Users: registration, real name, limits.", no_args_is_help=True)
 
@@ -49,7 +50,7 @@ def register(
     _print(
         message_dict(user),
         as_json,
-        f"{user.user_id} {user.masked_phone} {ipb.User.State.Name(user.state)}",
+        f"{user.user_id} {user.masked_phone} {short_name(ipb.User.State, user.state)}",
     )
 
 
@@ -76,9 +77,7 @@ def verify(
         bind_card=bind,
     )
     answer = _identity(identity, lambda stub: stub.VerifyRealName(request, timeout=30))
-    outcome = ipb.VerificationOutcome.Name(answer.attempt.outcome).removeprefix(
-        "VERIFICATION_OUTCOME_"
-    )
+    outcome = short_name(ipb.VerificationOutcome, answer.attempt.outcome)
     human = f"{outcome} tier {ipb.Tier.Name(answer.user.tier)}"
     if answer.attempt.mismatched_elements:
         human += " mismatched: " + ",".join(answer.attempt.mismatched_elements)

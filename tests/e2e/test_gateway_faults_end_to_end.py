@@ -67,7 +67,7 @@ async def test_faults_and_a_gateway_crash_lose_nothing_and_double_nothing(stack:
                 a[-1]
                 for a in merchant.calls.answers.values()
                 if a
-                and a[-1].state == gpb.Payment.SUCCEEDED
+                and a[-1].state == gpb.Payment.STATE_SUCCEEDED
                 and a[-1].payment_id not in probes.expected
             ]
             await asyncio.gather(

@@ -66,7 +66,7 @@ async def test_payment_credits_merchant_and_reconciles(stack: Stack) -> None:
     )
     async with grpc.aio.insecure_channel(stack.config.addr("gateway")) as channel:
         payment = (await gpb_grpc.GatewayServiceStub(channel).CreatePayment(request)).payment
-    assert payment.state == gpb.Payment.SUCCEEDED
+    assert payment.state == gpb.Payment.STATE_SUCCEEDED
     assert await _balance(stack) == before + 8888
     log_lines = [
         json.loads(line)
@@ -108,7 +108,7 @@ async def test_payment_credits_merchant_and_reconciles(stack: Stack) -> None:
             )
         ).run
     counts = {c.outcome: c.count for c in run.outcome_counts}
-    assert run.state == rpb.ReconciliationRun.COMPLETED
+    assert run.state == rpb.ReconciliationRun.STATE_COMPLETED
     assert counts[rpb.MATCH_OUTCOME_LONG] == 1
     assert counts[rpb.MATCH_OUTCOME_MATCHED] >= 1
     assert rpb.MATCH_OUTCOME_SHORT not in counts
@@ -150,7 +150,7 @@ def test_payctl_pays_and_reads_balance(stack: Stack) -> None:
         "--currency",
         "CNY",
     )
-    assert paid["state"] == "SUCCEEDED" and len(str(paid["trace_id"])) == 32
+    assert paid["state"] == "STATE_SUCCEEDED" and len(str(paid["trace_id"])) == 32
     got = run("payment", "get", str(paid["payment_id"]))
     assert got["payment_id"] == paid["payment_id"]
     attempts = got["attempts"]
@@ -159,13 +159,13 @@ def test_payctl_pays_and_reads_balance(stack: Stack) -> None:
     assert (attempt["channel"], attempt["rule"], attempt["outcome"]) == (
         "banksim",
         "default",
-        "SUCCEEDED",
+        "OUTCOME_SUCCEEDED",
     )
     assert run("balance", "--merchant", demo.MERCHANT_ID)["minor_units"] == int(str(before)) + 1234
     refunded = run("refund", str(paid["payment_id"]), "--amount", "2.34", "--reason", "broken")
-    assert refunded["state"] == "SUCCEEDED"
+    assert refunded["state"] == "STATE_SUCCEEDED"
     assert run("balance", "--merchant", demo.MERCHANT_ID)["minor_units"] == int(str(before)) + 1000
-    assert run("payment", "query", str(paid["payment_id"]))["state"] == "SUCCEEDED"
+    assert run("payment", "query", str(paid["payment_id"]))["state"] == "STATE_SUCCEEDED"
     routes = run("routes")["routes"]
     assert isinstance(routes, list) and any(r["channel"] == "banksim" for r in routes)
 
@@ -175,11 +175,11 @@ def test_payctl_tops_up_the_wallet_by_card_and_pays_from_its_balance(stack: Stac
     wallet = ["balance", "--user", demo.USER_ID]
     pay = ["pay", "--merchant", demo.MERCHANT_ID, "--user", demo.USER_ID]
     topped = run(*pay, "--amount", "20.00", "--top-up")
-    assert (topped["state"], topped["purpose"]) == ("SUCCEEDED", "PAYMENT_PURPOSE_TOP_UP")
+    assert (topped["state"], topped["purpose"]) == ("STATE_SUCCEEDED", "PAYMENT_PURPOSE_TOP_UP")
     funds = int(str(run(*wallet)["minor_units"]))
     merchant = int(str(run("balance", "--merchant", demo.MERCHANT_ID)["minor_units"]))
     spent = run(*pay, "--amount", "7.50", "--method", "balance")
-    assert (spent["state"], spent["channel"]) == ("SUCCEEDED", "balance")
+    assert (spent["state"], spent["channel"]) == ("STATE_SUCCEEDED", "balance")
     assert run(*wallet)["minor_units"] == funds - 750
     assert run("balance", "--merchant", demo.MERCHANT_ID)["minor_units"] == merchant + 750
 
@@ -188,7 +188,7 @@ def test_payctl_pays_by_wallet_and_closes_an_unpaid_wallet_order(stack: Stack) -
     run = _payctl(stack)
     pay = ["pay", "--merchant", demo.MERCHANT_ID, "--user", demo.USER_ID]
     paid = run(*pay, "--amount", "4.56", "--method", "wechat")
-    assert (paid["state"], paid["channel"]) == ("SUCCEEDED", "wechatsim")
+    assert (paid["state"], paid["channel"]) == ("STATE_SUCCEEDED", "wechatsim")
 
     def dial(faults: dict[str, int]) -> None:
         url = stack.config.simulator_url("alipaysim") + "/_admin/faults"
@@ -201,8 +201,8 @@ def test_payctl_pays_by_wallet_and_closes_an_unpaid_wallet_order(stack: Stack) -
     dial({"accepted_rate": 1, "decide_ms": 600_000})  # the buyer never confirms
     try:
         waiting = run(*pay, "--amount", "7.00", "--method", "alipay")
-        assert waiting["state"] == "UNKNOWN"
+        assert waiting["state"] == "STATE_UNKNOWN"
         closed = run("payment", "close", str(waiting["payment_id"]))
-        assert closed["state"] == "CLOSED"
+        assert closed["state"] == "STATE_CLOSED"
     finally:
         dial({"accepted_rate": 0})

@@ -42,9 +42,9 @@ async def test_an_alipay_payment_is_settled_by_notification(stack: Stack) -> Non
         async with grpc.aio.insecure_channel(stack.config.addr("gateway")) as channel:
             gateway = gpb_grpc.GatewayServiceStub(channel)
             payment = (await gateway.CreatePayment(request)).payment
-            assert (payment.state, payment.channel) == (gpb.Payment.UNKNOWN, "alipaysim")
+            assert (payment.state, payment.channel) == (gpb.Payment.STATE_UNKNOWN, "alipaysim")
             async with asyncio.timeout(10):
-                while payment.state == gpb.Payment.UNKNOWN:
+                while payment.state == gpb.Payment.STATE_UNKNOWN:
                     await asyncio.sleep(0.1)
                     answer = await gateway.GetPayment(
                         gpb.GetPaymentRequest(payment_id=payment.payment_id)
@@ -52,7 +52,7 @@ async def test_an_alipay_payment_is_settled_by_notification(stack: Stack) -> Non
                     payment = answer.payment
     finally:
         await _admin(stack, "POST", "/_admin/faults", {"accepted_rate": 0})
-    assert payment.state == gpb.Payment.SUCCEEDED
+    assert payment.state == gpb.Payment.STATE_SUCCEEDED
     # The gateway commits before its answer reaches the wallet: wait for the acknowledgement.
     async with asyncio.timeout(10):
         while True:

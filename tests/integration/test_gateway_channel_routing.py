@@ -131,7 +131,7 @@ async def test_a_split_shares_card_payments_between_banks_and_follows_the_file(
     ):
         before = {c: await receivable(ledger_stub, c) for c in ("banksim", "unionsim")}
         paid = [(await gateway.CreatePayment(card_payment())).payment for _ in range(24)]
-        assert {p.state for p in paid} == {pb.Payment.SUCCEEDED}
+        assert {p.state for p in paid} == {pb.Payment.STATE_SUCCEEDED}
         by_channel = Counter(p.channel for p in paid)
         assert set(by_channel) == {"banksim", "unionsim"}  # all on one: p = 2^-23
 
@@ -143,7 +143,7 @@ async def test_a_split_shares_card_payments_between_banks_and_follows_the_file(
                 payment.channel,
                 "cards",
             )
-            assert attempt.outcome == pb.ChannelAttempt.SUCCEEDED
+            assert attempt.outcome == pb.ChannelAttempt.OUTCOME_SUCCEEDED
             assert f"{payment.channel} by share 1/2" in attempt.reason
             url = bank_url if payment.channel == "banksim" else union_url
             other = union_url if payment.channel == "banksim" else bank_url
@@ -164,7 +164,7 @@ async def test_a_split_shares_card_payments_between_banks_and_follows_the_file(
         write_rules(rules, {"unionsim": 1})
         await asyncio.sleep(1.1)  # the file is looked at once a second at most
         moved = (await gateway.CreatePayment(card_payment())).payment
-        assert (moved.state, moved.channel) == (pb.Payment.SUCCEEDED, "unionsim")
+        assert (moved.state, moved.channel) == (pb.Payment.STATE_SUCCEEDED, "unionsim")
 
 
 async def test_an_unreachable_bank_is_failed_over_then_tried_last(
@@ -184,18 +184,18 @@ async def test_an_unreachable_bank_is_failed_over_then_tried_last(
         before = await receivable(ledger_stub, "banksim")
         for _ in range(3):
             payment = (await gateway.CreatePayment(card_payment())).payment
-            assert (payment.state, payment.channel) == (pb.Payment.SUCCEEDED, "banksim")
+            assert (payment.state, payment.channel) == (pb.Payment.STATE_SUCCEEDED, "banksim")
             answer = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))
             first, second = answer.attempts
             assert (first.channel, first.outcome, first.error_code) == (
                 "unionsim",
-                pb.ChannelAttempt.NOT_SENT,
+                pb.ChannelAttempt.OUTCOME_NOT_SENT,
                 "CHANNEL_UNREACHABLE",
             )
             assert (second.attempt_no, second.channel, second.outcome) == (
                 2,
                 "banksim",
-                pb.ChannelAttempt.SUCCEEDED,
+                pb.ChannelAttempt.OUTCOME_SUCCEEDED,
             )
             assert second.reason.startswith("failover: unionsim CHANNEL_UNREACHABLE")
             assert await charges_at_bank(http, bank_url, payment.payment_id) == 1
@@ -206,7 +206,7 @@ async def test_an_unreachable_bank_is_failed_over_then_tried_last(
         payment = (await gateway.CreatePayment(card_payment())).payment
         answer = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))
         [only] = answer.attempts
-        assert (only.channel, only.outcome) == ("banksim", pb.ChannelAttempt.SUCCEEDED)
+        assert (only.channel, only.outcome) == ("banksim", pb.ChannelAttempt.OUTCOME_SUCCEEDED)
         assert "demoted unionsim: success 0/3" in only.reason
 
 
@@ -221,12 +221,12 @@ async def test_when_no_bank_can_be_reached_the_payment_fails_and_nothing_is_held
     async with with_union(replica, nowhere, rules) as gateway:
         payment = (await gateway.CreatePayment(card_payment())).payment
         assert (payment.state, payment.failure_reason) == (
-            pb.Payment.FAILED,
+            pb.Payment.STATE_FAILED,
             "CHANNEL_UNREACHABLE",
         )
         answer = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))
         assert [(a.channel, a.outcome) for a in answer.attempts] == [
-            ("unionsim", pb.ChannelAttempt.NOT_SENT)
+            ("unionsim", pb.ChannelAttempt.OUTCOME_NOT_SENT)
         ]
         await limit_state(db, payment.payment_id, "released")
 
@@ -249,7 +249,7 @@ async def test_a_channels_daily_limit_holds_under_concurrency_and_failures_give_
             return (await gateway.CreatePayment(card_payment(amount))).payment
 
         together = await asyncio.gather(*(pay(300) for _ in range(8)))
-        assert {p.state for p in together} == {pb.Payment.SUCCEEDED}
+        assert {p.state for p in together} == {pb.Payment.STATE_SUCCEEDED}
         assert Counter(p.channel for p in together) == {"cappedbank": 3, "banksim": 5}
         spilled = next(p for p in together if p.channel == "banksim")
         answer = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=spilled.payment_id))
@@ -264,7 +264,7 @@ async def test_a_channels_daily_limit_holds_under_concurrency_and_failures_give_
         finally:
             async with http.post(f"{bank_url}/_admin/faults", json={"decline_rate": 0}):
                 pass
-        assert (declined.state, declined.channel) == (pb.Payment.FAILED, "cappedbank")
+        assert (declined.state, declined.channel) == (pb.Payment.STATE_FAILED, "cappedbank")
         assert (await pay(100)).channel == "cappedbank"
         assert (await pay(1)).channel == "banksim"  # the day is full at exactly 10.00
 
@@ -282,18 +282,18 @@ async def test_a_decline_the_channel_guarantees_charged_nothing_goes_to_the_next
                 replica, union_url, rules, retry_elsewhere_on={"CARD_DECLINED"}
             ) as gateway:
                 paid = (await gateway.CreatePayment(card_payment())).payment
-                assert (paid.state, paid.channel) == (pb.Payment.SUCCEEDED, "banksim")
+                assert (paid.state, paid.channel) == (pb.Payment.STATE_SUCCEEDED, "banksim")
                 answer = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=paid.payment_id))
                 assert [(a.channel, a.outcome, a.error_code) for a in answer.attempts] == [
-                    ("unionsim", pb.ChannelAttempt.FAILED, "CARD_DECLINED"),
-                    ("banksim", pb.ChannelAttempt.SUCCEEDED, ""),
+                    ("unionsim", pb.ChannelAttempt.OUTCOME_FAILED, "CARD_DECLINED"),
+                    ("banksim", pb.ChannelAttempt.OUTCOME_SUCCEEDED, ""),
                 ]
                 assert await charges_at_bank(http, bank_url, paid.payment_id) == 1
             # Where the code is not one to retry on, the decline is the payment's answer.
             async with with_union(replica, union_url, rules) as gateway:
                 declined = (await gateway.CreatePayment(card_payment())).payment
                 assert (declined.state, declined.failure_reason) == (
-                    pb.Payment.FAILED,
+                    pb.Payment.STATE_FAILED,
                     "CARD_DECLINED",
                 )
         finally:

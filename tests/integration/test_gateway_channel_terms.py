@@ -63,11 +63,11 @@ async def test_a_charge_in_the_day_cut_fails_before_the_channel_or_limits_are_as
     db: asyncpg.Connection,
 ) -> None:
     refused = await create(restricted_gateway, pb.PAYMENT_METHOD_ALIPAY, 300, payer)
-    assert (refused.state, refused.failure_reason) == (pb.Payment.FAILED, "CHANNEL_CLOSED")
+    assert (refused.state, refused.failure_reason) == (pb.Payment.STATE_FAILED, "CHANNEL_CLOSED")
     await assert_nobody_asked(alipay, db, refused.payment_id)
     # The other channels keep taking payments.
     paid = await create(restricted_gateway, pb.PAYMENT_METHOD_WECHAT_PAY, 300, payer)
-    assert paid.state == pb.Payment.SUCCEEDED
+    assert paid.state == pb.Payment.STATE_SUCCEEDED
 
 
 async def test_a_charge_above_the_channels_limit_fails_before_anyone_is_asked(
@@ -77,9 +77,9 @@ async def test_a_charge_above_the_channels_limit_fails_before_anyone_is_asked(
     db: asyncpg.Connection,
 ) -> None:
     at_limit = await create(restricted_gateway, pb.PAYMENT_METHOD_WECHAT_PAY, 500, payer)
-    assert at_limit.state == pb.Payment.SUCCEEDED
+    assert at_limit.state == pb.Payment.STATE_SUCCEEDED
     over = await create(restricted_gateway, pb.PAYMENT_METHOD_WECHAT_PAY, 501, payer)
-    assert (over.state, over.failure_reason) == (pb.Payment.FAILED, "CHANNEL_AMOUNT_LIMIT")
+    assert (over.state, over.failure_reason) == (pb.Payment.STATE_FAILED, "CHANNEL_AMOUNT_LIMIT")
     await assert_nobody_asked(wechat, db, over.payment_id)
 
 
@@ -91,9 +91,9 @@ async def test_a_refund_in_the_day_cut_is_accepted_and_sent_once_the_channel_is_
     db: asyncpg.Connection,
 ) -> None:
     payment = await create(open_gateway, pb.PAYMENT_METHOD_ALIPAY, 520, payer)
-    assert payment.state == pb.Payment.SUCCEEDED
+    assert payment.state == pb.Payment.STATE_SUCCEEDED
     answer = await restricted_gateway.RefundPayment(refund_request(payment.payment_id, 520))
-    assert answer.refund.state == pb.Refund.PROCESSING
+    assert answer.refund.state == pb.Refund.STATE_PROCESSING
     assert (await alipay.transaction(payment.payment_id))["refunded"] == 0
 
     # The replica outside the day-cut (standing in for the clock moving on) sends it.
@@ -126,7 +126,7 @@ async def test_the_janitor_waits_for_a_closed_channel_to_open_before_asking_it(
         ):
             gateway = pb_grpc.GatewayServiceStub(channel)
             payment = (await gateway.CreatePayment(card_payment(700))).payment
-        assert (payment.state, payment.channel) == (pb.Payment.UNKNOWN, "nightbank")
+        assert (payment.state, payment.channel) == (pb.Payment.STATE_UNKNOWN, "nightbank")
         async with http.post(faults, json={"timeout_rate": 0}):
             pass
 
@@ -154,4 +154,4 @@ async def test_the_janitor_waits_for_a_closed_channel_to_open_before_asking_it(
     async with night_gateway("") as addr, grpc.aio.insecure_channel(addr) as channel:
         gateway = pb_grpc.GatewayServiceStub(channel)
         query = pb.QueryPaymentRequest(payment_id=payment.payment_id)
-        assert (await gateway.QueryPayment(query)).payment.state == pb.Payment.SUCCEEDED
+        assert (await gateway.QueryPayment(query)).payment.state == pb.Payment.STATE_SUCCEEDED

@@ -51,12 +51,14 @@ async def test_a_late_bank_success_after_a_wallet_paid_is_refunded_and_reconcile
             by_card = (await gateway.CreatePayment(pay(pb.PAYMENT_METHOD_BANK_CARD))).payment
         finally:
             await _dial_bank(bank_url, timeout_rate=0, timeout_sleep_ms=30000)
-        assert by_card.state == pb.Payment.UNKNOWN  # the bank took it; the answer came too late
+        assert (
+            by_card.state == pb.Payment.STATE_UNKNOWN
+        )  # the bank took it; the answer came too late
         by_wallet = (await gateway.CreatePayment(pay(pb.PAYMENT_METHOD_WECHAT_PAY))).payment
-        assert by_wallet.state == pb.Payment.SUCCEEDED
+        assert by_wallet.state == pb.Payment.STATE_SUCCEEDED
 
         queried = await gateway.QueryPayment(pb.QueryPaymentRequest(payment_id=by_card.payment_id))
-        assert queried.payment.state == pb.Payment.DUPLICATE
+        assert queried.payment.state == pb.Payment.STATE_DUPLICATE
 
     refunds = "SELECT state, amount FROM gateway.refunds WHERE payment_id = $1"
     async with asyncio.timeout(10):
@@ -76,7 +78,7 @@ async def test_a_late_bank_success_after_a_wallet_paid_is_refunded_and_reconcile
                 )
             )
         ).run
-    assert run.state == rpb.ReconciliationRun.COMPLETED
+    assert run.state == rpb.ReconciliationRun.STATE_COMPLETED
     differences = await db.fetch(
         "SELECT outcome FROM recon.differences WHERE run_id = $1 AND payment_id = $2",
         run.run_id,

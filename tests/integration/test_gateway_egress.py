@@ -324,9 +324,9 @@ async def test_the_default_gateway_reaches_every_channel_directly(gateway_addr: 
     async with grpc.aio.insecure_channel(gateway_addr) as channel:
         answer = await pb_grpc.GatewayServiceStub(channel).GetRoutes(pb.GetRoutesRequest())
     assert [(r.route_id, r.proxy, r.state, r.rank) for r in answer.routes] == [
-        ("alipaysim-direct", "", pb.Route.CLOSED, 1),
-        ("banksim-direct", "", pb.Route.CLOSED, 1),
-        ("wechatsim-direct", "", pb.Route.CLOSED, 1),
+        ("alipaysim-direct", "", pb.Route.STATE_CLOSED, 1),
+        ("banksim-direct", "", pb.Route.STATE_CLOSED, 1),
+        ("wechatsim-direct", "", pb.Route.STATE_CLOSED, 1),
     ]
 
 
@@ -368,12 +368,12 @@ async def test_get_routes_shows_live_health_and_follows_the_routes_file(
 
         for _ in range(4):
             payment = (await gateway.CreatePayment(payment_request())).payment
-            assert payment.state == pb.Payment.SUCCEEDED
+            assert payment.state == pb.Payment.STATE_SUCCEEDED
         routes = (await gateway.GetRoutes(pb.GetRoutesRequest(channel="banksim"))).routes
         by_id = {r.route_id: r for r in routes}
         assert [r.route_id for r in routes] == ["bank-dedicated", "bank-regional"]
         assert [r.rank for r in routes] == [1, 2]
-        assert all(r.state == pb.Route.CLOSED for r in routes)
+        assert all(r.state == pb.Route.STATE_CLOSED for r in routes)
         assert by_id["bank-regional"].requests == 1  # once, to measure it
         assert by_id["bank-dedicated"].requests >= 3
         assert by_id["bank-regional"].latency_ewma_ms >= SLOW_MS

@@ -88,17 +88,17 @@ async def test_a_timed_out_charge_is_unknown_until_a_query_finds_it_paid(
     await bank(timeout_rate=1, timeout_sleep_ms=2500)
     before = await _balance(ledger)
     payment = (await gateway.CreatePayment(request(777))).payment
-    assert payment.state == pb.Payment.UNKNOWN
+    assert payment.state == pb.Payment.STATE_UNKNOWN
     assert await _balance(ledger) == before
     await bank(timeout_rate=0)
     queried = (
         await gateway.QueryPayment(pb.QueryPaymentRequest(payment_id=payment.payment_id))
     ).payment
-    assert queried.state == pb.Payment.SUCCEEDED
+    assert queried.state == pb.Payment.STATE_SUCCEEDED
     again = (
         await gateway.QueryPayment(pb.QueryPaymentRequest(payment_id=payment.payment_id))
     ).payment
-    assert again.state == pb.Payment.SUCCEEDED
+    assert again.state == pb.Payment.STATE_SUCCEEDED
     assert await _balance(ledger) == before + 777
     assert await _captures(db, payment.payment_id) == 1
 
@@ -108,7 +108,7 @@ async def test_the_janitor_resolves_unknown_payments_by_itself(
 ) -> None:
     await bank(timeout_rate=1, timeout_sleep_ms=2500)
     payment = (await gateway.CreatePayment(request(555))).payment
-    assert payment.state == pb.Payment.UNKNOWN
+    assert payment.state == pb.Payment.STATE_UNKNOWN
     await bank(timeout_rate=0)
     state = payment.state
     # The first query is due after 5 s; the suite's janitor may be busy with others' payments.
@@ -117,9 +117,9 @@ async def test_the_janitor_resolves_unknown_payments_by_itself(
         state = (
             await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))
         ).payment.state
-        if state != pb.Payment.UNKNOWN:
+        if state != pb.Payment.STATE_UNKNOWN:
             break
-    assert state == pb.Payment.SUCCEEDED
+    assert state == pb.Payment.STATE_SUCCEEDED
     assert await _captures(db, payment.payment_id) == 1
 
 
@@ -128,12 +128,12 @@ async def test_close_waits_for_the_channel_and_closes_a_declined_order(
 ) -> None:
     await bank(timeout_rate=1, timeout_sleep_ms=2500, decline_rate=1)
     payment = (await gateway.CreatePayment(request(333))).payment
-    assert payment.state == pb.Payment.UNKNOWN
+    assert payment.state == pb.Payment.STATE_UNKNOWN
     await bank(timeout_rate=0, decline_rate=0)
     closed = (
         await gateway.ClosePayment(pb.ClosePaymentRequest(payment_id=payment.payment_id))
     ).payment
-    assert closed.state == pb.Payment.CLOSED
+    assert closed.state == pb.Payment.STATE_CLOSED
     paid = (await gateway.CreatePayment(request(100))).payment
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await gateway.ClosePayment(pb.ClosePaymentRequest(payment_id=paid.payment_id))
@@ -161,7 +161,7 @@ async def test_partial_refunds_never_exceed_the_payment(
     gateway: pb_grpc.GatewayServiceAsyncStub, ledger: lpb_grpc.LedgerServiceAsyncStub
 ) -> None:
     payment = (await gateway.CreatePayment(request(1000))).payment
-    assert payment.state == pb.Payment.SUCCEEDED
+    assert payment.state == pb.Payment.STATE_SUCCEEDED
     before = await _balance(ledger)
 
     async def refund(amount: int, request_id: str | None = None) -> pb.Refund | str:
@@ -180,7 +180,7 @@ async def test_partial_refunds_never_exceed_the_payment(
         return answer.refund
 
     first = await refund(300, "rf-first-" + payment.payment_id)
-    assert isinstance(first, pb.Refund) and first.state == pb.Refund.SUCCEEDED
+    assert isinstance(first, pb.Refund) and first.state == pb.Refund.STATE_SUCCEEDED
     replay = await refund(300, "rf-first-" + payment.payment_id)
     assert isinstance(replay, pb.Refund) and replay.refund_id == first.refund_id
     assert await refund(301, "rf-first-" + payment.payment_id) == "REQUEST_ID_REUSED"
@@ -190,7 +190,7 @@ async def test_partial_refunds_never_exceed_the_payment(
     assert all(r == "REFUND_EXCEEDS_PAYMENT" for r in racing if not isinstance(r, pb.Refund))
     assert await refund(101) == "REFUND_EXCEEDS_PAYMENT"
     last = await refund(100)
-    assert isinstance(last, pb.Refund) and last.state == pb.Refund.SUCCEEDED
+    assert isinstance(last, pb.Refund) and last.state == pb.Refund.STATE_SUCCEEDED
     assert await _balance(ledger) == before - 1000
     fetched = (await gateway.GetRefund(pb.GetRefundRequest(refund_id=first.refund_id))).refund
     assert fetched.amount.minor_units == 300
@@ -206,12 +206,12 @@ async def test_list_payments_filters_and_pages(gateway: pb_grpc.GatewayServiceAs
         page = await gateway.ListPayments(
             pb.ListPaymentsRequest(
                 merchant_id=demo.MERCHANT_ID,
-                state=pb.Payment.SUCCEEDED,
+                state=pb.Payment.STATE_SUCCEEDED,
                 page_size=3,
                 page_token=token,
             )
         )
-        assert all(p.state == pb.Payment.SUCCEEDED for p in page.payments)
+        assert all(p.state == pb.Payment.STATE_SUCCEEDED for p in page.payments)
         seen += [p.payment_id for p in page.payments]
         token = page.next_page_token
         if not token:
@@ -271,7 +271,7 @@ async def test_a_false_success_is_caught_by_the_confirming_query(
     await bank(false_success_rate=1)
     before = await _balance(ledger)
     payment = (await gateway.CreatePayment(request(666))).payment
-    assert payment.state == pb.Payment.FAILED
+    assert payment.state == pb.Payment.STATE_FAILED
     assert payment.failure_reason == "SUCCESS_NOT_CONFIRMED"
     assert await _balance(ledger) == before
     assert await _captures(db, payment.payment_id) == 0

@@ -68,19 +68,19 @@ async def test_the_fee_is_kept_on_capture_and_given_back_pro_rata_by_refunds(
             )
         )
     ).payment
-    assert payment.state == pb.Payment.SUCCEEDED
+    assert payment.state == pb.Payment.STATE_SUCCEEDED
     assert payment.merchant_fee.minor_units == 60
     after_capture = await books()
     assert {k: after_capture[k] - start[k] for k in start} == {"merchant": 9_940, "fee_income": 60}
 
     # 33.33 yuan gives back 19 fen of the fee (0.6% of it, rounded down), 66.67 the other 41.
     first = await gateway_stub.RefundPayment(refund_request(payment.payment_id, 3_333))
-    assert first.refund.state == pb.Refund.SUCCEEDED
+    assert first.refund.state == pb.Refund.STATE_SUCCEEDED
     after_first = await books()
     assert {k: after_first[k] - after_capture[k] for k in start} == {
         "merchant": -3_314,
         "fee_income": -19,
     }
     rest = await gateway_stub.RefundPayment(refund_request(payment.payment_id, 6_667))
-    assert rest.refund.state == pb.Refund.SUCCEEDED
+    assert rest.refund.state == pb.Refund.STATE_SUCCEEDED
     assert await books() == start

@@ -69,13 +69,13 @@ async def test_payment_succeeds_and_credits_the_merchant_once(
     before = await _balance(ledger)
     request = payment_request(1234)
     payment = (await gateway.CreatePayment(request)).payment
-    assert payment.state == pb.Payment.SUCCEEDED
+    assert payment.state == pb.Payment.STATE_SUCCEEDED
     assert len(payment.trace_id) == 32 and payment.card_id.startswith("card_")
     replay = (await gateway.CreatePayment(request)).payment
     assert replay.payment_id == payment.payment_id
     assert await _balance(ledger) == before + 1234
     fetched = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))
-    assert fetched.payment.state == pb.Payment.SUCCEEDED
+    assert fetched.payment.state == pb.Payment.STATE_SUCCEEDED
     assert fetched.payment.trace_id == payment.trace_id
     pending = await db.fetchval("SELECT count(*) FROM gateway.outbox WHERE delivered_at IS NULL")
     assert pending == 0
@@ -96,7 +96,7 @@ async def test_request_id_reuse_with_other_payload_is_refused(
 
 async def test_paid_order_cannot_be_paid_again(gateway: pb_grpc.GatewayServiceAsyncStub) -> None:
     first = payment_request(200)
-    assert (await gateway.CreatePayment(first)).payment.state == pb.Payment.SUCCEEDED
+    assert (await gateway.CreatePayment(first)).payment.state == pb.Payment.STATE_SUCCEEDED
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await gateway.CreatePayment(payment_request(200, order=first.merchant_order_no))
     assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
@@ -112,7 +112,7 @@ async def test_declined_payment_fails_and_posts_nothing(
     await bank_faults(decline_rate=1)
     before = await _balance(ledger)
     payment = (await gateway.CreatePayment(payment_request(300))).payment
-    assert payment.state == pb.Payment.FAILED
+    assert payment.state == pb.Payment.STATE_FAILED
     assert payment.failure_reason
     assert await _balance(ledger) == before
 
@@ -125,7 +125,7 @@ async def test_channel_error_leaves_payment_unknown_not_failed(
     await bank_faults(error_rate=1)
     before = await _balance(ledger)
     payment = (await gateway.CreatePayment(payment_request(400))).payment
-    assert payment.state == pb.Payment.UNKNOWN
+    assert payment.state == pb.Payment.STATE_UNKNOWN
     assert await _balance(ledger) == before
 
 
@@ -177,10 +177,10 @@ async def test_payments_reserve_commit_and_release_the_payers_limits(
     gateway: pb_grpc.GatewayServiceAsyncStub, db: asyncpg.Connection, bank_faults: DialFaults
 ) -> None:
     paid = (await gateway.CreatePayment(payment_request(500))).payment
-    assert paid.state == pb.Payment.SUCCEEDED
+    assert paid.state == pb.Payment.STATE_SUCCEEDED
     await bank_faults(decline_rate=1)
     declined = (await gateway.CreatePayment(payment_request(600))).payment
-    assert declined.state == pb.Payment.FAILED
+    assert declined.state == pb.Payment.STATE_FAILED
     states = dict(
         await db.fetch(
             "SELECT payment_id, state FROM identity.limit_usages WHERE payment_id = ANY($1)",
@@ -197,7 +197,7 @@ async def test_a_payment_over_the_daily_limit_fails_before_the_bank_is_asked(
     request = payment_request(500_001)  # above 5,000 yuan a day even with two factors
     request.auth_factors = 2
     payment = (await gateway.CreatePayment(request)).payment
-    assert payment.state == pb.Payment.FAILED
+    assert payment.state == pb.Payment.STATE_FAILED
     assert payment.failure_reason == "PAYER_LIMIT_EXCEEDED"
     assert not payment.channel_transaction_id
     assert await _balance(ledger) == before
@@ -213,7 +213,7 @@ async def test_the_channel_fee_is_booked_as_an_expense_the_channel_keeps(
     receivable, expense = "channel.banksim.receivable.CNY", "platform.channel_fee_expense.CNY"
     before = (await balance(receivable), await balance(expense), await _balance(ledger))
     payment = (await gateway.CreatePayment(payment_request(10_000))).payment
-    assert payment.state == pb.Payment.SUCCEEDED
+    assert payment.state == pb.Payment.STATE_SUCCEEDED
     fee = 60  # the bank simulator charges 60 bps: 0.6% of 100.00 yuan
     after = (await balance(receivable), await balance(expense), await _balance(ledger))
     assert after == (before[0] + 10_000 - fee, before[1] + fee, before[2] + 10_000)

@@ -81,7 +81,7 @@ async def test_top_up_by_card_then_spend_the_balance_and_refund_into_it(
         )
     ).payment
     assert (top_up.state, top_up.channel, top_up.purpose) == (
-        pb.Payment.SUCCEEDED,
+        pb.Payment.STATE_SUCCEEDED,
         "banksim",
         pb.PAYMENT_PURPOSE_TOP_UP,
     )
@@ -94,7 +94,7 @@ async def test_top_up_by_card_then_spend_the_balance_and_refund_into_it(
             request(demo.USER_ID, 3_000, pb.PAYMENT_METHOD_WALLET_BALANCE)
         )
     ).payment
-    assert (spent.state, spent.channel) == (pb.Payment.SUCCEEDED, "balance")
+    assert (spent.state, spent.channel) == (pb.Payment.STATE_SUCCEEDED, "balance")
     assert await books.moved(before) == {"wallet": -3_000, "merchant": 3_000, "clearing": 0}
 
     before = await books.read()
@@ -104,11 +104,14 @@ async def test_top_up_by_card_then_spend_the_balance_and_refund_into_it(
             request(demo.USER_ID, too_much, pb.PAYMENT_METHOD_WALLET_BALANCE)
         )
     ).payment
-    assert (refused.state, refused.failure_reason) == (pb.Payment.FAILED, "INSUFFICIENT_BALANCE")
+    assert (refused.state, refused.failure_reason) == (
+        pb.Payment.STATE_FAILED,
+        "INSUFFICIENT_BALANCE",
+    )
     assert await books.moved(before) == {"wallet": 0, "merchant": 0, "clearing": 0}
 
     refund = await gateway_stub.RefundPayment(refund_request(spent.payment_id, 1_000))
-    assert refund.refund.state == pb.Refund.SUCCEEDED
+    assert refund.refund.state == pb.Refund.STATE_SUCCEEDED
     assert await books.moved(before) == {"wallet": 1_000, "merchant": -1_000, "clearing": 0}
 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -129,7 +132,10 @@ async def test_a_user_tops_up_by_external_wallet_and_pays_from_the_balance(
     no_wallet = (
         await gateway_stub.CreatePayment(request(user, 100, pb.PAYMENT_METHOD_WALLET_BALANCE))
     ).payment
-    assert (no_wallet.state, no_wallet.failure_reason) == (pb.Payment.FAILED, "WALLET_NOT_FOUND")
+    assert (no_wallet.state, no_wallet.failure_reason) == (
+        pb.Payment.STATE_FAILED,
+        "WALLET_NOT_FOUND",
+    )
 
     start = await books.read()
     top_up = (
@@ -137,11 +143,11 @@ async def test_a_user_tops_up_by_external_wallet_and_pays_from_the_balance(
             request(user, 800, pb.PAYMENT_METHOD_ALIPAY, pb.PAYMENT_PURPOSE_TOP_UP)
         )
     ).payment
-    assert top_up.state == pb.Payment.SUCCEEDED
+    assert top_up.state == pb.Payment.STATE_SUCCEEDED
     paid = (
         await gateway_stub.CreatePayment(request(user, 800, pb.PAYMENT_METHOD_WALLET_BALANCE))
     ).payment
-    assert paid.state == pb.Payment.SUCCEEDED
+    assert paid.state == pb.Payment.STATE_SUCCEEDED
     assert await books.moved(start) == {"wallet": 0, "merchant": 800, "clearing": 0}
     again = (
         await gateway_stub.CreatePayment(request(user, 1, pb.PAYMENT_METHOD_WALLET_BALANCE))
@@ -157,11 +163,11 @@ async def test_a_user_without_real_name_may_top_up_but_not_spend_the_balance(
             request(payer, 300, pb.PAYMENT_METHOD_WECHAT_PAY, pb.PAYMENT_PURPOSE_TOP_UP)
         )
     ).payment
-    assert top_up.state == pb.Payment.SUCCEEDED
+    assert top_up.state == pb.Payment.STATE_SUCCEEDED
     spend = (
         await gateway_stub.CreatePayment(request(payer, 100, pb.PAYMENT_METHOD_WALLET_BALANCE))
     ).payment
-    assert (spend.state, spend.failure_reason) == (pb.Payment.FAILED, "PAYER_LIMIT_EXCEEDED")
+    assert (spend.state, spend.failure_reason) == (pb.Payment.STATE_FAILED, "PAYER_LIMIT_EXCEEDED")
 
 
 async def test_a_wallet_is_not_topped_up_from_itself(

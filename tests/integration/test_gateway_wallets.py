@@ -73,7 +73,12 @@ async def settled(
     gateway: pb_grpc.GatewayServiceAsyncStub, payment_id: str, timeout: float = 5.0
 ) -> pb.Payment:
     """The payment once final (succeeded, failed, closed or duplicate)."""
-    final = (pb.Payment.SUCCEEDED, pb.Payment.FAILED, pb.Payment.CLOSED, pb.Payment.DUPLICATE)
+    final = (
+        pb.Payment.STATE_SUCCEEDED,
+        pb.Payment.STATE_FAILED,
+        pb.Payment.STATE_CLOSED,
+        pb.Payment.STATE_DUPLICATE,
+    )
     async with asyncio.timeout(timeout):
         while True:
             answer = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment_id))
@@ -147,11 +152,11 @@ async def test_an_alipay_payment_is_accepted_then_succeeded_by_notification(
 ) -> None:
     await alipay.set_faults(accepted_rate=1, decide_ms=150)
     payment = await create(gateway, pb.PAYMENT_METHOD_ALIPAY, 1288, payer)
-    assert payment.state == pb.Payment.UNKNOWN  # the buyer is still confirming
+    assert payment.state == pb.Payment.STATE_UNKNOWN  # the buyer is still confirming
     assert payment.channel == "alipaysim"
     await assert_ledger(db, payment.payment_id, [])
     paid = await settled(gateway, payment.payment_id)
-    assert paid.state == pb.Payment.SUCCEEDED
+    assert paid.state == pb.Payment.STATE_SUCCEEDED
     trade = await alipay.transaction(payment.payment_id)
     assert paid.channel_transaction_id == trade["trade_no"]
     assert trade["notify_url"].endswith("/notify/alipaysim")
@@ -163,7 +168,7 @@ async def test_an_alipay_payment_is_accepted_then_succeeded_by_notification(
 
     # The same payer has no card: a card payment still asks identity, and is refused.
     card = await create(gateway, pb.PAYMENT_METHOD_BANK_CARD, 100, payer)
-    assert card.state == pb.Payment.FAILED
+    assert card.state == pb.Payment.STATE_FAILED
     assert card.failure_reason.startswith("PAYER_")
     await assert_ledger(db, card.payment_id, [])
 
@@ -182,7 +187,7 @@ async def test_a_duplicated_notification_is_applied_once(
         (True, True),
     ]
     assert len({d["notify_id"] for d in deliveries}) == 1
-    assert (await settled(gateway, payment.payment_id)).state == pb.Payment.SUCCEEDED
+    assert (await settled(gateway, payment.payment_id)).state == pb.Payment.STATE_SUCCEEDED
     await assert_ledger(db, payment.payment_id, [f"{payment.payment_id}:capture"])
     assert await notifications(db, payment.payment_id) == ["succeeded"]
     assert (await events(db, payment.payment_id)).count("payment.succeeded") == 1
@@ -203,12 +208,12 @@ async def test_a_dropped_notification_is_resolved_by_the_janitors_query(
 ) -> None:
     await alipay.set_faults(accepted_rate=1, decide_ms=50, notify_drop_rate=1)
     payment = await create(gateway, pb.PAYMENT_METHOD_ALIPAY, 777, payer)
-    assert payment.state == pb.Payment.UNKNOWN
+    assert payment.state == pb.Payment.STATE_UNKNOWN
     assert (await trade_decided(alipay, payment.payment_id))["status"] == "success"
     [delivery] = await alipay.settled_notifications(payment.payment_id, 1)
     assert delivery["dropped"]
     await _nudge_janitor(db, payment.payment_id)
-    assert (await settled(gateway, payment.payment_id)).state == pb.Payment.SUCCEEDED
+    assert (await settled(gateway, payment.payment_id)).state == pb.Payment.STATE_SUCCEEDED
     await assert_ledger(db, payment.payment_id, [f"{payment.payment_id}:capture"])
     assert await notifications(db, payment.payment_id) == []
 
@@ -221,12 +226,12 @@ async def test_wechat_tells_failures_only_when_asked(
 ) -> None:
     await wechat.set_faults(accepted_rate=1, decide_ms=50, decline_rate=1)
     payment = await create(gateway, pb.PAYMENT_METHOD_WECHAT_PAY, 640, payer)
-    assert payment.state == pb.Payment.UNKNOWN
+    assert payment.state == pb.Payment.STATE_UNKNOWN
     assert (await trade_decided(wechat, payment.payment_id))["status"] == "failed"
     assert await wechat.notifications(payment.payment_id) == []
     await _nudge_janitor(db, payment.payment_id)
     failed = await settled(gateway, payment.payment_id)
-    assert (failed.state, failed.failure_reason) == (pb.Payment.FAILED, "PAYERROR")
+    assert (failed.state, failed.failure_reason) == (pb.Payment.STATE_FAILED, "PAYERROR")
     await assert_ledger(db, payment.payment_id, [])
     await limit_state(db, payment.payment_id, "released")
 
@@ -271,7 +276,7 @@ async def test_forged_notifications_are_refused_and_replays_never_applied_twice(
     assert await post(body, signed(body, "a-forger's-guess")) == (401, b"fail")
     assert await post(body, "") == (401, b"fail")
     state = (await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))).payment
-    assert state.state == pb.Payment.UNKNOWN
+    assert state.state == pb.Payment.STATE_UNKNOWN
     wrong_amount = _alipay_notice(trade, notify_id, "3.22")
     assert (await post(wrong_amount, signed(wrong_amount)))[0] == 400
     stranger = _alipay_notice({**trade, "out_trade_no": "pay_nobody"}, notify_id, "3.21")
@@ -279,7 +284,7 @@ async def test_forged_notifications_are_refused_and_replays_never_applied_twice(
 
     header = signed(body)
     assert await post(body, header) == (200, b"success")
-    assert (await settled(gateway, payment.payment_id)).state == pb.Payment.SUCCEEDED
+    assert (await settled(gateway, payment.payment_id)).state == pb.Payment.STATE_SUCCEEDED
     assert (await post(body, header))[0] == 401  # the very same request again: a replay
     assert await post(body, signed(body)) == (200, b"success")  # resent: taken, not re-applied
     await assert_ledger(db, payment.payment_id, [f"{payment.payment_id}:capture"])
@@ -296,7 +301,7 @@ async def test_a_late_contradicting_notification_is_flagged_not_applied(
     await alipay.set_faults(accepted_rate=1, decide_ms=50, decline_rate=1)
     payment = await create(gateway, pb.PAYMENT_METHOD_ALIPAY, 404, payer)
     failed = await settled(gateway, payment.payment_id)
-    assert (failed.state, failed.failure_reason) == (pb.Payment.FAILED, "TRADE_CLOSED")
+    assert (failed.state, failed.failure_reason) == (pb.Payment.STATE_FAILED, "TRADE_CLOSED")
     await limit_state(db, payment.payment_id, "released")
     # The wallet changes its mind: it says the buyer paid after all.
     await alipay.admin(
@@ -306,7 +311,7 @@ async def test_a_late_contradicting_notification_is_flagged_not_applied(
     assert [d["status"] for d in deliveries] == ["TRADE_CLOSED", "TRADE_SUCCESS"]
     assert all(d["acknowledged"] for d in deliveries)
     after = (await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))).payment
-    assert after.state == pb.Payment.FAILED
+    assert after.state == pb.Payment.STATE_FAILED
     flagged = await db.fetchval(
         "SELECT needs_reconciliation FROM gateway.payments WHERE payment_id = $1",
         payment.payment_id,
@@ -325,9 +330,9 @@ async def test_a_wechat_payment_is_accepted_then_succeeded_by_notification(
 ) -> None:
     await wechat.set_faults(accepted_rate=1, decide_ms=100)
     payment = await create(gateway, pb.PAYMENT_METHOD_WECHAT_PAY, 999, payer)
-    assert (payment.state, payment.channel) == (pb.Payment.UNKNOWN, "wechatsim")
+    assert (payment.state, payment.channel) == (pb.Payment.STATE_UNKNOWN, "wechatsim")
     paid = await settled(gateway, payment.payment_id)
-    assert paid.state == pb.Payment.SUCCEEDED
+    assert paid.state == pb.Payment.STATE_SUCCEEDED
     trade = await wechat.transaction(payment.payment_id)
     assert paid.channel_transaction_id == trade["trade_no"]
     [delivery] = await wechat.settled_notifications(payment.payment_id, 1)
@@ -344,7 +349,7 @@ async def test_an_immediate_wallet_decline_fails_the_payment(
 ) -> None:
     await alipay.set_faults(decline_rate=1)
     payment = await create(gateway, pb.PAYMENT_METHOD_ALIPAY, 250, payer)
-    assert payment.state == pb.Payment.FAILED
+    assert payment.state == pb.Payment.STATE_FAILED
     assert payment.failure_reason == "ACQ.BUYER_BALANCE_NOT_ENOUGH"
     await assert_ledger(db, payment.payment_id, [])
     await limit_state(db, payment.payment_id, "released")
@@ -360,7 +365,7 @@ async def test_refunds_go_through_the_wallet(
 ) -> None:
     wallet: WalletClient = request.getfixturevalue(wallet_name)
     payment = await create(gateway, METHODS[wallet_name], 1000, payer)
-    assert payment.state == pb.Payment.SUCCEEDED  # paid at once: no faults dialled
+    assert payment.state == pb.Payment.STATE_SUCCEEDED  # paid at once: no faults dialled
 
     async def refund(amount: int) -> pb.Refund | str:
         try:
@@ -371,7 +376,7 @@ async def test_refunds_go_through_the_wallet(
         return answer.refund
 
     first = await refund(300)
-    assert isinstance(first, pb.Refund) and first.state == pb.Refund.SUCCEEDED
+    assert isinstance(first, pb.Refund) and first.state == pb.Refund.STATE_SUCCEEDED
     assert first.channel_refund_id
     assert await refund(701) == "REFUND_EXCEEDS_PAYMENT"
     trade = await wallet.transaction(payment.payment_id)
@@ -389,7 +394,7 @@ async def test_wallet_statements_come_through_the_gateway(
 ) -> None:
     for channel, method in (("alipaysim", "alipay"), ("wechatsim", "wechat")):
         payment = await create(gateway, METHODS[method], 123, payer)
-        assert payment.state == pb.Payment.SUCCEEDED
+        assert payment.state == pb.Payment.STATE_SUCCEEDED
         await assert_ledger(db, payment.payment_id, [f"{payment.payment_id}:capture"])
         day = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
         chunks = [
@@ -417,13 +422,13 @@ async def test_an_unpaid_wallet_order_is_closed_at_the_wallet(
     wallet: WalletClient = request.getfixturevalue(wallet_name)
     await wallet.set_faults(accepted_rate=1, decide_ms=60_000)  # the buyer never confirms
     payment = await create(gateway, METHODS[wallet_name], 640, payer)
-    assert payment.state == pb.Payment.UNKNOWN
+    assert payment.state == pb.Payment.STATE_UNKNOWN
 
     closed = await gateway.ClosePayment(pb.ClosePaymentRequest(payment_id=payment.payment_id))
-    assert closed.payment.state == pb.Payment.CLOSED
+    assert closed.payment.state == pb.Payment.STATE_CLOSED
     assert (await wallet.transaction(payment.payment_id))["status"] == "closed"
     again = await gateway.ClosePayment(pb.ClosePaymentRequest(payment_id=payment.payment_id))
-    assert again.payment.state == pb.Payment.CLOSED
+    assert again.payment.state == pb.Payment.STATE_CLOSED
     await assert_ledger(db, payment.payment_id, [])
     await limit_state(db, payment.payment_id, "released")
 
@@ -442,7 +447,7 @@ async def test_a_wallet_order_paid_before_the_close_is_not_closed(
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     info = error_info(refused.value)
     assert info is not None and info.reason == "PAYMENT_NOT_CLOSABLE"
-    assert (await settled(gateway, payment.payment_id)).state == pb.Payment.SUCCEEDED
+    assert (await settled(gateway, payment.payment_id)).state == pb.Payment.STATE_SUCCEEDED
     await assert_ledger(db, payment.payment_id, [f"{payment.payment_id}:capture"])
 
 
@@ -460,12 +465,12 @@ async def test_a_second_success_on_a_paid_order_is_a_duplicate_refunded_in_full(
     first = (await gateway.CreatePayment(order)).payment
     order.request_id, order.method = f"wreq-{secrets.token_hex(8)}", pb.PAYMENT_METHOD_WECHAT_PAY
     second = (await gateway.CreatePayment(order)).payment
-    assert (first.state, second.state) == (pb.Payment.UNKNOWN, pb.Payment.UNKNOWN)
+    assert (first.state, second.state) == (pb.Payment.STATE_UNKNOWN, pb.Payment.STATE_UNKNOWN)
 
     paid = await settled(gateway, first.payment_id)
     duplicate = await settled(gateway, second.payment_id)
-    assert paid.state == pb.Payment.SUCCEEDED
-    assert duplicate.state == pb.Payment.DUPLICATE
+    assert paid.state == pb.Payment.STATE_SUCCEEDED
+    assert duplicate.state == pb.Payment.STATE_DUPLICATE
     assert duplicate.failure_reason == "DUPLICATE_PAYMENT"
 
     [refund] = await settled_refunds(db, second.payment_id)  # it follows the payment's commit
@@ -501,7 +506,7 @@ async def test_a_duplicate_left_unrefunded_by_a_crash_is_refunded_by_the_janitor
     db: asyncpg.Connection,
 ) -> None:
     payment = await create(gateway, pb.PAYMENT_METHOD_ALIPAY, 415, payer)
-    assert payment.state == pb.Payment.SUCCEEDED
+    assert payment.state == pb.Payment.STATE_SUCCEEDED
     # What a stop right after the duplicate's commit leaves: captured, no refund reserved.
     await db.execute(
         "UPDATE gateway.payments SET state = 'duplicate', failure_reason = 'DUPLICATE_PAYMENT' "
@@ -524,11 +529,11 @@ async def test_a_refund_the_wallet_never_answered_is_sent_again_until_it_is(
     db: asyncpg.Connection,
 ) -> None:
     payment = await create(gateway, pb.PAYMENT_METHOD_WECHAT_PAY, 905, payer)
-    assert payment.state == pb.Payment.SUCCEEDED
+    assert payment.state == pb.Payment.STATE_SUCCEEDED
     await wechat.set_faults(error_rate=1)
     answer = await gateway.RefundPayment(refund_request(payment.payment_id, 905))
     refund = answer.refund
-    assert refund.state == pb.Refund.PROCESSING  # no definite answer: neither paid nor failed
+    assert refund.state == pb.Refund.STATE_PROCESSING  # no definite answer: neither paid nor failed
     assert (await wechat.transaction(payment.payment_id))["refunded"] == 0
 
     await wechat.reset_faults()
@@ -544,7 +549,7 @@ async def test_a_refund_the_wallet_never_answered_is_sent_again_until_it_is(
     await db.execute(shift, refund.refund_id, timedelta(hours=1), timedelta(minutes=11))
     await settled_refunds(db, payment.payment_id)
     got = await gateway.GetRefund(pb.GetRefundRequest(refund_id=refund.refund_id))
-    assert got.refund.state == pb.Refund.SUCCEEDED
+    assert got.refund.state == pb.Refund.STATE_SUCCEEDED
     assert (await wechat.transaction(payment.payment_id))["refunded"] == 905
     await assert_ledger(
         db, payment.payment_id, [f"{payment.payment_id}:capture", f"{refund.refund_id}:refund"]

@@ -265,7 +265,7 @@ async def test_frozen_user_may_not_pay_or_reserve(
     frozen = await identity.FreezeUser(
         pb.FreezeUserRequest(user_id=user_id, frozen=True, reason="fraud report")
     )
-    assert frozen.user.state == pb.User.FROZEN
+    assert frozen.user.state == pb.User.STATE_FROZEN
     eligibility = await identity.CheckPaymentEligibility(
         pb.CheckPaymentEligibilityRequest(user_id=user_id, amount=cny(100))
     )
@@ -281,7 +281,7 @@ async def test_frozen_user_may_not_pay_or_reserve(
     thawed = await identity.FreezeUser(
         pb.FreezeUserRequest(user_id=user_id, frozen=False, reason="cleared")
     )
-    assert thawed.user.state == pb.User.ACTIVE
+    assert thawed.user.state == pb.User.STATE_ACTIVE
 
 
 async def test_verification_attempts_are_rate_limited(

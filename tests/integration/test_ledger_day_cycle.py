@@ -126,7 +126,7 @@ async def test_day_end_parks_a_corrupted_balance_in_suspense_once(ledger: Ledger
     assert difference.account_id == shop
     assert difference.difference.minor_units == -100
     items = await ledger.stub.ListSuspenseItems(
-        pb.ListSuspenseItemsRequest(state=pb.SuspenseItem.OPEN)
+        pb.ListSuspenseItemsRequest(state=pb.SuspenseItem.STATE_OPEN)
     )
     (item,) = [i for i in items.items if i.item_id == difference.suspense_item_id]
     assert item.amount.minor_units == -100

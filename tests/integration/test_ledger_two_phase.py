@@ -99,7 +99,7 @@ async def test_hold_expires_by_itself(ledger: Ledger) -> None:
             break
     assert (await ledger.get(wallet)).available_balance.minor_units == 200
     state = await ledger.stub.GetTransfer(pb.GetTransferRequest(transfer_id=f"hold.{t}"))
-    assert state.transfer.state == pb.Transfer.VOIDED
+    assert state.transfer.state == pb.Transfer.STATE_VOIDED
     late = await ledger.stub.PostPendingTransfer(
         pb.PostPendingTransferRequest(transfer_id=f"post.{t}", pending_transfer_id=f"hold.{t}")
     )
@@ -171,7 +171,7 @@ async def test_money_parked_in_suspense_is_cleared_by_business_action(ledger: Le
     )
     await ledger.post(transfer(f"long.{t}", (channel, suspense, 777)))
     items = await ledger.stub.ListSuspenseItems(
-        pb.ListSuspenseItemsRequest(state=pb.SuspenseItem.OPEN, page_size=1000)
+        pb.ListSuspenseItemsRequest(state=pb.SuspenseItem.STATE_OPEN, page_size=1000)
     )
     (item,) = [i for i in items.items if i.suspense_account_id == suspense]
     assert item.amount.minor_units == 777
@@ -185,7 +185,7 @@ async def test_money_parked_in_suspense_is_cleared_by_business_action(ledger: Le
         )
     )
     assert cleared.result == R.CREATE_TRANSFER_RESULT_POSTED
-    assert cleared.item.state == pb.SuspenseItem.CLEARED
+    assert cleared.item.state == pb.SuspenseItem.STATE_CLEARED
     assert cleared.item.business_reference == f"order-{t}"
     assert await ledger.balance(suspense) == 0
     assert await ledger.balance(shop) == 777

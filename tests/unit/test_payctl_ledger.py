@@ -37,7 +37,7 @@ def _account(account_id: str, balance: int) -> lpb.Account:
         account_id=account_id,
         type=lpb.ACCOUNT_TYPE_LIABILITY,
         currency_code="CNY",
-        state=lpb.Account.ACTIVE,
+        state=lpb.Account.STATE_ACTIVE,
         balance=_cny(balance),
         available_balance=_cny(balance - 234),
     )

@@ -26,6 +26,7 @@ from gateway.domain.verification import CardVerificationRecord
 from paysuite.errors import FieldViolation, InvalidArgument, Violations
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.money import Money
+from paysuite.runtime.enums import value_of
 from paysuite.runtime.protoconv import (
     check_id,
     date_from_proto,
@@ -47,12 +48,12 @@ METHODS = {
     pb.PAYMENT_METHOD_WALLET_BALANCE: PaymentMethod.WALLET_BALANCE,
 }
 STATES = {
-    PaymentState.PROCESSING: pb.Payment.PROCESSING,
-    PaymentState.SUCCEEDED: pb.Payment.SUCCEEDED,
-    PaymentState.FAILED: pb.Payment.FAILED,
-    PaymentState.CLOSED: pb.Payment.CLOSED,
-    PaymentState.UNKNOWN: pb.Payment.UNKNOWN,
-    PaymentState.DUPLICATE: pb.Payment.DUPLICATE,
+    PaymentState.PROCESSING: pb.Payment.STATE_PROCESSING,
+    PaymentState.SUCCEEDED: pb.Payment.STATE_SUCCEEDED,
+    PaymentState.FAILED: pb.Payment.STATE_FAILED,
+    PaymentState.CLOSED: pb.Payment.STATE_CLOSED,
+    PaymentState.UNKNOWN: pb.Payment.STATE_UNKNOWN,
+    PaymentState.DUPLICATE: pb.Payment.STATE_DUPLICATE,
 }
 VERIFY_OUTCOMES = {
     VerifyOutcome.MATCH: pb.VERIFY_OUTCOME_MATCH,
@@ -209,7 +210,7 @@ def payment_to_proto(payment: Payment) -> pb.Payment:
 
 
 # Attempts store the outcome's value; the proto enum spells every outcome by the same name.
-ATTEMPT_OUTCOMES = {o.value: pb.ChannelAttempt.Outcome.Value(o.name) for o in ChannelOutcome}
+ATTEMPT_OUTCOMES = {o.value: value_of(pb.ChannelAttempt.Outcome, o.name) for o in ChannelOutcome}
 
 
 def attempt_to_proto(attempt: ChannelAttempt) -> pb.ChannelAttempt:
@@ -291,7 +292,7 @@ def refund_command(request: pb.RefundPaymentRequest) -> RequestRefund:
     return RequestRefund(request.request_id, request.payment_id, amount, request.reason.strip())
 
 
-REFUND_STATES = {s: pb.Refund.State.Value(s.name) for s in RefundState}
+REFUND_STATES = {s: value_of(pb.Refund.State, s.name) for s in RefundState}
 
 
 def refund_to_proto(refund: Refund) -> pb.Refund:

@@ -8,9 +8,9 @@ from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.runtime.protoconv import check_id
 
 _STATES = {
-    CircuitState.CLOSED: pb.Route.CLOSED,
-    CircuitState.OPEN: pb.Route.OPEN,
-    CircuitState.HALF_OPEN: pb.Route.HALF_OPEN,
+    CircuitState.CLOSED: pb.Route.STATE_CLOSED,
+    CircuitState.OPEN: pb.Route.STATE_OPEN,
+    CircuitState.HALF_OPEN: pb.Route.STATE_HALF_OPEN,
 }
 
 

@@ -14,6 +14,7 @@ from identity.service_layer.verification import VerifyRealName
 from paysuite.errors import Violations
 from paysuite.identity.v1 import identity_service_pb2 as pb
 from paysuite.money import Money
+from paysuite.runtime.enums import value_of
 from paysuite.runtime.protoconv import check_id, money_from_proto, money_to_proto, timestamp
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -24,11 +25,11 @@ TIERS = {
     Tier.CLASS_III: pb.TIER_CLASS_III,
 }
 TIERS_IN = {v: k for k, v in TIERS.items()}
-STATES = {s: pb.User.State.Value(s.name) for s in UserState}
-REASONS = {r: pb.IneligibilityReason.Value(f"INELIGIBILITY_REASON_{r.name}") for r in Ineligibility}
-METHODS = {m: pb.VerificationMethod.Value(f"VERIFICATION_METHOD_{m.name}") for m in Method}
+STATES = {s: value_of(pb.User.State, s.name) for s in UserState}
+REASONS = {r: value_of(pb.IneligibilityReason, r.name) for r in Ineligibility}
+METHODS = {m: value_of(pb.VerificationMethod, m.name) for m in Method}
 METHODS_IN = {v: k for k, v in METHODS.items()}
-OUTCOMES = {o: pb.VerificationOutcome.Value(f"VERIFICATION_OUTCOME_{o.name}") for o in Outcome}
+OUTCOMES = {o: value_of(pb.VerificationOutcome, o.name) for o in Outcome}
 
 
 def _phone(value: str, field: str, violations: Violations) -> str:

@@ -17,6 +17,7 @@ from ledger.domain.model import (
 from paysuite.errors import Violations
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.money import MINOR_UNIT_EXPONENTS, CurrencyError, Money, check_currency
+from paysuite.runtime.enums import value_of
 from paysuite.runtime.protoconv import check_id, money_from_proto, valid_id
 
 MAX_BATCH = 8000
@@ -36,12 +37,8 @@ OWNER_TYPES = {
     pb.OWNER_TYPE_PLATFORM: OwnerType.PLATFORM,
 }
 # Domain outcomes map to proto enum values by name, e.g. POSTED -> CREATE_TRANSFER_RESULT_POSTED.
-ACCOUNT_RESULTS = {
-    r: pb.CreateAccountResult.Value(f"CREATE_ACCOUNT_RESULT_{r.name}") for r in CreateAccountResult
-}
-TRANSFER_RESULTS = {
-    r: pb.CreateTransferResult.Value(f"CREATE_TRANSFER_RESULT_{r.name}") for r in TransferResult
-}
+ACCOUNT_RESULTS = {r: value_of(pb.CreateAccountResult, r.name) for r in CreateAccountResult}
+TRANSFER_RESULTS = {r: value_of(pb.CreateTransferResult, r.name) for r in TransferResult}
 
 
 def _check_batch(size: int, field: str, violations: Violations) -> None:

@@ -15,14 +15,15 @@ from ledger.domain.sub_accounts import logical_id
 from ledger.entrypoints.convert import ACCOUNT_TYPES, OWNER_TYPES, TRANSFER_RESULTS
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.money import Money
+from paysuite.runtime.enums import value_of
 from paysuite.runtime.protoconv import date_to_proto, money_to_proto, timestamp
 from paysuite.type.v1 import money_pb2
 
 TYPES = {v: k for k, v in ACCOUNT_TYPES.items()}
 OWNERS = {v: k for k, v in OWNER_TYPES.items()}
-ACCOUNT_STATES = {s: pb.Account.State.Value(s.name) for s in AccountState}
-TRANSFER_STATES = {s: pb.Transfer.State.Value(s.name) for s in TransferState}
-ITEM_STATES = {s: pb.SuspenseItem.State.Value(s.name) for s in SuspenseState}
+ACCOUNT_STATES = {s: value_of(pb.Account.State, s.name) for s in AccountState}
+TRANSFER_STATES = {s: value_of(pb.Transfer.State, s.name) for s in TransferState}
+ITEM_STATES = {s: value_of(pb.SuspenseItem.State, s.name) for s in SuspenseState}
 
 
 def transfer_results(outcomes: Sequence[Outcome]) -> pb.CreateTransfersResponse:

@@ -215,8 +215,8 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         size = convert.page_size(request.page_size, violations)
         violations.raise_if_any()
         state = {
-            pb.SuspenseItem.OPEN: SuspenseState.OPEN,
-            pb.SuspenseItem.CLEARED: SuspenseState.CLEARED,
+            pb.SuspenseItem.STATE_OPEN: SuspenseState.OPEN,
+            pb.SuspenseItem.STATE_CLEARED: SuspenseState.CLEARED,
         }.get(request.state)
         cursor = page_cursor(request.page_token)
         after = None

@@ -12,7 +12,7 @@ from paysuite.money import Money
 from paysuite.runtime.protoconv import date_to_proto
 from recon.domain.model import OurRecord
 
-_CAPTURED = (pb.Payment.SUCCEEDED, pb.Payment.DUPLICATE)
+_CAPTURED = (pb.Payment.STATE_SUCCEEDED, pb.Payment.STATE_DUPLICATE)
 
 
 class GrpcGatewayRecords:

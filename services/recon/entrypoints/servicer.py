@@ -26,9 +26,9 @@ OUTCOMES = {
     Outcome.AMOUNT_MISMATCH: pb.MATCH_OUTCOME_AMOUNT_MISMATCH,
 }
 STATES = {
-    RunState.RUNNING: pb.ReconciliationRun.RUNNING,
-    RunState.COMPLETED: pb.ReconciliationRun.COMPLETED,
-    RunState.FAILED: pb.ReconciliationRun.FAILED,
+    RunState.RUNNING: pb.ReconciliationRun.STATE_RUNNING,
+    RunState.COMPLETED: pb.ReconciliationRun.STATE_COMPLETED,
+    RunState.FAILED: pb.ReconciliationRun.STATE_FAILED,
 }
 
 

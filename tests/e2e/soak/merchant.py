@@ -101,7 +101,7 @@ class Merchant:
                 return None
             payment = answer.payment
             self.calls.answers[request_id].append(payment)
-            if order.close_if_waiting and payment.state == gpb.Payment.UNKNOWN:
+            if order.close_if_waiting and payment.state == gpb.Payment.STATE_UNKNOWN:
                 await self.close_payment(payment.payment_id)
             return payment
 

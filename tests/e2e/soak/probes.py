@@ -36,7 +36,7 @@ async def run_probes(merchant: Merchant, book: OrderBook, simulators: Simulators
     await simulators.dial(BANK, {"false_success_rate": 1})
     caught = await merchant.pay(book.order(BANK, "probe-false-success"))
     await simulators.dial(BANK, BANK_QUIET)
-    assert caught is not None and caught.state == gpb.Payment.FAILED, brief(caught)
+    assert caught is not None and caught.state == gpb.Payment.STATE_FAILED, brief(caught)
     assert caught.failure_reason == "SUCCESS_NOT_CONFIRMED", caught.failure_reason
     probes.expected[caught.payment_id] = "failed"
     probes.false_success = caught.payment_id
@@ -45,13 +45,13 @@ async def run_probes(merchant: Merchant, book: OrderBook, simulators: Simulators
     await simulators.dial(BANK, {"processing_rate": 1, "processing_ms": 1_500})
     later = await merchant.pay(book.order(BANK, "probe-processing"))
     await simulators.dial(BANK, BANK_QUIET)
-    assert later is not None and later.state == gpb.Payment.UNKNOWN, brief(later)
+    assert later is not None and later.state == gpb.Payment.STATE_UNKNOWN, brief(later)
     probes.expected[later.payment_id] = "succeeded"
 
     # A wallet buyer who has not paid yet: the order is closed at both ends.
     await simulators.dial(ALIPAY, {"accepted_rate": 1, "decide_ms": 600_000})
     waiting = await merchant.pay(book.order(ALIPAY, "probe-close", close=True))
-    assert waiting is not None and waiting.state == gpb.Payment.UNKNOWN, brief(waiting)
+    assert waiting is not None and waiting.state == gpb.Payment.STATE_UNKNOWN, brief(waiting)
     assert await merchant.payment_state(waiting.payment_id) == "closed"
     probes.expected[waiting.payment_id] = "closed"
 
@@ -60,8 +60,8 @@ async def run_probes(merchant: Merchant, book: OrderBook, simulators: Simulators
     first = await merchant.pay(book.order(ALIPAY, "probe-duplicate", shared))
     await simulators.dial(ALIPAY, {**WALLET_QUIET, "decide_ms": 1_500})
     second = await merchant.pay(book.order(BANK, "probe-duplicate", shared))
-    assert first is not None and first.state == gpb.Payment.UNKNOWN, brief(first)
-    assert second is not None and second.state == gpb.Payment.SUCCEEDED, brief(second)
+    assert first is not None and first.state == gpb.Payment.STATE_UNKNOWN, brief(first)
+    assert second is not None and second.state == gpb.Payment.STATE_SUCCEEDED, brief(second)
     await simulators.decide(ALIPAY, first.payment_id, "success")
 
     async def duplicated() -> bool:
@@ -73,5 +73,5 @@ async def run_probes(merchant: Merchant, book: OrderBook, simulators: Simulators
     # And a partial refund at the bank, with the bank answering at once.
     refund = await merchant.refund(second, 100)
     assert refund is not None, "the partial refund was refused"
-    assert refund.state == gpb.Refund.SUCCEEDED, (refund.refund_id, refund.state)
+    assert refund.state == gpb.Refund.STATE_SUCCEEDED, (refund.refund_id, refund.state)
     return probes

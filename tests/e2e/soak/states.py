@@ -11,12 +11,12 @@ CAPTURED = frozenset({"succeeded", "duplicate"})
 TERMINAL = frozenset({"succeeded", "failed", "closed", "duplicate"})
 STATE_NAMES: Mapping[int, str] = MappingProxyType(
     {
-        gpb.Payment.PROCESSING: "processing",
-        gpb.Payment.SUCCEEDED: "succeeded",
-        gpb.Payment.FAILED: "failed",
-        gpb.Payment.CLOSED: "closed",
-        gpb.Payment.UNKNOWN: "unknown",
-        gpb.Payment.DUPLICATE: "duplicate",
+        gpb.Payment.STATE_PROCESSING: "processing",
+        gpb.Payment.STATE_SUCCEEDED: "succeeded",
+        gpb.Payment.STATE_FAILED: "failed",
+        gpb.Payment.STATE_CLOSED: "closed",
+        gpb.Payment.STATE_UNKNOWN: "unknown",
+        gpb.Payment.STATE_DUPLICATE: "duplicate",
     }
 )
 

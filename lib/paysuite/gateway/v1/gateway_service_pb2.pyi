@@ -198,17 +198,17 @@ class Payment(_message.Message):
         DESCRIPTOR: _descriptor.EnumDescriptor
         STATE_UNSPECIFIED: Payment._State.ValueType  # 0
         """Not set."""
-        PROCESSING: Payment._State.ValueType  # 1
+        STATE_PROCESSING: Payment._State.ValueType  # 1
         """Created; the channel has not answered yet."""
-        SUCCEEDED: Payment._State.ValueType  # 2
+        STATE_SUCCEEDED: Payment._State.ValueType  # 2
         """The channel confirmed the debit."""
-        FAILED: Payment._State.ValueType  # 3
+        STATE_FAILED: Payment._State.ValueType  # 3
         """The channel or a check refused it definitely."""
-        CLOSED: Payment._State.ValueType  # 4
+        STATE_CLOSED: Payment._State.ValueType  # 4
         """Closed before it was paid."""
-        UNKNOWN: Payment._State.ValueType  # 5
+        STATE_UNKNOWN: Payment._State.ValueType  # 5
         """The channel has not answered definitely; being resolved."""
-        DUPLICATE: Payment._State.ValueType  # 6
+        STATE_DUPLICATE: Payment._State.ValueType  # 6
         """The channel took the money after another payment of the same business order had
         succeeded: the gateway refunds it in full by itself (see the payment's refunds).
         """
@@ -218,17 +218,17 @@ class Payment(_message.Message):
 
     STATE_UNSPECIFIED: Payment.State.ValueType  # 0
     """Not set."""
-    PROCESSING: Payment.State.ValueType  # 1
+    STATE_PROCESSING: Payment.State.ValueType  # 1
     """Created; the channel has not answered yet."""
-    SUCCEEDED: Payment.State.ValueType  # 2
+    STATE_SUCCEEDED: Payment.State.ValueType  # 2
     """The channel confirmed the debit."""
-    FAILED: Payment.State.ValueType  # 3
+    STATE_FAILED: Payment.State.ValueType  # 3
     """The channel or a check refused it definitely."""
-    CLOSED: Payment.State.ValueType  # 4
+    STATE_CLOSED: Payment.State.ValueType  # 4
     """Closed before it was paid."""
-    UNKNOWN: Payment.State.ValueType  # 5
+    STATE_UNKNOWN: Payment.State.ValueType  # 5
     """The channel has not answered definitely; being resolved."""
-    DUPLICATE: Payment.State.ValueType  # 6
+    STATE_DUPLICATE: Payment.State.ValueType  # 6
     """The channel took the money after another payment of the same business order had
     succeeded: the gateway refunds it in full by itself (see the payment's refunds).
     """
@@ -473,15 +473,15 @@ class ChannelAttempt(_message.Message):
         DESCRIPTOR: _descriptor.EnumDescriptor
         OUTCOME_UNSPECIFIED: ChannelAttempt._Outcome.ValueType  # 0
         """The channel has not answered yet."""
-        SUCCEEDED: ChannelAttempt._Outcome.ValueType  # 1
+        OUTCOME_SUCCEEDED: ChannelAttempt._Outcome.ValueType  # 1
         """It took the money."""
-        FAILED: ChannelAttempt._Outcome.ValueType  # 2
+        OUTCOME_FAILED: ChannelAttempt._Outcome.ValueType  # 2
         """It refused or failed the charge definitely."""
-        PENDING: ChannelAttempt._Outcome.ValueType  # 3
+        OUTCOME_PENDING: ChannelAttempt._Outcome.ValueType  # 3
         """It accepted the charge and decides later (a wallet's buyer is paying)."""
-        UNKNOWN: ChannelAttempt._Outcome.ValueType  # 4
+        OUTCOME_UNKNOWN: ChannelAttempt._Outcome.ValueType  # 4
         """No usable answer (timeout, broken connection, server error): being resolved by query."""
-        NOT_SENT: ChannelAttempt._Outcome.ValueType  # 5
+        OUTCOME_NOT_SENT: ChannelAttempt._Outcome.ValueType  # 5
         """No route reached the channel: it provably never saw the charge."""
 
     class Outcome(_Outcome, metaclass=_OutcomeEnumTypeWrapper):
@@ -489,15 +489,15 @@ class ChannelAttempt(_message.Message):
 
     OUTCOME_UNSPECIFIED: ChannelAttempt.Outcome.ValueType  # 0
     """The channel has not answered yet."""
-    SUCCEEDED: ChannelAttempt.Outcome.ValueType  # 1
+    OUTCOME_SUCCEEDED: ChannelAttempt.Outcome.ValueType  # 1
     """It took the money."""
-    FAILED: ChannelAttempt.Outcome.ValueType  # 2
+    OUTCOME_FAILED: ChannelAttempt.Outcome.ValueType  # 2
     """It refused or failed the charge definitely."""
-    PENDING: ChannelAttempt.Outcome.ValueType  # 3
+    OUTCOME_PENDING: ChannelAttempt.Outcome.ValueType  # 3
     """It accepted the charge and decides later (a wallet's buyer is paying)."""
-    UNKNOWN: ChannelAttempt.Outcome.ValueType  # 4
+    OUTCOME_UNKNOWN: ChannelAttempt.Outcome.ValueType  # 4
     """No usable answer (timeout, broken connection, server error): being resolved by query."""
-    NOT_SENT: ChannelAttempt.Outcome.ValueType  # 5
+    OUTCOME_NOT_SENT: ChannelAttempt.Outcome.ValueType  # 5
     """No route reached the channel: it provably never saw the charge."""
 
     ATTEMPT_NO_FIELD_NUMBER: _builtins.int
@@ -844,11 +844,11 @@ class Route(_message.Message):
         DESCRIPTOR: _descriptor.EnumDescriptor
         STATE_UNSPECIFIED: Route._State.ValueType  # 0
         """Not set."""
-        CLOSED: Route._State.ValueType  # 1
+        STATE_CLOSED: Route._State.ValueType  # 1
         """In use."""
-        OPEN: Route._State.ValueType  # 2
+        STATE_OPEN: Route._State.ValueType  # 2
         """Failing: not used until a probe succeeds."""
-        HALF_OPEN: Route._State.ValueType  # 3
+        STATE_HALF_OPEN: Route._State.ValueType  # 3
         """Being probed with a trial request."""
 
     class State(_State, metaclass=_StateEnumTypeWrapper):
@@ -856,11 +856,11 @@ class Route(_message.Message):
 
     STATE_UNSPECIFIED: Route.State.ValueType  # 0
     """Not set."""
-    CLOSED: Route.State.ValueType  # 1
+    STATE_CLOSED: Route.State.ValueType  # 1
     """In use."""
-    OPEN: Route.State.ValueType  # 2
+    STATE_OPEN: Route.State.ValueType  # 2
     """Failing: not used until a probe succeeds."""
-    HALF_OPEN: Route.State.ValueType  # 3
+    STATE_HALF_OPEN: Route.State.ValueType  # 3
     """Being probed with a trial request."""
 
     ROUTE_ID_FIELD_NUMBER: _builtins.int
@@ -1117,11 +1117,11 @@ class Refund(_message.Message):
         DESCRIPTOR: _descriptor.EnumDescriptor
         STATE_UNSPECIFIED: Refund._State.ValueType  # 0
         """Not set."""
-        PROCESSING: Refund._State.ValueType  # 1
+        STATE_PROCESSING: Refund._State.ValueType  # 1
         """Sent to the channel; no definite answer yet."""
-        SUCCEEDED: Refund._State.ValueType  # 2
+        STATE_SUCCEEDED: Refund._State.ValueType  # 2
         """The channel refunded the money."""
-        FAILED: Refund._State.ValueType  # 3
+        STATE_FAILED: Refund._State.ValueType  # 3
         """The channel refused."""
 
     class State(_State, metaclass=_StateEnumTypeWrapper):
@@ -1129,11 +1129,11 @@ class Refund(_message.Message):
 
     STATE_UNSPECIFIED: Refund.State.ValueType  # 0
     """Not set."""
-    PROCESSING: Refund.State.ValueType  # 1
+    STATE_PROCESSING: Refund.State.ValueType  # 1
     """Sent to the channel; no definite answer yet."""
-    SUCCEEDED: Refund.State.ValueType  # 2
+    STATE_SUCCEEDED: Refund.State.ValueType  # 2
     """The channel refunded the money."""
-    FAILED: Refund.State.ValueType  # 3
+    STATE_FAILED: Refund.State.ValueType  # 3
     """The channel refused."""
 
     REFUND_ID_FIELD_NUMBER: _builtins.int

@@ -187,11 +187,11 @@ class User(_message.Message):
         DESCRIPTOR: _descriptor.EnumDescriptor
         STATE_UNSPECIFIED: User._State.ValueType  # 0
         """Not set."""
-        ACTIVE: User._State.ValueType  # 1
+        STATE_ACTIVE: User._State.ValueType  # 1
         """May use the platform."""
-        FROZEN: User._State.ValueType  # 2
+        STATE_FROZEN: User._State.ValueType  # 2
         """Frozen by risk or by request; may not pay."""
-        CLOSED: User._State.ValueType  # 3
+        STATE_CLOSED: User._State.ValueType  # 3
         """Closed."""
 
     class State(_State, metaclass=_StateEnumTypeWrapper):
@@ -199,11 +199,11 @@ class User(_message.Message):
 
     STATE_UNSPECIFIED: User.State.ValueType  # 0
     """Not set."""
-    ACTIVE: User.State.ValueType  # 1
+    STATE_ACTIVE: User.State.ValueType  # 1
     """May use the platform."""
-    FROZEN: User.State.ValueType  # 2
+    STATE_FROZEN: User.State.ValueType  # 2
     """Frozen by risk or by request; may not pay."""
-    CLOSED: User.State.ValueType  # 3
+    STATE_CLOSED: User.State.ValueType  # 3
     """Closed."""
 
     USER_ID_FIELD_NUMBER: _builtins.int

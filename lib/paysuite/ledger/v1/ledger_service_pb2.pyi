@@ -242,11 +242,11 @@ class Account(_message.Message):
         DESCRIPTOR: _descriptor.EnumDescriptor
         STATE_UNSPECIFIED: Account._State.ValueType  # 0
         """Not set."""
-        ACTIVE: Account._State.ValueType  # 1
+        STATE_ACTIVE: Account._State.ValueType  # 1
         """Accepts postings."""
-        FROZEN: Account._State.ValueType  # 2
+        STATE_FROZEN: Account._State.ValueType  # 2
         """Accepts no postings."""
-        CLOSED: Account._State.ValueType  # 3
+        STATE_CLOSED: Account._State.ValueType  # 3
         """Closed for good."""
 
     class State(_State, metaclass=_StateEnumTypeWrapper):
@@ -254,11 +254,11 @@ class Account(_message.Message):
 
     STATE_UNSPECIFIED: Account.State.ValueType  # 0
     """Not set."""
-    ACTIVE: Account.State.ValueType  # 1
+    STATE_ACTIVE: Account.State.ValueType  # 1
     """Accepts postings."""
-    FROZEN: Account.State.ValueType  # 2
+    STATE_FROZEN: Account.State.ValueType  # 2
     """Accepts no postings."""
-    CLOSED: Account.State.ValueType  # 3
+    STATE_CLOSED: Account.State.ValueType  # 3
     """Closed for good."""
 
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
@@ -819,15 +819,15 @@ class Transfer(_message.Message):
         DESCRIPTOR: _descriptor.EnumDescriptor
         STATE_UNSPECIFIED: Transfer._State.ValueType  # 0
         """Not set."""
-        POSTED: Transfer._State.ValueType  # 1
+        STATE_POSTED: Transfer._State.ValueType  # 1
         """Posted; entries exist."""
-        PENDING: Transfer._State.ValueType  # 2
+        STATE_PENDING: Transfer._State.ValueType  # 2
         """Held; amounts are pending on the accounts."""
-        PENDING_POSTED: Transfer._State.ValueType  # 3
+        STATE_PENDING_POSTED: Transfer._State.ValueType  # 3
         """A pending transfer that was posted (by a linked posting transfer)."""
-        VOIDED: Transfer._State.ValueType  # 4
+        STATE_VOIDED: Transfer._State.ValueType  # 4
         """A pending transfer that was voided or expired."""
-        FAILED: Transfer._State.ValueType  # 5
+        STATE_FAILED: Transfer._State.ValueType  # 5
         """Refused with the result given; a retry returns the same."""
 
     class State(_State, metaclass=_StateEnumTypeWrapper):
@@ -835,15 +835,15 @@ class Transfer(_message.Message):
 
     STATE_UNSPECIFIED: Transfer.State.ValueType  # 0
     """Not set."""
-    POSTED: Transfer.State.ValueType  # 1
+    STATE_POSTED: Transfer.State.ValueType  # 1
     """Posted; entries exist."""
-    PENDING: Transfer.State.ValueType  # 2
+    STATE_PENDING: Transfer.State.ValueType  # 2
     """Held; amounts are pending on the accounts."""
-    PENDING_POSTED: Transfer.State.ValueType  # 3
+    STATE_PENDING_POSTED: Transfer.State.ValueType  # 3
     """A pending transfer that was posted (by a linked posting transfer)."""
-    VOIDED: Transfer.State.ValueType  # 4
+    STATE_VOIDED: Transfer.State.ValueType  # 4
     """A pending transfer that was voided or expired."""
-    FAILED: Transfer.State.ValueType  # 5
+    STATE_FAILED: Transfer.State.ValueType  # 5
     """Refused with the result given; a retry returns the same."""
 
     @_typing.final
@@ -1683,9 +1683,9 @@ class SuspenseItem(_message.Message):
         DESCRIPTOR: _descriptor.EnumDescriptor
         STATE_UNSPECIFIED: SuspenseItem._State.ValueType  # 0
         """Not set."""
-        OPEN: SuspenseItem._State.ValueType  # 1
+        STATE_OPEN: SuspenseItem._State.ValueType  # 1
         """Waiting to be cleared."""
-        CLEARED: SuspenseItem._State.ValueType  # 2
+        STATE_CLEARED: SuspenseItem._State.ValueType  # 2
         """Cleared by a business action."""
 
     class State(_State, metaclass=_StateEnumTypeWrapper):
@@ -1693,9 +1693,9 @@ class SuspenseItem(_message.Message):
 
     STATE_UNSPECIFIED: SuspenseItem.State.ValueType  # 0
     """Not set."""
-    OPEN: SuspenseItem.State.ValueType  # 1
+    STATE_OPEN: SuspenseItem.State.ValueType  # 1
     """Waiting to be cleared."""
-    CLEARED: SuspenseItem.State.ValueType  # 2
+    STATE_CLEARED: SuspenseItem.State.ValueType  # 2
     """Cleared by a business action."""
 
     ITEM_ID_FIELD_NUMBER: _builtins.int

@@ -26,25 +26,25 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from google.type import date_pb2 as google_dot_type_dot_date__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%paysuite/recon/v1/recon_service.proto\x12\x11paysuite.recon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"O\n\x0cOutcomeCount\x12\x30\n\x07outcome\x18\x01 \x01(\x0e\x32\x1f.paysuite.recon.v1.MatchOutcome\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\xf9\x02\n\x11ReconciliationRun\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12)\n\x0estatement_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12\x39\n\x05state\x18\x04 \x01(\x0e\x32*.paysuite.recon.v1.ReconciliationRun.State\x12\x16\n\x0estatement_rows\x18\x05 \x01(\x03\x12\x13\n\x0bour_records\x18\x06 \x01(\x03\x12\x37\n\x0eoutcome_counts\x18\x07 \x03(\x0b\x32\x1f.paysuite.recon.v1.OutcomeCount\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"F\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07RUNNING\x10\x01\x12\r\n\tCOMPLETED\x10\x02\x12\n\n\x06\x46\x41ILED\x10\x03\"j\n\x18RunReconciliationRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12)\n\x0estatement_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\"N\n\x19RunReconciliationResponse\x12\x31\n\x03run\x18\x01 \x01(\x0b\x32$.paysuite.recon.v1.ReconciliationRun*\x9c\x01\n\x0cMatchOutcome\x12\x1d\n\x19MATCH_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15MATCH_OUTCOME_MATCHED\x10\x01\x12\x16\n\x12MATCH_OUTCOME_LONG\x10\x02\x12\x17\n\x13MATCH_OUTCOME_SHORT\x10\x03\x12!\n\x1dMATCH_OUTCOME_AMOUNT_MISMATCH\x10\x04\x32~\n\x0cReconService\x12n\n\x11RunReconciliation\x12+.paysuite.recon.v1.RunReconciliationRequest\x1a,.paysuite.recon.v1.RunReconciliationResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%paysuite/recon/v1/recon_service.proto\x12\x11paysuite.recon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"O\n\x0cOutcomeCount\x12\x30\n\x07outcome\x18\x01 \x01(\x0e\x32\x1f.paysuite.recon.v1.MatchOutcome\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\x8b\x03\n\x11ReconciliationRun\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12)\n\x0estatement_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12\x39\n\x05state\x18\x04 \x01(\x0e\x32*.paysuite.recon.v1.ReconciliationRun.State\x12\x16\n\x0estatement_rows\x18\x05 \x01(\x03\x12\x13\n\x0bour_records\x18\x06 \x01(\x03\x12\x37\n\x0eoutcome_counts\x18\x07 \x03(\x0b\x32\x1f.paysuite.recon.v1.OutcomeCount\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"X\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n\rSTATE_RUNNING\x10\x01\x12\x13\n\x0fSTATE_COMPLETED\x10\x02\x12\x10\n\x0cSTATE_FAILED\x10\x03\"j\n\x18RunReconciliationRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12)\n\x0estatement_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\"N\n\x19RunReconciliationResponse\x12\x31\n\x03run\x18\x01 \x01(\x0b\x32$.paysuite.recon.v1.ReconciliationRun*\x9c\x01\n\x0cMatchOutcome\x12\x1d\n\x19MATCH_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15MATCH_OUTCOME_MATCHED\x10\x01\x12\x16\n\x12MATCH_OUTCOME_LONG\x10\x02\x12\x17\n\x13MATCH_OUTCOME_SHORT\x10\x03\x12!\n\x1dMATCH_OUTCOME_AMOUNT_MISMATCH\x10\x04\x32~\n\x0cReconService\x12n\n\x11RunReconciliation\x12+.paysuite.recon.v1.RunReconciliationRequest\x1a,.paysuite.recon.v1.RunReconciliationResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'paysuite.recon.v1.recon_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MATCHOUTCOME']._serialized_start=767
-  _globals['_MATCHOUTCOME']._serialized_end=923
+  _globals['_MATCHOUTCOME']._serialized_start=785
+  _globals['_MATCHOUTCOME']._serialized_end=941
   _globals['_OUTCOMECOUNT']._serialized_start=117
   _globals['_OUTCOMECOUNT']._serialized_end=196
   _globals['_RECONCILIATIONRUN']._serialized_start=199
-  _globals['_RECONCILIATIONRUN']._serialized_end=576
+  _globals['_RECONCILIATIONRUN']._serialized_end=594
   _globals['_RECONCILIATIONRUN_STATE']._serialized_start=506
-  _globals['_RECONCILIATIONRUN_STATE']._serialized_end=576
-  _globals['_RUNRECONCILIATIONREQUEST']._serialized_start=578
-  _globals['_RUNRECONCILIATIONREQUEST']._serialized_end=684
-  _globals['_RUNRECONCILIATIONRESPONSE']._serialized_start=686
-  _globals['_RUNRECONCILIATIONRESPONSE']._serialized_end=764
-  _globals['_RECONSERVICE']._serialized_start=925
-  _globals['_RECONSERVICE']._serialized_end=1051
+  _globals['_RECONCILIATIONRUN_STATE']._serialized_end=594
+  _globals['_RUNRECONCILIATIONREQUEST']._serialized_start=596
+  _globals['_RUNRECONCILIATIONREQUEST']._serialized_end=702
+  _globals['_RUNRECONCILIATIONRESPONSE']._serialized_start=704
+  _globals['_RUNRECONCILIATIONRESPONSE']._serialized_end=782
+  _globals['_RECONSERVICE']._serialized_start=943
+  _globals['_RECONSERVICE']._serialized_end=1069
 # @@protoc_insertion_point(module_scope)

@@ -93,11 +93,11 @@ class ReconciliationRun(_message.Message):
         DESCRIPTOR: _descriptor.EnumDescriptor
         STATE_UNSPECIFIED: ReconciliationRun._State.ValueType  # 0
         """Not set."""
-        RUNNING: ReconciliationRun._State.ValueType  # 1
+        STATE_RUNNING: ReconciliationRun._State.ValueType  # 1
         """Running."""
-        COMPLETED: ReconciliationRun._State.ValueType  # 2
+        STATE_COMPLETED: ReconciliationRun._State.ValueType  # 2
         """Finished; counts are final."""
-        FAILED: ReconciliationRun._State.ValueType  # 3
+        STATE_FAILED: ReconciliationRun._State.ValueType  # 3
         """Could not finish (e.g. statement unavailable)."""
 
     class State(_State, metaclass=_StateEnumTypeWrapper):
@@ -105,11 +105,11 @@ class ReconciliationRun(_message.Message):
 
     STATE_UNSPECIFIED: ReconciliationRun.State.ValueType  # 0
     """Not set."""
-    RUNNING: ReconciliationRun.State.ValueType  # 1
+    STATE_RUNNING: ReconciliationRun.State.ValueType  # 1
     """Running."""
-    COMPLETED: ReconciliationRun.State.ValueType  # 2
+    STATE_COMPLETED: ReconciliationRun.State.ValueType  # 2
     """Finished; counts are final."""
-    FAILED: ReconciliationRun.State.ValueType  # 3
+    STATE_FAILED: ReconciliationRun.State.ValueType  # 3
     """Could not finish (e.g. statement unavailable)."""
 
     RUN_ID_FIELD_NUMBER: _builtins.int

@@ -109,7 +109,7 @@ class BalanceChannel:
                 return ChannelAnswer(ChannelOutcome.FAILED, error_code="ORDER_NOT_EXIST")
             return ChannelAnswer(ChannelOutcome.UNKNOWN, error_code=exc.code().name)
         assert transfer is not None
-        if transfer.state == pb.Transfer.POSTED:
+        if transfer.state == pb.Transfer.STATE_POSTED:
             return ChannelAnswer(ChannelOutcome.SUCCEEDED, transfer_id)
         return _answer(transfer_id, transfer.result)
 
@@ -120,7 +120,7 @@ class BalanceChannel:
         except grpc.aio.AioRpcError as exc:
             return ChannelAnswer(ChannelOutcome.UNKNOWN, error_code=exc.code().name)
         assert charged is not None
-        if charged.state != pb.Transfer.POSTED:
+        if charged.state != pb.Transfer.STATE_POSTED:
             return ChannelAnswer(ChannelOutcome.FAILED, error_code="PAYMENT_NOT_DEBITED")
         wallet = charged.postings[0].debit_account_id
         return await self._post(
