@@ -6,6 +6,11 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+# The reason of an unexpected failure: the edge answers INTERNAL with it, never with details.
+# Every reason (this one and each DomainError subclass's) is published in the protos as
+# paysuite.type.v1.ErrorReason; a unit test keeps the two in step.
+INTERNAL_REASON = "INTERNAL"
+
 
 class ErrorKind(enum.Enum):
     """What went wrong, independent of transport; the edge maps it to a status code."""
@@ -78,6 +83,12 @@ class AlreadyExists(DomainError):
 
     kind = ErrorKind.ALREADY_EXISTS
     reason = "ALREADY_EXISTS"
+
+
+class RequestIdReused(AlreadyExists):
+    """The request id was used before for a request with different content."""
+
+    reason = "REQUEST_ID_REUSED"
 
 
 class Unavailable(DomainError):

@@ -17,7 +17,8 @@ from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
-from paysuite.runtime.grpc_errors import error_info
+from paysuite.runtime.grpc_errors import error_reason
+from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
 from tests.integration.conftest import Replica
 from tests.integration.test_gateway_egress import charges_at_bank
@@ -137,8 +138,7 @@ async def test_close_waits_for_the_channel_and_closes_a_declined_order(
     paid = (await gateway.CreatePayment(request(100))).payment
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await gateway.ClosePayment(pb.ClosePaymentRequest(payment_id=paid.payment_id))
-    info = error_info(caught.value)
-    assert info is not None and info.reason == "PAYMENT_NOT_CLOSABLE"
+    assert error_reason(caught.value) == ErrorReason.ERROR_REASON_PAYMENT_NOT_CLOSABLE
 
 
 async def test_one_refund_request_sent_several_times_at_once_is_one_refund(
@@ -164,7 +164,7 @@ async def test_partial_refunds_never_exceed_the_payment(
     assert payment.state == pb.Payment.STATE_SUCCEEDED
     before = await _balance(ledger)
 
-    async def refund(amount: int, request_id: str | None = None) -> pb.Refund | str:
+    async def refund(amount: int, request_id: str | None = None) -> pb.Refund | int:
         try:
             answer = await gateway.RefundPayment(
                 pb.RefundPaymentRequest(
@@ -175,20 +175,26 @@ async def test_partial_refunds_never_exceed_the_payment(
                 )
             )
         except grpc.aio.AioRpcError as exc:
-            info = error_info(exc)
-            return info.reason if info else "?"
+            return error_reason(exc)
         return answer.refund
 
     first = await refund(300, "rf-first-" + payment.payment_id)
     assert isinstance(first, pb.Refund) and first.state == pb.Refund.STATE_SUCCEEDED
     replay = await refund(300, "rf-first-" + payment.payment_id)
     assert isinstance(replay, pb.Refund) and replay.refund_id == first.refund_id
-    assert await refund(301, "rf-first-" + payment.payment_id) == "REQUEST_ID_REUSED"
+    assert (
+        await refund(301, "rf-first-" + payment.payment_id)
+        == ErrorReason.ERROR_REASON_REQUEST_ID_REUSED
+    )
     racing = await asyncio.gather(*(refund(200) for _ in range(6)))
     succeeded = [r for r in racing if isinstance(r, pb.Refund)]
     assert len(succeeded) == 3
-    assert all(r == "REFUND_EXCEEDS_PAYMENT" for r in racing if not isinstance(r, pb.Refund))
-    assert await refund(101) == "REFUND_EXCEEDS_PAYMENT"
+    assert all(
+        r == ErrorReason.ERROR_REASON_REFUND_EXCEEDS_PAYMENT
+        for r in racing
+        if not isinstance(r, pb.Refund)
+    )
+    assert await refund(101) == ErrorReason.ERROR_REASON_REFUND_EXCEEDS_PAYMENT
     last = await refund(100)
     assert isinstance(last, pb.Refund) and last.state == pb.Refund.STATE_SUCCEEDED
     assert await _balance(ledger) == before - 1000

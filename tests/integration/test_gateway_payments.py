@@ -15,7 +15,8 @@ from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
-from paysuite.runtime.grpc_errors import error_info
+from paysuite.runtime.grpc_errors import error_reason
+from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
 
 DialFaults = Callable[..., Awaitable[None]]
@@ -90,8 +91,7 @@ async def test_request_id_reuse_with_other_payload_is_refused(
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await gateway.CreatePayment(request)
     assert caught.value.code() is grpc.StatusCode.ALREADY_EXISTS
-    info = error_info(caught.value)
-    assert info is not None and info.reason == "REQUEST_ID_REUSED"
+    assert error_reason(caught.value) == ErrorReason.ERROR_REASON_REQUEST_ID_REUSED
 
 
 async def test_paid_order_cannot_be_paid_again(gateway: pb_grpc.GatewayServiceAsyncStub) -> None:
@@ -100,8 +100,7 @@ async def test_paid_order_cannot_be_paid_again(gateway: pb_grpc.GatewayServiceAs
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await gateway.CreatePayment(payment_request(200, order=first.merchant_order_no))
     assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
-    info = error_info(caught.value)
-    assert info is not None and info.reason == "ORDER_ALREADY_PAID"
+    assert error_reason(caught.value) == ErrorReason.ERROR_REASON_ORDER_ALREADY_PAID
 
 
 async def test_declined_payment_fails_and_posts_nothing(
@@ -135,8 +134,7 @@ async def test_unknown_merchant(gateway: pb_grpc.GatewayServiceAsyncStub) -> Non
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await gateway.CreatePayment(request)
     assert caught.value.code() is grpc.StatusCode.NOT_FOUND
-    info = error_info(caught.value)
-    assert info is not None and info.reason == "MERCHANT_NOT_FOUND"
+    assert error_reason(caught.value) == ErrorReason.ERROR_REASON_MERCHANT_NOT_FOUND
 
 
 async def test_channel_transactions_page_through_every_record(

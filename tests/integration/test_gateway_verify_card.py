@@ -23,7 +23,8 @@ from gateway.domain.ports import CardCheck, VerifyOutcome
 from paysuite.dev_secrets import DEV_BANK_SECRET
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
-from paysuite.runtime.grpc_errors import error_info, field_violations
+from paysuite.runtime.grpc_errors import error_reason, field_violations
+from paysuite.type.v1.error_reason_pb2 import ErrorReason
 
 # Clearly fake values: the GB 11643 sample ID, test phones, made-up names.
 NAME = "测试丙"
@@ -320,8 +321,7 @@ async def test_request_id_reused_for_other_elements_is_rejected(
         await gateway.VerifyCard(verify_request(card, request.request_id, **change))
 
     assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS
-    info = error_info(caught.value)
-    assert info is not None and info.reason == "REQUEST_ID_REUSED"
+    assert error_reason(caught.value) == ErrorReason.ERROR_REASON_REQUEST_ID_REUSED
     found = leaked(str(caught.value.details()), {**pii_of(request), "changed": OTHER_PHONE})
     assert not found, f"PII in the error: {found}"
     assert await bank_saw(bank_admin, request.request_id) == ["MATCH"]

@@ -19,7 +19,8 @@ from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.money import Money as MoneyValue
-from paysuite.runtime.grpc_errors import error_info, field_violations
+from paysuite.runtime.grpc_errors import error_reason, field_violations
+from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
 from tests.integration.test_gateway_wallets import refund_request
 from tests.integration.test_identity_kyc import _real_named
@@ -116,8 +117,7 @@ async def test_top_up_by_card_then_spend_the_balance_and_refund_into_it(
 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await gateway_stub.RefundPayment(refund_request(top_up.payment_id, 1_000))
-    info = error_info(caught.value)
-    assert info is not None and info.reason == "TOP_UP_NOT_REFUNDABLE"
+    assert error_reason(caught.value) == ErrorReason.ERROR_REASON_TOP_UP_NOT_REFUNDABLE
 
 
 async def test_a_user_tops_up_by_external_wallet_and_pays_from_the_balance(

@@ -22,7 +22,8 @@ from paysuite.dev_secrets import DEV_ALIPAY_SECRET
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.http_signing import new_nonce, sign
-from paysuite.runtime.grpc_errors import error_info
+from paysuite.runtime.grpc_errors import error_reason
+from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
 from tests.integration.wallet_client import MERCHANT, WalletClient
 
@@ -367,18 +368,17 @@ async def test_refunds_go_through_the_wallet(
     payment = await create(gateway, METHODS[wallet_name], 1000, payer)
     assert payment.state == pb.Payment.STATE_SUCCEEDED  # paid at once: no faults dialled
 
-    async def refund(amount: int) -> pb.Refund | str:
+    async def refund(amount: int) -> pb.Refund | int:
         try:
             answer = await gateway.RefundPayment(refund_request(payment.payment_id, amount))
         except grpc.aio.AioRpcError as exc:
-            info = error_info(exc)
-            return info.reason if info else "?"
+            return error_reason(exc)
         return answer.refund
 
     first = await refund(300)
     assert isinstance(first, pb.Refund) and first.state == pb.Refund.STATE_SUCCEEDED
     assert first.channel_refund_id
-    assert await refund(701) == "REFUND_EXCEEDS_PAYMENT"
+    assert await refund(701) == ErrorReason.ERROR_REASON_REFUND_EXCEEDS_PAYMENT
     trade = await wallet.transaction(payment.payment_id)
     assert trade["refunded"] == 300
     assert [r["out_refund_no"] for r in trade["refunds"]] == [first.refund_id]
@@ -445,8 +445,7 @@ async def test_a_wallet_order_paid_before_the_close_is_not_closed(
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await gateway.ClosePayment(pb.ClosePaymentRequest(payment_id=payment.payment_id))
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    info = error_info(refused.value)
-    assert info is not None and info.reason == "PAYMENT_NOT_CLOSABLE"
+    assert error_reason(refused.value) == ErrorReason.ERROR_REASON_PAYMENT_NOT_CLOSABLE
     assert (await settled(gateway, payment.payment_id)).state == pb.Payment.STATE_SUCCEEDED
     await assert_ledger(db, payment.payment_id, [f"{payment.payment_id}:capture"])
 
@@ -495,8 +494,7 @@ async def test_a_second_success_on_a_paid_order_is_a_duplicate_refunded_in_full(
     order.request_id = f"wreq-{secrets.token_hex(8)}"
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await gateway.CreatePayment(order)
-    info = error_info(refused.value)
-    assert info is not None and info.reason == "ORDER_ALREADY_PAID"
+    assert error_reason(refused.value) == ErrorReason.ERROR_REASON_ORDER_ALREADY_PAID
 
 
 async def test_a_duplicate_left_unrefunded_by_a_crash_is_refunded_by_the_janitor(

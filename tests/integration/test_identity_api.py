@@ -11,7 +11,8 @@ import pytest
 from identity.domain.pii import id_number_valid
 from paysuite.identity.v1 import identity_service_pb2 as pb
 from paysuite.identity.v1 import identity_service_pb2_grpc as pb_grpc
-from paysuite.runtime.grpc_errors import error_info
+from paysuite.runtime.grpc_errors import error_reason
+from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
 
 
@@ -69,8 +70,7 @@ async def test_same_request_replays_and_reuse_is_refused(
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await identity.RegisterUser(reused)
     assert caught.value.code() is grpc.StatusCode.ALREADY_EXISTS
-    info = error_info(caught.value)
-    assert info is not None and info.reason == "REQUEST_ID_REUSED"
+    assert error_reason(caught.value) == ErrorReason.ERROR_REASON_REQUEST_ID_REUSED
 
 
 async def test_a_phone_registers_one_user(identity: pb_grpc.IdentityServiceAsyncStub) -> None:
@@ -79,8 +79,7 @@ async def test_a_phone_registers_one_user(identity: pb_grpc.IdentityServiceAsync
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await identity.RegisterUser(registration(fresh_id_number(), phone=first.phone))
     assert caught.value.code() is grpc.StatusCode.ALREADY_EXISTS
-    info = error_info(caught.value)
-    assert info is not None and info.reason == "PHONE_ALREADY_REGISTERED"
+    assert error_reason(caught.value) == ErrorReason.ERROR_REASON_PHONE_ALREADY_REGISTERED
     assert first.phone not in (caught.value.details() or "")
 
 
@@ -99,5 +98,4 @@ async def test_unknown_user(identity: pb_grpc.IdentityServiceAsyncStub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await identity.GetUser(pb.GetUserRequest(user_id="U-nobody"))
     assert caught.value.code() is grpc.StatusCode.NOT_FOUND
-    info = error_info(caught.value)
-    assert info is not None and info.reason == "USER_NOT_FOUND"
+    assert error_reason(caught.value) == ErrorReason.ERROR_REASON_USER_NOT_FOUND

@@ -14,7 +14,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from paysuite.identity.v1 import identity_service_pb2 as pb
 from paysuite.identity.v1 import identity_service_pb2_grpc as pb_grpc
-from paysuite.runtime.grpc_errors import error_info
+from paysuite.runtime.grpc_errors import error_info, error_reason
+from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
 from tests.integration.kyc_support import Person, bank_knows, fresh_card, fresh_person
 
@@ -159,8 +160,7 @@ async def test_one_person_is_real_named_on_one_user(
     await bank_knows(bank_url, person, card, "CCB")
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await _verify(identity, other.user.user_id, person, card)
-    info = error_info(caught.value)
-    assert info is not None and info.reason == "PERSON_ALREADY_REAL_NAMED"
+    assert error_reason(caught.value) == ErrorReason.ERROR_REASON_PERSON_ALREADY_REAL_NAMED
 
 
 async def test_class_i_lifetime_limit_at_and_just_over_the_boundary(
@@ -183,7 +183,8 @@ async def test_class_i_lifetime_limit_at_and_just_over_the_boundary(
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await reserve(f"p2-{user_id}", 2)
     info = error_info(caught.value)
-    assert info is not None and info.reason == "LIMIT_EXCEEDED"
+    assert error_reason(caught.value) == ErrorReason.ERROR_REASON_LIMIT_EXCEEDED
+    assert info is not None
     assert info.metadata["window"] == "TIER_LIFETIME"
     await reserve(f"p3-{user_id}", 1)
     again = await reserve(f"p3-{user_id}", 1)
@@ -194,15 +195,13 @@ async def test_class_i_lifetime_limit_at_and_just_over_the_boundary(
     await identity.CommitLimit(pb.CommitLimitRequest(payment_id=f"p1-{user_id}"))
     with pytest.raises(grpc.aio.AioRpcError) as final:
         await identity.ReleaseLimit(pb.ReleaseLimitRequest(payment_id=f"p1-{user_id}"))
-    info = error_info(final.value)
-    assert info is not None and info.reason == "RESERVATION_FINAL"
+    assert error_reason(final.value) == ErrorReason.ERROR_REASON_RESERVATION_FINAL
     left = await identity.GetLimits(pb.GetLimitsRequest(user_id=user_id))
     lifetime = next(w for w in left.limits if w.kind == "TIER_LIFETIME")
     assert (lifetime.used.minor_units, lifetime.remaining.minor_units) == (99_999, 1)
     with pytest.raises(grpc.aio.AioRpcError) as reused:
         await reserve(f"p1-{user_id}", 5)
-    info = error_info(reused.value)
-    assert info is not None and info.reason == "PAYMENT_ID_REUSED"
+    assert error_reason(reused.value) == ErrorReason.ERROR_REASON_PAYMENT_ID_REUSED
 
 
 async def test_concurrent_reservations_race_for_the_last_yuan(
@@ -222,8 +221,7 @@ async def test_concurrent_reservations_race_for_the_last_yuan(
                 )
             )
         except grpc.aio.AioRpcError as exc:
-            info = error_info(exc)
-            assert info is not None and info.reason == "LIMIT_EXCEEDED"
+            assert error_reason(exc) == ErrorReason.ERROR_REASON_LIMIT_EXCEEDED
             return False
         return True
 
@@ -276,8 +274,7 @@ async def test_frozen_user_may_not_pay_or_reserve(
                 payment_id=f"f-{user_id}", user_id=user_id, amount=cny(1), funding=pb.FUNDING_CARD
             )
         )
-    info = error_info(caught.value)
-    assert info is not None and info.reason == "USER_NOT_ACTIVE"
+    assert error_reason(caught.value) == ErrorReason.ERROR_REASON_USER_NOT_ACTIVE
     thawed = await identity.FreezeUser(
         pb.FreezeUserRequest(user_id=user_id, frozen=False, reason="cleared")
     )
@@ -295,8 +292,7 @@ async def test_verification_attempts_are_rate_limited(
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await _verify(identity, user_id, person, fresh_card(), bind=False)
     assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
-    info = error_info(caught.value)
-    assert info is not None and info.reason == "VERIFY_RATE_LIMITED"
+    assert error_reason(caught.value) == ErrorReason.ERROR_REASON_VERIFY_RATE_LIMITED
     attempts = await identity.ListVerificationAttempts(
         pb.ListVerificationAttemptsRequest(user_id=user_id, page_size=5)
     )

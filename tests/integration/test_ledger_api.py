@@ -11,7 +11,8 @@ import pytest
 
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
-from paysuite.runtime.grpc_errors import error_info
+from paysuite.runtime.grpc_errors import error_info, error_reason
+from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
 
 R = pb.CreateTransferResult
@@ -147,7 +148,8 @@ async def test_unknown_account_is_not_found_with_reason(
         await ledger.GetAccount(pb.GetAccountRequest(account_id="no.such.account"))
     assert caught.value.code() is grpc.StatusCode.NOT_FOUND
     info = error_info(caught.value)
-    assert info is not None and info.reason == "ACCOUNT_NOT_FOUND"
+    assert error_reason(caught.value) == ErrorReason.ERROR_REASON_ACCOUNT_NOT_FOUND
+    assert info is not None
     assert info.domain == "ledger.paysuite"
 
 

@@ -11,7 +11,8 @@ import pytest
 from google.type.date_pb2 import Date
 
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
-from paysuite.runtime.grpc_errors import error_info
+from paysuite.runtime.grpc_errors import error_reason
+from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from tests.integration.ledger_support import Ledger, R, account, isolated_ledger, tag, transfer
 
 
@@ -48,8 +49,7 @@ async def test_day_cut_is_idempotent_and_guarded(ledger: Ledger) -> None:
     stale = pb.RunDayCutRequest(request_id="cut-2", expected_business_date=_proto(today))
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await ledger.stub.RunDayCut(stale)
-    info = error_info(caught.value)
-    assert info is not None and info.reason == "BUSINESS_DATE_MISMATCH"
+    assert error_reason(caught.value) == ErrorReason.ERROR_REASON_BUSINESS_DATE_MISMATCH
     assert await _business_date(ledger) == today + timedelta(days=1)
 
 
@@ -103,8 +103,7 @@ async def test_cut_while_posting_splits_dates_cleanly_and_day_end_balances(ledge
 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await ledger.stub.RunDayEnd(pb.RunDayEndRequest(accounting_date=_proto(new)))
-    info = error_info(caught.value)
-    assert info is not None and info.reason == "DATE_NOT_CUT"
+    assert error_reason(caught.value) == ErrorReason.ERROR_REASON_DATE_NOT_CUT
 
 
 async def test_day_end_parks_a_corrupted_balance_in_suspense_once(ledger: Ledger) -> None:
@@ -157,8 +156,7 @@ async def test_earlier_open_date_blocks_a_later_day_end(ledger: Ledger) -> None:
     second, _ = await _cut(ledger)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await ledger.stub.RunDayEnd(pb.RunDayEndRequest(accounting_date=_proto(second)))
-    info = error_info(caught.value)
-    assert info is not None and info.reason == "EARLIER_DATE_NOT_CLOSED"
+    assert error_reason(caught.value) == ErrorReason.ERROR_REASON_EARLIER_DATE_NOT_CLOSED
     await ledger.stub.RunDayEnd(pb.RunDayEndRequest(accounting_date=_proto(first)))
     report = (
         await ledger.stub.RunDayEnd(pb.RunDayEndRequest(accounting_date=_proto(second)))

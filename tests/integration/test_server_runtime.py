@@ -17,8 +17,9 @@ from ledger.bootstrap import build_app as build_ledger
 from ledger.settings import LedgerSettings
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
-from paysuite.runtime.grpc_errors import error_info
+from paysuite.runtime.grpc_errors import error_reason
 from paysuite.runtime.server import ServiceApp, start_server
+from paysuite.type.v1.error_reason_pb2 import ErrorReason
 
 
 def finished(exporter: InMemorySpanExporter) -> tuple[ReadableSpan, ...]:
@@ -93,6 +94,5 @@ async def test_unexpected_error_becomes_safe_internal() -> None:
         await running.stop(0)
     assert caught.value.code() is grpc.StatusCode.INTERNAL
     assert caught.value.details() == "internal error"
-    info = error_info(caught.value)
-    assert info is not None and info.reason == "INTERNAL"
+    assert error_reason(caught.value) == ErrorReason.ERROR_REASON_INTERNAL
     assert "SELECT" not in str(caught.value.trailing_metadata())

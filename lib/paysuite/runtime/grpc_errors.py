@@ -12,7 +12,9 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from paysuite.errors import DomainError, ErrorKind, InvalidArgument
+from paysuite.errors import INTERNAL_REASON, DomainError, ErrorKind, InvalidArgument
+from paysuite.runtime.enums import short_name, value_of
+from paysuite.type.v1.error_reason_pb2 import ErrorReason
 
 _log = logging.getLogger(__name__)
 
@@ -152,7 +154,7 @@ class ErrorMappingInterceptor(_ServerInterceptor):
         await abort_with(
             context,
             grpc.StatusCode.INTERNAL,
-            status_for(grpc.StatusCode.INTERNAL, "internal error", "INTERNAL", self._domain),
+            status_for(grpc.StatusCode.INTERNAL, "internal error", INTERNAL_REASON, self._domain),
         )
 
 
@@ -179,6 +181,24 @@ def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo | Non
             detail.Unpack(info)
             return info
     return None
+
+
+def error_reason(error: grpc.aio.AioRpcError) -> ErrorReason.ValueType:
+    """The published reason of a failed call, e.g. `ErrorReason.ERROR_REASON_LIMIT_EXCEEDED`.
+
+    ERROR_REASON_UNSPECIFIED when the call carried no ErrorInfo or a reason this client's
+    protos do not know yet.
+    """
+    info = error_info(error)
+    try:
+        return value_of(ErrorReason, info.reason) if info else ErrorReason.ERROR_REASON_UNSPECIFIED
+    except ValueError:
+        return ErrorReason.ERROR_REASON_UNSPECIFIED
+
+
+def reason_name(reason: ErrorReason.ValueType) -> str:
+    """The reason as ErrorInfo.reason spells it on the wire: the value's name without prefix."""
+    return short_name(ErrorReason, reason)
 
 
 def field_violations(error: grpc.aio.AioRpcError) -> list[tuple[str, str]]:

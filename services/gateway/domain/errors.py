@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from paysuite.errors import AlreadyExists, DomainError, ErrorKind, NotFound
+from paysuite.errors import DomainError, ErrorKind, NotFound
+from paysuite.errors import RequestIdReused as RequestIdReused  # one definition for every service
 
 
 class PaymentNotFound(NotFound):
@@ -11,10 +12,6 @@ class PaymentNotFound(NotFound):
 
 class MerchantNotFound(NotFound):
     reason = "MERCHANT_NOT_FOUND"
-
-
-class RequestIdReused(AlreadyExists):
-    reason = "REQUEST_ID_REUSED"
 
 
 class OrderAlreadyPaid(DomainError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from paysuite.errors import AlreadyExists, DomainError, ErrorKind, NotFound
+from paysuite.errors import RequestIdReused as RequestIdReused  # one definition for every service
 
 
 class UserNotFound(NotFound):
@@ -19,10 +20,6 @@ class UserExists(AlreadyExists):
 
 class PhoneRegistered(AlreadyExists):
     reason = "PHONE_ALREADY_REGISTERED"
-
-
-class RequestIdReused(AlreadyExists):
-    reason = "REQUEST_ID_REUSED"
 
 
 class UserNotActive(DomainError):
