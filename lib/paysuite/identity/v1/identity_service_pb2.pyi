@@ -63,6 +63,8 @@ class _IneligibilityReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_I
     """The user's real name is not verified."""
     INELIGIBILITY_REASON_NO_CARD: _IneligibilityReason.ValueType  # 3
     """No usable bound card."""
+    INELIGIBILITY_REASON_LIMIT_EXCEEDED: _IneligibilityReason.ValueType  # 4
+    """The amount would pass one of the payer's limits (AuthorizePayment only)."""
 
 class IneligibilityReason(_IneligibilityReason, metaclass=_IneligibilityReasonEnumTypeWrapper):
     """Why a payer may not pay."""
@@ -75,6 +77,8 @@ INELIGIBILITY_REASON_REAL_NAME_NOT_VERIFIED: IneligibilityReason.ValueType  # 2
 """The user's real name is not verified."""
 INELIGIBILITY_REASON_NO_CARD: IneligibilityReason.ValueType  # 3
 """No usable bound card."""
+INELIGIBILITY_REASON_LIMIT_EXCEEDED: IneligibilityReason.ValueType  # 4
+"""The amount would pass one of the payer's limits (AuthorizePayment only)."""
 Global___IneligibilityReason: _TypeAlias = IneligibilityReason  # noqa: Y015
 
 class _VerificationMethod:
@@ -172,6 +176,34 @@ FUNDING_BALANCE: Funding.ValueType  # 1
 FUNDING_CARD: Funding.ValueType  # 2
 """A bound card (quick pay): counts against daily authentication limits only."""
 Global___Funding: _TypeAlias = Funding  # noqa: Y015
+
+class _SettlementOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SettlementOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SettlementOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SETTLEMENT_OUTCOME_UNSPECIFIED: _SettlementOutcome.ValueType  # 0
+    """Not set."""
+    SETTLEMENT_OUTCOME_SETTLED: _SettlementOutcome.ValueType  # 1
+    """Committed or released as asked, now or before."""
+    SETTLEMENT_OUTCOME_NOT_FOUND: _SettlementOutcome.ValueType  # 2
+    """Nothing was reserved for the payment: nothing to settle."""
+    SETTLEMENT_OUTCOME_SETTLED_OTHERWISE: _SettlementOutcome.ValueType  # 3
+    """Already settled the other way; left as it is."""
+
+class SettlementOutcome(_SettlementOutcome, metaclass=_SettlementOutcomeEnumTypeWrapper):
+    """The outcome of settling a reservation."""
+
+SETTLEMENT_OUTCOME_UNSPECIFIED: SettlementOutcome.ValueType  # 0
+"""Not set."""
+SETTLEMENT_OUTCOME_SETTLED: SettlementOutcome.ValueType  # 1
+"""Committed or released as asked, now or before."""
+SETTLEMENT_OUTCOME_NOT_FOUND: SettlementOutcome.ValueType  # 2
+"""Nothing was reserved for the payment: nothing to settle."""
+SETTLEMENT_OUTCOME_SETTLED_OTHERWISE: SettlementOutcome.ValueType  # 3
+"""Already settled the other way; left as it is."""
+Global___SettlementOutcome: _TypeAlias = SettlementOutcome  # noqa: Y015
 
 @_typing.final
 class User(_message.Message):
@@ -1298,3 +1330,187 @@ class FreezeUserResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___FreezeUserResponse: _TypeAlias = FreezeUserResponse  # noqa: Y015
+
+@_typing.final
+class AuthorizePaymentRequest(_message.Message):
+    """Request for AuthorizePayment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    FUNDING_FIELD_NUMBER: _builtins.int
+    AUTH_FACTORS_FIELD_NUMBER: _builtins.int
+    CARD_REQUIRED_FIELD_NUMBER: _builtins.int
+    CARD_ID_FIELD_NUMBER: _builtins.int
+    payment_id: _builtins.str
+    """The payment; authorizations are idempotent by it."""
+    user_id: _builtins.str
+    """The payer."""
+    funding: Global___Funding.ValueType
+    """What pays: the balance counts against tier limits, a card against daily limits only."""
+    auth_factors: _builtins.int
+    """Authentication factors the payment was confirmed with; 1 when unset."""
+    card_required: _builtins.bool
+    """Whether the payment is charged to a bound card, which must then be usable."""
+    card_id: _builtins.str
+    """The card to charge; the default card when empty."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """Amount to pay."""
+
+    def __init__(
+        self,
+        *,
+        payment_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+        funding: Global___Funding.ValueType = ...,
+        auth_factors: _builtins.int = ...,
+        card_required: _builtins.bool = ...,
+        card_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "auth_factors", b"auth_factors", "card_id", b"card_id", "card_required", b"card_required", "funding", b"funding", "payment_id", b"payment_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuthorizePaymentRequest: _TypeAlias = AuthorizePaymentRequest  # noqa: Y015
+
+@_typing.final
+class AuthorizePaymentResponse(_message.Message):
+    """Response for AuthorizePayment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUTHORIZED_FIELD_NUMBER: _builtins.int
+    REFUSAL_FIELD_NUMBER: _builtins.int
+    INSTRUMENT_FIELD_NUMBER: _builtins.int
+    EXCEEDED_LIMIT_FIELD_NUMBER: _builtins.int
+    authorized: _builtins.bool
+    """Whether the payer may pay, with the amount reserved against their limits."""
+    refusal: Global___IneligibilityReason.ValueType
+    """Why not, when not authorized."""
+    exceeded_limit: _builtins.str
+    """The limit that would be passed, when refused for LIMIT_EXCEEDED (e.g. "DAILY_AUTH")."""
+    @_builtins.property
+    def instrument(self) -> Global___PaymentInstrument:
+        """The card to charge, for a card payment that is authorized."""
+
+    def __init__(
+        self,
+        *,
+        authorized: _builtins.bool = ...,
+        refusal: Global___IneligibilityReason.ValueType = ...,
+        instrument: Global___PaymentInstrument | None = ...,
+        exceeded_limit: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["authorized", b"authorized", "exceeded_limit", b"exceeded_limit", "instrument", b"instrument", "refusal", b"refusal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuthorizePaymentResponse: _TypeAlias = AuthorizePaymentResponse  # noqa: Y015
+
+@_typing.final
+class SettleLimitsRequest(_message.Message):
+    """Request for SettleLimits."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SETTLEMENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def settlements(self) -> _containers.RepeatedCompositeFieldContainer[Global___LimitSettlement]:
+        """Up to 1000 settlements, at most one per payment."""
+
+    def __init__(
+        self,
+        *,
+        settlements: _abc.Iterable[Global___LimitSettlement] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["settlements", b"settlements"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SettleLimitsRequest: _TypeAlias = SettleLimitsRequest  # noqa: Y015
+
+@_typing.final
+class LimitSettlement(_message.Message):
+    """One payment's limit reservation to settle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    COMMIT_FIELD_NUMBER: _builtins.int
+    payment_id: _builtins.str
+    """The payment."""
+    commit: _builtins.bool
+    """Commit (the payment succeeded) or release (it did not)."""
+    def __init__(
+        self,
+        *,
+        payment_id: _builtins.str = ...,
+        commit: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["commit", b"commit", "payment_id", b"payment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LimitSettlement: _TypeAlias = LimitSettlement  # noqa: Y015
+
+@_typing.final
+class SettleLimitsResponse(_message.Message):
+    """Response for SettleLimits."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___LimitSettlementResult]:
+        """One result per settlement, in request order."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___LimitSettlementResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SettleLimitsResponse: _TypeAlias = SettleLimitsResponse  # noqa: Y015
+
+@_typing.final
+class LimitSettlementResult(_message.Message):
+    """What became of one settlement."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    payment_id: _builtins.str
+    """The payment."""
+    outcome: Global___SettlementOutcome.ValueType
+    """Its outcome."""
+    def __init__(
+        self,
+        *,
+        payment_id: _builtins.str = ...,
+        outcome: Global___SettlementOutcome.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["outcome", b"outcome", "payment_id", b"payment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LimitSettlementResult: _TypeAlias = LimitSettlementResult  # noqa: Y015

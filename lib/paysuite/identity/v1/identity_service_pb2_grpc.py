@@ -110,6 +110,16 @@ class IdentityServiceStub:
                 request_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.FreezeUserRequest.SerializeToString,
                 response_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.FreezeUserResponse.FromString,
                 _registered_method=True)
+        self.AuthorizePayment = channel.unary_unary(
+                '/paysuite.identity.v1.IdentityService/AuthorizePayment',
+                request_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.AuthorizePaymentRequest.SerializeToString,
+                response_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.AuthorizePaymentResponse.FromString,
+                _registered_method=True)
+        self.SettleLimits = channel.unary_unary(
+                '/paysuite.identity.v1.IdentityService/SettleLimits',
+                request_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.SettleLimitsRequest.SerializeToString,
+                response_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.SettleLimitsResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -221,6 +231,22 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AuthorizePayment(self, request, context):
+        """Checks that the user may pay (and with which card, for a card payment) and reserves the
+        amount against their limits, in one step; idempotent by payment id. A refusal is an
+        answer, not an error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SettleLimits(self, request, context):
+        """Commits or releases the limit reservations of many payments at once; idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -298,6 +324,16 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.FreezeUser,
                     request_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.FreezeUserRequest.FromString,
                     response_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.FreezeUserResponse.SerializeToString,
+            ),
+            'AuthorizePayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.AuthorizePayment,
+                    request_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.AuthorizePaymentRequest.FromString,
+                    response_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.AuthorizePaymentResponse.SerializeToString,
+            ),
+            'SettleLimits': grpc.unary_unary_rpc_method_handler(
+                    servicer.SettleLimits,
+                    request_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.SettleLimitsRequest.FromString,
+                    response_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.SettleLimitsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -706,6 +742,60 @@ class IdentityService:
             '/paysuite.identity.v1.IdentityService/FreezeUser',
             paysuite_dot_identity_dot_v1_dot_identity__service__pb2.FreezeUserRequest.SerializeToString,
             paysuite_dot_identity_dot_v1_dot_identity__service__pb2.FreezeUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AuthorizePayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.identity.v1.IdentityService/AuthorizePayment',
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.AuthorizePaymentRequest.SerializeToString,
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.AuthorizePaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SettleLimits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.identity.v1.IdentityService/SettleLimits',
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.SettleLimitsRequest.SerializeToString,
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.SettleLimitsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -63,6 +63,13 @@ class IdentityServiceStub:
     """Lists the user's verification attempts (audit trail), newest first."""
     FreezeUser: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.FreezeUserRequest, _identity_service_pb2.FreezeUserResponse]
     """Freezes or unfreezes a user; audited."""
+    AuthorizePayment: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.AuthorizePaymentRequest, _identity_service_pb2.AuthorizePaymentResponse]
+    """Checks that the user may pay (and with which card, for a card payment) and reserves the
+    amount against their limits, in one step; idempotent by payment id. A refusal is an
+    answer, not an error.
+    """
+    SettleLimits: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.SettleLimitsRequest, _identity_service_pb2.SettleLimitsResponse]
+    """Commits or releases the limit reservations of many payments at once; idempotent."""
 
 @_typing.type_check_only
 class IdentityServiceAsyncStub(IdentityServiceStub):
@@ -99,6 +106,13 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """Lists the user's verification attempts (audit trail), newest first."""
     FreezeUser: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.FreezeUserRequest, _identity_service_pb2.FreezeUserResponse]  # type: ignore[assignment]
     """Freezes or unfreezes a user; audited."""
+    AuthorizePayment: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.AuthorizePaymentRequest, _identity_service_pb2.AuthorizePaymentResponse]  # type: ignore[assignment]
+    """Checks that the user may pay (and with which card, for a card payment) and reserves the
+    amount against their limits, in one step; idempotent by payment id. A refusal is an
+    answer, not an error.
+    """
+    SettleLimits: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.SettleLimitsRequest, _identity_service_pb2.SettleLimitsResponse]  # type: ignore[assignment]
+    """Commits or releases the limit reservations of many payments at once; idempotent."""
 
 class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
     """Users, real-name status, bound cards and payment eligibility. Answers carry masked PII only."""
@@ -222,5 +236,24 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.FreezeUserResponse, _abc.Awaitable[_identity_service_pb2.FreezeUserResponse]]:
         """Freezes or unfreezes a user; audited."""
+
+    @_abc_1.abstractmethod
+    def AuthorizePayment(
+        self,
+        request: _identity_service_pb2.AuthorizePaymentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.AuthorizePaymentResponse, _abc.Awaitable[_identity_service_pb2.AuthorizePaymentResponse]]:
+        """Checks that the user may pay (and with which card, for a card payment) and reserves the
+        amount against their limits, in one step; idempotent by payment id. A refusal is an
+        answer, not an error.
+        """
+
+    @_abc_1.abstractmethod
+    def SettleLimits(
+        self,
+        request: _identity_service_pb2.SettleLimitsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.SettleLimitsResponse, _abc.Awaitable[_identity_service_pb2.SettleLimitsResponse]]:
+        """Commits or releases the limit reservations of many payments at once; idempotent."""
 
 def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
