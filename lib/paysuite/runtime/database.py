@@ -1,7 +1,8 @@
-"""Async SQLAlchemy engine pinned to a service's schema, and a rollback-by-default unit of work."""
+"""Engines and pools pinned to a service's schema, and the rollback-by-default unit of work."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -35,10 +36,55 @@ def create_engine(dsn: str, *, schema: str, service: str, pool_size: int = 10) -
 R = TypeVar("R")
 
 
-class SqlUnitOfWork(Generic[R]):
-    """One database transaction with a repository bound to it; rolls back unless committed."""
+class UnitOfWorkFinished(RuntimeError):
+    """A unit of work was used after its commit, or outside its `async with`."""
 
-    repo: R
+
+class UnitOfWork(ABC, Generic[R]):
+    """One database transaction with a repository bound to it. Both kinds below keep this:
+
+    - `async with` takes a connection and begins the transaction; leaving the block rolls back
+      whatever was not committed (an exception included) and gives the connection back.
+    - `commit()` commits and ends the unit: after it, `repo`, `commit()` and `rollback()` raise
+      UnitOfWorkFinished. Work that follows a commit takes a new unit.
+    - `rollback()` undoes the unit's work so far and goes on in a fresh transaction on the same
+      connection: a use case that lost an insert race reads what the winner wrote.
+    """
+
+    _repo: R | None = None
+
+    @property
+    def repo(self) -> R:
+        if self._repo is None:
+            raise UnitOfWorkFinished("the unit of work is committed or not open: open a new one")
+        return self._repo
+
+    def _finish(self) -> None:
+        """Checks the unit is open and ends it."""
+        if self._repo is None:
+            raise UnitOfWorkFinished("the unit of work is committed or not open")
+        self._repo = None
+
+    @abstractmethod
+    async def __aenter__(self) -> Self: ...
+
+    @abstractmethod
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    @abstractmethod
+    async def commit(self) -> None: ...
+
+    @abstractmethod
+    async def rollback(self) -> None: ...
+
+
+class SqlUnitOfWork(UnitOfWork[R]):
+    """The unit of work on a SQLAlchemy connection."""
 
     def __init__(
         self,
@@ -51,18 +97,17 @@ class SqlUnitOfWork(Generic[R]):
         self._isolation_level = isolation_level
         self._connection: AsyncConnection | None = None
 
-    @property
-    def connection(self) -> AsyncConnection:
-        if self._connection is None:
-            raise RuntimeError("unit of work used outside 'async with'")
-        return self._connection
-
     async def __aenter__(self) -> Self:
-        self._connection = await self._engine.connect()
-        if self._isolation_level:
-            await self._connection.execution_options(isolation_level=self._isolation_level)
-        await self._connection.begin()
-        self.repo = self._repository(self._connection)
+        self._connection = connection = await self._engine.connect()
+        try:
+            if self._isolation_level:
+                await connection.execution_options(isolation_level=self._isolation_level)
+            await connection.begin()
+        except BaseException:
+            self._connection = None
+            await connection.close()
+            raise
+        self._repo = self._repository(connection)
         return self
 
     async def __aexit__(
@@ -71,7 +116,9 @@ class SqlUnitOfWork(Generic[R]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        connection, self._connection = self.connection, None
+        connection, self._connection, self._repo = self._connection, None, None
+        if connection is None:
+            raise UnitOfWorkFinished("unit of work left without being entered")
         try:
             if connection.in_transaction():
                 await connection.rollback()
@@ -79,12 +126,16 @@ class SqlUnitOfWork(Generic[R]):
             await connection.close()
 
     async def commit(self) -> None:
-        await self.connection.commit()
-        await self.connection.begin()
+        self._finish()
+        assert self._connection is not None
+        await self._connection.commit()
 
     async def rollback(self) -> None:
-        await self.connection.rollback()
-        await self.connection.begin()
+        repo, self._repo = self.repo, None
+        assert self._connection is not None
+        await self._connection.rollback()
+        await self._connection.begin()
+        self._repo = repo
 
 
 async def driver_connection(
@@ -124,14 +175,12 @@ async def _keep_session(connection: Any) -> None:
 _ISOLATION_SQL = {"read_committed": "READ COMMITTED", "repeatable_read": "REPEATABLE READ"}
 
 
-class PoolUnitOfWork(Generic[R]):
-    """One asyncpg transaction with a repository bound to it; rolls back unless committed.
+class PoolUnitOfWork(UnitOfWork[R]):
+    """The unit of work on a connection of a plain asyncpg pool.
 
     `begin_sql` is sent in the same round trip as BEGIN (e.g. a transaction-scoped lock every
     unit of this kind takes first), which saves a round trip on hot paths.
     """
-
-    repo: R
 
     def __init__(
         self,
@@ -155,7 +204,7 @@ class PoolUnitOfWork(Generic[R]):
         except BaseException:
             await self._pool.release(self._connection)
             raise
-        self.repo = self._repository(self._connection)
+        self._repo = self._repository(self._connection)
         return self
 
     async def _begin(self) -> None:
@@ -168,6 +217,7 @@ class PoolUnitOfWork(Generic[R]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._repo = None
         try:
             if self._open:
                 self._open = False
@@ -176,12 +226,37 @@ class PoolUnitOfWork(Generic[R]):
             await self._pool.release(self._connection)
 
     async def commit(self) -> None:
-        """Commits; the unit of work is finished (no new transaction is opened after it)."""
+        self._finish()
         self._open = False
         await self._connection.execute("COMMIT")
 
     async def rollback(self) -> None:
-        """Rolls back and opens a fresh transaction on the same connection."""
+        repo, self._repo = self.repo, None
         self._open = False
         await self._connection.execute("ROLLBACK")
         await self._begin()
+        self._repo = repo
+
+
+class PoolSession(Generic[R]):
+    """A pooled connection with a repository bound and no transaction around it: each
+    statement commits by itself. For changes that are one statement (a guarded update with its
+    effects in one WITH clause), which a unit of work would only cost BEGIN and COMMIT more."""
+
+    def __init__(self, pool: Any, repository: Callable[[Any], R]) -> None:
+        self._pool = pool
+        self._repository = repository
+        self._connection: Any = None
+
+    async def __aenter__(self) -> R:
+        self._connection = await self._pool.acquire()
+        return self._repository(self._connection)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection, self._connection = self._connection, None
+        await self._pool.release(connection)
