@@ -36,6 +36,7 @@ from paysuite.gateway.v1 import gateway_service_pb2, gateway_service_pb2_grpc
 from paysuite.runtime.clients import open_channel
 from paysuite.runtime.database import create_engine
 from paysuite.runtime.entrypoint import ServiceDefinition
+from paysuite.runtime.paging import Paging
 from paysuite.runtime.server import ServiceApp, grpc_service_app
 
 SCHEMA = "gateway"
@@ -150,7 +151,8 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     async def channel_notifications() -> None:
         await serve_listener(listener.application(), notify_socket)
 
-    servicer = GatewayServicer(deps, verification, routes=egress)
+    paging = Paging(settings.page_token_key.get_secret_value().encode())
+    servicer = GatewayServicer(deps, verification, paging, routes=egress)
 
     async def close_channels() -> None:
         notify_socket.close()  # already closed by the listener when it ran

@@ -17,10 +17,10 @@ from gateway.channel_settings import (
     dev_channels,
 )
 from gateway.domain.channel_hours import ChannelHours
-from paysuite.runtime.settings import ServiceSettings
+from paysuite.runtime.settings import PagedServiceSettings
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(PagedServiceSettings):
     model_config = SettingsConfigDict(
         env_prefix="GATEWAY_", env_nested_delimiter="__", extra="ignore", frozen=True
     )

@@ -18,6 +18,7 @@ from paysuite.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
 from paysuite.runtime.clients import open_channel
 from paysuite.runtime.database import SqlUnitOfWork, create_engine
 from paysuite.runtime.entrypoint import ServiceDefinition
+from paysuite.runtime.paging import Paging
 from paysuite.runtime.server import ServiceApp, grpc_service_app
 
 SCHEMA = "identity"
@@ -56,7 +57,7 @@ async def build_app(settings: IdentitySettings) -> ServiceApp:
             one_user_per_person=settings.one_user_per_person,
         ),
     )
-    servicer = IdentityServicer(deps)
+    servicer = IdentityServicer(deps, Paging(settings.page_token_key.get_secret_value().encode()))
 
     return grpc_service_app(
         "identity",

@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from identity.domain.limits import LimitPolicy, YearWindow
-from paysuite.runtime.settings import ServiceSettings
+from paysuite.runtime.settings import PagedServiceSettings
 
 
 def _dev_key(label: str) -> str:
@@ -21,7 +21,7 @@ DEV_PII_KEYS = f"dev1:{_dev_key('pii')}"
 DEV_BLIND_INDEX_KEY = _dev_key("blind-index")
 
 
-class IdentitySettings(ServiceSettings):
+class IdentitySettings(PagedServiceSettings):
     model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore", frozen=True)
 
     service_name: str = "identity"

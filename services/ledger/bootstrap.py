@@ -12,6 +12,7 @@ from paysuite.clock import utc_now
 from paysuite.ledger.v1 import ledger_service_pb2, ledger_service_pb2_grpc
 from paysuite.runtime.database import create_pool
 from paysuite.runtime.entrypoint import ServiceDefinition
+from paysuite.runtime.paging import Paging
 from paysuite.runtime.server import ServiceApp, grpc_service_app
 
 SCHEMA = "ledger"
@@ -22,7 +23,8 @@ async def build_app(settings: LedgerSettings) -> ServiceApp:
         settings.dsn, schema=SCHEMA, service="ledger", size=settings.db_pool_size
     )
     units = LedgerUnits(pool)
-    servicer = LedgerServicer(units, utc_now)
+    paging = Paging(settings.page_token_key.get_secret_value().encode())
+    servicer = LedgerServicer(units, utc_now, paging)
 
     async def expire_holds() -> None:
         await run_expiry(units, utc_now)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
-from paysuite.runtime.settings import ServiceSettings
+from paysuite.runtime.settings import PagedServiceSettings
 
 
-class LedgerSettings(ServiceSettings):
+class LedgerSettings(PagedServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore", frozen=True)
 
     service_name: str = "ledger"

@@ -21,6 +21,7 @@ from paysuite.runtime.grpc_errors import error_reason
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
 from tests.integration.conftest import Replica
+from tests.integration.paging_support import refused_page_token, tampered
 from tests.integration.test_gateway_egress import charges_at_bank
 
 DialFaults = Callable[..., Awaitable[None]]
@@ -224,6 +225,14 @@ async def test_list_payments_filters_and_pages(gateway: pb_grpc.GatewayServiceAs
             break
     assert {first.payment_id, duplicate.payment.payment_id} <= set(seen)
     assert len(seen) == len(set(seen))
+    listing = pb.ListPaymentsRequest(merchant_id=demo.MERCHANT_ID, page_size=1)
+    token = (await gateway.ListPayments(listing)).next_page_token
+    other_state = pb.ListPaymentsRequest(
+        merchant_id=demo.MERCHANT_ID, state=pb.Payment.STATE_FAILED, page_token=token
+    )
+    assert "filters differ" in await refused_page_token(gateway.ListPayments(other_state))
+    listing.page_token = tampered(token)
+    assert "not a page token" in await refused_page_token(gateway.ListPayments(listing))
     one = await gateway.ListPayments(
         pb.ListPaymentsRequest(merchant_id=demo.MERCHANT_ID, merchant_order_no=order)
     )

@@ -145,6 +145,16 @@ async def test_tier_rises_with_each_external_verification(
         )
     )
     assert (await identity.GetTier(pb.GetTierRequest(user_id=user_id))).tier == pb.TIER_CLASS_I
+    listed: list[str] = []
+    token = ""
+    for expected in (4, 2):  # six cards: the real-naming one, four banks, PSBC
+        page = await identity.ListCards(
+            pb.ListCardsRequest(user_id=user_id, page_size=4, page_token=token)
+        )
+        assert len(page.cards) == expected
+        listed += [c.card_id for c in page.cards]
+        token = page.next_page_token
+    assert not token and len(set(listed)) == 6
 
 
 async def test_one_person_is_real_named_on_one_user(

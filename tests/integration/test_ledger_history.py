@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from tests.integration.ledger_support import Ledger, account, isolated_ledger, tag, transfer
+from tests.integration.paging_support import refused_page_token
 
 
 async def test_history_pages_with_running_balance_and_balance_as_of_time(admin_url: str) -> None:
@@ -32,6 +33,13 @@ async def test_history_pages_with_running_balance_and_balance_as_of_time(admin_u
             token = page.next_page_token
             if not token:
                 break
+        first = await ledger.stub.ListAccountEntries(
+            pb.ListAccountEntriesRequest(account_id=shop, page_size=2)
+        )
+        elsewhere = pb.ListAccountEntriesRequest(account_id=cash, page_token=first.next_page_token)
+        assert "filters differ" in await refused_page_token(
+            ledger.stub.ListAccountEntries(elsewhere)
+        )
         running = [sum(amounts[: i + 1]) for i in range(len(amounts))]
         assert [e.balance_after.minor_units for e in seen] == running
         assert [e.amount.minor_units for e in seen] == amounts

@@ -118,6 +118,11 @@ def test_deployment(base: list[Manifest], svc: str, port: int) -> None:
         }
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://otel-collector:4317"
         assert env["OTEL_RESOURCE_ATTRIBUTES"]["value"] == "service.namespace=paysuite"
+        if svc != "recon":  # every service with list RPCs signs its page tokens
+            assert env[f"{svc.upper()}_PAGE_TOKEN_KEY"]["valueFrom"]["secretKeyRef"] == {
+                "name": f"{svc}-paging",
+                "key": "page-token-key",
+            }
 
 
 def test_service_specific_env(base: list[Manifest]) -> None:

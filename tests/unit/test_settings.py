@@ -10,8 +10,10 @@ from pydantic import ValidationError
 from gateway.settings import GatewaySettings
 from identity.settings import DEV_PII_KEYS, IdentitySettings
 from ledger.settings import LedgerSettings
+from paysuite.runtime.settings import dev_page_token_key
 
 SHARED = "postgresql://postgres@db:5432/paysuite"
+PAGE_TOKEN_KEY = "prod-page-token-key-0123456789abcdef"
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +21,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     prefixes = ("PAYSUITE_", "DATABASE_URL", "LEDGER_", "IDENTITY_", "GATEWAY_", "RECON_")
     for name in [n for n in os.environ if n.startswith(prefixes)]:
         monkeypatch.delenv(name)
+    for service in ("LEDGER", "IDENTITY", "GATEWAY"):  # set here; its own test takes it away
+        monkeypatch.setenv(f"{service}_PAGE_TOKEN_KEY", PAGE_TOKEN_KEY)
 
 
 def test_dev_derives_the_service_role_from_the_shared_url(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,3 +146,32 @@ def test_gateway_verifies_cards_only_at_a_bank_channel(monkeypatch: pytest.Monke
     set_channel(monkeypatch, "bank_2", "bank")
     with pytest.raises(ValidationError, match="is no bank channel"):
         GatewaySettings()  # no channel named banksim any more
+
+
+def test_services_with_list_rpcs_need_their_own_page_token_key_outside_dev(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEDGER_DATABASE_URL", "postgresql://paysuite_ledger:s3cr3t-x@db/p")
+    monkeypatch.delenv("LEDGER_PAGE_TOKEN_KEY")
+    with pytest.raises(ValidationError, match="LEDGER_PAGE_TOKEN_KEY is required outside dev"):
+        LedgerSettings()
+    monkeypatch.setenv("LEDGER_PAGE_TOKEN_KEY", dev_page_token_key("ledger"))
+    with pytest.raises(ValidationError, match="dev key must not be used"):
+        LedgerSettings()
+    monkeypatch.setenv("LEDGER_PAGE_TOKEN_KEY", "too-short")
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        LedgerSettings()
+    monkeypatch.setenv("LEDGER_PAGE_TOKEN_KEY", PAGE_TOKEN_KEY)
+    assert PAGE_TOKEN_KEY not in repr(LedgerSettings())
+
+
+def test_dev_signs_page_tokens_with_a_dev_key_of_each_service(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PAYSUITE_ENV", "dev")
+    monkeypatch.setenv("DATABASE_URL", SHARED)
+    monkeypatch.delenv("LEDGER_PAGE_TOKEN_KEY")
+    monkeypatch.delenv("IDENTITY_PAGE_TOKEN_KEY")
+    ledger, identity = LedgerSettings().page_token_key, IdentitySettings().page_token_key
+    assert ledger.get_secret_value() == dev_page_token_key("ledger")
+    assert identity.get_secret_value() == dev_page_token_key("identity")

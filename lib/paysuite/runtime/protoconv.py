@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from datetime import UTC, date, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.type import date_pb2
 
-from paysuite.errors import FieldViolation, InvalidArgument, Violations
+from paysuite.errors import Violations
 from paysuite.money import CurrencyError, Money, check_currency
 from paysuite.type.v1 import money_pb2
 
@@ -83,18 +81,3 @@ def date_from_proto(message: date_pb2.Date, field: str, violations: Violations) 
     except ValueError:
         violations.add(field, "must be a full calendar date")
         return None
-
-
-def page_token(cursor: str | None) -> str:
-    """An opaque next_page_token for a cursor; empty when there is no next page."""
-    return base64.urlsafe_b64encode(cursor.encode()).decode() if cursor else ""
-
-
-def page_cursor(token: str) -> str:
-    """The cursor inside a page_token from this API; INVALID_ARGUMENT for anything else."""
-    if not token:
-        return ""
-    try:
-        return base64.b64decode(token, altchars=b"-_", validate=True).decode()
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidArgument([FieldViolation("page_token", "not a token from this API")]) from exc

@@ -88,6 +88,38 @@ class ServiceSettings(CommonSettings):
         return self.database_url.get_secret_value()
 
 
+class PagedServiceSettings(ServiceSettings):
+    """A service with list RPCs: it signs their page tokens with a key of its own.
+
+    `<SERVICE>_PAGE_TOKEN_KEY` is required outside dev, at least 32 characters, and never the
+    dev key, which dev and test derive from the service's name.
+    """
+
+    page_token_key: SecretStr = SecretStr("")
+
+    @model_validator(mode="after")
+    def _require_page_token_key(self) -> Self:
+        variable = f"{self.service_name.upper()}_PAGE_TOKEN_KEY"
+        dev_key = dev_page_token_key(self.service_name)
+        key = self.page_token_key.get_secret_value()
+        if self.is_dev:
+            if not key:
+                object.__setattr__(self, "page_token_key", SecretStr(dev_key))
+            return self
+        if not key:
+            raise ValueError(f"{variable} is required outside dev")
+        if key == dev_key:
+            raise ValueError(f"{variable}: the dev key must not be used outside dev")
+        if len(key) < 32:
+            raise ValueError(f"{variable} must have at least 32 characters")
+        return self
+
+
+def dev_page_token_key(service: str) -> str:
+    """The public page token key of a service in dev and tests."""
+    return f"paysuite-dev-page-token-key-{service}"
+
+
 def service_url(shared_url: str, service: str) -> str:
     """Rewrites a server URL to connect as the service's own dev role."""
     return with_credentials(shared_url, service_role(service), dev_service_password(service))

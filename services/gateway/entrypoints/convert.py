@@ -23,16 +23,16 @@ from gateway.domain.ports import (
 )
 from gateway.domain.refunds import Refund, RefundState, RequestRefund
 from gateway.domain.verification import CardVerificationRecord
-from paysuite.errors import FieldViolation, InvalidArgument, Violations
+from paysuite.errors import Violations
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.money import Money
 from paysuite.runtime.enums import value_of
+from paysuite.runtime.paging import Page, PageSize, Paging
 from paysuite.runtime.protoconv import (
     check_id,
     date_from_proto,
     money_from_proto,
     money_to_proto,
-    page_cursor,
     timestamp,
 )
 
@@ -68,8 +68,8 @@ VERIFY_ELEMENTS = {
     VerifyElement.ID_NUMBER: pb.VERIFY_ELEMENT_ID_NUMBER,
     VerifyElement.PHONE: pb.VERIFY_ELEMENT_PHONE,
 }
-MAX_PAGE_SIZE = 5000
-DEFAULT_PAGE_SIZE = 500
+PAYMENTS_PAGE = PageSize(default=50, maximum=500)
+CHANNEL_TRANSACTIONS_PAGE = PageSize(default=500, maximum=5000)
 MAX_NAME_LENGTH = 64
 _ID_NUMBER_RE = re.compile(r"^[0-9]{17}[0-9X]$")
 _CARD_NUMBER_RE = re.compile(r"^[0-9]{13,19}$")
@@ -182,12 +182,6 @@ def verification_to_proto(record: CardVerificationRecord) -> pb.VerifyCardRespon
     )
 
 
-def page_size(value: int, violations: Violations) -> int:
-    if value < 0:
-        violations.add("page_size", "must not be negative")
-    return min(value or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-
-
 def payment_to_proto(payment: Payment) -> pb.Payment:
     return pb.Payment(
         payment_id=payment.payment_id,
@@ -243,38 +237,20 @@ class ListQuery:
     order_no: str
     state: PaymentState | None
     day: date | None
-    before: tuple[datetime, str] | None
-    size: int
+    page: Page[tuple[datetime, str]]
 
 
-def list_query(request: pb.ListPaymentsRequest) -> ListQuery:
+def list_query(request: pb.ListPaymentsRequest, paging: Paging) -> ListQuery:
     violations = Violations()
     check_id(request.merchant_id, "merchant_id", violations, max_length=32)
     check_id(request.merchant_order_no, "merchant_order_no", violations, required=False)
     day = None
     if request.HasField("accounting_date"):
         day = date_from_proto(request.accounting_date, "accounting_date", violations)
-    violations.require(request.page_size >= 0, "page_size", "must not be negative")
+    page = paging.page(request, PAYMENTS_PAGE, violations, (datetime, str))
     violations.raise_if_any()
-    cursor = page_cursor(request.page_token)
-    before = None
-    if cursor:
-        stamp, _, payment_id = cursor.partition("|")
-        try:
-            before = (datetime.fromisoformat(stamp), payment_id)
-        except ValueError as exc:
-            raise InvalidArgument(
-                [FieldViolation("page_token", "not a token from this API")]
-            ) from exc
     state = next((k for k, v in STATES.items() if v == request.state), None)
-    return ListQuery(
-        request.merchant_id,
-        request.merchant_order_no,
-        state,
-        day,
-        before,
-        min(request.page_size or 50, 500),
-    )
+    return ListQuery(request.merchant_id, request.merchant_order_no, state, day, page)
 
 
 def refund_command(request: pb.RefundPaymentRequest) -> RequestRefund:

@@ -23,13 +23,8 @@ from gateway.service_layer.deps import PaymentDeps
 from paysuite.errors import Violations
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
-from paysuite.runtime.protoconv import (
-    check_id,
-    date_from_proto,
-    page_cursor,
-    page_token,
-    timestamp,
-)
+from paysuite.runtime.paging import Paging
+from paysuite.runtime.protoconv import check_id, date_from_proto, timestamp
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -39,10 +34,12 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         self,
         deps: PaymentDeps,
         verification: VerificationDeps,
+        paging: Paging,
         *,
         routes: RouteHealthSource | None = None,
     ) -> None:
         self._deps = deps
+        self._paging = paging
         self._verification = verification
         self._routes = routes
 
@@ -78,15 +75,16 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         violations = Violations()
         check_id(request.channel, "channel", violations, max_length=32)
         day = date_from_proto(request.accounting_date, "accounting_date", violations)
-        size = convert.page_size(request.page_size, violations)
+        page = self._paging.page(request, convert.CHANNEL_TRANSACTIONS_PAGE, violations, (str,))
         violations.raise_if_any()
         assert day is not None
-        page, cursor = await channel_records.list_channel_transactions(
-            self._deps.uow, request.channel, day, size, page_cursor(request.page_token)
+        (after,) = page.after or ("",)
+        found, cursor = await channel_records.list_channel_transactions(
+            self._deps.uow, request.channel, day, page.size, after
         )
         return pb.ListChannelTransactionsResponse(
-            transactions=[convert.channel_transaction_to_proto(p) for p in page],
-            next_page_token=page_token(cursor),
+            transactions=[convert.channel_transaction_to_proto(p) for p in found],
+            next_page_token=page.token_after((cursor,) if cursor else None),
         )
 
     async def FetchChannelStatement(
@@ -128,24 +126,19 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
     async def ListPayments(
         self, request: pb.ListPaymentsRequest, context: Context
     ) -> pb.ListPaymentsResponse:
-        query = convert.list_query(request)
+        query = convert.list_query(request, self._paging)
         async with self._deps.uow() as work:
             found = await work.repo.list_payments(
                 query.merchant_id,
                 query.order_no,
                 query.state,
                 query.day,
-                query.before,
-                query.size + 1,
+                query.page.after,
+                query.page.size + 1,
             )
-        page = found[: query.size]
-        cursor = (
-            f"{page[-1].created_at.isoformat()}|{page[-1].payment_id}"
-            if len(found) > query.size
-            else None
-        )
+        payments, token = query.page.cut(found, lambda p: (p.created_at, p.payment_id))
         return pb.ListPaymentsResponse(
-            payments=[convert.payment_to_proto(p) for p in page], next_page_token=page_token(cursor)
+            payments=[convert.payment_to_proto(p) for p in payments], next_page_token=token
         )
 
     async def RefundPayment(

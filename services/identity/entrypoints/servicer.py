@@ -7,15 +7,19 @@ from typing import Any
 
 import grpc
 
+from identity.domain.model import Card
 from identity.entrypoints import convert
 from identity.service_layer import cards, limits, registration, tiering, verification
 from identity.service_layer.deps import IdentityDeps
-from paysuite.errors import FieldViolation, InvalidArgument, Violations
+from paysuite.errors import Violations
 from paysuite.identity.v1 import identity_service_pb2 as pb
 from paysuite.identity.v1 import identity_service_pb2_grpc as pb_grpc
-from paysuite.runtime.protoconv import check_id, money_from_proto, page_cursor, page_token
+from paysuite.runtime.paging import PageSize, Paging
+from paysuite.runtime.protoconv import check_id, money_from_proto
 
 Context = grpc.aio.ServicerContext[Any, Any]
+CARDS_PAGE = PageSize(default=20, maximum=100)
+ATTEMPTS_PAGE = PageSize(default=50, maximum=500)
 
 
 def _user_id(value: str) -> None:
@@ -29,9 +33,15 @@ def _reason(value: str, violations: Violations) -> str:
     return value.strip()
 
 
+def _card_position(card: Card) -> tuple[datetime, str]:
+    assert card.created_at is not None  # every stored card has one
+    return card.created_at, card.card_id
+
+
 class IdentityServicer(pb_grpc.IdentityServiceServicer):
-    def __init__(self, deps: IdentityDeps) -> None:
+    def __init__(self, deps: IdentityDeps, paging: Paging) -> None:
         self._deps = deps
+        self._paging = paging
 
     async def RegisterUser(
         self, request: pb.RegisterUserRequest, context: Context
@@ -78,9 +88,18 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
     async def ListCards(
         self, request: pb.ListCardsRequest, context: Context
     ) -> pb.ListCardsResponse:
-        _user_id(request.user_id)
-        found = await cards.list_cards(self._deps.uow, request.user_id)
-        return pb.ListCardsResponse(cards=[convert.card_to_proto(c) for c in found])
+        violations = Violations()
+        check_id(request.user_id, "user_id", violations, max_length=32)
+        page = self._paging.page(request, CARDS_PAGE, violations, (datetime, str))
+        violations.raise_if_any()
+        # A user has a handful of cards, oldest first: the keyset is applied to them in memory.
+        bound = await cards.list_cards(self._deps.uow, request.user_id)
+        after = page.after
+        found = [c for c in bound if after is None or _card_position(c) > after]
+        listed, token = page.cut(found[: page.size + 1], _card_position)
+        return pb.ListCardsResponse(
+            cards=[convert.card_to_proto(c) for c in listed], next_page_token=token
+        )
 
     async def UnbindCard(
         self, request: pb.UnbindCardRequest, context: Context
@@ -156,28 +175,14 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
     ) -> pb.ListVerificationAttemptsResponse:
         violations = Violations()
         check_id(request.user_id, "user_id", violations, max_length=32)
-        violations.require(request.page_size >= 0, "page_size", "must not be negative")
+        page = self._paging.page(request, ATTEMPTS_PAGE, violations, (datetime, str))
         violations.raise_if_any()
-        size = min(request.page_size or 50, 500)
-        cursor = page_cursor(request.page_token)
-        before = None
-        if cursor:
-            stamp, _, attempt_id = cursor.partition("|")
-            try:
-                before = (datetime.fromisoformat(stamp), attempt_id)
-            except ValueError as exc:
-                raise InvalidArgument(
-                    [FieldViolation("page_token", "not a token from this API")]
-                ) from exc
-        found = await verification.list_attempts(self._deps, request.user_id, before, size + 1)
-        page = found[:size]
-        last = (
-            f"{page[-1].created_at.isoformat()}|{page[-1].attempt_id}"
-            if len(found) > size
-            else None
+        found = await verification.list_attempts(
+            self._deps, request.user_id, page.after, page.size + 1
         )
+        attempts, token = page.cut(found, lambda a: (a.created_at, a.attempt_id))
         return pb.ListVerificationAttemptsResponse(
-            attempts=[convert.attempt_to_proto(a) for a in page], next_page_token=page_token(last)
+            attempts=[convert.attempt_to_proto(a) for a in attempts], next_page_token=token
         )
 
     async def FreezeUser(

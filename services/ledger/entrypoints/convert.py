@@ -295,9 +295,3 @@ def clear_suspense(request: pb.ClearSuspenseItemRequest) -> ClearSuspense:
         request.reason.strip(),
         request.business_reference.strip(),
     )
-
-
-def page_size(value: int, violations: Violations, default: int = 100, most: int = 1000) -> int:
-    if value < 0:
-        violations.add("page_size", "must not be negative")
-    return min(value or default, most)

@@ -16,18 +16,14 @@ from ledger.service_layer.group_commit import GroupCommit
 from ledger.service_layer.pipeline import PostingPipeline
 from ledger.service_layer.transfers import Clock
 from ledger.service_layer.unit_of_work import LedgerUnits
-from paysuite.errors import FieldViolation, InvalidArgument, Violations
+from paysuite.errors import Violations
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
-from paysuite.runtime.protoconv import (
-    check_id,
-    date_from_proto,
-    date_to_proto,
-    page_cursor,
-    page_token,
-)
+from paysuite.runtime.paging import PageSize, Paging
+from paysuite.runtime.protoconv import check_id, date_from_proto, date_to_proto
 
 Context = grpc.aio.ServicerContext[Any, Any]
+PAGE = PageSize(default=100, maximum=1000)
 
 
 def _account_id(value: str) -> None:
@@ -41,8 +37,9 @@ def _result(outcome: Outcome) -> tuple[pb.CreateTransferResult.ValueType, Any]:
 
 
 class LedgerServicer(pb_grpc.LedgerServiceServicer):
-    def __init__(self, units: LedgerUnits, clock: Clock) -> None:
+    def __init__(self, units: LedgerUnits, clock: Clock, paging: Paging) -> None:
         self._units = units
+        self._paging = paging
         self._uow = units.postings
         self._clock = clock
         self._pipeline = PostingPipeline(units, clock)
@@ -81,18 +78,17 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         self, request: pb.ListAccountsRequest, context: Context
     ) -> pb.ListAccountsResponse:
         violations = Violations()
-        size = convert.page_size(request.page_size, violations)
+        page = self._paging.page(request, PAGE, violations, (str,))
         check_id(request.owner_id, "owner_id", violations, required=False)
         violations.raise_if_any()
         owner = convert.OWNER_TYPES.get(request.owner_type)
-        accounts = await queries.list_accounts(
-            self._uow, owner, request.owner_id, page_cursor(request.page_token), size + 1
+        (after,) = page.after or ("",)
+        found = await queries.list_accounts(
+            self._uow, owner, request.owner_id, after, page.size + 1
         )
-        page = accounts[:size]
-        more = len(accounts) > size
+        accounts, token = page.cut(found, lambda a: (a.account_id,))
         return pb.ListAccountsResponse(
-            accounts=[present.account(a) for a in page],
-            next_page_token=page_token(page[-1].account_id if more else None),
+            accounts=[present.account(a) for a in accounts], next_page_token=token
         )
 
     async def GetTransfer(
@@ -129,19 +125,15 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
     ) -> pb.ListAccountEntriesResponse:
         violations = Violations()
         check_id(request.account_id, "account_id", violations, max_length=128)
-        size = convert.page_size(request.page_size, violations)
+        page = self._paging.page(request, PAGE, violations, (int,))
         violations.raise_if_any()
-        after = page_cursor(request.page_token)
-        if after and not after.isdigit():
-            raise InvalidArgument([FieldViolation("page_token", "not a token from this API")])
-        entries, split = await queries.list_entries(
-            self._uow, request.account_id, int(after or 0), size + 1
+        (after,) = page.after or (0,)
+        found, split = await queries.list_entries(
+            self._uow, request.account_id, after, page.size + 1
         )
-        page = entries[:size]
-        more = len(entries) > size
+        entries, token = page.cut(found, lambda e: (e.entry_id,))
         return pb.ListAccountEntriesResponse(
-            entries=[present.entry(e, split) for e in page],
-            next_page_token=page_token(str(page[-1].entry_id) if more else None),
+            entries=[present.entry(e, split) for e in entries], next_page_token=token
         )
 
     async def GetBalanceAsOf(
@@ -212,28 +204,16 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         self, request: pb.ListSuspenseItemsRequest, context: Context
     ) -> pb.ListSuspenseItemsResponse:
         violations = Violations()
-        size = convert.page_size(request.page_size, violations)
+        page = self._paging.page(request, PAGE, violations, (datetime, str))
         violations.raise_if_any()
         state = {
             pb.SuspenseItem.STATE_OPEN: SuspenseState.OPEN,
             pb.SuspenseItem.STATE_CLEARED: SuspenseState.CLEARED,
         }.get(request.state)
-        cursor = page_cursor(request.page_token)
-        after = None
-        if cursor:
-            stamp, _, item_id = cursor.partition("|")
-            try:
-                after = (datetime.fromisoformat(stamp), item_id)
-            except ValueError as exc:
-                raise InvalidArgument(
-                    [FieldViolation("page_token", "not a token from this API")]
-                ) from exc
-        items = await queries.list_items(self._uow, state, after, size + 1)
-        page = items[:size]
-        more = len(items) > size
-        last = f"{page[-1].created_at.isoformat()}|{page[-1].item_id}" if more else None
+        found = await queries.list_items(self._uow, state, page.after, page.size + 1)
+        items, token = page.cut(found, lambda i: (i.created_at, i.item_id))
         return pb.ListSuspenseItemsResponse(
-            items=[present.item(i) for i in page], next_page_token=page_token(last)
+            items=[present.item(i) for i in items], next_page_token=token
         )
 
     async def ClearSuspenseItem(
