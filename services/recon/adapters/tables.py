@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Date, DateTime, MetaData, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
@@ -19,12 +29,13 @@ runs = Table(
     Column("our_records", BigInteger, nullable=False),
     Column("counts", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("runs_by_channel_date", "channel", "statement_date"),
 )
 
 differences = Table(
     "differences",
     metadata,
-    Column("run_id", String(40), primary_key=True),
+    Column("run_id", String(40), ForeignKey("runs.run_id"), primary_key=True),
     Column("payment_id", String(64), primary_key=True),
     Column("outcome", String(24), nullable=False),
     Column("currency", String(3), nullable=False),
