@@ -140,7 +140,19 @@ async def test_reversal_is_linked_and_happens_at_most_once(ledger: Ledger) -> No
         await ledger.stub.GetTransfer(pb.GetTransferRequest(transfer_id=f"pay.{t}"))
     ).transfer
     assert original.reversed_by_transfer_id == f"rev.{t}"
-    assert cash
+    # The reversal mirrored the payment once; the refused ones moved nothing, cash not at all.
+    assert [await ledger.balance(a) for a in (wallet, cash, shop)] == [900, 900, 0]
+    entries = await ledger.db.fetch(
+        "SELECT transfer_id, account_id, side, amount FROM ledger.entries "
+        "WHERE transfer_id = ANY($1::text[]) ORDER BY entry_id",
+        [f"{name}.{t}" for name in ("pay", "rev", "rev2", "rev3")],
+    )
+    assert [tuple(e) for e in entries] == [
+        (f"pay.{t}", wallet, "D", 400),
+        (f"pay.{t}", shop, "C", 400),
+        (f"rev.{t}", shop, "D", 400),
+        (f"rev.{t}", wallet, "C", 400),
+    ]
 
 
 async def test_concurrent_reversals_post_exactly_one(ledger: Ledger) -> None:
