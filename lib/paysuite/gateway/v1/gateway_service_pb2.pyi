@@ -734,9 +734,9 @@ class VerifyCardRequest(_message.Message):
     id_number: _builtins.str
     """Resident ID number, 18 characters."""
     card_number: _builtins.str
-    """Bank card number."""
+    """Bank card number; required unless the method is NAME_ID."""
     phone: _builtins.str
-    """Bank-reserved mobile phone, 11 digits."""
+    """Bank-reserved mobile phone, 11 digits; required for FOUR_ELEMENTS only."""
     sign_agreement: _builtins.bool
     """Also sign the card up for quick pay when the elements match (four elements only)."""
     method: Global___VerifyMethod.ValueType

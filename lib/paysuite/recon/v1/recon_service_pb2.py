@@ -22,29 +22,52 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from google.type import date_pb2 as google_dot_type_dot_date__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%paysuite/recon/v1/recon_service.proto\x12\x11paysuite.recon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"O\n\x0cOutcomeCount\x12\x30\n\x07outcome\x18\x01 \x01(\x0e\x32\x1f.paysuite.recon.v1.MatchOutcome\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\x8b\x03\n\x11ReconciliationRun\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12)\n\x0estatement_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12\x39\n\x05state\x18\x04 \x01(\x0e\x32*.paysuite.recon.v1.ReconciliationRun.State\x12\x16\n\x0estatement_rows\x18\x05 \x01(\x03\x12\x13\n\x0bour_records\x18\x06 \x01(\x03\x12\x37\n\x0eoutcome_counts\x18\x07 \x03(\x0b\x32\x1f.paysuite.recon.v1.OutcomeCount\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"X\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n\rSTATE_RUNNING\x10\x01\x12\x13\n\x0fSTATE_COMPLETED\x10\x02\x12\x10\n\x0cSTATE_FAILED\x10\x03\"j\n\x18RunReconciliationRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12)\n\x0estatement_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\"N\n\x19RunReconciliationResponse\x12\x31\n\x03run\x18\x01 \x01(\x0b\x32$.paysuite.recon.v1.ReconciliationRun*\x9c\x01\n\x0cMatchOutcome\x12\x1d\n\x19MATCH_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15MATCH_OUTCOME_MATCHED\x10\x01\x12\x16\n\x12MATCH_OUTCOME_LONG\x10\x02\x12\x17\n\x13MATCH_OUTCOME_SHORT\x10\x03\x12!\n\x1dMATCH_OUTCOME_AMOUNT_MISMATCH\x10\x04\x32~\n\x0cReconService\x12n\n\x11RunReconciliation\x12+.paysuite.recon.v1.RunReconciliationRequest\x1a,.paysuite.recon.v1.RunReconciliationResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%paysuite/recon/v1/recon_service.proto\x12\x11paysuite.recon.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"O\n\x0cOutcomeCount\x12\x30\n\x07outcome\x18\x01 \x01(\x0e\x32\x1f.paysuite.recon.v1.MatchOutcome\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\xbb\x03\n\x11ReconciliationRun\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63hannel\x18\x02 \x01(\tB\x04\xe2\x41\x01\x05\x12/\n\x0estatement_date\x18\x03 \x01(\x0b\x32\x11.google.type.DateB\x04\xe2\x41\x01\x05\x12?\n\x05state\x18\x04 \x01(\x0e\x32*.paysuite.recon.v1.ReconciliationRun.StateB\x04\xe2\x41\x01\x03\x12\x1c\n\x0estatement_rows\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0bour_records\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12=\n\x0eoutcome_counts\x18\x07 \x03(\x0b\x32\x1f.paysuite.recon.v1.OutcomeCountB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"X\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n\rSTATE_RUNNING\x10\x01\x12\x13\n\x0fSTATE_COMPLETED\x10\x02\x12\x10\n\x0cSTATE_FAILED\x10\x03\"|\n\x18RunReconciliationRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07\x63hannel\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x0estatement_date\x18\x03 \x01(\x0b\x32\x11.google.type.DateB\x04\xe2\x41\x01\x02\"N\n\x19RunReconciliationResponse\x12\x31\n\x03run\x18\x01 \x01(\x0b\x32$.paysuite.recon.v1.ReconciliationRun*\x9c\x01\n\x0cMatchOutcome\x12\x1d\n\x19MATCH_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15MATCH_OUTCOME_MATCHED\x10\x01\x12\x16\n\x12MATCH_OUTCOME_LONG\x10\x02\x12\x17\n\x13MATCH_OUTCOME_SHORT\x10\x03\x12!\n\x1dMATCH_OUTCOME_AMOUNT_MISMATCH\x10\x04\x32~\n\x0cReconService\x12n\n\x11RunReconciliation\x12+.paysuite.recon.v1.RunReconciliationRequest\x1a,.paysuite.recon.v1.RunReconciliationResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'paysuite.recon.v1.recon_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MATCHOUTCOME']._serialized_start=785
-  _globals['_MATCHOUTCOME']._serialized_end=941
-  _globals['_OUTCOMECOUNT']._serialized_start=117
-  _globals['_OUTCOMECOUNT']._serialized_end=196
-  _globals['_RECONCILIATIONRUN']._serialized_start=199
-  _globals['_RECONCILIATIONRUN']._serialized_end=594
-  _globals['_RECONCILIATIONRUN_STATE']._serialized_start=506
-  _globals['_RECONCILIATIONRUN_STATE']._serialized_end=594
-  _globals['_RUNRECONCILIATIONREQUEST']._serialized_start=596
-  _globals['_RUNRECONCILIATIONREQUEST']._serialized_end=702
-  _globals['_RUNRECONCILIATIONRESPONSE']._serialized_start=704
-  _globals['_RUNRECONCILIATIONRESPONSE']._serialized_end=782
-  _globals['_RECONSERVICE']._serialized_start=943
-  _globals['_RECONSERVICE']._serialized_end=1069
+  _globals['_RECONCILIATIONRUN'].fields_by_name['run_id']._loaded_options = None
+  _globals['_RECONCILIATIONRUN'].fields_by_name['run_id']._serialized_options = b'\342A\001\003'
+  _globals['_RECONCILIATIONRUN'].fields_by_name['channel']._loaded_options = None
+  _globals['_RECONCILIATIONRUN'].fields_by_name['channel']._serialized_options = b'\342A\001\005'
+  _globals['_RECONCILIATIONRUN'].fields_by_name['statement_date']._loaded_options = None
+  _globals['_RECONCILIATIONRUN'].fields_by_name['statement_date']._serialized_options = b'\342A\001\005'
+  _globals['_RECONCILIATIONRUN'].fields_by_name['state']._loaded_options = None
+  _globals['_RECONCILIATIONRUN'].fields_by_name['state']._serialized_options = b'\342A\001\003'
+  _globals['_RECONCILIATIONRUN'].fields_by_name['statement_rows']._loaded_options = None
+  _globals['_RECONCILIATIONRUN'].fields_by_name['statement_rows']._serialized_options = b'\342A\001\003'
+  _globals['_RECONCILIATIONRUN'].fields_by_name['our_records']._loaded_options = None
+  _globals['_RECONCILIATIONRUN'].fields_by_name['our_records']._serialized_options = b'\342A\001\003'
+  _globals['_RECONCILIATIONRUN'].fields_by_name['outcome_counts']._loaded_options = None
+  _globals['_RECONCILIATIONRUN'].fields_by_name['outcome_counts']._serialized_options = b'\342A\001\003'
+  _globals['_RECONCILIATIONRUN'].fields_by_name['create_time']._loaded_options = None
+  _globals['_RECONCILIATIONRUN'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_RUNRECONCILIATIONREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_RUNRECONCILIATIONREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
+  _globals['_RUNRECONCILIATIONREQUEST'].fields_by_name['channel']._loaded_options = None
+  _globals['_RUNRECONCILIATIONREQUEST'].fields_by_name['channel']._serialized_options = b'\342A\001\002'
+  _globals['_RUNRECONCILIATIONREQUEST'].fields_by_name['statement_date']._loaded_options = None
+  _globals['_RUNRECONCILIATIONREQUEST'].fields_by_name['statement_date']._serialized_options = b'\342A\001\002'
+  _globals['_MATCHOUTCOME']._serialized_start=884
+  _globals['_MATCHOUTCOME']._serialized_end=1040
+  _globals['_OUTCOMECOUNT']._serialized_start=150
+  _globals['_OUTCOMECOUNT']._serialized_end=229
+  _globals['_RECONCILIATIONRUN']._serialized_start=232
+  _globals['_RECONCILIATIONRUN']._serialized_end=675
+  _globals['_RECONCILIATIONRUN_STATE']._serialized_start=587
+  _globals['_RECONCILIATIONRUN_STATE']._serialized_end=675
+  _globals['_RUNRECONCILIATIONREQUEST']._serialized_start=677
+  _globals['_RUNRECONCILIATIONREQUEST']._serialized_end=801
+  _globals['_RUNRECONCILIATIONRESPONSE']._serialized_start=803
+  _globals['_RUNRECONCILIATIONRESPONSE']._serialized_end=881
+  _globals['_RECONSERVICE']._serialized_start=1042
+  _globals['_RECONSERVICE']._serialized_end=1168
 # @@protoc_insertion_point(module_scope)
