@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from types import TracebackType
 from typing import Any, cast
 
 import pytest
 
 from paysuite.money import Money
+from paysuite.runtime.database import UnitOfWork
 from recon.adapters.banksim_statement import parse
 from recon.domain.model import (
     MatchResult,
@@ -39,22 +39,22 @@ class _Repo:
         self.differences += [r for r in results if r.outcome is not Outcome.MATCHED]
 
 
-class _Work:
+class _Work(UnitOfWork[_Repo]):
+    """The unit-of-work contract over a repository in memory (nothing to roll back)."""
+
     def __init__(self, repo: _Repo) -> None:
-        self.repo = repo
+        super().__init__(lambda _: repo)
 
-    async def __aenter__(self) -> _Work:
-        return self
+    async def _open(self) -> None:
+        return None
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def _close(self) -> None:
         return None
 
     async def commit(self) -> None:
+        self._finish()
+
+    async def rollback(self) -> None:
         return None
 
 

@@ -49,15 +49,48 @@ class UnitOfWork(ABC, Generic[R]):
       UnitOfWorkFinished. Work that follows a commit takes a new unit.
     - `rollback()` undoes the unit's work so far and goes on in a fresh transaction on the same
       connection: a use case that lost an insert race reads what the winner wrote.
+    - An error raised in the unit leaves it as `translate` makes it: a service's adapters
+      override that to turn the driver's errors into the service's own.
     """
 
     _repo: R | None = None
+
+    def __init__(self, repository: Callable[[Any], R]) -> None:
+        self._repository = repository
 
     @property
     def repo(self) -> R:
         if self._repo is None:
             raise UnitOfWorkFinished("the unit of work is committed or not open: open a new one")
         return self._repo
+
+    def translate(self, error: Exception) -> Exception | None:
+        """The exception to raise instead of an error raised in the unit; None keeps it."""
+        return None
+
+    async def __aenter__(self) -> Self:
+        try:
+            self._repo = self._repository(await self._open())
+        except Exception as error:
+            self._raise_translated(error)
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._repo = None
+        await self._close()
+        if isinstance(exc, Exception):
+            self._raise_translated(exc)
+
+    def _raise_translated(self, error: Exception) -> None:
+        translated = self.translate(error)
+        if translated is not None:
+            raise translated from error
 
     def _finish(self) -> None:
         """Checks the unit is open and ends it."""
@@ -66,15 +99,12 @@ class UnitOfWork(ABC, Generic[R]):
         self._repo = None
 
     @abstractmethod
-    async def __aenter__(self) -> Self: ...
+    async def _open(self) -> Any:
+        """Takes a connection and begins the transaction; returns the connection."""
 
     @abstractmethod
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
+    async def _close(self) -> None:
+        """Rolls back what was not committed and gives the connection back."""
 
     @abstractmethod
     async def commit(self) -> None: ...
@@ -92,31 +122,25 @@ class SqlUnitOfWork(UnitOfWork[R]):
         repository: Callable[[AsyncConnection], R],
         isolation_level: str | None = None,
     ) -> None:
+        super().__init__(repository)
         self._engine = engine
-        self._repository = repository
         self._isolation_level = isolation_level
         self._connection: AsyncConnection | None = None
 
-    async def __aenter__(self) -> Self:
-        self._connection = connection = await self._engine.connect()
+    async def _open(self) -> AsyncConnection:
+        connection = await self._engine.connect()
         try:
             if self._isolation_level:
                 await connection.execution_options(isolation_level=self._isolation_level)
             await connection.begin()
         except BaseException:
-            self._connection = None
             await connection.close()
             raise
-        self._repo = self._repository(connection)
-        return self
+        self._connection = connection
+        return connection
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        connection, self._connection, self._repo = self._connection, None, None
+    async def _close(self) -> None:
+        connection, self._connection = self._connection, None
         if connection is None:
             raise UnitOfWorkFinished("unit of work left without being entered")
         try:
@@ -189,50 +213,43 @@ class PoolUnitOfWork(UnitOfWork[R]):
         isolation: str = "read_committed",
         begin_sql: str = "",
     ) -> None:
+        super().__init__(repository)
         self._pool = pool
-        self._repository = repository
         self._begin_sql = f"BEGIN ISOLATION LEVEL {_ISOLATION_SQL[isolation]}" + (
             f"; {begin_sql}" if begin_sql else ""
         )
         self._connection: Any = None
-        self._open = False
+        self._in_transaction = False
 
-    async def __aenter__(self) -> Self:
+    async def _open(self) -> Any:
         self._connection = await self._pool.acquire()
         try:
             await self._begin()
         except BaseException:
             await self._pool.release(self._connection)
             raise
-        self._repo = self._repository(self._connection)
-        return self
+        return self._connection
 
     async def _begin(self) -> None:
         await self._connection.execute(self._begin_sql)
-        self._open = True
+        self._in_transaction = True
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._repo = None
+    async def _close(self) -> None:
         try:
-            if self._open:
-                self._open = False
+            if self._in_transaction:
+                self._in_transaction = False
                 await self._connection.execute("ROLLBACK")
         finally:
             await self._pool.release(self._connection)
 
     async def commit(self) -> None:
         self._finish()
-        self._open = False
+        self._in_transaction = False
         await self._connection.execute("COMMIT")
 
     async def rollback(self) -> None:
         repo, self._repo = self.repo, None
-        self._open = False
+        self._in_transaction = False
         await self._connection.execute("ROLLBACK")
         await self._begin()
         self._repo = repo

@@ -1,6 +1,7 @@
 """The identity unit of work: one transaction with the identity repository bound to it.
 
-The composition root makes them (bootstrap), over the engine it owns.
+The use cases hold to the contract in paysuite.runtime.database; the composition root
+(bootstrap) makes the units, over the engine it owns.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from identity.adapters.repository import IdentityRepository
-from paysuite.runtime.database import SqlUnitOfWork
+from paysuite.runtime import database
 
-UnitOfWork = SqlUnitOfWork[IdentityRepository]
+UnitOfWork = database.UnitOfWork[IdentityRepository]
 UnitOfWorkFactory = Callable[[], UnitOfWork]

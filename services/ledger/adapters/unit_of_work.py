@@ -5,8 +5,7 @@ Use cases retry or fall back on `WriteConflict` and `StoreRefused`, never on the
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TypeVar
 
 import asyncpg
 
@@ -18,23 +17,10 @@ R = TypeVar("R")
 _CONFLICTS = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError)
 
 
-def _refusal(error: Any) -> StoreRefused:
-    return WriteConflict(str(error)) if isinstance(error, _CONFLICTS) else StoreRefused(str(error))
-
-
 class LedgerUnitOfWork(PoolUnitOfWork[R]):
-    async def __aenter__(self) -> Self:
-        try:
-            return await super().__aenter__()
-        except asyncpg.PostgresError as error:
-            raise _refusal(error) from error
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await super().__aexit__(exc_type, exc, tb)
-        if isinstance(exc, asyncpg.PostgresError):
-            raise _refusal(exc) from exc
+    def translate(self, error: Exception) -> Exception | None:
+        if isinstance(error, _CONFLICTS):
+            return WriteConflict(str(error))
+        if isinstance(error, asyncpg.PostgresError):
+            return StoreRefused(str(error))
+        return None

@@ -1,14 +1,15 @@
 """The recon unit of work: one transaction with the recon repository bound to it.
 
-The composition root makes them (bootstrap), over the engine it owns.
+The use cases hold to the contract in paysuite.runtime.database; the composition root
+(bootstrap) makes the units, over the engine it owns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from paysuite.runtime.database import SqlUnitOfWork
+from paysuite.runtime import database
 from recon.adapters.repository import ReconRepository
 
-UnitOfWork = SqlUnitOfWork[ReconRepository]
+UnitOfWork = database.UnitOfWork[ReconRepository]
 UnitOfWorkFactory = Callable[[], UnitOfWork]
