@@ -11,8 +11,7 @@ import pytest
 
 from devstack.postgres import DEFAULT_DATA_DIR, server_url, stop_embedded
 from devstack.provision import drop_database, provision
-from paysuite.runtime.migrations import upgrade_to_head
-from tests.helpers import SERVICES, SERVICES_DIR, service_dsn
+from tests.helpers import migrate_every_service
 
 
 @pytest.fixture(scope="session")
@@ -36,13 +35,7 @@ async def suite_db(admin_url: str, traces_file: Path) -> AsyncIterator[str]:
     """A freshly provisioned and migrated database; services see it through the environment."""
     name = f"paysuite_test_{secrets.token_hex(4)}"
     url = await provision(admin_url, name)
-    for service in SERVICES:
-        await upgrade_to_head(
-            service,
-            service,
-            service_dsn(url, service),
-            SERVICES_DIR / service / "migrations" / "versions",
-        )
+    await migrate_every_service(url)
     saved = dict(os.environ)
     os.environ.update(
         {"PAYSUITE_ENV": "test", "DATABASE_URL": url, "PAYSUITE_TRACES_FILE": str(traces_file)}

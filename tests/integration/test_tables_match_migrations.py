@@ -25,9 +25,8 @@ from identity.adapters.tables import metadata as identity_tables
 from ledger.adapters.tables import Xid8
 from ledger.adapters.tables import metadata as ledger_tables
 from paysuite.runtime.database import create_engine
-from paysuite.runtime.migrations import upgrade_to_head
 from recon.adapters.tables import metadata as recon_tables
-from tests.helpers import SERVICES, SERVICES_DIR, service_dsn
+from tests.helpers import SERVICES, migrate_every_service, service_dsn
 
 TABLES = {
     "gateway": gateway_tables,
@@ -68,13 +67,7 @@ async def migrated(admin_url: str) -> AsyncIterator[str]:
     name = f"paysuite_tables_{secrets.token_hex(4)}"
     url = await provision(admin_url, name)
     try:
-        for service in SERVICES:
-            await upgrade_to_head(
-                service,
-                service,
-                service_dsn(url, service),
-                SERVICES_DIR / service / "migrations" / "versions",
-            )
+        await migrate_every_service(url)
         yield url
     finally:
         await drop_database(admin_url, name)
