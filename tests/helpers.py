@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from paysuite.runtime.dsn import dev_service_password, service_role, with_credentials
 from paysuite.runtime.migrations import upgrade_to_head
 
+T = TypeVar("T")
 SERVICES = ("gateway", "ledger", "identity", "recon")
 SERVICES_DIR = Path(__file__).resolve().parents[1] / "services"
 
@@ -25,3 +30,26 @@ async def migrate_every_service(database_url: str) -> None:
             service_dsn(database_url, service),
             SERVICES_DIR / service / "migrations" / "versions",
         )
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], expected: T, timeout: float = 10.0) -> T:
+    """What probe() returns once it returns expected, or when timeout runs out: for effects the
+    outbox carries to other services after the answer (ledger postings, limit commits)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if value == expected or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(0.05)
+
+
+async def outbox_drained(db: Any, timeout: float = 10.0) -> bool:
+    """Whether every gateway outbox message was delivered within timeout: read a shared
+    account's balance after this, or a posting of an earlier test may still land on it."""
+    undelivered = "SELECT count(*) FROM gateway.outbox WHERE delivered_at IS NULL"
+
+    async def pending() -> int:
+        count: int = await db.fetchval(undelivered)
+        return count
+
+    return await eventually(pending, 0, timeout) == 0

@@ -6,8 +6,8 @@ import aiohttp
 import grpc
 
 from devstack import demo
+from gateway.adapters.store.stores import unit_of_work_factory as gateway_units
 from gateway.service_layer.merchants import register_merchant
-from gateway.service_layer.unit_of_work import uow_factory as gateway_uow
 from gateway.settings import GatewaySettings
 from paysuite import accounts
 from paysuite.clock import utc_now
@@ -15,7 +15,7 @@ from paysuite.identity.v1 import identity_service_pb2 as idpb
 from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
-from paysuite.runtime.database import create_engine
+from paysuite.runtime.database import create_pool
 
 
 async def seed_ledger(ledger_addr: str, merchant_id: str = demo.MERCHANT_ID) -> None:
@@ -40,13 +40,13 @@ async def seed_ledger(ledger_addr: str, merchant_id: str = demo.MERCHANT_ID) -> 
 async def seed_merchant(
     settings: GatewaySettings, merchant_id: str = demo.MERCHANT_ID, fee_bps: int = 0
 ) -> None:
-    engine = create_engine(settings.dsn, schema="gateway", service="gateway-seed", pool_size=1)
+    pool = await create_pool(settings.dsn, schema="gateway", service="gateway-seed", size=1)
     try:
         await register_merchant(
-            gateway_uow(engine), merchant_id, demo.MERCHANT_NAME, utc_now, fee_bps
+            gateway_units(pool), merchant_id, demo.MERCHANT_NAME, utc_now, fee_bps
         )
     finally:
-        await engine.dispose()
+        await pool.close()
 
 
 async def seed_user(identity_addr: str, bank_url: str, user_id: str = demo.USER_ID) -> None:

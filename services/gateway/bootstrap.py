@@ -17,6 +17,12 @@ from gateway.adapters.identity_client import GrpcIdentity
 from gateway.adapters.ledger_client import GrpcLedger
 from gateway.adapters.notify_http import NotificationListener, bind_socket, serve_listener
 from gateway.adapters.routing_file import RoutingRules
+from gateway.adapters.store.event_bell import EventBell
+from gateway.adapters.store.stores import (
+    sequencer_unit_factory,
+    session_factory,
+    unit_of_work_factory,
+)
 from gateway.channel_settings import ChannelKind, ChannelSettings
 from gateway.domain.channel_hours import ChannelHours
 from gateway.domain.channel_selection import ChannelTerms
@@ -27,14 +33,14 @@ from gateway.service_layer.callbacks import CallbackDeps, run_dispatcher
 from gateway.service_layer.card_verification import VerificationDeps
 from gateway.service_layer.channel_accounts import open_channel_accounts
 from gateway.service_layer.deps import PaymentDeps
+from gateway.service_layer.events import EventSequencer
 from gateway.service_layer.outbox import OutboxRelay
 from gateway.service_layer.status import run_janitor
-from gateway.service_layer.unit_of_work import uow_factory
 from gateway.settings import GatewaySettings
 from paysuite.clock import utc_now
 from paysuite.gateway.v1 import gateway_service_pb2, gateway_service_pb2_grpc
 from paysuite.runtime.clients import open_channel
-from paysuite.runtime.database import create_engine
+from paysuite.runtime.database import create_pool
 from paysuite.runtime.entrypoint import ServiceDefinition
 from paysuite.runtime.paging import Paging
 from paysuite.runtime.server import ServiceApp, grpc_service_app
@@ -75,10 +81,13 @@ def _channel_adapter(
 
 
 async def build_app(settings: GatewaySettings) -> ServiceApp:
-    engine = create_engine(
-        settings.dsn, schema=SCHEMA, service="gateway", pool_size=settings.db_pool_size
+    pool = await create_pool(
+        settings.dsn, schema=SCHEMA, service="gateway", size=settings.db_pool_size
     )
-    uow = uow_factory(engine)
+    uow = unit_of_work_factory(pool)
+    session = session_factory(pool)
+    bell = EventBell()
+    await bell.open(pool)
     ledger_channel = open_channel(settings.ledger_addr)
     identity_channel = open_channel(settings.identity_addr)
     http = aiohttp.ClientSession(trace_configs=[egress_trace_config()])
@@ -116,14 +125,17 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     identity = GrpcIdentity(identity_channel)
     ledger = GrpcLedger(ledger_channel)
     relay = OutboxRelay(uow, ledger, identity, utc_now, settings.outbox_poll_seconds)
+    sequencer = EventSequencer(sequencer_unit_factory(pool))
     deps = PaymentDeps(
         uow=uow,
+        session=session,
         identity=identity,
         channels=adapters,
         terms=terms,
-        relay=relay,
         clock=utc_now,
         ledger=ledger,
+        relay=relay,
+        sequencer=sequencer,
         routing=routing.current,
     )
     verification = VerificationDeps(
@@ -135,7 +147,9 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         clock=utc_now,
     )
 
-    callbacks = CallbackDeps(uow=uow, sender=HttpCallbackSender(http), clock=utc_now)
+    callbacks = CallbackDeps(
+        uow=uow, session=session, sender=HttpCallbackSender(http), clock=utc_now
+    )
 
     async def janitor() -> None:
         await run_janitor(deps)
@@ -152,13 +166,15 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         await serve_listener(listener.application(), notify_socket)
 
     paging = Paging(settings.page_token_key.get_secret_value().encode())
-    servicer = GatewayServicer(deps, verification, paging, routes=egress)
+    servicer = GatewayServicer(deps, verification, paging, bell, routes=egress)
 
     async def close_channels() -> None:
         notify_socket.close()  # already closed by the listener when it ran
         await http.close()
         await ledger_channel.close(grace=None)
         await identity_channel.close(grace=None)
+        await bell.close(pool)
+        await pool.close()
 
     return grpc_service_app(
         "gateway",
@@ -168,11 +184,12 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         background=[
             channel_accounts,
             relay.run,
+            sequencer.run,
             janitor,
             merchant_callbacks,
             channel_notifications,
         ],
-        on_stop=[close_channels, engine.dispose],
+        on_stop=[close_channels],
     )
 
 

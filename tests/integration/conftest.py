@@ -36,6 +36,7 @@ from paysuite.runtime.settings import CommonSettings
 from paysuite.runtime.telemetry import Telemetry, setup_telemetry
 from recon.bootstrap import build_app as build_recon
 from recon.settings import ReconSettings
+from tests.helpers import outbox_drained
 from tests.integration.kyc_support import fresh_phone
 from tests.integration.wallet_client import WalletClient, running_wallet, wallet_settings
 from walletsim.settings import Flavour
@@ -235,3 +236,17 @@ async def db(suite_db: str) -> AsyncIterator[asyncpg.Connection]:
 @pytest.fixture(scope="session")
 def demo_user() -> str:
     return demo.USER_ID
+
+
+@pytest.fixture(autouse=True)
+async def earlier_tests_settled(request: pytest.FixtureRequest) -> None:
+    """Before a test that runs the gateway: what earlier tests' payments put in its outbox has
+    reached the ledger and identity, so balances read now stay put but for this test's own."""
+    if "gateway_addr" not in request.fixturenames:
+        return
+    suite_db = request.getfixturevalue("suite_db")
+    conn = await asyncpg.connect(plain_postgres_url(suite_db))
+    try:
+        assert await outbox_drained(conn), "earlier tests left gateway outbox messages behind"
+    finally:
+        await conn.close()

@@ -15,14 +15,14 @@ from aiohttp import web
 
 from devstack import demo, seed
 from gateway.adapters.callback_http import SIGNATURE_HEADER
+from gateway.adapters.store.stores import unit_of_work_factory
 from gateway.service_layer.merchants import register_merchant, set_callback
-from gateway.service_layer.unit_of_work import uow_factory
 from gateway.settings import GatewaySettings
 from paysuite.clock import utc_now
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.http_signing import verify
-from paysuite.runtime.database import create_engine
+from paysuite.runtime.database import create_pool
 from paysuite.type.v1.money_pb2 import Money
 
 SECRET = "merchant-callback-secret"
@@ -67,13 +67,13 @@ async def test_callbacks_are_signed_ordered_and_retried(
 ) -> None:
     merchant_end, url = receiver
     merchant = f"M{secrets.randbelow(10**6):06d}"
-    engine = create_engine(GatewaySettings().dsn, schema="gateway", service="test", pool_size=1)
+    pool = await create_pool(GatewaySettings().dsn, schema="gateway", service="test", size=1)
     try:
-        uow = uow_factory(engine)
-        await register_merchant(uow, merchant, "Callback Merchant", utc_now)
-        await set_callback(uow, merchant, url, SECRET, utc_now)
+        units = unit_of_work_factory(pool)
+        await register_merchant(units, merchant, "Callback Merchant", utc_now)
+        await set_callback(units, merchant, url, SECRET, utc_now)
     finally:
-        await engine.dispose()
+        await pool.close()
     await seed.seed_ledger(ledger_addr, merchant_id=merchant)
     gateway = pb_grpc.GatewayServiceStub(grpc.aio.insecure_channel(gateway_addr))
     paid = []

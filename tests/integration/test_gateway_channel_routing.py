@@ -32,6 +32,7 @@ from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.type.v1.money_pb2 import Money as MoneyPb
+from tests.helpers import eventually
 from tests.integration.conftest import Replica, bank_channel, free_port
 from tests.integration.test_gateway_egress import charges_at_bank
 from tests.integration.test_gateway_wallets import limit_state
@@ -200,7 +201,8 @@ async def test_an_unreachable_bank_is_failed_over_then_tried_last(
             assert second.reason.startswith("failover: unionsim CHANNEL_UNREACHABLE")
             assert await charges_at_bank(http, bank_url, payment.payment_id) == 1
         fee = fee_for(100, FEE_BPS["banksim"])
-        assert await receivable(ledger_stub, "banksim") == before + 3 * (100 - fee)
+        expected = before + 3 * (100 - fee)
+        assert await eventually(lambda: receivable(ledger_stub, "banksim"), expected) == expected
 
         # Three attempts without a success: unionsim goes to the back of the line.
         payment = (await gateway.CreatePayment(card_payment())).payment

@@ -20,6 +20,7 @@ from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.grpc_errors import error_reason
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
+from tests.helpers import eventually
 from tests.integration.conftest import Replica
 from tests.integration.paging_support import refused_page_token, tampered
 from tests.integration.test_gateway_egress import charges_at_bank
@@ -101,8 +102,8 @@ async def test_a_timed_out_charge_is_unknown_until_a_query_finds_it_paid(
         await gateway.QueryPayment(pb.QueryPaymentRequest(payment_id=payment.payment_id))
     ).payment
     assert again.state == pb.Payment.STATE_SUCCEEDED
-    assert await _balance(ledger) == before + 777
-    assert await _captures(db, payment.payment_id) == 1
+    assert await eventually(lambda: _balance(ledger), before + 777) == before + 777
+    assert await eventually(lambda: _captures(db, payment.payment_id), 1) == 1
 
 
 async def test_the_janitor_resolves_unknown_payments_by_itself(
@@ -122,7 +123,7 @@ async def test_the_janitor_resolves_unknown_payments_by_itself(
         if state != pb.Payment.STATE_UNKNOWN:
             break
     assert state == pb.Payment.STATE_SUCCEEDED
-    assert await _captures(db, payment.payment_id) == 1
+    assert await eventually(lambda: _captures(db, payment.payment_id), 1) == 1
 
 
 async def test_close_waits_for_the_channel_and_closes_a_declined_order(
@@ -161,9 +162,11 @@ async def test_one_refund_request_sent_several_times_at_once_is_one_refund(
 async def test_partial_refunds_never_exceed_the_payment(
     gateway: pb_grpc.GatewayServiceAsyncStub, ledger: lpb_grpc.LedgerServiceAsyncStub
 ) -> None:
+    start = await _balance(ledger)
     payment = (await gateway.CreatePayment(request(1000))).payment
     assert payment.state == pb.Payment.STATE_SUCCEEDED
-    before = await _balance(ledger)
+    before = await eventually(lambda: _balance(ledger), start + 1000)
+    assert before == start + 1000
 
     async def refund(amount: int, request_id: str | None = None) -> pb.Refund | int:
         try:
@@ -198,7 +201,7 @@ async def test_partial_refunds_never_exceed_the_payment(
     assert await refund(101) == ErrorReason.ERROR_REASON_REFUND_EXCEEDS_PAYMENT
     last = await refund(100)
     assert isinstance(last, pb.Refund) and last.state == pb.Refund.STATE_SUCCEEDED
-    assert await _balance(ledger) == before - 1000
+    assert await eventually(lambda: _balance(ledger), before - 1000) == before - 1000
     fetched = (await gateway.GetRefund(pb.GetRefundRequest(refund_id=first.refund_id))).refund
     assert fetched.amount.minor_units == 300
 

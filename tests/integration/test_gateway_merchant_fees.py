@@ -13,6 +13,7 @@ from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.type.v1.money_pb2 import Money
+from tests.helpers import eventually
 from tests.integration.conftest import gateway_settings
 from tests.integration.test_gateway_wallets import refund_request
 from tests.integration.wallet_client import WalletClient
@@ -70,17 +71,18 @@ async def test_the_fee_is_kept_on_capture_and_given_back_pro_rata_by_refunds(
     ).payment
     assert payment.state == pb.Payment.STATE_SUCCEEDED
     assert payment.merchant_fee.minor_units == 60
-    after_capture = await books()
-    assert {k: after_capture[k] - start[k] for k in start} == {"merchant": 9_940, "fee_income": 60}
+    captured = {"merchant": start["merchant"] + 9_940, "fee_income": start["fee_income"] + 60}
+    after_capture = await eventually(books, captured)
+    assert after_capture == captured
 
     # 33.33 yuan gives back 19 fen of the fee (0.6% of it, rounded down), 66.67 the other 41.
     first = await gateway_stub.RefundPayment(refund_request(payment.payment_id, 3_333))
     assert first.refund.state == pb.Refund.STATE_SUCCEEDED
-    after_first = await books()
-    assert {k: after_first[k] - after_capture[k] for k in start} == {
-        "merchant": -3_314,
-        "fee_income": -19,
+    refunded_first = {
+        "merchant": after_capture["merchant"] - 3_314,
+        "fee_income": after_capture["fee_income"] - 19,
     }
+    assert await eventually(books, refunded_first) == refunded_first
     rest = await gateway_stub.RefundPayment(refund_request(payment.payment_id, 6_667))
     assert rest.refund.state == pb.Refund.STATE_SUCCEEDED
-    assert await books() == start
+    assert await eventually(books, start) == start

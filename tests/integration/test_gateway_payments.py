@@ -18,6 +18,7 @@ from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.grpc_errors import error_reason
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
+from tests.helpers import eventually
 
 DialFaults = Callable[..., Awaitable[None]]
 MERCHANT_ACCOUNT = f"merchant.{demo.MERCHANT_ID}.payable.CNY"
@@ -74,7 +75,7 @@ async def test_payment_succeeds_and_credits_the_merchant_once(
     assert len(payment.trace_id) == 32 and payment.card_id.startswith("card_")
     replay = (await gateway.CreatePayment(request)).payment
     assert replay.payment_id == payment.payment_id
-    assert await _balance(ledger) == before + 1234
+    assert await eventually(lambda: _balance(ledger), before + 1234) == before + 1234
     fetched = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))
     assert fetched.payment.state == pb.Payment.STATE_SUCCEEDED
     assert fetched.payment.trace_id == payment.trace_id
@@ -178,14 +179,17 @@ async def test_payments_reserve_commit_and_release_the_payers_limits(
     assert paid.state == pb.Payment.STATE_SUCCEEDED
     await bank_faults(decline_rate=1)
     declined = (await gateway.CreatePayment(payment_request(600))).payment
-    assert declined.state == pb.Payment.STATE_FAILED
-    states = dict(
-        await db.fetch(
+    assert (declined.state, declined.failure_reason) == (pb.Payment.STATE_FAILED, "CARD_DECLINED")
+
+    async def states() -> dict[str, str]:
+        found = await db.fetch(
             "SELECT payment_id, state FROM identity.limit_usages WHERE payment_id = ANY($1)",
             [paid.payment_id, declined.payment_id],
         )
-    )
-    assert states == {paid.payment_id: "committed", declined.payment_id: "released"}
+        return dict(found)
+
+    settled = {paid.payment_id: "committed", declined.payment_id: "released"}
+    assert await eventually(states, settled) == settled
 
 
 async def test_a_payment_over_the_daily_limit_fails_before_the_bank_is_asked(
@@ -209,9 +213,13 @@ async def test_the_channel_fee_is_booked_as_an_expense_the_channel_keeps(
         return answer.account.balance.minor_units
 
     receivable, expense = "channel.banksim.receivable.CNY", "platform.channel_fee_expense.CNY"
-    before = (await balance(receivable), await balance(expense), await _balance(ledger))
+
+    async def books() -> tuple[int, int, int]:
+        return (await balance(receivable), await balance(expense), await _balance(ledger))
+
+    before = await books()
     payment = (await gateway.CreatePayment(payment_request(10_000))).payment
     assert payment.state == pb.Payment.STATE_SUCCEEDED
     fee = 60  # the bank simulator charges 60 bps: 0.6% of 100.00 yuan
-    after = (await balance(receivable), await balance(expense), await _balance(ledger))
-    assert after == (before[0] + 10_000 - fee, before[1] + fee, before[2] + 10_000)
+    booked = (before[0] + 10_000 - fee, before[1] + fee, before[2] + 10_000)
+    assert await eventually(books, booked) == booked

@@ -12,7 +12,7 @@ import pytest
 from devstack import demo
 from gateway.adapters.channels.balance import BalanceChannel
 from gateway.adapters.ledger_client import GrpcLedger
-from gateway.domain.ports import ChannelCharge, ChannelOutcome, LedgerPosting
+from gateway.domain.ports import ChannelCharge, ChannelOutcome, LedgerPosting, LedgerTransfer
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
@@ -22,6 +22,7 @@ from paysuite.money import Money as MoneyValue
 from paysuite.runtime.grpc_errors import error_reason, field_violations
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
+from tests.helpers import eventually
 from tests.integration.test_gateway_wallets import refund_request
 from tests.integration.test_identity_kyc import _real_named
 
@@ -66,9 +67,15 @@ class Books:
             balances[name] = answer.account.balance.minor_units
         return balances
 
-    async def moved(self, before: dict[str, int]) -> dict[str, int]:
-        after = await self.read()
-        return {name: after[name] - before[name] for name in after}
+    async def moved(self, before: dict[str, int], expected: dict[str, int]) -> dict[str, int]:
+        """How far each balance moved from before, once it moved as expected (captures and
+        refunds reach the ledger through the gateway's outbox, just after the answer)."""
+
+        async def delta() -> dict[str, int]:
+            after = await self.read()
+            return {name: after[name] - before[name] for name in after}
+
+        return await eventually(delta, expected)
 
 
 async def test_top_up_by_card_then_spend_the_balance_and_refund_into_it(
@@ -87,7 +94,8 @@ async def test_top_up_by_card_then_spend_the_balance_and_refund_into_it(
         pb.PAYMENT_PURPOSE_TOP_UP,
     )
     # The money is the user's, not the merchant's.
-    assert await books.moved(start) == {"wallet": 5_000, "merchant": 0, "clearing": 0}
+    moved = {"wallet": 5_000, "merchant": 0, "clearing": 0}
+    assert await books.moved(start, moved) == moved
 
     before = await books.read()
     spent = (
@@ -96,7 +104,8 @@ async def test_top_up_by_card_then_spend_the_balance_and_refund_into_it(
         )
     ).payment
     assert (spent.state, spent.channel) == (pb.Payment.STATE_SUCCEEDED, "balance")
-    assert await books.moved(before) == {"wallet": -3_000, "merchant": 3_000, "clearing": 0}
+    moved = {"wallet": -3_000, "merchant": 3_000, "clearing": 0}
+    assert await books.moved(before, moved) == moved
 
     before = await books.read()
     too_much = before["wallet"] + 1
@@ -109,11 +118,13 @@ async def test_top_up_by_card_then_spend_the_balance_and_refund_into_it(
         pb.Payment.STATE_FAILED,
         "INSUFFICIENT_BALANCE",
     )
-    assert await books.moved(before) == {"wallet": 0, "merchant": 0, "clearing": 0}
+    moved = {"wallet": 0, "merchant": 0, "clearing": 0}
+    assert await books.moved(before, moved) == moved
 
     refund = await gateway_stub.RefundPayment(refund_request(spent.payment_id, 1_000))
     assert refund.refund.state == pb.Refund.STATE_SUCCEEDED
-    assert await books.moved(before) == {"wallet": 1_000, "merchant": -1_000, "clearing": 0}
+    moved = {"wallet": 1_000, "merchant": -1_000, "clearing": 0}
+    assert await books.moved(before, moved) == moved
 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await gateway_stub.RefundPayment(refund_request(top_up.payment_id, 1_000))
@@ -148,7 +159,8 @@ async def test_a_user_tops_up_by_external_wallet_and_pays_from_the_balance(
         await gateway_stub.CreatePayment(request(user, 800, pb.PAYMENT_METHOD_WALLET_BALANCE))
     ).payment
     assert paid.state == pb.Payment.STATE_SUCCEEDED
-    assert await books.moved(start) == {"wallet": 0, "merchant": 800, "clearing": 0}
+    moved = {"wallet": 0, "merchant": 800, "clearing": 0}
+    assert await books.moved(start, moved) == moved
     again = (
         await gateway_stub.CreatePayment(request(user, 1, pb.PAYMENT_METHOD_WALLET_BALANCE))
     ).payment
@@ -209,13 +221,10 @@ async def test_the_balance_channel_answers_from_the_ledger_idempotently(
 
         funding = f"fund_{secrets.token_hex(6)}"
         wallet = f"user.{user}.wallet.CNY"
-        posted = await wallet_ledger.post(
-            funding,
-            [LedgerPosting(CLEARING, wallet, MoneyValue("CNY", 700))],
-            "test funding",
-            {},
+        transfer = LedgerTransfer(
+            funding, [LedgerPosting(CLEARING, wallet, MoneyValue("CNY", 700))], "test funding", {}
         )
-        assert posted == "POSTED"
+        assert await wallet_ledger.post([transfer]) == {funding: "POSTED"}
         paid_charge = replace(charge, payment_id=f"pay_{secrets.token_hex(8)}")
         for _ in range(2):  # the same transfer id: debited once
             paid = await balance.charge(paid_charge)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import grpc
 
-from gateway.domain import accounts
-from gateway.domain.ports import LedgerPosting
+from gateway.domain.ports import LedgerTransfer
+from paysuite import accounts
+from paysuite.errors import Unavailable
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
 from paysuite.runtime.protoconv import money_to_proto
@@ -20,30 +21,33 @@ class GrpcLedger:
         self._stub = pb_grpc.LedgerServiceStub(channel)
         self._timeout = timeout_seconds
 
-    async def post(
-        self,
-        transfer_id: str,
-        postings: list[LedgerPosting],
-        description: str,
-        metadata: dict[str, str],
-    ) -> str:
-        spec = pb.TransferSpec(
-            transfer_id=transfer_id,
-            description=description,
-            metadata=metadata,
-            postings=[
-                pb.Posting(
-                    debit_account_id=p.debit_account_id,
-                    credit_account_id=p.credit_account_id,
-                    amount=money_to_proto(p.amount),
+    async def post(self, transfers: Sequence[LedgerTransfer]) -> dict[str, str]:
+        request = pb.CreateTransfersRequest(
+            transfers=[
+                pb.TransferSpec(
+                    transfer_id=t.transfer_id,
+                    description=t.description,
+                    metadata=t.metadata,
+                    postings=[
+                        pb.Posting(
+                            debit_account_id=p.debit_account_id,
+                            credit_account_id=p.credit_account_id,
+                            amount=money_to_proto(p.amount),
+                        )
+                        for p in t.postings
+                    ],
                 )
-                for p in postings
-            ],
+                for t in transfers
+            ]
         )
-        response = await self._stub.CreateTransfers(
-            pb.CreateTransfersRequest(transfers=[spec]), timeout=self._timeout
-        )
-        return pb.CreateTransferResult.Name(response.results[0].result).removeprefix(_PREFIX)
+        try:
+            response = await self._stub.CreateTransfers(request, timeout=self._timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise Unavailable(f"ledger: {exc.code().name}") from exc
+        return {
+            r.transfer_id: pb.CreateTransferResult.Name(r.result).removeprefix(_PREFIX)
+            for r in response.results
+        }
 
     async def open_receivables(self, channels: Collection[str], currency: str) -> None:
         specs = [

@@ -1,4 +1,5 @@
-"""SQLAlchemy Core tables of the gateway schema (created by the Alembic migrations)."""
+"""The gateway schema as SQLAlchemy Core tables: what the Alembic migrations build, checked
+against them by a test; the stores read and write it in SQL of their own."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    ForeignKey,
     Identity,
+    Index,
     Integer,
     MetaData,
     SmallInteger,
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
@@ -35,7 +39,7 @@ merchants = Table(
 callback_cursors = Table(
     "callback_cursors",
     metadata,
-    Column("merchant_id", String(32), primary_key=True),
+    Column("merchant_id", String(32), ForeignKey("merchants.merchant_id"), primary_key=True),
     Column("delivered_sequence", BigInteger, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
@@ -48,7 +52,7 @@ payments = Table(
     Column("payment_id", String(40), primary_key=True),
     Column("request_id", String(64), nullable=False, unique=True),
     Column("request_hash", String(64), nullable=False),
-    Column("merchant_id", String(32), nullable=False),
+    Column("merchant_id", String(32), ForeignKey("merchants.merchant_id"), nullable=False),
     Column("merchant_order_no", String(64), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
@@ -71,17 +75,39 @@ payments = Table(
     Column("refunded", BigInteger, nullable=False),
     Column("purpose", String(16), nullable=False),
     Column("merchant_fee", BigInteger, nullable=False),
+    Column("merchant_fee_bps", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Index(
+        "one_success_per_business_order",
+        "merchant_id",
+        "merchant_order_no",
+        unique=True,
+        postgresql_where=text("state = 'succeeded'"),
+    ),
+    Index("payments_by_order", "merchant_id", "merchant_order_no"),
+    Index("payments_by_channel_date", "channel", "accounting_date", "payment_id"),
+    Index("payments_by_merchant_time", "merchant_id", "created_at", "payment_id"),
+    Index(
+        "payments_to_resolve",
+        "next_query_at",
+        postgresql_where=text("state IN ('processing', 'unknown') AND NOT needs_reconciliation"),
+    ),
 )
 
 payment_events = Table(
     "payment_events",
     metadata,
-    Column("sequence", BigInteger, Identity(), primary_key=True),
+    Column("event_id", BigInteger, Identity(), primary_key=True),
+    # Numbered by the sequencer once committed, in commit order; merchants resume after it.
+    Column("sequence", BigInteger, nullable=True),
     Column("merchant_id", String(32), nullable=False),
     Column("type", String(32), nullable=False),
     Column("payment_id", String(40), nullable=False),
     Column("refund_id", String(40), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("events_by_merchant", "merchant_id", "sequence"),
+    Index("events_by_sequence", "sequence", unique=True),
+    Index("events_to_sequence", "event_id", postgresql_where=text("sequence IS NULL")),
 )
 
 refunds = Table(
@@ -90,7 +116,7 @@ refunds = Table(
     Column("refund_id", String(40), primary_key=True),
     Column("request_id", String(64), nullable=False, unique=True),
     Column("request_hash", String(64), nullable=False),
-    Column("payment_id", String(40), nullable=False),
+    Column("payment_id", String(40), ForeignKey("payments.payment_id"), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("state", String(16), nullable=False),
@@ -100,6 +126,7 @@ refunds = Table(
     Column("trace_id", String(32), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("refunds_by_payment", "payment_id"),
 )
 
 outbox = Table(
@@ -115,6 +142,7 @@ outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Index("outbox_pending", "next_attempt_at", postgresql_where=text("delivered_at IS NULL")),
 )
 
 card_verifications = Table(
@@ -137,15 +165,16 @@ channel_notifications = Table(
     metadata,
     Column("channel", String(32), primary_key=True),
     Column("notification_id", String(128), primary_key=True),
-    Column("payment_id", String(40), nullable=False),
+    Column("payment_id", String(40), ForeignKey("payments.payment_id"), nullable=False),
     Column("outcome", String(16), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("notifications_by_payment", "payment_id"),
 )
 
 channel_attempts = Table(
     "channel_attempts",
     metadata,
-    Column("payment_id", String(40), primary_key=True),
+    Column("payment_id", String(40), ForeignKey("payments.payment_id"), primary_key=True),
     Column("attempt_no", SmallInteger, primary_key=True),
     Column("channel", String(32), nullable=False),
     Column("rule", String(64), nullable=False),

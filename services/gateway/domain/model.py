@@ -116,8 +116,12 @@ class Payment:
     refunded: int = 0
     needs_reconciliation: bool = False
     purpose: PaymentPurpose = PaymentPurpose.PURCHASE
-    # What the platform keeps of a captured purchase, at the merchant's fee rate.
+    # What the platform keeps of a captured purchase, at the merchant's fee rate as it was
+    # when the payment was created (basis points).
     merchant_fee: int = 0
+    merchant_fee_bps: int = 0
+    # Bumped by every write: a change decided on an older version is refused, not applied.
+    version: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -146,13 +150,11 @@ class Payment:
     def using_card(self, card_id: str) -> Payment:
         return replace(self, card_id=card_id)
 
-    def succeed(
-        self, channel_transaction_id: str, fee: int, now: datetime, merchant_fee_bps: int = 0
-    ) -> Payment:
+    def succeed(self, channel_transaction_id: str, fee: int, now: datetime) -> Payment:
         """Captured: a purchase pays the merchant less its fee; a top-up credits the wallet."""
         kept = 0
         if self.purpose is PaymentPurpose.PURCHASE:
-            kept = fees.merchant_fee(self.amount.minor_units, merchant_fee_bps)
+            kept = fees.merchant_fee(self.amount.minor_units, self.merchant_fee_bps)
         return self._moved(
             PaymentState.SUCCEEDED,
             now,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol, runtime_checkable
@@ -146,22 +146,6 @@ class CardVerifier(Protocol):
     async def verify_card(self, check: CardCheck) -> CardVerification: ...
 
 
-@dataclass(frozen=True, slots=True)
-class PayerCheck:
-    eligible: bool
-    reason: str = ""
-    card_id: str = ""
-    agreement_no: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class LimitDecision:
-    """Whether identity reserved the amount against the payer's limits, and if not, why."""
-
-    reserved: bool
-    reason: str = ""
-
-
 class Funding(enum.Enum):
     """What pays: the payer's platform balance (tier limits) or a card (daily limits only)."""
 
@@ -169,15 +153,54 @@ class Funding(enum.Enum):
     CARD = "card"
 
 
+@dataclass(frozen=True, slots=True)
+class PaymentAuthorization:
+    """Whether identity lets the payer pay and reserved the amount against their limits; if
+    not, why (PAYER_...); for a card payment, the card and its quick-pay agreement."""
+
+    authorized: bool
+    reason: str = ""
+    card_id: str = ""
+    agreement_no: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizePayment:
+    payment_id: str
+    user_id: str
+    amount: Money
+    funding: Funding
+    auth_factors: int = 1
+    # A card payment needs an active bound card (this one, or the default when empty).
+    needs_card: bool = False
+    card_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSettlement:
+    """A payment's reservation committed (it succeeded) or released (it did not)."""
+
+    payment_id: str
+    commit: bool
+
+
+class SettleOutcome(enum.Enum):
+    SETTLED = "settled"  # done now or before
+    NOT_FOUND = "not_found"  # nothing was reserved: nothing to settle
+    SETTLED_OTHERWISE = "settled_otherwise"  # already settled the other way (logged, final)
+
+
 class IdentityPort(Protocol):
-    async def check_payer(self, user_id: str, amount: Money, card_id: str) -> PayerCheck: ...
+    async def authorize(self, request: AuthorizePayment) -> PaymentAuthorization:
+        """Checks the payer (and card) and reserves the amount, in one step; idempotent by
+        payment id."""
+        ...
 
-    async def reserve_limit(
-        self, payment_id: str, user_id: str, amount: Money, auth_factors: int, funding: Funding
-    ) -> LimitDecision: ...
-
-    async def settle_limit(self, payment_id: str, commit: bool) -> None:
-        """Commits (success) or releases (failure) the reservation; idempotent."""
+    async def settle_limits(
+        self, settlements: Sequence[LimitSettlement]
+    ) -> dict[str, SettleOutcome]:
+        """Commits or releases each reservation; idempotent. Raises DependencyUnavailable
+        when identity cannot be reached (nothing is known to have settled)."""
         ...
 
 
@@ -188,15 +211,18 @@ class LedgerPosting:
     amount: Money
 
 
+@dataclass(frozen=True, slots=True)
+class LedgerTransfer:
+    transfer_id: str
+    postings: Sequence[LedgerPosting]
+    description: str
+    metadata: Mapping[str, str]
+
+
 class LedgerPort(Protocol):
-    async def post(
-        self,
-        transfer_id: str,
-        postings: list[LedgerPosting],
-        description: str,
-        metadata: dict[str, str],
-    ) -> str:
-        """Posts idempotently; returns the ledger's result name (e.g. "POSTED", "EXISTS")."""
+    async def post(self, transfers: Sequence[LedgerTransfer]) -> dict[str, str]:
+        """Posts idempotently, in one batch; each transfer's result name (e.g. "POSTED",
+        "EXISTS"). Raises DependencyUnavailable when the ledger cannot be reached."""
         ...
 
     async def open_receivables(self, channels: Collection[str], currency: str) -> None:

@@ -20,6 +20,7 @@ from gateway.service_layer import (
 )
 from gateway.service_layer.card_verification import VerificationDeps
 from gateway.service_layer.deps import PaymentDeps
+from gateway.service_layer.events import Bell
 from paysuite.errors import Violations
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
@@ -35,11 +36,13 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         deps: PaymentDeps,
         verification: VerificationDeps,
         paging: Paging,
+        bell: Bell,
         *,
         routes: RouteHealthSource | None = None,
     ) -> None:
         self._deps = deps
         self._paging = paging
+        self._bell = bell
         self._verification = verification
         self._routes = routes
 
@@ -62,7 +65,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         check_id(request.payment_id, "payment_id", violations)
         violations.raise_if_any()
         payment, attempts = await payments.get_payment_with_attempts(
-            self._deps.uow, request.payment_id
+            self._deps.session, request.payment_id
         )
         return pb.GetPaymentResponse(
             payment=convert.payment_to_proto(payment),
@@ -80,7 +83,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         assert day is not None
         (after,) = page.after or ("",)
         found, cursor = await channel_records.list_channel_transactions(
-            self._deps.uow, request.channel, day, page.size, after
+            self._deps.session, request.channel, day, page.size, after
         )
         return pb.ListChannelTransactionsResponse(
             transactions=[convert.channel_transaction_to_proto(p) for p in found],
@@ -127,8 +130,8 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         self, request: pb.ListPaymentsRequest, context: Context
     ) -> pb.ListPaymentsResponse:
         query = convert.list_query(request, self._paging)
-        async with self._deps.uow() as work:
-            found = await work.repo.list_payments(
+        async with self._deps.session() as stores:
+            found = await stores.payments.list_payments(
                 query.merchant_id,
                 query.order_no,
                 query.state,
@@ -153,7 +156,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         violations = Violations()
         check_id(request.refund_id, "refund_id", violations)
         violations.raise_if_any()
-        refund = await refunds.get_refund(self._deps.uow, request.refund_id)
+        refund = await refunds.get_refund(self._deps.session, request.refund_id)
         return pb.GetRefundResponse(refund=convert.refund_to_proto(refund))
 
     async def WatchPaymentEvents(
@@ -164,7 +167,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         violations.require(request.after_sequence >= 0, "after_sequence", "must not be negative")
         violations.raise_if_any()
         async for event, payment, refund in events.watch(
-            self._deps.uow, request.merchant_id, request.after_sequence
+            self._deps.session, self._bell, request.merchant_id, request.after_sequence
         ):
             response = pb.WatchPaymentEventsResponse(
                 sequence=event.sequence, type=event.type, create_time=timestamp(event.created_at)

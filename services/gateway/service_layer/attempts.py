@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -60,7 +60,7 @@ async def claim_channel(
     for index, name in enumerate(candidates):
         limit = deps.terms[name].daily_limit
         reserved = limit > 0
-        if reserved and not await work.repo.reserve_volume(name, day, amount, limit):
+        if reserved and not await work.repo.payments.reserve_volume(name, day, amount, limit):
             skipped.append(f"skipped {name}: {DAILY_LIMIT}")
             continue
         return Claim(name, reserved, tuple(candidates[index + 1 :]), tuple(skipped))
@@ -78,13 +78,13 @@ async def reroute(
     its volume and opens one on the next candidate that can take it; None when none can."""
     now = deps.clock()
     async with deps.uow() as work:
-        current = await work.repo.get(payment.payment_id, for_update=True)
+        current = await work.repo.payments.get(payment.payment_id, for_update=True)
         assert current is not None
-        attempt_no = len(await work.repo.attempts(payment.payment_id)) + 1
-        await work.repo.attempt_answered(
+        attempt_no = len(await work.repo.payments.attempts(payment.payment_id)) + 1
+        await work.repo.payments.attempt_answered(
             payment.payment_id, answer.outcome.value, answer.error_code, now
         )
-        await work.repo.release_volume(payment.payment_id)
+        await work.repo.payments.release_volume(payment.payment_id)
         claim = await claim_channel(
             deps, work, candidates, accounting_date(current.created_at), current.amount
         )
@@ -92,9 +92,9 @@ async def reroute(
             await work.commit()
             return None
         updated = current.rerouted(claim.channel, now)
-        await work.repo.save(updated)
+        await work.repo.payments.save(updated)
         reason = f"failover: {current.channel} {answer.error_code}; {claim.reason(decision)}"
-        await work.repo.add_attempt(
+        await work.repo.payments.add_attempt(
             ChannelAttempt(
                 updated.payment_id,
                 attempt_no,
@@ -116,4 +116,4 @@ async def reroute(
             "error_code": answer.error_code,
         },
     )
-    return Rerouted(updated, attempt_no, reason, claim.rest)
+    return Rerouted(replace(updated, version=current.version + 1), attempt_no, reason, claim.rest)

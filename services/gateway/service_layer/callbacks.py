@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from gateway.adapters.callback_queries import CallbackTarget
+from gateway.adapters.store.events import CallbackTarget
 from gateway.domain.model import Payment
 from gateway.domain.refunds import Refund
-from gateway.service_layer.unit_of_work import UnitOfWorkFactory
+from gateway.service_layer.unit_of_work import SessionFactory, UnitOfWorkFactory
 from paysuite.money import Money
 
 _log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ class CallbackSender(Protocol):
 @dataclass
 class CallbackDeps:
     uow: UnitOfWorkFactory
+    session: SessionFactory
     sender: CallbackSender
     clock: Callable[[], datetime]
     max_backoff_seconds: int = 600
@@ -62,13 +63,12 @@ def _body(sequence: int, kind: str, payment: Payment | None, refund: Refund | No
 
 
 async def _deliver(deps: CallbackDeps, target: CallbackTarget) -> None:
-    async with deps.uow() as work:
-        events = await work.repo.events_after(target.merchant_id, target.delivered_sequence, 20)
-        bodies = []
-        for event in events:
-            payment = await work.repo.get(event.payment_id)
-            refund = await work.repo.get_refund(event.refund_id) if event.refund_id else None
-            bodies.append((event.sequence, _body(event.sequence, event.type, payment, refund)))
+    async with deps.session() as stores:
+        events = await stores.events.after(target.merchant_id, target.delivered_sequence, 20)
+    bodies = [
+        (event.sequence, _body(event.sequence, event.type, payment, refund))
+        for event, payment, refund in events
+    ]
     delivered = target.delivered_sequence
     error: str | None = None
     for sequence, body in bodies:
@@ -79,11 +79,11 @@ async def _deliver(deps: CallbackDeps, target: CallbackTarget) -> None:
     now = deps.clock()
     async with deps.uow() as work:
         if delivered != target.delivered_sequence:
-            await work.repo.callback_delivered(target.merchant_id, delivered, now)
+            await work.repo.events.callback_delivered(target.merchant_id, delivered, now)
         if error is not None:
             attempts = target.attempts + 1 if delivered == target.delivered_sequence else 1
             backoff = min(deps.max_backoff_seconds, 2 ** min(attempts, 10))
-            await work.repo.callback_failed(
+            await work.repo.events.callback_failed(
                 target.merchant_id, attempts, now + timedelta(seconds=backoff), error
             )
             _log.warning(
@@ -95,10 +95,10 @@ async def _deliver(deps: CallbackDeps, target: CallbackTarget) -> None:
 
 async def dispatch_once(deps: CallbackDeps) -> int:
     async with deps.uow() as work:
-        targets = await work.repo.due_callbacks(deps.clock(), 20)
+        targets = await work.repo.events.due_callbacks(deps.clock(), 20)
         # Claimed: push the next attempt out so other dispatchers leave these alone.
         for target in targets:
-            await work.repo.callback_failed(
+            await work.repo.events.callback_failed(
                 target.merchant_id,
                 target.attempts,
                 deps.clock() + timedelta(seconds=30),

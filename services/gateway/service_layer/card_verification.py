@@ -36,7 +36,7 @@ def _annotate(record: CardVerificationRecord) -> None:
 async def _replay(
     work: UnitOfWork, request_id: str, request_hash: str
 ) -> CardVerificationRecord | None:
-    existing = await work.repo.card_verification(request_id)
+    existing = await work.repo.verifications.get(request_id)
     if existing is None:
         return None
     if not hmac.compare_digest(existing.request_hash, request_hash):
@@ -47,7 +47,7 @@ async def _replay(
 async def _store(uow: UnitOfWorkFactory, record: CardVerificationRecord) -> CardVerificationRecord:
     """Stores the answer; if a concurrent retry stored one first, that one wins."""
     async with uow() as work:
-        if await work.repo.add_card_verification(record):
+        if await work.repo.verifications.add(record):
             await work.commit()
             return record
         await work.rollback()

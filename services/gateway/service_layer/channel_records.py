@@ -8,15 +8,15 @@ from datetime import date
 from gateway.domain.errors import ChannelNotSupported
 from gateway.domain.model import Payment
 from gateway.domain.ports import ChannelAdapter
-from gateway.service_layer.unit_of_work import UnitOfWorkFactory
+from gateway.service_layer.unit_of_work import SessionFactory
 
 
 async def list_channel_transactions(
-    uow: UnitOfWorkFactory, channel: str, day: date, page_size: int, after: str
+    session: SessionFactory, channel: str, day: date, page_size: int, after: str
 ) -> tuple[list[Payment], str | None]:
     """One page after the cursor (a payment id), and the next cursor if there is more."""
-    async with uow() as work:
-        rows = await work.repo.channel_page(channel, day, after, page_size + 1)
+    async with session() as stores:
+        rows = await stores.payments.channel_page(channel, day, after, page_size + 1)
     page, more = rows[:page_size], len(rows) > page_size
     return page, page[-1].payment_id if more else None
 

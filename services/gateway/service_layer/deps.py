@@ -6,24 +6,39 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
+from gateway.domain.answers import Change
 from gateway.domain.channel_selection import ChannelTerms, Routing
 from gateway.domain.ports import ChannelAdapter, IdentityPort, LedgerPort
 from gateway.domain.success_rates import SuccessRates
-from gateway.service_layer.outbox import OutboxRelay
-from gateway.service_layer.unit_of_work import UnitOfWorkFactory
+from gateway.service_layer.unit_of_work import SessionFactory, UnitOfWorkFactory
+
+
+class Wakeable(Protocol):
+    """A background worker told that there is work for it now rather than at its next poll."""
+
+    def wake(self) -> None: ...
+
+
+class _Asleep:
+    def wake(self) -> None:
+        return None
 
 
 @dataclass
 class PaymentDeps:
     uow: UnitOfWorkFactory
+    session: SessionFactory
     identity: IdentityPort
     # Adapters and terms by channel name, as stored on payments.
     channels: Mapping[str, ChannelAdapter]
     terms: Mapping[str, ChannelTerms]
-    relay: OutboxRelay
     clock: Callable[[], datetime]
     ledger: LedgerPort
+    # The outbox relay and the event sequencer, woken when a change gives them work.
+    relay: Wakeable = field(default_factory=_Asleep)
+    sequencer: Wakeable = field(default_factory=_Asleep)
     # The routing rules in force (re-read from their file as it changes).
     routing: Callable[[], Routing] = Routing
     success_rates: SuccessRates = field(default_factory=SuccessRates)
@@ -36,3 +51,14 @@ class PaymentDeps:
         """None while the channel takes calls; else when it will again."""
         terms = self.terms.get(channel_name)
         return None if terms is None else terms.hours.reopens_at(self.clock())
+
+    def limits_daily_volume(self, channel_name: str) -> bool:
+        terms = self.terms.get(channel_name)
+        return terms is not None and terms.daily_limit > 0
+
+    def written(self, change: Change) -> None:
+        """A change committed: its messages and its event have somewhere to go now."""
+        if change.messages:
+            self.relay.wake()
+        if change.event:
+            self.sequencer.wake()

@@ -51,7 +51,7 @@ async def refund_duplicate(deps: PaymentDeps, payment: Payment) -> Refund | None
 async def refund_forgotten_duplicates(deps: PaymentDeps, limit: int = 50) -> int:
     """Refunds duplicates whose refund was never reserved (the process stopped in between)."""
     async with deps.uow() as work:
-        forgotten = await work.repo.duplicates_to_refund(limit)
+        forgotten = await work.repo.payments.duplicates_to_refund(limit)
     for payment in forgotten:
         await refund_duplicate(deps, payment)
     return len(forgotten)

@@ -1,35 +1,86 @@
 """Payment events for merchants: a gap-free, resumable stream ordered by sequence.
 
-Writers take a per-merchant lock when they add an event and keep it to commit, so a
-merchant's sequence numbers are handed out in commit order: resuming after a number never
-skips an event that was still being written.
+Changes write their events unnumbered; the sequencer numbers committed ones in the order they
+were written, one run at a time, so resuming after a number never skips an event that was
+still being written, and no merchant-wide lock is held while payments commit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
+from typing import Protocol
 
-from gateway.adapters.repository import PaymentEvent
+from gateway.adapters.store.events import PaymentEvent
 from gateway.domain.model import Payment
 from gateway.domain.refunds import Refund
-from gateway.service_layer.unit_of_work import UnitOfWorkFactory
+from gateway.service_layer.unit_of_work import SessionFactory, UnitOfWorkFactory
+
+_log = logging.getLogger(__name__)
+
+PAGE = 200
+# Events numbered per run at most; a backlog takes several runs back to back.
+SEQUENCER_BATCH = 5000
+
+
+class Bell(Protocol):
+    """Rings when the sequencer (of any replica) numbered events."""
+
+    def next_ring(self) -> asyncio.Event:
+        """Set at the next ring: taken before reading, so a ring during the read counts."""
+        ...
+
+
+class EventSequencer:
+    """Numbers committed events: at once when woken, else every poll_seconds (for events
+    written by processes that could not wake it)."""
+
+    def __init__(self, uow: UnitOfWorkFactory, poll_seconds: float = 0.5) -> None:
+        self._uow = uow
+        self._poll = poll_seconds
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def number_once(self) -> int:
+        """Numbers what is pending (inside the sequencer's lock); returns how many."""
+        async with self._uow() as work:
+            numbered = await work.repo.events.number_pending(SEQUENCER_BATCH)
+            await work.commit()
+        return numbered
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                numbered = await self.number_once()
+            except Exception:  # the sequencer must outlive any one failure
+                _log.exception("event sequencer pass failed")
+                numbered = 0
+            if numbered < SEQUENCER_BATCH:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll)
 
 
 async def watch(
-    uow: UnitOfWorkFactory, merchant_id: str, after: int, poll_seconds: float = 0.2
+    session: SessionFactory,
+    bell: Bell,
+    merchant_id: str,
+    after: int,
+    poll_seconds: float = 1.0,
 ) -> AsyncIterator[tuple[PaymentEvent, Payment | None, Refund | None]]:
     position = after
     while True:
-        async with uow() as work:
-            events = await work.repo.events_after(merchant_id, position, 200)
-            loaded = []
-            for event in events:
-                payment = await work.repo.get(event.payment_id)
-                refund = await work.repo.get_refund(event.refund_id) if event.refund_id else None
-                loaded.append((event, payment, refund))
+        ring = bell.next_ring()
+        async with session() as stores:
+            loaded = await stores.events.after(merchant_id, position, PAGE)
         for event, payment, refund in loaded:
             position = event.sequence
             yield event, payment, refund
-        if len(events) < 200:
-            await asyncio.sleep(poll_seconds)
+        if len(loaded) < PAGE:
+            # Rings can be missed while the listening connection is down: poll as well.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ring.wait(), poll_seconds)

@@ -21,7 +21,7 @@ async def register_merchant(
     if not 0 <= fee_bps <= BPS_PER_UNIT:
         raise ValueError("a fee rate is 0 to 10000 basis points")
     async with uow() as work:
-        await work.repo.upsert_merchant(merchant_id, name, fee_bps, clock())
+        await work.repo.merchants.upsert(merchant_id, name, fee_bps, clock())
         await work.commit()
 
 
@@ -30,5 +30,5 @@ async def set_callback(
 ) -> None:
     """Sets where the merchant's signed event callbacks go, starting with its next event."""
     async with uow() as work:
-        await work.repo.set_callback(merchant_id, url, secret, clock())
+        await work.repo.events.set_callback(merchant_id, url, secret, clock())
         await work.commit()

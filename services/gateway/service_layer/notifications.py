@@ -6,8 +6,8 @@ import enum
 import logging
 
 from gateway.domain.ports import ChannelNotification, ChannelOutcome
+from gateway.service_layer.answers import apply_answer
 from gateway.service_layer.deps import PaymentDeps
-from gateway.service_layer.settlement import apply_answer
 
 _log = logging.getLogger(__name__)
 
@@ -26,9 +26,9 @@ async def receive_notification(
     deps: PaymentDeps, channel: str, notification: ChannelNotification
 ) -> NotificationResult:
     """Applies a definite notification to its payment once; contradictions are flagged there."""
-    async with deps.uow() as work:
-        payment = await work.repo.get(notification.payment_id)
-        duplicate = payment is not None and await work.repo.notification_applied(
+    async with deps.session() as stores:
+        payment = await stores.payments.get(notification.payment_id)
+        duplicate = payment is not None and await stores.payments.notification_applied(
             channel, notification.notification_id
         )
     fields = {
@@ -52,7 +52,7 @@ async def receive_notification(
     if outcome not in (ChannelOutcome.SUCCEEDED, ChannelOutcome.FAILED):
         return NotificationResult.IGNORED
     updated = await apply_answer(
-        deps, payment.payment_id, notification.answer, notification=notification
+        deps, payment.payment_id, notification.answer, current=payment, notification=notification
     )
     _log.info(
         "notification applied",

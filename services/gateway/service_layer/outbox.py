@@ -1,7 +1,10 @@
-"""The transactional outbox relay: ledger postings committed with the payment reach the ledger.
+"""The transactional outbox relay: what a payment's change committed reaches the ledger and
+identity, in batches.
 
-A crash between the payment's commit and the ledger call loses nothing (the row stays) and
-posts nothing twice (the transfer id is derived from the payment, and the ledger is idempotent).
+Messages are claimed under row locks (other relays skip them), sent as one ledger call for
+all transfers and one identity call for all limit settlements, and marked delivered in the
+same transaction. A crash in between loses nothing (the rows stay) and posts nothing twice
+(transfer ids and limit settlements are idempotent).
 """
 
 from __future__ import annotations
@@ -9,51 +12,84 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 
-import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.trace import Link
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from gateway.adapters.repository import OutboxMessage
-from gateway.domain.ports import IdentityPort, LedgerPort, LedgerPosting
+from gateway.adapters.store.outbox import OutboxMessage
+from gateway.domain.answers import MessageKind
+from gateway.domain.ports import (
+    IdentityPort,
+    LedgerPort,
+    LedgerPosting,
+    LedgerTransfer,
+    LimitSettlement,
+    SettleOutcome,
+)
 from gateway.service_layer.unit_of_work import UnitOfWorkFactory
+from paysuite.errors import Unavailable
 from paysuite.money import Money
-from paysuite.runtime.grpc_errors import error_info
 
 _log = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
+_propagator = TraceContextTextMapPropagator()
 
-LEDGER_TRANSFER = "ledger_transfer"
-LIMIT_COMMIT = "limit_commit"
-LIMIT_RELEASE = "limit_release"
-# Answers that mean a limit message needs no retry: done before, or nothing to settle.
-_SETTLED_REASONS = {"RESERVATION_NOT_FOUND"}
-_DONE = {"POSTED", "EXISTS"}
+_POSTED = {"POSTED", "EXISTS"}
+# One ledger call posts at most this many transfers (the ledger takes up to 8000).
+BATCH = 500
+MAX_LINKS = 128
 
 
 def current_traceparent() -> str:
     carrier: dict[str, str] = {}
-    TraceContextTextMapPropagator().inject(carrier)
+    _propagator.inject(carrier)
     return carrier.get("traceparent", "")
 
 
-def transfer_payload(
-    postings: list[LedgerPosting], description: str, metadata: dict[str, str]
-) -> dict[str, object]:
-    return {
-        "description": description,
-        "metadata": metadata,
-        "postings": [
-            [p.debit_account_id, p.credit_account_id, p.amount.currency, p.amount.minor_units]
-            for p in postings
-        ],
-    }
+def _transfer(message: OutboxMessage) -> LedgerTransfer:
+    payload = message.payload
+    return LedgerTransfer(
+        message.idempotency_key,
+        [LedgerPosting(d, c, Money(cur, amount)) for d, c, cur, amount in payload["postings"]],
+        payload["description"],
+        payload["metadata"],
+    )
+
+
+@contextlib.contextmanager
+def _traced_batch(name: str, messages: Sequence[OutboxMessage]) -> Iterator[None]:
+    """Sends under the writer's trace when every message shares one; else under a span of its
+    own, linked to each writer's (OpenTelemetry's pattern for batches)."""
+    parents = {m.traceparent for m in messages}
+    if len(parents) == 1:
+        token = otel_context.attach(_propagator.extract({"traceparent": parents.pop()}))
+        try:
+            yield
+        finally:
+            otel_context.detach(token)
+        return
+    links = []
+    for parent in sorted(parents)[:MAX_LINKS]:
+        span_context = trace.get_current_span(
+            _propagator.extract({"traceparent": parent})
+        ).get_span_context()
+        if span_context.is_valid:
+            links.append(Link(span_context))
+    with _tracer.start_as_current_span(
+        name,
+        context=otel_context.Context(),
+        links=links,
+        attributes={"paysuite.outbox.messages": len(messages)},
+    ):
+        yield
 
 
 class OutboxRelay:
-    """Delivers outbox messages now when asked, and in the background until they land."""
+    """Delivers due messages in batches: at once when woken, else every poll_seconds."""
 
     def __init__(
         self,
@@ -70,83 +106,90 @@ class OutboxRelay:
         self._poll = poll_seconds
         self._wake = asyncio.Event()
 
-    async def deliver_now(self, outbox_id: int) -> None:
-        await self._deliver_batch(outbox_id)
+    def wake(self) -> None:
+        self._wake.set()
 
     async def run(self) -> None:
         while True:
+            self._wake.clear()
             try:
-                delivered = await self._deliver_batch(None)
+                claimed = await self.deliver_due()
             except Exception:
                 _log.exception("outbox relay pass failed")
-                delivered = 0
-            if delivered == 0:
+                claimed = 0
+            if claimed < BATCH:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll)
-                self._wake.clear()
 
-    async def _deliver_batch(self, outbox_id: int | None) -> int:
-        delivered = 0
+    async def deliver_due(self) -> int:
+        """One batch: claim, send, mark; returns how many messages were claimed."""
         async with self._uow() as work:
-            messages = await work.repo.claim_due(self._clock(), 50, outbox_id)
+            messages = await work.repo.outbox.claim_due(self._clock(), BATCH)
+            if not messages:
+                return 0
+            errors = await self._send(messages)
+            now = self._clock()
+            delivered = [m.outbox_id for m in messages if m.outbox_id not in errors]
+            if delivered:
+                await work.repo.outbox.mark_delivered(delivered, now)
             for message in messages:
-                error = await self._send(message)
-                now = self._clock()
-                if error is None:
-                    await work.repo.mark_delivered(message.outbox_id, now)
-                    delivered += 1
-                else:
+                if (error := errors.get(message.outbox_id)) is not None:
                     backoff = min(300, 2 ** min(message.attempts, 8))
-                    await work.repo.mark_failed(
+                    await work.repo.outbox.mark_failed(
                         message.outbox_id, error, now + timedelta(seconds=backoff)
                     )
             await work.commit()
-        return delivered
+        return len(messages)
 
-    async def _send(self, message: OutboxMessage) -> str | None:
-        """Delivers one message under the trace of the request that wrote it."""
-        parent = TraceContextTextMapPropagator().extract({"traceparent": message.traceparent})
-        token = otel_context.attach(parent)
-        try:
-            if message.kind == LEDGER_TRANSFER:
-                return await self._post(message)
-            return await self._settle_limit(message)
-        except grpc.aio.AioRpcError as exc:
-            trace.get_current_span().record_exception(exc)
-            return f"{message.kind} undelivered: {exc.code().name}"
-        finally:
-            otel_context.detach(token)
+    async def _send(self, messages: Sequence[OutboxMessage]) -> dict[int, str]:
+        """Sends every message; the error of each one that did not land, by outbox id."""
+        transfers = [m for m in messages if m.kind == MessageKind.LEDGER_TRANSFER.value]
+        limits = [m for m in messages if m.kind != MessageKind.LEDGER_TRANSFER.value]
+        results = await asyncio.gather(self._post(transfers), self._settle(limits))
+        return {**results[0], **results[1]}
 
-    async def _post(self, message: OutboxMessage) -> str | None:
-        payload = message.payload
-        postings = [
-            LedgerPosting(d, c, Money(cur, amount)) for d, c, cur, amount in payload["postings"]
+    async def _post(self, messages: Sequence[OutboxMessage]) -> dict[int, str]:
+        if not messages:
+            return {}
+        with _traced_batch("gateway.outbox.ledger_transfers", messages):
+            try:
+                results = await self._ledger.post([_transfer(m) for m in messages])
+            except Unavailable as exc:
+                return {m.outbox_id: f"ledger_transfer undelivered: {exc}" for m in messages}
+        errors = {}
+        for message in messages:
+            result = results.get(message.idempotency_key, "MISSING")
+            if result not in _POSTED:
+                _log.error(
+                    "ledger refused a posting",
+                    extra={"transfer_id": message.idempotency_key, "result": result},
+                )
+                errors[message.outbox_id] = f"ledger refused: {result}"
+        return errors
+
+    async def _settle(self, messages: Sequence[OutboxMessage]) -> dict[int, str]:
+        if not messages:
+            return {}
+        by_payment = {m.payload["payment_id"]: m for m in messages}
+        settlements = [
+            LimitSettlement(m.payload["payment_id"], m.kind == MessageKind.LIMIT_COMMIT.value)
+            for m in by_payment.values()
         ]
-        result = await self._ledger.post(
-            message.idempotency_key, postings, payload["description"], payload["metadata"]
-        )
-        if result in _DONE:
-            return None
-        _log.error(
-            "ledger refused a posting",
-            extra={"transfer_id": message.idempotency_key, "result": result},
-        )
-        return f"ledger refused: {result}"
-
-    async def _settle_limit(self, message: OutboxMessage) -> str | None:
-        try:
-            await self._identity.settle_limit(
-                message.payload["payment_id"], commit=message.kind == LIMIT_COMMIT
-            )
-        except grpc.aio.AioRpcError as exc:
-            info = error_info(exc)
-            if info is not None and info.reason in _SETTLED_REASONS:
-                return None
-            if info is not None and info.reason == "RESERVATION_FINAL":
+        with _traced_batch("gateway.outbox.limit_settlements", messages):
+            try:
+                outcomes = await self._identity.settle_limits(settlements)
+            except Unavailable as exc:
+                return {m.outbox_id: f"limit undelivered: {exc}" for m in messages}
+        errors = {}
+        for message in messages:
+            payment_id = message.payload["payment_id"]
+            outcome = outcomes.get(payment_id)
+            if outcome is SettleOutcome.SETTLED_OTHERWISE:
                 _log.error(
                     "limit reservation already settled the other way",
-                    extra={"payment_id": message.payload["payment_id"]},
+                    extra={"payment_id": payment_id},
                 )
-                return None
-            raise
-        return None
+            elif outcome is None or by_payment[payment_id] is not message:
+                # Two messages for one payment in a batch: the second goes next time.
+                errors[message.outbox_id] = "limit not settled in this batch"
+        return errors

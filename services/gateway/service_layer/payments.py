@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from opentelemetry import trace
 
+from gateway.adapters.store.payments import Applied, Recorded
+from gateway.adapters.store.stores import Stores
+from gateway.domain.answers import refused_before_charge
 from gateway.domain.attempts import ChannelAttempt
 from gateway.domain.channel_selection import OrderToRoute, RoutingDecision, select_channel
 from gateway.domain.errors import (
@@ -24,16 +27,12 @@ from gateway.domain.model import (
     PaymentPurpose,
     PaymentState,
 )
-from gateway.domain.ports import (
-    ChannelCharge,
-    Funding,
-    PayerCheck,
-)
+from gateway.domain.ports import AuthorizePayment, ChannelCharge, Funding
+from gateway.service_layer import answers
 from gateway.service_layer.attempts import DAILY_LIMIT, accounting_date, claim_channel, reroute
 from gateway.service_layer.charging import charge_attempt
 from gateway.service_layer.deps import PaymentDeps
-from gateway.service_layer.settlement import apply_answer
-from gateway.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from gateway.service_layer.unit_of_work import SessionFactory
 from paysuite.ids import new_id
 from paysuite.runtime.telemetry import current_trace_id
 
@@ -52,8 +51,8 @@ def _annotate(payment: Payment) -> None:
     span.set_attribute("paysuite.payment_state", payment.state.value)
 
 
-async def _replay(work: UnitOfWork, command: CreatePayment) -> Payment | None:
-    existing = await work.repo.by_request_id(command.request_id)
+async def _replay(stores: Stores, command: CreatePayment) -> Payment | None:
+    existing = await stores.payments.by_request_id(command.request_id)
     if existing is None:
         return None
     if existing.request_hash != command.request_hash():
@@ -84,84 +83,102 @@ class _Recorded:
     reason: str = ""
 
 
+def _new_payment(command: CreatePayment, payment_id: str, channel: str, now: datetime) -> Payment:
+    return Payment(
+        payment_id=payment_id,
+        request_id=command.request_id,
+        request_hash=command.request_hash(),
+        merchant_id=command.merchant_id,
+        merchant_order_no=command.merchant_order_no,
+        amount=command.amount,
+        method=command.method,
+        payer_user_id=command.payer_user_id,
+        state=PaymentState.PROCESSING,
+        channel=channel,
+        trace_id=current_trace_id(),
+        created_at=now,
+        updated_at=now,
+        card_id=command.card_id,
+        description=command.description,
+        purpose=command.purpose,
+    )
+
+
+async def _not_recorded(stores: Stores, command: CreatePayment, recorded: Recorded) -> Payment:
+    """The payment this request id created before; or why none could be created."""
+    if (previous := await _replay(stores, command)) is not None:
+        return previous
+    if not recorded.merchant_active:
+        raise MerchantNotFound(
+            "merchant not found or not active", metadata={"merchant_id": command.merchant_id}
+        )
+    if recorded.order_paid:
+        raise OrderAlreadyPaid("the business order is already paid")
+    raise RuntimeError("a payment was neither recorded nor found")
+
+
 async def _record(
     deps: PaymentDeps, command: CreatePayment, payment_id: str, decision: RoutingDecision
 ) -> _Recorded:
     """Stores the new payment order on the first candidate channel with room today, with its
-    first attempt; or returns the payment this request id created before."""
+    first attempt (one statement when that channel has no daily limit); or returns the
+    payment this request id created before."""
     now = deps.clock()
     day = accounting_date(now)
-    async with deps.uow() as work:
-        if (previous := await _replay(work, command)) is not None:
-            return _Recorded(previous, created=False)
-        if not await work.repo.merchant_active(command.merchant_id):
-            raise MerchantNotFound(
-                "merchant not found or not active", metadata={"merchant_id": command.merchant_id}
-            )
-        if await work.repo.order_paid(command.merchant_id, command.merchant_order_no):
-            raise OrderAlreadyPaid("the business order is already paid")
-        claim = await claim_channel(deps, work, decision.candidates, day, command.amount)
-        payment = Payment(
-            payment_id=payment_id,
-            request_id=command.request_id,
-            request_hash=command.request_hash(),
-            merchant_id=command.merchant_id,
-            merchant_order_no=command.merchant_order_no,
-            amount=command.amount,
-            method=command.method,
-            payer_user_id=command.payer_user_id,
-            state=PaymentState.PROCESSING,
-            channel=claim.channel or "",
-            trace_id=current_trace_id(),
-            created_at=now,
-            updated_at=now,
-            card_id=command.card_id,
-            description=command.description,
-            purpose=command.purpose,
+    candidates = decision.candidates
+    if candidates and not deps.limits_daily_volume(candidates[0]):
+        payment = _new_payment(command, payment_id, candidates[0], now)
+        first = ChannelAttempt(
+            payment_id, 1, candidates[0], decision.rule, decision.reason, now, now
         )
+        async with deps.session() as stores:
+            recorded = await stores.payments.record(payment, day, first, now + RECOVERY_QUERY_DELAY)
+            if not recorded.created:
+                return _Recorded(await _not_recorded(stores, command, recorded), created=False)
+        payment = replace(payment, merchant_fee_bps=recorded.fee_bps)
+        return _Recorded(payment, True, tuple(candidates[1:]), "", decision.reason)
+    async with deps.uow() as work:
+        claim = await claim_channel(deps, work, candidates, day, command.amount)
+        payment = _new_payment(command, payment_id, claim.channel or "", now)
         refusal = "" if claim.channel else decision.refusal or DAILY_LIMIT
+        attempt: ChannelAttempt | None = None
         if refusal:
             # No channel can take it: failed as it is recorded, nothing to recover later.
             payment = payment.fail(refusal, now)
-        if await work.repo.add(payment, day):
-            if refusal:
-                await work.repo.add_event(
-                    payment.merchant_id, "payment.failed", payment_id, "", now
-                )
-            else:
-                # Should this process stop before the channel answers, the janitor asks.
-                await work.repo.schedule_query(payment_id, now + RECOVERY_QUERY_DELAY, 0)
-            if claim.channel is not None:
-                attempt = ChannelAttempt(
-                    payment_id,
-                    1,
-                    claim.channel,
-                    decision.rule,
-                    claim.reason(decision),
-                    now,
-                    now,
-                    volume_reserved=claim.reserved,
-                )
-                await work.repo.add_attempt(attempt)
-            await work.commit()
-            return _Recorded(payment, True, claim.rest, refusal, claim.reason(decision))
-        await work.rollback()
-        raced = await _replay(work, command)
-        assert raced is not None
-        return _Recorded(raced, created=False)
-
-
-async def _fail(deps: PaymentDeps, payment: Payment, reason: str) -> Payment:
-    """Fails a payment the channel never saw (the payer was refused before any charge)."""
-    async with deps.uow() as work:
-        updated = payment.fail(reason, deps.clock())
-        await work.repo.save(updated)
-        await work.repo.release_volume(updated.payment_id)
-        await work.repo.add_event(
-            updated.merchant_id, "payment.failed", updated.payment_id, "", updated.updated_at
+        elif claim.channel is not None:
+            attempt = ChannelAttempt(
+                payment_id,
+                1,
+                claim.channel,
+                decision.rule,
+                claim.reason(decision),
+                now,
+                now,
+                volume_reserved=claim.reserved,
+            )
+        recorded = await work.repo.payments.record(
+            payment,
+            day,
+            attempt,
+            None if refusal else now + RECOVERY_QUERY_DELAY,
+            event="payment.failed" if refusal else "",
         )
+        if not recorded.created:
+            await work.rollback()
+            return _Recorded(await _not_recorded(work.repo, command, recorded), created=False)
         await work.commit()
-    return updated
+    if refusal:
+        deps.sequencer.wake()
+    payment = replace(payment, merchant_fee_bps=recorded.fee_bps)
+    return _Recorded(payment, True, claim.rest, refusal, claim.reason(decision))
+
+
+async def _refuse(deps: PaymentDeps, payment: Payment, reason: str) -> Payment:
+    """Fails a payment the channel never saw (the payer was refused before any charge)."""
+    change = refused_before_charge(payment, reason, deps.clock())
+    if await answers.write(deps, change, payment.version) is Applied.APPLIED:
+        return replace(change.payment, version=payment.version + 1)
+    return await answers.load(deps, payment.payment_id)
 
 
 async def _wallet_opened(deps: PaymentDeps, payment: Payment) -> bool:
@@ -194,32 +211,30 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
         _log.info("no channel can take the payment", extra={"payment_id": payment_id})
         return payment
     if command.purpose is PaymentPurpose.TOP_UP and not await _wallet_opened(deps, payment):
-        payment = await _fail(deps, payment, "WALLET_UNAVAILABLE")
+        payment = await _refuse(deps, payment, "WALLET_UNAVAILABLE")
         _annotate(payment)
         return payment
     # A wallet pays from the buyer's wallet account: no bound card to check; limits still apply.
-    payer = PayerCheck(eligible=True)
-    if command.method.needs_card:
-        payer = await deps.identity.check_payer(
-            command.payer_user_id, command.amount, command.card_id
-        )
-    if not payer.eligible:
-        reason = payer.reason.removeprefix("INELIGIBILITY_REASON_")
-        payment = await _fail(deps, payment, f"PAYER_{reason}")
-        _annotate(payment)
-        return payment
     funding = Funding.BALANCE if command.method is PaymentMethod.WALLET_BALANCE else Funding.CARD
-    limits = await deps.identity.reserve_limit(
-        payment.payment_id, command.payer_user_id, command.amount, command.auth_factors, funding
+    authorization = await deps.identity.authorize(
+        AuthorizePayment(
+            payment.payment_id,
+            command.payer_user_id,
+            command.amount,
+            funding,
+            command.auth_factors,
+            needs_card=command.method.needs_card,
+            card_id=command.card_id,
+        )
     )
-    if not limits.reserved:
-        payment = await _fail(deps, payment, f"PAYER_{limits.reason}")
+    if not authorization.authorized:
+        payment = await _refuse(deps, payment, f"PAYER_{authorization.reason}")
         _annotate(payment)
         return payment
     charge = ChannelCharge(
         payment.payment_id,
         payment.amount,
-        payer.agreement_no,
+        authorization.agreement_no,
         command.description,
         command.payer_user_id,
     )
@@ -233,7 +248,13 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
             break
         payment, fallbacks = moved.payment, moved.rest
         answer = await charge_attempt(deps, payment, charge, moved.attempt_no, moved.reason)
-    payment = await apply_answer(deps, payment.payment_id, answer, card_id=payer.card_id or None)
+    payment = await answers.apply_answer(
+        deps,
+        payment.payment_id,
+        answer,
+        current=payment,
+        card_id=authorization.card_id or None,
+    )
     _annotate(payment)
     _log.info(
         "payment settled", extra={"payment_id": payment.payment_id, "state": payment.state.value}
@@ -242,11 +263,11 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
 
 
 async def get_payment_with_attempts(
-    uow: UnitOfWorkFactory, payment_id: str
+    session: SessionFactory, payment_id: str
 ) -> tuple[Payment, list[ChannelAttempt]]:
-    async with uow() as work:
-        payment = await work.repo.get(payment_id)
-        attempts = await work.repo.attempts(payment_id)
+    async with session() as stores:
+        payment = await stores.payments.get(payment_id)
+        attempts = await stores.payments.attempts(payment_id)
     if payment is None:
         raise PaymentNotFound("payment not found", metadata={"payment_id": payment_id})
     return payment, attempts

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from gateway.domain import accounts, fees
+from gateway.adapters.store.stores import Stores
+from gateway.domain import fees
+from gateway.domain.answers import transfer_message
 from gateway.domain.errors import PaymentNotFound, RequestIdReused
 from gateway.domain.model import Payment, PaymentPurpose, PaymentState
 from gateway.domain.ports import ChannelAnswer, ChannelOutcome, LedgerPosting
@@ -23,8 +25,9 @@ from gateway.domain.refunds import (
     check_refundable,
 )
 from gateway.service_layer.deps import PaymentDeps
-from gateway.service_layer.outbox import LEDGER_TRANSFER, current_traceparent, transfer_payload
-from gateway.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from gateway.service_layer.outbox import current_traceparent
+from gateway.service_layer.unit_of_work import SessionFactory
+from paysuite import accounts
 from paysuite.errors import NotFound
 from paysuite.ids import new_id
 from paysuite.money import Money
@@ -40,9 +43,9 @@ class RefundNotFound(NotFound):
     reason = "REFUND_NOT_FOUND"
 
 
-async def _replay(work: UnitOfWork, command: RequestRefund) -> Refund | None:
+async def _replay(stores: Stores, command: RequestRefund) -> Refund | None:
     """The refund this request id created before, if any; refused if it was another refund."""
-    existing = await work.repo.refund_by_request(command.request_id)
+    existing = await stores.refunds.by_request(command.request_id)
     if existing is None:
         return None
     if existing.request_hash != command.request_hash():
@@ -55,12 +58,12 @@ async def _replay(work: UnitOfWork, command: RequestRefund) -> Refund | None:
 async def _reserve(deps: PaymentDeps, command: RequestRefund) -> tuple[Refund, str, bool]:
     """Records the refund and raises the payment's refunded total; (refund, channel, new)."""
     async with deps.uow() as work:
-        payment = await work.repo.get(command.payment_id, for_update=True)
+        payment = await work.repo.payments.get(command.payment_id, for_update=True)
         if payment is None:
             raise PaymentNotFound("payment not found", metadata={"payment_id": command.payment_id})
         # Under the payment's lock: a copy of this request sent at the same time finds the
         # refund its twin recorded, rather than a payment with no room left.
-        if (previous := await _replay(work, command)) is not None:
+        if (previous := await _replay(work.repo, command)) is not None:
             return previous, payment.channel, False
         if payment.purpose is PaymentPurpose.TOP_UP and payment.state is PaymentState.SUCCEEDED:
             raise TopUpNotRefundable(
@@ -86,12 +89,12 @@ async def _reserve(deps: PaymentDeps, command: RequestRefund) -> tuple[Refund, s
             created_at=now,
             updated_at=now,
         )
-        if not await work.repo.add_refund(refund):
+        if not await work.repo.refunds.add(refund):
             await work.rollback()
-            raced = await work.repo.refund_by_request(command.request_id)
+            raced = await work.repo.refunds.by_request(command.request_id)
             assert raced is not None
             return raced, payment.channel, False
-        await work.repo.save(
+        await work.repo.payments.save(
             replace(payment, refunded=payment.refunded + command.amount.minor_units)
         )
         await work.commit()
@@ -126,40 +129,34 @@ def _reverse_postings(
 
 
 async def apply_refund_answer(deps: PaymentDeps, refund_id: str, answer: ChannelAnswer) -> Refund:
-    outbox_id: int | None = None
     async with deps.uow() as work:
-        refund = await work.repo.get_refund(refund_id, for_update=True)
+        refund = await work.repo.refunds.get(refund_id, for_update=True)
         assert refund is not None
         if refund.state.terminal or answer.outcome not in (
             ChannelOutcome.SUCCEEDED,
             ChannelOutcome.FAILED,
         ):
             return refund
-        payment = await work.repo.get(refund.payment_id, for_update=True)
+        payment = await work.repo.payments.get(refund.payment_id, for_update=True)
         assert payment is not None
         now = deps.clock()
         if answer.outcome is ChannelOutcome.SUCCEEDED:
             refund = refund.succeed(answer.channel_transaction_id, now)
-            outbox_id = await work.repo.enqueue(
-                LEDGER_TRANSFER,
+            refunded_before = await work.repo.refunds.succeeded_total(payment.payment_id)
+            message = transfer_message(
                 f"{refund.refund_id}:refund",
-                transfer_payload(
-                    _reverse_postings(
-                        refund, payment, await work.repo.refunds_succeeded(payment.payment_id)
-                    ),
-                    "payment refund",
-                    {"payment_id": payment.payment_id, "refund_id": refund.refund_id},
-                ),
-                current_traceparent(),
-                now,
+                _reverse_postings(refund, payment, refunded_before),
+                "payment refund",
+                {"payment_id": payment.payment_id, "refund_id": refund.refund_id},
             )
+            await work.repo.outbox.enqueue(message, current_traceparent(), now)
         else:
             refund = refund.fail(answer.error_code or "CHANNEL_REFUSED", now)
-            await work.repo.save(
+            await work.repo.payments.save(
                 replace(payment, refunded=payment.refunded - refund.amount.minor_units)
             )
-        await work.repo.save_refund(refund)
-        await work.repo.add_event(
+        await work.repo.refunds.save(refund)
+        await work.repo.events.add(
             payment.merchant_id,
             f"refund.{refund.state.value}",
             payment.payment_id,
@@ -167,14 +164,14 @@ async def apply_refund_answer(deps: PaymentDeps, refund_id: str, answer: Channel
             now,
         )
         await work.commit()
-    if outbox_id is not None:
-        await deps.relay.deliver_now(outbox_id)
+    deps.relay.wake()
+    deps.sequencer.wake()
     return refund
 
 
 async def refund_payment(deps: PaymentDeps, command: RequestRefund) -> Refund:
-    async with deps.uow() as work:
-        previous = await _replay(work, command)
+    async with deps.session() as stores:
+        previous = await _replay(stores, command)
     if previous is not None:
         return previous
     refund, channel_name, created = await _reserve(deps, command)
@@ -201,22 +198,22 @@ async def resend_unanswered_refunds(deps: PaymentDeps, limit: int = 50) -> int:
         # Only what can be sent now: a refund claimed for a closed channel would only wait
         # longer, and a channel another replica knows is that replica's to send to.
         sendable = [name for name in deps.channels if deps.reopens_at(name) is None]
-        refund_ids = await work.repo.claim_unanswered_refunds(
+        refund_ids = await work.repo.refunds.claim_unanswered(
             now, RESEND_FIRST_WAIT, RESEND_LONGEST_WAIT, limit, sendable
         )
         await work.commit()
     for refund_id in refund_ids:
-        async with deps.uow() as work:
-            refund = await work.repo.get_refund(refund_id)
-            payment = None if refund is None else await work.repo.get(refund.payment_id)
+        async with deps.session() as stores:
+            refund = await stores.refunds.get(refund_id)
+            payment = None if refund is None else await stores.payments.get(refund.payment_id)
         if refund is not None and payment is not None:
             await _send(deps, refund, payment.channel)
     return len(refund_ids)
 
 
-async def get_refund(uow: UnitOfWorkFactory, refund_id: str) -> Refund:
-    async with uow() as work:
-        refund = await work.repo.get_refund(refund_id)
+async def get_refund(session: SessionFactory, refund_id: str) -> Refund:
+    async with session() as stores:
+        refund = await stores.refunds.get(refund_id)
     if refund is None:
         raise RefundNotFound("refund not found", metadata={"refund_id": refund_id})
     return refund

@@ -11,14 +11,13 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from gateway.domain.errors import PaymentNotFound
 from gateway.domain.model import Payment, PaymentState
 from gateway.domain.ports import ChannelAnswer, ChannelOutcome, ClosableChannel
 from gateway.domain.status import next_query_delay
+from gateway.service_layer.answers import apply_answer, load
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.duplicates import refund_forgotten_duplicates
 from gateway.service_layer.refunds import resend_unanswered_refunds
-from gateway.service_layer.settlement import apply_answer
 from paysuite.errors import DomainError, ErrorKind
 
 _log = logging.getLogger(__name__)
@@ -38,14 +37,6 @@ class PaymentNotClosable(DomainError):
     reason = "PAYMENT_NOT_CLOSABLE"
 
 
-async def _load(deps: PaymentDeps, payment_id: str) -> Payment:
-    async with deps.uow() as work:
-        payment = await work.repo.get(payment_id)
-    if payment is None:
-        raise PaymentNotFound("payment not found", metadata={"payment_id": payment_id})
-    return payment
-
-
 async def _ask(deps: PaymentDeps, payment: Payment) -> ChannelAnswer:
     channel = deps.channel(payment.channel)
     if channel is None:
@@ -59,16 +50,16 @@ async def _ask(deps: PaymentDeps, payment: Payment) -> ChannelAnswer:
 
 async def query_payment(deps: PaymentDeps, payment_id: str) -> Payment:
     """Asks the channel now; a definite answer is applied, an indefinite one changes nothing."""
-    payment = await _load(deps, payment_id)
+    payment = await load(deps, payment_id)
     if payment.state.terminal:
         return payment
-    return await apply_answer(deps, payment_id, await _ask(deps, payment))
+    return await apply_answer(deps, payment_id, await _ask(deps, payment), current=payment)
 
 
 async def close_payment(deps: PaymentDeps, payment_id: str) -> Payment:
     """Closes an unpaid order: once the channel says it does not have it, or, where the
     channel can close orders, once it has closed it so the buyer can no longer pay."""
-    payment = await _load(deps, payment_id)
+    payment = await load(deps, payment_id)
     if payment.state is PaymentState.CLOSED:
         return payment
     if payment.state is not PaymentState.PROCESSING and payment.state is not PaymentState.UNKNOWN:
@@ -106,34 +97,42 @@ async def resolve_due(deps: PaymentDeps, limit: int = 50) -> int:
     now = deps.clock()
     async with deps.uow() as work:
         # A channel configured on other replicas only (a rollout) is theirs to ask.
-        due = await work.repo.due_for_query(now, limit, list(deps.channels))
+        due = await work.repo.payments.due_for_query(now, limit, list(deps.channels))
         for payment_id, attempts in due:
             # Claimed for this pass: push the next query out so others leave it alone.
-            await work.repo.schedule_query(payment_id, now + timedelta(seconds=30), attempts)
+            await work.repo.payments.schedule_query(
+                payment_id, now + timedelta(seconds=30), attempts
+            )
         await work.commit()
     for payment_id, attempts in due:
-        payment = await _load(deps, payment_id)
+        payment = await load(deps, payment_id)
         if (reopening := deps.reopens_at(payment.channel)) is not None:
             # Asked in its day-cut the channel cannot answer: ask once it is open, and do not
             # count this towards handing the payment over.
             async with deps.uow() as work:
-                await work.repo.schedule_query(payment_id, reopening, attempts)
+                await work.repo.payments.schedule_query(payment_id, reopening, attempts)
                 await work.commit()
             continue
-        resolved = await apply_answer(deps, payment_id, await _ask(deps, payment))
+        resolved = await apply_answer(deps, payment_id, await _ask(deps, payment), current=payment)
         if resolved.state.terminal:
             continue
         delay = next_query_delay(attempts + 1)
         async with deps.uow() as work:
             if delay is None:
-                await work.repo.schedule_query(payment_id, None, attempts + 1, hand_over=True)
-                await work.repo.add_event(
+                await work.repo.payments.schedule_query(
+                    payment_id, None, attempts + 1, hand_over=True
+                )
+                await work.repo.events.add(
                     resolved.merchant_id, "payment.reconciliation", payment_id, "", deps.clock()
                 )
                 _log.warning("payment handed to reconciliation", extra={"payment_id": payment_id})
             else:
-                await work.repo.schedule_query(payment_id, deps.clock() + delay, attempts + 1)
+                await work.repo.payments.schedule_query(
+                    payment_id, deps.clock() + delay, attempts + 1
+                )
             await work.commit()
+        if delay is None:
+            deps.sequencer.wake()
     return len(due)
 
 

@@ -1,17 +1,14 @@
-"""The gateway unit of work: one transaction with the gateway repository bound to it."""
+"""How the gateway's use cases reach its stores: a unit of work (one transaction), or a
+session whose every statement commits by itself."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from gateway.adapters.store.stores import Stores
+from paysuite.runtime.database import UnitOfWork as BaseUnitOfWork
 
-from gateway.adapters.repository import GatewayRepository
-from paysuite.runtime.database import SqlUnitOfWork
-
-UnitOfWork = SqlUnitOfWork[GatewayRepository]
+UnitOfWork = BaseUnitOfWork[Stores]
 UnitOfWorkFactory = Callable[[], UnitOfWork]
-
-
-def uow_factory(engine: AsyncEngine) -> UnitOfWorkFactory:
-    return lambda: SqlUnitOfWork(engine, GatewayRepository)
+SessionFactory = Callable[[], AbstractAsyncContextManager[Stores]]

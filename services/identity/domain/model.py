@@ -27,6 +27,7 @@ class Ineligibility(enum.Enum):
     USER_NOT_ACTIVE = "user_not_active"
     REAL_NAME_NOT_VERIFIED = "real_name_not_verified"
     NO_CARD = "no_card"
+    LIMIT_EXCEEDED = "limit_exceeded"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from identity.domain import phones, pii
 from identity.domain.model import Card, Eligibility, Ineligibility, Tier, User, UserState
 from identity.domain.verification import Attempt, Method, Outcome
-from identity.service_layer.limits import Reserve, WindowUse
+from identity.service_layer.limits import (
+    Authorization,
+    Authorize,
+    Reserve,
+    Settled,
+    Settlement,
+    WindowUse,
+)
 from identity.service_layer.registration import RegisterUser
 from identity.service_layer.verification import VerifyRealName
 from paysuite.errors import Violations
@@ -110,8 +118,9 @@ def bind_fields(request: pb.BindCardRequest) -> tuple[str, str, str, str]:
     return request.request_id, request.user_id, card, phone
 
 
-def reserve_command(request: pb.ReserveLimitRequest) -> Reserve:
-    violations = Violations()
+def _reservation(
+    request: pb.ReserveLimitRequest | pb.AuthorizePaymentRequest, violations: Violations
+) -> Reserve | None:
     check_id(request.payment_id, "payment_id", violations)
     check_id(request.user_id, "user_id", violations, max_length=32)
     amount = money_from_proto(
@@ -119,14 +128,79 @@ def reserve_command(request: pb.ReserveLimitRequest) -> Reserve:
     )
     violations.require(request.funding != pb.FUNDING_UNSPECIFIED, "funding", "required")
     violations.require(0 <= request.auth_factors <= 5, "auth_factors", "0 to 5")
-    violations.raise_if_any()
-    assert amount is not None
+    if amount is None:
+        return None
     return Reserve(
         request.payment_id,
         request.user_id,
         amount,
         balance_funded=request.funding == pb.FUNDING_BALANCE,
         auth_factors=request.auth_factors or 1,
+    )
+
+
+def authorize_command(request: pb.AuthorizePaymentRequest) -> Authorize:
+    violations = Violations()
+    reservation = _reservation(request, violations)
+    check_id(request.card_id, "card_id", violations, required=False)
+    violations.raise_if_any()
+    assert reservation is not None
+    return Authorize(reservation, request.card_required, request.card_id)
+
+
+def authorization_to_proto(result: Authorization) -> pb.AuthorizePaymentResponse:
+    response = pb.AuthorizePaymentResponse(
+        authorized=result.authorized, exceeded_limit=result.exceeded
+    )
+    if result.refusal is not None:
+        response.refusal = REASONS[result.refusal]
+    if result.card is not None:
+        response.instrument.CopyFrom(instrument_to_proto(result.card))
+    return response
+
+
+SETTLED = {
+    Settled.SETTLED: pb.SETTLEMENT_OUTCOME_SETTLED,
+    Settled.NOT_FOUND: pb.SETTLEMENT_OUTCOME_NOT_FOUND,
+    Settled.SETTLED_OTHERWISE: pb.SETTLEMENT_OUTCOME_SETTLED_OTHERWISE,
+}
+MAX_SETTLEMENTS = 1000
+
+
+def settlements(request: pb.SettleLimitsRequest) -> list[Settlement]:
+    violations = Violations()
+    violations.require(
+        0 < len(request.settlements) <= MAX_SETTLEMENTS,
+        "settlements",
+        f"1 to {MAX_SETTLEMENTS} settlements",
+    )
+    seen: set[str] = set()
+    for index, item in enumerate(request.settlements):
+        check_id(item.payment_id, f"settlements[{index}].payment_id", violations)
+        violations.require(
+            item.payment_id not in seen, f"settlements[{index}].payment_id", "repeated"
+        )
+        seen.add(item.payment_id)
+    violations.raise_if_any()
+    return [Settlement(item.payment_id, item.commit) for item in request.settlements]
+
+
+def settled_to_proto(outcomes: dict[str, Settled]) -> pb.SettleLimitsResponse:
+    return pb.SettleLimitsResponse(
+        results=[
+            pb.LimitSettlementResult(payment_id=payment_id, outcome=SETTLED[outcome])
+            for payment_id, outcome in outcomes.items()
+        ]
+    )
+
+
+def reserve_command(request: pb.ReserveLimitRequest) -> Reserve:
+    violations = Violations()
+    reservation = _reservation(request, violations)
+    violations.raise_if_any()
+    assert reservation is not None
+    return replace(
+        reservation,
         digital_certificate=request.digital_certificate,
         own_card_transfer=request.own_card_transfer,
     )

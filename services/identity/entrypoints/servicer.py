@@ -142,6 +142,18 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
             limits=[convert.window_to_proto(u, command.amount.currency) for u in uses]
         )
 
+    async def AuthorizePayment(
+        self, request: pb.AuthorizePaymentRequest, context: Context
+    ) -> pb.AuthorizePaymentResponse:
+        result = await limits.authorize(self._deps, convert.authorize_command(request))
+        return convert.authorization_to_proto(result)
+
+    async def SettleLimits(
+        self, request: pb.SettleLimitsRequest, context: Context
+    ) -> pb.SettleLimitsResponse:
+        outcomes = await limits.settle_many(self._deps, convert.settlements(request))
+        return convert.settled_to_proto(outcomes)
+
     async def CommitLimit(
         self, request: pb.CommitLimitRequest, context: Context
     ) -> pb.CommitLimitResponse:

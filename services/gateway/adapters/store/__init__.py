@@ -1,0 +1,1 @@
+"""The gateway's Postgres stores, one per aggregate, on plain asyncpg connections."""

@@ -1,0 +1,87 @@
+"""The transactional outbox: messages written with the change that caused them, delivered
+later in batches."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from gateway.domain.answers import Message
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    outbox_id: int
+    kind: str
+    idempotency_key: str
+    payload: dict[str, Any]
+    traceparent: str
+    attempts: int
+
+
+class OutboxStore:
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._conn = connection
+
+    async def enqueue(self, message: Message, traceparent: str, now: datetime) -> int | None:
+        """Adds the message; None when one with its key was enqueued before."""
+        outbox_id = await self._conn.fetchval(
+            """
+            INSERT INTO outbox (
+                kind, idempotency_key, payload, traceparent, attempts, last_error, created_at,
+                next_attempt_at
+            ) VALUES ($1, $2, $3::jsonb, $4, 0, '', $5, $5)
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING outbox_id
+            """,
+            message.kind.value,
+            message.key,
+            json.dumps(message.payload, separators=(",", ":")),
+            traceparent,
+            now,
+        )
+        return None if outbox_id is None else int(outbox_id)
+
+    async def claim_due(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        """Locks due, undelivered messages; other relays skip them rather than wait."""
+        found = await self._conn.fetch(
+            """
+            SELECT outbox_id, kind, idempotency_key, payload, traceparent, attempts FROM outbox
+            WHERE delivered_at IS NULL AND next_attempt_at <= $1
+            ORDER BY outbox_id LIMIT $2
+            FOR UPDATE SKIP LOCKED
+            """,
+            now,
+            limit,
+        )
+        return [
+            OutboxMessage(
+                r["outbox_id"],
+                r["kind"],
+                r["idempotency_key"],
+                json.loads(r["payload"]),
+                r["traceparent"],
+                r["attempts"],
+            )
+            for r in found
+        ]
+
+    async def mark_delivered(self, outbox_ids: list[int], now: datetime) -> None:
+        await self._conn.execute(
+            "UPDATE outbox SET delivered_at = $2 WHERE outbox_id = ANY($1::bigint[])",
+            outbox_ids,
+            now,
+        )
+
+    async def mark_failed(self, outbox_id: int, error: str, retry_at: datetime) -> None:
+        await self._conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 "
+            "WHERE outbox_id = $1",
+            outbox_id,
+            error[:500],
+            retry_at,
+        )
