@@ -135,7 +135,7 @@ async def test_one_payment_one_trace_across_the_suite(stack: Stack) -> None:
         return by_id[span["parentSpanId"]]
 
     for service, name in (
-        ("identity", "IdentityService/CheckPaymentEligibility"),
+        ("identity", "IdentityService/AuthorizePayment"),
         ("ledger", "LedgerService/CreateTransfers"),
     ):
         server = _one(spans, service, name, "SPAN_KIND_SERVER")
