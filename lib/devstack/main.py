@@ -11,7 +11,6 @@ from devstack import demo, seed
 from devstack.postgres import DEFAULT_DATA_DIR, server_url, stop_embedded
 from devstack.provision import provision
 from devstack.stack import Stack, StackConfig, ports_from_environment
-from gateway.settings import GatewaySettings
 
 DATABASE = "paysuite"
 
@@ -39,9 +38,7 @@ async def run() -> None:
     await stack.start()
     try:
         await seed.seed_ledger(stack.config.addr("ledger"))
-        # The seed runs in this process and reads settings as the services do.
-        os.environ.update(stack.env())
-        await seed.seed_merchant(GatewaySettings())
+        await seed.seed_merchant(stack.config.addr("gateway"))
         await seed.seed_user(stack.config.addr("identity"), stack.config.bank_url)
         ports = stack.config.ports
         _say(

@@ -1,21 +1,21 @@
-"""Seeds the demo data idempotently, through each service's own API or use cases."""
+"""Seeds the demo data idempotently, through each service's own API."""
 
 from __future__ import annotations
 
 import aiohttp
 import grpc
+from google.protobuf.field_mask_pb2 import FieldMask
 
 from devstack import demo
-from gateway.adapters.store.stores import unit_of_work_factory as gateway_units
-from gateway.service_layer.merchants import register_merchant
-from gateway.settings import GatewaySettings
 from paysuite import accounts
-from paysuite.clock import utc_now
+from paysuite.gateway.v1 import gateway_service_pb2 as gpb
+from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.identity.v1 import identity_service_pb2 as idpb
 from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
-from paysuite.runtime.database import create_pool
+from paysuite.runtime.grpc_errors import error_reason
+from paysuite.type.v1.error_reason_pb2 import ErrorReason
 
 
 async def seed_ledger(ledger_addr: str, merchant_id: str = demo.MERCHANT_ID) -> None:
@@ -38,15 +38,26 @@ async def seed_ledger(ledger_addr: str, merchant_id: str = demo.MERCHANT_ID) -> 
 
 
 async def seed_merchant(
-    settings: GatewaySettings, merchant_id: str = demo.MERCHANT_ID, fee_bps: int = 0
+    gateway_addr: str, merchant_id: str = demo.MERCHANT_ID, fee_bps: int = 0
 ) -> None:
-    pool = await create_pool(settings.dsn, schema="gateway", service="gateway-seed", size=1)
-    try:
-        await register_merchant(
-            gateway_units(pool), merchant_id, demo.MERCHANT_NAME, utc_now, fee_bps
-        )
-    finally:
-        await pool.close()
+    """Registers the demo merchant through the gateway's API; when it is registered already,
+    sets its name and fee rate (so the seed can run again, with another fee rate too)."""
+    merchant = gpb.Merchant(merchant_id=merchant_id, name=demo.MERCHANT_NAME, fee_rate_bps=fee_bps)
+    async with grpc.aio.insecure_channel(gateway_addr) as channel:
+        gateway = gpb_grpc.GatewayServiceStub(channel)
+        try:
+            await gateway.RegisterMerchant(
+                gpb.RegisterMerchantRequest(merchant=merchant), timeout=10
+            )
+        except grpc.aio.AioRpcError as exc:
+            if error_reason(exc) != ErrorReason.ERROR_REASON_MERCHANT_EXISTS:
+                raise
+            await gateway.UpdateMerchant(
+                gpb.UpdateMerchantRequest(
+                    merchant=merchant, update_mask=FieldMask(paths=["name", "fee_rate_bps"])
+                ),
+                timeout=10,
+            )
 
 
 async def seed_user(identity_addr: str, bank_url: str, user_id: str = demo.USER_ID) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import socket
 from collections.abc import AsyncIterator
@@ -13,7 +12,6 @@ import pytest
 from devstack import seed
 from devstack.provision import drop_database, provision
 from devstack.stack import DEFAULT_PORTS, Stack, StackConfig
-from gateway.settings import GatewaySettings
 
 
 def free_ports(names: list[str]) -> dict[str, int]:
@@ -29,16 +27,10 @@ def free_ports(names: list[str]) -> dict[str, int]:
 
 
 async def _seed(suite: Stack) -> None:
-    """Seeds as `make run` does, reading settings from the children's environment."""
-    saved = dict(os.environ)
-    os.environ.update(suite.env())
-    try:
-        await seed.seed_ledger(suite.config.addr("ledger"))
-        await seed.seed_merchant(GatewaySettings())
-        await seed.seed_user(suite.config.addr("identity"), suite.config.bank_url)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    """Seeds as `make run` does, through the services' APIs."""
+    await seed.seed_ledger(suite.config.addr("ledger"))
+    await seed.seed_merchant(suite.config.addr("gateway"))
+    await seed.seed_user(suite.config.addr("identity"), suite.config.bank_url)
 
 
 @pytest.fixture(scope="session")

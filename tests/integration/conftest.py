@@ -158,8 +158,8 @@ async def gateway_addr(
 ) -> AsyncIterator[str]:
     settings = gateway_settings(ledger_addr, identity_addr, bank_url, alipay, wechat)
     await seed.seed_ledger(ledger_addr)
-    await seed.seed_merchant(settings)
     async with serving(build_gateway, settings, port=gateway_port) as addr:
+        await seed.seed_merchant(addr)
         await seed.seed_user(identity_addr, bank_url)
         yield addr
 

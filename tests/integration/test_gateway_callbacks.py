@@ -16,6 +16,7 @@ from aiohttp import web
 from devstack import demo, seed
 from gateway.adapters.callback_http import SIGNATURE_HEADER
 from gateway.adapters.store.stores import unit_of_work_factory
+from gateway.domain.merchants import MerchantTerms
 from gateway.service_layer.merchants import register_merchant, set_callback
 from gateway.settings import GatewaySettings
 from paysuite.clock import utc_now
@@ -70,7 +71,7 @@ async def test_callbacks_are_signed_ordered_and_retried(
     pool = await create_pool(GatewaySettings().dsn, schema="gateway", service="test", size=1)
     try:
         units = unit_of_work_factory(pool)
-        await register_merchant(units, merchant, "Callback Merchant", utc_now)
+        await register_merchant(units, merchant, MerchantTerms("Callback Merchant"), utc_now)
         await set_callback(units, merchant, url, SECRET, utc_now)
     finally:
         await pool.close()

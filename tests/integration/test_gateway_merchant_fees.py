@@ -14,26 +14,16 @@ from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.type.v1.money_pb2 import Money
 from tests.helpers import eventually
-from tests.integration.conftest import gateway_settings
 from tests.integration.test_gateway_wallets import refund_request
-from tests.integration.wallet_client import WalletClient
 
 FEE_BPS = 60  # 0.6%
 
 
 @pytest.fixture
-async def fee_merchant(
-    gateway_addr: str,
-    ledger_addr: str,
-    identity_addr: str,
-    bank_url: str,
-    alipay: WalletClient,
-    wechat: WalletClient,
-) -> str:
+async def fee_merchant(gateway_addr: str, ledger_addr: str) -> str:
     merchant_id = f"M{secrets.randbelow(10**6):06d}F"
-    settings = gateway_settings(ledger_addr, identity_addr, bank_url, alipay, wechat)
     await seed.seed_ledger(ledger_addr, merchant_id)
-    await seed.seed_merchant(settings, merchant_id, fee_bps=FEE_BPS)
+    await seed.seed_merchant(gateway_addr, merchant_id, fee_bps=FEE_BPS)
     return merchant_id
 
 

@@ -34,6 +34,8 @@ merchants = Table(
     Column("callback_url", Text, nullable=True),
     Column("callback_secret", Text, nullable=True),
     Column("fee_bps", Integer, nullable=False),
+    Column("settlement_account_id", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 callback_cursors = Table(

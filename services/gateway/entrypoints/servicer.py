@@ -9,11 +9,13 @@ import grpc
 
 from gateway.domain.routing import RouteHealthSource
 from gateway.entrypoints import convert
+from gateway.entrypoints import merchants as merchant_convert
 from gateway.entrypoints.routes import get_routes
 from gateway.service_layer import (
     card_verification,
     channel_records,
     events,
+    merchants,
     payments,
     refunds,
     status,
@@ -50,6 +52,33 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         self, request: pb.GetRoutesRequest, context: Context
     ) -> pb.GetRoutesResponse:
         return get_routes(self._routes, request)
+
+    async def RegisterMerchant(
+        self, request: pb.RegisterMerchantRequest, context: Context
+    ) -> pb.RegisterMerchantResponse:
+        merchant_id, terms = merchant_convert.registration(request)
+        merchant = await merchants.register_merchant(
+            self._deps.uow, merchant_id, terms, self._deps.clock
+        )
+        return pb.RegisterMerchantResponse(merchant=merchant_convert.merchant_to_proto(merchant))
+
+    async def GetMerchant(
+        self, request: pb.GetMerchantRequest, context: Context
+    ) -> pb.GetMerchantResponse:
+        violations = Violations()
+        merchant_convert.merchant_id(request.merchant_id, "merchant_id", violations)
+        violations.raise_if_any()
+        merchant = await merchants.get_merchant(self._deps.session, request.merchant_id)
+        return pb.GetMerchantResponse(merchant=merchant_convert.merchant_to_proto(merchant))
+
+    async def UpdateMerchant(
+        self, request: pb.UpdateMerchantRequest, context: Context
+    ) -> pb.UpdateMerchantResponse:
+        merchant_id, change = merchant_convert.update(request)
+        merchant = await merchants.update_merchant(
+            self._deps.uow, merchant_id, change, self._deps.clock
+        )
+        return pb.UpdateMerchantResponse(merchant=merchant_convert.merchant_to_proto(merchant))
 
     async def CreatePayment(
         self, request: pb.CreatePaymentRequest, context: Context

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -183,6 +184,30 @@ VERIFY_METHOD_THREE_ELEMENTS: VerifyMethod.ValueType  # 2
 VERIFY_METHOD_NAME_ID: VerifyMethod.ValueType  # 3
 """Name and ID number against the national citizen identity register."""
 Global___VerifyMethod: _TypeAlias = VerifyMethod  # noqa: Y015
+
+class _MerchantState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MerchantStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MerchantState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MERCHANT_STATE_UNSPECIFIED: _MerchantState.ValueType  # 0
+    """Not set: ACTIVE when registering; not a state a merchant is ever in."""
+    MERCHANT_STATE_ACTIVE: _MerchantState.ValueType  # 1
+    """Takes payments."""
+    MERCHANT_STATE_SUSPENDED: _MerchantState.ValueType  # 2
+    """Takes no new payments; payments already made complete, refunds are still possible."""
+
+class MerchantState(_MerchantState, metaclass=_MerchantStateEnumTypeWrapper):
+    """Whether a merchant takes payments."""
+
+MERCHANT_STATE_UNSPECIFIED: MerchantState.ValueType  # 0
+"""Not set: ACTIVE when registering; not a state a merchant is ever in."""
+MERCHANT_STATE_ACTIVE: MerchantState.ValueType  # 1
+"""Takes payments."""
+MERCHANT_STATE_SUSPENDED: MerchantState.ValueType  # 2
+"""Takes no new payments; payments already made complete, refunds are still possible."""
+Global___MerchantState: _TypeAlias = MerchantState  # noqa: Y015
 
 @_typing.final
 class Payment(_message.Message):
@@ -1369,3 +1394,207 @@ class WatchPaymentEventsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchPaymentEventsResponse: _TypeAlias = WatchPaymentEventsResponse  # noqa: Y015
+
+@_typing.final
+class Merchant(_message.Message):
+    """A merchant the gateway takes payments for."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    FEE_RATE_BPS_FIELD_NUMBER: _builtins.int
+    SETTLEMENT_ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    """Client-assigned id, e.g. "M100001": letters, digits, '.', '_', ':' or '-', at most 32."""
+    name: _builtins.str
+    """Display name, at most 128 characters."""
+    fee_rate_bps: _builtins.int
+    """Basis points of each captured purchase the platform keeps as its fee, 0 to 10000; payments
+    keep the rate they were created at.
+    """
+    settlement_account_id: _builtins.str
+    """The ledger account the merchant is settled to; empty until settlement is set up. Letters,
+    digits, '.', '_', ':' or '-', at most 128.
+    """
+    state: Global___MerchantState.ValueType
+    """Whether it takes payments; ACTIVE when unset at registration."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was registered."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When it last changed."""
+
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        fee_rate_bps: _builtins.int = ...,
+        settlement_account_id: _builtins.str = ...,
+        state: Global___MerchantState.ValueType = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "fee_rate_bps", b"fee_rate_bps", "merchant_id", b"merchant_id", "name", b"name", "settlement_account_id", b"settlement_account_id", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Merchant: _TypeAlias = Merchant  # noqa: Y015
+
+@_typing.final
+class RegisterMerchantRequest(_message.Message):
+    """Request for RegisterMerchant."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def merchant(self) -> Global___Merchant:
+        """The merchant to register (its merchant_id and name at least)."""
+
+    def __init__(
+        self,
+        *,
+        merchant: Global___Merchant | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["merchant", b"merchant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant", b"merchant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisterMerchantRequest: _TypeAlias = RegisterMerchantRequest  # noqa: Y015
+
+@_typing.final
+class RegisterMerchantResponse(_message.Message):
+    """Response for RegisterMerchant."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def merchant(self) -> Global___Merchant:
+        """The merchant as registered."""
+
+    def __init__(
+        self,
+        *,
+        merchant: Global___Merchant | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["merchant", b"merchant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant", b"merchant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisterMerchantResponse: _TypeAlias = RegisterMerchantResponse  # noqa: Y015
+
+@_typing.final
+class GetMerchantRequest(_message.Message):
+    """Request for GetMerchant."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    """Merchant id."""
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant_id", b"merchant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMerchantRequest: _TypeAlias = GetMerchantRequest  # noqa: Y015
+
+@_typing.final
+class GetMerchantResponse(_message.Message):
+    """Response for GetMerchant."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def merchant(self) -> Global___Merchant:
+        """The merchant."""
+
+    def __init__(
+        self,
+        *,
+        merchant: Global___Merchant | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["merchant", b"merchant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant", b"merchant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMerchantResponse: _TypeAlias = GetMerchantResponse  # noqa: Y015
+
+@_typing.final
+class UpdateMerchantRequest(_message.Message):
+    """Request for UpdateMerchant."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def merchant(self) -> Global___Merchant:
+        """The merchant, by merchant_id, with the new values of the fields in update_mask."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Which fields to change: name, fee_rate_bps, settlement_account_id and state; "*" is all
+        four. When unset, the fields set in merchant (other than merchant_id).
+        """
+
+    def __init__(
+        self,
+        *,
+        merchant: Global___Merchant | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["merchant", b"merchant", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant", b"merchant", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateMerchantRequest: _TypeAlias = UpdateMerchantRequest  # noqa: Y015
+
+@_typing.final
+class UpdateMerchantResponse(_message.Message):
+    """Response for UpdateMerchant."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def merchant(self) -> Global___Merchant:
+        """The merchant after the change."""
+
+    def __init__(
+        self,
+        *,
+        merchant: Global___Merchant | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["merchant", b"merchant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant", b"merchant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateMerchantResponse: _TypeAlias = UpdateMerchantResponse  # noqa: Y015

@@ -95,6 +95,21 @@ class GatewayServiceStub:
                 request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetRoutesRequest.SerializeToString,
                 response_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetRoutesResponse.FromString,
                 _registered_method=True)
+        self.RegisterMerchant = channel.unary_unary(
+                '/paysuite.gateway.v1.GatewayService/RegisterMerchant',
+                request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.RegisterMerchantRequest.SerializeToString,
+                response_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.RegisterMerchantResponse.FromString,
+                _registered_method=True)
+        self.GetMerchant = channel.unary_unary(
+                '/paysuite.gateway.v1.GatewayService/GetMerchant',
+                request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetMerchantRequest.SerializeToString,
+                response_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetMerchantResponse.FromString,
+                _registered_method=True)
+        self.UpdateMerchant = channel.unary_unary(
+                '/paysuite.gateway.v1.GatewayService/UpdateMerchant',
+                request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.UpdateMerchantRequest.SerializeToString,
+                response_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.UpdateMerchantResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -187,6 +202,29 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterMerchant(self, request, context):
+        """Registers a merchant the gateway takes payments for. Registering it again with the same
+        fields returns it unchanged; with other fields it is refused (MERCHANT_EXISTS).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMerchant(self, request, context):
+        """Returns one merchant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateMerchant(self, request, context):
+        """Changes a merchant's name, fee rate, settlement account or state (the fields in
+        update_mask). A suspended merchant's new payments are refused with MERCHANT_NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -249,6 +287,21 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.GetRoutes,
                     request_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetRoutesRequest.FromString,
                     response_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetRoutesResponse.SerializeToString,
+            ),
+            'RegisterMerchant': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterMerchant,
+                    request_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.RegisterMerchantRequest.FromString,
+                    response_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.RegisterMerchantResponse.SerializeToString,
+            ),
+            'GetMerchant': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMerchant,
+                    request_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetMerchantRequest.FromString,
+                    response_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetMerchantResponse.SerializeToString,
+            ),
+            'UpdateMerchant': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateMerchant,
+                    request_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.UpdateMerchantRequest.FromString,
+                    response_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.UpdateMerchantResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -576,6 +629,87 @@ class GatewayService:
             '/paysuite.gateway.v1.GatewayService/GetRoutes',
             paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetRoutesRequest.SerializeToString,
             paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetRoutesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterMerchant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.gateway.v1.GatewayService/RegisterMerchant',
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.RegisterMerchantRequest.SerializeToString,
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.RegisterMerchantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMerchant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.gateway.v1.GatewayService/GetMerchant',
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetMerchantRequest.SerializeToString,
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.GetMerchantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateMerchant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.gateway.v1.GatewayService/UpdateMerchant',
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.UpdateMerchantRequest.SerializeToString,
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.UpdateMerchantResponse.FromString,
             options,
             channel_credentials,
             insecure,

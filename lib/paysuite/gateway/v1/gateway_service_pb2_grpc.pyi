@@ -61,6 +61,16 @@ class GatewayServiceStub:
     """
     GetRoutes: _grpc.UnaryUnaryMultiCallable[_gateway_service_pb2.GetRoutesRequest, _gateway_service_pb2.GetRoutesResponse]
     """Returns the live health of every egress route to every channel."""
+    RegisterMerchant: _grpc.UnaryUnaryMultiCallable[_gateway_service_pb2.RegisterMerchantRequest, _gateway_service_pb2.RegisterMerchantResponse]
+    """Registers a merchant the gateway takes payments for. Registering it again with the same
+    fields returns it unchanged; with other fields it is refused (MERCHANT_EXISTS).
+    """
+    GetMerchant: _grpc.UnaryUnaryMultiCallable[_gateway_service_pb2.GetMerchantRequest, _gateway_service_pb2.GetMerchantResponse]
+    """Returns one merchant."""
+    UpdateMerchant: _grpc.UnaryUnaryMultiCallable[_gateway_service_pb2.UpdateMerchantRequest, _gateway_service_pb2.UpdateMerchantResponse]
+    """Changes a merchant's name, fee rate, settlement account or state (the fields in
+    update_mask). A suspended merchant's new payments are refused with MERCHANT_NOT_FOUND.
+    """
 
 @_typing.type_check_only
 class GatewayServiceAsyncStub(GatewayServiceStub):
@@ -95,6 +105,16 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     """
     GetRoutes: _aio.UnaryUnaryMultiCallable[_gateway_service_pb2.GetRoutesRequest, _gateway_service_pb2.GetRoutesResponse]  # type: ignore[assignment]
     """Returns the live health of every egress route to every channel."""
+    RegisterMerchant: _aio.UnaryUnaryMultiCallable[_gateway_service_pb2.RegisterMerchantRequest, _gateway_service_pb2.RegisterMerchantResponse]  # type: ignore[assignment]
+    """Registers a merchant the gateway takes payments for. Registering it again with the same
+    fields returns it unchanged; with other fields it is refused (MERCHANT_EXISTS).
+    """
+    GetMerchant: _aio.UnaryUnaryMultiCallable[_gateway_service_pb2.GetMerchantRequest, _gateway_service_pb2.GetMerchantResponse]  # type: ignore[assignment]
+    """Returns one merchant."""
+    UpdateMerchant: _aio.UnaryUnaryMultiCallable[_gateway_service_pb2.UpdateMerchantRequest, _gateway_service_pb2.UpdateMerchantResponse]  # type: ignore[assignment]
+    """Changes a merchant's name, fee rate, settlement account or state (the fields in
+    update_mask). A suspended merchant's new payments are refused with MERCHANT_NOT_FOUND.
+    """
 
 class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
     """The payment API for internal services and the only door to external channels."""
@@ -198,5 +218,33 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_service_pb2.GetRoutesResponse, _abc.Awaitable[_gateway_service_pb2.GetRoutesResponse]]:
         """Returns the live health of every egress route to every channel."""
+
+    @_abc_1.abstractmethod
+    def RegisterMerchant(
+        self,
+        request: _gateway_service_pb2.RegisterMerchantRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_service_pb2.RegisterMerchantResponse, _abc.Awaitable[_gateway_service_pb2.RegisterMerchantResponse]]:
+        """Registers a merchant the gateway takes payments for. Registering it again with the same
+        fields returns it unchanged; with other fields it is refused (MERCHANT_EXISTS).
+        """
+
+    @_abc_1.abstractmethod
+    def GetMerchant(
+        self,
+        request: _gateway_service_pb2.GetMerchantRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_service_pb2.GetMerchantResponse, _abc.Awaitable[_gateway_service_pb2.GetMerchantResponse]]:
+        """Returns one merchant."""
+
+    @_abc_1.abstractmethod
+    def UpdateMerchant(
+        self,
+        request: _gateway_service_pb2.UpdateMerchantRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_service_pb2.UpdateMerchantResponse, _abc.Awaitable[_gateway_service_pb2.UpdateMerchantResponse]]:
+        """Changes a merchant's name, fee rate, settlement account or state (the fields in
+        update_mask). A suspended merchant's new payments are refused with MERCHANT_NOT_FOUND.
+        """
 
 def add_GatewayServiceServicer_to_server(servicer: GatewayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

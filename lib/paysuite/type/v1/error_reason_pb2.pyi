@@ -70,6 +70,8 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """Gateway: the payment can no longer be closed (the channel may have taken the money)."""
     ERROR_REASON_CHANNEL_UNAVAILABLE: _ErrorReason.ValueType  # 31
     """Gateway: the channel gave no usable answer (e.g. to a statement download)."""
+    ERROR_REASON_MERCHANT_EXISTS: _ErrorReason.ValueType  # 32
+    """Gateway: a merchant with this id is registered already, with other fields."""
     ERROR_REASON_ACCOUNT_NOT_FOUND: _ErrorReason.ValueType  # 40
     """Ledger: no such account."""
     ERROR_REASON_TRANSFER_NOT_FOUND: _ErrorReason.ValueType  # 41
@@ -181,6 +183,8 @@ ERROR_REASON_PAYMENT_NOT_CLOSABLE: ErrorReason.ValueType  # 30
 """Gateway: the payment can no longer be closed (the channel may have taken the money)."""
 ERROR_REASON_CHANNEL_UNAVAILABLE: ErrorReason.ValueType  # 31
 """Gateway: the channel gave no usable answer (e.g. to a statement download)."""
+ERROR_REASON_MERCHANT_EXISTS: ErrorReason.ValueType  # 32
+"""Gateway: a merchant with this id is registered already, with other fields."""
 ERROR_REASON_ACCOUNT_NOT_FOUND: ErrorReason.ValueType  # 40
 """Ledger: no such account."""
 ERROR_REASON_TRANSFER_NOT_FOUND: ErrorReason.ValueType  # 41
