@@ -3,7 +3,6 @@ the benchmark's merchant."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from devstack import seed
 from devstack.free_ports import free_ports
 from devstack.provision import provision
 from devstack.stack import DEFAULT_PORTS, SIMULATORS, Stack, StackConfig
-from gateway.settings import GatewaySettings
 
 MERCHANT_ID = "MBENCH01"
 # Wallet payments in the benchmark all take the asynchronous road: the wallet answers
@@ -44,13 +42,7 @@ class SuiteUnderTest:
     async def _seed(self) -> None:
         stack = self.running
         await seed.seed_ledger(stack.config.addr("ledger"), MERCHANT_ID)
-        saved = dict(os.environ)
-        os.environ.update(stack.env())
-        try:
-            await seed.seed_merchant(GatewaySettings(), MERCHANT_ID)
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+        await seed.seed_merchant(stack.config.addr("gateway"), MERCHANT_ID)
 
     @property
     def running(self) -> Stack:
