@@ -11,6 +11,7 @@ from devstack import demo, seed
 from devstack.postgres import DEFAULT_DATA_DIR, server_url, stop_embedded
 from devstack.provision import provision
 from devstack.stack import Stack, StackConfig, ports_from_environment
+from paysuite.runtime import event_loop
 
 DATABASE = "paysuite"
 
@@ -72,4 +73,4 @@ def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else "run"
     if command != "run":
         raise SystemExit("usage: paysuite-dev run")
-    asyncio.run(run())
+    event_loop.run(run())

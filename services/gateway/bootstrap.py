@@ -65,7 +65,7 @@ def _channel_adapter(
             http,
             channel.timeout_seconds,
             egress=egress,
-            confirm_by_query=channel.confirms_by_query,
+            confirm_by_query=channel.confirm_by_query,
         )
     wallet = AlipayChannel if channel.kind is ChannelKind.ALIPAY else WechatChannel
     return wallet(
@@ -76,7 +76,7 @@ def _channel_adapter(
         f"{notify_base}/notify/{name}",
         egress=egress,
         timeout_seconds=channel.timeout_seconds,
-        confirm_by_query=channel.confirms_by_query,
+        confirm_by_query=channel.confirm_by_query,
     )
 
 

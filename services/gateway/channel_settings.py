@@ -54,8 +54,9 @@ class ChannelSettings(BaseModel):
     secret: SecretStr = SecretStr("")
     merchant_id: str = Field(default="PAYSUITE01", min_length=1, max_length=32)
     timeout_seconds: float = Field(default=10.0, gt=0)
-    # Some channels answer success for debits that did not happen; unset: banks yes, wallets no.
-    confirm_by_query: bool | None = None
+    # Some channels answer success for debits that did not happen: confirm each success with a
+    # query (one more round trip per payment), where that has been seen of the channel.
+    confirm_by_query: bool = False
     # Daily windows it takes no calls in (outside its hours, its day-cut), in the channel zone:
     # "HH:MM-HH:MM" comma-separated, e.g. "23:55-00:05".
     closed_windows: str = ""
@@ -67,12 +68,6 @@ class ChannelSettings(BaseModel):
     # Decline codes after which the payment is tried on the next candidate channel, as JSON
     # (e.g. '["CARD_NOT_SUPPORTED"]'): only codes the channel guarantees charged nothing.
     retry_elsewhere_on: frozenset[str] = frozenset()
-
-    @property
-    def confirms_by_query(self) -> bool:
-        if self.confirm_by_query is None:
-            return self.kind is ChannelKind.BANK
-        return self.confirm_by_query
 
     def hours(self, zone: str) -> ChannelHours:
         return ChannelHours.parse(self.closed_windows, zone)

@@ -60,6 +60,11 @@ def create_app(
         verifications=VerificationLog(),
         limiter=RollingLimiter(settings.verify_limit_per_card, VERIFY_WINDOW_SECONDS),
     )
+
+    async def close_store(_: web.Application) -> None:
+        store.close()
+
+    app.on_cleanup.append(close_store)
     app.add_routes(
         [
             web.post("/api/quickpay/pay", handlers.pay),

@@ -20,7 +20,7 @@ async def serve(settings: ChannelSimSettings, *, grace_seconds: float) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    runner = web.AppRunner(create_app(settings), shutdown_timeout=grace_seconds)
+    runner = web.AppRunner(create_app(settings), access_log=None, shutdown_timeout=grace_seconds)
     await runner.setup()
     try:
         await web.TCPSite(runner, settings.host, settings.port).start()

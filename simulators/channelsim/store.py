@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from channelsim.banktime import format_trade_time, parse_trade_time
 
@@ -83,6 +83,7 @@ class TransactionStore:
 
     def __init__(self, state_file: Path | None = None) -> None:
         self._state_file = state_file
+        self._out: TextIO | None = None
         self._by_out_trade_no: dict[str, Transaction] = {}
         self._trade_nos: set[str] = set()
 
@@ -144,7 +145,15 @@ class TransactionStore:
     def _append(self, transaction: Transaction) -> None:
         if self._state_file is None:
             return
-        self._state_file.parent.mkdir(parents=True, exist_ok=True)
+        if self._out is None:
+            self._state_file.parent.mkdir(parents=True, exist_ok=True)
+            self._out = self._state_file.open("a", encoding="utf-8")
         line = json.dumps(transaction.to_record(), ensure_ascii=False, separators=(",", ":"))
-        with self._state_file.open("a", encoding="utf-8") as out:
-            out.write(line + "\n")
+        # Flushed line by line: a killed simulator leaves every answered order on disk.
+        self._out.write(line + "\n")
+        self._out.flush()
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None

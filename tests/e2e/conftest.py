@@ -43,7 +43,12 @@ async def stack(admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Asy
         database_url=database_url,
         data_dir=data_dir,
         ports=free_ports(list(DEFAULT_PORTS)),
-        extra_env={"OTEL_BSP_SCHEDULE_DELAY": "200"},
+        extra_env={
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+            # The soak dials the bank's false successes: its successes are confirmed by query,
+            # as a deployment sets it for a channel seen doing that.
+            "GATEWAY_CHANNELS__BANKSIM__CONFIRM_BY_QUERY": "true",
+        },
     )
     suite = Stack(config)
     await suite.migrate()

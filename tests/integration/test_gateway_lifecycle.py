@@ -280,23 +280,35 @@ async def test_payment_events_stream_in_order_and_resume(
     assert resumed[0].sequence == events[1].sequence
 
 
-async def test_a_false_success_is_caught_by_the_confirming_query(
+async def test_a_false_success_is_caught_where_the_channel_confirms_by_query(
     gateway: pb_grpc.GatewayServiceAsyncStub,
+    replica: Replica,
     ledger: lpb_grpc.LedgerServiceAsyncStub,
     bank: DialFaults,
     db: asyncpg.Connection,
 ) -> None:
     await bank(false_success_rate=1)
     before = await _balance(ledger)
-    payment = (await gateway.CreatePayment(request(666))).payment
+    # Without the setting, the bank's word is taken: that is why the setting exists.
+    believed = (await gateway.CreatePayment(request(665))).payment
+    assert believed.state == pb.Payment.STATE_SUCCEEDED
+    assert await eventually(lambda: _balance(ledger), before + 665) == before + 665
+    confirming = {"banksim": {"confirm_by_query": True}}
+    async with replica(channel_changes=confirming) as addr:
+        checked = pb_grpc.GatewayServiceStub(grpc.aio.insecure_channel(addr))
+        payment = (await checked.CreatePayment(request(666))).payment
     assert payment.state == pb.Payment.STATE_FAILED
     assert payment.failure_reason == "SUCCESS_NOT_CONFIRMED"
-    assert await _balance(ledger) == before
+
+    async def released() -> str:
+        state: str = await db.fetchval(
+            "SELECT state FROM identity.limit_usages WHERE payment_id = $1", payment.payment_id
+        )
+        return state
+
+    assert await eventually(released, "released") == "released"
     assert await _captures(db, payment.payment_id) == 0
-    state = await db.fetchval(
-        "SELECT state FROM identity.limit_usages WHERE payment_id = $1", payment.payment_id
-    )
-    assert state == "released"
+    assert await _balance(ledger) == before + 665
 
 
 async def test_a_payment_cut_off_mid_charge_is_recovered_by_the_janitor(

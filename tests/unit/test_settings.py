@@ -98,8 +98,9 @@ def test_gateway_needs_its_channels_and_their_secrets_outside_dev(
         "unionsim": "bank",
     }
     assert settings.channels["alipaysim"].secret.get_secret_value() == "alipay-s3cret"
-    assert settings.channels["banksim"].confirms_by_query
-    assert not settings.channels["alipaysim"].confirms_by_query
+    assert not settings.channels["banksim"].confirm_by_query  # only where it is set
+    monkeypatch.setenv("GATEWAY_CHANNELS__BANKSIM__CONFIRM_BY_QUERY", "true")
+    assert GatewaySettings().channels["banksim"].confirm_by_query
     assert (settings.notify_host, settings.notify_port) == ("127.0.0.1", 50061)
     assert "union-s3cret" not in repr(settings)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from paysuite.runtime import event_loop
 from paysuite.runtime.gc_tuning import tune_for_service
 from paysuite.runtime.logs import setup_logging
 from paysuite.runtime.migrations import upgrade_to_head
@@ -62,8 +63,8 @@ def main(definition: ServiceDefinition[S], argv: list[str] | None = None) -> Non
     settings = definition.settings()
     setup_logging(definition.name, settings.log_level)
     if command == "migrate":
-        asyncio.run(migrate(definition, settings))
+        event_loop.run(migrate(definition, settings))
     elif command == "serve":
-        asyncio.run(serve(definition, settings))
+        event_loop.run(serve(definition, settings))
     else:
         raise SystemExit(f"usage: python -m {definition.name} [serve|migrate]")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from paysuite.runtime import event_loop
 from paysuite.runtime.logs import setup_logging
 from paysuite.runtime.settings import CommonSettings
 from paysuite.runtime.telemetry import setup_telemetry
@@ -33,7 +33,7 @@ def run_simulator(
     setup_logging(name(settings), common.log_level)
     telemetry = setup_telemetry(name(settings), common) if traced else None
     try:
-        asyncio.run(serve(settings, common))
+        event_loop.run(serve(settings, common))
     finally:
         if telemetry is not None:
             telemetry.shutdown()

@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 
+from paysuite.runtime import event_loop
 from paysuite.runtime.gc_tuning import tune_for_service
 from paysuite.runtime.server import ServiceApp, start_server
 from paysuite.runtime.settings import CommonSettings
@@ -48,4 +49,4 @@ async def serve(port: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(int(sys.argv[1])))
+    event_loop.run(serve(int(sys.argv[1])))

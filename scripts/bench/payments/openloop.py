@@ -17,6 +17,7 @@ import grpc
 
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
+from paysuite.runtime import event_loop
 from paysuite.type.v1 import money_pb2
 
 from ..proc_cpu import CpuSnapshot, cpu_seconds, snapshot
@@ -227,4 +228,4 @@ async def _run(spec: StepSpec) -> StepResult:
 def run_step(spec: StepSpec) -> StepResult:
     """Process entry point: one step on a fresh event loop; the load process's own CPU is
     counted under "load"."""
-    return asyncio.run(_run(replace(spec, pids={**spec.pids, "load": os.getpid()})))
+    return event_loop.run(_run(replace(spec, pids={**spec.pids, "load": os.getpid()})))
