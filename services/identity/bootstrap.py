@@ -8,6 +8,7 @@ from pathlib import Path
 
 from identity.adapters.crypto import PiiVault, parse_keys
 from identity.adapters.gateway_verifier import GatewayCardVerifier
+from identity.adapters.limit_store import LimitStore
 from identity.adapters.repository import IdentityRepository
 from identity.domain.bin_table import BinTable
 from identity.entrypoints.servicer import IdentityServicer
@@ -16,7 +17,7 @@ from identity.settings import IdentitySettings
 from paysuite.clock import utc_now
 from paysuite.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
 from paysuite.runtime.clients import open_channel
-from paysuite.runtime.database import SqlUnitOfWork, create_engine
+from paysuite.runtime.database import PoolUnitOfWork, SqlUnitOfWork, create_engine, create_pool
 from paysuite.runtime.entrypoint import ServiceDefinition
 from paysuite.runtime.paging import Paging
 from paysuite.runtime.server import ServiceApp, grpc_service_app
@@ -43,9 +44,15 @@ async def build_app(settings: IdentitySettings) -> ServiceApp:
     engine = create_engine(
         settings.dsn, schema=SCHEMA, service="identity", pool_size=settings.db_pool_size
     )
+    # The payment path (reservations, settlements) on plain asyncpg: several times cheaper per
+    # statement than through SQLAlchemy, measured.
+    pool = await create_pool(
+        settings.dsn, schema=SCHEMA, service="identity", size=settings.db_pool_size
+    )
     gateway_channel = open_channel(settings.gateway_addr)
     deps = IdentityDeps(
         uow=lambda: SqlUnitOfWork(engine, IdentityRepository),
+        limit_units=lambda: PoolUnitOfWork(pool, LimitStore),
         vault=build_vault(settings),
         verifier=GatewayCardVerifier(gateway_channel),
         clock=utc_now,
@@ -64,7 +71,7 @@ async def build_app(settings: IdentitySettings) -> ServiceApp:
         identity_service_pb2.DESCRIPTOR.services_by_name["IdentityService"],
         identity_service_pb2_grpc.add_IdentityServiceServicer_to_server,
         servicer,
-        on_stop=[lambda: gateway_channel.close(None), engine.dispose],
+        on_stop=[lambda: gateway_channel.close(None), engine.dispose, pool.close],
     )
 
 

@@ -7,12 +7,16 @@ from datetime import date
 import pytest
 
 from identity.domain.limits import (
+    DayUse,
     LimitKind,
     LimitPolicy,
     Scope,
     YearWindow,
     anniversary,
     applies,
+    earliest_day,
+    owner_of,
+    used_in,
     windows,
     year_window,
 )
@@ -174,3 +178,34 @@ def test_own_card_transfers_and_card_payments_do_not_count_against_tier_limits()
     assert not applies(tier_window, balance_funded=True, own_card_transfer=True)
     assert not applies(tier_window, balance_funded=False, own_card_transfer=False)
     assert applies(daily, balance_funded=False, own_card_transfer=False)
+
+
+def test_a_windows_use_adds_up_its_owners_days_in_it() -> None:
+    opened, today = date(2025, 3, 10), date(2026, 12, 6)
+    found = windows(LimitPolicy(), Tier.CLASS_II, opened, today, 1, False, real_named=True)
+    yearly, daily = found
+    person = owner_of(yearly, "U1", "C1")
+    assert person == owner_of(daily, "U1", "C1") == "person:C1"
+    assert owner_of(yearly, "U1", None) == "user:U1"  # not real-named: the account alone
+    days = [
+        DayUse(person, today, 500, 200),
+        DayUse(person, date(2026, 3, 10), 100, 100),  # the anniversary: in the year
+        DayUse(person, date(2026, 3, 9), 7_000, 7_000),  # the day before: last year's
+        DayUse("user:U1", today, 9_999, 9_999),  # the account's own row, not the person's
+    ]
+    assert used_in(daily, person, days) == 500
+    assert used_in(yearly, person, days) == 300  # only what counts for the tier
+    assert earliest_day(found) == date(2026, 3, 10)
+
+
+def test_a_lifetime_window_counts_every_day() -> None:
+    found = windows(
+        LimitPolicy(), Tier.CLASS_I, date(2020, 1, 1), date(2026, 12, 6), 1, False, False
+    )
+    lifetime = found[0]
+    assert earliest_day(found) is None
+    days = [
+        DayUse("user:U1", date(2020, 1, 2), 300, 300),
+        DayUse("user:U1", date(2026, 12, 6), 1, 1),
+    ]
+    assert used_in(lifetime, owner_of(lifetime, "U1", None), days) == 301

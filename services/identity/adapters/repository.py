@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from identity.adapters.tables import (
     cards,
     customers,
-    limit_usages,
     user_events,
     users,
     verification_attempts,
@@ -340,48 +339,3 @@ class IdentityRepository:
             )
         ).all()
         return [_attempt(r) for r in rows]
-
-    # -- limits -------------------------------------------------------------------------------
-
-    async def usage(self, payment_id: str, *, lock: bool = False) -> Any:
-        statement = select(limit_usages).where(limit_usages.c.payment_id == payment_id)
-        if lock:
-            statement = statement.with_for_update()
-        return (await self._conn.execute(statement)).first()
-
-    async def used(
-        self,
-        *,
-        user_id: str,
-        customer_id: str | None,
-        start: date | None,
-        end: date | None,
-        tier_only: bool,
-    ) -> int:
-        """Reserved plus committed in a window, for an account or for all of a person's."""
-        owner = (
-            limit_usages.c.customer_id == customer_id
-            if customer_id
-            else limit_usages.c.user_id == user_id
-        )
-        conditions = [owner, limit_usages.c.state.in_(("reserved", "committed"))]
-        if start is not None and end is not None:
-            conditions += [limit_usages.c.day >= start, limit_usages.c.day < end]
-        if tier_only:
-            conditions.append(limit_usages.c.counts_for_tier)
-        row = (
-            await self._conn.execute(
-                select(func.coalesce(func.sum(limit_usages.c.amount), 0)).where(and_(*conditions))
-            )
-        ).first()
-        return int(row[0]) if row else 0
-
-    async def add_usage(self, values: dict[str, Any]) -> None:
-        await self._conn.execute(insert(limit_usages).values(**values))
-
-    async def set_usage_state(self, payment_id: str, state: str, now: datetime) -> None:
-        await self._conn.execute(
-            update(limit_usages)
-            .where(limit_usages.c.payment_id == payment_id)
-            .values(state=state, updated_at=now)
-        )

@@ -144,3 +144,12 @@ user_events = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("events_by_user", "user_id", "event_id"),
 )
+
+limit_totals = Table(
+    "limit_totals",
+    metadata,
+    Column("owner", String(48), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("tier_amount", BigInteger, nullable=False),
+)

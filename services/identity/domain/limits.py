@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -116,3 +117,52 @@ def applies(window: Window, balance_funded: bool, own_card_transfer: bool) -> bo
     if window.balance_only:
         return balance_funded and not own_card_transfer
     return True
+
+
+def account_owner(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+def person_owner(customer_id: str) -> str:
+    return f"person:{customer_id}"
+
+
+def owners(user_id: str, customer_id: str | None) -> list[str]:
+    """Every owner a payment of the account counts for: the account, and its person."""
+    return [account_owner(user_id)] + ([person_owner(customer_id)] if customer_id else [])
+
+
+def owner_of(window: Window, user_id: str, customer_id: str | None) -> str:
+    """Whose use a window adds up: the person's across their accounts, or this account's."""
+    if window.scope is Scope.PERSON and customer_id:
+        return person_owner(customer_id)
+    return account_owner(user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class DayUse:
+    """What an owner reserved and committed on one accounting day; tier_amount is the part
+    that counts against tier limits."""
+
+    owner: str
+    day: date
+    amount: int
+    tier_amount: int
+
+
+def used_in(window: Window, owner: str, days: Iterable[DayUse]) -> int:
+    """The owner's use that falls in the window."""
+    return sum(
+        d.tier_amount if window.balance_only else d.amount
+        for d in days
+        if d.owner == owner
+        and (window.start is None or window.end is None or window.start <= d.day < window.end)
+    )
+
+
+def earliest_day(found: Iterable[Window]) -> date | None:
+    """The first day any of the windows counts; None when one counts every day."""
+    starts = [w.start for w in found]
+    if any(start is None for start in starts):
+        return None
+    return min((s for s in starts if s is not None), default=None)

@@ -9,7 +9,7 @@ from datetime import datetime
 from identity.adapters.crypto import PiiVault
 from identity.domain.limits import LimitPolicy
 from identity.domain.verification import CardVerifier
-from identity.service_layer.unit_of_work import UnitOfWorkFactory
+from identity.service_layer.unit_of_work import LimitUnitFactory, UnitOfWorkFactory
 
 Clock = Callable[[], datetime]
 
@@ -26,6 +26,8 @@ class VerificationPolicy:
 @dataclass(frozen=True)
 class IdentityDeps:
     uow: UnitOfWorkFactory
+    # Units on the payment path's own pool: reservations, settlements, limits read.
+    limit_units: LimitUnitFactory
     vault: PiiVault
     verifier: CardVerifier
     clock: Clock

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from identity.domain.limits import Scope, Window, applies, windows
+from identity.adapters.limit_store import LimitStore, LockedPayer
+from identity.domain.limits import Window, applies, earliest_day, owner_of, used_in, windows
 from identity.domain.model import Card, Ineligibility, User, UserState, payment_eligibility
 from identity.service_layer.deps import IdentityDeps
 from identity.service_layer.errors import (
@@ -18,7 +20,6 @@ from identity.service_layer.errors import (
     UserNotActive,
     UserNotFound,
 )
-from identity.service_layer.unit_of_work import UnitOfWork
 from paysuite.money import Money
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -58,6 +59,12 @@ class Settlement:
     commit: bool
 
 
+class Settled(enum.Enum):
+    SETTLED = "settled"
+    NOT_FOUND = "not_found"
+    SETTLED_OTHERWISE = "settled_otherwise"
+
+
 @dataclass(frozen=True, slots=True)
 class WindowUse:
     window: Window
@@ -66,31 +73,6 @@ class WindowUse:
     @property
     def remaining(self) -> int:
         return max(self.window.limit - self.used, 0)
-
-
-async def _locked_user(work: UnitOfWork, user_id: str) -> User:
-    """Locks the person (or the lone account): reservations of one person run one at a time."""
-    user = await work.repo.get_user(user_id, lock=True)
-    if user is None:
-        raise UserNotFound("user not found", metadata={"user_id": user_id})
-    if user.customer_id is not None:
-        await work.repo.customer(user.customer_id, lock=True)
-    return user
-
-
-async def _uses(work: UnitOfWork, user: User, found: list[Window]) -> list[WindowUse]:
-    uses = []
-    for window in found:
-        person = user.customer_id if window.scope is Scope.PERSON else None
-        used = await work.repo.used(
-            user_id=user.user_id,
-            customer_id=person,
-            start=window.start,
-            end=window.end,
-            tier_only=window.balance_only,
-        )
-        uses.append(WindowUse(window, used))
-    return uses
 
 
 def _windows(
@@ -108,24 +90,39 @@ def _windows(
     )
 
 
+async def _uses(store: LimitStore, user: User, found: Sequence[Window]) -> list[WindowUse]:
+    """What is used of each window: one read of the owners' use per day."""
+
+    def owner(window: Window) -> str:
+        return owner_of(window, user.user_id, user.customer_id)
+
+    days = await store.totals(sorted({owner(w) for w in found}), earliest_day(found))
+    return [WindowUse(w, used_in(w, owner(w), days)) for w in found]
+
+
+async def _locked(store: LimitStore, user_id: str, payment_id: str) -> LockedPayer:
+    payer = await store.lock_payer(user_id, payment_id)
+    if payer is None:
+        raise UserNotFound("user not found", metadata={"user_id": user_id})
+    return payer
+
+
 async def _reserve_locked(
-    work: UnitOfWork, user: User, command: Reserve, found: list[Window], now: datetime
-) -> None:
-    """Reserves the amount for the payment on the locked user; nothing when it was before."""
-    existing = await work.repo.usage(command.payment_id)
-    if existing is not None:
-        if (existing.user_id, existing.amount, existing.currency) != (
-            command.user_id,
-            command.amount.minor_units,
-            command.amount.currency,
-        ):
+    store: LimitStore, payer: LockedPayer, command: Reserve, found: list[Window], now: datetime
+) -> list[WindowUse]:
+    """Reserves the amount for the payment on the locked payer (nothing when it was before);
+    what is used of each window afterwards."""
+    user, amount = payer.user, command.amount
+    if payer.reserved_before is not None:
+        if payer.reserved_before != (command.user_id, amount.minor_units, amount.currency):
             raise ReservationConflict("payment_id was reserved with other content")
-        return
+        return await _uses(store, user, found)
     if user.state is not UserState.ACTIVE:
         raise UserNotActive("the user is frozen or closed")
-    relevant = [w for w in found if applies(w, command.balance_funded, command.own_card_transfer)]
-    for use in await _uses(work, user, relevant):
-        if use.used + command.amount.minor_units > use.window.limit:
+    uses = await _uses(store, user, found)
+    counts = [applies(u.window, command.balance_funded, command.own_card_transfer) for u in uses]
+    for use, counted in zip(uses, counts, strict=True):
+        if counted and use.used + amount.minor_units > use.window.limit:
             raise LimitExceeded(
                 "the payment exceeds a limit",
                 metadata={
@@ -133,31 +130,34 @@ async def _reserve_locked(
                     "remaining_minor_units": str(use.remaining),
                 },
             )
-    await work.repo.add_usage(
-        {
-            "payment_id": command.payment_id,
-            "user_id": user.user_id,
-            "customer_id": user.customer_id,
-            "amount": command.amount.minor_units,
-            "currency": command.amount.currency,
-            "balance_funded": command.balance_funded,
-            "counts_for_tier": command.balance_funded and not command.own_card_transfer,
-            "day": now.astimezone(ZONE).date(),
-            "state": "reserved",
-            "created_at": now,
-            "updated_at": now,
-        }
+    await store.reserve(
+        command.payment_id,
+        user,
+        amount.minor_units,
+        amount.currency,
+        command.balance_funded,
+        counts_for_tier=command.balance_funded and not command.own_card_transfer,
+        day=now.astimezone(ZONE).date(),
+        now=now,
     )
+    return [
+        WindowUse(u.window, u.used + amount.minor_units if counted else u.used)
+        for u, counted in zip(uses, counts, strict=True)
+    ]
 
 
 async def reserve(deps: IdentityDeps, command: Reserve) -> list[WindowUse]:
     now = deps.clock()
-    today = now.astimezone(ZONE).date()
-    async with deps.uow() as work:
-        user = await _locked_user(work, command.user_id)
-        found = _windows(deps, user, today, command.auth_factors, command.digital_certificate)
-        await _reserve_locked(work, user, command, found, now)
-        uses = await _uses(work, user, found)
+    async with deps.limit_units() as work:
+        payer = await _locked(work.repo, command.user_id, command.payment_id)
+        found = _windows(
+            deps,
+            payer.user,
+            now.astimezone(ZONE).date(),
+            command.auth_factors,
+            command.digital_certificate,
+        )
+        uses = await _reserve_locked(work.repo, payer, command, found, now)
         await work.commit()
     return uses
 
@@ -166,89 +166,77 @@ async def authorize(deps: IdentityDeps, command: Authorize) -> Authorization:
     """Checks the payer (and the card, for a card payment) and reserves the amount, in one
     transaction; a refusal is an answer, and reserves nothing."""
     now = deps.clock()
-    today = now.astimezone(ZONE).date()
     reservation = command.reservation
-    async with deps.uow() as work:
-        user = await _locked_user(work, reservation.user_id)
-        card = None
+    async with deps.limit_units() as work:
+        payer = await _locked(work.repo, reservation.user_id, reservation.payment_id)
+        user, card = payer.user, None
         if command.card_required:
-            eligibility = payment_eligibility(
-                user, await work.repo.cards_of(user.user_id), command.card_id
-            )
+            cards = await work.repo.active_cards(user.user_id)
+            eligibility = payment_eligibility(user, cards, command.card_id)
             if not eligibility.eligible:
                 return Authorization(False, eligibility.reason)
             card = eligibility.card
         found = _windows(
-            deps, user, today, reservation.auth_factors, reservation.digital_certificate
+            deps,
+            user,
+            now.astimezone(ZONE).date(),
+            reservation.auth_factors,
+            reservation.digital_certificate,
         )
         try:
-            await _reserve_locked(work, user, reservation, found, now)
+            await _reserve_locked(work.repo, payer, reservation, found, now)
         except UserNotActive:
             return Authorization(False, Ineligibility.USER_NOT_ACTIVE)
         except LimitExceeded as exc:
-            return Authorization(
-                False, Ineligibility.LIMIT_EXCEEDED, exceeded=exc.metadata.get("window", "")
-            )
+            window = exc.metadata.get("window", "")
+            return Authorization(False, Ineligibility.LIMIT_EXCEEDED, exceeded=window)
         await work.commit()
     return Authorization(True, card=card)
 
 
-class Settled(enum.Enum):
-    SETTLED = "settled"
-    NOT_FOUND = "not_found"
-    SETTLED_OTHERWISE = "settled_otherwise"
-
-
 async def settle_many(deps: IdentityDeps, settlements: list[Settlement]) -> dict[str, Settled]:
-    """Commits or releases each payment's reservation, all in one transaction."""
-    outcomes: dict[str, Settled] = {}
-    async with deps.uow() as work:
-        for settlement in settlements:
-            wanted = "committed" if settlement.commit else "released"
-            usage = await work.repo.usage(settlement.payment_id, lock=True)
-            if usage is None:
-                outcomes[settlement.payment_id] = Settled.NOT_FOUND
-            elif usage.state == "reserved":
-                await work.repo.set_usage_state(settlement.payment_id, wanted, deps.clock())
-                outcomes[settlement.payment_id] = Settled.SETTLED
-            else:
-                same = usage.state == wanted
-                outcomes[settlement.payment_id] = (
-                    Settled.SETTLED if same else Settled.SETTLED_OTHERWISE
-                )
+    """Commits or releases each payment's reservation, in one statement; a released one gives
+    its use back."""
+    async with deps.limit_units() as work:
+        found = await work.repo.settle(
+            [(s.payment_id, s.commit) for s in settlements], deps.clock()
+        )
         await work.commit()
+    outcomes = {}
+    for payment_id, before, commit in found:
+        wanted = "committed" if commit else "released"
+        if before is None:
+            outcomes[payment_id] = Settled.NOT_FOUND
+        elif before in ("reserved", wanted):
+            outcomes[payment_id] = Settled.SETTLED
+        else:
+            outcomes[payment_id] = Settled.SETTLED_OTHERWISE
     return outcomes
 
 
-async def _settle(deps: IdentityDeps, payment_id: str, state: str) -> None:
-    async with deps.uow() as work:
-        usage = await work.repo.usage(payment_id, lock=True)
-        if usage is None:
+async def _settle(deps: IdentityDeps, payment_id: str, commit: bool) -> None:
+    match (await settle_many(deps, [Settlement(payment_id, commit)]))[payment_id]:
+        case Settled.NOT_FOUND:
             raise ReservationNotFound(
                 "no reservation for this payment", metadata={"payment_id": payment_id}
             )
-        if usage.state == state:
-            return
-        if usage.state != "reserved":
-            raise ReservationFinal(
-                "the reservation is already settled", metadata={"state": usage.state}
-            )
-        await work.repo.set_usage_state(payment_id, state, deps.clock())
-        await work.commit()
+        case Settled.SETTLED_OTHERWISE:
+            state = "released" if commit else "committed"
+            raise ReservationFinal("the reservation is already settled", metadata={"state": state})
 
 
 async def commit(deps: IdentityDeps, payment_id: str) -> None:
-    await _settle(deps, payment_id, "committed")
+    await _settle(deps, payment_id, commit=True)
 
 
 async def release(deps: IdentityDeps, payment_id: str) -> None:
-    await _settle(deps, payment_id, "released")
+    await _settle(deps, payment_id, commit=False)
 
 
 async def limits(deps: IdentityDeps, user_id: str, auth_factors: int) -> list[WindowUse]:
     today = deps.clock().astimezone(ZONE).date()
-    async with deps.uow() as work:
-        user = await work.repo.get_user(user_id)
+    async with deps.limit_units() as work:
+        user = await work.repo.user(user_id)
         if user is None:
             raise UserNotFound("user not found", metadata={"user_id": user_id})
-        return await _uses(work, user, _windows(deps, user, today, auth_factors, False))
+        return await _uses(work.repo, user, _windows(deps, user, today, auth_factors, False))

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from identity.adapters.limit_store import LimitStore
 from identity.adapters.repository import IdentityRepository
 from paysuite.runtime import database
 
 UnitOfWork = database.UnitOfWork[IdentityRepository]
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+LimitUnitFactory = Callable[[], database.UnitOfWork[LimitStore]]
