@@ -25,6 +25,7 @@ from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.recon.v1 import recon_service_pb2 as rpb
 from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
 from paysuite.type.v1.money_pb2 import Money
+from tests.helpers import eventually
 
 MERCHANT_ACCOUNT = f"merchant.{demo.MERCHANT_ID}.payable.CNY"
 
@@ -67,7 +68,8 @@ async def test_payment_credits_merchant_and_reconciles(stack: Stack) -> None:
     async with grpc.aio.insecure_channel(stack.config.addr("gateway")) as channel:
         payment = (await gpb_grpc.GatewayServiceStub(channel).CreatePayment(request)).payment
     assert payment.state == gpb.Payment.STATE_SUCCEEDED
-    assert await _balance(stack) == before + 8888
+    # The gateway's outbox posts the capture to the ledger just after the answer.
+    assert await eventually(lambda: _balance(stack), before + 8888) == before + 8888
     log_lines = [
         json.loads(line)
         for line in (stack.config.data_dir / "logs" / "gateway.log").read_text().splitlines()
