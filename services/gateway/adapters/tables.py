@@ -90,6 +90,11 @@ payments = Table(
     Index("payments_by_channel_date", "channel", "accounting_date", "payment_id"),
     Index("payments_by_merchant_time", "merchant_id", "created_at", "payment_id"),
     Index(
+        "duplicates_to_refund",
+        "payment_id",
+        postgresql_where=text("state = 'duplicate' AND refunded = 0"),
+    ),
+    Index(
         "payments_to_resolve",
         "next_query_at",
         postgresql_where=text("state IN ('processing', 'unknown') AND NOT needs_reconciliation"),
@@ -144,7 +149,12 @@ outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
-    Index("outbox_pending", "next_attempt_at", postgresql_where=text("delivered_at IS NULL")),
+    Index(
+        "outbox_due",
+        "next_attempt_at",
+        "outbox_id",
+        postgresql_where=text("delivered_at IS NULL"),
+    ),
 )
 
 card_verifications = Table(

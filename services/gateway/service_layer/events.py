@@ -34,12 +34,16 @@ class Bell(Protocol):
 
 
 class EventSequencer:
-    """Numbers committed events: at once when woken, else every poll_seconds (for events
-    written by processes that could not wake it)."""
+    """Numbers committed events soon after it is woken (lingering so that one run numbers the
+    events of concurrent payments), else every poll_seconds (for events written by processes
+    that could not wake it)."""
 
-    def __init__(self, uow: UnitOfWorkFactory, poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, poll_seconds: float = 0.5, linger_seconds: float = 0.01
+    ) -> None:
         self._uow = uow
         self._poll = poll_seconds
+        self._linger = linger_seconds
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -63,6 +67,7 @@ class EventSequencer:
             if numbered < SEQUENCER_BATCH:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll)
+                await asyncio.sleep(self._linger)
 
 
 async def watch(

@@ -89,7 +89,8 @@ def _traced_batch(name: str, messages: Sequence[OutboxMessage]) -> Iterator[None
 
 
 class OutboxRelay:
-    """Delivers due messages in batches: at once when woken, else every poll_seconds."""
+    """Delivers due messages in batches: soon after it is woken (lingering so that the
+    messages of concurrent payments share a call), else every poll_seconds."""
 
     def __init__(
         self,
@@ -98,12 +99,14 @@ class OutboxRelay:
         identity: IdentityPort,
         clock: Callable[[], datetime],
         poll_seconds: float = 1.0,
+        linger_seconds: float = 0.02,
     ) -> None:
         self._uow = uow
         self._ledger = ledger
         self._identity = identity
         self._clock = clock
         self._poll = poll_seconds
+        self._linger = linger_seconds
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -120,6 +123,7 @@ class OutboxRelay:
             if claimed < BATCH:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll)
+                await asyncio.sleep(self._linger)
 
     async def deliver_due(self) -> int:
         """One batch: claim, send, mark; returns how many messages were claimed."""

@@ -55,6 +55,7 @@ WITH asked AS (
 ), current AS (
     SELECT l.payment_id, l.state, asked.commit
     FROM limit_usages l JOIN asked USING (payment_id)
+    WHERE l.payment_id = ANY($1::text[])
     FOR UPDATE OF l
 ), settled AS (
     UPDATE limit_usages l

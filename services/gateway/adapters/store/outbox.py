@@ -52,7 +52,7 @@ class OutboxStore:
             """
             SELECT outbox_id, kind, idempotency_key, payload, traceparent, attempts FROM outbox
             WHERE delivered_at IS NULL AND next_attempt_at <= $1
-            ORDER BY outbox_id LIMIT $2
+            ORDER BY next_attempt_at, outbox_id LIMIT $2
             FOR UPDATE SKIP LOCKED
             """,
             now,
