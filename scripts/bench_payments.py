@@ -76,6 +76,18 @@ async def server_version(admin_url: str) -> str:
         await conn.close()
 
 
+async def settle(database_url: str) -> None:
+    """ANALYZE and CHECKPOINT before a step: the planner knows the tables as they have grown
+    (a fresh database's first plans scan tables that soon are not small) and the step does
+    not pay for the writes of the one before."""
+    conn = await asyncpg.connect(plain_postgres_url(database_url))
+    try:
+        await conn.execute("ANALYZE")
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+
+
 async def measure_floor(
     args: argparse.Namespace, suite: SuiteUnderTest, env: dict[str, str]
 ) -> Floor:
@@ -132,6 +144,7 @@ async def run_steps(
                 pids=suite.pids,
                 seed=args.seed * 100 + index,
             )
+            await settle(suite.database_url)
             say(f"{kind}: {rate:g}/s for {args.warmup_seconds:g} + {args.steady_seconds:g} s")
             step = await spawned(run_step, spec)
             after_sequence = max(after_sequence, step.last_sequence)
