@@ -91,8 +91,8 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     ledger_channel = open_channel(settings.ledger_addr)
     identity_channel = open_channel(settings.identity_addr)
     http = aiohttp.ClientSession(trace_configs=[egress_trace_config()])
-    # Channels the routes file does not name go direct.
-    egress = build_egress(http, list(settings.channels), settings.routes_file)
+    # Channels the egress routes file does not name go direct.
+    egress = build_egress(http, list(settings.channels), settings.egress_routes_file)
     notify_socket = bind_socket(settings.notify_host, settings.notify_port)
     notify_base = (
         settings.notify_base_url or f"http://127.0.0.1:{notify_socket.getsockname()[1]}"

@@ -41,7 +41,7 @@ class GatewaySettings(PagedServiceSettings):
     notify_base_url: str = ""
     outbox_poll_seconds: float = 1.0
     # Egress routes (proxies) per channel as JSON, re-read when it changes; unset: direct.
-    routes_file: Path | None = None
+    egress_routes_file: Path | None = None
     # Channel selection rules as JSON, re-read when it changes; unset: every channel of the
     # payment method, in equal shares.
     routing_file: Path | None = None

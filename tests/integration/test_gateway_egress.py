@@ -25,8 +25,8 @@ from gateway.adapters.channels.banksim import BankQuickPayChannel
 from gateway.adapters.egress import EgressClient, NoRouteError, egress_trace_config
 from gateway.bootstrap import build_app as build_gateway
 from gateway.channel_settings import dev_channels
+from gateway.domain.egress import CircuitState, EgressPolicy, Router, RouteSpec
 from gateway.domain.ports import ChannelAnswer, ChannelCharge, ChannelOutcome
-from gateway.domain.routing import CircuitState, Router, RouteSpec, RoutingPolicy
 from gateway.settings import GatewaySettings
 from paysuite.dev_secrets import DEV_BANK_SECRET
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
@@ -37,7 +37,7 @@ from tests.integration.conftest import free_port, serving
 
 SLOW_MS = 80
 FAST_MS = 5
-POLICY = RoutingPolicy(failure_threshold=2, cool_down_seconds=0.3, max_cool_down_seconds=2.0)
+POLICY = EgressPolicy(failure_threshold=2, cool_down_seconds=0.3, max_cool_down_seconds=2.0)
 _tracer = trace.get_tracer(__name__)
 
 
@@ -330,7 +330,7 @@ async def test_the_default_gateway_reaches_every_channel_directly(gateway_addr: 
     ]
 
 
-async def test_get_routes_shows_live_health_and_follows_the_routes_file(
+async def test_get_routes_shows_live_health_and_follows_the_egress_routes_file(
     ledger_addr: str,
     identity_addr: str,
     bank_url: str,
@@ -353,7 +353,7 @@ async def test_get_routes_shows_live_health_and_follows_the_routes_file(
         ledger_addr=ledger_addr,
         identity_addr=identity_addr,
         channels=dev_channels(bank_url),
-        routes_file=routes_file,
+        egress_routes_file=routes_file,
         notify_port=0,
     )
     async with serving(build_gateway, settings) as addr, grpc.aio.insecure_channel(addr) as channel:

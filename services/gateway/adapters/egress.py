@@ -14,14 +14,14 @@ from multidict import CIMultiDictProxy
 from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 from opentelemetry.trace import Span
 
-from gateway.adapters.routes_file import RoutesFile
-from gateway.domain.routing import (
+from gateway.adapters.egress_routes_file import EgressRoutesFile
+from gateway.domain.egress import (
     Attempt,
     CircuitState,
+    EgressPolicy,
     Outcome,
     RouteHealth,
     Router,
-    RoutingPolicy,
     default_routes,
     failover_reason,
 )
@@ -82,7 +82,7 @@ class EgressClient:
         session: aiohttp.ClientSession,
         router: Router,
         *,
-        routes_file: RoutesFile | None = None,
+        routes_file: EgressRoutesFile | None = None,
         clock: Callable[[], float] = time.monotonic,
         connect_timeout_seconds: float = 3.0,
     ) -> None:
@@ -214,13 +214,13 @@ def build_egress(
     session: aiohttp.ClientSession,
     channels: Collection[str],
     routes_file: Path | None = None,
-    policy: RoutingPolicy | None = None,
+    policy: EgressPolicy | None = None,
 ) -> EgressClient:
     """An egress client for the channels: routes from the file, else one direct route each."""
     router = Router(policy)
     if routes_file is None:
         router.configure(default_routes(channels))
         return EgressClient(session, router)
-    source = RoutesFile(routes_file, router, channels)
+    source = EgressRoutesFile(routes_file, router, channels)
     source.load()
     return EgressClient(session, router, routes_file=source)

@@ -7,10 +7,10 @@ from typing import Any
 
 import grpc
 
-from gateway.domain.routing import RouteHealthSource
+from gateway.domain.egress import RouteHealthSource
 from gateway.entrypoints import convert
 from gateway.entrypoints import merchants as merchant_convert
-from gateway.entrypoints.routes import get_routes
+from gateway.entrypoints.egress_routes import get_routes
 from gateway.service_layer import (
     card_verification,
     channel_records,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.domain.routing import CircuitState, RouteHealth, RouteHealthSource
+from gateway.domain.egress import CircuitState, RouteHealth, RouteHealthSource
 from paysuite.errors import Violations
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.runtime.protoconv import check_id

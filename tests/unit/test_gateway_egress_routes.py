@@ -1,4 +1,4 @@
-"""Egress routing without I/O: EWMAs, circuits on a fake clock, ranking reasons, config reloads."""
+"""Egress routes without I/O: EWMAs, circuits on a fake clock, ranking reasons, config reloads."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from gateway.adapters.routes_file import RoutesFile
-from gateway.domain.routing import (
+from gateway.adapters.egress_routes_file import EgressRoutesFile
+from gateway.domain.egress import (
     CircuitState,
+    EgressPolicy,
     Ewma,
     Outcome,
     RouteConfigError,
     Router,
     RouteSpec,
-    RoutingPolicy,
     Transition,
     default_routes,
     failover_reason,
@@ -27,7 +27,7 @@ from gateway.domain.routing import (
 A = RouteSpec("bank-a", "banksim", "http://127.0.0.1:8701", "cn-east", 1)
 B = RouteSpec("bank-b", "banksim", "http://127.0.0.1:8702", "cn-north", 1)
 DIRECT = RouteSpec("bank-direct", "banksim", None)
-POLICY = RoutingPolicy(
+POLICY = EgressPolicy(
     failure_threshold=3, cool_down_seconds=5.0, max_cool_down_seconds=20.0, probe_lease_seconds=30
 )
 SECRET = "s3cr3t-proxy-password"
@@ -61,7 +61,7 @@ def test_ewma_takes_the_first_sample_then_weights_by_alpha() -> None:
 
 
 def test_latency_ewma_uses_the_configured_alpha() -> None:
-    router = Router(RoutingPolicy(latency_alpha=0.5), [A])
+    router = Router(EgressPolicy(latency_alpha=0.5), [A])
     answered(router, A, 0.0, 0.010)
     answered(router, A, 1.0, 0.030)
     stats = router.stats("bank-a")
@@ -130,7 +130,7 @@ def test_consecutive_failures_open_the_circuit_and_an_answer_resets_the_count() 
 
 
 def test_a_high_error_rate_opens_the_circuit_without_consecutive_failures() -> None:
-    policy = RoutingPolicy(
+    policy = EgressPolicy(
         error_alpha=0.5, error_rate_threshold=0.5, error_rate_min_requests=4, failure_threshold=5
     )
     router = Router(policy, [A])
@@ -289,11 +289,11 @@ def test_proxy_credentials_stay_out_of_repr_and_labels() -> None:
 
 def test_policy_refuses_nonsense() -> None:
     with pytest.raises(ValueError):
-        RoutingPolicy(latency_alpha=0)
+        EgressPolicy(latency_alpha=0)
     with pytest.raises(ValueError):
-        RoutingPolicy(cool_down_seconds=10, max_cool_down_seconds=5)
+        EgressPolicy(cool_down_seconds=10, max_cool_down_seconds=5)
     with pytest.raises(ValueError):
-        RoutingPolicy(failure_threshold=0)
+        EgressPolicy(failure_threshold=0)
 
 
 def document(*routes: dict[str, object]) -> dict[str, object]:
@@ -412,7 +412,7 @@ def test_routes_file_reloads_on_change_at_most_once_a_second_keeping_stats(
     write_routes(path, A, B)
     clock = FakeClock()
     router = Router(POLICY)
-    routes = RoutesFile(path, router, ["banksim"], clock=clock)
+    routes = EgressRoutesFile(path, router, ["banksim"], clock=clock)
     routes.load()
     assert router.routes() == [A, B]
     answered(router, A, 0.0, 0.020)
@@ -436,7 +436,7 @@ def test_a_bad_or_missing_routes_file_keeps_the_previous_routes(
     write_routes(path, A)
     clock = FakeClock()
     router = Router(POLICY)
-    routes = RoutesFile(path, router, ["banksim"], clock=clock)
+    routes = EgressRoutesFile(path, router, ["banksim"], clock=clock)
     routes.load()
     caplog.set_level(logging.INFO)
 
@@ -474,6 +474,6 @@ def test_a_bad_routes_file_stops_the_first_load(tmp_path: Path) -> None:
     path = tmp_path / "routes.json"
     path.write_text(json.dumps({"routes": [{"route_id": "a", "channel": "nosuch"}]}))
     with pytest.raises(RouteConfigError, match="not a channel of this gateway"):
-        RoutesFile(path, Router(), ["banksim"]).load()
+        EgressRoutesFile(path, Router(), ["banksim"]).load()
     with pytest.raises(FileNotFoundError):
-        RoutesFile(tmp_path / "missing.json", Router(), ["banksim"]).load()
+        EgressRoutesFile(tmp_path / "missing.json", Router(), ["banksim"]).load()

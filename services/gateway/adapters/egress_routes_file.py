@@ -1,4 +1,5 @@
-"""The egress routes JSON file, kept in force on a router as it changes."""
+"""The egress routes JSON file (GATEWAY_EGRESS_ROUTES_FILE), kept in force on a router as it
+changes."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from gateway.adapters.watched_file import WatchedJsonFile
-from gateway.domain.routing import Router, default_routes, parse_routes
+from gateway.domain.egress import Router, default_routes, parse_routes
 
 
-class RoutesFile(WatchedJsonFile):
+class EgressRoutesFile(WatchedJsonFile):
     """Keeps a router configured from a file; a channel the file does not name goes direct.
     Errors name fields, never proxy URLs."""
 

@@ -81,7 +81,7 @@ class RouteSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class RoutingPolicy:
+class EgressPolicy:
     """How fast measurements move and when circuits open and close."""
 
     latency_alpha: float = 0.3
@@ -231,9 +231,9 @@ class Router:
     """Routes per channel with their measurements and circuits; time is always passed in."""
 
     def __init__(
-        self, policy: RoutingPolicy | None = None, routes: Iterable[RouteSpec] = ()
+        self, policy: EgressPolicy | None = None, routes: Iterable[RouteSpec] = ()
     ) -> None:
-        self.policy = policy or RoutingPolicy()
+        self.policy = policy or EgressPolicy()
         self._routes: dict[str, _Route] = {}
         specs = list(routes)
         if specs:
