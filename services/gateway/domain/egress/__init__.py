@@ -5,20 +5,16 @@ each, opens a circuit on a failing one and ranks the rest. Which channel takes a
 another matter: gateway.domain.channel_selection.
 """
 
-from gateway.domain.egress.router import (
-    Attempt,
-    CircuitState,
-    EgressPolicy,
-    Ewma,
-    Outcome,
+from gateway.domain.egress.circuit import CircuitState, Transition
+from gateway.domain.egress.health import RouteHealth, RouteHealthSource
+from gateway.domain.egress.measurements import Ewma, Outcome
+from gateway.domain.egress.policy import EgressPolicy
+from gateway.domain.egress.ranking import failover_reason
+from gateway.domain.egress.router import Attempt, Router
+from gateway.domain.egress.routes import (
     RouteConfigError,
-    RouteHealth,
-    RouteHealthSource,
-    Router,
     RouteSpec,
-    Transition,
     default_routes,
-    failover_reason,
     parse_routes,
     redact_proxy,
 )
