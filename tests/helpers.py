@@ -46,7 +46,7 @@ async def eventually(probe: Callable[[], Awaitable[T]], expected: T, timeout: fl
 async def outbox_drained(db: Any, timeout: float = 10.0) -> bool:
     """Whether every gateway outbox message was delivered within timeout: read a shared
     account's balance after this, or a posting of an earlier test may still land on it."""
-    undelivered = "SELECT count(*) FROM gateway.outbox WHERE delivered_at IS NULL"
+    undelivered = "SELECT count(*) FROM gateway.outbox"
 
     async def pending() -> int:
         count: int = await db.fetchval(undelivered)

@@ -111,6 +111,10 @@ class Violations:
         if not condition:
             self.add(field, description)
 
+    def extend(self, other: Violations, *, prefix: str) -> None:
+        """Takes another collection's violations, their fields under prefix (e.g. "items[2].")."""
+        self._items.extend(FieldViolation(prefix + v.field, v.description) for v in other._items)
+
     def raise_if_any(self) -> None:
         if self._items:
             raise InvalidArgument(self._items)

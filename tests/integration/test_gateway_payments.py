@@ -18,7 +18,7 @@ from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.grpc_errors import error_reason
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
-from tests.helpers import eventually
+from tests.helpers import eventually, outbox_drained
 
 DialFaults = Callable[..., Awaitable[None]]
 MERCHANT_ACCOUNT = f"merchant.{demo.MERCHANT_ID}.payable.CNY"
@@ -79,8 +79,7 @@ async def test_payment_succeeds_and_credits_the_merchant_once(
     fetched = await gateway.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))
     assert fetched.payment.state == pb.Payment.STATE_SUCCEEDED
     assert fetched.payment.trace_id == payment.trace_id
-    pending = await db.fetchval("SELECT count(*) FROM gateway.outbox WHERE delivered_at IS NULL")
-    assert pending == 0
+    assert await outbox_drained(db)  # everything it wrote to the outbox was delivered
 
 
 async def test_request_id_reuse_with_other_payload_is_refused(

@@ -25,7 +25,7 @@ _OPEN_PAYMENTS = """
 SELECT count(*) FROM gateway.payments
 WHERE state <> ALL($1::text[]) AND NOT needs_reconciliation
 """
-_UNDELIVERED = "SELECT count(*) FROM gateway.outbox WHERE delivered_at IS NULL"
+_UNDELIVERED = "SELECT count(*) FROM gateway.outbox"
 _CAPTURES_NOT_ONCE = """
 SELECT count(*) FROM gateway.payments p
 LEFT JOIN ledger.transfers t ON t.transfer_id = p.payment_id || ':capture'

@@ -148,13 +148,7 @@ outbox = Table(
     Column("last_error", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
-    Column("delivered_at", DateTime(timezone=True), nullable=True),
-    Index(
-        "outbox_due",
-        "next_attempt_at",
-        "outbox_id",
-        postgresql_where=text("delivered_at IS NULL"),
-    ),
+    Index("outbox_due", "next_attempt_at", "outbox_id"),
 )
 
 card_verifications = Table(

@@ -2,8 +2,8 @@
 identity, in batches.
 
 Messages are claimed under row locks (other relays skip them), sent as one ledger call for
-all transfers and one identity call for all limit settlements, and marked delivered in the
-same transaction. A crash in between loses nothing (the rows stay) and posts nothing twice
+all transfers and one identity call for all limit settlements, and deleted in the same
+transaction once delivered. A crash in between loses nothing (the rows stay) and posts nothing twice
 (transfer ids and limit settlements are idempotent).
 """
 
@@ -135,7 +135,7 @@ class OutboxRelay:
             now = self._clock()
             delivered = [m.outbox_id for m in messages if m.outbox_id not in errors]
             if delivered:
-                await work.repo.outbox.mark_delivered(delivered, now)
+                await work.repo.outbox.delivered(delivered)
             for message in messages:
                 if (error := errors.get(message.outbox_id)) is not None:
                     backoff = min(300, 2 ** min(message.attempts, 8))

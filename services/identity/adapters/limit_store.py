@@ -4,33 +4,33 @@ written in a handful of statements under the payer's row locks, settlements in o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 
-from identity.domain.limits import DayUse, owners
+from identity.domain.limits import DayUse, Reservation, owners
 from identity.domain.model import Card, MaskedIdentity, Tier, User, UserState
 
-_PAYER = """
-WITH u AS (
-    SELECT user_id, state, masked_name, masked_id_number, masked_phone, real_name_verified,
-           tier, created_at, opened_on, customer_id, tier_cap
-    FROM users WHERE user_id = $1::text
-    FOR UPDATE
-), person AS (
-    SELECT customer_id FROM customers WHERE customer_id = (SELECT customer_id FROM u)
-    FOR UPDATE
-)
-SELECT u.*, (SELECT count(*) FROM person) AS person_locked,
-       b.user_id AS before_user_id, b.amount AS before_amount, b.currency AS before_currency
-FROM u LEFT JOIN limit_usages b ON b.payment_id = $2::text
+_USERS = """
+SELECT user_id, state, masked_name, masked_id_number, masked_phone, real_name_verified, tier,
+       created_at, opened_on, customer_id, tier_cap
+FROM users WHERE user_id = ANY($1::text[])
 """
 _CARDS = """
 SELECT card_id, user_id, bank_code, masked_card_number, agreement_no, is_default, active,
        bank_name, card_type, created_at
-FROM cards WHERE user_id = $1 AND active ORDER BY created_at
+FROM cards WHERE user_id = ANY($1::text[]) AND active ORDER BY created_at
+"""
+# In key order, so that two transactions locking overlapping sets never wait on each other in
+# a circle.
+_LOCK = """
+SELECT count(pg_advisory_xact_lock(hashtextextended('identity.limits:' || k, 0)))
+FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) ordered
+"""
+_RESERVED = """
+SELECT payment_id, user_id, amount, currency FROM limit_usages
+WHERE payment_id = ANY($1::text[])
 """
 _TOTALS = """
 SELECT owner, day, amount, tier_amount FROM limit_totals
@@ -41,10 +41,13 @@ WITH usage AS (
     INSERT INTO limit_usages (
         payment_id, user_id, customer_id, amount, currency, balance_funded, counts_for_tier,
         day, state, created_at, updated_at
-    ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'reserved', $9, $9)
+    )
+    SELECT *, 'reserved', $9::timestamptz, $9::timestamptz
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bool[],
+                $7::bool[], $8::date[])
 )
 INSERT INTO limit_totals (owner, day, amount, tier_amount)
-SELECT owner, $8, $4, CASE WHEN $7 THEN $4 ELSE 0 END FROM unnest($10::text[]) AS owner
+SELECT * FROM unnest($10::text[], $11::date[], $12::bigint[], $13::bigint[])
 ON CONFLICT (owner, day) DO UPDATE SET
     amount = limit_totals.amount + excluded.amount,
     tier_amount = limit_totals.tier_amount + excluded.tier_amount
@@ -84,15 +87,6 @@ FROM asked LEFT JOIN current USING (payment_id)
 """
 
 
-@dataclass(frozen=True, slots=True)
-class LockedPayer:
-    """A payer locked for a reservation (with their person), and what was reserved for the
-    payment before, if anything: (user id, amount, currency)."""
-
-    user: User
-    reserved_before: tuple[str, int, str] | None
-
-
 def _user(row: Any) -> User:
     return User(
         user_id=row["user_id"],
@@ -111,70 +105,64 @@ class LimitStore:
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._conn = connection
 
-    async def lock_payer(self, user_id: str, payment_id: str) -> LockedPayer | None:
-        """Locks the user and their person (reservations of one person run one at a time)."""
-        row = await self._conn.fetchrow(_PAYER, user_id, payment_id)
-        if row is None:
-            return None
-        before = None
-        if row["before_user_id"] is not None:
-            before = (row["before_user_id"], row["before_amount"], row["before_currency"])
-        return LockedPayer(_user(row), before)
-
-    async def user(self, user_id: str) -> User | None:
-        row = await self._conn.fetchrow(
-            "SELECT user_id, state, masked_name, masked_id_number, masked_phone, "
-            "real_name_verified, tier, created_at, opened_on, customer_id, tier_cap "
-            "FROM users WHERE user_id = $1",
-            user_id,
-        )
-        return _user(row) if row else None
-
-    async def active_cards(self, user_id: str) -> list[Card]:
-        return [
-            Card(
-                r["card_id"],
-                r["user_id"],
-                r["bank_code"],
-                r["masked_card_number"],
-                r["agreement_no"],
-                r["is_default"],
-                r["active"],
-                r["bank_name"],
-                r["card_type"],
-                r["created_at"],
+    async def payers(self, user_ids: Sequence[str]) -> dict[str, tuple[User, list[Card]]]:
+        """The users found, each with their active cards (oldest first)."""
+        rows = await self._conn.fetch(_USERS, user_ids)
+        found: dict[str, tuple[User, list[Card]]] = {r["user_id"]: (_user(r), []) for r in rows}
+        for r in await self._conn.fetch(_CARDS, list(found)):
+            found[r["user_id"]][1].append(
+                Card(
+                    r["card_id"],
+                    r["user_id"],
+                    r["bank_code"],
+                    r["masked_card_number"],
+                    r["agreement_no"],
+                    r["is_default"],
+                    r["active"],
+                    r["bank_name"],
+                    r["card_type"],
+                    r["created_at"],
+                )
             )
-            for r in await self._conn.fetch(_CARDS, user_id)
-        ]
+        return found
+
+    async def lock(self, keys: Sequence[str]) -> None:
+        """Reservations for these owners run one at a time, until this transaction ends."""
+        await self._conn.fetchval(_LOCK, sorted(set(keys)))
+
+    async def reserved(self, payment_ids: Sequence[str]) -> dict[str, tuple[str, int, str]]:
+        """What was reserved for these payments before: (user id, amount, currency)."""
+        found = await self._conn.fetch(_RESERVED, payment_ids)
+        return {r["payment_id"]: (r["user_id"], r["amount"], r["currency"]) for r in found}
 
     async def totals(self, owners: Sequence[str], since: date | None) -> list[DayUse]:
         """Each owner's use per day from `since` on (None: every day)."""
         found = await self._conn.fetch(_TOTALS, list(owners), since)
         return [DayUse(r["owner"], r["day"], r["amount"], r["tier_amount"]) for r in found]
 
-    async def reserve(
-        self,
-        payment_id: str,
-        user: User,
-        amount: int,
-        currency: str,
-        balance_funded: bool,
-        counts_for_tier: bool,
-        day: date,
-        now: datetime,
-    ) -> None:
+    async def reserve(self, reservations: Sequence[Reservation], now: datetime) -> None:
+        """Records the reservations and adds them to each owner's use of their day."""
+        totals: dict[tuple[str, date], list[int]] = {}
+        for r in reservations:
+            for owner in owners(r.user_id, r.customer_id):
+                total = totals.setdefault((owner, r.day), [0, 0])
+                total[0] += r.amount
+                total[1] += r.amount if r.counts_for_tier else 0
         await self._conn.execute(
             _RESERVE,
-            payment_id,
-            user.user_id,
-            user.customer_id,
-            amount,
-            currency,
-            balance_funded,
-            counts_for_tier,
-            day,
+            [r.payment_id for r in reservations],
+            [r.user_id for r in reservations],
+            [r.customer_id for r in reservations],
+            [r.amount for r in reservations],
+            [r.currency for r in reservations],
+            [r.balance_funded for r in reservations],
+            [r.counts_for_tier for r in reservations],
+            [r.day for r in reservations],
             now,
-            owners(user.user_id, user.customer_id),
+            [owner for owner, _ in totals],
+            [day for _, day in totals],
+            [t[0] for t in totals.values()],
+            [t[1] for t in totals.values()],
         )
 
     async def settle(

@@ -166,3 +166,24 @@ def earliest_day(found: Iterable[Window]) -> date | None:
     if any(start is None for start in starts):
         return None
     return min((s for s in starts if s is not None), default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """An amount held against a payer's limits for a payment until it is settled."""
+
+    payment_id: str
+    user_id: str
+    customer_id: str | None
+    amount: int
+    currency: str
+    balance_funded: bool
+    counts_for_tier: bool
+    day: date
+
+    def uses(self) -> list[DayUse]:
+        """What it adds to each owner's use of its day."""
+        tier = self.amount if self.counts_for_tier else 0
+        return [
+            DayUse(o, self.day, self.amount, tier) for o in owners(self.user_id, self.customer_id)
+        ]

@@ -28,6 +28,8 @@ class Ineligibility(enum.Enum):
     REAL_NAME_NOT_VERIFIED = "real_name_not_verified"
     NO_CARD = "no_card"
     LIMIT_EXCEEDED = "limit_exceeded"
+    USER_NOT_FOUND = "user_not_found"
+    PAYMENT_ID_REUSED = "payment_id_reused"
 
 
 @dataclass(frozen=True, slots=True)

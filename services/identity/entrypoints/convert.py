@@ -148,6 +148,29 @@ def authorize_command(request: pb.AuthorizePaymentRequest) -> Authorize:
     return Authorize(reservation, request.card_required, request.card_id)
 
 
+MAX_BATCH = 1000
+
+
+def authorize_batch(request: pb.BatchAuthorizePaymentsRequest) -> list[Authorize]:
+    violations = Violations()
+    violations.require(
+        0 < len(request.requests) <= MAX_BATCH, "requests", f"1 to {MAX_BATCH} payments"
+    )
+    commands: list[Authorize] = []
+    seen: set[str] = set()
+    for index, item in enumerate(request.requests):
+        nested = Violations()
+        reservation = _reservation(item, nested)
+        check_id(item.card_id, "card_id", nested, required=False)
+        nested.require(item.payment_id not in seen, "payment_id", "repeated in the batch")
+        seen.add(item.payment_id)
+        violations.extend(nested, prefix=f"requests[{index}].")
+        if reservation is not None:
+            commands.append(Authorize(reservation, item.card_required, item.card_id))
+    violations.raise_if_any()
+    return commands
+
+
 def authorization_to_proto(result: Authorization) -> pb.AuthorizePaymentResponse:
     response = pb.AuthorizePaymentResponse(
         authorized=result.authorized, exceeded_limit=result.exceeded

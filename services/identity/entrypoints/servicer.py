@@ -148,6 +148,14 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         result = await limits.authorize(self._deps, convert.authorize_command(request))
         return convert.authorization_to_proto(result)
 
+    async def BatchAuthorizePayments(
+        self, request: pb.BatchAuthorizePaymentsRequest, context: Context
+    ) -> pb.BatchAuthorizePaymentsResponse:
+        results = await limits.authorize_many(self._deps, convert.authorize_batch(request))
+        return pb.BatchAuthorizePaymentsResponse(
+            responses=[convert.authorization_to_proto(result) for result in results]
+        )
+
     async def SettleLimits(
         self, request: pb.SettleLimitsRequest, context: Context
     ) -> pb.SettleLimitsResponse:

@@ -8,8 +8,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from identity.adapters.limit_store import LimitStore, LockedPayer
-from identity.domain.limits import Window, applies, earliest_day, owner_of, used_in, windows
+from identity.domain.limits import (
+    DayUse,
+    Reservation,
+    Window,
+    account_owner,
+    applies,
+    earliest_day,
+    owner_of,
+    person_owner,
+    used_in,
+    windows,
+)
 from identity.domain.model import Card, Ineligibility, User, UserState, payment_eligibility
 from identity.service_layer.deps import IdentityDeps
 from identity.service_layer.errors import (
@@ -20,6 +30,7 @@ from identity.service_layer.errors import (
     UserNotActive,
     UserNotFound,
 )
+from paysuite.errors import DomainError
 from paysuite.money import Money
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -90,108 +101,144 @@ def _windows(
     )
 
 
-async def _uses(store: LimitStore, user: User, found: Sequence[Window]) -> list[WindowUse]:
-    """What is used of each window: one read of the owners' use per day."""
-
-    def owner(window: Window) -> str:
-        return owner_of(window, user.user_id, user.customer_id)
-
-    days = await store.totals(sorted({owner(w) for w in found}), earliest_day(found))
-    return [WindowUse(w, used_in(w, owner(w), days)) for w in found]
+def _owner(window: Window, user: User) -> str:
+    return owner_of(window, user.user_id, user.customer_id)
 
 
-async def _locked(store: LimitStore, user_id: str, payment_id: str) -> LockedPayer:
-    payer = await store.lock_payer(user_id, payment_id)
-    if payer is None:
-        raise UserNotFound("user not found", metadata={"user_id": user_id})
-    return payer
+def _lock_key(user: User) -> str:
+    """Reservations of one person (or of a lone account) run one at a time."""
+    return person_owner(user.customer_id) if user.customer_id else account_owner(user.user_id)
 
 
-async def _reserve_locked(
-    store: LimitStore, payer: LockedPayer, command: Reserve, found: list[Window], now: datetime
-) -> list[WindowUse]:
-    """Reserves the amount for the payment on the locked payer (nothing when it was before);
-    what is used of each window afterwards."""
-    user, amount = payer.user, command.amount
-    if payer.reserved_before is not None:
-        if payer.reserved_before != (command.user_id, amount.minor_units, amount.currency):
-            raise ReservationConflict("payment_id was reserved with other content")
-        return await _uses(store, user, found)
-    if user.state is not UserState.ACTIVE:
-        raise UserNotActive("the user is frozen or closed")
-    uses = await _uses(store, user, found)
-    counts = [applies(u.window, command.balance_funded, command.own_card_transfer) for u in uses]
-    for use, counted in zip(uses, counts, strict=True):
-        if counted and use.used + amount.minor_units > use.window.limit:
-            raise LimitExceeded(
-                "the payment exceeds a limit",
-                metadata={
-                    "window": use.window.kind.value,
-                    "remaining_minor_units": str(use.remaining),
-                },
-            )
-    await store.reserve(
-        command.payment_id,
-        user,
-        amount.minor_units,
-        amount.currency,
-        command.balance_funded,
-        counts_for_tier=command.balance_funded and not command.own_card_transfer,
-        day=now.astimezone(ZONE).date(),
-        now=now,
-    )
-    return [
-        WindowUse(u.window, u.used + amount.minor_units if counted else u.used)
-        for u, counted in zip(uses, counts, strict=True)
-    ]
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    authorization: Authorization
+    uses: list[WindowUse]
+    error: DomainError | None = None
 
 
-async def reserve(deps: IdentityDeps, command: Reserve) -> list[WindowUse]:
+class _Batch:
+    """Authorizations decided one after the other on the use read for the batch, each seeing
+    what the ones before it reserved."""
+
+    def __init__(self, deps: IdentityDeps, now: datetime, days: list[DayUse]) -> None:
+        self._deps = deps
+        self._now = now
+        self._today = now.astimezone(ZONE).date()
+        self._days = days
+        self.reservations: list[Reservation] = []
+
+    def windows(self, user: User, command: Reserve) -> list[Window]:
+        return _windows(
+            self._deps, user, self._today, command.auth_factors, command.digital_certificate
+        )
+
+    def uses(self, user: User, found: Sequence[Window]) -> list[WindowUse]:
+        return [WindowUse(w, used_in(w, _owner(w, user), self._days)) for w in found]
+
+    def decide(
+        self,
+        command: Authorize,
+        payer: tuple[User, list[Card]] | None,
+        before: tuple[str, int, str] | None,
+    ) -> _Outcome:
+        reservation = command.reservation
+        amount = reservation.amount
+        error: DomainError
+        if payer is None:
+            error = UserNotFound("user not found", metadata={"user_id": reservation.user_id})
+            return _Outcome(Authorization(False, Ineligibility.USER_NOT_FOUND), [], error)
+        user, cards = payer
+        card = None
+        if command.card_required:
+            eligibility = payment_eligibility(user, cards, command.card_id)
+            if not eligibility.eligible:
+                return _Outcome(Authorization(False, eligibility.reason), [])
+            card = eligibility.card
+        found = self.windows(user, reservation)
+        if before is not None:
+            if before != (reservation.user_id, amount.minor_units, amount.currency):
+                error = ReservationConflict("payment_id was reserved with other content")
+                return _Outcome(Authorization(False, Ineligibility.PAYMENT_ID_REUSED), [], error)
+            return _Outcome(Authorization(True, card=card), self.uses(user, found))
+        if user.state is not UserState.ACTIVE:
+            error = UserNotActive("the user is frozen or closed")
+            return _Outcome(Authorization(False, Ineligibility.USER_NOT_ACTIVE), [], error)
+        uses = self.uses(user, found)
+        for use in uses:
+            counted = applies(use.window, reservation.balance_funded, reservation.own_card_transfer)
+            if counted and use.used + amount.minor_units > use.window.limit:
+                kind = use.window.kind.value
+                error = LimitExceeded(
+                    "the payment exceeds a limit",
+                    metadata={"window": kind, "remaining_minor_units": str(use.remaining)},
+                )
+                refused = Authorization(False, Ineligibility.LIMIT_EXCEEDED, exceeded=kind)
+                return _Outcome(refused, uses, error)
+        held = Reservation(
+            reservation.payment_id,
+            user.user_id,
+            user.customer_id,
+            amount.minor_units,
+            amount.currency,
+            reservation.balance_funded,
+            reservation.balance_funded and not reservation.own_card_transfer,
+            self._today,
+        )
+        self.reservations.append(held)
+        self._days.extend(held.uses())
+        return _Outcome(Authorization(True, card=card), self.uses(user, found))
+
+
+async def _authorize(deps: IdentityDeps, commands: Sequence[Authorize]) -> list[_Outcome]:
+    """Decides every command in one transaction: payers read, their persons locked, their use
+    read once, the accepted reservations written together."""
     now = deps.clock()
     async with deps.limit_units() as work:
-        payer = await _locked(work.repo, command.user_id, command.payment_id)
-        found = _windows(
-            deps,
-            payer.user,
-            now.astimezone(ZONE).date(),
-            command.auth_factors,
-            command.digital_certificate,
-        )
-        uses = await _reserve_locked(work.repo, payer, command, found, now)
+        store = work.repo
+        payers = await store.payers(list({c.reservation.user_id for c in commands}))
+        await store.lock([_lock_key(user) for user, _ in payers.values()])
+        before = await store.reserved([c.reservation.payment_id for c in commands])
+        batch = _Batch(deps, now, [])
+        counted = [
+            (payer[0], window)
+            for c in commands
+            if (payer := payers.get(c.reservation.user_id)) is not None
+            for window in batch.windows(payer[0], c.reservation)
+        ]
+        owners = sorted({_owner(window, user) for user, window in counted})
+        days = await store.totals(owners, earliest_day([window for _, window in counted]))
+        batch = _Batch(deps, now, days)
+        outcomes = [
+            batch.decide(c, payers.get(c.reservation.user_id), before.get(c.reservation.payment_id))
+            for c in commands
+        ]
+        if batch.reservations:
+            await store.reserve(batch.reservations, now)
         await work.commit()
-    return uses
+    return outcomes
+
+
+async def authorize_many(deps: IdentityDeps, commands: Sequence[Authorize]) -> list[Authorization]:
+    """Each payment authorized as authorize() would, in order, in one transaction."""
+    return [outcome.authorization for outcome in await _authorize(deps, commands)]
 
 
 async def authorize(deps: IdentityDeps, command: Authorize) -> Authorization:
-    """Checks the payer (and the card, for a card payment) and reserves the amount, in one
-    transaction; a refusal is an answer, and reserves nothing."""
-    now = deps.clock()
-    reservation = command.reservation
-    async with deps.limit_units() as work:
-        payer = await _locked(work.repo, reservation.user_id, reservation.payment_id)
-        user, card = payer.user, None
-        if command.card_required:
-            cards = await work.repo.active_cards(user.user_id)
-            eligibility = payment_eligibility(user, cards, command.card_id)
-            if not eligibility.eligible:
-                return Authorization(False, eligibility.reason)
-            card = eligibility.card
-        found = _windows(
-            deps,
-            user,
-            now.astimezone(ZONE).date(),
-            reservation.auth_factors,
-            reservation.digital_certificate,
-        )
-        try:
-            await _reserve_locked(work.repo, payer, reservation, found, now)
-        except UserNotActive:
-            return Authorization(False, Ineligibility.USER_NOT_ACTIVE)
-        except LimitExceeded as exc:
-            window = exc.metadata.get("window", "")
-            return Authorization(False, Ineligibility.LIMIT_EXCEEDED, exceeded=window)
-        await work.commit()
-    return Authorization(True, card=card)
+    """Checks the payer (and the card, for a card payment) and reserves the amount; a refusal
+    is an answer and reserves nothing (an unknown user or a reused payment id is an error)."""
+    [outcome] = await _authorize(deps, [command])
+    if isinstance(outcome.error, UserNotFound | ReservationConflict):
+        raise outcome.error
+    return outcome.authorization
+
+
+async def reserve(deps: IdentityDeps, command: Reserve) -> list[WindowUse]:
+    """Reserves the amount against the payer's limits; what each window has used after it."""
+    [outcome] = await _authorize(deps, [Authorize(command)])
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.uses
 
 
 async def settle_many(deps: IdentityDeps, settlements: list[Settlement]) -> dict[str, Settled]:
@@ -236,7 +283,10 @@ async def release(deps: IdentityDeps, payment_id: str) -> None:
 async def limits(deps: IdentityDeps, user_id: str, auth_factors: int) -> list[WindowUse]:
     today = deps.clock().astimezone(ZONE).date()
     async with deps.limit_units() as work:
-        user = await work.repo.user(user_id)
-        if user is None:
+        payer = (await work.repo.payers([user_id])).get(user_id)
+        if payer is None:
             raise UserNotFound("user not found", metadata={"user_id": user_id})
-        return await _uses(work.repo, user, _windows(deps, user, today, auth_factors, False))
+        user = payer[0]
+        found = _windows(deps, user, today, auth_factors, False)
+        days = await work.repo.totals(sorted({_owner(w, user) for w in found}), earliest_day(found))
+    return [WindowUse(w, used_in(w, _owner(w, user), days)) for w in found]

@@ -45,7 +45,7 @@ async def read_books(pool: Any, orders: list[Order]) -> Books:
     ids = payment_ids + [r["refund_id"] for r in refunds]
     undelivered = await pool.fetch(
         "SELECT idempotency_key, kind, attempts, last_error FROM gateway.outbox "
-        "WHERE delivered_at IS NULL AND split_part(idempotency_key, ':', 1) = ANY($1::text[])",
+        "WHERE split_part(idempotency_key, ':', 1) = ANY($1::text[])",
         ids,
     )
     transfers = await pool.fetch(

@@ -65,6 +65,12 @@ class _IneligibilityReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_I
     """No usable bound card."""
     INELIGIBILITY_REASON_LIMIT_EXCEEDED: _IneligibilityReason.ValueType  # 4
     """The amount would pass one of the payer's limits (AuthorizePayment only)."""
+    INELIGIBILITY_REASON_USER_NOT_FOUND: _IneligibilityReason.ValueType  # 5
+    """No such user (AuthorizePayment answers NOT_FOUND; in a batch, only this payment fails)."""
+    INELIGIBILITY_REASON_PAYMENT_ID_REUSED: _IneligibilityReason.ValueType  # 6
+    """The payment id was authorized before with other content (AuthorizePayment answers
+    ALREADY_EXISTS; in a batch, only this payment fails).
+    """
 
 class IneligibilityReason(_IneligibilityReason, metaclass=_IneligibilityReasonEnumTypeWrapper):
     """Why a payer may not pay."""
@@ -79,6 +85,12 @@ INELIGIBILITY_REASON_NO_CARD: IneligibilityReason.ValueType  # 3
 """No usable bound card."""
 INELIGIBILITY_REASON_LIMIT_EXCEEDED: IneligibilityReason.ValueType  # 4
 """The amount would pass one of the payer's limits (AuthorizePayment only)."""
+INELIGIBILITY_REASON_USER_NOT_FOUND: IneligibilityReason.ValueType  # 5
+"""No such user (AuthorizePayment answers NOT_FOUND; in a batch, only this payment fails)."""
+INELIGIBILITY_REASON_PAYMENT_ID_REUSED: IneligibilityReason.ValueType  # 6
+"""The payment id was authorized before with other content (AuthorizePayment answers
+ALREADY_EXISTS; in a batch, only this payment fails).
+"""
 Global___IneligibilityReason: _TypeAlias = IneligibilityReason  # noqa: Y015
 
 class _VerificationMethod:
@@ -1414,6 +1426,54 @@ class AuthorizePaymentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AuthorizePaymentResponse: _TypeAlias = AuthorizePaymentResponse  # noqa: Y015
+
+@_typing.final
+class BatchAuthorizePaymentsRequest(_message.Message):
+    """Request for BatchAuthorizePayments."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuthorizePaymentRequest]:
+        """Up to 1000 payments, each payment id at most once."""
+
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___AuthorizePaymentRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchAuthorizePaymentsRequest: _TypeAlias = BatchAuthorizePaymentsRequest  # noqa: Y015
+
+@_typing.final
+class BatchAuthorizePaymentsResponse(_message.Message):
+    """Response for BatchAuthorizePayments."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESPONSES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def responses(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuthorizePaymentResponse]:
+        """One answer per request, in request order."""
+
+    def __init__(
+        self,
+        *,
+        responses: _abc.Iterable[Global___AuthorizePaymentResponse] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["responses", b"responses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchAuthorizePaymentsResponse: _TypeAlias = BatchAuthorizePaymentsResponse  # noqa: Y015
 
 @_typing.final
 class SettleLimitsRequest(_message.Message):

@@ -115,6 +115,11 @@ class IdentityServiceStub:
                 request_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.AuthorizePaymentRequest.SerializeToString,
                 response_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.AuthorizePaymentResponse.FromString,
                 _registered_method=True)
+        self.BatchAuthorizePayments = channel.unary_unary(
+                '/paysuite.identity.v1.IdentityService/BatchAuthorizePayments',
+                request_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.BatchAuthorizePaymentsRequest.SerializeToString,
+                response_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.BatchAuthorizePaymentsResponse.FromString,
+                _registered_method=True)
         self.SettleLimits = channel.unary_unary(
                 '/paysuite.identity.v1.IdentityService/SettleLimits',
                 request_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.SettleLimitsRequest.SerializeToString,
@@ -240,6 +245,14 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchAuthorizePayments(self, request, context):
+        """Authorizes many payments in one transaction, each as AuthorizePayment would, in request
+        order (two payments of one payer see each other's reservation).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SettleLimits(self, request, context):
         """Commits or releases the limit reservations of many payments at once; idempotent.
         """
@@ -329,6 +342,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.AuthorizePayment,
                     request_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.AuthorizePaymentRequest.FromString,
                     response_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.AuthorizePaymentResponse.SerializeToString,
+            ),
+            'BatchAuthorizePayments': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchAuthorizePayments,
+                    request_deserializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.BatchAuthorizePaymentsRequest.FromString,
+                    response_serializer=paysuite_dot_identity_dot_v1_dot_identity__service__pb2.BatchAuthorizePaymentsResponse.SerializeToString,
             ),
             'SettleLimits': grpc.unary_unary_rpc_method_handler(
                     servicer.SettleLimits,
@@ -769,6 +787,33 @@ class IdentityService:
             '/paysuite.identity.v1.IdentityService/AuthorizePayment',
             paysuite_dot_identity_dot_v1_dot_identity__service__pb2.AuthorizePaymentRequest.SerializeToString,
             paysuite_dot_identity_dot_v1_dot_identity__service__pb2.AuthorizePaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchAuthorizePayments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.identity.v1.IdentityService/BatchAuthorizePayments',
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.BatchAuthorizePaymentsRequest.SerializeToString,
+            paysuite_dot_identity_dot_v1_dot_identity__service__pb2.BatchAuthorizePaymentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

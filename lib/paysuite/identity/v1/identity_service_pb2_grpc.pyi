@@ -68,6 +68,10 @@ class IdentityServiceStub:
     amount against their limits, in one step; idempotent by payment id. A refusal is an
     answer, not an error.
     """
+    BatchAuthorizePayments: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.BatchAuthorizePaymentsRequest, _identity_service_pb2.BatchAuthorizePaymentsResponse]
+    """Authorizes many payments in one transaction, each as AuthorizePayment would, in request
+    order (two payments of one payer see each other's reservation).
+    """
     SettleLimits: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.SettleLimitsRequest, _identity_service_pb2.SettleLimitsResponse]
     """Commits or releases the limit reservations of many payments at once; idempotent."""
 
@@ -110,6 +114,10 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """Checks that the user may pay (and with which card, for a card payment) and reserves the
     amount against their limits, in one step; idempotent by payment id. A refusal is an
     answer, not an error.
+    """
+    BatchAuthorizePayments: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.BatchAuthorizePaymentsRequest, _identity_service_pb2.BatchAuthorizePaymentsResponse]  # type: ignore[assignment]
+    """Authorizes many payments in one transaction, each as AuthorizePayment would, in request
+    order (two payments of one payer see each other's reservation).
     """
     SettleLimits: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.SettleLimitsRequest, _identity_service_pb2.SettleLimitsResponse]  # type: ignore[assignment]
     """Commits or releases the limit reservations of many payments at once; idempotent."""
@@ -246,6 +254,16 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         """Checks that the user may pay (and with which card, for a card payment) and reserves the
         amount against their limits, in one step; idempotent by payment id. A refusal is an
         answer, not an error.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchAuthorizePayments(
+        self,
+        request: _identity_service_pb2.BatchAuthorizePaymentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.BatchAuthorizePaymentsResponse, _abc.Awaitable[_identity_service_pb2.BatchAuthorizePaymentsResponse]]:
+        """Authorizes many payments in one transaction, each as AuthorizePayment would, in request
+        order (two payments of one payer see each other's reservation).
         """
 
     @_abc_1.abstractmethod

@@ -1,5 +1,5 @@
 """The transactional outbox: messages written with the change that caused them, delivered
-later in batches."""
+later in batches and then deleted (the queue holds what is in flight)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ class OutboxStore:
         found = await self._conn.fetch(
             """
             SELECT outbox_id, kind, idempotency_key, payload, traceparent, attempts FROM outbox
-            WHERE delivered_at IS NULL AND next_attempt_at <= $1
+            WHERE next_attempt_at <= $1
             ORDER BY next_attempt_at, outbox_id LIMIT $2
             FOR UPDATE SKIP LOCKED
             """,
@@ -70,11 +70,10 @@ class OutboxStore:
             for r in found
         ]
 
-    async def mark_delivered(self, outbox_ids: list[int], now: datetime) -> None:
+    async def delivered(self, outbox_ids: list[int]) -> None:
+        """Takes delivered messages off the queue."""
         await self._conn.execute(
-            "UPDATE outbox SET delivered_at = $2 WHERE outbox_id = ANY($1::bigint[])",
-            outbox_ids,
-            now,
+            "DELETE FROM outbox WHERE outbox_id = ANY($1::bigint[])", outbox_ids
         )
 
     async def mark_failed(self, outbox_id: int, error: str, retry_at: datetime) -> None:
