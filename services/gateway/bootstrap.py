@@ -7,6 +7,7 @@ from pathlib import Path
 import aiohttp
 
 from gateway.adapters.callback_http import HttpCallbackSender
+from gateway.adapters.channel_rules_file import ChannelRulesFile
 from gateway.adapters.channels.alipaysim import AlipayChannel
 from gateway.adapters.channels.balance import BALANCE_CHANNEL, BalanceChannel
 from gateway.adapters.channels.banksim import BankQuickPayChannel
@@ -16,7 +17,6 @@ from gateway.adapters.egress import EgressClient, build_egress, egress_trace_con
 from gateway.adapters.identity_client import GrpcIdentity
 from gateway.adapters.ledger_client import GrpcLedger
 from gateway.adapters.notify_http import NotificationListener, bind_socket, serve_listener
-from gateway.adapters.routing_file import RoutingRules
 from gateway.adapters.store.event_bell import EventBell
 from gateway.adapters.store.stores import (
     sequencer_unit_factory,
@@ -24,8 +24,7 @@ from gateway.adapters.store.stores import (
     unit_of_work_factory,
 )
 from gateway.channel_settings import ChannelKind, ChannelSettings
-from gateway.domain.channel_hours import ChannelHours
-from gateway.domain.channel_selection import ChannelTerms
+from gateway.domain.channel_selection import ChannelHours, ChannelTerms
 from gateway.domain.model import PaymentMethod
 from gateway.domain.ports import ChannelAdapter
 from gateway.entrypoints.servicer import GatewayServicer
@@ -116,7 +115,9 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     terms[BALANCE_CHANNEL] = ChannelTerms(
         BALANCE_CHANNEL, PaymentMethod.WALLET_BALANCE, ChannelHours.parse("")
     )
-    routing = RoutingRules(settings.routing_file, list(adapters), settings.channel_zone)
+    channel_rules = ChannelRulesFile(
+        settings.channel_rules_file, list(adapters), settings.channel_zone
+    )
     verifier = adapters[settings.verify_channel]
     assert isinstance(verifier, BankQuickPayChannel)
     wallets = {
@@ -136,7 +137,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         ledger=ledger,
         relay=relay,
         sequencer=sequencer,
-        routing=routing.current,
+        routing=channel_rules.current,
     )
     verification = VerificationDeps(
         uow=uow,

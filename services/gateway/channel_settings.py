@@ -6,7 +6,7 @@ import enum
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from gateway.domain.channel_hours import ChannelHours
+from gateway.domain.channel_selection import ChannelHours
 from gateway.domain.model import PaymentMethod
 from paysuite.dev_secrets import DEV_ALIPAY_SECRET, DEV_BANK_SECRET, DEV_WECHAT_SECRET
 

@@ -16,7 +16,7 @@ from gateway.channel_settings import (
     ChannelSettings,
     dev_channels,
 )
-from gateway.domain.channel_hours import ChannelHours
+from gateway.domain.channel_selection import ChannelHours
 from paysuite.runtime.settings import PagedServiceSettings
 
 
@@ -44,7 +44,7 @@ class GatewaySettings(PagedServiceSettings):
     egress_routes_file: Path | None = None
     # Channel selection rules as JSON, re-read when it changes; unset: every channel of the
     # payment method, in equal shares.
-    routing_file: Path | None = None
+    channel_rules_file: Path | None = None
 
     @model_validator(mode="after")
     def _complete_channels(self) -> Self:

@@ -20,7 +20,7 @@ import pytest
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from tests.integration.conftest import Replica, bank_channel
-from tests.integration.test_gateway_channel_routing import card_payment
+from tests.integration.test_gateway_channel_selection import card_payment
 from tests.integration.test_gateway_wallets import create, refund_request, settled_refunds
 from tests.integration.wallet_client import WalletClient
 
@@ -109,13 +109,13 @@ async def test_a_refund_in_the_day_cut_is_accepted_and_sent_once_the_channel_is_
 async def test_the_janitor_waits_for_a_closed_channel_to_open_before_asking_it(
     replica: Replica, bank_url: str, db: asyncpg.Connection, tmp_path: Path
 ) -> None:
-    rules = tmp_path / "routing.json"
+    rules = tmp_path / "channel-rules.json"
     rules.write_text(json.dumps({"rules": [{"name": "night", "split": {"nightbank": 1}}]}))
 
     def night_gateway(windows: str) -> AbstractAsyncContextManager[str]:
         """A replica with a second bank channel, nightbank, that takes every card payment."""
         nightbank = bank_channel(bank_url, closed_windows=windows)
-        return replica(extra_channels={"nightbank": nightbank}, routing_file=rules)
+        return replica(extra_channels={"nightbank": nightbank}, channel_rules_file=rules)
 
     async with aiohttp.ClientSession() as http:
         faults = f"{bank_url}/_admin/faults"

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.domain.channel_hours import ChannelHours, DailyWindow
+from gateway.domain.channel_selection import ChannelHours, DailyWindow
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -11,19 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from gateway.adapters.routing_file import RoutingRules, parse_routing
-from gateway.domain.channel_hours import ChannelHours
+from gateway.adapters.channel_rules_file import ChannelRulesFile, parse_channel_rules
 from gateway.domain.channel_selection import (
+    ChannelHours,
+    ChannelRule,
+    ChannelRules,
     ChannelTerms,
     OrderToRoute,
-    Routing,
-    RoutingRule,
     Share,
     SuccessRatePolicy,
+    SuccessRates,
     select_channel,
 )
 from gateway.domain.model import PaymentMethod
-from gateway.domain.success_rates import SuccessRates
 from paysuite.money import Money
 
 # 04:00 UTC is 12:00 in Shanghai.
@@ -46,24 +46,24 @@ def order(
     return OrderToRoute(payment_id, merchant, method, Money(currency, amount))
 
 
-def rule(name: str, split: dict[str, int], **conditions: object) -> RoutingRule:
+def rule(name: str, split: dict[str, int], **conditions: object) -> ChannelRule:
     shares = tuple(Share(channel, weight) for channel, weight in split.items())
-    return RoutingRule(name, shares, **conditions)  # type: ignore[arg-type]
+    return ChannelRule(name, shares, **conditions)  # type: ignore[arg-type]
 
 
 def test_without_rules_every_channel_of_the_method_shares_alike() -> None:
     chosen = Counter(
-        select_channel(Routing(), TERMS, order(payment_id=f"pay_{i}"), NOON, {}).channel
+        select_channel(ChannelRules(), TERMS, order(payment_id=f"pay_{i}"), NOON, {}).channel
         for i in range(2_000)
     )
     assert set(chosen) == {"banksim", "unionsim"}
     assert abs(chosen["banksim"] - 1_000) < 100
-    wallet = select_channel(Routing(), TERMS, order(method=PaymentMethod.ALIPAY), NOON, {})
+    wallet = select_channel(ChannelRules(), TERMS, order(method=PaymentMethod.ALIPAY), NOON, {})
     assert (wallet.rule, wallet.candidates) == ("default", ("alipaysim",))
 
 
 def test_the_first_rule_whose_conditions_all_hold_decides() -> None:
-    routing = Routing(
+    routing = ChannelRules(
         (
             rule(
                 "big-card",
@@ -94,7 +94,7 @@ def test_the_first_rule_whose_conditions_all_hold_decides() -> None:
 
 
 def test_a_split_sends_each_channel_its_share_and_the_same_payment_the_same_way() -> None:
-    routing = Routing((rule("cards", {"banksim": 70, "unionsim": 30}),))
+    routing = ChannelRules((rule("cards", {"banksim": 70, "unionsim": 30}),))
     decisions = [
         select_channel(routing, TERMS, order(payment_id=f"pay_{i}"), NOON, {}) for i in range(5_000)
     ]
@@ -114,20 +114,22 @@ def test_a_closed_channel_or_one_over_its_amount_is_skipped_with_the_reason() ->
         ),
         "unionsim": ChannelTerms("unionsim", PaymentMethod.BANK_CARD, ALWAYS_OPEN, 50_000),
     }
-    routing = Routing((rule("cards", {"banksim": 99, "unionsim": 1}),))
+    routing = ChannelRules((rule("cards", {"banksim": 99, "unionsim": 1}),))
     small = select_channel(routing, terms, order(amount=50_000), NOON, {})
     assert small.candidates == ("unionsim",)
     assert "skipped banksim: CHANNEL_CLOSED" in small.reason
     refused = select_channel(routing, terms, order(amount=50_001), NOON, {})
     assert (refused.channel, refused.refusal) == (None, "NO_CHANNEL_AVAILABLE")
     assert "skipped unionsim: CHANNEL_AMOUNT_LIMIT" in refused.reason
-    only_closed = select_channel(Routing((rule("b", {"banksim": 1}),)), terms, order(), NOON, {})
+    only_closed = select_channel(
+        ChannelRules((rule("b", {"banksim": 1}),)), terms, order(), NOON, {}
+    )
     assert only_closed.refusal == "CHANNEL_CLOSED"
 
 
 def test_a_channel_failing_over_enough_attempts_goes_last_unless_all_do() -> None:
     policy = SuccessRatePolicy(min_samples=20, threshold_percent=50)
-    routing = Routing((rule("cards", {"banksim": 99, "unionsim": 1}),), policy)
+    routing = ChannelRules((rule("cards", {"banksim": 99, "unionsim": 1}),), policy)
     poor = {"banksim": (9, 20), "unionsim": (1, 1)}
     decision = select_channel(routing, TERMS, order(), NOON, poor)
     assert decision.candidates == ("unionsim", "banksim")
@@ -151,15 +153,15 @@ def test_success_rates_count_only_the_window() -> None:
     assert rates.snapshot(100.0, 10) == {"banksim": (0, 0)}
 
 
-def test_the_routing_file_is_validated_and_read_again_when_it_changes(
+def test_the_channel_rules_file_is_validated_and_read_again_when_it_changes(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    path = tmp_path / "routing.json"
+    path = tmp_path / "channel-rules.json"
     rules = [{"name": "cards", "methods": ["bank_card"], "split": {"banksim": 3, "unionsim": 1}}]
     path.write_text(json.dumps({"rules": rules, "success_rate": {"min_samples": 5}}))
     clock = [0.0]
-    routing = RoutingRules(path, TERMS, "Asia/Shanghai", clock=lambda: clock[0])
-    current = routing.current()
+    channel_rules = ChannelRulesFile(path, TERMS, "Asia/Shanghai", clock=lambda: clock[0])
+    current = channel_rules.current()
     assert [r.name for r in current.rules] == ["cards"]
     assert current.rules[0].shares == (Share("banksim", 3), Share("unionsim", 1))
     assert current.success_rate.min_samples == 5
@@ -167,14 +169,14 @@ def test_the_routing_file_is_validated_and_read_again_when_it_changes(
     caplog.set_level(logging.ERROR)
     path.write_text(json.dumps({"rules": [{"name": "x", "split": {"nosuch": 1}}]}))
     clock[0] += 2
-    assert [r.name for r in routing.current().rules] == ["cards"]  # kept
+    assert [r.name for r in channel_rules.current().rules] == ["cards"]  # kept
     assert "nosuch is not a channel" in caplog.records[-1].__dict__["error"]
 
     path.write_text(
         json.dumps({"rules": [{"name": "night", "hours": "22:00-06:00", "split": {"unionsim": 1}}]})
     )
     clock[0] += 2
-    assert [r.name for r in routing.current().rules] == ["night"]
+    assert [r.name for r in channel_rules.current().rules] == ["night"]
 
 
 @pytest.mark.parametrize(
@@ -198,6 +200,6 @@ def test_the_routing_file_is_validated_and_read_again_when_it_changes(
         ),
     ],
 )
-def test_a_bad_routing_file_names_what_is_wrong(document: object, error: str) -> None:
+def test_a_bad_channel_rules_file_names_what_is_wrong(document: object, error: str) -> None:
     with pytest.raises(ValueError, match=error.replace("[", r"\[").replace(".", r"\.")):
-        parse_routing(document, TERMS, "Asia/Shanghai")
+        parse_channel_rules(document, TERMS, "Asia/Shanghai")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.adapters.routing_file import parse_routing
+from gateway.adapters.channel_rules_file import parse_channel_rules
 
 yaml = pytest.importorskip("yaml")
 
@@ -264,12 +264,12 @@ def test_gateway_notify_listener_is_served_and_reachable_only_from_the_ingress(
     ]
 
 
-def test_the_gateway_reads_its_shipped_routing_rules_from_a_config_map(
+def test_the_gateway_reads_its_shipped_channel_rules_from_a_config_map(
     base: list[Manifest],
 ) -> None:
     gateway = _one(base, "Deployment", "gateway")["spec"]["template"]["spec"]
     server = gateway["containers"][0]
-    path = _env(server)["GATEWAY_ROUTING_FILE"]["value"]
+    path = _env(server)["GATEWAY_CHANNEL_RULES_FILE"]["value"]
     [mount] = [m for m in server["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
     assert "subPath" not in mount  # a subPath mount never sees the ConfigMap change
     [volume] = [v for v in gateway["volumes"] if v["name"] == mount["name"]]
@@ -280,5 +280,5 @@ def test_the_gateway_reads_its_shipped_routing_rules_from_a_config_map(
         for e in server["env"]
         if e["name"].startswith("GATEWAY_CHANNELS__") and e["name"].endswith("__KIND")
     ]
-    routing = parse_routing(document, [*channels, "balance"], "Asia/Shanghai")
-    assert [rule.name for rule in routing.rules] == ["cards"]
+    channel_rules = parse_channel_rules(document, [*channels, "balance"], "Asia/Shanghai")
+    assert [rule.name for rule in channel_rules.rules] == ["cards"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -134,6 +135,22 @@ def test_gateway_refuses_a_malformed_channel_window(monkeypatch: pytest.MonkeyPa
         GatewaySettings()
     monkeypatch.setenv("GATEWAY_CHANNELS__BANKSIM__CLOSED_WINDOWS", "23:55-00:05")
     assert GatewaySettings().channel_hours()["banksim"].closed
+
+
+def test_gateway_egress_routes_and_channel_rules_are_two_files_with_two_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PAYSUITE_ENV", "dev")
+    monkeypatch.setenv("DATABASE_URL", SHARED)
+    monkeypatch.setenv("GATEWAY_ROUTES_FILE", "/etc/old/routes.json")  # names no longer read
+    monkeypatch.setenv("GATEWAY_ROUTING_FILE", "/etc/old/routing.json")
+    settings = GatewaySettings()
+    assert (settings.egress_routes_file, settings.channel_rules_file) == (None, None)
+    monkeypatch.setenv("GATEWAY_EGRESS_ROUTES_FILE", "/etc/egress-routes/routes.json")
+    monkeypatch.setenv("GATEWAY_CHANNEL_RULES_FILE", "/etc/channel-rules/channel-rules.json")
+    settings = GatewaySettings()
+    assert settings.egress_routes_file == Path("/etc/egress-routes/routes.json")
+    assert settings.channel_rules_file == Path("/etc/channel-rules/channel-rules.json")
 
 
 def test_gateway_verifies_cards_only_at_a_bank_channel(monkeypatch: pytest.MonkeyPatch) -> None:

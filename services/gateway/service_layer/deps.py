@@ -9,9 +9,8 @@ from datetime import datetime
 from typing import Protocol
 
 from gateway.domain.answers import Change
-from gateway.domain.channel_selection import ChannelTerms, Routing
+from gateway.domain.channel_selection import ChannelRules, ChannelTerms, SuccessRates
 from gateway.domain.ports import ChannelAdapter, IdentityPort, LedgerPort
-from gateway.domain.success_rates import SuccessRates
 from gateway.service_layer.unit_of_work import SessionFactory, UnitOfWorkFactory
 
 
@@ -39,8 +38,8 @@ class PaymentDeps:
     # The outbox relay and the event sequencer, woken when a change gives them work.
     relay: Wakeable = field(default_factory=_Asleep)
     sequencer: Wakeable = field(default_factory=_Asleep)
-    # The routing rules in force (re-read from their file as it changes).
-    routing: Callable[[], Routing] = Routing
+    # The channel rules in force (re-read from their file as it changes).
+    routing: Callable[[], ChannelRules] = ChannelRules
     success_rates: SuccessRates = field(default_factory=SuccessRates)
     monotonic: Callable[[], float] = time.monotonic
 

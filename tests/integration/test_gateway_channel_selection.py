@@ -1,4 +1,4 @@
-"""Channel routing over two real bank simulators: volume split by rules read from a file that
+"""Channel selection over two real bank simulators: volume split by rules read from a file that
 can change under a running gateway, failover when a bank cannot be reached, and a bank that
 keeps failing moved to the back; every decision recorded on the payment's attempts."""
 
@@ -67,7 +67,7 @@ async def with_union(
     rules file."""
     union = bank_channel(union_at, UNION_SECRET, **fields)
     async with (
-        replica(extra_channels={"unionsim": union}, routing_file=rules) as addr,
+        replica(extra_channels={"unionsim": union}, channel_rules_file=rules) as addr,
         grpc.aio.insecure_channel(addr) as channel,
     ):
         yield pb_grpc.GatewayServiceStub(channel)
@@ -124,7 +124,7 @@ async def test_a_split_shares_card_payments_between_banks_and_follows_the_file(
     spans: InMemorySpanExporter,
     tmp_path: Path,
 ) -> None:
-    rules = tmp_path / "routing.json"
+    rules = tmp_path / "channel-rules.json"
     write_rules(rules, {"banksim": 1, "unionsim": 1})
     async with (
         with_union(replica, union_url, rules) as gateway,
@@ -174,7 +174,7 @@ async def test_an_unreachable_bank_is_failed_over_then_tried_last(
     ledger_stub: lpb_grpc.LedgerServiceAsyncStub,
     tmp_path: Path,
 ) -> None:
-    rules = tmp_path / "routing.json"
+    rules = tmp_path / "channel-rules.json"
     # unionsim takes all but one in a million, until it is seen failing.
     write_rules(rules, {"unionsim": 1_000_000, "banksim": 1}, min_samples=3)
     nowhere = f"http://127.0.0.1:{free_port()}"
@@ -217,7 +217,7 @@ async def test_when_no_bank_can_be_reached_the_payment_fails_and_nothing_is_held
     tmp_path: Path,
     db: asyncpg.Connection,
 ) -> None:
-    rules = tmp_path / "routing.json"
+    rules = tmp_path / "channel-rules.json"
     write_rules(rules, {"unionsim": 1})
     nowhere = f"http://127.0.0.1:{free_port()}"
     async with with_union(replica, nowhere, rules) as gateway:
@@ -236,12 +236,12 @@ async def test_when_no_bank_can_be_reached_the_payment_fails_and_nothing_is_held
 async def test_a_channels_daily_limit_holds_under_concurrency_and_failures_give_it_back(
     replica: Replica, bank_url: str, tmp_path: Path
 ) -> None:
-    rules = tmp_path / "routing.json"
+    rules = tmp_path / "channel-rules.json"
     write_rules(rules, {"cappedbank": 1_000_000, "banksim": 1})
     # A second contract at the same bank, allowed 10.00 yuan a day; the rest goes to banksim.
     capped = bank_channel(bank_url, daily_limit=1_000)
     async with (
-        replica(extra_channels={"cappedbank": capped}, routing_file=rules) as addr,
+        replica(extra_channels={"cappedbank": capped}, channel_rules_file=rules) as addr,
         grpc.aio.insecure_channel(addr) as channel,
         aiohttp.ClientSession() as http,
     ):
@@ -274,7 +274,7 @@ async def test_a_channels_daily_limit_holds_under_concurrency_and_failures_give_
 async def test_a_decline_the_channel_guarantees_charged_nothing_goes_to_the_next_channel(
     replica: Replica, union_url: str, bank_url: str, tmp_path: Path
 ) -> None:
-    rules = tmp_path / "routing.json"
+    rules = tmp_path / "channel-rules.json"
     write_rules(rules, {"unionsim": 1_000_000, "banksim": 1})
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{union_url}/_admin/faults", json={"decline_rate": 1}):

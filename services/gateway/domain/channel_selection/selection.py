@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.domain.channel_hours import ChannelHours
+from gateway.domain.channel_selection.hours import ChannelHours
 from gateway.domain.model import PaymentMethod
 from gateway.domain.ports import ChannelOutcome
 from paysuite.money import Money
@@ -34,7 +34,7 @@ class OrderToRoute:
 
 
 @dataclass(frozen=True, slots=True)
-class RoutingRule:
+class ChannelRule:
     """Applies to orders matching every condition given (an empty set: any); amounts inclusive."""
 
     name: str
@@ -98,8 +98,10 @@ class SuccessRatePolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class Routing:
-    rules: tuple[RoutingRule, ...] = ()
+class ChannelRules:
+    """The channel rules in force: rules in order, and when a channel counts as degraded."""
+
+    rules: tuple[ChannelRule, ...] = ()
     success_rate: SuccessRatePolicy = SuccessRatePolicy()
 
 
@@ -136,10 +138,10 @@ def _split(shares: Sequence[Share], payment_id: str) -> tuple[list[Share], str]:
 
 
 def _rule_for(
-    routing: Routing, terms: Mapping[str, ChannelTerms], order: OrderToRoute, now: datetime
+    rules: ChannelRules, terms: Mapping[str, ChannelTerms], order: OrderToRoute, now: datetime
 ) -> tuple[str, list[Share]]:
     """The first rule in force with a channel for the method; else every channel of the method."""
-    for rule in routing.rules:
+    for rule in rules.rules:
         if not rule.applies(order, now):
             continue
         shares = [
@@ -151,14 +153,14 @@ def _rule_for(
 
 
 def select_channel(
-    routing: Routing,
+    rules: ChannelRules,
     terms: Mapping[str, ChannelTerms],
     order: OrderToRoute,
     now: datetime,
     success_rates: Mapping[str, tuple[int, int]],
 ) -> RoutingDecision:
     """success_rates: (succeeded, attempts) per channel over the policy's window."""
-    rule, shares = _rule_for(routing, terms, order, now)
+    rule, shares = _rule_for(rules, terms, order, now)
     notes: list[str] = []
     refusals: list[str] = []
     open_shares = []
@@ -169,7 +171,7 @@ def select_channel(
         else:
             refusals.append(refusal)
             notes.append(f"skipped {share.channel}: {refusal}")
-    policy = routing.success_rate
+    policy = rules.success_rate
     healthy, degraded = [], []
     for share in open_shares:
         succeeded, attempts = success_rates.get(share.channel, (0, 0))

@@ -1,4 +1,5 @@
-"""The channel routing rules JSON file: rules in order, each with a volume split.
+"""The channel rules JSON file (GATEWAY_CHANNEL_RULES_FILE): rules in order, each with a volume
+split.
 
 {"success_rate": {"window_seconds": 300, "min_samples": 20, "threshold_percent": 50},
  "rules": [{"name": "large-card", "methods": ["bank_card"], "min_amount": 500000,
@@ -15,8 +16,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gateway.adapters.watched_file import WatchedJsonFile
-from gateway.domain.channel_hours import ChannelHours
-from gateway.domain.channel_selection import Routing, RoutingRule, Share, SuccessRatePolicy
+from gateway.domain.channel_selection import (
+    ChannelHours,
+    ChannelRule,
+    ChannelRules,
+    Share,
+    SuccessRatePolicy,
+)
 from gateway.domain.model import PaymentMethod
 
 
@@ -56,7 +62,7 @@ class _Document(BaseModel):
     rules: list[_Rule] = []
 
 
-def parse_routing(document: Any, channels: Collection[str], zone: str) -> Routing:
+def parse_channel_rules(document: Any, channels: Collection[str], zone: str) -> ChannelRules:
     """The rules of a parsed JSON document; ValueError naming the field when it is unusable."""
     try:
         parsed = _Document.model_validate(document)
@@ -77,7 +83,7 @@ def parse_routing(document: Any, channels: Collection[str], zone: str) -> Routin
         except ValueError as exc:
             raise ValueError(f"rules[{index}].hours: {exc}") from None
         rules.append(
-            RoutingRule(
+            ChannelRule(
                 name=rule.name,
                 shares=tuple(Share(channel, weight) for channel, weight in rule.split.items()),
                 methods=frozenset(rule.methods),
@@ -89,11 +95,11 @@ def parse_routing(document: Any, channels: Collection[str], zone: str) -> Routin
             )
         )
     policy = SuccessRatePolicy(**parsed.success_rate.model_dump())
-    return Routing(tuple(rules), policy)
+    return ChannelRules(tuple(rules), policy)
 
 
-class RoutingRules:
-    """The routing in force: from the file when there is one (re-read as it changes)."""
+class ChannelRulesFile:
+    """The channel rules in force: from the file when there is one (re-read as it changes)."""
 
     def __init__(
         self,
@@ -105,17 +111,17 @@ class RoutingRules:
     ) -> None:
         self._channels = tuple(channels)
         self._zone = zone
-        self._routing = Routing()
+        self._rules = ChannelRules()
         self._file = None
         if path is not None:
-            self._file = WatchedJsonFile(path, "routing rules", self._replace, clock=clock)
+            self._file = WatchedJsonFile(path, "channel rules", self._replace, clock=clock)
             self._file.load()
 
     def _replace(self, document: Any, first: bool) -> Mapping[str, object]:
-        self._routing = parse_routing(document, self._channels, self._zone)
-        return {"rules": [rule.name for rule in self._routing.rules]}
+        self._rules = parse_channel_rules(document, self._channels, self._zone)
+        return {"rules": [rule.name for rule in self._rules.rules]}
 
-    def current(self) -> Routing:
+    def current(self) -> ChannelRules:
         if self._file is not None:
             self._file.refresh()
-        return self._routing
+        return self._rules

@@ -1,4 +1,4 @@
-"""Each channel's recent charge outcomes, for routing away from a channel that fails."""
+"""Each channel's recent charge outcomes, for putting a channel that fails after the others."""
 
 from __future__ import annotations
 
