@@ -63,7 +63,7 @@ def test_without_rules_every_channel_of_the_method_shares_alike() -> None:
 
 
 def test_the_first_rule_whose_conditions_all_hold_decides() -> None:
-    routing = ChannelRules(
+    rules = ChannelRules(
         (
             rule(
                 "big-card",
@@ -79,7 +79,7 @@ def test_the_first_rule_whose_conditions_all_hold_decides() -> None:
     )
 
     def decided(o: OrderToRoute, now: datetime = NOON) -> tuple[str, str | None]:
-        decision = select_channel(routing, TERMS, o, now, {})
+        decision = select_channel(rules, TERMS, o, now, {})
         return decision.rule, decision.channel
 
     assert decided(order(amount=500_000)) == ("big-card", "unionsim")
@@ -94,13 +94,13 @@ def test_the_first_rule_whose_conditions_all_hold_decides() -> None:
 
 
 def test_a_split_sends_each_channel_its_share_and_the_same_payment_the_same_way() -> None:
-    routing = ChannelRules((rule("cards", {"banksim": 70, "unionsim": 30}),))
+    rules = ChannelRules((rule("cards", {"banksim": 70, "unionsim": 30}),))
     decisions = [
-        select_channel(routing, TERMS, order(payment_id=f"pay_{i}"), NOON, {}) for i in range(5_000)
+        select_channel(rules, TERMS, order(payment_id=f"pay_{i}"), NOON, {}) for i in range(5_000)
     ]
     chosen = Counter(d.channel for d in decisions)
     assert abs(chosen["banksim"] / 5_000 - 0.70) < 0.03
-    assert decisions[0] == select_channel(routing, TERMS, order(payment_id="pay_0"), NOON, {})
+    assert decisions[0] == select_channel(rules, TERMS, order(payment_id="pay_0"), NOON, {})
     # The other channel stays behind as the failover.
     assert all(set(d.candidates) == {"banksim", "unionsim"} for d in decisions)
     assert "share 70/100" in next(d.reason for d in decisions if d.channel == "banksim")
@@ -114,11 +114,11 @@ def test_a_closed_channel_or_one_over_its_amount_is_skipped_with_the_reason() ->
         ),
         "unionsim": ChannelTerms("unionsim", PaymentMethod.BANK_CARD, ALWAYS_OPEN, 50_000),
     }
-    routing = ChannelRules((rule("cards", {"banksim": 99, "unionsim": 1}),))
-    small = select_channel(routing, terms, order(amount=50_000), NOON, {})
+    rules = ChannelRules((rule("cards", {"banksim": 99, "unionsim": 1}),))
+    small = select_channel(rules, terms, order(amount=50_000), NOON, {})
     assert small.candidates == ("unionsim",)
     assert "skipped banksim: CHANNEL_CLOSED" in small.reason
-    refused = select_channel(routing, terms, order(amount=50_001), NOON, {})
+    refused = select_channel(rules, terms, order(amount=50_001), NOON, {})
     assert (refused.channel, refused.refusal) == (None, "NO_CHANNEL_AVAILABLE")
     assert "skipped unionsim: CHANNEL_AMOUNT_LIMIT" in refused.reason
     only_closed = select_channel(
@@ -129,18 +129,18 @@ def test_a_closed_channel_or_one_over_its_amount_is_skipped_with_the_reason() ->
 
 def test_a_channel_failing_over_enough_attempts_goes_last_unless_all_do() -> None:
     policy = SuccessRatePolicy(min_samples=20, threshold_percent=50)
-    routing = ChannelRules((rule("cards", {"banksim": 99, "unionsim": 1}),), policy)
+    rules = ChannelRules((rule("cards", {"banksim": 99, "unionsim": 1}),), policy)
     poor = {"banksim": (9, 20), "unionsim": (1, 1)}
-    decision = select_channel(routing, TERMS, order(), NOON, poor)
+    decision = select_channel(rules, TERMS, order(), NOON, poor)
     assert decision.candidates == ("unionsim", "banksim")
     assert "demoted banksim: success 9/20" in decision.reason
     # Too few attempts say nothing; at the threshold is good enough.
     for rates in ({"banksim": (0, 19)}, {"banksim": (10, 20)}):
-        assert select_channel(routing, TERMS, order(payment_id="pay_3"), NOON, rates).channel == (
+        assert select_channel(rules, TERMS, order(payment_id="pay_3"), NOON, rates).channel == (
             "banksim"
         )
     both_poor = {"banksim": (0, 30), "unionsim": (1, 30)}
-    degraded = select_channel(routing, TERMS, order(payment_id="pay_3"), NOON, both_poor)
+    degraded = select_channel(rules, TERMS, order(payment_id="pay_3"), NOON, both_poor)
     assert degraded.channel == "banksim" and "every channel degraded" in degraded.reason
 
 
