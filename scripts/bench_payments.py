@@ -168,7 +168,13 @@ async def bench(args: argparse.Namespace, admin_url: str, run_id: str, work_dir:
     pgbench_tps = await run_pgbench(pgbench_path, admin_url, config)
     say(f"yardstick: {pgbench_tps:.0f} tps")
     suite = await fresh_suite(admin_url, f"paysuite_bench_{run_id}", work_dir)
-    suite.extra_env = dict(item.split("=", 1) for item in args.env)
+    suite.extra_env = {
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": str(args.trace_ratio),
+        **dict(item.split("=", 1) for item in args.env),
+    }
+    # The floor's own clients and echo server sample as the suite does.
+    os.environ.update({k: v for k, v in suite.extra_env.items() if k.startswith("OTEL_")})
     say("suite: migrating and starting ...")
     await suite.start()
     try:
@@ -189,7 +195,8 @@ async def bench(args: argparse.Namespace, admin_url: str, run_id: str, work_dir:
         codes = await suite.stop()
         say(f"suite: stopped {codes}")
     return Figures(
-        server=f"PostgreSQL {version} ({'embedded' if embedded else 'DATABASE_URL'})",
+        server=f"PostgreSQL {version} ({'embedded' if embedded else 'DATABASE_URL'}); "
+        f"traces sampled {args.trace_ratio:g}",
         pgbench_tps=pgbench_tps,
         floor=floor,
         steps=steps,

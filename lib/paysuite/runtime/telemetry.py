@@ -39,14 +39,21 @@ def _exporter(settings: CommonSettings) -> SpanExporter:
     return OtlpJsonFileExporter(settings.traces_file)
 
 
+def tracer_provider(service_name: str) -> TracerProvider:
+    """The provider of a service: its name on every span, and the sampler the standard variables
+    set (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG; unset: parent-based, every span kept,
+    as in dev). In production e.g. parentbased_traceidratio with 0.01 keeps one trace in a
+    hundred, whole: a service samples as the caller's trace context says."""
+    return TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
+
+
 def setup_telemetry(
     service_name: str,
     settings: CommonSettings,
     exporter_factory: Callable[[CommonSettings], SpanExporter] = _exporter,
 ) -> Telemetry:
     """Installs the global tracer provider for this process (OTEL_RESOURCE_ATTRIBUTES honoured)."""
-    resource = Resource.create({SERVICE_NAME: service_name})
-    provider = TracerProvider(resource=resource)
+    provider = tracer_provider(service_name)
     provider.add_span_processor(BatchSpanProcessor(exporter_factory(settings)))
     trace.set_tracer_provider(provider)
     propagate.set_global_textmap(

@@ -51,6 +51,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--pgbench-scale", type=int, help="pgbench -i -s (10)")
     add("--pgbench-seconds", type=int, help="pgbench -T (15)")
     add("--pgbench", metavar="PATH", help="pgbench binary (found next to the server otherwise)")
+    add(
+        "--trace-ratio",
+        type=float,
+        default=0.1,
+        help="share of payments traced, parent-based as in production (0.1; 1 keeps every "
+        "span, the dev default)",
+    )
     add("--env", action="append", default=[], metavar="KEY=VALUE", help="services' environment")
     add("--chart", metavar="PNG", help="where to draw latency against load")
     add("--seed", type=int, default=1, help="seed of amounts and payer choice (1)")
@@ -65,6 +72,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.wallet_rates = _rates(str(args.wallet_rates))
     except (ValueError, argparse.ArgumentTypeError) as exc:
         parser.error(f"rates: {exc}")
+    if not 0.0 <= args.trace_ratio <= 1.0:
+        parser.error("--trace-ratio must be between 0 and 1")
     if args.payers < 1:
         parser.error("--payers must be at least 1")
     for item in args.env:
