@@ -153,6 +153,13 @@ def test_success_rates_count_only_the_window() -> None:
     assert rates.snapshot(100.0, 10) == {"banksim": (0, 0)}
 
 
+def test_success_rates_keep_at_most_max_samples_and_count_what_they_keep() -> None:
+    rates = SuccessRates(max_samples=4)
+    for second, ok in enumerate([True, True, False, True, False, False]):
+        rates.record("banksim", ok, float(second))
+    assert rates.snapshot(5.0, 300) == {"banksim": (1, 4)}  # F T F F: the first two gone
+
+
 def test_the_channel_rules_file_is_validated_and_read_again_when_it_changes(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
