@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
+import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
@@ -15,7 +15,7 @@ M = TypeVar("M", bound=BaseModel)
 
 def json_response(payload: dict[str, Any] | list[Any], status: int = 200) -> web.Response:
     """A response whose body is already bytes, so it can be signed as sent."""
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    body = orjson.dumps(payload)
     return web.Response(body=body, status=status, content_type="application/json")
 
 

@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import orjson
+
 from channelsim.banktime import format_trade_time, parse_trade_time
 
 _log = logging.getLogger(__name__)
@@ -148,7 +150,7 @@ class TransactionStore:
         if self._out is None:
             self._state_file.parent.mkdir(parents=True, exist_ok=True)
             self._out = self._state_file.open("a", encoding="utf-8")
-        line = json.dumps(transaction.to_record(), ensure_ascii=False, separators=(",", ":"))
+        line = orjson.dumps(transaction.to_record()).decode()
         # Flushed line by line: a killed simulator leaves every answered order on disk.
         self._out.write(line + "\n")
         self._out.flush()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
 
+import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -21,7 +21,7 @@ _UNSIGNED_PREFIXES = ("/_admin/", "/healthz")
 
 def json_response(payload: dict[str, Any] | list[Any], status: int = 200) -> web.Response:
     """A response whose body is already bytes, so it can be signed as sent."""
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    body = orjson.dumps(payload)
     return web.Response(body=body, status=status, content_type="application/json")
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import orjson
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -16,7 +16,7 @@ from paysuite.runtime.otlp_json import export_request
 
 def span_line(spans: Sequence[ReadableSpan]) -> str:
     """The spans as one OTLP ExportTraceServiceRequest JSON line (the collector's file format)."""
-    return json.dumps(export_request(spans), separators=(",", ":")) + "\n"
+    return orjson.dumps(export_request(spans)).decode() + "\n"
 
 
 class OtlpJsonFileExporter(SpanExporter):

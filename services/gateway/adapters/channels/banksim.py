@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -10,6 +9,7 @@ from datetime import date
 from typing import Any
 
 import aiohttp
+import orjson
 from opentelemetry import trace
 
 from gateway.adapters.egress import CHANNEL_UNREACHABLE, EgressClient, NoRouteError
@@ -114,7 +114,7 @@ class BankQuickPayChannel:
         }
 
     async def _call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        body = orjson.dumps(payload)
         status, headers, raw = await self._egress.request(
             self.name,
             "POST",
@@ -124,7 +124,7 @@ class BankQuickPayChannel:
             timeout=self._timeout,
         )
         verify(self._secret, raw, headers.get(SIGNATURE_HEADER, ""), now=int(time.time()))
-        answer: dict[str, Any] = json.loads(raw)
+        answer: dict[str, Any] = orjson.loads(raw)
         answer["_http_status"] = status
         return answer
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -10,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import aiohttp
+import orjson
 
 from gateway.adapters.channels.banksim import ChannelUnavailable
 from gateway.adapters.egress import CHANNEL_UNREACHABLE, EgressClient, NoRouteError
@@ -86,7 +86,7 @@ class WalletChannel:
         params: Mapping[str, str] | None = None,
     ) -> tuple[int, str, bytes]:
         """(status, content type, body) of a signed request whose answer's signature holds."""
-        body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+        body = b"" if payload is None else orjson.dumps(payload)
         headers = {
             "Content-Type": "application/json",
             self.signature_header: sign(
@@ -114,7 +114,7 @@ class WalletChannel:
         params: Mapping[str, str] | None = None,
     ) -> Reply:
         status, _, raw = await self._send(method, path, payload, params)
-        body = json.loads(raw) if raw else {}
+        body = orjson.loads(raw) if raw else {}
         if not isinstance(body, dict):
             raise ValueError("the answer is not a JSON object")
         return Reply(status, body)

@@ -3,12 +3,12 @@ later in batches and then deleted (the queue holds what is in flight)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+import orjson
 
 from gateway.domain.answers import Message
 
@@ -40,7 +40,7 @@ class OutboxStore:
             """,
             message.kind.value,
             message.key,
-            json.dumps(message.payload, separators=(",", ":")),
+            orjson.dumps(message.payload).decode(),
             traceparent,
             now,
         )
@@ -63,7 +63,7 @@ class OutboxStore:
                 r["outbox_id"],
                 r["kind"],
                 r["idempotency_key"],
-                json.loads(r["payload"]),
+                orjson.loads(r["payload"]),
                 r["traceparent"],
                 r["attempts"],
             )

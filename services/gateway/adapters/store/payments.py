@@ -4,13 +4,13 @@ volume: the payment aggregate, each change of it one guarded statement."""
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import asyncpg
+import orjson
 
 from gateway.adapters.store import rows
 from gateway.domain.answers import Change
@@ -227,7 +227,7 @@ class PaymentStore:
                 traceparent,
                 [m.kind.value for m in messages],
                 [m.key for m in messages],
-                [json.dumps(m.payload, separators=(",", ":")) for m in messages],
+                [orjson.dumps(m.payload).decode() for m in messages],
                 change.event,
                 notification.channel if notification else "",
                 notification.notification_id if notification else "",
