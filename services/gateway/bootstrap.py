@@ -16,7 +16,6 @@ from gateway.adapters.channels.wechatsim import WechatChannel
 from gateway.adapters.egress import EgressClient, build_egress, egress_trace_config
 from gateway.adapters.identity_client import GrpcIdentity
 from gateway.adapters.ledger_client import GrpcLedger
-from gateway.adapters.notify_http import NotificationListener, bind_socket, serve_listener
 from gateway.adapters.store.event_bell import EventBell
 from gateway.adapters.store.stores import (
     sequencer_unit_factory,
@@ -27,6 +26,7 @@ from gateway.channel_settings import ChannelKind, ChannelSettings
 from gateway.domain.channel_selection import ChannelHours, ChannelTerms
 from gateway.domain.model import PaymentMethod
 from gateway.domain.ports import ChannelAdapter
+from gateway.entrypoints.notify_http import NotificationListener, bind_socket, serve_listener
 from gateway.entrypoints.servicer import GatewayServicer
 from gateway.service_layer.callbacks import CallbackDeps, run_dispatcher
 from gateway.service_layer.card_verification import VerificationDeps

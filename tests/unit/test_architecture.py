@@ -45,9 +45,9 @@ def test_every_service_is_under_every_contract() -> None:
     assert _names("importlinter:contract:domain-is-pure", "source_modules") == {
         f"{s}.domain" for s in SERVICES
     }
-    assert _names("importlinter:contract:service-layers-use-no-drivers", "source_modules") | _names(
-        "importlinter:contract:gateway-service-layer-uses-no-drivers", "source_modules"
-    ) == {f"{s}.service_layer" for s in SERVICES}
+    assert _names("importlinter:contract:service-layers-use-no-drivers", "source_modules") == {
+        f"{s}.service_layer" for s in SERVICES
+    }
     assert _names("importlinter:contract:layers", "containers") == SERVICES
     assert _names("importlinter:contract:services-independent", "modules") == SERVICES
     lib = "importlinter:contract:lib-imports-no-service"

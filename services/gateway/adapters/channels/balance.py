@@ -17,8 +17,8 @@ import grpc
 
 from gateway.adapters.channels.banksim import ChannelUnavailable
 from gateway.channel_settings import RESERVED_CHANNEL
-from gateway.domain import accounts
 from gateway.domain.ports import ChannelAnswer, ChannelCharge, ChannelOutcome
+from paysuite import accounts
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
 from paysuite.money import Money
