@@ -42,7 +42,6 @@ from scripts.bench.payments.report import (
     last_line,
     step_line,
     summary,
-    sustained,
 )
 from scripts.bench.payments.suite import MERCHANT_ID, SuiteUnderTest, fresh_suite
 from scripts.bench.pgbench import PGBENCH_DATABASE, PgbenchConfig, find_pgbench, run_pgbench
@@ -151,11 +150,11 @@ async def run_steps(
             suite.check_alive()
             steps.append(step)
             say(step_line(step))
+            # What a step left in flight (a backlog, the outbox) is done before the next starts.
+            await checks.settled(suite.database_url, 60.0)
             if step.completed_rate < GIVE_UP_SHARE * rate:
                 say(f"{kind}: saturated; not climbing further")
                 break
-            if not sustained(step) and index + 1 < len(rates):
-                await asyncio.sleep(3.0)  # let a backlog clear before the next step
     return steps
 
 

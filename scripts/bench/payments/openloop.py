@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import itertools
 import os
 import random
 import time
@@ -23,6 +24,7 @@ from paysuite.type.v1 import money_pb2
 from ..proc_cpu import CpuSnapshot, cpu_seconds, snapshot
 
 CALL_TIMEOUT_SECONDS = 15.0
+CONNECTIONS = 4
 FINAL_EVENTS = {
     "payment.succeeded": "SUCCEEDED",
     "payment.failed": "FAILED",
@@ -122,9 +124,10 @@ async def _watch(stub: pb_grpc.GatewayServiceStub, spec: StepSpec, answers: _Ans
 
 
 class _Step:
-    def __init__(self, spec: StepSpec, stub: pb_grpc.GatewayServiceStub) -> None:
+    def __init__(self, spec: StepSpec, stubs: list[pb_grpc.GatewayServiceStub]) -> None:
         self.spec = spec
-        self.stub = stub
+        self.stubs = stubs
+        self.next_stub = itertools.cycle(stubs).__next__
         self.answers = _Answers()
         self.rng = random.Random(spec.seed)
         self.result = StepResult(spec.kind, spec.rate)
@@ -149,7 +152,7 @@ class _Step:
     async def one(self, request: pb.CreatePaymentRequest, intended: float) -> None:
         result = self.result
         try:
-            answer = await self.stub.CreatePayment(request, timeout=CALL_TIMEOUT_SECONDS)
+            answer = await self.next_stub().CreatePayment(request, timeout=CALL_TIMEOUT_SECONDS)
         except grpc.aio.AioRpcError as exc:
             self._record(intended, None, f"rpc {exc.code().name}")
             return
@@ -183,7 +186,7 @@ class _Step:
     async def run(self) -> StepResult:
         spec = self.spec
         watcher = (
-            asyncio.create_task(_watch(self.stub, spec, self.answers))
+            asyncio.create_task(_watch(self.stubs[0], spec, self.answers))
             if spec.kind == "wallet"
             else None
         )
@@ -220,9 +223,15 @@ class _Step:
 
 
 async def _run(spec: StepSpec) -> StepResult:
-    async with grpc.aio.insecure_channel(spec.gateway) as channel:
-        await channel.channel_ready()
-        return await _Step(spec, pb_grpc.GatewayServiceStub(channel)).run()
+    # Several connections, as several calling services would open: with more than one gateway
+    # process on the port, the kernel spreads connections, not calls.
+    channels = [grpc.aio.insecure_channel(spec.gateway) for _ in range(CONNECTIONS)]
+    try:
+        await asyncio.gather(*(c.channel_ready() for c in channels))
+        stubs = [pb_grpc.GatewayServiceStub(c) for c in channels]
+        return await _Step(spec, stubs).run()
+    finally:
+        await asyncio.gather(*(c.close(None) for c in channels))
 
 
 def run_step(spec: StepSpec) -> StepResult:

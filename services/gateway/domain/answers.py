@@ -104,9 +104,14 @@ def capture_postings(payment: Payment) -> list[LedgerPosting]:
     return postings
 
 
+def capture_key(payment_id: str) -> str:
+    """The capture's ledger transfer id (and outbox key): one per payment, so posted once."""
+    return f"{payment_id}:capture"
+
+
 def capture_message(payment: Payment) -> Message:
     return transfer_message(
-        f"{payment.payment_id}:capture",
+        capture_key(payment.payment_id),
         capture_postings(payment),
         "payment capture",
         {"payment_id": payment.payment_id, "merchant_order_no": payment.merchant_order_no},

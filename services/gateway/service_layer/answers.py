@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gateway.adapters.store.payments import Applied, NotificationRecord
-from gateway.domain.answers import Change, decide
+from gateway.domain.answers import Change, capture_key, decide
 from gateway.domain.errors import PaymentNotFound
-from gateway.domain.model import Payment, PaymentState
+from gateway.domain.model import Payment, PaymentPurpose, PaymentState
 from gateway.domain.ports import ChannelAnswer, ChannelNotification
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.duplicates import refund_duplicate
@@ -87,6 +87,9 @@ async def apply_answer(
                 updated = replace(change.payment, version=current.version + 1)
                 if updated.state is PaymentState.DUPLICATE:
                     await refund_duplicate(deps, updated)
+                elif updated.purpose is PaymentPurpose.TOP_UP and updated.state.captured:
+                    # The payer may spend the top-up the moment they see it succeed.
+                    await deps.relay.deliver_now([capture_key(updated.payment_id)])
                 return updated
             case Applied.ORDER_PAID:
                 order_paid = True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -20,8 +20,17 @@ class Wakeable(Protocol):
     def wake(self) -> None: ...
 
 
+class Relay(Wakeable, Protocol):
+    """The outbox relay: in the background, or at once for messages an answer depends on."""
+
+    async def deliver_now(self, keys: Sequence[str]) -> None: ...
+
+
 class _Asleep:
     def wake(self) -> None:
+        return None
+
+    async def deliver_now(self, keys: Sequence[str]) -> None:
         return None
 
 
@@ -36,7 +45,7 @@ class PaymentDeps:
     clock: Callable[[], datetime]
     ledger: LedgerPort
     # The outbox relay and the event sequencer, woken when a change gives them work.
-    relay: Wakeable = field(default_factory=_Asleep)
+    relay: Relay = field(default_factory=_Asleep)
     sequencer: Wakeable = field(default_factory=_Asleep)
     # The channel rules in force (re-read from their file as it changes).
     routing: Callable[[], ChannelRules] = ChannelRules

@@ -30,7 +30,7 @@ from gateway.domain.ports import (
     LimitSettlement,
     SettleOutcome,
 )
-from gateway.service_layer.unit_of_work import UnitOfWorkFactory
+from gateway.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from paysuite.errors import Unavailable
 from paysuite.money import Money
 
@@ -126,24 +126,33 @@ class OutboxRelay:
                 await asyncio.sleep(self._linger)
 
     async def deliver_due(self) -> int:
-        """One batch: claim, send, mark; returns how many messages were claimed."""
+        """One batch: claim, send, settle; returns how many messages were claimed."""
         async with self._uow() as work:
             messages = await work.repo.outbox.claim_due(self._clock(), BATCH)
-            if not messages:
-                return 0
-            errors = await self._send(messages)
-            now = self._clock()
-            delivered = [m.outbox_id for m in messages if m.outbox_id not in errors]
-            if delivered:
-                await work.repo.outbox.delivered(delivered)
-            for message in messages:
-                if (error := errors.get(message.outbox_id)) is not None:
-                    backoff = min(300, 2 ** min(message.attempts, 8))
-                    await work.repo.outbox.mark_failed(
-                        message.outbox_id, error, now + timedelta(seconds=backoff)
-                    )
-            await work.commit()
+            await self._deliver(work, messages)
         return len(messages)
+
+    async def deliver_now(self, keys: Sequence[str]) -> None:
+        """Delivers these messages before returning (waiting out a relay that holds them): for
+        an effect the caller's answer promises, as a top-up's credit to the payer's wallet."""
+        async with self._uow() as work:
+            await self._deliver(work, await work.repo.outbox.claim_keys(keys))
+
+    async def _deliver(self, work: UnitOfWork, messages: Sequence[OutboxMessage]) -> None:
+        if not messages:
+            return
+        errors = await self._send(messages)
+        now = self._clock()
+        delivered = [m.outbox_id for m in messages if m.outbox_id not in errors]
+        if delivered:
+            await work.repo.outbox.delivered(delivered)
+        for message in messages:
+            if (error := errors.get(message.outbox_id)) is not None:
+                backoff = min(300, 2 ** min(message.attempts, 8))
+                await work.repo.outbox.mark_failed(
+                    message.outbox_id, error, now + timedelta(seconds=backoff)
+                )
+        await work.commit()
 
     async def _send(self, messages: Sequence[OutboxMessage]) -> dict[int, str]:
         """Sends every message; the error of each one that did not land, by outbox id."""

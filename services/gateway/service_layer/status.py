@@ -137,15 +137,14 @@ async def resolve_due(deps: PaymentDeps, limit: int = 50) -> int:
 
 
 async def run_janitor(deps: PaymentDeps, every_seconds: float = 1.0) -> None:
+    """Its chores in turn, each on its own: one that keeps failing holds up none of the others."""
+    chores = (resolve_due, refund_forgotten_duplicates, resend_unanswered_refunds)
     while True:
-        try:
-            handled = (
-                await resolve_due(deps)
-                + await refund_forgotten_duplicates(deps)
-                + await resend_unanswered_refunds(deps)
-            )
-        except Exception:  # the janitor must outlive any one failure
-            _log.exception("payment janitor pass failed")
-            handled = 0
+        handled = 0
+        for chore in chores:
+            try:
+                handled += await chore(deps)
+            except Exception:  # the janitor must outlive any one failure
+                _log.exception("payment janitor chore failed", extra={"chore": chore.__name__})
         if not handled:
             await asyncio.sleep(every_seconds)

@@ -3,6 +3,7 @@ later in batches and then deleted (the queue holds what is in flight)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,17 @@ class OutboxMessage:
     payload: dict[str, Any]
     traceparent: str
     attempts: int
+
+
+def _message(row: Any) -> OutboxMessage:
+    return OutboxMessage(
+        row["outbox_id"],
+        row["kind"],
+        row["idempotency_key"],
+        orjson.loads(row["payload"]),
+        row["traceparent"],
+        row["attempts"],
+    )
 
 
 class OutboxStore:
@@ -58,17 +70,21 @@ class OutboxStore:
             now,
             limit,
         )
-        return [
-            OutboxMessage(
-                r["outbox_id"],
-                r["kind"],
-                r["idempotency_key"],
-                orjson.loads(r["payload"]),
-                r["traceparent"],
-                r["attempts"],
-            )
-            for r in found
-        ]
+        return [_message(r) for r in found]
+
+    async def claim_keys(self, keys: Sequence[str]) -> list[OutboxMessage]:
+        """Locks these messages, waiting for a relay that holds them (and then finds them
+        gone when it delivered them)."""
+        found = await self._conn.fetch(
+            """
+            SELECT outbox_id, kind, idempotency_key, payload, traceparent, attempts FROM outbox
+            WHERE idempotency_key = ANY($1::text[])
+            ORDER BY outbox_id
+            FOR UPDATE
+            """,
+            list(keys),
+        )
+        return [_message(r) for r in found]
 
     async def delivered(self, outbox_ids: list[int]) -> None:
         """Takes delivered messages off the queue."""
