@@ -122,7 +122,6 @@ async def run_steps(
     args: argparse.Namespace, suite: SuiteUnderTest, payers: tuple[str, ...], run_id: str
 ) -> list[StepResult]:
     steps: list[StepResult] = []
-    after_sequence = 0
     plans = [("card", CARD, args.card_rates), ("wallet", WALLETS, args.wallet_rates)]
     for kind, methods, rates in plans:
         if kind == "wallet" and rates:
@@ -139,14 +138,13 @@ async def run_steps(
                 payers=payers,
                 merchant_id=MERCHANT_ID,
                 id_prefix=f"{run_id}-{kind[0]}{index}-",
-                after_sequence=after_sequence,
+                after_sequence=await checks.last_event(suite.database_url),
                 pids=suite.pids,
                 seed=args.seed * 100 + index,
             )
             await settle(suite.database_url)
             say(f"{kind}: {rate:g}/s for {args.warmup_seconds:g} + {args.steady_seconds:g} s")
             step = await spawned(run_step, spec)
-            after_sequence = max(after_sequence, step.last_sequence)
             suite.check_alive()
             steps.append(step)
             say(step_line(step))

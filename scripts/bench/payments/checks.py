@@ -57,6 +57,17 @@ WHERE u.state = 'reserved' AND p.state = ANY($1::text[])
 """
 
 
+async def last_event(database_url: str) -> int:
+    """The highest numbered payment event: a watcher starting after it sees only new ones."""
+    conn = await asyncpg.connect(plain_postgres_url(database_url))
+    try:
+        return int(
+            await conn.fetchval("SELECT coalesce(max(sequence), 0) FROM gateway.payment_events")
+        )
+    finally:
+        await conn.close()
+
+
 async def settled(database_url: str, timeout: float) -> bool:
     """Waits until no payment is open and the outbox is empty; False if that never came."""
     conn = await asyncpg.connect(plain_postgres_url(database_url))

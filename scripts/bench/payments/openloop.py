@@ -74,7 +74,6 @@ class StepResult:
     outcomes: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
-    last_sequence: int = 0
     payment_ids: list[str] = field(default_factory=list)
 
     @property
@@ -92,7 +91,6 @@ class _Answers:
     def __init__(self) -> None:
         self.by_event: dict[str, tuple[float, str]] = {}
         self.waiters: dict[str, asyncio.Future[tuple[float, str]]] = {}
-        self.last_sequence = 0
 
     def event(self, payment_id: str, at: float, state: str) -> None:
         self.by_event.setdefault(payment_id, (at, state))
@@ -115,9 +113,7 @@ async def _watch(stub: pb_grpc.GatewayServiceStub, spec: StepSpec, answers: _Ans
     request = pb.WatchPaymentEventsRequest(
         merchant_id=spec.merchant_id, after_sequence=spec.after_sequence
     )
-    answers.last_sequence = spec.after_sequence
     async for event in stub.WatchPaymentEvents(request):
-        answers.last_sequence = event.sequence
         state = FINAL_EVENTS.get(event.type)
         if state is not None:
             answers.event(event.payment.payment_id, time.perf_counter(), state)
@@ -218,7 +214,6 @@ class _Step:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
                 await watcher
-        self.result.last_sequence = self.answers.last_sequence
         return self.result
 
 
