@@ -27,9 +27,8 @@ async def receive_notification(
 ) -> NotificationResult:
     """Applies a definite notification to its payment once; contradictions are flagged there."""
     async with deps.session() as stores:
-        payment = await stores.payments.get(notification.payment_id)
-        duplicate = payment is not None and await stores.payments.notification_applied(
-            channel, notification.notification_id
+        payment, duplicate = await stores.payments.get_notified(
+            notification.payment_id, channel, notification.notification_id
         )
     fields = {
         "channel": channel,

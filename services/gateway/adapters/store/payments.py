@@ -424,12 +424,19 @@ class PaymentStore:
         """Gives back what the payment's attempts reserved of their channels' daily volume."""
         await self._conn.execute(_RELEASE_VOLUME, payment_id)
 
-    async def notification_applied(self, channel: str, notification_id: str) -> bool:
-        return bool(
-            await self._conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM channel_notifications "
-                "WHERE channel = $1 AND notification_id = $2)",
-                channel,
-                notification_id,
-            )
+    async def get_notified(
+        self, payment_id: str, channel: str, notification_id: str
+    ) -> tuple[Payment | None, bool]:
+        """The payment, and whether this notification of the channel was applied to it."""
+        row = await self._conn.fetchrow(
+            f"""
+            SELECT {rows.PAYMENT_COLUMNS},
+                   EXISTS (SELECT 1 FROM channel_notifications
+                           WHERE channel = $2 AND notification_id = $3) AS notified
+            FROM payments WHERE payment_id = $1
+            """,
+            payment_id,
+            channel,
+            notification_id,
         )
+        return (rows.payment(row), row["notified"]) if row else (None, False)
