@@ -41,7 +41,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache --no-logo
 
 typecheck: $(STAMP)
-	$(BIN)/mypy lib services simulators tests
+	$(BIN)/mypy lib services simulators tests scripts
 
 k8s:
 	kubectl kustomize deploy/k8s/base > /dev/null

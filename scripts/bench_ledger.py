@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import multiprocessing
 import os
-import secrets
-import shutil
 import sys
-import tempfile
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
@@ -19,8 +12,7 @@ from typing import TypeVar
 import asyncpg
 import grpc
 
-from devstack.postgres import DEFAULT_DATA_DIR, server_url, stop_embedded
-from devstack.provision import drop_database, provision
+from devstack.provision import provision
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
 from paysuite.runtime.dsn import plain_postgres_url
@@ -34,22 +26,16 @@ from scripts.bench.ledger_process import LedgerProcess
 from scripts.bench.load import LoadResult, LoadSpec, run_load
 from scripts.bench.options import parse_args
 from scripts.bench.pgbench import (
-    PGBENCH_DATABASE,
     PgbenchConfig,
     find_pgbench,
     run_pgbench,
 )
 from scripts.bench.report import Figures, last_line, summary
+from scripts.bench.session import bench_run, run_main, say, spawned
 from scripts.bench.workload import account_chunks
 
 T = TypeVar("T")
 CREATED_OR_EXISTS = (pb.CREATE_ACCOUNT_RESULT_CREATED, pb.CREATE_ACCOUNT_RESULT_EXISTS)
-
-
-def say(message: str) -> None:
-    """Progress goes to stderr; stdout carries only the summary and the last line."""
-    sys.stderr.write(f"bench: {message}\n")
-    sys.stderr.flush()
 
 
 async def server_version(admin_url: str) -> tuple[int, str]:
@@ -86,13 +72,7 @@ async def create_accounts(address: str, cold_count: int, hot_sub_accounts: int) 
 
 async def in_process(spec: LoadSpec) -> LoadResult:
     """Runs one phase's clients in a spawned process, off this process's event loop."""
-    return await _spawned(run_load, spec)
-
-
-async def _spawned(function: Callable[..., T], *args: object) -> T:
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
+    return await spawned(run_load, spec)
 
 
 async def bench(args: argparse.Namespace, admin_url: str, run_id: str, work_dir: Path) -> Figures:
@@ -147,7 +127,7 @@ async def bench(args: argparse.Namespace, admin_url: str, run_id: str, work_dir:
             f"gRPC floor: {args.single_clients} clients calling health Check, "
             f"{args.floor_seconds:g} s"
         )
-        floor = await _spawned(
+        floor = await spawned(
             run_floor, ledger.address, args.single_clients, args.floor_seconds, ledger.pid
         )
         ledger.check_alive()
@@ -172,41 +152,21 @@ async def bench(args: argparse.Namespace, admin_url: str, run_id: str, work_dir:
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    started_here = (
-        not os.environ.get("DATABASE_URL") and not (DEFAULT_DATA_DIR / "postmaster.pid").exists()
-    )
-    say("locating Postgres ...")
-    admin_url = server_url()
-    run_id = secrets.token_hex(4)
-    work_dir = Path(tempfile.mkdtemp(prefix=f"paysuite-bench-{run_id}-"))
     figures: Figures | None = None
-    try:
-        figures = await bench(args, admin_url, run_id, work_dir)
-    except (RuntimeError, grpc.RpcError) as exc:
-        say(f"FAILED: {exc}")
-    finally:
-        say("cleaning up: dropping the benchmark databases")
-        await drop_database(admin_url, f"paysuite_bench_{run_id}")
-        await drop_database(admin_url, PGBENCH_DATABASE)
-        if started_here:
-            stop_embedded()
+    async with bench_run() as run:
+        try:
+            figures = await bench(args, run.admin_url, run.run_id, run.work_dir)
+        except (RuntimeError, grpc.RpcError) as exc:
+            say(f"FAILED: {exc}")
     ok = figures is not None and figures.invariants_ok and not figures.errors
-    if (ok and not args.keep_work_dir) or not any(work_dir.iterdir()):
-        shutil.rmtree(work_dir, ignore_errors=True)
-    else:
-        say(f"ledger log and traces kept in {work_dir}")
+    run.keep_work_dir(args.keep_work_dir or not ok, "ledger log and traces")
     if figures is not None:
         sys.stdout.write("\n".join([*summary(figures), last_line(figures)]) + "\n")
     return 0 if ok else 1
 
 
 def main() -> int:
-    args = parse_args()
-    try:
-        return asyncio.run(main_async(args))
-    except KeyboardInterrupt:
-        say("interrupted")
-        return 130
+    return run_main(lambda: main_async(parse_args()))
 
 
 if __name__ == "__main__":

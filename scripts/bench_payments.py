@@ -10,12 +10,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import secrets
-import shutil
 import sys
-import tempfile
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,8 +18,6 @@ import asyncpg
 import grpc
 
 from devstack.free_ports import free_ports
-from devstack.postgres import DEFAULT_DATA_DIR, server_url, stop_embedded
-from devstack.provision import drop_database
 from paysuite.accounts import merchant_payable
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.runtime.dsn import plain_postgres_url
@@ -44,7 +37,8 @@ from scripts.bench.payments.report import (
     summary,
 )
 from scripts.bench.payments.suite import MERCHANT_ID, SuiteUnderTest, fresh_suite
-from scripts.bench.pgbench import PGBENCH_DATABASE, PgbenchConfig, find_pgbench, run_pgbench
+from scripts.bench.pgbench import PgbenchConfig, find_pgbench, run_pgbench
+from scripts.bench.session import BenchRun, bench_run, run_main, say, spawned
 
 T = TypeVar("T")
 ECHO_SERVER = Path(__file__).resolve().parent / "bench" / "payments" / "echo_server.py"
@@ -52,19 +46,6 @@ CARD = (gpb.PAYMENT_METHOD_BANK_CARD,)
 WALLETS = (gpb.PAYMENT_METHOD_ALIPAY, gpb.PAYMENT_METHOD_WECHAT_PAY)
 # A step completing less than this share of its offered rate has saturated: stop climbing.
 GIVE_UP_SHARE = 0.8
-
-
-def say(message: str) -> None:
-    """Progress goes to stderr; stdout carries only the summary and the last line."""
-    sys.stderr.write(f"bench: {message}\n")
-    sys.stderr.flush()
-
-
-async def spawned(function: Callable[..., T], *args: object) -> T:
-    """Runs a function in a fresh process, off this process's event loop and CPU account."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
 
 
 async def server_version(admin_url: str) -> str:
@@ -156,7 +137,8 @@ async def run_steps(
     return steps
 
 
-async def bench(args: argparse.Namespace, admin_url: str, run_id: str, work_dir: Path) -> Figures:
+async def bench(args: argparse.Namespace, run: BenchRun) -> Figures:
+    admin_url, run_id = run.admin_url, run.run_id
     embedded = not os.environ.get("DATABASE_URL")
     version = await server_version(admin_url)
     pgbench_path = find_pgbench(int(version.split(".")[0]), embedded, args.pgbench)
@@ -164,7 +146,7 @@ async def bench(args: argparse.Namespace, admin_url: str, run_id: str, work_dir:
     say(f"yardstick: pgbench TPC-B -s {config.scale}, {config.seconds} s")
     pgbench_tps = await run_pgbench(pgbench_path, admin_url, config)
     say(f"yardstick: {pgbench_tps:.0f} tps")
-    suite = await fresh_suite(admin_url, f"paysuite_bench_{run_id}", work_dir)
+    suite = await fresh_suite(admin_url, run.database, run.work_dir)
     suite.extra_env = {
         "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
         "OTEL_TRACES_SAMPLER_ARG": str(args.trace_ratio),
@@ -202,29 +184,14 @@ async def bench(args: argparse.Namespace, admin_url: str, run_id: str, work_dir:
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    started_here = (
-        not os.environ.get("DATABASE_URL") and not (DEFAULT_DATA_DIR / "postmaster.pid").exists()
-    )
-    say("locating Postgres ...")
-    admin_url = server_url()
-    run_id = secrets.token_hex(3)
-    work_dir = Path(tempfile.mkdtemp(prefix=f"paysuite-bench-{run_id}-"))
     figures: Figures | None = None
-    try:
-        figures = await bench(args, admin_url, run_id, work_dir)
-    except (RuntimeError, OSError, ValueError, grpc.RpcError) as exc:
-        say(f"FAILED: {exc}")
-    finally:
-        say("cleaning up: dropping the benchmark databases")
-        await drop_database(admin_url, f"paysuite_bench_{run_id}")
-        await drop_database(admin_url, PGBENCH_DATABASE)
-        if started_here:
-            stop_embedded()
+    async with bench_run() as run:
+        try:
+            figures = await bench(args, run)
+        except (RuntimeError, OSError, ValueError, grpc.RpcError) as exc:
+            say(f"FAILED: {exc}")
     ok = figures is not None and not figures.problems
-    if ok and not args.keep_work_dir:
-        shutil.rmtree(work_dir, ignore_errors=True)
-    else:
-        say(f"logs and traces kept in {work_dir}")
+    run.keep_work_dir(args.keep_work_dir or not ok, "logs and traces")
     if figures is None:
         return 1
     if args.chart:
@@ -235,12 +202,7 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    args = parse_args()
-    try:
-        return asyncio.run(main_async(args))
-    except KeyboardInterrupt:
-        say("interrupted")
-        return 130
+    return run_main(lambda: main_async(parse_args()))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.clients import open_channel
 from paysuite.runtime.dsn import plain_postgres_url
+from paysuite.type.v1.money_pb2 import Money
 
 from ..proc_cpu import cpu_seconds, snapshot
 from .echo_server import METHOD as ECHO_METHOD
@@ -199,7 +200,7 @@ async def _ledger_posting(address: str, seconds: float, ledger_pid: int) -> OpCo
                         lpb.Posting(
                             debit_account_id=FLOOR_ACCOUNTS[0],
                             credit_account_id=FLOOR_ACCOUNTS[1],
-                            amount={"currency_code": "CNY", "minor_units": 100},
+                            amount=Money(currency_code="CNY", minor_units=100),
                         )
                     ],
                 )

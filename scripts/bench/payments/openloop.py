@@ -12,6 +12,7 @@ import itertools
 import os
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import grpc
@@ -45,7 +46,7 @@ class StepSpec:
 
     gateway: str
     kind: str  # "card" or "wallet"
-    methods: tuple[int, ...]
+    methods: tuple[pb.PaymentMethod.ValueType, ...]
     rate: float
     warmup_seconds: float
     steady_seconds: float
@@ -109,7 +110,7 @@ class _Answers:
         return None
 
 
-async def _watch(stub: pb_grpc.GatewayServiceStub, spec: StepSpec, answers: _Answers) -> None:
+async def _watch(stub: pb_grpc.GatewayServiceAsyncStub, spec: StepSpec, answers: _Answers) -> None:
     request = pb.WatchPaymentEventsRequest(
         merchant_id=spec.merchant_id, after_sequence=spec.after_sequence
     )
@@ -120,7 +121,7 @@ async def _watch(stub: pb_grpc.GatewayServiceStub, spec: StepSpec, answers: _Ans
 
 
 class _Step:
-    def __init__(self, spec: StepSpec, stubs: list[pb_grpc.GatewayServiceStub]) -> None:
+    def __init__(self, spec: StepSpec, stubs: Sequence[pb_grpc.GatewayServiceAsyncStub]) -> None:
         self.spec = spec
         self.stubs = stubs
         self.next_stub = itertools.cycle(stubs).__next__
@@ -223,7 +224,9 @@ async def _run(spec: StepSpec) -> StepResult:
     channels = [grpc.aio.insecure_channel(spec.gateway) for _ in range(CONNECTIONS)]
     try:
         await asyncio.gather(*(c.channel_ready() for c in channels))
-        stubs = [pb_grpc.GatewayServiceStub(c) for c in channels]
+        stubs: list[pb_grpc.GatewayServiceAsyncStub] = [
+            pb_grpc.GatewayServiceStub(c) for c in channels
+        ]
         return await _Step(spec, stubs).run()
     finally:
         await asyncio.gather(*(c.close(None) for c in channels))

@@ -59,7 +59,10 @@ def payer(run: str, index: int) -> Payer:
 
 
 async def _real_name(
-    identity: pb_grpc.IdentityServiceStub, http: aiohttp.ClientSession, bank_url: str, who: Payer
+    identity: pb_grpc.IdentityServiceAsyncStub,
+    http: aiohttp.ClientSession,
+    bank_url: str,
+    who: Payer,
 ) -> None:
     holder = {
         "card_no": who.card_number,
@@ -107,6 +110,6 @@ async def create_payers(identity_addr: str, bank_url: str, run: str, count: int)
         grpc.aio.insecure_channel(identity_addr) as channel,
         aiohttp.ClientSession() as http,
     ):
-        identity = pb_grpc.IdentityServiceStub(channel)
+        identity: pb_grpc.IdentityServiceAsyncStub = pb_grpc.IdentityServiceStub(channel)
         await asyncio.gather(*(one(p) for p in payers))
     return [p.user_id for p in payers]
