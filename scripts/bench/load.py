@@ -16,6 +16,7 @@ from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.runtime.server import MAX_MESSAGE_BYTES
 
 from .cpu import CpuMeter, CpuUse
+from .stats import percentile
 from .workload import TransferFactory
 
 METHOD = "/paysuite.ledger.v1.LedgerService/CreateTransfers"
@@ -167,11 +168,8 @@ class _Client:
 
 def percentile_ms(latencies_ns: list[int], pct: float) -> float | None:
     """Nearest-rank percentile in milliseconds."""
-    if not latencies_ns:
-        return None
-    ordered = sorted(latencies_ns)
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return ordered[rank - 1] / 1e6
+    found = percentile(latencies_ns, pct)
+    return None if found is None else found / 1e6
 
 
 async def _stretch(clients: list[_Client], size: int, seconds: float, timed: bool) -> _Tally:

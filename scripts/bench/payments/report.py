@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ..stats import percentile
 from .floors import OpCost
 from .openloop import StepResult
 
@@ -23,14 +22,6 @@ PROCESS_ORDER = (
     "wechatsim",
     "load",
 )
-
-
-def percentile(values: Sequence[float], pct: float) -> float | None:
-    """Nearest-rank percentile."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1]
 
 
 def sustained(step: StepResult) -> bool:
