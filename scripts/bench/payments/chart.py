@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..stats import percentile
 from .openloop import StepResult
-from .report import P99_LIMIT_MS, percentile
+from .report import P99_LIMIT_MS
 
 
 def draw(steps: list[StepResult], path: Path, title: str) -> None:
