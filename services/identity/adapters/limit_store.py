@@ -1,5 +1,5 @@
-"""Payers and their limit use on the payment path, in plain asyncpg: a reservation is read and
-written in a handful of statements under the payer's row locks, settlements in one."""
+"""Payers and their limit use on the payment path, in plain asyncpg: a batch of reservations
+is read and written in three statements under the payers' locks, settlements in one."""
 
 from __future__ import annotations
 
@@ -12,29 +12,33 @@ import asyncpg
 from identity.domain.limits import DayUse, Reservation, owners
 from identity.domain.model import Card, MaskedIdentity, Tier, User, UserState
 
-_USERS = """
-SELECT user_id, state, masked_name, masked_id_number, masked_phone, real_name_verified, tier,
-       created_at, opened_on, customer_id, tier_cap
-FROM users WHERE user_id = ANY($1::text[])
+# Persons (or lone accounts) locked in key order, so that two transactions locking overlapping
+# sets never wait on each other in a circle; the users and their active cards read alongside.
+_LOCK_PAYERS = """
+WITH locked AS (
+    SELECT count(pg_advisory_xact_lock(hashtextextended('identity.limits:' || k, 0))) AS n
+    FROM (
+        SELECT DISTINCT coalesce('person:' || customer_id, 'user:' || user_id) AS k
+        FROM users WHERE user_id = ANY($1::text[])
+        ORDER BY k
+    ) keys
+)
+SELECT u.user_id, u.state, u.masked_name, u.masked_id_number, u.masked_phone,
+       u.real_name_verified, u.tier, u.created_at, u.opened_on, u.customer_id, u.tier_cap,
+       c.card_id, c.bank_code, c.masked_card_number, c.agreement_no, c.is_default, c.active,
+       c.bank_name, c.card_type, c.created_at AS card_created_at
+FROM locked, users u LEFT JOIN cards c ON c.user_id = u.user_id AND c.active
+WHERE u.user_id = ANY($1::text[])
+ORDER BY u.user_id, c.created_at
 """
-_CARDS = """
-SELECT card_id, user_id, bank_code, masked_card_number, agreement_no, is_default, active,
-       bank_name, card_type, created_at
-FROM cards WHERE user_id = ANY($1::text[]) AND active ORDER BY created_at
-"""
-# In key order, so that two transactions locking overlapping sets never wait on each other in
-# a circle.
-_LOCK = """
-SELECT count(pg_advisory_xact_lock(hashtextextended('identity.limits:' || k, 0)))
-FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) ordered
-"""
-_RESERVED = """
-SELECT payment_id, user_id, amount, currency FROM limit_usages
-WHERE payment_id = ANY($1::text[])
-"""
-_TOTALS = """
-SELECT owner, day, amount, tier_amount FROM limit_totals
-WHERE owner = ANY($1::text[]) AND ($2::date IS NULL OR day >= $2)
+# Read after the lock: what was reserved for these payments before, and the owners' use per day.
+_RESERVED_AND_USED = """
+SELECT 'reserved' AS kind, payment_id AS name, user_id, currency, NULL::date AS day, amount,
+       0::bigint AS tier_amount
+FROM limit_usages WHERE payment_id = ANY($1::text[])
+UNION ALL
+SELECT 'used', owner, NULL, NULL, day, amount, tier_amount
+FROM limit_totals WHERE owner = ANY($2::text[]) AND day >= $3::date
 """
 _RESERVE = """
 WITH usage AS (
@@ -105,40 +109,45 @@ class LimitStore:
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._conn = connection
 
-    async def payers(self, user_ids: Sequence[str]) -> dict[str, tuple[User, list[Card]]]:
-        """The users found, each with their active cards (oldest first)."""
-        rows = await self._conn.fetch(_USERS, user_ids)
-        found: dict[str, tuple[User, list[Card]]] = {r["user_id"]: (_user(r), []) for r in rows}
-        for r in await self._conn.fetch(_CARDS, list(found)):
-            found[r["user_id"]][1].append(
-                Card(
-                    r["card_id"],
-                    r["user_id"],
-                    r["bank_code"],
-                    r["masked_card_number"],
-                    r["agreement_no"],
-                    r["is_default"],
-                    r["active"],
-                    r["bank_name"],
-                    r["card_type"],
-                    r["created_at"],
+    async def lock_payers(self, user_ids: Sequence[str]) -> dict[str, tuple[User, list[Card]]]:
+        """Locks the persons (or lone accounts) of these users for reservations until this
+        transaction ends; the users found, each with their active cards (oldest first)."""
+        found: dict[str, tuple[User, list[Card]]] = {}
+        for r in await self._conn.fetch(_LOCK_PAYERS, user_ids):
+            user_id = r["user_id"]
+            if user_id not in found:
+                found[user_id] = (_user(r), [])
+            if r["card_id"] is not None:
+                found[user_id][1].append(
+                    Card(
+                        r["card_id"],
+                        user_id,
+                        r["bank_code"],
+                        r["masked_card_number"],
+                        r["agreement_no"],
+                        r["is_default"],
+                        r["active"],
+                        r["bank_name"],
+                        r["card_type"],
+                        r["card_created_at"],
+                    )
                 )
-            )
         return found
 
-    async def lock(self, keys: Sequence[str]) -> None:
-        """Reservations for these owners run one at a time, until this transaction ends."""
-        await self._conn.fetchval(_LOCK, sorted(set(keys)))
-
-    async def reserved(self, payment_ids: Sequence[str]) -> dict[str, tuple[str, int, str]]:
-        """What was reserved for these payments before: (user id, amount, currency)."""
-        found = await self._conn.fetch(_RESERVED, payment_ids)
-        return {r["payment_id"]: (r["user_id"], r["amount"], r["currency"]) for r in found}
-
-    async def totals(self, owners: Sequence[str], since: date | None) -> list[DayUse]:
-        """Each owner's use per day from `since` on (None: every day)."""
-        found = await self._conn.fetch(_TOTALS, list(owners), since)
-        return [DayUse(r["owner"], r["day"], r["amount"], r["tier_amount"]) for r in found]
+    async def reserved_and_used(
+        self, payment_ids: Sequence[str], owners: Sequence[str], since: date | None
+    ) -> tuple[dict[str, tuple[str, int, str]], list[DayUse]]:
+        """What was reserved for these payments before (user id, amount, currency), and each
+        owner's use per day from `since` on (None: every day)."""
+        reserved: dict[str, tuple[str, int, str]] = {}
+        used: list[DayUse] = []
+        first = since or date.min
+        for r in await self._conn.fetch(_RESERVED_AND_USED, payment_ids, owners, first):
+            if r["kind"] == "reserved":
+                reserved[r["name"]] = (r["user_id"], r["amount"], r["currency"])
+            else:
+                used.append(DayUse(r["name"], r["day"], r["amount"], r["tier_amount"]))
+        return reserved, used
 
     async def reserve(self, reservations: Sequence[Reservation], now: datetime) -> None:
         """Records the reservations and adds them to each owner's use of their day."""

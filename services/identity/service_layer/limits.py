@@ -12,11 +12,9 @@ from identity.domain.limits import (
     DayUse,
     Reservation,
     Window,
-    account_owner,
     applies,
     earliest_day,
     owner_of,
-    person_owner,
     used_in,
     windows,
 )
@@ -101,13 +99,14 @@ def _windows(
     )
 
 
+def _reservation_windows(
+    deps: IdentityDeps, user: User, command: Reserve, today: date
+) -> list[Window]:
+    return _windows(deps, user, today, command.auth_factors, command.digital_certificate)
+
+
 def _owner(window: Window, user: User) -> str:
     return owner_of(window, user.user_id, user.customer_id)
-
-
-def _lock_key(user: User) -> str:
-    """Reservations of one person (or of a lone account) run one at a time."""
-    return person_owner(user.customer_id) if user.customer_id else account_owner(user.user_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +126,6 @@ class _Batch:
         self._today = now.astimezone(ZONE).date()
         self._days = days
         self.reservations: list[Reservation] = []
-
-    def windows(self, user: User, command: Reserve) -> list[Window]:
-        return _windows(
-            self._deps, user, self._today, command.auth_factors, command.digital_certificate
-        )
 
     def uses(self, user: User, found: Sequence[Window]) -> list[WindowUse]:
         return [WindowUse(w, used_in(w, _owner(w, user), self._days)) for w in found]
@@ -155,7 +149,7 @@ class _Batch:
             if not eligibility.eligible:
                 return _Outcome(Authorization(False, eligibility.reason), [])
             card = eligibility.card
-        found = self.windows(user, reservation)
+        found = _reservation_windows(self._deps, user, reservation, self._today)
         if before is not None:
             if before != (reservation.user_id, amount.minor_units, amount.currency):
                 error = ReservationConflict("payment_id was reserved with other content")
@@ -196,18 +190,19 @@ async def _authorize(deps: IdentityDeps, commands: Sequence[Authorize]) -> list[
     now = deps.clock()
     async with deps.limit_units() as work:
         store = work.repo
-        payers = await store.payers(list({c.reservation.user_id for c in commands}))
-        await store.lock([_lock_key(user) for user, _ in payers.values()])
-        before = await store.reserved([c.reservation.payment_id for c in commands])
-        batch = _Batch(deps, now, [])
+        payers = await store.lock_payers(list({c.reservation.user_id for c in commands}))
+        today = now.astimezone(ZONE).date()
         counted = [
             (payer[0], window)
             for c in commands
             if (payer := payers.get(c.reservation.user_id)) is not None
-            for window in batch.windows(payer[0], c.reservation)
+            for window in _reservation_windows(deps, payer[0], c.reservation, today)
         ]
-        owners = sorted({_owner(window, user) for user, window in counted})
-        days = await store.totals(owners, earliest_day([window for _, window in counted]))
+        before, days = await store.reserved_and_used(
+            [c.reservation.payment_id for c in commands],
+            sorted({_owner(window, user) for user, window in counted}),
+            earliest_day([window for _, window in counted]),
+        )
         batch = _Batch(deps, now, days)
         outcomes = [
             batch.decide(c, payers.get(c.reservation.user_id), before.get(c.reservation.payment_id))
@@ -283,10 +278,11 @@ async def release(deps: IdentityDeps, payment_id: str) -> None:
 async def limits(deps: IdentityDeps, user_id: str, auth_factors: int) -> list[WindowUse]:
     today = deps.clock().astimezone(ZONE).date()
     async with deps.limit_units() as work:
-        payer = (await work.repo.payers([user_id])).get(user_id)
+        payer = (await work.repo.lock_payers([user_id])).get(user_id)
         if payer is None:
             raise UserNotFound("user not found", metadata={"user_id": user_id})
         user = payer[0]
         found = _windows(deps, user, today, auth_factors, False)
-        days = await work.repo.totals(sorted({_owner(w, user) for w in found}), earliest_day(found))
+        owners = sorted({_owner(w, user) for w in found})
+        _, days = await work.repo.reserved_and_used([], owners, earliest_day(found))
     return [WindowUse(w, used_in(w, _owner(w, user), days)) for w in found]
