@@ -1,0 +1,340 @@
+"""Bank statements (camt.053), the bank simulator's CSV and mapped CSVs: figures and failures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from paysuite.money import Money
+from recon.domain.statements import (
+    ColumnMapping,
+    Direction,
+    LineKind,
+    StatementFormat,
+    StatementRefused,
+)
+from tests.unit.statement_support import fixture, read
+
+CAMT = StatementFormat.CAMT053
+OCA = "OCA__bank-statement-import__account_statement_import_camt__test_files__test-camt053.xml"
+GENKGO = "genkgo__camt__test__data__camt053.v8.xml"
+MT940 = "wolph__mt940__mt940_tests__jejik__abnamro.sta"
+
+
+# --- camt.053: the shared fixtures -----------------------------------------------------------
+
+
+def test_a_camt053_001_02_batch_is_expanded_and_its_balances_do_not_close() -> None:
+    read_ = read(CAMT, fixture(OCA))
+
+    # Three entries, the second a batch of two direct-debit returns: four transactions.
+    assert read_.summary.rows == 4
+    assert [(line.line_no, line.direction, line.amount.minor_units) for line in read_.lines] == [
+        (50, Direction.DEBIT, 75425),
+        (144, Direction.DEBIT, 56405),
+        (185, Direction.DEBIT, 10000),
+        (228, Direction.CREDIT, 140531),
+    ]
+    assert [line.order_id for line in read_.lines[1:3]] == [
+        "TESTBANK/NL/20141229/01206408",
+        "TESTBANK/NL/20141229/01206407",
+    ]
+    assert read_.totals == {
+        "currency": "EUR",
+        "payments": 1,
+        "refunds": 3,
+        "payment_minor_units": 140531,
+        "refund_minor_units": 141830,
+        "credit_minor_units": 140531,
+        "debit_minor_units": 141830,
+        "fee_net": "0",
+    }
+    # The batch adds up to its entry (564.05 + 100.00 = 664.05); the anonymised statement's
+    # balances do not: 15568.27 - 754.25 - 664.05 + 1405.31 = 15555.28, not 15121.12.
+    assert read_.summary.control_totals_consistent
+    assert read_.summary.balances_consistent is False
+    assert read_.summary.breaks == (
+        "statement 1234Test/1: opening balance + booked entries: the file says 15121.12 EUR, "
+        "its lines give 15555.28 EUR",
+    )
+
+
+def test_a_camt053_001_08_entry_with_its_references_and_a_closing_balance_in_sek() -> None:
+    read_ = read(CAMT, fixture(GENKGO))
+
+    (line,) = read_.lines
+    assert (line.kind, line.amount, line.status) == (LineKind.PAYMENT, Money("EUR", 885), "BOOK")
+    assert (line.channel_transaction_id, line.order_id) == (
+        "AAAASESS-FP-CN_98765/01",
+        "MUELL/FINP/RA12345",
+    )
+    assert line.occurred_at == datetime(2014, 12, 31, 13, 15, tzinfo=timezone(timedelta(hours=1)))
+    assert read_.summary.balances_consistent is False
+    assert read_.summary.breaks == (
+        "statement 253EURNL26VAYB8060476890: opening balance + booked entries: "
+        "the file says -27.00 SEK, its lines give 27.00 EUR",
+    )
+
+
+def test_an_mt940_file_is_not_taken_for_a_camt053() -> None:
+    with pytest.raises(StatementRefused) as refused:
+        read(CAMT, fixture(MT940))
+
+    assert refused.value.line == 1
+    assert "not well-formed XML" in refused.value.reason
+
+
+# --- camt.053: made-up statements ------------------------------------------------------------
+
+
+def entry(amount: str, side: str, *details: str, status: str = "BOOK", batch: str = "") -> str:
+    return (
+        f'<Ntry><Amt Ccy="CNY">{amount}</Amt><CdtDbtInd>{side}</CdtDbtInd>'
+        f"<Sts><Cd>{status}</Cd></Sts><BookgDt><Dt>2026-11-21</Dt></BookgDt>"
+        f"<AcctSvcrRef>BANK-{amount}</AcctSvcrRef>"
+        f"<NtryDtls>{batch}{''.join(details)}</NtryDtls></Ntry>"
+    )
+
+
+def tx(amount: str, end_to_end: str) -> str:
+    return (
+        f"<TxDtls><Refs><EndToEndId>{end_to_end}</EndToEndId></Refs>"
+        f'<Amt Ccy="CNY">{amount}</Amt></TxDtls>'
+    )
+
+
+def balance(code: str, amount: str) -> str:
+    return (
+        f"<Bal><Tp><CdOrPrtry><Cd>{code}</Cd></CdOrPrtry></Tp>"
+        f'<Amt Ccy="CNY">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd></Bal>'
+    )
+
+
+def statement(
+    *entries: str, closing: str = "125.00", version: str = "08", summary: str = ""
+) -> bytes:
+    body = "\n".join(
+        [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            f'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.{version}">',
+            "<BkToCstmrStmt><GrpHdr><MsgId>M1</MsgId></GrpHdr><Stmt><Id>S-20261121</Id>",
+            balance("OPBD", "100.00"),
+            balance("CLBD", closing),
+            summary,
+            *entries,
+            "</Stmt></BkToCstmrStmt></Document>",
+        ]
+    )
+    return body.encode()
+
+
+BATCH = entry(
+    "30.00",
+    "CRDT",
+    tx("10.00", "pay_1"),
+    tx("20.00", "pay_2"),
+    batch="<Btch><NbOfTxs>2</NbOfTxs></Btch>",
+)
+ENTRIES = (
+    BATCH,
+    entry("5.00", "DBIT", tx("5.00", "ref_1")),
+    entry("7.00", "CRDT", tx("7.00", "pay_3"), status="PDNG"),
+)
+SUMMARY = (
+    "<TxsSummry><TtlNtries><NbOfNtries>3</NbOfNtries></TtlNtries>"
+    "<TtlCdtNtries><NbOfNtries>2</NbOfNtries><Sum>37.00</Sum></TtlCdtNtries>"
+    "<TtlDbtNtries><NbOfNtries>1</NbOfNtries><Sum>5.00</Sum></TtlDbtNtries></TxsSummry>"
+)
+
+
+@pytest.mark.parametrize("version", ["02", "04", "08"])
+def test_booked_entries_carry_the_opening_balance_to_the_closing_one(version: str) -> None:
+    read_ = read(CAMT, statement(*ENTRIES, version=version, summary=SUMMARY))
+
+    assert [(line.order_id, line.amount.minor_units) for line in read_.lines] == [
+        ("pay_1", 1000),
+        ("pay_2", 2000),
+        ("ref_1", 500),
+        ("pay_3", 700),
+    ]
+    assert read_.lines[3].status == "PDNG"  # read, but not on the booked balance
+    assert read_.lines[0].occurred_at == datetime(2026, 11, 21, tzinfo=UTC)
+    assert read_.summary.balances_consistent is True
+    assert read_.summary.breaks == ()
+
+
+def test_a_closing_balance_the_entries_do_not_reach_is_a_balance_break() -> None:
+    summary = read(CAMT, statement(*ENTRIES, closing="126.00")).summary
+
+    assert summary.balances_consistent is False
+    assert summary.control_totals_consistent
+    assert summary.breaks == (
+        "statement S-20261121: opening balance + booked entries: the file says 126.00 CNY, "
+        "its lines give 125.00 CNY",
+    )
+
+
+def test_a_batch_that_does_not_add_up_and_totals_that_disagree_are_breaks() -> None:
+    short_batch = BATCH.replace(tx("20.00", "pay_2"), tx("19.00", "pay_2")).replace(
+        "<NbOfTxs>2</NbOfTxs>", "<NbOfTxs>3</NbOfTxs>"
+    )
+    wrong_summary = SUMMARY.replace("<Sum>37.00</Sum>", "<Sum>36.00</Sum>")
+
+    summary = read(CAMT, statement(short_batch, *ENTRIES[1:], summary=wrong_summary)).summary
+
+    assert summary.breaks == (
+        "entry at line 7: its transactions (in minor units of CNY): the file says 3000, "
+        "its lines give 2900",
+        "entry at line 7: Btch NbOfTxs: the file says 3, its lines give 2",
+        "statement S-20261121: TtlCdtNtries sum: the file says 36.00, its lines give 37.00",
+    )
+    assert summary.balances_consistent is True  # the entry's own amount is what was booked
+
+
+def test_an_entry_that_cannot_be_read_is_rejected_with_its_line_and_the_rest_read() -> None:
+    bad = entry("5.000001", "DBIT", tx("5.00", "ref_9"))
+
+    read_ = read(CAMT, statement(*ENTRIES, bad))
+
+    assert read_.summary.rows == 4
+    ((number, reason),) = read_.rejected
+    assert number == 10
+    assert "5.000001" in reason
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "reason"),
+    [
+        (
+            statement(*ENTRIES).replace(b"camt.053.001.08", b"camt.052.001.08"),
+            2,
+            "unknown root element",
+        ),
+        (statement(*ENTRIES).replace(b"camt.053.001.08", b"camt.053.001.09"), 2, "unknown root"),
+        (statement(*ENTRIES).replace(b"</Stmt>", b"</Stmnt>"), 10, "not well-formed XML"),
+    ],
+)
+def test_an_unknown_document_or_broken_xml_is_refused_naming_the_line(
+    content: bytes, line: int, reason: str
+) -> None:
+    with pytest.raises(StatementRefused) as refused:
+        read(CAMT, content)
+
+    assert refused.value.line == line
+    assert reason in refused.value.reason
+
+
+def test_a_statement_cut_short_is_refused() -> None:
+    with pytest.raises(StatementRefused, match="cut short"):
+        read(CAMT, statement(*ENTRIES).rsplit(b"\n", 1)[0])
+
+
+# --- the bank simulator's CSV ----------------------------------------------------------------
+
+BANKSIM = "\n".join(
+    [
+        "# banksim statement,mch_id=PAYSUITE01,date=2026-11-22",
+        "trade_no,out_trade_no,trade_time,amount,currency,fee,status",
+        "T0001,P1,2026-11-22 09:15:00,12.34,CNY,0.07,SUCCESS",
+        "T0002,P2,2026-11-22 10:00:01,0.01,CNY,0.00,SUCCESS",
+        "T0003,P3,2026-11-22 23:59:59,1000.00,CNY,6.00,SUCCESS",
+        "# total_count=3,total_amount=1012.35",
+    ]
+)
+
+
+def test_the_bank_simulators_statement_reads_to_its_trailer() -> None:
+    read_ = read(StatementFormat.BANKSIM, BANKSIM.encode())
+
+    assert read_.totals["payment_minor_units"] == 101235
+    assert read_.totals["fee_net"] == "6.07"
+    last = read_.lines[-1]
+    assert (last.channel_transaction_id, last.order_id, last.line_no) == ("T0003", "P3", 5)
+    assert last.occurred_at == datetime(2026, 11, 22, 23, 59, 59, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert read_.summary.breaks == ()
+
+
+def test_the_simulators_trailer_disagreeing_or_missing_is_a_break() -> None:
+    cut = BANKSIM.rsplit("\n", 2)[0]  # the last row and the trailer lost
+
+    disagreeing = read(StatementFormat.BANKSIM, BANKSIM.replace("1012.35", "1012.36").encode())
+    missing = read(StatementFormat.BANKSIM, cut.encode())
+
+    assert disagreeing.summary.breaks == (
+        "trailer total_amount: the file says 1012.36, its lines give 1012.35",
+    )
+    assert missing.summary.breaks == (
+        "trailer total_count: the file gives none (cut short?)",
+        "trailer total_amount: the file gives none (cut short?)",
+    )
+
+
+def test_the_simulators_statement_with_other_columns_is_refused() -> None:
+    with pytest.raises(StatementRefused) as refused:
+        read(StatementFormat.BANKSIM, BANKSIM.replace(",fee,", ",charge,").encode())
+
+    assert refused.value.line == 2
+
+
+# --- a generic CSV through a mapping ---------------------------------------------------------
+
+
+def test_a_mapped_csv_in_gb18030_with_semicolons_a_kind_column_and_local_times() -> None:
+    content = "\n".join(
+        [
+            "流水号;订单号;类型;金额;币种;手续费;时间;状态",
+            "C1;pay_1;收款;100.00;CNY;0.600;2026-11-21 09:00:00;成功",
+            "C2;pay_1;退款;17.00;CNY;-0.102;2026-11-21T10:00:00+08:00;成功",
+            "C3;pay_2;收款;abc;CNY;0;2026-11-21 11:00:00;成功",
+        ]
+    ).encode("gb18030")
+    mapping = ColumnMapping(
+        columns={
+            "channel_transaction_id": "流水号",
+            "order_id": "订单号",
+            "kind": "类型",
+            "amount": "金额",
+            "currency": "币种",
+            "fee": "手续费",
+            "time": "时间",
+            "status": "状态",
+        },
+        delimiter=";",
+        encoding="gb18030",
+        refund_values=("退款",),
+        time_zone="Asia/Shanghai",
+    )
+
+    read_ = read(StatementFormat.CSV, content, mapping)
+
+    payment, refund = read_.lines
+    assert (payment.kind, refund.kind, refund.amount) == (
+        LineKind.PAYMENT,
+        LineKind.REFUND,
+        Money("CNY", 1700),
+    )
+    assert payment.occurred_at is not None and refund.occurred_at is not None
+    assert refund.occurred_at - payment.occurred_at == timedelta(hours=1)
+    assert read_.totals["fee_net"] == "0.498"
+    assert read_.rejected == [(4, "amount 'abc': not a plain decimal amount: 'abc'")]
+    assert read_.summary.breaks == ()  # a generic CSV states no totals
+
+
+def test_a_csv_with_the_default_mapping_takes_negative_amounts_for_refunds() -> None:
+    content = b"channel_transaction_id,order_id,amount\nC1,pay_1,12.34\nC2,pay_1,-2.34\n"
+
+    read_ = read(StatementFormat.CSV, content)
+
+    assert (read_.totals["payment_minor_units"], read_.totals["refund_minor_units"]) == (1234, 234)
+
+
+def test_a_csv_whose_header_lacks_a_mapped_column_is_refused() -> None:
+    content = b"\nid,order,amount\nC1,pay_1,12.34\n"
+
+    with pytest.raises(StatementRefused) as refused:
+        read(StatementFormat.CSV, content, ColumnMapping(columns={"order_id": "order"}))
+
+    assert refused.value.line == 2
+    assert refused.value.reason == "the header has no column 'channel_transaction_id'"
