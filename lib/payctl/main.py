@@ -14,6 +14,8 @@ from payctl import gateway_commands
 from payctl.common import JsonOption, LedgerOption, run
 from payctl.ledger_commands import ledger_app
 from payctl.output import emit, message_dict
+from payctl.recon_commands import recon_app
+from payctl.trace_commands import trace
 from payctl.user_commands import user_app
 from paysuite.accounts import merchant_payable, user_wallet
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
@@ -29,10 +31,12 @@ payment_app = typer.Typer(help="Payment orders.", no_args_is_help=True)
 app.add_typer(payment_app, name="payment")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(user_app, name="user")
+app.add_typer(recon_app, name="recon")
 payment_app.command("query")(gateway_commands.query_payment)
 payment_app.command("close")(gateway_commands.close_payment)
 app.command()(gateway_commands.refund)
 app.command()(gateway_commands.routes)
+app.command()(trace)
 
 GatewayOption = Annotated[str, typer.Option(envvar="GATEWAY_ADDR", help="gateway host:port")]
 

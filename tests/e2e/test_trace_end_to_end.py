@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import subprocess
+import sys
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -164,3 +166,26 @@ async def test_one_payment_one_trace_across_the_suite(stack: Stack) -> None:
     statement = _one(spans, "banksim", "/api/statements", "SPAN_KIND_SERVER")
     fetch = _one(spans, "gateway", "GatewayService/FetchChannelStatement", "SPAN_KIND_SERVER")
     assert parent(parent(statement))["spanId"] == fetch["spanId"]
+
+    # What an engineer runs to see where the payment's time went.
+    shown = subprocess.run(
+        [sys.executable, "-m", "payctl", "trace", payment.payment_id, "--json"],
+        env={
+            **stack.env(),
+            "GATEWAY_ADDR": stack.config.addr("gateway"),
+            "PAYSUITE_TRACES_FILE": str(stack.config.traces_file),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    tree = json.loads(shown.stdout)
+    assert tree["trace_id"] == trace_id
+    first = tree["spans"][0]
+    assert (first["depth"], first["service"], first["operation"]) == (
+        0,
+        "gateway",
+        "/paysuite.gateway.v1.GatewayService/CreatePayment",
+    )
+    assert {s["service"] for s in tree["spans"]} >= {"gateway", "identity", "ledger", "banksim"}
