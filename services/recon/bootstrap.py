@@ -13,7 +13,10 @@ from paysuite.runtime.server import ServiceApp, grpc_service_app
 from recon.adapters import banksim_statement
 from recon.adapters.gateway_client import GrpcGatewayRecords
 from recon.adapters.repository import ReconRepository
-from recon.entrypoints.servicer import ReconServicer
+from recon.adapters.statement_repository import StatementRepository
+from recon.adapters.statements import open_reader
+from recon.adapters.uploads import SpooledUpload
+from recon.entrypoints.servicer import ReconServicer, StatementImports
 from recon.settings import ReconSettings
 
 SCHEMA = "recon"
@@ -29,6 +32,9 @@ async def build_app(settings: ReconSettings) -> ServiceApp:
         GrpcGatewayRecords(gateway_channel),
         banksim_statement.parse,
         utc_now,
+        StatementImports(
+            lambda: SqlUnitOfWork(engine, StatementRepository), open_reader, SpooledUpload
+        ),
     )
 
     return grpc_service_app(

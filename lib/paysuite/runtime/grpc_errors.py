@@ -114,6 +114,13 @@ class ErrorMappingInterceptor(_ServerInterceptor):
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
+        if handler.stream_unary is not None:
+            # A client-streaming call answers once, as a unary one does.
+            return grpc.stream_unary_rpc_method_handler(
+                self._wrap_unary(handler.stream_unary, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
         return handler
 
     def _wrap_unary(self, behavior: Any, method: str) -> Any:

@@ -14,7 +14,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from recon.domain.statements import Direction, LineKind, Rejection, StatementFormat, StatementLine
+from recon.domain.statements import (
+    Direction,
+    LineKind,
+    Rejection,
+    StatementFormat,
+    StatementLine,
+    plain,
+)
 
 # Rejected lines kept with their reasons; past this only the count grows (a file that is all
 # wrong must not fill memory with reasons).
@@ -28,13 +35,15 @@ class Amount(NamedTuple):
     value: Decimal
 
     def __str__(self) -> str:
-        return f"{self.value} {self.currency}"
+        return f"{plain(self.value)} {self.currency}"
 
 
 CheckValue = int | Decimal | Amount
 
 
 def _show(value: CheckValue | None) -> str:
+    if isinstance(value, Decimal):
+        return plain(value)
     return "nothing" if value is None else str(value)
 
 

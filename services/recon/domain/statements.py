@@ -116,6 +116,11 @@ def exact_decimal(text: str, what: str) -> Decimal:
     return Decimal(cleaned)
 
 
+def plain(value: Decimal) -> str:
+    """A decimal as written, never in exponent notation: "0.00000", not "0E-5"."""
+    return f"{value:f}"
+
+
 def required(text: str, name: str) -> str:
     """A cell that must not be empty (an id the line cannot be matched without)."""
     if not text:

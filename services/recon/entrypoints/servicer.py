@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import closing
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,9 +15,11 @@ from paysuite.recon.v1 import recon_service_pb2 as pb
 from paysuite.recon.v1 import recon_service_pb2_grpc as pb_grpc
 from paysuite.runtime.protoconv import check_id, date_from_proto, date_to_proto, timestamp
 from recon.domain.model import Outcome, ReconciliationRun, RunState
-from recon.service_layer import handlers
+from recon.entrypoints import statements
+from recon.service_layer import handlers, imports
 from recon.service_layer.handlers import GatewayRecords, RunReconciliation, StatementParser
-from recon.service_layer.unit_of_work import UnitOfWorkFactory
+from recon.service_layer.imports import ReaderFactory
+from recon.service_layer.unit_of_work import StatementUnitOfWorkFactory, UnitOfWorkFactory
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -48,6 +52,15 @@ def run_to_proto(run: ReconciliationRun) -> pb.ReconciliationRun:
     )
 
 
+@dataclass(frozen=True)
+class StatementImports:
+    """What ImportStatement needs: its units of work, the importers, a spool per upload."""
+
+    uow: StatementUnitOfWorkFactory
+    open_reader: ReaderFactory
+    new_spool: Callable[[], statements.Spool]
+
+
 class ReconServicer(pb_grpc.ReconServiceServicer):
     def __init__(
         self,
@@ -55,11 +68,13 @@ class ReconServicer(pb_grpc.ReconServiceServicer):
         gateway: GatewayRecords,
         parse_statement: StatementParser,
         clock: Callable[[], datetime],
+        statement_imports: StatementImports,
     ) -> None:
         self._uow = uow
         self._gateway = gateway
         self._parse_statement = parse_statement
         self._clock = clock
+        self._imports = statement_imports
 
     async def RunReconciliation(
         self, request: pb.RunReconciliationRequest, context: Context
@@ -78,3 +93,15 @@ class ReconServicer(pb_grpc.ReconServiceServicer):
             self._clock,
         )
         return pb.RunReconciliationResponse(run=run_to_proto(run))
+
+    async def ImportStatement(
+        self, request_iterator: AsyncIterator[pb.ImportStatementRequest], context: Context
+    ) -> pb.ImportStatementResponse:
+        with closing(self._imports.new_spool()) as spool:
+            command = await statements.receive(request_iterator, spool)
+            imported, replayed = await imports.import_statement(
+                self._imports.uow, self._imports.open_reader, command, spool, self._clock
+            )
+        return pb.ImportStatementResponse(
+            statement_import=statements.import_to_proto(imported), replayed=replayed
+        )

@@ -10,6 +10,9 @@ from collections.abc import Callable
 
 from paysuite.runtime import database
 from recon.adapters.repository import ReconRepository
+from recon.adapters.statement_repository import StatementRepository
 
 UnitOfWork = database.UnitOfWork[ReconRepository]
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+# Imported statement files have a repository of their own.
+StatementUnitOfWorkFactory = Callable[[], database.UnitOfWork[StatementRepository]]

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from google.type import date_pb2 as google_dot_type_dot_date__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%paysuite/recon/v1/recon_service.proto\x12\x11paysuite.recon.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"O\n\x0cOutcomeCount\x12\x30\n\x07outcome\x18\x01 \x01(\x0e\x32\x1f.paysuite.recon.v1.MatchOutcome\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\xbb\x03\n\x11ReconciliationRun\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63hannel\x18\x02 \x01(\tB\x04\xe2\x41\x01\x05\x12/\n\x0estatement_date\x18\x03 \x01(\x0b\x32\x11.google.type.DateB\x04\xe2\x41\x01\x05\x12?\n\x05state\x18\x04 \x01(\x0e\x32*.paysuite.recon.v1.ReconciliationRun.StateB\x04\xe2\x41\x01\x03\x12\x1c\n\x0estatement_rows\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0bour_records\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12=\n\x0eoutcome_counts\x18\x07 \x03(\x0b\x32\x1f.paysuite.recon.v1.OutcomeCountB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"X\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n\rSTATE_RUNNING\x10\x01\x12\x13\n\x0fSTATE_COMPLETED\x10\x02\x12\x10\n\x0cSTATE_FAILED\x10\x03\"|\n\x18RunReconciliationRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07\x63hannel\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x0estatement_date\x18\x03 \x01(\x0b\x32\x11.google.type.DateB\x04\xe2\x41\x01\x02\"N\n\x19RunReconciliationResponse\x12\x31\n\x03run\x18\x01 \x01(\x0b\x32$.paysuite.recon.v1.ReconciliationRun*\x9c\x01\n\x0cMatchOutcome\x12\x1d\n\x19MATCH_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15MATCH_OUTCOME_MATCHED\x10\x01\x12\x16\n\x12MATCH_OUTCOME_LONG\x10\x02\x12\x17\n\x13MATCH_OUTCOME_SHORT\x10\x03\x12!\n\x1dMATCH_OUTCOME_AMOUNT_MISMATCH\x10\x04\x32~\n\x0cReconService\x12n\n\x11RunReconciliation\x12+.paysuite.recon.v1.RunReconciliationRequest\x1a,.paysuite.recon.v1.RunReconciliationResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%paysuite/recon/v1/recon_service.proto\x12\x11paysuite.recon.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"O\n\x0cOutcomeCount\x12\x30\n\x07outcome\x18\x01 \x01(\x0e\x32\x1f.paysuite.recon.v1.MatchOutcome\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\xbb\x03\n\x11ReconciliationRun\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63hannel\x18\x02 \x01(\tB\x04\xe2\x41\x01\x05\x12/\n\x0estatement_date\x18\x03 \x01(\x0b\x32\x11.google.type.DateB\x04\xe2\x41\x01\x05\x12?\n\x05state\x18\x04 \x01(\x0e\x32*.paysuite.recon.v1.ReconciliationRun.StateB\x04\xe2\x41\x01\x03\x12\x1c\n\x0estatement_rows\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0bour_records\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12=\n\x0eoutcome_counts\x18\x07 \x03(\x0b\x32\x1f.paysuite.recon.v1.OutcomeCountB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"X\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n\rSTATE_RUNNING\x10\x01\x12\x13\n\x0fSTATE_COMPLETED\x10\x02\x12\x10\n\x0cSTATE_FAILED\x10\x03\"|\n\x18RunReconciliationRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07\x63hannel\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x0estatement_date\x18\x03 \x01(\x0b\x32\x11.google.type.DateB\x04\xe2\x41\x01\x02\"N\n\x19RunReconciliationResponse\x12\x31\n\x03run\x18\x01 \x01(\x0b\x32$.paysuite.recon.v1.ReconciliationRun\"\x8f\x02\n\x10\x43svColumnMapping\x12G\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x30.paysuite.recon.v1.CsvColumnMapping.ColumnsEntryB\x04\xe2\x41\x01\x01\x12\x17\n\tdelimiter\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08\x65ncoding\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1b\n\rcurrency_code\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1b\n\rrefund_values\x18\x05 \x03(\tB\x04\xe2\x41\x01\x01\x12\x17\n\ttime_zone\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\x1a.\n\x0c\x43olumnsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd3\x01\n\x0fStatementUpload\x12\x15\n\x07\x63hannel\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x38\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\".paysuite.recon.v1.StatementFormatB\x04\xe2\x41\x01\x02\x12/\n\x0estatement_date\x18\x03 \x01(\x0b\x32\x11.google.type.DateB\x04\xe2\x41\x01\x02\x12>\n\x0b\x63sv_mapping\x18\x04 \x01(\x0b\x32#.paysuite.recon.v1.CsvColumnMappingB\x04\xe2\x41\x01\x01\"g\n\x16ImportStatementRequest\x12\x34\n\x06upload\x18\x01 \x01(\x0b\x32\".paysuite.recon.v1.StatementUploadH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\",\n\x0cRejectedLine\x12\x0c\n\x04line\x18\x01 \x01(\x03\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xcc\x01\n\x0fStatementTotals\x12\x15\n\rcurrency_code\x18\x01 \x01(\t\x12\x10\n\x08payments\x18\x02 \x01(\x03\x12\x0f\n\x07refunds\x18\x03 \x01(\x03\x12\x1b\n\x13payment_minor_units\x18\x04 \x01(\x03\x12\x1a\n\x12refund_minor_units\x18\x05 \x01(\x03\x12\x0f\n\x07\x66\x65\x65_net\x18\x06 \x01(\t\x12\x1a\n\x12\x63redit_minor_units\x18\x07 \x01(\x03\x12\x19\n\x11\x64\x65\x62it_minor_units\x18\x08 \x01(\x03\"\xe4\x04\n\x0fStatementImport\x12\x17\n\timport_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63hannel\x18\x02 \x01(\tB\x04\xe2\x41\x01\x05\x12\x38\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\".paysuite.recon.v1.StatementFormatB\x04\xe2\x41\x01\x05\x12/\n\x0estatement_date\x18\x04 \x01(\x0b\x32\x11.google.type.DateB\x04\xe2\x41\x01\x05\x12\x19\n\x0b\x66ile_sha256\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\nfile_bytes\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x12\n\x04rows\x18\x07 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x38\n\x06totals\x18\x08 \x03(\x0b\x32\".paysuite.recon.v1.StatementTotalsB\x04\xe2\x41\x01\x03\x12\x1c\n\x0erejected_count\x18\t \x01(\x03\x42\x04\xe2\x41\x01\x03\x12=\n\x0erejected_lines\x18\n \x03(\x0b\x32\x1f.paysuite.recon.v1.RejectedLineB\x04\xe2\x41\x01\x03\x12\'\n\x19\x63ontrol_totals_consistent\x18\x0b \x01(\x08\x42\x04\xe2\x41\x01\x03\x12&\n\x13\x62\x61lances_consistent\x18\x0c \x01(\x08\x42\x04\xe2\x41\x01\x03H\x00\x88\x01\x01\x12\x14\n\x06\x62reaks\x18\r \x03(\tB\x04\xe2\x41\x01\x03\x12 \n\x12replaces_import_id\x18\x0e \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x42\x16\n\x14_balances_consistent\"i\n\x17ImportStatementResponse\x12<\n\x10statement_import\x18\x01 \x01(\x0b\x32\".paysuite.recon.v1.StatementImport\x12\x10\n\x08replayed\x18\x02 \x01(\x08*\x9c\x01\n\x0cMatchOutcome\x12\x1d\n\x19MATCH_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15MATCH_OUTCOME_MATCHED\x10\x01\x12\x16\n\x12MATCH_OUTCOME_LONG\x10\x02\x12\x17\n\x13MATCH_OUTCOME_SHORT\x10\x03\x12!\n\x1dMATCH_OUTCOME_AMOUNT_MISMATCH\x10\x04*\xe9\x01\n\x0fStatementFormat\x12 \n\x1cSTATEMENT_FORMAT_UNSPECIFIED\x10\x00\x12\x1b\n\x17STATEMENT_FORMAT_WECHAT\x10\x01\x12$\n STATEMENT_FORMAT_WECHAT_FUNDFLOW\x10\x02\x12\x1b\n\x17STATEMENT_FORMAT_ALIPAY\x10\x03\x12\x1c\n\x18STATEMENT_FORMAT_CAMT053\x10\x04\x12\x18\n\x14STATEMENT_FORMAT_CSV\x10\x05\x12\x1c\n\x18STATEMENT_FORMAT_BANKSIM\x10\x06\x32\xea\x01\n\x0cReconService\x12n\n\x11RunReconciliation\x12+.paysuite.recon.v1.RunReconciliationRequest\x1a,.paysuite.recon.v1.RunReconciliationResponse\x12j\n\x0fImportStatement\x12).paysuite.recon.v1.ImportStatementRequest\x1a*.paysuite.recon.v1.ImportStatementResponse(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -56,8 +56,62 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RUNRECONCILIATIONREQUEST'].fields_by_name['channel']._serialized_options = b'\342A\001\002'
   _globals['_RUNRECONCILIATIONREQUEST'].fields_by_name['statement_date']._loaded_options = None
   _globals['_RUNRECONCILIATIONREQUEST'].fields_by_name['statement_date']._serialized_options = b'\342A\001\002'
-  _globals['_MATCHOUTCOME']._serialized_start=884
-  _globals['_MATCHOUTCOME']._serialized_end=1040
+  _globals['_CSVCOLUMNMAPPING_COLUMNSENTRY']._loaded_options = None
+  _globals['_CSVCOLUMNMAPPING_COLUMNSENTRY']._serialized_options = b'8\001'
+  _globals['_CSVCOLUMNMAPPING'].fields_by_name['columns']._loaded_options = None
+  _globals['_CSVCOLUMNMAPPING'].fields_by_name['columns']._serialized_options = b'\342A\001\001'
+  _globals['_CSVCOLUMNMAPPING'].fields_by_name['delimiter']._loaded_options = None
+  _globals['_CSVCOLUMNMAPPING'].fields_by_name['delimiter']._serialized_options = b'\342A\001\001'
+  _globals['_CSVCOLUMNMAPPING'].fields_by_name['encoding']._loaded_options = None
+  _globals['_CSVCOLUMNMAPPING'].fields_by_name['encoding']._serialized_options = b'\342A\001\001'
+  _globals['_CSVCOLUMNMAPPING'].fields_by_name['currency_code']._loaded_options = None
+  _globals['_CSVCOLUMNMAPPING'].fields_by_name['currency_code']._serialized_options = b'\342A\001\001'
+  _globals['_CSVCOLUMNMAPPING'].fields_by_name['refund_values']._loaded_options = None
+  _globals['_CSVCOLUMNMAPPING'].fields_by_name['refund_values']._serialized_options = b'\342A\001\001'
+  _globals['_CSVCOLUMNMAPPING'].fields_by_name['time_zone']._loaded_options = None
+  _globals['_CSVCOLUMNMAPPING'].fields_by_name['time_zone']._serialized_options = b'\342A\001\001'
+  _globals['_STATEMENTUPLOAD'].fields_by_name['channel']._loaded_options = None
+  _globals['_STATEMENTUPLOAD'].fields_by_name['channel']._serialized_options = b'\342A\001\002'
+  _globals['_STATEMENTUPLOAD'].fields_by_name['format']._loaded_options = None
+  _globals['_STATEMENTUPLOAD'].fields_by_name['format']._serialized_options = b'\342A\001\002'
+  _globals['_STATEMENTUPLOAD'].fields_by_name['statement_date']._loaded_options = None
+  _globals['_STATEMENTUPLOAD'].fields_by_name['statement_date']._serialized_options = b'\342A\001\002'
+  _globals['_STATEMENTUPLOAD'].fields_by_name['csv_mapping']._loaded_options = None
+  _globals['_STATEMENTUPLOAD'].fields_by_name['csv_mapping']._serialized_options = b'\342A\001\001'
+  _globals['_STATEMENTIMPORT'].fields_by_name['import_id']._loaded_options = None
+  _globals['_STATEMENTIMPORT'].fields_by_name['import_id']._serialized_options = b'\342A\001\003'
+  _globals['_STATEMENTIMPORT'].fields_by_name['channel']._loaded_options = None
+  _globals['_STATEMENTIMPORT'].fields_by_name['channel']._serialized_options = b'\342A\001\005'
+  _globals['_STATEMENTIMPORT'].fields_by_name['format']._loaded_options = None
+  _globals['_STATEMENTIMPORT'].fields_by_name['format']._serialized_options = b'\342A\001\005'
+  _globals['_STATEMENTIMPORT'].fields_by_name['statement_date']._loaded_options = None
+  _globals['_STATEMENTIMPORT'].fields_by_name['statement_date']._serialized_options = b'\342A\001\005'
+  _globals['_STATEMENTIMPORT'].fields_by_name['file_sha256']._loaded_options = None
+  _globals['_STATEMENTIMPORT'].fields_by_name['file_sha256']._serialized_options = b'\342A\001\003'
+  _globals['_STATEMENTIMPORT'].fields_by_name['file_bytes']._loaded_options = None
+  _globals['_STATEMENTIMPORT'].fields_by_name['file_bytes']._serialized_options = b'\342A\001\003'
+  _globals['_STATEMENTIMPORT'].fields_by_name['rows']._loaded_options = None
+  _globals['_STATEMENTIMPORT'].fields_by_name['rows']._serialized_options = b'\342A\001\003'
+  _globals['_STATEMENTIMPORT'].fields_by_name['totals']._loaded_options = None
+  _globals['_STATEMENTIMPORT'].fields_by_name['totals']._serialized_options = b'\342A\001\003'
+  _globals['_STATEMENTIMPORT'].fields_by_name['rejected_count']._loaded_options = None
+  _globals['_STATEMENTIMPORT'].fields_by_name['rejected_count']._serialized_options = b'\342A\001\003'
+  _globals['_STATEMENTIMPORT'].fields_by_name['rejected_lines']._loaded_options = None
+  _globals['_STATEMENTIMPORT'].fields_by_name['rejected_lines']._serialized_options = b'\342A\001\003'
+  _globals['_STATEMENTIMPORT'].fields_by_name['control_totals_consistent']._loaded_options = None
+  _globals['_STATEMENTIMPORT'].fields_by_name['control_totals_consistent']._serialized_options = b'\342A\001\003'
+  _globals['_STATEMENTIMPORT'].fields_by_name['balances_consistent']._loaded_options = None
+  _globals['_STATEMENTIMPORT'].fields_by_name['balances_consistent']._serialized_options = b'\342A\001\003'
+  _globals['_STATEMENTIMPORT'].fields_by_name['breaks']._loaded_options = None
+  _globals['_STATEMENTIMPORT'].fields_by_name['breaks']._serialized_options = b'\342A\001\003'
+  _globals['_STATEMENTIMPORT'].fields_by_name['replaces_import_id']._loaded_options = None
+  _globals['_STATEMENTIMPORT'].fields_by_name['replaces_import_id']._serialized_options = b'\342A\001\003'
+  _globals['_STATEMENTIMPORT'].fields_by_name['create_time']._loaded_options = None
+  _globals['_STATEMENTIMPORT'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_MATCHOUTCOME']._serialized_start=2452
+  _globals['_MATCHOUTCOME']._serialized_end=2608
+  _globals['_STATEMENTFORMAT']._serialized_start=2611
+  _globals['_STATEMENTFORMAT']._serialized_end=2844
   _globals['_OUTCOMECOUNT']._serialized_start=150
   _globals['_OUTCOMECOUNT']._serialized_end=229
   _globals['_RECONCILIATIONRUN']._serialized_start=232
@@ -68,6 +122,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RUNRECONCILIATIONREQUEST']._serialized_end=801
   _globals['_RUNRECONCILIATIONRESPONSE']._serialized_start=803
   _globals['_RUNRECONCILIATIONRESPONSE']._serialized_end=881
-  _globals['_RECONSERVICE']._serialized_start=1042
-  _globals['_RECONSERVICE']._serialized_end=1168
+  _globals['_CSVCOLUMNMAPPING']._serialized_start=884
+  _globals['_CSVCOLUMNMAPPING']._serialized_end=1155
+  _globals['_CSVCOLUMNMAPPING_COLUMNSENTRY']._serialized_start=1109
+  _globals['_CSVCOLUMNMAPPING_COLUMNSENTRY']._serialized_end=1155
+  _globals['_STATEMENTUPLOAD']._serialized_start=1158
+  _globals['_STATEMENTUPLOAD']._serialized_end=1369
+  _globals['_IMPORTSTATEMENTREQUEST']._serialized_start=1371
+  _globals['_IMPORTSTATEMENTREQUEST']._serialized_end=1474
+  _globals['_REJECTEDLINE']._serialized_start=1476
+  _globals['_REJECTEDLINE']._serialized_end=1520
+  _globals['_STATEMENTTOTALS']._serialized_start=1523
+  _globals['_STATEMENTTOTALS']._serialized_end=1727
+  _globals['_STATEMENTIMPORT']._serialized_start=1730
+  _globals['_STATEMENTIMPORT']._serialized_end=2342
+  _globals['_IMPORTSTATEMENTRESPONSE']._serialized_start=2344
+  _globals['_IMPORTSTATEMENTRESPONSE']._serialized_end=2449
+  _globals['_RECONSERVICE']._serialized_start=2847
+  _globals['_RECONSERVICE']._serialized_end=3081
 # @@protoc_insertion_point(module_scope)

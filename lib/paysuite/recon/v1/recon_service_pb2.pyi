@@ -53,6 +53,46 @@ MATCH_OUTCOME_AMOUNT_MISMATCH: MatchOutcome.ValueType  # 4
 """Both have it, the amounts differ."""
 Global___MatchOutcome: _TypeAlias = MatchOutcome  # noqa: Y015
 
+class _StatementFormat:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _StatementFormatEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_StatementFormat.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    STATEMENT_FORMAT_UNSPECIFIED: _StatementFormat.ValueType  # 0
+    """Not set; rejected."""
+    STATEMENT_FORMAT_WECHAT: _StatementFormat.ValueType  # 1
+    """WeChat Pay trade bill (ALL, SUCCESS or REFUND)."""
+    STATEMENT_FORMAT_WECHAT_FUNDFLOW: _StatementFormat.ValueType  # 2
+    """WeChat Pay fund-flow bill."""
+    STATEMENT_FORMAT_ALIPAY: _StatementFormat.ValueType  # 3
+    """Alipay trade bill (业务明细, zipped or not; GBK or UTF-8), or an Alipay personal export."""
+    STATEMENT_FORMAT_CAMT053: _StatementFormat.ValueType  # 4
+    """ISO 20022 camt.053 BankToCustomerStatement, versions .001.02 to .001.08."""
+    STATEMENT_FORMAT_CSV: _StatementFormat.ValueType  # 5
+    """Any CSV, read through a column mapping."""
+    STATEMENT_FORMAT_BANKSIM: _StatementFormat.ValueType  # 6
+    """The bank simulator's daily CSV statement."""
+
+class StatementFormat(_StatementFormat, metaclass=_StatementFormatEnumTypeWrapper):
+    """The published layouts a statement file can be imported as."""
+
+STATEMENT_FORMAT_UNSPECIFIED: StatementFormat.ValueType  # 0
+"""Not set; rejected."""
+STATEMENT_FORMAT_WECHAT: StatementFormat.ValueType  # 1
+"""WeChat Pay trade bill (ALL, SUCCESS or REFUND)."""
+STATEMENT_FORMAT_WECHAT_FUNDFLOW: StatementFormat.ValueType  # 2
+"""WeChat Pay fund-flow bill."""
+STATEMENT_FORMAT_ALIPAY: StatementFormat.ValueType  # 3
+"""Alipay trade bill (业务明细, zipped or not; GBK or UTF-8), or an Alipay personal export."""
+STATEMENT_FORMAT_CAMT053: StatementFormat.ValueType  # 4
+"""ISO 20022 camt.053 BankToCustomerStatement, versions .001.02 to .001.08."""
+STATEMENT_FORMAT_CSV: StatementFormat.ValueType  # 5
+"""Any CSV, read through a column mapping."""
+STATEMENT_FORMAT_BANKSIM: StatementFormat.ValueType  # 6
+"""The bank simulator's daily CSV statement."""
+Global___StatementFormat: _TypeAlias = StatementFormat  # noqa: Y015
+
 @_typing.final
 class OutcomeCount(_message.Message):
     """Count of transactions with one outcome."""
@@ -217,3 +257,338 @@ class RunReconciliationResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RunReconciliationResponse: _TypeAlias = RunReconciliationResponse  # noqa: Y015
+
+@_typing.final
+class CsvColumnMapping(_message.Message):
+    """How a generic CSV's columns name a statement line's fields."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ColumnsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    COLUMNS_FIELD_NUMBER: _builtins.int
+    DELIMITER_FIELD_NUMBER: _builtins.int
+    ENCODING_FIELD_NUMBER: _builtins.int
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    REFUND_VALUES_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    delimiter: _builtins.str
+    """One-character field separator; "," when empty."""
+    encoding: _builtins.str
+    """Text encoding, e.g. "gb18030"; "utf-8" when empty."""
+    currency_code: _builtins.str
+    """Currency of lines with no currency column; "CNY" when empty."""
+    time_zone: _builtins.str
+    """IANA zone of times written without an offset; "UTC" when empty."""
+    @_builtins.property
+    def columns(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Header of each field's column, by field: channel_transaction_id, order_id,
+        channel_refund_id, refund_id, kind, amount, currency, fee, time, status.
+        channel_transaction_id, order_id and amount default to columns of their own names.
+        """
+
+    @_builtins.property
+    def refund_values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Values of the kind column that mark a refund; with no kind column a negative amount does."""
+
+    def __init__(
+        self,
+        *,
+        columns: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        delimiter: _builtins.str = ...,
+        encoding: _builtins.str = ...,
+        currency_code: _builtins.str = ...,
+        refund_values: _abc.Iterable[_builtins.str] | None = ...,
+        time_zone: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "currency_code", b"currency_code", "delimiter", b"delimiter", "encoding", b"encoding", "refund_values", b"refund_values", "time_zone", b"time_zone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CsvColumnMapping: _TypeAlias = CsvColumnMapping  # noqa: Y015
+
+@_typing.final
+class StatementUpload(_message.Message):
+    """What the file of an ImportStatement call is: its first message."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    FORMAT_FIELD_NUMBER: _builtins.int
+    STATEMENT_DATE_FIELD_NUMBER: _builtins.int
+    CSV_MAPPING_FIELD_NUMBER: _builtins.int
+    channel: _builtins.str
+    """Channel the statement is from, e.g. "wechatsim"."""
+    format: Global___StatementFormat.ValueType
+    """Layout of the file."""
+    @_builtins.property
+    def statement_date(self) -> _date_pb2.Date:
+        """Business date the statement covers."""
+
+    @_builtins.property
+    def csv_mapping(self) -> Global___CsvColumnMapping:
+        """For STATEMENT_FORMAT_CSV: how its columns map to fields."""
+
+    def __init__(
+        self,
+        *,
+        channel: _builtins.str = ...,
+        format: Global___StatementFormat.ValueType = ...,
+        statement_date: _date_pb2.Date | None = ...,
+        csv_mapping: Global___CsvColumnMapping | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["csv_mapping", b"csv_mapping", "statement_date", b"statement_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "csv_mapping", b"csv_mapping", "format", b"format", "statement_date", b"statement_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StatementUpload: _TypeAlias = StatementUpload  # noqa: Y015
+
+@_typing.final
+class ImportStatementRequest(_message.Message):
+    """One message of an ImportStatement call: the upload first, then the file's bytes in order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UPLOAD_FIELD_NUMBER: _builtins.int
+    CHUNK_FIELD_NUMBER: _builtins.int
+    chunk: _builtins.bytes
+    """Next bytes of the file (any size up to the message limit)."""
+    @_builtins.property
+    def upload(self) -> Global___StatementUpload:
+        """First message only."""
+
+    def __init__(
+        self,
+        *,
+        upload: Global___StatementUpload | None = ...,
+        chunk: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "part", b"part", "upload", b"upload"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "part", b"part", "upload", b"upload"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_part: _TypeAlias = _typing.Literal["upload", "chunk"]  # noqa: Y015
+    _WhichOneofArgType_part: _TypeAlias = _typing.Literal["part", b"part"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
+
+Global___ImportStatementRequest: _TypeAlias = ImportStatementRequest  # noqa: Y015
+
+@_typing.final
+class RejectedLine(_message.Message):
+    """A line of the file that could not be read."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    line: _builtins.int
+    """Line number in the file, from 1."""
+    reason: _builtins.str
+    """Why it could not be read."""
+    def __init__(
+        self,
+        *,
+        line: _builtins.int = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["line", b"line", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RejectedLine: _TypeAlias = RejectedLine  # noqa: Y015
+
+@_typing.final
+class StatementTotals(_message.Message):
+    """Counts and sums of one currency's lines."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    PAYMENTS_FIELD_NUMBER: _builtins.int
+    REFUNDS_FIELD_NUMBER: _builtins.int
+    PAYMENT_MINOR_UNITS_FIELD_NUMBER: _builtins.int
+    REFUND_MINOR_UNITS_FIELD_NUMBER: _builtins.int
+    FEE_NET_FIELD_NUMBER: _builtins.int
+    CREDIT_MINOR_UNITS_FIELD_NUMBER: _builtins.int
+    DEBIT_MINOR_UNITS_FIELD_NUMBER: _builtins.int
+    currency_code: _builtins.str
+    """ISO 4217 code."""
+    payments: _builtins.int
+    """Payment lines."""
+    refunds: _builtins.int
+    """Refund lines."""
+    payment_minor_units: _builtins.int
+    """Sum of the payment lines."""
+    refund_minor_units: _builtins.int
+    """Sum of the refund lines (positive)."""
+    fee_net: _builtins.str
+    """Fees charged less fees returned, in major units at the precision the file gives, e.g.
+    "0.49800" for a WeChat bill.
+    """
+    credit_minor_units: _builtins.int
+    """Sum of the lines that credited the account the statement is of."""
+    debit_minor_units: _builtins.int
+    """Sum of the lines that debited it (positive)."""
+    def __init__(
+        self,
+        *,
+        currency_code: _builtins.str = ...,
+        payments: _builtins.int = ...,
+        refunds: _builtins.int = ...,
+        payment_minor_units: _builtins.int = ...,
+        refund_minor_units: _builtins.int = ...,
+        fee_net: _builtins.str = ...,
+        credit_minor_units: _builtins.int = ...,
+        debit_minor_units: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credit_minor_units", b"credit_minor_units", "currency_code", b"currency_code", "debit_minor_units", b"debit_minor_units", "fee_net", b"fee_net", "payment_minor_units", b"payment_minor_units", "payments", b"payments", "refund_minor_units", b"refund_minor_units", "refunds", b"refunds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StatementTotals: _TypeAlias = StatementTotals  # noqa: Y015
+
+@_typing.final
+class StatementImport(_message.Message):
+    """A statement file imported for a channel's date."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IMPORT_ID_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    FORMAT_FIELD_NUMBER: _builtins.int
+    STATEMENT_DATE_FIELD_NUMBER: _builtins.int
+    FILE_SHA256_FIELD_NUMBER: _builtins.int
+    FILE_BYTES_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    TOTALS_FIELD_NUMBER: _builtins.int
+    REJECTED_COUNT_FIELD_NUMBER: _builtins.int
+    REJECTED_LINES_FIELD_NUMBER: _builtins.int
+    CONTROL_TOTALS_CONSISTENT_FIELD_NUMBER: _builtins.int
+    BALANCES_CONSISTENT_FIELD_NUMBER: _builtins.int
+    BREAKS_FIELD_NUMBER: _builtins.int
+    REPLACES_IMPORT_ID_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    import_id: _builtins.str
+    """Import id."""
+    channel: _builtins.str
+    """Channel."""
+    format: Global___StatementFormat.ValueType
+    """Layout the file was read as."""
+    file_sha256: _builtins.str
+    """SHA-256 of the file's bytes, hex."""
+    file_bytes: _builtins.int
+    """Size of the file."""
+    rows: _builtins.int
+    """Transaction lines imported (a batch-booked bank entry counts its transactions)."""
+    rejected_count: _builtins.int
+    """Lines that could not be read."""
+    control_totals_consistent: _builtins.bool
+    """Whether the file's control totals (its totals block, trailer or summary) agree with its
+    lines; true for a file that states none.
+    """
+    balances_consistent: _builtins.bool
+    """Whether its balances close (opening + entries = closing); unset for a file with none."""
+    replaces_import_id: _builtins.str
+    """The earlier import of the day this one replaced, if any."""
+    @_builtins.property
+    def statement_date(self) -> _date_pb2.Date:
+        """Business date."""
+
+    @_builtins.property
+    def totals(self) -> _containers.RepeatedCompositeFieldContainer[Global___StatementTotals]:
+        """Counts and sums per currency."""
+
+    @_builtins.property
+    def rejected_lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___RejectedLine]:
+        """The first 1000 of them."""
+
+    @_builtins.property
+    def breaks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Every control total and balance that disagrees with the lines: file-level breaks."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was imported."""
+
+    def __init__(
+        self,
+        *,
+        import_id: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        format: Global___StatementFormat.ValueType = ...,
+        statement_date: _date_pb2.Date | None = ...,
+        file_sha256: _builtins.str = ...,
+        file_bytes: _builtins.int = ...,
+        rows: _builtins.int = ...,
+        totals: _abc.Iterable[Global___StatementTotals] | None = ...,
+        rejected_count: _builtins.int = ...,
+        rejected_lines: _abc.Iterable[Global___RejectedLine] | None = ...,
+        control_totals_consistent: _builtins.bool = ...,
+        balances_consistent: _builtins.bool | None = ...,
+        breaks: _abc.Iterable[_builtins.str] | None = ...,
+        replaces_import_id: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_balances_consistent", b"_balances_consistent", "balances_consistent", b"balances_consistent", "create_time", b"create_time", "statement_date", b"statement_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_balances_consistent", b"_balances_consistent", "balances_consistent", b"balances_consistent", "breaks", b"breaks", "channel", b"channel", "control_totals_consistent", b"control_totals_consistent", "create_time", b"create_time", "file_bytes", b"file_bytes", "file_sha256", b"file_sha256", "format", b"format", "import_id", b"import_id", "rejected_count", b"rejected_count", "rejected_lines", b"rejected_lines", "replaces_import_id", b"replaces_import_id", "rows", b"rows", "statement_date", b"statement_date", "totals", b"totals"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__balances_consistent: _TypeAlias = _typing.Literal["balances_consistent"]  # noqa: Y015
+    _WhichOneofArgType__balances_consistent: _TypeAlias = _typing.Literal["_balances_consistent", b"_balances_consistent"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__balances_consistent) -> _WhichOneofReturnType__balances_consistent | None: ...
+
+Global___StatementImport: _TypeAlias = StatementImport  # noqa: Y015
+
+@_typing.final
+class ImportStatementResponse(_message.Message):
+    """Response for ImportStatement."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATEMENT_IMPORT_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    replayed: _builtins.bool
+    """True when the same file had been imported for the day already: nothing was written."""
+    @_builtins.property
+    def statement_import(self) -> Global___StatementImport:
+        """The import."""
+
+    def __init__(
+        self,
+        *,
+        statement_import: Global___StatementImport | None = ...,
+        replayed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["statement_import", b"statement_import"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["replayed", b"replayed", "statement_import", b"statement_import"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportStatementResponse: _TypeAlias = ImportStatementResponse  # noqa: Y015

@@ -40,6 +40,11 @@ class ReconServiceStub:
                 request_serializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.RunReconciliationRequest.SerializeToString,
                 response_deserializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.RunReconciliationResponse.FromString,
                 _registered_method=True)
+        self.ImportStatement = channel.stream_unary(
+                '/paysuite.recon.v1.ReconService/ImportStatement',
+                request_serializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ImportStatementRequest.SerializeToString,
+                response_deserializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ImportStatementResponse.FromString,
+                _registered_method=True)
 
 
 class ReconServiceServicer:
@@ -54,6 +59,17 @@ class ReconServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportStatement(self, request_iterator, context):
+        """Imports a channel's statement file for a date: the first message says what the file is,
+        the rest carry its bytes. The same file for the same channel and date again returns the
+        import made of it (replayed); another file replaces the day's import. A file that cannot be
+        read at all (an unknown header) is refused with INVALID_ARGUMENT (STATEMENT_UNREADABLE) and
+        nothing is written; lines that cannot be read are reported and the rest imported.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReconServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -61,6 +77,11 @@ def add_ReconServiceServicer_to_server(servicer, server):
                     servicer.RunReconciliation,
                     request_deserializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.RunReconciliationRequest.FromString,
                     response_serializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.RunReconciliationResponse.SerializeToString,
+            ),
+            'ImportStatement': grpc.stream_unary_rpc_method_handler(
+                    servicer.ImportStatement,
+                    request_deserializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ImportStatementRequest.FromString,
+                    response_serializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ImportStatementResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -91,6 +112,33 @@ class ReconService:
             '/paysuite.recon.v1.ReconService/RunReconciliation',
             paysuite_dot_recon_dot_v1_dot_recon__service__pb2.RunReconciliationRequest.SerializeToString,
             paysuite_dot_recon_dot_v1_dot_recon__service__pb2.RunReconciliationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportStatement(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/paysuite.recon.v1.ReconService/ImportStatement',
+            paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ImportStatementRequest.SerializeToString,
+            paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ImportStatementResponse.FromString,
             options,
             channel_credentials,
             insecure,

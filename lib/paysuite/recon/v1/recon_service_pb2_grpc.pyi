@@ -37,6 +37,13 @@ class ReconServiceStub:
     """Matches a channel's statement for a date against the gateway's records. Re-runnable: a new
     run per call; the same request_id returns the first run.
     """
+    ImportStatement: _grpc.StreamUnaryMultiCallable[_recon_service_pb2.ImportStatementRequest, _recon_service_pb2.ImportStatementResponse]
+    """Imports a channel's statement file for a date: the first message says what the file is,
+    the rest carry its bytes. The same file for the same channel and date again returns the
+    import made of it (replayed); another file replaces the day's import. A file that cannot be
+    read at all (an unknown header) is refused with INVALID_ARGUMENT (STATEMENT_UNREADABLE) and
+    nothing is written; lines that cannot be read are reported and the rest imported.
+    """
 
 @_typing.type_check_only
 class ReconServiceAsyncStub(ReconServiceStub):
@@ -46,6 +53,13 @@ class ReconServiceAsyncStub(ReconServiceStub):
     RunReconciliation: _aio.UnaryUnaryMultiCallable[_recon_service_pb2.RunReconciliationRequest, _recon_service_pb2.RunReconciliationResponse]  # type: ignore[assignment]
     """Matches a channel's statement for a date against the gateway's records. Re-runnable: a new
     run per call; the same request_id returns the first run.
+    """
+    ImportStatement: _aio.StreamUnaryMultiCallable[_recon_service_pb2.ImportStatementRequest, _recon_service_pb2.ImportStatementResponse]  # type: ignore[assignment]
+    """Imports a channel's statement file for a date: the first message says what the file is,
+    the rest carry its bytes. The same file for the same channel and date again returns the
+    import made of it (replayed); another file replaces the day's import. A file that cannot be
+    read at all (an unknown header) is refused with INVALID_ARGUMENT (STATEMENT_UNREADABLE) and
+    nothing is written; lines that cannot be read are reported and the rest imported.
     """
 
 class ReconServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -59,6 +73,19 @@ class ReconServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_recon_service_pb2.RunReconciliationResponse, _abc.Awaitable[_recon_service_pb2.RunReconciliationResponse]]:
         """Matches a channel's statement for a date against the gateway's records. Re-runnable: a new
         run per call; the same request_id returns the first run.
+        """
+
+    @_abc_1.abstractmethod
+    def ImportStatement(
+        self,
+        request_iterator: _MaybeAsyncIterator[_recon_service_pb2.ImportStatementRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_recon_service_pb2.ImportStatementResponse, _abc.Awaitable[_recon_service_pb2.ImportStatementResponse]]:
+        """Imports a channel's statement file for a date: the first message says what the file is,
+        the rest carry its bytes. The same file for the same channel and date again returns the
+        import made of it (replayed); another file replaces the day's import. A file that cannot be
+        read at all (an unknown header) is refused with INVALID_ARGUMENT (STATEMENT_UNREADABLE) and
+        nothing is written; lines that cannot be read are reported and the rest imported.
         """
 
 def add_ReconServiceServicer_to_server(servicer: ReconServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -120,6 +120,11 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """Identity: the reservation was already committed or released the other way."""
     ERROR_REASON_STATEMENT_INVALID: _ErrorReason.ValueType  # 80
     """Recon: the channel's statement file could not be read."""
+    ERROR_REASON_STATEMENT_UNREADABLE: _ErrorReason.ValueType  # 81
+    """Recon: an uploaded statement file cannot be read at all in the format named (e.g. its
+    header is not one of that format's layouts); INVALID_ARGUMENT with field violations naming
+    the line, and nothing was written.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Every reason a Paysuite service puts in the google.rpc.ErrorInfo of a failed call.
@@ -233,4 +238,9 @@ ERROR_REASON_RESERVATION_FINAL: ErrorReason.ValueType  # 73
 """Identity: the reservation was already committed or released the other way."""
 ERROR_REASON_STATEMENT_INVALID: ErrorReason.ValueType  # 80
 """Recon: the channel's statement file could not be read."""
+ERROR_REASON_STATEMENT_UNREADABLE: ErrorReason.ValueType  # 81
+"""Recon: an uploaded statement file cannot be read at all in the format named (e.g. its
+header is not one of that format's layouts); INVALID_ARGUMENT with field violations naming
+the line, and nothing was written.
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

@@ -1,0 +1,154 @@
+"""Reads and writes imported statement files and, by COPY, their lines."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from paysuite.runtime.database import driver_connection
+from recon.adapters.tables import statement_imports, statement_lines
+from recon.domain.statement_totals import (
+    CurrencyTotals,
+    StatementImport,
+    StatementSummary,
+)
+from recon.domain.statements import Rejection, StatementFormat, StatementLine, plain
+
+CURRENT = "current"
+REPLACED = "replaced"
+_LINE_COLUMNS = [c.name for c in statement_lines.columns]
+
+
+def _totals_json(totals: CurrencyTotals) -> dict[str, Any]:
+    return {
+        "currency": totals.currency,
+        "payments": totals.payments,
+        "refunds": totals.refunds,
+        "payment_minor_units": totals.payment_minor_units,
+        "refund_minor_units": totals.refund_minor_units,
+        "credit_minor_units": totals.credit_minor_units,
+        "debit_minor_units": totals.debit_minor_units,
+        "fee_net": plain(totals.fee_net),
+    }
+
+
+def _totals(data: dict[str, Any]) -> CurrencyTotals:
+    return CurrencyTotals(**{**data, "fee_net": Decimal(data["fee_net"])})
+
+
+def _import(row: Any) -> StatementImport:
+    return StatementImport(
+        import_id=row.import_id,
+        channel=row.channel,
+        format=StatementFormat(row.format),
+        statement_date=row.statement_date,
+        file_sha256=row.file_sha256,
+        file_bytes=row.file_bytes,
+        summary=StatementSummary(
+            rows=row.rows,
+            totals=tuple(_totals(t) for t in row.totals),
+            rejected=row.rejected_count,
+            rejections=tuple(Rejection(r["line"], r["reason"]) for r in row.rejected_lines),
+            breaks=tuple(row.breaks),
+            control_totals_consistent=row.control_totals_consistent,
+            balances_consistent=row.balances_consistent,
+        ),
+        replaces=row.replaces_import_id or "",
+        created_at=row.created_at,
+    )
+
+
+async def _records(
+    import_id: str, batches: AsyncIterable[list[StatementLine]]
+) -> AsyncIterator[tuple[Any, ...]]:
+    seq = 0
+    async for batch in batches:
+        for line in batch:
+            seq += 1
+            yield (
+                import_id,
+                seq,
+                line.line_no,
+                line.kind.value,
+                line.direction.value,
+                line.channel_transaction_id,
+                line.order_id,
+                line.channel_refund_id,
+                line.refund_id,
+                line.amount.currency,
+                line.amount.minor_units,
+                line.fee,
+                line.occurred_at,
+                line.status,
+            )
+
+
+class StatementRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def lock_day(self, channel: str, day: date) -> None:
+        """Holds the day's imports for this transaction: imports of one day run one at a time."""
+        key = f"recon.statement:{channel}:{day.isoformat()}"
+        await self._conn.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+    async def current_import(self, channel: str, day: date) -> StatementImport | None:
+        row = (
+            await self._conn.execute(
+                select(statement_imports).where(
+                    statement_imports.c.channel == channel,
+                    statement_imports.c.statement_date == day,
+                    statement_imports.c.state == CURRENT,
+                )
+            )
+        ).first()
+        return _import(row) if row else None
+
+    async def add_lines(self, import_id: str, batches: AsyncIterable[list[StatementLine]]) -> None:
+        """COPYs the lines in as the batches arrive; none is held beyond its batch."""
+        db, _ = await driver_connection(self._conn)
+        await db.copy_records_to_table(
+            statement_lines.name,
+            schema_name=statement_lines.schema,
+            columns=_LINE_COLUMNS,
+            records=_records(import_id, batches),
+        )
+
+    async def replace(self, import_id: str) -> None:
+        """Marks an import replaced by a newer file of its day, and drops its lines."""
+        await self._conn.execute(
+            update(statement_imports)
+            .where(statement_imports.c.import_id == import_id)
+            .values(state=REPLACED)
+        )
+        await self._conn.execute(
+            delete(statement_lines).where(statement_lines.c.import_id == import_id)
+        )
+
+    async def add_import(self, imported: StatementImport) -> None:
+        summary = imported.summary
+        await self._conn.execute(
+            statement_imports.insert().values(
+                import_id=imported.import_id,
+                channel=imported.channel,
+                format=imported.format.value,
+                statement_date=imported.statement_date,
+                file_sha256=imported.file_sha256,
+                file_bytes=imported.file_bytes,
+                state=CURRENT,
+                rows=summary.rows,
+                totals=[_totals_json(t) for t in summary.totals],
+                rejected_count=summary.rejected,
+                rejected_lines=[{"line": r.line, "reason": r.reason} for r in summary.rejections],
+                control_totals_consistent=summary.control_totals_consistent,
+                balances_consistent=summary.balances_consistent,
+                breaks=list(summary.breaks),
+                replaces_import_id=imported.replaces or None,
+                created_at=imported.created_at,
+            )
+        )

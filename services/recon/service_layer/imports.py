@@ -1,0 +1,115 @@
+"""Importing a channel's statement file: read it line by line into recon's schema, once a day.
+
+The file has arrived whole (hashed as it came); it is read in batches off the event loop and
+copied in as it is read, so no more of it than a batch is ever held. The same file for the day
+again is the import already made; another one replaces it, in one transaction: a file that
+cannot be read at all leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import IO, Protocol
+
+from paysuite.errors import FieldViolation, InvalidArgument
+from paysuite.ids import new_id
+from recon.domain.statement_totals import Check, StatementImport, Tally
+from recon.domain.statements import (
+    ColumnMapping,
+    Rejection,
+    StatementFormat,
+    StatementLine,
+    StatementRefused,
+)
+from recon.service_layer.unit_of_work import StatementUnitOfWorkFactory
+
+# Lines read per step off the event loop (and copied in per batch).
+BATCH_LINES = 5000
+
+
+class Upload(Protocol):
+    """An uploaded file, whole: its hash and size, and its bytes from the start."""
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+    def open(self) -> IO[bytes]: ...
+
+
+class StatementReader(Protocol):
+    """An importer over one file (recon.adapters.statements): its items, then its checks."""
+
+    checks: list[Check]
+
+    def __iter__(self) -> Iterator[StatementLine | Rejection]: ...
+
+
+ReaderFactory = Callable[[StatementFormat, IO[bytes], ColumnMapping | None], StatementReader]
+
+
+class StatementUnreadable(InvalidArgument):
+    """The file cannot be read at all in the format named; nothing was written."""
+
+    reason = "STATEMENT_UNREADABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportStatement:
+    channel: str
+    format: StatementFormat
+    statement_date: date
+    mapping: ColumnMapping | None = None
+
+
+async def _batches(lines: Iterator[StatementLine]) -> AsyncIterator[list[StatementLine]]:
+    """The lines a batch at a time, each read in a worker thread (reading is all CPU)."""
+    while batch := await asyncio.to_thread(lambda: list(itertools.islice(lines, BATCH_LINES))):
+        yield batch
+
+
+async def import_statement(
+    uow: StatementUnitOfWorkFactory,
+    open_reader: ReaderFactory,
+    command: ImportStatement,
+    upload: Upload,
+    clock: Callable[[], datetime],
+) -> tuple[StatementImport, bool]:
+    """The day's import of the file, and whether it had been imported already (replayed)."""
+    async with uow() as work:
+        await work.repo.lock_day(command.channel, command.statement_date)
+        current = await work.repo.current_import(command.channel, command.statement_date)
+        if current is not None and current.file_sha256 == upload.sha256:
+            return current, True
+        import_id = new_id("imp")
+        tally = Tally()
+        reader = open_reader(command.format, upload.open(), command.mapping)
+        try:
+            await work.repo.add_lines(import_id, _batches(tally.count(reader)))
+        except StatementRefused as exc:
+            raise StatementUnreadable(
+                [FieldViolation("chunk", str(exc))],
+                f"the file cannot be read as {command.format.value}: {exc}",
+            ) from None
+        if current is not None:
+            await work.repo.replace(current.import_id)
+        imported = StatementImport(
+            import_id=import_id,
+            channel=command.channel,
+            format=command.format,
+            statement_date=command.statement_date,
+            file_sha256=upload.sha256,
+            file_bytes=upload.size,
+            summary=tally.summary(reader.checks),
+            replaces=current.import_id if current else "",
+            created_at=clock(),
+        )
+        await work.repo.add_import(imported)
+        await work.commit()
+    return imported, False
