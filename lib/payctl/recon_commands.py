@@ -120,7 +120,7 @@ def import_summary(answer: rpb.ImportStatementResponse) -> dict[str, Any]:
     return data
 
 
-def _human(data: dict[str, Any]) -> str:
+def describe_import(data: dict[str, Any]) -> str:
     head = f"{data['import_id']} {data['channel']} {data['format']} {data['statement_date']}"
     if data["replayed"]:
         head += " (imported before: unchanged)"
@@ -190,4 +190,4 @@ def import_statement(
             return await stub.ImportStatement(messages(), timeout=3600)
 
     data = import_summary(run(call))
-    emit(data, as_json, _human(data))
+    emit(data, as_json, describe_import(data))

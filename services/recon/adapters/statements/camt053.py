@@ -11,6 +11,7 @@ counts and sums, where given, must agree with the entries.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -34,12 +35,17 @@ from recon.domain.statements import (
 )
 
 _NAMESPACE = re.compile(r"\{urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.0([2-8])\}Document")
-_SIGN = {"CRDT": 1, "DBIT": -1}
 _OPENING = ("OPBD", "PRCD")
 
 
 def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
+
+
+@functools.cache
+def _qualified(namespace: str, path: str) -> str:
+    """ "NtryDtls/Btch" as ElementTree finds it in the namespace."""
+    return "/".join(f"{namespace}{part}" for part in path.split("/"))
 
 
 class _Node:
@@ -50,7 +56,7 @@ class _Node:
         self._ns = namespace
 
     def _path(self, path: str) -> str:
-        return "/".join(f"{self._ns}{part}" for part in path.split("/"))
+        return _qualified(self._ns, path)
 
     def find(self, path: str) -> _Node | None:
         found = self.element.find(self._path(path))
@@ -130,7 +136,7 @@ class Camt053(Reader):
     def __init__(self, raw: IO[bytes]) -> None:
         super().__init__()
         self._raw = raw
-        # The line each element open in the tree started on.
+        # The line each entry and transaction being read started on.
         self._starts: dict[int, int] = {}
 
     def __iter__(self) -> Iterator[Item]:
@@ -147,24 +153,28 @@ class Camt053(Reader):
             for event_and_element in events:
                 event, element = event_and_element[0], event_and_element[-1]
                 assert isinstance(element, Element)  # only start and end events are asked for
+                tag = element.tag
                 if event == "start":
                     if not path:
                         namespace = self._namespace(number, element)
-                    path.append(element)
-                    self._starts[id(element)] = number
-                    if _local(element.tag) == "Stmt":
+                        stmt, numbered = (
+                            f"{namespace}Stmt",
+                            {f"{namespace}Ntry", f"{namespace}TxDtls"},
+                        )
+                    elif tag in numbered:
+                        self._starts[id(element)] = number
+                    elif tag == stmt:
                         statement = _Statement(number)
+                    path.append(element)
                     continue
                 path.pop()
-                tag = _local(element.tag)
-                if statement is not None and path and _local(path[-1].tag) == "Stmt":
+                if statement is not None and path and path[-1].tag == stmt:
                     node = _Node(element, namespace)
                     line = self._starts.get(id(element), number)
-                    yield from self._statement_child(tag, node, line, statement)
-                    for done in element.iter():
-                        self._starts.pop(id(done), None)
+                    yield from self._statement_child(_local(tag), node, line, statement)
+                    self._starts.clear()  # an entry's lines (entries do not nest)
                     path[-1].remove(element)
-                elif tag == "Stmt" and statement is not None:
+                elif tag == stmt and statement is not None:
                     self.checks += statement.checks()
                     statement = None
                     if path:
