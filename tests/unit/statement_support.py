@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import io
 import zipfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
 
 from recon.adapters.statements import open_reader
 from recon.domain.statement_totals import StatementSummary, Tally
-from recon.domain.statements import ColumnMapping, StatementFormat, StatementLine
+from recon.domain.statements import ColumnMapping, StatementFormat, StatementLine, plain
 
 # Real statement files, beside the repository (never copied into it).
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "statements"
@@ -33,16 +33,7 @@ class Read:
     def totals(self) -> dict[str, object]:
         """The only currency's totals, as a dict (fee_net as its string)."""
         (totals,) = self.summary.totals
-        return {
-            "currency": totals.currency,
-            "payments": totals.payments,
-            "refunds": totals.refunds,
-            "payment_minor_units": totals.payment_minor_units,
-            "refund_minor_units": totals.refund_minor_units,
-            "credit_minor_units": totals.credit_minor_units,
-            "debit_minor_units": totals.debit_minor_units,
-            "fee_net": str(totals.fee_net),
-        }
+        return {**asdict(totals), "fee_net": plain(totals.fee_net)}
 
     @property
     def rejected(self) -> list[tuple[int, str]]:

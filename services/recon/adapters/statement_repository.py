@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -25,16 +26,7 @@ _LINE_COLUMNS = [c.name for c in statement_lines.columns]
 
 
 def _totals_json(totals: CurrencyTotals) -> dict[str, Any]:
-    return {
-        "currency": totals.currency,
-        "payments": totals.payments,
-        "refunds": totals.refunds,
-        "payment_minor_units": totals.payment_minor_units,
-        "refund_minor_units": totals.refund_minor_units,
-        "credit_minor_units": totals.credit_minor_units,
-        "debit_minor_units": totals.debit_minor_units,
-        "fee_net": plain(totals.fee_net),
-    }
+    return {**asdict(totals), "fee_net": plain(totals.fee_net)}
 
 
 def _totals(data: dict[str, Any]) -> CurrencyTotals:
