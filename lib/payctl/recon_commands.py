@@ -32,6 +32,7 @@ class Format(enum.StrEnum):
     CAMT053 = "camt053"
     CSV = "csv"
     BANKSIM = "banksim"
+    MT940 = "mt940"
 
 
 FORMATS = {
@@ -41,6 +42,7 @@ FORMATS = {
     Format.CAMT053: rpb.STATEMENT_FORMAT_CAMT053,
     Format.CSV: rpb.STATEMENT_FORMAT_CSV,
     Format.BANKSIM: rpb.STATEMENT_FORMAT_BANKSIM,
+    Format.MT940: rpb.STATEMENT_FORMAT_MT940,
 }
 FORMAT_NAMES = {number: name.value for name, number in FORMATS.items()}
 # Statements of an account (a bank's, the bank simulator's, a wallet's fund flow): their
@@ -49,6 +51,7 @@ ACCOUNT_STATEMENTS = {
     rpb.STATEMENT_FORMAT_CAMT053,
     rpb.STATEMENT_FORMAT_WECHAT_FUNDFLOW,
     rpb.STATEMENT_FORMAT_BANKSIM,
+    rpb.STATEMENT_FORMAT_MT940,
 }
 _SHOWN_REJECTIONS = 20
 

@@ -231,6 +231,105 @@ def test_a_statement_cut_short_is_refused() -> None:
         read(CAMT, statement(*ENTRIES).rsplit(b"\n", 1)[0])
 
 
+# --- MT940 ----------------------------------------------------------------------------------
+
+
+def test_an_abn_amro_mt940_file_reads_its_two_statements_and_their_balances_do_not_close() -> None:
+    read_ = read(StatementFormat.MT940, fixture(MT940))
+
+    assert read_.summary.rows == 10
+    assert [line.amount.minor_units for line in read_.lines] == [
+        900,
+        1159,
+        1163,
+        1180,
+        1345,
+        1549,
+        10700,
+        14148,
+        949,
+        1500,
+    ]
+    first = read_.lines[0]
+    assert (first.line_no, first.direction, first.order_id, first.status) == (
+        8,
+        Direction.DEBIT,
+        "",  # NONREF
+        "D",
+    )
+    assert first.occurred_at == datetime(2011, 5, 24, tzinfo=UTC)
+    assert read_.lines[1].occurred_at == datetime(2011, 5, 23, tzinfo=UTC)  # its entry date
+    assert read_.totals["debit_minor_units"] == 34593
+    assert read_.totals["credit_minor_units"] == 0
+    # Anonymised: 3236.28 - 321.44 is not 876.84, nor 2876.84 - 24.49 1849.75.
+    assert read_.summary.balances_consistent is False
+    assert read_.summary.breaks == (
+        "statement ABN AMRO BANK NV 19321/1: opening balance + lines: the file says 876.84 EUR, "
+        "its lines give 2914.84 EUR",
+        "statement ABN AMRO BANK NV 19322/1: opening balance + lines: the file says 1849.75 EUR, "
+        "its lines give 2852.35 EUR",
+    )
+
+
+MT940_STATEMENT = "\n".join(
+    [
+        "{1:F01BANKCNBJAXXX0000000000}{2:O940BANKCNBJAXXXN}{4:",
+        ":20:STMT-20261121",
+        ":25:6222020200012345678",
+        ":28C:00321/1",
+        ":60F:C261120CNY1000,00",
+        ":61:2611211121C100,NTRFpay_1//BANK-1",
+        "supplementary details",
+        ":86:/EREF/pay_1/REMI/order 1",
+        ":61:2611211121RC25,5NTRFref_1//BANK-2",
+        ":61:2611211121D12,34NCHGNONREF",
+        ":62F:C261121CNY1062,16",
+        "-}",
+    ]
+)
+
+
+def test_an_mt940_statement_that_closes_with_reversals_and_references() -> None:
+    read_ = read(StatementFormat.MT940, MT940_STATEMENT.encode())
+
+    payment, reversal, charge = read_.lines
+    assert (payment.order_id, payment.channel_transaction_id, payment.amount) == (
+        "pay_1",
+        "BANK-1",
+        Money("CNY", 10000),
+    )
+    assert (reversal.kind, reversal.status, reversal.amount) == (
+        LineKind.REFUND,
+        "RC",  # a reversed credit takes money out
+        Money("CNY", 2550),
+    )
+    assert (charge.order_id, charge.amount.minor_units) == ("", 1234)
+    assert read_.summary.balances_consistent is True
+    assert read_.summary.breaks == ()
+
+
+def test_an_mt940_line_that_cannot_be_read_is_rejected_and_others_are_not() -> None:
+    broken = MT940_STATEMENT.replace("D12,34NCHG", "X12,34NCHG")
+
+    read_ = read(StatementFormat.MT940, broken.encode())
+
+    assert read_.rejected == [(10, ":61: '2611211121X12,34NCHGNONREF' is not a statement line")]
+    assert read_.summary.balances_consistent is False  # the line rejected is not on it
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [(b'<?xml version="1.0"?>\n<Document/>', 1), (b"ABNANL2A\n940\n:25:517852257\n", 3)],
+)
+def test_a_file_that_does_not_start_an_mt940_statement_is_refused(
+    content: bytes, line: int
+) -> None:
+    with pytest.raises(StatementRefused) as refused:
+        read(StatementFormat.MT940, content)
+
+    assert refused.value.line == line
+
+
 # --- the bank simulator's CSV ----------------------------------------------------------------
 
 BANKSIM = "\n".join(

@@ -31,6 +31,7 @@ class StatementFormat(enum.Enum):
     WECHAT_FUNDFLOW = "wechat-fundflow"  # WeChat Pay fund-flow bill
     ALIPAY = "alipay"  # Alipay trade bill (业务明细, usually zipped) or personal export
     CAMT053 = "camt053"  # ISO 20022 BankToCustomerStatement, .001.02 to .001.08
+    MT940 = "mt940"  # SWIFT MT940 customer statement
     CSV = "csv"  # any CSV, read through a column mapping
     BANKSIM = "banksim"  # the bank simulator's daily CSV
 

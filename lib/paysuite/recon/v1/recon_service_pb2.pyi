@@ -73,6 +73,8 @@ class _StatementFormatEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_State
     """Any CSV, read through a column mapping."""
     STATEMENT_FORMAT_BANKSIM: _StatementFormat.ValueType  # 6
     """The bank simulator's daily CSV statement."""
+    STATEMENT_FORMAT_MT940: _StatementFormat.ValueType  # 7
+    """SWIFT MT940 customer statement."""
 
 class StatementFormat(_StatementFormat, metaclass=_StatementFormatEnumTypeWrapper):
     """The published layouts a statement file can be imported as."""
@@ -91,6 +93,8 @@ STATEMENT_FORMAT_CSV: StatementFormat.ValueType  # 5
 """Any CSV, read through a column mapping."""
 STATEMENT_FORMAT_BANKSIM: StatementFormat.ValueType  # 6
 """The bank simulator's daily CSV statement."""
+STATEMENT_FORMAT_MT940: StatementFormat.ValueType  # 7
+"""SWIFT MT940 customer statement."""
 Global___StatementFormat: _TypeAlias = StatementFormat  # noqa: Y015
 
 @_typing.final

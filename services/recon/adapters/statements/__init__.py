@@ -12,6 +12,7 @@ from typing import IO
 from recon.adapters.statements.alipay import AlipayBill
 from recon.adapters.statements.camt053 import Camt053
 from recon.adapters.statements.csv_files import BanksimCsv, MappedCsv
+from recon.adapters.statements.mt940 import Mt940
 from recon.adapters.statements.reading import Reader
 from recon.adapters.statements.wechat import FundFlowBill, TradeBill
 from recon.domain.statements import ColumnMapping, StatementFormat
@@ -21,6 +22,7 @@ _READERS: dict[StatementFormat, Callable[[IO[bytes]], Reader]] = {
     StatementFormat.WECHAT_FUNDFLOW: FundFlowBill,
     StatementFormat.ALIPAY: AlipayBill,
     StatementFormat.CAMT053: Camt053,
+    StatementFormat.MT940: Mt940,
     StatementFormat.BANKSIM: BanksimCsv,
 }
 
