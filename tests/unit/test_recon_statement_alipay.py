@@ -155,6 +155,15 @@ def test_a_zip_without_a_detail_file_is_refused_naming_its_entries() -> None:
     assert SUMMARY_ENTRY in refused.value.reason  # the GBK name, read as such
 
 
+def test_a_damaged_zip_is_refused() -> None:
+    content = bytearray(bill_zip(detail(*ROWS)))
+    start = content.index(ENTRY.encode("gb18030")) + len(ENTRY.encode("gb18030"))
+    content[start + 20 : start + 40] = bytes(20)  # deflated data overwritten
+
+    with pytest.raises(StatementRefused, match="the zip is damaged"):
+        read(ALIPAY, bytes(content))
+
+
 def test_footer_totals_that_disagree_or_are_missing_are_breaks() -> None:
     short = detail(*ROWS[:2], ROWS[2])
     disagreeing = read(ALIPAY, short.replace("商家实收共150.00元", "商家实收共150.01元").encode())

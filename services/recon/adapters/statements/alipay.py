@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import zipfile
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from decimal import Decimal
@@ -112,6 +113,16 @@ def _bill_file(raw: IO[bytes]) -> IO[bytes]:
     return archive.open(details[0])
 
 
+def _undamaged(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
+    """The lines, or a refusal at the first that a damaged zip cannot give."""
+    number = 0
+    try:
+        for number, line in lines:
+            yield number, line
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise StatementRefused(number + 1, f"the zip is damaged ({exc})") from None
+
+
 class AlipayBill(Reader):
     def __init__(self, raw: IO[bytes]) -> None:
         super().__init__()
@@ -122,7 +133,7 @@ class AlipayBill(Reader):
         self._comments: list[str] = []
 
     def __iter__(self) -> Iterator[Item]:
-        lines = byte_lines(_bill_file(self._raw))
+        lines = _undamaged(byte_lines(_bill_file(self._raw)))
         encoding, personal = self._header(lines)
         row = self._personal if personal else self._merchant
         for number, raw in lines:
