@@ -61,6 +61,7 @@ _TRADE_SUMS = {
     "申请退款总金额": "申请退款金额",
 }
 _PAYMENT_STATES = {"SUCCESS", "REVOKED"}
+_ZEROES = {"0", "0.00", "0.00000"}
 
 _FUNDFLOW_LAYOUT = columns(
     "记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额(元),"
@@ -175,9 +176,14 @@ class TradeBill(_Bill):
     def __init__(self, raw: IO[bytes]) -> None:
         super().__init__(raw)
         self._sums: defaultdict[str, Decimal] = defaultdict(Decimal)
+        # The detail columns the totals sum, and where they are.
+        self._summed: list[tuple[str, int]] = []
 
     def _knows(self, columns: tuple[str, ...]) -> bool:
-        return columns in _TRADE_LAYOUTS
+        if columns not in _TRADE_LAYOUTS:
+            return False
+        self._summed = [(c, columns.index(c)) for c in _TRADE_SUMS.values() if c in columns]
+        return True
 
     def _row(self, number: int, cells: list[str]) -> StatementLine:
         column = self._columns
@@ -186,10 +192,11 @@ class TradeBill(_Bill):
             index = column.get(name)
             return "" if index is None else cells[index]
 
+        fee = exact_decimal(get("手续费"), "手续费")
         summed = {
-            name: exact_decimal(cells[column[name]], name)
-            for name in _TRADE_SUMS.values()
-            if name in column
+            name: exact_decimal(text, name)
+            for name, index in self._summed
+            if (text := cells[index]) not in _ZEROES  # most are: nothing to add, nor to check
         }
         state = get("交易状态")
         currency = get("货币种类") or "CNY"
@@ -199,7 +206,7 @@ class TradeBill(_Bill):
                 LineKind.REFUND,
                 Direction.DEBIT,
                 money(get("申请退款金额") or get("退款金额"), currency, "申请退款金额"),
-                summed["手续费"],
+                fee,
                 required(get("微信订单号"), "微信订单号"),
                 required(get("商户订单号"), "商户订单号"),
                 get("微信退款单号"),
@@ -213,7 +220,7 @@ class TradeBill(_Bill):
                 LineKind.PAYMENT,
                 Direction.CREDIT,
                 money(get("订单金额"), currency, "订单金额"),
-                summed["手续费"],
+                fee,
                 required(get("微信订单号"), "微信订单号"),
                 required(get("商户订单号"), "商户订单号"),
                 occurred_at=local_time(get("交易时间")),
