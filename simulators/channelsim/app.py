@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import fields
 
 from aiohttp import web
 from opentelemetry.trace import TracerProvider
 
-from channelsim import admin, handlers, refund_api, verify_api
+from channelsim import admin, handlers, payout_api, refund_api, verify_api
 from channelsim.cardholders import CardholderRegistry
 from channelsim.faults import Dice, Faults
+from channelsim.journal import Journal
 from channelsim.middleware import bank_api
+from channelsim.payouts import PayoutBook
 from channelsim.ratelimit import RollingLimiter
 from channelsim.settings import ChannelSimSettings
 from channelsim.state import STATE, ChannelState
@@ -25,30 +28,25 @@ VERIFY_WINDOW_SECONDS = 60.0
 
 
 def _faults(settings: ChannelSimSettings) -> Faults:
-    return Faults(
-        latency_ms=settings.latency_ms,
-        decline_rate=settings.decline_rate,
-        timeout_rate=settings.timeout_rate,
-        timeout_sleep_ms=settings.timeout_sleep_ms,
-        error_rate=settings.error_rate,
-        processing_rate=settings.processing_rate,
-        processing_ms=settings.processing_ms,
-        verify_error_rate=settings.verify_error_rate,
-        false_success_rate=settings.false_success_rate,
-    )
+    """The fault knobs as the settings dial them at start (every knob is a setting too)."""
+    return Faults(**{knob.name: getattr(settings, knob.name) for knob in fields(Faults)})
 
 
 def create_app(
     settings: ChannelSimSettings, *, tracer_provider: TracerProvider | None = None
 ) -> web.Application:
-    """A ready-to-run bank; transactions from settings.state_file are loaded now.
+    """A ready-to-run bank; transactions and payouts from settings.state_file are loaded now.
 
     Registered cardholders live in memory only: they are PII and never reach the state file.
     """
-    store = TransactionStore(settings.state_file)
-    loaded = store.load()
-    if loaded:
-        _log.info("transactions restored", extra={"count": loaded})
+    journal = Journal(settings.state_file)
+    records = list(journal.read())
+    store = TransactionStore(journal)
+    payouts = PayoutBook(journal)
+    loaded = store.load(records)
+    restored = payouts.load(records)
+    if loaded or restored:
+        _log.info("state restored", extra={"transactions": loaded, "payouts": restored})
     app = web.Application(middlewares=[*tracing_middlewares(tracer_provider), bank_api])
     app[STATE] = ChannelState(
         settings=settings,
@@ -59,10 +57,11 @@ def create_app(
         cardholders=CardholderRegistry(),
         verifications=VerificationLog(),
         limiter=RollingLimiter(settings.verify_limit_per_card, VERIFY_WINDOW_SECONDS),
+        payouts=payouts,
     )
 
     async def close_store(_: web.Application) -> None:
-        store.close()
+        journal.close()
 
     app.on_cleanup.append(close_store)
     app.add_routes(
@@ -71,6 +70,9 @@ def create_app(
             web.post("/api/quickpay/query", handlers.query),
             web.post("/api/quickpay/refund", refund_api.refund),
             web.get("/api/statements/{date}", handlers.statement),
+            web.post("/api/payout/pay", payout_api.pay),
+            web.post("/api/payout/query", payout_api.query),
+            web.post("/api/payout/returns", payout_api.returns),
             web.post("/api/auth/verify4", verify_api.verify4),
             web.post("/api/auth/verify3", verify_api.verify3),
             web.post("/api/idcheck/verify2", verify_api.idcheck),
@@ -81,6 +83,8 @@ def create_app(
             web.post("/_admin/transactions", admin.inject_transaction),
             web.post("/_admin/cards", admin.register_cardholder),
             web.get("/_admin/verifications", admin.list_verifications),
+            web.get("/_admin/payouts", payout_api.list_payouts),
+            web.post("/_admin/payouts/{out_payout_no}/return", payout_api.return_payout),
         ]
     )
     return app

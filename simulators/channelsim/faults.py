@@ -1,4 +1,5 @@
-"""Fault knobs (latency, declines, timeouts, errors, slow settlement) and the dice for them."""
+"""Fault knobs (latency, declines, timeouts, errors, slow settlement, payouts that fail, hang,
+settle late or come back) and the dice for them."""
 
 from __future__ import annotations
 
@@ -25,6 +26,13 @@ class Faults:
     processing_ms: int = 2_000
     verify_error_rate: float = 0.0  # 503 SYSTEM_ERROR from /api/auth/verify4 only
     false_success_rate: float = 0.0  # pay answers SUCCESS though the debit failed
+    # Payouts (代付) have knobs of their own, so they can fail while charges go through.
+    payout_decline_rate: float = 0.0  # FAIL with ACCOUNT_ABNORMAL
+    payout_timeout_rate: float = 0.0  # decided and kept, answered after timeout_sleep_ms
+    payout_processing_rate: float = 0.0  # PROCESSING for payout_processing_ms, then decided
+    payout_processing_ms: int = 2_000
+    payout_return_rate: float = 0.0  # paid, then RETURNED payout_return_after_ms later (退票)
+    payout_return_after_ms: int = 5_000
 
     def as_dict(self) -> dict[str, int | float]:
         return asdict(self)
@@ -44,6 +52,12 @@ class FaultsUpdate(BaseModel):
     processing_ms: Millis | None = None
     verify_error_rate: Rate | None = None
     false_success_rate: Rate | None = None
+    payout_decline_rate: Rate | None = None
+    payout_timeout_rate: Rate | None = None
+    payout_processing_rate: Rate | None = None
+    payout_processing_ms: Millis | None = None
+    payout_return_rate: Rate | None = None
+    payout_return_after_ms: Millis | None = None
 
     def apply(self, faults: Faults) -> Faults:
         changes = {k: v for k, v in self.model_dump(exclude_unset=True).items() if v is not None}

@@ -141,3 +141,41 @@ class RefundRequest(_Body):
     out_refund_no: OutTradeNo
     amount: Amount
     currency: Literal["CNY"]
+
+
+AccountNo = Annotated[StrictStr, Field(pattern=r"^[0-9]{6,32}$")]
+AccountName = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+
+
+class PayoutRequest(_Body):
+    """POST /api/payout/pay: pay out to a card bound here (agreement_no) or to a bank account
+    (account_no and account_name), once per out_payout_no."""
+
+    mch_id: MchId
+    out_payout_no: OutTradeNo
+    amount: Amount
+    currency: Literal["CNY"]
+    agreement_no: AgreementNo | None = None
+    account_no: AccountNo | None = None
+    account_name: AccountName | None = None
+    remark: Annotated[StrictStr, Field(max_length=128)] = ""
+
+
+class PayoutQueryRequest(_Body):
+    """POST /api/payout/query."""
+
+    mch_id: MchId
+    out_payout_no: OutTradeNo
+
+
+class PayoutReturnsRequest(_Body):
+    """POST /api/payout/returns: the payouts that came back on a bank date (退票)."""
+
+    mch_id: MchId
+    date: Annotated[StrictStr, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+
+
+class ReturnPayoutRequest(_Body):
+    """POST /_admin/payouts/{out_payout_no}/return: the payee's bank sends a paid payout back."""
+
+    reason: Annotated[StrictStr, Field(pattern=r"^[A-Z_]{1,32}$")] = "ACCOUNT_CLOSED"

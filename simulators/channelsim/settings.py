@@ -23,6 +23,8 @@ class ChannelSimSettings(BaseSettings):
     channel: str = Field(default="banksim", pattern=r"^[a-z0-9_-]{1,32}$")
     merchant_id: str = Field(default="PAYSUITE01", min_length=1, max_length=32)
     fee_bps: int = Field(default=60, ge=0, le=10_000)
+    # What the bank charges per payout it makes, in fen (a flat fee; none on a declined one).
+    payout_fee_fen: int = Field(default=100, ge=0, le=1_000_000)
     state_file: Path | None = None
     seed: int | None = None
 
@@ -35,6 +37,12 @@ class ChannelSimSettings(BaseSettings):
     processing_ms: Millis = 2_000
     verify_error_rate: Rate = 0.0
     false_success_rate: Rate = 0.0
+    payout_decline_rate: Rate = 0.0
+    payout_timeout_rate: Rate = 0.0
+    payout_processing_rate: Rate = 0.0
+    payout_processing_ms: Millis = 2_000
+    payout_return_rate: Rate = 0.0
+    payout_return_after_ms: Millis = 5_000
     verify_limit_per_card: int = Field(default=5, ge=1, le=1_000_000)
 
     @property

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from channelsim.cardholders import CardholderRegistry
 from channelsim.faults import Dice, Faults
+from channelsim.payouts import PayoutBook
 from channelsim.ratelimit import RollingLimiter
 from channelsim.refunds import RefundBook
 from channelsim.settings import ChannelSimSettings
@@ -29,6 +30,7 @@ class ChannelState:
     verifications: VerificationLog
     limiter: RollingLimiter
     refunds: RefundBook = field(default_factory=RefundBook)
+    payouts: PayoutBook = field(default_factory=PayoutBook)
 
 
 STATE = web.AppKey("channelsim_state", ChannelState)

@@ -1,25 +1,23 @@
-"""In-memory bank transactions, optionally appended to a JSONL file so a restart keeps them."""
+"""In-memory bank transactions, appended to the bank's journal so a restart keeps them."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any, TextIO
-
-import orjson
+from typing import Any
 
 from channelsim.banktime import format_trade_time, parse_trade_time
+from channelsim.journal import Journal
 
 _log = logging.getLogger(__name__)
 
 SUCCESS = "SUCCESS"
 FAIL = "FAIL"
 PROCESSING = "PROCESSING"
+# The journal record kind of a quick-pay transaction (its records predate kinds: none is one).
+TRANSACTION_RECORD = "transaction"
 
 
 @dataclass(frozen=True)
@@ -81,29 +79,24 @@ class DuplicateOrderError(Exception):
 
 
 class TransactionStore:
-    """Transactions by out_trade_no; every new one is appended to the state file if there is one."""
+    """Transactions by out_trade_no; every new one is appended to the bank's journal."""
 
-    def __init__(self, state_file: Path | None = None) -> None:
-        self._state_file = state_file
-        self._out: TextIO | None = None
+    def __init__(self, journal: Journal | None = None) -> None:
+        self._journal = journal or Journal()
         self._by_out_trade_no: dict[str, Transaction] = {}
         self._trade_nos: set[str] = set()
 
-    def load(self) -> int:
-        """Reads the state file, skipping a torn last line; returns how many were loaded."""
-        if self._state_file is None or not self._state_file.exists():
-            return 0
-        with self._state_file.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    transaction = Transaction.from_record(json.loads(line))
-                except (ValueError, KeyError, TypeError):
-                    _log.warning("skipping unreadable state line", extra={"line": number})
-                    continue
-                self._remember(transaction)
-        self._end_torn_line(self._state_file)
+    def load(self, records: Iterable[dict[str, Any]]) -> int:
+        """Takes the transactions among the journal's records; returns how many."""
+        for record in records:
+            if record.get("record", TRANSACTION_RECORD) != TRANSACTION_RECORD:
+                continue
+            try:
+                transaction = Transaction.from_record(record)
+            except (ValueError, KeyError, TypeError):
+                _log.warning("skipping unreadable transaction record")
+                continue
+            self._remember(transaction)
         return len(self._by_out_trade_no)
 
     def get(self, out_trade_no: str) -> Transaction | None:
@@ -119,7 +112,7 @@ class TransactionStore:
             or transaction.trade_no in self._trade_nos
         ):
             raise DuplicateOrderError(transaction.out_trade_no)
-        self._append(transaction)
+        self._journal.append(transaction.to_record())
         self._remember(transaction)
 
     def new_trade_no(self, moment: datetime, digits: Callable[[int], str]) -> str:
@@ -132,30 +125,3 @@ class TransactionStore:
     def _remember(self, transaction: Transaction) -> None:
         self._by_out_trade_no[transaction.out_trade_no] = transaction
         self._trade_nos.add(transaction.trade_no)
-
-    @staticmethod
-    def _end_torn_line(path: Path) -> None:
-        # A crash mid-write leaves a line without "\n"; end it so the next record starts clean.
-        with path.open("rb+") as data:
-            size = data.seek(0, os.SEEK_END)
-            if size == 0:
-                return
-            data.seek(size - 1)
-            if data.read(1) != b"\n":
-                data.write(b"\n")
-
-    def _append(self, transaction: Transaction) -> None:
-        if self._state_file is None:
-            return
-        if self._out is None:
-            self._state_file.parent.mkdir(parents=True, exist_ok=True)
-            self._out = self._state_file.open("a", encoding="utf-8")
-        line = orjson.dumps(transaction.to_record()).decode()
-        # Flushed line by line: a killed simulator leaves every answered order on disk.
-        self._out.write(line + "\n")
-        self._out.flush()
-
-    def close(self) -> None:
-        if self._out is not None:
-            self._out.close()
-            self._out = None

@@ -506,6 +506,12 @@ async def test_faults_are_reported_and_validated(bank: Bank) -> None:
         "processing_ms": 2_000,
         "verify_error_rate": 0.0,
         "false_success_rate": 0.0,
+        "payout_decline_rate": 0.0,
+        "payout_timeout_rate": 0.0,
+        "payout_processing_rate": 0.0,
+        "payout_processing_ms": 2_000,
+        "payout_return_rate": 0.0,
+        "payout_return_after_ms": 5_000,
     }
     assert unknown.status == 400
     assert out_of_range.status == 400
