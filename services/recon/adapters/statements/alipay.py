@@ -124,9 +124,12 @@ def _undamaged(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]
 
 
 class AlipayBill(Reader):
+    """Either layout, told apart by its header; checked against its footer or preamble."""
+
     def __init__(self, raw: IO[bytes]) -> None:
         super().__init__()
         self._raw = raw
+        self._columns: dict[str, int] = {}
         self._rows = 0
         self._counts: Counter[str] = Counter()
         self._sums: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)

@@ -9,6 +9,7 @@ Beijing time.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from decimal import Decimal
@@ -87,6 +88,7 @@ class _Bill(Reader):
     def __init__(self, raw: IO[bytes]) -> None:
         super().__init__()
         self._raw = raw
+        self._columns: dict[str, int] = {}
         self.rows = 0
 
     def __iter__(self) -> Iterator[Item]:
@@ -142,14 +144,14 @@ class _Bill(Reader):
                 return {header_name(n): v for n, v in zip(names, values, strict=False) if n}
         return None
 
-    def _knows(self, columns: tuple[str, ...]) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def _knows(self, columns: tuple[str, ...]) -> bool: ...
 
-    def _row(self, number: int, cells: list[str]) -> StatementLine:
-        raise NotImplementedError
+    @abstractmethod
+    def _row(self, number: int, cells: list[str]) -> StatementLine: ...
 
-    def _checks(self, totals: dict[str, str] | None) -> list[Check]:
-        raise NotImplementedError
+    @abstractmethod
+    def _checks(self, totals: dict[str, str] | None) -> list[Check]: ...
 
 
 def _declared(totals: dict[str, str] | None, name: str) -> Decimal | None:
