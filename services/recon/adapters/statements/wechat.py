@@ -62,7 +62,8 @@ _TRADE_SUMS = {
     "申请退款总金额": "申请退款金额",
 }
 _PAYMENT_STATES = {"SUCCESS", "REVOKED"}
-_ZEROES = {"0", "0.00", "0.00000"}
+# Most of a line's summed columns are zero: read without parsing.
+_ZEROES = {text: Decimal(text) for text in ("0", "0.00", "0.00000")}
 
 _FUNDFLOW_LAYOUT = columns(
     "记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额(元),"
@@ -154,6 +155,11 @@ class _Bill(Reader):
     def _checks(self, totals: dict[str, str] | None) -> list[Check]: ...
 
 
+def _amount(text: str, name: str) -> Decimal:
+    zero = _ZEROES.get(text)
+    return exact_decimal(text, name) if zero is None else zero
+
+
 def _declared(totals: dict[str, str] | None, name: str) -> Decimal | None:
     """A total as the file states it; None when the file has none or it is unreadable."""
     text = (totals or {}).get(name)
@@ -195,11 +201,7 @@ class TradeBill(_Bill):
             return "" if index is None else cells[index]
 
         fee = exact_decimal(get("手续费"), "手续费")
-        summed = {
-            name: exact_decimal(text, name)
-            for name, index in self._summed
-            if (text := cells[index]) not in _ZEROES  # most are: nothing to add, nor to check
-        }
+        summed = {name: _amount(cells[index], name) for name, index in self._summed}
         state = get("交易状态")
         currency = get("货币种类") or "CNY"
         if state == "REFUND":
