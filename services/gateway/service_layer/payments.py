@@ -121,24 +121,40 @@ async def _record(
     deps: PaymentDeps, command: CreatePayment, payment_id: str, decision: RoutingDecision
 ) -> _Recorded:
     """Stores the new payment order on the first candidate channel with room today, with its
-    first attempt (one statement when that channel has no daily limit); or returns the
-    payment this request id created before."""
-    now = deps.clock()
-    day = accounting_date(now)
+    first attempt; or returns the payment this request id created before."""
     candidates = decision.candidates
     if candidates and not deps.limits_daily_volume(candidates[0]):
-        payment = _new_payment(command, payment_id, candidates[0], now)
-        first = ChannelAttempt(
-            payment_id, 1, candidates[0], decision.rule, decision.reason, now, now
+        return await _record_at_once(deps, command, payment_id, decision)
+    return await _record_with_volume(deps, command, payment_id, decision)
+
+
+async def _record_at_once(
+    deps: PaymentDeps, command: CreatePayment, payment_id: str, decision: RoutingDecision
+) -> _Recorded:
+    """On a channel without a daily limit: one statement, nothing to reserve first."""
+    now = deps.clock()
+    channel = decision.candidates[0]
+    payment = _new_payment(command, payment_id, channel, now)
+    first = ChannelAttempt(payment_id, 1, channel, decision.rule, decision.reason, now, now)
+    async with deps.session() as stores:
+        recorded = await stores.payments.record(
+            payment, accounting_date(now), first, now + RECOVERY_QUERY_DELAY
         )
-        async with deps.session() as stores:
-            recorded = await stores.payments.record(payment, day, first, now + RECOVERY_QUERY_DELAY)
-            if not recorded.created:
-                return _Recorded(await _not_recorded(stores, command, recorded), created=False)
-        payment = replace(payment, merchant_fee_bps=recorded.fee_bps)
-        return _Recorded(payment, True, tuple(candidates[1:]), "", decision.reason)
+        if not recorded.created:
+            return _Recorded(await _not_recorded(stores, command, recorded), created=False)
+    payment = replace(payment, merchant_fee_bps=recorded.fee_bps)
+    return _Recorded(payment, True, tuple(decision.candidates[1:]), "", decision.reason)
+
+
+async def _record_with_volume(
+    deps: PaymentDeps, command: CreatePayment, payment_id: str, decision: RoutingDecision
+) -> _Recorded:
+    """On the first candidate with daily volume left, reserved under its row lock in the same
+    transaction; failed as it is recorded when no candidate has room (or there is none)."""
+    now = deps.clock()
+    day = accounting_date(now)
     async with deps.uow() as work:
-        claim = await claim_channel(deps, work, candidates, day, command.amount)
+        claim = await claim_channel(deps, work, decision.candidates, day, command.amount)
         payment = _new_payment(command, payment_id, claim.channel or "", now)
         refusal = "" if claim.channel else decision.refusal or DAILY_LIMIT
         attempt: ChannelAttempt | None = None
