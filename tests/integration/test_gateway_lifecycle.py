@@ -353,3 +353,25 @@ async def test_a_payment_cut_off_mid_charge_is_recovered_by_the_janitor(
         while await _captures(db, payment_id) == 0:
             await asyncio.sleep(0.1)
     assert await _captures(db, payment_id) == 1
+
+
+async def test_the_event_listener_is_listened_on_again_after_its_connection_is_lost(
+    gateway_addr: str, db: asyncpg.Connection
+) -> None:
+    listening = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND query LIKE 'LISTEN %gateway_payment_events%'"
+    )
+
+    async def listeners() -> list[int]:
+        return [row["pid"] for row in await db.fetch(listening)]
+
+    before = await listeners()
+    assert before, "the gateway listens for numbered events"
+    await db.execute("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", before)
+
+    async def relistened() -> bool:
+        now = await listeners()
+        return bool(now) and not set(now) & set(before)
+
+    assert await eventually(relistened, True)
