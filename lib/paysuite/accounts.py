@@ -17,6 +17,12 @@ def channel_receivable(channel: str, currency: str) -> str:
     return f"channel.{channel}.receivable.{currency}"
 
 
+def channel_payouts(channel: str, currency: str) -> str:
+    """What the channel has paid out of the platform's reserve account for it (payouts and their
+    fees), until the reserve account's statement shows the money gone (liability)."""
+    return f"channel.{channel}.payouts.{currency}"
+
+
 def channel_fee_expense(currency: str) -> str:
     """What the platform pays channels for processing (expense)."""
     return f"platform.channel_fee_expense.{currency}"

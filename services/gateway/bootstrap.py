@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -34,7 +35,8 @@ from gateway.service_layer.channel_accounts import open_channel_accounts
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.events import EventSequencer
 from gateway.service_layer.outbox import OutboxRelay
-from gateway.service_layer.status import run_janitor
+from gateway.service_layer.payout_status import payout_returns_chore, resolve_due_payouts
+from gateway.service_layer.status import PAYMENT_CHORES, run_janitor
 from gateway.settings import GatewaySettings
 from paysuite.clock import utc_now
 from paysuite.gateway.v1 import gateway_service_pb2, gateway_service_pb2_grpc
@@ -138,6 +140,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         relay=relay,
         sequencer=sequencer,
         routing=channel_rules.current,
+        payout_channel=settings.payout_channel,
     )
     verification = VerificationDeps(
         uow=uow,
@@ -152,11 +155,15 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         uow=uow, session=session, sender=HttpCallbackSender(http), clock=utc_now
     )
 
+    returns_every = timedelta(seconds=settings.payout_returns_check_seconds)
+    chores = (*PAYMENT_CHORES, resolve_due_payouts, payout_returns_chore(returns_every))
+
     async def janitor() -> None:
-        await run_janitor(deps)
+        await run_janitor(deps, chores=chores)
 
     async def channel_accounts() -> None:
-        await open_channel_accounts(ledger, list(adapters))
+        banks = [name for name in adapters if deps.payouts_on(name) is not None]
+        await open_channel_accounts(ledger, list(adapters), banks)
 
     async def merchant_callbacks() -> None:
         await run_dispatcher(callbacks)

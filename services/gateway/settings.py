@@ -33,6 +33,11 @@ class GatewaySettings(PagedServiceSettings):
     channels: dict[str, ChannelSettings] = Field(default_factory=dict)
     # The bank channel that verifies card elements for identity.
     verify_channel: str = "banksim"
+    # The bank channel that pays out (merchant settlements, wallet withdrawals): a withdrawal
+    # pays the card by the quick-pay agreement signed at verification, so in practice the same.
+    payout_channel: str = "banksim"
+    # How often the janitor reads the payout channel's lists of returned payouts (退票).
+    payout_returns_check_seconds: float = Field(default=300.0, gt=0)
     channel_zone: str = "Asia/Shanghai"
     # The listener for channel notifications; port 0 picks a free one.
     notify_host: str = "127.0.0.1"
@@ -72,9 +77,13 @@ class GatewaySettings(PagedServiceSettings):
             channel.hours(self.channel_zone)  # fail at start, not at the first payment
             completed[name] = channel
         object.__setattr__(self, "channels", completed)
-        verifier = completed.get(self.verify_channel)
-        if verifier is None or verifier.kind is not ChannelKind.BANK:
-            raise ValueError(f"GATEWAY_VERIFY_CHANNEL {self.verify_channel!r} is no bank channel")
+        for variable, name in (
+            ("GATEWAY_VERIFY_CHANNEL", self.verify_channel),
+            ("GATEWAY_PAYOUT_CHANNEL", self.payout_channel),
+        ):
+            bank = completed.get(name)
+            if bank is None or bank.kind is not ChannelKind.BANK:
+                raise ValueError(f"{variable} {name!r} is no bank channel")
         return self
 
     def channel_hours(self) -> dict[str, ChannelHours]:

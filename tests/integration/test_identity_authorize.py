@@ -15,6 +15,7 @@ from paysuite.identity.v1 import identity_service_pb2_grpc as pb_grpc
 from paysuite.runtime.grpc_errors import field_violations
 from paysuite.type.v1.money_pb2 import Money
 from tests.integration.kyc_support import fresh_phone
+from tests.integration.test_identity_kyc import _real_named
 
 DAILY_ONE_FACTOR = 100_000  # fen: 1,000 yuan a day for a payment confirmed with one factor
 
@@ -136,3 +137,37 @@ async def test_a_bad_batch_is_refused_whole_and_writes_nothing(
         await identity.BatchAuthorizePayments(pb.BatchAuthorizePaymentsRequest())
     assert empty.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert await used_today(db, user) == 0
+
+
+async def test_a_withdrawal_to_ones_own_card_counts_against_the_day_not_the_tier(
+    identity: pb_grpc.IdentityServiceAsyncStub,
+    gateway_addr: str,  # verifies the card's four elements at the bank
+    bank_url: str,
+    db: asyncpg.Connection,
+) -> None:
+    user, _ = await _real_named(identity, bank_url)
+    withdrawal = pb.AuthorizePaymentRequest(
+        payment_id=f"po_{secrets.token_hex(8)}",
+        user_id=user,
+        amount=Money(currency_code="CNY", minor_units=5_000),
+        funding=pb.FUNDING_BALANCE,
+        card_required=True,
+        own_card_transfer=True,
+    )
+    answer = await identity.AuthorizePayment(withdrawal)
+    assert answer.authorized and answer.instrument.channel_agreement_no.startswith("AGR")
+    totals = await db.fetchrow(
+        "SELECT amount, tier_amount FROM identity.limit_totals WHERE owner = $1",
+        f"user:{user}",
+    )
+    assert (totals["amount"], totals["tier_amount"]) == (5_000, 0)
+    withdrawal.card_required = False
+    for call in (
+        identity.AuthorizePayment(withdrawal),
+        identity.BatchAuthorizePayments(pb.BatchAuthorizePaymentsRequest(requests=[withdrawal])),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert [field for field, _ in field_violations(caught.value)][-1].endswith(
+            "own_card_transfer"
+        )

@@ -51,6 +51,7 @@ def _request(ask: AuthorizePayment) -> pb.AuthorizePaymentRequest:
         auth_factors=ask.auth_factors,
         card_required=ask.needs_card,
         card_id=ask.card_id,
+        own_card_transfer=ask.own_card_transfer,
     )
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import asyncio
+from collections.abc import Callable, Collection, Sequence
 
 import grpc
 
-from gateway.domain.ports import LedgerTransfer
+from gateway.domain.ports import HoldSettlement, LedgerTransfer
 from paysuite import accounts
 from paysuite.errors import Unavailable
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
@@ -28,6 +29,7 @@ class GrpcLedger:
                     transfer_id=t.transfer_id,
                     description=t.description,
                     metadata=t.metadata,
+                    pending=t.pending,
                     postings=[
                         pb.Posting(
                             debit_account_id=p.debit_account_id,
@@ -49,12 +51,62 @@ class GrpcLedger:
             for r in response.results
         }
 
+    async def settle_holds(self, settlements: Sequence[HoldSettlement]) -> dict[str, str]:
+        """Each hold posted or voided by a call of its own, the calls side by side."""
+
+        async def settle(item: HoldSettlement) -> pb.CreateTransferResult.ValueType:
+            if item.post:
+                posted = await self._stub.PostPendingTransfer(
+                    pb.PostPendingTransferRequest(
+                        transfer_id=item.transfer_id, pending_transfer_id=item.pending_transfer_id
+                    ),
+                    timeout=self._timeout,
+                )
+                return posted.result
+            voided = await self._stub.VoidPendingTransfer(
+                pb.VoidPendingTransferRequest(
+                    transfer_id=item.transfer_id, pending_transfer_id=item.pending_transfer_id
+                ),
+                timeout=self._timeout,
+            )
+            return voided.result
+
+        try:
+            results = await asyncio.gather(*(settle(item) for item in settlements))
+        except grpc.aio.AioRpcError as exc:
+            raise Unavailable(f"ledger: {exc.code().name}") from exc
+        return {
+            item.transfer_id: pb.CreateTransferResult.Name(result).removeprefix(_PREFIX)
+            for item, result in zip(settlements, results, strict=True)
+        }
+
     async def open_receivables(self, channels: Collection[str], currency: str) -> None:
+        await self._open_channel_accounts(
+            channels,
+            currency,
+            accounts.channel_receivable,
+            "Receivable from",
+            pb.ACCOUNT_TYPE_ASSET,
+        )
+
+    async def open_payout_accounts(self, channels: Collection[str], currency: str) -> None:
+        await self._open_channel_accounts(
+            channels, currency, accounts.channel_payouts, "Paid out by", pb.ACCOUNT_TYPE_LIABILITY
+        )
+
+    async def _open_channel_accounts(
+        self,
+        channels: Collection[str],
+        currency: str,
+        account_id: Callable[[str, str], str],
+        name: str,
+        kind: pb.AccountType.ValueType,
+    ) -> None:
         specs = [
             pb.AccountSpec(
-                account_id=accounts.channel_receivable(channel, currency),
-                name=f"Receivable from channel {channel}",
-                type=pb.ACCOUNT_TYPE_ASSET,
+                account_id=account_id(channel, currency),
+                name=f"{name} channel {channel}",
+                type=kind,
                 currency_code=currency,
                 owner_type=pb.OWNER_TYPE_CHANNEL,
                 owner_id=channel,

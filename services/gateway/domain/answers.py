@@ -22,11 +22,23 @@ from paysuite.money import Money
 
 
 class MessageKind(enum.Enum):
-    """What the outbox carries to other services after a payment's change commits."""
+    """What the outbox carries to other services after a payment's (or payout's) change
+    commits."""
 
     LEDGER_TRANSFER = "ledger_transfer"
     LIMIT_COMMIT = "limit_commit"
     LIMIT_RELEASE = "limit_release"
+    # A two-phase hold posted or voided (payouts); the payload names the hold.
+    LEDGER_POST_PENDING = "ledger_post_pending"
+    LEDGER_VOID_PENDING = "ledger_void_pending"
+
+    @property
+    def settles_limit(self) -> bool:
+        return self in (MessageKind.LIMIT_COMMIT, MessageKind.LIMIT_RELEASE)
+
+    @property
+    def settles_hold(self) -> bool:
+        return self in (MessageKind.LEDGER_POST_PENDING, MessageKind.LEDGER_VOID_PENDING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +88,10 @@ def transfer_message(
     )
 
 
-def limit_message(payment: Payment, kind: MessageKind) -> Message:
-    return Message(kind, f"{payment.payment_id}:{kind.value}", {"payment_id": payment.payment_id})
+def limit_message(payment_id: str, kind: MessageKind) -> Message:
+    """Commits or releases the limit reservation identity holds under the payment's id (a
+    payout's, for a withdrawal)."""
+    return Message(kind, f"{payment_id}:{kind.value}", {"payment_id": payment_id})
 
 
 def capture_postings(payment: Payment) -> list[LedgerPosting]:
@@ -143,7 +157,7 @@ def _captured(current: Payment, answer: ChannelAnswer, now: datetime, paid: bool
     limit = MessageKind.LIMIT_RELEASE if paid else MessageKind.LIMIT_COMMIT
     return Change(
         replace(updated, needs_reconciliation=False),
-        messages=(capture_message(updated), limit_message(updated, limit)),
+        messages=(capture_message(updated), limit_message(updated.payment_id, limit)),
         event=f"payment.{updated.state.value}",
         schedule=Schedule(None, 0),
     )
@@ -157,7 +171,7 @@ def _refused(current: Payment, answer: ChannelAnswer, now: datetime, closing: bo
         updated = current.fail(reason, now, answer.channel_transaction_id)
     return Change(
         replace(updated, needs_reconciliation=False),
-        messages=(limit_message(updated, MessageKind.LIMIT_RELEASE),),
+        messages=(limit_message(updated.payment_id, MessageKind.LIMIT_RELEASE),),
         event=f"payment.{updated.state.value}",
         schedule=Schedule(None, 0),
         release_volume=True,

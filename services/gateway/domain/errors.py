@@ -22,3 +22,7 @@ class OrderAlreadyPaid(DomainError):
 class ChannelNotSupported(DomainError):
     kind = ErrorKind.FAILED_PRECONDITION
     reason = "METHOD_NOT_SUPPORTED"
+
+
+class PayoutNotFound(NotFound):
+    reason = "PAYOUT_NOT_FOUND"

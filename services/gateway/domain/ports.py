@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
 from paysuite.money import Money
@@ -69,6 +69,58 @@ class ChannelAdapter(Protocol):
         ...
 
     def statement(self, day: date) -> AsyncIterator[bytes]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutInstruction:
+    """One payout to a bank: to a card bound there (its agreement) or to an account with its
+    holder's name; payout_id is the bank's idempotency key (its out_payout_no)."""
+
+    payout_id: str
+    amount: Money
+    agreement_no: str = field(default="", repr=False)
+    account_no: str = field(default="", repr=False)
+    account_name: str = field(default="", repr=False)
+    remark: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutReturn:
+    """A paid payout the payee's bank sent back (退票), and when."""
+
+    payout_id: str
+    reason: str
+    returned_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutAnswer:
+    """The bank's word on a payout; a returned payout was paid first, so its outcome is
+    SUCCEEDED with `returned` set."""
+
+    outcome: ChannelOutcome
+    channel_transaction_id: str = ""
+    fee_minor_units: int = 0
+    error_code: str = ""
+    returned: PayoutReturn | None = None
+
+
+@runtime_checkable
+class PayoutChannel(Protocol):
+    """A bank that pays out (代付); it answers UNKNOWN rather than raise."""
+
+    name: str
+
+    async def payout(self, instruction: PayoutInstruction) -> PayoutAnswer: ...
+
+    async def query_payout(self, payout_id: str) -> PayoutAnswer:
+        """FAILED with error_code ORDER_NOT_EXIST when the bank has no such payout."""
+        ...
+
+    async def payout_returns(self, day: date) -> list[PayoutReturn]:
+        """The payouts that came back on the bank date `day`; raises Unavailable when the bank
+        gives no usable answer."""
+        ...
 
 
 @runtime_checkable
@@ -174,6 +226,8 @@ class AuthorizePayment:
     # A card payment needs an active bound card (this one, or the default when empty).
     needs_card: bool = False
     card_id: str = ""
+    # To the payer's own bound card (a withdrawal): tier limits do not count it.
+    own_card_transfer: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,16 +271,37 @@ class LedgerTransfer:
     postings: Sequence[LedgerPosting]
     description: str
     metadata: Mapping[str, str]
+    # Held (two-phase) rather than posted, until a HoldSettlement posts or voids it.
+    pending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HoldSettlement:
+    """A pending transfer posted (post) or voided (not post), by a transfer of its own id."""
+
+    transfer_id: str
+    pending_transfer_id: str
+    post: bool
 
 
 class LedgerPort(Protocol):
     async def post(self, transfers: Sequence[LedgerTransfer]) -> dict[str, str]:
-        """Posts idempotently, in one batch; each transfer's result name (e.g. "POSTED",
-        "EXISTS"). Raises DependencyUnavailable when the ledger cannot be reached."""
+        """Posts (or holds) idempotently, in one batch; each transfer's result name (e.g.
+        "POSTED", "PENDING", "EXISTS"). Raises DependencyUnavailable when the ledger cannot be
+        reached."""
+        ...
+
+    async def settle_holds(self, settlements: Sequence[HoldSettlement]) -> dict[str, str]:
+        """Posts or voids each pending transfer, idempotently; each settlement's result name
+        by its transfer id. Raises DependencyUnavailable when the ledger cannot be reached."""
         ...
 
     async def open_receivables(self, channels: Collection[str], currency: str) -> None:
         """Opens each channel's receivable account; one that exists is left as it is."""
+        ...
+
+    async def open_payout_accounts(self, channels: Collection[str], currency: str) -> None:
+        """Opens the account of what each channel pays out; one that exists is left as it is."""
         ...
 
     async def open_wallet(self, user_id: str, currency: str) -> None:

@@ -10,6 +10,7 @@ import grpc
 from gateway.domain.egress import RouteHealthSource
 from gateway.entrypoints import convert
 from gateway.entrypoints import merchants as merchant_convert
+from gateway.entrypoints import payouts as payout_convert
 from gateway.entrypoints.egress_routes import get_routes
 from gateway.service_layer import (
     card_verification,
@@ -17,8 +18,10 @@ from gateway.service_layer import (
     events,
     merchants,
     payments,
+    payouts,
     refunds,
     status,
+    withdrawals,
 )
 from gateway.service_layer.card_verification import VerificationDeps
 from gateway.service_layer.deps import PaymentDeps
@@ -26,6 +29,7 @@ from gateway.service_layer.events import Bell
 from paysuite.errors import Violations
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
+from paysuite.gateway.v1 import payouts_pb2 as ppb
 from paysuite.runtime.paging import Paging
 from paysuite.runtime.protoconv import check_id, date_from_proto, timestamp
 
@@ -188,6 +192,47 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         refund = await refunds.get_refund(self._deps.session, request.refund_id)
         return pb.GetRefundResponse(refund=convert.refund_to_proto(refund))
 
+    async def CreatePayout(
+        self, request: ppb.CreatePayoutRequest, context: Context
+    ) -> ppb.CreatePayoutResponse:
+        command = payout_convert.settlement_command(request)
+        payout = await payouts.create_settlement_payout(self._deps, command)
+        return ppb.CreatePayoutResponse(payout=payout_convert.payout_to_proto(payout))
+
+    async def GetPayout(
+        self, request: ppb.GetPayoutRequest, context: Context
+    ) -> ppb.GetPayoutResponse:
+        _check_id(request.payout_id, "payout_id")
+        payout = await payouts.load_payout(self._deps, request.payout_id)
+        return ppb.GetPayoutResponse(payout=payout_convert.payout_to_proto(payout))
+
+    async def ListPayouts(
+        self, request: ppb.ListPayoutsRequest, context: Context
+    ) -> ppb.ListPayoutsResponse:
+        query = payout_convert.list_query(request, self._paging)
+        async with self._deps.session() as stores:
+            found = await stores.payouts.list_payouts(
+                query.purpose, query.owner_id, query.state, query.page.after, query.page.size + 1
+            )
+        page, token = query.page.cut(found, lambda p: (p.created_at, p.payout_id))
+        return ppb.ListPayoutsResponse(
+            payouts=[payout_convert.payout_to_proto(p) for p in page], next_page_token=token
+        )
+
+    async def CreateWithdrawal(
+        self, request: ppb.CreateWithdrawalRequest, context: Context
+    ) -> ppb.CreateWithdrawalResponse:
+        command = payout_convert.withdrawal_command(request)
+        payout = await withdrawals.create_withdrawal(self._deps, command)
+        return ppb.CreateWithdrawalResponse(withdrawal=payout_convert.withdrawal_to_proto(payout))
+
+    async def GetWithdrawal(
+        self, request: ppb.GetWithdrawalRequest, context: Context
+    ) -> ppb.GetWithdrawalResponse:
+        _check_id(request.withdrawal_id, "withdrawal_id")
+        payout = await withdrawals.get_withdrawal(self._deps, request.withdrawal_id)
+        return ppb.GetWithdrawalResponse(withdrawal=payout_convert.withdrawal_to_proto(payout))
+
     async def WatchPaymentEvents(
         self, request: pb.WatchPaymentEventsRequest, context: Context
     ) -> AsyncIterator[pb.WatchPaymentEventsResponse]:
@@ -209,6 +254,10 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
 
 
 def _payment_id(value: str) -> None:
+    _check_id(value, "payment_id")
+
+
+def _check_id(value: str, field: str) -> None:
     violations = Violations()
-    check_id(value, "payment_id", violations)
+    check_id(value, field, violations)
     violations.raise_if_any()

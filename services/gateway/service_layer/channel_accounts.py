@@ -14,14 +14,18 @@ CURRENCY = "CNY"
 
 
 async def open_channel_accounts(
-    ledger: LedgerPort, channels: Collection[str], retry_seconds: float = 1.0
+    ledger: LedgerPort,
+    channels: Collection[str],
+    payout_channels: Collection[str] = (),
+    retry_seconds: float = 1.0,
 ) -> None:
-    """Opens every channel's receivable account, retrying until the ledger answers; postings
-    wait in the outbox meanwhile."""
+    """Opens every channel's receivable account, and the payouts account of each that pays
+    out, retrying until the ledger answers; postings wait in the outbox meanwhile."""
     delay = retry_seconds
     while True:
         try:
             await ledger.open_receivables(channels, CURRENCY)
+            await ledger.open_payout_accounts(payout_channels, CURRENCY)
         except Exception as exc:  # the ledger may still be starting
             _log.warning("channel accounts not opened yet", extra={"error": type(exc).__name__})
             await asyncio.sleep(delay)

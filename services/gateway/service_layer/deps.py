@@ -10,7 +10,7 @@ from typing import Protocol
 
 from gateway.domain.answers import Change
 from gateway.domain.channel_selection import ChannelRules, ChannelTerms, SuccessRates
-from gateway.domain.ports import ChannelAdapter, IdentityPort, LedgerPort
+from gateway.domain.ports import ChannelAdapter, IdentityPort, LedgerPort, PayoutChannel
 from gateway.service_layer.unit_of_work import SessionFactory, UnitOfWorkFactory
 
 
@@ -51,9 +51,16 @@ class PaymentDeps:
     routing: Callable[[], ChannelRules] = ChannelRules
     success_rates: SuccessRates = field(default_factory=SuccessRates)
     monotonic: Callable[[], float] = time.monotonic
+    # The bank channel new payouts (settlements, withdrawals) go through.
+    payout_channel: str = ""
 
     def channel(self, name: str) -> ChannelAdapter | None:
         return self.channels.get(name)
+
+    def payouts_on(self, name: str) -> PayoutChannel | None:
+        """The channel's payout side, if it has one."""
+        channel = self.channels.get(name)
+        return channel if isinstance(channel, PayoutChannel) else None
 
     def reopens_at(self, channel_name: str) -> datetime | None:
         """None while the channel takes calls; else when it will again."""

@@ -1,8 +1,9 @@
-"""The transactional outbox relay: what a payment's change committed reaches the ledger and
-identity, in batches.
+"""The transactional outbox relay: what a payment's (or payout's) change committed reaches the
+ledger and identity, in batches.
 
 Messages are claimed under row locks (other relays skip them), sent as one ledger call for
-all transfers and one identity call for all limit settlements, and deleted in the same
+all transfers, one call per payout hold to post or void, and one identity call for all limit
+settlements, and deleted in the same
 transaction once delivered. A crash in between loses nothing (the rows stay) and posts nothing twice
 (transfer ids and limit settlements are idempotent).
 """
@@ -23,6 +24,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from gateway.adapters.store.outbox import OutboxMessage
 from gateway.domain.answers import MessageKind
 from gateway.domain.ports import (
+    HoldSettlement,
     IdentityPort,
     LedgerPort,
     LedgerPosting,
@@ -39,6 +41,8 @@ _tracer = trace.get_tracer(__name__)
 _propagator = TraceContextTextMapPropagator()
 
 _POSTED = {"POSTED", "EXISTS"}
+# A void of a hold that was never made, or was refused when it was asked for.
+_NOTHING_HELD = {"TRANSFER_NOT_FOUND", "NOT_PENDING"}
 # One ledger call posts at most this many transfers (the ledger takes up to 8000).
 BATCH = 500
 MAX_LINKS = 128
@@ -157,9 +161,12 @@ class OutboxRelay:
     async def _send(self, messages: Sequence[OutboxMessage]) -> dict[int, str]:
         """Sends every message; the error of each one that did not land, by outbox id."""
         transfers = [m for m in messages if m.kind == MessageKind.LEDGER_TRANSFER.value]
-        limits = [m for m in messages if m.kind != MessageKind.LEDGER_TRANSFER.value]
-        results = await asyncio.gather(self._post(transfers), self._settle(limits))
-        return {**results[0], **results[1]}
+        holds = [m for m in messages if MessageKind(m.kind).settles_hold]
+        limits = [m for m in messages if MessageKind(m.kind).settles_limit]
+        results = await asyncio.gather(
+            self._post(transfers), self._settle_holds(holds), self._settle(limits)
+        )
+        return {**results[0], **results[1], **results[2]}
 
     async def _post(self, messages: Sequence[OutboxMessage]) -> dict[int, str]:
         if not messages:
@@ -175,6 +182,36 @@ class OutboxRelay:
             if result not in _POSTED:
                 _log.error(
                     "ledger refused a posting",
+                    extra={"transfer_id": message.idempotency_key, "result": result},
+                )
+                errors[message.outbox_id] = f"ledger refused: {result}"
+        return errors
+
+    async def _settle_holds(self, messages: Sequence[OutboxMessage]) -> dict[int, str]:
+        """Posts or voids payouts' holds; a void finding no hold (it was never made, or refused)
+        has nothing to undo."""
+        if not messages:
+            return {}
+        settlements = [
+            HoldSettlement(
+                m.idempotency_key,
+                m.payload["pending_transfer_id"],
+                m.kind == MessageKind.LEDGER_POST_PENDING.value,
+            )
+            for m in messages
+        ]
+        with _traced_batch("gateway.outbox.hold_settlements", messages):
+            try:
+                results = await self._ledger.settle_holds(settlements)
+            except Unavailable as exc:
+                return {m.outbox_id: f"hold undelivered: {exc}" for m in messages}
+        errors = {}
+        for message, settlement in zip(messages, settlements, strict=True):
+            result = results.get(message.idempotency_key, "MISSING")
+            done = _POSTED if settlement.post else _POSTED | _NOTHING_HELD
+            if result not in done:
+                _log.error(
+                    "ledger refused to settle a hold",
                     extra={"transfer_id": message.idempotency_key, "result": result},
                 )
                 errors[message.outbox_id] = f"ledger refused: {result}"

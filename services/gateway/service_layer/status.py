@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from gateway.domain.model import Payment, PaymentState
@@ -136,9 +137,18 @@ async def resolve_due(deps: PaymentDeps, limit: int = 50) -> int:
     return len(due)
 
 
-async def run_janitor(deps: PaymentDeps, every_seconds: float = 1.0) -> None:
+Chore = Callable[[PaymentDeps], Awaitable[int]]
+PAYMENT_CHORES: tuple[Chore, ...] = (
+    resolve_due,
+    refund_forgotten_duplicates,
+    resend_unanswered_refunds,
+)
+
+
+async def run_janitor(
+    deps: PaymentDeps, every_seconds: float = 1.0, chores: Sequence[Chore] = PAYMENT_CHORES
+) -> None:
     """Its chores in turn, each on its own: one that keeps failing holds up none of the others."""
-    chores = (resolve_due, refund_forgotten_duplicates, resend_unanswered_refunds)
     while True:
         handled = 0
         for chore in chores:

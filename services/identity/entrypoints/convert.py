@@ -139,13 +139,27 @@ def _reservation(
     )
 
 
-def authorize_command(request: pb.AuthorizePaymentRequest) -> Authorize:
-    violations = Violations()
+def _authorization(request: pb.AuthorizePaymentRequest, violations: Violations) -> Authorize | None:
+    """One payment to authorize; a transfer to one's own card is made to a bound card."""
     reservation = _reservation(request, violations)
     check_id(request.card_id, "card_id", violations, required=False)
-    violations.raise_if_any()
-    assert reservation is not None
+    violations.require(
+        request.card_required or not request.own_card_transfer,
+        "own_card_transfer",
+        "a transfer to one's own card needs card_required",
+    )
+    if reservation is None:
+        return None
+    reservation = replace(reservation, own_card_transfer=request.own_card_transfer)
     return Authorize(reservation, request.card_required, request.card_id)
+
+
+def authorize_command(request: pb.AuthorizePaymentRequest) -> Authorize:
+    violations = Violations()
+    command = _authorization(request, violations)
+    violations.raise_if_any()
+    assert command is not None
+    return command
 
 
 MAX_BATCH = 1000
@@ -160,13 +174,12 @@ def authorize_batch(request: pb.BatchAuthorizePaymentsRequest) -> list[Authorize
     seen: set[str] = set()
     for index, item in enumerate(request.requests):
         nested = Violations()
-        reservation = _reservation(item, nested)
-        check_id(item.card_id, "card_id", nested, required=False)
+        command = _authorization(item, nested)
         nested.require(item.payment_id not in seen, "payment_id", "repeated in the batch")
         seen.add(item.payment_id)
         violations.extend(nested, prefix=f"requests[{index}].")
-        if reservation is not None:
-            commands.append(Authorize(reservation, item.card_required, item.card_id))
+        if command is not None:
+            commands.append(command)
     violations.raise_if_any()
     return commands
 

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from paysuite.gateway.v1 import gateway_service_pb2 as paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2
+from paysuite.gateway.v1 import payouts_pb2 as paysuite_dot_gateway_dot_v1_dot_payouts__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -109,6 +110,31 @@ class GatewayServiceStub:
                 '/paysuite.gateway.v1.GatewayService/UpdateMerchant',
                 request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.UpdateMerchantRequest.SerializeToString,
                 response_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.UpdateMerchantResponse.FromString,
+                _registered_method=True)
+        self.CreatePayout = channel.unary_unary(
+                '/paysuite.gateway.v1.GatewayService/CreatePayout',
+                request_serializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.CreatePayoutRequest.SerializeToString,
+                response_deserializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.CreatePayoutResponse.FromString,
+                _registered_method=True)
+        self.GetPayout = channel.unary_unary(
+                '/paysuite.gateway.v1.GatewayService/GetPayout',
+                request_serializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.GetPayoutRequest.SerializeToString,
+                response_deserializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.GetPayoutResponse.FromString,
+                _registered_method=True)
+        self.ListPayouts = channel.unary_unary(
+                '/paysuite.gateway.v1.GatewayService/ListPayouts',
+                request_serializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.ListPayoutsRequest.SerializeToString,
+                response_deserializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.ListPayoutsResponse.FromString,
+                _registered_method=True)
+        self.CreateWithdrawal = channel.unary_unary(
+                '/paysuite.gateway.v1.GatewayService/CreateWithdrawal',
+                request_serializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.CreateWithdrawalRequest.SerializeToString,
+                response_deserializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.CreateWithdrawalResponse.FromString,
+                _registered_method=True)
+        self.GetWithdrawal = channel.unary_unary(
+                '/paysuite.gateway.v1.GatewayService/GetWithdrawal',
+                request_serializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.GetWithdrawalRequest.SerializeToString,
+                response_deserializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.GetWithdrawalResponse.FromString,
                 _registered_method=True)
 
 
@@ -225,6 +251,44 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreatePayout(self, request, context):
+        """Pays a merchant's settlement out to its bank account through the payout channel (代付),
+        for internal callers (settlement). Idempotent by request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPayout(self, request, context):
+        """Returns one payout (a settlement or a withdrawal).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPayouts(self, request, context):
+        """Lists payouts, newest first, by purpose, merchant, user and state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateWithdrawal(self, request, context):
+        """Withdraws from a user's platform wallet to their bound card (提现), within their limits:
+        the wallet is held, the bank pays the card, the hold is posted (or voided if the bank did
+        not pay). Idempotent by request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWithdrawal(self, request, context):
+        """Returns one withdrawal.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -302,6 +366,31 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.UpdateMerchant,
                     request_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.UpdateMerchantRequest.FromString,
                     response_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.UpdateMerchantResponse.SerializeToString,
+            ),
+            'CreatePayout': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePayout,
+                    request_deserializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.CreatePayoutRequest.FromString,
+                    response_serializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.CreatePayoutResponse.SerializeToString,
+            ),
+            'GetPayout': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPayout,
+                    request_deserializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.GetPayoutRequest.FromString,
+                    response_serializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.GetPayoutResponse.SerializeToString,
+            ),
+            'ListPayouts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPayouts,
+                    request_deserializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.ListPayoutsRequest.FromString,
+                    response_serializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.ListPayoutsResponse.SerializeToString,
+            ),
+            'CreateWithdrawal': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateWithdrawal,
+                    request_deserializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.CreateWithdrawalRequest.FromString,
+                    response_serializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.CreateWithdrawalResponse.SerializeToString,
+            ),
+            'GetWithdrawal': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWithdrawal,
+                    request_deserializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.GetWithdrawalRequest.FromString,
+                    response_serializer=paysuite_dot_gateway_dot_v1_dot_payouts__pb2.GetWithdrawalResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -710,6 +799,141 @@ class GatewayService:
             '/paysuite.gateway.v1.GatewayService/UpdateMerchant',
             paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.UpdateMerchantRequest.SerializeToString,
             paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.UpdateMerchantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePayout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.gateway.v1.GatewayService/CreatePayout',
+            paysuite_dot_gateway_dot_v1_dot_payouts__pb2.CreatePayoutRequest.SerializeToString,
+            paysuite_dot_gateway_dot_v1_dot_payouts__pb2.CreatePayoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPayout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.gateway.v1.GatewayService/GetPayout',
+            paysuite_dot_gateway_dot_v1_dot_payouts__pb2.GetPayoutRequest.SerializeToString,
+            paysuite_dot_gateway_dot_v1_dot_payouts__pb2.GetPayoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPayouts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.gateway.v1.GatewayService/ListPayouts',
+            paysuite_dot_gateway_dot_v1_dot_payouts__pb2.ListPayoutsRequest.SerializeToString,
+            paysuite_dot_gateway_dot_v1_dot_payouts__pb2.ListPayoutsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateWithdrawal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.gateway.v1.GatewayService/CreateWithdrawal',
+            paysuite_dot_gateway_dot_v1_dot_payouts__pb2.CreateWithdrawalRequest.SerializeToString,
+            paysuite_dot_gateway_dot_v1_dot_payouts__pb2.CreateWithdrawalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWithdrawal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.gateway.v1.GatewayService/GetWithdrawal',
+            paysuite_dot_gateway_dot_v1_dot_payouts__pb2.GetWithdrawalRequest.SerializeToString,
+            paysuite_dot_gateway_dot_v1_dot_payouts__pb2.GetWithdrawalResponse.FromString,
             options,
             channel_credentials,
             insecure,

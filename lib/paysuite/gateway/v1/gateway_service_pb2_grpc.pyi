@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from grpc import aio as _aio
 from paysuite.gateway.v1 import gateway_service_pb2 as _gateway_service_pb2
+from paysuite.gateway.v1 import payouts_pb2 as _payouts_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
@@ -71,6 +72,21 @@ class GatewayServiceStub:
     """Changes a merchant's name, fee rate, settlement account or state (the fields in
     update_mask). A suspended merchant's new payments are refused with MERCHANT_NOT_FOUND.
     """
+    CreatePayout: _grpc.UnaryUnaryMultiCallable[_payouts_pb2.CreatePayoutRequest, _payouts_pb2.CreatePayoutResponse]
+    """Pays a merchant's settlement out to its bank account through the payout channel (代付),
+    for internal callers (settlement). Idempotent by request_id.
+    """
+    GetPayout: _grpc.UnaryUnaryMultiCallable[_payouts_pb2.GetPayoutRequest, _payouts_pb2.GetPayoutResponse]
+    """Returns one payout (a settlement or a withdrawal)."""
+    ListPayouts: _grpc.UnaryUnaryMultiCallable[_payouts_pb2.ListPayoutsRequest, _payouts_pb2.ListPayoutsResponse]
+    """Lists payouts, newest first, by purpose, merchant, user and state."""
+    CreateWithdrawal: _grpc.UnaryUnaryMultiCallable[_payouts_pb2.CreateWithdrawalRequest, _payouts_pb2.CreateWithdrawalResponse]
+    """Withdraws from a user's platform wallet to their bound card (提现), within their limits:
+    the wallet is held, the bank pays the card, the hold is posted (or voided if the bank did
+    not pay). Idempotent by request_id.
+    """
+    GetWithdrawal: _grpc.UnaryUnaryMultiCallable[_payouts_pb2.GetWithdrawalRequest, _payouts_pb2.GetWithdrawalResponse]
+    """Returns one withdrawal."""
 
 @_typing.type_check_only
 class GatewayServiceAsyncStub(GatewayServiceStub):
@@ -115,6 +131,21 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     """Changes a merchant's name, fee rate, settlement account or state (the fields in
     update_mask). A suspended merchant's new payments are refused with MERCHANT_NOT_FOUND.
     """
+    CreatePayout: _aio.UnaryUnaryMultiCallable[_payouts_pb2.CreatePayoutRequest, _payouts_pb2.CreatePayoutResponse]  # type: ignore[assignment]
+    """Pays a merchant's settlement out to its bank account through the payout channel (代付),
+    for internal callers (settlement). Idempotent by request_id.
+    """
+    GetPayout: _aio.UnaryUnaryMultiCallable[_payouts_pb2.GetPayoutRequest, _payouts_pb2.GetPayoutResponse]  # type: ignore[assignment]
+    """Returns one payout (a settlement or a withdrawal)."""
+    ListPayouts: _aio.UnaryUnaryMultiCallable[_payouts_pb2.ListPayoutsRequest, _payouts_pb2.ListPayoutsResponse]  # type: ignore[assignment]
+    """Lists payouts, newest first, by purpose, merchant, user and state."""
+    CreateWithdrawal: _aio.UnaryUnaryMultiCallable[_payouts_pb2.CreateWithdrawalRequest, _payouts_pb2.CreateWithdrawalResponse]  # type: ignore[assignment]
+    """Withdraws from a user's platform wallet to their bound card (提现), within their limits:
+    the wallet is held, the bank pays the card, the hold is posted (or voided if the bank did
+    not pay). Idempotent by request_id.
+    """
+    GetWithdrawal: _aio.UnaryUnaryMultiCallable[_payouts_pb2.GetWithdrawalRequest, _payouts_pb2.GetWithdrawalResponse]  # type: ignore[assignment]
+    """Returns one withdrawal."""
 
 class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
     """The payment API for internal services and the only door to external channels."""
@@ -246,5 +277,50 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         """Changes a merchant's name, fee rate, settlement account or state (the fields in
         update_mask). A suspended merchant's new payments are refused with MERCHANT_NOT_FOUND.
         """
+
+    @_abc_1.abstractmethod
+    def CreatePayout(
+        self,
+        request: _payouts_pb2.CreatePayoutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payouts_pb2.CreatePayoutResponse, _abc.Awaitable[_payouts_pb2.CreatePayoutResponse]]:
+        """Pays a merchant's settlement out to its bank account through the payout channel (代付),
+        for internal callers (settlement). Idempotent by request_id.
+        """
+
+    @_abc_1.abstractmethod
+    def GetPayout(
+        self,
+        request: _payouts_pb2.GetPayoutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payouts_pb2.GetPayoutResponse, _abc.Awaitable[_payouts_pb2.GetPayoutResponse]]:
+        """Returns one payout (a settlement or a withdrawal)."""
+
+    @_abc_1.abstractmethod
+    def ListPayouts(
+        self,
+        request: _payouts_pb2.ListPayoutsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payouts_pb2.ListPayoutsResponse, _abc.Awaitable[_payouts_pb2.ListPayoutsResponse]]:
+        """Lists payouts, newest first, by purpose, merchant, user and state."""
+
+    @_abc_1.abstractmethod
+    def CreateWithdrawal(
+        self,
+        request: _payouts_pb2.CreateWithdrawalRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payouts_pb2.CreateWithdrawalResponse, _abc.Awaitable[_payouts_pb2.CreateWithdrawalResponse]]:
+        """Withdraws from a user's platform wallet to their bound card (提现), within their limits:
+        the wallet is held, the bank pays the card, the hold is posted (or voided if the bank did
+        not pay). Idempotent by request_id.
+        """
+
+    @_abc_1.abstractmethod
+    def GetWithdrawal(
+        self,
+        request: _payouts_pb2.GetWithdrawalRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payouts_pb2.GetWithdrawalResponse, _abc.Awaitable[_payouts_pb2.GetWithdrawalResponse]]:
+        """Returns one withdrawal."""
 
 def add_GatewayServiceServicer_to_server(servicer: GatewayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

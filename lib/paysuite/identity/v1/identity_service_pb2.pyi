@@ -1356,6 +1356,7 @@ class AuthorizePaymentRequest(_message.Message):
     AUTH_FACTORS_FIELD_NUMBER: _builtins.int
     CARD_REQUIRED_FIELD_NUMBER: _builtins.int
     CARD_ID_FIELD_NUMBER: _builtins.int
+    OWN_CARD_TRANSFER_FIELD_NUMBER: _builtins.int
     payment_id: _builtins.str
     """The payment; authorizations are idempotent by it."""
     user_id: _builtins.str
@@ -1368,6 +1369,10 @@ class AuthorizePaymentRequest(_message.Message):
     """Whether the payment is charged to a bound card, which must then be usable."""
     card_id: _builtins.str
     """The card to charge; the default card when empty."""
+    own_card_transfer: _builtins.bool
+    """A transfer from the balance to the payer's own same-name bound card (a withdrawal): it
+    does not count against tier limits; needs card_required.
+    """
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
         """Amount to pay."""
@@ -1382,10 +1387,11 @@ class AuthorizePaymentRequest(_message.Message):
         auth_factors: _builtins.int = ...,
         card_required: _builtins.bool = ...,
         card_id: _builtins.str = ...,
+        own_card_transfer: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "auth_factors", b"auth_factors", "card_id", b"card_id", "card_required", b"card_required", "funding", b"funding", "payment_id", b"payment_id", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "auth_factors", b"auth_factors", "card_id", b"card_id", "card_required", b"card_required", "funding", b"funding", "own_card_transfer", b"own_card_transfer", "payment_id", b"payment_id", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -72,6 +72,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """Gateway: the channel gave no usable answer (e.g. to a statement download)."""
     ERROR_REASON_MERCHANT_EXISTS: _ErrorReason.ValueType  # 32
     """Gateway: a merchant with this id is registered already, with other fields."""
+    ERROR_REASON_PAYOUT_NOT_FOUND: _ErrorReason.ValueType  # 33
+    """Gateway: no such payout (or withdrawal)."""
+    ERROR_REASON_PAYOUT_STATE_FINAL: _ErrorReason.ValueType  # 34
+    """Gateway: the bank has answered the payout, so the change is one it no longer allows."""
     ERROR_REASON_ACCOUNT_NOT_FOUND: _ErrorReason.ValueType  # 40
     """Ledger: no such account."""
     ERROR_REASON_TRANSFER_NOT_FOUND: _ErrorReason.ValueType  # 41
@@ -190,6 +194,10 @@ ERROR_REASON_CHANNEL_UNAVAILABLE: ErrorReason.ValueType  # 31
 """Gateway: the channel gave no usable answer (e.g. to a statement download)."""
 ERROR_REASON_MERCHANT_EXISTS: ErrorReason.ValueType  # 32
 """Gateway: a merchant with this id is registered already, with other fields."""
+ERROR_REASON_PAYOUT_NOT_FOUND: ErrorReason.ValueType  # 33
+"""Gateway: no such payout (or withdrawal)."""
+ERROR_REASON_PAYOUT_STATE_FINAL: ErrorReason.ValueType  # 34
+"""Gateway: the bank has answered the payout, so the change is one it no longer allows."""
 ERROR_REASON_ACCOUNT_NOT_FOUND: ErrorReason.ValueType  # 40
 """Ledger: no such account."""
 ERROR_REASON_TRANSFER_NOT_FOUND: ErrorReason.ValueType  # 41

@@ -1,4 +1,5 @@
-"""The bank channel: quick-pay and card verification, signed JSON over HTTP, answers verified."""
+"""The bank channel: quick-pay, card verification and payouts, signed JSON over HTTP, answers
+verified."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import aiohttp
 import orjson
 from opentelemetry import trace
 
+from gateway.adapters.channels.bank_payouts import BankPayouts
 from gateway.adapters.egress import CHANNEL_UNREACHABLE, EgressClient, NoRouteError
 from gateway.domain.ports import (
     CardCheck,
@@ -82,8 +84,8 @@ class ChannelUnavailable(Unavailable):
     reason = "CHANNEL_UNAVAILABLE"
 
 
-class BankQuickPayChannel:
-    """Adapter for the bank channel's quick-pay API (simulated by `channelsim`)."""
+class BankQuickPayChannel(BankPayouts):
+    """Adapter for the bank channel's quick-pay and payout APIs (simulated by `channelsim`)."""
 
     def __init__(
         self,

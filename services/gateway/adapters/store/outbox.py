@@ -14,6 +14,31 @@ import orjson
 from gateway.domain.answers import Message
 
 
+def enqueue_from(change: str, traceparent: str, now: str, messages: str) -> str:
+    """SQL of a CTE body that queues messages when the change's CTE wrote a row: `messages`
+    names the first of three parameters (kinds, keys, payloads: see message_columns)."""
+    first = int(messages.removeprefix("$"))
+    kinds, keys, payloads = (f"${first + i}::text[]" for i in range(3))
+    return f"""
+    INSERT INTO outbox (
+        kind, idempotency_key, payload, traceparent, attempts, last_error, created_at,
+        next_attempt_at
+    )
+    SELECT m.kind, m.key, m.payload::jsonb, {traceparent}::text, 0, '', {now}, {now}
+    FROM {change}, unnest({kinds}, {keys}, {payloads}) AS m(kind, key, payload)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    """
+
+
+def message_columns(messages: Sequence[Message]) -> tuple[list[str], list[str], list[str]]:
+    """The three array parameters enqueue_from reads messages from."""
+    return (
+        [m.kind.value for m in messages],
+        [m.key for m in messages],
+        [orjson.dumps(m.payload).decode() for m in messages],
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
     outbox_id: int

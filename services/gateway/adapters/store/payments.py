@@ -10,9 +10,9 @@ from datetime import date, datetime
 from typing import Any
 
 import asyncpg
-import orjson
 
 from gateway.adapters.store import rows
+from gateway.adapters.store.outbox import enqueue_from, message_columns
 from gateway.domain.answers import Change
 from gateway.domain.attempts import ChannelAttempt
 from gateway.domain.model import Payment, PaymentState
@@ -58,7 +58,7 @@ SELECT (SELECT fee_bps FROM m) AS fee_bps, (SELECT paid FROM paid) AS paid,
        EXISTS (SELECT 1 FROM p) AS created
 """
 
-_APPLY = """
+_APPLY = f"""
 WITH upd AS (
     UPDATE payments SET
         state = $2::text, channel = $3::text, card_id = $4::text, channel_transaction_id = $5::text,
@@ -74,14 +74,7 @@ WITH upd AS (
     FROM upd
     WHERE $18 AND a.payment_id = upd.payment_id
       AND a.attempt_no = (SELECT max(attempt_no) FROM channel_attempts WHERE payment_id = $1::text)
-), box AS (
-    INSERT INTO outbox (
-        kind, idempotency_key, payload, traceparent, attempts, last_error, created_at,
-        next_attempt_at
-    )
-    SELECT m.kind, m.key, m.payload::jsonb, $19::text, 0, '', $8, $8
-    FROM upd, unnest($20::text[], $21::text[], $22::text[]) AS m(kind, key, payload)
-    ON CONFLICT (idempotency_key) DO NOTHING
+), box AS ({enqueue_from("upd", "$19", "$8", "$20")}
 ), ev AS (
     INSERT INTO payment_events (merchant_id, type, payment_id, refund_id, created_at)
     SELECT upd.merchant_id, $23::text, upd.payment_id, '', $8 FROM upd WHERE $23::text <> ''
@@ -225,9 +218,7 @@ class PaymentStore:
                 attempt[1][:64] if attempt else "",
                 attempt is not None,
                 traceparent,
-                [m.kind.value for m in messages],
-                [m.key for m in messages],
-                [orjson.dumps(m.payload).decode() for m in messages],
+                *message_columns(messages),
                 change.event,
                 notification.channel if notification else "",
                 notification.notification_id if notification else "",

@@ -7,6 +7,7 @@ from typing import Any
 
 from gateway.domain.attempts import ChannelAttempt
 from gateway.domain.model import Payment, PaymentMethod, PaymentPurpose, PaymentState
+from gateway.domain.payouts import Payout, PayoutPurpose, PayoutState
 from gateway.domain.ports import CardVerification, VerifyElement, VerifyOutcome
 from gateway.domain.refunds import Refund, RefundState
 from gateway.domain.verification import CardVerificationRecord
@@ -46,6 +47,37 @@ def payment(row: Row) -> Payment:
         needs_reconciliation=row["needs_reconciliation"],
         purpose=PaymentPurpose(row["purpose"]),
         merchant_fee=row["merchant_fee"],
+        version=row["version"],
+    )
+
+
+PAYOUT_COLUMNS = (
+    "payout_id, request_id, request_hash, purpose, owner_id, amount, currency, channel, payee, "
+    "state, trace_id, created_at, updated_at, channel_transaction_id, failure_reason, fee, "
+    "needs_reconciliation, return_reason, returned_at, version"
+)
+
+
+def payout(row: Row) -> Payout:
+    return Payout(
+        payout_id=row["payout_id"],
+        request_id=row["request_id"],
+        request_hash=row["request_hash"],
+        purpose=PayoutPurpose(row["purpose"]),
+        owner_id=row["owner_id"],
+        amount=Money(row["currency"], row["amount"]),
+        channel=row["channel"],
+        payee=row["payee"],
+        state=PayoutState(row["state"]),
+        trace_id=row["trace_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        channel_transaction_id=row["channel_transaction_id"],
+        failure_reason=row["failure_reason"],
+        fee=row["fee"],
+        needs_reconciliation=row["needs_reconciliation"],
+        return_reason=row["return_reason"],
+        returned_at=row["returned_at"],
         version=row["version"],
     )
 

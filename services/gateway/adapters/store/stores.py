@@ -11,6 +11,7 @@ from gateway.adapters.store.events import SEQUENCER_LOCK, EventStore
 from gateway.adapters.store.merchants import MerchantStore
 from gateway.adapters.store.outbox import OutboxStore
 from gateway.adapters.store.payments import PaymentStore
+from gateway.adapters.store.payouts import PayoutStore
 from gateway.adapters.store.refunds import RefundStore
 from gateway.adapters.store.verifications import VerificationStore
 from paysuite.runtime.database import PoolSession, PoolUnitOfWork
@@ -21,6 +22,7 @@ class Stores:
 
     def __init__(self, connection: asyncpg.Connection) -> None:
         self.payments = PaymentStore(connection)
+        self.payouts = PayoutStore(connection)
         self.refunds = RefundStore(connection)
         self.outbox = OutboxStore(connection)
         self.events = EventStore(connection)

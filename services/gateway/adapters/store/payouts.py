@@ -1,0 +1,162 @@
+"""Payouts: the payout aggregate, each change of it one statement guarded by its version and
+written with the outbox messages it causes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+
+from gateway.adapters.store import rows
+from gateway.adapters.store.outbox import enqueue_from, message_columns
+from gateway.domain.payouts import Payout, PayoutChange, PayoutPurpose, PayoutState
+
+_RECORD = """
+INSERT INTO payouts (
+    payout_id, request_id, request_hash, purpose, owner_id, amount, currency, channel, payee,
+    state, channel_transaction_id, failure_reason, fee, needs_reconciliation, return_reason,
+    returned_at, trace_id, created_at, updated_at, next_query_at, query_attempts, version
+)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', '', 0, false, '', NULL, $11, $12, $12,
+        $13, 0, 0)
+ON CONFLICT (request_id) DO NOTHING
+RETURNING payout_id
+"""
+
+_APPLY = f"""
+WITH upd AS (
+    UPDATE payouts SET
+        state = $2::text, payee = $3::text, channel_transaction_id = $4::text,
+        failure_reason = $5::text, fee = $6, needs_reconciliation = $7,
+        return_reason = $8::text, returned_at = $9, updated_at = $10,
+        next_query_at = CASE WHEN $11 THEN $12 ELSE next_query_at END,
+        query_attempts = CASE WHEN $11 THEN $13 ELSE query_attempts END,
+        version = version + 1
+    WHERE payout_id = $1::text AND version = $14
+    RETURNING payout_id
+), box AS ({enqueue_from("upd", "$15", "$10", "$16")}
+)
+SELECT count(*) FROM upd
+"""
+
+
+class PayoutStore:
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._conn = connection
+
+    async def record(self, payout: Payout, next_query_at: datetime | None) -> bool:
+        """Inserts a new payout, to be asked about at next_query_at should nothing answer it
+        before (a crash); False when its request id is taken."""
+        created = await self._conn.fetchval(
+            _RECORD,
+            payout.payout_id,
+            payout.request_id,
+            payout.request_hash,
+            payout.purpose.value,
+            payout.owner_id,
+            payout.amount.minor_units,
+            payout.amount.currency,
+            payout.channel,
+            payout.payee,
+            payout.state.value,
+            payout.trace_id,
+            payout.created_at,
+            next_query_at,
+        )
+        return created is not None
+
+    async def apply(self, change: PayoutChange, expected_version: int, traceparent: str) -> bool:
+        """Writes the change if the payout is still at the version it was decided on."""
+        payout, schedule = change.payout, change.schedule
+        updated = await self._conn.fetchval(
+            _APPLY,
+            payout.payout_id,
+            payout.state.value,
+            payout.payee,
+            payout.channel_transaction_id,
+            payout.failure_reason[:64],
+            payout.fee,
+            payout.needs_reconciliation,
+            payout.return_reason,
+            payout.returned_at,
+            payout.updated_at,
+            schedule is not None,
+            schedule.at if schedule else None,
+            schedule.attempts if schedule else 0,
+            expected_version,
+            traceparent,
+            *message_columns(change.messages),
+        )
+        return bool(updated)
+
+    async def get(self, payout_id: str) -> Payout | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {rows.PAYOUT_COLUMNS} FROM payouts WHERE payout_id = $1", payout_id
+        )
+        return rows.payout(row) if row else None
+
+    async def by_request_id(self, request_id: str) -> Payout | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {rows.PAYOUT_COLUMNS} FROM payouts WHERE request_id = $1", request_id
+        )
+        return rows.payout(row) if row else None
+
+    async def due_for_query(
+        self, now: datetime, limit: int, channels: Sequence[str]
+    ) -> list[tuple[str, int]]:
+        """Unresolved payouts on these channels whose next query is due; other janitors skip
+        them."""
+        found = await self._conn.fetch(
+            """
+            SELECT payout_id, query_attempts FROM payouts
+            WHERE channel = ANY($3::text[]) AND state IN ('processing', 'unknown')
+              AND NOT needs_reconciliation AND next_query_at <= $1
+            ORDER BY next_query_at LIMIT $2
+            FOR UPDATE SKIP LOCKED
+            """,
+            now,
+            limit,
+            list(channels),
+        )
+        return [(r["payout_id"], r["query_attempts"]) for r in found]
+
+    async def schedule_query(
+        self, payout_id: str, at: datetime | None, attempts: int, hand_over: bool = False
+    ) -> None:
+        await self._conn.execute(
+            "UPDATE payouts SET next_query_at = $2, query_attempts = $3, "
+            "needs_reconciliation = $4, version = version + 1 WHERE payout_id = $1",
+            payout_id,
+            at,
+            attempts,
+            hand_over,
+        )
+
+    async def list_payouts(
+        self,
+        purpose: PayoutPurpose | None,
+        owner_id: str,
+        state: PayoutState | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Payout]:
+        """Newest first, after the position `before` (a page's last)."""
+        found = await self._conn.fetch(
+            f"""
+            SELECT {rows.PAYOUT_COLUMNS} FROM payouts
+            WHERE ($1::text IS NULL OR purpose = $1)
+              AND ($2 = '' OR owner_id = $2)
+              AND ($3::text IS NULL OR state = $3)
+              AND ($4::timestamptz IS NULL OR (created_at, payout_id) < ($4, $5))
+            ORDER BY created_at DESC, payout_id DESC
+            LIMIT $6
+            """,
+            purpose.value if purpose else None,
+            owner_id,
+            state.value if state else None,
+            before[0] if before else None,
+            before[1] if before else "",
+            limit,
+        )
+        return [rows.payout(r) for r in found]
