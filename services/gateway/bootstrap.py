@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
+import grpc
 
 from gateway.adapters.callback_http import HttpCallbackSender
 from gateway.adapters.channel_rules_file import ChannelRulesFile
@@ -17,6 +18,7 @@ from gateway.adapters.channels.wechatsim import WechatChannel
 from gateway.adapters.egress import EgressClient, build_egress, egress_trace_config
 from gateway.adapters.identity_client import GrpcIdentity
 from gateway.adapters.ledger_client import GrpcLedger
+from gateway.adapters.store.channel_records import ChannelRecordStore
 from gateway.adapters.store.event_bell import EventBell
 from gateway.adapters.store.stores import (
     sequencer_unit_factory,
@@ -27,6 +29,7 @@ from gateway.channel_settings import ChannelKind, ChannelSettings
 from gateway.domain.channel_selection import ChannelHours, ChannelTerms
 from gateway.domain.model import PaymentMethod
 from gateway.domain.ports import ChannelAdapter
+from gateway.entrypoints.channel_records import ChannelRecordsServicer
 from gateway.entrypoints.notify_http import NotificationListener, bind_socket, serve_listener
 from gateway.entrypoints.servicer import GatewayServicer
 from gateway.service_layer.callbacks import CallbackDeps, run_dispatcher
@@ -39,12 +42,17 @@ from gateway.service_layer.payout_status import payout_returns_chore, resolve_du
 from gateway.service_layer.status import PAYMENT_CHORES, run_janitor
 from gateway.settings import GatewaySettings
 from paysuite.clock import utc_now
-from paysuite.gateway.v1 import gateway_service_pb2, gateway_service_pb2_grpc
+from paysuite.gateway.v1 import (
+    channel_records_pb2,
+    channel_records_pb2_grpc,
+    gateway_service_pb2,
+    gateway_service_pb2_grpc,
+)
 from paysuite.runtime.clients import open_channel
-from paysuite.runtime.database import create_pool
+from paysuite.runtime.database import PoolUnitOfWork, create_pool
 from paysuite.runtime.entrypoint import ServiceDefinition
 from paysuite.runtime.paging import Paging
-from paysuite.runtime.server import ServiceApp, grpc_service_app
+from paysuite.runtime.server import ServiceApp
 
 SCHEMA = "gateway"
 
@@ -184,11 +192,21 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         await bell.close(pool)
         await pool.close()
 
-    return grpc_service_app(
-        "gateway",
-        gateway_service_pb2.DESCRIPTOR.services_by_name["GatewayService"],
-        gateway_service_pb2_grpc.add_GatewayServiceServicer_to_server,
-        servicer,
+    records = ChannelRecordsServicer(
+        lambda: PoolUnitOfWork(pool, ChannelRecordStore, isolation="repeatable_read"), paging
+    )
+
+    def register(server: grpc.aio.Server) -> None:
+        gateway_service_pb2_grpc.add_GatewayServiceServicer_to_server(servicer, server)
+        channel_records_pb2_grpc.add_ChannelRecordsServiceServicer_to_server(records, server)
+
+    return ServiceApp(
+        name="gateway",
+        services=[
+            gateway_service_pb2.DESCRIPTOR.services_by_name["GatewayService"],
+            channel_records_pb2.DESCRIPTOR.services_by_name["ChannelRecordsService"],
+        ],
+        register=register,
         background=[
             channel_accounts,
             relay.run,

@@ -1,14 +1,23 @@
-"""Our side of a channel's books: transactions per accounting date, and its statement file."""
+"""Our side of a channel's books: transactions per accounting date (a page at a time, or all of
+a day's payments and refunds streamed for reconciliation), the payments flagged for
+reconciliation, and the channel's statement file."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from datetime import date
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import date, datetime, time, timedelta
 
+from gateway.adapters.store.channel_records import ChannelRecordStore
+from gateway.domain.channel_records import ChannelRecord
 from gateway.domain.errors import ChannelNotSupported
 from gateway.domain.model import Payment
 from gateway.domain.ports import ChannelAdapter
+from gateway.service_layer.attempts import ACCOUNTING_ZONE
 from gateway.service_layer.unit_of_work import SessionFactory
+from paysuite.runtime.database import UnitOfWork
+
+# One snapshot of the records (a transaction, as the cursors need).
+RecordsUnitFactory = Callable[[], UnitOfWork[ChannelRecordStore]]
 
 
 async def list_channel_transactions(
@@ -28,3 +37,23 @@ def statement(
     if adapter is None:
         raise ChannelNotSupported("unknown channel", metadata={"channel": channel})
     return adapter.statement(day)
+
+
+async def stream_records(
+    records: RecordsUnitFactory, channel: str, day: date, batch: int
+) -> AsyncIterator[list[ChannelRecord]]:
+    """Every payment of the accounting date and every refund made on it (its Shanghai calendar
+    day), a batch at a time, from one snapshot."""
+    start = datetime.combine(day, time(), ACCOUNTING_ZONE)
+    async with records() as store:
+        async for found in store.repo.records(
+            channel, day, start, start + timedelta(days=1), batch
+        ):
+            yield found
+
+
+async def flagged_payments(
+    records: RecordsUnitFactory, channel: str, after: tuple[date, str] | None, limit: int
+) -> list[ChannelRecord]:
+    async with records() as store:
+        return await store.repo.flagged(channel, after, limit)

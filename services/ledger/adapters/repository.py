@@ -536,6 +536,21 @@ class LedgerRepository:
         )
         return [codec.entry(r) for r in rows]
 
+    async def entries_of_date(
+        self, account_ids: list[str], day: date, after_entry_id: int, limit: int
+    ) -> list[EntryRecord]:
+        """The accounts' entries of one accounting date after an entry id, oldest first."""
+        db = await self._db()
+        rows = await db.fetch(
+            f"SELECT {codec.ENTRY_COLUMNS} FROM entries WHERE account_id = ANY($1::text[]) "
+            "AND accounting_date = $2 AND entry_id > $3 ORDER BY entry_id LIMIT $4",
+            account_ids,
+            day,
+            after_entry_id,
+            limit,
+        )
+        return [codec.entry(r) for r in rows]
+
     async def last_entry_by_date(self, account_id: str, day: date) -> EntryRecord | None:
         db = await self._db()
         row = await db.fetchrow(

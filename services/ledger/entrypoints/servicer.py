@@ -24,6 +24,7 @@ from paysuite.runtime.protoconv import check_id, date_from_proto, date_to_proto
 
 Context = grpc.aio.ServicerContext[Any, Any]
 PAGE = PageSize(default=100, maximum=1000)
+STREAM_BATCH = PageSize(default=5000, maximum=20000)
 
 
 def _account_id(value: str) -> None:
@@ -135,6 +136,21 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         return pb.ListAccountEntriesResponse(
             entries=[present.entry(e, split) for e in entries], next_page_token=token
         )
+
+    async def StreamAccountEntries(
+        self, request: pb.StreamAccountEntriesRequest, context: Context
+    ) -> AsyncIterator[pb.StreamAccountEntriesResponse]:
+        violations = Violations()
+        check_id(request.account_id, "account_id", violations, max_length=128)
+        day = date_from_proto(request.accounting_date, "accounting_date", violations)
+        violations.require(request.batch_size >= 0, "batch_size", "must not be negative")
+        violations.raise_if_any()
+        assert day is not None
+        batch = min(request.batch_size or STREAM_BATCH.default, STREAM_BATCH.maximum)
+        async for found, split in queries.entries_of_date(
+            self._uow, request.account_id, day, batch
+        ):
+            yield pb.StreamAccountEntriesResponse(entries=[present.entry(e, split) for e in found])
 
     async def GetBalanceAsOf(
         self, request: pb.GetBalanceAsOfRequest, context: Context

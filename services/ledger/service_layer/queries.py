@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from ledger.domain.model import Account, OwnerType
 from ledger.domain.records import EntryRecord, SuspenseItem, SuspenseState, TransferRecord
@@ -60,6 +61,27 @@ async def list_entries(
             raise AccountNotFound("account not found", metadata={"account_id": account_id})
         rows = await work.repo.sub_accounts_of(account_id)
         return await work.repo.list_entries(rows, after_entry_id, limit), len(rows) > 1
+
+
+async def entries_of_date(
+    uow: UnitOfWorkFactory, account_id: str, day: date, batch: int
+) -> AsyncIterator[tuple[list[EntryRecord], bool]]:
+    """The account's entries of the date (a split account's sub-accounts' too), a batch at a
+    time, oldest first, each batch with whether the account is split. Accounting dates never
+    decrease along entry ids, so the scan starts after the last entry of the day before."""
+    async with uow() as work:
+        if await work.repo.get_account(account_id) is None:
+            raise AccountNotFound("account not found", metadata={"account_id": account_id})
+        rows = await work.repo.sub_accounts_of(account_id)
+        before = [await work.repo.last_entry_by_date(r, day - timedelta(days=1)) for r in rows]
+    after = min((e.entry_id if e else 0) for e in before)
+    while True:
+        async with uow() as work:
+            found = await work.repo.entries_of_date(rows, day, after, batch)
+        if not found:
+            return
+        yield found, len(rows) > 1
+        after = found[-1].entry_id
 
 
 async def balance_as_of(

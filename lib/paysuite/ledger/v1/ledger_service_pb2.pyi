@@ -1269,6 +1269,62 @@ class ListAccountEntriesResponse(_message.Message):
 Global___ListAccountEntriesResponse: _TypeAlias = ListAccountEntriesResponse  # noqa: Y015
 
 @_typing.final
+class StreamAccountEntriesRequest(_message.Message):
+    """Request for StreamAccountEntries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNTING_DATE_FIELD_NUMBER: _builtins.int
+    BATCH_SIZE_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The account."""
+    batch_size: _builtins.int
+    """Entries per message; 0 means 5000, at most 20000."""
+    @_builtins.property
+    def accounting_date(self) -> _date_pb2.Date:
+        """Accounting date of the entries."""
+
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        accounting_date: _date_pb2.Date | None = ...,
+        batch_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "accounting_date", b"accounting_date", "batch_size", b"batch_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamAccountEntriesRequest: _TypeAlias = StreamAccountEntriesRequest  # noqa: Y015
+
+@_typing.final
+class StreamAccountEntriesResponse(_message.Message):
+    """One batch of StreamAccountEntries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___Entry]:
+        """Entries, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[Global___Entry] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamAccountEntriesResponse: _TypeAlias = StreamAccountEntriesResponse  # noqa: Y015
+
+@_typing.final
 class GetBalanceAsOfRequest(_message.Message):
     """Request for GetBalanceAsOf."""
 

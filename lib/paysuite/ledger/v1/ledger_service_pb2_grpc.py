@@ -80,6 +80,11 @@ class LedgerServiceStub:
                 request_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListAccountEntriesRequest.SerializeToString,
                 response_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListAccountEntriesResponse.FromString,
                 _registered_method=True)
+        self.StreamAccountEntries = channel.unary_stream(
+                '/paysuite.ledger.v1.LedgerService/StreamAccountEntries',
+                request_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.StreamAccountEntriesRequest.SerializeToString,
+                response_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.StreamAccountEntriesResponse.FromString,
+                _registered_method=True)
         self.GetBalanceAsOf = channel.unary_unary(
                 '/paysuite.ledger.v1.LedgerService/GetBalanceAsOf',
                 request_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.GetBalanceAsOfRequest.SerializeToString,
@@ -189,6 +194,14 @@ class LedgerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamAccountEntries(self, request, context):
+        """Streams an account's entries of one accounting date (a split account's sub-accounts too),
+        oldest first, in batches: for reading a day's millions of entries (reconciliation).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetBalanceAsOf(self, request, context):
         """Returns an account's balance at the end of an accounting date or at a point in time.
         """
@@ -293,6 +306,11 @@ def add_LedgerServiceServicer_to_server(servicer, server):
                     servicer.ListAccountEntries,
                     request_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListAccountEntriesRequest.FromString,
                     response_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListAccountEntriesResponse.SerializeToString,
+            ),
+            'StreamAccountEntries': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamAccountEntries,
+                    request_deserializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.StreamAccountEntriesRequest.FromString,
+                    response_serializer=paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.StreamAccountEntriesResponse.SerializeToString,
             ),
             'GetBalanceAsOf': grpc.unary_unary_rpc_method_handler(
                     servicer.GetBalanceAsOf,
@@ -579,6 +597,33 @@ class LedgerService:
             '/paysuite.ledger.v1.LedgerService/ListAccountEntries',
             paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListAccountEntriesRequest.SerializeToString,
             paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.ListAccountEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamAccountEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/paysuite.ledger.v1.LedgerService/StreamAccountEntries',
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.StreamAccountEntriesRequest.SerializeToString,
+            paysuite_dot_ledger_dot_v1_dot_ledger__service__pb2.StreamAccountEntriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

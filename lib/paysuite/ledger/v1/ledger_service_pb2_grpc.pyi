@@ -51,6 +51,10 @@ class LedgerServiceStub:
     """Reverses (冲正) a posted transfer with a linked transfer; at most once per transfer."""
     ListAccountEntries: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.ListAccountEntriesRequest, _ledger_service_pb2.ListAccountEntriesResponse]
     """Lists an account's entries, newest last, with the running balance after each."""
+    StreamAccountEntries: _grpc.UnaryStreamMultiCallable[_ledger_service_pb2.StreamAccountEntriesRequest, _ledger_service_pb2.StreamAccountEntriesResponse]
+    """Streams an account's entries of one accounting date (a split account's sub-accounts too),
+    oldest first, in batches: for reading a day's millions of entries (reconciliation).
+    """
     GetBalanceAsOf: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.GetBalanceAsOfRequest, _ledger_service_pb2.GetBalanceAsOfResponse]
     """Returns an account's balance at the end of an accounting date or at a point in time."""
     GetBusinessDate: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.GetBusinessDateRequest, _ledger_service_pb2.GetBusinessDateResponse]
@@ -93,6 +97,10 @@ class LedgerServiceAsyncStub(LedgerServiceStub):
     """Reverses (冲正) a posted transfer with a linked transfer; at most once per transfer."""
     ListAccountEntries: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.ListAccountEntriesRequest, _ledger_service_pb2.ListAccountEntriesResponse]  # type: ignore[assignment]
     """Lists an account's entries, newest last, with the running balance after each."""
+    StreamAccountEntries: _aio.UnaryStreamMultiCallable[_ledger_service_pb2.StreamAccountEntriesRequest, _ledger_service_pb2.StreamAccountEntriesResponse]  # type: ignore[assignment]
+    """Streams an account's entries of one accounting date (a split account's sub-accounts too),
+    oldest first, in batches: for reading a day's millions of entries (reconciliation).
+    """
     GetBalanceAsOf: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.GetBalanceAsOfRequest, _ledger_service_pb2.GetBalanceAsOfResponse]  # type: ignore[assignment]
     """Returns an account's balance at the end of an accounting date or at a point in time."""
     GetBusinessDate: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.GetBusinessDateRequest, _ledger_service_pb2.GetBusinessDateResponse]  # type: ignore[assignment]
@@ -186,6 +194,16 @@ class LedgerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_ledger_service_pb2.ListAccountEntriesResponse, _abc.Awaitable[_ledger_service_pb2.ListAccountEntriesResponse]]:
         """Lists an account's entries, newest last, with the running balance after each."""
+
+    @_abc_1.abstractmethod
+    def StreamAccountEntries(
+        self,
+        request: _ledger_service_pb2.StreamAccountEntriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_ledger_service_pb2.StreamAccountEntriesResponse], _abc.AsyncIterator[_ledger_service_pb2.StreamAccountEntriesResponse]]:
+        """Streams an account's entries of one accounting date (a split account's sub-accounts too),
+        oldest first, in batches: for reading a day's millions of entries (reconciliation).
+        """
 
     @_abc_1.abstractmethod
     def GetBalanceAsOf(

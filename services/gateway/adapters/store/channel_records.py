@@ -1,0 +1,81 @@
+"""Reads a channel's payments and refunds in bulk, by cursor in one snapshot, for
+reconciliation; and the payments flagged for it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+
+from gateway.domain.channel_records import ChannelRecord, RecordKind
+from paysuite.money import Money
+
+_PAYMENTS = """
+    SELECT payment_id, '' AS refund_id, merchant_id, channel_transaction_id, amount, currency,
+           fee, state, needs_reconciliation, accounting_date, created_at, updated_at
+    FROM payments
+"""
+_REFUNDS = """
+    SELECT r.payment_id, r.refund_id, p.merchant_id, r.channel_refund_id AS
+           channel_transaction_id, r.amount, r.currency, 0 AS fee, r.state,
+           false AS needs_reconciliation, $4::date AS accounting_date, r.created_at, r.updated_at
+    FROM refunds r JOIN payments p ON p.payment_id = r.payment_id
+    WHERE p.channel = $1 AND r.created_at >= $2 AND r.created_at < $3
+    ORDER BY r.refund_id
+"""
+
+
+def _record(kind: RecordKind, row: Mapping[str, Any]) -> ChannelRecord:
+    return ChannelRecord(
+        kind=kind,
+        payment_id=row["payment_id"],
+        refund_id=row["refund_id"],
+        merchant_id=row["merchant_id"],
+        channel_transaction_id=row["channel_transaction_id"],
+        amount=Money(row["currency"], row["amount"]),
+        fee=row["fee"],
+        state=row["state"],
+        needs_reconciliation=row["needs_reconciliation"],
+        accounting_date=row["accounting_date"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+class ChannelRecordStore:
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._conn = connection
+
+    async def records(
+        self, channel: str, day: date, start: datetime, end: datetime, batch: int
+    ) -> AsyncIterator[list[ChannelRecord]]:
+        """The day's payments (by accounting date), then its refunds (created in [start,
+        end)), a batch at a time; within a transaction, as cursors need."""
+        payments = self._conn.cursor(
+            f"{_PAYMENTS} WHERE channel = $1 AND accounting_date = $2 ORDER BY payment_id",
+            channel,
+            day,
+        )
+        refunds = self._conn.cursor(_REFUNDS, channel, start, end, day)
+        for kind, cursor in ((RecordKind.PAYMENT, payments), (RecordKind.REFUND, refunds)):
+            opened = await cursor
+            while rows := await opened.fetch(batch):
+                yield [_record(kind, row) for row in rows]
+
+    async def flagged(
+        self, channel: str, after: tuple[date, str] | None, limit: int
+    ) -> list[ChannelRecord]:
+        """Payments flagged for reconciliation, by accounting date and id, after a position."""
+        day, payment_id = after or (date.min, "")
+        rows = await self._conn.fetch(
+            f"""{_PAYMENTS}
+            WHERE channel = $1 AND needs_reconciliation AND (accounting_date, payment_id) > ($2, $3)
+            ORDER BY accounting_date, payment_id LIMIT $4""",
+            channel,
+            day,
+            payment_id,
+            limit,
+        )
+        return [_record(RecordKind.PAYMENT, row) for row in rows]
