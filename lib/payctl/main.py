@@ -1,4 +1,5 @@
-"""payctl commands: pay, payment get/query/close, balance; the rest from their own modules."""
+"""payctl commands: pay, payment get/query/close, balance; the rest (refund, routes, withdraw,
+payouts, ledger, user, recon, trace) from their own modules."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Annotated
 import grpc
 import typer
 
-from payctl import gateway_commands
+from payctl import gateway_commands, payout_commands
 from payctl.common import JsonOption, LedgerOption, run
 from payctl.ledger_commands import ledger_app
 from payctl.output import emit, message_dict
@@ -36,6 +37,8 @@ payment_app.command("query")(gateway_commands.query_payment)
 payment_app.command("close")(gateway_commands.close_payment)
 app.command()(gateway_commands.refund)
 app.command()(gateway_commands.routes)
+app.command()(payout_commands.withdraw)
+app.command()(payout_commands.payouts)
 app.command()(trace)
 
 GatewayOption = Annotated[str, typer.Option(envvar="GATEWAY_ADDR", help="gateway host:port")]

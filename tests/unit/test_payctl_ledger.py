@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +17,7 @@ from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.grpc_errors import abort_with, status_for
 from paysuite.type.v1 import money_pb2
+from tests.unit.canned_grpc import serving_in_thread
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -148,27 +147,12 @@ class CannedLedger(lpb_grpc.LedgerServiceServicer):
 @pytest.fixture
 def ledger() -> Iterator[tuple[str, CannedLedger]]:
     """The canned ledger on 127.0.0.1 in a thread of its own (payctl runs asyncio.run)."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
     # Only the RPCs payctl calls; the generated base answers the rest UNIMPLEMENTED.
     servicer = CannedLedger()  # type: ignore[abstract]
-
-    async def start() -> tuple[grpc.aio.Server, int]:
-        server = grpc.aio.server()
-        lpb_grpc.add_LedgerServiceServicer_to_server(servicer, server)
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        return server, port
-
-    server, port = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
-    try:
-        yield f"127.0.0.1:{port}", servicer
-    finally:
-        asyncio.run_coroutine_threadsafe(server.stop(None), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+    with serving_in_thread(
+        lambda server: lpb_grpc.add_LedgerServiceServicer_to_server(servicer, server)
+    ) as address:
+        yield address, servicer
 
 
 def _payctl(address: str, *args: str, code: int = 0) -> tuple[str, str]:
