@@ -1,4 +1,5 @@
-"""Composition root: wires recon's database, gateway client and servicer into a ServiceApp."""
+"""Composition root: wires recon's database, the gateway's and ledger's clients, the matching
+engine and the servicer into a ServiceApp."""
 
 from __future__ import annotations
 
@@ -9,17 +10,37 @@ from paysuite.recon.v1 import recon_service_pb2, recon_service_pb2_grpc
 from paysuite.runtime.clients import open_channel
 from paysuite.runtime.database import SqlUnitOfWork, create_engine
 from paysuite.runtime.entrypoint import ServiceDefinition
+from paysuite.runtime.paging import Paging
 from paysuite.runtime.server import ServiceApp, grpc_service_app
-from recon.adapters import banksim_statement
-from recon.adapters.gateway_client import GrpcGatewayRecords
+from recon.adapters.engine import EngineSettings
+from recon.adapters.records import FileRecords, GrpcRecords
 from recon.adapters.repository import ReconRepository
 from recon.adapters.statement_repository import StatementRepository
 from recon.adapters.statements import open_reader
+from recon.adapters.suspense import GrpcSuspense
 from recon.adapters.uploads import SpooledUpload
+from recon.domain.statements import StatementFormat
 from recon.entrypoints.servicer import ReconServicer, StatementImports
+from recon.service_layer.runs import RunConfig, RunDeps
 from recon.settings import ReconSettings
 
 SCHEMA = "recon"
+
+
+def run_config(settings: ReconSettings) -> RunConfig:
+    return RunConfig(
+        engine=EngineSettings(
+            buckets=settings.buckets,
+            ranges=settings.ranges,
+            workers=settings.workers,
+            memory_limit_mb=settings.worker_memory_mb,
+        ),
+        work_dir=settings.work_dir,
+        carry_seconds=settings.carry_window_seconds,
+        formats={c: StatementFormat(f) for c, f in settings.statement_formats.items()},
+        bill_zones=settings.bill_zones,
+        failure_states=settings.failure_states,
+    )
 
 
 async def build_app(settings: ReconSettings) -> ServiceApp:
@@ -27,22 +48,41 @@ async def build_app(settings: ReconSettings) -> ServiceApp:
         settings.dsn, schema=SCHEMA, service="recon", pool_size=settings.db_pool_size
     )
     gateway_channel = open_channel(settings.gateway_addr)
-    servicer = ReconServicer(
-        lambda: SqlUnitOfWork(engine, ReconRepository),
-        GrpcGatewayRecords(gateway_channel),
-        banksim_statement.parse,
-        utc_now,
-        StatementImports(
-            lambda: SqlUnitOfWork(engine, StatementRepository), open_reader, SpooledUpload
-        ),
+    ledger_channel = open_channel(settings.ledger_addr)
+    records = (
+        GrpcRecords(gateway_channel, ledger_channel)
+        if settings.records_dir is None
+        else FileRecords(settings.records_dir, gateway_channel, ledger_channel)
     )
+    statements = lambda: SqlUnitOfWork(engine, StatementRepository)  # noqa: E731
+    suspense = GrpcSuspense(ledger_channel)
+    deps = RunDeps(
+        uow=lambda: SqlUnitOfWork(engine, ReconRepository),
+        statements=statements,
+        records=records,
+        suspense=suspense,
+        open_reader=open_reader,
+        new_spool=SpooledUpload,
+        clock=utc_now,
+        config=run_config(settings),
+    )
+    servicer = ReconServicer(
+        deps,
+        StatementImports(statements, open_reader, SpooledUpload),
+        suspense,
+        Paging(settings.page_token_key.get_secret_value().encode()),
+    )
+
+    async def close_channels() -> None:
+        await gateway_channel.close(grace=None)
+        await ledger_channel.close(grace=None)
 
     return grpc_service_app(
         "recon",
         recon_service_pb2.DESCRIPTOR.services_by_name["ReconService"],
         recon_service_pb2_grpc.add_ReconServiceServicer_to_server,
         servicer,
-        on_stop=[lambda: gateway_channel.close(grace=None), engine.dispose],
+        on_stop=[close_channels, engine.dispose],
     )
 
 

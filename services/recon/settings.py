@@ -1,16 +1,58 @@
-"""Recon settings from RECON_* variables, plus the gateway's address."""
+"""Recon settings from RECON_* variables, plus the gateway's and the ledger's addresses."""
 
 from __future__ import annotations
 
-from pydantic import Field
+import tempfile
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from paysuite.runtime.settings import ServiceSettings
+from paysuite.runtime.settings import PagedServiceSettings
 
 
-class ReconSettings(ServiceSettings):
+class ReconSettings(PagedServiceSettings):
     model_config = SettingsConfigDict(env_prefix="RECON_", extra="ignore", frozen=True)
 
     service_name: str = "recon"
     port: int = 50054
     gateway_addr: str = Field(default="localhost:50051", validation_alias="GATEWAY_ADDR")
+    ledger_addr: str = Field(default="localhost:50052", validation_alias="LEDGER_ADDR")
+    # Where runs stage their files (removed when a run ends); shared by the Indexed Job's pods.
+    work_dir: Path = Path(tempfile.gettempdir()) / "paysuite-recon"
+    # Hash buckets of a run, the ranges they are matched in, worker processes, and the memory
+    # each worker's DuckDB may hold before it spills to disk.
+    buckets: int = 1024
+    ranges: int = 16
+    workers: int = 2
+    worker_memory_mb: int = 600
+    # A transaction missing from a side this close to the day-cut is carried to the next date.
+    carry_window_seconds: int = 900
+    # The format of each channel's statement as the gateway fetches it, when none was imported
+    # for the date (RECON_STATEMENT_FORMATS='{"banksim": "banksim"}').
+    statement_formats: dict[str, str] = {"banksim": "banksim"}
+    # The IANA zone each channel's bill day is in, when not Asia/Shanghai.
+    bill_zones: dict[str, str] = {}
+    # A bill line's status (upper case) that says the channel did not take the money.
+    failure_states: tuple[str, ...] = (
+        "FAIL",
+        "FAILED",
+        "CLOSED",
+        "REVOKED",
+        "PROCESSING",
+        "PDNG",
+        "INFO",
+        "NOTPAY",
+        "PAYERROR",
+        "交易关闭",
+        "退款失败",
+    )
+    # Benchmark only: read our side from files under this folder, not from the services.
+    records_dir: Path | None = None
+
+    @model_validator(mode="after")
+    def _records_dir_in_dev_only(self) -> Self:
+        if self.records_dir is not None and not self.is_dev:
+            raise ValueError("RECON_RECORDS_DIR is for benchmarks in dev only")
+        return self

@@ -208,8 +208,9 @@ async def ledger_stub(ledger_addr: str) -> AsyncIterator[lpb_grpc.LedgerServiceA
 
 
 @pytest.fixture(scope="session")
-async def recon_addr(gateway_addr: str) -> AsyncIterator[str]:
-    async with serving(build_recon, ReconSettings(gateway_addr=gateway_addr)) as addr:
+async def recon_addr(gateway_addr: str, ledger_addr: str) -> AsyncIterator[str]:
+    settings = ReconSettings(gateway_addr=gateway_addr, ledger_addr=ledger_addr, ranges=4)
+    async with serving(build_recon, settings) as addr:
         yield addr
 
 

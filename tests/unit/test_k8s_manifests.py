@@ -118,11 +118,11 @@ def test_deployment(base: list[Manifest], svc: str, port: int) -> None:
         }
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://otel-collector:4317"
         assert env["OTEL_RESOURCE_ATTRIBUTES"]["value"] == "service.namespace=paysuite"
-        if svc != "recon":  # every service with list RPCs signs its page tokens
-            assert env[f"{svc.upper()}_PAGE_TOKEN_KEY"]["valueFrom"]["secretKeyRef"] == {
-                "name": f"{svc}-paging",
-                "key": "page-token-key",
-            }
+        # every service has list RPCs and signs its page tokens
+        assert env[f"{svc.upper()}_PAGE_TOKEN_KEY"]["valueFrom"]["secretKeyRef"] == {
+            "name": f"{svc}-paging",
+            "key": "page-token-key",
+        }
 
 
 def test_service_specific_env(base: list[Manifest]) -> None:
@@ -153,6 +153,7 @@ def test_service_specific_env(base: list[Manifest]) -> None:
         "key": "blind-index-key",
     }
     assert server_env("recon")["GATEWAY_ADDR"]["value"] == "gateway:50051"
+    assert server_env("recon")["LEDGER_ADDR"]["value"] == "ledger:50052"
 
 
 @pytest.mark.parametrize(("svc", "port"), SERVICES.items())
@@ -191,7 +192,7 @@ def test_dev_overlay_has_default_deny(dev: list[Manifest]) -> None:
     assert len(deny_all) == 1
 
 
-def test_dev_overlay_ledger_only_admits_gateway(dev: list[Manifest]) -> None:
+def test_dev_overlay_ledger_only_admits_gateway_and_recon(dev: list[Manifest]) -> None:
     policies = [d for d in dev if d["kind"] == "NetworkPolicy"]
     ingress_rules = [
         rule
@@ -202,7 +203,10 @@ def test_dev_overlay_ledger_only_admits_gateway(dev: list[Manifest]) -> None:
     ]
     assert ingress_rules, "ledger must have an ingress policy"
     for rule in ingress_rules:
-        assert rule["from"] == [{"podSelector": {"matchLabels": {"app": "gateway"}}}]
+        assert rule["from"] == [
+            {"podSelector": {"matchLabels": {"app": "gateway"}}},
+            {"podSelector": {"matchLabels": {"app": "recon"}}},  # suspense postings, entries
+        ]
         assert rule["ports"] == [{"port": 50052, "protocol": "TCP"}]
     # No other policy may open ingress to every pod (which would include ledger).
     for p in policies:

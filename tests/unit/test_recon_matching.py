@@ -1,235 +1,226 @@
-"""Pure tests of reconciliation matching and of the bank statement CSV parser."""
+"""The matching rules, the carry over the day-cut and the discrepancies' business actions, on
+the reference model (no I/O)."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import pytest
 
-from paysuite.money import Money
-from recon.adapters.banksim_statement import parse
-from recon.domain.model import (
-    MatchResult,
-    OurRecord,
+from paysuite.errors import InvalidArgument
+from recon.domain.discrepancies import (
+    Action,
+    ActionNotAllowed,
+    Discrepancy,
+    DiscrepancyResolved,
+    Resolve,
+    age_bucket,
+    discrepancy,
+    finding_from_json,
+    items_json,
+    resolution,
+    resolved,
+)
+from recon.domain.matching import (
+    BillItem,
+    CarryWindow,
+    Finding,
+    Kind,
+    LedgerItem,
+    OurItem,
     Outcome,
-    StatementFormatError,
-    StatementLine,
-    count,
-    match,
+    reconcile,
 )
 
-
-def _line(
-    payment_id: str, fen: int, succeeded: bool = True, currency: str = "CNY"
-) -> StatementLine:
-    return StatementLine(payment_id, f"T-{payment_id}", Money(currency, fen), succeeded)
-
-
-def _ours(payment_id: str, fen: int, succeeded: bool = True, currency: str = "CNY") -> OurRecord:
-    return OurRecord(payment_id, Money(currency, fen), succeeded)
+CUT = 1_800_000_000
+NOON = CUT - 12 * 3600
+WINDOW = CarryWindow(bill_cut=CUT, our_cut=CUT, seconds=900)
+P = Kind.PAYMENT
+NOW = datetime(2027, 1, 16, 2, tzinfo=UTC)
 
 
-def _by_id(results: list[MatchResult]) -> dict[str, MatchResult]:
-    by_id = {r.payment_id: r for r in results}
-    assert len(by_id) == len(results), "one result per payment"
-    return by_id
+def bill(
+    key: str, amount: int = 1000, *, fee: int | None = 6, ok: bool = True, **kw: object
+) -> BillItem:
+    values: dict[str, object] = {"channel_id": f"T{key}", "moment": NOON, "line_no": 1}
+    values.update(kw)
+    return BillItem(P, key, str(values.pop("channel_id")), "CNY", amount, fee, ok, **values)  # type: ignore[arg-type]
 
 
-# --- match -----------------------------------------------------------------------------------
+def ours(
+    key: str, amount: int = 1000, *, fee: int = 6, state: str = "succeeded", **kw: object
+) -> OurItem:
+    values: dict[str, object] = {"channel_id": f"T{key}", "moment": NOON}
+    values.update(kw)
+    return OurItem(P, key, str(values.pop("channel_id")), "CNY", amount, fee, state, **values)  # type: ignore[arg-type]
 
 
-def test_same_id_and_amount_on_both_sides_is_matched() -> None:
-    [result] = match([_line("P1", 1234)], [_ours("P1", 1234)])
-
-    assert result == MatchResult("P1", Outcome.MATCHED, Money("CNY", 1234), Money("CNY", 1234))
+def booked(key: str, amount: int = 1000, fee: int = 6, **kw: object) -> LedgerItem:
+    return LedgerItem(P, key, "CNY", amount, fee, kw.pop("moment", NOON), **kw)  # type: ignore[arg-type]
 
 
-def test_statement_success_we_do_not_have_is_long() -> None:
-    [result] = match([_line("P1", 1234)], [])
-
-    assert result == MatchResult("P1", Outcome.LONG, Money("CNY", 1234), None)
+def outcomes(findings: list[Finding]) -> dict[tuple[str, int], Outcome]:
+    return {(f.key, f.duplicate_rank): f.outcome for f in findings}
 
 
-def test_statement_success_we_recorded_as_failed_is_long() -> None:
-    [result] = match([_line("P1", 1234)], [_ours("P1", 1234, succeeded=False)])
-
-    assert result == MatchResult("P1", Outcome.LONG, Money("CNY", 1234), Money("CNY", 1234))
-
-
-def test_our_success_missing_from_statement_is_short() -> None:
-    [result] = match([], [_ours("P1", 500)])
-
-    assert result == MatchResult("P1", Outcome.SHORT, None, Money("CNY", 500))
-
-
-@pytest.mark.parametrize("statement", [Money("CNY", 1235), Money("USD", 1234)])
-def test_different_amount_or_currency_is_amount_mismatch(statement: Money) -> None:
-    line = StatementLine("P1", "T1", statement, True)
-
-    [result] = match([line], [_ours("P1", 1234)])
-
-    assert result == MatchResult("P1", Outcome.AMOUNT_MISMATCH, statement, Money("CNY", 1234))
-
-
-def test_non_success_statement_lines_are_ignored() -> None:
-    lines = [_line("P1", 100, succeeded=False), _line("P2", 200, succeeded=False)]
-    records = [_ours("P1", 100)]
-
-    # P1 failed on the statement but succeeded with us: that is our success unconfirmed.
-    assert match(lines, records) == [MatchResult("P1", Outcome.SHORT, None, Money("CNY", 100))]
-
-
-def test_our_failed_records_absent_from_statement_are_not_differences() -> None:
-    assert match([], [_ours("P1", 100, succeeded=False), _ours("P2", 5, succeeded=False)]) == []
-
-
-def test_mixed_day_gives_each_payment_its_outcome() -> None:
-    lines = [
-        _line("P1", 100),
-        _line("P2", 200),
-        _line("P3", 300),
-        _line("P4", 400, succeeded=False),
-        _line("P5", 500),
-    ]
-    records = [
-        _ours("P1", 100),
-        _ours("P2", 201),
-        _ours("P4", 400),
-        _ours("P5", 500, succeeded=False),
-        _ours("P6", 600),
-        _ours("P7", 700, succeeded=False),
-    ]
-
-    results = _by_id(match(lines, records))
-
-    assert {k: r.outcome for k, r in results.items()} == {
-        "P1": Outcome.MATCHED,
-        "P2": Outcome.AMOUNT_MISMATCH,
-        "P3": Outcome.LONG,
-        "P4": Outcome.SHORT,
-        "P5": Outcome.LONG,
-        "P6": Outcome.SHORT,
+def test_each_outcome_and_what_it_parks() -> None:
+    found = reconcile(
+        [
+            bill("ok"),
+            bill("amount", 1005),
+            bill("fee", fee=7),
+            bill("state", ok=False),
+            bill("dup"),
+            bill("dup", channel_id="Tother", line_no=2),
+            bill("long", 500),
+            bill("ledger"),
+        ],
+        [
+            ours("ok"),
+            ours("amount"),
+            ours("fee"),
+            ours("state"),
+            ours("dup"),
+            ours("short", 300),
+            ours("ledger"),
+            ours("failed", state="failed"),
+        ],
+        [booked(k) for k in ("ok", "amount", "fee", "state", "dup", "short")]
+        + [booked("ledger", 900)],
+        WINDOW,
+    )
+    assert outcomes(found) == {
+        ("amount", 0): Outcome.AMOUNT_MISMATCH,
+        ("dup", 0): Outcome.MATCHED,
+        ("dup", 1): Outcome.DUPLICATE,
+        ("failed", 0): Outcome.MATCHED,  # failed on our side and not on the bill: agreed
+        ("fee", 0): Outcome.FEE_MISMATCH,
+        ("ledger", 0): Outcome.LEDGER_MISMATCH,
+        ("long", 0): Outcome.LONG,
+        ("ok", 0): Outcome.MATCHED,
+        ("short", 0): Outcome.SHORT,
+        ("state", 0): Outcome.STATE_MISMATCH,
     }
-    assert count(results.values()) == {
-        Outcome.MATCHED: 1,
-        Outcome.AMOUNT_MISMATCH: 1,
-        Outcome.LONG: 2,
-        Outcome.SHORT: 2,
+    parked = {(f.key, f.duplicate_rank): f.suspense_amount for f in found}
+    assert parked[("amount", 0)] == 5  # the channel holds 5 more than we booked
+    assert parked[("fee", 0)] == -1  # it kept 1 more fee: the receivable is 1 too high
+    assert parked[("state", 0)] == -1000
+    assert parked[("dup", 1)] == 1000
+    assert parked[("long", 0)] == 500
+    assert parked[("short", 0)] == -300
+    assert parked[("ledger", 0)] == 994 - 894  # capture less fee expected, 900 - 6 booked
+    assert parked[("ok", 0)] == 0
+
+
+def test_refunds_park_the_other_way() -> None:
+    refund = OurItem(Kind.REFUND, "ref_1", "R1", "CNY", 200, None, "succeeded", NOON)
+    found = reconcile([], [refund], [LedgerItem(Kind.REFUND, "ref_1", "CNY", 0, 200, NOON)], WINDOW)
+    (short,) = found
+    assert short.outcome is Outcome.SHORT and short.suspense_amount == 200
+
+
+def test_the_channel_id_comes_first_and_our_id_second() -> None:
+    # The channel garbled our order number; its transaction id still names our payment.
+    found = reconcile(
+        [bill("garbled", channel_id="Tpay_1")], [ours("pay_1")], [booked("pay_1")], WINDOW
+    )
+    assert outcomes(found) == {("pay_1", 0): Outcome.MATCHED}
+    # Two lines for one order: the one with our channel id is compared, the other duplicates.
+    found = reconcile(
+        [bill("pay_2", channel_id="Tx", line_no=1), bill("pay_2", 999, line_no=2)],
+        [ours("pay_2", 999, channel_id="Tpay_2")],
+        [booked("pay_2", 999)],
+        WINDOW,
+    )
+    assert outcomes(found) == {("pay_2", 0): Outcome.MATCHED, ("pay_2", 1): Outcome.DUPLICATE}
+
+
+def test_near_the_cut_an_item_is_carried_and_matched_the_next_date() -> None:
+    late = ours("late", moment=CUT - 1)  # 23:59:59, on the next day's bill
+    posted = booked("late", moment=CUT + 1)
+    day_one = reconcile([bill("noon")], [ours("noon"), late], [booked("noon")], WINDOW)
+    assert outcomes(day_one) == {("noon", 0): Outcome.MATCHED, ("late", 0): Outcome.CARRIED}
+    (carried,) = [f for f in day_one if f.outcome is Outcome.CARRIED]
+    assert carried.suspense_amount == 0 and not carried.outcome.is_difference  # nothing parked
+
+    # Next date: the carried record comes back, the bill has it, the ledger booked it after
+    # its own day-cut, so on the next business date.
+    next_window = CarryWindow(CUT + 86400, CUT + 86400, 900)
+    back = OurItem(**{**{s: getattr(late, s) for s in late.__slots__}, "carried": True})
+    day_two = reconcile([bill("late", moment=CUT + 2)], [back], [posted], next_window)
+    assert outcomes(day_two) == {("late", 0): Outcome.MATCHED}
+
+    # Still missing the next date: reported then, never carried twice.
+    day_two = reconcile([], [back], [posted], next_window)
+    assert outcomes(day_two) == {("late", 0): Outcome.SHORT}
+
+
+def test_far_from_the_cut_a_missing_item_is_reported_at_once() -> None:
+    assert outcomes(reconcile([], [ours("early")], [booked("early")], WINDOW)) == {
+        ("early", 0): Outcome.SHORT
     }
 
 
-def test_count_leaves_out_outcomes_that_did_not_occur() -> None:
-    assert count([]) == {}
-    assert count(match([_line("P1", 1)], [_ours("P1", 1)])) == {Outcome.MATCHED: 1}
+def test_a_day_run_again_finds_the_same_discrepancies() -> None:
+    inputs = ([bill("a", 1001), bill("b")], [ours("a"), ours("c")], [booked("a"), booked("c")])
+    first = [f.discrepancy_id("bank") for f in reconcile(*inputs, WINDOW)]
+    again = [f.discrepancy_id("bank") for f in reconcile(*inputs, WINDOW)]
+    assert first == again and len(set(first)) == 3
+    # Another difference about the same payment is another discrepancy.
+    other = reconcile([bill("a", 1002)], [ours("a")], [booked("a")], WINDOW)
+    assert other[0].discrepancy_id("bank") not in first
 
 
-def test_result_currency_comes_from_whichever_side_exists() -> None:
-    assert MatchResult("P1", Outcome.SHORT, None, Money("USD", 1)).currency == "USD"
-    assert MatchResult("P1", Outcome.LONG, Money("JPY", 1), None).currency == "JPY"
+def test_a_finding_survives_its_round_trip_through_storage() -> None:
+    (finding,) = reconcile([bill("x", 5)], [ours("x")], [booked("x")], WINDOW)
+    assert finding_from_json(items_json(finding)) == finding
 
 
-# --- statement parser ------------------------------------------------------------------------
-
-HEADER = "# banksim statement,mch_id=PAYSUITE01,date=2026-11-22"
-COLUMNS = "trade_no,out_trade_no,trade_time,amount,currency,fee,status"
-ROWS = [
-    "T0001,P1,2026-11-22 09:15:00,12.34,CNY,0.07,SUCCESS",
-    "T0002,P2,2026-11-22 10:00:01,0.01,CNY,0.00,SUCCESS",
-    "T0003,P3,2026-11-22 23:59:59,1000.00,CNY,6.00,SUCCESS",
-]
-TRAILER = "# total_count=3,total_amount=1012.35"
+def _open(finding: Finding) -> Discrepancy:
+    return discrepancy("bank", date(2027, 1, 15), "rec_1", finding, NOW)
 
 
-def _statement(
-    *,
-    header: str = HEADER,
-    columns: str = COLUMNS,
-    rows: list[str] | None = None,
-    trailer: str | None = TRAILER,
-) -> bytes:
-    lines = [header, columns, *(ROWS if rows is None else rows)]
-    if trailer is not None:
-        lines.append(trailer)
-    return ("\n".join(lines) + "\n").encode()
+def test_each_action_explains_only_what_it_can() -> None:
+    (long,) = reconcile([bill("l", 500)], [], [], WINDOW)
+    (short,) = reconcile([], [ours("s")], [booked("s")], WINDOW)
+    long_item, short_item = _open(long), _open(short)
+    today = date(2027, 1, 16)
+    refund = resolution(long_item, Resolve("x", Action.REFUND, "refunded"), NOW, today)
+    assert refund is not None and refund.counter_account_id == "channel.bank.receivable.CNY"
+    with pytest.raises(ActionNotAllowed):
+        resolution(short_item, Resolve("x", Action.REFUND, "no"), NOW, today)
+    with pytest.raises(InvalidArgument):  # nobody's payment: name the merchant
+        resolution(long_item, Resolve("x", Action.SUPPLEMENTARY_ORDER, "补单"), NOW, today)
+    order = resolution(
+        long_item,
+        Resolve("x", Action.SUPPLEMENTARY_ORDER, "补单", merchant_id="M1"),
+        NOW,
+        today,
+    )
+    assert order is not None and order.counter_account_id == "merchant.M1.payable.CNY"
+    with pytest.raises(InvalidArgument):
+        resolution(short_item, Resolve("x", Action.WRITE_OFF, "lost"), NOW, today)
+    off = resolution(short_item, Resolve("x", Action.WRITE_OFF, "lost", "cfo"), NOW, today)
+    assert off is not None and off.counter_account_id == "platform.recon_write_off.CNY"
+    done = resolved(short_item, off)
+    assert resolution(done, Resolve("x", Action.WRITE_OFF, "again", "cfo"), NOW, today) is None
+    with pytest.raises(DiscrepancyResolved):
+        resolution(done, Resolve("x", Action.REFUND, "other"), NOW, today)
 
 
-def test_well_formed_statement_parses_to_exact_fen() -> None:
-    lines = parse(_statement())
-
-    assert lines == [
-        StatementLine("P1", "T0001", Money("CNY", 1234), True),
-        StatementLine("P2", "T0002", Money("CNY", 1), True),
-        StatementLine("P3", "T0003", Money("CNY", 100000), True),
-    ]
-
-
-def test_byte_order_mark_and_crlf_are_tolerated() -> None:
-    content = b"\xef\xbb\xbf" + _statement().replace(b"\n", b"\r\n")
-
-    assert [line.amount.minor_units for line in parse(content)] == [1234, 1, 100000]
-
-
-def test_non_success_rows_are_parsed_as_not_succeeded() -> None:
-    rows = [ROWS[0], "T0009,P9,2026-11-22 11:00:00,5.00,CNY,0.00,CLOSED"]
-
-    lines = parse(_statement(rows=rows, trailer="# total_count=2,total_amount=17.34"))
-
-    assert [(line.payment_id, line.succeeded) for line in lines] == [("P1", True), ("P9", False)]
-
-
-def test_empty_statement_with_zero_trailer_has_no_lines() -> None:
-    assert parse(_statement(rows=[], trailer="# total_count=0,total_amount=0.00")) == []
-
-
-def test_missing_trailer_is_an_incomplete_file() -> None:
-    with pytest.raises(StatementFormatError):
-        parse(_statement(trailer=None))
-
-
-def test_file_cut_mid_way_is_refused() -> None:
-    with pytest.raises(StatementFormatError):
-        parse(_statement(rows=ROWS[:2], trailer=None))
+def test_parking_posts_to_suspense_and_the_item_is_named_after_it() -> None:
+    (long,) = reconcile([bill("l", 500)], [], [], WINDOW)
+    item = discrepancy("bank", date(2027, 1, 15), "rec_1", long, NOW)
+    assert item.parking() == ("channel.bank.receivable.CNY", "channel.bank.suspense.CNY", 500)
+    assert item.suspense_item_id == f"recon:{item.discrepancy_id}:park:0C"
 
 
 @pytest.mark.parametrize(
-    "trailer",
-    [
-        "# total_count=2,total_amount=1012.35",
-        "# total_count=4,total_amount=1012.35",
-        "# total_count=3,total_amount=1012.34",
-        "# total_count=3,total_amount=1012.36",
-        "# total_count=3,total_amount=-1012.35",
-    ],
+    ("days", "bucket"),
+    [(0, "0-1 days"), (1, "0-1 days"), (5, "2-7 days"), (30, "8-30 days"), (31, "over 30 days")],
 )
-def test_trailer_that_disagrees_with_the_rows_is_refused(trailer: str) -> None:
-    with pytest.raises(StatementFormatError):
-        parse(_statement(trailer=trailer))
-
-
-def test_dropped_row_is_caught_by_the_trailer() -> None:
-    with pytest.raises(StatementFormatError):
-        parse(_statement(rows=ROWS[:2]))
-
-
-@pytest.mark.parametrize(
-    "columns",
-    [
-        "trade_no,out_trade_no,trade_time,amount,currency,status",
-        "out_trade_no,trade_no,trade_time,amount,currency,fee,status",
-        "trade_no,out_trade_no,trade_time,amount,currency,fee,status,extra",
-        "TRADE_NO,OUT_TRADE_NO,TRADE_TIME,AMOUNT,CURRENCY,FEE,STATUS",
-    ],
-)
-def test_wrong_columns_are_refused(columns: str) -> None:
-    with pytest.raises(StatementFormatError):
-        parse(_statement(columns=columns))
-
-
-def test_trailer_only_file_is_refused() -> None:
-    with pytest.raises(StatementFormatError):
-        parse(b"# total_count=0,total_amount=0.00\n")
-
-
-def test_row_with_missing_fields_is_a_format_error() -> None:
-    rows = [ROWS[0], ROWS[1], "T0003,P3,2026-11-22 23:59:59"]
-
-    with pytest.raises(StatementFormatError):
-        parse(_statement(rows=rows))
+def test_open_items_age(days: int, bucket: str) -> None:
+    assert (
+        age_bucket(date(2027, 1, 1), date.fromordinal(date(2027, 1, 1).toordinal() + days))
+        == bucket
+    )

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from paysuite.money import MINOR_UNIT_EXPONENTS
 from paysuite.runtime.database import driver_connection
 from recon.adapters.tables import statement_imports, statement_lines
+from recon.domain.matching import BillItem, Kind
 from recon.domain.statement_totals import (
     CurrencyTotals,
     StatementImport,
@@ -21,8 +24,23 @@ from recon.domain.statement_totals import (
 from recon.domain.statements import Rejection, StatementFormat, StatementLine, plain
 
 CURRENT = "current"
+# Layouts whose lines state no fee: the fee is not compared.
+NO_FEES = frozenset(
+    {StatementFormat.CAMT053, StatementFormat.MT940, StatementFormat.WECHAT_FUNDFLOW}
+)
 REPLACED = "replaced"
 _LINE_COLUMNS = [c.name for c in statement_lines.columns]
+_EXPONENT = " ".join(f"WHEN '{c}' THEN {e}" for c, e in sorted(MINOR_UNIT_EXPONENTS.items()))
+# An import's lines as the matching engine reads them (recon.adapters.engine.BILL_LINE_COLUMNS):
+# fees in minor units, rounded half away from zero, times in epoch seconds.
+_EXPORT = f"""
+    SELECT kind, order_id, channel_transaction_id, refund_id, channel_refund_id, currency,
+        amount_minor_units,
+        CASE WHEN $2 THEN
+            round(fee * power(10::numeric, CASE currency {_EXPONENT} ELSE 2 END))::bigint END,
+        status, coalesce(extract(epoch FROM occurred_at)::bigint, 0), line_no
+    FROM {statement_lines.name} WHERE import_id = $1
+"""
 
 
 def _totals_json(totals: CurrencyTotals) -> dict[str, Any]:
@@ -110,6 +128,55 @@ class StatementRepository:
             columns=_LINE_COLUMNS,
             records=_records(import_id, batches),
         )
+
+    async def export_lines(self, imported: StatementImport, path: Path) -> None:
+        """COPYs an import's lines out to a CSV file with a header, as the engine reads them;
+        fees only of layouts that state them (a bank statement's lines have none)."""
+        db, _ = await driver_connection(self._conn)
+        fees = imported.format not in NO_FEES
+        await db.copy_from_query(
+            _EXPORT, imported.import_id, fees, output=str(path), format="csv", header=True
+        )
+
+    async def lines_of(
+        self, channel: str, before: date, order_ids: list[str], failure_states: Iterable[str]
+    ) -> list[BillItem]:
+        """The payment lines of these orders in the channel's current imports of dates before
+        `before`, as carried items (the flagged payments a run takes in from earlier dates)."""
+        if not order_ids:
+            return []
+        db, _ = await driver_connection(self._conn)
+        rows = await db.fetch(
+            f"""
+            SELECT l.order_id, l.channel_transaction_id, l.currency, l.amount_minor_units,
+                round(l.fee * power(10::numeric, CASE l.currency {_EXPONENT} ELSE 2 END))::bigint
+                    AS fee,
+                l.status, coalesce(extract(epoch FROM l.occurred_at)::bigint, 0) AS moment,
+                l.line_no
+            FROM statement_imports i JOIN statement_lines l ON l.import_id = i.import_id
+            WHERE i.channel = $1 AND i.state = 'current' AND i.statement_date < $2
+                AND l.kind = 'payment' AND l.order_id = ANY($3::text[])
+            """,
+            channel,
+            before,
+            order_ids,
+        )
+        failed = {s.upper() for s in failure_states}
+        return [
+            BillItem(
+                Kind.PAYMENT,
+                r["order_id"],
+                r["channel_transaction_id"],
+                r["currency"],
+                r["amount_minor_units"],
+                r["fee"],
+                r["status"].upper() not in failed,
+                r["moment"],
+                r["line_no"],
+                carried=True,
+            )
+            for r in rows
+        ]
 
     async def replace(self, import_id: str) -> None:
         """Marks an import replaced by a newer file of its day, and drops its lines."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import grpc
@@ -13,43 +13,16 @@ import grpc
 from paysuite.errors import Violations
 from paysuite.recon.v1 import recon_service_pb2 as pb
 from paysuite.recon.v1 import recon_service_pb2_grpc as pb_grpc
-from paysuite.runtime.protoconv import check_id, date_from_proto, date_to_proto, timestamp
-from recon.domain.model import Outcome, ReconciliationRun, RunState
-from recon.entrypoints import statements
-from recon.service_layer import handlers, imports
-from recon.service_layer.handlers import GatewayRecords, RunReconciliation, StatementParser
+from paysuite.runtime.paging import Paging
+from paysuite.runtime.protoconv import check_id, date_from_proto
+from recon.entrypoints import convert, statements
+from recon.service_layer import discrepancies, imports, runs
+from recon.service_layer.discrepancies import Clearing
 from recon.service_layer.imports import ReaderFactory
-from recon.service_layer.unit_of_work import StatementUnitOfWorkFactory, UnitOfWorkFactory
+from recon.service_layer.runs import OUR_ZONE, RunDeps, RunReconciliation
+from recon.service_layer.unit_of_work import StatementUnitOfWorkFactory
 
 Context = grpc.aio.ServicerContext[Any, Any]
-
-OUTCOMES = {
-    Outcome.MATCHED: pb.MATCH_OUTCOME_MATCHED,
-    Outcome.LONG: pb.MATCH_OUTCOME_LONG,
-    Outcome.SHORT: pb.MATCH_OUTCOME_SHORT,
-    Outcome.AMOUNT_MISMATCH: pb.MATCH_OUTCOME_AMOUNT_MISMATCH,
-}
-STATES = {
-    RunState.RUNNING: pb.ReconciliationRun.STATE_RUNNING,
-    RunState.COMPLETED: pb.ReconciliationRun.STATE_COMPLETED,
-    RunState.FAILED: pb.ReconciliationRun.STATE_FAILED,
-}
-
-
-def run_to_proto(run: ReconciliationRun) -> pb.ReconciliationRun:
-    return pb.ReconciliationRun(
-        run_id=run.run_id,
-        channel=run.channel,
-        statement_date=date_to_proto(run.statement_date),
-        state=STATES[run.state],
-        statement_rows=run.statement_rows,
-        our_records=run.our_records,
-        outcome_counts=[
-            pb.OutcomeCount(outcome=OUTCOMES[o], count=n)
-            for o, n in sorted(run.counts.items(), key=lambda i: OUTCOMES[i[0]])
-        ],
-        create_time=timestamp(run.created_at),
-    )
 
 
 @dataclass(frozen=True)
@@ -64,17 +37,19 @@ class StatementImports:
 class ReconServicer(pb_grpc.ReconServiceServicer):
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
-        gateway: GatewayRecords,
-        parse_statement: StatementParser,
-        clock: Callable[[], datetime],
+        deps: RunDeps,
         statement_imports: StatementImports,
+        ledger: Clearing,
+        paging: Paging,
     ) -> None:
-        self._uow = uow
-        self._gateway = gateway
-        self._parse_statement = parse_statement
-        self._clock = clock
+        self._deps = deps
         self._imports = statement_imports
+        self._ledger = ledger
+        self._paging = paging
+
+    @property
+    def _clock(self) -> Callable[[], datetime]:
+        return self._deps.clock
 
     async def RunReconciliation(
         self, request: pb.RunReconciliationRequest, context: Context
@@ -85,14 +60,50 @@ class ReconServicer(pb_grpc.ReconServiceServicer):
         day = date_from_proto(request.statement_date, "statement_date", violations)
         violations.raise_if_any()
         assert day is not None
-        run = await handlers.run_reconciliation(
-            self._uow,
-            self._gateway,
-            self._parse_statement,
-            RunReconciliation(request.request_id, request.channel, day),
-            self._clock,
+        run = await runs.run_reconciliation(
+            self._deps, RunReconciliation(request.request_id, request.channel, day)
         )
-        return pb.RunReconciliationResponse(run=run_to_proto(run))
+        return pb.RunReconciliationResponse(run=convert.run_to_proto(run))
+
+    async def GetRun(self, request: pb.GetRunRequest, context: Context) -> pb.GetRunResponse:
+        run = await discrepancies.get_run(self._deps.uow, convert.run_id(request.run_id))
+        return pb.GetRunResponse(run=convert.run_to_proto(run))
+
+    async def ListRuns(self, request: pb.ListRunsRequest, context: Context) -> pb.ListRunsResponse:
+        channel, day, page = convert.list_runs_query(request, self._paging)
+        found = await discrepancies.list_runs(
+            self._deps.uow, channel, day, page.after, page.size + 1
+        )
+        shown, token = page.cut(found, lambda r: (r.created_at, r.run_id))
+        return pb.ListRunsResponse(
+            runs=[convert.run_to_proto(r) for r in shown], next_page_token=token
+        )
+
+    async def ListDiscrepancies(
+        self, request: pb.ListDiscrepanciesRequest, context: Context
+    ) -> pb.ListDiscrepanciesResponse:
+        channel, day, outcome, state, page = convert.list_discrepancies_query(request, self._paging)
+        after = None
+        if page.after is not None:
+            after = (date.fromisoformat(page.after[0]), page.after[1])
+        found = await discrepancies.list_discrepancies(
+            self._deps.uow, channel, day, outcome, state, after, page.size + 1
+        )
+        shown, token = page.cut(found, lambda d: (d.statement_date.isoformat(), d.discrepancy_id))
+        return pb.ListDiscrepanciesResponse(
+            discrepancies=[convert.discrepancy_to_proto(d) for d in shown],
+            next_page_token=token,
+        )
+
+    async def ResolveDiscrepancy(
+        self, request: pb.ResolveDiscrepancyRequest, context: Context
+    ) -> pb.ResolveDiscrepancyResponse:
+        command = convert.resolve_command(request)
+        now = self._clock()
+        done = await discrepancies.resolve_discrepancy(
+            self._deps.uow, self._ledger, command, now, now.astimezone(OUR_ZONE).date()
+        )
+        return pb.ResolveDiscrepancyResponse(discrepancy=convert.discrepancy_to_proto(done))
 
     async def ImportStatement(
         self, request_iterator: AsyncIterator[pb.ImportStatementRequest], context: Context

@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.type import date_pb2 as _date_pb2
+from paysuite.type.v1 import money_pb2 as _money_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -36,7 +37,17 @@ class _MatchOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MatchOut
     MATCH_OUTCOME_SHORT: _MatchOutcome.ValueType  # 3
     """Short (短款): we have it succeeded; the channel does not."""
     MATCH_OUTCOME_AMOUNT_MISMATCH: _MatchOutcome.ValueType  # 4
-    """Both have it, the amounts differ."""
+    """Both have it, the amounts (or currencies) differ."""
+    MATCH_OUTCOME_STATE_MISMATCH: _MatchOutcome.ValueType  # 5
+    """Both have it; one has it succeeded, the other not (failed, closed, still unknown)."""
+    MATCH_OUTCOME_FEE_MISMATCH: _MatchOutcome.ValueType  # 6
+    """Both agree on amount and state; the channel's fee differs from the one we booked."""
+    MATCH_OUTCOME_DUPLICATE: _MatchOutcome.ValueType  # 7
+    """The bill lists the transaction more than once: each line after the first."""
+    MATCH_OUTCOME_LEDGER_MISMATCH: _MatchOutcome.ValueType  # 8
+    """The channel and the gateway agree; the ledger's postings on the receivable do not."""
+    MATCH_OUTCOME_CARRIED: _MatchOutcome.ValueType  # 9
+    """Missing on one side but near the day-cut: carried to the next date's run and matched there."""
 
 class MatchOutcome(_MatchOutcome, metaclass=_MatchOutcomeEnumTypeWrapper):
     """Outcome of comparing one transaction."""
@@ -50,8 +61,74 @@ MATCH_OUTCOME_LONG: MatchOutcome.ValueType  # 2
 MATCH_OUTCOME_SHORT: MatchOutcome.ValueType  # 3
 """Short (短款): we have it succeeded; the channel does not."""
 MATCH_OUTCOME_AMOUNT_MISMATCH: MatchOutcome.ValueType  # 4
-"""Both have it, the amounts differ."""
+"""Both have it, the amounts (or currencies) differ."""
+MATCH_OUTCOME_STATE_MISMATCH: MatchOutcome.ValueType  # 5
+"""Both have it; one has it succeeded, the other not (failed, closed, still unknown)."""
+MATCH_OUTCOME_FEE_MISMATCH: MatchOutcome.ValueType  # 6
+"""Both agree on amount and state; the channel's fee differs from the one we booked."""
+MATCH_OUTCOME_DUPLICATE: MatchOutcome.ValueType  # 7
+"""The bill lists the transaction more than once: each line after the first."""
+MATCH_OUTCOME_LEDGER_MISMATCH: MatchOutcome.ValueType  # 8
+"""The channel and the gateway agree; the ledger's postings on the receivable do not."""
+MATCH_OUTCOME_CARRIED: MatchOutcome.ValueType  # 9
+"""Missing on one side but near the day-cut: carried to the next date's run and matched there."""
 Global___MatchOutcome: _TypeAlias = MatchOutcome  # noqa: Y015
+
+class _TransactionKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TransactionKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TransactionKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TRANSACTION_KIND_UNSPECIFIED: _TransactionKind.ValueType  # 0
+    """Not set."""
+    TRANSACTION_KIND_PAYMENT: _TransactionKind.ValueType  # 1
+    """A payment (charge)."""
+    TRANSACTION_KIND_REFUND: _TransactionKind.ValueType  # 2
+    """A refund."""
+
+class TransactionKind(_TransactionKind, metaclass=_TransactionKindEnumTypeWrapper):
+    """What a reconciled transaction is."""
+
+TRANSACTION_KIND_UNSPECIFIED: TransactionKind.ValueType  # 0
+"""Not set."""
+TRANSACTION_KIND_PAYMENT: TransactionKind.ValueType  # 1
+"""A payment (charge)."""
+TRANSACTION_KIND_REFUND: TransactionKind.ValueType  # 2
+"""A refund."""
+Global___TransactionKind: _TypeAlias = TransactionKind  # noqa: Y015
+
+class _ResolutionAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ResolutionActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ResolutionAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RESOLUTION_ACTION_UNSPECIFIED: _ResolutionAction.ValueType  # 0
+    """Not set; rejected."""
+    RESOLUTION_ACTION_REFUND: _ResolutionAction.ValueType  # 1
+    """The money the channel holds was refunded to the payer (long items): back to the receivable."""
+    RESOLUTION_ACTION_SUPPLEMENTARY_ORDER: _ResolutionAction.ValueType  # 2
+    """Supplementary order (补单): the payment the channel took is booked to the merchant."""
+    RESOLUTION_ACTION_WRITE_OFF: _ResolutionAction.ValueType  # 3
+    """Written off, with a reason and an approver: to the platform's write-off account."""
+    RESOLUTION_ACTION_MATCHED_LATER: _ResolutionAction.ValueType  # 4
+    """Output only: a later run found the transaction matched (a later or corrected bill)."""
+
+class ResolutionAction(_ResolutionAction, metaclass=_ResolutionActionEnumTypeWrapper):
+    """The business action that resolves (核销) a discrepancy."""
+
+RESOLUTION_ACTION_UNSPECIFIED: ResolutionAction.ValueType  # 0
+"""Not set; rejected."""
+RESOLUTION_ACTION_REFUND: ResolutionAction.ValueType  # 1
+"""The money the channel holds was refunded to the payer (long items): back to the receivable."""
+RESOLUTION_ACTION_SUPPLEMENTARY_ORDER: ResolutionAction.ValueType  # 2
+"""Supplementary order (补单): the payment the channel took is booked to the merchant."""
+RESOLUTION_ACTION_WRITE_OFF: ResolutionAction.ValueType  # 3
+"""Written off, with a reason and an approver: to the platform's write-off account."""
+RESOLUTION_ACTION_MATCHED_LATER: ResolutionAction.ValueType  # 4
+"""Output only: a later run found the transaction matched (a later or corrected bill)."""
+Global___ResolutionAction: _TypeAlias = ResolutionAction  # noqa: Y015
 
 class _StatementFormat:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -142,7 +219,7 @@ class ReconciliationRun(_message.Message):
         STATE_COMPLETED: ReconciliationRun._State.ValueType  # 2
         """Finished; counts are final."""
         STATE_FAILED: ReconciliationRun._State.ValueType  # 3
-        """Could not finish (e.g. statement unavailable)."""
+        """Could not finish (e.g. statement unavailable); see failure."""
 
     class State(_State, metaclass=_StateEnumTypeWrapper):
         """Lifecycle of a run."""
@@ -154,7 +231,38 @@ class ReconciliationRun(_message.Message):
     STATE_COMPLETED: ReconciliationRun.State.ValueType  # 2
     """Finished; counts are final."""
     STATE_FAILED: ReconciliationRun.State.ValueType  # 3
-    """Could not finish (e.g. statement unavailable)."""
+    """Could not finish (e.g. statement unavailable); see failure."""
+
+    class _Phase:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _PhaseEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[ReconciliationRun._Phase.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        PHASE_UNSPECIFIED: ReconciliationRun._Phase.ValueType  # 0
+        """Not started."""
+        PHASE_STAGING: ReconciliationRun._Phase.ValueType  # 1
+        """Reading the bill, the gateway's records and the ledger's postings."""
+        PHASE_MATCHING: ReconciliationRun._Phase.ValueType  # 2
+        """Matching bucket ranges."""
+        PHASE_POSTING: ReconciliationRun._Phase.ValueType  # 3
+        """Storing the differences and posting them to suspense."""
+        PHASE_DONE: ReconciliationRun._Phase.ValueType  # 4
+        """Done."""
+
+    class Phase(_Phase, metaclass=_PhaseEnumTypeWrapper):
+        """Where a run is."""
+
+    PHASE_UNSPECIFIED: ReconciliationRun.Phase.ValueType  # 0
+    """Not started."""
+    PHASE_STAGING: ReconciliationRun.Phase.ValueType  # 1
+    """Reading the bill, the gateway's records and the ledger's postings."""
+    PHASE_MATCHING: ReconciliationRun.Phase.ValueType  # 2
+    """Matching bucket ranges."""
+    PHASE_POSTING: ReconciliationRun.Phase.ValueType  # 3
+    """Storing the differences and posting them to suspense."""
+    PHASE_DONE: ReconciliationRun.Phase.ValueType  # 4
+    """Done."""
 
     RUN_ID_FIELD_NUMBER: _builtins.int
     CHANNEL_FIELD_NUMBER: _builtins.int
@@ -164,6 +272,18 @@ class ReconciliationRun(_message.Message):
     OUR_RECORDS_FIELD_NUMBER: _builtins.int
     OUTCOME_COUNTS_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    LEDGER_RECORDS_FIELD_NUMBER: _builtins.int
+    CARRIED_IN_FIELD_NUMBER: _builtins.int
+    PHASE_FIELD_NUMBER: _builtins.int
+    BUCKETS_DONE_FIELD_NUMBER: _builtins.int
+    BUCKETS_TOTAL_FIELD_NUMBER: _builtins.int
+    IMPORT_ID_FIELD_NUMBER: _builtins.int
+    DISCREPANCIES_FIELD_NUMBER: _builtins.int
+    POSTED_FIELD_NUMBER: _builtins.int
+    MATCHED_LATER_FIELD_NUMBER: _builtins.int
+    FLAGGED_RESOLVED_FIELD_NUMBER: _builtins.int
+    FAILURE_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     """Run id."""
     channel: _builtins.str
@@ -174,6 +294,28 @@ class ReconciliationRun(_message.Message):
     """Rows read from the channel's statement."""
     our_records: _builtins.int
     """Records read from our side."""
+    ledger_records: _builtins.int
+    """Ledger postings read (one per transfer on the channel's receivable account)."""
+    carried_in: _builtins.int
+    """Items carried in from earlier dates: near the day-cut, and open long and short items."""
+    phase: Global___ReconciliationRun.Phase.ValueType
+    """Where the run is."""
+    buckets_done: _builtins.int
+    """Hash buckets matched so far."""
+    buckets_total: _builtins.int
+    """Hash buckets in all (1024 by default)."""
+    import_id: _builtins.str
+    """The statement import the run read."""
+    discrepancies: _builtins.int
+    """Discrepancies this run found (new or found again)."""
+    posted: _builtins.int
+    """Discrepancies this run posted to suspense (0 when every one was posted by an earlier run)."""
+    matched_later: _builtins.int
+    """Open discrepancies this run resolved because they matched now."""
+    flagged_resolved: _builtins.int
+    """Payments the gateway flagged for reconciliation that this run resolved."""
+    failure: _builtins.str
+    """Why a failed run failed."""
     @_builtins.property
     def statement_date(self) -> _date_pb2.Date:
         """Statement date."""
@@ -186,6 +328,10 @@ class ReconciliationRun(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the run started."""
 
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the run last changed."""
+
     def __init__(
         self,
         *,
@@ -197,10 +343,22 @@ class ReconciliationRun(_message.Message):
         our_records: _builtins.int = ...,
         outcome_counts: _abc.Iterable[Global___OutcomeCount] | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        ledger_records: _builtins.int = ...,
+        carried_in: _builtins.int = ...,
+        phase: Global___ReconciliationRun.Phase.ValueType = ...,
+        buckets_done: _builtins.int = ...,
+        buckets_total: _builtins.int = ...,
+        import_id: _builtins.str = ...,
+        discrepancies: _builtins.int = ...,
+        posted: _builtins.int = ...,
+        matched_later: _builtins.int = ...,
+        flagged_resolved: _builtins.int = ...,
+        failure: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "statement_date", b"statement_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "statement_date", b"statement_date", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "create_time", b"create_time", "our_records", b"our_records", "outcome_counts", b"outcome_counts", "run_id", b"run_id", "state", b"state", "statement_date", b"statement_date", "statement_rows", b"statement_rows"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buckets_done", b"buckets_done", "buckets_total", b"buckets_total", "carried_in", b"carried_in", "channel", b"channel", "create_time", b"create_time", "discrepancies", b"discrepancies", "failure", b"failure", "flagged_resolved", b"flagged_resolved", "import_id", b"import_id", "ledger_records", b"ledger_records", "matched_later", b"matched_later", "our_records", b"our_records", "outcome_counts", b"outcome_counts", "phase", b"phase", "posted", b"posted", "run_id", b"run_id", "state", b"state", "statement_date", b"statement_date", "statement_rows", b"statement_rows", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -261,6 +419,461 @@ class RunReconciliationResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RunReconciliationResponse: _TypeAlias = RunReconciliationResponse  # noqa: Y015
+
+@_typing.final
+class GetRunRequest(_message.Message):
+    """Request for GetRun."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    """Run id."""
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run_id", b"run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRunRequest: _TypeAlias = GetRunRequest  # noqa: Y015
+
+@_typing.final
+class GetRunResponse(_message.Message):
+    """Response for GetRun."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def run(self) -> Global___ReconciliationRun:
+        """The run."""
+
+    def __init__(
+        self,
+        *,
+        run: Global___ReconciliationRun | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRunResponse: _TypeAlias = GetRunResponse  # noqa: Y015
+
+@_typing.final
+class ListRunsRequest(_message.Message):
+    """Request for ListRuns."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    STATEMENT_DATE_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    channel: _builtins.str
+    """Only runs of this channel; all when empty."""
+    page_size: _builtins.int
+    """Maximum runs per page; 0 means 50, at most 500."""
+    page_token: _builtins.str
+    """Token from a previous page."""
+    @_builtins.property
+    def statement_date(self) -> _date_pb2.Date:
+        """Only runs of this statement date."""
+
+    def __init__(
+        self,
+        *,
+        channel: _builtins.str = ...,
+        statement_date: _date_pb2.Date | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["statement_date", b"statement_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "page_size", b"page_size", "page_token", b"page_token", "statement_date", b"statement_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRunsRequest: _TypeAlias = ListRunsRequest  # noqa: Y015
+
+@_typing.final
+class ListRunsResponse(_message.Message):
+    """Response for ListRuns."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUNS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def runs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReconciliationRun]:
+        """Runs, newest first."""
+
+    def __init__(
+        self,
+        *,
+        runs: _abc.Iterable[Global___ReconciliationRun] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "runs", b"runs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRunsResponse: _TypeAlias = ListRunsResponse  # noqa: Y015
+
+@_typing.final
+class Resolution(_message.Message):
+    """How a discrepancy was resolved."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    APPROVER_FIELD_NUMBER: _builtins.int
+    BUSINESS_REFERENCE_FIELD_NUMBER: _builtins.int
+    CLEARING_TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    COUNTER_ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    RESOLVE_TIME_FIELD_NUMBER: _builtins.int
+    action: Global___ResolutionAction.ValueType
+    """The business action."""
+    reason: _builtins.str
+    """Why, in words."""
+    approver: _builtins.str
+    """Who approved it (required for a write-off)."""
+    business_reference: _builtins.str
+    """The business record that explains it: a refund, a supplementary order, a run."""
+    clearing_transfer_id: _builtins.str
+    """The ledger transfer that cleared the suspense item."""
+    counter_account_id: _builtins.str
+    """The account the parked money moved to (or came from)."""
+    @_builtins.property
+    def resolve_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was resolved."""
+
+    def __init__(
+        self,
+        *,
+        action: Global___ResolutionAction.ValueType = ...,
+        reason: _builtins.str = ...,
+        approver: _builtins.str = ...,
+        business_reference: _builtins.str = ...,
+        clearing_transfer_id: _builtins.str = ...,
+        counter_account_id: _builtins.str = ...,
+        resolve_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["resolve_time", b"resolve_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "approver", b"approver", "business_reference", b"business_reference", "clearing_transfer_id", b"clearing_transfer_id", "counter_account_id", b"counter_account_id", "reason", b"reason", "resolve_time", b"resolve_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Resolution: _TypeAlias = Resolution  # noqa: Y015
+
+@_typing.final
+class Discrepancy(_message.Message):
+    """One difference between the channel's bill, the gateway's records and the ledger, parked in
+    the channel's suspense account (挂账) until a business action resolves it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _State:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _StateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[Discrepancy._State.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        STATE_UNSPECIFIED: Discrepancy._State.ValueType  # 0
+        """Not set."""
+        STATE_OPEN: Discrepancy._State.ValueType  # 1
+        """Parked in suspense, waiting for a business action."""
+        STATE_RESOLVED: Discrepancy._State.ValueType  # 2
+        """Resolved: its suspense item is cleared."""
+
+    class State(_State, metaclass=_StateEnumTypeWrapper):
+        """Lifecycle of a discrepancy."""
+
+    STATE_UNSPECIFIED: Discrepancy.State.ValueType  # 0
+    """Not set."""
+    STATE_OPEN: Discrepancy.State.ValueType  # 1
+    """Parked in suspense, waiting for a business action."""
+    STATE_RESOLVED: Discrepancy.State.ValueType  # 2
+    """Resolved: its suspense item is cleared."""
+
+    DISCREPANCY_ID_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    STATEMENT_DATE_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    TRANSACTION_ID_FIELD_NUMBER: _builtins.int
+    CHANNEL_TRANSACTION_ID_FIELD_NUMBER: _builtins.int
+    STATEMENT_AMOUNT_FIELD_NUMBER: _builtins.int
+    OUR_AMOUNT_FIELD_NUMBER: _builtins.int
+    LEDGER_AMOUNT_FIELD_NUMBER: _builtins.int
+    STATEMENT_FEE_FIELD_NUMBER: _builtins.int
+    OUR_FEE_FIELD_NUMBER: _builtins.int
+    STATEMENT_SUCCEEDED_FIELD_NUMBER: _builtins.int
+    OUR_STATE_FIELD_NUMBER: _builtins.int
+    FLAGGED_FIELD_NUMBER: _builtins.int
+    SUSPENSE_AMOUNT_FIELD_NUMBER: _builtins.int
+    SUSPENSE_ITEM_ID_FIELD_NUMBER: _builtins.int
+    SUSPENSE_TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    RESOLUTION_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    discrepancy_id: _builtins.str
+    """Id, derived from what differs: the same difference found again has the same id."""
+    run_id: _builtins.str
+    """The run that first found it."""
+    channel: _builtins.str
+    """Channel."""
+    outcome: Global___MatchOutcome.ValueType
+    """What differs."""
+    kind: Global___TransactionKind.ValueType
+    """Payment or refund."""
+    transaction_id: _builtins.str
+    """Our payment or refund id (the channel's merchant order or refund number)."""
+    channel_transaction_id: _builtins.str
+    """The channel's transaction (or refund) id."""
+    statement_succeeded: _builtins.bool
+    """Whether the bill has it succeeded."""
+    our_state: _builtins.str
+    """The gateway's state, e.g. "succeeded", "failed", "unknown"; empty when it has none."""
+    flagged: _builtins.bool
+    """Whether the gateway had flagged the payment for reconciliation."""
+    suspense_item_id: _builtins.str
+    """The ledger's suspense item."""
+    suspense_transfer_id: _builtins.str
+    """The transfer that parked it."""
+    state: Global___Discrepancy.State.ValueType
+    """State."""
+    merchant_id: _builtins.str
+    """The merchant of the gateway's payment; empty when the gateway has none."""
+    @_builtins.property
+    def statement_date(self) -> _date_pb2.Date:
+        """Statement date of the run that found it."""
+
+    @_builtins.property
+    def statement_amount(self) -> _money_pb2.Money:
+        """The bill's amount; unset when the bill does not have it."""
+
+    @_builtins.property
+    def our_amount(self) -> _money_pb2.Money:
+        """The gateway's amount; unset when the gateway does not have it."""
+
+    @_builtins.property
+    def ledger_amount(self) -> _money_pb2.Money:
+        """What the ledger booked on the receivable (debits less credits); unset when nothing."""
+
+    @_builtins.property
+    def statement_fee(self) -> _money_pb2.Money:
+        """The bill's fee, rounded to minor units; unset when the bill has no line."""
+
+    @_builtins.property
+    def our_fee(self) -> _money_pb2.Money:
+        """The fee we booked; unset for refunds and when the gateway has no record."""
+
+    @_builtins.property
+    def suspense_amount(self) -> _money_pb2.Money:
+        """Amount parked: positive when the suspense account was credited (the channel holds more
+        than our books say), negative when debited.
+        """
+
+    @_builtins.property
+    def resolution(self) -> Global___Resolution:
+        """How it was resolved, once resolved."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was found."""
+
+    def __init__(
+        self,
+        *,
+        discrepancy_id: _builtins.str = ...,
+        run_id: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        statement_date: _date_pb2.Date | None = ...,
+        outcome: Global___MatchOutcome.ValueType = ...,
+        kind: Global___TransactionKind.ValueType = ...,
+        transaction_id: _builtins.str = ...,
+        channel_transaction_id: _builtins.str = ...,
+        statement_amount: _money_pb2.Money | None = ...,
+        our_amount: _money_pb2.Money | None = ...,
+        ledger_amount: _money_pb2.Money | None = ...,
+        statement_fee: _money_pb2.Money | None = ...,
+        our_fee: _money_pb2.Money | None = ...,
+        statement_succeeded: _builtins.bool = ...,
+        our_state: _builtins.str = ...,
+        flagged: _builtins.bool = ...,
+        suspense_amount: _money_pb2.Money | None = ...,
+        suspense_item_id: _builtins.str = ...,
+        suspense_transfer_id: _builtins.str = ...,
+        state: Global___Discrepancy.State.ValueType = ...,
+        resolution: Global___Resolution | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        merchant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "ledger_amount", b"ledger_amount", "our_amount", b"our_amount", "our_fee", b"our_fee", "resolution", b"resolution", "statement_amount", b"statement_amount", "statement_date", b"statement_date", "statement_fee", b"statement_fee", "suspense_amount", b"suspense_amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "channel_transaction_id", b"channel_transaction_id", "create_time", b"create_time", "discrepancy_id", b"discrepancy_id", "flagged", b"flagged", "kind", b"kind", "ledger_amount", b"ledger_amount", "merchant_id", b"merchant_id", "our_amount", b"our_amount", "our_fee", b"our_fee", "our_state", b"our_state", "outcome", b"outcome", "resolution", b"resolution", "run_id", b"run_id", "state", b"state", "statement_amount", b"statement_amount", "statement_date", b"statement_date", "statement_fee", b"statement_fee", "statement_succeeded", b"statement_succeeded", "suspense_amount", b"suspense_amount", "suspense_item_id", b"suspense_item_id", "suspense_transfer_id", b"suspense_transfer_id", "transaction_id", b"transaction_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Discrepancy: _TypeAlias = Discrepancy  # noqa: Y015
+
+@_typing.final
+class ListDiscrepanciesRequest(_message.Message):
+    """Request for ListDiscrepancies."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    STATEMENT_DATE_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    channel: _builtins.str
+    """Only this channel's; all when empty."""
+    outcome: Global___MatchOutcome.ValueType
+    """Only this outcome; all when unset."""
+    state: Global___Discrepancy.State.ValueType
+    """Only in this state; all when unset."""
+    page_size: _builtins.int
+    """Maximum items per page; 0 means 100, at most 1000."""
+    page_token: _builtins.str
+    """Token from a previous page."""
+    @_builtins.property
+    def statement_date(self) -> _date_pb2.Date:
+        """Only those found for this statement date."""
+
+    def __init__(
+        self,
+        *,
+        channel: _builtins.str = ...,
+        statement_date: _date_pb2.Date | None = ...,
+        outcome: Global___MatchOutcome.ValueType = ...,
+        state: Global___Discrepancy.State.ValueType = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["statement_date", b"statement_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "outcome", b"outcome", "page_size", b"page_size", "page_token", b"page_token", "state", b"state", "statement_date", b"statement_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDiscrepanciesRequest: _TypeAlias = ListDiscrepanciesRequest  # noqa: Y015
+
+@_typing.final
+class ListDiscrepanciesResponse(_message.Message):
+    """Response for ListDiscrepancies."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DISCREPANCIES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def discrepancies(self) -> _containers.RepeatedCompositeFieldContainer[Global___Discrepancy]:
+        """Discrepancies, oldest statement date first."""
+
+    def __init__(
+        self,
+        *,
+        discrepancies: _abc.Iterable[Global___Discrepancy] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["discrepancies", b"discrepancies", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDiscrepanciesResponse: _TypeAlias = ListDiscrepanciesResponse  # noqa: Y015
+
+@_typing.final
+class ResolveDiscrepancyRequest(_message.Message):
+    """Request for ResolveDiscrepancy."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DISCREPANCY_ID_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    APPROVER_FIELD_NUMBER: _builtins.int
+    BUSINESS_REFERENCE_FIELD_NUMBER: _builtins.int
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    discrepancy_id: _builtins.str
+    """The discrepancy."""
+    action: Global___ResolutionAction.ValueType
+    """The business action. A refund resolves only money the channel holds for us (a positive
+    suspense amount), a supplementary order only such a payment.
+    """
+    reason: _builtins.str
+    """Why, in words."""
+    approver: _builtins.str
+    """Who approved it; required for a write-off."""
+    business_reference: _builtins.str
+    """The business record that explains it, e.g. the channel's refund number."""
+    merchant_id: _builtins.str
+    """For a supplementary order of a payment the gateway has no record of: the merchant it is
+    booked to (otherwise the gateway's payment says).
+    """
+    def __init__(
+        self,
+        *,
+        discrepancy_id: _builtins.str = ...,
+        action: Global___ResolutionAction.ValueType = ...,
+        reason: _builtins.str = ...,
+        approver: _builtins.str = ...,
+        business_reference: _builtins.str = ...,
+        merchant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "approver", b"approver", "business_reference", b"business_reference", "discrepancy_id", b"discrepancy_id", "merchant_id", b"merchant_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolveDiscrepancyRequest: _TypeAlias = ResolveDiscrepancyRequest  # noqa: Y015
+
+@_typing.final
+class ResolveDiscrepancyResponse(_message.Message):
+    """Response for ResolveDiscrepancy."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DISCREPANCY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def discrepancy(self) -> Global___Discrepancy:
+        """The discrepancy, resolved."""
+
+    def __init__(
+        self,
+        *,
+        discrepancy: Global___Discrepancy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["discrepancy", b"discrepancy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["discrepancy", b"discrepancy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolveDiscrepancyResponse: _TypeAlias = ResolveDiscrepancyResponse  # noqa: Y015
 
 @_typing.final
 class CsvColumnMapping(_message.Message):

@@ -40,6 +40,26 @@ class ReconServiceStub:
                 request_serializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.RunReconciliationRequest.SerializeToString,
                 response_deserializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.RunReconciliationResponse.FromString,
                 _registered_method=True)
+        self.GetRun = channel.unary_unary(
+                '/paysuite.recon.v1.ReconService/GetRun',
+                request_serializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.GetRunRequest.SerializeToString,
+                response_deserializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.GetRunResponse.FromString,
+                _registered_method=True)
+        self.ListRuns = channel.unary_unary(
+                '/paysuite.recon.v1.ReconService/ListRuns',
+                request_serializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ListRunsRequest.SerializeToString,
+                response_deserializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ListRunsResponse.FromString,
+                _registered_method=True)
+        self.ListDiscrepancies = channel.unary_unary(
+                '/paysuite.recon.v1.ReconService/ListDiscrepancies',
+                request_serializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ListDiscrepanciesRequest.SerializeToString,
+                response_deserializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ListDiscrepanciesResponse.FromString,
+                _registered_method=True)
+        self.ResolveDiscrepancy = channel.unary_unary(
+                '/paysuite.recon.v1.ReconService/ResolveDiscrepancy',
+                request_serializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ResolveDiscrepancyRequest.SerializeToString,
+                response_deserializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ResolveDiscrepancyResponse.FromString,
+                _registered_method=True)
         self.ImportStatement = channel.stream_unary(
                 '/paysuite.recon.v1.ReconService/ImportStatement',
                 request_serializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ImportStatementRequest.SerializeToString,
@@ -52,8 +72,41 @@ class ReconServiceServicer:
     """
 
     def RunReconciliation(self, request, context):
-        """Matches a channel's statement for a date against the gateway's records. Re-runnable: a new
-        run per call; the same request_id returns the first run.
+        """Reconciles a channel's date three ways: the channel's bill (the day's current import, or the
+        statement fetched through the gateway and imported when there is none), the gateway's
+        payments and refunds and the ledger's postings on the channel's receivable account. Every
+        difference is posted to the channel's suspense account once. Re-runnable: a new run per
+        request_id (the same request_id returns its run); a run of a date again gives the same
+        differences. A long run's progress is on GetRun while it runs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRun(self, request, context):
+        """Returns one run, running or finished.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRuns(self, request, context):
+        """Lists runs, newest first, by channel and statement date.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDiscrepancies(self, request, context):
+        """Lists discrepancies by channel, statement date, outcome and state, oldest date first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveDiscrepancy(self, request, context):
+        """Resolves (核销) an open discrepancy by a business action, clearing its suspense item in the
+        ledger. Idempotent: the same action again returns the discrepancy as resolved.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -77,6 +130,26 @@ def add_ReconServiceServicer_to_server(servicer, server):
                     servicer.RunReconciliation,
                     request_deserializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.RunReconciliationRequest.FromString,
                     response_serializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.RunReconciliationResponse.SerializeToString,
+            ),
+            'GetRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRun,
+                    request_deserializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.GetRunRequest.FromString,
+                    response_serializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.GetRunResponse.SerializeToString,
+            ),
+            'ListRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRuns,
+                    request_deserializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ListRunsRequest.FromString,
+                    response_serializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ListRunsResponse.SerializeToString,
+            ),
+            'ListDiscrepancies': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDiscrepancies,
+                    request_deserializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ListDiscrepanciesRequest.FromString,
+                    response_serializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ListDiscrepanciesResponse.SerializeToString,
+            ),
+            'ResolveDiscrepancy': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveDiscrepancy,
+                    request_deserializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ResolveDiscrepancyRequest.FromString,
+                    response_serializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ResolveDiscrepancyResponse.SerializeToString,
             ),
             'ImportStatement': grpc.stream_unary_rpc_method_handler(
                     servicer.ImportStatement,
@@ -112,6 +185,114 @@ class ReconService:
             '/paysuite.recon.v1.ReconService/RunReconciliation',
             paysuite_dot_recon_dot_v1_dot_recon__service__pb2.RunReconciliationRequest.SerializeToString,
             paysuite_dot_recon_dot_v1_dot_recon__service__pb2.RunReconciliationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.recon.v1.ReconService/GetRun',
+            paysuite_dot_recon_dot_v1_dot_recon__service__pb2.GetRunRequest.SerializeToString,
+            paysuite_dot_recon_dot_v1_dot_recon__service__pb2.GetRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.recon.v1.ReconService/ListRuns',
+            paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ListRunsRequest.SerializeToString,
+            paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ListRunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDiscrepancies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.recon.v1.ReconService/ListDiscrepancies',
+            paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ListDiscrepanciesRequest.SerializeToString,
+            paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ListDiscrepanciesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveDiscrepancy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.recon.v1.ReconService/ResolveDiscrepancy',
+            paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ResolveDiscrepancyRequest.SerializeToString,
+            paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ResolveDiscrepancyResponse.FromString,
             options,
             channel_credentials,
             insecure,

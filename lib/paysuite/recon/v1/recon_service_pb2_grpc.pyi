@@ -34,8 +34,22 @@ class ReconServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ReconServiceAsyncStub: ...
     RunReconciliation: _grpc.UnaryUnaryMultiCallable[_recon_service_pb2.RunReconciliationRequest, _recon_service_pb2.RunReconciliationResponse]
-    """Matches a channel's statement for a date against the gateway's records. Re-runnable: a new
-    run per call; the same request_id returns the first run.
+    """Reconciles a channel's date three ways: the channel's bill (the day's current import, or the
+    statement fetched through the gateway and imported when there is none), the gateway's
+    payments and refunds and the ledger's postings on the channel's receivable account. Every
+    difference is posted to the channel's suspense account once. Re-runnable: a new run per
+    request_id (the same request_id returns its run); a run of a date again gives the same
+    differences. A long run's progress is on GetRun while it runs.
+    """
+    GetRun: _grpc.UnaryUnaryMultiCallable[_recon_service_pb2.GetRunRequest, _recon_service_pb2.GetRunResponse]
+    """Returns one run, running or finished."""
+    ListRuns: _grpc.UnaryUnaryMultiCallable[_recon_service_pb2.ListRunsRequest, _recon_service_pb2.ListRunsResponse]
+    """Lists runs, newest first, by channel and statement date."""
+    ListDiscrepancies: _grpc.UnaryUnaryMultiCallable[_recon_service_pb2.ListDiscrepanciesRequest, _recon_service_pb2.ListDiscrepanciesResponse]
+    """Lists discrepancies by channel, statement date, outcome and state, oldest date first."""
+    ResolveDiscrepancy: _grpc.UnaryUnaryMultiCallable[_recon_service_pb2.ResolveDiscrepancyRequest, _recon_service_pb2.ResolveDiscrepancyResponse]
+    """Resolves (核销) an open discrepancy by a business action, clearing its suspense item in the
+    ledger. Idempotent: the same action again returns the discrepancy as resolved.
     """
     ImportStatement: _grpc.StreamUnaryMultiCallable[_recon_service_pb2.ImportStatementRequest, _recon_service_pb2.ImportStatementResponse]
     """Imports a channel's statement file for a date: the first message says what the file is,
@@ -51,8 +65,22 @@ class ReconServiceAsyncStub(ReconServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     RunReconciliation: _aio.UnaryUnaryMultiCallable[_recon_service_pb2.RunReconciliationRequest, _recon_service_pb2.RunReconciliationResponse]  # type: ignore[assignment]
-    """Matches a channel's statement for a date against the gateway's records. Re-runnable: a new
-    run per call; the same request_id returns the first run.
+    """Reconciles a channel's date three ways: the channel's bill (the day's current import, or the
+    statement fetched through the gateway and imported when there is none), the gateway's
+    payments and refunds and the ledger's postings on the channel's receivable account. Every
+    difference is posted to the channel's suspense account once. Re-runnable: a new run per
+    request_id (the same request_id returns its run); a run of a date again gives the same
+    differences. A long run's progress is on GetRun while it runs.
+    """
+    GetRun: _aio.UnaryUnaryMultiCallable[_recon_service_pb2.GetRunRequest, _recon_service_pb2.GetRunResponse]  # type: ignore[assignment]
+    """Returns one run, running or finished."""
+    ListRuns: _aio.UnaryUnaryMultiCallable[_recon_service_pb2.ListRunsRequest, _recon_service_pb2.ListRunsResponse]  # type: ignore[assignment]
+    """Lists runs, newest first, by channel and statement date."""
+    ListDiscrepancies: _aio.UnaryUnaryMultiCallable[_recon_service_pb2.ListDiscrepanciesRequest, _recon_service_pb2.ListDiscrepanciesResponse]  # type: ignore[assignment]
+    """Lists discrepancies by channel, statement date, outcome and state, oldest date first."""
+    ResolveDiscrepancy: _aio.UnaryUnaryMultiCallable[_recon_service_pb2.ResolveDiscrepancyRequest, _recon_service_pb2.ResolveDiscrepancyResponse]  # type: ignore[assignment]
+    """Resolves (核销) an open discrepancy by a business action, clearing its suspense item in the
+    ledger. Idempotent: the same action again returns the discrepancy as resolved.
     """
     ImportStatement: _aio.StreamUnaryMultiCallable[_recon_service_pb2.ImportStatementRequest, _recon_service_pb2.ImportStatementResponse]  # type: ignore[assignment]
     """Imports a channel's statement file for a date: the first message says what the file is,
@@ -71,8 +99,46 @@ class ReconServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _recon_service_pb2.RunReconciliationRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_recon_service_pb2.RunReconciliationResponse, _abc.Awaitable[_recon_service_pb2.RunReconciliationResponse]]:
-        """Matches a channel's statement for a date against the gateway's records. Re-runnable: a new
-        run per call; the same request_id returns the first run.
+        """Reconciles a channel's date three ways: the channel's bill (the day's current import, or the
+        statement fetched through the gateway and imported when there is none), the gateway's
+        payments and refunds and the ledger's postings on the channel's receivable account. Every
+        difference is posted to the channel's suspense account once. Re-runnable: a new run per
+        request_id (the same request_id returns its run); a run of a date again gives the same
+        differences. A long run's progress is on GetRun while it runs.
+        """
+
+    @_abc_1.abstractmethod
+    def GetRun(
+        self,
+        request: _recon_service_pb2.GetRunRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_recon_service_pb2.GetRunResponse, _abc.Awaitable[_recon_service_pb2.GetRunResponse]]:
+        """Returns one run, running or finished."""
+
+    @_abc_1.abstractmethod
+    def ListRuns(
+        self,
+        request: _recon_service_pb2.ListRunsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_recon_service_pb2.ListRunsResponse, _abc.Awaitable[_recon_service_pb2.ListRunsResponse]]:
+        """Lists runs, newest first, by channel and statement date."""
+
+    @_abc_1.abstractmethod
+    def ListDiscrepancies(
+        self,
+        request: _recon_service_pb2.ListDiscrepanciesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_recon_service_pb2.ListDiscrepanciesResponse, _abc.Awaitable[_recon_service_pb2.ListDiscrepanciesResponse]]:
+        """Lists discrepancies by channel, statement date, outcome and state, oldest date first."""
+
+    @_abc_1.abstractmethod
+    def ResolveDiscrepancy(
+        self,
+        request: _recon_service_pb2.ResolveDiscrepancyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_recon_service_pb2.ResolveDiscrepancyResponse, _abc.Awaitable[_recon_service_pb2.ResolveDiscrepancyResponse]]:
+        """Resolves (核销) an open discrepancy by a business action, clearing its suspense item in the
+        ledger. Idempotent: the same action again returns the discrepancy as resolved.
         """
 
     @_abc_1.abstractmethod

@@ -1,0 +1,202 @@
+"""Our side of a channel's date, written into a run's files as the engine reads them: the
+gateway's payments and refunds and the ledger's entries on the channel's receivable, streamed
+from their services (recon reads no other service's schema); and the statement file, fetched
+through the gateway. FileRecords reads files prepared beforehand instead (the benchmark)."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import grpc
+
+from paysuite.errors import Unavailable
+from paysuite.gateway.v1 import channel_records_pb2 as cpb
+from paysuite.gateway.v1 import channel_records_pb2_grpc as cpb_grpc
+from paysuite.gateway.v1 import gateway_service_pb2 as gpb
+from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
+from paysuite.ledger.v1 import ledger_service_pb2 as lpb
+from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
+from paysuite.runtime.enums import short_name
+from paysuite.runtime.protoconv import date_to_proto
+from recon.adapters.engine import LEDGER_ENTRY_COLUMNS, OURS_COLUMNS
+from recon.domain.matching import Kind, LedgerItem, OurItem
+
+STREAM_BATCH = 10000
+
+
+def _our_row(record: cpb.ChannelRecord) -> list[object]:
+    refund = record.kind == cpb.ChannelRecord.KIND_REFUND
+    return [
+        "refund" if refund else "payment",
+        record.refund_id if refund else record.payment_id,
+        record.channel_transaction_id,
+        record.amount.currency_code,
+        record.amount.minor_units,
+        None if refund else record.fee_minor_units,
+        short_name(cpb.ChannelRecord.State, record.state).lower(),
+        record.needs_reconciliation,
+        record.merchant_id,
+        record.create_time.seconds,
+    ]
+
+
+def our_item(record: cpb.ChannelRecord) -> OurItem:
+    """A flagged payment of an earlier date, as a run takes it in (carried: never again)."""
+    return OurItem(
+        Kind.PAYMENT,
+        record.payment_id,
+        record.channel_transaction_id,
+        record.amount.currency_code,
+        record.amount.minor_units,
+        record.fee_minor_units,
+        short_name(cpb.ChannelRecord.State, record.state).lower(),
+        record.create_time.seconds,
+        flagged=True,
+        merchant_id=record.merchant_id,
+        carried=True,
+    )
+
+
+class GrpcRecords:
+    def __init__(
+        self,
+        gateway: grpc.aio.Channel,
+        ledger: grpc.aio.Channel,
+        timeout_seconds: float = 3600.0,
+    ) -> None:
+        self._records = cpb_grpc.ChannelRecordsServiceStub(gateway)
+        self._gateway = gpb_grpc.GatewayServiceStub(gateway)
+        self._ledger = lpb_grpc.LedgerServiceStub(ledger)
+        self._timeout = timeout_seconds
+
+    async def write_ours(self, channel: str, day: date, path: Path) -> int:
+        """The gateway's payments and refunds of the date into the run's file."""
+        count = 0
+        with path.open("w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(OURS_COLUMNS)
+            call = self._records.StreamChannelRecords(
+                cpb.StreamChannelRecordsRequest(
+                    channel=channel, accounting_date=date_to_proto(day), batch_size=STREAM_BATCH
+                ),
+                timeout=self._timeout,
+            )
+            async for batch in call:
+                writer.writerows(_our_row(r) for r in batch.records)
+                count += len(batch.records)
+        return count
+
+    async def flagged(self, channel: str) -> list[tuple[date, OurItem]]:
+        """The channel's payments flagged for reconciliation, with their accounting dates."""
+        found: list[tuple[date, OurItem]] = []
+        token = ""
+        while True:
+            page = await self._records.ListFlaggedPayments(
+                cpb.ListFlaggedPaymentsRequest(channel=channel, page_size=5000, page_token=token),
+                timeout=60,
+            )
+            for record in page.payments:
+                d = record.accounting_date
+                found.append((date(d.year, d.month, d.day), our_item(record)))
+            token = page.next_page_token
+            if not token:
+                return found
+
+    async def write_entries(self, account_id: str, day: date, path: Path) -> int:
+        """The ledger's entries on the account of the date into the run's file."""
+        count = 0
+        with path.open("w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(LEDGER_ENTRY_COLUMNS)
+            call = self._ledger.StreamAccountEntries(
+                lpb.StreamAccountEntriesRequest(
+                    account_id=account_id,
+                    accounting_date=date_to_proto(day),
+                    batch_size=STREAM_BATCH,
+                ),
+                timeout=self._timeout,
+            )
+            try:
+                async for batch in call:
+                    writer.writerows(
+                        (
+                            e.transfer_id,
+                            "D" if e.side == lpb.ENTRY_SIDE_DEBIT else "C",
+                            e.amount.minor_units,
+                            e.amount.currency_code,
+                            e.create_time.seconds,
+                        )
+                        for e in batch.entries
+                    )
+                    count += len(batch.entries)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() is not grpc.StatusCode.NOT_FOUND:  # no such account: no entries
+                    raise
+        return count
+
+    async def capture(self, payment_id: str, account_id: str) -> LedgerItem | None:
+        """A payment's capture as it moved the account, if the ledger has it."""
+        try:
+            answer = await self._ledger.GetTransfer(
+                lpb.GetTransferRequest(transfer_id=f"{payment_id}:capture"), timeout=30
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() is grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+        transfer = answer.transfer
+        debit = sum(
+            p.amount.minor_units for p in transfer.postings if p.debit_account_id == account_id
+        )
+        credit = sum(
+            p.amount.minor_units for p in transfer.postings if p.credit_account_id == account_id
+        )
+        currency = transfer.postings[0].amount.currency_code if transfer.postings else "CNY"
+        moment = transfer.create_time.seconds
+        return LedgerItem(Kind.PAYMENT, payment_id, currency, debit, credit, moment, carried=True)
+
+    async def statement(self, channel: str, day: date) -> AsyncIterator[bytes]:
+        """The channel's statement file for the date, as the gateway fetches it."""
+        call = self._gateway.FetchChannelStatement(
+            gpb.FetchChannelStatementRequest(channel=channel, statement_date=date_to_proto(day)),
+            timeout=self._timeout,
+        )
+        try:
+            async for response in call:
+                yield response.chunk
+        except grpc.aio.AioRpcError as exc:
+            raise Unavailable(
+                "the channel's statement could not be fetched",
+                metadata={"channel": channel, "code": exc.code().name},
+            ) from exc
+
+
+class FileRecords(GrpcRecords):
+    """Our side from files prepared under root/<channel>/<date>/ (ours.csv, ledger_entries.csv)
+    in the engine's columns: for the benchmark, which writes millions of records straight into
+    files instead of through the gateway's and the ledger's APIs. The statement and flagged
+    payments still come from the gateway."""
+
+    def __init__(self, root: Path, gateway: grpc.aio.Channel, ledger: grpc.aio.Channel) -> None:
+        super().__init__(gateway, ledger)
+        self._root = root
+
+    def _copy(self, channel: str, day: date, name: str, path: Path) -> int:
+        source = self._root / channel / day.isoformat() / name
+        shutil.copyfile(source, path)
+        with source.open("rb") as lines:
+            return sum(1 for _ in lines) - 1
+
+    async def write_ours(self, channel: str, day: date, path: Path) -> int:
+        return self._copy(channel, day, "ours.csv", path)
+
+    async def write_entries(self, account_id: str, day: date, path: Path) -> int:
+        channel = account_id.split(".")[1]
+        return self._copy(channel, day, "ledger_entries.csv", path)
+
+    async def flagged(self, channel: str) -> list[tuple[date, OurItem]]:
+        return []

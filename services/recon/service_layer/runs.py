@@ -1,0 +1,362 @@
+"""Running a reconciliation of a channel's date, three ways, in hash buckets.
+
+The run stages its inputs as files (the day's bill lines out of recon's own schema, the
+gateway's records and the ledger's entries streamed from their APIs, and what earlier dates
+carried in), has the engine match them a bucket range at a time, then stores what differs and
+parks it in suspense. A date runs one run at a time; running it again finds the same
+differences (their ids derive from what differs), posts none twice, and resolves as matched
+those it no longer finds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from paysuite import accounts
+from paysuite.errors import DomainError, ErrorKind, RequestIdReused
+from paysuite.ids import new_id
+from recon.adapters import engine
+from recon.adapters.engine import EngineSettings
+from recon.domain.discrepancies import (
+    Action,
+    Discrepancy,
+    DiscrepancyState,
+    Resolution,
+    Resolve,
+    discrepancy,
+    resolution,
+    resolved,
+)
+from recon.domain.matching import CarryWindow, Finding, LedgerItem, OurItem, Outcome
+from recon.domain.model import Phase, ReconciliationRun, RunState
+from recon.domain.statement_totals import StatementImport
+from recon.domain.statements import StatementFormat
+from recon.service_layer import imports
+from recon.service_layer.imports import ReaderFactory
+from recon.service_layer.unit_of_work import StatementUnitOfWorkFactory, UnitOfWorkFactory
+
+_log = logging.getLogger(__name__)
+
+OUR_ZONE = ZoneInfo("Asia/Shanghai")  # the gateway's accounting date is this calendar day
+
+
+class StatementMissing(DomainError):
+    """No statement was imported for the date, and recon cannot fetch one for the channel."""
+
+    kind = ErrorKind.FAILED_PRECONDITION
+    reason = "STATEMENT_INVALID"
+
+
+class Records(Protocol):
+    """Our side of a channel's date (recon.adapters.records)."""
+
+    async def write_ours(self, channel: str, day: date, path: Path) -> int: ...
+
+    async def write_entries(self, account_id: str, day: date, path: Path) -> int: ...
+
+    async def flagged(self, channel: str) -> list[tuple[date, OurItem]]: ...
+
+    async def capture(self, payment_id: str, account_id: str) -> LedgerItem | None: ...
+
+    def statement(self, channel: str, day: date) -> AsyncIterator[bytes]: ...
+
+
+class Suspense(Protocol):
+    """The ledger's suspense account (recon.adapters.suspense)."""
+
+    async def open_accounts(self, channel: str, currencies: list[str]) -> None: ...
+
+    async def park(self, found: list[Discrepancy]) -> list[str]: ...
+
+    async def clear(self, found: Discrepancy, how: Resolution) -> None: ...
+
+
+class Spool(imports.Upload, Protocol):
+    def write(self, chunk: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    engine: EngineSettings
+    work_dir: Path
+    carry_seconds: int
+    formats: Mapping[str, StatementFormat]
+    bill_zones: Mapping[str, str]
+    failure_states: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunDeps:
+    uow: UnitOfWorkFactory
+    statements: StatementUnitOfWorkFactory
+    records: Records
+    suspense: Suspense
+    open_reader: ReaderFactory
+    new_spool: Callable[[], Spool]
+    clock: Callable[[], datetime]
+    config: RunConfig
+
+
+@dataclass(frozen=True, slots=True)
+class RunReconciliation:
+    request_id: str
+    channel: str
+    statement_date: date
+
+
+def window(config: RunConfig, channel: str, day: date) -> CarryWindow:
+    """The date's cut as the channel's bill and the gateway count days, and how near is near."""
+    bill_zone = ZoneInfo(config.bill_zones.get(channel, "Asia/Shanghai"))
+    following = day + timedelta(days=1)
+    return CarryWindow(
+        bill_cut=int(datetime.combine(following, time(), bill_zone).timestamp()),
+        our_cut=int(datetime.combine(following, time(), OUR_ZONE).timestamp()),
+        seconds=config.carry_seconds,
+    )
+
+
+async def run_reconciliation(deps: RunDeps, command: RunReconciliation) -> ReconciliationRun:
+    """A new run per request id; the same request id returns its run."""
+    async with deps.uow() as work:
+        previous = await work.repo.by_request_id(command.request_id)
+    if previous is not None:
+        if (previous.channel, previous.statement_date) != (command.channel, command.statement_date):
+            raise RequestIdReused("request_id was used for another run")
+        return previous
+    run = ReconciliationRun(
+        run_id=new_id("rec"),
+        request_id=command.request_id,
+        channel=command.channel,
+        statement_date=command.statement_date,
+        state=RunState.RUNNING,
+        created_at=deps.clock(),
+        buckets_total=deps.config.engine.buckets,
+        updated_at=deps.clock(),
+    )
+    async with deps.uow() as work:
+        if not await work.repo.add_run(run):
+            await work.rollback()
+            raced = await work.repo.by_request_id(command.request_id)
+            assert raced is not None
+            return raced
+        await work.commit()
+    try:
+        return await _reconcile(deps, run)
+    except Exception as exc:
+        failed = replace(run, state=RunState.FAILED, failure=str(exc)[:500] or type(exc).__name__)
+        await _save(deps, failed)
+        raise
+
+
+async def _save(deps: RunDeps, run: ReconciliationRun) -> ReconciliationRun:
+    run = replace(run, updated_at=deps.clock())
+    async with deps.uow() as work:
+        await work.repo.save_run(run)
+        await work.commit()
+    return run
+
+
+async def _statement(deps: RunDeps, channel: str, day: date) -> StatementImport:
+    """The date's bill: for a channel recon fetches statements of, fetched through the gateway
+    and imported (the same file as before is the import made already, a corrected one replaces
+    it); for another, the import made by ImportStatement."""
+    statement_format = deps.config.formats.get(channel)
+    if statement_format is None:
+        async with deps.statements() as work:
+            current = await work.repo.current_import(channel, day)
+        if current is None:
+            raise StatementMissing(
+                "no statement imported for the date: import the channel's bill first",
+                metadata={"channel": channel, "statement_date": day.isoformat()},
+            )
+        return current
+    spool = deps.new_spool()
+    try:
+        async for chunk in deps.records.statement(channel, day):
+            spool.write(chunk)
+        command = imports.ImportStatement(channel, statement_format, day)
+        imported, _ = await imports.import_statement(
+            deps.statements, deps.open_reader, command, spool, deps.clock
+        )
+    finally:
+        spool.close()
+    return imported
+
+
+async def _flagged_before(
+    deps: RunDeps, channel: str, day: date
+) -> tuple[list[OurItem], list[LedgerItem], list[str]]:
+    """Flagged payments of earlier dates, their captures on the receivable, and their ids (for
+    their bill lines): each run resolves them again until the gateway clears the flag."""
+    earlier = [item for when, item in await deps.records.flagged(channel) if when < day]
+    ledger = []
+    for item in earlier:
+        receivable = accounts.channel_receivable(channel, item.currency)
+        found = await deps.records.capture(item.key, receivable)
+        if found is not None:
+            ledger.append(found)
+    return earlier, ledger, [i.key for i in earlier]
+
+
+async def _stage(
+    deps: RunDeps, run: ReconciliationRun, folder: Path, returning: list[Discrepancy]
+) -> ReconciliationRun:
+    channel, day = run.channel, run.statement_date
+    imported = await _statement(deps, channel, day)
+    currencies = sorted({t.currency for t in imported.summary.totals} | {"CNY"})
+
+    async def bill_lines() -> None:
+        async with deps.statements() as lines:
+            await lines.repo.export_lines(imported, folder / engine.BILL_LINES)
+
+    async def entries() -> None:
+        for currency in currencies:
+            account = accounts.channel_receivable(channel, currency)
+            path = folder / f"ledger_entries-{currency}.csv"
+            await deps.records.write_entries(account, day, path)
+
+    async with deps.uow() as work:
+        carried = await work.repo.carried_into(channel, day)
+    flagged, flagged_ledger, flagged_ids = await _flagged_before(deps, channel, day)
+    async with deps.statements() as statements:
+        flagged_bill = await statements.repo.lines_of(
+            channel, day, flagged_ids, deps.config.failure_states
+        )
+    _, ours, _ = await asyncio.gather(
+        bill_lines(), deps.records.write_ours(channel, day, folder / engine.OURS), entries()
+    )
+    found = [(f, "") for f in carried] + [(d.finding, d.discrepancy_id) for d in returning]
+    engine.write_carried(
+        folder,
+        [*(replace(f.bill, carried=True, open_id=i) for f, i in found if f.bill), *flagged_bill],
+        [*(replace(f.ours, carried=True, open_id=i) for f, i in found if f.ours), *flagged],
+        [
+            *(replace(f.ledger, carried=True, open_id=i) for f, i in found if f.ledger),
+            *flagged_ledger,
+        ],
+    )
+    counts = await asyncio.to_thread(
+        engine.stage, folder, deps.config.engine, deps.config.failure_states
+    )
+    return replace(
+        run,
+        phase=Phase.MATCHING,
+        import_id=imported.import_id,
+        statement_rows=counts.bill,
+        our_records=ours,
+        ledger_records=counts.ledger,
+        carried_in=counts.carried_in,
+    )
+
+
+async def _match(deps: RunDeps, run: ReconciliationRun, folder: Path) -> ReconciliationRun:
+    """The ranges in worker processes; progress saved on the run as they finish."""
+    done = [0]
+    task = asyncio.create_task(
+        asyncio.to_thread(
+            engine.run_ranges, folder, deps.config.engine, lambda n: done.__setitem__(0, n)
+        )
+    )
+    shown = 0
+    while not task.done():
+        await asyncio.wait([task], timeout=0.5)
+        if done[0] != shown:
+            shown = done[0]
+            run = await _save(deps, replace(run, buckets_done=shown))
+    await task
+    return replace(run, buckets_done=run.buckets_total)
+
+
+async def _reconcile(deps: RunDeps, run: ReconciliationRun) -> ReconciliationRun:
+    channel, day = run.channel, run.statement_date
+    folder = deps.config.work_dir / run.run_id
+    async with deps.uow() as lock:
+        await lock.repo.lock_day(channel, day)
+        async with deps.uow() as work:
+            returning = await work.repo.returning(channel, day)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            run = await _stage(deps, run, folder, returning)
+            run = await _save(deps, run)
+            run = await _match(deps, run, folder)
+            findings, counts = await asyncio.to_thread(
+                engine.finish, folder, window(deps.config, channel, day)
+            )
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        run = await _save(deps, replace(run, phase=Phase.POSTING))
+        run = await _post(deps, run, findings, counts, returning)
+    return await _save(deps, replace(run, state=RunState.COMPLETED, phase=Phase.DONE))
+
+
+async def _post(
+    deps: RunDeps,
+    run: ReconciliationRun,
+    findings: list[Finding],
+    counts: dict[Outcome, int],
+    returning: list[Discrepancy],
+) -> ReconciliationRun:
+    """Stores what differs, parks what is new in suspense, resolves what matches now."""
+    channel, day, now = run.channel, run.statement_date, deps.clock()
+    found = {
+        d.discrepancy_id: d
+        for d in (discrepancy(channel, day, run.run_id, f, now) for f in findings)
+        if d.outcome.is_difference
+    }
+    came_back = {d.discrepancy_id: d for d in returning}
+    carried = [f for f in findings if f.outcome is Outcome.CARRIED]
+    async with deps.uow() as work:
+        known = {d.discrepancy_id: d for d in await work.repo.discrepancies_of(channel, day)}
+        known |= came_back
+        fresh = [d for i, d in found.items() if i not in known]
+        again = [i for i in found if i in known]
+        gone = [d for i, d in known.items() if i not in found and d.state is DiscrepancyState.OPEN]
+        await work.repo.add_discrepancies(fresh)
+        await work.repo.seen_again(again, run.run_id)
+        await work.repo.replace_carried(channel, day, carried)
+        await work.commit()
+    await deps.suspense.open_accounts(channel, sorted({d.currency for d in fresh}))
+    unposted = [*fresh, *(known[i] for i in again if not known[i].posted)]
+    parked = await deps.suspense.park(unposted)
+    async with deps.uow() as work:
+        await work.repo.mark_posted(parked)
+        await work.commit()
+    for gone_item in gone:
+        command = Resolve(
+            gone_item.discrepancy_id,
+            Action.MATCHED_LATER,
+            f"matched by run {run.run_id} of {day.isoformat()}",
+            business_reference=run.run_id,
+        )
+        how = resolution(gone_item, command, now, day)
+        assert how is not None
+        if gone_item.posted or gone_item.discrepancy_id in parked:
+            await deps.suspense.clear(gone_item, how)
+        async with deps.uow() as work:
+            await work.repo.resolve(resolved(gone_item, how), gone_item.clearing_transfer_id)
+            await work.commit()
+    # Open items that came back and still differ were reported on their own date already.
+    still_open = [f for f in findings if f.open_id and f.discrepancy_id(channel) == f.open_id]
+    shown = dict(counts)
+    for finding in still_open:
+        shown[finding.outcome] -= 1
+    return replace(
+        run,
+        counts={o: n for o, n in shown.items() if n},
+        discrepancies=len(found) - len(still_open),
+        posted=len([i for i in parked if i not in known or not known[i].posted]),
+        matched_later=len(gone),
+        flagged_resolved=len(
+            [f for f in findings if f.ours and f.ours.flagged and f.outcome is not Outcome.CARRIED]
+        ),
+    )
