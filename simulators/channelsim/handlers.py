@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import replace
@@ -20,7 +19,7 @@ from channelsim.protocol import (
     QueryRequest,
     answer,
 )
-from channelsim.responses import error_response, json_response, parse_body
+from channelsim.responses import error_response, json_response, logged_answer, parse_body
 from channelsim.state import STATE
 from channelsim.statement import render_statement
 from channelsim.store import FAIL, SUCCESS
@@ -71,22 +70,9 @@ async def pay(request: web.Request) -> web.Response:
     else:
         transaction = answered = existing
         event = "pay repeated"
-    result = answer(answered, time.time())
-    _log.info(
-        event,
-        extra={
-            "out_trade_no": transaction.out_trade_no,
-            "code": result["code"],
-            "amount": transaction.amount,
-        },
-    )
-    if state.dice.roll(faults.timeout_rate):
-        _log.info(
-            "injected timeout",
-            extra={"out_trade_no": transaction.out_trade_no, "sleep_ms": faults.timeout_sleep_ms},
-        )
-        await asyncio.sleep(faults.timeout_sleep_ms / 1000)
-    return json_response(result)
+    late = faults.timeout_sleep_ms if state.dice.roll(faults.timeout_rate) else 0
+    ids = {"out_trade_no": transaction.out_trade_no}
+    return await logged_answer(event, answer(answered, time.time()), ids, late_ms=late)
 
 
 async def query(request: web.Request) -> web.Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -22,7 +21,7 @@ from channelsim.protocol import (
     ReturnPayoutRequest,
     describe,
 )
-from channelsim.responses import error_response, json_response, parse_body
+from channelsim.responses import error_response, json_response, logged_answer, parse_body
 from channelsim.state import STATE, ChannelState
 
 _log = logging.getLogger(__name__)
@@ -88,22 +87,9 @@ async def pay(request: web.Request) -> web.Response:
     else:
         payout = existing
         event = "payout repeated"
-    result = payout.answer(time.time())
-    _log.info(
-        event,
-        extra={
-            "out_payout_no": payout.out_payout_no,
-            "code": result["code"],
-            "amount": payout.amount,
-        },
-    )
-    if state.dice.roll(faults.payout_timeout_rate):
-        _log.info(
-            "injected payout timeout",
-            extra={"out_payout_no": payout.out_payout_no, "sleep_ms": faults.timeout_sleep_ms},
-        )
-        await asyncio.sleep(faults.timeout_sleep_ms / 1000)
-    return json_response(result)
+    late = faults.timeout_sleep_ms if state.dice.roll(faults.payout_timeout_rate) else 0
+    ids = {"out_payout_no": payout.out_payout_no}
+    return await logged_answer(event, payout.answer(time.time()), ids, late_ms=late)
 
 
 async def query(request: web.Request) -> web.Response:

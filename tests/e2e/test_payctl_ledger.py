@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from typing import Any
 
 from devstack.stack import Stack
+from tests.e2e.payctl_run import payctl
 
 
 def _payctl(stack: Stack, *args: str) -> Any:
-    env = {**stack.env(), "LEDGER_ADDR": stack.config.addr("ledger")}
-    done = subprocess.run(
-        [sys.executable, "-m", "payctl", "ledger", *args, "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(done.stdout)
+    return payctl(stack, "ledger", *args)
 
 
 def _iso(value: dict[str, int]) -> str:

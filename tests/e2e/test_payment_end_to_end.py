@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC
@@ -25,6 +23,7 @@ from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.recon.v1 import recon_service_pb2 as rpb
 from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
 from paysuite.type.v1.money_pb2 import Money
+from tests.e2e.payctl_run import payctl
 from tests.helpers import eventually
 
 MERCHANT_ACCOUNT = f"merchant.{demo.MERCHANT_ID}.payable.CNY"
@@ -133,24 +132,7 @@ async def test_payment_credits_merchant_and_reconciles(stack: Stack) -> None:
 
 def _payctl(stack: Stack) -> Callable[..., dict[str, object]]:
     """Runs payctl as a process against the stack; its --json answer."""
-    env = {
-        **stack.env(),
-        "GATEWAY_ADDR": stack.config.addr("gateway"),
-        "LEDGER_ADDR": stack.config.addr("ledger"),
-    }
-
-    def run(*args: str) -> dict[str, object]:
-        done = subprocess.run(
-            [sys.executable, "-m", "payctl", *args, "--json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        return dict(json.loads(done.stdout))
-
-    return run
+    return lambda *args: dict(payctl(stack, *args))
 
 
 def test_payctl_pays_and_reads_balance(stack: Stack) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
 from devstack import demo
 from devstack.stack import Stack
+from tests.e2e.payctl_run import payctl
 from tests.integration.kyc_support import Person, bank_knows, fresh_card, fresh_person
 
 
@@ -25,16 +24,7 @@ def card() -> str:
 
 
 def _payctl(stack: Stack, *args: str) -> Any:
-    env = {**stack.env(), "IDENTITY_ADDR": stack.config.addr("identity")}
-    done = subprocess.run(
-        [sys.executable, "-m", "payctl", "user", *args, "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(done.stdout)
+    return payctl(stack, "user", *args)
 
 
 async def test_register_verify_and_read_limits_through_payctl(

@@ -4,9 +4,6 @@ withdraws to the bound card, the bank shows the payout, the wallet is debited on
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 from typing import Any
 
 import aiohttp
@@ -15,27 +12,11 @@ import asyncpg
 from devstack import demo
 from devstack.stack import Stack
 from paysuite.runtime.dsn import plain_postgres_url
-
-
-def _payctl(stack: Stack, *args: str) -> Any:
-    env = {
-        **stack.env(),
-        "GATEWAY_ADDR": stack.config.addr("gateway"),
-        "LEDGER_ADDR": stack.config.addr("ledger"),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "payctl", *args, "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(done.stdout)
+from tests.e2e.payctl_run import payctl
 
 
 async def _wallet(stack: Stack) -> int:
-    answer = await asyncio.to_thread(_payctl, stack, "balance", "--user", demo.USER_ID)
+    answer = await asyncio.to_thread(payctl, stack, "balance", "--user", demo.USER_ID)
     balance: int = answer["minor_units"]
     return balance
 
@@ -52,7 +33,7 @@ async def _bank_payouts(stack: Stack) -> list[dict[str, Any]]:
 
 async def test_a_user_tops_up_and_withdraws_to_the_bound_card(stack: Stack) -> None:
     top_up = await asyncio.to_thread(
-        _payctl,
+        payctl,
         stack,
         "pay",
         "--merchant",
@@ -68,7 +49,7 @@ async def test_a_user_tops_up_and_withdraws_to_the_bound_card(stack: Stack) -> N
     assert before >= 5_000
 
     withdrawal = await asyncio.to_thread(
-        _payctl, stack, "withdraw", "--user", demo.USER_ID, "--amount", "20.00"
+        payctl, stack, "withdraw", "--user", demo.USER_ID, "--amount", "20.00"
     )
     assert withdrawal["state"] == "STATE_SUCCEEDED", withdrawal
     withdrawal_id = withdrawal["withdrawal_id"]
@@ -103,6 +84,6 @@ async def test_a_user_tops_up_and_withdraws_to_the_bound_card(stack: Stack) -> N
     ]
     assert await _wallet(stack) == before - 2_000
 
-    listed = await asyncio.to_thread(_payctl, stack, "payouts", "--user", demo.USER_ID)
+    listed = await asyncio.to_thread(payctl, stack, "payouts", "--user", demo.USER_ID)
     [shown] = [p for p in listed["payouts"] if p["payout_id"] == withdrawal_id]
     assert (shown["state"], shown["purpose"]) == ("STATE_SUCCEEDED", "PAYOUT_PURPOSE_WITHDRAWAL")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import asyncpg
 import grpc
+import pytest
 
 from devstack import demo
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
@@ -29,6 +31,13 @@ CALM = {
     "error_rate": 0,
 }
 OPEN = (ppb.Payout.STATE_PROCESSING, ppb.Payout.STATE_UNKNOWN)
+
+
+@pytest.fixture(autouse=True)
+async def calm_bank(bank_url: str) -> AsyncIterator[None]:
+    """Import it into a test module to turn the bank's payout faults off after each test."""
+    yield
+    await bank_admin(bank_url, "POST", "/_admin/faults", CALM)
 
 
 def cny(minor_units: int) -> Money:

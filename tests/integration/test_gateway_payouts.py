@@ -4,7 +4,6 @@ paid from the merchant's payable to its bank account, refused, returned, listed.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 
 import asyncpg
 import grpc
@@ -21,11 +20,11 @@ from paysuite.runtime.grpc_errors import error_reason, field_violations
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from tests.helpers import eventually
 from tests.integration.conftest import Replica
-from tests.integration.payout_support import (
-    CALM,
+from tests.integration.payout_support import (  # noqa: F401 (calm_bank: a fixture)
     account,
     bank_admin,
     bank_payouts,
+    calm_bank,
     cny,
     ledger_transfers,
 )
@@ -35,12 +34,6 @@ CLOSED = ppb.PayeeAccount(account_no="6222020200110000", account_name="Gone Ltd"
 PAID = {":hold": "pending_posted", ":payout": "posted", ":payout-fee": "posted"}
 VOIDED = {":hold": "voided", ":void": "voided"}
 OWED = 50_000
-
-
-@pytest.fixture(autouse=True)
-async def calm_bank(bank_url: str) -> AsyncIterator[None]:
-    yield
-    await bank_admin(bank_url, "POST", "/_admin/faults", CALM)
 
 
 @pytest.fixture

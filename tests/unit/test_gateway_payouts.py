@@ -244,7 +244,7 @@ def test_request_hashes_tell_a_retry_from_another_request() -> None:
     assert ask.request_hash() != replace(ask, card_id="").request_hash()
     settle = CreateSettlementPayout("r-1", "M1", Money("CNY", 100), "6222020200112345", "Shop")
     assert settle.request_hash() != replace(settle, account_no="6222020200112346").request_hash()
-    assert settle.masked_account == "****2345"
+    assert (settle.payee, settle.owner_id) == ("****2345", "M1")
 
 
 def test_message_kinds_say_what_they_settle() -> None:

@@ -94,7 +94,16 @@ class CreateSettlementPayout:
         )
 
     @property
-    def masked_account(self) -> str:
+    def purpose(self) -> PayoutPurpose:
+        return PayoutPurpose.SETTLEMENT
+
+    @property
+    def owner_id(self) -> str:
+        return self.merchant_id
+
+    @property
+    def payee(self) -> str:
+        """The account as a payout keeps it: masked."""
         return "****" + self.account_no[-4:]
 
 
@@ -107,6 +116,19 @@ class CreateWithdrawal:
     amount: Money
     card_id: str = ""
     auth_factors: int = 1
+
+    @property
+    def purpose(self) -> PayoutPurpose:
+        return PayoutPurpose.WITHDRAWAL
+
+    @property
+    def owner_id(self) -> str:
+        return self.user_id
+
+    @property
+    def payee(self) -> str:
+        """The card asked for; the default card (named by identity later) when empty."""
+        return self.card_id
 
     def request_hash(self) -> str:
         return _digest(
@@ -156,6 +178,31 @@ class Payout:
     @property
     def payouts_account(self) -> str:
         return accounts.channel_payouts(self.channel, self.amount.currency)
+
+    @classmethod
+    def start(
+        cls,
+        command: CreateSettlementPayout | CreateWithdrawal,
+        payout_id: str,
+        channel: str,
+        trace_id: str,
+        now: datetime,
+    ) -> Payout:
+        """A new payout of the command on the channel, processing until the bank answers."""
+        return cls(
+            payout_id=payout_id,
+            request_id=command.request_id,
+            request_hash=command.request_hash(),
+            purpose=command.purpose,
+            owner_id=command.owner_id,
+            amount=command.amount,
+            channel=channel,
+            payee=command.payee,
+            state=PayoutState.PROCESSING,
+            trace_id=trace_id,
+            created_at=now,
+            updated_at=now,
+        )
 
     def _moved(self, state: PayoutState, now: datetime, **changes: Any) -> Payout:
         if not self.state.open:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from opentelemetry import context as otel_context
@@ -90,6 +90,25 @@ def _traced_batch(name: str, messages: Sequence[OutboxMessage]) -> Iterator[None
         attributes={"paysuite.outbox.messages": len(messages)},
     ):
         yield
+
+
+def _refused(
+    messages: Sequence[OutboxMessage],
+    results: Mapping[str, str],
+    landed: Callable[[OutboxMessage], set[str]],
+) -> dict[int, str]:
+    """The error of each message the ledger did not take (its result is not one that `landed`
+    allows for it), by outbox id; each is logged."""
+    errors = {}
+    for message in messages:
+        result = results.get(message.idempotency_key, "MISSING")
+        if result not in landed(message):
+            _log.error(
+                "ledger refused a posting",
+                extra={"transfer_id": message.idempotency_key, "result": result},
+            )
+            errors[message.outbox_id] = f"ledger refused: {result}"
+    return errors
 
 
 class OutboxRelay:
@@ -176,16 +195,7 @@ class OutboxRelay:
                 results = await self._ledger.post([_transfer(m) for m in messages])
             except Unavailable as exc:
                 return {m.outbox_id: f"ledger_transfer undelivered: {exc}" for m in messages}
-        errors = {}
-        for message in messages:
-            result = results.get(message.idempotency_key, "MISSING")
-            if result not in _POSTED:
-                _log.error(
-                    "ledger refused a posting",
-                    extra={"transfer_id": message.idempotency_key, "result": result},
-                )
-                errors[message.outbox_id] = f"ledger refused: {result}"
-        return errors
+        return _refused(messages, results, lambda _: _POSTED)
 
     async def _settle_holds(self, messages: Sequence[OutboxMessage]) -> dict[int, str]:
         """Posts or voids payouts' holds; a void finding no hold (it was never made, or refused)
@@ -205,17 +215,12 @@ class OutboxRelay:
                 results = await self._ledger.settle_holds(settlements)
             except Unavailable as exc:
                 return {m.outbox_id: f"hold undelivered: {exc}" for m in messages}
-        errors = {}
-        for message, settlement in zip(messages, settlements, strict=True):
-            result = results.get(message.idempotency_key, "MISSING")
-            done = _POSTED if settlement.post else _POSTED | _NOTHING_HELD
-            if result not in done:
-                _log.error(
-                    "ledger refused to settle a hold",
-                    extra={"transfer_id": message.idempotency_key, "result": result},
-                )
-                errors[message.outbox_id] = f"ledger refused: {result}"
-        return errors
+        posts = {s.transfer_id for s in settlements if s.post}
+        return _refused(
+            messages,
+            results,
+            lambda m: _POSTED if m.idempotency_key in posts else _POSTED | _NOTHING_HELD,
+        )
 
     async def _settle(self, messages: Sequence[OutboxMessage]) -> dict[int, str]:
         if not messages:

@@ -17,9 +17,9 @@ from opentelemetry import trace
 from gateway.domain.errors import MerchantNotFound, PayoutNotFound, RequestIdReused
 from gateway.domain.payouts import (
     CreateSettlementPayout,
+    CreateWithdrawal,
     Payout,
     PayoutChange,
-    PayoutPurpose,
     PayoutState,
     decide,
     hold_key,
@@ -32,7 +32,6 @@ from gateway.service_layer.outbox import current_traceparent
 from gateway.service_layer.payments import RECOVERY_QUERY_DELAY
 from paysuite.errors import Unavailable
 from paysuite.ids import new_id
-from paysuite.money import Money
 from paysuite.runtime.telemetry import current_trace_id
 
 _log = logging.getLogger(__name__)
@@ -49,37 +48,6 @@ _HOLD_REFUSALS = {
 _HELD = {"PENDING", "EXISTS"}
 
 
-def new_payout(
-    deps: PaymentDeps,
-    request: tuple[str, str],
-    purpose: PayoutPurpose,
-    owner_id: str,
-    amount: Money,
-    payee: str,
-) -> Payout:
-    """A payout to record on the payout channel: `request` is its request id and hash."""
-    if deps.payouts_on(deps.payout_channel) is None:
-        raise Unavailable(
-            "no payout channel is configured", metadata={"channel": deps.payout_channel}
-        )
-    now = deps.clock()
-    request_id, request_hash = request
-    return Payout(
-        payout_id=new_id("po"),
-        request_id=request_id,
-        request_hash=request_hash,
-        purpose=purpose,
-        owner_id=owner_id,
-        amount=amount,
-        channel=deps.payout_channel,
-        payee=payee,
-        state=PayoutState.PROCESSING,
-        trace_id=current_trace_id(),
-        created_at=now,
-        updated_at=now,
-    )
-
-
 async def load_payout(deps: PaymentDeps, payout_id: str) -> Payout:
     async with deps.session() as stores:
         payout = await stores.payouts.get(payout_id)
@@ -88,11 +56,20 @@ async def load_payout(deps: PaymentDeps, payout_id: str) -> Payout:
     return payout
 
 
-async def record_payout(deps: PaymentDeps, payout: Payout) -> tuple[Payout, bool]:
-    """Stores the new payout (asked about later should nothing answer it, a crash); or returns
-    the payout its request id created before: (payout, created)."""
+async def record_payout(
+    deps: PaymentDeps, command: CreateSettlementPayout | CreateWithdrawal
+) -> tuple[Payout, bool]:
+    """Stores a new payout of the command on the payout channel (asked about later should
+    nothing answer it, a crash); or returns the payout its request id created before:
+    (payout, created)."""
+    if deps.payouts_on(deps.payout_channel) is None:
+        raise Unavailable(
+            "no payout channel is configured", metadata={"channel": deps.payout_channel}
+        )
+    now = deps.clock()
+    payout = Payout.start(command, new_id("po"), deps.payout_channel, current_trace_id(), now)
     async with deps.session() as stores:
-        if await stores.payouts.record(payout, payout.created_at + RECOVERY_QUERY_DELAY):
+        if await stores.payouts.record(payout, now + RECOVERY_QUERY_DELAY):
             _annotate(payout)
             return payout, True
         existing = await stores.payouts.by_request_id(payout.request_id)
@@ -212,17 +189,7 @@ async def create_settlement_payout(deps: PaymentDeps, command: CreateSettlementP
         merchant = await stores.merchants.get(command.merchant_id)
     if merchant is None:
         raise MerchantNotFound("merchant not found", metadata={"merchant_id": command.merchant_id})
-    payout, created = await record_payout(
-        deps,
-        new_payout(
-            deps,
-            (command.request_id, command.request_hash()),
-            PayoutPurpose.SETTLEMENT,
-            command.merchant_id,
-            command.amount,
-            command.masked_account,
-        ),
-    )
+    payout, created = await record_payout(deps, command)
     if not created:
         return payout
     instruction = PayoutInstruction(

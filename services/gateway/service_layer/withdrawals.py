@@ -15,7 +15,6 @@ from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.payouts import (
     hold_and_pay,
     load_payout,
-    new_payout,
     record_payout,
     refuse_payout,
 )
@@ -23,17 +22,7 @@ from paysuite.errors import Unavailable
 
 
 async def create_withdrawal(deps: PaymentDeps, command: CreateWithdrawal) -> Payout:
-    payout, created = await record_payout(
-        deps,
-        new_payout(
-            deps,
-            (command.request_id, command.request_hash()),
-            PayoutPurpose.WITHDRAWAL,
-            command.user_id,
-            command.amount,
-            command.card_id,
-        ),
-    )
+    payout, created = await record_payout(deps, command)
     if not created:
         return payout
     try:

@@ -4,7 +4,6 @@ volume: the payment aggregate, each change of it one guarded statement."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -13,6 +12,7 @@ import asyncpg
 
 from gateway.adapters.store import rows
 from gateway.adapters.store.outbox import enqueue_from, message_columns
+from gateway.adapters.store.query_schedule import ScheduledQueries
 from gateway.domain.answers import Change
 from gateway.domain.attempts import ChannelAttempt
 from gateway.domain.model import Payment, PaymentState
@@ -148,7 +148,10 @@ def _changeable(payment: Payment) -> tuple[Any, ...]:
     )
 
 
-class PaymentStore:
+class PaymentStore(ScheduledQueries):
+    _table = "payments"
+    _key = "payment_id"
+
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._conn = connection
 
@@ -258,37 +261,6 @@ class PaymentStore:
                 merchant_order_no,
             )
         )
-
-    async def schedule_query(
-        self, payment_id: str, at: datetime | None, attempts: int, hand_over: bool = False
-    ) -> None:
-        await self._conn.execute(
-            "UPDATE payments SET next_query_at = $2, query_attempts = $3, "
-            "needs_reconciliation = $4, version = version + 1 WHERE payment_id = $1",
-            payment_id,
-            at,
-            attempts,
-            hand_over,
-        )
-
-    async def due_for_query(
-        self, now: datetime, limit: int, channels: Sequence[str]
-    ) -> list[tuple[str, int]]:
-        """Unresolved payments on these channels whose next query is due; other janitors skip
-        them."""
-        found = await self._conn.fetch(
-            """
-            SELECT payment_id, query_attempts FROM payments
-            WHERE channel = ANY($3::text[]) AND state IN ('processing', 'unknown')
-              AND NOT needs_reconciliation AND next_query_at <= $1
-            ORDER BY next_query_at LIMIT $2
-            FOR UPDATE SKIP LOCKED
-            """,
-            now,
-            limit,
-            list(channels),
-        )
-        return [(r["payment_id"], r["query_attempts"]) for r in found]
 
     async def duplicates_to_refund(self, limit: int) -> list[Payment]:
         """Duplicate payments whose automatic refund was never reserved (a crash between)."""

@@ -3,13 +3,13 @@ written with the outbox messages it causes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
 
 from gateway.adapters.store import rows
 from gateway.adapters.store.outbox import enqueue_from, message_columns
+from gateway.adapters.store.query_schedule import ScheduledQueries
 from gateway.domain.payouts import Payout, PayoutChange, PayoutPurpose, PayoutState
 
 _RECORD = """
@@ -41,7 +41,10 @@ SELECT count(*) FROM upd
 """
 
 
-class PayoutStore:
+class PayoutStore(ScheduledQueries):
+    _table = "payouts"
+    _key = "payout_id"
+
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._conn = connection
 
@@ -101,37 +104,6 @@ class PayoutStore:
             f"SELECT {rows.PAYOUT_COLUMNS} FROM payouts WHERE request_id = $1", request_id
         )
         return rows.payout(row) if row else None
-
-    async def due_for_query(
-        self, now: datetime, limit: int, channels: Sequence[str]
-    ) -> list[tuple[str, int]]:
-        """Unresolved payouts on these channels whose next query is due; other janitors skip
-        them."""
-        found = await self._conn.fetch(
-            """
-            SELECT payout_id, query_attempts FROM payouts
-            WHERE channel = ANY($3::text[]) AND state IN ('processing', 'unknown')
-              AND NOT needs_reconciliation AND next_query_at <= $1
-            ORDER BY next_query_at LIMIT $2
-            FOR UPDATE SKIP LOCKED
-            """,
-            now,
-            limit,
-            list(channels),
-        )
-        return [(r["payout_id"], r["query_attempts"]) for r in found]
-
-    async def schedule_query(
-        self, payout_id: str, at: datetime | None, attempts: int, hand_over: bool = False
-    ) -> None:
-        await self._conn.execute(
-            "UPDATE payouts SET next_query_at = $2, query_attempts = $3, "
-            "needs_reconciliation = $4, version = version + 1 WHERE payout_id = $1",
-            payout_id,
-            at,
-            attempts,
-            hand_over,
-        )
 
     async def list_payouts(
         self,
