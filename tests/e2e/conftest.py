@@ -26,6 +26,12 @@ def free_ports(names: list[str]) -> dict[str, int]:
     return ports
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that cut the ledger's day ahead of the clock run after those that reconcile
+    today's payments on the same suite: from then on its postings fall on tomorrow's date."""
+    items.sort(key=lambda item: item.get_closest_marker("moves_business_date") is not None)
+
+
 async def _seed(suite: Stack) -> None:
     """Seeds as `make run` does, through the services' APIs."""
     await seed.seed_ledger(suite.config.addr("ledger"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from devstack.stack import Stack
 from tests.e2e.payctl_run import payctl
 
@@ -16,6 +18,7 @@ def _iso(value: dict[str, int]) -> str:
     return f"{value['year']:04d}-{value['month']:02d}-{value['day']:02d}"
 
 
+@pytest.mark.moves_business_date
 def test_day_cut_day_end_and_trial_balance_through_payctl(stack: Stack) -> None:
     before = _iso(_payctl(stack, "business-date")["business_date"])
     cut = _payctl(stack, "day-cut", "--expect", before)
