@@ -58,3 +58,9 @@ bench: $(STAMP)
 .PHONY: bench-ledger
 bench-ledger: $(STAMP)
 	$(BIN)/python scripts/bench_ledger.py $(BENCH_ARGS)
+
+## Reconciliation of 1 and 10 million rows through the recon service against a naive Postgres
+## FULL OUTER JOIN, planted differences checked (BENCH_ARGS=--quick: 100k rows); see docs/benchmarks.md.
+.PHONY: bench-recon
+bench-recon: $(STAMP)
+	$(BIN)/python scripts/bench_recon.py $(BENCH_ARGS)

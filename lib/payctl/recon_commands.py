@@ -1,8 +1,12 @@
-"""payctl recon commands: import a channel's statement file."""
+"""payctl recon commands: import a channel's statement file, run a reconciliation, list runs
+and discrepancies (and the open ones' aging), resolve a discrepancy."""
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import sys
+import uuid
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,7 +21,9 @@ from payctl.output import emit
 from paysuite.recon.v1 import recon_service_pb2 as rpb
 from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
 
-recon_app = typer.Typer(help="Reconciliation: channel statement files.", no_args_is_help=True)
+recon_app = typer.Typer(
+    help="Reconciliation: statement files, runs, discrepancies.", no_args_is_help=True
+)
 
 ReconOption = Annotated[str, typer.Option(envvar="RECON_ADDR", help="recon host:port")]
 
@@ -194,3 +200,272 @@ def import_statement(
 
     data = import_summary(run(call))
     emit(data, as_json, describe_import(data))
+
+
+OUTCOME_NAMES = {
+    v.number: v.name.removeprefix("MATCH_OUTCOME_").lower()
+    for v in rpb.MatchOutcome.DESCRIPTOR.values
+    if v.number
+}
+ACTIONS = {
+    "refund": rpb.RESOLUTION_ACTION_REFUND,
+    "supplementary-order": rpb.RESOLUTION_ACTION_SUPPLEMENTARY_ORDER,
+    "write-off": rpb.RESOLUTION_ACTION_WRITE_OFF,
+}
+ACTION_NAMES = {
+    v.number: v.name.removeprefix("RESOLUTION_ACTION_").lower()
+    for v in rpb.ResolutionAction.DESCRIPTOR.values
+}
+AGES = ((1, "0-1 days"), (7, "2-7 days"), (30, "8-30 days"))
+
+
+def run_summary(run_message: rpb.ReconciliationRun) -> dict[str, Any]:
+    return {
+        "run_id": run_message.run_id,
+        "channel": run_message.channel,
+        "statement_date": format_date(run_message.statement_date),
+        "state": rpb.ReconciliationRun.State.Name(run_message.state).removeprefix("STATE_").lower(),
+        "phase": rpb.ReconciliationRun.Phase.Name(run_message.phase).removeprefix("PHASE_").lower(),
+        "buckets_done": run_message.buckets_done,
+        "buckets_total": run_message.buckets_total,
+        "statement_rows": run_message.statement_rows,
+        "our_records": run_message.our_records,
+        "ledger_records": run_message.ledger_records,
+        "carried_in": run_message.carried_in,
+        "outcomes": {OUTCOME_NAMES[c.outcome]: c.count for c in run_message.outcome_counts},
+        "discrepancies": run_message.discrepancies,
+        "posted": run_message.posted,
+        "matched_later": run_message.matched_later,
+        "flagged_resolved": run_message.flagged_resolved,
+        "failure": run_message.failure,
+        "import_id": run_message.import_id,
+    }
+
+
+def describe_run(data: dict[str, Any]) -> str:
+    head = f"{data['run_id']} {data['channel']} {data['statement_date']} {data['state']}"
+    outcomes = ", ".join(f"{n} {name}" for name, n in data["outcomes"].items()) or "nothing"
+    lines = [
+        head,
+        f"  bill {data['statement_rows']} lines, gateway {data['our_records']} records, "
+        f"ledger {data['ledger_records']} postings, {data['carried_in']} carried in",
+        f"  {outcomes}",
+        f"  {data['discrepancies']} discrepancies ({data['posted']} parked now), "
+        f"{data['matched_later']} matched later, {data['flagged_resolved']} flagged resolved",
+    ]
+    if data["failure"]:
+        lines.append(f"  failed: {data['failure']}")
+    return "\n".join(lines)
+
+
+def _money(message: Any) -> str | None:
+    return (
+        format_units(message.minor_units, message.currency_code) if message.currency_code else None
+    )
+
+
+def discrepancy_summary(found: rpb.Discrepancy) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "discrepancy_id": found.discrepancy_id,
+        "channel": found.channel,
+        "statement_date": format_date(found.statement_date),
+        "outcome": OUTCOME_NAMES.get(found.outcome, ""),
+        "kind": rpb.TransactionKind.Name(found.kind).removeprefix("TRANSACTION_KIND_").lower(),
+        "transaction_id": found.transaction_id,
+        "channel_transaction_id": found.channel_transaction_id,
+        "statement_amount": _money(found.statement_amount),
+        "our_amount": _money(found.our_amount),
+        "ledger_amount": _money(found.ledger_amount),
+        "statement_fee": _money(found.statement_fee),
+        "our_fee": _money(found.our_fee),
+        "our_state": found.our_state,
+        "flagged": found.flagged,
+        "suspense_amount": _money(found.suspense_amount),
+        "suspense_item_id": found.suspense_item_id,
+        "state": rpb.Discrepancy.State.Name(found.state).removeprefix("STATE_").lower(),
+    }
+    if found.HasField("resolution"):
+        data["resolution"] = {
+            "action": ACTION_NAMES[found.resolution.action],
+            "reason": found.resolution.reason,
+            "approver": found.resolution.approver,
+            "business_reference": found.resolution.business_reference,
+            "counter_account_id": found.resolution.counter_account_id,
+        }
+    return data
+
+
+def describe_discrepancy(data: dict[str, Any]) -> str:
+    text = (
+        f"{data['discrepancy_id']} {data['statement_date']} {data['outcome']} {data['kind']} "
+        f"{data['transaction_id']} suspense {data['suspense_amount']} {data['state']}"
+    )
+    if "resolution" in data:
+        text += f" ({data['resolution']['action']})"
+    return text
+
+
+def aging(items: list[dict[str, Any]], today: date) -> dict[str, dict[str, dict[str, int]]]:
+    """Open items counted by age, channel and kind (outcome)."""
+    report: dict[str, dict[str, dict[str, int]]] = {}
+    for item in items:
+        days = (today - date.fromisoformat(item["statement_date"])).days
+        age = next((label for limit, label in AGES if days <= limit), "over 30 days")
+        by_channel = report.setdefault(age, {}).setdefault(item["channel"], {})
+        by_channel[item["outcome"]] = by_channel.get(item["outcome"], 0) + 1
+    return report
+
+
+def _recon(address: str) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(address)
+
+
+@recon_app.command("run")
+def run_reconciliation(
+    channel: Annotated[str, typer.Option(help="channel to reconcile")],
+    day: Annotated[
+        str | None, typer.Option("--date", help="statement date YYYY-MM-DD (default: yesterday)")
+    ] = None,
+    request_id: Annotated[str, typer.Option(help="idempotency id (default: a new one)")] = "",
+    recon: ReconOption = "localhost:50054",
+    as_json: JsonOption = False,
+) -> None:
+    """Reconciles a channel's date three ways; shows progress while it runs."""
+    statement_date = parse_date(day or (date.today() - timedelta(days=1)).isoformat(), "--date")
+    request = rpb.RunReconciliationRequest(
+        request_id=request_id or f"payctl-{uuid.uuid4().hex}",
+        channel=channel,
+        statement_date=statement_date,
+    )
+
+    async def call() -> rpb.RunReconciliationResponse:
+        async with _recon(recon) as grpc_channel:
+            stub = rpb_grpc.ReconServiceStub(grpc_channel)
+            task = asyncio.ensure_future(stub.RunReconciliation(request, timeout=3600))
+            shown = ""
+            while not task.done():
+                await asyncio.wait([task], timeout=1.0)
+                if task.done() or as_json:
+                    continue
+                listed = await stub.ListRuns(
+                    rpb.ListRunsRequest(channel=channel, statement_date=statement_date, page_size=1)
+                )
+                if listed.runs and listed.runs[0].state == rpb.ReconciliationRun.STATE_RUNNING:
+                    current = listed.runs[0]
+                    phase = rpb.ReconciliationRun.Phase.Name(current.phase)
+                    line = f"{phase.removeprefix('PHASE_').lower()} "
+                    line += f"{current.buckets_done}/{current.buckets_total} buckets"
+                    if line != shown:
+                        sys.stderr.write(f"\r{line}")
+                        shown = line
+            if shown:
+                sys.stderr.write("\n")
+            return await task
+
+    data = run_summary(run(call).run)
+    emit(data, as_json, describe_run(data))
+
+
+@recon_app.command("runs")
+def list_runs(
+    channel: Annotated[str, typer.Option(help="only this channel's runs")] = "",
+    day: Annotated[str | None, typer.Option("--date", help="only runs of this date")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many runs")] = 20,
+    recon: ReconOption = "localhost:50054",
+    as_json: JsonOption = False,
+) -> None:
+    """Lists reconciliation runs, newest first."""
+    request = rpb.ListRunsRequest(channel=channel, page_size=min(limit, 500))
+    if day:
+        request.statement_date.CopyFrom(parse_date(day, "--date"))
+
+    async def call() -> rpb.ListRunsResponse:
+        async with _recon(recon) as grpc_channel:
+            return await rpb_grpc.ReconServiceStub(grpc_channel).ListRuns(request)
+
+    runs = [run_summary(r) for r in run(call).runs[:limit]]
+    emit({"runs": runs}, as_json, "\n".join(describe_run(r) for r in runs) or "no runs")
+
+
+@recon_app.command("list")
+def list_discrepancies(
+    channel: Annotated[str, typer.Option(help="only this channel's")] = "",
+    day: Annotated[str | None, typer.Option("--date", help="only those of this date")] = None,
+    outcome: Annotated[str, typer.Option(help="only this outcome, e.g. long, short")] = "",
+    open_only: Annotated[bool, typer.Option("--open", help="only open ones")] = False,
+    report: Annotated[
+        bool, typer.Option("--aging", help="open items by age, channel, kind")
+    ] = False,
+    recon: ReconOption = "localhost:50054",
+    as_json: JsonOption = False,
+) -> None:
+    """Lists discrepancies (all pages), or with --aging the open ones' aging report."""
+    outcomes = {name: number for number, name in OUTCOME_NAMES.items()}
+    if outcome and outcome not in outcomes:
+        raise typer.BadParameter(f"one of {', '.join(outcomes)}", param_hint="--outcome")
+    request = rpb.ListDiscrepanciesRequest(channel=channel, page_size=1000)
+    if outcome:
+        request.outcome = outcomes[outcome]  # type: ignore[assignment]
+    if open_only or report:
+        request.state = rpb.Discrepancy.STATE_OPEN
+    if day:
+        request.statement_date.CopyFrom(parse_date(day, "--date"))
+
+    async def call() -> list[rpb.Discrepancy]:
+        found: list[rpb.Discrepancy] = []
+        async with _recon(recon) as grpc_channel:
+            stub = rpb_grpc.ReconServiceStub(grpc_channel)
+            while True:
+                page = await stub.ListDiscrepancies(request)
+                found += page.discrepancies
+                if not page.next_page_token:
+                    return found
+                request.page_token = page.next_page_token
+
+    items = [discrepancy_summary(d) for d in run(call)]
+    if report:
+        table = aging(items, date.today())
+        lines = [
+            f"{age:>12}  {ch:<16} {kind:<16} {n}"
+            for age, channels in table.items()
+            for ch, kinds in sorted(channels.items())
+            for kind, n in sorted(kinds.items())
+        ]
+        emit({"aging": table}, as_json, "\n".join(lines) or "no open items")
+        return
+    emit(
+        {"discrepancies": items},
+        as_json,
+        "\n".join(describe_discrepancy(i) for i in items) or "no discrepancies",
+    )
+
+
+@recon_app.command("resolve")
+def resolve_discrepancy(
+    discrepancy_id: Annotated[str, typer.Argument(help="the discrepancy")],
+    action: Annotated[str, typer.Option(help="refund, supplementary-order or write-off")],
+    reason: Annotated[str, typer.Option(help="why, in words")],
+    approver: Annotated[str, typer.Option(help="who approved it (a write-off needs one)")] = "",
+    reference: Annotated[str, typer.Option(help="the business record, e.g. a refund no.")] = "",
+    merchant: Annotated[str, typer.Option(help="supplementary order: the merchant")] = "",
+    recon: ReconOption = "localhost:50054",
+    as_json: JsonOption = False,
+) -> None:
+    """Resolves (核销) a discrepancy by a business action, clearing its suspense item."""
+    if action not in ACTIONS:
+        raise typer.BadParameter(f"one of {', '.join(ACTIONS)}", param_hint="--action")
+    request = rpb.ResolveDiscrepancyRequest(
+        discrepancy_id=discrepancy_id,
+        action=ACTIONS[action],
+        reason=reason,
+        approver=approver,
+        business_reference=reference,
+        merchant_id=merchant,
+    )
+
+    async def call() -> rpb.ResolveDiscrepancyResponse:
+        async with _recon(recon) as grpc_channel:
+            return await rpb_grpc.ReconServiceStub(grpc_channel).ResolveDiscrepancy(request)
+
+    data = discrepancy_summary(run(call).discrepancy)
+    emit(data, as_json, describe_discrepancy(data))

@@ -36,15 +36,22 @@ def _tail(path: Path, lines: int = 40) -> str:
 class LedgerProcess:
     """`python -m ledger` with the dev environment the suite's launcher gives it."""
 
-    def __init__(self, database_url: str, work_dir: Path, extra_env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        work_dir: Path,
+        extra_env: dict[str, str],
+        service: str = "ledger",
+    ) -> None:
+        self.service = service
         self.port = free_port()
         self.address = f"localhost:{self.port}"
-        self.log_path = work_dir / "ledger.log"
+        self.log_path = work_dir / f"{service}.log"
         self._env = {
             **os.environ,
             "PAYSUITE_ENV": "dev",
             "DATABASE_URL": database_url,
-            "LEDGER_PORT": str(self.port),
+            f"{service.upper()}_PORT": str(self.port),
             "PAYSUITE_TRACES_FILE": str(work_dir / "traces.jsonl"),
             "PYTHONUNBUFFERED": "1",
             **extra_env,
@@ -56,7 +63,7 @@ class LedgerProcess:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "ledger",
+            self.service,
             "migrate",
             env=self._env,
             stdout=asyncio.subprocess.PIPE,
@@ -65,14 +72,16 @@ class LedgerProcess:
         output, _ = await process.communicate()
         if process.returncode != 0:
             tail = output.decode(errors="replace")[-3000:]
-            raise LedgerStartError(f"python -m ledger migrate exited {process.returncode}:\n{tail}")
+            raise LedgerStartError(
+                f"python -m {self.service} migrate exited {process.returncode}:\n{tail}"
+            )
 
     async def start(self, timeout: float = 60.0) -> None:
         self._log = self.log_path.open("ab")
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "ledger",
+            self.service,
             env=self._env,
             stdout=self._log,
             stderr=self._log,
@@ -83,7 +92,7 @@ class LedgerProcess:
         except TimeoutError as exc:
             await self.stop()
             raise LedgerStartError(
-                f"ledger not SERVING within {timeout:.0f}s; log {self.log_path}:\n"
+                f"{self.service} not SERVING within {timeout:.0f}s; log {self.log_path}:\n"
                 f"{_tail(self.log_path)}"
             ) from exc
 
@@ -94,7 +103,7 @@ class LedgerProcess:
     def check_alive(self) -> None:
         if self._process is not None and self._process.returncode is not None:
             raise LedgerStartError(
-                f"ledger exited with {self._process.returncode}; log {self.log_path}:\n"
+                f"{self.service} exited with {self._process.returncode}; log {self.log_path}:\n"
                 f"{_tail(self.log_path)}"
             )
 

@@ -88,8 +88,8 @@ def run_engine(
     """Everything as carried input files (the run's raw inputs empty): the engine's answer."""
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        engine.write_csv(folder / engine.BILL_LINES, engine.BILL_LINE_COLUMNS, [])
-        engine.write_csv(folder / engine.OURS, engine.OURS_COLUMNS, [])
+        engine.write_csv(folder / "bill_lines.csv", engine.BILL_LINE_COLUMNS, [])
+        engine.write_csv(folder / "ours.csv", engine.OURS_COLUMNS, [])
         engine.write_csv(folder / "ledger_entries.csv", engine.LEDGER_ENTRY_COLUMNS, [])
         engine.write_carried(folder, day_bills, day_ours, day_ledger)
         engine.stage(folder, config, FAILED)

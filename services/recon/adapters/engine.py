@@ -37,8 +37,8 @@ from recon.domain.matching import (
     Outcome,
 )
 
-BILL_LINES = "bill_lines.csv"  # statement lines as recon stores them (fee in minor units)
-OURS = "ours.csv"  # the gateway's records
+BILL_LINES = "bill_lines*.csv"  # statement lines as recon stores them (fee in minor units)
+OURS = "ours*.csv"  # the gateway's records
 LEDGER_ENTRIES = "ledger_entries*.csv"  # entries on the channel's receivable accounts, a file each
 CARRIED = {"bill": "carried_bill.csv", "ours": "carried_ours.csv", "ledger": "carried_ledger.csv"}
 
@@ -107,7 +107,7 @@ class EngineSettings:
     """Buckets, the ranges they are matched in, worker processes, and each one's DuckDB."""
 
     buckets: int = 1024
-    ranges: int = 16
+    ranges: int = 4
     workers: int = 2
     threads: int = 1
     memory_limit_mb: int = 600
@@ -138,7 +138,10 @@ def connect(folder: Path, threads: int, memory_limit_mb: int) -> duckdb.DuckDBPy
 
 def _csv(path: Path, columns: dict[str, str]) -> str:
     spec = ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items())
-    return f"read_csv('{path}', header = true, columns = {{{spec}}}, nullstr = '')"
+    return (
+        f"read_csv('{path}', header = true, columns = {{{spec}}}, nullstr = '', "
+        "auto_detect = false, delim = ',', quote = '\"', escape = '\"')"
+    )
 
 
 def _quoted(words: Iterable[str]) -> str:
@@ -154,8 +157,17 @@ def _bucketed(select: str, settings: EngineSettings) -> str:
     """
 
 
-def stage(folder: Path, settings: EngineSettings, failure_states: Iterable[str]) -> Counts:
-    """Normalises the run's CSV inputs into bucketed Parquet items; their counts."""
+SOURCES = ("bill", "ours", "ledger")
+
+
+def stage(
+    folder: Path,
+    settings: EngineSettings,
+    failure_states: Iterable[str],
+    sources: Iterable[str] = SOURCES,
+) -> dict[str, tuple[int, int]]:
+    """Normalises the run's CSV inputs of the sources into bucketed Parquet items; each
+    source's (items, carried items). Sources can be staged apart, as their files arrive."""
     db = connect(folder, max(settings.workers, settings.threads), settings.memory_limit_mb)
     words = _quoted(w.upper() for w in failure_states)
     carried = {
@@ -183,7 +195,8 @@ def stage(folder: Path, settings: EngineSettings, failure_states: Iterable[str])
     ledger = f"""
         SELECT CASE WHEN ends_with(transfer_id, ':capture') THEN 'payment' ELSE 'refund' END
                 AS kind,
-            regexp_replace(transfer_id, ':(capture|refund)$', '') AS key,
+            left(transfer_id, length(transfer_id)
+                - CASE WHEN ends_with(transfer_id, ':capture') THEN 8 ELSE 7 END) AS key,
             any_value(currency) AS currency,
             CAST(sum(CASE WHEN side = 'D' THEN amount ELSE 0 END) AS BIGINT) AS debit,
             CAST(sum(CASE WHEN side = 'C' THEN amount ELSE 0 END) AS BIGINT) AS credit,
@@ -193,8 +206,10 @@ def stage(folder: Path, settings: EngineSettings, failure_states: Iterable[str])
         GROUP BY transfer_id
         UNION ALL SELECT * FROM {carried["ledger"]}
     """
-    for source, select in (("bill", bill), ("ours", ours), ("ledger", ledger)):
-        query = _bucketed(select, settings)
+    selects = {"bill": bill, "ours": ours, "ledger": ledger}
+    staged = list(sources)
+    for source in staged:
+        query = _bucketed(selects[source], settings)
         db.execute(
             f"COPY ({query}) TO '{folder / source}' "
             "(FORMAT parquet, PARTITION_BY (part), OVERWRITE_OR_IGNORE)"
@@ -205,20 +220,24 @@ def stage(folder: Path, settings: EngineSettings, failure_states: Iterable[str])
                 f"COPY (SELECT * EXCLUDE (part) FROM ({query}) LIMIT 0) "
                 f"TO '{folder / source / 'part=0' / 'empty.parquet'}' (FORMAT parquet)"
             )
-    count = {
-        source: db.execute(
+    count: dict[str, tuple[int, int]] = {}
+    for source in staged:
+        row = db.execute(
             f"SELECT count(*), count(*) FILTER (WHERE carried) FROM "
             f"read_parquet('{folder / source}/*/*.parquet')"
         ).fetchone()
-        or (0, 0)
-        for source in ("bill", "ours", "ledger")
-    }
+        count[source] = (int(row[0]), int(row[1])) if row else (0, 0)
     db.close()
+    return count
+
+
+def counts(staged: dict[str, tuple[int, int]]) -> Counts:
+    """The items each source had of its own, and those carried in."""
     return Counts(
-        bill=count["bill"][0] - count["bill"][1],
-        ours=count["ours"][0] - count["ours"][1],
-        ledger=count["ledger"][0] - count["ledger"][1],
-        carried_in=sum(c[1] for c in count.values()),
+        bill=staged["bill"][0] - staged["bill"][1],
+        ours=staged["ours"][0] - staged["ours"][1],
+        ledger=staged["ledger"][0] - staged["ledger"][1],
+        carried_in=sum(c[1] for c in staged.values()),
     )
 
 
@@ -261,39 +280,48 @@ def match_range(folder: Path, low: int, high: int, settings: EngineSettings) -> 
             f"WHERE part BETWEEN {low // per} AND {high // per} "
             f"AND bucket BETWEEN {low} AND {high}"
         )
+    # Only keys the bill lists more than once need their lines ranked: the line with the
+    # gateway's channel id is compared, the others are duplicates.
     db.execute("""
+        CREATE TEMP TABLE twice AS SELECT kind, key FROM b GROUP BY ALL HAVING count(*) > 1;
         CREATE TEMP TABLE ranked AS SELECT b.*, row_number() OVER (
             PARTITION BY b.kind, b.key ORDER BY
                 (coalesce(g.channel_id, '') <> '' AND b.channel_id = g.channel_id) DESC,
                 b.carried DESC, b.line_no) AS rank
-        FROM b LEFT JOIN g ON g.kind = b.kind AND g.key = b.key
+        FROM b SEMI JOIN twice USING (kind, key)
+        LEFT JOIN g ON g.kind = b.kind AND g.key = b.key;
+        CREATE TEMP VIEW first AS
+            SELECT * FROM b ANTI JOIN twice USING (kind, key)
+            UNION ALL SELECT * EXCLUDE (rank) FROM ranked WHERE rank = 1;
     """)
-    db.execute(f"""
-        CREATE TEMP TABLE pairs AS
+    pairs = f"""
         SELECT coalesce(b.kind, g.kind, l.kind) AS kind, coalesce(b.key, g.key, l.key) AS key,
             0 AS dup_rank, {_columns("bill")}, {_columns("ours")}, {_columns("ledger")}
-        FROM (SELECT * EXCLUDE (rank) FROM ranked WHERE rank = 1) b
+        FROM first b
         FULL JOIN g ON g.kind = b.kind AND g.key = b.key
         FULL JOIN l ON l.kind = coalesce(b.kind, g.kind) AND l.key = coalesce(b.key, g.key)
-        UNION ALL
-        SELECT b.kind, b.key, b.rank - 1, {_columns("bill")}, {_columns("ours")},
+    """
+    duplicates = f"""
+        SELECT 'duplicate' AS outcome, b.kind, b.key, b.rank - 1 AS dup_rank,
+            {_columns("bill")}, {_columns("ours")},
             {", ".join(f"NULL AS l_{c}" for c in ITEM_COLUMNS["ledger"])}
         FROM (SELECT * EXCLUDE (rank), rank FROM ranked WHERE rank > 1) b
         LEFT JOIN g ON g.kind = b.kind AND g.key = b.key
-    """)
+    """
+    # Two passes over the join, rather than a table of every pair: the few that are not plain
+    # matches with all their columns, then how many plain matches there were.
     db.execute(f"""
-        CREATE TEMP TABLE compared AS SELECT
-            CASE WHEN dup_rank > 0 THEN 'duplicate' ELSE {COMPARE} END AS outcome, *
-        FROM pairs
+        CREATE TEMP TABLE compared AS
+        SELECT * FROM (SELECT {COMPARE} AS outcome, * FROM ({pairs}))
+        WHERE outcome <> 'matched' OR coalesce(g_flagged, false)
+        UNION ALL BY NAME {duplicates}
     """)
     path = _result_file(folder, low, high)
     path.parent.mkdir(exist_ok=True)
-    db.execute(
-        f"COPY (SELECT * FROM compared WHERE outcome <> 'matched' OR coalesce(g_flagged, false))"
-        f" TO '{path}' (FORMAT parquet)"
-    )
+    db.execute(f"COPY compared TO '{path}' (FORMAT parquet)")
     matched = db.execute(
-        "SELECT count(*) FROM compared WHERE outcome = 'matched' AND NOT coalesce(g_flagged, false)"
+        f"SELECT count(*) FROM ({pairs}) WHERE ({COMPARE}) = 'matched' "
+        "AND NOT coalesce(g_flagged, false)"
     ).fetchone()
     db.close()
     plain = int(matched[0]) if matched else 0

@@ -39,7 +39,7 @@ _EXPORT = f"""
         CASE WHEN $2 THEN
             round(fee * power(10::numeric, CASE currency {_EXPONENT} ELSE 2 END))::bigint END,
         status, coalesce(extract(epoch FROM occurred_at)::bigint, 0), line_no
-    FROM {statement_lines.name} WHERE import_id = $1
+    FROM {statement_lines.name} WHERE import_id = $1 AND seq BETWEEN $3 AND $4
 """
 
 
@@ -129,13 +129,22 @@ class StatementRepository:
             records=_records(import_id, batches),
         )
 
-    async def export_lines(self, imported: StatementImport, path: Path) -> None:
-        """COPYs an import's lines out to a CSV file with a header, as the engine reads them;
-        fees only of layouts that state them (a bank statement's lines have none)."""
+    async def export_lines(
+        self, imported: StatementImport, path: Path, first: int = 1, last: int = 2**62
+    ) -> None:
+        """COPYs an import's lines (seq first..last) out to a CSV file with a header, as the
+        engine reads them; fees only of layouts that state them (a bank's lines have none)."""
         db, _ = await driver_connection(self._conn)
         fees = imported.format not in NO_FEES
         await db.copy_from_query(
-            _EXPORT, imported.import_id, fees, output=str(path), format="csv", header=True
+            _EXPORT,
+            imported.import_id,
+            fees,
+            first,
+            last,
+            output=str(path),
+            format="csv",
+            header=True,
         )
 
     async def lines_of(

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from time import perf_counter as time_counter
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -208,16 +209,27 @@ async def _flagged_before(
     return earlier, ledger, [i.key for i in earlier]
 
 
+# Connections the bill's lines are COPYed out over side by side, each a range of them.
+EXPORT_PARTS = 2
+
+
 async def _stage(
     deps: RunDeps, run: ReconciliationRun, folder: Path, returning: list[Discrepancy]
 ) -> ReconciliationRun:
+    """The run's inputs as files, then staged: our side (the gateway's records, the ledger's
+    entries, what earlier dates carried in) is staged while the bill's lines are still being
+    COPYed out of recon's schema, the bill once they are."""
     channel, day = run.channel, run.statement_date
+    config = deps.config
     imported = await _statement(deps, channel, day)
     currencies = sorted({t.currency for t in imported.summary.totals} | {"CNY"})
 
-    async def bill_lines() -> None:
+    async def bill_part(part: int) -> None:
+        per = imported.summary.rows // EXPORT_PARTS + 1
+        first, last = part * per + 1, (part + 1) * per if part < EXPORT_PARTS - 1 else 2**62
         async with deps.statements() as lines:
-            await lines.repo.export_lines(imported, folder / engine.BILL_LINES)
+            path = folder / f"bill_lines-{part}.csv"
+            await lines.repo.export_lines(imported, path, first, last)
 
     async def entries() -> None:
         for currency in currencies:
@@ -225,35 +237,45 @@ async def _stage(
             path = folder / f"ledger_entries-{currency}.csv"
             await deps.records.write_entries(account, day, path)
 
-    async with deps.uow() as work:
-        carried = await work.repo.carried_into(channel, day)
-    flagged, flagged_ledger, flagged_ids = await _flagged_before(deps, channel, day)
-    async with deps.statements() as statements:
-        flagged_bill = await statements.repo.lines_of(
-            channel, day, flagged_ids, deps.config.failure_states
+    async def our_side() -> dict[str, tuple[int, int]]:
+        async with deps.uow() as work:
+            carried = await work.repo.carried_into(channel, day)
+        flagged, flagged_ledger, flagged_ids = await _flagged_before(deps, channel, day)
+        async with deps.statements() as statements:
+            flagged_bill = await statements.repo.lines_of(
+                channel, day, flagged_ids, config.failure_states
+            )
+        await asyncio.gather(deps.records.write_ours(channel, day, folder / "ours.csv"), entries())
+        found = [(f, "") for f in carried] + [(d.finding, d.discrepancy_id) for d in returning]
+        engine.write_carried(
+            folder,
+            [
+                *(replace(f.bill, carried=True, open_id=i) for f, i in found if f.bill),
+                *flagged_bill,
+            ],
+            [*(replace(f.ours, carried=True, open_id=i) for f, i in found if f.ours), *flagged],
+            [
+                *(replace(f.ledger, carried=True, open_id=i) for f, i in found if f.ledger),
+                *flagged_ledger,
+            ],
         )
-    _, ours, _ = await asyncio.gather(
-        bill_lines(), deps.records.write_ours(channel, day, folder / engine.OURS), entries()
+        return await asyncio.to_thread(
+            engine.stage, folder, config.engine, config.failure_states, ("ours", "ledger")
+        )
+
+    ours, _ = await asyncio.gather(
+        our_side(), asyncio.gather(*(bill_part(n) for n in range(EXPORT_PARTS)))
     )
-    found = [(f, "") for f in carried] + [(d.finding, d.discrepancy_id) for d in returning]
-    engine.write_carried(
-        folder,
-        [*(replace(f.bill, carried=True, open_id=i) for f, i in found if f.bill), *flagged_bill],
-        [*(replace(f.ours, carried=True, open_id=i) for f, i in found if f.ours), *flagged],
-        [
-            *(replace(f.ledger, carried=True, open_id=i) for f, i in found if f.ledger),
-            *flagged_ledger,
-        ],
+    bill = await asyncio.to_thread(
+        engine.stage, folder, config.engine, config.failure_states, ("bill",)
     )
-    counts = await asyncio.to_thread(
-        engine.stage, folder, deps.config.engine, deps.config.failure_states
-    )
+    counts = engine.counts({**ours, **bill})
     return replace(
         run,
         phase=Phase.MATCHING,
         import_id=imported.import_id,
         statement_rows=counts.bill,
-        our_records=ours,
+        our_records=counts.ours,
         ledger_records=counts.ledger,
         carried_in=counts.carried_in,
     )
@@ -285,18 +307,39 @@ async def _reconcile(deps: RunDeps, run: ReconciliationRun) -> ReconciliationRun
         async with deps.uow() as work:
             returning = await work.repo.returning(channel, day)
         folder.mkdir(parents=True, exist_ok=True)
+        timer = _Timer(run.run_id)
         try:
             run = await _stage(deps, run, folder, returning)
+            timer.lap("staged")
             run = await _save(deps, run)
             run = await _match(deps, run, folder)
+            timer.lap("matched")
             findings, counts = await asyncio.to_thread(
                 engine.finish, folder, window(deps.config, channel, day)
             )
+            timer.lap("finished")
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         run = await _save(deps, replace(run, phase=Phase.POSTING))
         run = await _post(deps, run, findings, counts, returning)
+        timer.lap("posted")
     return await _save(deps, replace(run, state=RunState.COMPLETED, phase=Phase.DONE))
+
+
+class _Timer:
+    """Logs how long each phase of a run took."""
+
+    def __init__(self, run_id: str) -> None:
+        self._run_id = run_id
+        self._last = time_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time_counter()
+        _log.info(
+            "reconciliation phase done",
+            extra={"run_id": self._run_id, "phase": phase, "seconds": round(now - self._last, 2)},
+        )
+        self._last = now
 
 
 async def _post(
