@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import time
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -14,14 +12,15 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 from channelsim.amounts import yuan
-from channelsim.banktime import SHANGHAI, format_trade_time, from_epoch, parse_date
+from channelsim.banktime import format_trade_time, from_epoch, parse_date
 from channelsim.protocol import describe
 from paysuite.http_signing import SIGN_ERROR, SIGN_EXPIRED
+from walletsim import alipay_bill
 from walletsim.api import json_response, maybe_time_out
 from walletsim.flavour import Digits, WalletFlavour
 from walletsim.notifier import Message, NotifyStyle, loopback_url
 from walletsim.state import STATE, WalletState
-from walletsim.store import CLOSED, FAILED, SUCCESS, WAITING, RefundRecord, Trade
+from walletsim.store import CLOSED, FAILED, SUCCESS, WAITING, Trade
 from walletsim.wallet import (
     REFUND_EXCEEDS,
     TRADE_NOT_EXIST,
@@ -40,6 +39,7 @@ PAY = "alipay.trade.pay"
 QUERY = "alipay.trade.query"
 REFUND = "alipay.trade.refund"
 CLOSE = "alipay.trade.close"
+BILL_QUERY = "alipay.data.dataservice.bill.downloadurl.query"
 
 MAX_AMOUNT_FEN = 100_000_000_00  # 100 million yuan, Alipay's ceiling for one trade
 _YUAN_RE = re.compile(r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$")
@@ -181,99 +181,16 @@ class AlipayFlavour(WalletFlavour):
             content_type="application/x-www-form-urlencoded; charset=utf-8",
         )
 
-    def statement(
-        self, trades: list[Trade], refunds: list[RefundRecord], mch_id: str, day: date, now: float
-    ) -> str:
-        """The trade bill: # header lines, Chinese columns, payments and refunds, # totals."""
-        paid = [
-            t
-            for t in trades
-            if t.mch_id == mch_id
-            and t.status == SUCCESS
-            and t.decided_at is not None
-            and from_epoch(t.decided_at).date() == day
-        ]
-        paid.sort(key=lambda t: (t.decided_at or 0.0, t.trade_no))
-        by_no = {t.out_trade_no: t for t in trades if t.mch_id == mch_id}
-        returned = sorted(
-            (
-                r
-                for r in refunds
-                if r.ok and r.out_trade_no in by_no and from_epoch(r.created_at).date() == day
-            ),
-            key=lambda r: (r.created_at, r.refund_no),
-        )
-        start = datetime.combine(day, datetime.min.time(), SHANGHAI)
-        out = io.StringIO()
-        out.write("#支付宝业务明细查询\n")
-        out.write(f"#账号：[{mch_id}]\n")
-        out.write(
-            f"#起始日期：[{start:%Y年%m月%d日 %H:%M:%S}]   "
-            f"终止日期：[{start + timedelta(days=1):%Y年%m月%d日 %H:%M:%S}]\n"
-        )
-        out.write("#-----------------------------------------业务明细列表" + "-" * 40 + "\n")
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(
-            (
-                "支付宝交易号",
-                "商户订单号",
-                "业务类型",
-                "商品名称",
-                "创建时间",
-                "完成时间",
-                "订单金额（元）",
-                "商家实收（元）",
-                "服务费（元）",
-                "退款批次号/请求号",
-            )
-        )
-        for t in paid:
-            writer.writerow(
-                (
-                    t.trade_no,
-                    t.out_trade_no,
-                    "交易",
-                    t.subject,
-                    _time(t.created_at),
-                    _time(t.decided_at),
-                    yuan(t.amount),
-                    yuan(t.amount - t.fee),
-                    yuan(t.fee),
-                    "",
-                )
-            )
-        for r in returned:
-            trade = by_no[r.out_trade_no]
-            writer.writerow(
-                (
-                    trade.trade_no,
-                    r.out_trade_no,
-                    "退款",
-                    trade.subject,
-                    _time(trade.created_at),
-                    _time(r.created_at),
-                    yuan(-r.amount),
-                    yuan(-(r.amount - r.fee)),
-                    yuan(-r.fee),
-                    r.out_refund_no,
-                )
-            )
-        amount = sum(t.amount for t in paid) - sum(r.amount for r in returned)
-        fees = sum(t.fee for t in paid) - sum(r.fee for r in returned)
-        out.write("#-----------------------------------------业务明细列表结束" + "-" * 36 + "\n")
-        out.write(f"#交易合计：{len(paid)}笔，退款合计：{len(returned)}笔\n")
-        out.write(
-            f"#订单金额（元）：{yuan(amount)}，商家实收（元）：{yuan(amount - fees)}，"
-            f"服务费（元）：{yuan(fees)}\n"
-        )
-        out.write(f"#导出时间：[{from_epoch(now):%Y年%m月%d日 %H:%M:%S}]\n")
-        return out.getvalue()
-
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post("/gateway.do", gateway),
             web.get("/bill/trade", bill),
         ]
+
+    def bill_not_ready(self) -> web.Response:
+        return _failed(
+            "alipay_data_dataservice_bill_downloadurl_query", "isp.bill_not_exist", "账单不存在"
+        )
 
     def system_error(self) -> web.Response:
         fields = {
@@ -309,14 +226,14 @@ def _trade_fields(state: WalletState, trade: Trade) -> dict[str, Any]:
 
 
 def _pay_answer(state: WalletState, trade: Trade) -> web.Response:
-    if trade.status == SUCCESS:
+    if trade.answered == SUCCESS:
         fields = _trade_fields(state, trade)
         return _ok(
             PAY, **fields, receipt_amount=yuan(trade.amount), gmt_payment=_time(trade.decided_at)
         )
-    if trade.status == WAITING:
+    if trade.answered == WAITING:
         return _reply(PAY, {"code": "10003", "msg": "等待用户付款", **_trade_fields(state, trade)})
-    if trade.status == FAILED:
+    if trade.answered == FAILED:
         return _failed(PAY, "ACQ.BUYER_BALANCE_NOT_ENOUGH", "买家余额不足")
     return _failed(PAY, "ACQ.TRADE_HAS_CLOSE", "交易已经关闭")
 
@@ -431,7 +348,8 @@ async def gateway(request: web.Request) -> web.Response:
 
 
 async def bill(request: web.Request) -> web.Response:
-    """GET /bill/trade?app_id=...&bill_date=YYYY-MM-DD: the day's trade bill as CSV."""
+    """GET /bill/trade?app_id=...&bill_date=YYYY-MM-DD: the day's zipped trade bill (the real
+    wallet answers a download URL first; here the file comes in one step)."""
     state = request.app[STATE]
     if request.query.get("app_id") != state.settings.merchant_id:
         return _invalid("error", "isv.invalid-app-id", "无效的AppID参数")
@@ -439,12 +357,14 @@ async def bill(request: web.Request) -> web.Response:
         day = parse_date(request.query.get("bill_date", ""))
     except ValueError:
         return _failed("error", "isv.invalid-bill-date", "账单日期格式不对")
-    store = state.wallet.store
-    text = state.flavour.statement(
-        list(store.trades.values()),
-        list(store.refunds.values()),
-        state.settings.merchant_id,
-        day,
-        time.time(),
+    if not state.bills.ready(day, time.time()):
+        return state.flavour.bill_not_ready()
+    mch_id = state.settings.merchant_id
+    made = state.bills.bill(state.wallet.store, mch_id, day)
+    return web.Response(
+        body=alipay_bill.trade_bill(made, mch_id),
+        content_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{alipay_bill.file_name(made, mch_id)}"'
+        },
     )
-    return web.Response(body=text.encode(), content_type="text/csv", charset="utf-8")

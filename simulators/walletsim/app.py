@@ -10,9 +10,10 @@ from opentelemetry.trace import TracerProvider
 from channelsim.faults import Dice
 from channelsim.tracing import tracing_middlewares
 from paysuite.http_signing import NonceCache
-from walletsim import admin
+from walletsim import admin, bill_admin
 from walletsim.alipay import AlipayFlavour
 from walletsim.api import wallet_api
+from walletsim.bills import Bills
 from walletsim.faults import Faults
 from walletsim.flavour import WalletFlavour
 from walletsim.notifier import Notifier
@@ -44,7 +45,13 @@ def create_app(
         settings.fee_bps,
     )
     app = web.Application(middlewares=[*tracing_middlewares(tracer_provider), wallet_api])
-    app[STATE] = WalletState(settings=settings, flavour=flavour, wallet=wallet, nonces=NonceCache())
+    app[STATE] = WalletState(
+        settings=settings,
+        flavour=flavour,
+        wallet=wallet,
+        nonces=NonceCache(),
+        bills=Bills(flavour, settings.fee_bps),
+    )
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
         await notifier.start()
@@ -62,6 +69,9 @@ def create_app(
             web.get("/_admin/transactions", admin.list_transactions),
             web.post("/_admin/transactions/{out_trade_no}/decide", admin.decide),
             web.get("/_admin/notifications", admin.list_notifications),
+            web.get("/_admin/bills/{day}", bill_admin.get_bill_faults),
+            web.post("/_admin/bills/{day}/faults", bill_admin.set_bill_faults),
+            web.post("/_admin/bills/{day}/correct", bill_admin.correct_bill),
         ]
     )
     return app

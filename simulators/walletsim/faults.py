@@ -18,6 +18,8 @@ class Faults:
     """The current fault settings; the admin endpoint swaps in a new value at run time.
 
     accepted_rate: pay answers "accepted, the buyer is paying" and decides after decide_ms.
+    false_failure_rate: pay answers that the buyer could not pay, but the wallet took the
+    money (its query, notification and bill say paid).
     notify_max_attempts 0 means as many as the real wallet tries.
     """
 
@@ -25,6 +27,7 @@ class Faults:
     accepted_rate: float = 0.0
     decide_ms: int = 2_000
     decline_rate: float = 0.0
+    false_failure_rate: float = 0.0
     timeout_rate: float = 0.0
     timeout_sleep_ms: int = 30_000
     error_rate: float = 0.0
@@ -52,6 +55,7 @@ class FaultsUpdate(BaseModel):
     accepted_rate: Rate | None = None
     decide_ms: Millis | None = None
     decline_rate: Rate | None = None
+    false_failure_rate: Rate | None = None
     timeout_rate: Rate | None = None
     timeout_sleep_ms: Millis | None = None
     error_rate: Rate | None = None

@@ -1,4 +1,4 @@
-"""What each wallet flavour supplies: ids, words, answers, notifications, statements, routes."""
+"""What each wallet flavour supplies: ids, words, answers, notifications, routes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import date
 from aiohttp import web
 
 from walletsim.notifier import Message, NotifyStyle
-from walletsim.store import RefundRecord, Trade
+from walletsim.store import Trade
 
 Digits = Callable[[int], str]
 
@@ -45,10 +45,8 @@ class WalletFlavour(abc.ABC):
         """The notification of a decided trade."""
 
     @abc.abstractmethod
-    def statement(
-        self, trades: list[Trade], refunds: list[RefundRecord], mch_id: str, day: date, now: float
-    ) -> str:
-        """The day's statement file, in this wallet's CSV style, with a totals trailer."""
+    def bill_not_ready(self) -> web.Response:
+        """The answer to a bill asked for before it is made (late)."""
 
     @abc.abstractmethod
     def routes(self) -> list[web.RouteDef]:

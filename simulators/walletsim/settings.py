@@ -39,6 +39,7 @@ class WalletSimSettings(BaseSettings):
     accepted_rate: Rate = 0.0
     decide_ms: Millis = 2_000
     decline_rate: Rate = 0.0
+    false_failure_rate: Rate = 0.0
     timeout_rate: Rate = 0.0
     timeout_sleep_ms: Millis = 30_000
     error_rate: Rate = 0.0

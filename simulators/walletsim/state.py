@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from paysuite.http_signing import NonceCache
+from walletsim.bills import Bills
 from walletsim.flavour import WalletFlavour
 from walletsim.settings import WalletSimSettings
 from walletsim.wallet import Wallet
@@ -14,12 +15,14 @@ from walletsim.wallet import Wallet
 
 @dataclass
 class WalletState:
-    """Everything one running wallet holds; wallet.faults is replaced by the admin endpoint."""
+    """Everything one running wallet holds; wallet.faults is replaced by the admin endpoint,
+    bills holds each date's bill faults."""
 
     settings: WalletSimSettings
     flavour: WalletFlavour
     wallet: Wallet
     nonces: NonceCache
+    bills: Bills
 
 
 STATE = web.AppKey("walletsim_state", WalletState)

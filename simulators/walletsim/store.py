@@ -39,11 +39,17 @@ class Trade:
     outcome: str  # what the buyer will do: SUCCESS or FAILED, revealed when decided
     plan: NotifyPlan
     waited: bool = False  # answered "accepted" before the decision
+    told_failed: bool = False  # the pay answer said failed although the wallet took the money
     decided_at: float | None = None
     fee: int = 0
     refunded: int = 0
     buyer_id: str = field(default="", repr=False)
     buyer_login: str = field(default="", repr=False)
+
+    @property
+    def answered(self) -> str:
+        """The status the pay answer gives: a false failure says FAILED for a paid trade."""
+        return FAILED if self.told_failed else self.status
 
     def view(self) -> dict[str, Any]:
         """What the admin endpoint shows: no buyer identifiers."""
@@ -56,6 +62,7 @@ class Trade:
             "status": self.status,
             "notify_url": self.notify_url,
             "waited": self.waited,
+            "told_failed": self.told_failed,
             "fee": self.fee,
             "refunded": self.refunded,
             "created_at": self.created_at,

@@ -106,6 +106,7 @@ class Wallet:
         if trade.waited:
             self._later(trade, faults.decide_ms / 1000)
         else:
+            trade.told_failed = trade.outcome == SUCCESS and dice.roll(faults.false_failure_rate)
             self.decide(trade, trade.outcome, now)
         return trade, True
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
 from datetime import date
@@ -12,15 +10,15 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-from channelsim.amounts import yuan
 from channelsim.banktime import from_epoch, parse_date
 from channelsim.protocol import describe
 from paysuite.http_signing import SIGN_ERROR, SIGN_EXPIRED
+from walletsim import wechat_bill
 from walletsim.api import json_response, maybe_time_out
 from walletsim.flavour import Digits, WalletFlavour
 from walletsim.notifier import Message, NotifyStyle, loopback_url
 from walletsim.state import STATE, WalletState
-from walletsim.store import CLOSED, FAILED, SUCCESS, WAITING, RefundRecord, Trade
+from walletsim.store import CLOSED, FAILED, SUCCESS, WAITING, Trade
 from walletsim.wallet import (
     REFUND_EXCEEDS,
     TRADE_NOT_EXIST,
@@ -169,118 +167,6 @@ class WechatFlavour(WalletFlavour):
             answer["amount"] |= {"payer_total": trade.amount, "payer_currency": trade.currency}
         return answer
 
-    def statement(
-        self, trades: list[Trade], refunds: list[RefundRecord], mch_id: str, day: date, now: float
-    ) -> str:
-        """The trade bill: every value prefixed with a backtick, then a totals block."""
-        paid = sorted(
-            (
-                t
-                for t in trades
-                if t.mch_id == mch_id
-                and t.status == SUCCESS
-                and t.decided_at is not None
-                and from_epoch(t.decided_at).date() == day
-            ),
-            key=lambda t: (t.decided_at or 0.0, t.trade_no),
-        )
-        by_no = {t.out_trade_no: t for t in trades if t.mch_id == mch_id}
-        returned = sorted(
-            (
-                r
-                for r in refunds
-                if r.ok and r.out_trade_no in by_no and from_epoch(r.created_at).date() == day
-            ),
-            key=lambda r: (r.created_at, r.refund_no),
-        )
-        rate = f"{self._fee_bps / 100:.2f}%"
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(
-            (
-                "交易时间",
-                "商户号",
-                "微信订单号",
-                "商户订单号",
-                "交易类型",
-                "交易状态",
-                "货币种类",
-                "应结订单金额",
-                "微信退款单号",
-                "商户退款单号",
-                "退款金额",
-                "退款状态",
-                "商品名称",
-                "手续费",
-                "费率",
-            )
-        )
-
-        def row(*values: str) -> None:
-            writer.writerow(tuple(f"`{v}" for v in values))
-
-        for t in paid:
-            row(
-                _time(t.decided_at),
-                mch_id,
-                t.trade_no,
-                t.out_trade_no,
-                "MICROPAY",
-                "SUCCESS",
-                t.currency,
-                yuan(t.amount),
-                "0",
-                "0",
-                "0.00",
-                "",
-                t.subject,
-                yuan(t.fee),
-                rate,
-            )
-        for r in returned:
-            trade = by_no[r.out_trade_no]
-            row(
-                _time(r.created_at),
-                mch_id,
-                trade.trade_no,
-                r.out_trade_no,
-                "MICROPAY",
-                "REFUND",
-                trade.currency,
-                "0.00",
-                r.refund_no,
-                r.out_refund_no,
-                yuan(r.amount),
-                "SUCCESS",
-                trade.subject,
-                yuan(-r.fee),
-                rate,
-            )
-        paid_total = sum(t.amount for t in paid)
-        refund_total = sum(r.amount for r in returned)
-        fees = sum(t.fee for t in paid) - sum(r.fee for r in returned)
-        writer.writerow(
-            (
-                "总交易单数",
-                "应结订单总金额",
-                "退款总金额",
-                "充值券退款总金额",
-                "手续费总金额",
-                "订单总金额",
-                "申请退款总金额",
-            )
-        )
-        row(
-            str(len(paid) + len(returned)),
-            yuan(paid_total),
-            yuan(refund_total),
-            "0.00",
-            yuan(fees),
-            yuan(paid_total),
-            yuan(refund_total),
-        )
-        return out.getvalue()
-
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post("/v3/pay/transactions/codepay", codepay),
@@ -289,6 +175,9 @@ class WechatFlavour(WalletFlavour):
             web.post("/v3/refund/domestic/refunds", refund),
             web.get("/v3/bill/tradebill", tradebill),
         ]
+
+    def bill_not_ready(self) -> web.Response:
+        return _error(400, "STATEMENT_CREATING", "账单生成中，请稍后再试")  # noqa: RUF001
 
     def system_error(self) -> web.Response:
         return _error(503, "SYSTEM_ERROR", "系统错误")
@@ -331,9 +220,9 @@ async def codepay(request: web.Request) -> web.Response:
         trade, _ = state.wallet.pay(order, time.time())
     except OrderConflict:
         return _error(403, "OUT_TRADE_NO_USED", "商户订单号重复")
-    if trade.status == FAILED:
+    if trade.answered == FAILED:
         answer = _error(403, "NOT_ENOUGH", "用户余额不足")
-    elif trade.status == CLOSED:
+    elif trade.answered == CLOSED:
         answer = _error(400, "ORDER_CLOSED", "订单已关闭")
     else:
         answer = json_response(_flavour(state).transaction(trade))
@@ -413,20 +302,21 @@ async def refund(request: web.Request) -> web.Response:
 
 
 async def tradebill(request: web.Request) -> web.Response:
-    """GET /v3/bill/tradebill?bill_date=YYYY-MM-DD&mchid=...: the bill itself (one step)."""
+    """GET /v3/bill/tradebill?bill_date=YYYY-MM-DD&mchid=...: the day's ALL trade bill (the
+    real wallet answers a download URL and the file's SHA1 first; here the file comes in one
+    step)."""
     state = request.app[STATE]
     if request.query.get("mchid") != state.settings.merchant_id:
         return _unknown_merchant()
+    if request.query.get("bill_type", "ALL") != "ALL":
+        return _error(400, "PARAM_ERROR", "bill_type: only ALL is served")
     try:
         day = parse_date(request.query.get("bill_date", ""))
     except ValueError:
         return _error(400, "PARAM_ERROR", "bill_date must be YYYY-MM-DD")
-    store = state.wallet.store
-    text = state.flavour.statement(
-        list(store.trades.values()),
-        list(store.refunds.values()),
-        state.settings.merchant_id,
-        day,
-        time.time(),
-    )
-    return web.Response(body=text.encode(), content_type="text/csv", charset="utf-8")
+    if not state.bills.ready(day, time.time()):
+        return state.flavour.bill_not_ready()
+    mch_id = state.settings.merchant_id
+    made = state.bills.bill(state.wallet.store, mch_id, day)
+    text = wechat_bill.trade_bill(made, mch_id, state.settings.fee_bps)
+    return web.Response(body=text, content_type="text/csv", charset="utf-8")

@@ -1,10 +1,8 @@
-"""The wallet simulator over real HTTP, both flavours: signatures, pay, notify, refund, bills."""
+"""The wallet simulator over real HTTP, both flavours: signatures, pay, notify, refund."""
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import json
 import logging
 import secrets
@@ -383,64 +381,6 @@ async def test_wechat_query_close_and_refund(wechat: WalletClient) -> None:
     assert (await refund(300, "rf-2", total=999))[1]["code"] == "PARAM_ERROR"
     assert (await refund(701, "rf-3"))[1]["code"] == "INVALID_REQUEST"
     assert await query(wechat, paid) == "REFUND"
-
-
-def _shanghai_today() -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))
-
-
-async def test_alipay_bill_lists_payments_refunds_and_totals(alipay: WalletClient) -> None:
-    url = "http://127.0.0.1:9/notify"
-    await alipay.set_faults(notify_max_attempts=1)
-    first, second = _no(), _no()
-    await pay(alipay, first, 1000, url)
-    await pay(alipay, second, 234, url)
-    await alipay.set_faults(decline_rate=1)
-    await pay(alipay, _no(), 999, url)  # declined: not on the bill
-    content = {"out_trade_no": first, "refund_amount": "2.50", "out_request_no": "rf-bill"}
-    await alipay.alipay("alipay.trade.refund", content)
-    reply = await alipay.call(
-        "GET", "/bill/trade", params={"app_id": MERCHANT, "bill_date": _shanghai_today()}
-    )
-    assert reply.status == 200 and reply.headers["Content-Type"].startswith("text/csv")
-    alipay.assert_signed(reply)
-    lines = reply.body.decode().splitlines()
-    assert lines[0] == "#支付宝业务明细查询"
-    assert lines[1] == f"#账号：[{MERCHANT}]"  # noqa: RUF001
-    rows = list(csv.reader(io.StringIO("\n".join(line for line in lines if line[:1] != "#"))))
-    assert rows[0][:3] == ["支付宝交易号", "商户订单号", "业务类型"]
-    kinds = [(r[1], r[2], r[6]) for r in rows[1:]]
-    assert kinds == [(first, "交易", "10.00"), (second, "交易", "2.34"), (first, "退款", "-2.50")]
-    assert "#交易合计：2笔，退款合计：1笔" in lines  # noqa: RUF001
-    assert any(line.startswith("#订单金额（元）：9.84，") for line in lines)  # noqa: RUF001
-
-
-async def test_wechat_bill_lists_payments_refunds_and_totals(wechat: WalletClient) -> None:
-    url = "http://127.0.0.1:9/notify"
-    await wechat.set_faults(notify_max_attempts=1)
-    paid = _no()
-    await pay(wechat, paid, 1000, url)
-    payload = {
-        "out_trade_no": paid,
-        "out_refund_no": "rf-bill",
-        "amount": {"refund": 400, "total": 1000, "currency": "CNY"},
-    }
-    await wechat.call("POST", "/v3/refund/domestic/refunds", payload)
-    reply = await wechat.call(
-        "GET", "/v3/bill/tradebill", params={"bill_date": _shanghai_today(), "mchid": MERCHANT}
-    )
-    assert reply.status == 200
-    wechat.assert_signed(reply)
-    rows = list(csv.reader(io.StringIO(reply.body.decode())))
-    assert rows[0][:4] == ["交易时间", "商户号", "微信订单号", "商户订单号"]
-    body = [[v.removeprefix("`") for v in r] for r in rows[1:3]]
-    assert all(v.startswith("`") for v in rows[1])
-    assert [(r[3], r[5], r[7], r[10]) for r in body] == [
-        (paid, "SUCCESS", "10.00", "0.00"),
-        (paid, "REFUND", "0.00", "4.00"),
-    ]
-    assert rows[3][0] == "总交易单数"
-    assert [v.removeprefix("`") for v in rows[4]][:3] == ["2", "10.00", "4.00"]
 
 
 async def test_injected_errors_and_timeouts(wallet: WalletClient) -> None:

@@ -21,6 +21,7 @@ _log = logging.getLogger(__name__)
 # Whatever of these a call raises, the channel gave no usable answer: only a query can tell.
 NO_ANSWER = (TimeoutError, aiohttp.ClientError, SignatureError, ValueError, KeyError, TypeError)
 DEFAULT_SUBJECT = "Paysuite order"
+STATEMENT_CONTENT_TYPES = ("text/csv", "application/zip")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +135,15 @@ class WalletChannel:
         return ChannelAnswer(ChannelOutcome.UNKNOWN, error_code=type(exc).__name__)
 
     async def _statement(self, path: str, params: Mapping[str, str]) -> AsyncIterator[bytes]:
-        """The statement file as sent, after checking its signature and that it is CSV."""
+        """The statement file as sent, after checking its signature and that it is a bill (CSV,
+        or Alipay's zip of GBK CSV files)."""
         try:
             status, content_type, raw = await self._send("GET", path, params=params)
         except (TimeoutError, aiohttp.ClientError, SignatureError) as exc:
             raise ChannelUnavailable(
                 "the channel did not deliver the statement", metadata={"error": type(exc).__name__}
             ) from exc
-        if status != 200 or not content_type.startswith("text/csv"):
+        if status != 200 or not content_type.startswith(STATEMENT_CONTENT_TYPES):
             raise ChannelUnavailable(
                 "the channel refused the statement download",
                 metadata={"http_status": str(status)},
