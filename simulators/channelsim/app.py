@@ -8,13 +8,14 @@ from dataclasses import fields
 from aiohttp import web
 from opentelemetry.trace import TracerProvider
 
-from channelsim import admin, handlers, payout_api, refund_api, verify_api
+from channelsim import admin, handlers, payout_api, refund_api, reserve_api, verify_api
 from channelsim.cardholders import CardholderRegistry
 from channelsim.faults import Dice, Faults
 from channelsim.journal import Journal
 from channelsim.middleware import bank_api
 from channelsim.payouts import PayoutBook
 from channelsim.ratelimit import RollingLimiter
+from channelsim.reserve import ReserveAccount
 from channelsim.settings import ChannelSimSettings
 from channelsim.state import STATE, ChannelState
 from channelsim.store import TransactionStore
@@ -45,6 +46,8 @@ def create_app(
     payouts = PayoutBook(journal)
     loaded = store.load(records)
     restored = payouts.load(records)
+    reserve = ReserveAccount(journal, opening=settings.reserve_opening_fen)
+    reserve.load(records)
     if loaded or restored:
         _log.info("state restored", extra={"transactions": loaded, "payouts": restored})
     app = web.Application(middlewares=[*tracing_middlewares(tracer_provider), bank_api])
@@ -58,6 +61,7 @@ def create_app(
         verifications=VerificationLog(),
         limiter=RollingLimiter(settings.verify_limit_per_card, VERIFY_WINDOW_SECONDS),
         payouts=payouts,
+        reserve=reserve,
     )
 
     async def close_store(_: web.Application) -> None:
@@ -73,6 +77,7 @@ def create_app(
             web.post("/api/payout/pay", payout_api.pay),
             web.post("/api/payout/query", payout_api.query),
             web.post("/api/payout/returns", payout_api.returns),
+            web.get("/api/accounts/{account_no}/statements/{date}", reserve_api.statement),
             web.post("/api/auth/verify4", verify_api.verify4),
             web.post("/api/auth/verify3", verify_api.verify3),
             web.post("/api/idcheck/verify2", verify_api.idcheck),
@@ -85,6 +90,8 @@ def create_app(
             web.get("/_admin/verifications", admin.list_verifications),
             web.get("/_admin/payouts", payout_api.list_payouts),
             web.post("/_admin/payouts/{out_payout_no}/return", payout_api.return_payout),
+            web.get("/_admin/reserve", reserve_api.overview),
+            web.post("/_admin/reserve/settlements", reserve_api.pay_in),
         ]
     )
     return app

@@ -1,5 +1,6 @@
 """Fault knobs (latency, declines, timeouts, errors, slow settlement, payouts that fail, hang,
-settle late or come back) and the dice for them."""
+settle late or come back, channels' settlements into the reserve account late, short-paid or
+missing) and the dice for them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 Millis = Annotated[int, Field(ge=0, le=3_600_000)]
+# How long after a day ends its settlement lands in the reserve account: up to a week.
+SettleDelayMs = Annotated[int, Field(ge=0, le=7 * 86_400_000)]
+Fen = Annotated[int, Field(ge=0, le=10**12)]
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,11 @@ class Faults:
     payout_processing_ms: int = 2_000
     payout_return_rate: float = 0.0  # paid, then RETURNED payout_return_after_ms later (退票)
     payout_return_after_ms: int = 5_000
+    # Channels' settlements into the reserve account (备付金): late, short-paid or never.
+    reserve_settle_delay_ms: int = 9 * 3_600_000  # after the day ends: 09:00 the next day
+    reserve_short_rate: float = 0.0  # paid reserve_short_fen less than due
+    reserve_short_fen: int = 100
+    reserve_missing_rate: float = 0.0  # never arrives
 
     def as_dict(self) -> dict[str, int | float]:
         return asdict(self)
@@ -58,6 +67,10 @@ class FaultsUpdate(BaseModel):
     payout_processing_ms: Millis | None = None
     payout_return_rate: Rate | None = None
     payout_return_after_ms: Millis | None = None
+    reserve_settle_delay_ms: SettleDelayMs | None = None
+    reserve_short_rate: Rate | None = None
+    reserve_short_fen: Fen | None = None
+    reserve_missing_rate: Rate | None = None
 
     def apply(self, faults: Faults) -> Faults:
         changes = {k: v for k, v in self.model_dump(exclude_unset=True).items() if v is not None}

@@ -41,6 +41,7 @@ async def refund(request: web.Request) -> web.Response:
             refund_no,
             "FAIL",
             "ORDER_NOT_PAID",
+            now,
         )
     elif book.refunded(parsed.out_trade_no) + parsed.amount > order.amount:
         record = RefundRecord(
@@ -50,10 +51,11 @@ async def refund(request: web.Request) -> web.Response:
             refund_no,
             "FAIL",
             "REFUND_EXCEEDS_AMOUNT",
+            now,
         )
     else:
         record = RefundRecord(
-            parsed.out_refund_no, parsed.out_trade_no, parsed.amount, refund_no, "SUCCESS"
+            parsed.out_refund_no, parsed.out_trade_no, parsed.amount, refund_no, "SUCCESS", "", now
         )
     book.add(record)
     _log.info(

@@ -13,6 +13,7 @@ class RefundRecord:
     refund_no: str
     code: str
     err_code: str = ""
+    refunded_at: float = 0.0  # when the bank answered it (its day is the refund's day)
 
     def answer(self) -> dict[str, object]:
         return {

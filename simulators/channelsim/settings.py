@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from channelsim.faults import Millis, Rate
+from channelsim.faults import Fen, Millis, Rate, SettleDelayMs
 
 
 class ChannelSimSettings(BaseSettings):
@@ -25,6 +25,12 @@ class ChannelSimSettings(BaseSettings):
     fee_bps: int = Field(default=60, ge=0, le=10_000)
     # What the bank charges per payout it makes, in fen (a flat fee; none on a declined one).
     payout_fee_fen: int = Field(default=100, ge=0, le=1_000_000)
+    # The platform's reserve (备付金) account at the bank, and its balance before any entry.
+    reserve_account_no: str = Field(default="6216600000000001688", pattern=r"^[0-9]{6,32}$")
+    reserve_account_owner: str = Field(default="Paysuite Payments Co., Ltd.", min_length=1)
+    reserve_opening_fen: int = Field(default=0, ge=-(10**15), le=10**15)
+    bank_name: str = Field(default="Bank Simulator", min_length=1)
+    bank_bic: str = Field(default="BKSMCNSHXXX", pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")
     state_file: Path | None = None
     seed: int | None = None
 
@@ -43,6 +49,10 @@ class ChannelSimSettings(BaseSettings):
     payout_processing_ms: Millis = 2_000
     payout_return_rate: Rate = 0.0
     payout_return_after_ms: Millis = 5_000
+    reserve_settle_delay_ms: SettleDelayMs = 9 * 3_600_000
+    reserve_short_rate: Rate = 0.0
+    reserve_short_fen: Fen = 100
+    reserve_missing_rate: Rate = 0.0
     verify_limit_per_card: int = Field(default=5, ge=1, le=1_000_000)
 
     @property

@@ -11,6 +11,7 @@ from channelsim.faults import Dice, Faults
 from channelsim.payouts import PayoutBook
 from channelsim.ratelimit import RollingLimiter
 from channelsim.refunds import RefundBook
+from channelsim.reserve import ReserveAccount
 from channelsim.settings import ChannelSimSettings
 from channelsim.store import TransactionStore
 from channelsim.verifylog import VerificationLog
@@ -31,6 +32,7 @@ class ChannelState:
     limiter: RollingLimiter
     refunds: RefundBook = field(default_factory=RefundBook)
     payouts: PayoutBook = field(default_factory=PayoutBook)
+    reserve: ReserveAccount = field(default_factory=ReserveAccount)
 
 
 STATE = web.AppKey("channelsim_state", ChannelState)

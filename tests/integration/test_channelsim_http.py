@@ -512,6 +512,10 @@ async def test_faults_are_reported_and_validated(bank: Bank) -> None:
         "payout_processing_ms": 2_000,
         "payout_return_rate": 0.0,
         "payout_return_after_ms": 5_000,
+        "reserve_settle_delay_ms": 9 * 3_600_000,
+        "reserve_short_rate": 0.0,
+        "reserve_short_fen": 100,
+        "reserve_missing_rate": 0.0,
     }
     assert unknown.status == 400
     assert out_of_range.status == 400
