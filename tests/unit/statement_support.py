@@ -33,7 +33,10 @@ class Read:
     def totals(self) -> dict[str, object]:
         """The only currency's totals, as a dict (fee_net as its string)."""
         (totals,) = self.summary.totals
-        return {**asdict(totals), "fee_net": plain(totals.fee_net)}
+        figures = {**asdict(totals), "fee_net": plain(totals.fee_net)}
+        if totals.closing_minor_units is None:  # a bill, not an account statement
+            del figures["closing_minor_units"]
+        return figures
 
     @property
     def rejected(self) -> list[tuple[int, str]]:

@@ -50,6 +50,7 @@ def test_a_camt053_001_02_batch_is_expanded_and_its_balances_do_not_close() -> N
         "credit_minor_units": 140531,
         "debit_minor_units": 141830,
         "fee_net": "0",
+        "closing_minor_units": 1512112,  # as the file states it, though it does not close
     }
     # The batch adds up to its entry (564.05 + 100.00 = 664.05); the anonymised statement's
     # balances do not: 15568.27 - 754.25 - 664.05 + 1405.31 = 15555.28, not 15121.12.

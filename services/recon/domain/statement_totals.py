@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
+from paysuite.money import Money
 from recon.domain.statements import (
     Direction,
     LineKind,
@@ -84,6 +85,8 @@ class CurrencyTotals:
     credit_minor_units: int = 0
     debit_minor_units: int = 0
     fee_net: Decimal = field(default_factory=lambda: Decimal(0))
+    # An account statement's closing booked balance (the last statement's), signed.
+    closing_minor_units: int | None = None
 
 
 class Tally:
@@ -114,6 +117,16 @@ class Tally:
             totals.debit_minor_units += units
         totals.fee_net += line.fee
 
+    def _closing(self, closing: Amount) -> None:
+        """Keeps a statement's closing balance in minor units (one in a currency we do not
+        keep is left out)."""
+        try:
+            minor = Money.parse(plain(closing.value), closing.currency).minor_units
+        except ValueError:
+            return
+        totals = self.totals.setdefault(closing.currency, CurrencyTotals(closing.currency))
+        totals.closing_minor_units = minor
+
     def count(self, items: Iterable[StatementLine | Rejection]) -> Iterator[StatementLine]:
         """The lines among an importer's items, each added up as it passes; rejections noted."""
         for item in items:
@@ -130,6 +143,9 @@ class Tally:
 
     def summary(self, checks: list[Check]) -> StatementSummary:
         balances = [c for c in checks if c.balance]
+        for check in balances:
+            if isinstance(check.declared, Amount):
+                self._closing(check.declared)
         return StatementSummary(
             rows=self.rows,
             totals=tuple(self.totals[c] for c in sorted(self.totals)),
