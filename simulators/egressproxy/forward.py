@@ -13,7 +13,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from egressproxy.faults import Faults, Stats
-from egressproxy.settings import EgressProxySettings, is_loopback
+from egressproxy.settings import EgressProxySettings
 
 _log = logging.getLogger(__name__)
 
@@ -94,8 +94,8 @@ async def forward(request: web.Request) -> web.StreamResponse:
         return _refused(state, 405, "CONNECT is not supported: plain HTTP forwarding only")
     if not target.is_absolute() or target.scheme != "http":
         return _refused(state, 400, "not a proxy request: send an absolute-form http:// target")
-    if not is_loopback(target.host):
-        return _refused(state, 403, "only loopback targets are allowed")
+    if not state.settings.allows_target(target.host):
+        return _refused(state, 403, "only loopback or named targets are allowed")
     session = state.session
     if session is None:
         return _made_up(state, 503, "proxy not ready")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Millis = Annotated[int, Field(ge=0, le=3_600_000)]
@@ -38,10 +38,17 @@ class EgressProxySettings(BaseSettings):
     fail: bool = False
     upstream_connect_seconds: float = Field(default=5.0, gt=0, le=300)
     upstream_read_seconds: float = Field(default=120.0, gt=0, le=3600)
+    # On Kubernetes (dev overlay) the proxy is a pod of its own: it listens on every address,
+    # NetworkPolicies decide who reaches it, and it forwards to these host names too.
+    listen_any: bool = False
+    allowed_targets: frozenset[str] = frozenset()
 
-    @field_validator("host")
-    @classmethod
-    def _loopback_only(cls, host: str) -> str:
-        if not is_loopback(host):
-            raise ValueError("the proxy listens on loopback only")
-        return host
+    @model_validator(mode="after")
+    def _loopback_only(self) -> Self:
+        if not self.listen_any and not is_loopback(self.host):
+            raise ValueError("the proxy listens on loopback only (unless EGRESSPROXY_LISTEN_ANY)")
+        return self
+
+    def allows_target(self, host: str | None) -> bool:
+        """Loopback targets, and the host names the deployment named."""
+        return is_loopback(host) or (host or "").lower() in self.allowed_targets

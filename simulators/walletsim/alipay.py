@@ -241,7 +241,7 @@ def _pay_answer(state: WalletState, trade: Trade) -> web.Response:
 async def _pay(request: web.Request, envelope: Envelope) -> web.Response:
     state = request.app[STATE]
     content = PayContent.model_validate(envelope.biz_content)
-    if not loopback_url(envelope.notify_url):
+    if not loopback_url(envelope.notify_url, state.settings.notify_hosts):
         return _invalid(PAY, "isv.invalid-parameter", "notify_url must be a loopback URL")
     try:
         amount = parse_yuan(content.total_amount)

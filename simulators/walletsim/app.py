@@ -35,7 +35,9 @@ def create_app(
 ) -> web.Application:
     """A ready-to-run wallet; trades live in memory, notifications stop with the app."""
     flavour = flavour_of(settings)
-    notifier = Notifier(settings.secret_bytes, flavour.style, settings.channel)
+    notifier = Notifier(
+        settings.secret_bytes, flavour.style, settings.channel, settings.notify_hosts
+    )
     wallet = Wallet(
         flavour,
         WalletStore(),

@@ -49,6 +49,8 @@ class WalletSimSettings(BaseSettings):
     notify_backoff_ms: Millis = 1_000
     notify_max_attempts: int = Field(default=0, ge=0, le=100)
     notify_timeout_ms: Millis = 5_000
+    # Notify hosts allowed besides loopback (on Kubernetes: the gateway's notify Service).
+    notify_hosts: frozenset[str] = frozenset()
 
     @property
     def channel(self) -> str:

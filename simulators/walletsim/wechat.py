@@ -206,7 +206,7 @@ async def codepay(request: web.Request) -> web.Response:
         return _error(400, "PARAM_ERROR", describe(exc))
     if parsed.mchid != state.settings.merchant_id:
         return _unknown_merchant()
-    if not loopback_url(parsed.notify_url):
+    if not loopback_url(parsed.notify_url, state.settings.notify_hosts):
         return _error(400, "PARAM_ERROR", "notify_url must be a loopback URL")
     order = Order(
         parsed.out_trade_no,
