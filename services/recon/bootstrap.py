@@ -40,6 +40,7 @@ def run_config(settings: ReconSettings) -> RunConfig:
         formats={c: StatementFormat(f) for c, f in settings.statement_formats.items()},
         bill_zones=settings.bill_zones,
         failure_states=settings.failure_states,
+        fees_from_bill=frozenset(settings.fees_from_bill),
     )
 
 

@@ -31,7 +31,14 @@ class ReconSettings(PagedServiceSettings):
     carry_window_seconds: int = 900
     # The format of each channel's statement as the gateway fetches it, when none was imported
     # for the date (RECON_STATEMENT_FORMATS='{"banksim": "banksim"}').
-    statement_formats: dict[str, str] = {"banksim": "banksim"}
+    statement_formats: dict[str, str] = {
+        "banksim": "banksim",
+        "alipaysim": "alipay",
+        "wechatsim": "wechat",
+    }
+    # Channels whose answers state no fee (the wallets: what they keep is known from the bill):
+    # their bill's fees are not compared with the gateway's records.
+    fees_from_bill: tuple[str, ...] = ("alipaysim", "wechatsim")
     # The IANA zone each channel's bill day is in, when not Asia/Shanghai.
     bill_zones: dict[str, str] = {}
     # A bill line's status (upper case) that says the channel did not take the money.

@@ -130,7 +130,7 @@ async def _records(addr: str, channel: str, day: date) -> list[cpb.ChannelRecord
 
 async def _import(
     recon: rpb_grpc.ReconServiceAsyncStub, channel: str, day: date, text: str
-) -> None:
+) -> rpb.ImportStatementResponse:
     async def messages() -> AsyncIterator[rpb.ImportStatementRequest]:
         upload = rpb.StatementUpload(
             channel=channel,
@@ -141,8 +141,9 @@ async def _import(
         yield rpb.ImportStatementRequest(upload=upload)
         yield rpb.ImportStatementRequest(chunk=text.encode())
 
-    answer = await recon.ImportStatement(messages())
+    answer: rpb.ImportStatementResponse = await recon.ImportStatement(messages())
     assert answer.statement_import.rejected_count == 0, answer.statement_import.rejected_lines
+    return answer
 
 
 async def _run(
@@ -325,10 +326,14 @@ async def test_every_difference_is_found_parked_once_and_cleared_by_its_action(
             await resolve((rpb.MATCH_OUTCOME_LONG, long_id), rpb.RESOLUTION_ACTION_REFUND)
         ).state == rpb.Discrepancy.STATE_RESOLVED
 
-        # A corrected bill with the short payment's line: matched later, its item cleared.
-        await _import(recon, channel, day, "\n".join([*bill, line(pay[ids[3]])]) + "\n")
-        corrected = await _run(recon, channel, day)
+        # A corrected bill with the short payment's line: the day is reconciled again on it as
+        # it is imported, the short payment matched later and its item cleared.
+        imported = await _import(recon, channel, day, "\n".join([*bill, line(pay[ids[3]])]) + "\n")
+        corrected = imported.run
+        assert corrected.state == rpb.ReconciliationRun.STATE_COMPLETED
+        assert corrected.import_id == imported.statement_import.import_id
         assert corrected.matched_later == 1
+        assert (await _run(recon, channel, day)).matched_later == 0  # nothing left to match
         now = await _discrepancies(recon, channel)
         short = now[rpb.MATCH_OUTCOME_SHORT, ids[3]]
         assert short.state == rpb.Discrepancy.STATE_RESOLVED

@@ -130,12 +130,19 @@ class StatementRepository:
         )
 
     async def export_lines(
-        self, imported: StatementImport, path: Path, first: int = 1, last: int = 2**62
+        self,
+        imported: StatementImport,
+        path: Path,
+        first: int = 1,
+        last: int = 2**62,
+        *,
+        fees: bool = True,
     ) -> None:
         """COPYs an import's lines (seq first..last) out to a CSV file with a header, as the
-        engine reads them; fees only of layouts that state them (a bank's lines have none)."""
+        engine reads them; fees only of layouts that state them (a bank's lines have none) and
+        when asked (not for a channel whose fees are known only from its bill)."""
         db, _ = await driver_connection(self._conn)
-        fees = imported.format not in NO_FEES
+        fees = fees and imported.format not in NO_FEES
         await db.copy_from_query(
             _EXPORT,
             imported.import_id,
@@ -148,10 +155,17 @@ class StatementRepository:
         )
 
     async def lines_of(
-        self, channel: str, before: date, order_ids: list[str], failure_states: Iterable[str]
+        self,
+        channel: str,
+        before: date,
+        order_ids: list[str],
+        failure_states: Iterable[str],
+        *,
+        fees: bool = True,
     ) -> list[BillItem]:
         """The payment lines of these orders in the channel's current imports of dates before
-        `before`, as carried items (the flagged payments a run takes in from earlier dates)."""
+        `before`, as carried items (the flagged payments a run takes in from earlier dates);
+        fees left out unless asked for."""
         if not order_ids:
             return []
         db, _ = await driver_connection(self._conn)
@@ -178,7 +192,7 @@ class StatementRepository:
                 r["channel_transaction_id"],
                 r["currency"],
                 r["amount_minor_units"],
-                r["fee"],
+                r["fee"] if fees else None,
                 r["status"].upper() not in failed,
                 r["moment"],
                 r["line_no"],

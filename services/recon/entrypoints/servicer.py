@@ -113,6 +113,9 @@ class ReconServicer(pb_grpc.ReconServiceServicer):
             imported, replayed = await imports.import_statement(
                 self._imports.uow, self._imports.open_reader, command, spool, self._clock
             )
+        again = await runs.reconcile_again(self._deps, imported)
         return pb.ImportStatementResponse(
-            statement_import=statements.import_to_proto(imported), replayed=replayed
+            statement_import=statements.import_to_proto(imported),
+            replayed=replayed,
+            run=convert.run_to_proto(again) if again else None,
         )

@@ -94,6 +94,8 @@ class RunConfig:
     formats: Mapping[str, StatementFormat]
     bill_zones: Mapping[str, str]
     failure_states: tuple[str, ...]
+    # Channels whose bills' fees are not compared: their answers state none.
+    fees_from_bill: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +112,12 @@ class RunDeps:
 
 @dataclass(frozen=True, slots=True)
 class RunReconciliation:
+    """fetch: fetch the bill of a channel recon fetches bills of (False: the current import)."""
+
     request_id: str
     channel: str
     statement_date: date
+    fetch: bool = True
 
 
 def window(config: RunConfig, channel: str, day: date) -> CarryWindow:
@@ -128,12 +133,18 @@ def window(config: RunConfig, channel: str, day: date) -> CarryWindow:
 
 async def run_reconciliation(deps: RunDeps, command: RunReconciliation) -> ReconciliationRun:
     """A new run per request id; the same request id returns its run."""
+    run, new = await start_run(deps, command)
+    return await finish_run(deps, run, fetch=command.fetch) if new else run
+
+
+async def start_run(deps: RunDeps, command: RunReconciliation) -> tuple[ReconciliationRun, bool]:
+    """The request's run, recorded as running, and whether it is new (to be finished)."""
     async with deps.uow() as work:
         previous = await work.repo.by_request_id(command.request_id)
     if previous is not None:
         if (previous.channel, previous.statement_date) != (command.channel, command.statement_date):
             raise RequestIdReused("request_id was used for another run")
-        return previous
+        return previous, False
     run = ReconciliationRun(
         run_id=new_id("rec"),
         request_id=command.request_id,
@@ -149,14 +160,34 @@ async def run_reconciliation(deps: RunDeps, command: RunReconciliation) -> Recon
             await work.rollback()
             raced = await work.repo.by_request_id(command.request_id)
             assert raced is not None
-            return raced
+            return raced, False
         await work.commit()
+    return run, True
+
+
+async def finish_run(deps: RunDeps, run: ReconciliationRun, *, fetch: bool) -> ReconciliationRun:
+    """Reconciles a started run's date; a failure is kept on the run and raised."""
     try:
-        return await _reconcile(deps, run)
+        return await _reconcile(deps, run, fetch)
     except Exception as exc:
         failed = replace(run, state=RunState.FAILED, failure=str(exc)[:500] or type(exc).__name__)
         await _save(deps, failed)
         raise
+
+
+async def reconcile_again(deps: RunDeps, imported: StatementImport) -> ReconciliationRun | None:
+    """A file that replaced a date's import (a corrected bill) which a run had reconciled: the
+    date reconciled again on it, once per import (the run's request id is the import's)."""
+    if not imported.replaces:
+        return None
+    async with deps.uow() as work:
+        earlier = await work.repo.list_runs(imported.channel, imported.statement_date, None, 1)
+    if not earlier:
+        return None
+    command = RunReconciliation(
+        f"reimport:{imported.import_id}", imported.channel, imported.statement_date, fetch=False
+    )
+    return await run_reconciliation(deps, command)
 
 
 async def _save(deps: RunDeps, run: ReconciliationRun) -> ReconciliationRun:
@@ -167,12 +198,12 @@ async def _save(deps: RunDeps, run: ReconciliationRun) -> ReconciliationRun:
     return run
 
 
-async def _statement(deps: RunDeps, channel: str, day: date) -> StatementImport:
+async def _statement(deps: RunDeps, channel: str, day: date, fetch: bool) -> StatementImport:
     """The date's bill: for a channel recon fetches statements of, fetched through the gateway
     and imported (the same file as before is the import made already, a corrected one replaces
-    it); for another, the import made by ImportStatement."""
+    it); for another, or when not to fetch, the import made by ImportStatement."""
     statement_format = deps.config.formats.get(channel)
-    if statement_format is None:
+    if statement_format is None or not fetch:
         async with deps.statements() as work:
             current = await work.repo.current_import(channel, day)
         if current is None:
@@ -214,22 +245,27 @@ EXPORT_PARTS = 2
 
 
 async def _stage(
-    deps: RunDeps, run: ReconciliationRun, folder: Path, returning: list[Discrepancy]
+    deps: RunDeps,
+    run: ReconciliationRun,
+    folder: Path,
+    returning: list[Discrepancy],
+    fetch: bool,
 ) -> ReconciliationRun:
     """The run's inputs as files, then staged: our side (the gateway's records, the ledger's
     entries, what earlier dates carried in) is staged while the bill's lines are still being
     COPYed out of recon's schema, the bill once they are."""
     channel, day = run.channel, run.statement_date
     config = deps.config
-    imported = await _statement(deps, channel, day)
+    imported = await _statement(deps, channel, day, fetch)
     currencies = sorted({t.currency for t in imported.summary.totals} | {"CNY"})
+    compare_fees = channel not in config.fees_from_bill
 
     async def bill_part(part: int) -> None:
         per = imported.summary.rows // EXPORT_PARTS + 1
         first, last = part * per + 1, (part + 1) * per if part < EXPORT_PARTS - 1 else 2**62
         async with deps.statements() as lines:
             path = folder / f"bill_lines-{part}.csv"
-            await lines.repo.export_lines(imported, path, first, last)
+            await lines.repo.export_lines(imported, path, first, last, fees=compare_fees)
 
     async def entries() -> None:
         for currency in currencies:
@@ -243,7 +279,7 @@ async def _stage(
         flagged, flagged_ledger, flagged_ids = await _flagged_before(deps, channel, day)
         async with deps.statements() as statements:
             flagged_bill = await statements.repo.lines_of(
-                channel, day, flagged_ids, config.failure_states
+                channel, day, flagged_ids, config.failure_states, fees=compare_fees
             )
         await asyncio.gather(deps.records.write_ours(channel, day, folder / "ours.csv"), entries())
         found = [(f, "") for f in carried] + [(d.finding, d.discrepancy_id) for d in returning]
@@ -299,7 +335,7 @@ async def _match(deps: RunDeps, run: ReconciliationRun, folder: Path) -> Reconci
     return replace(run, buckets_done=run.buckets_total)
 
 
-async def _reconcile(deps: RunDeps, run: ReconciliationRun) -> ReconciliationRun:
+async def _reconcile(deps: RunDeps, run: ReconciliationRun, fetch: bool) -> ReconciliationRun:
     channel, day = run.channel, run.statement_date
     folder = deps.config.work_dir / run.run_id
     async with deps.uow() as lock:
@@ -309,7 +345,7 @@ async def _reconcile(deps: RunDeps, run: ReconciliationRun) -> ReconciliationRun
         folder.mkdir(parents=True, exist_ok=True)
         timer = _Timer(run.run_id)
         try:
-            run = await _stage(deps, run, folder, returning)
+            run = await _stage(deps, run, folder, returning, fetch)
             timer.lap("staged")
             run = await _save(deps, run)
             run = await _match(deps, run, folder)

@@ -1190,21 +1190,29 @@ class ImportStatementResponse(_message.Message):
 
     STATEMENT_IMPORT_FIELD_NUMBER: _builtins.int
     REPLAYED_FIELD_NUMBER: _builtins.int
+    RUN_FIELD_NUMBER: _builtins.int
     replayed: _builtins.bool
     """True when the same file had been imported for the day already: nothing was written."""
     @_builtins.property
     def statement_import(self) -> Global___StatementImport:
         """The import."""
 
+    @_builtins.property
+    def run(self) -> Global___ReconciliationRun:
+        """When the file replaced a day's import that a run had reconciled (a corrected bill): the
+        run that reconciled the day again on it, finished before the answer.
+        """
+
     def __init__(
         self,
         *,
         statement_import: Global___StatementImport | None = ...,
         replayed: _builtins.bool = ...,
+        run: Global___ReconciliationRun | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["statement_import", b"statement_import"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["run", b"run", "statement_import", b"statement_import"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["replayed", b"replayed", "statement_import", b"statement_import"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["replayed", b"replayed", "run", b"run", "statement_import", b"statement_import"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

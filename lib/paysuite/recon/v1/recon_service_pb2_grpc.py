@@ -117,7 +117,8 @@ class ReconServiceServicer:
         the rest carry its bytes. The same file for the same channel and date again returns the
         import made of it (replayed); another file replaces the day's import. A file that cannot be
         read at all (an unknown header) is refused with INVALID_ARGUMENT (STATEMENT_UNREADABLE) and
-        nothing is written; lines that cannot be read are reported and the rest imported.
+        nothing is written; lines that cannot be read are reported and the rest imported. A file
+        replacing a day that was reconciled has the day reconciled again on it before the answer.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -56,7 +56,8 @@ class ReconServiceStub:
     the rest carry its bytes. The same file for the same channel and date again returns the
     import made of it (replayed); another file replaces the day's import. A file that cannot be
     read at all (an unknown header) is refused with INVALID_ARGUMENT (STATEMENT_UNREADABLE) and
-    nothing is written; lines that cannot be read are reported and the rest imported.
+    nothing is written; lines that cannot be read are reported and the rest imported. A file
+    replacing a day that was reconciled has the day reconciled again on it before the answer.
     """
 
 @_typing.type_check_only
@@ -87,7 +88,8 @@ class ReconServiceAsyncStub(ReconServiceStub):
     the rest carry its bytes. The same file for the same channel and date again returns the
     import made of it (replayed); another file replaces the day's import. A file that cannot be
     read at all (an unknown header) is refused with INVALID_ARGUMENT (STATEMENT_UNREADABLE) and
-    nothing is written; lines that cannot be read are reported and the rest imported.
+    nothing is written; lines that cannot be read are reported and the rest imported. A file
+    replacing a day that was reconciled has the day reconciled again on it before the answer.
     """
 
 class ReconServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -151,7 +153,8 @@ class ReconServiceServicer(metaclass=_abc_1.ABCMeta):
         the rest carry its bytes. The same file for the same channel and date again returns the
         import made of it (replayed); another file replaces the day's import. A file that cannot be
         read at all (an unknown header) is refused with INVALID_ARGUMENT (STATEMENT_UNREADABLE) and
-        nothing is written; lines that cannot be read are reported and the rest imported.
+        nothing is written; lines that cannot be read are reported and the rest imported. A file
+        replacing a day that was reconciled has the day reconciled again on it before the answer.
         """
 
 def add_ReconServiceServicer_to_server(servicer: ReconServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
