@@ -23,6 +23,7 @@ class ErrorKind(enum.Enum):
     RESOURCE_EXHAUSTED = "resource_exhausted"
     UNAVAILABLE = "unavailable"
     ABORTED = "aborted"
+    UNAUTHENTICATED = "unauthenticated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,9 @@ class DomainError(Exception):
         self.metadata = dict(metadata or {})
 
 
+_FIELDS_NAMED = 10  # in the message; an oversized request's list would outgrow gRPC's trailers
+
+
 class InvalidArgument(DomainError):
     """The request is malformed; nothing was written."""
 
@@ -67,7 +71,9 @@ class InvalidArgument(DomainError):
 
     def __init__(self, violations: Sequence[FieldViolation], message: str | None = None) -> None:
         self.violations = list(violations)
-        fields = ", ".join(v.field for v in self.violations)
+        named = [v.field for v in self.violations[:_FIELDS_NAMED]]
+        more = len(self.violations) - len(named)
+        fields = ", ".join(named) + (f" and {more} more" if more else "")
         super().__init__(message or f"invalid fields: {fields}")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from google.type.date_pb2 import Date
 
 from paysuite.gateway.v1 import gateway_service_pb2 as gw
@@ -211,6 +212,18 @@ CASES = [
         {"name", "id_number", "phone"},
     ),
     Case("identity", "GetUser", idt.GetUserRequest(user_id="x" * 40), {"user_id"}),
+    Case(
+        "identity",
+        "DowngradeTier",
+        idt.DowngradeTierRequest(user_id="U100001", tier=99, reason="fuzzed"),  # type: ignore[arg-type]
+        {"tier"},
+    ),
+    Case(
+        "ledger",
+        "GetBalanceAsOf",
+        led.GetBalanceAsOfRequest(account_id="a", time=Timestamp(seconds=-(2**62))),
+        {"time"},
+    ),
     Case(
         "identity",
         "CheckPaymentEligibility",

@@ -19,6 +19,9 @@ from paysuite.type.v1.error_reason_pb2 import ErrorReason
 _log = logging.getLogger(__name__)
 
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
+# Status details travel in a trailer, whose size gRPC caps at 8 KiB by default: the first
+# violations of an oversized request name enough.
+VIOLATIONS_BUDGET_BYTES = 4096
 
 if TYPE_CHECKING:
     _Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
@@ -35,6 +38,7 @@ CODE_BY_KIND: dict[ErrorKind, grpc.StatusCode] = {
     ErrorKind.RESOURCE_EXHAUSTED: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ErrorKind.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
     ErrorKind.ABORTED: grpc.StatusCode.ABORTED,
+    ErrorKind.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
 }
 
 
@@ -42,6 +46,18 @@ def _packed(message: Any) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed
+
+
+def _within_budget(violations: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    kept: list[tuple[str, str]] = []
+    spent = 0
+    for field, description in violations:
+        field, description = field[:200], description[:200]
+        spent += len(field.encode()) + len(description.encode()) + 8
+        if kept and spent > VIOLATIONS_BUDGET_BYTES:
+            break
+        kept.append((field, description))
+    return kept
 
 
 def status_for(
@@ -53,14 +69,16 @@ def status_for(
     violations: list[tuple[str, str]] | None = None,
 ) -> status_pb2.Status:
     """Builds the rich status: ErrorInfo always, BadRequest when fields are named."""
-    status = status_pb2.Status(code=code.value[0], message=message)
-    info = error_details_pb2.ErrorInfo(reason=reason, domain=domain, metadata=metadata or {})
+    status = status_pb2.Status(code=code.value[0], message=message[:1000])
+    # Values may echo a caller's input: each kept short.
+    short = {k[:64]: v[:256] for k, v in (metadata or {}).items()}
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=domain, metadata=short)
     status.details.append(_packed(info))
     if violations:
         bad_request = error_details_pb2.BadRequest(
             field_violations=[
                 error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
-                for f, d in violations
+                for f, d in _within_budget(violations)
             ]
         )
         status.details.append(_packed(bad_request))

@@ -81,3 +81,14 @@ def date_from_proto(message: date_pb2.Date, field: str, violations: Violations) 
     except ValueError:
         violations.add(field, "must be a full calendar date")
         return None
+
+
+def timestamp_from_proto(
+    message: Timestamp, field: str, violations: Violations
+) -> datetime | None:
+    """The instant, or a violation when its seconds or nanos are outside what RFC 3339 allows."""
+    try:
+        return message.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        violations.add(field, "must be a time between years 1 and 9999")
+        return None

@@ -127,10 +127,12 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         violations = Violations()
         check_id(request.user_id, "user_id", violations, max_length=32)
         reason = _reason(request.reason, violations)
+        tier = convert.TIERS_IN.get(request.tier)
+        if tier is None:
+            violations.add("tier", "must be a known tier")
         violations.raise_if_any()
-        user = await tiering.downgrade(
-            self._deps, request.user_id, convert.TIERS_IN[request.tier], reason
-        )
+        assert tier is not None
+        user = await tiering.downgrade(self._deps, request.user_id, tier, reason)
         return pb.DowngradeTierResponse(user=convert.user_to_proto(user))
 
     async def ReserveLimit(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import grpc
@@ -20,7 +20,12 @@ from paysuite.errors import Violations
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
 from paysuite.runtime.paging import PageSize, Paging
-from paysuite.runtime.protoconv import check_id, date_from_proto, date_to_proto
+from paysuite.runtime.protoconv import (
+    check_id,
+    date_from_proto,
+    date_to_proto,
+    timestamp_from_proto,
+)
 
 Context = grpc.aio.ServicerContext[Any, Any]
 PAGE = PageSize(default=100, maximum=1000)
@@ -162,7 +167,7 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         if which == "accounting_date":
             at = date_from_proto(request.accounting_date, "accounting_date", violations)
         elif which == "time":
-            at = request.time.ToDatetime(tzinfo=UTC)
+            at = timestamp_from_proto(request.time, "time", violations)
         else:
             violations.add("as_of", "give accounting_date or time")
         violations.raise_if_any()
