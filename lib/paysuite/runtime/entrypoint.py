@@ -14,6 +14,7 @@ from typing import Generic, TypeVar
 from paysuite.runtime import event_loop
 from paysuite.runtime.gc_tuning import tune_for_service
 from paysuite.runtime.logs import setup_logging
+from paysuite.runtime.metrics import setup_metrics
 from paysuite.runtime.migrations import upgrade_to_head
 from paysuite.runtime.server import ServiceApp, start_server
 from paysuite.runtime.settings import ServiceSettings
@@ -42,6 +43,7 @@ async def migrate(definition: ServiceDefinition[S], settings: S) -> None:
 async def serve(definition: ServiceDefinition[S], settings: S) -> None:
     """Runs until SIGTERM or SIGINT, then stops gracefully and flushes traces."""
     telemetry = setup_telemetry(definition.name, settings)
+    measured = setup_metrics(definition.name, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -54,6 +56,7 @@ async def serve(definition: ServiceDefinition[S], settings: S) -> None:
         _log.info("stopping", extra={"grace_seconds": settings.shutdown_grace_seconds})
         await running.stop(settings.shutdown_grace_seconds)
     finally:
+        measured.shutdown()
         telemetry.shutdown()
 
 

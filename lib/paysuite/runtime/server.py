@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from paysuite.runtime.grpc_errors import ErrorMappingInterceptor
+from paysuite.runtime.metrics import RpcMetricsInterceptor
 
 _log = logging.getLogger(__name__)
 
@@ -86,7 +87,12 @@ def _traced(details: grpc.HandlerCallDetails) -> bool:
 
 def _interceptors(domain: str) -> list[grpc.aio.ServerInterceptor[Any, Any]]:
     # Tracing first so the span covers error mapping; health probes produce no spans.
-    return [aio_server_interceptor(filter_=_traced), ErrorMappingInterceptor(domain)]
+    # Metrics outermost: the status code recorded is the one the caller gets.
+    return [
+        RpcMetricsInterceptor(),
+        aio_server_interceptor(filter_=_traced),
+        ErrorMappingInterceptor(domain),
+    ]
 
 
 async def start_server(app: ServiceApp, *, host: str, port: int) -> RunningServer:

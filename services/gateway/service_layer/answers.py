@@ -17,6 +17,7 @@ from gateway.domain.model import Payment, PaymentPurpose, PaymentState
 from gateway.domain.ports import ChannelAnswer, ChannelNotification
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.duplicates import refund_duplicate
+from gateway.service_layer.measurements import count_outcome
 from gateway.service_layer.outbox import current_traceparent
 
 # Rounds of read-decide-write before giving up on a payment changing under every attempt.
@@ -50,6 +51,11 @@ async def write(
             applied = await stores.payments.apply(change, version, traceparent, notification)
     if applied is Applied.APPLIED:
         deps.written(change)
+        if (
+            change.payment.state.terminal
+            and change.event == f"payment.{change.payment.state.value}"
+        ):
+            count_outcome(change.payment)
     return applied
 
 

@@ -32,6 +32,7 @@ from gateway.domain.ports import (
     LimitSettlement,
     SettleOutcome,
 )
+from gateway.service_layer.measurements import BacklogGauge
 from gateway.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from paysuite.errors import Unavailable
 from paysuite.money import Money
@@ -131,6 +132,7 @@ class OutboxRelay:
         self._poll = poll_seconds
         self._linger = linger_seconds
         self._wake = asyncio.Event()
+        self._backlog = BacklogGauge()
 
     def wake(self) -> None:
         self._wake.set()
@@ -140,6 +142,9 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 claimed = await self.deliver_due()
+                if self._backlog.due():
+                    async with self._uow() as work:
+                        self._backlog.set(*await work.repo.outbox.backlog(self._clock()))
             except Exception:
                 _log.exception("outbox relay pass failed")
                 claimed = 0

@@ -42,6 +42,7 @@ from recon.domain.statement_totals import StatementImport
 from recon.domain.statements import StatementFormat
 from recon.service_layer import imports
 from recon.service_layer.imports import ReaderFactory
+from recon.service_layer.measurements import record_run
 from recon.service_layer.unit_of_work import StatementUnitOfWorkFactory, UnitOfWorkFactory
 
 _log = logging.getLogger(__name__)
@@ -167,12 +168,16 @@ async def start_run(deps: RunDeps, command: RunReconciliation) -> tuple[Reconcil
 
 async def finish_run(deps: RunDeps, run: ReconciliationRun, *, fetch: bool) -> ReconciliationRun:
     """Reconciles a started run's date; a failure is kept on the run and raised."""
+    started = time_counter()
     try:
-        return await _reconcile(deps, run, fetch)
+        finished = await _reconcile(deps, run, fetch)
     except Exception as exc:
         failed = replace(run, state=RunState.FAILED, failure=str(exc)[:500] or type(exc).__name__)
         await _save(deps, failed)
+        record_run(run.channel, failed.state.value, time_counter() - started)
         raise
+    record_run(run.channel, finished.state.value, time_counter() - started)
+    return finished
 
 
 async def reconcile_again(deps: RunDeps, imported: StatementImport) -> ReconciliationRun | None:

@@ -111,6 +111,14 @@ class OutboxStore:
         )
         return [_message(r) for r in found]
 
+    async def backlog(self, now: datetime) -> tuple[int, float]:
+        """How many messages wait (due or retrying later), and the oldest one's age in seconds."""
+        row = await self._conn.fetchrow(
+            "SELECT count(*) AS waiting, min(created_at) AS oldest FROM outbox"
+        )
+        oldest = row["oldest"]
+        return int(row["waiting"]), 0.0 if oldest is None else (now - oldest).total_seconds()
+
     async def delivered(self, outbox_ids: list[int]) -> None:
         """Takes delivered messages off the queue."""
         await self._conn.execute(

@@ -1,0 +1,190 @@
+"""OpenTelemetry metrics: one MeterProvider per process, scraped by Prometheus on the metrics port
+(PAYSUITE_METRICS_PORT) and pushed by OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+
+Instruments are made from `opentelemetry.metrics.get_meter(...)` where the measurement happens;
+until a process installs the provider (`setup_metrics`, done by `python -m <service>`) they
+measure nothing. Names follow the OpenTelemetry semantic conventions (`rpc.server.duration`)
+or `paysuite.*`; Prometheus sees them with dots as underscores and the unit appended.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeAlias
+from wsgiref.simple_server import WSGIServer
+
+import grpc
+from opentelemetry import metrics
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from prometheus_client import CollectorRegistry, start_http_server
+
+from paysuite.runtime.settings import CommonSettings
+
+if TYPE_CHECKING:
+    _Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
+    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:  # generic only in the type stubs
+    _ServerInterceptor = grpc.aio.ServerInterceptor
+
+_HEALTH_METHODS = "/grpc.health.v1.Health/"
+# Latency buckets in milliseconds: a local RPC takes a few, a bank call hundreds.
+_MS_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Where the Prometheus endpoint listens: <SERVICE>_METRICS_PORT, else PAYSUITE_METRICS_PORT
+    (one pod, one service); neither, no endpoint (the dev launcher's default)."""
+
+    port: int | None = None
+    host: str = "0.0.0.0"
+
+    @classmethod
+    def for_service(cls, service: str, environ: Mapping[str, str] = os.environ) -> MetricsSettings:
+        port = environ.get(f"{service.upper()}_METRICS_PORT") or environ.get(
+            "PAYSUITE_METRICS_PORT"
+        )
+        return cls(
+            port=int(port) if port else None, host=environ.get("PAYSUITE_METRICS_HOST", "0.0.0.0")
+        )
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """The process's meter provider, its Prometheus endpoint (if any) and how to stop both."""
+
+    provider: MeterProvider
+    http: WSGIServer | None = None
+
+    @property
+    def port(self) -> int | None:
+        return None if self.http is None else self.http.server_port
+
+    def shutdown(self) -> None:
+        if self.http is not None:
+            self.http.shutdown()
+            self.http.server_close()
+        self.provider.shutdown()
+
+
+def setup_metrics(
+    service_name: str, common: CommonSettings, settings: MetricsSettings | None = None
+) -> Metrics:
+    """Installs the global meter provider; serves /metrics when a port is set."""
+    settings = settings or MetricsSettings.for_service(service_name)
+    readers: list[MetricReader] = []
+    http = None
+    if settings.port is not None:
+        registry = CollectorRegistry()
+        readers.append(PrometheusMetricReader(registry=registry))
+        http, _ = start_http_server(settings.port, settings.host, registry=registry)
+    if common.otel_exporter_otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+
+        readers.append(
+            PeriodicExportingMetricReader(
+                OTLPMetricExporter(endpoint=common.otel_exporter_otlp_endpoint)
+            )
+        )
+    provider = MeterProvider(
+        metric_readers=readers, resource=Resource.create({SERVICE_NAME: service_name})
+    )
+    metrics.set_meter_provider(provider)
+    return Metrics(provider, http)
+
+
+def rpc_status(code: grpc.StatusCode | None) -> int:
+    """The numeric gRPC status code the semantic conventions record (OK when none was set)."""
+    return (code or grpc.StatusCode.OK).value[0]  # type: ignore[no-any-return]
+
+
+class RpcMetricsInterceptor(_ServerInterceptor):
+    """Records `rpc.server.duration` (ms) of every call but health checks, by service, method
+    and the status code the caller got (errors mapped by the interceptors inside this one)."""
+
+    def __init__(self, meter_provider: metrics.MeterProvider | None = None) -> None:
+        meter = (meter_provider or metrics.get_meter_provider()).get_meter(__name__)
+        self._duration = meter.create_histogram(
+            "rpc.server.duration",
+            unit="ms",
+            description="Duration of inbound gRPC calls, by method and status code",
+            explicit_bucket_boundaries_advisory=_MS_BUCKETS,
+        )
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[_Handler]],
+        details: grpc.HandlerCallDetails,
+    ) -> _Handler:
+        handler = await continuation(details)
+        if handler is None or details.method.startswith(_HEALTH_METHODS):
+            return handler
+        service, _, method = details.method.strip("/").rpartition("/")
+        attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method}
+        codec = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(handler.unary_unary, attributes), **codec
+            )
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                self._unary(handler.stream_unary, attributes), **codec
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._streaming(handler.unary_stream, attributes), **codec
+            )
+        assert handler.stream_stream is not None
+        return grpc.stream_stream_rpc_method_handler(
+            self._streaming(handler.stream_stream, attributes), **codec
+        )
+
+    def _record(
+        self, started: float, context: Any, attributes: dict[str, str], failed: bool
+    ) -> None:
+        code = context.code()
+        if failed and code is None:
+            code = grpc.StatusCode.UNKNOWN
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self._duration.record(elapsed_ms, {**attributes, "rpc.grpc.status_code": rpc_status(code)})
+
+    def _unary(
+        self, behaviour: Callable[..., Awaitable[Any]], attributes: dict[str, str]
+    ) -> Callable[..., Awaitable[Any]]:
+        async def measured(request: Any, context: Any) -> Any:
+            started, failed = time.perf_counter(), True
+            try:
+                answer = await behaviour(request, context)
+                failed = False
+                return answer
+            finally:
+                self._record(started, context, attributes, failed)
+
+        return measured
+
+    def _streaming(
+        self, behaviour: Callable[..., Any], attributes: dict[str, str]
+    ) -> Callable[..., AsyncIterator[Any]]:
+        async def measured(request: Any, context: Any) -> AsyncIterator[Any]:
+            started, failed = time.perf_counter(), True
+            try:
+                answers = behaviour(request, context)
+                if hasattr(answers, "__aiter__"):
+                    async for answer in answers:
+                        yield answer
+                else:  # a handler that writes with context.write and returns
+                    await answers
+                failed = False
+            finally:
+                self._record(started, context, attributes, failed)
+
+        return measured

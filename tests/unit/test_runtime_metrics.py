@@ -1,0 +1,110 @@
+"""rpc.server.duration from a real gRPC server: every method and status code, health excluded."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.metrics import MeterProvider
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from paysuite.runtime.metrics import MetricsSettings, RpcMetricsInterceptor
+
+SERVICE = "paysuite.test.v1.EchoService"
+
+
+async def _say(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+    if request == b"bad":
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "bad request")
+    if request == b"boom":
+        raise RuntimeError("unexpected")
+    return request
+
+
+async def _repeat(
+    request: bytes, context: grpc.aio.ServicerContext[Any, Any]
+) -> AsyncIterator[bytes]:
+    for _ in range(3):
+        yield request
+    if request == b"gone":
+        await context.abort(grpc.StatusCode.NOT_FOUND, "gone")
+
+
+def _counts(registry: CollectorRegistry) -> dict[tuple[str, str], float]:
+    """(method, status code) -> calls recorded."""
+    found = {}
+    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+        for sample in family.samples:
+            if sample.name == "rpc_server_duration_milliseconds_count":
+                labels = sample.labels
+                assert labels["rpc_system"] == "grpc"
+                assert labels["rpc_service"] == SERVICE
+                found[labels["rpc_method"], labels["rpc_grpc_status_code"]] = sample.value
+    return found
+
+
+@pytest.fixture
+async def server_and_registry() -> AsyncIterator[tuple[str, CollectorRegistry]]:
+    registry = CollectorRegistry()
+    provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+    server = grpc.aio.server(interceptors=[RpcMetricsInterceptor(provider)])
+    server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                SERVICE,
+                {
+                    "Say": grpc.unary_unary_rpc_method_handler(_say),
+                    "Repeat": grpc.unary_stream_rpc_method_handler(_repeat),
+                },
+            )
+        ]
+    )
+    health_pb2_grpc.add_HealthServicer_to_server(HealthServicer(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield f"127.0.0.1:{port}", registry
+    finally:
+        await server.stop(None)
+        provider.shutdown()
+
+
+async def test_every_call_is_counted_by_method_and_status(
+    server_and_registry: tuple[str, CollectorRegistry],
+) -> None:
+    address, registry = server_and_registry
+    async with grpc.aio.insecure_channel(address) as channel:
+        say = channel.unary_unary(f"/{SERVICE}/Say", None, None)
+        repeat = channel.unary_stream(f"/{SERVICE}/Repeat", None, None)
+        assert await say(b"hello") == b"hello"
+        assert await say(b"again") == b"again"
+        for request, code in ((b"bad", grpc.StatusCode.INVALID_ARGUMENT), (b"boom", None)):
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await say(request)
+            assert code is None or raised.value.code() == code
+        assert [answer async for answer in repeat(b"x")] == [b"x"] * 3
+        with pytest.raises(grpc.aio.AioRpcError):
+            _ = [answer async for answer in repeat(b"gone")]
+        health = health_pb2_grpc.HealthStub(channel)
+        await health.Check(health_pb2.HealthCheckRequest())
+
+    assert _counts(registry) == {
+        ("Say", "0"): 2,
+        ("Say", "3"): 1,  # INVALID_ARGUMENT
+        ("Say", "2"): 1,  # UNKNOWN: an exception nobody mapped
+        ("Repeat", "0"): 1,
+        ("Repeat", "5"): 1,  # NOT_FOUND after three answers
+    }
+
+
+def test_the_metrics_port_is_the_services_own_else_the_shared_one() -> None:
+    environ = {"LEDGER_METRICS_PORT": "9101", "PAYSUITE_METRICS_PORT": "9464"}
+    assert MetricsSettings.for_service("ledger", environ).port == 9101
+    assert MetricsSettings.for_service("gateway", environ).port == 9464
+    assert MetricsSettings.for_service("gateway", {}).port is None
