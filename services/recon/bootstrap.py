@@ -5,14 +5,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import grpc
+
 from paysuite.clock import utc_now
-from paysuite.recon.v1 import recon_service_pb2, recon_service_pb2_grpc
+from paysuite.recon.v1 import (
+    funds_service_pb2,
+    funds_service_pb2_grpc,
+    recon_service_pb2,
+    recon_service_pb2_grpc,
+)
 from paysuite.runtime.clients import open_channel
 from paysuite.runtime.database import SqlUnitOfWork, create_engine
 from paysuite.runtime.entrypoint import ServiceDefinition
 from paysuite.runtime.paging import Paging
-from paysuite.runtime.server import ServiceApp, grpc_service_app
+from paysuite.runtime.server import ServiceApp
 from recon.adapters.engine import EngineSettings
+from recon.adapters.funds_ledger import GrpcFundsLedger
+from recon.adapters.funds_repository import FundsRepository
 from recon.adapters.records import FileRecords, GrpcRecords
 from recon.adapters.repository import ReconRepository
 from recon.adapters.statement_repository import StatementRepository
@@ -20,7 +29,9 @@ from recon.adapters.statements import open_reader
 from recon.adapters.suspense import GrpcSuspense
 from recon.adapters.uploads import SpooledUpload
 from recon.domain.statements import StatementFormat
+from recon.entrypoints.funds import FundsServicer
 from recon.entrypoints.servicer import ReconServicer, StatementImports
+from recon.service_layer.funds import FundsConfig, FundsDeps
 from recon.service_layer.runs import RunConfig, RunDeps
 from recon.settings import ReconSettings
 
@@ -74,15 +85,34 @@ async def build_app(settings: ReconSettings) -> ServiceApp:
         Paging(settings.page_token_key.get_secret_value().encode()),
     )
 
+    funds_servicer = FundsServicer(
+        FundsDeps(
+            uow=lambda: SqlUnitOfWork(engine, FundsRepository),
+            ledger=GrpcFundsLedger(ledger_channel),
+            clock=utc_now,
+            config=FundsConfig(
+                settings.reserve_statement_channel,
+                settings.reserve_payouts_channel,
+                settings.reserve_settlement_days,
+            ),
+        )
+    )
+
     async def close_channels() -> None:
         await gateway_channel.close(grace=None)
         await ledger_channel.close(grace=None)
 
-    return grpc_service_app(
-        "recon",
-        recon_service_pb2.DESCRIPTOR.services_by_name["ReconService"],
-        recon_service_pb2_grpc.add_ReconServiceServicer_to_server,
-        servicer,
+    def register(server: grpc.aio.Server) -> None:
+        recon_service_pb2_grpc.add_ReconServiceServicer_to_server(servicer, server)
+        funds_service_pb2_grpc.add_FundsServiceServicer_to_server(funds_servicer, server)
+
+    return ServiceApp(
+        name="recon",
+        services=[
+            recon_service_pb2.DESCRIPTOR.services_by_name["ReconService"],
+            funds_service_pb2.DESCRIPTOR.services_by_name["FundsService"],
+        ],
+        register=register,
         on_stop=[close_channels, engine.dispose],
     )
 

@@ -63,3 +63,10 @@ class ReconSettings(PagedServiceSettings):
         if self.records_dir is not None and not self.is_dev:
             raise ValueError("RECON_RECORDS_DIR is for benchmarks in dev only")
         return self
+
+    # The reserve (备付金) account: the channel name its camt.053 statements are imported under,
+    # the bank channel whose payouts it pays, and each settling channel with the days after a
+    # business date its money is due (RECON_RESERVE_SETTLEMENT_DAYS='{"banksim": 1}').
+    reserve_statement_channel: str = "reserve"
+    reserve_payouts_channel: str = "banksim"
+    reserve_settlement_days: dict[str, int] = {"banksim": 1, "alipaysim": 1, "wechatsim": 1}

@@ -150,3 +150,54 @@ statement_lines = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=True),
     Column("status", String(32), nullable=False),
 )
+
+# Reserve account statement entries, each booked in the ledger once (recon.domain.funds).
+funds_entries = Table(
+    "funds_entries",
+    metadata,
+    Column("bank_ref", String(64), primary_key=True),
+    Column("statement_date", Date, nullable=False),
+    Column("import_id", String(40), nullable=False),
+    Column("line_no", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("business_date", Date, nullable=True),
+    Column("payout_id", String(64), nullable=False),
+    Column("credit", Boolean, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("transfer_id", String(96), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("funds_entries_by_settlement", "channel", "business_date", "currency", "kind"),
+)
+
+# A channel's settlement of a business date: expected, arrived so far, parked for the rest.
+funds_positions = Table(
+    "funds_positions",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("business_date", Date, primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("expected", BigInteger, nullable=False),
+    Column("arrived", BigInteger, nullable=False),
+    Column("parked", BigInteger, nullable=False),
+    Column("parks", Integer, nullable=False),
+    Column("outcome", String(12), nullable=False),
+    Column("statement_date", Date, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# The reserve account's statement of a date against the ledger: the last run's result.
+funds_checks = Table(
+    "funds_checks",
+    metadata,
+    Column("statement_date", Date, primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("import_id", String(40), nullable=False),
+    Column("bank_closing", BigInteger, nullable=True),
+    Column("ledger_balance", BigInteger, nullable=False),
+    Column("balanced", Boolean, nullable=False),
+    Column("counts", JSONB, nullable=False),
+    Column("differences", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

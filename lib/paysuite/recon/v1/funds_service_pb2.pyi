@@ -191,6 +191,7 @@ class ReconcileReserveAccountResponse(_message.Message):
     DIFFERENCES_FIELD_NUMBER: _builtins.int
     BALANCES_FIELD_NUMBER: _builtins.int
     BALANCED_FIELD_NUMBER: _builtins.int
+    CLEAN_FIELD_NUMBER: _builtins.int
     import_id: _builtins.str
     """The statement import reconciled."""
     arrivals: _builtins.int
@@ -213,6 +214,8 @@ class ReconcileReserveAccountResponse(_message.Message):
     """Ledger transfers posted by this call (none when run again)."""
     balanced: _builtins.bool
     """Whether every balance check holds."""
+    clean: _builtins.bool
+    """Whether the balances hold and nothing differs: the day-end check's verdict."""
     @_builtins.property
     def statement_date(self) -> _date_pb2.Date:
         """The statement date."""
@@ -242,10 +245,11 @@ class ReconcileReserveAccountResponse(_message.Message):
         differences: _abc.Iterable[Global___FundsDifference] | None = ...,
         balances: _abc.Iterable[Global___ReserveBalanceCheck] | None = ...,
         balanced: _builtins.bool = ...,
+        clean: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["statement_date", b"statement_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["arrivals", b"arrivals", "balanced", b"balanced", "balances", b"balances", "differences", b"differences", "import_id", b"import_id", "matched", b"matched", "missing", b"missing", "over", b"over", "payout_returns", b"payout_returns", "payouts", b"payouts", "posted", b"posted", "short", b"short", "statement_date", b"statement_date", "unexpected", b"unexpected"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["arrivals", b"arrivals", "balanced", b"balanced", "balances", b"balances", "clean", b"clean", "differences", b"differences", "import_id", b"import_id", "matched", b"matched", "missing", b"missing", "over", b"over", "payout_returns", b"payout_returns", "payouts", b"payouts", "posted", b"posted", "short", b"short", "statement_date", b"statement_date", "unexpected", b"unexpected"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,177 @@
+"""Recon's schema as reserve account reconciliation uses it: the imported statement's entries,
+reconciliation's differences parked for a channel's date, the entries booked, the channels'
+settlement positions and each date's balance check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from recon.adapters.statement_repository import StatementRepository
+from recon.adapters.tables import (
+    discrepancies,
+    funds_checks,
+    funds_entries,
+    funds_positions,
+    statement_lines,
+)
+from recon.domain.funds import (
+    EntryKind,
+    Outcome,
+    Position,
+    ReserveEntry,
+    ReserveLine,
+    ReserveReconciliation,
+)
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items()}
+
+
+class FundsRepository(StatementRepository):
+    async def lock_reserve(self) -> None:
+        """Holds the reserve account for this transaction: one reconciliation at a time."""
+        await self._conn.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended("recon.funds", 0)))
+        )
+
+    async def reserve_lines(self, import_id: str) -> list[ReserveLine]:
+        rows = await self._conn.execute(
+            select(
+                statement_lines.c.channel_transaction_id,
+                statement_lines.c.order_id,
+                statement_lines.c.direction,
+                statement_lines.c.amount_minor_units,
+                statement_lines.c.currency,
+                statement_lines.c.line_no,
+            )
+            .where(statement_lines.c.import_id == import_id)
+            .order_by(statement_lines.c.seq)
+        )
+        return [
+            ReserveLine(r[0], r[1], r[2] == "credit", r[3], r[4], r[5]) for r in rows.fetchall()
+        ]
+
+    async def bill_parked(self, channel: str, day: date, currency: str) -> int:
+        """What reconciliation of the channel's bill parked for the date (receivable debited
+        positive)."""
+        d = discrepancies.c
+        total = await self._conn.scalar(
+            select(func.coalesce(func.sum(d.suspense_amount), 0)).where(
+                d.channel == channel,
+                d.statement_date == day,
+                d.currency == currency,
+                d.posted.is_(True),
+            )
+        )
+        return int(total or 0)
+
+    async def add_entries(
+        self, entries: Iterable[ReserveEntry], statement_date: date, import_id: str, now: datetime
+    ) -> None:
+        rows = [
+            {
+                "bank_ref": e.line.bank_ref,
+                "statement_date": statement_date,
+                "import_id": import_id,
+                "line_no": e.line.line_no,
+                "kind": e.kind.value,
+                "channel": e.channel,
+                "business_date": e.business_date,
+                "payout_id": e.payout_id,
+                "credit": e.line.credit,
+                "currency": e.line.currency,
+                "amount": e.line.amount,
+                "transfer_id": e.transfer_id,
+                "created_at": now,
+            }
+            for e in entries
+        ]
+        if rows:
+            await self._conn.execute(pg_insert(funds_entries).values(rows).on_conflict_do_nothing())
+
+    async def arrived(self, channel: str, day: date, currency: str) -> int:
+        """Every arrival of the channel's settlement of the date, on any statement."""
+        e = funds_entries.c
+        total = await self._conn.scalar(
+            select(func.coalesce(func.sum(e.amount), 0)).where(
+                e.channel == channel,
+                e.business_date == day,
+                e.currency == currency,
+                e.kind == EntryKind.ARRIVAL.value,
+            )
+        )
+        return int(total or 0)
+
+    async def position(self, channel: str, day: date, currency: str) -> Position | None:
+        p = funds_positions.c
+        row = (
+            await self._conn.execute(
+                select(funds_positions).where(
+                    p.channel == channel, p.business_date == day, p.currency == currency
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        return Position(
+            row.channel,
+            row.business_date,
+            row.currency,
+            row.expected,
+            row.arrived,
+            row.parked,
+            row.parks,
+            Outcome(row.outcome),
+        )
+
+    async def save_position(self, position: Position, statement_date: date, now: datetime) -> None:
+        values = {
+            "channel": position.channel,
+            "business_date": position.business_date,
+            "currency": position.currency,
+            "expected": position.expected,
+            "arrived": position.arrived,
+            "parked": position.parked,
+            "parks": position.parks,
+            "outcome": position.outcome.value,
+            "statement_date": statement_date,
+            "updated_at": now,
+        }
+        statement = pg_insert(funds_positions).values(values)
+        keys = ("channel", "business_date", "currency")
+        await self._conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=list(keys),
+                set_={k: statement.excluded[k] for k in values if k not in keys},
+            )
+        )
+
+    async def save_checks(self, result: ReserveReconciliation, now: datetime) -> None:
+        differences = [_plain(asdict(d)) for d in result.differences]
+        for check in result.balances:
+            values = {
+                "statement_date": result.statement_date,
+                "currency": check.currency,
+                "import_id": result.import_id,
+                "bank_closing": check.bank_closing,
+                "ledger_balance": check.ledger_balance,
+                "balanced": check.balanced,
+                "counts": result.counts,
+                "differences": [d for d in differences if d["currency"] == check.currency],
+                "created_at": now,
+            }
+            statement = pg_insert(funds_checks).values(values)
+            keys = ("statement_date", "currency")
+            await self._conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=list(keys),
+                    set_={k: statement.excluded[k] for k in values if k not in keys},
+                )
+            )

@@ -1,0 +1,190 @@
+"""Reconciling the reserve (备付金) account's statement of a date against the ledger.
+
+The statement (camt.053) is imported like any other (ImportStatement, under the reserve
+account's statement channel). Each entry is booked once: a channel's settlement clears its
+receivable into the reserve account, a payout clears the bank's payouts account, anything
+unexplained goes to suspense. Each channel's settlement of a business date that arrived, or
+is due, is then compared with what the ledger expects, and the difference (short-paid,
+missing, over-paid) parked in the channel's suspense. Last, the ledger's reserve account is
+compared with the bank's closing balance. Run again, it posts nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+from paysuite import accounts
+from paysuite.runtime import database
+from recon.adapters.funds_repository import FundsRepository
+from recon.domain.funds import (
+    BalanceCheck,
+    Difference,
+    EntryKind,
+    FundsTransfer,
+    Position,
+    ReserveEntry,
+    ReserveReconciliation,
+    classify,
+    entry_transfer,
+    is_due,
+    position_difference,
+    reserve_account,
+    settle,
+)
+from recon.domain.statement_totals import StatementImport
+from recon.service_layer.runs import StatementMissing
+
+_log = logging.getLogger(__name__)
+
+FundsUnitOfWorkFactory = Callable[[], database.UnitOfWork[FundsRepository]]
+
+
+class FundsLedger(Protocol):
+    """The ledger (recon.adapters.funds_ledger)."""
+
+    async def open_accounts(self, channels: Iterable[str], currencies: Iterable[str]) -> None: ...
+
+    async def booked_on(self, account_id: str, day: date) -> int: ...
+
+    async def payout_booked(self, payout_id: str, payouts_account: str) -> int | None: ...
+
+    async def balance(self, account_id: str) -> int: ...
+
+    async def post(self, transfers: Sequence[FundsTransfer]) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FundsConfig:
+    # The channel name the reserve account's statements are imported under.
+    statement_channel: str
+    # The bank channel whose payouts the reserve account pays.
+    payouts_channel: str
+    # Each settling channel and how many days after a business date its money is due.
+    settlement_days: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class FundsDeps:
+    uow: FundsUnitOfWorkFactory
+    ledger: FundsLedger
+    clock: Callable[[], datetime]
+    config: FundsConfig
+
+
+def _currencies(imported: StatementImport, entries: Sequence[ReserveEntry]) -> list[str]:
+    found = {t.currency for t in imported.summary.totals}
+    found |= {e.line.currency for e in entries}
+    return sorted(found) or ["CNY"]
+
+
+def _closing(imported: StatementImport, currency: str) -> int | None:
+    return next(
+        (t.closing_minor_units for t in imported.summary.totals if t.currency == currency), None
+    )
+
+
+async def _entry_transfers(
+    deps: FundsDeps, entries: Sequence[ReserveEntry]
+) -> tuple[list[ReserveEntry], list[FundsTransfer], list[Difference]]:
+    """Each entry's transfer; a payout the ledger has no paid payout for is unexpected."""
+    booked, transfers, differences = [], [], []
+    for entry in entries:
+        expected = None
+        if entry.kind is EntryKind.PAYOUT:
+            payouts = accounts.channel_payouts(deps.config.payouts_channel, entry.line.currency)
+            expected = await deps.ledger.payout_booked(entry.payout_id, payouts)
+            if expected is None:
+                entry = ReserveEntry(entry.line, EntryKind.UNEXPECTED, payout_id=entry.payout_id)
+        transfer, found = entry_transfer(entry, deps.config.payouts_channel, expected)
+        booked.append(entry)
+        transfers.append(transfer)
+        if found is not None:
+            differences.append(found)
+    return booked, transfers, differences
+
+
+def _settling(
+    config: FundsConfig, day: date, entries: Sequence[ReserveEntry], currencies: Sequence[str]
+) -> list[tuple[str, date, str]]:
+    """The channels' dates to settle now: those with an arrival on the statement and those
+    due on its date."""
+    keys = {
+        (e.channel, e.business_date, e.line.currency)
+        for e in entries
+        if e.kind is EntryKind.ARRIVAL and e.business_date is not None
+    }
+    for channel, lag in config.settlement_days.items():
+        keys |= {(channel, day - timedelta(days=lag), c) for c in currencies}
+    return sorted(keys)
+
+
+async def _position(deps: FundsDeps, repo: FundsRepository, key: tuple[str, date, str]) -> Position:
+    channel, business_date, currency = key
+    before = await repo.position(*key) or Position(channel, business_date, currency)
+    expected = await deps.ledger.booked_on(
+        accounts.channel_receivable(channel, currency), business_date
+    )
+    expected += await repo.bill_parked(channel, business_date, currency)
+    arrived = await repo.arrived(*key)
+    return Position(
+        channel, business_date, currency, expected, arrived, before.parked, before.parks
+    )
+
+
+async def reconcile_reserve(deps: FundsDeps, day: date) -> ReserveReconciliation:
+    config = deps.config
+    async with deps.uow() as work:
+        repo = work.repo
+        await repo.lock_reserve()
+        imported = await repo.current_import(config.statement_channel, day)
+        if imported is None:
+            raise StatementMissing(
+                "no reserve account statement is imported for the date",
+                metadata={"channel": config.statement_channel, "date": day.isoformat()},
+            )
+        lines = await repo.reserve_lines(imported.import_id)
+        classified = [classify(line, config.settlement_days) for line in lines]
+        currencies = _currencies(imported, classified)
+        await deps.ledger.open_accounts(config.settlement_days, currencies)
+        entries, transfers, differences = await _entry_transfers(deps, classified)
+        posted = await deps.ledger.post(transfers)
+        now = deps.clock()
+        await repo.add_entries(entries, day, imported.import_id, now)
+        counts = Counter(e.kind.value for e in entries)
+        for key in _settling(config, day, entries, currencies):
+            position, park = settle(
+                await _position(deps, repo, key),
+                is_due(config.settlement_days.get(key[0], 0), key[1], day),
+            )
+            if park is not None:
+                posted += await deps.ledger.post([park])
+            if position.expected or position.arrived or position.parked:
+                await repo.save_position(position, day, now)
+                counts[position.outcome.value] += 1
+            found = position_difference(position)
+            if found is not None:
+                differences.append(found)
+        balances = [
+            BalanceCheck(c, _closing(imported, c), await deps.ledger.balance(reserve_account(c)))
+            for c in currencies
+        ]
+        result = ReserveReconciliation(
+            day, imported.import_id, dict(counts), posted, tuple(differences), tuple(balances)
+        )
+        await repo.save_checks(result, now)
+        await work.commit()
+    _log.info(
+        "reserve account reconciled",
+        extra={
+            "statement_date": day.isoformat(),
+            "posted": posted,
+            "differences": len(differences),
+            "balanced": result.balanced,
+        },
+    )
+    return result
