@@ -96,7 +96,15 @@ def test_deployment(base: list[Manifest], svc: str, port: int) -> None:
     assert migrate["command"] == ["python", "-m", svc, "migrate"]
     assert migrate["image"] == server["image"]
     assert server["image"].split(":")[0] == "paysuite"
-    assert _env(migrate) == _env(server)
+    # The same settings, but for the metrics endpoint only a server has.
+    assert _env(migrate) == {k: v for k, v in _env(server).items() if k != "PAYSUITE_METRICS_PORT"}
+    assert _env(server)["PAYSUITE_METRICS_PORT"]["value"] == "9464"
+    assert {"name": "metrics", "containerPort": 9464, "protocol": "TCP"} in server["ports"]
+    annotations = pod["metadata"]["annotations"]
+    assert (annotations["prometheus.io/scrape"], annotations["prometheus.io/port"]) == (
+        "true",
+        "9464",
+    )
 
     assert server["ports"][0] == {"name": "grpc", "containerPort": port, "protocol": "TCP"}
     for probe in ("readinessProbe", "livenessProbe"):
@@ -165,7 +173,14 @@ def test_service_targets_grpc_port(base: list[Manifest], svc: str, port: int) ->
     spec = _one(base, "Service", svc)["spec"]
     assert spec.get("type", "ClusterIP") == "ClusterIP"
     assert spec["selector"] == {"app": svc}
-    [svc_port] = spec["ports"]
+    svc_port, metrics_port = spec["ports"]
+    assert metrics_port == {
+        "name": "metrics",
+        "port": 9464,
+        "targetPort": "metrics",
+        "protocol": "TCP",
+        "appProtocol": "http",
+    }
     assert svc_port["name"] == "grpc"
     assert svc_port["port"] == port
     assert svc_port["targetPort"] == "grpc"

@@ -19,6 +19,7 @@ if shutil.which("kubectl") is None:
     pytest.skip("kubectl is not on PATH", allow_module_level=True)
 
 SERVICES = ("gateway", "ledger", "identity", "recon")
+MONITOR = ("monitoring.coreos.com/v1", "ServiceMonitor")
 WORKLOADS = ("Deployment", "StatefulSet")
 Manifest = dict[str, Any]
 
@@ -205,8 +206,7 @@ def test_prod_has_no_simulators_and_no_dev_images(prod: list[Manifest]) -> None:
 
 
 def test_prod_postgres_is_a_highly_available_cloudnative_pg_cluster(prod: list[Manifest]) -> None:
-    [cluster] = [d for d in prod if (d["apiVersion"], d["kind"]) in CUSTOM_RESOURCES]
-    assert cluster["kind"] == "Cluster"
+    [cluster] = [d for d in prod if (d["apiVersion"], d["kind"]) in CUSTOM_RESOURCES - {MONITOR}]
     assert cluster["spec"]["instances"] >= 2
     assert cluster["spec"]["bootstrap"]["initdb"]["database"] == "paysuite"
     bootstrap = _named(prod, "Job", "postgres-bootstrap")["spec"]["template"]["spec"]
@@ -313,3 +313,24 @@ def test_only_the_notification_listener_is_exposed(overlay: str) -> None:
         for path in rule["http"]["paths"]
     ]
     assert backends == [("/notify/", "gateway-notify")]
+
+
+def test_prometheus_scrapes_the_metrics_port_of_every_service(prod: list[Manifest]) -> None:
+    [monitor] = [d for d in prod if (d["apiVersion"], d["kind"]) == MONITOR]
+    [endpoint] = monitor["spec"]["endpoints"]
+    [expression] = monitor["spec"]["selector"]["matchExpressions"]
+    assert (expression["key"], set(expression["values"])) == ("app", set(SERVICES))
+    for name in SERVICES:
+        ports = {p["name"] for p in _named(prod, "Service", name)["spec"]["ports"]}
+        assert endpoint["port"] in ports
+    admitted = [
+        rule["ports"]
+        for policy in _of(prod, "NetworkPolicy")
+        for rule in policy["spec"].get("ingress", [])
+        if any(
+            s.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+            == "monitoring"
+            for s in rule.get("from", [])
+        )
+    ]
+    assert admitted == [[{"port": 9464, "protocol": "TCP"}]]
