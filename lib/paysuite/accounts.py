@@ -36,3 +36,29 @@ def user_wallet(user_id: str, currency: str) -> str:
 def fee_income(currency: str) -> str:
     """What the platform earns of merchants' payments (income)."""
     return f"platform.fee_income.{currency}"
+
+
+def merchant_to_settle(merchant_id: str, currency: str) -> str:
+    """Cleared for the merchant, waiting for its settlement date (待结算, liability)."""
+    return f"merchant.{merchant_id}.to_settle.{currency}"
+
+
+def merchant_settling(merchant_id: str, currency: str) -> str:
+    """In a settlement payout; a failed or returned one's money waits here (结算中, liability)."""
+    return f"merchant.{merchant_id}.settling.{currency}"
+
+
+def merchant_reserve(merchant_id: str, currency: str) -> str:
+    """Rolling reserve held back of the merchant's settlements (liability)."""
+    return f"merchant.{merchant_id}.reserve.{currency}"
+
+
+def settlement_advance(currency: str) -> str:
+    """What the platform advanced of its own funds to pay D+0 settlements before the channels'
+    money arrived (asset)."""
+    return f"platform.settlement_advance.{currency}"
+
+
+def own_funds(currency: str) -> str:
+    """The platform's own funds (自有资金) account (asset)."""
+    return f"platform.own_funds.{currency}"

@@ -13,6 +13,8 @@ from paysuite.recon.v1 import (
     funds_service_pb2_grpc,
     recon_service_pb2,
     recon_service_pb2_grpc,
+    settlement_service_pb2,
+    settlement_service_pb2_grpc,
 )
 from paysuite.runtime.clients import open_channel
 from paysuite.runtime.database import SqlUnitOfWork, create_engine
@@ -24,15 +26,21 @@ from recon.adapters.funds_ledger import GrpcFundsLedger
 from recon.adapters.funds_repository import FundsRepository
 from recon.adapters.records import FileRecords, GrpcRecords
 from recon.adapters.repository import ReconRepository
+from recon.adapters.settlement_clients import GatewayPayouts, GatewayRecords, LedgerBooks
+from recon.adapters.settlement_repository import SettlementRepository
 from recon.adapters.statement_repository import StatementRepository
 from recon.adapters.statements import open_reader
 from recon.adapters.suspense import GrpcSuspense
 from recon.adapters.uploads import SpooledUpload
+from recon.domain.settlement_calendar import BusinessCalendar
 from recon.domain.statements import StatementFormat
 from recon.entrypoints.funds import FundsServicer
 from recon.entrypoints.servicer import ReconServicer, StatementImports
+from recon.entrypoints.settlement import SettlementServicer
 from recon.service_layer.funds import FundsConfig, FundsDeps
-from recon.service_layer.runs import RunConfig, RunDeps
+from recon.service_layer.runs import OUR_ZONE, RunConfig, RunDeps
+from recon.service_layer.settlement_deps import SettlementDeps
+from recon.service_layer.settlement_follow import follow_forever
 from recon.settings import ReconSettings
 
 SCHEMA = "recon"
@@ -85,6 +93,23 @@ async def build_app(settings: ReconSettings) -> ServiceApp:
         Paging(settings.page_token_key.get_secret_value().encode()),
     )
 
+    settlement = SettlementDeps(
+        uow=lambda: SqlUnitOfWork(engine, SettlementRepository),
+        records=GatewayRecords(gateway_channel),
+        books=LedgerBooks(ledger_channel),
+        payouts=GatewayPayouts(gateway_channel),
+        calendar=BusinessCalendar(
+            frozenset(settings.settlement_holidays), frozenset(settings.settlement_workdays)
+        ),
+        channels=settings.settlement_channels,
+        unreconciled=frozenset(settings.settlement_unreconciled),
+        clock=utc_now,
+        zone=OUR_ZONE,
+    )
+    settlement_servicer = SettlementServicer(
+        settlement, Paging(settings.page_token_key.get_secret_value().encode())
+    )
+
     funds_servicer = FundsServicer(
         FundsDeps(
             uow=lambda: SqlUnitOfWork(engine, FundsRepository),
@@ -104,15 +129,20 @@ async def build_app(settings: ReconSettings) -> ServiceApp:
 
     def register(server: grpc.aio.Server) -> None:
         recon_service_pb2_grpc.add_ReconServiceServicer_to_server(servicer, server)
+        settlement_service_pb2_grpc.add_SettlementServiceServicer_to_server(
+            settlement_servicer, server
+        )
         funds_service_pb2_grpc.add_FundsServiceServicer_to_server(funds_servicer, server)
 
     return ServiceApp(
         name="recon",
         services=[
             recon_service_pb2.DESCRIPTOR.services_by_name["ReconService"],
+            settlement_service_pb2.DESCRIPTOR.services_by_name["SettlementService"],
             funds_service_pb2.DESCRIPTOR.services_by_name["FundsService"],
         ],
         register=register,
+        background=[lambda: follow_forever(settlement, settings.settlement_follow_seconds)],
         on_stop=[close_channels, engine.dispose],
     )
 

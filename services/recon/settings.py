@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Self
 
@@ -55,6 +56,15 @@ class ReconSettings(PagedServiceSettings):
         "交易关闭",
         "退款失败",
     )
+    # Settlement: the channels a date's clearing adds up (those in settlement_unreconciled
+    # have the ledger as their book and no statement to reconcile), the holiday calendar
+    # (RECON_SETTLEMENT_HOLIDAYS='["2026-10-01"]') and make-up workdays (调休), and how often
+    # open settlement payouts and returns are followed.
+    settlement_channels: tuple[str, ...] = ("banksim", "alipaysim", "wechatsim", "balance")
+    settlement_unreconciled: tuple[str, ...] = ("balance",)
+    settlement_holidays: tuple[date, ...] = ()
+    settlement_workdays: tuple[date, ...] = ()
+    settlement_follow_seconds: float = 30.0
     # Benchmark only: read our side from files under this folder, not from the services.
     records_dir: Path | None = None
 

@@ -226,6 +226,7 @@ payouts = Table(
     Column("next_query_at", DateTime(timezone=True), nullable=True),
     Column("query_attempts", Integer, nullable=False),
     Column("version", Integer, nullable=False),
+    Column("source_account", String(128), nullable=False),
     Index("payouts_by_time", "created_at", "payout_id"),
     Index("payouts_by_owner", "owner_id", "created_at", "payout_id"),
     Index(

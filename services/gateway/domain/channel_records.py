@@ -32,3 +32,7 @@ class ChannelRecord:
     accounting_date: date
     created_at: datetime
     updated_at: datetime
+    # The merchant's fee kept of a payment; for a refund, the part of it the refund gave back.
+    merchant_fee: int = 0
+    # A top-up credits the payer's wallet, not the merchant.
+    top_up: bool = False

@@ -80,18 +80,22 @@ class CreateSettlementPayout:
     account_no: str
     account_name: str
     remark: str = ""
+    # The merchant's ledger account paid from (settlement's settling account); its payable
+    # when empty.
+    source_account_id: str = ""
 
     def request_hash(self) -> str:
         """Digest of the payload without request_id: a retry matches, a reuse does not."""
-        return _digest(
-            {
-                "purpose": PayoutPurpose.SETTLEMENT.value,
-                "merchant_id": self.merchant_id,
-                "amount": [self.amount.currency, self.amount.minor_units],
-                "account": [self.account_no, self.account_name],
-                "remark": self.remark,
-            }
-        )
+        body: dict[str, Any] = {
+            "purpose": PayoutPurpose.SETTLEMENT.value,
+            "merchant_id": self.merchant_id,
+            "amount": [self.amount.currency, self.amount.minor_units],
+            "account": [self.account_no, self.account_name],
+            "remark": self.remark,
+        }
+        if self.source_account_id:
+            body["source_account"] = self.source_account_id
+        return _digest(body)
 
     @property
     def purpose(self) -> PayoutPurpose:
@@ -130,6 +134,11 @@ class CreateWithdrawal:
         """The card asked for; the default card (named by identity later) when empty."""
         return self.card_id
 
+    @property
+    def source_account_id(self) -> str:
+        """A withdrawal is paid from the user's wallet."""
+        return ""
+
     def request_hash(self) -> str:
         return _digest(
             {
@@ -166,10 +175,15 @@ class Payout:
     returned_at: datetime | None = None
     # Bumped by every write: a change decided on an older version is refused, not applied.
     version: int = 0
+    # The account paid from when the request named one (empty: the payable or the wallet).
+    source_account_id: str = ""
 
     @property
     def source_account(self) -> str:
-        """The ledger account the payout is paid from: the merchant's payable or the wallet."""
+        """The ledger account the payout is paid from: the one the request named, else the
+        merchant's payable or the wallet."""
+        if self.source_account_id:
+            return self.source_account_id
         currency = self.amount.currency
         if self.purpose is PayoutPurpose.WITHDRAWAL:
             return accounts.user_wallet(self.owner_id, currency)
@@ -202,6 +216,7 @@ class Payout:
             trace_id=trace_id,
             created_at=now,
             updated_at=now,
+            source_account_id=command.source_account_id,
         )
 
     def _moved(self, state: PayoutState, now: datetime, **changes: Any) -> Payout:

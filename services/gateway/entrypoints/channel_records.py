@@ -41,6 +41,8 @@ def record_to_proto(record: ChannelRecord) -> pb.ChannelRecord:
         channel_transaction_id=record.channel_transaction_id,
         amount=money_to_proto(record.amount),
         fee_minor_units=record.fee,
+        merchant_fee_minor_units=record.merchant_fee,
+        top_up=record.top_up,
         state=value_of(pb.ChannelRecord.State, record.state.upper()),
         needs_reconciliation=record.needs_reconciliation,
         accounting_date=date_to_proto(record.accounting_date),

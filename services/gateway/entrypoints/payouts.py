@@ -26,6 +26,7 @@ STATES = {s: value_of(pb.Payout.State, s.name) for s in PayoutState}
 _ACCOUNT_NO_RE = re.compile(r"^[0-9]{6,32}$")
 MAX_ACCOUNT_NAME = 64
 MAX_REMARK = 128
+MAX_SOURCE_ACCOUNT = 128
 
 
 def settlement_command(request: pb.CreatePayoutRequest) -> CreateSettlementPayout:
@@ -50,6 +51,18 @@ def settlement_command(request: pb.CreatePayoutRequest) -> CreateSettlementPayou
     violations.require(
         len(request.remark) <= MAX_REMARK, "remark", f"at most {MAX_REMARK} characters"
     )
+    source = request.source_account_id
+    violations.require(
+        not source
+        or (
+            amount is not None
+            and source.startswith(f"merchant.{request.merchant_id}.")
+            and source.endswith(f".{amount.currency}")
+            and len(source) <= MAX_SOURCE_ACCOUNT
+        ),
+        "source_account_id",
+        "one of the merchant's own accounts in the amount's currency",
+    )
     violations.raise_if_any()
     assert amount is not None
     return CreateSettlementPayout(
@@ -59,6 +72,7 @@ def settlement_command(request: pb.CreatePayoutRequest) -> CreateSettlementPayou
         account.account_no,
         account.account_name.strip(),
         request.remark,
+        source,
     )
 
 
@@ -98,6 +112,7 @@ def payout_to_proto(payout: Payout) -> pb.Payout:
         trace_id=payout.trace_id,
         create_time=timestamp(payout.created_at),
         update_time=timestamp(payout.updated_at),
+        source_account_id=payout.source_account,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -149,6 +151,97 @@ statement_lines = Table(
     Column("fee", Numeric, nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=True),
     Column("status", String(32), nullable=False),
+)
+
+
+def _stamps() -> tuple[Column[Any], Column[Any]]:
+    return (
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+    )
+
+
+settlement_settings = Table(
+    "settlement_settings",
+    metadata,
+    Column("merchant_id", String(32), primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("cycle_days", Integer, nullable=False),
+    Column("advance", Boolean, nullable=False),
+    Column("minimum_payout", BigInteger, nullable=False),
+    Column("reserve_bps", Integer, nullable=False),
+    Column("reserve_days", Integer, nullable=False),
+    Column("account_no", String(32), nullable=False),
+    Column("account_name", String(64), nullable=False),
+    *_stamps(),
+)
+
+settlement_batches = Table(
+    "settlement_batches",
+    metadata,
+    Column("batch_id", String(40), primary_key=True),
+    Column("trade_date", Date, nullable=False, unique=True),
+    Column("state", String(16), nullable=False),
+    *_stamps(),
+    Index("settlement_batches_by_date", "trade_date", "batch_id"),
+)
+
+settlement_channel_lines = Table(
+    "settlement_channel_lines",
+    metadata,
+    Column("batch_id", String(40), primary_key=True),
+    Column("channel", String(32), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("payments", BigInteger, nullable=False),
+    Column("refunds", BigInteger, nullable=False),
+    Column("fees", BigInteger, nullable=False),
+    Column("net", BigInteger, nullable=False),
+)
+
+settlement_lines = Table(
+    "settlement_lines",
+    metadata,
+    Column("batch_id", String(40), primary_key=True),
+    Column("merchant_id", String(32), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("trade_date", Date, nullable=False),
+    Column("settlement_date", Date, nullable=False),
+    Column("payments", BigInteger, nullable=False),
+    Column("payments_count", Integer, nullable=False),
+    Column("refunds", BigInteger, nullable=False),
+    Column("refunds_count", Integer, nullable=False),
+    Column("fees", BigInteger, nullable=False),
+    Column("adjustments", BigInteger, nullable=False),
+    Column("net", BigInteger, nullable=False),
+    Column("reserve_held", BigInteger, nullable=False),
+    Column("reserve_release_date", Date, nullable=True),
+    Column("reserve_released", Boolean, nullable=False),
+    Column("advanced", Boolean, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("paid_on", Date, nullable=True),
+    *_stamps(),
+    Index("settlement_lines_to_pay", "merchant_id", "currency", "state"),
+)
+
+settlement_payouts = Table(
+    "settlement_payouts",
+    metadata,
+    Column("merchant_id", String(32), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("settlement_date", Date, primary_key=True),
+    Column("batch_id", String(40), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("reserve_released", BigInteger, nullable=False),
+    Column("advanced", Boolean, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("payout_id", String(40), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("failure_reason", String(64), nullable=False),
+    Column("return_reason", String(64), nullable=False),
+    *_stamps(),
+    Index("settlement_payouts_by_batch", "batch_id"),
+    Index("settlement_payouts_by_time", "created_at", "settlement_date"),
 )
 
 # Reserve account statement entries, each booked in the ledger once (recon.domain.funds).

@@ -102,6 +102,8 @@ class ChannelRecord(_message.Message):
     ACCOUNTING_DATE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    MERCHANT_FEE_MINOR_UNITS_FIELD_NUMBER: _builtins.int
+    TOP_UP_FIELD_NUMBER: _builtins.int
     kind: Global___ChannelRecord.Kind.ValueType
     """Payment or refund."""
     payment_id: _builtins.str
@@ -120,6 +122,12 @@ class ChannelRecord(_message.Message):
     """State."""
     needs_reconciliation: _builtins.bool
     """Whether the payment is flagged for reconciliation."""
+    merchant_fee_minor_units: _builtins.int
+    """The merchant's fee the platform kept of a payment; for a refund, the part of the
+    payment's fee it gave back.
+    """
+    top_up: _builtins.bool
+    """A top-up: the payment credited the payer's platform wallet, not the merchant."""
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
         """Amount."""
@@ -151,10 +159,12 @@ class ChannelRecord(_message.Message):
         accounting_date: _date_pb2.Date | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        merchant_fee_minor_units: _builtins.int = ...,
+        top_up: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "amount", b"amount", "create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "amount", b"amount", "channel_transaction_id", b"channel_transaction_id", "create_time", b"create_time", "fee_minor_units", b"fee_minor_units", "kind", b"kind", "merchant_id", b"merchant_id", "needs_reconciliation", b"needs_reconciliation", "payment_id", b"payment_id", "refund_id", b"refund_id", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "amount", b"amount", "channel_transaction_id", b"channel_transaction_id", "create_time", b"create_time", "fee_minor_units", b"fee_minor_units", "kind", b"kind", "merchant_fee_minor_units", b"merchant_fee_minor_units", "merchant_id", b"merchant_id", "needs_reconciliation", b"needs_reconciliation", "payment_id", b"payment_id", "refund_id", b"refund_id", "state", b"state", "top_up", b"top_up", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

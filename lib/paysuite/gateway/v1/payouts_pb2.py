@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from paysuite.type.v1 import money_pb2 as paysuite_dot_type_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!paysuite/gateway/v1/payouts.proto\x12\x13paysuite.gateway.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cpaysuite/type/v1/money.proto\"\x9c\x06\n\x06Payout\x12\x17\n\tpayout_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x39\n\x07purpose\x18\x02 \x01(\x0e\x32\".paysuite.gateway.v1.PayoutPurposeB\x04\xe2\x41\x01\x03\x12\x19\n\x0bmerchant_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07user_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12-\n\x06\x61mount\x18\x05 \x01(\x0b\x32\x17.paysuite.type.v1.MoneyB\x04\xe2\x41\x01\x03\x12\x13\n\x05payee\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x36\n\x05state\x18\x07 \x01(\x0e\x32!.paysuite.gateway.v1.Payout.StateB\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63hannel\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12$\n\x16\x63hannel_transaction_id\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x66\x61ilure_reason\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x32\n\x0b\x63hannel_fee\x18\x0b \x01(\x0b\x32\x17.paysuite.type.v1.MoneyB\x04\xe2\x41\x01\x03\x12\x1b\n\rreturn_reason\x18\x0c \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0breturn_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\"\n\x14needs_reconciliation\x18\x0e \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08trace_id\x18\x0f \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x82\x01\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10STATE_PROCESSING\x10\x01\x12\x13\n\x0fSTATE_SUCCEEDED\x10\x02\x12\x10\n\x0cSTATE_FAILED\x10\x03\x12\x11\n\rSTATE_UNKNOWN\x10\x04\x12\x12\n\x0eSTATE_RETURNED\x10\x05\"D\n\x0cPayeeAccount\x12\x18\n\naccount_no\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1a\n\x0c\x61\x63\x63ount_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"\xcf\x01\n\x13\x43reatePayoutRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0bmerchant_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12-\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x17.paysuite.type.v1.MoneyB\x04\xe2\x41\x01\x02\x12>\n\rpayee_account\x18\x04 \x01(\x0b\x32!.paysuite.gateway.v1.PayeeAccountB\x04\xe2\x41\x01\x02\x12\x14\n\x06remark\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\"C\n\x14\x43reatePayoutResponse\x12+\n\x06payout\x18\x01 \x01(\x0b\x32\x1b.paysuite.gateway.v1.Payout\"+\n\x10GetPayoutRequest\x12\x17\n\tpayout_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"@\n\x11GetPayoutResponse\x12+\n\x06payout\x18\x01 \x01(\x0b\x32\x1b.paysuite.gateway.v1.Payout\"\xec\x01\n\x12ListPayoutsRequest\x12\x39\n\x07purpose\x18\x01 \x01(\x0e\x32\".paysuite.gateway.v1.PayoutPurposeB\x04\xe2\x41\x01\x01\x12\x19\n\x0bmerchant_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07user_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x36\n\x05state\x18\x04 \x01(\x0e\x32!.paysuite.gateway.v1.Payout.StateB\x04\xe2\x41\x01\x01\x12\x17\n\tpage_size\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\"\\\n\x13ListPayoutsResponse\x12,\n\x07payouts\x18\x01 \x03(\x0b\x32\x1b.paysuite.gateway.v1.Payout\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xff\x02\n\nWithdrawal\x12\x1b\n\rwithdrawal_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07user_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63\x61rd_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12-\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x17.paysuite.type.v1.MoneyB\x04\xe2\x41\x01\x03\x12\x36\n\x05state\x18\x05 \x01(\x0e\x32!.paysuite.gateway.v1.Payout.StateB\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x66\x61ilure_reason\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rreturn_reason\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08trace_id\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xac\x01\n\x17\x43reateWithdrawalRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07user_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12-\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x17.paysuite.type.v1.MoneyB\x04\xe2\x41\x01\x02\x12\x15\n\x07\x63\x61rd_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1a\n\x0c\x61uth_factors\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x01\"O\n\x18\x43reateWithdrawalResponse\x12\x33\n\nwithdrawal\x18\x01 \x01(\x0b\x32\x1f.paysuite.gateway.v1.Withdrawal\"3\n\x14GetWithdrawalRequest\x12\x1b\n\rwithdrawal_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"L\n\x15GetWithdrawalResponse\x12\x33\n\nwithdrawal\x18\x01 \x01(\x0b\x32\x1f.paysuite.gateway.v1.Withdrawal*m\n\rPayoutPurpose\x12\x1e\n\x1aPAYOUT_PURPOSE_UNSPECIFIED\x10\x00\x12\x1d\n\x19PAYOUT_PURPOSE_SETTLEMENT\x10\x01\x12\x1d\n\x19PAYOUT_PURPOSE_WITHDRAWAL\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!paysuite/gateway/v1/payouts.proto\x12\x13paysuite.gateway.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cpaysuite/type/v1/money.proto\"\xbd\x06\n\x06Payout\x12\x17\n\tpayout_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x39\n\x07purpose\x18\x02 \x01(\x0e\x32\".paysuite.gateway.v1.PayoutPurposeB\x04\xe2\x41\x01\x03\x12\x19\n\x0bmerchant_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07user_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12-\n\x06\x61mount\x18\x05 \x01(\x0b\x32\x17.paysuite.type.v1.MoneyB\x04\xe2\x41\x01\x03\x12\x13\n\x05payee\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x36\n\x05state\x18\x07 \x01(\x0e\x32!.paysuite.gateway.v1.Payout.StateB\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63hannel\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12$\n\x16\x63hannel_transaction_id\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x66\x61ilure_reason\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x32\n\x0b\x63hannel_fee\x18\x0b \x01(\x0b\x32\x17.paysuite.type.v1.MoneyB\x04\xe2\x41\x01\x03\x12\x1b\n\rreturn_reason\x18\x0c \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0breturn_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\"\n\x14needs_reconciliation\x18\x0e \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08trace_id\x18\x0f \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1f\n\x11source_account_id\x18\x12 \x01(\tB\x04\xe2\x41\x01\x03\"\x82\x01\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10STATE_PROCESSING\x10\x01\x12\x13\n\x0fSTATE_SUCCEEDED\x10\x02\x12\x10\n\x0cSTATE_FAILED\x10\x03\x12\x11\n\rSTATE_UNKNOWN\x10\x04\x12\x12\n\x0eSTATE_RETURNED\x10\x05\"D\n\x0cPayeeAccount\x12\x18\n\naccount_no\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1a\n\x0c\x61\x63\x63ount_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"\xf0\x01\n\x13\x43reatePayoutRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0bmerchant_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12-\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x17.paysuite.type.v1.MoneyB\x04\xe2\x41\x01\x02\x12>\n\rpayee_account\x18\x04 \x01(\x0b\x32!.paysuite.gateway.v1.PayeeAccountB\x04\xe2\x41\x01\x02\x12\x14\n\x06remark\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1f\n\x11source_account_id\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\"C\n\x14\x43reatePayoutResponse\x12+\n\x06payout\x18\x01 \x01(\x0b\x32\x1b.paysuite.gateway.v1.Payout\"+\n\x10GetPayoutRequest\x12\x17\n\tpayout_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"@\n\x11GetPayoutResponse\x12+\n\x06payout\x18\x01 \x01(\x0b\x32\x1b.paysuite.gateway.v1.Payout\"\xec\x01\n\x12ListPayoutsRequest\x12\x39\n\x07purpose\x18\x01 \x01(\x0e\x32\".paysuite.gateway.v1.PayoutPurposeB\x04\xe2\x41\x01\x01\x12\x19\n\x0bmerchant_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07user_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x36\n\x05state\x18\x04 \x01(\x0e\x32!.paysuite.gateway.v1.Payout.StateB\x04\xe2\x41\x01\x01\x12\x17\n\tpage_size\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\"\\\n\x13ListPayoutsResponse\x12,\n\x07payouts\x18\x01 \x03(\x0b\x32\x1b.paysuite.gateway.v1.Payout\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xff\x02\n\nWithdrawal\x12\x1b\n\rwithdrawal_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07user_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63\x61rd_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12-\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x17.paysuite.type.v1.MoneyB\x04\xe2\x41\x01\x03\x12\x36\n\x05state\x18\x05 \x01(\x0e\x32!.paysuite.gateway.v1.Payout.StateB\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x66\x61ilure_reason\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rreturn_reason\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08trace_id\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xac\x01\n\x17\x43reateWithdrawalRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07user_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12-\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x17.paysuite.type.v1.MoneyB\x04\xe2\x41\x01\x02\x12\x15\n\x07\x63\x61rd_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1a\n\x0c\x61uth_factors\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x01\"O\n\x18\x43reateWithdrawalResponse\x12\x33\n\nwithdrawal\x18\x01 \x01(\x0b\x32\x1f.paysuite.gateway.v1.Withdrawal\"3\n\x14GetWithdrawalRequest\x12\x1b\n\rwithdrawal_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"L\n\x15GetWithdrawalResponse\x12\x33\n\nwithdrawal\x18\x01 \x01(\x0b\x32\x1f.paysuite.gateway.v1.Withdrawal*m\n\rPayoutPurpose\x12\x1e\n\x1aPAYOUT_PURPOSE_UNSPECIFIED\x10\x00\x12\x1d\n\x19PAYOUT_PURPOSE_SETTLEMENT\x10\x01\x12\x1d\n\x19PAYOUT_PURPOSE_WITHDRAWAL\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -68,6 +68,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PAYOUT'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_PAYOUT'].fields_by_name['update_time']._loaded_options = None
   _globals['_PAYOUT'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_PAYOUT'].fields_by_name['source_account_id']._loaded_options = None
+  _globals['_PAYOUT'].fields_by_name['source_account_id']._serialized_options = b'\342A\001\003'
   _globals['_PAYEEACCOUNT'].fields_by_name['account_no']._loaded_options = None
   _globals['_PAYEEACCOUNT'].fields_by_name['account_no']._serialized_options = b'\342A\001\002'
   _globals['_PAYEEACCOUNT'].fields_by_name['account_name']._loaded_options = None
@@ -82,6 +84,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEPAYOUTREQUEST'].fields_by_name['payee_account']._serialized_options = b'\342A\001\002'
   _globals['_CREATEPAYOUTREQUEST'].fields_by_name['remark']._loaded_options = None
   _globals['_CREATEPAYOUTREQUEST'].fields_by_name['remark']._serialized_options = b'\342A\001\001'
+  _globals['_CREATEPAYOUTREQUEST'].fields_by_name['source_account_id']._loaded_options = None
+  _globals['_CREATEPAYOUTREQUEST'].fields_by_name['source_account_id']._serialized_options = b'\342A\001\001'
   _globals['_GETPAYOUTREQUEST'].fields_by_name['payout_id']._loaded_options = None
   _globals['_GETPAYOUTREQUEST'].fields_by_name['payout_id']._serialized_options = b'\342A\001\002'
   _globals['_LISTPAYOUTSREQUEST'].fields_by_name['purpose']._loaded_options = None
@@ -128,34 +132,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEWITHDRAWALREQUEST'].fields_by_name['auth_factors']._serialized_options = b'\342A\001\001'
   _globals['_GETWITHDRAWALREQUEST'].fields_by_name['withdrawal_id']._loaded_options = None
   _globals['_GETWITHDRAWALREQUEST'].fields_by_name['withdrawal_id']._serialized_options = b'\342A\001\002'
-  _globals['_PAYOUTPURPOSE']._serialized_start=2519
-  _globals['_PAYOUTPURPOSE']._serialized_end=2628
+  _globals['_PAYOUTPURPOSE']._serialized_start=2585
+  _globals['_PAYOUTPURPOSE']._serialized_end=2694
   _globals['_PAYOUT']._serialized_start=155
-  _globals['_PAYOUT']._serialized_end=951
-  _globals['_PAYOUT_STATE']._serialized_start=821
-  _globals['_PAYOUT_STATE']._serialized_end=951
-  _globals['_PAYEEACCOUNT']._serialized_start=953
-  _globals['_PAYEEACCOUNT']._serialized_end=1021
-  _globals['_CREATEPAYOUTREQUEST']._serialized_start=1024
-  _globals['_CREATEPAYOUTREQUEST']._serialized_end=1231
-  _globals['_CREATEPAYOUTRESPONSE']._serialized_start=1233
-  _globals['_CREATEPAYOUTRESPONSE']._serialized_end=1300
-  _globals['_GETPAYOUTREQUEST']._serialized_start=1302
-  _globals['_GETPAYOUTREQUEST']._serialized_end=1345
-  _globals['_GETPAYOUTRESPONSE']._serialized_start=1347
-  _globals['_GETPAYOUTRESPONSE']._serialized_end=1411
-  _globals['_LISTPAYOUTSREQUEST']._serialized_start=1414
-  _globals['_LISTPAYOUTSREQUEST']._serialized_end=1650
-  _globals['_LISTPAYOUTSRESPONSE']._serialized_start=1652
-  _globals['_LISTPAYOUTSRESPONSE']._serialized_end=1744
-  _globals['_WITHDRAWAL']._serialized_start=1747
-  _globals['_WITHDRAWAL']._serialized_end=2130
-  _globals['_CREATEWITHDRAWALREQUEST']._serialized_start=2133
-  _globals['_CREATEWITHDRAWALREQUEST']._serialized_end=2305
-  _globals['_CREATEWITHDRAWALRESPONSE']._serialized_start=2307
-  _globals['_CREATEWITHDRAWALRESPONSE']._serialized_end=2386
-  _globals['_GETWITHDRAWALREQUEST']._serialized_start=2388
-  _globals['_GETWITHDRAWALREQUEST']._serialized_end=2439
-  _globals['_GETWITHDRAWALRESPONSE']._serialized_start=2441
-  _globals['_GETWITHDRAWALRESPONSE']._serialized_end=2517
+  _globals['_PAYOUT']._serialized_end=984
+  _globals['_PAYOUT_STATE']._serialized_start=854
+  _globals['_PAYOUT_STATE']._serialized_end=984
+  _globals['_PAYEEACCOUNT']._serialized_start=986
+  _globals['_PAYEEACCOUNT']._serialized_end=1054
+  _globals['_CREATEPAYOUTREQUEST']._serialized_start=1057
+  _globals['_CREATEPAYOUTREQUEST']._serialized_end=1297
+  _globals['_CREATEPAYOUTRESPONSE']._serialized_start=1299
+  _globals['_CREATEPAYOUTRESPONSE']._serialized_end=1366
+  _globals['_GETPAYOUTREQUEST']._serialized_start=1368
+  _globals['_GETPAYOUTREQUEST']._serialized_end=1411
+  _globals['_GETPAYOUTRESPONSE']._serialized_start=1413
+  _globals['_GETPAYOUTRESPONSE']._serialized_end=1477
+  _globals['_LISTPAYOUTSREQUEST']._serialized_start=1480
+  _globals['_LISTPAYOUTSREQUEST']._serialized_end=1716
+  _globals['_LISTPAYOUTSRESPONSE']._serialized_start=1718
+  _globals['_LISTPAYOUTSRESPONSE']._serialized_end=1810
+  _globals['_WITHDRAWAL']._serialized_start=1813
+  _globals['_WITHDRAWAL']._serialized_end=2196
+  _globals['_CREATEWITHDRAWALREQUEST']._serialized_start=2199
+  _globals['_CREATEWITHDRAWALREQUEST']._serialized_end=2371
+  _globals['_CREATEWITHDRAWALRESPONSE']._serialized_start=2373
+  _globals['_CREATEWITHDRAWALRESPONSE']._serialized_end=2452
+  _globals['_GETWITHDRAWALREQUEST']._serialized_start=2454
+  _globals['_GETWITHDRAWALREQUEST']._serialized_end=2505
+  _globals['_GETWITHDRAWALRESPONSE']._serialized_start=2507
+  _globals['_GETWITHDRAWALRESPONSE']._serialized_end=2583
 # @@protoc_insertion_point(module_scope)

@@ -111,6 +111,7 @@ class Payout(_message.Message):
     TRACE_ID_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    SOURCE_ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     payout_id: _builtins.str
     """Server-assigned id, e.g. "po_01J..."; the bank's payout number on our side."""
     purpose: Global___PayoutPurpose.ValueType
@@ -137,6 +138,8 @@ class Payout(_message.Message):
     """The bank contradicted a final state, or never answered definitely: for reconciliation."""
     trace_id: _builtins.str
     """W3C trace id (32 hex) of the request that created it."""
+    source_account_id: _builtins.str
+    """The ledger account paid from, and returned to should the payout come back."""
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
         """Amount paid to the payee."""
@@ -177,10 +180,11 @@ class Payout(_message.Message):
         trace_id: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        source_account_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "channel_fee", b"channel_fee", "create_time", b"create_time", "return_time", b"return_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "channel", b"channel", "channel_fee", b"channel_fee", "channel_transaction_id", b"channel_transaction_id", "create_time", b"create_time", "failure_reason", b"failure_reason", "merchant_id", b"merchant_id", "needs_reconciliation", b"needs_reconciliation", "payee", b"payee", "payout_id", b"payout_id", "purpose", b"purpose", "return_reason", b"return_reason", "return_time", b"return_time", "state", b"state", "trace_id", b"trace_id", "update_time", b"update_time", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "channel", b"channel", "channel_fee", b"channel_fee", "channel_transaction_id", b"channel_transaction_id", "create_time", b"create_time", "failure_reason", b"failure_reason", "merchant_id", b"merchant_id", "needs_reconciliation", b"needs_reconciliation", "payee", b"payee", "payout_id", b"payout_id", "purpose", b"purpose", "return_reason", b"return_reason", "return_time", b"return_time", "source_account_id", b"source_account_id", "state", b"state", "trace_id", b"trace_id", "update_time", b"update_time", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -223,6 +227,7 @@ class CreatePayoutRequest(_message.Message):
     AMOUNT_FIELD_NUMBER: _builtins.int
     PAYEE_ACCOUNT_FIELD_NUMBER: _builtins.int
     REMARK_FIELD_NUMBER: _builtins.int
+    SOURCE_ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Caller-chosen unique id; the same id with the same content returns the first answer, with
     different content it is rejected (REQUEST_ID_REUSED).
@@ -231,6 +236,11 @@ class CreatePayoutRequest(_message.Message):
     """The merchant settled: its payable is debited."""
     remark: _builtins.str
     """Shown on the payee's bank statement, at most 128 characters."""
+    source_account_id: _builtins.str
+    """The merchant's ledger account to pay from (and return to), e.g. settlement's
+    "merchant.M100001.settling.CNY": one of the merchant's own accounts in the amount's
+    currency. The merchant's payable when empty.
+    """
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
         """Amount to pay; positive."""
@@ -247,10 +257,11 @@ class CreatePayoutRequest(_message.Message):
         amount: _money_pb2.Money | None = ...,
         payee_account: Global___PayeeAccount | None = ...,
         remark: _builtins.str = ...,
+        source_account_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "payee_account", b"payee_account"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "merchant_id", b"merchant_id", "payee_account", b"payee_account", "remark", b"remark", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "merchant_id", b"merchant_id", "payee_account", b"payee_account", "remark", b"remark", "request_id", b"request_id", "source_account_id", b"source_account_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -129,6 +129,16 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     header is not one of that format's layouts); INVALID_ARGUMENT with field violations naming
     the line, and nothing was written.
     """
+    ERROR_REASON_RECONCILIATION_NOT_CLEAN: _ErrorReason.ValueType  # 82
+    """Recon: a date's channel reconciliation is not clean yet (a channel with records of the
+    date not reconciled, or differences of it still open), so it cannot be cleared.
+    """
+    ERROR_REASON_SETTLEMENT_BATCH_NOT_FOUND: _ErrorReason.ValueType  # 83
+    """Recon: no such settlement batch."""
+    ERROR_REASON_SETTLEMENT_PAYOUT_NOT_FOUND: _ErrorReason.ValueType  # 84
+    """Recon: no such settlement payout."""
+    ERROR_REASON_SETTLEMENT_PAYOUT_NOT_RETRYABLE: _ErrorReason.ValueType  # 85
+    """Recon: only a failed or returned settlement payout is paid again."""
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Every reason a Paysuite service puts in the google.rpc.ErrorInfo of a failed call.
@@ -251,4 +261,14 @@ ERROR_REASON_STATEMENT_UNREADABLE: ErrorReason.ValueType  # 81
 header is not one of that format's layouts); INVALID_ARGUMENT with field violations naming
 the line, and nothing was written.
 """
+ERROR_REASON_RECONCILIATION_NOT_CLEAN: ErrorReason.ValueType  # 82
+"""Recon: a date's channel reconciliation is not clean yet (a channel with records of the
+date not reconciled, or differences of it still open), so it cannot be cleared.
+"""
+ERROR_REASON_SETTLEMENT_BATCH_NOT_FOUND: ErrorReason.ValueType  # 83
+"""Recon: no such settlement batch."""
+ERROR_REASON_SETTLEMENT_PAYOUT_NOT_FOUND: ErrorReason.ValueType  # 84
+"""Recon: no such settlement payout."""
+ERROR_REASON_SETTLEMENT_PAYOUT_NOT_RETRYABLE: ErrorReason.ValueType  # 85
+"""Recon: only a failed or returned settlement payout is paid again."""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

@@ -14,14 +14,26 @@ from paysuite.money import Money
 
 _PAYMENTS = """
     SELECT payment_id, '' AS refund_id, merchant_id, channel_transaction_id, amount, currency,
-           fee, state, needs_reconciliation, accounting_date, created_at, updated_at
+           fee, state, needs_reconciliation, accounting_date, created_at, updated_at,
+           merchant_fee, purpose = 'top_up' AS top_up
     FROM payments
 """
 _REFUNDS = """
     SELECT r.payment_id, r.refund_id, p.merchant_id, r.channel_refund_id AS
            channel_transaction_id, r.amount, r.currency, 0 AS fee, r.state,
-           false AS needs_reconciliation, $4::date AS accounting_date, r.created_at, r.updated_at
+           false AS needs_reconciliation, $4::date AS accounting_date, r.created_at, r.updated_at,
+           CASE WHEN r.state <> 'succeeded' OR p.amount <= 0 THEN 0 ELSE
+               (div(p.merchant_fee::numeric * (before.refunded + r.amount), p.amount)
+                - div(p.merchant_fee::numeric * before.refunded, p.amount))::bigint
+           END AS merchant_fee, false AS top_up
     FROM refunds r JOIN payments p ON p.payment_id = r.payment_id
+    -- The fee a refund gave back is its share of what was refunded by then (fees.refunded_fee):
+    -- the payment's refunds that succeeded before it.
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(e.amount), 0)::bigint AS refunded FROM refunds e
+        WHERE e.payment_id = r.payment_id AND e.state = 'succeeded'
+          AND (e.updated_at, e.refund_id) < (r.updated_at, r.refund_id)
+    ) before
     WHERE p.channel = $1 AND r.created_at >= $2 AND r.created_at < $3
     ORDER BY r.refund_id
 """
@@ -41,6 +53,8 @@ def _record(kind: RecordKind, row: Mapping[str, Any]) -> ChannelRecord:
         accounting_date=row["accounting_date"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        merchant_fee=row["merchant_fee"],
+        top_up=row["top_up"],
     )
 
 

@@ -16,10 +16,11 @@ _RECORD = """
 INSERT INTO payouts (
     payout_id, request_id, request_hash, purpose, owner_id, amount, currency, channel, payee,
     state, channel_transaction_id, failure_reason, fee, needs_reconciliation, return_reason,
-    returned_at, trace_id, created_at, updated_at, next_query_at, query_attempts, version
+    returned_at, trace_id, created_at, updated_at, next_query_at, query_attempts, version,
+    source_account
 )
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', '', 0, false, '', NULL, $11, $12, $12,
-        $13, 0, 0)
+        $13, 0, 0, $14)
 ON CONFLICT (request_id) DO NOTHING
 RETURNING payout_id
 """
@@ -66,6 +67,7 @@ class PayoutStore(ScheduledQueries):
             payout.trace_id,
             payout.created_at,
             next_query_at,
+            payout.source_account_id,
         )
         return created is not None
 

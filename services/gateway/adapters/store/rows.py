@@ -54,7 +54,7 @@ def payment(row: Row) -> Payment:
 PAYOUT_COLUMNS = (
     "payout_id, request_id, request_hash, purpose, owner_id, amount, currency, channel, payee, "
     "state, trace_id, created_at, updated_at, channel_transaction_id, failure_reason, fee, "
-    "needs_reconciliation, return_reason, returned_at, version"
+    "needs_reconciliation, return_reason, returned_at, version, source_account"
 )
 
 
@@ -79,6 +79,7 @@ def payout(row: Row) -> Payout:
         return_reason=row["return_reason"],
         returned_at=row["returned_at"],
         version=row["version"],
+        source_account_id=row["source_account"],
     )
 
 

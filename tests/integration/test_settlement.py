@@ -1,0 +1,370 @@
+"""Clearing and settlement against real services: a merchant's day of card payments and a
+refund on a bank channel of the test's own, reconciled three ways, cleared by a recon of its
+own and paid to the merchants' bank accounts through the gateway's payouts and the bank
+simulator. A run again books and pays nothing twice; a declined, a returned (退票) and a
+timed-out payout lose nothing and are paid once when paid again."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import grpc
+import pytest
+from google.type.date_pb2 import Date
+
+from devstack import demo
+from gateway.bootstrap import build_app as build_gateway
+from paysuite import accounts
+from paysuite.gateway.v1 import gateway_service_pb2 as gpb
+from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
+from paysuite.ledger.v1 import ledger_service_pb2 as lpb
+from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
+from paysuite.recon.v1 import recon_service_pb2 as rpb
+from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
+from paysuite.recon.v1 import settlement_service_pb2 as spb
+from paysuite.recon.v1 import settlement_service_pb2_grpc as spb_grpc
+from paysuite.runtime.grpc_errors import error_reason, field_violations
+from paysuite.type.v1.error_reason_pb2 import ErrorReason
+from paysuite.type.v1.money_pb2 import Money
+from recon.bootstrap import build_app as build_recon
+from recon.settings import ReconSettings
+from tests.helpers import connect, eventually, outbox_drained
+from tests.integration.conftest import bank_channel, gateway_settings, serving
+from tests.integration.payout_support import CALM, bank_admin, bank_payouts
+from tests.integration.test_recon_matching import HEADER, _import, _records, line
+from tests.integration.wallet_client import WalletClient
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+FEE_BPS = 60
+GOOD = ("6222020200112345", "Shop Ltd")
+CLOSED = ("6222020200110000", "Gone Ltd")  # the bank declines: ACCOUNT_CLOSED
+PAID = spb.SettlementPayout.STATE_SUCCEEDED
+
+
+def _date(day: date) -> Date:
+    return Date(year=day.year, month=day.month, day=day.day)
+
+
+@dataclass
+class Suite:
+    gateway: gpb_grpc.GatewayServiceAsyncStub
+    ledger: lpb_grpc.LedgerServiceAsyncStub
+    recon: rpb_grpc.ReconServiceAsyncStub
+    settle: spb_grpc.SettlementServiceAsyncStub
+    channel: str
+    gateway_addr: str
+    today: date
+    merchants: dict[str, tuple[str, str]]  # merchant -> its settlement account
+    expected: dict[str, int]  # merchant -> payments - refunds - fees
+
+
+@pytest.fixture(scope="module")
+async def suite(
+    gateway_addr: str,  # the suite's gateway, for the demo payer it seeds
+    ledger_addr: str,
+    identity_addr: str,
+    bank_url: str,
+    alipay: WalletClient,
+    wechat: WalletClient,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Suite]:
+    """A gateway replica whose card payments all go to a bank channel of this module's own,
+    and a recon clearing that channel only; three merchants with a day of payments on it."""
+    channel = f"st{secrets.token_hex(3)}"
+    rules = tmp_path_factory.mktemp("rules") / "rules.json"
+    rules.write_text(
+        json.dumps({"rules": [{"name": "settle", "methods": ["bank_card"], "split": {channel: 1}}]})
+    )
+    await bank_admin(bank_url, "POST", "/_admin/faults", CALM)
+    async with (
+        serving(
+            build_gateway,
+            gateway_settings(
+                ledger_addr,
+                identity_addr,
+                bank_url,
+                alipay,
+                wechat,
+                extra_channels={channel: bank_channel(bank_url)},
+                channel_rules_file=rules,
+                payout_returns_check_seconds=0.2,
+            ),
+        ) as gw,
+        serving(
+            build_recon,
+            ReconSettings(
+                gateway_addr=gw,
+                ledger_addr=ledger_addr,
+                ranges=4,
+                settlement_channels=(channel,),
+                settlement_unreconciled=(),
+                settlement_follow_seconds=0.5,
+            ),
+        ) as recon_addr,
+        connect(gw) as gw_conn,
+        connect(ledger_addr) as ledger_conn,
+        connect(recon_addr) as recon_conn,
+    ):
+        made = Suite(
+            gpb_grpc.GatewayServiceStub(gw_conn),
+            lpb_grpc.LedgerServiceStub(ledger_conn),
+            rpb_grpc.ReconServiceStub(recon_conn),
+            spb_grpc.SettlementServiceStub(recon_conn),
+            channel,
+            gw,
+            datetime.now(SHANGHAI).date(),
+            {},
+            {},
+        )
+        for name, account in (("a", GOOD), ("b", CLOSED), ("c", GOOD)):
+            merchant = f"S{name}{secrets.token_hex(4)}"
+            made.merchants[merchant] = account
+            made.expected[merchant] = await _day_of(made, ledger_addr, merchant)
+        yield made
+
+
+async def _day_of(suite: Suite, ledger_addr: str, merchant: str) -> int:
+    """Registers the merchant (fee 0.6%), pays it twice and refunds part of one; its net."""
+    await suite.gateway.RegisterMerchant(
+        gpb.RegisterMerchantRequest(
+            merchant=gpb.Merchant(merchant_id=merchant, name="Shop", fee_rate_bps=FEE_BPS)
+        )
+    )
+    payable = accounts.merchant_payable(merchant, "CNY")
+    await suite.ledger.CreateAccounts(
+        lpb.CreateAccountsRequest(
+            accounts=[
+                lpb.AccountSpec(
+                    account_id=payable,
+                    name="Payable",
+                    type=lpb.ACCOUNT_TYPE_LIABILITY,
+                    currency_code="CNY",
+                    owner_type=lpb.OWNER_TYPE_MERCHANT,
+                    owner_id=merchant,
+                )
+            ]
+        )
+    )
+    net = 0
+    payments = []
+    for amount in (10_000, 2_345):
+        answer = await suite.gateway.CreatePayment(
+            gpb.CreatePaymentRequest(
+                request_id=f"st-{secrets.token_hex(8)}",
+                merchant_id=merchant,
+                merchant_order_no=f"ST-{secrets.token_hex(6)}",
+                amount=Money(currency_code="CNY", minor_units=amount),
+                method=gpb.PAYMENT_METHOD_BANK_CARD,
+                payer_user_id=demo.USER_ID,
+            )
+        )
+        assert answer.payment.state == gpb.Payment.STATE_SUCCEEDED
+        payments.append(answer.payment)
+        net += amount - answer.payment.merchant_fee.minor_units
+    refund = await suite.gateway.RefundPayment(
+        gpb.RefundPaymentRequest(
+            request_id=f"sr-{secrets.token_hex(8)}",
+            payment_id=payments[0].payment_id,
+            amount=Money(currency_code="CNY", minor_units=2_500),
+            reason="customer returned an item",
+        )
+    )
+    assert refund.refund.state == gpb.Refund.STATE_SUCCEEDED
+    # The refund gives back its share of the fee: 60 of 10,000 is 0.6%, of 2,500 it is 15.
+    return net - (2_500 - 15)
+
+
+async def _balance(suite: Suite, account_id: str) -> int:
+    answer = await suite.ledger.GetAccount(lpb.GetAccountRequest(account_id=account_id))
+    return answer.account.balance.minor_units
+
+
+async def _settings(suite: Suite, merchant: str, account: tuple[str, str]) -> None:
+    await suite.settle.UpdateSettlementSettings(
+        spb.UpdateSettlementSettingsRequest(
+            settings=spb.SettlementSettings(
+                merchant_id=merchant,
+                cycle_days=1,
+                account_no=account[0],
+                account_name=account[1],
+            )
+        )
+    )
+
+
+async def _clear(suite: Suite) -> spb.SettlementBatch:
+    """Clears today, paying what is due a week on (T+1 is due by then whatever the weekday)."""
+    answer = await suite.settle.RunClearing(
+        spb.RunClearingRequest(
+            trade_date=_date(suite.today), settlement_date=_date(suite.today + timedelta(days=7))
+        )
+    )
+    return answer.batch
+
+
+def _lines(batch: spb.SettlementBatch) -> dict[str, spb.SettlementLine]:
+    return {line.merchant_id: line for line in batch.lines}
+
+
+async def _payout_state(suite: Suite, batch_id: str, merchant: str) -> int:
+    batch = (
+        await suite.settle.GetSettlementBatch(spb.GetSettlementBatchRequest(batch_id=batch_id))
+    ).batch
+    return _lines(batch)[merchant].payout_state
+
+
+async def test_clearing_waits_for_a_clean_reconciliation(
+    suite: Suite, db: asyncpg.Connection
+) -> None:
+    assert await outbox_drained(db)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _clear(suite)
+    assert refused.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert error_reason(refused.value) == ErrorReason.ERROR_REASON_RECONCILIATION_NOT_CLEAN
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM recon.settlement_batches WHERE batch_id = $1",
+            f"stb_{suite.today:%Y%m%d}",
+        )
+        == 0
+    )
+
+
+async def test_bad_settings_are_refused_with_field_violations(suite: Suite) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await suite.settle.UpdateSettlementSettings(
+            spb.UpdateSettlementSettingsRequest(
+                settings=spb.SettlementSettings(
+                    merchant_id="M1", cycle_days=-1, reserve_basis_points=20_000, account_no="12"
+                )
+            )
+        )
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    fields = {f for f, _ in field_violations(refused.value)}
+    assert {"settings.cycle_days", "settings.reserve_basis_points", "settings.account_no"} <= fields
+
+
+async def test_a_reconciled_day_is_cleared_and_each_merchant_paid_its_net_once(
+    suite: Suite, bank_url: str, db: asyncpg.Connection
+) -> None:
+    records = await _records(suite.gateway_addr, suite.channel, suite.today)
+    bill = "\n".join([HEADER, *(line(r) for r in records)]) + "\n"
+    await _import(suite.recon, suite.channel, suite.today, bill)
+    run = await suite.recon.RunReconciliation(
+        rpb.RunReconciliationRequest(
+            request_id=f"sr-{secrets.token_hex(6)}",
+            channel=suite.channel,
+            statement_date=_date(suite.today),
+        )
+    )
+    assert run.run.state == rpb.ReconciliationRun.STATE_COMPLETED, run.run.failure
+    assert run.run.discrepancies == 0
+    for merchant, account in suite.merchants.items():
+        await _settings(suite, merchant, account)
+    batch = await _clear(suite)
+    lines = _lines(batch)
+    assert {m: lines[m].net.minor_units for m in suite.merchants} == suite.expected
+    a, b, c = suite.merchants
+    assert (lines[a].payments.minor_units, lines[a].refunds.minor_units) == (12_345, 2_500)
+    assert lines[a].fees.minor_units == 60 + 14 - 15
+    assert [ch.channel for ch in batch.channels] == [suite.channel]
+    states = {m: lines[m].payout_state for m in suite.merchants}
+    assert states == {a: PAID, b: spb.SettlementPayout.STATE_FAILED, c: PAID}
+    for merchant in suite.merchants:
+        assert await _balance(suite, accounts.merchant_payable(merchant, "CNY")) == 0
+        assert await _balance(suite, accounts.merchant_to_settle(merchant, "CNY")) == 0
+    assert await _balance(suite, accounts.merchant_settling(b, "CNY")) == suite.expected[b]
+    payouts = {p.merchant_id: p for p in batch.payouts}
+    [paid] = await bank_payouts(bank_url, payouts[a].payout_id)
+    assert (paid["code"], paid["amount"]) == ("SUCCESS", suite.expected[a])
+
+    again = await _clear(suite)  # a run again: the same batch, nothing booked or paid twice
+    assert {p.payout_id for p in again.payouts} == {p.payout_id for p in batch.payouts}
+    assert len(await bank_payouts(bank_url, payouts[a].payout_id)) == 1
+    transfers = await db.fetchval(
+        "SELECT count(*) FROM ledger.transfers WHERE transfer_id LIKE $1", f"settle:{a}:%"
+    )
+    assert transfers == 2  # clear, settling
+
+
+async def test_a_declined_payout_is_paid_again_to_the_corrected_account(
+    suite: Suite, bank_url: str
+) -> None:
+    b = list(suite.merchants)[1]
+    await _settings(suite, b, GOOD)
+    batch = await _clear(suite)
+    [failed] = [p for p in batch.payouts if p.merchant_id == b]
+    assert failed.failure_reason == "ACCOUNT_CLOSED"
+    retried = (
+        await suite.settle.RetryPayout(
+            spb.RetryPayoutRequest(settlement_payout_id=failed.settlement_payout_id)
+        )
+    ).payout
+    assert (retried.state, retried.attempt) == (PAID, 2)
+    [paid] = await bank_payouts(bank_url, retried.payout_id)
+    assert paid["amount"] == suite.expected[b]
+    settling = accounts.merchant_settling(b, "CNY")
+    assert await eventually(lambda: _balance(suite, settling), 0) == 0
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await suite.settle.RetryPayout(
+            spb.RetryPayoutRequest(settlement_payout_id=failed.settlement_payout_id)
+        )
+    assert error_reason(refused.value) == ErrorReason.ERROR_REASON_SETTLEMENT_PAYOUT_NOT_RETRYABLE
+
+
+async def test_a_returned_payout_is_reported_and_paid_again_once(
+    suite: Suite, bank_url: str
+) -> None:
+    c = list(suite.merchants)[2]
+    batch = await _clear(suite)
+    [payout] = [p for p in batch.payouts if p.merchant_id == c]
+    await bank_admin(
+        bank_url, "POST", f"/_admin/payouts/{payout.payout_id}/return", {"reason": "ACCOUNT_FROZEN"}
+    )
+    returned = spb.SettlementPayout.STATE_RETURNED
+    assert (
+        await eventually(lambda: _payout_state(suite, batch.batch_id, c), returned, 60) == returned
+    )
+    settling = accounts.merchant_settling(c, "CNY")
+    assert (
+        await eventually(lambda: _balance(suite, settling), suite.expected[c]) == suite.expected[c]
+    )
+    # The bank is slow to answer the new attempt: the payout stays open until it is asked.
+    await bank_admin(
+        bank_url,
+        "POST",
+        "/_admin/faults",
+        {**CALM, "payout_timeout_rate": 1, "timeout_sleep_ms": 3000},
+    )
+    retried = (
+        await suite.settle.RetryPayout(
+            spb.RetryPayoutRequest(settlement_payout_id=payout.settlement_payout_id)
+        )
+    ).payout
+    await bank_admin(bank_url, "POST", "/_admin/faults", CALM)
+    assert retried.attempt == 2
+    assert await eventually(lambda: _payout_state(suite, batch.batch_id, c), PAID, 60) == PAID
+    assert await eventually(lambda: _balance(suite, settling), 0) == 0
+    current = next(p for p in (await _clear(suite)).payouts if p.merchant_id == c)
+    assert len(await bank_payouts(bank_url, current.payout_id)) == 1
+
+
+async def test_the_statement_lists_each_merchant_with_its_payout_reference(suite: Suite) -> None:
+    batch_id = f"stb_{suite.today:%Y%m%d}"
+    a = next(iter(suite.merchants))
+    answer = await suite.settle.GetSettlementStatement(
+        spb.GetSettlementStatementRequest(batch_id=batch_id, merchant_id=a)
+    )
+    header, row = answer.content.decode().splitlines()
+    values = dict(zip(header.split(","), row.split(","), strict=True))
+    assert (values["merchant_id"], values["payments"], values["refunds"]) == (a, "123.45", "25.00")
+    assert values["net"] == f"{suite.expected[a] // 100}.{suite.expected[a] % 100:02d}"
+    assert values["payout_reference"].startswith("po_")
+    listed = await suite.settle.ListSettlementBatches(spb.ListSettlementBatchesRequest(page_size=1))
+    assert [b.batch_id for b in listed.batches] == [batch_id]
