@@ -11,7 +11,7 @@ from typing import Annotated
 import grpc
 import typer
 
-from payctl import gateway_commands, payout_commands
+from payctl import funds_commands, gateway_commands, payout_commands
 from payctl.common import JsonOption, LedgerOption, run
 from payctl.ledger_commands import ledger_app
 from payctl.output import emit, message_dict
@@ -33,6 +33,7 @@ app.add_typer(payment_app, name="payment")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(user_app, name="user")
 app.add_typer(recon_app, name="recon")
+recon_app.command("reserve")(funds_commands.reserve)
 payment_app.command("query")(gateway_commands.query_payment)
 payment_app.command("close")(gateway_commands.close_payment)
 app.command()(gateway_commands.refund)
