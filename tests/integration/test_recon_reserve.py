@@ -36,7 +36,13 @@ from recon.bootstrap import build_app as build_recon
 from recon.settings import ReconSettings
 from tests.helpers import connect, outbox_drained
 from tests.integration.conftest import Replica, bank_channel, serving
+from tests.integration.payout_support import bank_payouts, ledger_transfers
 from tests.integration.test_channelsim_http import Bank
+from tests.integration.test_gateway_payouts import (  # noqa: F401 (merchant: a fixture)
+    PAID,
+    merchant,
+    payout_request,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ACCOUNT = "6216600000000001688"
@@ -268,3 +274,33 @@ async def test_money_nobody_explains_is_parked_and_an_unknown_date_is_refused(
             )
     assert missing.value.code() is grpc.StatusCode.FAILED_PRECONDITION
     assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_payout_the_bank_made_clears_what_the_ledger_booked_for_it_fee_included(
+    gateway_stub: gpb_grpc.GatewayServiceAsyncStub,
+    ledger_stub: lpb_grpc.LedgerServiceAsyncStub,
+    funds: str,
+    bank: Bank,
+    bank_url: str,
+    merchant: str,  # noqa: F811 (the fixture)
+    db: asyncpg.Connection,
+) -> None:
+    payout = (await gateway_stub.CreatePayout(payout_request(merchant, 30_000))).payout
+    assert await ledger_transfers(db, payout.payout_id, PAID) == PAID
+    [paid] = await bank_payouts(bank_url, payout.payout_id)
+    today = datetime.now(UTC).astimezone(SHANGHAI).date()
+
+    result = await _reconcile(funds, bank, today)
+    again = await _reconcile(funds, bank, today)
+
+    booked = (
+        await ledger_stub.GetTransfer(
+            lpb.GetTransferRequest(transfer_id=f"funds:{paid['payout_no']}")
+        )
+    ).transfer
+    assert [
+        (p.debit_account_id, p.credit_account_id, p.amount.minor_units) for p in booked.postings
+    ] == [("channel.banksim.payouts.CNY", "platform.reserve.CNY", 30_000 + paid["fee"])]
+    assert paid["payout_no"] not in {d.reference for d in result.differences}
+    assert result.payouts >= 1 and result.balanced
+    assert again.posted == 0 and again.balanced
