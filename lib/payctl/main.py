@@ -16,6 +16,7 @@ from payctl.common import JsonOption, LedgerOption, run
 from payctl.ledger_commands import ledger_app
 from payctl.output import emit, message_dict
 from payctl.recon_commands import recon_app
+from payctl.settle_commands import settle_app
 from payctl.trace_commands import trace
 from payctl.user_commands import user_app
 from paysuite.accounts import merchant_payable, user_wallet
@@ -33,6 +34,7 @@ app.add_typer(payment_app, name="payment")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(user_app, name="user")
 app.add_typer(recon_app, name="recon")
+app.add_typer(settle_app, name="settle")
 recon_app.command("reserve")(funds_commands.reserve)
 payment_app.command("query")(gateway_commands.query_payment)
 payment_app.command("close")(gateway_commands.close_payment)
