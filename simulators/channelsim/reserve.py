@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -154,37 +154,32 @@ def _payout_entries(payout: Payout, now: float) -> list[ReserveEntry]:
     if status not in (SUCCESS, RETURNED):
         return []
     paid_at = payout.settles_at or payout.pay_time.timestamp()
-    entries = [
-        ReserveEntry(
-            bank_ref=payout.payout_no,
-            booked_at=paid_at,
-            indicator=DEBIT,
-            amount=payout.amount + payout.fee,
-            currency=payout.currency,
-            end_to_end_id=payout.out_payout_no,
-            counterparty=payout.payee,
-            remittance=f"PAYOUT {payout.out_payout_no}",
-            family="ICDT",
-            sub_family="ESCT",
-            charges=payout.fee,
-        )
-    ]
-    if status == RETURNED and payout.returns_at is not None:
-        entries.append(
-            ReserveEntry(
-                bank_ref="T" + payout.payout_no[1:],
-                booked_at=payout.returns_at,
-                indicator=CREDIT,
-                amount=payout.amount,
-                currency=payout.currency,
-                end_to_end_id=payout.out_payout_no,
-                counterparty=payout.payee,
-                remittance=f"RETURN {payout.out_payout_no} {payout.return_reason}",
-                family="ICDT",
-                sub_family="RRTN",
-            )
-        )
-    return entries
+    paid = ReserveEntry(
+        bank_ref=payout.payout_no,
+        booked_at=paid_at,
+        indicator=DEBIT,
+        amount=payout.amount + payout.fee,
+        currency=payout.currency,
+        end_to_end_id=payout.out_payout_no,
+        counterparty=payout.payee,
+        remittance=f"PAYOUT {payout.out_payout_no}",
+        family="ICDT",
+        sub_family="ESCT",
+        charges=payout.fee,
+    )
+    if status != RETURNED or payout.returns_at is None:
+        return [paid]
+    returned = replace(
+        paid,
+        bank_ref="T" + payout.payout_no[1:],
+        booked_at=payout.returns_at,
+        indicator=CREDIT,
+        amount=payout.amount,
+        remittance=f"RETURN {payout.out_payout_no} {payout.return_reason}",
+        sub_family="RRTN",
+        charges=0,
+    )
+    return [paid, returned]
 
 
 def _settlement_entry(settlement: Settlement) -> ReserveEntry:

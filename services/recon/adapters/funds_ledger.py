@@ -4,9 +4,8 @@ transfers a statement's entries and the channels' settlements call for."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import TypeVar
 
 import grpc
 
@@ -15,7 +14,7 @@ from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
 from paysuite.money import Money
 from paysuite.runtime.protoconv import date_to_proto, money_to_proto
-from recon.adapters.suspense import BATCH, GrpcSuspense, LedgerRefused
+from recon.adapters.suspense import BATCH, GrpcSuspense, ledger_call, raise_if_refused
 from recon.domain.funds import (
     TRANSFER_PREFIX,
     FundsTransfer,
@@ -26,9 +25,6 @@ from recon.domain.funds import (
 # Transfers of reconciliation itself, left out of what a channel's date is expected to settle
 # (reconciliation's own parks are counted from its discrepancies).
 _OWN_PREFIXES = (TRANSFER_PREFIX, "recon:")
-_DONE = (pb.CREATE_TRANSFER_RESULT_POSTED, pb.CREATE_TRANSFER_RESULT_EXISTS)
-
-T = TypeVar("T")
 
 
 class GrpcFundsLedger:
@@ -63,7 +59,7 @@ class GrpcFundsLedger:
                 ),
             ]
         if specs:
-            await self._call(self._stub.CreateAccounts(pb.CreateAccountsRequest(accounts=specs)))
+            await ledger_call(self._stub.CreateAccounts(pb.CreateAccountsRequest(accounts=specs)))
 
     async def booked_on(self, account_id: str, day: date) -> int:
         """The account's business postings of the accounting date, debits less credits."""
@@ -125,26 +121,12 @@ class GrpcFundsLedger:
         posted = 0
         for start in range(0, len(transfers), BATCH):
             specs = [_spec(t) for t in transfers[start : start + BATCH]]
-            response = await self._call(
+            response = await ledger_call(
                 self._stub.CreateTransfers(pb.CreateTransfersRequest(transfers=specs))
             )
-            refused = [r for r in response.results if r.result not in _DONE]
-            if refused:
-                raise LedgerRefused(
-                    "the ledger refused a reserve account transfer",
-                    metadata={
-                        "transfer_id": refused[0].transfer_id,
-                        "result": pb.CreateTransferResult.Name(refused[0].result),
-                    },
-                )
+            raise_if_refused(response, "a reserve account transfer")
             posted += sum(r.result == pb.CREATE_TRANSFER_RESULT_POSTED for r in response.results)
         return posted
-
-    async def _call(self, call: Awaitable[T]) -> T:
-        try:
-            return await call
-        except grpc.aio.AioRpcError as exc:
-            raise Unavailable(f"ledger: {exc.code().name}") from exc
 
 
 def _spec(transfer: FundsTransfer) -> pb.TransferSpec:

@@ -81,15 +81,7 @@ class GrpcSuspense:
             response = await self._call(
                 self._stub.CreateTransfers(pb.CreateTransfersRequest(transfers=specs))
             )
-            refused = [r for r in response.results if r.result not in _DONE]
-            if refused:
-                raise LedgerRefused(
-                    "the ledger refused a suspense transfer",
-                    metadata={
-                        "transfer_id": refused[0].transfer_id,
-                        "result": pb.CreateTransferResult.Name(refused[0].result),
-                    },
-                )
+            raise_if_refused(response, "a suspense transfer")
             parked += [d.discrepancy_id for d in batch]
         return parked
 
@@ -118,10 +110,28 @@ class GrpcSuspense:
             )
 
     async def _call(self, call: Awaitable[T]) -> T:
-        try:
-            return await call
-        except grpc.aio.AioRpcError as exc:
-            raise Unavailable(f"ledger: {exc.code().name}") from exc
+        return await ledger_call(call)
+
+
+async def ledger_call(call: Awaitable[T]) -> T:
+    """The ledger's answer; a call that failed is Unavailable."""
+    try:
+        return await call
+    except grpc.aio.AioRpcError as exc:
+        raise Unavailable(f"ledger: {exc.code().name}") from exc
+
+
+def raise_if_refused(response: pb.CreateTransfersResponse, what: str) -> None:
+    """LedgerRefused naming the first transfer the ledger neither posted nor had."""
+    refused = [r for r in response.results if r.result not in _DONE]
+    if refused:
+        raise LedgerRefused(
+            f"the ledger refused {what}",
+            metadata={
+                "transfer_id": refused[0].transfer_id,
+                "result": pb.CreateTransferResult.Name(refused[0].result),
+            },
+        )
 
 
 def _posting(found: Discrepancy) -> pb.Posting:
