@@ -469,3 +469,81 @@ def resolve_discrepancy(
 
     data = discrepancy_summary(run(call).discrepancy)
     emit(data, as_json, describe_discrepancy(data))
+
+
+LINE_KINDS = {
+    v.number: v.name.removeprefix("KIND_").lower()
+    for v in rpb.MerchantStatementLine.Kind.DESCRIPTOR.values
+    if v.number
+}
+
+
+def merchant_statement_summary(statement: rpb.MerchantStatement) -> dict[str, Any]:
+    return {
+        "merchant_id": statement.merchant_id,
+        "statement_date": format_date(statement.statement_date),
+        "channels": list(statement.channels),
+        "payments": statement.payment_count,
+        "payment_amount": _money(statement.payment_amount),
+        "refunds": statement.refund_count,
+        "refund_amount": _money(statement.refund_amount),
+        "fees": _money(statement.fee_amount),
+        "adjustments": _money(statement.adjustment_amount),
+        "other": _money(statement.other_amount),
+        "net": _money(statement.net_amount),
+        "lines": [
+            {
+                "kind": LINE_KINDS.get(line.kind, ""),
+                "transaction_id": line.transaction_id,
+                "channel": line.channel,
+                "amount": _money(line.amount),
+                "fee": _money(line.fee),
+                "net": _money(line.net),
+                "post_time": line.post_time.ToDatetime().isoformat() + "Z",
+            }
+            for line in statement.lines
+        ],
+    }
+
+
+def describe_merchant_statement(data: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            f"{data['merchant_id']} {data['statement_date']} "
+            f"(channels: {', '.join(data['channels']) or 'none'})",
+            f"  {data['payments']} payments {data['payment_amount']}, "
+            f"{data['refunds']} refunds {data['refund_amount']}, fees {data['fees']}",
+            f"  adjustments {data['adjustments']}, other {data['other']}, net {data['net']}",
+        ]
+    )
+
+
+@recon_app.command("merchant-statement")
+def merchant_statement(
+    merchant: Annotated[str, typer.Option(help="the merchant")],
+    day: Annotated[
+        str | None, typer.Option("--date", help="statement date YYYY-MM-DD (default: yesterday)")
+    ] = None,
+    currency: Annotated[str, typer.Option(help="currency of the statement")] = "CNY",
+    as_csv: Annotated[bool, typer.Option("--csv", help="the statement as CSV")] = False,
+    recon: ReconOption = "localhost:50054",
+    as_json: JsonOption = False,
+) -> None:
+    """A merchant's daily statement (payments, refunds, fees, net) from the ledger, once the
+    date's channel reconciliation is clean."""
+    request = rpb.GetMerchantStatementRequest(
+        merchant_id=merchant,
+        statement_date=parse_date(day or (date.today() - timedelta(days=1)).isoformat(), "--date"),
+        currency_code=currency.upper(),
+    )
+
+    async def call() -> rpb.GetMerchantStatementResponse:
+        async with _recon(recon) as grpc_channel:
+            return await rpb_grpc.ReconServiceStub(grpc_channel).GetMerchantStatement(request)
+
+    answer = run(call)
+    if as_csv:
+        sys.stdout.write(answer.csv)
+        return
+    data = merchant_statement_summary(answer.statement)
+    emit(data, as_json, describe_merchant_statement(data))

@@ -24,6 +24,7 @@ from paysuite.runtime.server import ServiceApp
 from recon.adapters.engine import EngineSettings
 from recon.adapters.funds_ledger import GrpcFundsLedger
 from recon.adapters.funds_repository import FundsRepository
+from recon.adapters.merchant_book import LedgerMerchantBook
 from recon.adapters.records import FileRecords, GrpcRecords
 from recon.adapters.repository import ReconRepository
 from recon.adapters.settlement_clients import GatewayPayouts, GatewayRecords, LedgerBooks
@@ -91,6 +92,7 @@ async def build_app(settings: ReconSettings) -> ServiceApp:
         StatementImports(statements, open_reader, SpooledUpload),
         suspense,
         Paging(settings.page_token_key.get_secret_value().encode()),
+        LedgerMerchantBook(ledger_channel),
     )
 
     settlement = SettlementDeps(

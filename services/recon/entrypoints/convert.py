@@ -1,11 +1,11 @@
-"""Runs and discrepancies to proto, and the requests about them validated."""
+"""Runs, discrepancies and merchant statements to proto, and the requests about them validated."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
 from paysuite.errors import Violations
-from paysuite.money import Money
+from paysuite.money import MINOR_UNIT_EXPONENTS, Money
 from paysuite.recon.v1 import recon_service_pb2 as pb
 from paysuite.runtime.enums import value_of
 from paysuite.runtime.paging import Page, PageSize, Paging
@@ -16,8 +16,10 @@ from paysuite.runtime.protoconv import (
     money_to_proto,
     timestamp,
 )
+from paysuite.type.v1.money_pb2 import Money as MoneyProto
 from recon.domain.discrepancies import Action, Discrepancy, DiscrepancyState, Resolve
 from recon.domain.matching import Kind, Outcome
+from recon.domain.merchant_statement import LineKind, MerchantStatement
 from recon.domain.model import Phase, ReconciliationRun, RunState
 
 RUNS_PAGE = PageSize(default=50, maximum=500)
@@ -175,4 +177,59 @@ def resolve_command(request: pb.ResolveDiscrepancyRequest) -> Resolve:
         request.approver.strip(),
         request.business_reference.strip(),
         request.merchant_id,
+    )
+
+
+def merchant_statement_query(request: pb.GetMerchantStatementRequest) -> tuple[str, date, str]:
+    """(merchant, date, currency) of the request; INVALID_ARGUMENT with field violations."""
+    violations = Violations()
+    check_id(request.merchant_id, "merchant_id", violations, max_length=64)
+    day = date_from_proto(request.statement_date, "statement_date", violations)
+    currency = (request.currency_code or "CNY").upper()
+    if currency not in MINOR_UNIT_EXPONENTS:
+        violations.add("currency_code", "not a supported ISO 4217 currency")
+    violations.raise_if_any()
+    assert day is not None
+    return request.merchant_id, day, currency
+
+
+_LINE_KINDS = {
+    LineKind.PAYMENT: pb.MerchantStatementLine.KIND_PAYMENT,
+    LineKind.REFUND: pb.MerchantStatementLine.KIND_REFUND,
+    LineKind.ADJUSTMENT: pb.MerchantStatementLine.KIND_ADJUSTMENT,
+    LineKind.OTHER: pb.MerchantStatementLine.KIND_OTHER,
+}
+
+
+def merchant_statement_to_proto(statement: MerchantStatement) -> pb.MerchantStatement:
+    currency = statement.currency
+
+    def money(units: int) -> MoneyProto:
+        return money_to_proto(Money(currency, units))
+
+    return pb.MerchantStatement(
+        merchant_id=statement.merchant_id,
+        statement_date=date_to_proto(statement.statement_date),
+        payment_count=statement.count(LineKind.PAYMENT),
+        payment_amount=money(statement.payment_amount),
+        refund_count=statement.count(LineKind.REFUND),
+        refund_amount=money(statement.refund_amount),
+        fee_amount=money(statement.fee_amount),
+        adjustment_amount=money(statement.adjustment_amount),
+        other_amount=money(statement.other_amount),
+        net_amount=money(statement.net_amount),
+        channels=statement.channels,
+        lines=[
+            pb.MerchantStatementLine(
+                kind=_LINE_KINDS[line.kind],
+                transfer_id=line.transfer_id,
+                transaction_id=line.transaction_id,
+                channel=line.channel,
+                amount=money(line.amount),
+                fee=money(line.fee),
+                net=money(line.net),
+                post_time=timestamp(line.posted_at),
+            )
+            for line in statement.lines
+        ],
     )

@@ -15,10 +15,12 @@ from paysuite.recon.v1 import recon_service_pb2 as pb
 from paysuite.recon.v1 import recon_service_pb2_grpc as pb_grpc
 from paysuite.runtime.paging import Paging
 from paysuite.runtime.protoconv import check_id, date_from_proto
+from recon.domain.merchant_statement import to_csv
 from recon.entrypoints import convert, statements
 from recon.service_layer import discrepancies, imports, runs
 from recon.service_layer.discrepancies import Clearing
 from recon.service_layer.imports import ReaderFactory
+from recon.service_layer.merchant_statements import MerchantBook, merchant_statement
 from recon.service_layer.runs import OUR_ZONE, RunDeps, RunReconciliation
 from recon.service_layer.unit_of_work import StatementUnitOfWorkFactory
 
@@ -41,11 +43,13 @@ class ReconServicer(pb_grpc.ReconServiceServicer):
         statement_imports: StatementImports,
         ledger: Clearing,
         paging: Paging,
+        merchant_book: MerchantBook,
     ) -> None:
         self._deps = deps
         self._imports = statement_imports
         self._ledger = ledger
         self._paging = paging
+        self._merchant_book = merchant_book
 
     @property
     def _clock(self) -> Callable[[], datetime]:
@@ -118,4 +122,15 @@ class ReconServicer(pb_grpc.ReconServiceServicer):
             statement_import=statements.import_to_proto(imported),
             replayed=replayed,
             run=convert.run_to_proto(again) if again else None,
+        )
+
+    async def GetMerchantStatement(
+        self, request: pb.GetMerchantStatementRequest, context: Context
+    ) -> pb.GetMerchantStatementResponse:
+        merchant_id, day, currency = convert.merchant_statement_query(request)
+        statement = await merchant_statement(
+            self._deps.uow, self._merchant_book, merchant_id, day, currency
+        )
+        return pb.GetMerchantStatementResponse(
+            statement=convert.merchant_statement_to_proto(statement), csv=to_csv(statement)
         )

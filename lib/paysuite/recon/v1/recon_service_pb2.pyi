@@ -1217,3 +1217,242 @@ class ImportStatementResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ImportStatementResponse: _TypeAlias = ImportStatementResponse  # noqa: Y015
+
+@_typing.final
+class GetMerchantStatementRequest(_message.Message):
+    """Request for GetMerchantStatement."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    STATEMENT_DATE_FIELD_NUMBER: _builtins.int
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    """The merchant."""
+    currency_code: _builtins.str
+    """ISO 4217 currency of the statement; CNY when empty."""
+    @_builtins.property
+    def statement_date(self) -> _date_pb2.Date:
+        """The date: the ledger's accounting date of the postings, and the channels' statement date
+        whose reconciliation must be clean.
+        """
+
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        statement_date: _date_pb2.Date | None = ...,
+        currency_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["statement_date", b"statement_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency_code", b"currency_code", "merchant_id", b"merchant_id", "statement_date", b"statement_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMerchantStatementRequest: _TypeAlias = GetMerchantStatementRequest  # noqa: Y015
+
+@_typing.final
+class MerchantStatementLine(_message.Message):
+    """One movement on a merchant's payable account, as its statement shows it; amounts are signed
+    as they move what the merchant is owed (a payment positive, a refund negative).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _Kind:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _KindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[MerchantStatementLine._Kind.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        KIND_UNSPECIFIED: MerchantStatementLine._Kind.ValueType  # 0
+        """Not set."""
+        KIND_PAYMENT: MerchantStatementLine._Kind.ValueType  # 1
+        """A captured payment."""
+        KIND_REFUND: MerchantStatementLine._Kind.ValueType  # 2
+        """A refund of a payment."""
+        KIND_ADJUSTMENT: MerchantStatementLine._Kind.ValueType  # 3
+        """A reconciliation adjustment, e.g. a supplementary order (补单) booked to the merchant."""
+        KIND_OTHER: MerchantStatementLine._Kind.ValueType  # 4
+        """Anything else on the account, e.g. a settlement paid out."""
+
+    class Kind(_Kind, metaclass=_KindEnumTypeWrapper):
+        """What moved the account."""
+
+    KIND_UNSPECIFIED: MerchantStatementLine.Kind.ValueType  # 0
+    """Not set."""
+    KIND_PAYMENT: MerchantStatementLine.Kind.ValueType  # 1
+    """A captured payment."""
+    KIND_REFUND: MerchantStatementLine.Kind.ValueType  # 2
+    """A refund of a payment."""
+    KIND_ADJUSTMENT: MerchantStatementLine.Kind.ValueType  # 3
+    """A reconciliation adjustment, e.g. a supplementary order (补单) booked to the merchant."""
+    KIND_OTHER: MerchantStatementLine.Kind.ValueType  # 4
+    """Anything else on the account, e.g. a settlement paid out."""
+
+    KIND_FIELD_NUMBER: _builtins.int
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    TRANSACTION_ID_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    FEE_FIELD_NUMBER: _builtins.int
+    NET_FIELD_NUMBER: _builtins.int
+    POST_TIME_FIELD_NUMBER: _builtins.int
+    kind: Global___MerchantStatementLine.Kind.ValueType
+    """What moved the account."""
+    transfer_id: _builtins.str
+    """The ledger transfer."""
+    transaction_id: _builtins.str
+    """The payment or refund id (or the discrepancy, for an adjustment)."""
+    channel: _builtins.str
+    """The channel that carried it; empty when none did."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """The transaction's amount before the platform's fee."""
+
+    @_builtins.property
+    def fee(self) -> _money_pb2.Money:
+        """The platform's fee: negative when charged, positive when given back."""
+
+    @_builtins.property
+    def net(self) -> _money_pb2.Money:
+        """What it moved the merchant's payable by: amount plus fee."""
+
+    @_builtins.property
+    def post_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was posted."""
+
+    def __init__(
+        self,
+        *,
+        kind: Global___MerchantStatementLine.Kind.ValueType = ...,
+        transfer_id: _builtins.str = ...,
+        transaction_id: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+        fee: _money_pb2.Money | None = ...,
+        net: _money_pb2.Money | None = ...,
+        post_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "fee", b"fee", "net", b"net", "post_time", b"post_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "channel", b"channel", "fee", b"fee", "kind", b"kind", "net", b"net", "post_time", b"post_time", "transaction_id", b"transaction_id", "transfer_id", b"transfer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MerchantStatementLine: _TypeAlias = MerchantStatementLine  # noqa: Y015
+
+@_typing.final
+class MerchantStatement(_message.Message):
+    """A merchant's statement of one date and currency."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    STATEMENT_DATE_FIELD_NUMBER: _builtins.int
+    PAYMENT_COUNT_FIELD_NUMBER: _builtins.int
+    PAYMENT_AMOUNT_FIELD_NUMBER: _builtins.int
+    REFUND_COUNT_FIELD_NUMBER: _builtins.int
+    REFUND_AMOUNT_FIELD_NUMBER: _builtins.int
+    FEE_AMOUNT_FIELD_NUMBER: _builtins.int
+    ADJUSTMENT_AMOUNT_FIELD_NUMBER: _builtins.int
+    OTHER_AMOUNT_FIELD_NUMBER: _builtins.int
+    NET_AMOUNT_FIELD_NUMBER: _builtins.int
+    CHANNELS_FIELD_NUMBER: _builtins.int
+    LINES_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    """The merchant."""
+    payment_count: _builtins.int
+    """Payments captured."""
+    refund_count: _builtins.int
+    """Refunds made."""
+    @_builtins.property
+    def statement_date(self) -> _date_pb2.Date:
+        """The date."""
+
+    @_builtins.property
+    def payment_amount(self) -> _money_pb2.Money:
+        """Their amount, before fees."""
+
+    @_builtins.property
+    def refund_amount(self) -> _money_pb2.Money:
+        """Their amount, before the fees given back (positive)."""
+
+    @_builtins.property
+    def fee_amount(self) -> _money_pb2.Money:
+        """The platform's fees charged less those given back (positive when charged)."""
+
+    @_builtins.property
+    def adjustment_amount(self) -> _money_pb2.Money:
+        """Reconciliation adjustments booked to the merchant."""
+
+    @_builtins.property
+    def other_amount(self) -> _money_pb2.Money:
+        """Other movements (e.g. settlements paid out)."""
+
+    @_builtins.property
+    def net_amount(self) -> _money_pb2.Money:
+        """The payable's movement of the date: payments less refunds and fees, plus adjustments and
+        other movements.
+        """
+
+    @_builtins.property
+    def channels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The channels that carried its payments and refunds of the date, each reconciled clean."""
+
+    @_builtins.property
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___MerchantStatementLine]:
+        """Its lines, in the order they were posted."""
+
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        statement_date: _date_pb2.Date | None = ...,
+        payment_count: _builtins.int = ...,
+        payment_amount: _money_pb2.Money | None = ...,
+        refund_count: _builtins.int = ...,
+        refund_amount: _money_pb2.Money | None = ...,
+        fee_amount: _money_pb2.Money | None = ...,
+        adjustment_amount: _money_pb2.Money | None = ...,
+        other_amount: _money_pb2.Money | None = ...,
+        net_amount: _money_pb2.Money | None = ...,
+        channels: _abc.Iterable[_builtins.str] | None = ...,
+        lines: _abc.Iterable[Global___MerchantStatementLine] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["adjustment_amount", b"adjustment_amount", "fee_amount", b"fee_amount", "net_amount", b"net_amount", "other_amount", b"other_amount", "payment_amount", b"payment_amount", "refund_amount", b"refund_amount", "statement_date", b"statement_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustment_amount", b"adjustment_amount", "channels", b"channels", "fee_amount", b"fee_amount", "lines", b"lines", "merchant_id", b"merchant_id", "net_amount", b"net_amount", "other_amount", b"other_amount", "payment_amount", b"payment_amount", "payment_count", b"payment_count", "refund_amount", b"refund_amount", "refund_count", b"refund_count", "statement_date", b"statement_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MerchantStatement: _TypeAlias = MerchantStatement  # noqa: Y015
+
+@_typing.final
+class GetMerchantStatementResponse(_message.Message):
+    """Response for GetMerchantStatement."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATEMENT_FIELD_NUMBER: _builtins.int
+    CSV_FIELD_NUMBER: _builtins.int
+    csv: _builtins.str
+    """The statement as CSV (UTF-8): a line per movement, then its totals."""
+    @_builtins.property
+    def statement(self) -> Global___MerchantStatement:
+        """The statement."""
+
+    def __init__(
+        self,
+        *,
+        statement: Global___MerchantStatement | None = ...,
+        csv: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["statement", b"statement"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["csv", b"csv", "statement", b"statement"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMerchantStatementResponse: _TypeAlias = GetMerchantStatementResponse  # noqa: Y015

@@ -65,6 +65,11 @@ class ReconServiceStub:
                 request_serializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ImportStatementRequest.SerializeToString,
                 response_deserializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ImportStatementResponse.FromString,
                 _registered_method=True)
+        self.GetMerchantStatement = channel.unary_unary(
+                '/paysuite.recon.v1.ReconService/GetMerchantStatement',
+                request_serializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.GetMerchantStatementRequest.SerializeToString,
+                response_deserializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.GetMerchantStatementResponse.FromString,
+                _registered_method=True)
 
 
 class ReconServiceServicer:
@@ -124,6 +129,17 @@ class ReconServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMerchantStatement(self, request, context):
+        """Returns a merchant's statement of a date (商户对账单): its payments, refunds, fees and net,
+        from the ledger's postings on its payable account, as lines and as CSV. Given only once
+        every channel that carried its payments or refunds of the date has been reconciled for it
+        with no difference left open (each resolved: matched, or accepted by a business action);
+        FAILED_PRECONDITION with reason RECONCILIATION_NOT_CLEAN otherwise, naming the channels.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReconServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -156,6 +172,11 @@ def add_ReconServiceServicer_to_server(servicer, server):
                     servicer.ImportStatement,
                     request_deserializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ImportStatementRequest.FromString,
                     response_serializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ImportStatementResponse.SerializeToString,
+            ),
+            'GetMerchantStatement': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMerchantStatement,
+                    request_deserializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.GetMerchantStatementRequest.FromString,
+                    response_serializer=paysuite_dot_recon_dot_v1_dot_recon__service__pb2.GetMerchantStatementResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -321,6 +342,33 @@ class ReconService:
             '/paysuite.recon.v1.ReconService/ImportStatement',
             paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ImportStatementRequest.SerializeToString,
             paysuite_dot_recon_dot_v1_dot_recon__service__pb2.ImportStatementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMerchantStatement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.recon.v1.ReconService/GetMerchantStatement',
+            paysuite_dot_recon_dot_v1_dot_recon__service__pb2.GetMerchantStatementRequest.SerializeToString,
+            paysuite_dot_recon_dot_v1_dot_recon__service__pb2.GetMerchantStatementResponse.FromString,
             options,
             channel_credentials,
             insecure,

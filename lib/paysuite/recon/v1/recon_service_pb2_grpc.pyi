@@ -59,6 +59,13 @@ class ReconServiceStub:
     nothing is written; lines that cannot be read are reported and the rest imported. A file
     replacing a day that was reconciled has the day reconciled again on it before the answer.
     """
+    GetMerchantStatement: _grpc.UnaryUnaryMultiCallable[_recon_service_pb2.GetMerchantStatementRequest, _recon_service_pb2.GetMerchantStatementResponse]
+    """Returns a merchant's statement of a date (商户对账单): its payments, refunds, fees and net,
+    from the ledger's postings on its payable account, as lines and as CSV. Given only once
+    every channel that carried its payments or refunds of the date has been reconciled for it
+    with no difference left open (each resolved: matched, or accepted by a business action);
+    FAILED_PRECONDITION with reason RECONCILIATION_NOT_CLEAN otherwise, naming the channels.
+    """
 
 @_typing.type_check_only
 class ReconServiceAsyncStub(ReconServiceStub):
@@ -90,6 +97,13 @@ class ReconServiceAsyncStub(ReconServiceStub):
     read at all (an unknown header) is refused with INVALID_ARGUMENT (STATEMENT_UNREADABLE) and
     nothing is written; lines that cannot be read are reported and the rest imported. A file
     replacing a day that was reconciled has the day reconciled again on it before the answer.
+    """
+    GetMerchantStatement: _aio.UnaryUnaryMultiCallable[_recon_service_pb2.GetMerchantStatementRequest, _recon_service_pb2.GetMerchantStatementResponse]  # type: ignore[assignment]
+    """Returns a merchant's statement of a date (商户对账单): its payments, refunds, fees and net,
+    from the ledger's postings on its payable account, as lines and as CSV. Given only once
+    every channel that carried its payments or refunds of the date has been reconciled for it
+    with no difference left open (each resolved: matched, or accepted by a business action);
+    FAILED_PRECONDITION with reason RECONCILIATION_NOT_CLEAN otherwise, naming the channels.
     """
 
 class ReconServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -155,6 +169,19 @@ class ReconServiceServicer(metaclass=_abc_1.ABCMeta):
         read at all (an unknown header) is refused with INVALID_ARGUMENT (STATEMENT_UNREADABLE) and
         nothing is written; lines that cannot be read are reported and the rest imported. A file
         replacing a day that was reconciled has the day reconciled again on it before the answer.
+        """
+
+    @_abc_1.abstractmethod
+    def GetMerchantStatement(
+        self,
+        request: _recon_service_pb2.GetMerchantStatementRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_recon_service_pb2.GetMerchantStatementResponse, _abc.Awaitable[_recon_service_pb2.GetMerchantStatementResponse]]:
+        """Returns a merchant's statement of a date (商户对账单): its payments, refunds, fees and net,
+        from the ledger's postings on its payable account, as lines and as CSV. Given only once
+        every channel that carried its payments or refunds of the date has been reconciled for it
+        with no difference left open (each resolved: matched, or accepted by a business action);
+        FAILED_PRECONDITION with reason RECONCILIATION_NOT_CLEAN otherwise, naming the channels.
         """
 
 def add_ReconServiceServicer_to_server(servicer: ReconServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
