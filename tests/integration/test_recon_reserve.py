@@ -130,6 +130,25 @@ async def _balance(ledger: lpb_grpc.LedgerServiceAsyncStub, account_id: str) -> 
     return int(answer.account.balance.minor_units)
 
 
+async def _open_items(ledger: lpb_grpc.LedgerServiceAsyncStub, channel: str) -> list[int]:
+    """The amounts of the channel's open suspense items parked for its settlements."""
+    found, token = [], ""
+    while True:
+        page = await ledger.ListSuspenseItems(
+            lpb.ListSuspenseItemsRequest(
+                state=lpb.SuspenseItem.STATE_OPEN, page_size=1000, page_token=token
+            )
+        )
+        found += [
+            i.amount.minor_units
+            for i in page.items
+            if i.transfer_id.startswith(f"funds:park:{channel}:")
+        ]
+        token = page.next_page_token
+        if not token:
+            return found
+
+
 async def _business_date(ledger: lpb_grpc.LedgerServiceAsyncStub) -> date:
     d = (await ledger.GetBusinessDate(lpb.GetBusinessDateRequest())).business_date
     return date(d.year, d.month, d.day)
@@ -217,6 +236,8 @@ async def test_settlements_clear_receivables_into_the_reserve_account_once_and_i
         assert await _balance(ledger_stub, f"channel.{channel}.receivable.CNY") == 0
     assert await _balance(ledger_stub, f"channel.{SHORT}.suspense.CNY") == -150
     assert await _balance(ledger_stub, f"channel.{LATE}.suspense.CNY") == -owed[LATE]
+    assert await _open_items(ledger_stub, LATE) == [-owed[LATE]]
+    assert await _open_items(ledger_stub, SHORT) == [-150]
     # The ledger's reserve account is the bank's, to the fen; the short arrival is flagged.
     (check,) = first.balances
     assert check.balanced and first.balanced
@@ -236,7 +257,8 @@ async def test_settlements_clear_receivables_into_the_reserve_account_once_and_i
     assert _ours(late, LATE) == []
     assert await _balance(ledger_stub, f"channel.{LATE}.suspense.CNY") == 0
     assert await _balance(ledger_stub, f"channel.{LATE}.receivable.CNY") == 0
-    assert late.balanced and late.posted == 2  # the arrival, and suspense moved back
+    assert late.balanced and late.posted == 2  # the arrival, and its suspense item cleared
+    assert await _open_items(ledger_stub, LATE) == []
     assert once_more.posted == 0 and once_more.balanced
     assert (
         await _balance(ledger_stub, "platform.reserve.CNY")

@@ -161,31 +161,58 @@ RECEIVABLE = "channel.alipaysim.receivable.CNY"
 def test_a_channels_settlement_of_a_date_against_what_the_ledger_expects(
     position: Position, due: bool, outcome: Outcome, posting: Posting | None
 ) -> None:
-    settled, park = settle(position, due)
+    settled, clearing, park = settle(position, due)
 
     assert settled.outcome is outcome
+    assert clearing is None  # nothing was parked before
     assert (park.postings if park else None) == ((posting,) if posting else None)
     assert settled.parked == (position.expected - position.arrived if posting else 0)
 
 
-def test_a_missing_settlement_that_arrives_later_moves_out_of_suspense_once() -> None:
-    missing, first = settle(_position(13_910, 0), True)
+def test_a_missing_settlement_that_arrives_later_is_cleared_out_of_suspense_once() -> None:
+    missing, _, first = settle(_position(13_910, 0), True)
     assert first is not None and missing.outcome is Outcome.MISSING
+    assert first.transfer_id == "funds:park:alipaysim:2026-12-05:CNY:1"
 
-    arrived, second = settle(replace(missing, arrived=13_910), True)
-    again, third = settle(arrived, True)
+    arrived, clearing, park = settle(replace(missing, arrived=13_910), True)
+    again = settle(arrived, True)
 
-    assert second is not None
-    assert second.postings == (Posting(RECEIVABLE, SUSPENSE, 13_910),)
-    assert second.transfer_id != first.transfer_id
-    assert second.transfer_id == "funds:park:alipaysim:2026-12-05:CNY:2"
-    assert (arrived.outcome, arrived.parked, arrived.parks) == (Outcome.MATCHED, 0, 2)
-    assert third is None and again == arrived
+    assert park is None
+    assert clearing is not None
+    assert (clearing.item_id, clearing.counter_account_id, clearing.business_reference) == (
+        "funds:park:alipaysim:2026-12-05:CNY:1:0D",
+        RECEIVABLE,
+        "STL-alipaysim-20261205",
+    )
+    assert clearing.transfer_id == "funds:clear:park:alipaysim:2026-12-05:CNY:1"
+    assert (arrived.outcome, arrived.parked, arrived.parks) == (Outcome.MATCHED, 0, 1)
+    assert again == (arrived, None, None)
     assert position_difference(arrived) is None
 
 
+def test_part_of_a_missing_settlement_arriving_clears_the_item_and_parks_the_rest() -> None:
+    missing, _, _ = settle(_position(13_910, 0), True)
+
+    short, clearing, park = settle(replace(missing, arrived=13_000), True)
+
+    assert clearing is not None and clearing.item_id.endswith(":CNY:1:0D")
+    assert park is not None
+    assert park.transfer_id == "funds:park:alipaysim:2026-12-05:CNY:2"
+    assert park.postings == (Posting(SUSPENSE, RECEIVABLE, 910),)
+    assert (short.outcome, short.parked, short.parks) == (Outcome.SHORT, 910, 2)
+
+
+def test_an_over_paid_settlement_parks_a_credit_item() -> None:
+    over, _, _ = settle(_position(13_910, 14_000), True)
+
+    matched, clearing, _ = settle(replace(over, expected=14_000), True)
+
+    assert clearing is not None and clearing.item_id.endswith(":CNY:1:0C")
+    assert matched.outcome is Outcome.MATCHED
+
+
 def test_a_short_settlement_is_a_difference_naming_the_channels_reference() -> None:
-    settled, _ = settle(_position(13_910, 13_810), True)
+    settled, _, _ = settle(_position(13_910, 13_810), True)
 
     found = position_difference(settled)
 

@@ -14,9 +14,16 @@ from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
 from paysuite.money import Money
 from paysuite.runtime.protoconv import date_to_proto, money_to_proto
-from recon.adapters.suspense import BATCH, GrpcSuspense, ledger_call, raise_if_refused
+from recon.adapters.suspense import (
+    BATCH,
+    GrpcSuspense,
+    ledger_call,
+    raise_if_not_cleared,
+    raise_if_refused,
+)
 from recon.domain.funds import (
     TRANSFER_PREFIX,
+    Clearing,
     FundsTransfer,
     reserve_account,
     reserve_suspense,
@@ -127,6 +134,24 @@ class GrpcFundsLedger:
             raise_if_refused(response, "a reserve account transfer")
             posted += sum(r.result == pb.CREATE_TRANSFER_RESULT_POSTED for r in response.results)
         return posted
+
+    async def clear(self, clearing: Clearing) -> int:
+        """Clears a parked suspense item to its counter account (cleared before: the same
+        answer); 1 when cleared now."""
+        response = await ledger_call(
+            self._stub.ClearSuspenseItem(
+                pb.ClearSuspenseItemRequest(
+                    transfer_id=clearing.transfer_id,
+                    item_id=clearing.item_id,
+                    counter_account_id=clearing.counter_account_id,
+                    reason=clearing.reason,
+                    business_reference=clearing.business_reference,
+                ),
+                timeout=self._timeout,
+            )
+        )
+        raise_if_not_cleared(response, clearing.item_id)
+        return int(response.result == pb.CREATE_TRANSFER_RESULT_POSTED)
 
 
 def _spec(transfer: FundsTransfer) -> pb.TransferSpec:

@@ -100,14 +100,7 @@ class GrpcSuspense:
                 )
             )
         )
-        if response.result not in _DONE:
-            raise LedgerRefused(
-                "the ledger refused to clear the suspense item",
-                metadata={
-                    "item_id": found.suspense_item_id,
-                    "result": pb.CreateTransferResult.Name(response.result),
-                },
-            )
+        raise_if_not_cleared(response, found.suspense_item_id)
 
     async def _call(self, call: Awaitable[T]) -> T:
         return await ledger_call(call)
@@ -119,6 +112,18 @@ async def ledger_call(call: Awaitable[T]) -> T:
         return await call
     except grpc.aio.AioRpcError as exc:
         raise Unavailable(f"ledger: {exc.code().name}") from exc
+
+
+def raise_if_not_cleared(response: pb.ClearSuspenseItemResponse, item_id: str) -> None:
+    """LedgerRefused unless the item was cleared by this transfer, now or before."""
+    if response.result not in _DONE:
+        raise LedgerRefused(
+            "the ledger refused to clear the suspense item",
+            metadata={
+                "item_id": item_id,
+                "result": pb.CreateTransferResult.Name(response.result),
+            },
+        )
 
 
 def raise_if_refused(response: pb.CreateTransfersResponse, what: str) -> None:

@@ -13,7 +13,8 @@ postings of the date, with reconciliation's differences parked for it) with what
 on every statement so far. Once the settlement is due (its lag after the date) or anything
 arrived, the rest (short-paid, missing) or the excess is parked in the channel's suspense
 account; a later arrival moves it back. Every transfer's id derives from the statement entry
-or the position, so a run again posts nothing twice.
+or the position, so a run again posts nothing twice; what a position parked is cleared (核销)
+back to the receivable when its money comes.
 """
 
 from __future__ import annotations
@@ -233,39 +234,74 @@ def is_due(channel_lag_days: int, business_date: date, statement_date: date) -> 
     return statement_date >= business_date + timedelta(days=channel_lag_days)
 
 
-def settle(position: Position, due: bool) -> tuple[Position, FundsTransfer | None]:
-    """The position with its outcome, and the transfer that parks the change in what is
-    unsettled (none when nothing changed)."""
+@dataclass(frozen=True, slots=True)
+class Clearing:
+    """Clears a parked suspense item back to the account it came from (核销)."""
+
+    transfer_id: str
+    item_id: str
+    counter_account_id: str
+    reason: str
+    business_reference: str
+
+
+def _park_id(position: Position, number: int) -> str:
+    return (
+        f"{TRANSFER_PREFIX}park:{position.channel}:{position.business_date.isoformat()}:"
+        f"{position.currency}:{number}"
+    )
+
+
+def _outcome(position: Position, settling: bool, target: int) -> Outcome:
+    if not settling:
+        return Outcome.PENDING
+    if target == 0:
+        return Outcome.MATCHED
+    if position.arrived == 0:
+        return Outcome.MISSING
+    return Outcome.SHORT if target > 0 else Outcome.OVER
+
+
+def settle(position: Position, due: bool) -> tuple[Position, Clearing | None, FundsTransfer | None]:
+    """The position with its outcome; when what is unsettled changed, the clearing of what was
+    parked for it before and the transfer parking what is unsettled now (each None when there
+    is nothing to clear or park). One suspense item is open per position at most."""
     settling = due or position.arrived != 0
     target = position.expected - position.arrived if settling else 0
-    if not settling:
-        outcome = Outcome.PENDING
-    elif target == 0:
-        outcome = Outcome.MATCHED
-    elif position.arrived == 0:
-        outcome = Outcome.MISSING
-    else:
-        outcome = Outcome.SHORT if target > 0 else Outcome.OVER
-    delta = target - position.parked
-    if delta == 0:
-        return replace(position, outcome=outcome), None
+    outcome = _outcome(position, settling, target)
+    if target == position.parked:
+        return replace(position, outcome=outcome), None, None
     currency = position.currency
     receivable = accounts.channel_receivable(position.channel, currency)
     suspense = suspense_account(position.channel, currency)
-    # Unsettled receivable moves to suspense; an excess (or a late arrival) moves back.
-    posting = (
-        Posting(suspense, receivable, delta) if delta > 0 else Posting(receivable, suspense, -delta)
-    )
-    parks = position.parks + 1
-    transfer = FundsTransfer(
-        f"{TRANSFER_PREFIX}park:{position.channel}:{position.business_date.isoformat()}:"
-        f"{currency}:{parks}",
-        currency,
-        (posting,),
-        f"settlement of {position.channel} {outcome.value}",
-        {"channel": position.channel, "business_date": position.business_date.isoformat()},
-    )
-    return replace(position, parked=target, parks=parks, outcome=outcome), transfer
+    clearing = None
+    if position.parked:
+        parked = _park_id(position, position.parks)
+        clearing = Clearing(
+            f"{TRANSFER_PREFIX}clear:{parked.removeprefix(TRANSFER_PREFIX)}",
+            f"{parked}:0{'D' if position.parked > 0 else 'C'}",
+            receivable,
+            "SETTLEMENT_ARRIVED",
+            position.reference,
+        )
+    park = None
+    parks = position.parks
+    if target:
+        parks += 1
+        # Unsettled receivable moves to suspense; an excess moves the other way.
+        posting = (
+            Posting(suspense, receivable, target)
+            if target > 0
+            else Posting(receivable, suspense, -target)
+        )
+        park = FundsTransfer(
+            _park_id(position, parks),
+            currency,
+            (posting,),
+            f"settlement of {position.channel} {outcome.value}",
+            {"channel": position.channel, "business_date": position.business_date.isoformat()},
+        )
+    return replace(position, parked=target, parks=parks, outcome=outcome), clearing, park
 
 
 def position_difference(position: Position) -> Difference | None:

@@ -23,6 +23,7 @@ from paysuite.runtime import database
 from recon.adapters.funds_repository import FundsRepository
 from recon.domain.funds import (
     BalanceCheck,
+    Clearing,
     Difference,
     EntryKind,
     FundsTransfer,
@@ -56,6 +57,8 @@ class FundsLedger(Protocol):
     async def balance(self, account_id: str) -> int: ...
 
     async def post(self, transfers: Sequence[FundsTransfer]) -> int: ...
+
+    async def clear(self, clearing: Clearing) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +160,10 @@ async def reconcile_reserve(deps: FundsDeps, day: date) -> ReserveReconciliation
         await repo.add_entries(entries, day, imported.import_id, now)
         counts = Counter(e.kind.value for e in entries)
         for key in _settling(config, day, entries, currencies):
-            position, park = settle(
-                await _position(deps, repo, key),
-                is_due(config.settlement_days.get(key[0], 0), key[1], day),
-            )
+            due = is_due(config.settlement_days.get(key[0], 0), key[1], day)
+            position, clearing, park = settle(await _position(deps, repo, key), due)
+            if clearing is not None:
+                posted += await deps.ledger.clear(clearing)
             if park is not None:
                 posted += await deps.ledger.post([park])
             if position.expected or position.arrived or position.parked:
