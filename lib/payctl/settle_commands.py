@@ -5,8 +5,9 @@ and merchants' settlement settings."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -17,19 +18,19 @@ from payctl.recon_commands import ReconOption
 from paysuite.money import Money
 from paysuite.recon.v1 import settlement_service_pb2 as spb
 from paysuite.recon.v1 import settlement_service_pb2_grpc as spb_grpc
-from paysuite.runtime.enums import short_name
+from paysuite.runtime.enums import short_name, short_names, value_of
 
+T = TypeVar("T")
 settle_app = typer.Typer(
     help="Clearing and settlement: runs, batches, payouts, statements.", no_args_is_help=True
 )
 PAYOUT_STATES = {
-    short_name(spb.SettlementPayout.State, v.number).lower(): v.number
-    for v in spb.SettlementPayout.State.DESCRIPTOR.values
-    if v.number
+    name.lower(): value_of(spb.SettlementPayout.State, name)
+    for name in short_names(spb.SettlementPayout.State)
 }
 
 
-def _payout_state(value: int) -> str:
+def _payout_state(value: spb.SettlementPayout.State.ValueType) -> str:
     return short_name(spb.SettlementPayout.State, value) if value else ""
 
 
@@ -96,6 +97,16 @@ def batch_dict(batch: spb.SettlementBatch) -> dict[str, Any]:
     }
 
 
+def _settle(recon: str, call: Callable[[Any], Awaitable[T]]) -> T:
+    """One SettlementService call; a failed one prints its reason and exits with 1."""
+
+    async def exchange() -> T:
+        async with connect(recon) as channel:
+            return await call(spb_grpc.SettlementServiceStub(channel))
+
+    return run(exchange)
+
+
 def _money(units: int, currency: str) -> str:
     return format_units(units, currency or "CNY")
 
@@ -143,13 +154,7 @@ def run_clearing(
     )
     if settle_on:
         request.settlement_date.CopyFrom(parse_date(settle_on, "--settle-on"))
-
-    async def call() -> spb.RunClearingResponse:
-        async with connect(recon) as channel:
-            stub = spb_grpc.SettlementServiceStub(channel)
-            return await stub.RunClearing(request, timeout=3600)
-
-    data = batch_dict(run(call).batch)
+    data = batch_dict(_settle(recon, lambda stub: stub.RunClearing(request, timeout=3600)).batch)
     emit(data, as_json, describe_batch(data))
 
 
@@ -160,15 +165,9 @@ def list_batches(
     as_json: JsonOption = False,
 ) -> None:
     """Lists settlement batches, newest trade date first."""
-
-    async def call() -> spb.ListSettlementBatchesResponse:
-        async with connect(recon) as channel:
-            stub = spb_grpc.SettlementServiceStub(channel)
-            return await stub.ListSettlementBatches(
-                spb.ListSettlementBatchesRequest(page_size=min(limit, 500))
-            )
-
-    batches = [batch_dict(b) for b in run(call).batches]
+    request = spb.ListSettlementBatchesRequest(page_size=min(limit, 500))
+    listed = _settle(recon, lambda stub: stub.ListSettlementBatches(request))
+    batches = [batch_dict(b) for b in listed.batches]
     human = "\n".join(f"{b['batch_id']} {b['trade_date']} {b['state']}" for b in batches)
     emit({"batches": batches}, as_json, human or "no settlement batches")
 
@@ -180,13 +179,8 @@ def get_batch(
     as_json: JsonOption = False,
 ) -> None:
     """Shows a batch: its merchants, channels and payouts."""
-
-    async def call() -> spb.GetSettlementBatchResponse:
-        async with connect(recon) as channel:
-            stub = spb_grpc.SettlementServiceStub(channel)
-            return await stub.GetSettlementBatch(spb.GetSettlementBatchRequest(batch_id=batch_id))
-
-    data = batch_dict(run(call).batch)
+    request = spb.GetSettlementBatchRequest(batch_id=batch_id)
+    data = batch_dict(_settle(recon, lambda stub: stub.GetSettlementBatch(request)).batch)
     emit(data, as_json, describe_batch(data))
 
 
@@ -206,15 +200,12 @@ def list_payouts(
             f"{state!r}: one of {', '.join(PAYOUT_STATES)}", param_hint="--state"
         )
     request = spb.ListSettlementPayoutsRequest(
-        merchant_id=merchant, state=PAYOUT_STATES.get(state.lower(), 0), page_size=min(limit, 500)
+        merchant_id=merchant,
+        state=PAYOUT_STATES.get(state.lower(), spb.SettlementPayout.STATE_UNSPECIFIED),
+        page_size=min(limit, 500),
     )
-
-    async def call() -> spb.ListSettlementPayoutsResponse:
-        async with connect(recon) as channel:
-            stub = spb_grpc.SettlementServiceStub(channel)
-            return await stub.ListSettlementPayouts(request)
-
-    payouts = [payout_dict(p) for p in run(call).payouts]
+    listed = _settle(recon, lambda stub: stub.ListSettlementPayouts(request))
+    payouts = [payout_dict(p) for p in listed.payouts]
     human = "\n".join(describe_payout(p) for p in payouts)
     emit({"payouts": payouts}, as_json, human or "no settlement payouts")
 
@@ -226,15 +217,8 @@ def retry_payout(
     as_json: JsonOption = False,
 ) -> None:
     """Pays a failed or returned settlement payout again."""
-
-    async def call() -> spb.RetryPayoutResponse:
-        async with connect(recon) as channel:
-            stub = spb_grpc.SettlementServiceStub(channel)
-            return await stub.RetryPayout(
-                spb.RetryPayoutRequest(settlement_payout_id=settlement_payout_id)
-            )
-
-    data = payout_dict(run(call).payout)
+    request = spb.RetryPayoutRequest(settlement_payout_id=settlement_payout_id)
+    data = payout_dict(_settle(recon, lambda stub: stub.RetryPayout(request)).payout)
     emit(data, as_json, describe_payout(data))
 
 
@@ -245,15 +229,9 @@ def statement(
     recon: ReconOption = "localhost:50054",
 ) -> None:
     """Prints a batch's merchant settlement statement as CSV."""
-
-    async def call() -> spb.GetSettlementStatementResponse:
-        async with connect(recon) as channel:
-            stub = spb_grpc.SettlementServiceStub(channel)
-            return await stub.GetSettlementStatement(
-                spb.GetSettlementStatementRequest(batch_id=batch_id, merchant_id=merchant)
-            )
-
-    sys.stdout.write(run(call).content.decode("utf-8"))
+    request = spb.GetSettlementStatementRequest(batch_id=batch_id, merchant_id=merchant)
+    answer = _settle(recon, lambda stub: stub.GetSettlementStatement(request))
+    sys.stdout.write(answer.content.decode("utf-8"))
 
 
 @settle_app.command("settings")
@@ -293,17 +271,13 @@ def settings(
         given.minimum_payout.minor_units = units
         paths.append("minimum_payout")
 
-    async def call() -> spb.SettlementSettings:
-        async with connect(recon) as channel:
-            stub = spb_grpc.SettlementServiceStub(channel)
-            if not paths:
-                request = spb.GetSettlementSettingsRequest(merchant_id=merchant)
-                return (await stub.GetSettlementSettings(request)).settings
-            update = spb.UpdateSettlementSettingsRequest(settings=given)
-            update.update_mask.paths.extend(paths)
-            return (await stub.UpdateSettlementSettings(update)).settings
-
-    found = run(call)
+    if paths:
+        update = spb.UpdateSettlementSettingsRequest(settings=given)
+        update.update_mask.paths.extend(paths)
+        found = _settle(recon, lambda stub: stub.UpdateSettlementSettings(update)).settings
+    else:
+        request = spb.GetSettlementSettingsRequest(merchant_id=merchant)
+        found = _settle(recon, lambda stub: stub.GetSettlementSettings(request)).settings
     data = {
         "merchant_id": found.merchant_id,
         "currency": found.currency_code,

@@ -127,7 +127,8 @@ async def _bank_payout(stack: Stack, payout_id: str) -> dict[str, Any]:
         assert response.status == 200
         found = [p for p in await response.json() if p["out_payout_no"] == payout_id]
     assert len(found) == 1, found
-    return found[0]
+    payout: dict[str, Any] = found[0]
+    return payout
 
 
 @pytest.mark.moves_business_date

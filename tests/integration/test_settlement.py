@@ -212,7 +212,9 @@ def _lines(batch: spb.SettlementBatch) -> dict[str, spb.SettlementLine]:
     return {line.merchant_id: line for line in batch.lines}
 
 
-async def _payout_state(suite: Suite, batch_id: str, merchant: str) -> int:
+async def _payout_state(
+    suite: Suite, batch_id: str, merchant: str
+) -> spb.SettlementPayout.State.ValueType:
     batch = (
         await suite.settle.GetSettlementBatch(spb.GetSettlementBatchRequest(batch_id=batch_id))
     ).batch

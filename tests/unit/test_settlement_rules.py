@@ -4,6 +4,7 @@ reserve and its release, the minimum payout, and what one payout takes."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,11 @@ NATIONAL_DAY = frozenset(date(2026, 10, d) for d in range(1, 8))
 MAKE_UP = frozenset({date(2026, 9, 27)})  # a Sunday worked instead
 CALENDAR = BusinessCalendar(NATIONAL_DAY, MAKE_UP)
 NOW = datetime(2026, 9, 25, 12, tzinfo=UTC)
-ACCOUNT = {"account_no": "6222020200112345", "account_name": "Shop Ltd"}
+
+
+def _with_account(**fields: Any) -> SettlementSettings:
+    """M1's settings with a settlement bank account, and the fields given."""
+    return SettlementSettings("M1", account_no="6222020200112345", account_name="Shop", **fields)
 
 
 @pytest.mark.parametrize(
@@ -50,7 +55,7 @@ def test_t_plus_n_counts_business_days(trade_date: date, days: int, due: date) -
 
 
 def test_d_plus_0_is_the_trade_date_itself_even_on_a_holiday_and_is_advanced() -> None:
-    settings = SettlementSettings("M1", advance=True, **ACCOUNT)
+    settings = _with_account(advance=True)
     line = clear("b", date(2026, 10, 1), MerchantTotals("M1", "CNY", 10_000), settings, CALENDAR)
     assert (line.settlement_date, line.advanced) == (date(2026, 10, 1), True)
     plan = plan_payout([line], [], settings, date(2026, 10, 1))
@@ -64,7 +69,7 @@ def test_d_plus_0_is_the_trade_date_itself_even_on_a_holiday_and_is_advanced() -
 
 
 def test_the_reserve_is_held_back_and_released_after_its_days() -> None:
-    settings = SettlementSettings("M1", reserve_bps=1_000, reserve_days=7, **ACCOUNT)
+    settings = _with_account(reserve_bps=1_000, reserve_days=7)
     totals = MerchantTotals("M1", "CNY", payments=10_001, payments_count=1, fees=1)
     line = clear("b", FRIDAY, totals, settings, CALENDAR)
     assert (line.reserve_held, line.reserve_release_date) == (1_000, date(2026, 10, 4))
@@ -94,7 +99,7 @@ def test_no_reserve_is_held_of_a_day_the_merchant_owes() -> None:
 
 
 def test_less_than_the_minimum_is_held_and_carried_to_the_next_settlement() -> None:
-    settings = SettlementSettings("M1", minimum_payout=5_000, **ACCOUNT)
+    settings = _with_account(minimum_payout=5_000)
     monday = clear("b1", date(2026, 9, 28), MerchantTotals("M1", "CNY", 3_000), settings, CALENDAR)
     assert plan_payout([monday], [], settings, monday.settlement_date) is None
     [carried] = held([monday], monday.settlement_date)
@@ -110,7 +115,7 @@ def test_nothing_is_paid_without_a_settlement_account_or_before_the_date() -> No
         "b", FRIDAY, MerchantTotals("M1", "CNY", 3_000), SettlementSettings("M1"), CALENDAR
     )
     assert plan_payout([line], [], SettlementSettings("M1"), date(2026, 12, 1)) is None
-    with_account = SettlementSettings("M1", **ACCOUNT)
+    with_account = _with_account()
     assert plan_payout([line], [], with_account, FRIDAY) is None
 
 

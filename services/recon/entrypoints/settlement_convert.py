@@ -183,7 +183,9 @@ def line_to_proto(line: SettlementLine, payout: SettlementPayout | None) -> pb.S
         advanced=line.advanced,
         state=LINE_STATES[line.state],
         settlement_payout_id=payout.settlement_payout_id if payout else "",
-        payout_state=PAYOUT_STATES[payout.state] if payout else 0,
+        payout_state=(
+            PAYOUT_STATES[payout.state] if payout else pb.SettlementPayout.STATE_UNSPECIFIED
+        ),
     )
 
 
