@@ -326,3 +326,42 @@ async def test_a_payout_the_bank_made_clears_what_the_ledger_booked_for_it_fee_i
     assert paid["payout_no"] not in {d.reference for d in result.differences}
     assert result.payouts >= 1 and result.balanced
     assert again.posted == 0 and again.balanced
+
+
+async def test_a_reserve_movement_the_bank_never_saw_is_flagged_until_it_is_undone(
+    funds: str, bank: Bank, ledger_stub: lpb_grpc.LedgerServiceAsyncStub
+) -> None:
+    today = datetime.now(UTC).astimezone(SHANGHAI).date()
+    ghost = f"rsv-ghost-{secrets.token_hex(4)}"
+    posted = await ledger_stub.CreateTransfers(
+        lpb.CreateTransfersRequest(
+            transfers=[
+                lpb.TransferSpec(
+                    transfer_id=ghost,
+                    description="booked to the reserve account, never at the bank",
+                    postings=[
+                        lpb.Posting(
+                            debit_account_id="platform.reserve.CNY",
+                            credit_account_id="platform.day_end_difference.CNY",
+                            amount=Money(currency_code="CNY", minor_units=1),
+                        )
+                    ],
+                )
+            ]
+        )
+    )
+    assert posted.results[0].result == lpb.CREATE_TRANSFER_RESULT_POSTED
+    try:
+        flagged = await _reconcile(funds, bank, today)
+    finally:
+        await ledger_stub.ReverseTransfer(
+            lpb.ReverseTransferRequest(
+                transfer_id=f"{ghost}:undo", reversed_transfer_id=ghost, reason="TEST"
+            )
+        )
+    balanced = await _reconcile(funds, bank, today)
+
+    (check,) = flagged.balances
+    assert not check.balanced and not flagged.balanced and not flagged.clean
+    assert check.ledger_balance.minor_units == check.bank_closing_balance.minor_units + 1
+    assert balanced.balanced
