@@ -24,6 +24,7 @@ from gateway.bootstrap import build_app as build_gateway
 from paysuite import accounts
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
+from paysuite.gateway.v1 import payouts_pb2 as ppb
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.recon.v1 import recon_service_pb2 as rpb
@@ -376,3 +377,19 @@ async def test_the_statement_lists_each_merchant_with_its_payout_reference(suite
     assert values["payout_reference"].startswith("po_")
     listed = await suite.settle.ListSettlementBatches(spb.ListSettlementBatchesRequest(page_size=1))
     assert [b.batch_id for b in listed.batches] == [batch_id]
+
+
+async def test_a_payout_from_another_merchants_account_is_refused(suite: Suite) -> None:
+    a, b, _ = suite.merchants
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await suite.gateway.CreatePayout(
+            ppb.CreatePayoutRequest(
+                request_id=f"st-po-{secrets.token_hex(6)}",
+                merchant_id=a,
+                amount=Money(currency_code="CNY", minor_units=100),
+                payee_account=ppb.PayeeAccount(account_no=GOOD[0], account_name=GOOD[1]),
+                source_account_id=accounts.merchant_settling(b, "CNY"),
+            )
+        )
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert [f for f, _ in field_violations(refused.value)] == ["source_account_id"]

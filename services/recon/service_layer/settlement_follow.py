@@ -20,3 +20,5 @@ async def follow_forever(deps: SettlementDeps, every_seconds: float) -> None:
             await follow_payouts(deps)
         except DomainError as error:  # the gateway unreachable for now: next time
             _log.warning("settlement payouts not followed", extra={"reason": error.reason})
+        except Exception:  # the job outlives any one round's failure
+            _log.exception("settlement payouts not followed")
