@@ -252,6 +252,7 @@ def test_scheduled_runs_never_overlap_and_repeat_safely(prod: list[Manifest]) ->
         cron_jobs["recon-daily"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
     )
     assert '--request-id "daily-$channel-$day"' in recon
+    assert 'payctl settle run --date "$day"' in recon
 
 
 def test_the_bucket_job_matches_every_range_of_a_run() -> None:
