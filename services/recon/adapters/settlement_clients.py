@@ -213,9 +213,14 @@ class GatewayPayouts:
         try:
             answer = await self._stub.CreatePayout(request, timeout=self._timeout)
         except grpc.aio.AioRpcError as exc:
+            reason = reason_name(error_reason(exc))
             if exc.code() in _MAYBE_ARRIVED:
                 return GatewayPayout(payout.payout_id, PayoutState.PENDING)
-            return GatewayPayout("", PayoutState.FAILED, reason_name(error_reason(exc)))
+            if reason == "REQUEST_ID_REUSED":
+                # A payout exists under the request id, asked for with other content (the
+                # account changed since): it may be paid, so this one is never failed for it.
+                return GatewayPayout(payout.payout_id, PayoutState.PENDING, reason)
+            return GatewayPayout("", PayoutState.FAILED, reason)
         return _seen(answer.payout)
 
     async def get(self, payout_id: str) -> GatewayPayout:
