@@ -130,8 +130,8 @@ async def _balance(ledger: lpb_grpc.LedgerServiceAsyncStub, account_id: str) -> 
     return int(answer.account.balance.minor_units)
 
 
-async def _open_items(ledger: lpb_grpc.LedgerServiceAsyncStub, channel: str) -> list[int]:
-    """The amounts of the channel's open suspense items parked for its settlements."""
+async def _open_items(ledger: lpb_grpc.LedgerServiceAsyncStub, prefix: str) -> list[int]:
+    """The amounts of the open suspense items parked by transfers whose ids start so."""
     found, token = [], ""
     while True:
         page = await ledger.ListSuspenseItems(
@@ -139,11 +139,7 @@ async def _open_items(ledger: lpb_grpc.LedgerServiceAsyncStub, channel: str) -> 
                 state=lpb.SuspenseItem.STATE_OPEN, page_size=1000, page_token=token
             )
         )
-        found += [
-            i.amount.minor_units
-            for i in page.items
-            if i.transfer_id.startswith(f"funds:park:{channel}:")
-        ]
+        found += [i.amount.minor_units for i in page.items if i.transfer_id.startswith(prefix)]
         token = page.next_page_token
         if not token:
             return found
@@ -236,8 +232,8 @@ async def test_settlements_clear_receivables_into_the_reserve_account_once_and_i
         assert await _balance(ledger_stub, f"channel.{channel}.receivable.CNY") == 0
     assert await _balance(ledger_stub, f"channel.{SHORT}.suspense.CNY") == -150
     assert await _balance(ledger_stub, f"channel.{LATE}.suspense.CNY") == -owed[LATE]
-    assert await _open_items(ledger_stub, LATE) == [-owed[LATE]]
-    assert await _open_items(ledger_stub, SHORT) == [-150]
+    assert await _open_items(ledger_stub, f"funds:park:{LATE}:") == [-owed[LATE]]
+    assert await _open_items(ledger_stub, f"funds:park:{SHORT}:") == [-150]
     # The ledger's reserve account is the bank's, to the fen; the short arrival is flagged.
     (check,) = first.balances
     assert check.balanced and first.balanced
@@ -258,7 +254,7 @@ async def test_settlements_clear_receivables_into_the_reserve_account_once_and_i
     assert await _balance(ledger_stub, f"channel.{LATE}.suspense.CNY") == 0
     assert await _balance(ledger_stub, f"channel.{LATE}.receivable.CNY") == 0
     assert late.balanced and late.posted == 2  # the arrival, and its suspense item cleared
-    assert await _open_items(ledger_stub, LATE) == []
+    assert await _open_items(ledger_stub, f"funds:park:{LATE}:") == []
     assert once_more.posted == 0 and once_more.balanced
     assert (
         await _balance(ledger_stub, "platform.reserve.CNY")
@@ -365,3 +361,67 @@ async def test_a_reserve_movement_the_bank_never_saw_is_flagged_until_it_is_undo
     assert not check.balanced and not flagged.balanced and not flagged.clean
     assert check.ledger_balance.minor_units == check.bank_closing_balance.minor_units + 1
     assert balanced.balanced
+
+
+async def _book_payout(
+    ledger: lpb_grpc.LedgerServiceAsyncStub, payout_id: str, amount: int, fee: int
+) -> None:
+    """The ledger's books of a paid payout, as the gateway posts them (late, here)."""
+    specs = [
+        lpb.TransferSpec(
+            transfer_id=f"{payout_id}:{suffix}",
+            postings=[
+                lpb.Posting(
+                    debit_account_id=debit,
+                    credit_account_id="channel.banksim.payouts.CNY",
+                    amount=Money(currency_code="CNY", minor_units=units),
+                )
+            ],
+        )
+        for suffix, debit, units in (
+            ("payout", "platform.day_end_difference.CNY", amount),
+            ("payout-fee", "platform.channel_fee_expense.CNY", fee),
+        )
+    ]
+    answer = await ledger.CreateTransfers(lpb.CreateTransfersRequest(transfers=specs))
+    assert {r.result for r in answer.results} == {lpb.CREATE_TRANSFER_RESULT_POSTED}
+
+
+async def test_a_payout_booked_after_the_statement_is_matched_later_out_of_suspense(
+    funds: str, bank: Bank, ledger_stub: lpb_grpc.LedgerServiceAsyncStub
+) -> None:
+    today = datetime.now(UTC).astimezone(SHANGHAI).date()
+    payout_id = f"po_late{secrets.token_hex(6)}"
+    paid = await bank.call(
+        "POST",
+        "/api/payout/pay",
+        {
+            "mch_id": "PAYSUITE01",
+            "out_payout_no": payout_id,
+            "amount": 6_000,
+            "currency": "CNY",
+            "account_no": "6222020200112345",
+            "account_name": "Demo Shop Ltd",
+        },
+        secret=DEV_BANK_SECRET,
+    )
+    assert paid.json()["code"] == "SUCCESS", paid.body
+    fee = paid.json()["fee"]
+
+    unexplained = await _reconcile(funds, bank, today)
+    parked = await _open_items(ledger_stub, f"funds:{paid.json()['payout_no']}")
+    await _book_payout(ledger_stub, payout_id, 6_000, fee)
+    matched = await _reconcile(funds, bank, today)
+    again = await _reconcile(funds, bank, today)
+
+    bank_ref = paid.json()["payout_no"]
+    assert [
+        (d.kind, d.actual.minor_units) for d in unexplained.differences if d.reference == bank_ref
+    ] == [(fpb.FUNDS_DIFFERENCE_KIND_UNEXPECTED, -(6_000 + fee))]
+    assert parked == [-(6_000 + fee)]
+    assert bank_ref not in {d.reference for d in matched.differences}
+    assert matched.posted == 1 and again.posted == 0  # the suspense item cleared, once
+    assert matched.payouts == unexplained.payouts + 1
+    assert matched.unexpected == unexplained.unexpected - 1
+    assert await _open_items(ledger_stub, f"funds:{bank_ref}") == []
+    assert matched.balanced and again.balanced

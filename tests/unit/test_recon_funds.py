@@ -19,6 +19,7 @@ from recon.domain.funds import (
     classify,
     entry_transfer,
     is_due,
+    payout_matched_later,
     position_difference,
     settle,
 )
@@ -240,3 +241,34 @@ def test_the_ledgers_reserve_account_against_the_banks_closing_balance(
 ) -> None:
     assert BalanceCheck("CNY", closing, ledger).balanced is balanced
     assert BalanceCheck("CNY", None, 0).balanced is False
+
+
+def test_a_payout_booked_later_clears_its_unexpected_item_to_the_payouts_account() -> None:
+    entry = classify(_line("po_1", 20_100, credit=False), CHANNELS)
+
+    clearing, rest, found = payout_matched_later(entry, "banksim", 20_100)
+
+    assert (clearing.transfer_id, clearing.item_id, clearing.counter_account_id) == (
+        "funds:S20261206000000000001:matched",
+        "funds:S20261206000000000001:0D",
+        PAYOUTS,
+    )
+    assert (clearing.business_reference, rest, found) == ("po_1", None, None)
+
+
+@pytest.mark.parametrize(
+    ("booked", "posting"),
+    [
+        (20_300, Posting(PAYOUTS, RESERVE_SUSPENSE, 200)),
+        (20_000, Posting(RESERVE_SUSPENSE, PAYOUTS, 100)),
+    ],
+)
+def test_a_payout_booked_later_otherwise_than_debited_leaves_the_rest_in_suspense(
+    booked: int, posting: Posting
+) -> None:
+    entry = classify(_line("po_1", 20_100, credit=False), CHANNELS)
+
+    _, rest, found = payout_matched_later(entry, "banksim", booked)
+
+    assert rest is not None and rest.postings == (posting,)
+    assert found is not None and found.parked == booked - 20_100

@@ -96,6 +96,14 @@ class FundsRepository(StatementRepository):
         if rows:
             await self._conn.execute(pg_insert(funds_entries).values(rows).on_conflict_do_nothing())
 
+    async def booked_kinds(self, bank_refs: list[str]) -> dict[str, str]:
+        """What each of these statement entries was booked as, if it was."""
+        if not bank_refs:
+            return {}
+        e = funds_entries.c
+        rows = await self._conn.execute(select(e.bank_ref, e.kind).where(e.bank_ref.in_(bank_refs)))
+        return {r.bank_ref: r.kind for r in rows}
+
     async def arrived(self, channel: str, day: date, currency: str) -> int:
         """Every arrival of the channel's settlement of the date, on any statement."""
         e = funds_entries.c

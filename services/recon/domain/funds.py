@@ -211,6 +211,47 @@ def entry_transfer(
     return FundsTransfer(entry.transfer_id, currency, tuple(postings), description, metadata), found
 
 
+def payout_matched_later(
+    entry: ReserveEntry, payouts_channel: str, expected: int
+) -> tuple[Clearing, FundsTransfer | None, Difference | None]:
+    """A payout booked as unexpected (the ledger had not booked it yet) that the ledger now
+    has: its suspense item is cleared to the bank's payouts account, and what the bank debited
+    otherwise than booked stays in suspense."""
+    line = entry.line
+    payouts = accounts.channel_payouts(payouts_channel, line.currency)
+    suspense = reserve_suspense(line.currency)
+    clearing = Clearing(
+        f"{entry.transfer_id}:matched",
+        f"{entry.transfer_id}:0D",
+        payouts,
+        "PAYOUT_BOOKED",
+        entry.payout_id,
+    )
+    if line.amount == expected:
+        return clearing, None, None
+    posting = (
+        Posting(payouts, suspense, expected - line.amount)
+        if expected > line.amount
+        else Posting(suspense, payouts, line.amount - expected)
+    )
+    rest = FundsTransfer(
+        f"{entry.transfer_id}:rest",
+        line.currency,
+        (posting,),
+        "payout debited otherwise than booked (suspense)",
+        {"bank_ref": line.bank_ref, "end_to_end_id": line.end_to_end_id},
+    )
+    found = Difference(
+        "payout_amount",
+        line.bank_ref,
+        line.currency,
+        -expected,
+        -line.amount,
+        expected - line.amount,
+    )
+    return clearing, rest, found
+
+
 @dataclass(frozen=True, slots=True)
 class Position:
     """A channel's settlement of one business date: what the ledger expects, what has arrived

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
@@ -33,6 +33,7 @@ from recon.domain.funds import (
     classify,
     entry_transfer,
     is_due,
+    payout_matched_later,
     position_difference,
     reserve_account,
     settle,
@@ -91,24 +92,47 @@ def _closing(imported: StatementImport, currency: str) -> int | None:
     )
 
 
-async def _entry_transfers(
-    deps: FundsDeps, entries: Sequence[ReserveEntry]
-) -> tuple[list[ReserveEntry], list[FundsTransfer], list[Difference]]:
-    """Each entry's transfer; a payout the ledger has no paid payout for is unexpected."""
-    booked, transfers, differences = [], [], []
+@dataclass(slots=True)
+class _Booking:
+    """What the statement's entries call for in the ledger, and what each entry counts as."""
+
+    entries: list[ReserveEntry] = field(default_factory=list)
+    transfers: list[FundsTransfer] = field(default_factory=list)
+    clearings: list[Clearing] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)
+    kinds: Counter[str] = field(default_factory=Counter)
+
+
+async def _book_entries(
+    deps: FundsDeps, entries: Sequence[ReserveEntry], booked_before: Mapping[str, str]
+) -> _Booking:
+    """Each entry's transfer, the same however often it runs: a payout the ledger has no paid
+    payout for is unexpected, and stays booked so; once the ledger has it, the unexpected item
+    is cleared to the bank's payouts account (matched later)."""
+    config, booking = deps.config, _Booking()
     for entry in entries:
-        expected = None
+        expected, matched_later = None, False
         if entry.kind is EntryKind.PAYOUT:
-            payouts = accounts.channel_payouts(deps.config.payouts_channel, entry.line.currency)
+            payouts = accounts.channel_payouts(config.payouts_channel, entry.line.currency)
             expected = await deps.ledger.payout_booked(entry.payout_id, payouts)
-            if expected is None:
+            before = booked_before.get(entry.line.bank_ref)
+            matched_later = expected is not None and before == EntryKind.UNEXPECTED.value
+            if expected is not None and matched_later:
+                clearing, rest, found = payout_matched_later(
+                    entry, config.payouts_channel, expected
+                )
+                booking.clearings.append(clearing)
+                booking.transfers += [rest] if rest else []
+                booking.differences += [found] if found else []
+            if expected is None or matched_later:
                 entry = ReserveEntry(entry.line, EntryKind.UNEXPECTED, payout_id=entry.payout_id)
-        transfer, found = entry_transfer(entry, deps.config.payouts_channel, expected)
-        booked.append(entry)
-        transfers.append(transfer)
-        if found is not None:
-            differences.append(found)
-    return booked, transfers, differences
+        transfer, found = entry_transfer(entry, config.payouts_channel, expected)
+        booking.entries.append(entry)
+        booking.transfers.append(transfer)
+        booking.kinds[EntryKind.PAYOUT.value if matched_later else entry.kind.value] += 1
+        if found is not None and not matched_later:
+            booking.differences.append(found)
+    return booking
 
 
 def _settling(
@@ -154,11 +178,14 @@ async def reconcile_reserve(deps: FundsDeps, day: date) -> ReserveReconciliation
         classified = [classify(line, config.settlement_days) for line in lines]
         currencies = _currencies(imported, classified)
         await deps.ledger.open_accounts(config.settlement_days, currencies)
-        entries, transfers, differences = await _entry_transfers(deps, classified)
-        posted = await deps.ledger.post(transfers)
+        booked_before = await repo.booked_kinds([e.line.bank_ref for e in classified])
+        booking = await _book_entries(deps, classified, booked_before)
+        posted = await deps.ledger.post(booking.transfers)
+        for matched in booking.clearings:
+            posted += await deps.ledger.clear(matched)
         now = deps.clock()
+        entries, differences, counts = booking.entries, booking.differences, booking.kinds
         await repo.add_entries(entries, day, imported.import_id, now)
-        counts = Counter(e.kind.value for e in entries)
         for key in _settling(config, day, entries, currencies):
             due = is_due(config.settlement_days.get(key[0], 0), key[1], day)
             position, clearing, park = settle(await _position(deps, repo, key), due)
