@@ -16,6 +16,7 @@ from recon.domain.funds import (
     Posting,
     ReserveEntry,
     ReserveLine,
+    as_booked,
     classify,
     entry_transfer,
     is_due,
@@ -272,3 +273,17 @@ def test_a_payout_booked_later_otherwise_than_debited_leaves_the_rest_in_suspens
 
     assert rest is not None and rest.postings == (posting,)
     assert found is not None and found.parked == booked - 20_100
+
+
+def test_an_entry_booked_before_keeps_what_it_was_booked_as_whichever_channels_settle_now() -> None:
+    line = _line("STL-alipaysim-20261205")
+    now_unknown = classify(line, {"banksim": 1})
+    now_known = classify(line, CHANNELS)
+
+    assert as_booked(now_unknown, "arrival").kind is EntryKind.ARRIVAL
+    assert as_booked(now_unknown, "arrival").channel == "alipaysim"
+    assert as_booked(now_known, "unexpected").kind is EntryKind.UNEXPECTED
+    assert as_booked(now_known, None) == now_known
+    assert entry_transfer(as_booked(now_known, "unexpected"), "banksim", None)[0].postings == (
+        Posting(RESERVE, RESERVE_SUSPENSE, 10_000),
+    )

@@ -107,6 +107,17 @@ def classify(line: ReserveLine, channels: Collection[str]) -> ReserveEntry:
     return ReserveEntry(line, EntryKind.UNEXPECTED)
 
 
+def as_booked(entry: ReserveEntry, before: str | None) -> ReserveEntry:
+    """The entry as it was first booked, if it was: a channel's settlement stays one (or stays
+    unexpected) whichever channels settle now, so its transfer never changes."""
+    settlement = entry.channel and entry.business_date is not None
+    if before == EntryKind.ARRIVAL.value and entry.kind is EntryKind.UNEXPECTED and settlement:
+        return replace(entry, kind=EntryKind.ARRIVAL)
+    if before == EntryKind.UNEXPECTED.value and entry.kind is EntryKind.ARRIVAL:
+        return replace(entry, kind=EntryKind.UNEXPECTED)
+    return entry
+
+
 @dataclass(frozen=True, slots=True)
 class Posting:
     debit: str

@@ -30,6 +30,7 @@ from recon.domain.funds import (
     Position,
     ReserveEntry,
     ReserveReconciliation,
+    as_booked,
     classify,
     entry_transfer,
     is_due,
@@ -106,16 +107,18 @@ class _Booking:
 async def _book_entries(
     deps: FundsDeps, entries: Sequence[ReserveEntry], booked_before: Mapping[str, str]
 ) -> _Booking:
-    """Each entry's transfer, the same however often it runs: a payout the ledger has no paid
-    payout for is unexpected, and stays booked so; once the ledger has it, the unexpected item
-    is cleared to the bank's payouts account (matched later)."""
+    """Each entry's transfer, the same however often it runs (an entry booked before keeps what
+    it was booked as): a payout the ledger has no paid payout for is unexpected, and stays
+    booked so; once the ledger has it, the unexpected item is cleared to the bank's payouts
+    account (matched later)."""
     config, booking = deps.config, _Booking()
-    for entry in entries:
+    for classified in entries:
+        before = booked_before.get(classified.line.bank_ref)
+        entry = as_booked(classified, before)
         expected, matched_later = None, False
         if entry.kind is EntryKind.PAYOUT:
             payouts = accounts.channel_payouts(config.payouts_channel, entry.line.currency)
             expected = await deps.ledger.payout_booked(entry.payout_id, payouts)
-            before = booked_before.get(entry.line.bank_ref)
             matched_later = expected is not None and before == EntryKind.UNEXPECTED.value
             if expected is not None and matched_later:
                 clearing, rest, found = payout_matched_later(
