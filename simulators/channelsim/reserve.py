@@ -83,16 +83,10 @@ class Settlement:
         )
 
     def view(self) -> dict[str, Any]:
-        return {
-            "channel": self.channel,
-            "business_date": self.business_date.isoformat(),
-            "currency": self.currency,
-            "amount": self.amount,
-            "paid": self.paid,
-            "missing": self.missing,
-            "end_to_end_id": self.end_to_end_id,
-            "bank_ref": self.bank_ref,
-        }
+        """As the admin API shows it: the record without the bank's bookkeeping."""
+        record = self.to_record()
+        shown = ("channel", "business_date", "currency", "amount", "paid", "missing", "bank_ref")
+        return {**{k: record[k] for k in shown}, "end_to_end_id": self.end_to_end_id}
 
 
 @dataclass(frozen=True)

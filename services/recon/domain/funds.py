@@ -169,6 +169,18 @@ def _parked_entry(entry: ReserveEntry) -> tuple[Posting, Difference]:
     return posting, found
 
 
+def _payout_difference(line: ReserveLine, expected: int) -> Difference:
+    """A payout debited otherwise than the ledger booked it (debits negative)."""
+    return Difference(
+        "payout_amount",
+        line.bank_ref,
+        line.currency,
+        -expected,
+        -line.amount,
+        expected - line.amount,
+    )
+
+
 def _payout_postings(
     line: ReserveLine, payouts: str, expected: int
 ) -> tuple[list[Posting], Difference | None]:
@@ -182,14 +194,7 @@ def _payout_postings(
         postings.append(Posting(suspense, reserve, line.amount - expected))
     else:
         postings.append(Posting(payouts, suspense, expected - line.amount))
-    found = Difference(
-        "payout_amount",
-        line.bank_ref,
-        line.currency,
-        -expected,
-        -line.amount,
-        expected - line.amount,
-    )
+    found = _payout_difference(line, expected)
     return postings, found
 
 
@@ -252,14 +257,7 @@ def payout_matched_later(
         "payout debited otherwise than booked (suspense)",
         {"bank_ref": line.bank_ref, "end_to_end_id": line.end_to_end_id},
     )
-    found = Difference(
-        "payout_amount",
-        line.bank_ref,
-        line.currency,
-        -expected,
-        -line.amount,
-        expected - line.amount,
-    )
+    found = _payout_difference(line, expected)
     return clearing, rest, found
 
 
