@@ -388,6 +388,22 @@ class SettlementRepository:
         row = (await self._conn.execute(query)).first()
         return _payout(row) if row else None
 
+    async def payouts_paying(
+        self, lines: Iterable[SettlementLine]
+    ) -> dict[tuple[str, str, date], SettlementPayout]:
+        """The payouts the lines are in, by (merchant, currency, settlement date)."""
+        keys = sorted({(x.merchant_id, x.currency, x.paid_on) for x in lines if x.paid_on})
+        if not keys:
+            return {}
+        payouts = settlement_payouts.c
+        rows = await self._conn.execute(
+            select(settlement_payouts).where(
+                tuple_(payouts.merchant_id, payouts.currency, payouts.settlement_date).in_(keys)
+            )
+        )
+        found = [_payout(row) for row in rows]
+        return {(p.merchant_id, p.currency, p.settlement_date): p for p in found}
+
     async def add_payout(self, payout: SettlementPayout) -> None:
         await self._conn.execute(
             pg_insert(settlement_payouts).values(

@@ -31,13 +31,15 @@ class BatchView:
 async def _lines_with_payouts(
     work: SettlementUnitOfWork, batch_id: str, merchant_id: str = ""
 ) -> list[tuple[SettlementLine, SettlementPayout | None]]:
-    found = []
-    for line in await work.repo.lines_of(batch_id, merchant_id):
-        payout = None
-        if line.paid_on is not None:
-            payout = await work.repo.get_payout(line.merchant_id, line.currency, line.paid_on)
-        found.append((line, payout))
-    return found
+    lines = await work.repo.lines_of(batch_id, merchant_id)
+    payouts = await work.repo.payouts_paying(lines)
+    return [
+        (
+            line,
+            payouts.get((line.merchant_id, line.currency, line.paid_on)) if line.paid_on else None,
+        )
+        for line in lines
+    ]
 
 
 async def _existing(work: SettlementUnitOfWork, batch_id: str) -> SettlementBatch:
