@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from paysuite.gateway.v1 import channel_records_pb2, gateway_service_pb2
 from paysuite.identity.v1 import identity_service_pb2
 from paysuite.ledger.v1 import ledger_service_pb2
-from paysuite.recon.v1 import recon_service_pb2
+from paysuite.recon.v1 import funds_service_pb2, recon_service_pb2
 from tests.integration.hostile_requests import messages
 
 SERVICES: dict[str, list[ServiceDescriptor]] = {
@@ -30,7 +30,10 @@ SERVICES: dict[str, list[ServiceDescriptor]] = {
     ],
     "ledger": [ledger_service_pb2.DESCRIPTOR.services_by_name["LedgerService"]],
     "identity": [identity_service_pb2.DESCRIPTOR.services_by_name["IdentityService"]],
-    "recon": [recon_service_pb2.DESCRIPTOR.services_by_name["ReconService"]],
+    "recon": [
+        recon_service_pb2.DESCRIPTOR.services_by_name["ReconService"],
+        funds_service_pb2.DESCRIPTOR.services_by_name["FundsService"],
+    ],
 }
 SCHEMAS = tuple(SERVICES)
 T = TypeVar("T")
