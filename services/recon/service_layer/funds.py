@@ -166,6 +166,32 @@ async def _position(deps: FundsDeps, repo: FundsRepository, key: tuple[str, date
     )
 
 
+async def _settle_position(
+    deps: FundsDeps,
+    repo: FundsRepository,
+    key: tuple[str, date, str],
+    day: date,
+    now: datetime,
+    booking: _Booking,
+) -> int:
+    """Settles a channel's date: clears and parks in the ledger what changed, keeps the
+    position, and notes its outcome and difference; how many transfers were posted now."""
+    due = is_due(deps.config.settlement_days.get(key[0], 0), key[1], day)
+    position, clearing, park = settle(await _position(deps, repo, key), due)
+    posted = 0
+    if clearing is not None:
+        posted += await deps.ledger.clear(clearing)
+    if park is not None:
+        posted += await deps.ledger.post([park])
+    if position.expected or position.arrived or position.parked:
+        await repo.save_position(position, day, now)
+        booking.kinds[position.outcome.value] += 1
+    found = position_difference(position)
+    if found is not None:
+        booking.differences.append(found)
+    return posted
+
+
 async def reconcile_reserve(deps: FundsDeps, day: date) -> ReserveReconciliation:
     config = deps.config
     async with deps.uow() as work:
@@ -190,18 +216,7 @@ async def reconcile_reserve(deps: FundsDeps, day: date) -> ReserveReconciliation
         entries, differences, counts = booking.entries, booking.differences, booking.kinds
         await repo.add_entries(entries, day, imported.import_id, now)
         for key in _settling(config, day, entries, currencies):
-            due = is_due(config.settlement_days.get(key[0], 0), key[1], day)
-            position, clearing, park = settle(await _position(deps, repo, key), due)
-            if clearing is not None:
-                posted += await deps.ledger.clear(clearing)
-            if park is not None:
-                posted += await deps.ledger.post([park])
-            if position.expected or position.arrived or position.parked:
-                await repo.save_position(position, day, now)
-                counts[position.outcome.value] += 1
-            found = position_difference(position)
-            if found is not None:
-                differences.append(found)
+            posted += await _settle_position(deps, repo, key, day, now, booking)
         balances = [
             BalanceCheck(c, _closing(imported, c), await deps.ledger.balance(reserve_account(c)))
             for c in currencies
