@@ -14,6 +14,7 @@ SIGNATURE_HEADER = "X-Paysuite-Signature"
 class HttpCallbackSender:
     def __init__(self, session: aiohttp.ClientSession, timeout_seconds: float = 5.0) -> None:
         self._session = session
+        self.timeout_seconds = timeout_seconds
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
 
     async def send(self, url: str, secret: str, body: bytes) -> str | None:

@@ -3,6 +3,10 @@
 A cursor per merchant records the last event the merchant acknowledged (HTTP 2xx); a failure
 backs off exponentially and the same event is sent again, so merchants must deduplicate by
 its sequence number, which the body carries.
+
+With several gateway replicas, a dispatcher claims a merchant for a lease long enough to send
+a whole batch at the sender's timeout, and sends nothing once the lease could run out before an
+answer: no other dispatcher sends the same events meanwhile. The cursor only moves forward.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ _log = logging.getLogger(__name__)
 
 
 class CallbackSender(Protocol):
+    # The longest one send may take before it counts as failed.
+    timeout_seconds: float
+
     async def send(self, url: str, secret: str, body: bytes) -> str | None:
         """Posts the signed body; None when the merchant acknowledged, else why not."""
         ...
@@ -37,6 +44,12 @@ class CallbackDeps:
     sender: CallbackSender
     clock: Callable[[], datetime]
     max_backoff_seconds: int = 600
+    batch: int = 20
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claimed merchant is left to its dispatcher: a whole batch, slow answers."""
+        return timedelta(seconds=self.batch * self.sender.timeout_seconds + 10)
 
 
 def _money(value: Money) -> dict[str, object]:
@@ -62,16 +75,21 @@ def _body(sequence: int, kind: str, payment: Payment | None, refund: Refund | No
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
 
 
-async def _deliver(deps: CallbackDeps, target: CallbackTarget) -> None:
+async def _deliver(deps: CallbackDeps, target: CallbackTarget, claimed_until: datetime) -> None:
     async with deps.session() as stores:
-        events = await stores.events.after(target.merchant_id, target.delivered_sequence, 20)
+        events = await stores.events.after(
+            target.merchant_id, target.delivered_sequence, deps.batch
+        )
     bodies = [
         (event.sequence, _body(event.sequence, event.type, payment, refund))
         for event, payment, refund in events
     ]
     delivered = target.delivered_sequence
     error: str | None = None
+    last_start = claimed_until - timedelta(seconds=deps.sender.timeout_seconds)
     for sequence, body in bodies:
+        if deps.clock() > last_start:
+            break  # the lease could end mid-send: the rest on the next claim
         error = await deps.sender.send(target.url, target.secret, body)
         if error is not None:
             break
@@ -97,16 +115,14 @@ async def dispatch_once(deps: CallbackDeps) -> int:
     async with deps.uow() as work:
         targets = await work.repo.events.due_callbacks(deps.clock(), 20)
         # Claimed: push the next attempt out so other dispatchers leave these alone.
+        claimed_until = deps.clock() + deps.lease
         for target in targets:
             await work.repo.events.callback_failed(
-                target.merchant_id,
-                target.attempts,
-                deps.clock() + timedelta(seconds=30),
-                "in flight",
+                target.merchant_id, target.attempts, claimed_until, "in flight"
             )
         await work.commit()
     for target in targets:
-        await _deliver(deps, target)
+        await _deliver(deps, target, claimed_until)
     return len(targets)
 
 

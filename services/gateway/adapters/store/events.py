@@ -165,7 +165,10 @@ class EventStore:
 
     async def callback_delivered(self, merchant_id: str, sequence: int, now: datetime) -> None:
         await self._conn.execute(
-            "UPDATE callback_cursors SET delivered_sequence = $2, attempts = 0, "
+            # Forward only: a dispatcher whose lease ran out never takes back what another
+            # delivered since.
+            "UPDATE callback_cursors SET delivered_sequence = GREATEST(delivered_sequence, $2), "
+            "attempts = 0, "
             "next_attempt_at = $3, last_error = '' WHERE merchant_id = $1",
             merchant_id,
             sequence,
