@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import aiohttp
 import asyncpg
@@ -22,7 +23,6 @@ from aiohttp import web
 
 from devstack import demo, seed
 from devstack.free_ports import free_ports
-from devstack.pki import DevCA
 from devstack.provision import drop_database, provision
 from devstack.stack import DEFAULT_PORTS, Stack, StackConfig
 from gateway.adapters.callback_http import SIGNATURE_HEADER
@@ -41,6 +41,9 @@ from tests.e2e.soak.orders import OrderBook
 from tests.e2e.soak.simulators import ALIPAY, BANK, WECHAT, Simulators
 from tests.e2e.soak.waiting import settle, wait_for
 from tests.helpers import connect, service_dsn
+
+if TYPE_CHECKING:
+    from devstack.pki import DevCA
 
 CALLBACK_SECRET = "replica-callback-secret"
 # Faults that every replica must recover from by its own background work (queries by the
