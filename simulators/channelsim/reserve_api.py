@@ -11,7 +11,7 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from channelsim.banktime import from_epoch, parse_date
+from channelsim.banktime import from_epoch, parse_date, parse_trade_time
 from channelsim.camt053 import StatementHeader, render_camt053
 from channelsim.protocol import MAX_AMOUNT_FEN, PARAM_ERROR
 from channelsim.reserve import Settlement, acquirer_takings, settle_due_at
@@ -25,8 +25,9 @@ CURRENCY = "CNY"
 
 
 class SettlementRequest(BaseModel):
-    """POST /_admin/reserve/settlements: a channel pays a business date's settlement in now.
-    Without an amount, this bank's own takings of the date (it is the card acquirer)."""
+    """POST /_admin/reserve/settlements: a channel pays a business date's settlement in, now or
+    at `booking_time` ("YYYY-MM-DD HH:MM:SS", Shanghai: it shows from then on). Without an
+    amount, this bank's own takings of the date (it is the card acquirer)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
@@ -34,6 +35,7 @@ class SettlementRequest(BaseModel):
     channel: Annotated[StrictStr, Field(pattern=r"^[a-z0-9_-]{1,32}$")] | None = None
     amount: Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT_FEN)] | None = None
     payer: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
+    booking_time: StrictStr | None = None
 
 
 def _takings(state: ChannelState, day: date, now: float) -> int:
@@ -106,18 +108,22 @@ async def statement(request: web.Request) -> web.Response:
 
 
 async def pay_in(request: web.Request) -> web.Response:
-    """Unsigned, test-only: a channel's settlement of a date arrives now (or, dialled, short or
-    never); once per channel and date, a repeat answers the settlement decided before."""
+    """Unsigned, test-only: a channel's settlement of a date arrives (now, or when it says; short
+    or never as dialled); once per channel and date, a repeat answers the settlement decided
+    before."""
     state = request.app[STATE]
     body = await parse_body(request, SettlementRequest)
     if isinstance(body, web.Response):
         return body
+    now = time.time()
     try:
         day = parse_date(body.business_date)
+        at = now if body.booking_time is None else parse_trade_time(body.booking_time).timestamp()
     except ValueError:
-        return error_response(400, PARAM_ERROR, "business_date must be YYYY-MM-DD")
+        return error_response(
+            400, PARAM_ERROR, "business_date is YYYY-MM-DD, booking_time YYYY-MM-DD HH:MM:SS"
+        )
     channel = body.channel or state.settings.channel
-    now = time.time()
     amount = body.amount
     if amount is None:
         if channel != state.settings.channel:
@@ -126,7 +132,7 @@ async def pay_in(request: web.Request) -> web.Response:
         if amount <= 0:
             return error_response(409, "NOTHING_TO_SETTLE", "no takings on that date")
     existing = state.reserve.get(channel, day)
-    settlement = _settle(state, channel, day, amount, body.payer or channel, now)
+    settlement = _settle(state, channel, day, amount, body.payer or channel, at)
     return json_response(settlement.view(), status=200 if existing else 201)
 
 

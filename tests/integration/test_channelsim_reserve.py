@@ -195,3 +195,37 @@ async def test_settlements_survive_a_restart(tmp_path: Path) -> None:
     assert (again.status, again.json()) == (200, first.json())
     (line,) = _read(reply.body)[0]
     assert line.channel_transaction_id == first.json()["bank_ref"]
+
+
+async def test_a_settlement_arrives_when_it_says_and_shows_from_then_on() -> None:
+    async with running_bank(_settings()) as bank:
+        today = _shanghai_today()
+        yesterday, tomorrow = today - timedelta(days=1), today + timedelta(days=1)
+        await _settle(
+            bank,
+            channel="wechatsim",
+            business_date=str(yesterday - timedelta(days=1)),
+            amount=3_000,
+            booking_time=f"{yesterday} 10:30:00",
+        )
+        await _settle(
+            bank,
+            channel="alipaysim",
+            business_date=str(yesterday),
+            amount=5_000,
+            booking_time=f"{tomorrow} 09:00:00",
+        )
+        bad = await _settle(
+            bank, channel="alipaysim", business_date=str(today), amount=1, booking_time="soon"
+        )
+        on_yesterday = await _statement(bank, yesterday)
+        on_today = await _statement(bank, today)
+
+    assert bad.status == 400
+    (line,) = _read(on_yesterday.body)[0]
+    assert (line.order_id, line.amount.minor_units) == (
+        f"STL-wechatsim-{(yesterday - timedelta(days=1)).strftime('%Y%m%d')}",
+        3_000,
+    )
+    assert _read(on_today.body)[0] == []  # alipaysim's is not there yet
+    assert _balances(on_today.body) == {"OPBD": "30.00", "CLBD": "30.00"}
