@@ -79,6 +79,8 @@ payments = Table(
     Column("merchant_fee", BigInteger, nullable=False),
     Column("merchant_fee_bps", Integer, nullable=False),
     Column("version", Integer, nullable=False),
+    # W3C traceparent of the payment's creation (g0016): later work joins its trace.
+    Column("traceparent", String(55), nullable=False, server_default=""),
     Index(
         "one_success_per_business_order",
         "merchant_id",

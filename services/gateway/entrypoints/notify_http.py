@@ -16,6 +16,7 @@ from opentelemetry.trace import SpanKind
 from gateway.adapters.channels.walletsim_common import SignedNotification
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.notifications import NotificationResult, receive_notification
+from gateway.service_layer.payment_traces import in_payment_trace
 from paysuite.http_signing import REPLAYED, NonceCache, SignatureError
 
 _log = logging.getLogger(__name__)
@@ -104,7 +105,17 @@ class NotificationListener:
             notification = signed.notification
             span.set_attribute("paysuite.payment_id", notification.payment_id)
             try:
-                result = await receive_notification(self._deps, channel.name, notification)
+                async with self._deps.session() as stores:
+                    parents = await stores.payments.traceparents([notification.payment_id])
+                with in_payment_trace(
+                    "gateway.notification",
+                    parents.get(notification.payment_id, ""),
+                    {
+                        "paysuite.channel": channel.name,
+                        "paysuite.payment_id": notification.payment_id,
+                    },
+                ):
+                    result = await receive_notification(self._deps, channel.name, notification)
             except Exception:  # the channel retries: better than losing its word
                 _log.exception(
                     "notification not applied",

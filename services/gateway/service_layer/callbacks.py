@@ -19,9 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from opentelemetry.trace import StatusCode
+
 from gateway.adapters.store.events import CallbackTarget
 from gateway.domain.model import Payment
 from gateway.domain.refunds import Refund
+from gateway.service_layer.payment_traces import in_payment_trace
 from gateway.service_layer.unit_of_work import SessionFactory, UnitOfWorkFactory
 from paysuite.money import Money
 
@@ -80,17 +83,34 @@ async def _deliver(deps: CallbackDeps, target: CallbackTarget, claimed_until: da
         events = await stores.events.after(
             target.merchant_id, target.delivered_sequence, deps.batch
         )
+        parents = await stores.payments.traceparents(
+            [payment.payment_id for _, payment, _ in events if payment is not None]
+        )
     bodies = [
-        (event.sequence, _body(event.sequence, event.type, payment, refund))
+        (
+            event.sequence,
+            _body(event.sequence, event.type, payment, refund),
+            "" if payment is None else payment.payment_id,
+        )
         for event, payment, refund in events
     ]
     delivered = target.delivered_sequence
     error: str | None = None
     last_start = claimed_until - timedelta(seconds=deps.sender.timeout_seconds)
-    for sequence, body in bodies:
+    for sequence, body, payment_id in bodies:
         if deps.clock() > last_start:
             break  # the lease could end mid-send: the rest on the next claim
-        error = await deps.sender.send(target.url, target.secret, body)
+        attributes: dict[str, str | int] = {
+            "paysuite.merchant_id": target.merchant_id,
+            "paysuite.payment_id": payment_id,
+            "paysuite.event_sequence": sequence,
+        }
+        with in_payment_trace(
+            "gateway.merchant_callback", parents.get(payment_id, ""), attributes
+        ) as span:
+            error = await deps.sender.send(target.url, target.secret, body)
+            if error is not None:
+                span.set_status(StatusCode.ERROR, error)
         if error is not None:
             break
         delivered = sequence

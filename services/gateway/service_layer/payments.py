@@ -32,6 +32,7 @@ from gateway.service_layer import answers
 from gateway.service_layer.attempts import DAILY_LIMIT, accounting_date, claim_channel, reroute
 from gateway.service_layer.charging import charge_attempt
 from gateway.service_layer.deps import PaymentDeps
+from gateway.service_layer.outbox import current_traceparent
 from gateway.service_layer.unit_of_work import SessionFactory
 from paysuite.ids import new_id
 from paysuite.runtime.telemetry import current_trace_id
@@ -138,7 +139,11 @@ async def _record_at_once(
     first = ChannelAttempt(payment_id, 1, channel, decision.rule, decision.reason, now, now)
     async with deps.session() as stores:
         recorded = await stores.payments.record(
-            payment, accounting_date(now), first, now + RECOVERY_QUERY_DELAY
+            payment,
+            accounting_date(now),
+            first,
+            now + RECOVERY_QUERY_DELAY,
+            traceparent=current_traceparent(),
         )
         if not recorded.created:
             return _Recorded(await _not_recorded(stores, command, recorded), created=False)
@@ -178,6 +183,7 @@ async def _record_with_volume(
             attempt,
             None if refusal else now + RECOVERY_QUERY_DELAY,
             event="payment.failed" if refusal else "",
+            traceparent=current_traceparent(),
         )
         if not recorded.created:
             await work.rollback()

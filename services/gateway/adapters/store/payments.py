@@ -4,6 +4,7 @@ volume: the payment aggregate, each change of it one guarded statement."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -35,11 +36,11 @@ WITH m AS (
         method, payer_user_id, card_id, description, channel, channel_transaction_id, state,
         failure_reason, fee, trace_id, accounting_date, created_at, updated_at, next_query_at,
         query_attempts, needs_reconciliation, refunded, purpose, merchant_fee, merchant_fee_bps,
-        version
+        version, traceparent
     )
     SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6, $7::text, $8::text,
            $9::text, $10::text, $11::text, $12::text, '', $13::text, $14::text, 0, $15::text,
-           $16, $17, $17, $18, 0, false, 0, $19::text, 0, m.fee_bps, 0
+           $16, $17, $17, $18, 0, false, 0, $19::text, 0, m.fee_bps, 0, $24::text
     FROM m, paid WHERE NOT paid.paid
     ON CONFLICT (request_id) DO NOTHING
     RETURNING payment_id, merchant_id
@@ -162,6 +163,7 @@ class PaymentStore(ScheduledQueries):
         first_attempt: ChannelAttempt | None,
         next_query_at: datetime | None,
         event: str = "",
+        traceparent: str = "",
     ) -> Recorded:
         """Inserts a new payment order, with its first attempt and an event, if the merchant is
         active, the business order not yet paid and the request id not taken."""
@@ -191,6 +193,7 @@ class PaymentStore(ScheduledQueries):
             attempt.reason if attempt else "",
             attempt.volume_reserved if attempt else False,
             event,
+            traceparent,
         )
         return Recorded(
             created=row["created"],
@@ -234,6 +237,15 @@ class PaymentStore(ScheduledQueries):
                 return Applied.NOTIFICATION_SEEN
             raise
         return Applied.APPLIED if updated else Applied.STALE
+
+    async def traceparents(self, payment_ids: Sequence[str]) -> dict[str, str]:
+        """The traceparent each payment was created under (those that have one)."""
+        rows = await self._conn.fetch(
+            "SELECT payment_id, traceparent FROM payments "
+            "WHERE payment_id = ANY($1::text[]) AND traceparent <> ''",
+            list(payment_ids),
+        )
+        return {row["payment_id"]: row["traceparent"] for row in rows}
 
     async def save(self, payment: Payment) -> None:
         """Writes a payment read under its row lock."""
