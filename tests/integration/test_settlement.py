@@ -48,6 +48,7 @@ FEE_BPS = 60
 GOOD = ("6222020200112345", "Shop Ltd")
 CLOSED = ("6222020200110000", "Gone Ltd")  # the bank declines: ACCOUNT_CLOSED
 PAID = spb.SettlementPayout.STATE_SUCCEEDED
+RESERVE_BPS, RESERVE_DAYS = 1_000, 30
 
 
 def _date(day: date) -> Date:
@@ -66,6 +67,7 @@ class Suite:
     today: date
     merchants: dict[str, tuple[str, str]]  # merchant -> its settlement account
     expected: dict[str, int]  # merchant -> payments - refunds - fees
+    reserved: str = ""  # a merchant with a rolling reserve of RESERVE_BPS
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +133,8 @@ async def suite(
             merchant = f"S{name}{secrets.token_hex(4)}"
             made.merchants[merchant] = account
             made.expected[merchant] = await _day_of(made, ledger_addr, merchant)
+        made.reserved = f"Sr{secrets.token_hex(4)}"
+        made.expected[made.reserved] = await _day_of(made, ledger_addr, made.reserved)
         yield made
 
 
@@ -192,7 +196,9 @@ async def _balance(suite: Suite, account_id: str) -> int:
     return answer.account.balance.minor_units
 
 
-async def _settings(suite: Suite, merchant: str, account: tuple[str, str]) -> None:
+async def _settings(
+    suite: Suite, merchant: str, account: tuple[str, str], reserve_bps: int = 0
+) -> None:
     await suite.settle.UpdateSettlementSettings(
         spb.UpdateSettlementSettingsRequest(
             settings=spb.SettlementSettings(
@@ -200,6 +206,8 @@ async def _settings(suite: Suite, merchant: str, account: tuple[str, str]) -> No
                 cycle_days=1,
                 account_no=account[0],
                 account_name=account[1],
+                reserve_basis_points=reserve_bps,
+                reserve_days=RESERVE_DAYS,
             )
         )
     )
@@ -276,9 +284,10 @@ async def test_a_reconciled_day_is_cleared_and_each_merchant_paid_its_net_once(
     assert run.run.discrepancies == 0
     for merchant, account in suite.merchants.items():
         await _settings(suite, merchant, account)
+    await _settings(suite, suite.reserved, GOOD, RESERVE_BPS)
     batch = await _clear(suite)
     lines = _lines(batch)
-    assert {m: lines[m].net.minor_units for m in suite.merchants} == suite.expected
+    assert {m: lines[m].net.minor_units for m in suite.expected} == suite.expected
     a, b, c = suite.merchants
     assert (lines[a].payments.minor_units, lines[a].refunds.minor_units) == (12_345, 2_500)
     assert lines[a].fees.minor_units == 60 + 14 - 15
@@ -362,6 +371,30 @@ async def test_a_returned_payout_is_reported_and_paid_again_once(
     assert await eventually(lambda: _balance(suite, settling), 0) == 0
     current = next(p for p in (await _clear(suite)).payouts if p.merchant_id == c)
     assert len(await bank_payouts(bank_url, current.payout_id)) == 1
+
+
+async def test_a_rolling_reserve_is_held_back_and_paid_once_its_days_are_over(
+    suite: Suite, bank_url: str
+) -> None:
+    merchant, net = suite.reserved, suite.expected[suite.reserved]
+    held = net * RESERVE_BPS // 10_000
+    batch = await _clear(suite)
+    line = _lines(batch)[merchant]
+    assert (line.net.minor_units, line.reserve_held.minor_units) == (net, held)
+    [first] = [p for p in batch.payouts if p.merchant_id == merchant]
+    assert (first.amount.minor_units, first.state) == (net - held, PAID)
+    reserve = accounts.merchant_reserve(merchant, "CNY")
+    assert await _balance(suite, reserve) == held
+    release = line.reserve_release_date
+    answer = await suite.settle.RunClearing(
+        spb.RunClearingRequest(trade_date=_date(suite.today), settlement_date=release)
+    )
+    [released] = [p for p in answer.batch.payouts if p.merchant_id == merchant and p != first]
+    assert (released.amount.minor_units, released.reserve_released.minor_units) == (held, held)
+    assert released.settlement_date == release and released.state == PAID
+    [paid] = await bank_payouts(bank_url, released.payout_id)
+    assert paid["amount"] == held
+    assert await _balance(suite, reserve) == 0
 
 
 async def test_the_statement_lists_each_merchant_with_its_payout_reference(suite: Suite) -> None:
