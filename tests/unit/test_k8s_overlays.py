@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from gateway.domain.egress import parse_routes
 from recon.settings import ReconSettings
 from scripts import check_k8s
 from scripts.check_k8s import CUSTOM_RESOURCES, KUSTOMIZATIONS, validate
@@ -335,3 +336,20 @@ def test_prometheus_scrapes_the_metrics_port_of_every_service(prod: list[Manifes
         )
     ]
     assert admitted == [[{"port": 9464, "protocol": "TCP"}]]
+
+
+@pytest.mark.parametrize("overlay", ["overlays/dev", "overlays/prod"])
+def test_every_channel_of_the_gateway_has_an_egress_route(overlay: str) -> None:
+    """The gateway may leave only through proxies: a channel without a route would go direct
+    and be refused by the NetworkPolicy."""
+    docs = render(overlay)
+    routes_file = _named(docs, "ConfigMap", "gateway-egress-routes")["data"]["egress-routes.json"]
+    [server] = _named(docs, "Deployment", "gateway")["spec"]["template"]["spec"]["containers"]
+    channels = [
+        e["name"].split("__")[1].lower()
+        for e in server["env"]
+        if e["name"].startswith("GATEWAY_CHANNELS__") and e["name"].endswith("__KIND")
+    ]
+    routes = parse_routes(json.loads(routes_file), channels, every_channel=True)
+    assert {route.channel for route in routes} == set(channels)
+    assert all(route.proxy for route in routes)
