@@ -8,6 +8,7 @@ import signal
 import sys
 
 from devstack import demo, seed
+from devstack.egress import dev_routes
 from devstack.postgres import DEFAULT_DATA_DIR, server_url, stop_embedded
 from devstack.provision import provision
 from devstack.stack import Stack, StackConfig, ports_from_environment
@@ -31,6 +32,7 @@ async def run() -> None:
             database_url=database_url,
             data_dir=data_dir,
             ports=ports_from_environment(os.environ),
+            egress_routes=dev_routes(),
         )
     )
     _say("paysuite: migrating ...")
@@ -52,6 +54,10 @@ async def run() -> None:
             f"  .venv/bin/payctl pay --merchant {demo.MERCHANT_ID} --user {demo.USER_ID} "
             "--amount 12.34 --currency CNY"
         )
+        routes = ", ".join(
+            f"{r.route_id} :{r.port} (+{r.latency_ms} ms)" for r in stack.config.egress_routes
+        )
+        _say(f"paysuite: egress routes {routes}; see `payctl routes`")
         _say(
             f"paysuite: logs in {data_dir / 'logs'}, traces in {stack.config.traces_file}; "
             "Ctrl-C stops everything"

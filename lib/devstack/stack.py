@@ -15,6 +15,7 @@ import aiohttp
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from devstack.egress import ProxyRoute, write_routes_file
 from paysuite.dev_secrets import DEV_ALIPAY_SECRET, DEV_BANK_SECRET, DEV_WECHAT_SECRET
 
 SERVICES = ("ledger", "identity", "gateway", "recon")
@@ -63,10 +64,16 @@ class StackConfig:
     data_dir: Path
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Egress proxies started with the simulators, one per route (none: the gateway goes direct).
+    egress_routes: list[ProxyRoute] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # Ports not given keep their defaults (a partial stack starts only what it needs).
         self.ports = {**DEFAULT_PORTS, **self.ports}
+
+    @property
+    def egress_routes_file(self) -> Path:
+        return self.data_dir / "egress-routes.json"
 
     @property
     def traces_file(self) -> Path:
@@ -111,6 +118,8 @@ class Stack:
             **self._channel_env(),
             "PYTHONUNBUFFERED": "1",
         }
+        if self.config.egress_routes:
+            env["GATEWAY_EGRESS_ROUTES_FILE"] = str(self.config.egress_routes_file)
         env.update(self.config.extra_env)
         return env
 
@@ -176,6 +185,10 @@ class Stack:
         if simulator:
             for name, module in SIMULATORS.items():
                 await self._spawn(name, module, self.simulator_env(name))
+            for route in self.config.egress_routes:
+                await self._spawn(route.process, "egressproxy", route.env())
+            if self.config.egress_routes:
+                write_routes_file(self.config.egress_routes_file, self.config.egress_routes)
         for service in services:
             await self._spawn(service, service)
         try:
@@ -190,6 +203,8 @@ class Stack:
         if simulator:
             for name in SIMULATORS:
                 await self._wait_http(name, f"{self.config.simulator_url(name)}/healthz")
+            for route in self.config.egress_routes:
+                await self._wait_http(route.process, f"http://127.0.0.1:{route.admin_port}/healthz")
         for service in services:
             await self._wait_serving(service)
 
