@@ -71,6 +71,15 @@ class ChannelAdapter(Protocol):
     def statement(self, day: date) -> AsyncIterator[bytes]: ...
 
 
+@runtime_checkable
+class AccountStatementChannel(Protocol):
+    """A bank that keeps an account of ours and serves its daily statement (camt.053)."""
+
+    name: str
+
+    def account_statement(self, account_number: str, day: date) -> AsyncIterator[bytes]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class PayoutInstruction:
     """One payout to a bank: to a card bound there (its agreement) or to an account with its

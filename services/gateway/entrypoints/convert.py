@@ -284,3 +284,19 @@ def refund_to_proto(refund: Refund) -> pb.Refund:
         create_time=timestamp(refund.created_at),
         update_time=timestamp(refund.updated_at),
     )
+
+
+ACCOUNT_STATEMENT_FORMAT = "camt.053.001.08"
+_ACCOUNT_NUMBER_RE = re.compile(r"^[0-9]{6,32}$")
+
+
+def account_statement_query(request: pb.FetchAccountStatementRequest) -> tuple[str, str, date]:
+    """The bank channel, account number and date asked for; INVALID_ARGUMENT otherwise."""
+    violations = Violations()
+    check_id(request.channel, "channel", violations, max_length=32)
+    if not _ACCOUNT_NUMBER_RE.match(request.account_number):
+        violations.add("account_number", "must be 6 to 32 digits")
+    day = date_from_proto(request.statement_date, "statement_date", violations)
+    violations.raise_if_any()
+    assert day is not None
+    return request.channel, request.account_number, day

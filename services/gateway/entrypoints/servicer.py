@@ -138,6 +138,20 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             )
             first = False
 
+    async def FetchAccountStatement(
+        self, request: pb.FetchAccountStatementRequest, context: Context
+    ) -> AsyncIterator[pb.FetchAccountStatementResponse]:
+        channel, account_number, day = convert.account_statement_query(request)
+        chunks = channel_records.account_statement(
+            self._deps.channels, channel, account_number, day
+        )
+        first = True
+        async for chunk in chunks:
+            yield pb.FetchAccountStatementResponse(
+                format=convert.ACCOUNT_STATEMENT_FORMAT if first else "", chunk=chunk
+            )
+            first = False
+
     async def VerifyCard(
         self, request: pb.VerifyCardRequest, context: Context
     ) -> pb.VerifyCardResponse:

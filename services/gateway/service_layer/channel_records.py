@@ -1,6 +1,6 @@
 """Our side of a channel's books: transactions per accounting date (a page at a time, or all of
 a day's payments and refunds streamed for reconciliation), the payments flagged for
-reconciliation, and the channel's statement file."""
+reconciliation, the channel's statement file and a bank account's statement."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from gateway.adapters.store.channel_records import ChannelRecordStore
 from gateway.domain.channel_records import ChannelRecord
 from gateway.domain.errors import ChannelNotSupported
 from gateway.domain.model import Payment
-from gateway.domain.ports import ChannelAdapter
+from gateway.domain.ports import AccountStatementChannel, ChannelAdapter
 from gateway.service_layer.attempts import ACCOUNTING_ZONE
 from gateway.service_layer.unit_of_work import SessionFactory
 from paysuite.runtime.database import UnitOfWork
@@ -37,6 +37,18 @@ def statement(
     if adapter is None:
         raise ChannelNotSupported("unknown channel", metadata={"channel": channel})
     return adapter.statement(day)
+
+
+def account_statement(
+    channels: Mapping[str, ChannelAdapter], channel: str, account_number: str, day: date
+) -> AsyncIterator[bytes]:
+    """An account's statement of the day from the bank channel keeping it."""
+    adapter = channels.get(channel)
+    if not isinstance(adapter, AccountStatementChannel):
+        raise ChannelNotSupported(
+            "the channel keeps no accounts of ours", metadata={"channel": channel}
+        )
+    return adapter.account_statement(account_number, day)
 
 
 async def stream_records(

@@ -740,6 +740,64 @@ class FetchChannelStatementResponse(_message.Message):
 Global___FetchChannelStatementResponse: _TypeAlias = FetchChannelStatementResponse  # noqa: Y015
 
 @_typing.final
+class FetchAccountStatementRequest(_message.Message):
+    """Request for FetchAccountStatement."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    ACCOUNT_NUMBER_FIELD_NUMBER: _builtins.int
+    STATEMENT_DATE_FIELD_NUMBER: _builtins.int
+    channel: _builtins.str
+    """The bank channel keeping the account."""
+    account_number: _builtins.str
+    """The account's number at the bank (6 to 32 digits)."""
+    @_builtins.property
+    def statement_date(self) -> _date_pb2.Date:
+        """Statement date (the bank's booking date, Asia/Shanghai)."""
+
+    def __init__(
+        self,
+        *,
+        channel: _builtins.str = ...,
+        account_number: _builtins.str = ...,
+        statement_date: _date_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["statement_date", b"statement_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_number", b"account_number", "channel", b"channel", "statement_date", b"statement_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FetchAccountStatementRequest: _TypeAlias = FetchAccountStatementRequest  # noqa: Y015
+
+@_typing.final
+class FetchAccountStatementResponse(_message.Message):
+    """One chunk of an account statement file."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FORMAT_FIELD_NUMBER: _builtins.int
+    CHUNK_FIELD_NUMBER: _builtins.int
+    format: _builtins.str
+    """File format, "camt.053.001.08"; set on the first chunk."""
+    chunk: _builtins.bytes
+    """Next bytes of the file."""
+    def __init__(
+        self,
+        *,
+        format: _builtins.str = ...,
+        chunk: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "format", b"format"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FetchAccountStatementResponse: _TypeAlias = FetchAccountStatementResponse  # noqa: Y015
+
+@_typing.final
 class VerifyCardRequest(_message.Message):
     """Request for VerifyCard. Carries PII: it is never logged or put on spans."""
 

@@ -86,6 +86,11 @@ class GatewayServiceStub:
                 request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.FetchChannelStatementRequest.SerializeToString,
                 response_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.FetchChannelStatementResponse.FromString,
                 _registered_method=True)
+        self.FetchAccountStatement = channel.unary_stream(
+                '/paysuite.gateway.v1.GatewayService/FetchAccountStatement',
+                request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.FetchAccountStatementRequest.SerializeToString,
+                response_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.FetchAccountStatementResponse.FromString,
+                _registered_method=True)
         self.VerifyCard = channel.unary_unary(
                 '/paysuite.gateway.v1.GatewayService/VerifyCard',
                 request_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.VerifyCardRequest.SerializeToString,
@@ -208,6 +213,15 @@ class GatewayServiceServicer:
 
     def FetchChannelStatement(self, request, context):
         """Downloads a channel's statement file for a date, in chunks, as the channel sent it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FetchAccountStatement(self, request, context):
+        """Downloads a bank account's statement of a date (ISO 20022 camt.053: the platform's reserve
+        account's) from the bank channel keeping it, in chunks, as the bank sent it, its signature
+        checked. NOT_FOUND (ACCOUNT_NOT_FOUND) when the bank keeps no such account.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -341,6 +355,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.FetchChannelStatement,
                     request_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.FetchChannelStatementRequest.FromString,
                     response_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.FetchChannelStatementResponse.SerializeToString,
+            ),
+            'FetchAccountStatement': grpc.unary_stream_rpc_method_handler(
+                    servicer.FetchAccountStatement,
+                    request_deserializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.FetchAccountStatementRequest.FromString,
+                    response_serializer=paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.FetchAccountStatementResponse.SerializeToString,
             ),
             'VerifyCard': grpc.unary_unary_rpc_method_handler(
                     servicer.VerifyCard,
@@ -664,6 +683,33 @@ class GatewayService:
             '/paysuite.gateway.v1.GatewayService/FetchChannelStatement',
             paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.FetchChannelStatementRequest.SerializeToString,
             paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.FetchChannelStatementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FetchAccountStatement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/paysuite.gateway.v1.GatewayService/FetchAccountStatement',
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.FetchAccountStatementRequest.SerializeToString,
+            paysuite_dot_gateway_dot_v1_dot_gateway__service__pb2.FetchAccountStatementResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -56,6 +56,11 @@ class GatewayServiceStub:
     """Lists our records of channel transactions for one channel and accounting date."""
     FetchChannelStatement: _grpc.UnaryStreamMultiCallable[_gateway_service_pb2.FetchChannelStatementRequest, _gateway_service_pb2.FetchChannelStatementResponse]
     """Downloads a channel's statement file for a date, in chunks, as the channel sent it."""
+    FetchAccountStatement: _grpc.UnaryStreamMultiCallable[_gateway_service_pb2.FetchAccountStatementRequest, _gateway_service_pb2.FetchAccountStatementResponse]
+    """Downloads a bank account's statement of a date (ISO 20022 camt.053: the platform's reserve
+    account's) from the bank channel keeping it, in chunks, as the bank sent it, its signature
+    checked. NOT_FOUND (ACCOUNT_NOT_FOUND) when the bank keeps no such account.
+    """
     VerifyCard: _grpc.UnaryUnaryMultiCallable[_gateway_service_pb2.VerifyCardRequest, _gateway_service_pb2.VerifyCardResponse]
     """Verifies four elements (name, ID number, card number, bank-reserved mobile) with the bank
     channel and, when asked and they match, signs the card up for quick pay.
@@ -115,6 +120,11 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     """Lists our records of channel transactions for one channel and accounting date."""
     FetchChannelStatement: _aio.UnaryStreamMultiCallable[_gateway_service_pb2.FetchChannelStatementRequest, _gateway_service_pb2.FetchChannelStatementResponse]  # type: ignore[assignment]
     """Downloads a channel's statement file for a date, in chunks, as the channel sent it."""
+    FetchAccountStatement: _aio.UnaryStreamMultiCallable[_gateway_service_pb2.FetchAccountStatementRequest, _gateway_service_pb2.FetchAccountStatementResponse]  # type: ignore[assignment]
+    """Downloads a bank account's statement of a date (ISO 20022 camt.053: the platform's reserve
+    account's) from the bank channel keeping it, in chunks, as the bank sent it, its signature
+    checked. NOT_FOUND (ACCOUNT_NOT_FOUND) when the bank keeps no such account.
+    """
     VerifyCard: _aio.UnaryUnaryMultiCallable[_gateway_service_pb2.VerifyCardRequest, _gateway_service_pb2.VerifyCardResponse]  # type: ignore[assignment]
     """Verifies four elements (name, ID number, card number, bank-reserved mobile) with the bank
     channel and, when asked and they match, signs the card up for quick pay.
@@ -231,6 +241,17 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_gateway_service_pb2.FetchChannelStatementResponse], _abc.AsyncIterator[_gateway_service_pb2.FetchChannelStatementResponse]]:
         """Downloads a channel's statement file for a date, in chunks, as the channel sent it."""
+
+    @_abc_1.abstractmethod
+    def FetchAccountStatement(
+        self,
+        request: _gateway_service_pb2.FetchAccountStatementRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_gateway_service_pb2.FetchAccountStatementResponse], _abc.AsyncIterator[_gateway_service_pb2.FetchAccountStatementResponse]]:
+        """Downloads a bank account's statement of a date (ISO 20022 camt.053: the platform's reserve
+        account's) from the bank channel keeping it, in chunks, as the bank sent it, its signature
+        checked. NOT_FOUND (ACCOUNT_NOT_FOUND) when the bank keeps no such account.
+        """
 
     @_abc_1.abstractmethod
     def VerifyCard(

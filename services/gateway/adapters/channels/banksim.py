@@ -25,7 +25,7 @@ from gateway.domain.ports import (
     VerifyMethod,
     VerifyOutcome,
 )
-from paysuite.errors import Unavailable
+from paysuite.errors import NotFound, Unavailable
 from paysuite.http_signing import SIGNATURE_HEADER, SignatureError, new_nonce, sign, verify
 from paysuite.money import Money
 
@@ -82,6 +82,21 @@ class ChannelUnavailable(Unavailable):
     """The channel gave no usable answer to a statement download."""
 
     reason = "CHANNEL_UNAVAILABLE"
+
+
+class AccountNotFound(NotFound):
+    """The bank keeps no account of the number asked for."""
+
+    reason = "ACCOUNT_NOT_FOUND"
+
+
+def _code(raw: bytes) -> str:
+    """The bank's error code in an answer, if it has one."""
+    try:
+        answer = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return ""
+    return str(answer.get("code") or "") if isinstance(answer, dict) else ""
 
 
 class BankQuickPayChannel(BankPayouts):
@@ -253,25 +268,40 @@ class BankQuickPayChannel(BankPayouts):
     async def statement(self, day: date) -> AsyncIterator[bytes]:
         """The bank's statement file for the day, as sent, after checking its signature."""
         url = f"{self._base_url}/api/statements/{day.isoformat()}"
+        async for chunk in self._download(url, {"mch_id": self._merchant_id}):
+            yield chunk
+
+    async def account_statement(self, account_number: str, day: date) -> AsyncIterator[bytes]:
+        """An account's camt.053 of the day (the reserve account's), as sent, after checking
+        its signature."""
+        url = f"{self._base_url}/api/accounts/{account_number}/statements/{day.isoformat()}"
+        async for chunk in self._download(url, {}):
+            yield chunk
+
+    async def _download(self, url: str, params: dict[str, str]) -> AsyncIterator[bytes]:
+        """A signed GET's file in chunks, its answer's signature checked; an account the bank
+        does not keep is NOT_FOUND, any other refusal or no answer CHANNEL_UNAVAILABLE."""
         try:
             status, headers, raw = await self._egress.request(
                 self.name,
                 "GET",
                 url,
-                params={"mch_id": self._merchant_id},
+                params=params,
                 headers=self._signed_headers(b""),
                 timeout=self._timeout,
             )
             verify(self._secret, raw, headers.get(SIGNATURE_HEADER, ""), now=int(time.time()))
-            if status != 200:
-                raise ChannelUnavailable(
-                    "the channel refused the statement download",
-                    metadata={"http_status": str(status)},
-                )
         except (TimeoutError, aiohttp.ClientError, SignatureError) as exc:
             raise ChannelUnavailable(
                 "the channel did not deliver the statement", metadata={"error": type(exc).__name__}
             ) from exc
+        if status == 404 and _code(raw) == "ACCOUNT_NOT_EXIST":
+            raise AccountNotFound("the bank keeps no such account")
+        if status != 200:
+            raise ChannelUnavailable(
+                "the channel refused the statement download",
+                metadata={"http_status": str(status)},
+            )
         chunk = 256 * 1024
         for start in range(0, len(raw), chunk):
             yield raw[start : start + chunk]
