@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -11,10 +13,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from paysuite.runtime.metrics import MetricsSettings, RpcMetricsInterceptor
+from paysuite.runtime.metrics import MetricsSettings, RpcMetricsInterceptor, metrics_file
+from paysuite.runtime.metrics_file import OtlpJsonMetricFileExporter
+from paysuite.runtime.settings import CommonSettings
 
 SERVICE = "paysuite.test.v1.EchoService"
 
@@ -108,3 +113,30 @@ def test_the_metrics_port_is_the_services_own_else_the_shared_one() -> None:
     assert MetricsSettings.for_service("ledger", environ).port == 9101
     assert MetricsSettings.for_service("gateway", environ).port == 9464
     assert MetricsSettings.for_service("gateway", {}).port is None
+
+
+def test_without_an_endpoint_metrics_go_to_a_json_lines_file(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    provider = MeterProvider(
+        metric_readers=[PeriodicExportingMetricReader(OtlpJsonMetricFileExporter(path))]
+    )
+    counter = provider.get_meter("test").create_counter("paysuite.payments", unit="{payment}")
+    counter.add(2, {"paysuite.channel": "banksim"})
+    counter.add(1, {"paysuite.channel": "alipaysim"})
+    provider.shutdown()  # the last export on the way out
+
+    [line] = path.read_text().splitlines()
+    request = json.loads(line)
+    [resource] = request["resourceMetrics"]
+    [scope] = resource["scopeMetrics"]
+    [metric] = scope["metrics"]
+    assert metric["name"] == "paysuite.payments"
+    points = {
+        p["attributes"][0]["value"]["stringValue"]: p["asInt"] for p in metric["sum"]["dataPoints"]
+    }
+    assert points == {"banksim": "2", "alipaysim": "1"}
+
+
+def test_the_metrics_file_lies_beside_the_traces_file(tmp_path: Path) -> None:
+    common = CommonSettings(traces_file=tmp_path / "traces.jsonl")
+    assert metrics_file(common) == tmp_path / "metrics.jsonl"

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 from wsgiref.simple_server import WSGIServer
 
@@ -24,6 +25,7 @@ from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetr
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from prometheus_client import CollectorRegistry, start_http_server
 
+from paysuite.runtime.metrics_file import OtlpJsonMetricFileExporter
 from paysuite.runtime.settings import CommonSettings
 
 if TYPE_CHECKING:
@@ -33,6 +35,9 @@ else:  # generic only in the type stubs
     _ServerInterceptor = grpc.aio.ServerInterceptor
 
 _HEALTH_METHODS = "/grpc.health.v1.Health/"
+# How often metrics are appended to the file when there is no OTLP endpoint (dev), unless
+# OTEL_METRIC_EXPORT_INTERVAL says otherwise; a last export is written at shutdown.
+FILE_EXPORT_MS = 10_000
 # Latency buckets in milliseconds: a local RPC takes a few, a bank call hundreds.
 _MS_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
 
@@ -92,11 +97,23 @@ def setup_metrics(
                 OTLPMetricExporter(endpoint=common.otel_exporter_otlp_endpoint)
             )
         )
+    else:  # as traces: a JSON-lines file beside the traces file
+        interval = None if os.environ.get("OTEL_METRIC_EXPORT_INTERVAL") else FILE_EXPORT_MS
+        readers.append(
+            PeriodicExportingMetricReader(
+                OtlpJsonMetricFileExporter(metrics_file(common)), export_interval_millis=interval
+            )
+        )
     provider = MeterProvider(
         metric_readers=readers, resource=Resource.create({SERVICE_NAME: service_name})
     )
     metrics.set_meter_provider(provider)
     return Metrics(provider, http)
+
+
+def metrics_file(common: CommonSettings) -> Path:
+    """metrics.jsonl beside the traces file (PAYSUITE_TRACES_FILE)."""
+    return common.traces_file.with_name("metrics.jsonl")
 
 
 def rpc_status(code: grpc.StatusCode | None) -> int:
