@@ -21,6 +21,7 @@ from paysuite.runtime.database import SqlUnitOfWork, create_engine
 from paysuite.runtime.entrypoint import ServiceDefinition
 from paysuite.runtime.paging import Paging
 from paysuite.runtime.server import ServiceApp
+from recon.adapters.account_statements import GatewayAccountStatements
 from recon.adapters.engine import EngineSettings
 from recon.adapters.funds_ledger import GrpcFundsLedger
 from recon.adapters.funds_repository import FundsRepository
@@ -39,6 +40,7 @@ from recon.entrypoints.funds import FundsServicer
 from recon.entrypoints.servicer import ReconServicer, StatementImports
 from recon.entrypoints.settlement import SettlementServicer
 from recon.service_layer.funds import FundsConfig, FundsDeps
+from recon.service_layer.reserve_statements import ReserveStatementFetch
 from recon.service_layer.runs import OUR_ZONE, RunConfig, RunDeps
 from recon.service_layer.settlement_deps import SettlementDeps
 from recon.service_layer.settlement_follow import follow_forever
@@ -121,6 +123,16 @@ async def build_app(settings: ReconSettings) -> ServiceApp:
                 settings.reserve_statement_channel,
                 settings.reserve_payouts_channel,
                 settings.reserve_settlement_days,
+            ),
+            fetch_statement=ReserveStatementFetch(
+                statements=statements,
+                source=GatewayAccountStatements(
+                    gateway_channel, settings.reserve_payouts_channel, settings.reserve_account_no
+                ),
+                open_reader=open_reader,
+                new_spool=SpooledUpload,
+                clock=utc_now,
+                statement_channel=settings.reserve_statement_channel,
             ),
         )
     )

@@ -80,3 +80,6 @@ class ReconSettings(PagedServiceSettings):
     reserve_statement_channel: str = "reserve"
     reserve_payouts_channel: str = "banksim"
     reserve_settlement_days: dict[str, int] = {"banksim": 1, "alipaysim": 1, "wechatsim": 1}
+    # The reserve account's number at that bank: its statement of a date is fetched through the
+    # gateway (FetchAccountStatement) when none is imported, or one imported before the day ended.
+    reserve_account_no: str = Field(default="6216600000000001688", pattern=r"^[0-9]{6,32}$")

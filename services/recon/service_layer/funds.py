@@ -1,19 +1,19 @@
 """Reconciling the reserve (备付金) account's statement of a date against the ledger.
 
 The statement (camt.053) is imported like any other (ImportStatement, under the reserve
-account's statement channel). Each entry is booked once: a channel's settlement clears its
-receivable into the reserve account, a payout clears the bank's payouts account, anything
-unexplained goes to suspense. Each channel's settlement of a business date that arrived, or
-is due, is then compared with what the ledger expects, and the difference (short-paid,
-missing, over-paid) parked in the channel's suspense. Last, the ledger's reserve account is
-compared with the bank's closing balance. Run again, it posts nothing twice.
-"""
+account's statement channel), or fetched through the gateway when recon has none of the date.
+Each entry is booked once: a channel's settlement clears its receivable into the reserve
+account, a payout clears the bank's payouts account, anything unexplained goes to suspense. Each
+channel's settlement of a business date that arrived, or is due, is then compared with what the
+ledger expects, and the difference (short-paid, missing, over-paid) parked in the channel's
+suspense. Last, the ledger's reserve account is compared with the bank's closing balance. Run
+again, it posts nothing twice."""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -79,6 +79,9 @@ class FundsDeps:
     ledger: FundsLedger
     clock: Callable[[], datetime]
     config: FundsConfig
+    # Imports the date's statement when recon has none (fetched through the gateway); None:
+    # statements are imported by ImportStatement only.
+    fetch_statement: Callable[[date], Awaitable[None]] | None = None
 
 
 def _currencies(imported: StatementImport, entries: Sequence[ReserveEntry]) -> list[str]:
@@ -194,6 +197,8 @@ async def _settle_position(
 
 async def reconcile_reserve(deps: FundsDeps, day: date) -> ReserveReconciliation:
     config = deps.config
+    if deps.fetch_statement is not None:
+        await deps.fetch_statement(day)
     async with deps.uow() as work:
         repo = work.repo
         await repo.lock_reserve()

@@ -43,6 +43,14 @@ class Upload(Protocol):
     def open(self) -> IO[bytes]: ...
 
 
+class Spool(Upload, Protocol):
+    """A file being received: written chunk by chunk, then read as an upload."""
+
+    def write(self, chunk: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class StatementReader(Protocol):
     """An importer over one file (recon.adapters.statements): its items, then its checks."""
 
@@ -113,3 +121,23 @@ async def import_statement(
         await work.repo.add_import(imported)
         await work.commit()
     return imported, False
+
+
+async def import_fetched(
+    uow: StatementUnitOfWorkFactory,
+    open_reader: ReaderFactory,
+    new_spool: Callable[[], Spool],
+    command: ImportStatement,
+    chunks: AsyncIterator[bytes],
+    clock: Callable[[], datetime],
+) -> StatementImport:
+    """A statement file fetched from its channel, received whole and then imported (the same
+    file as the day's import is that import)."""
+    spool = new_spool()
+    try:
+        async for chunk in chunks:
+            spool.write(chunk)
+        imported, _ = await import_statement(uow, open_reader, command, spool, clock)
+    finally:
+        spool.close()
+    return imported

@@ -81,12 +81,6 @@ class Suspense(Protocol):
     async def clear(self, found: Discrepancy, how: Resolution) -> None: ...
 
 
-class Spool(imports.Upload, Protocol):
-    def write(self, chunk: bytes) -> None: ...
-
-    def close(self) -> None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class RunConfig:
     engine: EngineSettings
@@ -106,7 +100,7 @@ class RunDeps:
     records: Records
     suspense: Suspense
     open_reader: ReaderFactory
-    new_spool: Callable[[], Spool]
+    new_spool: Callable[[], imports.Spool]
     clock: Callable[[], datetime]
     config: RunConfig
 
@@ -217,17 +211,15 @@ async def _statement(deps: RunDeps, channel: str, day: date, fetch: bool) -> Sta
                 metadata={"channel": channel, "statement_date": day.isoformat()},
             )
         return current
-    spool = deps.new_spool()
-    try:
-        async for chunk in deps.records.statement(channel, day):
-            spool.write(chunk)
-        command = imports.ImportStatement(channel, statement_format, day)
-        imported, _ = await imports.import_statement(
-            deps.statements, deps.open_reader, command, spool, deps.clock
-        )
-    finally:
-        spool.close()
-    return imported
+    command = imports.ImportStatement(channel, statement_format, day)
+    return await imports.import_fetched(
+        deps.statements,
+        deps.open_reader,
+        deps.new_spool,
+        command,
+        deps.records.statement(channel, day),
+        deps.clock,
+    )
 
 
 async def _flagged_before(

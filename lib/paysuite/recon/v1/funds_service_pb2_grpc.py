@@ -47,15 +47,16 @@ class FundsServiceServicer:
     """
 
     def ReconcileReserveAccount(self, request, context):
-        """Reconciles the reserve account's bank statement (camt.053) of a date, imported before by
-        ImportStatement under the reserve account's statement channel, against the ledger: each
-        channel's settlement clears its receivable into the reserve account, each payout the
-        bank made clears the bank's payouts account, anything unexplained goes to suspense; a
-        channel's settlement that is short, missing or over-paid has the difference parked in its
-        suspense account. Then compares the ledger's reserve account with the bank's closing
+        """Reconciles the reserve account's bank statement (camt.053) of a date against the ledger (the
+        statement imported by ImportStatement under the reserve account's statement channel, or,
+        when none is, or only one imported before the day was over, fetched from the bank through
+        the gateway's FetchAccountStatement and imported so): each channel's settlement clears its
+        receivable into the reserve account, each payout the bank made clears the bank's payouts
+        account, anything unexplained goes to suspense; a channel's settlement that is short,
+        missing or over-paid has the difference parked in its suspense account. Then compares the ledger's reserve account with the bank's closing
         balance. Re-runnable: every transfer's id derives from the statement entry or the
-        channel's date, so nothing is posted twice. FAILED_PRECONDITION (STATEMENT_INVALID) when
-        no statement is imported for the date.
+        channel's date, so nothing is posted twice. UNAVAILABLE when no statement is imported for
+        the date and it cannot be fetched.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -34,15 +34,16 @@ class FundsServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> FundsServiceAsyncStub: ...
     ReconcileReserveAccount: _grpc.UnaryUnaryMultiCallable[_funds_service_pb2.ReconcileReserveAccountRequest, _funds_service_pb2.ReconcileReserveAccountResponse]
-    """Reconciles the reserve account's bank statement (camt.053) of a date, imported before by
-    ImportStatement under the reserve account's statement channel, against the ledger: each
-    channel's settlement clears its receivable into the reserve account, each payout the
-    bank made clears the bank's payouts account, anything unexplained goes to suspense; a
-    channel's settlement that is short, missing or over-paid has the difference parked in its
-    suspense account. Then compares the ledger's reserve account with the bank's closing
+    """Reconciles the reserve account's bank statement (camt.053) of a date against the ledger (the
+    statement imported by ImportStatement under the reserve account's statement channel, or,
+    when none is, or only one imported before the day was over, fetched from the bank through
+    the gateway's FetchAccountStatement and imported so): each channel's settlement clears its
+    receivable into the reserve account, each payout the bank made clears the bank's payouts
+    account, anything unexplained goes to suspense; a channel's settlement that is short,
+    missing or over-paid has the difference parked in its suspense account. Then compares the ledger's reserve account with the bank's closing
     balance. Re-runnable: every transfer's id derives from the statement entry or the
-    channel's date, so nothing is posted twice. FAILED_PRECONDITION (STATEMENT_INVALID) when
-    no statement is imported for the date.
+    channel's date, so nothing is posted twice. UNAVAILABLE when no statement is imported for
+    the date and it cannot be fetched.
     """
 
 @_typing.type_check_only
@@ -51,15 +52,16 @@ class FundsServiceAsyncStub(FundsServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     ReconcileReserveAccount: _aio.UnaryUnaryMultiCallable[_funds_service_pb2.ReconcileReserveAccountRequest, _funds_service_pb2.ReconcileReserveAccountResponse]  # type: ignore[assignment]
-    """Reconciles the reserve account's bank statement (camt.053) of a date, imported before by
-    ImportStatement under the reserve account's statement channel, against the ledger: each
-    channel's settlement clears its receivable into the reserve account, each payout the
-    bank made clears the bank's payouts account, anything unexplained goes to suspense; a
-    channel's settlement that is short, missing or over-paid has the difference parked in its
-    suspense account. Then compares the ledger's reserve account with the bank's closing
+    """Reconciles the reserve account's bank statement (camt.053) of a date against the ledger (the
+    statement imported by ImportStatement under the reserve account's statement channel, or,
+    when none is, or only one imported before the day was over, fetched from the bank through
+    the gateway's FetchAccountStatement and imported so): each channel's settlement clears its
+    receivable into the reserve account, each payout the bank made clears the bank's payouts
+    account, anything unexplained goes to suspense; a channel's settlement that is short,
+    missing or over-paid has the difference parked in its suspense account. Then compares the ledger's reserve account with the bank's closing
     balance. Re-runnable: every transfer's id derives from the statement entry or the
-    channel's date, so nothing is posted twice. FAILED_PRECONDITION (STATEMENT_INVALID) when
-    no statement is imported for the date.
+    channel's date, so nothing is posted twice. UNAVAILABLE when no statement is imported for
+    the date and it cannot be fetched.
     """
 
 class FundsServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -71,15 +73,16 @@ class FundsServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _funds_service_pb2.ReconcileReserveAccountRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_funds_service_pb2.ReconcileReserveAccountResponse, _abc.Awaitable[_funds_service_pb2.ReconcileReserveAccountResponse]]:
-        """Reconciles the reserve account's bank statement (camt.053) of a date, imported before by
-        ImportStatement under the reserve account's statement channel, against the ledger: each
-        channel's settlement clears its receivable into the reserve account, each payout the
-        bank made clears the bank's payouts account, anything unexplained goes to suspense; a
-        channel's settlement that is short, missing or over-paid has the difference parked in its
-        suspense account. Then compares the ledger's reserve account with the bank's closing
+        """Reconciles the reserve account's bank statement (camt.053) of a date against the ledger (the
+        statement imported by ImportStatement under the reserve account's statement channel, or,
+        when none is, or only one imported before the day was over, fetched from the bank through
+        the gateway's FetchAccountStatement and imported so): each channel's settlement clears its
+        receivable into the reserve account, each payout the bank made clears the bank's payouts
+        account, anything unexplained goes to suspense; a channel's settlement that is short,
+        missing or over-paid has the difference parked in its suspense account. Then compares the ledger's reserve account with the bank's closing
         balance. Re-runnable: every transfer's id derives from the statement entry or the
-        channel's date, so nothing is posted twice. FAILED_PRECONDITION (STATEMENT_INVALID) when
-        no statement is imported for the date.
+        channel's date, so nothing is posted twice. UNAVAILABLE when no statement is imported for
+        the date and it cannot be fetched.
         """
 
 def add_FundsServiceServicer_to_server(servicer: FundsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
