@@ -12,6 +12,7 @@ from typing import TypeVar
 import asyncpg
 import grpc
 
+from devstack.pki import dev_channel
 from devstack.provision import provision
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
@@ -61,7 +62,7 @@ async def settle(database_url: str, analyze: bool = False) -> None:
 
 async def create_accounts(address: str, cold_count: int, hot_sub_accounts: int) -> None:
     options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
-    async with grpc.aio.insecure_channel(address, options=options) as channel:
+    async with dev_channel(address, options=options) as channel:
         stub = pb_grpc.LedgerServiceStub(channel)
         for request in account_chunks(cold_count, hot_sub_accounts):
             response = await stub.CreateAccounts(request, timeout=600)

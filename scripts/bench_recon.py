@@ -35,9 +35,9 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import duckdb
-import grpc
 from google.type.date_pb2 import Date
 
+from devstack.pki import dev_channel
 from devstack.provision import provision
 from paysuite import accounts
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
@@ -286,7 +286,7 @@ class Result:
 
 async def _open_receivable(ledger_addr: str, channel: str) -> None:
     """The channel's receivable, which the gateway opens for a channel it has."""
-    async with grpc.aio.insecure_channel(ledger_addr) as conn:
+    async with dev_channel(ledger_addr) as conn:
         await lpb_grpc.LedgerServiceStub(conn).CreateAccounts(
             lpb.CreateAccountsRequest(
                 accounts=[
@@ -317,7 +317,7 @@ async def _one(
     say(f"N={n:,}: {bill_rows:,} bill lines loaded; reconciling through the service ...")
     peaks, stop = Peaks(), asyncio.Event()
     sampler = asyncio.create_task(_sample(recon_pid, peaks, stop))
-    async with grpc.aio.insecure_channel(recon_addr) as conn:
+    async with dev_channel(recon_addr) as conn:
         recon = rpb_grpc.ReconServiceStub(conn)
         started = time.perf_counter()
         answer = await recon.RunReconciliation(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from devstack.pki import DevCA
 from devstack.postgres import DEFAULT_DATA_DIR, server_url, stop_embedded
 from devstack.provision import drop_database, provision
 from tests.helpers import migrate_every_service
@@ -28,6 +29,21 @@ def admin_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def traces_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("traces") / "traces.jsonl"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCA]:
+    """A CA of the session's own, with certificates for the services, operator and demo
+    merchant; in-process services and test channels find it by PAYSUITE_PKI_DIR."""
+    ca = DevCA(tmp_path_factory.mktemp("pki"))
+    ca.ensure_suite()
+    saved = os.environ.get("PAYSUITE_PKI_DIR")
+    os.environ["PAYSUITE_PKI_DIR"] = str(ca.directory)
+    yield ca
+    if saved is None:
+        os.environ.pop("PAYSUITE_PKI_DIR", None)
+    else:
+        os.environ["PAYSUITE_PKI_DIR"] = saved
 
 
 @pytest.fixture(scope="session")

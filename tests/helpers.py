@@ -3,17 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from devstack.callers import RoutedChannel
+from devstack.pki import DevCA
 from paysuite.runtime.dsn import dev_service_password, service_role, with_credentials
+from paysuite.runtime.entrypoint import server_security
 from paysuite.runtime.migrations import upgrade_to_head
+from paysuite.runtime.server import RunningServer, ServiceApp, start_server
+from paysuite.runtime.settings import ServiceSettings
 
 T = TypeVar("T")
 SERVICES = ("gateway", "ledger", "identity", "recon")
 SERVICES_DIR = Path(__file__).resolve().parents[1] / "services"
+
+
+def connect(
+    address: str,
+    options: Sequence[tuple[str, Any]] | None = None,
+    interceptors: Sequence[Any] | None = None,
+) -> RoutedChannel:
+    """The one way tests open a channel to a service: mutual TLS with the session's CA
+    (PAYSUITE_PKI_DIR), each RPC called as an identity the service's policy allows (the
+    operator where it may, else a merchant: the request's merchant_id or the demo merchant)."""
+    ca = DevCA(Path(os.environ["PAYSUITE_PKI_DIR"]))
+    return RoutedChannel(address, ca, options, interceptors)
+
+
+async def start_in_process(app: ServiceApp, settings: ServiceSettings) -> RunningServer:
+    """Starts a service's app in this process on a free loopback port, with its real mutual
+    TLS and policy (the session's CA)."""
+    security = server_security(app, settings)
+    return await start_server(app, host="127.0.0.1", port=0, security=security)
 
 
 def service_dsn(database_url: str, service: str) -> str:

@@ -40,9 +40,9 @@ async def run() -> None:
     _say("paysuite: starting services ...")
     await stack.start()
     try:
-        await seed.seed_ledger(stack.config.addr("ledger"))
-        await seed.seed_merchant(stack.config.addr("gateway"))
-        await seed.seed_user(stack.config.addr("identity"), stack.config.bank_url)
+        await seed.seed_ledger(stack.config.addr("ledger"), ca=stack.ca)
+        await seed.seed_merchant(stack.config.addr("gateway"), ca=stack.ca)
+        await seed.seed_user(stack.config.addr("identity"), stack.config.bank_url, ca=stack.ca)
         ports = stack.config.ports
         _say(
             "paysuite: SERVING  gateway :{gateway} (notify http :{gateway_notify})  "
@@ -51,8 +51,13 @@ async def run() -> None:
         )
         _say(
             f"paysuite: demo merchant {demo.MERCHANT_ID}, user {demo.USER_ID}; try\n"
-            f"  .venv/bin/payctl pay --merchant {demo.MERCHANT_ID} --user {demo.USER_ID} "
+            f"  .venv/bin/payctl --as merchant-{demo.MERCHANT_ID} pay --merchant {demo.MERCHANT_ID}"
+            f" --user {demo.USER_ID} "
             "--amount 12.34 --currency CNY"
+        )
+        _say(
+            f"paysuite: mutual TLS on every gRPC port; CA and certificates in {stack.ca.directory}"
+            " (payctl acts as the operator; --as merchant-M100001 as the demo merchant)"
         )
         routes = ", ".join(
             f"{r.route_id} :{r.port} (+{r.latency_ms} ms)" for r in stack.config.egress_routes

@@ -7,6 +7,7 @@ import grpc
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from devstack import demo
+from devstack.pki import DevCA
 from paysuite import accounts
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
@@ -15,11 +16,19 @@ from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.grpc_errors import error_reason
+from paysuite.runtime.identities import operator
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 
 
-async def seed_ledger(ledger_addr: str, merchant_id: str = demo.MERCHANT_ID) -> None:
-    async with grpc.aio.insecure_channel(ledger_addr) as channel:
+def _as_operator(address: str, ca: DevCA | None) -> grpc.aio.Channel:
+    """The seed acts as the operator, as a person onboarding would, through each API."""
+    return (ca or DevCA.from_environment()).channel(address, operator())
+
+
+async def seed_ledger(
+    ledger_addr: str, merchant_id: str = demo.MERCHANT_ID, *, ca: DevCA | None = None
+) -> None:
+    async with _as_operator(ledger_addr, ca) as channel:
         await lpb_grpc.LedgerServiceStub(channel).CreateAccounts(
             lpb.CreateAccountsRequest(
                 accounts=[
@@ -38,12 +47,16 @@ async def seed_ledger(ledger_addr: str, merchant_id: str = demo.MERCHANT_ID) -> 
 
 
 async def seed_merchant(
-    gateway_addr: str, merchant_id: str = demo.MERCHANT_ID, fee_bps: int = 0
+    gateway_addr: str,
+    merchant_id: str = demo.MERCHANT_ID,
+    fee_bps: int = 0,
+    *,
+    ca: DevCA | None = None,
 ) -> None:
     """Registers the demo merchant through the gateway's API; when it is registered already,
     sets its name and fee rate (so the seed can run again, with another fee rate too)."""
     merchant = gpb.Merchant(merchant_id=merchant_id, name=demo.MERCHANT_NAME, fee_rate_bps=fee_bps)
-    async with grpc.aio.insecure_channel(gateway_addr) as channel:
+    async with _as_operator(gateway_addr, ca) as channel:
         gateway = gpb_grpc.GatewayServiceStub(channel)
         try:
             await gateway.RegisterMerchant(
@@ -60,7 +73,9 @@ async def seed_merchant(
             )
 
 
-async def seed_user(identity_addr: str, bank_url: str, user_id: str = demo.USER_ID) -> None:
+async def seed_user(
+    identity_addr: str, bank_url: str, user_id: str = demo.USER_ID, *, ca: DevCA | None = None
+) -> None:
     """Registers the demo user and real-names them with the demo card, as a person would.
 
     The bank knows its cardholder; identity verifies the four elements through the gateway.
@@ -79,7 +94,7 @@ async def seed_user(identity_addr: str, bank_url: str, user_id: str = demo.USER_
         ) as response,
     ):
         response.raise_for_status()
-    async with grpc.aio.insecure_channel(identity_addr) as channel:
+    async with _as_operator(identity_addr, ca) as channel:
         identity = idpb_grpc.IdentityServiceStub(channel)
         try:
             user = (await identity.GetUser(idpb.GetUserRequest(user_id=user_id), timeout=10)).user

@@ -10,13 +10,16 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from devstack.egress import ProxyRoute, write_routes_file
+from devstack.pki import DevCA
 from paysuite.dev_secrets import DEV_ALIPAY_SECRET, DEV_BANK_SECRET, DEV_WECHAT_SECRET
+from paysuite.runtime.identities import Identity
 
 SERVICES = ("ledger", "identity", "gateway", "recon")
 DEFAULT_PORTS = {
@@ -66,10 +69,16 @@ class StackConfig:
     extra_env: dict[str, str] = field(default_factory=dict)
     # Egress proxies started with the simulators, one per route (none: the gateway goes direct).
     egress_routes: list[ProxyRoute] = field(default_factory=list)
+    # The dev CA's directory; unset: PAYSUITE_PKI_DIR if set (a test session's CA), else
+    # <data_dir>/pki.
+    pki_dir: Path | None = None
 
     def __post_init__(self) -> None:
         # Ports not given keep their defaults (a partial stack starts only what it needs).
         self.ports = {**DEFAULT_PORTS, **self.ports}
+        if self.pki_dir is None:
+            from_environment = os.environ.get("PAYSUITE_PKI_DIR")
+            self.pki_dir = Path(from_environment) if from_environment else self.data_dir / "pki"
 
     @property
     def egress_routes_file(self) -> Path:
@@ -99,6 +108,8 @@ class Stack:
 
     def __init__(self, config: StackConfig) -> None:
         self.config = config
+        assert config.pki_dir is not None
+        self.ca = DevCA(config.pki_dir)
         self.processes: dict[str, asyncio.subprocess.Process] = {}
         self._logs: list[object] = []
 
@@ -109,6 +120,7 @@ class Stack:
             "PAYSUITE_ENV": "dev",
             "DATABASE_URL": self.config.database_url,
             "PAYSUITE_TRACES_FILE": str(self.config.traces_file),
+            "PAYSUITE_PKI_DIR": str(self.ca.directory),
             **{variable: str(ports[name]) for name, variable in PORT_VARIABLES.items()},
             "LEDGER_ADDR": self.config.addr("ledger"),
             "IDENTITY_ADDR": self.config.addr("identity"),
@@ -182,6 +194,7 @@ class Stack:
     ) -> None:
         """Starts the simulators (optional) and the given services, then waits for SERVING."""
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.ca.ensure_suite()
         if simulator:
             for name, module in SIMULATORS.items():
                 await self._spawn(name, module, self.simulator_env(name))
@@ -234,8 +247,19 @@ class Stack:
                             return
                 await asyncio.sleep(0.2)
 
+    def channel(
+        self,
+        service: str,
+        identity: str = "operator",
+        options: list[tuple[str, Any]] | None = None,
+    ) -> grpc.aio.Channel:
+        """A channel to one of the suite's services over mutual TLS, calling as the identity
+        named as its certificate files are: operator, merchant-M100001, gateway, ..."""
+        caller = Identity.from_file_stem(identity)
+        return self.ca.channel(self.config.addr(service), caller, options)
+
     async def _wait_serving(self, service: str) -> None:
-        async with grpc.aio.insecure_channel(self.config.addr(service)) as channel:
+        async with self.channel(service) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while True:
                 self._check_alive(service)

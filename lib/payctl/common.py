@@ -1,20 +1,92 @@
-"""Pieces shared by payctl's command modules: option aliases and the async call runner."""
+"""Pieces shared by payctl's command modules: option aliases, the identity payctl calls as,
+channels over mutual TLS and the async call runner."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import grpc
 import typer
 
 from payctl.output import fail
+from paysuite.runtime.identities import Identity
+from paysuite.runtime.server import MAX_MESSAGE_BYTES
+from paysuite.runtime.settings import DEV_PKI_DIR
+from paysuite.runtime.tls import TlsFiles, channel_credentials
 
 T = TypeVar("T")
 
 LedgerOption = Annotated[str, typer.Option(envvar="LEDGER_ADDR", help="ledger host:port")]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Whom payctl calls as: <pki_dir>/<name>.pem and .key, trusting <pki_dir>/ca.pem."""
+
+    name: str = "operator"
+    pki_dir: Path = DEV_PKI_DIR
+
+    @property
+    def identity(self) -> Identity:
+        return Identity.from_file_stem(self.name)
+
+    @property
+    def files(self) -> TlsFiles:
+        return TlsFiles.in_directory(self.pki_dir, self.identity.file_stem)
+
+
+AsOption = Annotated[
+    str,
+    typer.Option(
+        "--as",
+        envvar="PAYCTL_AS",
+        help="call as this identity: operator (the default), merchant-M100001, ...; "
+        "its certificate and key are <pki-dir>/<name>.pem and .key",
+    ),
+]
+PkiDirOption = Annotated[
+    Path,
+    typer.Option(
+        envvar="PAYSUITE_PKI_DIR", help="directory of ca.pem and the identities' certificates"
+    ),
+]
+
+
+# Where the root options of this run are left for its commands (set on every run).
+_CALLER_VARIABLES = ("PAYCTL_RUN_AS", "PAYCTL_RUN_PKI_DIR")
+
+
+def choose_caller(name: str, pki_dir: Path) -> None:
+    """Records the identity given to this payctl run (--as, --pki-dir) for its commands."""
+    os.environ.update(dict(zip(_CALLER_VARIABLES, (name, str(pki_dir)), strict=True)))
+
+
+def caller() -> Caller:
+    """The identity this payctl run calls as: --as, else the operator."""
+    name, pki_dir = (os.environ.get(v) for v in _CALLER_VARIABLES)
+    return Caller(name or "operator", Path(pki_dir or DEV_PKI_DIR))
+
+
+def connect(address: str) -> grpc.aio.Channel:
+    """A channel to a service of the suite over mutual TLS, presenting the caller's certificate."""
+    who = caller()
+    try:
+        credentials = channel_credentials(who.files)
+    except OSError as exc:
+        raise typer.BadParameter(
+            f"no certificate for {who.name} in {who.pki_dir} ({exc.strerror}); `make run` "
+            "creates the dev ones, `payctl merchant create` a merchant's",
+            param_hint="--as",
+        ) from None
+    return grpc.aio.secure_channel(
+        address, credentials, options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+    )
 
 
 def run(call: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -6,10 +6,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
-import grpc
 import typer
 
-from payctl.common import JsonOption, run
+from payctl.common import JsonOption, connect, run
 from payctl.output import emit, message_dict
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
@@ -28,7 +27,7 @@ def gateway_call(
     """One exchange with the gateway; failures print their reason and exit 1."""
 
     async def call() -> R:
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with connect(address) as channel:
             return await rpc(gpb_grpc.GatewayServiceStub(channel))
 
     return run(call)

@@ -11,11 +11,10 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
-import grpc
 import typer
 from google.type import date_pb2
 
-from payctl.common import JsonOption, LedgerOption, run
+from payctl.common import JsonOption, LedgerOption, connect, run
 from payctl.output import message_dict
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
@@ -45,7 +44,7 @@ def _ledger(address: str, rpc: Callable[[lpb_grpc.LedgerServiceAsyncStub], Await
     """Opens a channel to the ledger, runs rpc with a stub, prints failures with their reason."""
 
     async def call() -> R:
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with connect(address) as channel:
             return await rpc(lpb_grpc.LedgerServiceStub(channel))
 
     return run(call)

@@ -8,12 +8,20 @@ import os
 import uuid
 from typing import Annotated
 
-import grpc
 import typer
 
 from payctl import funds_commands, gateway_commands, payout_commands
-from payctl.common import JsonOption, LedgerOption, run
+from payctl.common import (
+    AsOption,
+    JsonOption,
+    LedgerOption,
+    PkiDirOption,
+    choose_caller,
+    connect,
+    run,
+)
 from payctl.ledger_commands import ledger_app
+from payctl.merchant_commands import merchant_app
 from payctl.output import emit, message_dict
 from payctl.recon_commands import recon_app
 from payctl.settle_commands import settle_app
@@ -27,6 +35,7 @@ from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.money import Money
 from paysuite.runtime.enums import short_name
 from paysuite.runtime.protoconv import money_to_proto
+from paysuite.runtime.settings import DEV_PKI_DIR
 
 app = typer.Typer(help="Command-line client of the Paysuite payment core.", no_args_is_help=True)
 payment_app = typer.Typer(help="Payment orders.", no_args_is_help=True)
@@ -35,6 +44,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(user_app, name="user")
 app.add_typer(recon_app, name="recon")
 app.add_typer(settle_app, name="settle")
+app.add_typer(merchant_app, name="merchant")
 recon_app.command("reserve")(funds_commands.reserve)
 payment_app.command("query")(gateway_commands.query_payment)
 payment_app.command("close")(gateway_commands.close_payment)
@@ -43,6 +53,13 @@ app.command()(gateway_commands.routes)
 app.command()(payout_commands.withdraw)
 app.command()(payout_commands.payouts)
 app.command()(trace)
+
+
+@app.callback()
+def identity(as_: AsOption = "operator", pki_dir: PkiDirOption = DEV_PKI_DIR) -> None:
+    """Calls the suite over mutual TLS as the operator, or --as another identity."""
+    choose_caller(as_, pki_dir)
+
 
 GatewayOption = Annotated[str, typer.Option(envvar="GATEWAY_ADDR", help="gateway host:port")]
 
@@ -96,7 +113,7 @@ def pay(
     )
 
     async def call() -> gpb.CreatePaymentResponse:
-        async with grpc.aio.insecure_channel(gateway) as channel:
+        async with connect(gateway) as channel:
             return await gpb_grpc.GatewayServiceStub(channel).CreatePayment(request, timeout=30)
 
     payment = run(call).payment
@@ -115,7 +132,7 @@ def get_payment(
     """Shows one payment order and its attempts on channels, with why each channel."""
 
     async def call() -> gpb.GetPaymentResponse:
-        async with grpc.aio.insecure_channel(gateway) as channel:
+        async with connect(gateway) as channel:
             return await gpb_grpc.GatewayServiceStub(channel).GetPayment(
                 gpb.GetPaymentRequest(payment_id=payment_id), timeout=10
             )
@@ -152,7 +169,7 @@ def balance(
     account_id = merchant_payable(merchant, code) if merchant else user_wallet(user, code)
 
     async def call() -> lpb.GetAccountResponse:
-        async with grpc.aio.insecure_channel(ledger) as channel:
+        async with connect(ledger) as channel:
             return await lpb_grpc.LedgerServiceStub(channel).GetAccount(
                 lpb.GetAccountRequest(account_id=account_id), timeout=10
             )

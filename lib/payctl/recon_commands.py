@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import grpc
 import typer
 
-from payctl.common import JsonOption, run
+from payctl.common import JsonOption, connect, run
 from payctl.ledger_commands import format_date, format_units, parse_date
 from payctl.output import emit
 from paysuite.recon.v1 import recon_service_pb2 as rpb
@@ -194,7 +194,7 @@ def import_statement(
                 yield rpb.ImportStatementRequest(chunk=chunk)
 
     async def call() -> rpb.ImportStatementResponse:
-        async with grpc.aio.insecure_channel(recon) as grpc_channel:
+        async with connect(recon) as grpc_channel:
             stub = rpb_grpc.ReconServiceStub(grpc_channel)
             return await stub.ImportStatement(messages(), timeout=3600)
 
@@ -317,7 +317,7 @@ def aging(items: list[dict[str, Any]], today: date) -> dict[str, dict[str, dict[
 
 
 def _recon(address: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(address)
+    return connect(address)
 
 
 @recon_app.command("run")

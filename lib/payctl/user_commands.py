@@ -8,10 +8,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
-import grpc
 import typer
 
-from payctl.common import JsonOption, run
+from payctl.common import JsonOption, connect, run
 from payctl.output import message_dict
 from paysuite.identity.v1 import identity_service_pb2 as ipb
 from paysuite.identity.v1 import identity_service_pb2_grpc as ipb_grpc
@@ -27,7 +26,7 @@ IdentityOption = Annotated[str, typer.Option(envvar="IDENTITY_ADDR", help="ident
 
 def _identity(address: str, rpc: Callable[[ipb_grpc.IdentityServiceAsyncStub], Awaitable[R]]) -> R:
     async def call() -> R:
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with connect(address) as channel:
             return await rpc(ipb_grpc.IdentityServiceStub(channel))
 
     return run(call)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health_pb2
 
+from devstack.pki import dev_channel
+
 from .cpu import CpuMeter, CpuUse
 
 METHOD = "/grpc.health.v1.Health/Check"
@@ -45,7 +47,7 @@ async def _client(call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes], until: f
 
 async def _run(address: str, clients: int, seconds: float, ledger_pid: int | None) -> FloorResult:
     channels = [
-        grpc.aio.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)])
+        dev_channel(address, options=[("grpc.use_local_subchannel_pool", 1)])
         for _ in range(clients)
     ]
     calls = [

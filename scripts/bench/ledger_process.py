@@ -14,6 +14,8 @@ from typing import IO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from devstack.pki import DevCA, dev_channel
+
 
 class LedgerStartError(RuntimeError):
     """The ledger did not migrate or did not become SERVING."""
@@ -44,6 +46,8 @@ class LedgerProcess:
         service: str = "ledger",
     ) -> None:
         self.service = service
+        self._ca = DevCA.from_environment()
+        self._ca.ensure_suite()
         self.port = free_port()
         self.address = f"localhost:{self.port}"
         self.log_path = work_dir / f"{service}.log"
@@ -54,6 +58,8 @@ class LedgerProcess:
             f"{service.upper()}_PORT": str(self.port),
             "PAYSUITE_TRACES_FILE": str(work_dir / "traces.jsonl"),
             "PYTHONUNBUFFERED": "1",
+            # Mutual TLS with the dev CA, as `make run` has it (created here if missing).
+            "PAYSUITE_PKI_DIR": str(self._ca.directory),
             **extra_env,
         }
         self._process: asyncio.subprocess.Process | None = None
@@ -108,7 +114,7 @@ class LedgerProcess:
             )
 
     async def _wait_serving(self) -> None:
-        async with grpc.aio.insecure_channel(self.address) as channel:
+        async with dev_channel(self.address) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while True:
                 self.check_alive()

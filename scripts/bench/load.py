@@ -12,6 +12,7 @@ from typing import Literal
 
 import grpc
 
+from devstack.pki import dev_channel
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.runtime.server import MAX_MESSAGE_BYTES
 
@@ -121,8 +122,10 @@ class _Client:
     """One client: its own channel (own HTTP/2 connection), id prefix and request supply."""
 
     def __init__(self, spec: LoadSpec, index: int) -> None:
-        self.channel = grpc.aio.insecure_channel(
+        # Posting is the gateway's (and recon's) to do: the load calls as the gateway.
+        self.channel = dev_channel(
             spec.address,
+            "gateway",
             options=[
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

@@ -97,8 +97,8 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     session = session_factory(pool)
     bell = EventBell()
     await bell.open(pool)
-    ledger_channel = open_channel(settings.ledger_addr)
-    identity_channel = open_channel(settings.identity_addr)
+    ledger_channel = open_channel(settings.ledger_addr, settings.tls_files)
+    identity_channel = open_channel(settings.identity_addr, settings.tls_files)
     http = aiohttp.ClientSession(trace_configs=[egress_trace_config()])
     # Channels the egress routes file does not name go direct.
     egress = build_egress(http, list(settings.channels), settings.egress_routes_file)

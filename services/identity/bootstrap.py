@@ -49,7 +49,7 @@ async def build_app(settings: IdentitySettings) -> ServiceApp:
     pool = await create_pool(
         settings.dsn, schema=SCHEMA, service="identity", size=settings.db_pool_size
     )
-    gateway_channel = open_channel(settings.gateway_addr)
+    gateway_channel = open_channel(settings.gateway_addr, settings.tls_files)
     deps = IdentityDeps(
         uow=lambda: SqlUnitOfWork(engine, IdentityRepository),
         limit_units=lambda: PoolUnitOfWork(pool, LimitStore),

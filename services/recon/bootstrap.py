@@ -70,8 +70,8 @@ async def build_app(settings: ReconSettings) -> ServiceApp:
     engine = create_engine(
         settings.dsn, schema=SCHEMA, service="recon", pool_size=settings.db_pool_size
     )
-    gateway_channel = open_channel(settings.gateway_addr)
-    ledger_channel = open_channel(settings.ledger_addr)
+    gateway_channel = open_channel(settings.gateway_addr, settings.tls_files)
+    ledger_channel = open_channel(settings.ledger_addr, settings.tls_files)
     records = (
         GrpcRecords(gateway_channel, ledger_channel)
         if settings.records_dir is None

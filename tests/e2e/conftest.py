@@ -34,9 +34,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 async def _seed(suite: Stack) -> None:
     """Seeds as `make run` does, through the services' APIs."""
-    await seed.seed_ledger(suite.config.addr("ledger"))
-    await seed.seed_merchant(suite.config.addr("gateway"))
-    await seed.seed_user(suite.config.addr("identity"), suite.config.bank_url)
+    await seed.seed_ledger(suite.config.addr("ledger"), ca=suite.ca)
+    await seed.seed_merchant(suite.config.addr("gateway"), ca=suite.ca)
+    await seed.seed_user(suite.config.addr("identity"), suite.config.bank_url, ca=suite.ca)
 
 
 @pytest.fixture(scope="session")

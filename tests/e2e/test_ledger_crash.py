@@ -17,6 +17,7 @@ from paysuite.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
 from paysuite.runtime.dsn import plain_postgres_url
 from paysuite.runtime.server import MAX_MESSAGE_BYTES
 from tests.e2e.conftest import free_ports
+from tests.helpers import connect
 from tests.integration.ledger_support import R, account, transfer
 
 BATCH = 2000
@@ -67,7 +68,7 @@ async def test_kill_mid_batch_loses_nothing_acknowledged(ledger_only: tuple[Stac
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ]
-    channel = grpc.aio.insecure_channel(stack.config.addr("ledger"), options=options)
+    channel = connect(stack.config.addr("ledger"), options=options)
     stub = pb_grpc.LedgerServiceStub(channel)
     await stub.CreateAccounts(
         pb.CreateAccountsRequest(
@@ -95,7 +96,7 @@ async def test_kill_mid_batch_loses_nothing_acknowledged(ledger_only: tuple[Stac
 
     await stack.restart("ledger")
     await channel.close(None)
-    channel = grpc.aio.insecure_channel(stack.config.addr("ledger"), options=options)
+    channel = connect(stack.config.addr("ledger"), options=options)
     stub = pb_grpc.LedgerServiceStub(channel)
     db = await asyncpg.connect(plain_postgres_url(url))
     try:

@@ -10,7 +10,6 @@ from datetime import UTC
 from zoneinfo import ZoneInfo
 
 import aiohttp
-import grpc
 from google.type.date_pb2 import Date
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -23,14 +22,14 @@ from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.recon.v1 import recon_service_pb2 as rpb
 from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
 from paysuite.type.v1.money_pb2 import Money
-from tests.e2e.payctl_run import payctl
-from tests.helpers import eventually
+from tests.e2e.payctl_run import MERCHANT, payctl
+from tests.helpers import connect, eventually
 
 MERCHANT_ACCOUNT = f"merchant.{demo.MERCHANT_ID}.payable.CNY"
 
 
 async def _balance(stack: Stack) -> int:
-    async with grpc.aio.insecure_channel(stack.config.addr("ledger")) as channel:
+    async with connect(stack.config.addr("ledger")) as channel:
         answer = await lpb_grpc.LedgerServiceStub(channel).GetAccount(
             lpb.GetAccountRequest(account_id=MERCHANT_ACCOUNT)
         )
@@ -45,7 +44,7 @@ async def test_every_service_lists_itself_by_reflection(stack: Stack) -> None:
         "recon": "paysuite.recon.v1.ReconService",
     }
     for service, full_name in expected.items():
-        async with grpc.aio.insecure_channel(stack.config.addr(service)) as channel:
+        async with connect(stack.config.addr(service)) as channel:
             call = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
                 iter([reflection_pb2.ServerReflectionRequest(list_services="")])
             )
@@ -64,7 +63,7 @@ async def test_payment_credits_merchant_and_reconciles(stack: Stack) -> None:
         method=gpb.PAYMENT_METHOD_BANK_CARD,
         payer_user_id=demo.USER_ID,
     )
-    async with grpc.aio.insecure_channel(stack.config.addr("gateway")) as channel:
+    async with connect(stack.config.addr("gateway")) as channel:
         payment = (await gpb_grpc.GatewayServiceStub(channel).CreatePayment(request)).payment
     assert payment.state == gpb.Payment.STATE_SUCCEEDED
     # The gateway's outbox posts the capture to the ledger just after the answer.
@@ -98,7 +97,7 @@ async def test_payment_credits_merchant_and_reconciles(stack: Stack) -> None:
         .astimezone(ZoneInfo("Asia/Shanghai"))
         .date()
     )
-    async with grpc.aio.insecure_channel(stack.config.addr("recon")) as channel:
+    async with connect(stack.config.addr("recon")) as channel:
         run = (
             await rpb_grpc.ReconServiceStub(channel).RunReconciliation(
                 rpb.RunReconciliationRequest(
@@ -130,15 +129,15 @@ async def test_payment_credits_merchant_and_reconciles(stack: Stack) -> None:
     assert not [k for k in payments if k[0] == rpb.MATCH_OUTCOME_SHORT]
 
 
-def _payctl(stack: Stack) -> Callable[..., dict[str, object]]:
-    """Runs payctl as a process against the stack; its --json answer."""
-    return lambda *args: dict(payctl(stack, *args))
+def _payctl(stack: Stack, as_: str = "operator") -> Callable[..., dict[str, object]]:
+    """Runs payctl as a process against the stack, as the identity; its --json answer."""
+    return lambda *args: dict(payctl(stack, *args, as_=as_))
 
 
 def test_payctl_pays_and_reads_balance(stack: Stack) -> None:
-    run = _payctl(stack)
+    run, shop = _payctl(stack), _payctl(stack, MERCHANT)
     before = run("balance", "--merchant", demo.MERCHANT_ID)["minor_units"]
-    paid = run(
+    paid = shop(
         "pay",
         "--merchant",
         demo.MERCHANT_ID,
@@ -161,7 +160,7 @@ def test_payctl_pays_and_reads_balance(stack: Stack) -> None:
         "OUTCOME_SUCCEEDED",
     )
     assert run("balance", "--merchant", demo.MERCHANT_ID)["minor_units"] == int(str(before)) + 1234
-    refunded = run("refund", str(paid["payment_id"]), "--amount", "2.34", "--reason", "broken")
+    refunded = shop("refund", str(paid["payment_id"]), "--amount", "2.34", "--reason", "broken")
     assert refunded["state"] == "STATE_SUCCEEDED"
     assert run("balance", "--merchant", demo.MERCHANT_ID)["minor_units"] == int(str(before)) + 1000
     assert run("payment", "query", str(paid["payment_id"]))["state"] == "STATE_SUCCEEDED"
@@ -170,23 +169,23 @@ def test_payctl_pays_and_reads_balance(stack: Stack) -> None:
 
 
 def test_payctl_tops_up_the_wallet_by_card_and_pays_from_its_balance(stack: Stack) -> None:
-    run = _payctl(stack)
+    run, shop = _payctl(stack), _payctl(stack, MERCHANT)
     wallet = ["balance", "--user", demo.USER_ID]
     pay = ["pay", "--merchant", demo.MERCHANT_ID, "--user", demo.USER_ID]
-    topped = run(*pay, "--amount", "20.00", "--top-up")
+    topped = shop(*pay, "--amount", "20.00", "--top-up")
     assert (topped["state"], topped["purpose"]) == ("STATE_SUCCEEDED", "PAYMENT_PURPOSE_TOP_UP")
     funds = int(str(run(*wallet)["minor_units"]))
     merchant = int(str(run("balance", "--merchant", demo.MERCHANT_ID)["minor_units"]))
-    spent = run(*pay, "--amount", "7.50", "--method", "balance")
+    spent = shop(*pay, "--amount", "7.50", "--method", "balance")
     assert (spent["state"], spent["channel"]) == ("STATE_SUCCEEDED", "balance")
     assert run(*wallet)["minor_units"] == funds - 750
     assert run("balance", "--merchant", demo.MERCHANT_ID)["minor_units"] == merchant + 750
 
 
 def test_payctl_pays_by_wallet_and_closes_an_unpaid_wallet_order(stack: Stack) -> None:
-    run = _payctl(stack)
+    shop = _payctl(stack, MERCHANT)
     pay = ["pay", "--merchant", demo.MERCHANT_ID, "--user", demo.USER_ID]
-    paid = run(*pay, "--amount", "4.56", "--method", "wechat")
+    paid = shop(*pay, "--amount", "4.56", "--method", "wechat")
     assert (paid["state"], paid["channel"]) == ("STATE_SUCCEEDED", "wechatsim")
 
     def dial(faults: dict[str, int]) -> None:
@@ -199,9 +198,9 @@ def test_payctl_pays_by_wallet_and_closes_an_unpaid_wallet_order(stack: Stack) -
 
     dial({"accepted_rate": 1, "decide_ms": 600_000})  # the buyer never confirms
     try:
-        waiting = run(*pay, "--amount", "7.00", "--method", "alipay")
+        waiting = shop(*pay, "--amount", "7.00", "--method", "alipay")
         assert waiting["state"] == "STATE_UNKNOWN"
-        closed = run("payment", "close", str(waiting["payment_id"]))
+        closed = shop("payment", "close", str(waiting["payment_id"]))
         assert closed["state"] == "STATE_CLOSED"
     finally:
         dial({"accepted_rate": 0})

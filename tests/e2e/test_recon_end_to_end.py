@@ -25,6 +25,7 @@ from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.type.v1.money_pb2 import Money
 from tests.e2e.payctl_run import payctl
+from tests.helpers import connect
 
 METHODS = {
     "banksim": gpb.PAYMENT_METHOD_BANK_CARD,
@@ -107,8 +108,8 @@ async def test_a_day_of_card_and_wallet_payments_reconciles_for_every_channel(
     day = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
     bank_only = f"pay_bank_only_{secrets.token_hex(5)}"
     async with (
-        grpc.aio.insecure_channel(stack.config.addr("gateway")) as gateway_channel,
-        grpc.aio.insecure_channel(stack.config.addr("ledger")) as ledger_channel,
+        connect(stack.config.addr("gateway")) as gateway_channel,
+        connect(stack.config.addr("ledger")) as ledger_channel,
     ):
         gateway = gpb_grpc.GatewayServiceStub(gateway_channel)
         ledger = lpb_grpc.LedgerServiceStub(ledger_channel)

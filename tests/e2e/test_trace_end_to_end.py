@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import grpc
 from google.type.date_pb2 import Date
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -27,6 +26,7 @@ from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.recon.v1 import recon_service_pb2 as rpb
 from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
 from paysuite.type.v1.money_pb2 import Money
+from tests.helpers import connect
 
 PII = [
     demo.USER_NAME,
@@ -84,9 +84,7 @@ async def test_one_payment_one_trace_across_the_suite(stack: Stack) -> None:
     interceptors = aio_client_interceptors(tracer_provider=provider)
     with tracer.start_as_current_span("checkout") as root:
         trace_id = format_trace_id(root.get_span_context().trace_id)
-        async with grpc.aio.insecure_channel(
-            stack.config.addr("gateway"), interceptors=interceptors
-        ) as channel:
+        async with connect(stack.config.addr("gateway"), interceptors=interceptors) as channel:
             payment = (
                 await gpb_grpc.GatewayServiceStub(channel).CreatePayment(
                     gpb.CreatePaymentRequest(
@@ -105,9 +103,7 @@ async def test_one_payment_one_trace_across_the_suite(stack: Stack) -> None:
             .astimezone(ZoneInfo("Asia/Shanghai"))
             .date()
         )
-        async with grpc.aio.insecure_channel(
-            stack.config.addr("recon"), interceptors=interceptors
-        ) as channel:
+        async with connect(stack.config.addr("recon"), interceptors=interceptors) as channel:
             await rpb_grpc.ReconServiceStub(channel).RunReconciliation(
                 rpb.RunReconciliationRequest(
                     request_id=f"trace-rec-{secrets.token_hex(4)}",

@@ -8,7 +8,6 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-import grpc
 
 from devstack import demo
 from devstack.stack import Stack
@@ -16,6 +15,7 @@ from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.runtime.dsn import plain_postgres_url
 from paysuite.type.v1.money_pb2 import Money
+from tests.helpers import connect
 
 
 async def _admin(stack: Stack, method: str, path: str, payload: Any = None) -> Any:
@@ -39,7 +39,7 @@ async def test_an_alipay_payment_is_settled_by_notification(stack: Stack) -> Non
             method=gpb.PAYMENT_METHOD_ALIPAY,
             payer_user_id=demo.USER_ID,
         )
-        async with grpc.aio.insecure_channel(stack.config.addr("gateway")) as channel:
+        async with connect(stack.config.addr("gateway")) as channel:
             gateway = gpb_grpc.GatewayServiceStub(channel)
             payment = (await gateway.CreatePayment(request)).payment
             assert (payment.state, payment.channel) == (gpb.Payment.STATE_UNKNOWN, "alipaysim")

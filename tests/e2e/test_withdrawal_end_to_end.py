@@ -12,7 +12,7 @@ import asyncpg
 from devstack import demo
 from devstack.stack import Stack
 from paysuite.runtime.dsn import plain_postgres_url
-from tests.e2e.payctl_run import payctl
+from tests.e2e.payctl_run import MERCHANT, payctl
 
 
 async def _wallet(stack: Stack) -> int:
@@ -43,6 +43,7 @@ async def test_a_user_tops_up_and_withdraws_to_the_bound_card(stack: Stack) -> N
         "--amount",
         "50.00",
         "--top-up",
+        as_=MERCHANT,
     )
     assert top_up["state"] == "STATE_SUCCEEDED"
     before = await _wallet(stack)

@@ -9,7 +9,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import asyncpg
-import grpc
 import pytest
 from aiohttp import web
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -31,12 +30,13 @@ from paysuite.identity.v1 import identity_service_pb2 as idpb
 from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.dsn import plain_postgres_url
+from paysuite.runtime.entrypoint import server_security
 from paysuite.runtime.server import ServiceApp, start_server
 from paysuite.runtime.settings import CommonSettings
 from paysuite.runtime.telemetry import Telemetry, setup_telemetry
 from recon.bootstrap import build_app as build_recon
 from recon.settings import ReconSettings
-from tests.helpers import outbox_drained
+from tests.helpers import connect, outbox_drained
 from tests.integration.kyc_support import fresh_phone
 from tests.integration.wallet_client import WalletClient, running_wallet, wallet_settings
 from walletsim.settings import Flavour
@@ -47,7 +47,9 @@ async def serving(
     build: Callable[[Any], Awaitable[ServiceApp]], settings: Any, port: int = 0
 ) -> AsyncIterator[str]:
     """Runs a service's real app in this process (port 0: a free one); yields its address."""
-    running = await start_server(await build(settings), host="127.0.0.1", port=port)
+    app = await build(settings)
+    security = server_security(app, settings)
+    running = await start_server(app, host="127.0.0.1", port=port, security=security)
     try:
         yield f"127.0.0.1:{running.port}"
     finally:
@@ -197,13 +199,13 @@ def replica(
 
 @pytest.fixture
 async def gateway_stub(gateway_addr: str) -> AsyncIterator[gpb_grpc.GatewayServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(gateway_addr) as channel:
+    async with connect(gateway_addr) as channel:
         yield gpb_grpc.GatewayServiceStub(channel)
 
 
 @pytest.fixture
 async def ledger_stub(ledger_addr: str) -> AsyncIterator[lpb_grpc.LedgerServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(ledger_addr) as channel:
+    async with connect(ledger_addr) as channel:
         yield lpb_grpc.LedgerServiceStub(channel)
 
 
@@ -215,9 +217,22 @@ async def recon_addr(gateway_addr: str, ledger_addr: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
+def addresses(
+    gateway_addr: str, ledger_addr: str, identity_addr: str, recon_addr: str
+) -> dict[str, str]:
+    """Every service's in-process address, by service name."""
+    return {
+        "gateway": gateway_addr,
+        "ledger": ledger_addr,
+        "identity": identity_addr,
+        "recon": recon_addr,
+    }
+
+
+@pytest.fixture
 async def payer(identity_addr: str) -> str:
     """A registered user with no card and no real name: enough for a wallet."""
-    async with grpc.aio.insecure_channel(identity_addr) as channel:
+    async with connect(identity_addr) as channel:
         answer = await idpb_grpc.IdentityServiceStub(channel).RegisterUser(
             idpb.RegisterUserRequest(request_id=f"w-{secrets.token_hex(6)}", phone=fresh_phone())
         )

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
-import grpc
 from pydantic import SecretStr
 
 from devstack.provision import drop_database, provision
@@ -19,10 +18,9 @@ from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
 from paysuite.runtime.dsn import plain_postgres_url
 from paysuite.runtime.migrations import upgrade_to_head
-from paysuite.runtime.server import start_server
 from paysuite.runtime.settings import Environment
 from paysuite.type.v1.money_pb2 import Money
-from tests.helpers import service_dsn
+from tests.helpers import connect, service_dsn, start_in_process
 
 R = pb.CreateTransferResult
 
@@ -100,9 +98,9 @@ async def isolated_ledger(admin_url: str) -> AsyncIterator[Ledger]:
     dsn = service_dsn(url, "ledger")
     await upgrade_to_head("ledger", "ledger", dsn, DEFINITION.versions_dir)
     settings = LedgerSettings(database_url=SecretStr(dsn), paysuite_env=Environment.TEST)
-    running = await start_server(await build_ledger(settings), host="127.0.0.1", port=0)
+    running = await start_in_process(await build_ledger(settings), settings)
     db = await asyncpg.connect(plain_postgres_url(url))
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+    channel = connect(f"127.0.0.1:{running.port}")
     try:
         yield Ledger(pb_grpc.LedgerServiceStub(channel), db)
     finally:

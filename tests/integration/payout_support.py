@@ -9,7 +9,6 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-import grpc
 import pytest
 
 from devstack import demo
@@ -20,6 +19,7 @@ from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.type.v1.money_pb2 import Money
+from tests.helpers import connect
 from tests.integration.test_identity_kyc import _real_named
 
 CALM = {
@@ -63,7 +63,7 @@ async def user_with_money(
     gateway: pb_grpc.GatewayServiceAsyncStub, identity_addr: str, bank_url: str, amount: int
 ) -> str:
     """A fresh real-named user with a bound card, their wallet topped up by card."""
-    async with grpc.aio.insecure_channel(identity_addr) as channel:
+    async with connect(identity_addr) as channel:
         user, _ = await _real_named(idpb_grpc.IdentityServiceStub(channel), bank_url)
     top_up = await gateway.CreatePayment(
         pb.CreatePaymentRequest(

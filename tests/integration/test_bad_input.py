@@ -23,6 +23,7 @@ from paysuite.recon.v1 import recon_service_pb2_grpc as rec_grpc
 from paysuite.runtime.grpc_errors import error_info, error_reason, field_violations
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
+from tests.helpers import connect
 
 TABLES = [
     "gateway.payments",
@@ -268,7 +269,7 @@ async def test_bad_input_is_rejected_with_field_violations(
         "recon": recon_addr,
     }
     before = await _counts(db)
-    async with grpc.aio.insecure_channel(addresses[case.service]) as channel:
+    async with connect(addresses[case.service]) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await getattr(STUBS[case.service](channel), case.method)(case.request)
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
@@ -281,7 +282,7 @@ async def test_bad_input_is_rejected_with_field_violations(
 
 
 async def test_entry_feed_rejects_a_bad_position(ledger_addr: str) -> None:
-    async with grpc.aio.insecure_channel(ledger_addr) as channel:
+    async with connect(ledger_addr) as channel:
         call = led_grpc.LedgerServiceStub(channel).WatchEntries(
             led.WatchEntriesRequest(after_position="nope")
         )
@@ -293,7 +294,7 @@ async def test_entry_feed_rejects_a_bad_position(ledger_addr: str) -> None:
 
 
 async def test_statement_stream_rejects_bad_date(gateway_addr: str) -> None:
-    async with grpc.aio.insecure_channel(gateway_addr) as channel:
+    async with connect(gateway_addr) as channel:
         call = gw_grpc.GatewayServiceStub(channel).FetchChannelStatement(
             gw.FetchChannelStatementRequest(channel="banksim")
         )

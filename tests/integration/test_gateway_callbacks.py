@@ -9,7 +9,6 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-import grpc
 import pytest
 from aiohttp import web
 
@@ -25,6 +24,7 @@ from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.http_signing import verify
 from paysuite.runtime.database import create_pool
 from paysuite.type.v1.money_pb2 import Money
+from tests.helpers import connect
 
 SECRET = "merchant-callback-secret"
 
@@ -76,7 +76,7 @@ async def test_callbacks_are_signed_ordered_and_retried(
     finally:
         await pool.close()
     await seed.seed_ledger(ledger_addr, merchant_id=merchant)
-    gateway = pb_grpc.GatewayServiceStub(grpc.aio.insecure_channel(gateway_addr))
+    gateway = pb_grpc.GatewayServiceStub(connect(gateway_addr))
     paid = []
     for amount in (101, 102):
         payment = (

@@ -32,7 +32,7 @@ from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.type.v1.money_pb2 import Money as MoneyPb
-from tests.helpers import eventually
+from tests.helpers import connect, eventually
 from tests.integration.conftest import Replica, bank_channel, free_port
 from tests.integration.test_gateway_egress import charges_at_bank
 from tests.integration.test_gateway_wallets import limit_state
@@ -68,7 +68,7 @@ async def with_union(
     union = bank_channel(union_at, UNION_SECRET, **fields)
     async with (
         replica(extra_channels={"unionsim": union}, channel_rules_file=rules) as addr,
-        grpc.aio.insecure_channel(addr) as channel,
+        connect(addr) as channel,
     ):
         yield pb_grpc.GatewayServiceStub(channel)
 
@@ -242,7 +242,7 @@ async def test_a_channels_daily_limit_holds_under_concurrency_and_failures_give_
     capped = bank_channel(bank_url, daily_limit=1_000)
     async with (
         replica(extra_channels={"cappedbank": capped}, channel_rules_file=rules) as addr,
-        grpc.aio.insecure_channel(addr) as channel,
+        connect(addr) as channel,
         aiohttp.ClientSession() as http,
     ):
         gateway = pb_grpc.GatewayServiceStub(channel)

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import asyncpg
-import grpc
 import pytest
 
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
+from tests.helpers import connect
 from tests.integration.conftest import Replica, bank_channel
 from tests.integration.test_gateway_channel_selection import card_payment
 from tests.integration.test_gateway_wallets import create, refund_request, settled_refunds
@@ -27,7 +27,7 @@ from tests.integration.wallet_client import WalletClient
 
 @pytest.fixture
 async def open_gateway(gateway_addr: str) -> AsyncIterator[pb_grpc.GatewayServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(gateway_addr) as channel:
+    async with connect(gateway_addr) as channel:
         yield pb_grpc.GatewayServiceStub(channel)
 
 
@@ -39,7 +39,7 @@ async def restricted_gateway(replica: Replica) -> AsyncIterator[pb_grpc.GatewayS
     changes = {"alipaysim": {"closed_windows": window}, "wechatsim": {"max_amount": 500}}
     async with (
         replica(channel_changes=changes) as addr,
-        grpc.aio.insecure_channel(addr) as channel,
+        connect(addr) as channel,
     ):
         yield pb_grpc.GatewayServiceStub(channel)
 
@@ -122,7 +122,7 @@ async def test_the_janitor_waits_for_a_closed_channel_to_open_before_asking_it(
         async with (
             http.post(faults, json={"timeout_rate": 1, "timeout_sleep_ms": 2500}),
             night_gateway("") as addr,
-            grpc.aio.insecure_channel(addr) as channel,
+            connect(addr) as channel,
         ):
             gateway = pb_grpc.GatewayServiceStub(channel)
             payment = (await gateway.CreatePayment(card_payment(700))).payment
@@ -151,7 +151,7 @@ async def test_the_janitor_waits_for_a_closed_channel_to_open_before_asking_it(
         "unknown",
     )
 
-    async with night_gateway("") as addr, grpc.aio.insecure_channel(addr) as channel:
+    async with night_gateway("") as addr, connect(addr) as channel:
         gateway = pb_grpc.GatewayServiceStub(channel)
         query = pb.QueryPaymentRequest(payment_id=payment.payment_id)
         assert (await gateway.QueryPayment(query)).payment.state == pb.Payment.STATE_SUCCEEDED

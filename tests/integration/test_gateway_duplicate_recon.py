@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import asyncpg
-import grpc
 from google.type.date_pb2 import Date
 
 from devstack import demo
@@ -19,6 +18,7 @@ from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.recon.v1 import recon_service_pb2 as rpb
 from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
 from paysuite.type.v1.money_pb2 import Money
+from tests.helpers import connect
 
 
 async def _dial_bank(bank_url: str, **faults: float) -> None:
@@ -44,7 +44,7 @@ async def test_a_late_bank_success_after_a_wallet_paid_is_refunded_and_reconcile
             payer_user_id=demo.USER_ID,
         )
 
-    async with grpc.aio.insecure_channel(gateway_addr) as channel:
+    async with connect(gateway_addr) as channel:
         gateway = pb_grpc.GatewayServiceStub(channel)
         await _dial_bank(bank_url, timeout_rate=1, timeout_sleep_ms=2500)
         try:
@@ -68,7 +68,7 @@ async def test_a_late_bank_success_after_a_wallet_paid_is_refunded_and_reconcile
             await asyncio.sleep(0.05)
 
     day = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
-    async with grpc.aio.insecure_channel(recon_addr) as channel:
+    async with connect(recon_addr) as channel:
         recon = rpb_grpc.ReconServiceStub(channel)
         run = (
             await recon.RunReconciliation(

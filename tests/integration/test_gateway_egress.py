@@ -33,6 +33,7 @@ from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.money import Money
 from paysuite.type.v1.money_pb2 import Money as MoneyPb
+from tests.helpers import connect
 from tests.integration.conftest import free_port, serving
 
 SLOW_MS = 80
@@ -321,7 +322,7 @@ def payment_request() -> pb.CreatePaymentRequest:
 
 
 async def test_the_default_gateway_reaches_every_channel_directly(gateway_addr: str) -> None:
-    async with grpc.aio.insecure_channel(gateway_addr) as channel:
+    async with connect(gateway_addr) as channel:
         answer = await pb_grpc.GatewayServiceStub(channel).GetRoutes(pb.GetRoutesRequest())
     assert [(r.route_id, r.proxy, r.state, r.rank) for r in answer.routes] == [
         ("alipaysim-direct", "", pb.Route.STATE_CLOSED, 1),
@@ -356,7 +357,7 @@ async def test_get_routes_shows_live_health_and_follows_the_egress_routes_file(
         egress_routes_file=routes_file,
         notify_port=0,
     )
-    async with serving(build_gateway, settings) as addr, grpc.aio.insecure_channel(addr) as channel:
+    async with serving(build_gateway, settings) as addr, connect(addr) as channel:
         gateway = pb_grpc.GatewayServiceStub(channel)
         bank_routes = pb.GetRoutesRequest(channel="banksim")  # the wallets go direct
         # The janitor may already be querying the bank about other tests' payments.

@@ -20,7 +20,7 @@ from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.grpc_errors import error_reason
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
-from tests.helpers import eventually
+from tests.helpers import connect, eventually
 from tests.integration.conftest import Replica
 from tests.integration.paging_support import refused_page_token, tampered
 from tests.integration.test_gateway_egress import charges_at_bank
@@ -31,12 +31,12 @@ MERCHANT_ACCOUNT = f"merchant.{demo.MERCHANT_ID}.payable.CNY"
 
 @pytest.fixture
 async def gateway(gateway_addr: str) -> pb_grpc.GatewayServiceAsyncStub:
-    return pb_grpc.GatewayServiceStub(grpc.aio.insecure_channel(gateway_addr))
+    return pb_grpc.GatewayServiceStub(connect(gateway_addr))
 
 
 @pytest.fixture
 async def ledger(ledger_addr: str) -> lpb_grpc.LedgerServiceAsyncStub:
-    return lpb_grpc.LedgerServiceStub(grpc.aio.insecure_channel(ledger_addr))
+    return lpb_grpc.LedgerServiceStub(connect(ledger_addr))
 
 
 @pytest.fixture
@@ -295,7 +295,7 @@ async def test_a_false_success_is_caught_where_the_channel_confirms_by_query(
     assert await eventually(lambda: _balance(ledger), before + 665) == before + 665
     confirming = {"banksim": {"confirm_by_query": True}}
     async with replica(channel_changes=confirming) as addr:
-        checked = pb_grpc.GatewayServiceStub(grpc.aio.insecure_channel(addr))
+        checked = pb_grpc.GatewayServiceStub(connect(addr))
         payment = (await checked.CreatePayment(request(666))).payment
     assert payment.state == pb.Payment.STATE_FAILED
     assert payment.failure_reason == "SUCCESS_NOT_CONFIRMED"
@@ -321,7 +321,7 @@ async def test_a_payment_cut_off_mid_charge_is_recovered_by_the_janitor(
     found = "SELECT payment_id, state, next_query_at - created_at AS wait FROM gateway.payments"
     async with (
         replica(channel_changes={"banksim": {"timeout_seconds": 30.0}}) as addr,
-        grpc.aio.insecure_channel(addr) as channel,
+        connect(addr) as channel,
     ):
 
         async def pay() -> pb.CreatePaymentResponse:

@@ -4,14 +4,17 @@ given back pro rata by refunds so that a full refund returns all of it."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
 
 import pytest
 
 from devstack import seed
+from devstack.pki import DevCA
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
+from paysuite.runtime.identities import merchant
 from paysuite.type.v1.money_pb2 import Money
 from tests.helpers import eventually
 from tests.integration.test_gateway_wallets import refund_request
@@ -27,12 +30,23 @@ async def fee_merchant(gateway_addr: str, ledger_addr: str) -> str:
     return merchant_id
 
 
+@pytest.fixture
+async def as_fee_merchant(
+    gateway_addr: str, fee_merchant: str, test_ca: DevCA
+) -> AsyncIterator[pb_grpc.GatewayServiceAsyncStub]:
+    """The gateway as the fee merchant calls it (its payments and refunds are its own)."""
+    test_ca.ensure([merchant(fee_merchant)])
+    async with test_ca.channel(gateway_addr, merchant(fee_merchant)) as channel:
+        yield pb_grpc.GatewayServiceStub(channel)
+
+
 async def test_the_fee_is_kept_on_capture_and_given_back_pro_rata_by_refunds(
-    gateway_stub: pb_grpc.GatewayServiceAsyncStub,
+    as_fee_merchant: pb_grpc.GatewayServiceAsyncStub,
     ledger_stub: lpb_grpc.LedgerServiceAsyncStub,
     fee_merchant: str,
     payer: str,
 ) -> None:
+    gateway_stub = as_fee_merchant
     accounts = {
         "merchant": f"merchant.{fee_merchant}.payable.CNY",
         "fee_income": "platform.fee_income.CNY",

@@ -18,7 +18,7 @@ from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.grpc_errors import error_reason
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
-from tests.helpers import eventually, outbox_drained
+from tests.helpers import connect, eventually, outbox_drained
 
 DialFaults = Callable[..., Awaitable[None]]
 MERCHANT_ACCOUNT = f"merchant.{demo.MERCHANT_ID}.payable.CNY"
@@ -26,12 +26,12 @@ MERCHANT_ACCOUNT = f"merchant.{demo.MERCHANT_ID}.payable.CNY"
 
 @pytest.fixture
 async def gateway(gateway_addr: str) -> pb_grpc.GatewayServiceAsyncStub:
-    return pb_grpc.GatewayServiceStub(grpc.aio.insecure_channel(gateway_addr))
+    return pb_grpc.GatewayServiceStub(connect(gateway_addr))
 
 
 @pytest.fixture
 async def ledger(ledger_addr: str) -> lpb_grpc.LedgerServiceAsyncStub:
-    return lpb_grpc.LedgerServiceStub(grpc.aio.insecure_channel(ledger_addr))
+    return lpb_grpc.LedgerServiceStub(connect(ledger_addr))
 
 
 @pytest.fixture

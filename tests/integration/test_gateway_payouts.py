@@ -18,7 +18,7 @@ from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.grpc_errors import error_reason, field_violations
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
-from tests.helpers import eventually
+from tests.helpers import connect, eventually
 from tests.integration.conftest import Replica
 from tests.integration.payout_support import (  # noqa: F401 (calm_bank: a fixture)
     account,
@@ -128,7 +128,7 @@ async def test_a_returned_settlement_is_owed_to_the_merchant_again(
 ) -> None:
     async with (
         replica(payout_returns_check_seconds=0.2) as address,
-        grpc.aio.insecure_channel(address) as channel,
+        connect(address) as channel,
     ):
         gateway = pb_grpc.GatewayServiceStub(channel)
         paid = (await gateway.CreatePayout(payout_request(merchant, OWED))).payout

@@ -25,6 +25,7 @@ from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.runtime.grpc_errors import error_reason, field_violations
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
+from tests.helpers import connect
 
 # Clearly fake values: the GB 11643 sample ID, test phones, made-up names.
 NAME = "测试丙"
@@ -83,7 +84,7 @@ def leaked(text: str, pii: dict[str, str]) -> list[str]:
 
 @pytest.fixture
 async def gateway(gateway_addr: str) -> pb_grpc.GatewayServiceAsyncStub:
-    return pb_grpc.GatewayServiceStub(grpc.aio.insecure_channel(gateway_addr))
+    return pb_grpc.GatewayServiceStub(connect(gateway_addr))
 
 
 @pytest.fixture

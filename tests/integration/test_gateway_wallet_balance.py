@@ -22,7 +22,7 @@ from paysuite.money import Money as MoneyValue
 from paysuite.runtime.grpc_errors import error_reason, field_violations
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
-from tests.helpers import eventually
+from tests.helpers import connect, eventually
 from tests.integration.test_gateway_wallets import refund_request
 from tests.integration.test_identity_kyc import _real_named
 
@@ -137,7 +137,7 @@ async def test_a_user_tops_up_by_external_wallet_and_pays_from_the_balance(
     identity_addr: str,
     bank_url: str,
 ) -> None:
-    async with grpc.aio.insecure_channel(identity_addr) as channel:
+    async with connect(identity_addr) as channel:
         user, _ = await _real_named(idpb_grpc.IdentityServiceStub(channel), bank_url)
     books = Books(ledger_stub, user)
     no_wallet = (
@@ -196,7 +196,7 @@ async def test_a_wallet_is_not_topped_up_from_itself(
 async def test_the_balance_channel_answers_from_the_ledger_idempotently(
     ledger_addr: str, ledger_stub: lpb_grpc.LedgerServiceAsyncStub
 ) -> None:
-    async with grpc.aio.insecure_channel(ledger_addr) as channel:
+    async with connect(ledger_addr) as channel:
         balance = BalanceChannel(channel)
         wallet_ledger = GrpcLedger(channel)
         user = f"U{secrets.randbelow(10**8):08d}"

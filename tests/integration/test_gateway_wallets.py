@@ -27,6 +27,7 @@ from paysuite.http_signing import new_nonce, sign
 from paysuite.runtime.grpc_errors import error_reason
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
+from tests.helpers import connect
 from tests.integration.wallet_client import MERCHANT, WalletClient
 
 METHODS = {"alipay": pb.PAYMENT_METHOD_ALIPAY, "wechat": pb.PAYMENT_METHOD_WECHAT_PAY}
@@ -34,7 +35,7 @@ METHODS = {"alipay": pb.PAYMENT_METHOD_ALIPAY, "wechat": pb.PAYMENT_METHOD_WECHA
 
 @pytest.fixture
 async def gateway(gateway_addr: str) -> AsyncIterator[pb_grpc.GatewayServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(gateway_addr) as channel:
+    async with connect(gateway_addr) as channel:
         yield pb_grpc.GatewayServiceStub(channel)
 
 

@@ -16,7 +16,7 @@ from paysuite.gateway.v1 import payouts_pb2 as ppb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.grpc_errors import error_reason, field_violations
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
-from tests.helpers import eventually
+from tests.helpers import connect, eventually
 from tests.integration.conftest import Replica
 from tests.integration.payout_support import (  # noqa: F401 (calm_bank: a fixture)
     CALM,
@@ -223,7 +223,7 @@ async def test_a_returned_payout_puts_the_money_back_in_the_wallet(
 ) -> None:
     async with (
         replica(payout_returns_check_seconds=0.2) as address,
-        grpc.aio.insecure_channel(address) as channel,
+        connect(address) as channel,
     ):
         gateway = pb_grpc.GatewayServiceStub(channel)
         paid = (await gateway.CreateWithdrawal(withdrawal_request(user, 5_000))).withdrawal

@@ -4,7 +4,9 @@ a refused call writes nothing, and the ledger's books still balance afterwards."
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -17,10 +19,13 @@ from google.type.date_pb2 import Date
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from devstack.callers import caller_for, suite_policy
+from devstack.pki import DevCA
 from paysuite.gateway.v1 import channel_records_pb2, gateway_service_pb2
 from paysuite.identity.v1 import identity_service_pb2
 from paysuite.ledger.v1 import ledger_service_pb2
 from paysuite.recon.v1 import funds_service_pb2, recon_service_pb2
+from paysuite.runtime.identities import Identity
 from tests.integration.hostile_requests import messages
 
 SERVICES: dict[str, list[ServiceDescriptor]] = {
@@ -83,9 +88,11 @@ async def _unbalanced_transfers(db: asyncpg.Connection) -> list[str]:
     return [r["transfer_id"] for r in rows]
 
 
-def _call(channel: grpc.Channel, method: MethodDescriptor, request: Message) -> None:
+def _call(
+    channels: Callable[[Message], grpc.Channel], method: MethodDescriptor, request: Message
+) -> None:
     response_class = GetMessageClass(method.output_type)
-    call = channel.unary_unary(
+    call = channels(request).unary_unary(
         f"/{method.containing_service.full_name}/{method.name}",
         request_serializer=lambda m: m.SerializeToString(),
         response_deserializer=response_class.FromString,
@@ -110,9 +117,24 @@ def _hammer(
     examples: int,
     db: Callable[[Callable[[asyncpg.Connection], Coroutine[Any, Any, Any]]], Any],
 ) -> None:
-    """Runs in a worker thread with a blocking channel (Hypothesis drives sync tests); the
-    servers and the database connection stay on the test's event loop, reached through db."""
-    with grpc.insecure_channel(address) as channel:
+    """Runs in a worker thread with blocking channels (Hypothesis drives sync tests); the
+    servers and the database connection stay on the test's event loop, reached through db.
+
+    Each request is sent as an identity the policy lets call the RPC (the operator where it
+    may), so it reaches the service's own checks."""
+    ca = DevCA(Path(os.environ["PAYSUITE_PKI_DIR"]))
+    policy = suite_policy()
+    full_name = f"/{method.containing_service.full_name}/{method.name}"
+    opened: dict[Identity, grpc.Channel] = {}
+
+    def channels(_request: Message) -> grpc.Channel:
+        # Merchants' RPCs go as the demo merchant, whatever merchant the request names.
+        identity = caller_for(policy, full_name)
+        if identity not in opened:
+            opened[identity] = grpc.secure_channel(address, ca.credentials(identity))
+        return opened[identity]
+
+    try:
 
         @settings(
             max_examples=examples,
@@ -124,7 +146,7 @@ def _hammer(
         def one(request: Message) -> None:
             before = db(_row_counts)
             try:
-                _call(channel, method, request)
+                _call(channels, method, request)
             except grpc.RpcError as error:
                 code = error.code()
                 assert code in REFUSALS, f"{method.full_name} answered {code}"
@@ -132,6 +154,9 @@ def _hammer(
                     assert db(_row_counts) == before, f"{method.full_name} wrote"
 
         one()
+    finally:
+        for channel in opened.values():
+            channel.close()
 
 
 async def _hammer_from_thread(
@@ -148,18 +173,6 @@ async def _hammer_from_thread(
 
     await asyncio.to_thread(_hammer, method, addresses[service], examples, db)
     assert await _unbalanced_transfers(conn) == []
-
-
-@pytest.fixture
-def addresses(
-    gateway_addr: str, ledger_addr: str, identity_addr: str, recon_addr: str
-) -> dict[str, str]:
-    return {
-        "gateway": gateway_addr,
-        "ledger": ledger_addr,
-        "identity": identity_addr,
-        "recon": recon_addr,
-    }
 
 
 def _method_id(case: Any) -> str:

@@ -14,6 +14,7 @@ from paysuite.identity.v1 import identity_service_pb2_grpc as pb_grpc
 from paysuite.runtime.grpc_errors import error_reason
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
+from tests.helpers import connect
 
 
 def fresh_id_number() -> str:
@@ -27,7 +28,7 @@ def fresh_id_number() -> str:
 
 @pytest.fixture
 async def identity(identity_addr: str) -> pb_grpc.IdentityServiceAsyncStub:
-    return pb_grpc.IdentityServiceStub(grpc.aio.insecure_channel(identity_addr))
+    return pb_grpc.IdentityServiceStub(connect(identity_addr))
 
 
 def registration(id_number: str, **overrides: str) -> pb.RegisterUserRequest:

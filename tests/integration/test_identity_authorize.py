@@ -14,6 +14,7 @@ from paysuite.identity.v1 import identity_service_pb2 as pb
 from paysuite.identity.v1 import identity_service_pb2_grpc as pb_grpc
 from paysuite.runtime.grpc_errors import field_violations
 from paysuite.type.v1.money_pb2 import Money
+from tests.helpers import connect
 from tests.integration.kyc_support import fresh_phone
 from tests.integration.test_identity_kyc import _real_named
 
@@ -22,7 +23,7 @@ DAILY_ONE_FACTOR = 100_000  # fen: 1,000 yuan a day for a payment confirmed with
 
 @pytest.fixture
 async def identity(identity_addr: str) -> pb_grpc.IdentityServiceAsyncStub:
-    return pb_grpc.IdentityServiceStub(grpc.aio.insecure_channel(identity_addr))
+    return pb_grpc.IdentityServiceStub(connect(identity_addr))
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from paysuite.identity.v1 import identity_service_pb2 as pb
 from paysuite.identity.v1 import identity_service_pb2_grpc as pb_grpc
 from paysuite.runtime.grpc_errors import error_info
 from paysuite.type.v1.money_pb2 import Money
+from tests.helpers import connect
 from tests.integration.conftest import serving
 from tests.integration.kyc_support import BANK_BINS, bank_knows, fresh_card, fresh_person
 
@@ -27,7 +28,7 @@ async def shared_person_identity(
     """Identity configured to let one person real-name several users (the setting is off)."""
     settings = IdentitySettings(gateway_addr=f"127.0.0.1:{gateway_port}", one_user_per_person=False)
     async with serving(build_identity, settings) as addr:
-        yield pb_grpc.IdentityServiceStub(grpc.aio.insecure_channel(addr))
+        yield pb_grpc.IdentityServiceStub(connect(addr))
 
 
 async def test_two_users_of_one_person_race_and_one_gets_class_iii(

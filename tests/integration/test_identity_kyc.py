@@ -17,6 +17,7 @@ from paysuite.identity.v1 import identity_service_pb2_grpc as pb_grpc
 from paysuite.runtime.grpc_errors import error_info, error_reason
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
+from tests.helpers import connect
 from tests.integration.kyc_support import Person, bank_knows, fresh_card, fresh_person
 
 FOUR = pb.VERIFICATION_METHOD_FOUR_ELEMENTS
@@ -24,7 +25,7 @@ FOUR = pb.VERIFICATION_METHOD_FOUR_ELEMENTS
 
 @pytest.fixture
 async def identity(identity_addr: str, gateway_addr: str) -> pb_grpc.IdentityServiceAsyncStub:
-    return pb_grpc.IdentityServiceStub(grpc.aio.insecure_channel(identity_addr))
+    return pb_grpc.IdentityServiceStub(connect(identity_addr))
 
 
 def cny(amount: int) -> Money:

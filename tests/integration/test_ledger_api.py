@@ -14,6 +14,7 @@ from paysuite.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
 from paysuite.runtime.grpc_errors import error_info, error_reason
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
+from tests.helpers import connect
 
 R = pb.CreateTransferResult
 
@@ -24,7 +25,7 @@ def cny(amount: int) -> Money:
 
 @pytest.fixture
 async def ledger(ledger_addr: str) -> pb_grpc.LedgerServiceAsyncStub:
-    channel = grpc.aio.insecure_channel(ledger_addr)
+    channel = connect(ledger_addr)
     return pb_grpc.LedgerServiceStub(channel)
 
 

@@ -20,6 +20,7 @@ from paysuite.recon.v1 import recon_service_pb2_grpc as pb_grpc
 from paysuite.runtime.grpc_errors import error_info, field_violations
 from recon.bootstrap import build_app as build_recon
 from recon.settings import ReconSettings
+from tests.helpers import connect
 from tests.integration.conftest import serving
 from tests.unit.statement_support import FIXTURES, fixture
 
@@ -38,7 +39,7 @@ async def recon_alone(suite_db: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def recon(recon_alone: str) -> AsyncIterator[pb_grpc.ReconServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(recon_alone) as channel:
+    async with connect(recon_alone) as channel:
         yield pb_grpc.ReconServiceStub(channel)
 
 

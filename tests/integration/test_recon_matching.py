@@ -28,7 +28,7 @@ from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.recon.v1 import recon_service_pb2 as rpb
 from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
 from paysuite.type.v1.money_pb2 import Money
-from tests.helpers import outbox_drained
+from tests.helpers import connect, outbox_drained
 from tests.integration.conftest import Replica, bank_channel
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -120,7 +120,7 @@ async def _pay(gateway: gpb_grpc.GatewayServiceAsyncStub, amount: int) -> gpb.Pa
 
 
 async def _records(addr: str, channel: str, day: date) -> list[cpb.ChannelRecord]:
-    async with grpc.aio.insecure_channel(addr) as conn:
+    async with connect(addr) as conn:
         stub = cpb_grpc.ChannelRecordsServiceStub(conn)
         call = stub.StreamChannelRecords(
             cpb.StreamChannelRecordsRequest(channel=channel, accounting_date=_date(day))
@@ -188,7 +188,7 @@ async def test_every_difference_is_found_parked_once_and_cleared_by_its_action(
     channel: str,
     db: asyncpg.Connection,
 ) -> None:
-    async with grpc.aio.insecure_channel(gateway) as conn:
+    async with connect(gateway) as conn:
         stub = gpb_grpc.GatewayServiceStub(conn)
         paid = [await _pay(stub, 1000 + n) for n in range(7)]
         refund = await stub.RefundPayment(
@@ -244,7 +244,7 @@ async def test_every_difference_is_found_parked_once_and_cleared_by_its_action(
         line(pay[ids[6]]),
         f"LONG{secrets.token_hex(4)},{long_id},,,payment,8.88,CNY,0.05,2026-01-01 12:00:00,SUCCESS",
     ]
-    async with grpc.aio.insecure_channel(recon_addr) as conn:
+    async with connect(recon_addr) as conn:
         recon = rpb_grpc.ReconServiceStub(conn)
         await _import(recon, channel, day, "\n".join(bill) + "\n")
         run = await _run(recon, channel, day)

@@ -25,7 +25,7 @@ from paysuite.recon.v1 import recon_service_pb2 as rpb
 from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
 from paysuite.runtime.grpc_errors import error_info, field_violations
 from paysuite.type.v1.money_pb2 import Money
-from tests.helpers import outbox_drained
+from tests.helpers import connect, outbox_drained
 from tests.integration.conftest import Replica, bank_channel
 from tests.integration.test_recon_matching import (
     HEADER,
@@ -85,7 +85,7 @@ async def test_the_statement_waits_for_a_clean_channel_day_then_adds_up(
     merchant_id = f"MS{secrets.token_hex(4)}"
     await seed.seed_ledger(ledger_addr, merchant_id)
     await seed.seed_merchant(gateway_addr, merchant_id, fee_bps=FEE_BPS)
-    async with grpc.aio.insecure_channel(addr) as conn:
+    async with connect(addr) as conn:
         gateway = gpb_grpc.GatewayServiceStub(conn)
         paid = []
         for amount in (10_000, 2_500, 1_200):
@@ -111,7 +111,7 @@ async def test_the_statement_waits_for_a_clean_channel_day_then_adds_up(
         )
     assert await outbox_drained(db)
     day = datetime.now(UTC).astimezone(SHANGHAI).date()
-    async with grpc.aio.insecure_channel(recon_addr) as conn:
+    async with connect(recon_addr) as conn:
         recon = rpb_grpc.ReconServiceStub(conn)
         assert await _refused(recon, merchant_id, day) == f"{channel}: not reconciled"
 
@@ -162,7 +162,7 @@ async def test_the_statement_waits_for_a_clean_channel_day_then_adds_up(
 
 
 async def test_a_statement_request_is_checked(recon_addr: str) -> None:
-    async with grpc.aio.insecure_channel(recon_addr) as conn:
+    async with connect(recon_addr) as conn:
         recon = rpb_grpc.ReconServiceStub(conn)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await recon.GetMerchantStatement(

@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import asyncpg
-import grpc
 import pytest
 from google.type.date_pb2 import Date
 
@@ -22,7 +21,7 @@ from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.recon.v1 import recon_service_pb2 as rpb
 from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
-from tests.helpers import outbox_drained
+from tests.helpers import connect, outbox_drained
 from tests.integration.test_gateway_wallets import METHODS, create, refund_request, settled
 from tests.integration.wallet_client import MERCHANT, WalletClient
 
@@ -37,13 +36,13 @@ def _date(day: date) -> Date:
 
 @pytest.fixture
 async def gateway(gateway_addr: str) -> AsyncIterator[gpb_grpc.GatewayServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(gateway_addr) as conn:
+    async with connect(gateway_addr) as conn:
         yield gpb_grpc.GatewayServiceStub(conn)
 
 
 @pytest.fixture
 async def recon(recon_addr: str) -> AsyncIterator[rpb_grpc.ReconServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(recon_addr) as conn:
+    async with connect(recon_addr) as conn:
         yield rpb_grpc.ReconServiceStub(conn)
 
 

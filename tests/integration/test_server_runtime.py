@@ -13,13 +13,17 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from devstack.pki import DevCA
 from ledger.bootstrap import build_app as build_ledger
 from ledger.settings import LedgerSettings
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
+from paysuite.runtime.authz import Policy
 from paysuite.runtime.grpc_errors import error_reason
-from paysuite.runtime.server import ServiceApp, start_server
+from paysuite.runtime.identities import service
+from paysuite.runtime.server import Security, ServiceApp, start_server
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
+from tests.helpers import connect, start_in_process
 
 
 def finished(exporter: InMemorySpanExporter) -> tuple[ReadableSpan, ...]:
@@ -30,7 +34,7 @@ def finished(exporter: InMemorySpanExporter) -> tuple[ReadableSpan, ...]:
 
 
 async def _reflected_services(address: str) -> set[str]:
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with connect(address) as channel:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
         call = stub.ServerReflectionInfo(
             iter([reflection_pb2.ServerReflectionRequest(list_services="")])
@@ -43,9 +47,10 @@ async def _reflected_services(address: str) -> set[str]:
 async def test_health_reflection_and_graceful_stop(
     suite_db: str, spans: InMemorySpanExporter
 ) -> None:
-    running = await start_server(await build_ledger(LedgerSettings()), host="127.0.0.1", port=0)
+    settings = LedgerSettings()
+    running = await start_in_process(await build_ledger(settings), settings)
     address = f"127.0.0.1:{running.port}"
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with connect(address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         spans.clear()
         for name in ("", "paysuite.ledger.v1.LedgerService"):
@@ -76,7 +81,7 @@ class _Exploding:
         raise RuntimeError("SELECT secret FROM identity.users WHERE id_number='110105...'")
 
 
-async def test_unexpected_error_becomes_safe_internal() -> None:
+async def test_unexpected_error_becomes_safe_internal(test_ca: DevCA) -> None:
     def register(server: grpc.aio.Server) -> None:
         handler = grpc.unary_unary_rpc_method_handler(_Exploding.boom)
         server.add_generic_rpc_handlers(
@@ -84,9 +89,13 @@ async def test_unexpected_error_becomes_safe_internal() -> None:
         )
 
     app = ServiceApp(name="test", services=[], register=register)
-    running = await start_server(app, host="127.0.0.1", port=0)
+    security = Security(
+        tls=test_ca.files(service("ledger")),
+        policy=Policy({"/test.v1.Boom/Boom": ("operator/*",)}),
+    )
+    running = await start_server(app, host="127.0.0.1", port=0, security=security)
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+        async with connect(f"127.0.0.1:{running.port}") as channel:
             call = channel.unary_unary("/test.v1.Boom/Boom", None, None)
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await call(b"")

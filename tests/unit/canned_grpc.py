@@ -10,6 +10,10 @@ from collections.abc import Callable, Iterator
 
 import grpc
 
+from devstack.pki import DevCA
+from paysuite.runtime.identities import service
+from paysuite.runtime.tls import server_credentials
+
 
 @contextlib.contextmanager
 def serving_in_thread(register: Callable[[grpc.aio.Server], None]) -> Iterator[str]:
@@ -21,7 +25,9 @@ def serving_in_thread(register: Callable[[grpc.aio.Server], None]) -> Iterator[s
     async def start() -> tuple[grpc.aio.Server, int]:
         server = grpc.aio.server()
         register(server)
-        port = server.add_insecure_port("127.0.0.1:0")
+        # Mutual TLS as the real services serve it, with the session's CA (PAYSUITE_PKI_DIR).
+        files = DevCA.from_environment().files(service("gateway"))
+        port = server.add_secure_port("127.0.0.1:0", server_credentials(files))
         await server.start()
         return server, port
 

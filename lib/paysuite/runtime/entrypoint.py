@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.resources
 import logging
 import signal
 import sys
@@ -12,11 +13,12 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from paysuite.runtime import event_loop
+from paysuite.runtime.authz import Policy
 from paysuite.runtime.gc_tuning import tune_for_service
 from paysuite.runtime.logs import setup_logging
 from paysuite.runtime.metrics import setup_metrics
 from paysuite.runtime.migrations import upgrade_to_head
-from paysuite.runtime.server import ServiceApp, start_server
+from paysuite.runtime.server import Security, ServiceApp, start_server
 from paysuite.runtime.settings import ServiceSettings
 from paysuite.runtime.telemetry import setup_telemetry
 
@@ -36,6 +38,22 @@ class ServiceDefinition(Generic[S]):
     build: Callable[[S], Awaitable[ServiceApp]]
 
 
+def default_policy_file(service: str) -> Path:
+    """The policy.toml shipped in the service's package."""
+    return Path(str(importlib.resources.files(service) / "policy.toml"))
+
+
+def server_security(app: ServiceApp, settings: ServiceSettings) -> Security:
+    """Mutual TLS from the settings' files and the service's policy."""
+    policy_file = settings.policy_file or default_policy_file(app.name)
+    return Security(
+        tls=settings.tls_files,
+        policy=Policy.load(policy_file, app.services),
+        health_port=settings.health_port,
+        reflection=settings.reflection,
+    )
+
+
 async def migrate(definition: ServiceDefinition[S], settings: S) -> None:
     await upgrade_to_head(definition.name, definition.schema, settings.dsn, definition.versions_dir)
 
@@ -50,7 +68,9 @@ async def serve(definition: ServiceDefinition[S], settings: S) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         app = await definition.build(settings)
-        running = await start_server(app, host=settings.host, port=settings.port)
+        running = await start_server(
+            app, host=settings.host, port=settings.port, security=server_security(app, settings)
+        )
         tune_for_service()
         await stop.wait()
         _log.info("stopping", extra={"grace_seconds": settings.shutdown_grace_seconds})

@@ -83,9 +83,7 @@ def date_from_proto(message: date_pb2.Date, field: str, violations: Violations) 
         return None
 
 
-def timestamp_from_proto(
-    message: Timestamp, field: str, violations: Violations
-) -> datetime | None:
+def timestamp_from_proto(message: Timestamp, field: str, violations: Violations) -> datetime | None:
     """The instant, or a violation when its seconds or nanos are outside what RFC 3339 allows."""
     try:
         return message.ToDatetime(tzinfo=UTC)

@@ -16,8 +16,10 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
+from paysuite.runtime.authz import AuthorizationInterceptor, Policy
 from paysuite.runtime.grpc_errors import ErrorMappingInterceptor
 from paysuite.runtime.metrics import RpcMetricsInterceptor
+from paysuite.runtime.tls import TlsFiles, server_credentials
 
 _log = logging.getLogger(__name__)
 
@@ -54,6 +56,17 @@ def grpc_service_app(
     )
 
 
+@dataclass(frozen=True)
+class Security:
+    """How a server admits callers: mutual TLS from files, a policy per RPC, and optionally a
+    plaintext health-only port for probes."""
+
+    tls: TlsFiles
+    policy: Policy
+    health_port: int | None = None
+    reflection: bool = True
+
+
 @dataclass
 class RunningServer:
     """A started server; stop() flips health to NOT_SERVING, drains, then releases resources."""
@@ -63,9 +76,13 @@ class RunningServer:
     health: HealthServicer
     port: int
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    probes: grpc.aio.Server | None = None
+    probe_port: int | None = None
 
     async def stop(self, grace: float) -> None:
         await self.health.enter_graceful_shutdown()
+        if self.probes is not None:
+            await self.probes.stop(grace)
         await self.server.stop(grace)
         for task in self.tasks:
             task.cancel()
@@ -85,20 +102,36 @@ def _traced(details: grpc.HandlerCallDetails) -> bool:
     return not details.method.startswith(_HEALTH_METHODS)
 
 
-def _interceptors(domain: str) -> list[grpc.aio.ServerInterceptor[Any, Any]]:
+def _interceptors(domain: str, policy: Policy) -> list[grpc.aio.ServerInterceptor[Any, Any]]:
     # Tracing first so the span covers error mapping; health probes produce no spans.
+    # Authorization last (innermost): its refusals are mapped to statuses like any error.
     # Metrics outermost: the status code recorded is the one the caller gets.
     return [
         RpcMetricsInterceptor(),
         aio_server_interceptor(filter_=_traced),
         ErrorMappingInterceptor(domain),
+        AuthorizationInterceptor(policy),
     ]
 
 
-async def start_server(app: ServiceApp, *, host: str, port: int) -> RunningServer:
-    """Starts the app's server on host:port (0 picks a free port) with everything it needs."""
+async def _start_probes(
+    host: str, port: int, health: HealthServicer
+) -> tuple[grpc.aio.Server, int]:
+    """Health alone on a plaintext port: probes cannot present a client certificate."""
+    probes = grpc.aio.server()
+    health_pb2_grpc.add_HealthServicer_to_server(health, probes)
+    bound = probes.add_insecure_port(f"{host}:{port}")
+    await probes.start()
+    return probes, bound
+
+
+async def start_server(
+    app: ServiceApp, *, host: str, port: int, security: Security
+) -> RunningServer:
+    """Starts the app's server on host:port (0 picks a free port) with everything it needs:
+    callers must present a certificate of the suite and be allowed by the policy."""
     server = grpc.aio.server(
-        interceptors=_interceptors(f"{app.name}.paysuite"),
+        interceptors=_interceptors(f"{app.name}.paysuite", security.policy),
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -108,14 +141,19 @@ async def start_server(app: ServiceApp, *, host: str, port: int) -> RunningServe
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [s.full_name for s in app.services]
-    reflection.enable_server_reflection(
-        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
-    )
-    bound = server.add_insecure_port(f"{host}:{port}")
+    if security.reflection:
+        reflection.enable_server_reflection(
+            [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+        )
+    bound = server.add_secure_port(f"{host}:{port}", server_credentials(security.tls))
     await server.start()
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     running = RunningServer(app, server, health_servicer, bound)
+    if security.health_port is not None:
+        running.probes, running.probe_port = await _start_probes(
+            host, security.health_port, health_servicer
+        )
     running.tasks = [asyncio.create_task(job(), name=f"{app.name}-bg") for job in app.background]
     _log.info("serving", extra={"port": bound, "services": names})
     return running

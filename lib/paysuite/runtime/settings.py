@@ -11,8 +11,10 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from paysuite.runtime.dsn import dev_service_password, service_role, with_credentials
+from paysuite.runtime.tls import TlsFiles
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
+DEV_PKI_DIR = PROJECT_ROOT / ".data" / "pki"
 
 
 class Environment(enum.StrEnum):
@@ -56,6 +58,29 @@ class ServiceSettings(CommonSettings):
     database_url: SecretStr | None = None
     shared_database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
     db_pool_size: int = 10
+    # Mutual TLS: the suite's CA, this service's certificate and its key, as files re-read when
+    # rotated. Unset, each is taken from PAYSUITE_PKI_DIR as the dev CA lays them out:
+    # ca.pem, <service>.pem, <service>.key.
+    pki_dir: Path = Field(default=DEV_PKI_DIR, validation_alias="PAYSUITE_PKI_DIR")
+    tls_ca_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    # Who may call which RPC; unset: the policy.toml shipped with the service.
+    policy_file: Path | None = None
+    # A plaintext port serving only health checks, for probes that cannot present a client
+    # certificate (Kubernetes' grpc probes); unset: none.
+    health_port: int | None = Field(default=None, ge=0, le=65535)
+    # Server reflection for authenticated callers (grpcurl); switch off where not wanted.
+    reflection: bool = True
+
+    @property
+    def tls_files(self) -> TlsFiles:
+        dev = TlsFiles.in_directory(self.pki_dir, self.service_name)
+        return TlsFiles(
+            self.tls_ca_file or dev.ca_file,
+            self.tls_cert_file or dev.cert_file,
+            self.tls_key_file or dev.key_file,
+        )
 
     @model_validator(mode="after")
     def _derive_and_check_database_url(self) -> Self:

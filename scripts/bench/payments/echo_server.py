@@ -13,9 +13,12 @@ from typing import Any
 
 import grpc
 
+from devstack.pki import DevCA
 from paysuite.runtime import event_loop
+from paysuite.runtime.authz import Policy
 from paysuite.runtime.gc_tuning import tune_for_service
-from paysuite.runtime.server import ServiceApp, start_server
+from paysuite.runtime.identities import service
+from paysuite.runtime.server import Security, ServiceApp, start_server
 from paysuite.runtime.settings import CommonSettings
 from paysuite.runtime.telemetry import setup_telemetry
 
@@ -39,8 +42,18 @@ async def serve(port: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
+    # Over mutual TLS as the services serve: the dev CA's ledger certificate, any operator or
+    # service of the suite may call.
+    ca = DevCA.from_environment()
+    ca.ensure_suite()
+    security = Security(
+        tls=ca.files(service("ledger")), policy=Policy({METHOD: ("operator/*", "service/*")})
+    )
     running = await start_server(
-        ServiceApp(name="echo", services=[], register=_register), host="127.0.0.1", port=port
+        ServiceApp(name="echo", services=[], register=_register),
+        host="127.0.0.1",
+        port=port,
+        security=security,
     )
     tune_for_service()
     await stop.wait()

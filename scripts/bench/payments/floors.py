@@ -20,13 +20,14 @@ from dataclasses import dataclass
 
 import aiohttp
 import asyncpg
-import grpc
 from aiohttp import web
 
+from devstack.pki import DevCA, dev_channel
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.clients import open_channel
 from paysuite.runtime.dsn import plain_postgres_url
+from paysuite.runtime.identities import service
 from paysuite.type.v1.money_pb2 import Money
 
 from ..proc_cpu import cpu_seconds, snapshot
@@ -84,7 +85,11 @@ async def _closed_loop(
 
 
 async def _grpc_echo(address: str, traced: bool, seconds: float, pids: dict[str, int]) -> OpCost:
-    channel = open_channel(address) if traced else grpc.aio.insecure_channel(address)
+    channel = (
+        open_channel(address, DevCA.from_environment().files(service("gateway")))
+        if traced
+        else dev_channel(address)
+    )
     echo = channel.unary_unary(ECHO_METHOD, request_serializer=None, response_deserializer=None)
 
     async def call() -> int:
@@ -169,7 +174,7 @@ def db_transaction(database_url: str, seconds: float) -> OpCost:
 async def _ledger_posting(address: str, seconds: float, ledger_pid: int) -> OpCost:
     prefix = f"floor-{secrets.token_hex(4)}-"
     counter = iter(range(10**9))
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with dev_channel(address, "gateway") as channel:
         ledger = lpb_grpc.LedgerServiceStub(channel)
         await ledger.CreateAccounts(
             lpb.CreateAccountsRequest(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import grpc
 
+from devstack.pki import dev_channel
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.runtime import event_loop
@@ -221,7 +222,8 @@ class _Step:
 async def _run(spec: StepSpec) -> StepResult:
     # Several connections, as several calling services would open: with more than one gateway
     # process on the port, the kernel spreads connections, not calls.
-    channels = [grpc.aio.insecure_channel(spec.gateway) for _ in range(CONNECTIONS)]
+    caller = f"merchant-{spec.merchant_id}"
+    channels = [dev_channel(spec.gateway, caller) for _ in range(CONNECTIONS)]
     try:
         await asyncio.gather(*(c.channel_ready() for c in channels))
         stubs: list[pb_grpc.GatewayServiceAsyncStub] = [

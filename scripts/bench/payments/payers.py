@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import aiohttp
-import grpc
 
 from channelsim.payments import BROKE_AGREEMENT_SUFFIX
+from devstack.pki import dev_channel
 from identity.domain.pii import id_number_valid, luhn_valid
 from paysuite.identity.v1 import identity_service_pb2 as pb
 from paysuite.identity.v1 import identity_service_pb2_grpc as pb_grpc
@@ -107,7 +107,7 @@ async def create_payers(identity_addr: str, bank_url: str, run: str, count: int)
             await _real_name(identity, http, bank_url, who)
 
     async with (
-        grpc.aio.insecure_channel(identity_addr) as channel,
+        dev_channel(identity_addr) as channel,
         aiohttp.ClientSession() as http,
     ):
         identity: pb_grpc.IdentityServiceAsyncStub = pb_grpc.IdentityServiceStub(channel)

@@ -10,6 +10,7 @@ import aiohttp
 
 from devstack import seed
 from devstack.free_ports import free_ports
+from devstack.pki import DevCA
 from devstack.provision import provision
 from devstack.stack import DEFAULT_PORTS, SIMULATORS, Stack, StackConfig
 
@@ -33,6 +34,8 @@ class SuiteUnderTest:
                 data_dir=self.data_dir,
                 ports=free_ports(DEFAULT_PORTS),
                 extra_env=self.extra_env,
+                # The CA the load's channels use too (PAYSUITE_PKI_DIR, else .data/pki).
+                pki_dir=DevCA.from_environment().directory,
             )
         )
         await self.stack.migrate()

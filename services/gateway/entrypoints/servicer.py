@@ -17,6 +17,7 @@ from gateway.service_layer import (
     channel_records,
     events,
     merchants,
+    ownership,
     payments,
     payouts,
     refunds,
@@ -30,6 +31,7 @@ from paysuite.errors import Violations
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.gateway.v1 import payouts_pb2 as ppb
+from paysuite.runtime.authz import CallerNotAllowed, merchant_scope
 from paysuite.runtime.paging import Paging
 from paysuite.runtime.protoconv import check_id, date_from_proto, timestamp
 
@@ -51,6 +53,10 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         self._bell = bell
         self._verification = verification
         self._routes = routes
+
+    async def _own_payment(self, context: Context, payment_id: str) -> None:
+        """A merchant's call about another merchant's payment answers NOT_FOUND."""
+        await ownership.check_payment(self._deps.session, payment_id, merchant_scope(context))
 
     async def GetRoutes(
         self, request: pb.GetRoutesRequest, context: Context
@@ -88,6 +94,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         self, request: pb.CreatePaymentRequest, context: Context
     ) -> pb.CreatePaymentResponse:
         command = convert.create_command(request)
+        _own_merchant(context, command.merchant_id)
         payment = await payments.create_payment(self._deps, command)
         return pb.CreatePaymentResponse(payment=convert.payment_to_proto(payment))
 
@@ -97,6 +104,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         violations = Violations()
         check_id(request.payment_id, "payment_id", violations)
         violations.raise_if_any()
+        await self._own_payment(context, request.payment_id)
         payment, attempts = await payments.get_payment_with_attempts(
             self._deps.session, request.payment_id
         )
@@ -163,6 +171,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         self, request: pb.QueryPaymentRequest, context: Context
     ) -> pb.QueryPaymentResponse:
         _payment_id(request.payment_id)
+        await self._own_payment(context, request.payment_id)
         payment = await status.query_payment(self._deps, request.payment_id)
         return pb.QueryPaymentResponse(payment=convert.payment_to_proto(payment))
 
@@ -170,6 +179,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         self, request: pb.ClosePaymentRequest, context: Context
     ) -> pb.ClosePaymentResponse:
         _payment_id(request.payment_id)
+        await self._own_payment(context, request.payment_id)
         payment = await status.close_payment(self._deps, request.payment_id)
         return pb.ClosePaymentResponse(payment=convert.payment_to_proto(payment))
 
@@ -177,6 +187,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         self, request: pb.ListPaymentsRequest, context: Context
     ) -> pb.ListPaymentsResponse:
         query = convert.list_query(request, self._paging)
+        _own_merchant(context, query.merchant_id)
         async with self._deps.session() as stores:
             found = await stores.payments.list_payments(
                 query.merchant_id,
@@ -194,7 +205,9 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
     async def RefundPayment(
         self, request: pb.RefundPaymentRequest, context: Context
     ) -> pb.RefundPaymentResponse:
-        refund = await refunds.refund_payment(self._deps, convert.refund_command(request))
+        command = convert.refund_command(request)
+        await self._own_payment(context, command.payment_id)
+        refund = await refunds.refund_payment(self._deps, command)
         return pb.RefundPaymentResponse(refund=convert.refund_to_proto(refund))
 
     async def GetRefund(
@@ -203,6 +216,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         violations = Violations()
         check_id(request.refund_id, "refund_id", violations)
         violations.raise_if_any()
+        await ownership.check_refund(self._deps.session, request.refund_id, merchant_scope(context))
         refund = await refunds.get_refund(self._deps.session, request.refund_id)
         return pb.GetRefundResponse(refund=convert.refund_to_proto(refund))
 
@@ -254,6 +268,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         check_id(request.merchant_id, "merchant_id", violations, max_length=32)
         violations.require(request.after_sequence >= 0, "after_sequence", "must not be negative")
         violations.raise_if_any()
+        _own_merchant(context, request.merchant_id)
         async for event, payment, refund in events.watch(
             self._deps.session, self._bell, request.merchant_id, request.after_sequence
         ):
@@ -265,6 +280,13 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             if refund is not None:
                 response.refund.CopyFrom(convert.refund_to_proto(refund))
             yield response
+
+
+def _own_merchant(context: Context, merchant_id: str) -> None:
+    """A merchant acts for its own merchant id only."""
+    scope = merchant_scope(context)
+    if scope is not None and merchant_id != scope:
+        raise CallerNotAllowed("a merchant acts for its own merchant id only")
 
 
 def _payment_id(value: str) -> None:

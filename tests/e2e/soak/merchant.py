@@ -18,6 +18,7 @@ from paysuite.runtime.grpc_errors import error_info
 from paysuite.type.v1.money_pb2 import Money
 from tests.e2e.soak.orders import Order
 from tests.e2e.soak.states import state_name
+from tests.helpers import connect
 
 # How a call cut off by the crash can end, as the client sees it.
 CUT_CODES = frozenset(
@@ -60,9 +61,7 @@ class Merchant:
     def __init__(self, stack: Stack, pool: Any) -> None:
         self.pool = pool
         self.calls = Calls()
-        self.channel = grpc.aio.insecure_channel(
-            stack.config.addr("gateway"), options=CHANNEL_OPTIONS
-        )
+        self.channel = connect(stack.config.addr("gateway"), options=CHANNEL_OPTIONS)
         self.gateway = gpb_grpc.GatewayServiceStub(self.channel)
         self.killing = False  # set just before the SIGKILL
         self.restarted = asyncio.Event()

@@ -139,6 +139,14 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """Recon: no such settlement payout."""
     ERROR_REASON_SETTLEMENT_PAYOUT_NOT_RETRYABLE: _ErrorReason.ValueType  # 85
     """Recon: only a failed or returned settlement payout is paid again."""
+    ERROR_REASON_UNAUTHENTICATED: _ErrorReason.ValueType  # 90
+    """Any service: the caller presented no client certificate naming an identity of the suite
+    (UNAUTHENTICATED); nothing was done.
+    """
+    ERROR_REASON_CALLER_NOT_ALLOWED: _ErrorReason.ValueType  # 91
+    """Any service: the caller is known but its service's policy does not let it call this RPC
+    (PERMISSION_DENIED); nothing was done.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Every reason a Paysuite service puts in the google.rpc.ErrorInfo of a failed call.
@@ -271,4 +279,12 @@ ERROR_REASON_SETTLEMENT_PAYOUT_NOT_FOUND: ErrorReason.ValueType  # 84
 """Recon: no such settlement payout."""
 ERROR_REASON_SETTLEMENT_PAYOUT_NOT_RETRYABLE: ErrorReason.ValueType  # 85
 """Recon: only a failed or returned settlement payout is paid again."""
+ERROR_REASON_UNAUTHENTICATED: ErrorReason.ValueType  # 90
+"""Any service: the caller presented no client certificate naming an identity of the suite
+(UNAUTHENTICATED); nothing was done.
+"""
+ERROR_REASON_CALLER_NOT_ALLOWED: ErrorReason.ValueType  # 91
+"""Any service: the caller is known but its service's policy does not let it call this RPC
+(PERMISSION_DENIED); nothing was done.
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
