@@ -32,6 +32,9 @@ CUSTOM_RESOURCES = frozenset(
     {
         ("postgresql.cnpg.io/v1", "Cluster"),
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
+        # cert-manager's, for the mtls component.
+        ("cert-manager.io/v1", "Certificate"),
+        ("cert-manager.io/v1", "Issuer"),
     }
 )
 
