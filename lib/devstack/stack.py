@@ -171,6 +171,8 @@ class Stack:
             "WALLETSIM_FLAVOUR": flavour,
             "WALLETSIM_PORT": str(self.config.ports[name]),
             "WALLETSIM_SECRET": secret,
+            # Each day's takings are paid into the reserve account at the bank.
+            "WALLETSIM_BANK_URL": self.config.bank_url,
         }
 
     async def _spawn(self, name: str, module: str, env: dict[str, str] | None = None) -> None:

@@ -10,7 +10,7 @@ from opentelemetry.trace import TracerProvider
 from channelsim.faults import Dice
 from channelsim.tracing import tracing_middlewares
 from paysuite.http_signing import NonceCache
-from walletsim import admin, bill_admin
+from walletsim import admin, bill_admin, settlement_api
 from walletsim.alipay import AlipayFlavour
 from walletsim.api import wallet_api
 from walletsim.bills import Bills
@@ -18,6 +18,7 @@ from walletsim.faults import Faults
 from walletsim.flavour import WalletFlavour
 from walletsim.notifier import Notifier
 from walletsim.settings import Flavour, WalletSimSettings
+from walletsim.settlement import SETTLER, Settler
 from walletsim.state import STATE, WalletState
 from walletsim.store import WalletStore
 from walletsim.wallet import Wallet
@@ -62,6 +63,15 @@ def create_app(
         await notifier.close()
 
     app.cleanup_ctx.append(lifecycle)
+    app[SETTLER] = Settler(
+        wallet.store,
+        settings.merchant_id,
+        settings.channel,
+        settings.bank_url,
+        lambda: app[STATE].wallet.faults.settle_delay_ms,
+        settings.settle_check_seconds,
+    )
+    app.cleanup_ctx.append(app[SETTLER].lifecycle)
     app.add_routes(
         [
             *flavour.routes(),
@@ -74,6 +84,8 @@ def create_app(
             web.get("/_admin/bills/{day}", bill_admin.get_bill_faults),
             web.post("/_admin/bills/{day}/faults", bill_admin.set_bill_faults),
             web.post("/_admin/bills/{day}/correct", bill_admin.correct_bill),
+            web.get("/_admin/settlements", settlement_api.list_settlements),
+            web.post("/_admin/settlements/{day}", settlement_api.settle_now),
         ]
     )
     return app

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from channelsim.faults import Millis, Rate
+from channelsim.faults import Millis, Rate, SettleDelayMs
 from walletsim.settings import WalletSimSettings
 
 Attempts = Annotated[int, Field(ge=0, le=100)]
@@ -37,6 +37,7 @@ class Faults:
     notify_backoff_ms: int = 1_000
     notify_max_attempts: int = 0
     notify_timeout_ms: int = 5_000
+    settle_delay_ms: int = 9 * 3_600_000  # a day's settlement is paid this long after it ends
 
     @classmethod
     def from_settings(cls, settings: WalletSimSettings) -> Faults:
@@ -65,6 +66,7 @@ class FaultsUpdate(BaseModel):
     notify_backoff_ms: Millis | None = None
     notify_max_attempts: Attempts | None = None
     notify_timeout_ms: Millis | None = None
+    settle_delay_ms: SettleDelayMs | None = None
 
     def apply(self, faults: Faults) -> Faults:
         changes = {k: v for k, v in self.model_dump(exclude_unset=True).items() if v is not None}

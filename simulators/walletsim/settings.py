@@ -7,7 +7,7 @@ import enum
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from channelsim.faults import Millis, Rate
+from channelsim.faults import Millis, Rate, SettleDelayMs
 
 
 class Flavour(enum.StrEnum):
@@ -51,6 +51,12 @@ class WalletSimSettings(BaseSettings):
     notify_timeout_ms: Millis = 5_000
     # Notify hosts allowed besides loopback (on Kubernetes: the gateway's notify Service).
     notify_hosts: frozenset[str] = frozenset()
+    # The bank keeping the platform's reserve account: each ended day's takings are paid in
+    # there settle_delay_ms after the day ends (looked for every settle_check_seconds); unset,
+    # the wallet settles nothing.
+    bank_url: str | None = None
+    settle_delay_ms: SettleDelayMs = 9 * 3_600_000
+    settle_check_seconds: float = Field(default=10.0, gt=0, le=3_600)
 
     @property
     def channel(self) -> str:
