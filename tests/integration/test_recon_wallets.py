@@ -8,14 +8,12 @@ transactions are asserted on: the suite's wallets serve other tests the same day
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
-from google.type.date_pb2 import Date
 
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
@@ -23,15 +21,12 @@ from paysuite.recon.v1 import recon_service_pb2 as rpb
 from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
 from tests.helpers import connect, outbox_drained
 from tests.integration.test_gateway_wallets import METHODS, create, refund_request, settled
+from tests.integration.test_recon_matching import _date, _run
 from tests.integration.wallet_client import MERCHANT, WalletClient
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WALLETS = {"alipaysim": "alipay", "wechatsim": "wechat"}
 FORMATS = {"alipaysim": rpb.STATEMENT_FORMAT_ALIPAY, "wechatsim": rpb.STATEMENT_FORMAT_WECHAT}
-
-
-def _date(day: date) -> Date:
-    return Date(year=day.year, month=day.month, day=day.day)
 
 
 @pytest.fixture
@@ -44,18 +39,6 @@ async def gateway(gateway_addr: str) -> AsyncIterator[gpb_grpc.GatewayServiceAsy
 async def recon(recon_addr: str) -> AsyncIterator[rpb_grpc.ReconServiceAsyncStub]:
     async with connect(recon_addr) as conn:
         yield rpb_grpc.ReconServiceStub(conn)
-
-
-async def _run(
-    recon: rpb_grpc.ReconServiceAsyncStub, channel: str, day: date
-) -> rpb.ReconciliationRun:
-    answer = await recon.RunReconciliation(
-        rpb.RunReconciliationRequest(
-            request_id=f"rw-{secrets.token_hex(6)}", channel=channel, statement_date=_date(day)
-        )
-    )
-    assert answer.run.state == rpb.ReconciliationRun.STATE_COMPLETED, answer.run.failure
-    return answer.run
 
 
 async def _found(
