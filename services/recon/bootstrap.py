@@ -123,6 +123,7 @@ async def build_app(settings: ReconSettings) -> ServiceApp:
                 settings.reserve_statement_channel,
                 settings.reserve_payouts_channel,
                 settings.reserve_settlement_days,
+                frozenset(settings.fees_from_bill),
             ),
             fetch_statement=ReserveStatementFetch(
                 statements=statements,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -57,6 +58,15 @@ class FundsRepository(StatementRepository):
         return [
             ReserveLine(r[0], r[1], r[2] == "credit", r[3], r[4], r[5]) for r in rows.fetchall()
         ]
+
+    async def bill_fees(self, channel: str, day: date, currency: str) -> int:
+        """The fees the channel's current bill of the date states (charged less given back),
+        rounded half away from zero."""
+        current = await self.current_import(channel, day)
+        totals = (
+            () if current is None else [t for t in current.summary.totals if t.currency == currency]
+        )
+        return sum(int(t.fee_net.quantize(Decimal(1), ROUND_HALF_UP)) for t in totals)
 
     async def bill_parked(self, channel: str, day: date, currency: str) -> int:
         """What reconciliation of the channel's bill parked for the date (receivable debited

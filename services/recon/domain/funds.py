@@ -295,6 +295,24 @@ class Clearing:
     business_reference: str
 
 
+def fee_transfer(channel: str, business_date: date, currency: str, fees: int) -> FundsTransfer:
+    """A channel's fees of a date as its bill states them (a wallet's answers state none), out
+    of its receivable into the fee expense: what it keeps of the date's settlement. One per
+    channel's date."""
+    receivable = accounts.channel_receivable(channel, currency)
+    expense = accounts.channel_fee_expense(currency)
+    posting = (
+        Posting(expense, receivable, fees) if fees > 0 else Posting(receivable, expense, -fees)
+    )
+    return FundsTransfer(
+        f"{TRANSFER_PREFIX}fee:{channel}:{business_date.isoformat()}:{currency}",
+        currency,
+        (posting,),
+        f"fees of {channel} {business_date.isoformat()} per its bill",
+        {"channel": channel, "business_date": business_date.isoformat()},
+    )
+
+
 def _park_id(position: Position, number: int) -> str:
     return (
         f"{TRANSFER_PREFIX}park:{position.channel}:{position.business_date.isoformat()}:"

@@ -5,9 +5,10 @@ account's statement channel), or fetched through the gateway when recon has none
 Each entry is booked once: a channel's settlement clears its receivable into the reserve
 account, a payout clears the bank's payouts account, anything unexplained goes to suspense. Each
 channel's settlement of a business date that arrived, or is due, is then compared with what the
-ledger expects, and the difference (short-paid, missing, over-paid) parked in the channel's
-suspense. Last, the ledger's reserve account is compared with the bank's closing balance. Run
-again, it posts nothing twice."""
+ledger expects (a wallet's fees, stated by its bill only, booked from the bill and kept by the
+wallet), and the difference (short-paid, missing, over-paid) parked in the channel's suspense.
+Last, the ledger's reserve account is compared with the bank's closing balance. Run again, it
+posts nothing twice."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from recon.domain.funds import (
     as_booked,
     classify,
     entry_transfer,
+    fee_transfer,
     is_due,
     payout_matched_later,
     position_difference,
@@ -71,6 +73,8 @@ class FundsConfig:
     payouts_channel: str
     # Each settling channel and how many days after a business date its money is due.
     settlement_days: Mapping[str, int]
+    # Channels whose fees are known from their bill only (the wallets): booked from it.
+    fees_from_bill: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,13 +160,15 @@ def _settling(
     return sorted(keys)
 
 
-async def _position(deps: FundsDeps, repo: FundsRepository, key: tuple[str, date, str]) -> Position:
+async def _position(
+    deps: FundsDeps, repo: FundsRepository, key: tuple[str, date, str], fees: int
+) -> Position:
     channel, business_date, currency = key
     before = await repo.position(*key) or Position(channel, business_date, currency)
     expected = await deps.ledger.booked_on(
         accounts.channel_receivable(channel, currency), business_date
     )
-    expected += await repo.bill_parked(channel, business_date, currency)
+    expected += await repo.bill_parked(channel, business_date, currency) - fees
     arrived = await repo.arrived(*key)
     return Position(
         channel, business_date, currency, expected, arrived, before.parked, before.parks
@@ -180,8 +186,11 @@ async def _settle_position(
     """Settles a channel's date: clears and parks in the ledger what changed, keeps the
     position, and notes its outcome and difference; how many transfers were posted now."""
     due = is_due(deps.config.settlement_days.get(key[0], 0), key[1], day)
-    position, clearing, park = settle(await _position(deps, repo, key), due)
-    posted = 0
+    posted, fees = 0, 0
+    if key[0] in deps.config.fees_from_bill:
+        fees = await repo.bill_fees(*key)
+        posted += await deps.ledger.post([fee_transfer(*key, fees)]) if fees else 0
+    position, clearing, park = settle(await _position(deps, repo, key, fees), due)
     if clearing is not None:
         posted += await deps.ledger.clear(clearing)
     if park is not None:
