@@ -21,6 +21,7 @@ if shutil.which("kubectl") is None:
 
 SERVICES = ("gateway", "ledger", "identity", "recon")
 MONITOR = ("monitoring.coreos.com/v1", "ServiceMonitor")
+CLUSTER = ("postgresql.cnpg.io/v1", "Cluster")
 WORKLOADS = ("Deployment", "StatefulSet")
 Manifest = dict[str, Any]
 
@@ -155,6 +156,9 @@ def test_prod_runs_every_service_twice_or_more_spread_scaled_and_budgeted(
         keys = {c["topologyKey"] for c in spec["template"]["spec"]["topologySpreadConstraints"]}
         assert keys == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
         assert hpas[name]["minReplicas"] >= 2
+        # Services require mutual TLS: each has its certificate (component mtls).
+        [server] = spec["template"]["spec"]["containers"]
+        assert f"{name.upper()}_TLS_CERT_FILE" in {e["name"] for e in server["env"]}
         [metric] = hpas[name]["metrics"]
         assert metric["resource"]["name"] == "cpu"
 
@@ -207,7 +211,8 @@ def test_prod_has_no_simulators_and_no_dev_images(prod: list[Manifest]) -> None:
 
 
 def test_prod_postgres_is_a_highly_available_cloudnative_pg_cluster(prod: list[Manifest]) -> None:
-    [cluster] = [d for d in prod if (d["apiVersion"], d["kind"]) in CUSTOM_RESOURCES - {MONITOR}]
+    [cluster] = [d for d in prod if (d["apiVersion"], d["kind"]) == CLUSTER]
+    assert CLUSTER in CUSTOM_RESOURCES
     assert cluster["spec"]["instances"] >= 2
     assert cluster["spec"]["bootstrap"]["initdb"]["database"] == "paysuite"
     bootstrap = _named(prod, "Job", "postgres-bootstrap")["spec"]["template"]["spec"]
