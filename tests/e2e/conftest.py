@@ -45,6 +45,7 @@ async def stack(admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Asy
     name = f"paysuite_e2e_{secrets.token_hex(4)}"
     database_url = await provision(admin_url, name)
     data_dir: Path = tmp_path_factory.mktemp("e2e")
+    metrics_ports = free_ports(["gateway", "ledger", "identity", "recon"])
     config = StackConfig(
         database_url=database_url,
         data_dir=data_dir,
@@ -54,6 +55,8 @@ async def stack(admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Asy
             # The soak dials the bank's false successes: its successes are confirmed by query,
             # as a deployment sets it for a channel seen doing that.
             "GATEWAY_CHANNELS__BANKSIM__CONFIRM_BY_QUERY": "true",
+            # Each service's Prometheus endpoint, scraped by the metrics tests.
+            **{f"{name.upper()}_METRICS_PORT": str(port) for name, port in metrics_ports.items()},
         },
     )
     suite = Stack(config)
