@@ -3,22 +3,18 @@ through them, two routes to the bank, each with latency the gateway measured."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import aiohttp
 import pytest
 
-from devstack import demo, seed
 from devstack.egress import dev_routes
 from devstack.free_ports import free_ports
-from devstack.provision import drop_database, provision
 from devstack.stack import DEFAULT_PORTS, Stack, StackConfig
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
-from paysuite.type.v1.money_pb2 import Money
+from tests.e2e.own_suite import card_payment, own_suite
 from tests.helpers import connect
 
 if TYPE_CHECKING:
@@ -30,31 +26,19 @@ async def proxied(
     admin_url: str, tmp_path_factory: pytest.TempPathFactory, test_ca: DevCA
 ) -> AsyncIterator[Stack]:
     """Ledger, identity and gateway with the simulators behind the dev routes' proxies."""
-    name = f"paysuite_egress_{secrets.token_hex(4)}"
-    database_url = await provision(admin_url, name)
     ports = free_ports([*DEFAULT_PORTS, *(f"proxy-{i}" for i in range(8))])
-    data_dir: Path = tmp_path_factory.mktemp("egress")
-    suite = Stack(
-        StackConfig(
+
+    def configure(database_url: str) -> StackConfig:
+        return StackConfig(
             database_url=database_url,
-            data_dir=data_dir,
+            data_dir=tmp_path_factory.mktemp("egress"),
             ports={port: ports[port] for port in DEFAULT_PORTS},
             egress_routes=dev_routes([ports[f"proxy-{i}"] for i in range(8)]),
             pki_dir=test_ca.directory,
         )
-    )
-    services = ("ledger", "identity", "gateway")
-    await suite.migrate(services)
-    await suite.start(services=services)
-    try:
-        await seed.seed_ledger(suite.config.addr("ledger"), ca=suite.ca)
-        await seed.seed_merchant(suite.config.addr("gateway"), ca=suite.ca)
-        await seed.seed_user(suite.config.addr("identity"), suite.config.bank_url, ca=suite.ca)
+
+    async with own_suite(admin_url, configure) as suite:
         yield suite
-    finally:
-        codes = await suite.stop()
-        await drop_database(admin_url, name)
-    assert codes == dict.fromkeys(codes, 0), f"unclean exit: {codes}"
 
 
 async def _forwarded(stack: Stack) -> dict[str, int]:
@@ -75,16 +59,7 @@ async def test_payments_go_out_through_the_proxies_and_every_route_is_measured(
     async with connect(proxied.config.addr("gateway")) as channel:
         gateway = gpb_grpc.GatewayServiceStub(channel)
         for _ in range(4):
-            paid = await gateway.CreatePayment(
-                gpb.CreatePaymentRequest(
-                    request_id=f"egress-{secrets.token_hex(8)}",
-                    merchant_id=demo.MERCHANT_ID,
-                    merchant_order_no=f"EG-{secrets.token_hex(6)}",
-                    amount=Money(currency_code="CNY", minor_units=250),
-                    method=gpb.PAYMENT_METHOD_BANK_CARD,
-                    payer_user_id=demo.USER_ID,
-                )
-            )
+            paid = await gateway.CreatePayment(card_payment("egress", 250))
             assert paid.payment.state == gpb.Payment.STATE_SUCCEEDED
         routes = (await gateway.GetRoutes(gpb.GetRoutesRequest())).routes
     after = await _forwarded(proxied)

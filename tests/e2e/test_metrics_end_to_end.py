@@ -16,13 +16,12 @@ import pytest
 from google.type.date_pb2 import Date
 from prometheus_client.parser import text_string_to_metric_families
 
-from devstack import demo
 from devstack.stack import Stack
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.recon.v1 import recon_service_pb2 as rpb
 from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
-from paysuite.type.v1.money_pb2 import Money
+from tests.e2e.own_suite import card_payment
 from tests.helpers import connect
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -71,16 +70,7 @@ async def test_rpc_and_payment_metrics_after_real_calls(stack: Stack) -> None:
     ledger_before = _scrape(stack, "ledger")
     async with connect(stack.config.addr("gateway")) as channel:
         gateway = gpb_grpc.GatewayServiceStub(channel)
-        paid = await gateway.CreatePayment(
-            gpb.CreatePaymentRequest(
-                request_id=f"metrics-{secrets.token_hex(8)}",
-                merchant_id=demo.MERCHANT_ID,
-                merchant_order_no=f"METRICS-{secrets.token_hex(6)}",
-                amount=Money(currency_code="CNY", minor_units=321),
-                method=gpb.PAYMENT_METHOD_BANK_CARD,
-                payer_user_id=demo.USER_ID,
-            )
-        )
+        paid = await gateway.CreatePayment(card_payment("metrics", 321))
         assert paid.payment.state == gpb.Payment.STATE_SUCCEEDED
         with pytest.raises(grpc.aio.AioRpcError) as missing:
             await gateway.GetPayment(gpb.GetPaymentRequest(payment_id="pay_nonexistent"))

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -21,9 +19,8 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-from devstack import demo, seed
+from devstack import demo
 from devstack.free_ports import free_ports
-from devstack.provision import drop_database, provision
 from devstack.stack import DEFAULT_PORTS, Stack, StackConfig
 from gateway.adapters.callback_http import SIGNATURE_HEADER
 from gateway.adapters.store.stores import unit_of_work_factory
@@ -33,6 +30,7 @@ from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.http_signing import verify
 from paysuite.runtime.database import create_pool
 from paysuite.runtime.dsn import plain_postgres_url
+from tests.e2e.own_suite import own_suite
 from tests.e2e.soak.channel_books import read_channel_books
 from tests.e2e.soak.faults import QUIET, faults_restored
 from tests.e2e.soak.invariants import client_violations, violations
@@ -107,23 +105,19 @@ async def replicated(
     admin_url: str, tmp_path_factory: pytest.TempPathFactory, test_ca: DevCA
 ) -> AsyncIterator[Stack]:
     """gateway, gateway-2, ledger, ledger-2 and identity on one fresh database; gateway-2
-    posts to ledger-2. Stopped by SIGTERM, which must exit 0."""
-    name = f"paysuite_replicas_{secrets.token_hex(4)}"
-    database_url = await provision(admin_url, name)
+    posts to ledger-2."""
     ports = free_ports([*DEFAULT_PORTS, "gateway-2", "gateway_notify-2", "ledger-2"])
-    data_dir: Path = tmp_path_factory.mktemp("replicas")
-    suite = Stack(
-        StackConfig(
+
+    def configure(database_url: str) -> StackConfig:
+        return StackConfig(
             database_url=database_url,
-            data_dir=data_dir,
+            data_dir=tmp_path_factory.mktemp("replicas"),
             ports={port: ports[port] for port in DEFAULT_PORTS},
             extra_env={"OTEL_BSP_SCHEDULE_DELAY": "200"},
             pki_dir=test_ca.directory,  # the test's channels trust it
         )
-    )
-    await suite.migrate(("ledger", "identity", "gateway"))
-    await suite.start(services=("ledger", "identity", "gateway"))
-    try:
+
+    async def replicas(suite: Stack) -> None:
         await suite.start_replica("ledger-2", "ledger", {"ledger": ports["ledger-2"]})
         await suite.start_replica(
             "gateway-2",
@@ -131,14 +125,9 @@ async def replicated(
             {"gateway": ports["gateway-2"], "gateway_notify": ports["gateway_notify-2"]},
             env={"LEDGER_ADDR": suite.config.addr("ledger-2")},
         )
-        await seed.seed_ledger(suite.config.addr("ledger"), ca=suite.ca)
-        await seed.seed_merchant(suite.config.addr("gateway"), ca=suite.ca)
-        await seed.seed_user(suite.config.addr("identity"), suite.config.bank_url, ca=suite.ca)
+
+    async with own_suite(admin_url, configure, then=replicas) as suite:
         yield suite
-    finally:
-        codes = await suite.stop()
-        await drop_database(admin_url, name)
-    assert codes == dict.fromkeys(codes, 0), f"unclean exit: {codes}"
 
 
 async def _send_callbacks_to(stack: Stack, url: str) -> None:
