@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import grpc
 import pytest
 
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
@@ -153,3 +154,27 @@ async def test_a_wallet_day_reconciles_on_the_wallets_own_bill(
     # Fetched through the gateway again, the corrected file is the import already made.
     last = await _run(recon, channel, day)
     assert last.import_id == corrected.statement_import.import_id and last.posted == 0
+
+
+@pytest.mark.parametrize("channel", list(WALLETS))
+async def test_a_late_bill_fails_the_run_until_the_wallet_has_made_it(
+    channel: str,
+    request: pytest.FixtureRequest,
+    recon: rpb_grpc.ReconServiceAsyncStub,
+) -> None:
+    wallet: WalletClient = request.getfixturevalue(WALLETS[channel])
+    day = datetime.now(UTC).astimezone(SHANGHAI).date() - timedelta(days=3)
+    await wallet.admin("POST", f"/_admin/bills/{day.isoformat()}/faults", {"late_seconds": 600})
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await _run(recon, channel, day)
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+        listed = await recon.ListRuns(
+            rpb.ListRunsRequest(channel=channel, statement_date=_date(day), page_size=1)
+        )
+        assert listed.runs[0].state == rpb.ReconciliationRun.STATE_FAILED
+        assert "statement could not be fetched" in listed.runs[0].failure
+    finally:
+        await wallet.admin("POST", f"/_admin/bills/{day.isoformat()}/faults", {"late_seconds": 0})
+    made = await _run(recon, channel, day)  # the bill is there now: an empty day
+    assert made.import_id and made.discrepancies == 0
