@@ -91,6 +91,13 @@ async def test_rpc_and_payment_metrics_after_real_calls(stack: Stack) -> None:
     assert not _value(
         after, "rpc_server_duration_milliseconds_count", rpc_service="grpc.health.v1.Health"
     )
+    # What the gateway asked of others: identity by gRPC, the bank over an egress route.
+    client = "rpc_client_duration_milliseconds_count"
+    authorized = {"rpc_method": "AuthorizePayment", "rpc_grpc_status_code": "0"}
+    assert _value(after, client, **authorized) > _value(before, client, **authorized)
+    bank = {"paysuite_channel": "banksim", "paysuite_egress_outcome": "answered"}
+    calls = "paysuite_channel_duration_milliseconds_count"
+    assert _value(after, calls, **bank) > _value(before, calls, **bank)
     succeeded = {"paysuite_channel": "banksim", "paysuite_payment_state": "succeeded"}
     assert _value(after, "paysuite_payments_total", **succeeded) == (
         _value(before, "paysuite_payments_total", **succeeded) + 1

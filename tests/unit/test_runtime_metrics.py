@@ -17,7 +17,12 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from paysuite.runtime.metrics import MetricsSettings, RpcMetricsInterceptor, metrics_file
+from paysuite.runtime.metrics import (
+    MetricsSettings,
+    RpcClientMetricsInterceptor,
+    RpcMetricsInterceptor,
+    metrics_file,
+)
 from paysuite.runtime.metrics_file import OtlpJsonMetricFileExporter
 from paysuite.runtime.settings import CommonSettings
 
@@ -41,12 +46,12 @@ async def _repeat(
         await context.abort(grpc.StatusCode.NOT_FOUND, "gone")
 
 
-def _counts(registry: CollectorRegistry) -> dict[tuple[str, str], float]:
+def _counts(registry: CollectorRegistry, side: str = "server") -> dict[tuple[str, str], float]:
     """(method, status code) -> calls recorded."""
     found = {}
     for family in text_string_to_metric_families(generate_latest(registry).decode()):
         for sample in family.samples:
-            if sample.name == "rpc_server_duration_milliseconds_count":
+            if sample.name == f"rpc_{side}_duration_milliseconds_count":
                 labels = sample.labels
                 assert labels["rpc_system"] == "grpc"
                 assert labels["rpc_service"] == SERVICE
@@ -140,3 +145,20 @@ def test_without_an_endpoint_metrics_go_to_a_json_lines_file(tmp_path: Path) -> 
 def test_the_metrics_file_lies_beside_the_traces_file(tmp_path: Path) -> None:
     common = CommonSettings(traces_file=tmp_path / "traces.jsonl")
     assert metrics_file(common) == tmp_path / "metrics.jsonl"
+
+
+async def test_a_clients_unary_calls_are_counted_by_method_and_status(
+    server_and_registry: tuple[str, CollectorRegistry],
+) -> None:
+    address, _ = server_and_registry
+    registry = CollectorRegistry()
+    provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+    interceptors: list[Any] = [RpcClientMetricsInterceptor(provider)]
+    async with grpc.aio.insecure_channel(address, interceptors=interceptors) as channel:
+        say = channel.unary_unary(f"/{SERVICE}/Say", None, None)
+        assert await say(b"hello") == b"hello"
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await say(b"bad")
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert _counts(registry, "client") == {("Say", "0"): 1, ("Say", "3"): 1}
+    provider.shutdown()

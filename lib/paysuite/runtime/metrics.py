@@ -9,6 +9,7 @@ or `paysuite.*`; Prometheus sees them with dots as underscores and the unit appe
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -31,8 +32,12 @@ from paysuite.runtime.settings import CommonSettings
 if TYPE_CHECKING:
     _Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
     _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
+    _UnaryClientInterceptor = grpc.aio.UnaryUnaryClientInterceptor[Any, Any]
+    _StreamUnaryClientInterceptor = grpc.aio.StreamUnaryClientInterceptor[Any, Any]
 else:  # generic only in the type stubs
     _ServerInterceptor = grpc.aio.ServerInterceptor
+    _UnaryClientInterceptor = grpc.aio.UnaryUnaryClientInterceptor
+    _StreamUnaryClientInterceptor = grpc.aio.StreamUnaryClientInterceptor
 
 _HEALTH_METHODS = "/grpc.health.v1.Health/"
 # How often metrics are appended to the file when there is no OTLP endpoint (dev), unless
@@ -205,3 +210,55 @@ class RpcMetricsInterceptor(_ServerInterceptor):
                 self._record(started, context, attributes, failed)
 
         return measured
+
+
+class RpcClientMetricsInterceptor(_UnaryClientInterceptor, _StreamUnaryClientInterceptor):
+    """Records `rpc.client.duration` (ms) of the calls this process makes that answer once
+    (unary and client-streaming), by service, method and the status code they ended with."""
+
+    def __init__(self, meter_provider: metrics.MeterProvider | None = None) -> None:
+        meter = (meter_provider or metrics.get_meter_provider()).get_meter(__name__)
+        self._duration = meter.create_histogram(
+            "rpc.client.duration",
+            unit="ms",
+            description="Duration of outbound gRPC calls, by method and status code",
+            explicit_bucket_boundaries_advisory=_MS_BUCKETS,
+        )
+
+    async def _measured(self, method: str | bytes, call: Any) -> Any:
+        started = time.perf_counter()
+        name = method.decode() if isinstance(method, bytes) else method
+        service, _, rpc = name.strip("/").rpartition("/")
+        code = grpc.StatusCode.OK
+        try:
+            await call  # the answer; the caller awaits the same, finished, call
+        except grpc.aio.AioRpcError as exc:
+            code = exc.code()
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        finally:
+            self._duration.record(
+                (time.perf_counter() - started) * 1000,
+                {
+                    "rpc.system": "grpc",
+                    "rpc.service": service,
+                    "rpc.method": rpc,
+                    "rpc.grpc.status_code": rpc_status(code),
+                },
+            )
+        return call
+
+    async def intercept_unary_unary(
+        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
+    ) -> Any:
+        return await self._measured(
+            client_call_details.method, await continuation(client_call_details, request)
+        )
+
+    async def intercept_stream_unary(
+        self, continuation: Callable[..., Any], client_call_details: Any, request_iterator: Any
+    ) -> Any:
+        return await self._measured(
+            client_call_details.method, await continuation(client_call_details, request_iterator)
+        )

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import aiohttp
 from multidict import CIMultiDictProxy
+from opentelemetry import metrics
 from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 from opentelemetry.trace import Span
 
@@ -31,6 +32,14 @@ _log = logging.getLogger(__name__)
 # The route of the attempt in progress and why it was chosen, for the HTTP client span.
 _ATTEMPT: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
     "paysuite_egress_attempt", default=None
+)
+
+# Every request to a channel, by channel, route and what became of it (paysuite.runtime.metrics).
+_channel_duration = metrics.get_meter(__name__).create_histogram(
+    "paysuite.channel.duration",
+    unit="ms",
+    description="Channel HTTP calls by channel, egress route and outcome",
+    explicit_bucket_boundaries_advisory=(5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
 )
 
 # Set by our egress proxy on an error answer it made up itself, before forwarding anything.
@@ -103,7 +112,16 @@ class EgressClient:
         return self.router.health(self._clock(), channel)
 
     def _settle(self, attempt: Attempt, outcome: Outcome) -> None:
-        change = self.router.record(attempt, outcome, self._clock())
+        now = self._clock()
+        _channel_duration.record(
+            (now - attempt.started) * 1000,
+            {
+                "paysuite.channel": attempt.route.channel,
+                "paysuite.route_id": attempt.route.route_id,
+                "paysuite.egress_outcome": outcome.value,
+            },
+        )
+        change = self.router.record(attempt, outcome, now)
         if change is not None:
             level = logging.WARNING if change.state is CircuitState.OPEN else logging.INFO
             _log.log(
