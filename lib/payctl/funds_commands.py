@@ -1,5 +1,6 @@
 """payctl recon reserve: reconcile the reserve (备付金) account's bank statement of a date
-against the ledger (importing the camt.053 file first when one is given)."""
+against the ledger (importing the camt.053 file first when one is given; without one, recon
+fetches the bank's through the gateway when it has none of the date)."""
 
 from __future__ import annotations
 
@@ -120,7 +121,11 @@ def reserve(
     day: Annotated[str, typer.Option("--date", help="statement date YYYY-MM-DD")],
     statement: Annotated[
         Path | None,
-        typer.Option(exists=True, dir_okay=False, help="the statement's camt.053 file to import"),
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="the statement's camt.053 file to import (else recon fetches the bank's)",
+        ),
     ] = None,
     statement_channel: Annotated[
         str, typer.Option(help="the name reserve statements are imported under")

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from paysuite.money import MINOR_UNIT_EXPONENTS
 from recon.adapters.statement_repository import StatementRepository
 from recon.adapters.tables import (
     discrepancies,
@@ -60,13 +61,14 @@ class FundsRepository(StatementRepository):
         ]
 
     async def bill_fees(self, channel: str, day: date, currency: str) -> int:
-        """The fees the channel's current bill of the date states (charged less given back),
-        rounded half away from zero."""
+        """The fees the channel's current bill of the date states (charged less given back), in
+        minor units rounded half away from zero (a bill states them in major units)."""
         current = await self.current_import(channel, day)
         totals = (
             () if current is None else [t for t in current.summary.totals if t.currency == currency]
         )
-        return sum(int(t.fee_net.quantize(Decimal(1), ROUND_HALF_UP)) for t in totals)
+        scale = Decimal(10) ** MINOR_UNIT_EXPONENTS.get(currency, 2)
+        return sum(int((t.fee_net * scale).quantize(Decimal(1), ROUND_HALF_UP)) for t in totals)
 
     async def bill_parked(self, channel: str, day: date, currency: str) -> int:
         """What reconciliation of the channel's bill parked for the date (receivable debited

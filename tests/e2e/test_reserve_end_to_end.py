@@ -1,0 +1,211 @@
+"""The reserve (备付金) account on the real suite: after a day of card, Alipay and WeChat Pay
+payments and refunds, each channel's settlement of the day arrives in the platform's reserve
+account at the bank simulator (the bank's own takings as card acquirer, each wallet's takings
+net of its fees and refunds, paid in by the wallet), and `payctl recon reserve --date D`, given
+no file, has recon fetch the account's camt.053 through the gateway and reconcile it: every
+arrival matched, each channel's receivable cleared, the ledger's reserve balance equal to the
+bank's closing balance; a short-paid arrival is reported and parked once, and a re-run posts
+nothing.
+
+Each test runs a suite of its own (its own database, bank and wallets): a channel's settlement
+of a date is decided once at the bank and the day's takings must be the test's alone. The
+settlements are paid in now through the simulators' controls rather than when they fall due
+(after the day ends), so the statement date is the day of the takings."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+
+from devstack import demo, seed
+from devstack.provision import drop_database, provision
+from devstack.stack import DEFAULT_PORTS, Stack, StackConfig
+from paysuite import accounts
+from paysuite.gateway.v1 import gateway_service_pb2 as gpb
+from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
+from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
+from paysuite.type.v1.money_pb2 import Money
+from recon.domain.discrepancies import suspense_account
+from tests.e2e.conftest import free_ports
+from tests.e2e.payctl_run import MERCHANT, payctl
+from tests.e2e.test_clearing_end_to_end import CHANNELS, METHODS, _balance, _settled
+from tests.integration.test_recon_reserve import _open_items
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SHORT_FEN = 100
+
+
+@pytest.fixture
+async def suite(admin_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
+    """The suite of the test's own, migrated, started and seeded as `make run` does."""
+    name = f"paysuite_rsv_{secrets.token_hex(4)}"
+    database_url = await provision(admin_url, name)
+    config = StackConfig(database_url, tmp_path, ports=free_ports(list(DEFAULT_PORTS)))
+    own = Stack(config)
+    await own.migrate()
+    await own.start()
+    try:
+        await seed.seed_ledger(config.addr("ledger"), ca=own.ca)
+        await seed.seed_merchant(config.addr("gateway"), ca=own.ca)
+        await seed.seed_user(config.addr("identity"), config.bank_url, ca=own.ca)
+        yield own
+    finally:
+        codes = await own.stop()
+        await drop_database(admin_url, name)
+    assert codes == dict.fromkeys(codes, 0), f"unclean exit: {codes}"
+
+
+async def _post(url: str, payload: Any = None) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as session, session.post(url, json=payload) as response:
+        return response.status, await response.json()
+
+
+async def _get(url: str) -> Any:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        assert response.status == 200
+        return await response.json()
+
+
+async def _day_of_payments(gateway: gpb_grpc.GatewayServiceAsyncStub) -> None:
+    """Card and wallet payments for the demo merchant, and a part refund of a payment by each
+    wallet (a card refund is left out: the bank's statement lists charges only, so its bill's
+    reconciliation parks every card refund as a difference)."""
+    for n, method in enumerate(METHODS * 2):
+        answer = await gateway.CreatePayment(
+            gpb.CreatePaymentRequest(
+                request_id=f"e2e-rsv-{secrets.token_hex(8)}",
+                merchant_id=demo.MERCHANT_ID,
+                merchant_order_no=f"E2E-RSV-{secrets.token_hex(6)}",
+                amount=Money(currency_code="CNY", minor_units=4_000 + n),
+                method=method,
+                payer_user_id=demo.USER_ID,
+            )
+        )
+        assert answer.payment.state == gpb.Payment.STATE_SUCCEEDED
+        if method != gpb.PAYMENT_METHOD_BANK_CARD and n < len(METHODS):
+            refund = await gateway.RefundPayment(
+                gpb.RefundPaymentRequest(
+                    request_id=f"e2e-rsvr-{secrets.token_hex(6)}",
+                    payment_id=answer.payment.payment_id,
+                    amount=Money(currency_code="CNY", minor_units=1_000 + n),
+                    reason="customer asked",
+                )
+            )
+            assert refund.refund.state == gpb.Refund.STATE_SUCCEEDED
+
+
+async def _a_day_of_takings(suite: Stack, day: str) -> dict[str, int]:
+    """Payments and refunds on every channel, booked, and each channel's bill of the day
+    reconciled (the wallets' fees are known from their bills); each channel's receivable."""
+    async with (
+        suite.channel("gateway", MERCHANT) as gateway_channel,
+        suite.channel("ledger") as ledger_channel,
+    ):
+        await _day_of_payments(gpb_grpc.GatewayServiceStub(gateway_channel))
+        ledger = lpb_grpc.LedgerServiceStub(ledger_channel)
+        receivables = {
+            c: await _settled(ledger, accounts.channel_receivable(c, "CNY")) for c in CHANNELS
+        }
+    recon = ("--recon", suite.config.addr("recon"))
+    for channel in CHANNELS:
+        run = payctl(suite, "recon", "run", "--channel", channel, "--date", day, *recon)
+        assert run["state"] == "completed", run["failure"]
+    return receivables
+
+
+async def _settle(suite: Stack, channel: str, day: str) -> dict[str, Any]:
+    """The channel's takings of the day paid into the reserve account now: the bank's own as
+    acquirer, a wallet's by the wallet."""
+    if channel == "banksim":
+        url, payload = f"{suite.config.bank_url}/_admin/reserve/settlements", {"business_date": day}
+    else:
+        url, payload = f"{suite.config.simulator_url(channel)}/_admin/settlements/{day}", None
+    status, answer = await _post(url, payload)
+    assert status == 201, answer
+    return dict(answer)
+
+
+def _reserve(suite: Stack, day: str) -> dict[str, Any]:
+    answer: dict[str, Any] = payctl(
+        suite, "recon", "reserve", "--date", day, "--recon", suite.config.addr("recon")
+    )
+    return answer
+
+
+async def _ledger_balances(suite: Stack, *account_ids: str) -> list[int]:
+    async with suite.channel("ledger") as channel:
+        ledger = lpb_grpc.LedgerServiceStub(channel)
+        return [await _balance(ledger, a) for a in account_ids]
+
+
+async def test_a_days_settlements_arrive_and_the_reserve_account_reconciles_clean(
+    suite: Stack,
+) -> None:
+    day = datetime.now(SHANGHAI).date().isoformat()
+    receivables = await _a_day_of_takings(suite, day)
+    assert all(receivables.values())
+    for channel in CHANNELS:
+        await _settle(suite, channel, day)
+
+    report = _reserve(suite, day)
+
+    assert report["differences"] == []
+    assert (report["balanced"], report["clean"]) == (True, True)
+    assert (report["arrivals"], report["matched"], report["unexpected"]) == (3, 3, 0)
+    [balance] = report["balances"]
+    bank = await _get(f"{suite.config.bank_url}/_admin/reserve")
+    assert balance["ledger_minor_units"] == balance["bank_closing_minor_units"] == bank["balance"]
+    owed = await _ledger_balances(
+        suite, "platform.reserve.CNY", *(accounts.channel_receivable(c, "CNY") for c in CHANNELS)
+    )
+    assert owed == [bank["balance"], 0, 0, 0]  # every receivable cleared into the reserve
+
+    again = _reserve(suite, day)
+    assert (again["posted"], again["clean"], again["differences"]) == (0, True, [])
+    assert await _ledger_balances(suite, "platform.reserve.CNY") == [bank["balance"]]
+
+
+async def test_a_short_paid_arrival_is_reported_and_parked_once(suite: Stack) -> None:
+    day = datetime.now(SHANGHAI).date().isoformat()
+    await _a_day_of_takings(suite, day)
+    bank_faults = f"{suite.config.bank_url}/_admin/faults"
+    assert (await _post(bank_faults, {"reserve_short_rate": 1, "reserve_short_fen": SHORT_FEN}))[
+        0
+    ] == 200
+    short = await _settle(suite, "wechatsim", day)
+    assert (await _post(bank_faults, {"reserve_short_rate": 0}))[0] == 200
+    for channel in ("banksim", "alipaysim"):
+        await _settle(suite, channel, day)
+    assert short["bank"]["paid"] == short["amount"] - SHORT_FEN
+
+    report = _reserve(suite, day)
+    again = _reserve(suite, day)
+
+    expected = short["amount"]
+    fields = ("kind", "channel", "business_date", "expected_minor_units", "actual_minor_units")
+    assert [[d[f] for f in (*fields, "parked_minor_units")] for d in report["differences"]] == [
+        ["short", "wechatsim", day, expected, expected - SHORT_FEN, SHORT_FEN]
+    ]
+    assert (report["balanced"], report["clean"], report["short"], report["matched"]) == (
+        True,
+        False,
+        1,
+        2,
+    )
+    assert again["posted"] == 0
+    assert again["differences"] == report["differences"]
+    suspense, receivable = await _ledger_balances(
+        suite, suspense_account("wechatsim", "CNY"), accounts.channel_receivable("wechatsim", "CNY")
+    )
+    # The short part moved out of the receivable into the channel's suspense (debited), once.
+    assert (suspense, receivable) == (-SHORT_FEN, 0)
+    async with suite.channel("ledger") as ledger_channel:
+        ledger = lpb_grpc.LedgerServiceStub(ledger_channel)
+        assert await _open_items(ledger, "funds:park:wechatsim:") == [-SHORT_FEN]
