@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -358,3 +359,32 @@ def test_every_channel_of_the_gateway_has_an_egress_route(overlay: str) -> None:
     routes = parse_routes(json.loads(routes_file), channels, every_channel=True)
     assert {route.channel for route in routes} == set(channels)
     assert all(route.proxy for route in routes)
+
+
+# What the services export to Prometheus (paysuite.runtime.metrics and the measurements modules).
+EXPORTED = {
+    "rpc_server_duration_milliseconds",
+    "rpc_client_duration_milliseconds",
+    "paysuite_payments_total",
+    "paysuite_channel_duration_milliseconds",
+    "paysuite_outbox_backlog",
+    "paysuite_outbox_lag_seconds",
+    "paysuite_recon_run_duration_seconds",
+}
+
+
+@pytest.mark.parametrize("overlay", ["overlays/dev", "overlays/prod"])
+def test_the_grafana_dashboard_charts_only_what_the_services_export(overlay: str) -> None:
+    config_map = _named(render(overlay), "ConfigMap", "grafana-dashboard-paysuite")
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(config_map["data"]["paysuite.json"])
+    panels = dashboard["panels"]
+    assert len({p["id"] for p in panels}) == len(panels) >= 10
+    for panel in panels:
+        for target in panel["targets"]:
+            # Label names stand in by (...) and {...}; what is left names metrics.
+            expr = re.sub(r"by \([^)]*\)|\{[^}]*\}", "", target["expr"])
+            names = set(re.findall(r"\b(?:rpc|paysuite)_[a-z_]+\b", expr))
+            assert names, panel["title"]
+            stems = {re.sub(r"_(bucket|count|sum)$", "", n) for n in names}
+            assert stems <= EXPORTED, (panel["title"], stems - EXPORTED)
