@@ -117,6 +117,9 @@ async def test_rpc_and_payment_metrics_after_real_calls(stack: Stack) -> None:
         rpc_grpc_status_code="0",
     )
     assert _calls(ledger_after, "CreateTransfers", 0) > _calls(ledger_before, "CreateTransfers", 0)
+    posted = {"paysuite_transfer_result": "posted"}
+    transfers = "paysuite_ledger_transfers_total"
+    assert _value(ledger_after, transfers, **posted) > _value(ledger_before, transfers, **posted)
 
 
 async def test_a_reconciliation_run_is_timed_by_channel_and_outcome(stack: Stack) -> None:

@@ -370,6 +370,7 @@ EXPORTED = {
     "paysuite_outbox_backlog",
     "paysuite_outbox_lag_seconds",
     "paysuite_recon_run_duration_seconds",
+    "paysuite_ledger_transfers_total",
 }
 
 

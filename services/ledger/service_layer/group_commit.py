@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from opentelemetry import trace
 
 from ledger.domain.book import Outcome, Request
+from ledger.service_layer.measurements import count_transfers
 
 Run = Callable[[Sequence[Request]], Awaitable[list[Outcome]]]
 
@@ -56,6 +57,11 @@ class GroupCommit:
         self._drains: set[asyncio.Task[None]] = set()  # the loop holds tasks weakly
 
     async def submit(self, requests: Sequence[Request]) -> list[Outcome]:
+        outcomes = await self._submit(requests)
+        count_transfers(outcomes)
+        return outcomes
+
+    async def _submit(self, requests: Sequence[Request]) -> list[Outcome]:
         if len(requests) > SMALL_REQUEST:
             return await self._run(requests)
         waiting = _Waiting(requests)
