@@ -12,13 +12,15 @@ from typing import Any, TypeVar
 import asyncpg
 import grpc
 import pytest
+from google.protobuf import text_format
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 from google.type.date_pb2 import Date
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
+from devstack import seed
 from devstack.callers import caller_for, suite_policy
 from devstack.pki import DevCA
 from paysuite.gateway.v1 import channel_records_pb2, gateway_service_pb2
@@ -26,7 +28,7 @@ from paysuite.identity.v1 import identity_service_pb2
 from paysuite.ledger.v1 import ledger_service_pb2
 from paysuite.recon.v1 import funds_service_pb2, recon_service_pb2
 from paysuite.runtime.identities import Identity
-from tests.integration.hostile_requests import messages
+from tests.integration.hostile_requests import FUZZ_MERCHANT, messages
 
 SERVICES: dict[str, list[ServiceDescriptor]] = {
     "gateway": [
@@ -128,8 +130,8 @@ def _hammer(
     opened: dict[Identity, grpc.Channel] = {}
 
     def channels(_request: Message) -> grpc.Channel:
-        # Merchants' RPCs go as the demo merchant, whatever merchant the request names.
-        identity = caller_for(policy, full_name)
+        # Merchants' RPCs go as the fuzz's merchant, whatever merchant the request names.
+        identity = caller_for(policy, full_name, merchant_id=FUZZ_MERCHANT)
         if identity not in opened:
             opened[identity] = grpc.secure_channel(address, ca.credentials(identity))
         return opened[identity]
@@ -144,6 +146,7 @@ def _hammer(
         )
         @given(request=_requests(method))
         def one(request: Message) -> None:
+            note(text_format.MessageToString(request, as_one_line=True)[:2000])
             before = db(_row_counts)
             try:
                 _call(channels, method, request)
@@ -179,9 +182,20 @@ def _method_id(case: Any) -> str:
     return f"{case[0]}.{case[1].name}" if isinstance(case, tuple) else str(case)
 
 
+@pytest.fixture(scope="module")
+async def fuzz_merchant(gateway_addr: str, ledger_addr: str) -> str:
+    """The fuzz's own merchant, registered with its payable."""
+    await seed.seed_ledger(ledger_addr, FUZZ_MERCHANT)
+    await seed.seed_merchant(gateway_addr, FUZZ_MERCHANT)
+    return FUZZ_MERCHANT
+
+
 @pytest.mark.parametrize("case", METHODS, ids=_method_id)
 async def test_hostile_requests_are_refused_cleanly(
-    case: tuple[str, MethodDescriptor], addresses: dict[str, str], db: asyncpg.Connection
+    case: tuple[str, MethodDescriptor],
+    addresses: dict[str, str],
+    db: asyncpg.Connection,
+    fuzz_merchant: str,
 ) -> None:
     await _hammer_from_thread(*case, addresses, db, examples=6)
 
@@ -189,6 +203,9 @@ async def test_hostile_requests_are_refused_cleanly(
 @pytest.mark.slow
 @pytest.mark.parametrize("case", METHODS, ids=_method_id)
 async def test_many_hostile_requests_are_refused_cleanly(
-    case: tuple[str, MethodDescriptor], addresses: dict[str, str], db: asyncpg.Connection
+    case: tuple[str, MethodDescriptor],
+    addresses: dict[str, str],
+    db: asyncpg.Connection,
+    fuzz_merchant: str,
 ) -> None:
     await _hammer_from_thread(*case, addresses, db, examples=150)
