@@ -43,6 +43,8 @@ class CommonSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         default=5.0, validation_alias="PAYSUITE_SHUTDOWN_GRACE_SECONDS"
     )
+    # A span per database query (asyncpg instrumentation: the statement, never its values).
+    db_spans: bool = Field(default=False, validation_alias="PAYSUITE_DB_SPANS")
 
     @property
     def is_dev(self) -> bool:
