@@ -37,8 +37,11 @@ def _iso(value: dict[str, int]) -> str:
     return f"{value['year']:04d}-{value['month']:02d}-{value['day']:02d}"
 
 
-async def _day_of_payments(gateway: gpb_grpc.GatewayServiceAsyncStub) -> tuple[int, int]:
-    """Card and wallet payments for the demo merchant and a refund of two; (paid, refunded)."""
+async def _day_of_payments(
+    gateway: gpb_grpc.GatewayServiceAsyncStub, refunded_ones: slice = slice(2)
+) -> tuple[int, int]:
+    """Card and wallet payments for the demo merchant and a refund of two (those of
+    refunded_ones: the first two unless told); (paid, refunded)."""
     paid, refunded = [], 0
     for n, method in enumerate(METHODS * 2):
         answer = await gateway.CreatePayment(
@@ -53,7 +56,7 @@ async def _day_of_payments(gateway: gpb_grpc.GatewayServiceAsyncStub) -> tuple[i
         )
         assert answer.payment.state == gpb.Payment.STATE_SUCCEEDED
         paid.append(answer.payment)
-    for payment in paid[:2]:
+    for payment in paid[refunded_ones]:
         refund = await gateway.RefundPayment(
             gpb.RefundPaymentRequest(
                 request_id=f"e2e-sr-{secrets.token_hex(6)}",

@@ -14,7 +14,6 @@ settlements are paid in now through the simulators' controls rather than when th
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -24,42 +23,35 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
-from devstack import demo, seed
-from devstack.provision import drop_database, provision
 from devstack.stack import DEFAULT_PORTS, Stack, StackConfig
 from paysuite import accounts
-from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
-from paysuite.type.v1.money_pb2 import Money
 from recon.domain.discrepancies import suspense_account
 from tests.e2e.conftest import free_ports
+from tests.e2e.own_suite import own_suite
 from tests.e2e.payctl_run import MERCHANT, payctl
-from tests.e2e.test_clearing_end_to_end import CHANNELS, METHODS, _balance, _settled
+from tests.e2e.test_clearing_end_to_end import CHANNELS, _balance, _day_of_payments, _settled
 from tests.integration.test_recon_reserve import _open_items
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SHORT_FEN = 100
 
 
+async def _with_recon(suite: Stack) -> None:
+    await suite.migrate(("recon",))
+    await suite.start(services=("recon",), simulator=False)
+
+
 @pytest.fixture
 async def suite(admin_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
-    """The suite of the test's own, migrated, started and seeded as `make run` does."""
-    name = f"paysuite_rsv_{secrets.token_hex(4)}"
-    database_url = await provision(admin_url, name)
-    config = StackConfig(database_url, tmp_path, ports=free_ports(list(DEFAULT_PORTS)))
-    own = Stack(config)
-    await own.migrate()
-    await own.start()
-    try:
-        await seed.seed_ledger(config.addr("ledger"), ca=own.ca)
-        await seed.seed_merchant(config.addr("gateway"), ca=own.ca)
-        await seed.seed_user(config.addr("identity"), config.bank_url, ca=own.ca)
+    """The suite of the test's own, recon included, seeded as `make run` does."""
+
+    def configure(database_url: str) -> StackConfig:
+        return StackConfig(database_url, tmp_path, ports=free_ports(list(DEFAULT_PORTS)))
+
+    async with own_suite(admin_url, configure, then=_with_recon) as own:
         yield own
-    finally:
-        codes = await own.stop()
-        await drop_database(admin_url, name)
-    assert codes == dict.fromkeys(codes, 0), f"unclean exit: {codes}"
 
 
 async def _post(url: str, payload: Any = None) -> tuple[int, Any]:
@@ -73,34 +65,6 @@ async def _get(url: str) -> Any:
         return await response.json()
 
 
-async def _day_of_payments(gateway: gpb_grpc.GatewayServiceAsyncStub) -> None:
-    """Card and wallet payments for the demo merchant, and a part refund of a payment by each
-    wallet (a card refund is left out: the bank's statement lists charges only, so its bill's
-    reconciliation parks every card refund as a difference)."""
-    for n, method in enumerate(METHODS * 2):
-        answer = await gateway.CreatePayment(
-            gpb.CreatePaymentRequest(
-                request_id=f"e2e-rsv-{secrets.token_hex(8)}",
-                merchant_id=demo.MERCHANT_ID,
-                merchant_order_no=f"E2E-RSV-{secrets.token_hex(6)}",
-                amount=Money(currency_code="CNY", minor_units=4_000 + n),
-                method=method,
-                payer_user_id=demo.USER_ID,
-            )
-        )
-        assert answer.payment.state == gpb.Payment.STATE_SUCCEEDED
-        if method != gpb.PAYMENT_METHOD_BANK_CARD and n < len(METHODS):
-            refund = await gateway.RefundPayment(
-                gpb.RefundPaymentRequest(
-                    request_id=f"e2e-rsvr-{secrets.token_hex(6)}",
-                    payment_id=answer.payment.payment_id,
-                    amount=Money(currency_code="CNY", minor_units=1_000 + n),
-                    reason="customer asked",
-                )
-            )
-            assert refund.refund.state == gpb.Refund.STATE_SUCCEEDED
-
-
 async def _a_day_of_takings(suite: Stack, day: str) -> dict[str, int]:
     """Payments and refunds on every channel, booked, and each channel's bill of the day
     reconciled (the wallets' fees are known from their bills); each channel's receivable."""
@@ -108,7 +72,9 @@ async def _a_day_of_takings(suite: Stack, day: str) -> dict[str, int]:
         suite.channel("gateway", MERCHANT) as gateway_channel,
         suite.channel("ledger") as ledger_channel,
     ):
-        await _day_of_payments(gpb_grpc.GatewayServiceStub(gateway_channel))
+        # The wallets' payments refunded (a card refund is left out: the bank's statement
+        # lists charges only, so its bill's reconciliation parks every card refund).
+        await _day_of_payments(gpb_grpc.GatewayServiceStub(gateway_channel), slice(1, 3))
         ledger = lpb_grpc.LedgerServiceStub(ledger_channel)
         receivables = {
             c: await _settled(ledger, accounts.channel_receivable(c, "CNY")) for c in CHANNELS

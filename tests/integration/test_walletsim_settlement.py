@@ -6,7 +6,6 @@ taken pays nothing."""
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from datetime import date, datetime
@@ -14,7 +13,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from pydantic import SecretStr
 
 from channelsim.amounts import fee_for, yuan
@@ -25,7 +23,12 @@ from paysuite.dev_secrets import DEV_BANK_SECRET
 from tests.integration.test_channelsim_http import Bank
 from tests.integration.test_walletsim import pay
 from tests.integration.test_walletsim_bills import refund
-from tests.integration.wallet_client import WalletClient, wallet_settings
+from tests.integration.wallet_client import (
+    WalletClient,
+    running_wallet,
+    serving_app,
+    wallet_settings,
+)
 from walletsim.app import create_app as create_wallet
 from walletsim.settings import Flavour
 from walletsim.settlement import SETTLER, Settler, due_at
@@ -40,23 +43,11 @@ def _today() -> date:
     return datetime.now(SHANGHAI).date()
 
 
-@contextlib.asynccontextmanager
-async def _serving(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, shutdown_timeout=1.0)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
-
-
 @pytest.fixture
 async def bank() -> AsyncIterator[Bank]:
     """A bank of the test's own: each channel's settlement of a date is decided once there."""
     settings = ChannelSimSettings(secret=SecretStr(DEV_BANK_SECRET), port=0)
-    async with _serving(create_bank(settings)) as url, aiohttp.ClientSession() as session:
+    async with serving_app(create_bank(settings)) as url, aiohttp.ClientSession() as session:
         yield Bank(session, url)
 
 
@@ -66,8 +57,7 @@ async def wallet(
 ) -> AsyncIterator[tuple[WalletClient, Settler]]:
     settings = wallet_settings(request.param, SECRET, fee_bps=FEE_BPS, bank_url=bank.base_url)
     app = create_wallet(settings)
-    async with _serving(app) as url, aiohttp.ClientSession() as session:
-        client = WalletClient(session, url, settings.flavour, SECRET)
+    async with running_wallet(settings, app) as client:
         await client.set_faults(notify_max_attempts=1)
         yield client, app[SETTLER]
 

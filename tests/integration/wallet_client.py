@@ -157,19 +157,29 @@ class WalletClient:
 
 
 @contextlib.asynccontextmanager
-async def running_wallet(settings: WalletSimSettings) -> AsyncIterator[WalletClient]:
-    """The simulator's real app on loopback, with a client for it."""
-    runner = web.AppRunner(create_app(settings), shutdown_timeout=1.0)
+async def serving_app(app: web.Application, port: int = 0) -> AsyncIterator[str]:
+    """A simulator's real app on loopback (port 0: a free one); yields its URL."""
+    runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, "127.0.0.1", settings.port or 0)
+        site = web.TCPSite(runner, "127.0.0.1", port)
         await site.start()
-        port = runner.addresses[0][1]
-        async with aiohttp.ClientSession() as session:
-            url = f"http://127.0.0.1:{port}"
-            yield WalletClient(session, url, settings.flavour, settings.secret_bytes.decode())
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def running_wallet(
+    settings: WalletSimSettings, app: web.Application | None = None
+) -> AsyncIterator[WalletClient]:
+    """The simulator's real app (made from settings unless given) on loopback, with a client
+    for it."""
+    async with (
+        serving_app(app or create_app(settings), settings.port or 0) as url,
+        aiohttp.ClientSession() as session,
+    ):
+        yield WalletClient(session, url, settings.flavour, settings.secret_bytes.decode())
 
 
 @dataclass

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from datetime import date
 
 import grpc
@@ -29,7 +29,7 @@ class GatewayAccountStatements:
         self._account_number = account_number
         self._timeout = timeout_seconds
 
-    async def statement(self, day: date) -> AsyncIterator[bytes]:
+    def statement(self, day: date) -> AsyncIterator[bytes]:
         call = self._gateway.FetchAccountStatement(
             gpb.FetchAccountStatementRequest(
                 channel=self._channel,
@@ -38,11 +38,19 @@ class GatewayAccountStatements:
             ),
             timeout=self._timeout,
         )
-        try:
-            async for response in call:
-                yield response.chunk
-        except grpc.aio.AioRpcError as exc:
-            raise Unavailable(
-                "the reserve account's statement could not be fetched",
-                metadata={"channel": self._channel, "code": exc.code().name},
-            ) from exc
+        return fetched_chunks(call, "the reserve account's statement", self._channel)
+
+
+async def fetched_chunks(
+    call: AsyncIterable[gpb.FetchChannelStatementResponse | gpb.FetchAccountStatementResponse],
+    what: str,
+    channel: str,
+) -> AsyncIterator[bytes]:
+    """A statement file's chunks as the gateway streams them; UNAVAILABLE when it cannot."""
+    try:
+        async for response in call:
+            yield response.chunk
+    except grpc.aio.AioRpcError as exc:
+        raise Unavailable(
+            f"{what} could not be fetched", metadata={"channel": channel, "code": exc.code().name}
+        ) from exc

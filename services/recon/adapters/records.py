@@ -12,7 +12,6 @@ from pathlib import Path
 
 import grpc
 
-from paysuite.errors import Unavailable
 from paysuite.gateway.v1 import channel_records_pb2 as cpb
 from paysuite.gateway.v1 import channel_records_pb2_grpc as cpb_grpc
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
@@ -21,6 +20,7 @@ from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.enums import short_name
 from paysuite.runtime.protoconv import date_to_proto
+from recon.adapters.account_statements import fetched_chunks
 from recon.adapters.engine import LEDGER_ENTRY_COLUMNS, OURS_COLUMNS
 from recon.domain.matching import Kind, LedgerItem, OurItem
 
@@ -158,20 +158,13 @@ class GrpcRecords:
         moment = transfer.create_time.seconds
         return LedgerItem(Kind.PAYMENT, payment_id, currency, debit, credit, moment, carried=True)
 
-    async def statement(self, channel: str, day: date) -> AsyncIterator[bytes]:
+    def statement(self, channel: str, day: date) -> AsyncIterator[bytes]:
         """The channel's statement file for the date, as the gateway fetches it."""
         call = self._gateway.FetchChannelStatement(
             gpb.FetchChannelStatementRequest(channel=channel, statement_date=date_to_proto(day)),
             timeout=self._timeout,
         )
-        try:
-            async for response in call:
-                yield response.chunk
-        except grpc.aio.AioRpcError as exc:
-            raise Unavailable(
-                "the channel's statement could not be fetched",
-                metadata={"channel": channel, "code": exc.code().name},
-            ) from exc
+        return fetched_chunks(call, "the channel's statement", channel)
 
 
 class FileRecords(GrpcRecords):
