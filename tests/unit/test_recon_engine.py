@@ -123,3 +123,17 @@ def test_the_engine_finds_what_the_model_finds(
         (f.discrepancy_id("bank"), f.suspense_amount) for f in interesting
     }
     assert sum(counts.values()) == len(expected)
+
+
+def test_a_line_without_a_channel_id_ranks_as_any_other_line_the_gateway_did_not_name() -> None:
+    """Two refund lines of one key, neither with the gateway's channel id: the first listed is
+    compared, whether or not a line has a channel id at all (the engine reads '' as NULL)."""
+    bill = [
+        BillItem(Kind.REFUND, "r1", "", "CNY", 100, None, True, CUT - 5000, 7),
+        BillItem(Kind.REFUND, "r1", "c2", "CNY", 100, None, True, CUT - 5000, 8),
+    ]
+    ours = [OurItem(Kind.REFUND, "r1", "c1", "CNY", 100, None, "succeeded", CUT - 5000)]
+    found, _ = run_engine(bill, ours, [], EngineSettings(buckets=8, ranges=3))
+    compared = {f.duplicate_rank: f.bill.line_no for f in found if f.bill}
+    assert compared == {0: 7, 1: 8}
+    assert _shape(found) == _shape(reconcile(bill, ours, [], WINDOW))

@@ -286,7 +286,7 @@ def match_range(folder: Path, low: int, high: int, settings: EngineSettings) -> 
         CREATE TEMP TABLE twice AS SELECT kind, key FROM b GROUP BY ALL HAVING count(*) > 1;
         CREATE TEMP TABLE ranked AS SELECT b.*, row_number() OVER (
             PARTITION BY b.kind, b.key ORDER BY
-                (coalesce(g.channel_id, '') <> '' AND b.channel_id = g.channel_id) DESC,
+                coalesce(g.channel_id <> '' AND b.channel_id = g.channel_id, false) DESC,
                 b.carried DESC, b.line_no) AS rank
         FROM b SEMI JOIN twice USING (kind, key)
         LEFT JOIN g ON g.kind = b.kind AND g.key = b.key;
