@@ -84,6 +84,12 @@ class NotFound(DomainError):
     reason = "NOT_FOUND"
 
 
+class AccountNotFound(NotFound):
+    """No such account: in the ledger, or at a bank (the reserve account's statement)."""
+
+    reason = "ACCOUNT_NOT_FOUND"
+
+
 class AlreadyExists(DomainError):
     """A resource or request id exists with different content."""
 

@@ -9,11 +9,7 @@ from datetime import date, datetime, timedelta
 from ledger.domain.model import Account, OwnerType
 from ledger.domain.records import EntryRecord, SuspenseItem, SuspenseState, TransferRecord
 from ledger.service_layer.unit_of_work import UnitOfWorkFactory
-from paysuite.errors import NotFound
-
-
-class AccountNotFound(NotFound):
-    reason = "ACCOUNT_NOT_FOUND"
+from paysuite.errors import AccountNotFound, NotFound
 
 
 class TransferNotFound(NotFound):

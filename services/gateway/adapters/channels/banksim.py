@@ -25,7 +25,7 @@ from gateway.domain.ports import (
     VerifyMethod,
     VerifyOutcome,
 )
-from paysuite.errors import NotFound, Unavailable
+from paysuite.errors import AccountNotFound, Unavailable
 from paysuite.http_signing import SIGNATURE_HEADER, SignatureError, new_nonce, sign, verify
 from paysuite.money import Money
 
@@ -82,12 +82,6 @@ class ChannelUnavailable(Unavailable):
     """The channel gave no usable answer to a statement download."""
 
     reason = "CHANNEL_UNAVAILABLE"
-
-
-class AccountNotFound(NotFound):
-    """The bank keeps no account of the number asked for."""
-
-    reason = "ACCOUNT_NOT_FOUND"
 
 
 def _code(raw: bytes) -> str:
