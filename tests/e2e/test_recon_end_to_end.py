@@ -1,7 +1,8 @@
 """A day of card and wallet payments through real processes, with channel faults dialled, reconciled
 for every channel: the bank lists a payment we never made (long); Alipay's and WeChat Pay's bills
 leave a line out (short) and add one (long), and each wallet answers a payment failed that it
-took (state mismatch). Each difference is found and parked in suspense once (a run of the day
+took (state mismatch); WeChat Pay loses a notification (the gateway's query settles the payment,
+and it matches). Each difference is found and parked in suspense once (a run of the day
 again parks nothing), and cleared by its business action through `payctl recon resolve`: a
 refund, a supplementary order (补单), a write-off, or the wallet's corrected bill matching it.
 The suite is shared: only this test's own transactions are asserted on."""
@@ -56,6 +57,16 @@ async def _pay(gateway: gpb_grpc.GatewayServiceAsyncStub, channel: str, amount: 
     payment = (await gateway.CreatePayment(request)).payment
     assert payment.channel == channel
     return payment
+
+
+async def _settled(gateway: gpb_grpc.GatewayServiceAsyncStub, payment_id: str) -> gpb.Payment:
+    """The payment once the gateway knows how it ended (its janitor queries the channel)."""
+    async with asyncio.timeout(30):
+        while True:
+            answer = await gateway.GetPayment(gpb.GetPaymentRequest(payment_id=payment_id))
+            if answer.payment.state != gpb.Payment.STATE_UNKNOWN:
+                return answer.payment
+            await asyncio.sleep(0.2)
 
 
 async def _posted(ledger: lpb_grpc.LedgerServiceAsyncStub, transfer_ids: list[str]) -> None:
@@ -132,6 +143,18 @@ async def test_a_day_of_card_and_wallet_payments_reconciles_for_every_channel(
             finally:
                 await _admin(stack, channel, "/_admin/faults", {"false_failure_rate": 0})
             assert taken[channel].state == gpb.Payment.STATE_FAILED
+        # WeChat Pay loses the notification of a payment its buyer took a moment to confirm:
+        # the gateway's query finds it paid, and the bill agrees.
+        quiet = {"accepted_rate": 1, "decide_ms": 300, "notify_drop_rate": 1}
+        await _admin(stack, "wechatsim", "/_admin/faults", quiet)
+        try:
+            unnotified = await _pay(gateway, "wechatsim", 888)
+        finally:
+            calm = {"accepted_rate": 0, "decide_ms": 2000, "notify_drop_rate": 0}
+            await _admin(stack, "wechatsim", "/_admin/faults", calm)
+        assert unnotified.state == gpb.Payment.STATE_UNKNOWN
+        unnotified = await _settled(gateway, unnotified.payment_id)
+        assert unnotified.state == gpb.Payment.STATE_SUCCEEDED
         # The bank lists a payment we never made; each wallet's bill leaves a line out and
         # adds one of a payment it never made.
         await _admin(
@@ -149,13 +172,14 @@ async def test_a_day_of_card_and_wallet_payments_reconciles_for_every_channel(
             )
         await _posted(
             ledger,
-            [f"{p.payment_id}:capture" for ps in paid.values() for p in ps]
+            [f"{p.payment_id}:capture" for ps in [*paid.values(), [unnotified]] for p in ps]
             + [f"{refund.refund.refund_id}:refund"],
         )
 
         ids = {p.payment_id for ps in paid.values() for p in ps} | {
             refund.refund.refund_id,
             bank_only,
+            unnotified.payment_id,
             *(p.payment_id for p in taken.values()),
         }
         runs = {channel: _run(stack, channel, day) for channel in METHODS}
