@@ -63,6 +63,7 @@ def run_config(settings: ReconSettings) -> RunConfig:
         bill_zones=settings.bill_zones,
         failure_states=settings.failure_states,
         fees_from_bill=frozenset(settings.fees_from_bill),
+        ledger_books=frozenset(settings.settlement_unreconciled),
     )
 
 

@@ -160,6 +160,33 @@ async def test_the_statement_waits_for_a_clean_channel_day_then_adds_up(
     assert [row[3] for row in rows[1:5]] == [*(p.payment_id for p in paid), refund.refund.refund_id]
     assert rows[-1][2:] == ["net", "", "", "", "CNY", "", "", "96.03"]
 
+    # Paid from a user's wallet balance: the ledger is that channel's book, there is no bill to
+    # reconcile it against, and the statement is still given, with the payment on it.
+    async with connect(gateway_addr) as conn:
+        gateway = gpb_grpc.GatewayServiceStub(conn)
+        for method, purpose, payee in (
+            (gpb.PAYMENT_METHOD_BANK_CARD, gpb.PAYMENT_PURPOSE_TOP_UP, demo.MERCHANT_ID),
+            (gpb.PAYMENT_METHOD_WALLET_BALANCE, gpb.PAYMENT_PURPOSE_PURCHASE, merchant_id),
+        ):
+            answer = await gateway.CreatePayment(
+                gpb.CreatePaymentRequest(
+                    request_id=f"msb-{secrets.token_hex(8)}",
+                    merchant_id=payee,
+                    merchant_order_no=f"MSB-{secrets.token_hex(6)}",
+                    amount=Money(currency_code="CNY", minor_units=1_000),
+                    method=method,
+                    payer_user_id=demo.USER_ID,
+                    purpose=purpose,
+                )
+            )
+            assert answer.payment.state == gpb.Payment.STATE_SUCCEEDED
+    assert await outbox_drained(db)
+    async with connect(recon_addr) as conn:
+        again = await _statement(rpb_grpc.ReconServiceStub(conn), merchant_id, day)
+    assert list(again.statement.channels) == ["balance", channel]
+    assert again.statement.lines[-1].transaction_id == answer.payment.payment_id
+    assert again.statement.net_amount.minor_units == 13_700 - 4_000 - 97 + 1_000 - 10
+
 
 async def test_a_statement_request_is_checked(recon_addr: str) -> None:
     async with connect(recon_addr) as conn:

@@ -129,7 +129,12 @@ class ReconServicer(pb_grpc.ReconServiceServicer):
     ) -> pb.GetMerchantStatementResponse:
         merchant_id, day, currency = convert.merchant_statement_query(request)
         statement = await merchant_statement(
-            self._deps.uow, self._merchant_book, merchant_id, day, currency
+            self._deps.uow,
+            self._merchant_book,
+            merchant_id,
+            day,
+            currency,
+            self._deps.config.ledger_books,
         )
         return pb.GetMerchantStatementResponse(
             statement=convert.merchant_statement_to_proto(statement), csv=to_csv(statement)

@@ -25,15 +25,22 @@ class MerchantBook(Protocol):
 
 
 async def merchant_statement(
-    uow: UnitOfWorkFactory, book: MerchantBook, merchant_id: str, day: date, currency: str
+    uow: UnitOfWorkFactory,
+    book: MerchantBook,
+    merchant_id: str,
+    day: date,
+    currency: str,
+    ledger_books: frozenset[str] = frozenset(),
 ) -> MerchantStatement:
-    """The statement; ReconciliationNotClean when a channel of it is not reconciled clean."""
+    """The statement; ReconciliationNotClean when a channel of it is not reconciled clean (a
+    channel whose book is the ledger has no bill to be reconciled against)."""
     movements = await book.movements(accounts.merchant_payable(merchant_id, currency), day)
     statement = build(merchant_id, day, currency, movements)
+    channels = [c for c in statement.channels if c not in ledger_books]
     reconciled: set[str] = set()
     open_counts: dict[str, int] = {}
     async with uow() as work:
-        for channel in statement.channels:
+        for channel in channels:
             latest = await work.repo.list_runs(channel, day, None, 1)
             if latest and latest[0].state is RunState.COMPLETED:
                 reconciled.add(channel)
@@ -41,7 +48,7 @@ async def merchant_statement(
                 channel, day, None, DiscrepancyState.OPEN, None, OPEN_SHOWN
             )
             open_counts[channel] = len(still_open)
-    problems = unclean(statement.channels, reconciled, open_counts)
+    problems = unclean(channels, reconciled, open_counts)
     if problems:
         raise ReconciliationNotClean(
             "the date's channel reconciliation is not clean: reconcile the channels and resolve "

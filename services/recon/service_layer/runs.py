@@ -91,6 +91,8 @@ class RunConfig:
     failure_states: tuple[str, ...]
     # Channels whose bills' fees are not compared: their answers state none.
     fees_from_bill: frozenset[str] = frozenset()
+    # Channels whose book is the ledger itself (the wallet balance): no bill to reconcile.
+    ledger_books: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
