@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from opentelemetry.trace import TracerProvider
 
+from channelsim.bill_admin import bill_fault_routes
 from channelsim.faults import Dice
 from channelsim.tracing import tracing_middlewares
 from paysuite.http_signing import NonceCache
-from walletsim import admin, bill_admin, settlement_api
+from walletsim import admin, settlement_api
 from walletsim.alipay import AlipayFlavour
 from walletsim.api import wallet_api
 from walletsim.bills import Bills
@@ -81,9 +82,7 @@ def create_app(
             web.get("/_admin/transactions", admin.list_transactions),
             web.post("/_admin/transactions/{out_trade_no}/decide", admin.decide),
             web.get("/_admin/notifications", admin.list_notifications),
-            web.get("/_admin/bills/{day}", bill_admin.get_bill_faults),
-            web.post("/_admin/bills/{day}/faults", bill_admin.set_bill_faults),
-            web.post("/_admin/bills/{day}/correct", bill_admin.correct_bill),
+            *bill_fault_routes(lambda app: app[STATE].bills),
             web.get("/_admin/settlements", settlement_api.list_settlements),
             web.post("/_admin/settlements/{day}", settlement_api.settle_now),
         ]

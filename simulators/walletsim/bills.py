@@ -10,20 +10,15 @@ again.
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Annotated, Any
-
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from channelsim.amounts import fee_for
 from channelsim.banktime import SHANGHAI, from_epoch
+from channelsim.bill_faults import BillFaultBook, made_up_lines
 from walletsim.flavour import WalletFlavour
 from walletsim.store import SUCCESS, NotifyPlan, RefundRecord, Trade, WalletStore
 
-MAX_EXTRA_LINES = 100
-OrderNo = Annotated[StrictStr, Field(max_length=64)]
 _EXTRA_SUBJECT = "Paysuite order"
 
 
@@ -41,78 +36,17 @@ class DayBill:
         return datetime.combine(self.day, time(), SHANGHAI)
 
 
-@dataclass(frozen=True)
-class BillFaults:
-    """A date's bill faults; version counts the files sent (a correction is the next)."""
-
-    available_at: float = 0.0
-    omit: frozenset[str] = field(default_factory=frozenset)
-    extra_lines: int = 0
-    version: int = 1
-
-    def view(self, now: float) -> dict[str, Any]:
-        return {
-            "available": now >= self.available_at,
-            "available_at": self.available_at,
-            "omit": sorted(self.omit),
-            "extra_lines": self.extra_lines,
-            "version": self.version,
-        }
-
-
-class BillFaultsUpdate(BaseModel):
-    """POST /_admin/bills/{date}/faults: what to change; unknown fields are refused.
-
-    late_seconds: the bill is not available until this long from now.
-    omit: our order or refund numbers whose lines the bill leaves out.
-    extra_lines: lines of made-up payments the wallet never made.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    late_seconds: Annotated[float, Field(ge=0, le=7 * 86_400)] | None = None
-    omit: Annotated[list[OrderNo], Field(max_length=1000)] | None = None
-    extra_lines: Annotated[int, Field(ge=0, le=MAX_EXTRA_LINES)] | None = None
-
-    def apply(self, faults: BillFaults, now: float) -> BillFaults:
-        if self.late_seconds is not None:
-            faults = replace(faults, available_at=now + self.late_seconds)
-        if self.omit is not None:
-            faults = replace(faults, omit=frozenset(self.omit))
-        if self.extra_lines is not None:
-            faults = replace(faults, extra_lines=self.extra_lines)
-        return faults
-
-
 def _on(day: date, moment: float | None) -> bool:
     return moment is not None and from_epoch(moment).date() == day
 
 
-class Bills:
+class Bills(BillFaultBook):
     """Each date's bill faults, and the date's bill as the wallet issues it now."""
 
     def __init__(self, flavour: WalletFlavour, fee_bps: int) -> None:
+        super().__init__()
         self._flavour = flavour
         self._fee_bps = fee_bps
-        self._faults: dict[date, BillFaults] = {}
-
-    def faults(self, day: date) -> BillFaults:
-        return self._faults.get(day, BillFaults())
-
-    def change(self, day: date, update: BillFaultsUpdate, now: float) -> BillFaults:
-        self._faults[day] = update.apply(self.faults(day), now)
-        return self._faults[day]
-
-    def correct(self, day: date) -> BillFaults:
-        """The date's bill sent again, corrected: every line as the wallet made it."""
-        current = self.faults(day)
-        self._faults[day] = replace(
-            current, omit=frozenset(), extra_lines=0, version=current.version + 1
-        )
-        return self._faults[day]
-
-    def ready(self, day: date, now: float) -> bool:
-        return now >= self.faults(day).available_at
 
     def bill(self, store: WalletStore, mch_id: str, day: date) -> DayBill:
         """The date's bill with its faults applied."""
@@ -144,21 +78,15 @@ class Bills:
     def _made_up(self, mch_id: str, day: date, count: int) -> list[Trade]:
         """Payments the wallet lists but never made: the same ones for a date every time."""
         made: list[Trade] = []
-        for index in range(count):
-            dice = random.Random(f"{mch_id}:{day.isoformat()}:{index}")
-
-            def digits(n: int, dice: random.Random = dice) -> str:
-                return "".join(dice.choice("0123456789") for _ in range(n))
-
-            at = datetime.combine(day, time(12, 0, index % 60), SHANGHAI).timestamp()
-            amount = 100 + dice.randrange(9_900)
-            buyer_id, buyer_login = self._flavour.buyer(digits)
+        for line in made_up_lines(mch_id, day, count):
+            at = line.at.timestamp()
+            buyer_id, buyer_login = self._flavour.buyer(line.digits)
             made.append(
                 Trade(
-                    out_trade_no=f"X{day:%Y%m%d}{digits(12)}",
-                    trade_no=self._flavour.trade_no(day, digits),
+                    out_trade_no=f"X{day:%Y%m%d}{line.digits(12)}",
+                    trade_no=self._flavour.trade_no(day, line.digits),
                     mch_id=mch_id,
-                    amount=amount,
+                    amount=line.amount,
                     currency="CNY",
                     subject=_EXTRA_SUBJECT,
                     notify_url="",
@@ -167,7 +95,7 @@ class Bills:
                     outcome=SUCCESS,
                     plan=NotifyPlan(),
                     decided_at=at,
-                    fee=fee_for(amount, self._fee_bps),
+                    fee=fee_for(line.amount, self._fee_bps),
                     buyer_id=buyer_id,
                     buyer_login=buyer_login,
                 )
