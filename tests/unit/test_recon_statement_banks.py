@@ -378,6 +378,92 @@ def test_the_simulators_statement_with_other_columns_is_refused() -> None:
     assert refused.value.line == 2
 
 
+# Format 2: refunds on their own lines, with the refund's numbers, the amount negative and the
+# fee the bank kept (0.00: it gives no fee back).
+BANKSIM_V2 = "\n".join(
+    [
+        "# banksim statement,mch_id=PAYSUITE01,date=2026-11-22,format=2,version=1",
+        "trade_type,trade_no,out_trade_no,refund_no,out_refund_no,trade_time,amount,currency,fee,"
+        "status",
+        "PAYMENT,T0001,P1,,,2026-11-22 09:15:00,12.34,CNY,0.07,SUCCESS",
+        "REFUND,T0001,P1,R0001,RF1,2026-11-22 11:00:00,-2.34,CNY,0.00,SUCCESS",
+        "PAYMENT,T0003,P3,,,2026-11-22 23:59:59,1000.00,CNY,6.00,SUCCESS",
+        "REFUND,T0000,P0,R0002,RF0,2026-11-22 23:59:59,-0.01,CNY,0.00,SUCCESS",
+        "# total_count=4,total_amount=1009.99,refund_count=2,refund_amount=2.35",
+    ]
+)
+
+
+def test_the_simulators_format_2_reads_refunds_keyed_by_our_refund_id() -> None:
+    read_ = read(StatementFormat.BANKSIM, BANKSIM_V2.encode())
+
+    assert read_.summary.breaks == ()
+    assert read_.totals["payments"] == 2
+    assert read_.totals["refunds"] == 2
+    assert read_.totals["payment_minor_units"] == 101234
+    assert read_.totals["refund_minor_units"] == 235
+    assert read_.totals["fee_net"] == "6.07"
+    refund = read_.lines[1]
+    assert (refund.kind, refund.direction, refund.amount) == (
+        LineKind.REFUND,
+        Direction.DEBIT,
+        Money("CNY", 234),
+    )
+    assert (refund.refund_id, refund.channel_refund_id, refund.order_id) == ("RF1", "R0001", "P1")
+    assert (refund.channel_transaction_id, refund.fee, refund.line_no) == ("T0001", 0, 4)
+    payment = read_.lines[0]
+    assert (payment.kind, payment.refund_id, payment.channel_refund_id) == (
+        LineKind.PAYMENT,
+        "",
+        "",
+    )
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (
+            "REFUND,T0001,P1,R0001,RF1,2026-11-22 11:00:00,2.34,CNY,0.00,SUCCESS",
+            "a REFUND line's amount has the other sign",
+        ),
+        (
+            "PAYMENT,T0001,P1,,,2026-11-22 11:00:00,-2.34,CNY,0.00,SUCCESS",
+            "a PAYMENT line's amount has the other sign",
+        ),
+        (
+            "REFUND,T0001,P1,R0001,,2026-11-22 11:00:00,-2.34,CNY,0.00,SUCCESS",
+            "no out_refund_no",
+        ),
+        (
+            "REVERSAL,T0001,P1,R0001,RF1,2026-11-22 11:00:00,-2.34,CNY,0.00,SUCCESS",
+            "trade_type 'REVERSAL' is not PAYMENT or REFUND",
+        ),
+    ],
+)
+def test_a_format_2_line_of_the_wrong_sign_type_or_without_its_refund_id_is_rejected(
+    row: str, reason: str
+) -> None:
+    lines = BANKSIM_V2.splitlines()
+    lines[3] = row
+
+    read_ = read(StatementFormat.BANKSIM, "\n".join(lines).encode())
+
+    assert [(r.line, r.reason) for r in read_.summary.rejections] == [(4, reason)]
+
+
+def test_format_2_refund_totals_disagreeing_or_missing_are_breaks() -> None:
+    disagreeing = BANKSIM_V2.replace("refund_amount=2.35", "refund_amount=2.34")
+    format_1_trailer = BANKSIM_V2.replace(",refund_count=2,refund_amount=2.35", "")
+
+    assert read(StatementFormat.BANKSIM, disagreeing.encode()).summary.breaks == (
+        "trailer refund_amount: the file says 2.34, its lines give 2.35",
+    )
+    assert read(StatementFormat.BANKSIM, format_1_trailer.encode()).summary.breaks == (
+        "trailer refund_count: the file gives none (cut short?)",
+        "trailer refund_amount: the file gives none (cut short?)",
+    )
+
+
 # --- a generic CSV through a mapping ---------------------------------------------------------
 
 

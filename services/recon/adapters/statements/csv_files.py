@@ -1,7 +1,8 @@
 """Plain CSV statements: any CSV through a column mapping, and the bank simulator's.
 
 The bank simulator writes `# ...` comment lines around a fixed header and its rows; the last
-comment is the trailer with its control totals (`# total_count=3,total_amount=1012.35`). A
+comment is the trailer with its control totals (`# total_count=4,total_amount=1002.35,
+refund_count=1,refund_amount=10.00`; format 1, charges only, stops after total_amount). A
 generic CSV states no totals; its header must hold every column the mapping names.
 """
 
@@ -38,8 +39,26 @@ from recon.domain.statements import (
     required,
 )
 
-_BANKSIM = ("trade_no", "out_trade_no", "trade_time", "amount", "currency", "fee", "status")
-_TRAILER = re.compile(r"# total_count=([0-9]+),total_amount=(-?[0-9]+\.[0-9]+)")
+# The bank simulator's layouts by their column row: format 1 listed charges only; format 2 lists
+# refunds too (trade_type REFUND, the refund's numbers, the amount negative).
+_BANKSIM_V1 = ("trade_no", "out_trade_no", "trade_time", "amount", "currency", "fee", "status")
+_BANKSIM_V2 = (
+    "trade_type",
+    "trade_no",
+    "out_trade_no",
+    "refund_no",
+    "out_refund_no",
+    "trade_time",
+    "amount",
+    "currency",
+    "fee",
+    "status",
+)
+_TRAILER = re.compile(
+    r"# total_count=([0-9]+),total_amount=(-?[0-9]+\.[0-9]+)"
+    r"(?:,refund_count=([0-9]+),refund_amount=([0-9]+\.[0-9]+))?"
+)
+_TRADE_TYPES = {"PAYMENT": LineKind.PAYMENT, "REFUND": LineKind.REFUND}
 
 
 def _signed(
@@ -53,16 +72,47 @@ def _signed(
     return kind, direction, -amount if negative else amount
 
 
+def _banksim_line(number: int, row: dict[str, str]) -> StatementLine:
+    """A line of either layout; in format 2 a refund's amount must be negative, a charge's not."""
+    kind = None
+    if "trade_type" in row:
+        kind = _TRADE_TYPES.get(row["trade_type"])
+        if kind is None:
+            raise MalformedLine(f"trade_type {row['trade_type']!r} is not PAYMENT or REFUND")
+        if row["amount"].strip().startswith("-") != (kind is LineKind.REFUND):
+            raise MalformedLine(f"a {row['trade_type']} line's amount has the other sign")
+    refund = kind is LineKind.REFUND
+    return StatementLine(
+        number,
+        *_signed(kind, row["amount"], row["currency"]),
+        exact_decimal(row["fee"], "fee"),
+        required(row["trade_no"], "trade_no"),
+        required(row["out_trade_no"], "out_trade_no"),
+        required(row["refund_no"], "refund_no") if refund else "",
+        required(row["out_refund_no"], "out_refund_no") if refund else "",
+        occurred_at=local_time(row["trade_time"], SHANGHAI),
+        status=row["status"],
+    )
+
+
+def _stated(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
 class BanksimCsv(Reader):
-    known = "the bank simulator's statement (" + ",".join(_BANKSIM) + ")"
+    """The bank simulator's daily bill, told by its column row (format 1 or 2). The trailer's
+    totals are checked: count and signed sum of the lines, and in format 2 the refunds'."""
+
+    known = "the bank simulator's statement (" + ",".join(_BANKSIM_V2) + ", or format 1)"
 
     def __init__(self, raw: IO[bytes]) -> None:
         super().__init__()
         self._raw = raw
 
     def __iter__(self) -> Iterator[Item]:
-        header = False
-        rows, total = 0, Decimal(0)
+        columns: tuple[str, ...] = ()
+        rows = refunds = 0
+        total = refunded = Decimal(0)
         trailer: re.Match[str] | None = None
         for number, raw in byte_lines(self._raw):
             try:
@@ -73,33 +123,31 @@ class BanksimCsv(Reader):
                 if not text.strip():
                     continue
                 cells = split(text, ",")
-                if not header:
-                    if tuple(cells) != _BANKSIM:
+                if not columns:
+                    if tuple(cells) not in (_BANKSIM_V1, _BANKSIM_V2):
                         raise StatementRefused(number, unknown_header(cells, self.known))
-                    header = True
+                    columns = tuple(cells)
                     continue
-                if len(cells) != len(_BANKSIM):
-                    raise MalformedLine(f"{len(cells)} fields where the header has 7")
-                trade_no, out_trade_no, when, amount, currency, fee, status = cells
-                line = StatementLine(
-                    number,
-                    *_signed(None, amount, currency),
-                    exact_decimal(fee, "fee"),
-                    required(trade_no, "trade_no"),
-                    required(out_trade_no, "out_trade_no"),
-                    occurred_at=local_time(when, SHANGHAI),
-                    status=status,
-                )
-                rows += 1
-                total += exact_decimal(amount, "amount")
+                if len(cells) != len(columns):
+                    raise MalformedLine(f"{len(cells)} fields where the header has {len(columns)}")
+                line = _banksim_line(number, dict(zip(columns, cells, strict=True)))
+                amount = exact_decimal(cells[columns.index("amount")], "amount")
+                rows, total = rows + 1, total + amount
+                if line.kind is LineKind.REFUND:
+                    refunds, refunded = refunds + 1, refunded - amount
                 yield line
             except MalformedLine as exc:
                 yield Rejection(number, str(exc))
-        stated = [Decimal(v) for v in trailer.groups()] if trailer else [None, None]
+        stated = [_stated(v) for v in trailer.groups()] if trailer else [None] * 4
         self.checks = [
             Check("trailer total_count", stated[0], rows),
             Check("trailer total_amount", stated[1], total),
         ]
+        if columns == _BANKSIM_V2:
+            self.checks += [
+                Check("trailer refund_count", stated[2], refunds),
+                Check("trailer refund_amount", stated[3], refunded),
+            ]
 
 
 class MappedCsv(Reader):
