@@ -9,6 +9,7 @@ from aiohttp import web
 from opentelemetry.trace import TracerProvider
 
 from channelsim import admin, handlers, payout_api, refund_api, reserve_api, verify_api
+from channelsim.bill_admin import bill_fault_routes
 from channelsim.cardholders import CardholderRegistry
 from channelsim.faults import Dice, Faults
 from channelsim.journal import Journal
@@ -92,6 +93,7 @@ def create_app(
             web.post("/_admin/payouts/{out_payout_no}/return", payout_api.return_payout),
             web.get("/_admin/reserve", reserve_api.overview),
             web.post("/_admin/reserve/settlements", reserve_api.pay_in),
+            *bill_fault_routes(lambda app: app[STATE].bills),
         ]
     )
     return app

@@ -15,13 +15,14 @@ from channelsim.protocol import (
     ORDER_CONFLICT,
     ORDER_NOT_EXIST,
     PARAM_ERROR,
+    STATEMENT_NOT_READY,
     PayRequest,
     QueryRequest,
     answer,
 )
 from channelsim.responses import error_response, json_response, logged_answer, parse_body
 from channelsim.state import STATE
-from channelsim.statement import render_statement
+from channelsim.statement import BankBook, render_statement
 from channelsim.store import FAIL, SUCCESS
 
 _log = logging.getLogger(__name__)
@@ -90,7 +91,8 @@ async def query(request: web.Request) -> web.Response:
 
 
 async def statement(request: web.Request) -> web.Response:
-    """GET /api/statements/{date}?mch_id=...: the day's successful transactions as CSV."""
+    """GET /api/statements/{date}?mch_id=...: the day's bill (charges and refunds) as CSV;
+    STATEMENT_NOT_READY while a late bill is held back."""
     state = request.app[STATE]
     try:
         day = parse_date(request.match_info["date"])
@@ -101,11 +103,11 @@ async def statement(request: web.Request) -> web.Response:
         return error_response(400, PARAM_ERROR, "mch_id is required")
     if mch_id != state.settings.merchant_id:
         return _unknown_merchant()
+    now = time.time()
+    if not state.bills.ready(day, now):
+        return error_response(404, STATEMENT_NOT_READY, "the day's statement is not ready yet")
+    book = BankBook(state.store.all(), state.refunds.all(), mch_id, state.settings.fee_bps)
     text = render_statement(
-        state.store.all(),
-        channel=state.settings.channel,
-        mch_id=mch_id,
-        day=day,
-        now=time.time(),
+        book, channel=state.settings.channel, day=day, now=now, faults=state.bills.faults(day)
     )
     return web.Response(body=text.encode(), content_type="text/csv", charset="utf-8")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from channelsim.bill_faults import BillFaultBook
 from channelsim.cardholders import CardholderRegistry
 from channelsim.faults import Dice, Faults
 from channelsim.payouts import PayoutBook
@@ -33,6 +34,7 @@ class ChannelState:
     refunds: RefundBook = field(default_factory=RefundBook)
     payouts: PayoutBook = field(default_factory=PayoutBook)
     reserve: ReserveAccount = field(default_factory=ReserveAccount)
+    bills: BillFaultBook = field(default_factory=BillFaultBook)
 
 
 STATE = web.AppKey("channelsim_state", ChannelState)

@@ -403,6 +403,11 @@ async def test_admin_endpoints_need_no_signature_and_are_unsigned(bank: Bank) ->
     assert reply.json()["error_rate"] == 0
 
 
+STATEMENT_COLUMNS = (
+    "trade_type,trade_no,out_trade_no,refund_no,out_refund_no,trade_time,amount,currency,fee,status"
+)
+
+
 async def test_statement_lists_the_days_successful_transactions_in_yuan(bank: Bank) -> None:
     day = "2024-03-01"
     injected = [
@@ -428,12 +433,13 @@ async def test_statement_lists_the_days_successful_transactions_in_yuan(bank: Ba
     assert reply.headers["Content-Type"] == "text/csv; charset=utf-8"
     reply.assert_signed()
     assert reply.body.decode("utf-8").splitlines() == [
-        "# banksim statement,mch_id=PAYSUITE01,date=2024-03-01",
-        "trade_no,out_trade_no,trade_time,amount,currency,fee,status",
-        f"{trade_nos['ST-EARLY']},ST-EARLY,2024-03-01 00:00:00,0.05,CNY,0.00,SUCCESS",
-        f"{trade_nos['ST-MID']},ST-MID,2024-03-01 12:30:00,12.50,CNY,0.08,SUCCESS",
-        f"{trade_nos['ST-LATE']},ST-LATE,2024-03-01 23:59:59,1234567.89,CNY,7407.41,SUCCESS",
-        "# total_count=3,total_amount=1234580.44",
+        "# banksim statement,mch_id=PAYSUITE01,date=2024-03-01,format=2,version=1",
+        STATEMENT_COLUMNS,
+        f"PAYMENT,{trade_nos['ST-EARLY']},ST-EARLY,,,2024-03-01 00:00:00,0.05,CNY,0.00,SUCCESS",
+        f"PAYMENT,{trade_nos['ST-MID']},ST-MID,,,2024-03-01 12:30:00,12.50,CNY,0.08,SUCCESS",
+        f"PAYMENT,{trade_nos['ST-LATE']},ST-LATE,,,2024-03-01 23:59:59,1234567.89,CNY,7407.41,"
+        "SUCCESS",
+        "# total_count=3,total_amount=1234580.44,refund_count=0,refund_amount=0.00",
     ]
 
 
@@ -444,8 +450,8 @@ async def test_statement_includes_paid_orders_but_not_declined_ones(bank: Bank) 
     lines = (await bank.statement(_shanghai_today())).body.decode().splitlines()
 
     assert lines[2:] == [
-        f"{paid['trade_no']},ST-PAID,{paid['trade_time']},19.99,CNY,0.12,SUCCESS",
-        "# total_count=1,total_amount=19.99",
+        f"PAYMENT,{paid['trade_no']},ST-PAID,,,{paid['trade_time']},19.99,CNY,0.12,SUCCESS",
+        "# total_count=1,total_amount=19.99,refund_count=0,refund_amount=0.00",
     ]
 
 
@@ -454,9 +460,9 @@ async def test_statement_for_a_quiet_day_has_only_header_and_zero_trailer(bank: 
 
     assert reply.status == 200
     assert reply.body.decode() == (
-        "# banksim statement,mch_id=PAYSUITE01,date=2023-01-01\n"
-        "trade_no,out_trade_no,trade_time,amount,currency,fee,status\n"
-        "# total_count=0,total_amount=0.00\n"
+        "# banksim statement,mch_id=PAYSUITE01,date=2023-01-01,format=2,version=1\n"
+        f"{STATEMENT_COLUMNS}\n"
+        "# total_count=0,total_amount=0.00,refund_count=0,refund_amount=0.00\n"
     )
 
 
