@@ -122,8 +122,7 @@ async def test_payment_credits_merchant_and_reconciles(stack: Stack) -> None:
         for d in found.discrepancies
         if d.kind == rpb.TRANSACTION_KIND_PAYMENT
     }
-    # The bank's own payment is long, parked in suspense; ours is matched three ways. (The
-    # bank simulator's bill lists no refunds: a refund on it shows as short.)
+    # The bank's own payment is long, parked in suspense; ours is matched three ways.
     assert (rpb.MATCH_OUTCOME_LONG, "pay_only_at_bank") in payments
     assert not [k for k in payments if k[1] == payment.payment_id]
     assert not [k for k in payments if k[0] == rpb.MATCH_OUTCOME_SHORT]
