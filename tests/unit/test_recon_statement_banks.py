@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -410,7 +411,11 @@ def test_the_simulators_format_2_reads_refunds_keyed_by_our_refund_id() -> None:
         Money("CNY", 234),
     )
     assert (refund.refund_id, refund.channel_refund_id, refund.order_id) == ("RF1", "R0001", "P1")
-    assert (refund.channel_transaction_id, refund.fee, refund.line_no) == ("T0001", 0, 4)
+    assert (refund.channel_transaction_id, refund.fee, refund.line_no) == (
+        "T0001",
+        Decimal("0.00"),
+        4,
+    )
     payment = read_.lines[0]
     assert (payment.kind, payment.refund_id, payment.channel_refund_id) == (
         LineKind.PAYMENT,
