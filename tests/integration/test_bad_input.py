@@ -18,6 +18,8 @@ from paysuite.identity.v1 import identity_service_pb2 as idt
 from paysuite.identity.v1 import identity_service_pb2_grpc as idt_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as led
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as led_grpc
+from paysuite.recon.v1 import funds_service_pb2 as fund
+from paysuite.recon.v1 import funds_service_pb2_grpc as fund_grpc
 from paysuite.recon.v1 import recon_service_pb2 as rec
 from paysuite.recon.v1 import recon_service_pb2_grpc as rec_grpc
 from paysuite.runtime.grpc_errors import error_info, error_reason, field_violations
@@ -43,6 +45,7 @@ class Case:
     method: str
     request: Any
     fields: set[str]
+    stub: Callable[[grpc.aio.Channel], Any] | None = None  # the service's main stub unless given
 
 
 CASES = [
@@ -239,6 +242,13 @@ CASES = [
         ),
         {"request_id", "statement_date"},
     ),
+    Case(
+        "recon",
+        "ReconcileReserveAccount",
+        fund.ReconcileReserveAccountRequest(statement_date=Date(year=1, month=1, day=1)),
+        {"statement_date"},
+        fund_grpc.FundsServiceStub,
+    ),
 ]
 
 STUBS: dict[str, Callable[[grpc.aio.Channel], Any]] = {
@@ -271,7 +281,8 @@ async def test_bad_input_is_rejected_with_field_violations(
     before = await _counts(db)
     async with connect(addresses[case.service]) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await getattr(STUBS[case.service](channel), case.method)(case.request)
+            stub = (case.stub or STUBS[case.service])(channel)
+            await getattr(stub, case.method)(case.request)
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert {field for field, _ in field_violations(caught.value)} == case.fields
     info = error_info(caught.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import grpc
@@ -15,6 +16,10 @@ from recon.domain.funds import Difference, ReserveReconciliation
 from recon.service_layer.funds import FundsDeps, reconcile_reserve
 
 Context = grpc.aio.ServicerContext[Any, Any]
+
+# The dates a reserve statement can be of: the arithmetic on settlement lags around them stays
+# within the calendar.
+EARLIEST, LATEST = date(2000, 1, 1), date(9998, 12, 31)
 
 _KINDS = {
     "short": pb.FUNDS_DIFFERENCE_KIND_SHORT,
@@ -78,6 +83,8 @@ class FundsServicer(pb_grpc.FundsServiceServicer):
     ) -> pb.ReconcileReserveAccountResponse:
         violations = Violations()
         day = date_from_proto(request.statement_date, "statement_date", violations)
+        if day is not None and not EARLIEST <= day <= LATEST:
+            violations.add("statement_date", f"must be between {EARLIEST} and {LATEST}")
         violations.raise_if_any()
         assert day is not None
         return to_proto(await reconcile_reserve(self._deps, day))
