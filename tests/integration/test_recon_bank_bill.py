@@ -29,12 +29,6 @@ CHANNEL = "banksim"
 
 
 @pytest.fixture
-async def gateway(gateway_addr: str) -> AsyncIterator[gpb_grpc.GatewayServiceAsyncStub]:
-    async with connect(gateway_addr) as conn:
-        yield gpb_grpc.GatewayServiceStub(conn)
-
-
-@pytest.fixture
 async def recon(recon_addr: str) -> AsyncIterator[rpb_grpc.ReconServiceAsyncStub]:
     async with connect(recon_addr) as conn:
         yield rpb_grpc.ReconServiceStub(conn)
@@ -51,13 +45,13 @@ async def _bill_admin(bank_url: str, path: str, payload: Any = None) -> dict[str
 
 
 async def test_a_card_day_with_refunds_reconciles_on_the_banks_own_bill(
-    gateway: gpb_grpc.GatewayServiceAsyncStub,
+    gateway_stub: gpb_grpc.GatewayServiceAsyncStub,
     recon: rpb_grpc.ReconServiceAsyncStub,
     bank_url: str,
     demo_user: str,
     db: asyncpg.Connection,
 ) -> None:
-    day = datetime.now(UTC).astimezone(SHANGHAI).date()
+    gateway, day = gateway_stub, datetime.now(UTC).astimezone(SHANGHAI).date()
     card = gpb.PAYMENT_METHOD_BANK_CARD
     paid = [await create(gateway, card, 2_000 + n, demo_user) for n in range(3)]
     assert all(p.state == gpb.Payment.STATE_SUCCEEDED for p in paid)
