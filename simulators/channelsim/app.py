@@ -16,6 +16,7 @@ from channelsim.journal import Journal
 from channelsim.middleware import bank_api
 from channelsim.payouts import PayoutBook
 from channelsim.ratelimit import RollingLimiter
+from channelsim.refunds import RefundBook
 from channelsim.reserve import ReserveAccount
 from channelsim.settings import ChannelSimSettings
 from channelsim.state import STATE, ChannelState
@@ -45,8 +46,10 @@ def create_app(
     records = list(journal.read())
     store = TransactionStore(journal)
     payouts = PayoutBook(journal)
+    refunds = RefundBook(journal)
     loaded = store.load(records)
     restored = payouts.load(records)
+    refunds.load(records)
     reserve = ReserveAccount(journal, opening=settings.reserve_opening_fen)
     reserve.load(records)
     if loaded or restored:
@@ -63,6 +66,7 @@ def create_app(
         limiter=RollingLimiter(settings.verify_limit_per_card, VERIFY_WINDOW_SECONDS),
         payouts=payouts,
         reserve=reserve,
+        refunds=refunds,
     )
 
     async def close_store(_: web.Application) -> None:

@@ -1,8 +1,18 @@
-"""The bank's refunds: at most what an order was paid, once per out_refund_no, in memory."""
+"""The bank's refunds: at most what an order was paid, once per out_refund_no; each appended to
+the bank's journal, so a restart keeps them (its bill and its settlements list them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from channelsim.journal import Journal
+
+_log = logging.getLogger(__name__)
+
+REFUND_RECORD = "refund"
 
 
 @dataclass(frozen=True)
@@ -25,13 +35,40 @@ class RefundRecord:
             "err_code": self.err_code,
         }
 
+    def to_record(self) -> dict[str, Any]:
+        return {"record": REFUND_RECORD, **asdict(self)}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> RefundRecord:
+        return cls(
+            out_refund_no=str(record["out_refund_no"]),
+            out_trade_no=str(record["out_trade_no"]),
+            amount=int(record["amount"]),
+            refund_no=str(record["refund_no"]),
+            code=str(record["code"]),
+            err_code=str(record.get("err_code", "")),
+            refunded_at=float(record["refunded_at"]),
+        )
+
 
 class RefundBook:
     """Refunds by out_refund_no, and how much of each order is refunded so far."""
 
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal | None = None) -> None:
+        self._journal = journal or Journal()
         self._by_no: dict[str, RefundRecord] = {}
         self._refunded: dict[str, int] = {}
+
+    def load(self, records: Iterable[dict[str, Any]]) -> int:
+        """Takes the refunds among the journal's records; returns how many."""
+        for record in records:
+            if record.get("record") != REFUND_RECORD:
+                continue
+            try:
+                self._remember(RefundRecord.from_record(record))
+            except (ValueError, KeyError, TypeError):
+                _log.warning("skipping unreadable refund record")
+        return len(self._by_no)
 
     def get(self, out_refund_no: str) -> RefundRecord | None:
         return self._by_no.get(out_refund_no)
@@ -40,9 +77,13 @@ class RefundBook:
         return self._refunded.get(out_trade_no, 0)
 
     def add(self, record: RefundRecord) -> None:
-        self._by_no[record.out_refund_no] = record
-        if record.code == "SUCCESS":
-            self._refunded[record.out_trade_no] = self.refunded(record.out_trade_no) + record.amount
+        self._journal.append(record.to_record())
+        self._remember(record)
 
     def all(self) -> list[RefundRecord]:
         return list(self._by_no.values())
+
+    def _remember(self, record: RefundRecord) -> None:
+        self._by_no[record.out_refund_no] = record
+        if record.code == "SUCCESS":
+            self._refunded[record.out_trade_no] = self.refunded(record.out_trade_no) + record.amount

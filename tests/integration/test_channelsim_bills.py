@@ -1,12 +1,13 @@
 """The bank simulator's daily bill of the card channel over real HTTP: charges and refunds on
 their own lines (format 2), read back with recon's importer and agreeing with the bank's
 settlement into the reserve account; the bill's own faults (a line left out, made-up lines, a
-late file, the corrected file)."""
+late file, the corrected file); refunds kept across a restart."""
 
 from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 from typing import Any
 
 from channelsim.settings import ChannelSimSettings
@@ -87,6 +88,24 @@ async def test_refunds_are_lines_of_their_own_and_the_bill_agrees_with_the_settl
     )
     assert settled.status == 201
     assert owed == settled.json()["paid"] == 15_000 - 60 - 30 - 2_500
+
+
+async def test_refunds_stay_on_the_bill_and_refused_again_across_a_restart(tmp_path: Path) -> None:
+    state_file = tmp_path / "bank.jsonl"
+    async with running_bank(_settings(state_file=state_file)) as bank:
+        assert (await bank.pay("KEEP-1", 3_000)).status == 200
+        first = (await _refund(bank, "KEEP-1", "KEEP-1-R1", 2_000)).json()
+        before, _, _ = await _bill(bank, _today())
+    async with running_bank(_settings(state_file=state_file, seed=99)) as bank:
+        after, summary, _ = await _bill(bank, _today())
+        repeated = (await _refund(bank, "KEEP-1", "KEEP-1-R1", 2_000)).json()
+        too_much = (await _refund(bank, "KEEP-1", "KEEP-1-R2", 1_001)).json()
+
+    assert summary.breaks == ()
+    assert after == before
+    assert [line.refund_id for line in after if line.kind is LineKind.REFUND] == ["KEEP-1-R1"]
+    assert repeated == first  # the first answer, not a second refund
+    assert (too_much["code"], too_much["err_code"]) == ("FAIL", "REFUND_EXCEEDS_AMOUNT")
 
 
 async def test_a_bill_can_leave_lines_out_add_made_up_ones_and_be_sent_corrected() -> None:
