@@ -39,10 +39,11 @@ def _iso(value: dict[str, int]) -> str:
 
 async def _day_of_payments(
     gateway: gpb_grpc.GatewayServiceAsyncStub, refunded_ones: slice = slice(2)
-) -> tuple[int, int]:
+) -> tuple[int, int, set[str]]:
     """Card and wallet payments for the demo merchant and a refund of two (those of
-    refunded_ones: the first two unless told); (paid, refunded)."""
-    paid, refunded = [], 0
+    refunded_ones: the first two unless told, a card's and an Alipay one's); (paid, refunded,
+    the ids of the payments and refunds)."""
+    paid, refunded, refund_ids = [], 0, set()
     for n, method in enumerate(METHODS * 2):
         answer = await gateway.CreatePayment(
             gpb.CreatePaymentRequest(
@@ -67,7 +68,9 @@ async def _day_of_payments(
         )
         assert refund.refund.state == gpb.Refund.STATE_SUCCEEDED
         refunded += 1_000
-    return sum(p.amount.minor_units for p in paid), refunded
+        refund_ids.add(refund.refund.refund_id)
+    ids = {p.payment_id for p in paid} | refund_ids
+    return sum(p.amount.minor_units for p in paid), refunded, ids
 
 
 async def _balance(ledger: lpb_grpc.LedgerServiceAsyncStub, account_id: str) -> int:
@@ -96,9 +99,10 @@ def _cut_and_close(stack: Stack, day: str) -> None:
     assert report["balanced"] is True
 
 
-def _reconcile_and_accept(stack: Stack, day: str) -> None:
+def _reconcile_and_accept(stack: Stack, day: str) -> set[str]:
     """Reconciles each channel's day; what is left open (other tests' planted faults) is
-    accepted by a write-off, as an operator would after review."""
+    accepted by a write-off, as an operator would after review; the ids written off."""
+    written_off: set[str] = set()
     recon = ("--recon", stack.config.addr("recon"))
     for channel in CHANNELS:
         run = payctl(stack, "recon", "run", "--channel", channel, "--date", day, *recon)
@@ -107,6 +111,7 @@ def _reconcile_and_accept(stack: Stack, day: str) -> None:
             stack, "recon", "list", "--channel", channel, "--date", day, "--open", *recon
         )
         for found in listed["discrepancies"]:
+            written_off.add(found["transaction_id"])
             payctl(
                 stack,
                 "recon",
@@ -120,6 +125,7 @@ def _reconcile_and_accept(stack: Stack, day: str) -> None:
                 "e2e-ops",
                 *recon,
             )
+    return written_off
 
 
 async def _bank_payout(stack: Stack, payout_id: str) -> dict[str, Any]:
@@ -147,10 +153,11 @@ async def test_a_day_is_cleared_and_the_demo_merchant_paid_its_net_through_the_b
     ):
         gateway = gpb_grpc.GatewayServiceStub(gateway_channel)
         ledger = lpb_grpc.LedgerServiceStub(ledger_channel)
-        paid, refunded = await _day_of_payments(gateway)
+        paid, refunded, ids = await _day_of_payments(gateway)
         owed = await _settled(ledger, payable)
         _cut_and_close(stack, day)
-        _reconcile_and_accept(stack, day)
+        # Every bill lists this test's payments and refunds (the card refund on the bank's).
+        assert not _reconcile_and_accept(stack, day) & ids
         recon = ("--recon", stack.config.addr("recon"))
         payctl(
             stack,
