@@ -5,13 +5,30 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import orjson
 
 _log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def records_of(
+    records: Iterable[dict[str, Any]], kind: str, parse: Callable[[dict[str, Any]], T]
+) -> Iterator[T]:
+    """The journal's records of one kind, parsed; an unreadable one is skipped and logged."""
+    for record in records:
+        if record.get("record") != kind:
+            continue
+        try:
+            parsed = parse(record)
+        except (ValueError, KeyError, TypeError):
+            _log.warning("skipping unreadable state record", extra={"record_kind": kind})
+            continue
+        yield parsed
 
 
 class Journal:

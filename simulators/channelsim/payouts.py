@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -17,10 +16,8 @@ from typing import Any
 
 from channelsim.banktime import SHANGHAI, format_trade_time, from_epoch, parse_trade_time
 from channelsim.faults import Dice, Faults
-from channelsim.journal import Journal
+from channelsim.journal import Journal, records_of
 from channelsim.store import FAIL, PROCESSING, SUCCESS
-
-_log = logging.getLogger(__name__)
 
 RETURNED = "RETURNED"
 PAYOUT_RECORD = "payout"
@@ -212,13 +209,8 @@ class PayoutBook:
 
     def load(self, records: Iterable[dict[str, Any]]) -> int:
         """Takes the payouts among the journal's records (a later line of one wins)."""
-        for record in records:
-            if record.get("record") != PAYOUT_RECORD:
-                continue
-            try:
-                self._remember(Payout.from_record(record))
-            except (ValueError, KeyError, TypeError):
-                _log.warning("skipping unreadable payout record")
+        for loaded in records_of(records, PAYOUT_RECORD, Payout.from_record):
+            self._remember(loaded)
         return len(self._by_no)
 
     def get(self, out_payout_no: str) -> Payout | None:

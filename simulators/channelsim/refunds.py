@@ -3,14 +3,11 @@ the bank's journal, so a restart keeps them (its bill and its settlements list t
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from channelsim.journal import Journal
-
-_log = logging.getLogger(__name__)
+from channelsim.journal import Journal, records_of
 
 REFUND_RECORD = "refund"
 
@@ -61,13 +58,8 @@ class RefundBook:
 
     def load(self, records: Iterable[dict[str, Any]]) -> int:
         """Takes the refunds among the journal's records; returns how many."""
-        for record in records:
-            if record.get("record") != REFUND_RECORD:
-                continue
-            try:
-                self._remember(RefundRecord.from_record(record))
-            except (ValueError, KeyError, TypeError):
-                _log.warning("skipping unreadable refund record")
+        for loaded in records_of(records, REFUND_RECORD, RefundRecord.from_record):
+            self._remember(loaded)
         return len(self._by_no)
 
     def get(self, out_refund_no: str) -> RefundRecord | None:

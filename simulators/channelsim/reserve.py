@@ -18,7 +18,7 @@ from typing import Any
 
 from channelsim.banktime import SHANGHAI, from_epoch
 from channelsim.faults import Dice, Faults
-from channelsim.journal import Journal
+from channelsim.journal import Journal, records_of
 from channelsim.payouts import RETURNED, Payout
 from channelsim.refunds import RefundRecord
 from channelsim.store import SUCCESS, Transaction
@@ -202,13 +202,8 @@ class ReserveAccount:
 
     def load(self, records: Iterable[dict[str, Any]]) -> int:
         """Takes the settlements among the journal's records; returns how many."""
-        for record in records:
-            if record.get("record") != SETTLEMENT_RECORD:
-                continue
-            try:
-                self._remember(Settlement.from_record(record))
-            except (ValueError, KeyError, TypeError):
-                _log.warning("skipping unreadable settlement record")
+        for loaded in records_of(records, SETTLEMENT_RECORD, Settlement.from_record):
+            self._remember(loaded)
         return len(self._settlements)
 
     def get(self, channel: str, business_date: date) -> Settlement | None:
