@@ -18,13 +18,13 @@ import grpc
 import pytest
 from google.type.date_pb2 import Date
 
-from devstack import demo
 from devstack.callers import RoutedChannel
 from gateway.bootstrap import build_app as build_gateway
 from paysuite import accounts
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.gateway.v1 import payouts_pb2 as ppb
+from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.recon.v1 import recon_service_pb2 as rpb
@@ -40,6 +40,7 @@ from recon.settings import ReconSettings
 from tests.helpers import connect, eventually, outbox_drained
 from tests.integration.conftest import bank_channel, gateway_settings, serving
 from tests.integration.payout_support import CALM, bank_admin, bank_payouts
+from tests.integration.test_identity_kyc import _real_named
 from tests.integration.test_recon_matching import HEADER, _import, _records, line
 from tests.integration.wallet_client import WalletClient
 
@@ -68,11 +69,12 @@ class Suite:
     merchants: dict[str, tuple[str, str]]  # merchant -> its settlement account
     expected: dict[str, int]  # merchant -> payments - refunds - fees
     reserved: str = ""  # a merchant with a rolling reserve of RESERVE_BPS
+    payer: str = ""  # a real-named user of the module's own, its limits untouched by others
 
 
 @pytest.fixture(scope="module")
 async def suite(
-    gateway_addr: str,  # the suite's gateway, for the demo payer it seeds
+    gateway_addr: str,  # the suite's own gateway, started and seeded before this module's
     ledger_addr: str,
     identity_addr: str,
     bank_url: str,
@@ -129,6 +131,10 @@ async def suite(
             {},
             {},
         )
+        async with connect(identity_addr) as identity_conn:
+            made.payer, _ = await _real_named(
+                idpb_grpc.IdentityServiceStub(identity_conn), bank_url
+            )
         for name, account in (("a", GOOD), ("b", CLOSED), ("c", GOOD)):
             merchant = f"S{name}{secrets.token_hex(4)}"
             made.merchants[merchant] = account
@@ -170,7 +176,7 @@ async def _day_of(suite: Suite, ledger_addr: str, merchant: str) -> int:
                 merchant_order_no=f"ST-{secrets.token_hex(6)}",
                 amount=Money(currency_code="CNY", minor_units=amount),
                 method=gpb.PAYMENT_METHOD_BANK_CARD,
-                payer_user_id=demo.USER_ID,
+                payer_user_id=suite.payer,
             )
         )
         assert answer.payment.state == gpb.Payment.STATE_SUCCEEDED
