@@ -126,8 +126,8 @@ async def test_one_payment_one_trace_across_the_suite(stack: Stack) -> None:
 
     create = _one(spans, "gateway", "GatewayService/CreatePayment", "SPAN_KIND_SERVER")
     attributes = _attributes(create)
-    assert attributes["paysuite.payment_id"] == payment.payment_id
-    assert attributes["paysuite.merchant_order_no"] == payment.merchant_order_no
+    assert attributes["paysuite.payment.id"] == payment.payment_id
+    assert attributes["paysuite.merchant.order_no"] == payment.merchant_order_no
     assert attributes["paysuite.channel"] == "banksim"
     by_id = {s["spanId"]: s for s in spans}
 
@@ -150,7 +150,7 @@ async def test_one_payment_one_trace_across_the_suite(stack: Stack) -> None:
     assert {"traceId": trace_id, "spanId": posting["spanId"]} in [
         {"traceId": back["traceId"], "spanId": back["spanId"]} for back in group["links"]
     ]
-    assert _attributes(group)["ledger.posting_path"] in {"predicted", "fallback", "locking"}
+    assert _attributes(group)["paysuite.ledger.posting_path"] in {"predicted", "fallback", "locking"}
     bank = _one(spans, "banksim", "/api/quickpay/pay", "SPAN_KIND_SERVER")
     assert parent(bank)["service"] == "gateway"
     attempt = parent(parent(bank))

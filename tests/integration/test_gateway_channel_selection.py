@@ -112,7 +112,7 @@ def attempt_spans(exporter: InMemorySpanExporter, payment_id: str) -> list[dict[
         dict(s.attributes or {})
         for s in exporter.get_finished_spans()
         if s.name == "gateway.channel_attempt"
-        and (s.attributes or {}).get("paysuite.payment_id") == payment_id
+        and (s.attributes or {}).get("paysuite.payment.id") == payment_id
     ]
 
 
@@ -153,7 +153,7 @@ async def test_a_split_shares_card_payments_between_banks_and_follows_the_file(
             [span] = attempt_spans(spans, payment.payment_id)
             assert span["paysuite.channel"] == payment.channel
             assert span["paysuite.routing.reason"] == attempt.reason
-            assert span["paysuite.channel_outcome"] == "succeeded"
+            assert span["paysuite.attempt.outcome"] == "succeeded"
 
         # Each bank's receivable grew by its own payments less its own fee: each capture was
         # booked once, to the bank that took it.

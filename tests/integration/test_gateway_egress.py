@@ -109,7 +109,7 @@ def attempts(exporter: InMemorySpanExporter, trace_id: int) -> list[dict[str, An
             for s in exporter.get_finished_spans()
             if s.context is not None
             and s.context.trace_id == trace_id
-            and "paysuite.route_id" in (s.attributes or {})
+            and "paysuite.route.id" in (s.attributes or {})
         ),
         key=lambda s: s.start_time or 0,
     )
@@ -151,7 +151,7 @@ async def test_traffic_moves_to_the_faster_route_once_measured(
         payment_id, answer, attributes = await charge()
         assert answer.outcome is ChannelOutcome.SUCCEEDED
         assert await charges_at_bank(http, bank_url, payment_id) == 1
-        chosen.append((attributes["paysuite.route_id"], attributes["paysuite.route_reason"]))
+        chosen.append((attributes["paysuite.route.id"], attributes["paysuite.route.reason"]))
 
     assert chosen[0] == ("route-egress-slow", "unmeasured: measuring route-egress-slow")
     assert chosen[1] == ("route-egress-fast", "unmeasured: measuring route-egress-fast")
@@ -188,13 +188,13 @@ async def test_a_dead_route_fails_over_opens_and_heals_through_a_trial(
         payment_id, answer, attributes = await charge()
         assert answer.outcome is ChannelOutcome.SUCCEEDED
         assert await charges_at_bank(http, bank_url, payment_id) == 1
-        assert attributes["paysuite.route_id"] == "route-egress-slow"
-        assert attributes["paysuite.route_reason"] == (
+        assert attributes["paysuite.route.id"] == "route-egress-slow"
+        assert attributes["paysuite.route.reason"] == (
             "failover after connection error (ClientProxyConnectionError) on route-egress-fast"
         )
         first = charge.attempts[0]
-        assert first["paysuite.route_id"] == "route-egress-fast"
-        assert first["paysuite.route_reason"].startswith("fastest healthy: ")
+        assert first["paysuite.route.id"] == "route-egress-fast"
+        assert first["paysuite.route.reason"].startswith("fastest healthy: ")
     assert (await forwarded(http, slow))["forwarded"] == slow_before + POLICY.failure_threshold
 
     health = {h.spec.route_id: h for h in egress.health("banksim")}
@@ -202,22 +202,22 @@ async def test_a_dead_route_fails_over_opens_and_heals_through_a_trial(
     assert health["route-egress-fast"].rank == 0
     payment_id, answer, attributes = await charge()
     assert answer.outcome is ChannelOutcome.SUCCEEDED
-    assert attributes["paysuite.route_id"] == "route-egress-slow"
-    assert attributes["paysuite.route_reason"].startswith("only healthy route: ")
+    assert attributes["paysuite.route.id"] == "route-egress-slow"
+    assert attributes["paysuite.route.reason"].startswith("only healthy route: ")
 
     await fast.start()  # healed, same port
     await asyncio.sleep(POLICY.cool_down_seconds + 0.05)
     payment_id, answer, attributes = await charge()
     assert answer.outcome is ChannelOutcome.SUCCEEDED
     assert await charges_at_bank(http, bank_url, payment_id) == 1
-    assert attributes["paysuite.route_id"] == "route-egress-fast"
-    assert attributes["paysuite.route_reason"] == (
+    assert attributes["paysuite.route.id"] == "route-egress-fast"
+    assert attributes["paysuite.route.reason"] == (
         f"half-open probe of route-egress-fast after {POLICY.cool_down_seconds:g}s cool-down"
     )
     assert egress.router.state("route-egress-fast", time.monotonic()) is CircuitState.CLOSED
     payment_id, answer, attributes = await charge()
-    assert attributes["paysuite.route_id"] == "route-egress-fast"
-    assert attributes["paysuite.route_reason"].startswith("fastest healthy: ")
+    assert attributes["paysuite.route.id"] == "route-egress-fast"
+    assert attributes["paysuite.route.reason"].startswith("fastest healthy: ")
     # The trial and the last charge; nothing while it was down.
     assert (await forwarded(http, fast))["forwarded"] == fast_before + 2
 
@@ -236,13 +236,13 @@ async def test_a_refusing_proxy_is_failed_over_and_used_again_once_it_listens(
     payment_id, answer, attributes = await charge()
     assert answer.outcome is ChannelOutcome.SUCCEEDED
     assert await charges_at_bank(http, bank_url, payment_id) == 1
-    assert attributes["paysuite.route_id"] == "route-egress-slow"
-    assert attributes["paysuite.route_reason"].startswith("failover after connection error")
+    assert attributes["paysuite.route.id"] == "route-egress-slow"
+    assert attributes["paysuite.route.reason"].startswith("failover after connection error")
 
     await set_faults(http, fast, fail=False)
     _, answer, attributes = await charge()
     assert answer.outcome is ChannelOutcome.SUCCEEDED
-    assert attributes["paysuite.route_id"] == "route-egress-fast"  # still closed: 1 < 2 failures
+    assert attributes["paysuite.route.id"] == "route-egress-fast"  # still closed: 1 < 2 failures
     assert (await forwarded(http, fast))["forwarded"] == 1
 
 
@@ -259,7 +259,7 @@ async def test_a_proxy_that_cannot_reach_the_target_is_failed_over_and_nothing_s
             await egress.request("banksim", "POST", nowhere, data=b"{}", timeout=5)
         trace_id = span.get_span_context().trace_id
     tried = [
-        (a["paysuite.route_id"], a["paysuite.route_reason"]) for a in attempts(spans, trace_id)
+        (a["paysuite.route.id"], a["paysuite.route.reason"]) for a in attempts(spans, trace_id)
     ]
     assert tried == [
         ("route-egress-fast", "unmeasured: measuring route-egress-fast"),
@@ -289,7 +289,7 @@ async def test_a_timeout_after_sending_is_not_retried_on_another_route(
     payment_id, answer, attributes = await hasty()
     assert answer.outcome is ChannelOutcome.UNKNOWN
     assert answer.error_code == "TimeoutError"
-    assert attributes["paysuite.route_id"] == "route-egress-fast"
+    assert attributes["paysuite.route.id"] == "route-egress-fast"
 
     for _ in range(60):
         if (await forwarded(http, fast))["forwarded"] > before["egress-fast"]:

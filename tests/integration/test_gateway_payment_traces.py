@@ -49,7 +49,7 @@ async def _span(
 
 def _of_payment(name: str, payment_id: str) -> Callable[[ReadableSpan], bool]:
     return lambda s: (
-        s.name == name and (s.attributes or {}).get("paysuite.payment_id") == payment_id
+        s.name == name and (s.attributes or {}).get("paysuite.payment.id") == payment_id
     )
 
 
@@ -106,7 +106,7 @@ async def test_a_wallet_notification_joins_the_payments_trace(
     )
     assert listener.name == "POST /notify/{channel}"
     assert listener.kind == SpanKind.SERVER
-    assert (listener.attributes or {})["paysuite.notification_result"] == "applied"
+    assert (listener.attributes or {})["paysuite.notification.result"] == "applied"
 
 
 async def test_merchant_callbacks_join_the_payments_trace(
@@ -156,7 +156,7 @@ async def test_merchant_callbacks_join_the_payments_trace(
 
     sent = await _span(spans, _of_payment("gateway.merchant_callback", payment.payment_id), "cb")
     assert _trace_id(sent) == payment.trace_id
-    assert (sent.attributes or {})["paysuite.merchant_id"] == merchant
+    assert (sent.attributes or {})["paysuite.merchant.id"] == merchant
     creation = await _parent_in_trace(spans, sent)
     assert _trace_id(creation) == payment.trace_id
     # The HTTP request itself is a client span under it, carrying the trace to the merchant.

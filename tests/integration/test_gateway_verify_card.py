@@ -412,15 +412,15 @@ async def test_spans_carry_channel_and_outcome_only(
     verified: list[ReadableSpan] = []
     for _ in range(50):
         finished = _flushed(spans)
-        verified = [s for s in finished if "paysuite.verify_outcome" in (s.attributes or {})]
+        verified = [s for s in finished if "paysuite.verification.outcome" in (s.attributes or {})]
         if verified:
             break
         await asyncio.sleep(0.05)
 
     assert verified
     ours = {k for s in verified for k in (s.attributes or {}) if k.startswith("paysuite.")}
-    assert ours == {"paysuite.channel", "paysuite.verify_outcome"}
-    assert {(s.attributes or {})["paysuite.verify_outcome"] for s in verified} >= {"match"}
+    assert ours == {"paysuite.channel", "paysuite.verification.outcome"}
+    assert {(s.attributes or {})["paysuite.verification.outcome"] for s in verified} >= {"match"}
     everything = " ".join(
         f"{s.name} {dict(s.attributes or {})} {[(e.name, e.attributes) for e in s.events]}"
         for s in _flushed(spans)

@@ -130,7 +130,7 @@ async def test_each_shared_run_is_traced_in_its_own_span_linked_with_its_callers
     assert [attributes(r).get("run.ids") for r in runs] == ["first-0", "second-0,third-0"]
     for run, names in zip(runs, (["first"], ["second", "third"]), strict=True):
         assert run.parent is None  # a run belongs to no one caller
-        assert attributes(run)["ledger.group_commit.requests"] == len(names)
+        assert attributes(run)["paysuite.group_commit.requests"] == len(names)
         assert [link.context for link in run.links] == [callers[n].context for n in names]
         for name in names:
             assert [link.context for link in callers[name].links] == [run.context]

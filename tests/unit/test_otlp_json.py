@@ -39,7 +39,7 @@ def _spans(service: str = "gateway", scope: str = "paysuite.test") -> list[Reada
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer(scope, "1.2.3")
     with tracer.start_as_current_span("CreatePayment", kind=SpanKind.SERVER) as parent:
-        parent.set_attribute("paysuite.payment_id", "pay_1")
+        parent.set_attribute("paysuite.payment.id", "pay_1")
         parent.set_attribute("rpc.grpc.status_code", 0)
         parent.set_attribute("ratio", 0.25)
         parent.set_attribute("retry", True)

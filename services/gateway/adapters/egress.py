@@ -26,6 +26,7 @@ from gateway.domain.egress import (
     default_routes,
     failover_reason,
 )
+from paysuite.runtime import span_attributes as attrs
 
 _log = logging.getLogger(__name__)
 
@@ -51,8 +52,8 @@ def tag_client_span(span: Span, _params: aiohttp.TraceRequestStartParams) -> Non
     """Puts the attempt's route id and the reason it was chosen on its HTTP client span."""
     attempt = _ATTEMPT.get()
     if attempt is not None and span.is_recording():
-        span.set_attribute("paysuite.route_id", attempt[0])
-        span.set_attribute("paysuite.route_reason", attempt[1])
+        span.set_attribute(attrs.ROUTE_ID, attempt[0])
+        span.set_attribute(attrs.ROUTE_REASON, attempt[1])
 
 
 def egress_trace_config() -> aiohttp.TraceConfig:
@@ -116,9 +117,9 @@ class EgressClient:
         _channel_duration.record(
             (now - attempt.started) * 1000,
             {
-                "paysuite.channel": attempt.route.channel,
-                "paysuite.route_id": attempt.route.route_id,
-                "paysuite.egress_outcome": outcome.value,
+                attrs.CHANNEL: attempt.route.channel,
+                attrs.ROUTE_ID: attempt.route.route_id,
+                attrs.EGRESS_OUTCOME: outcome.value,
             },
         )
         change = self.router.record(attempt, outcome, now)

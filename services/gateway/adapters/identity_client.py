@@ -20,6 +20,7 @@ from paysuite.coalescing import Coalescer
 from paysuite.errors import Unavailable
 from paysuite.identity.v1 import identity_service_pb2 as pb
 from paysuite.identity.v1 import identity_service_pb2_grpc as pb_grpc
+from paysuite.runtime import span_attributes as attrs
 from paysuite.runtime.enums import short_name
 from paysuite.runtime.protoconv import money_to_proto
 
@@ -87,7 +88,7 @@ class GrpcIdentity:
         with _tracer.start_as_current_span(
             "gateway.identity.authorize_batch",
             links=links,
-            attributes={"paysuite.batch_size": len(asked)},
+            attributes={attrs.BATCH_SIZE: len(asked)},
         ):
             try:
                 answer = await self._stub.BatchAuthorizePayments(

@@ -18,6 +18,7 @@ from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.notifications import NotificationResult, receive_notification
 from gateway.service_layer.payment_traces import in_payment_trace
 from paysuite.http_signing import REPLAYED, NonceCache, SignatureError
+from paysuite.runtime import span_attributes as attrs
 
 _log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
@@ -80,7 +81,7 @@ class NotificationListener:
         if channel is None:
             return web.Response(status=404, text="unknown channel")
         with _tracer.start_as_current_span("POST /notify/{channel}", kind=SpanKind.SERVER) as span:
-            span.set_attribute("paysuite.channel", channel.name)
+            span.set_attribute(attrs.CHANNEL, channel.name)
             body = await request.read()
             now = int(self._clock())
             try:
@@ -103,7 +104,7 @@ class NotificationListener:
                 )
                 return self._reply(channel, 401, ok=False)
             notification = signed.notification
-            span.set_attribute("paysuite.payment_id", notification.payment_id)
+            span.set_attribute(attrs.PAYMENT_ID, notification.payment_id)
             try:
                 async with self._deps.session() as stores:
                     parents = await stores.payments.traceparents([notification.payment_id])
@@ -111,8 +112,8 @@ class NotificationListener:
                     "gateway.notification",
                     parents.get(notification.payment_id, ""),
                     {
-                        "paysuite.channel": channel.name,
-                        "paysuite.payment_id": notification.payment_id,
+                        attrs.CHANNEL: channel.name,
+                        attrs.PAYMENT_ID: notification.payment_id,
                     },
                 ):
                     result = await receive_notification(self._deps, channel.name, notification)
@@ -122,7 +123,7 @@ class NotificationListener:
                     extra={"channel": channel.name, "payment_id": notification.payment_id},
                 )
                 return self._reply(channel, 500, ok=False)
-            span.set_attribute("paysuite.notification_result", result.value)
+            span.set_attribute(attrs.NOTIFICATION_RESULT, result.value)
             status = _STATUS[result]
             return self._reply(channel, status, ok=status == 200)
 

@@ -27,6 +27,7 @@ from gateway.domain.refunds import Refund
 from gateway.service_layer.payment_traces import in_payment_trace
 from gateway.service_layer.unit_of_work import SessionFactory, UnitOfWorkFactory
 from paysuite.money import Money
+from paysuite.runtime import span_attributes as attrs
 
 _log = logging.getLogger(__name__)
 
@@ -101,9 +102,9 @@ async def _deliver(deps: CallbackDeps, target: CallbackTarget, claimed_until: da
         if deps.clock() > last_start:
             break  # the lease could end mid-send: the rest on the next claim
         attributes: dict[str, str | int] = {
-            "paysuite.merchant_id": target.merchant_id,
-            "paysuite.payment_id": payment_id,
-            "paysuite.event_sequence": sequence,
+            attrs.MERCHANT_ID: target.merchant_id,
+            attrs.PAYMENT_ID: payment_id,
+            attrs.EVENT_SEQUENCE: sequence,
         }
         with in_payment_trace(
             "gateway.merchant_callback", parents.get(payment_id, ""), attributes

@@ -14,6 +14,7 @@ from gateway.domain.errors import RequestIdReused
 from gateway.domain.ports import CardCheck, CardVerifier
 from gateway.domain.verification import CardVerificationRecord, fingerprint
 from gateway.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from paysuite.runtime import span_attributes as attrs
 
 _log = logging.getLogger(__name__)
 
@@ -29,8 +30,8 @@ class VerificationDeps:
 def _annotate(record: CardVerificationRecord) -> None:
     # Only these two: the request's elements are PII and never go on spans.
     span = trace.get_current_span()
-    span.set_attribute("paysuite.channel", record.channel)
-    span.set_attribute("paysuite.verify_outcome", record.result.outcome.value)
+    span.set_attribute(attrs.CHANNEL, record.channel)
+    span.set_attribute(attrs.VERIFICATION_OUTCOME, record.result.outcome.value)
 
 
 async def _replay(

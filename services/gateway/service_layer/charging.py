@@ -11,6 +11,7 @@ from opentelemetry.util.types import AttributeValue
 from gateway.domain.model import Payment
 from gateway.domain.ports import ChannelAdapter, ChannelAnswer, ChannelCharge, ChannelOutcome
 from gateway.service_layer.deps import PaymentDeps
+from paysuite.runtime import span_attributes as attrs
 
 _log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
@@ -49,10 +50,10 @@ async def charge_attempt(
     where the channel needs it."""
     channel = deps.channels[payment.channel]
     attributes: dict[str, AttributeValue] = {
-        "paysuite.payment_id": payment.payment_id,
-        "paysuite.channel": channel.name,
-        "paysuite.attempt_no": attempt_no,
-        "paysuite.routing.reason": reason,
+        attrs.PAYMENT_ID: payment.payment_id,
+        attrs.CHANNEL: channel.name,
+        attrs.ATTEMPT_NUMBER: attempt_no,
+        attrs.ROUTING_REASON: reason,
     }
     with _tracer.start_as_current_span("gateway.channel_attempt", attributes=attributes) as span:
         answer = await channel.charge(charge)
@@ -61,7 +62,7 @@ async def charge_attempt(
             deps.success_rates.record(channel.name, succeeded, deps.monotonic())
         if answer.outcome is ChannelOutcome.SUCCEEDED and channel.confirm_by_query:
             answer = await _confirmed(channel, payment.payment_id, answer)
-        span.set_attribute("paysuite.channel_outcome", answer.outcome.value)
+        span.set_attribute(attrs.ATTEMPT_OUTCOME, answer.outcome.value)
         if answer.error_code:
-            span.set_attribute("paysuite.channel_error", answer.error_code)
+            span.set_attribute(attrs.ATTEMPT_ERROR, answer.error_code)
     return answer

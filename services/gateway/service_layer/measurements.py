@@ -10,6 +10,7 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from gateway.domain.model import Payment
+from paysuite.runtime import span_attributes as attrs
 
 _meter = metrics.get_meter(__name__)
 _outcomes = _meter.create_counter(
@@ -24,9 +25,9 @@ def count_outcome(payment: Payment) -> None:
     _outcomes.add(
         1,
         {
-            "paysuite.payment_state": payment.state.value,
-            "paysuite.payment_method": payment.method.value,
-            "paysuite.channel": payment.channel,
+            attrs.PAYMENT_STATE: payment.state.value,
+            attrs.PAYMENT_METHOD: payment.method.value,
+            attrs.CHANNEL: payment.channel,
         },
     )
 

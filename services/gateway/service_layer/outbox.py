@@ -36,6 +36,7 @@ from gateway.service_layer.measurements import BacklogGauge
 from gateway.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from paysuite.errors import Unavailable
 from paysuite.money import Money
+from paysuite.runtime import span_attributes as attrs
 
 _log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
@@ -88,7 +89,7 @@ def _traced_batch(name: str, messages: Sequence[OutboxMessage]) -> Iterator[None
         name,
         context=otel_context.Context(),
         links=links,
-        attributes={"paysuite.outbox.messages": len(messages)},
+        attributes={attrs.OUTBOX_MESSAGES: len(messages)},
     ):
         yield
 

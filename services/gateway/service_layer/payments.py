@@ -35,6 +35,7 @@ from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.outbox import current_traceparent
 from gateway.service_layer.unit_of_work import SessionFactory
 from paysuite.ids import new_id
+from paysuite.runtime import span_attributes as attrs
 from paysuite.runtime.telemetry import current_trace_id
 
 _log = logging.getLogger(__name__)
@@ -46,10 +47,10 @@ RECOVERY_QUERY_DELAY = timedelta(seconds=40)
 
 def _annotate(payment: Payment) -> None:
     span = trace.get_current_span()
-    span.set_attribute("paysuite.payment_id", payment.payment_id)
-    span.set_attribute("paysuite.merchant_order_no", payment.merchant_order_no)
-    span.set_attribute("paysuite.channel", payment.channel)
-    span.set_attribute("paysuite.payment_state", payment.state.value)
+    span.set_attribute(attrs.PAYMENT_ID, payment.payment_id)
+    span.set_attribute(attrs.MERCHANT_ORDER_NO, payment.merchant_order_no)
+    span.set_attribute(attrs.CHANNEL, payment.channel)
+    span.set_attribute(attrs.PAYMENT_STATE, payment.state.value)
 
 
 async def _replay(stores: Stores, command: CreatePayment) -> Payment | None:
@@ -225,9 +226,9 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
     if not recorded.created:
         return payment
     span = trace.get_current_span()
-    span.set_attribute("paysuite.routing.rule", decision.rule)
-    span.set_attribute("paysuite.routing.reason", decision.reason)
-    span.set_attribute("paysuite.routing.candidates", list(decision.candidates))
+    span.set_attribute(attrs.ROUTING_RULE, decision.rule)
+    span.set_attribute(attrs.ROUTING_REASON, decision.reason)
+    span.set_attribute(attrs.ROUTING_CANDIDATES, list(decision.candidates))
     if recorded.refusal:
         # Closed, over its limits: the channel would refuse or lose the charge.
         _log.info("no channel can take the payment", extra={"payment_id": payment_id})

@@ -32,6 +32,7 @@ from gateway.service_layer.outbox import current_traceparent
 from gateway.service_layer.payments import RECOVERY_QUERY_DELAY
 from paysuite.errors import Unavailable
 from paysuite.ids import new_id
+from paysuite.runtime import span_attributes as attrs
 from paysuite.runtime.telemetry import current_trace_id
 
 _log = logging.getLogger(__name__)
@@ -86,9 +87,9 @@ async def record_payout(
 
 def _annotate(payout: Payout) -> None:
     span = trace.get_current_span()
-    span.set_attribute("paysuite.payout_id", payout.payout_id)
-    span.set_attribute("paysuite.payout_purpose", payout.purpose.value)
-    span.set_attribute("paysuite.payout_state", payout.state.value)
+    span.set_attribute(attrs.PAYOUT_ID, payout.payout_id)
+    span.set_attribute(attrs.PAYOUT_PURPOSE, payout.purpose.value)
+    span.set_attribute(attrs.PAYOUT_STATE, payout.state.value)
 
 
 def _report(before: Payout, after: Payout) -> None:
@@ -174,12 +175,12 @@ async def hold_and_pay(
     if result not in _HELD:
         reason = _HOLD_REFUSALS.get(result, f"LEDGER_{result}")
         return await refuse_payout(deps, payout, reason, held=False, reserved=reserved)
-    attributes = {"paysuite.payout_id": payout.payout_id, "paysuite.channel": channel.name}
+    attributes = {attrs.PAYOUT_ID: payout.payout_id, attrs.CHANNEL: channel.name}
     with _tracer.start_as_current_span("gateway.payout_attempt", attributes=attributes) as span:
         answer = await channel.payout(instruction)
-        span.set_attribute("paysuite.channel_outcome", answer.outcome.value)
+        span.set_attribute(attrs.ATTEMPT_OUTCOME, answer.outcome.value)
         if answer.error_code:
-            span.set_attribute("paysuite.channel_error", answer.error_code)
+            span.set_attribute(attrs.ATTEMPT_ERROR, answer.error_code)
     return await apply_payout_answer(deps, payout.payout_id, answer, current=payout)
 
 

@@ -22,6 +22,7 @@ from opentelemetry import trace
 
 from ledger.domain.book import Outcome, Request
 from ledger.service_layer.measurements import count_transfers
+from paysuite.runtime import span_attributes as attrs
 
 Run = Callable[[Sequence[Request]], Awaitable[list[Outcome]]]
 
@@ -108,8 +109,8 @@ class GroupCommit:
         merged = [request for waiting in taken for request in waiting.requests]
         links = [trace.Link(w.span.get_span_context()) for w in taken]
         attributes = {
-            "ledger.group_commit.requests": len(taken),
-            "ledger.group_commit.items": len(merged),
+            attrs.GROUP_COMMIT_REQUESTS: len(taken),
+            attrs.GROUP_COMMIT_ITEMS: len(merged),
         }
         with self._tracer.start_as_current_span(
             SPAN_NAME, links=links, attributes=attributes

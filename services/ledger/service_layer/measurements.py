@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from opentelemetry import metrics
 
 from ledger.domain.book import Outcome
+from paysuite.runtime import span_attributes as attrs
 
 _transfers = metrics.get_meter(__name__).create_counter(
     "paysuite.ledger.transfers",
@@ -21,4 +22,4 @@ _transfers = metrics.get_meter(__name__).create_counter(
 def count_transfers(outcomes: Sequence[Outcome]) -> None:
     """One batch's transfers, counted by result."""
     for result, count in Counter(o.result for o in outcomes).items():
-        _transfers.add(count, {"paysuite.transfer_result": result.value})
+        _transfers.add(count, {attrs.TRANSFER_RESULT: result.value})

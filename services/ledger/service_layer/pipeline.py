@@ -28,12 +28,13 @@ from ledger.service_layer import transfers
 from ledger.service_layer.group_commit import SMALL_REQUEST
 from ledger.service_layer.transfers import Clock
 from ledger.service_layer.unit_of_work import LedgerUnits
+from paysuite.runtime import span_attributes as attrs
 
 # Batches decided ahead of the one being written; more only deepens what a failure undoes.
 DEPTH = 2
 # Span attribute: "predicted" (committed as decided), "fallback" (the prediction was stale, the
 # locking path decided again) or "locking" (not a batch of plain transfers).
-PATH_ATTRIBUTE = "ledger.posting_path"
+PATH_ATTRIBUTE = attrs.POSTING_PATH
 # Accounts predicted at most; past this the prediction starts again from the rows.
 MAX_ACCOUNTS = 200_000
 

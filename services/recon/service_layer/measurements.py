@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from opentelemetry import metrics
 
+from paysuite.runtime import span_attributes as attrs
+
 _meter = metrics.get_meter(__name__)
 _run_duration = _meter.create_histogram(
     "paysuite.recon.run.duration",
@@ -16,4 +18,4 @@ _run_duration = _meter.create_histogram(
 
 def record_run(channel: str, state: str, seconds: float) -> None:
     """One finished run (completed or failed) of a channel's date."""
-    _run_duration.record(seconds, {"paysuite.channel": channel, "paysuite.run_state": state})
+    _run_duration.record(seconds, {attrs.CHANNEL: channel, attrs.RUN_STATE: state})

@@ -28,6 +28,7 @@ from gateway.domain.ports import (
 from paysuite.errors import AccountNotFound, Unavailable
 from paysuite.http_signing import SIGNATURE_HEADER, SignatureError, new_nonce, sign, verify
 from paysuite.money import Money
+from paysuite.runtime import span_attributes as attrs
 
 _log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ class BankQuickPayChannel(BankPayouts):
 
     async def charge(self, charge: ChannelCharge) -> ChannelAnswer:
         span = trace.get_current_span()
-        span.set_attribute("paysuite.channel", self.name)
+        span.set_attribute(attrs.CHANNEL, self.name)
         payload = {
             "mch_id": self._merchant_id,
             "out_trade_no": charge.payment_id,
