@@ -1,11 +1,15 @@
 """A day of card and wallet payments through real processes, with channel faults dialled, reconciled
-for every channel: the bank lists a payment we never made (long); Alipay's and WeChat Pay's bills
-leave a line out (short) and add one (long), and each wallet answers a payment failed that it
-took (state mismatch); WeChat Pay loses a notification (the gateway's query settles the payment,
-and it matches). Each difference is found and parked in suspense once (a run of the day
-again parks nothing), and cleared by its business action through `payctl recon resolve`: a
-refund, a supplementary order (补单), a write-off, or the wallet's corrected bill matching it.
-The suite is shared: only this test's own transactions are asserted on."""
+for every channel: the bank lists a payment we never made (long), and its bill leaves a card
+payment out (short) and adds one (long); the bank answers a charge paid that it did not debit
+(a false success: the gateway's confirming query fails the payment, and the bill, which does not
+list it, agrees) and loses the answer of another (the gateway's query finds it paid, and it
+matches); Alipay's and WeChat Pay's bills leave a line out (short) and add one (long), and each
+wallet answers a payment failed that it took (state mismatch); WeChat Pay loses a notification
+(the gateway's query settles the payment, and it matches). Each difference is found and parked
+in suspense once (a run of the day again parks nothing), and cleared by its business action
+through `payctl recon resolve`: a refund, a supplementary order (补单), a write-off, or the
+channel's corrected bill matching it. The suite is shared: only this test's own transactions are
+asserted on, and every fault dialled is put back."""
 
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.type.v1.money_pb2 import Money
 from tests.e2e.payctl_run import payctl
+from tests.e2e.soak.faults import LATE_ANSWER_MS
 from tests.helpers import connect
 
 METHODS = {
@@ -97,6 +102,32 @@ async def _cleared_items(ledger: lpb_grpc.LedgerServiceAsyncStub) -> set[str]:
             return found
 
 
+async def _card_faults(
+    stack: Stack, gateway: gpb_grpc.GatewayServiceAsyncStub
+) -> tuple[gpb.Payment, gpb.Payment]:
+    """A card payment the bank falsely answers paid, and one whose answer it loses, each as the
+    gateway ends it: failed by its confirming query, and paid as its later query finds."""
+    await _admin(stack, "banksim", "/_admin/faults", {"false_success_rate": 1})
+    try:
+        falsely_paid = await _pay(gateway, "banksim", 666)
+    finally:
+        await _admin(stack, "banksim", "/_admin/faults", {"false_success_rate": 0})
+    assert falsely_paid.state == gpb.Payment.STATE_FAILED
+    assert falsely_paid.failure_reason == "SUCCESS_NOT_CONFIRMED"
+    late = {"timeout_rate": 1, "timeout_sleep_ms": LATE_ANSWER_MS}
+    await _admin(stack, "banksim", "/_admin/faults", late)
+    try:
+        unanswered = await _pay(gateway, "banksim", 999)
+    finally:
+        await _admin(
+            stack, "banksim", "/_admin/faults", {"timeout_rate": 0, "timeout_sleep_ms": 30_000}
+        )
+    assert unanswered.state == gpb.Payment.STATE_UNKNOWN
+    unanswered = await _settled(gateway, unanswered.payment_id)
+    assert unanswered.state == gpb.Payment.STATE_SUCCEEDED
+    return falsely_paid, unanswered
+
+
 def _recon(stack: Stack, *args: str) -> Any:
     return payctl(stack, "recon", *args, "--recon", stack.config.addr("recon"))
 
@@ -143,6 +174,7 @@ async def test_a_day_of_card_and_wallet_payments_reconciles_for_every_channel(
             finally:
                 await _admin(stack, channel, "/_admin/faults", {"false_failure_rate": 0})
             assert taken[channel].state == gpb.Payment.STATE_FAILED
+        falsely_paid, unanswered = await _card_faults(stack, gateway)
         # WeChat Pay loses the notification of a payment its buyer took a moment to confirm:
         # the gateway's query finds it paid, and the bill agrees.
         quiet = {"accepted_rate": 1, "decide_ms": 300, "notify_drop_rate": 1}
@@ -155,7 +187,7 @@ async def test_a_day_of_card_and_wallet_payments_reconciles_for_every_channel(
         assert unnotified.state == gpb.Payment.STATE_UNKNOWN
         unnotified = await _settled(gateway, unnotified.payment_id)
         assert unnotified.state == gpb.Payment.STATE_SUCCEEDED
-        # The bank lists a payment we never made; each wallet's bill leaves a line out and
+        # The bank lists a payment we never made; each channel's bill leaves a line out and
         # adds one of a payment it never made.
         await _admin(
             stack,
@@ -163,7 +195,7 @@ async def test_a_day_of_card_and_wallet_payments_reconciles_for_every_channel(
             "/_admin/transactions",
             {"out_trade_no": bank_only, "amount": 321, "currency": "CNY", "status": "SUCCESS"},
         )
-        for channel in ("alipaysim", "wechatsim"):
+        for channel in METHODS:
             await _admin(
                 stack,
                 channel,
@@ -172,7 +204,11 @@ async def test_a_day_of_card_and_wallet_payments_reconciles_for_every_channel(
             )
         await _posted(
             ledger,
-            [f"{p.payment_id}:capture" for ps in [*paid.values(), [unnotified]] for p in ps]
+            [
+                f"{p.payment_id}:capture"
+                for ps in [*paid.values(), [unnotified, unanswered]]
+                for p in ps
+            ]
             + [f"{refund.refund.refund_id}:refund"],
         )
 
@@ -180,18 +216,24 @@ async def test_a_day_of_card_and_wallet_payments_reconciles_for_every_channel(
             refund.refund.refund_id,
             bank_only,
             unnotified.payment_id,
+            falsely_paid.payment_id,
+            unanswered.payment_id,
             *(p.payment_id for p in taken.values()),
         }
         runs = {channel: _run(stack, channel, day) for channel in METHODS}
         found = {channel: _mine(stack, channel, day, ids) for channel in METHODS}
-        for channel in ("alipaysim", "wechatsim"):  # the made-up lines, by their order numbers
+        for channel in METHODS:  # the made-up lines, by their order numbers
             listed = _recon(stack, "list", "--channel", channel, "--date", day, "--outcome", "long")
             made_up = [d for d in listed["discrepancies"] if d["transaction_id"].startswith("X")]
             assert len(made_up) == 1 and made_up[0]["our_state"] == ""
             found[channel]["made-up"] = made_up[0]
         outcomes = {ch: {i: d["outcome"] for i, d in f.items()} for ch, f in found.items()}
         assert outcomes == {
-            "banksim": {bank_only: "long"},
+            "banksim": {
+                bank_only: "long",
+                paid["banksim"][1].payment_id: "short",
+                "made-up": "long",
+            },
             "alipaysim": {
                 paid["alipaysim"][1].payment_id: "short",
                 taken["alipaysim"].payment_id: "state_mismatch",
@@ -204,8 +246,9 @@ async def test_a_day_of_card_and_wallet_payments_reconciles_for_every_channel(
             },
         }
         assert found["banksim"][bank_only]["suspense_amount"] == "3.21 CNY"
-        for channel in ("alipaysim", "wechatsim"):
+        for channel in METHODS:
             assert found[channel][paid[channel][1].payment_id]["suspense_amount"] == "-20.01 CNY"
+        for channel in ("alipaysim", "wechatsim"):
             assert found[channel][taken[channel].payment_id]["suspense_amount"] == "7.77 CNY"
         for items in found.values():
             assert all(d["state"] == "open" and d["suspense_item_id"] for d in items.values())
@@ -236,6 +279,7 @@ async def test_a_day_of_card_and_wallet_payments_reconciles_for_every_channel(
             return done
 
         resolve("banksim", bank_only, "refund", "--reference", "bank refund RF-1")
+        resolve("banksim", "made-up", "refund", "--reference", "bank refund RF-2")
         booked = resolve("alipaysim", taken["alipaysim"].payment_id, "supplementary-order")
         assert (
             booked["resolution"]["counter_account_id"] == f"merchant.{demo.MERCHANT_ID}.payable.CNY"
@@ -250,15 +294,18 @@ async def test_a_day_of_card_and_wallet_payments_reconciles_for_every_channel(
             "finance-lead",
         )
         assert written["resolution"]["counter_account_id"] == "platform.recon_write_off.CNY"
-        # Alipay sends its bill again, corrected: the next run matches what it now lists.
-        await _admin(stack, "alipaysim", f"/_admin/bills/{day}/correct")
-        corrected = _run(stack, "alipaysim", day)
-        assert corrected["import_id"] != runs["alipaysim"]["import_id"]
-        assert corrected["matched_later"] >= 2 and corrected["posted"] == 0
+        # The bank and Alipay send their bills again, corrected: the next run matches what
+        # each now lists.
+        for channel, matched_later in (("banksim", 1), ("alipaysim", 2)):
+            await _admin(stack, channel, f"/_admin/bills/{day}/correct")
+            corrected = _run(stack, channel, day)
+            assert corrected["import_id"] != runs[channel]["import_id"]
+            assert corrected["matched_later"] >= matched_later and corrected["posted"] == 0
         after = {channel: _mine(stack, channel, day, ids) for channel in METHODS}
-        later = after["alipaysim"][paid["alipaysim"][1].payment_id]
-        assert later["state"] == "resolved"
-        assert later["resolution"]["action"] == "matched_later"
+        for channel in ("banksim", "alipaysim"):
+            later = after[channel][paid[channel][1].payment_id]
+            assert later["state"] == "resolved"
+            assert later["resolution"]["action"] == "matched_later"
         assert all(d["state"] == "resolved" for f in after.values() for d in f.values())
         cleared = await _cleared_items(ledger)
         for channel, items in found.items():
@@ -267,5 +314,6 @@ async def test_a_day_of_card_and_wallet_payments_reconciles_for_every_channel(
         # And nothing is parked again by a run after the clearing.
         for channel in METHODS:
             assert _run(stack, channel, day)["posted"] == 0
-        # The suite is shared: WeChat Pay's bill of the day is whole again for later tests.
+        # The suite is shared: WeChat Pay's bill of the day is whole again for later tests
+        # (the bank's and Alipay's are, corrected above).
         await _admin(stack, "wechatsim", f"/_admin/bills/{day}/correct")
