@@ -97,7 +97,21 @@ class GrpcFundsLedger:
             return None
         return amount + (await self._credited(f"{payout_id}:payout-fee", payouts_account) or 0)
 
+    async def debited(self, transfer_id: str, account_id: str) -> int | None:
+        """What the transfer debited the account, less what it credited it; None when the
+        ledger has no transfer of that id."""
+        postings = await self._postings(transfer_id)
+        if postings is None:
+            return None
+        debits = sum(p.amount.minor_units for p in postings if p.debit_account_id == account_id)
+        return debits - _credits(postings, account_id)
+
     async def _credited(self, transfer_id: str, account_id: str) -> int | None:
+        postings = await self._postings(transfer_id)
+        return None if postings is None else _credits(postings, account_id)
+
+    async def _postings(self, transfer_id: str) -> Sequence[pb.Posting] | None:
+        """The transfer's postings; None when the ledger has no transfer of that id."""
         try:
             answer = await self._stub.GetTransfer(
                 pb.GetTransferRequest(transfer_id=transfer_id), timeout=self._timeout
@@ -106,11 +120,7 @@ class GrpcFundsLedger:
             if exc.code() is grpc.StatusCode.NOT_FOUND:
                 return None
             raise Unavailable(f"ledger: {exc.code().name}") from exc
-        return sum(
-            p.amount.minor_units
-            for p in answer.transfer.postings
-            if p.credit_account_id == account_id
-        )
+        return answer.transfer.postings
 
     async def balance(self, account_id: str) -> int:
         try:
@@ -152,6 +162,10 @@ class GrpcFundsLedger:
         )
         raise_if_not_cleared(response, clearing.item_id)
         return int(response.result == pb.CREATE_TRANSFER_RESULT_POSTED)
+
+
+def _credits(postings: Sequence[pb.Posting], account_id: str) -> int:
+    return sum(p.amount.minor_units for p in postings if p.credit_account_id == account_id)
 
 
 def _spec(transfer: FundsTransfer) -> pb.TransferSpec:

@@ -295,20 +295,49 @@ class Clearing:
     business_reference: str
 
 
-def fee_transfer(channel: str, business_date: date, currency: str, fees: int) -> FundsTransfer:
-    """A channel's fees of a date as its bill states them (a wallet's answers state none), out
-    of its receivable into the fee expense: what it keeps of the date's settlement. One per
-    channel's date."""
+@dataclass(frozen=True, slots=True)
+class FeesBooked:
+    """What a channel's date's fee transfers have booked to the fee expense so far (debited
+    positive) and how many there are."""
+
+    amount: int = 0
+    transfers: int = 0
+
+
+def fee_transfer_id(channel: str, business_date: date, currency: str, number: int) -> str:
+    """The id of a channel's date's fee transfer: the first books the bill's fees, each later
+    one what a corrected bill changed."""
+    first = f"{TRANSFER_PREFIX}fee:{channel}:{business_date.isoformat()}:{currency}"
+    return first if number == 1 else f"{first}:{number}"
+
+
+def fee_transfer(
+    channel: str,
+    business_date: date,
+    currency: str,
+    fees: int,
+    booked: FeesBooked = FeesBooked(),
+) -> FundsTransfer | None:
+    """A channel's fees of a date as its current bill states them (a wallet's answers state
+    none), out of its receivable into the fee expense: what it keeps of the date's settlement.
+    What was booked before stays; the next transfer books only what the bill now states
+    otherwise (None when it agrees), so a corrected bill's fees are booked by their difference."""
+    change = fees - booked.amount
+    if change == 0:
+        return None
     receivable = accounts.channel_receivable(channel, currency)
     expense = accounts.channel_fee_expense(currency)
     posting = (
-        Posting(expense, receivable, fees) if fees > 0 else Posting(receivable, expense, -fees)
+        Posting(expense, receivable, change)
+        if change > 0
+        else Posting(receivable, expense, -change)
     )
+    what = "per its bill" if booked.transfers == 0 else "changed by its corrected bill"
     return FundsTransfer(
-        f"{TRANSFER_PREFIX}fee:{channel}:{business_date.isoformat()}:{currency}",
+        fee_transfer_id(channel, business_date, currency, booked.transfers + 1),
         currency,
         (posting,),
-        f"fees of {channel} {business_date.isoformat()} per its bill",
+        f"fees of {channel} {business_date.isoformat()} {what}",
         {"channel": channel, "business_date": business_date.isoformat()},
     )
 

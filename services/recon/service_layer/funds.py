@@ -27,6 +27,7 @@ from recon.domain.funds import (
     Clearing,
     Difference,
     EntryKind,
+    FeesBooked,
     FundsTransfer,
     Position,
     ReserveEntry,
@@ -35,6 +36,7 @@ from recon.domain.funds import (
     classify,
     entry_transfer,
     fee_transfer,
+    fee_transfer_id,
     is_due,
     payout_matched_later,
     position_difference,
@@ -57,6 +59,8 @@ class FundsLedger(Protocol):
     async def booked_on(self, account_id: str, day: date) -> int: ...
 
     async def payout_booked(self, payout_id: str, payouts_account: str) -> int | None: ...
+
+    async def debited(self, transfer_id: str, account_id: str) -> int | None: ...
 
     async def balance(self, account_id: str) -> int: ...
 
@@ -175,6 +179,29 @@ async def _position(
     )
 
 
+async def _fees_booked(deps: FundsDeps, key: tuple[str, date, str]) -> FeesBooked:
+    """What the channel's date's fee transfers booked before, read back from the ledger (so
+    what a run posted is known even if its own record of it was never committed)."""
+    expense = accounts.channel_fee_expense(key[2])
+    booked = FeesBooked()
+    while (
+        moved := await deps.ledger.debited(fee_transfer_id(*key, booked.transfers + 1), expense)
+    ) is not None:
+        booked = FeesBooked(booked.amount + moved, booked.transfers + 1)
+    return booked
+
+
+async def _book_fees(
+    deps: FundsDeps, repo: FundsRepository, key: tuple[str, date, str]
+) -> tuple[int, int]:
+    """Books the fees the channel's current bill of the date states, by the difference from
+    those booked before (a corrected bill may change them); the fees and how many transfers
+    were posted now."""
+    fees = await repo.bill_fees(*key)
+    transfer = fee_transfer(*key, fees, await _fees_booked(deps, key))
+    return fees, await deps.ledger.post([transfer]) if transfer is not None else 0
+
+
 async def _settle_position(
     deps: FundsDeps,
     repo: FundsRepository,
@@ -188,8 +215,7 @@ async def _settle_position(
     due = is_due(deps.config.settlement_days.get(key[0], 0), key[1], day)
     posted, fees = 0, 0
     if key[0] in deps.config.fees_from_bill:
-        fees = await repo.bill_fees(*key)
-        posted += await deps.ledger.post([fee_transfer(*key, fees)]) if fees else 0
+        fees, posted = await _book_fees(deps, repo, key)
     position, clearing, park = settle(await _position(deps, repo, key, fees), due)
     if clearing is not None:
         posted += await deps.ledger.clear(clearing)
