@@ -17,6 +17,8 @@ USER_ID_NUMBER = "11010519491231002X"
 USER_PHONE = "13800138000"
 CARD_NUMBER = "6222020200112345679"
 CARD_BANK = "ICBC"
+# The demo merchant's settlement bank account (a test number).
+SETTLEMENT_ACCOUNT_NO = "6222020200112345"
 
 
 def agreement_no(card_number: str) -> str:

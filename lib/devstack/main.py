@@ -43,6 +43,7 @@ async def run() -> None:
         await seed.seed_ledger(stack.config.addr("ledger"), ca=stack.ca)
         await seed.seed_merchant(stack.config.addr("gateway"), ca=stack.ca)
         await seed.seed_user(stack.config.addr("identity"), stack.config.bank_url, ca=stack.ca)
+        await seed.seed_settlement(stack.config.addr("recon"), ca=stack.ca)
         ports = stack.config.ports
         _say(
             "paysuite: SERVING  gateway :{gateway} (notify http :{gateway_notify})  "

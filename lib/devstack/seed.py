@@ -15,6 +15,8 @@ from paysuite.identity.v1 import identity_service_pb2 as idpb
 from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
+from paysuite.recon.v1 import settlement_service_pb2 as spb
+from paysuite.recon.v1 import settlement_service_pb2_grpc as spb_grpc
 from paysuite.runtime.grpc_errors import error_reason
 from paysuite.runtime.identities import operator
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
@@ -126,3 +128,27 @@ async def seed_user(
         if answer.attempt.outcome != idpb.VERIFICATION_OUTCOME_MATCH:
             outcome = idpb.VerificationOutcome.Name(answer.attempt.outcome)
             raise RuntimeError(f"the demo user could not be real-named: {outcome}")
+
+
+async def seed_settlement(
+    recon_addr: str, merchant_id: str = demo.MERCHANT_ID, *, ca: DevCA | None = None
+) -> None:
+    """Sets the demo merchant's settlement: D+0 (paid on the trade date once it is cleared,
+    whatever the weekday) to its bank account, so `payctl settle run --date D` pays it."""
+    settings = spb.SettlementSettings(
+        merchant_id=merchant_id,
+        currency_code=demo.CURRENCY,
+        advance=True,
+        account_no=demo.SETTLEMENT_ACCOUNT_NO,
+        account_name=demo.MERCHANT_NAME,
+    )
+    async with _as_operator(recon_addr, ca) as channel:
+        await spb_grpc.SettlementServiceStub(channel).UpdateSettlementSettings(
+            spb.UpdateSettlementSettingsRequest(
+                settings=settings,
+                update_mask=FieldMask(
+                    paths=["currency_code", "advance", "account_no", "account_name"]
+                ),
+            ),
+            timeout=10,
+        )

@@ -37,6 +37,7 @@ async def _seed(suite: Stack) -> None:
     await seed.seed_ledger(suite.config.addr("ledger"), ca=suite.ca)
     await seed.seed_merchant(suite.config.addr("gateway"), ca=suite.ca)
     await seed.seed_user(suite.config.addr("identity"), suite.config.bank_url, ca=suite.ca)
+    await seed.seed_settlement(suite.config.addr("recon"), ca=suite.ca)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import asyncio
 import secrets
 import subprocess
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -159,22 +159,11 @@ async def test_a_day_is_cleared_and_the_demo_merchant_paid_its_net_through_the_b
         # Every bill lists this test's payments and refunds (the card refund on the bank's).
         assert not _reconcile_and_accept(stack, day) & ids
         recon = ("--recon", stack.config.addr("recon"))
-        payctl(
-            stack,
-            "settle",
-            "settings",
-            demo.MERCHANT_ID,
-            "--cycle-days",
-            "1",
-            "--account-no",
-            "6222020200112345",
-            "--account-name",
-            "Demo Shop Ltd",
-            *recon,
-        )
-        # T+1 is due within a week whatever the weekday.
-        settle_on = (today + timedelta(days=7)).isoformat()
-        batch = payctl(stack, "settle", "run", "--date", day, "--settle-on", settle_on, *recon)
+        # As on `make run`: the seed settles the demo merchant D+0 to its bank account, so the
+        # run pays it today, whatever the weekday, with no settings to make first.
+        settings = payctl(stack, "settle", "settings", demo.MERCHANT_ID, *recon)
+        assert settings["advance"] is True and settings["account_no"].endswith("2345")
+        batch = payctl(stack, "settle", "run", "--date", day, *recon)
         [line] = [m for m in batch["merchants"] if m["merchant_id"] == demo.MERCHANT_ID]
         assert line["payments_minor_units"] >= paid and line["refunds_minor_units"] >= refunded
         net = line["net_minor_units"]
@@ -192,7 +181,7 @@ async def test_a_day_is_cleared_and_the_demo_merchant_paid_its_net_through_the_b
         assert await _balance(ledger, payable) == 0
         settling = accounts.merchant_settling(demo.MERCHANT_ID, "CNY")
         assert await _settled(ledger, settling) == 0
-        again = payctl(stack, "settle", "run", "--date", day, "--settle-on", settle_on, *recon)
+        again = payctl(stack, "settle", "run", "--date", day, *recon)
         assert [p["payout_id"] for p in again["payouts"]] == [
             p["payout_id"] for p in batch["payouts"]
         ]
