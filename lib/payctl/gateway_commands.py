@@ -55,7 +55,7 @@ def close_payment(
     payment_id: str, gateway: GatewayOption = "localhost:50051", as_json: JsonOption = False
 ) -> None:
     """Closes an unpaid payment (at the wallet too, so the buyer can no longer pay it)."""
-    request = gpb.ClosePaymentRequest(payment_id=payment_id)
+    request = gpb.ClosePaymentRequest(payment_id=payment_id, request_id=str(uuid.uuid4()))
     _emit_payment(
         gateway_call(gateway, lambda s: s.ClosePayment(request, timeout=30)).payment, as_json
     )

@@ -52,6 +52,7 @@ from paysuite.runtime.clients import open_channel
 from paysuite.runtime.database import PoolUnitOfWork, create_pool
 from paysuite.runtime.entrypoint import ServiceDefinition
 from paysuite.runtime.paging import Paging
+from paysuite.runtime.request_ids import RequestIdInterceptor, RequestIdStore
 from paysuite.runtime.server import ServiceApp
 
 SCHEMA = "gateway"
@@ -87,6 +88,10 @@ def _channel_adapter(
         timeout_seconds=channel.timeout_seconds,
         confirm_by_query=channel.confirm_by_query,
     )
+
+
+# Mutating RPCs without an idempotency of their own, answered once per caller and request id.
+IDEMPOTENT = {"/paysuite.gateway.v1.GatewayService/ClosePayment": "request_id"}
 
 
 async def build_app(settings: GatewaySettings) -> ServiceApp:
@@ -216,6 +221,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
             channel_notifications,
         ],
         on_stop=[close_channels],
+        interceptors=[RequestIdInterceptor(RequestIdStore(pool), IDEMPOTENT)],
     )
 
 

@@ -20,6 +20,7 @@ from paysuite.runtime.clients import open_channel
 from paysuite.runtime.database import PoolUnitOfWork, SqlUnitOfWork, create_engine, create_pool
 from paysuite.runtime.entrypoint import ServiceDefinition
 from paysuite.runtime.paging import Paging
+from paysuite.runtime.request_ids import RequestIdInterceptor, RequestIdStore
 from paysuite.runtime.server import ServiceApp, grpc_service_app
 
 SCHEMA = "identity"
@@ -38,6 +39,17 @@ def card_bank_lookup(table: BinTable) -> Callable[[str], tuple[str, str]]:
         return (entry.bank_name, entry.card_type.value) if entry else ("", "")
 
     return lookup
+
+
+_RPC = "/paysuite.identity.v1.IdentityService/"
+# Mutating RPCs answered once per caller and key (ReserveLimit's is its payment id).
+IDEMPOTENT = {
+    **{
+        f"{_RPC}{name}": "request_id"
+        for name in ("UnbindCard", "DowngradeTier", "FreezeUser", "CommitLimit", "ReleaseLimit")
+    },
+    f"{_RPC}ReserveLimit": "payment_id",
+}
 
 
 async def build_app(settings: IdentitySettings) -> ServiceApp:
@@ -72,6 +84,7 @@ async def build_app(settings: IdentitySettings) -> ServiceApp:
         identity_service_pb2_grpc.add_IdentityServiceServicer_to_server,
         servicer,
         on_stop=[lambda: gateway_channel.close(None), engine.dispose, pool.close],
+        interceptors=[RequestIdInterceptor(RequestIdStore(pool), IDEMPOTENT)],
     )
 
 

@@ -17,9 +17,10 @@ from paysuite.recon.v1 import (
     settlement_service_pb2_grpc,
 )
 from paysuite.runtime.clients import open_channel
-from paysuite.runtime.database import SqlUnitOfWork, create_engine
+from paysuite.runtime.database import SqlUnitOfWork, create_engine, create_pool
 from paysuite.runtime.entrypoint import ServiceDefinition
 from paysuite.runtime.paging import Paging
+from paysuite.runtime.request_ids import RequestIdInterceptor, RequestIdStore
 from paysuite.runtime.server import ServiceApp
 from recon.adapters.account_statements import GatewayAccountStatements
 from recon.adapters.engine import EngineSettings
@@ -67,7 +68,14 @@ def run_config(settings: ReconSettings) -> RunConfig:
     )
 
 
+# Answered once per caller and request id, over all of the request (the run's own request_id
+# compares only channel and date).
+IDEMPOTENT = {"/paysuite.recon.v1.ReconService/RunReconciliation": "request_id"}
+
+
 async def build_app(settings: ReconSettings) -> ServiceApp:
+    # The request-id store's few statements, on a small asyncpg pool of their own.
+    request_pool = await create_pool(settings.dsn, schema=SCHEMA, service="recon", size=2)
     engine = create_engine(
         settings.dsn, schema=SCHEMA, service="recon", pool_size=settings.db_pool_size
     )
@@ -159,7 +167,8 @@ async def build_app(settings: ReconSettings) -> ServiceApp:
         ],
         register=register,
         background=[lambda: follow_forever(settlement, settings.settlement_follow_seconds)],
-        on_stop=[close_channels, engine.dispose],
+        on_stop=[close_channels, engine.dispose, request_pool.close],
+        interceptors=[RequestIdInterceptor(RequestIdStore(request_pool), IDEMPOTENT)],
     )
 
 

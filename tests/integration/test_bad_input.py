@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -219,7 +220,12 @@ CASES = [
     Case(
         "identity",
         "DowngradeTier",
-        idt.DowngradeTierRequest(user_id="U100001", tier=99, reason="fuzzed"),  # type: ignore[arg-type]
+        idt.DowngradeTierRequest(
+            request_id=uuid.uuid4().hex,
+            user_id="U100001",
+            tier=99,  # type: ignore[arg-type]
+            reason="fuzzed",
+        ),
         {"tier"},
     ),
     Case(
@@ -237,10 +243,14 @@ CASES = [
     Case(
         "recon",
         "RunReconciliation",
+        # A missing request_id is refused before the request is read further (the request-id
+        # store's check; tests/integration/test_request_ids.py).
         rec.RunReconciliationRequest(
-            channel="banksim", statement_date=Date(year=2026, month=13, day=1)
+            request_id="bad-date",
+            channel="banksim",
+            statement_date=Date(year=2026, month=13, day=1),
         ),
-        {"request_id", "statement_date"},
+        {"statement_date"},
     ),
     Case(
         "recon",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
@@ -134,12 +135,16 @@ async def test_close_waits_for_the_channel_and_closes_a_declined_order(
     assert payment.state == pb.Payment.STATE_UNKNOWN
     await bank(timeout_rate=0, decline_rate=0)
     closed = (
-        await gateway.ClosePayment(pb.ClosePaymentRequest(payment_id=payment.payment_id))
+        await gateway.ClosePayment(
+            pb.ClosePaymentRequest(request_id=uuid.uuid4().hex, payment_id=payment.payment_id)
+        )
     ).payment
     assert closed.state == pb.Payment.STATE_CLOSED
     paid = (await gateway.CreatePayment(request(100))).payment
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await gateway.ClosePayment(pb.ClosePaymentRequest(payment_id=paid.payment_id))
+        await gateway.ClosePayment(
+            pb.ClosePaymentRequest(request_id=uuid.uuid4().hex, payment_id=paid.payment_id)
+        )
     assert error_reason(caught.value) == ErrorReason.ERROR_REASON_PAYMENT_NOT_CLOSABLE
 
 

@@ -6,6 +6,7 @@ import asyncio
 import io
 import secrets
 import time
+import uuid
 import zipfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -431,10 +432,14 @@ async def test_an_unpaid_wallet_order_is_closed_at_the_wallet(
     payment = await create(gateway, METHODS[wallet_name], 640, payer)
     assert payment.state == pb.Payment.STATE_UNKNOWN
 
-    closed = await gateway.ClosePayment(pb.ClosePaymentRequest(payment_id=payment.payment_id))
+    closed = await gateway.ClosePayment(
+        pb.ClosePaymentRequest(request_id=uuid.uuid4().hex, payment_id=payment.payment_id)
+    )
     assert closed.payment.state == pb.Payment.STATE_CLOSED
     assert (await wallet.transaction(payment.payment_id))["status"] == "closed"
-    again = await gateway.ClosePayment(pb.ClosePaymentRequest(payment_id=payment.payment_id))
+    again = await gateway.ClosePayment(
+        pb.ClosePaymentRequest(request_id=uuid.uuid4().hex, payment_id=payment.payment_id)
+    )
     assert again.payment.state == pb.Payment.STATE_CLOSED
     await assert_ledger(db, payment.payment_id, [])
     await limit_state(db, payment.payment_id, "released")
@@ -450,7 +455,9 @@ async def test_a_wallet_order_paid_before_the_close_is_not_closed(
     payment = await create(gateway, pb.PAYMENT_METHOD_ALIPAY, 330, payer)
     assert (await trade_decided(alipay, payment.payment_id))["status"] == "success"
     with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await gateway.ClosePayment(pb.ClosePaymentRequest(payment_id=payment.payment_id))
+        await gateway.ClosePayment(
+            pb.ClosePaymentRequest(request_id=uuid.uuid4().hex, payment_id=payment.payment_id)
+        )
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_reason(refused.value) == ErrorReason.ERROR_REASON_PAYMENT_NOT_CLOSABLE
     assert (await settled(gateway, payment.payment_id)).state == pb.Payment.STATE_SUCCEEDED

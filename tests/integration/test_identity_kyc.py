@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import uuid
 
 import asyncpg
 import grpc
@@ -132,7 +133,9 @@ async def test_tier_rises_with_each_external_verification(
     view = await identity.GetTier(pb.GetTierRequest(user_id=user_id))
     assert view.external_verifications == 5
     lowered = await identity.DowngradeTier(
-        pb.DowngradeTierRequest(user_id=user_id, tier=pb.TIER_CLASS_I, reason="risk review")
+        pb.DowngradeTierRequest(
+            request_id=uuid.uuid4().hex, user_id=user_id, tier=pb.TIER_CLASS_I, reason="risk review"
+        )
     )
     assert lowered.user.tier == pb.TIER_CLASS_I
     card = fresh_card("PSBC")
@@ -201,11 +204,19 @@ async def test_class_i_lifetime_limit_at_and_just_over_the_boundary(
     again = await reserve(f"p3-{user_id}", 1)
     lifetime = next(w for w in again.limits if w.kind == "TIER_LIFETIME")
     assert lifetime.remaining.minor_units == 0
-    await identity.ReleaseLimit(pb.ReleaseLimitRequest(payment_id=f"p3-{user_id}"))
-    await identity.ReleaseLimit(pb.ReleaseLimitRequest(payment_id=f"p3-{user_id}"))
-    await identity.CommitLimit(pb.CommitLimitRequest(payment_id=f"p1-{user_id}"))
+    await identity.ReleaseLimit(
+        pb.ReleaseLimitRequest(request_id=uuid.uuid4().hex, payment_id=f"p3-{user_id}")
+    )
+    await identity.ReleaseLimit(
+        pb.ReleaseLimitRequest(request_id=uuid.uuid4().hex, payment_id=f"p3-{user_id}")
+    )
+    await identity.CommitLimit(
+        pb.CommitLimitRequest(request_id=uuid.uuid4().hex, payment_id=f"p1-{user_id}")
+    )
     with pytest.raises(grpc.aio.AioRpcError) as final:
-        await identity.ReleaseLimit(pb.ReleaseLimitRequest(payment_id=f"p1-{user_id}"))
+        await identity.ReleaseLimit(
+            pb.ReleaseLimitRequest(request_id=uuid.uuid4().hex, payment_id=f"p1-{user_id}")
+        )
     assert error_reason(final.value) == ErrorReason.ERROR_REASON_RESERVATION_FINAL
     left = await identity.GetLimits(pb.GetLimitsRequest(user_id=user_id))
     lifetime = next(w for w in left.limits if w.kind == "TIER_LIFETIME")
@@ -272,7 +283,9 @@ async def test_frozen_user_may_not_pay_or_reserve(
 ) -> None:
     user_id, _ = await _real_named(identity, bank_url)
     frozen = await identity.FreezeUser(
-        pb.FreezeUserRequest(user_id=user_id, frozen=True, reason="fraud report")
+        pb.FreezeUserRequest(
+            request_id=uuid.uuid4().hex, user_id=user_id, frozen=True, reason="fraud report"
+        )
     )
     assert frozen.user.state == pb.User.STATE_FROZEN
     eligibility = await identity.CheckPaymentEligibility(
@@ -287,7 +300,9 @@ async def test_frozen_user_may_not_pay_or_reserve(
         )
     assert error_reason(caught.value) == ErrorReason.ERROR_REASON_USER_NOT_ACTIVE
     thawed = await identity.FreezeUser(
-        pb.FreezeUserRequest(user_id=user_id, frozen=False, reason="cleared")
+        pb.FreezeUserRequest(
+            request_id=uuid.uuid4().hex, user_id=user_id, frozen=False, reason="cleared"
+        )
     )
     assert thawed.user.state == pb.User.STATE_ACTIVE
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -93,9 +94,11 @@ async def test_another_merchants_payment_is_not_found_and_untouched(
     assert await _code(as_other.QueryPayment(pb.QueryPaymentRequest(payment_id=payment_id))) == (
         not_found
     )
-    assert await _code(as_other.ClosePayment(pb.ClosePaymentRequest(payment_id=payment_id))) == (
-        not_found
-    )
+    assert await _code(
+        as_other.ClosePayment(
+            pb.ClosePaymentRequest(request_id=uuid.uuid4().hex, payment_id=payment_id)
+        )
+    ) == (not_found)
     other_refund = pb.RefundPaymentRequest(
         request_id=f"iso-r-{secrets.token_hex(6)}",
         payment_id=payment_id,

@@ -35,6 +35,8 @@ class ServiceApp:
     register: Callable[[grpc.aio.Server], None]
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
     on_stop: Sequence[Callable[[], Awaitable[None]]] = ()
+    # Innermost, after authorization: the app's own (the request-id store).
+    interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = ()
 
 
 def grpc_service_app(
@@ -45,6 +47,7 @@ def grpc_service_app(
     *,
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+    interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
 ) -> ServiceApp:
     """The usual app: one generated servicer registered with its add_*_to_server function."""
     return ServiceApp(
@@ -53,6 +56,7 @@ def grpc_service_app(
         register=lambda server: add_to_server(servicer, server),
         background=background,
         on_stop=on_stop,
+        interceptors=interceptors,
     )
 
 
@@ -102,7 +106,9 @@ def _traced(details: grpc.HandlerCallDetails) -> bool:
     return not details.method.startswith(_HEALTH_METHODS)
 
 
-def _interceptors(domain: str, policy: Policy) -> list[grpc.aio.ServerInterceptor[Any, Any]]:
+def _interceptors(
+    domain: str, policy: Policy, own: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = ()
+) -> list[grpc.aio.ServerInterceptor[Any, Any]]:
     # Tracing first so the span covers error mapping; health probes produce no spans.
     # Authorization last (innermost): its refusals are mapped to statuses like any error.
     # Metrics outermost: the status code recorded is the one the caller gets.
@@ -111,6 +117,7 @@ def _interceptors(domain: str, policy: Policy) -> list[grpc.aio.ServerIntercepto
         aio_server_interceptor(filter_=_traced),
         ErrorMappingInterceptor(domain),
         AuthorizationInterceptor(policy),
+        *own,
     ]
 
 
@@ -131,7 +138,7 @@ async def start_server(
     """Starts the app's server on host:port (0 picks a free port) with everything it needs:
     callers must present a certificate of the suite and be allowed by the policy."""
     server = grpc.aio.server(
-        interceptors=_interceptors(f"{app.name}.paysuite", security.policy),
+        interceptors=_interceptors(f"{app.name}.paysuite", security.policy, app.interceptors),
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

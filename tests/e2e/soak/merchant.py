@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,7 +108,8 @@ class Merchant:
     async def close_payment(self, payment_id: str) -> None:
         try:
             answer = await self.gateway.ClosePayment(
-                gpb.ClosePaymentRequest(payment_id=payment_id), timeout=CALL_TIMEOUT
+                gpb.ClosePaymentRequest(request_id=uuid.uuid4().hex, payment_id=payment_id),
+                timeout=CALL_TIMEOUT,
             )
         except grpc.aio.AioRpcError as exc:
             reason = _reason(exc, exc.code().name)

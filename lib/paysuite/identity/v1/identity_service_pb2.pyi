@@ -834,19 +834,25 @@ class UnbindCardRequest(_message.Message):
 
     USER_ID_FIELD_NUMBER: _builtins.int
     CARD_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     """The user."""
     card_id: _builtins.str
     """The card."""
+    request_id: _builtins.str
+    """Idempotency key, unique per caller: a repeat gets the first answer, a reuse with other
+    content REQUEST_ID_REUSED.
+    """
     def __init__(
         self,
         *,
         user_id: _builtins.str = ...,
         card_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_id", b"card_id", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_id", b"card_id", "request_id", b"request_id", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -934,22 +940,28 @@ class DowngradeTierRequest(_message.Message):
     USER_ID_FIELD_NUMBER: _builtins.int
     TIER_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     """The user."""
     tier: Global___Tier.ValueType
     """The new, lower tier."""
     reason: _builtins.str
     """Why, for the audit trail."""
+    request_id: _builtins.str
+    """Idempotency key, unique per caller: a repeat gets the first answer, a reuse with other
+    content REQUEST_ID_REUSED.
+    """
     def __init__(
         self,
         *,
         user_id: _builtins.str = ...,
         tier: Global___Tier.ValueType = ...,
         reason: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "tier", b"tier", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "request_id", b"request_id", "tier", b"tier", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1058,16 +1070,22 @@ class CommitLimitRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     payment_id: _builtins.str
     """The payment."""
+    request_id: _builtins.str
+    """Idempotency key, unique per caller: a repeat gets the first answer, a reuse with other
+    content REQUEST_ID_REUSED.
+    """
     def __init__(
         self,
         *,
         payment_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment_id", b"payment_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment_id", b"payment_id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1097,16 +1115,22 @@ class ReleaseLimitRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     payment_id: _builtins.str
     """The payment."""
+    request_id: _builtins.str
+    """Idempotency key, unique per caller: a repeat gets the first answer, a reuse with other
+    content REQUEST_ID_REUSED.
+    """
     def __init__(
         self,
         *,
         payment_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment_id", b"payment_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment_id", b"payment_id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1298,22 +1322,28 @@ class FreezeUserRequest(_message.Message):
     USER_ID_FIELD_NUMBER: _builtins.int
     FROZEN_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     """The user."""
     frozen: _builtins.bool
     """Freeze (true) or unfreeze (false)."""
     reason: _builtins.str
     """Why, for the audit trail."""
+    request_id: _builtins.str
+    """Idempotency key, unique per caller: a repeat gets the first answer, a reuse with other
+    content REQUEST_ID_REUSED.
+    """
     def __init__(
         self,
         *,
         user_id: _builtins.str = ...,
         frozen: _builtins.bool = ...,
         reason: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["frozen", b"frozen", "reason", b"reason", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["frozen", b"frozen", "reason", b"reason", "request_id", b"request_id", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -42,6 +42,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """Gateway, identity, recon: the request_id was used before for a request with different
     content.
     """
+    ERROR_REASON_REQUEST_IN_PROGRESS: _ErrorReason.ValueType  # 8
+    """Gateway, identity, recon: the first call with this request_id is still being answered
+    (ABORTED); retry the same request shortly.
+    """
     ERROR_REASON_PAYMENT_NOT_FOUND: _ErrorReason.ValueType  # 20
     """Gateway: no such payment."""
     ERROR_REASON_MERCHANT_NOT_FOUND: _ErrorReason.ValueType  # 21
@@ -76,6 +80,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """Gateway: no such payout (or withdrawal)."""
     ERROR_REASON_PAYOUT_STATE_FINAL: _ErrorReason.ValueType  # 34
     """Gateway: the bank has answered the payout, so the change is one it no longer allows."""
+    ERROR_REASON_PAYMENT_RATE_LIMITED: _ErrorReason.ValueType  # 35
+    """Gateway: the merchant creates payments faster than its rate limit allows
+    (RESOURCE_EXHAUSTED, with RetryInfo saying when to try again); nothing was written.
+    """
     ERROR_REASON_ACCOUNT_NOT_FOUND: _ErrorReason.ValueType  # 40
     """Ledger: no such account."""
     ERROR_REASON_TRANSFER_NOT_FOUND: _ErrorReason.ValueType  # 41
@@ -182,6 +190,10 @@ ERROR_REASON_REQUEST_ID_REUSED: ErrorReason.ValueType  # 7
 """Gateway, identity, recon: the request_id was used before for a request with different
 content.
 """
+ERROR_REASON_REQUEST_IN_PROGRESS: ErrorReason.ValueType  # 8
+"""Gateway, identity, recon: the first call with this request_id is still being answered
+(ABORTED); retry the same request shortly.
+"""
 ERROR_REASON_PAYMENT_NOT_FOUND: ErrorReason.ValueType  # 20
 """Gateway: no such payment."""
 ERROR_REASON_MERCHANT_NOT_FOUND: ErrorReason.ValueType  # 21
@@ -216,6 +228,10 @@ ERROR_REASON_PAYOUT_NOT_FOUND: ErrorReason.ValueType  # 33
 """Gateway: no such payout (or withdrawal)."""
 ERROR_REASON_PAYOUT_STATE_FINAL: ErrorReason.ValueType  # 34
 """Gateway: the bank has answered the payout, so the change is one it no longer allows."""
+ERROR_REASON_PAYMENT_RATE_LIMITED: ErrorReason.ValueType  # 35
+"""Gateway: the merchant creates payments faster than its rate limit allows
+(RESOURCE_EXHAUSTED, with RetryInfo saying when to try again); nothing was written.
+"""
 ERROR_REASON_ACCOUNT_NOT_FOUND: ErrorReason.ValueType  # 40
 """Ledger: no such account."""
 ERROR_REASON_TRANSFER_NOT_FOUND: ErrorReason.ValueType  # 41
