@@ -1,9 +1,12 @@
 """A wallet's fees, known from its bill only, booked by reserve reconciliation against a real
-ledger, and the wallet's corrected bill changing them afterwards: the date's reconciliation
-books the difference under a transfer of its own (never the first transfer's id again with
-another amount, which the ledger refuses), the fee expense then holds what the corrected bill
-states, and a run again posts nothing. The wallet is a WeChat Pay simulator's bill of a date of
-the test's own, imported under a channel of the test's own."""
+ledger. Before the wallet's bill of the date is reconciled the reserve run is refused
+(FAILED_PRECONDITION, RECONCILIATION_NOT_CLEAN, naming the channel and date) and posts nothing,
+rather than report the wallet short by its fees; once it is, the fees are booked. The wallet's
+corrected bill changing them afterwards (reconciled again as it is imported) has the date's
+reconciliation book the difference under a transfer of its own (never the first transfer's id
+again with another amount, which the ledger refuses), the fee expense then holding what the
+corrected bill states; a run again posts nothing. The wallet is a WeChat Pay simulator's bill of
+a date of the test's own, imported under a channel of the test's own."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from paysuite.recon.v1 import funds_service_pb2 as fpb
 from paysuite.recon.v1 import funds_service_pb2_grpc as fpb_grpc
 from paysuite.recon.v1 import recon_service_pb2 as rpb
 from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
+from paysuite.runtime.grpc_errors import error_info
 from recon.bootstrap import build_app as build_recon
 from recon.settings import ReconSettings
 from tests.helpers import connect
@@ -79,6 +83,18 @@ async def _import_bill(funds: str, wechat: WalletClient, extra_lines: int) -> in
     return int((Decimal(totals.fee_net) * 100).quantize(Decimal(1), ROUND_HALF_UP))
 
 
+async def _run_bill(funds: str) -> None:
+    """The wallet's bill of the date reconciled (every line long: the gateway has nothing of
+    the test's channel)."""
+    async with connect(funds) as conn:
+        answer = await rpb_grpc.ReconServiceStub(conn).RunReconciliation(
+            rpb.RunReconciliationRequest(
+                request_id=f"rf-{secrets.token_hex(6)}", channel=WALLET, statement_date=_date(DAY)
+            )
+        )
+    assert answer.run.state == rpb.ReconciliationRun.STATE_COMPLETED, answer.run.failure
+
+
 async def _reconcile(funds: str) -> fpb.ReconcileReserveAccountResponse:
     async with connect(funds) as conn:
         return await fpb_grpc.FundsServiceStub(conn).ReconcileReserveAccount(
@@ -125,6 +141,10 @@ async def test_a_corrected_bill_changing_a_wallets_fees_books_the_difference(
     assert created.results[0].result == lpb.CREATE_ACCOUNT_RESULT_CREATED
     try:
         first_fees = await _import_bill(funds, wechat, extra_lines=3)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await _reconcile(funds)
+        assert await _fees_booked(ledger_stub) == []
+        await _run_bill(funds)
         first = await _reconcile(funds)
         assert await _fees_booked(ledger_stub) == [first_fees]
         # The wallet corrects its bill of the date: one payment fewer, so fewer fees.
@@ -135,12 +155,15 @@ async def test_a_corrected_bill_changing_a_wallets_fees_books_the_difference(
     finally:
         await wechat.admin("POST", f"/_admin/bills/{DAY.isoformat()}/correct")
 
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    info = error_info(refused.value)
+    assert info is not None and info.reason == "RECONCILIATION_NOT_CLEAN"
+    assert info.metadata["channels"] == f"{WALLET} {DAY.isoformat()}"
     assert first.posted > 0
     # The difference, booked under the date's next fee transfer: the expense holds the
     # corrected bill's fees, and the receivable is expected to settle net of them.
     assert await _fees_booked(ledger_stub) == [first_fees, corrected_fees - first_fees]
     assert corrected.posted > 0 and again.posted == 0
-    (found,) = [d for d in corrected.differences if d.channel == WALLET]
-    assert found.expected.minor_units == -corrected_fees
-    (same,) = [d for d in again.differences if d.channel == WALLET]
-    assert same == found
+    assert [d for d in again.differences if d.channel == WALLET] == [
+        d for d in corrected.differences if d.channel == WALLET
+    ]

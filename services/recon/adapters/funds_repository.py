@@ -20,6 +20,7 @@ from recon.adapters.tables import (
     funds_checks,
     funds_entries,
     funds_positions,
+    runs,
     statement_lines,
 )
 from recon.domain.funds import (
@@ -30,6 +31,7 @@ from recon.domain.funds import (
     ReserveLine,
     ReserveReconciliation,
 )
+from recon.domain.model import RunState
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
@@ -69,6 +71,23 @@ class FundsRepository(StatementRepository):
         )
         scale = Decimal(10) ** MINOR_UNIT_EXPONENTS.get(currency, 2)
         return sum(int((t.fee_net * scale).quantize(Decimal(1), ROUND_HALF_UP)) for t in totals)
+
+    async def bill_reconciled(self, channel: str, day: date) -> bool:
+        """Whether a run of the channel's date completed on its current bill."""
+        current = await self.current_import(channel, day)
+        if current is None:
+            return False
+        found = await self._conn.scalar(
+            select(func.count())
+            .select_from(runs)
+            .where(
+                runs.c.channel == channel,
+                runs.c.statement_date == day,
+                runs.c.import_id == current.import_id,
+                runs.c.state == RunState.COMPLETED.value,
+            )
+        )
+        return bool(found)
 
     async def bill_parked(self, channel: str, day: date, currency: str) -> int:
         """What reconciliation of the channel's bill parked for the date (receivable debited

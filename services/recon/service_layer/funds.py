@@ -8,7 +8,8 @@ channel's settlement of a business date that arrived, or is due, is then compare
 ledger expects (a wallet's fees, stated by its bill only, booked from the bill and kept by the
 wallet), and the difference (short-paid, missing, over-paid) parked in the channel's suspense.
 Last, the ledger's reserve account is compared with the bank's closing balance. Run again, it
-posts nothing twice."""
+posts nothing twice. A wallet's date whose bill is not reconciled yet is refused before anything
+is posted: without its bill the date would come out short by the wallet's fees."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ from recon.domain.funds import (
     reserve_account,
     settle,
 )
+from recon.domain.settlement import ReconciliationNotClean
 from recon.domain.statement_totals import StatementImport
 from recon.service_layer.runs import StatementMissing
 
@@ -179,6 +181,54 @@ async def _position(
     )
 
 
+async def _bill_unreconciled(
+    deps: FundsDeps, repo: FundsRepository, key: tuple[str, date, str], arriving: bool
+) -> bool:
+    """Whether a channel whose fees come from its bill has something of the date (booked,
+    arriving or arrived, or a bill) that no completed run of its current bill reconciled: its
+    fees and what its reconciliation parks would be missing from what the date is expected to
+    settle."""
+    channel, business_date, currency = key
+    if channel not in deps.config.fees_from_bill or await repo.bill_reconciled(*key[:2]):
+        return False
+    receivable = accounts.channel_receivable(channel, currency)
+    return bool(
+        arriving
+        or await repo.current_import(channel, business_date)
+        or await repo.arrived(*key)
+        or await deps.ledger.booked_on(receivable, business_date)
+    )
+
+
+async def _require_bills_reconciled(
+    deps: FundsDeps,
+    repo: FundsRepository,
+    day: date,
+    keys: Sequence[tuple[str, date, str]],
+    entries: Sequence[ReserveEntry],
+) -> None:
+    """Refuses, before anything is posted, a run that would settle a wallet's date whose bill
+    is not reconciled yet (it would come out short by the wallet's fees)."""
+    arriving = {
+        (e.channel, e.business_date, e.line.currency)
+        for e in entries
+        if e.kind is EntryKind.ARRIVAL
+    }
+    waiting = sorted(
+        {
+            f"{k[0]} {k[1].isoformat()}"
+            for k in keys
+            if await _bill_unreconciled(deps, repo, k, k in arriving)
+        }
+    )
+    if waiting:
+        raise ReconciliationNotClean(
+            "reconcile these channels' bills of the dates first: their fees and differences "
+            "are known from the bill only",
+            metadata={"statement_date": day.isoformat(), "channels": "; ".join(waiting)},
+        )
+
+
 async def _fees_booked(deps: FundsDeps, key: tuple[str, date, str]) -> FeesBooked:
     """What the channel's date's fee transfers booked before, read back from the ledger (so
     what a run posted is known even if its own record of it was never committed)."""
@@ -246,16 +296,18 @@ async def reconcile_reserve(deps: FundsDeps, day: date) -> ReserveReconciliation
         lines = await repo.reserve_lines(imported.import_id)
         classified = [classify(line, config.settlement_days) for line in lines]
         currencies = _currencies(imported, classified)
-        await deps.ledger.open_accounts(config.settlement_days, currencies)
         booked_before = await repo.booked_kinds([e.line.bank_ref for e in classified])
         booking = await _book_entries(deps, classified, booked_before)
+        settling = _settling(config, day, booking.entries, currencies)
+        await _require_bills_reconciled(deps, repo, day, settling, booking.entries)
+        await deps.ledger.open_accounts(config.settlement_days, currencies)
         posted = await deps.ledger.post(booking.transfers)
         for matched in booking.clearings:
             posted += await deps.ledger.clear(matched)
         now = deps.clock()
         entries, differences, counts = booking.entries, booking.differences, booking.kinds
         await repo.add_entries(entries, day, imported.import_id, now)
-        for key in _settling(config, day, entries, currencies):
+        for key in settling:
             posted += await _settle_position(deps, repo, key, day, now, booking)
         balances = [
             BalanceCheck(c, _closing(imported, c), await deps.ledger.balance(reserve_account(c)))
