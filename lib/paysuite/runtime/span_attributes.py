@@ -34,6 +34,9 @@ ATTEMPT_NUMBER: Final = "paysuite.attempt.number"
 ATTEMPT_OUTCOME: Final = "paysuite.attempt.outcome"
 ATTEMPT_ERROR: Final = "paysuite.attempt.error"
 
+# The janitor's query of a payment the channel has not answered definitely (1 for the first).
+QUERY_ATTEMPT: Final = "paysuite.query.attempt"
+
 # Channel selection: the rule that chose, why, and the channels it could choose from.
 ROUTING_RULE: Final = "paysuite.routing.rule"
 ROUTING_REASON: Final = "paysuite.routing.reason"
@@ -64,6 +67,8 @@ POSTING_PATH: Final = "paysuite.ledger.posting_path"
 GROUP_COMMIT_REQUESTS: Final = "paysuite.group_commit.requests"
 GROUP_COMMIT_ITEMS: Final = "paysuite.group_commit.items"
 
-# Reconciliation: a run's final state, and a reconciliation item's age bucket.
+# Reconciliation: a run, its final state, what it found of an item, an open item's age bucket.
+RUN_ID: Final = "paysuite.run.id"
 RUN_STATE: Final = "paysuite.run.state"
+RECON_OUTCOME: Final = "paysuite.recon.outcome"
 ITEM_AGE: Final = "paysuite.item.age"

@@ -36,3 +36,5 @@ class ChannelRecord:
     merchant_fee: int = 0
     # A top-up credits the payer's wallet, not the merchant.
     top_up: bool = False
+    # The traceparent a payment flagged for reconciliation was created under ('' otherwise).
+    traceparent: str = ""

@@ -16,9 +16,9 @@ from opentelemetry.trace import SpanKind
 from gateway.adapters.channels.walletsim_common import SignedNotification
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.notifications import NotificationResult, receive_notification
-from gateway.service_layer.payment_traces import in_payment_trace
 from paysuite.http_signing import REPLAYED, NonceCache, SignatureError
 from paysuite.runtime import span_attributes as attrs
+from paysuite.runtime.payment_traces import in_payment_trace
 
 _log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)

@@ -24,10 +24,10 @@ from opentelemetry.trace import StatusCode
 from gateway.adapters.store.events import CallbackTarget
 from gateway.domain.model import Payment
 from gateway.domain.refunds import Refund
-from gateway.service_layer.payment_traces import in_payment_trace
 from gateway.service_layer.unit_of_work import SessionFactory, UnitOfWorkFactory
 from paysuite.money import Money
 from paysuite.runtime import span_attributes as attrs
+from paysuite.runtime.payment_traces import in_payment_trace
 
 _log = logging.getLogger(__name__)
 

@@ -68,28 +68,23 @@ def _transfer(message: OutboxMessage) -> LedgerTransfer:
 
 @contextlib.contextmanager
 def _traced_batch(name: str, messages: Sequence[OutboxMessage]) -> Iterator[None]:
-    """Sends under the writer's trace when every message shares one; else under a span of its
-    own, linked to each writer's (OpenTelemetry's pattern for batches)."""
+    """Sends under a span of the writer's trace (a payment's, as its change was written) when
+    every message shares one; else under a span of its own, linked to each writer's
+    (OpenTelemetry's pattern for batches)."""
     parents = {m.traceparent for m in messages}
-    if len(parents) == 1:
-        token = otel_context.attach(_propagator.extract({"traceparent": parents.pop()}))
-        try:
-            yield
-        finally:
-            otel_context.detach(token)
-        return
+    parent = otel_context.Context()
     links = []
-    for parent in sorted(parents)[:MAX_LINKS]:
-        span_context = trace.get_current_span(
-            _propagator.extract({"traceparent": parent})
-        ).get_span_context()
-        if span_context.is_valid:
-            links.append(Link(span_context))
+    if len(parents) == 1:
+        parent = _propagator.extract({"traceparent": parents.pop()})
+    else:
+        for traceparent in sorted(parents)[:MAX_LINKS]:
+            span_context = trace.get_current_span(
+                _propagator.extract({"traceparent": traceparent})
+            ).get_span_context()
+            if span_context.is_valid:
+                links.append(Link(span_context))
     with _tracer.start_as_current_span(
-        name,
-        context=otel_context.Context(),
-        links=links,
-        attributes={attrs.OUTBOX_MESSAGES: len(messages)},
+        name, context=parent, links=links, attributes={attrs.OUTBOX_MESSAGES: len(messages)}
     ):
         yield
 

@@ -12,6 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
+from opentelemetry import trace
+
 from gateway.domain.model import Payment, PaymentState
 from gateway.domain.ports import ChannelAnswer, ChannelOutcome, ClosableChannel
 from gateway.domain.status import next_query_delay
@@ -20,6 +22,8 @@ from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.duplicates import refund_forgotten_duplicates
 from gateway.service_layer.refunds import resend_unanswered_refunds
 from paysuite.errors import DomainError, ErrorKind
+from paysuite.runtime import span_attributes as attrs
+from paysuite.runtime.payment_traces import in_payment_trace
 
 _log = logging.getLogger(__name__)
 
@@ -104,37 +108,46 @@ async def resolve_due(deps: PaymentDeps, limit: int = 50) -> int:
             await work.repo.payments.schedule_query(
                 payment_id, now + timedelta(seconds=30), attempts
             )
+        parents = await work.repo.payments.traceparents([payment_id for payment_id, _ in due])
         await work.commit()
     for payment_id, attempts in due:
-        payment = await load(deps, payment_id)
-        if (reopening := deps.reopens_at(payment.channel)) is not None:
-            # Asked in its day-cut the channel cannot answer: ask once it is open, and do not
-            # count this towards handing the payment over.
-            async with deps.uow() as work:
-                await work.repo.payments.schedule_query(payment_id, reopening, attempts)
-                await work.commit()
-            continue
-        resolved = await apply_answer(deps, payment_id, await _ask(deps, payment), current=payment)
-        if resolved.state.terminal:
-            continue
-        delay = next_query_delay(attempts + 1)
-        async with deps.uow() as work:
-            if delay is None:
-                await work.repo.payments.schedule_query(
-                    payment_id, None, attempts + 1, hand_over=True
-                )
-                await work.repo.events.add(
-                    resolved.merchant_id, "payment.reconciliation", payment_id, "", deps.clock()
-                )
-                _log.warning("payment handed to reconciliation", extra={"payment_id": payment_id})
-            else:
-                await work.repo.payments.schedule_query(
-                    payment_id, deps.clock() + delay, attempts + 1
-                )
-            await work.commit()
-        if delay is None:
-            deps.sequencer.wake()
+        attributes: dict[str, str | int] = {
+            attrs.PAYMENT_ID: payment_id,
+            attrs.QUERY_ATTEMPT: attempts + 1,
+        }
+        with in_payment_trace("gateway.janitor.query", parents.get(payment_id, ""), attributes):
+            await _query_due(deps, payment_id, attempts)
     return len(due)
+
+
+async def _query_due(deps: PaymentDeps, payment_id: str, attempts: int) -> None:
+    """Asks the channel about one due payment; reschedules it or hands it over if still open."""
+    payment = await load(deps, payment_id)
+    trace.get_current_span().set_attribute(attrs.CHANNEL, payment.channel)
+    if (reopening := deps.reopens_at(payment.channel)) is not None:
+        # Asked in its day-cut the channel cannot answer: ask once it is open, and do not
+        # count this towards handing the payment over.
+        async with deps.uow() as work:
+            await work.repo.payments.schedule_query(payment_id, reopening, attempts)
+            await work.commit()
+        return
+    resolved = await apply_answer(deps, payment_id, await _ask(deps, payment), current=payment)
+    trace.get_current_span().set_attribute(attrs.PAYMENT_STATE, resolved.state.value)
+    if resolved.state.terminal:
+        return
+    delay = next_query_delay(attempts + 1)
+    async with deps.uow() as work:
+        if delay is None:
+            await work.repo.payments.schedule_query(payment_id, None, attempts + 1, hand_over=True)
+            await work.repo.events.add(
+                resolved.merchant_id, "payment.reconciliation", payment_id, "", deps.clock()
+            )
+            _log.warning("payment handed to reconciliation", extra={"payment_id": payment_id})
+        else:
+            await work.repo.payments.schedule_query(payment_id, deps.clock() + delay, attempts + 1)
+        await work.commit()
+    if delay is None:
+        deps.sequencer.wake()
 
 
 Chore = Callable[[PaymentDeps], Awaitable[int]]

@@ -57,6 +57,7 @@ def our_item(record: cpb.ChannelRecord) -> OurItem:
         flagged=True,
         merchant_id=record.merchant_id,
         carried=True,
+        traceparent=record.traceparent,
     )
 
 

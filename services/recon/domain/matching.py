@@ -89,6 +89,8 @@ class OurItem:
     merchant_id: str = ""
     carried: bool = False
     open_id: str = ""
+    # The traceparent a flagged payment was created under, as the gateway keeps it.
+    traceparent: str = ""
 
     @property
     def succeeded(self) -> bool:

@@ -41,6 +41,7 @@ from recon.domain.model import Phase, ReconciliationRun, RunState
 from recon.domain.statement_totals import StatementImport
 from recon.domain.statements import StatementFormat
 from recon.service_layer import imports
+from recon.service_layer.flagged_traces import trace_flagged
 from recon.service_layer.imports import ReaderFactory
 from recon.service_layer.measurements import record_run
 from recon.service_layer.unit_of_work import StatementUnitOfWorkFactory, UnitOfWorkFactory
@@ -357,6 +358,7 @@ async def _reconcile(deps: RunDeps, run: ReconciliationRun, fetch: bool) -> Reco
             shutil.rmtree(folder, ignore_errors=True)
         run = await _save(deps, replace(run, phase=Phase.POSTING))
         run = await _post(deps, run, findings, counts, returning)
+        await trace_flagged(deps.records, run.channel, run.run_id, findings)
         timer.lap("posted")
     return await _save(deps, replace(run, state=RunState.COMPLETED, phase=Phase.DONE))
 

@@ -104,6 +104,7 @@ class ChannelRecord(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     MERCHANT_FEE_MINOR_UNITS_FIELD_NUMBER: _builtins.int
     TOP_UP_FIELD_NUMBER: _builtins.int
+    TRACEPARENT_FIELD_NUMBER: _builtins.int
     kind: Global___ChannelRecord.Kind.ValueType
     """Payment or refund."""
     payment_id: _builtins.str
@@ -128,6 +129,10 @@ class ChannelRecord(_message.Message):
     """
     top_up: _builtins.bool
     """A top-up: the payment credited the payer's platform wallet, not the merchant."""
+    traceparent: _builtins.str
+    """The W3C traceparent the payment was created under, on payments flagged for reconciliation
+    (empty otherwise), so reconciliation's work on one joins the payment's trace.
+    """
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
         """Amount."""
@@ -161,10 +166,11 @@ class ChannelRecord(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         merchant_fee_minor_units: _builtins.int = ...,
         top_up: _builtins.bool = ...,
+        traceparent: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "amount", b"amount", "create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "amount", b"amount", "channel_transaction_id", b"channel_transaction_id", "create_time", b"create_time", "fee_minor_units", b"fee_minor_units", "kind", b"kind", "merchant_fee_minor_units", b"merchant_fee_minor_units", "merchant_id", b"merchant_id", "needs_reconciliation", b"needs_reconciliation", "payment_id", b"payment_id", "refund_id", b"refund_id", "state", b"state", "top_up", b"top_up", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "amount", b"amount", "channel_transaction_id", b"channel_transaction_id", "create_time", b"create_time", "fee_minor_units", b"fee_minor_units", "kind", b"kind", "merchant_fee_minor_units", b"merchant_fee_minor_units", "merchant_id", b"merchant_id", "needs_reconciliation", b"needs_reconciliation", "payment_id", b"payment_id", "refund_id", b"refund_id", "state", b"state", "top_up", b"top_up", "traceparent", b"traceparent", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

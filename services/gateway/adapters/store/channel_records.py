@@ -15,7 +15,8 @@ from paysuite.money import Money
 _PAYMENTS = """
     SELECT payment_id, '' AS refund_id, merchant_id, channel_transaction_id, amount, currency,
            fee, state, needs_reconciliation, accounting_date, created_at, updated_at,
-           merchant_fee, purpose = 'top_up' AS top_up
+           merchant_fee, purpose = 'top_up' AS top_up,
+           CASE WHEN needs_reconciliation THEN traceparent ELSE '' END AS traceparent
     FROM payments
 """
 _REFUNDS = """
@@ -25,7 +26,7 @@ _REFUNDS = """
            CASE WHEN r.state <> 'succeeded' OR p.amount <= 0 THEN 0 ELSE
                (div(p.merchant_fee::numeric * (before.refunded + r.amount), p.amount)
                 - div(p.merchant_fee::numeric * before.refunded, p.amount))::bigint
-           END AS merchant_fee, false AS top_up
+           END AS merchant_fee, false AS top_up, '' AS traceparent
     FROM refunds r JOIN payments p ON p.payment_id = r.payment_id
     -- The fee a refund gave back is its share of what was refunded by then (fees.refunded_fee):
     -- the payment's refunds that succeeded before it.
@@ -55,6 +56,7 @@ def _record(kind: RecordKind, row: Mapping[str, Any]) -> ChannelRecord:
         updated_at=row["updated_at"],
         merchant_fee=row["merchant_fee"],
         top_up=row["top_up"],
+        traceparent=row["traceparent"],
     )
 
 

@@ -1,7 +1,8 @@
-"""Work done for a payment after its answer (a wallet's notification, a merchant callback)
-joins the payment's trace: a span whose parent is the traceparent the payment was created
-under, linked to the span that brought the work in (OpenTelemetry's pattern for asynchronous
-follow-ups), so one trace shows the payment from creation to its last callback."""
+"""Work done for a payment after its answer (a wallet's notification, a merchant callback, the
+janitor's query, reconciliation of a flagged payment) joins the payment's trace: a span whose
+parent is the traceparent the payment was created under, linked to the span that brought the
+work in (OpenTelemetry's pattern for asynchronous follow-ups), so one trace shows the payment
+from creation to its last callback."""
 
 from __future__ import annotations
 
