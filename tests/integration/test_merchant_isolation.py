@@ -129,6 +129,37 @@ async def test_a_merchant_may_not_act_for_another_merchant_id(
     assert await _code(watch.read()) == denied
 
 
+async def test_merchants_request_ids_never_collide(
+    as_demo: pb_grpc.GatewayServiceAsyncStub,
+    as_other: pb_grpc.GatewayServiceAsyncStub,
+    other_merchant: str,
+) -> None:
+    ours = _card_payment()
+    theirs = _card_payment(other_merchant)
+    theirs.request_id = ours.request_id  # the same id, other content, another merchant
+    paid = (await as_demo.CreatePayment(ours)).payment
+    other = (await as_other.CreatePayment(theirs)).payment
+    assert other.payment_id != paid.payment_id
+    assert other.merchant_id == other_merchant
+    assert (await as_demo.CreatePayment(ours)).payment.payment_id == paid.payment_id
+    refund_id = f"iso-r-{secrets.token_hex(6)}"
+    refunds = [
+        await stub.RefundPayment(
+            pb.RefundPaymentRequest(
+                request_id=refund_id,
+                payment_id=payment.payment_id,
+                amount=Money(currency_code="CNY", minor_units=100),
+                reason="changed mind",
+            )
+        )
+        for stub, payment in ((as_demo, paid), (as_other, other))
+    ]
+    assert [r.refund.payment_id for r in refunds] == [paid.payment_id, other.payment_id]
+    reused = (grpc.StatusCode.ALREADY_EXISTS, ErrorReason.ERROR_REASON_REQUEST_ID_REUSED)
+    ours.amount.minor_units += 1  # a reuse of the merchant's own id is still refused
+    assert await _code(as_demo.CreatePayment(ours)) == reused
+
+
 async def test_a_merchant_lists_its_own_payments(
     as_other: pb_grpc.GatewayServiceAsyncStub, other_merchant: str
 ) -> None:

@@ -52,7 +52,8 @@ payments = Table(
     "payments",
     metadata,
     Column("payment_id", String(40), primary_key=True),
-    Column("request_id", String(64), nullable=False, unique=True),
+    # Unique per merchant (g0018): one merchant's request ids never collide with another's.
+    Column("request_id", String(64), nullable=False),
     Column("request_hash", String(64), nullable=False),
     Column("merchant_id", String(32), ForeignKey("merchants.merchant_id"), nullable=False),
     Column("merchant_order_no", String(64), nullable=False),
@@ -89,6 +90,7 @@ payments = Table(
         postgresql_where=text("state = 'succeeded'"),
     ),
     Index("payments_by_order", "merchant_id", "merchant_order_no"),
+    Index("payments_merchant_request_id_key", "merchant_id", "request_id", unique=True),
     Index("payments_by_channel_date", "channel", "accounting_date", "payment_id"),
     Index("payments_by_merchant_time", "merchant_id", "created_at", "payment_id"),
     Index(
@@ -123,7 +125,8 @@ refunds = Table(
     "refunds",
     metadata,
     Column("refund_id", String(40), primary_key=True),
-    Column("request_id", String(64), nullable=False, unique=True),
+    # Unique per merchant (g0018), the payment's merchant kept beside it.
+    Column("request_id", String(64), nullable=False),
     Column("request_hash", String(64), nullable=False),
     Column("payment_id", String(40), ForeignKey("payments.payment_id"), nullable=False),
     Column("amount", BigInteger, nullable=False),
@@ -135,7 +138,9 @@ refunds = Table(
     Column("trace_id", String(32), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("merchant_id", String(32), nullable=False, server_default=""),
     Index("refunds_by_payment", "payment_id"),
+    Index("refunds_merchant_request_id_key", "merchant_id", "request_id", unique=True),
 )
 
 outbox = Table(

@@ -54,7 +54,7 @@ def _annotate(payment: Payment) -> None:
 
 
 async def _replay(stores: Stores, command: CreatePayment) -> Payment | None:
-    existing = await stores.payments.by_request_id(command.request_id)
+    existing = await stores.payments.by_request_id(command.merchant_id, command.request_id)
     if existing is None:
         return None
     if existing.request_hash != command.request_hash():

@@ -43,9 +43,10 @@ class RefundNotFound(NotFound):
     reason = "REFUND_NOT_FOUND"
 
 
-async def _replay(stores: Stores, command: RequestRefund) -> Refund | None:
-    """The refund this request id created before, if any; refused if it was another refund."""
-    existing = await stores.refunds.by_request(command.request_id)
+async def _replay(stores: Stores, command: RequestRefund, merchant_id: str) -> Refund | None:
+    """The refund this merchant's request id created before, if any; refused if it was another
+    refund."""
+    existing = await stores.refunds.by_request(merchant_id, command.request_id)
     if existing is None:
         return None
     if existing.request_hash != command.request_hash():
@@ -63,7 +64,7 @@ async def _reserve(deps: PaymentDeps, command: RequestRefund) -> tuple[Refund, s
             raise PaymentNotFound("payment not found", metadata={"payment_id": command.payment_id})
         # Under the payment's lock: a copy of this request sent at the same time finds the
         # refund its twin recorded, rather than a payment with no room left.
-        if (previous := await _replay(work.repo, command)) is not None:
+        if (previous := await _replay(work.repo, command, payment.merchant_id)) is not None:
             return previous, payment.channel, False
         if payment.purpose is PaymentPurpose.TOP_UP and payment.state is PaymentState.SUCCEEDED:
             raise TopUpNotRefundable(
@@ -89,9 +90,9 @@ async def _reserve(deps: PaymentDeps, command: RequestRefund) -> tuple[Refund, s
             created_at=now,
             updated_at=now,
         )
-        if not await work.repo.refunds.add(refund):
+        if not await work.repo.refunds.add(refund, payment.merchant_id):
             await work.rollback()
-            raced = await work.repo.refunds.by_request(command.request_id)
+            raced = await work.repo.refunds.by_request(payment.merchant_id, command.request_id)
             assert raced is not None
             return raced, payment.channel, False
         await work.repo.payments.save(
@@ -171,7 +172,10 @@ async def apply_refund_answer(deps: PaymentDeps, refund_id: str, answer: Channel
 
 async def refund_payment(deps: PaymentDeps, command: RequestRefund) -> Refund:
     async with deps.session() as stores:
-        previous = await _replay(stores, command)
+        payment = await stores.payments.get(command.payment_id)
+        previous = None
+        if payment is not None:
+            previous = await _replay(stores, command, payment.merchant_id)
     if previous is not None:
         return previous
     refund, channel_name, created = await _reserve(deps, command)

@@ -42,7 +42,7 @@ WITH m AS (
            $9::text, $10::text, $11::text, $12::text, '', $13::text, $14::text, 0, $15::text,
            $16, $17, $17, $18, 0, false, 0, $19::text, 0, m.fee_bps, 0, $24::text
     FROM m, paid WHERE NOT paid.paid
-    ON CONFLICT (request_id) DO NOTHING
+    ON CONFLICT (merchant_id, request_id) DO NOTHING
     RETURNING payment_id, merchant_id
 ), a AS (
     INSERT INTO channel_attempts (
@@ -258,9 +258,13 @@ class PaymentStore(ScheduledQueries):
         )
         return rows.payment(row) if row else None
 
-    async def by_request_id(self, request_id: str) -> Payment | None:
+    async def by_request_id(self, merchant_id: str, request_id: str) -> Payment | None:
+        """The merchant's payment of this request id: ids are unique per merchant only."""
         row = await self._conn.fetchrow(
-            f"SELECT {rows.PAYMENT_COLUMNS} FROM payments WHERE request_id = $1", request_id
+            f"SELECT {rows.PAYMENT_COLUMNS} FROM payments "
+            "WHERE merchant_id = $1 AND request_id = $2",
+            merchant_id,
+            request_id,
         )
         return rows.payment(row) if row else None
 

@@ -15,8 +15,13 @@ class RefundStore:
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._conn = connection
 
-    async def by_request(self, request_id: str) -> Refund | None:
-        row = await self._conn.fetchrow("SELECT * FROM refunds WHERE request_id = $1", request_id)
+    async def by_request(self, merchant_id: str, request_id: str) -> Refund | None:
+        """The merchant's refund of this request id: ids are unique per merchant only."""
+        row = await self._conn.fetchrow(
+            "SELECT * FROM refunds WHERE merchant_id = $1 AND request_id = $2",
+            merchant_id,
+            request_id,
+        )
         return rows.refund(row) if row else None
 
     async def get(self, refund_id: str, *, for_update: bool = False) -> Refund | None:
@@ -26,15 +31,15 @@ class RefundStore:
         )
         return rows.refund(row) if row else None
 
-    async def add(self, refund: Refund) -> bool:
-        """Inserts a refund; False when its request id is taken."""
+    async def add(self, refund: Refund, merchant_id: str) -> bool:
+        """Inserts a refund of the merchant's payment; False when its request id is taken."""
         added = await self._conn.fetchval(
             """
             INSERT INTO refunds (
                 refund_id, request_id, request_hash, payment_id, amount, currency, state, reason,
-                channel_refund_id, failure_reason, trace_id, created_at, updated_at
-            ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-            ON CONFLICT (request_id) DO NOTHING
+                channel_refund_id, failure_reason, trace_id, created_at, updated_at, merchant_id
+            ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+            ON CONFLICT (merchant_id, request_id) DO NOTHING
             RETURNING refund_id
             """,
             refund.refund_id,
@@ -50,6 +55,7 @@ class RefundStore:
             refund.trace_id,
             refund.created_at,
             refund.updated_at,
+            merchant_id,
         )
         return added is not None
 
