@@ -110,6 +110,19 @@ class Unavailable(DomainError):
     reason = "DEPENDENCY_UNAVAILABLE"
 
 
+class RateLimited(DomainError):
+    """Too many calls: the edge answers RESOURCE_EXHAUSTED with RetryInfo of retry_after."""
+
+    kind = ErrorKind.RESOURCE_EXHAUSTED
+    reason = "RESOURCE_EXHAUSTED"
+
+    def __init__(
+        self, message: str, *, retry_after: float, metadata: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message, metadata=metadata)
+        self.retry_after = retry_after
+
+
 class Violations:
     """Collects field violations during validation and raises them together."""
 

@@ -29,6 +29,7 @@ from gateway.channel_settings import ChannelKind, ChannelSettings
 from gateway.domain.channel_selection import ChannelHours, ChannelTerms
 from gateway.domain.model import PaymentMethod
 from gateway.domain.ports import ChannelAdapter
+from gateway.domain.rate_limits import MerchantRateLimits
 from gateway.entrypoints.channel_records import ChannelRecordsServicer
 from gateway.entrypoints.notify_http import NotificationListener, bind_socket, serve_listener
 from gateway.entrypoints.servicer import GatewayServicer
@@ -154,6 +155,9 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         sequencer=sequencer,
         routing=channel_rules.current,
         payout_channel=settings.payout_channel,
+        payment_rates=MerchantRateLimits(
+            settings.payment_rate_per_merchant, settings.payment_burst_per_merchant
+        ),
     )
     verification = VerificationDeps(
         uow=uow,

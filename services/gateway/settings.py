@@ -50,6 +50,10 @@ class GatewaySettings(PagedServiceSettings):
     # Channel selection rules as JSON, re-read when it changes; unset: every channel of the
     # payment method, in equal shares.
     channel_rules_file: Path | None = None
+    # Payments a merchant may create per second and at once, per gateway replica (a token
+    # bucket per merchant in each process); a rate of 0 means no limit.
+    payment_rate_per_merchant: float = Field(default=1000.0, ge=0)
+    payment_burst_per_merchant: int = Field(default=2000, ge=1)
 
     @model_validator(mode="after")
     def _complete_channels(self) -> Self:

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from paysuite.errors import INTERNAL_REASON, DomainError, ErrorKind, InvalidArgument
+from paysuite.errors import INTERNAL_REASON, DomainError, ErrorKind, InvalidArgument, RateLimited
 from paysuite.runtime.enums import short_name, value_of
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 
@@ -92,7 +92,12 @@ def status_of_error(error: DomainError, domain: str) -> tuple[grpc.StatusCode, s
         if isinstance(error, InvalidArgument)
         else None
     )
-    return code, status_for(code, error.message, error.reason, domain, error.metadata, violations)
+    status = status_for(code, error.message, error.reason, domain, error.metadata, violations)
+    if isinstance(error, RateLimited):
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(max(int(error.retry_after * 1e9), 1_000_000))
+        status.details.append(_packed(error_details_pb2.RetryInfo(retry_delay=delay)))
+    return code, status
 
 
 async def abort_with(

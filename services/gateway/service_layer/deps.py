@@ -11,6 +11,7 @@ from typing import Protocol
 from gateway.domain.answers import Change
 from gateway.domain.channel_selection import ChannelRules, ChannelTerms, SuccessRates
 from gateway.domain.ports import ChannelAdapter, IdentityPort, LedgerPort, PayoutChannel
+from gateway.domain.rate_limits import MerchantRateLimits
 from gateway.service_layer.unit_of_work import SessionFactory, UnitOfWorkFactory
 
 
@@ -53,6 +54,8 @@ class PaymentDeps:
     monotonic: Callable[[], float] = time.monotonic
     # The bank channel new payouts (settlements, withdrawals) go through.
     payout_channel: str = ""
+    # Each merchant's payment creation rate, in this process.
+    payment_rates: MerchantRateLimits = field(default_factory=MerchantRateLimits)
 
     def channel(self, name: str) -> ChannelAdapter | None:
         return self.channels.get(name)

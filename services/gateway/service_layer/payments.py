@@ -218,6 +218,7 @@ async def _wallet_opened(deps: PaymentDeps, payment: Payment) -> bool:
 
 
 async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
+    deps.payment_rates.admit(command.merchant_id, deps.monotonic())
     payment_id = new_id("pay")
     decision = _decide(deps, command, payment_id)
     recorded = await _record(deps, command, payment_id, decision)

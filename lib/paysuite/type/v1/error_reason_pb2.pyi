@@ -46,6 +46,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """Gateway, identity, recon: the first call with this request_id is still being answered
     (ABORTED); retry the same request shortly.
     """
+    ERROR_REASON_RESOURCE_EXHAUSTED: _ErrorReason.ValueType  # 9
+    """Any service: too many calls (RESOURCE_EXHAUSTED, with RetryInfo saying when to try
+    again); nothing was done.
+    """
     ERROR_REASON_PAYMENT_NOT_FOUND: _ErrorReason.ValueType  # 20
     """Gateway: no such payment."""
     ERROR_REASON_MERCHANT_NOT_FOUND: _ErrorReason.ValueType  # 21
@@ -193,6 +197,10 @@ content.
 ERROR_REASON_REQUEST_IN_PROGRESS: ErrorReason.ValueType  # 8
 """Gateway, identity, recon: the first call with this request_id is still being answered
 (ABORTED); retry the same request shortly.
+"""
+ERROR_REASON_RESOURCE_EXHAUSTED: ErrorReason.ValueType  # 9
+"""Any service: too many calls (RESOURCE_EXHAUSTED, with RetryInfo saying when to try
+again); nothing was done.
 """
 ERROR_REASON_PAYMENT_NOT_FOUND: ErrorReason.ValueType  # 20
 """Gateway: no such payment."""
