@@ -15,10 +15,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
+from opentelemetry.metrics import MeterProvider
 
 from paysuite.runtime.authz import AuthorizationInterceptor, Policy
 from paysuite.runtime.grpc_errors import ErrorMappingInterceptor
 from paysuite.runtime.metrics import RpcMetricsInterceptor
+from paysuite.runtime.refusals import RefusedCalls
 from paysuite.runtime.tls import TlsFiles, server_credentials
 
 _log = logging.getLogger(__name__)
@@ -107,16 +109,19 @@ def _traced(details: grpc.HandlerCallDetails) -> bool:
 
 
 def _interceptors(
-    domain: str, policy: Policy, own: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = ()
+    domain: str,
+    policy: Policy,
+    own: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+    meter_provider: MeterProvider | None = None,
 ) -> list[grpc.aio.ServerInterceptor[Any, Any]]:
     # Tracing first so the span covers error mapping; health probes produce no spans.
     # Authorization last (innermost): its refusals are mapped to statuses like any error.
     # Metrics outermost: the status code recorded is the one the caller gets.
     return [
-        RpcMetricsInterceptor(),
+        RpcMetricsInterceptor(meter_provider),
         aio_server_interceptor(filter_=_traced),
         ErrorMappingInterceptor(domain),
-        AuthorizationInterceptor(policy),
+        AuthorizationInterceptor(policy, on_refused=RefusedCalls(meter_provider)),
         *own,
     ]
 
@@ -133,12 +138,19 @@ async def _start_probes(
 
 
 async def start_server(
-    app: ServiceApp, *, host: str, port: int, security: Security
+    app: ServiceApp,
+    *,
+    host: str,
+    port: int,
+    security: Security,
+    meter_provider: MeterProvider | None = None,
 ) -> RunningServer:
     """Starts the app's server on host:port (0 picks a free port) with everything it needs:
     callers must present a certificate of the suite and be allowed by the policy."""
     server = grpc.aio.server(
-        interceptors=_interceptors(f"{app.name}.paysuite", security.policy, app.interceptors),
+        interceptors=_interceptors(
+            f"{app.name}.paysuite", security.policy, app.interceptors, meter_provider
+        ),
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
