@@ -41,6 +41,7 @@ from recon.entrypoints.funds import FundsServicer
 from recon.entrypoints.servicer import ReconServicer, StatementImports
 from recon.entrypoints.settlement import SettlementServicer
 from recon.service_layer.funds import FundsConfig, FundsDeps
+from recon.service_layer.open_items import measure_open_items
 from recon.service_layer.reserve_statements import ReserveStatementFetch
 from recon.service_layer.runs import OUR_ZONE, RunConfig, RunDeps
 from recon.service_layer.settlement_deps import SettlementDeps
@@ -166,7 +167,10 @@ async def build_app(settings: ReconSettings) -> ServiceApp:
             funds_service_pb2.DESCRIPTOR.services_by_name["FundsService"],
         ],
         register=register,
-        background=[lambda: follow_forever(settlement, settings.settlement_follow_seconds)],
+        background=[
+            lambda: follow_forever(settlement, settings.settlement_follow_seconds),
+            lambda: measure_open_items(deps.uow, utc_now),
+        ],
         on_stop=[close_channels, engine.dispose, request_pool.close],
         interceptors=[RequestIdInterceptor(RequestIdStore(request_pool), IDEMPOTENT)],
     )

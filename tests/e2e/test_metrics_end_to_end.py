@@ -108,6 +108,14 @@ async def test_rpc_and_payment_metrics_after_real_calls(stack: Stack) -> None:
         (name, frozenset(k for k in labels if not k[0].startswith("otel_")))
         for name, labels in gauged
     }
+    # The janitor samples its backlog of due status queries, payments' and payouts' apart.
+    janitor = await _eventually(stack, "gateway", "paysuite_janitor_backlog", 0)
+    targets = {
+        dict(labels).get("paysuite_query_target")
+        for name, labels in janitor
+        if name == "paysuite_janitor_backlog"
+    }
+    assert targets == {"payment", "payout"}
     ledger_after = await _eventually(
         stack,
         "ledger",

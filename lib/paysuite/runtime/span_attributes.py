@@ -36,6 +36,8 @@ ATTEMPT_ERROR: Final = "paysuite.attempt.error"
 
 # The janitor's query of a payment the channel has not answered definitely (1 for the first).
 QUERY_ATTEMPT: Final = "paysuite.query.attempt"
+# What a due query is about in the janitor's backlog: payment or payout.
+QUERY_TARGET: Final = "paysuite.query.target"
 
 # Channel selection: the rule that chose, why, and the channels it could choose from.
 ROUTING_RULE: Final = "paysuite.routing.rule"

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 
 from opentelemetry import metrics
-from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from gateway.domain.model import Payment
 from paysuite.runtime import span_attributes as attrs
@@ -68,3 +68,30 @@ class BacklogGauge:
     def _observe_lag(self, _options: CallbackOptions) -> Iterable[Observation]:
         if self._sampled_at is not None:
             yield Observation(self._oldest_seconds)
+
+
+class DueQueriesGauge:
+    """The janitor's backlog: payments and payouts whose status query is due, as last sampled
+    by a janitor (every `every_seconds` at most; each replica reports the shared tables')."""
+
+    def __init__(self, every_seconds: float = 5.0, meter: Meter | None = None) -> None:
+        self._every = every_seconds
+        self._sampled_at: float | None = None
+        self._due: dict[str, int] = {}
+        (meter or _meter).create_observable_gauge(
+            "paysuite.janitor.backlog",
+            callbacks=[self._observe],
+            unit="{query}",
+            description="Status queries due (payments and payouts not yet answered definitely)",
+        )
+
+    def due(self) -> bool:
+        return self._sampled_at is None or time.monotonic() - self._sampled_at >= self._every
+
+    def set(self, payments: int, payouts: int) -> None:
+        self._sampled_at = time.monotonic()
+        self._due = {"payment": payments, "payout": payouts}
+
+    def _observe(self, _options: CallbackOptions) -> Iterable[Observation]:
+        for target, count in self._due.items():
+            yield Observation(count, {attrs.QUERY_TARGET: target})

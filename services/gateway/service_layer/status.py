@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from opentelemetry import trace
 
@@ -20,7 +20,9 @@ from gateway.domain.status import next_query_delay
 from gateway.service_layer.answers import apply_answer, load
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.duplicates import refund_forgotten_duplicates
+from gateway.service_layer.measurements import DueQueriesGauge
 from gateway.service_layer.refunds import resend_unanswered_refunds
+from gateway.service_layer.unit_of_work import UnitOfWorkFactory
 from paysuite.errors import DomainError, ErrorKind
 from paysuite.runtime import span_attributes as attrs
 from paysuite.runtime.payment_traces import in_payment_trace
@@ -150,6 +152,15 @@ async def _query_due(deps: PaymentDeps, payment_id: str, attempts: int) -> None:
         deps.sequencer.wake()
 
 
+async def sample_backlog(
+    uow: UnitOfWorkFactory, clock: Callable[[], datetime], gauge: DueQueriesGauge
+) -> None:
+    """Counts the payments and payouts whose status query is due into the gauge."""
+    now = clock()
+    async with uow() as work:
+        gauge.set(await work.repo.payments.due_count(now), await work.repo.payouts.due_count(now))
+
+
 Chore = Callable[[PaymentDeps], Awaitable[int]]
 PAYMENT_CHORES: tuple[Chore, ...] = (
     resolve_due,
@@ -162,7 +173,13 @@ async def run_janitor(
     deps: PaymentDeps, every_seconds: float = 1.0, chores: Sequence[Chore] = PAYMENT_CHORES
 ) -> None:
     """Its chores in turn, each on its own: one that keeps failing holds up none of the others."""
+    backlog = DueQueriesGauge()
     while True:
+        if backlog.due():
+            try:
+                await sample_backlog(deps.uow, deps.clock, backlog)
+            except Exception:  # a measurement must not stop the janitor
+                _log.exception("janitor backlog not sampled")
         handled = 0
         for chore in chores:
             try:

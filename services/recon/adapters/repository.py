@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import Integer, and_, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -281,6 +281,19 @@ class ReconRepository:
             discrepancies.c.statement_date, discrepancies.c.discrepancy_id
         ).limit(limit)
         return [_discrepancy(r) for r in await self._conn.execute(query)]
+
+    async def open_item_ages(self, now: datetime) -> list[tuple[str, int, int]]:
+        """Open discrepancies by channel and whole days since they were found: (channel, days,
+        how many)."""
+        days = func.floor(func.extract("epoch", now - discrepancies.c.created_at) / 86400).cast(
+            Integer
+        )
+        rows = await self._conn.execute(
+            select(discrepancies.c.channel, days.label("days"), func.count())
+            .where(discrepancies.c.state == DiscrepancyState.OPEN.value)
+            .group_by(discrepancies.c.channel, days)
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
 
     async def carried_into(self, channel: str, day: date) -> list[Finding]:
         rows = await self._conn.execute(

@@ -48,3 +48,15 @@ class ScheduledQueries:
             list(channels),
         )
         return [(r[self._key], r["query_attempts"]) for r in found]
+
+    async def due_count(self, now: datetime) -> int:
+        """Unresolved rows whose query is due (the janitor's backlog), on any channel."""
+        count: int = await self._conn.fetchval(
+            f"""
+            SELECT count(*) FROM {self._table}
+            WHERE state IN ('processing', 'unknown') AND NOT needs_reconciliation
+              AND next_query_at <= $1
+            """,
+            now,
+        )
+        return count
