@@ -122,7 +122,10 @@ def test_refused_voids_the_hold_and_releases_the_limit(answer: PayoutAnswer, rea
         ("ledger_void_pending", "po_1:void"),
         ("limit_release", "po_1:limit_release"),
     ]
-    assert change.messages[0].payload == {"pending_transfer_id": "po_1:hold"}
+    void = change.messages[0].payload
+    assert void["pending_transfer_id"] == "po_1:hold"
+    # The hold itself, for the relay to make (and void) should the void find none.
+    assert void["hold"]["postings"] == [[WALLET, PAYOUTS, "CNY", 5000]]
 
 
 @pytest.mark.parametrize("answer", [TIMED_OUT, PROCESSING])

@@ -51,6 +51,15 @@ class GrpcLedger:
             for r in response.results
         }
 
+    async def available(self, account_id: str) -> int:
+        try:
+            response = await self._stub.GetAccount(
+                pb.GetAccountRequest(account_id=account_id), timeout=self._timeout
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise Unavailable(f"ledger: {exc.code().name}") from exc
+        return response.account.available_balance.minor_units
+
     async def settle_holds(self, settlements: Sequence[HoldSettlement]) -> dict[str, str]:
         """Each hold posted or voided by a call of its own, the calls side by side."""
 

@@ -293,12 +293,16 @@ def _metadata(payout: Payout) -> dict[str, str]:
     return {"payout_id": payout.payout_id, "purpose": payout.purpose.value}
 
 
+def _hold_postings(payout: Payout) -> list[LedgerPosting]:
+    return [LedgerPosting(payout.source_account, payout.payouts_account, payout.amount)]
+
+
 def hold_transfer(payout: Payout) -> LedgerTransfer:
     """Holds the amount on the account paid from, before the bank is asked; it never expires
     by itself (a payout can stay unknown for long)."""
     return LedgerTransfer(
         hold_key(payout.payout_id),
-        [LedgerPosting(payout.source_account, payout.payouts_account, payout.amount)],
+        _hold_postings(payout),
         "payout hold",
         _metadata(payout),
         pending=True,
@@ -306,9 +310,22 @@ def hold_transfer(payout: Payout) -> LedgerTransfer:
 
 
 def _hold_message(payout: Payout, post: bool) -> Message:
-    kind = MessageKind.LEDGER_POST_PENDING if post else MessageKind.LEDGER_VOID_PENDING
-    key = post_key(payout.payout_id) if post else void_key(payout.payout_id)
-    return Message(kind, key, {"pending_transfer_id": hold_key(payout.payout_id)})
+    """Posts or voids the hold. A void carries the hold itself: should it find no hold (one
+    still on its way to the ledger), the relay makes the hold under its id first, so a late
+    one lands as the same transfer, and voids it."""
+    hold_id = hold_key(payout.payout_id)
+    if post:
+        return Message(
+            MessageKind.LEDGER_POST_PENDING,
+            post_key(payout.payout_id),
+            {"pending_transfer_id": hold_id},
+        )
+    hold = transfer_message(hold_id, _hold_postings(payout), "payout hold", _metadata(payout))
+    return Message(
+        MessageKind.LEDGER_VOID_PENDING,
+        void_key(payout.payout_id),
+        {"pending_transfer_id": hold_id, "hold": hold.payload},
+    )
 
 
 def _fee_message(payout: Payout) -> Message:

@@ -305,6 +305,11 @@ class LedgerPort(Protocol):
         by its transfer id. Raises DependencyUnavailable when the ledger cannot be reached."""
         ...
 
+    async def available(self, account_id: str) -> int:
+        """The account's balance less what holds take of it, in minor units. Raises
+        DependencyUnavailable when the ledger cannot be reached."""
+        ...
+
     async def open_receivables(self, channels: Collection[str], currency: str) -> None:
         """Opens each channel's receivable account; one that exists is left as it is."""
         ...

@@ -15,6 +15,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -45,6 +46,12 @@ _propagator = TraceContextTextMapPropagator()
 _POSTED = {"POSTED", "EXISTS"}
 # A void of a hold that was never made, or was refused when it was asked for.
 _NOTHING_HELD = {"TRANSFER_NOT_FOUND", "NOT_PENDING"}
+_HOLD_NOT_FOUND = "TRANSFER_NOT_FOUND"
+# A hold made, or made before.
+_HELD = {"PENDING", "EXISTS"}
+# The void of a hold the relay made because its first void found none.
+CLAIMED_VOID_SUFFIX = ":claimed"
+_VOID_DONE = {*_POSTED, "NOT_PENDING"}
 # One ledger call posts at most this many transfers (the ledger takes up to 8000).
 BATCH = 500
 MAX_LINKS = 128
@@ -57,12 +64,16 @@ def current_traceparent() -> str:
 
 
 def _transfer(message: OutboxMessage) -> LedgerTransfer:
-    payload = message.payload
+    return _transfer_of(message.idempotency_key, message.payload)
+
+
+def _transfer_of(key: str, payload: Mapping[str, Any], *, pending: bool = False) -> LedgerTransfer:
     return LedgerTransfer(
-        message.idempotency_key,
+        key,
         [LedgerPosting(d, c, Money(cur, amount)) for d, c, cur, amount in payload["postings"]],
         payload["description"],
         payload["metadata"],
+        pending=pending,
     )
 
 
@@ -199,8 +210,8 @@ class OutboxRelay:
         return _refused(messages, results, lambda _: _POSTED)
 
     async def _settle_holds(self, messages: Sequence[OutboxMessage]) -> dict[int, str]:
-        """Posts or voids payouts' holds; a void finding no hold (it was never made, or refused)
-        has nothing to undo."""
+        """Posts or voids payouts' holds; a void finding no hold makes it first (below), as
+        the hold may yet arrive; one refused, or already settled, has nothing to undo."""
         if not messages:
             return {}
         settlements = [
@@ -217,11 +228,55 @@ class OutboxRelay:
             except Unavailable as exc:
                 return {m.outbox_id: f"hold undelivered: {exc}" for m in messages}
         posts = {s.transfer_id for s in settlements if s.post}
-        return _refused(
+        errors = _refused(
             messages,
             results,
             lambda m: _POSTED if m.idempotency_key in posts else _POSTED | _NOTHING_HELD,
         )
+        unheld = [
+            m
+            for m in messages
+            if results.get(m.idempotency_key) == _HOLD_NOT_FOUND and "hold" in m.payload
+        ]
+        return {**errors, **await self._claim_holds(unheld)}
+
+    async def _claim_holds(self, voids: Sequence[OutboxMessage]) -> dict[int, str]:
+        """Makes the holds these voids found missing, under their own ids, so that a hold still
+        on its way to the ledger lands as that transfer and never after its void, and voids
+        them (by a transfer of its own: the ledger keeps the first void's answer); a hold the
+        ledger refuses to make was never held."""
+        if not voids:
+            return {}
+        holds = [
+            _transfer_of(m.payload["pending_transfer_id"], m.payload["hold"], pending=True)
+            for m in voids
+        ]
+        with _traced_batch("gateway.outbox.hold_claims", voids):
+            try:
+                made = await self._ledger.post(holds)
+                claimed = [m for m in voids if made.get(m.payload["pending_transfer_id"]) in _HELD]
+                voided = await self._ledger.settle_holds(
+                    [
+                        HoldSettlement(
+                            m.idempotency_key + CLAIMED_VOID_SUFFIX,
+                            m.payload["pending_transfer_id"],
+                            post=False,
+                        )
+                        for m in claimed
+                    ]
+                )
+            except Unavailable as exc:
+                return {m.outbox_id: f"hold claim undelivered: {exc}" for m in voids}
+        errors = {}
+        for message in voids:
+            if message not in claimed:
+                _log.info(
+                    "a void's hold cannot be made: nothing was held",
+                    extra={"transfer_id": message.idempotency_key},
+                )
+            elif voided.get(message.idempotency_key + CLAIMED_VOID_SUFFIX) not in _VOID_DONE:
+                errors[message.outbox_id] = "hold made to be voided, not voided yet"
+        return errors
 
     async def _settle(self, messages: Sequence[OutboxMessage]) -> dict[int, str]:
         if not messages:

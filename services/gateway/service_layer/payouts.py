@@ -20,6 +20,7 @@ from gateway.domain.payouts import (
     CreateWithdrawal,
     Payout,
     PayoutChange,
+    PayoutPurpose,
     PayoutState,
     decide,
     hold_key,
@@ -159,6 +160,20 @@ async def refuse_payout(
     return written
 
 
+async def _overdrawn(deps: PaymentDeps, payout: Payout) -> str | None:
+    """Why the payout may not go on with its hold made: a merchant's accounts may run below
+    zero (a refund after clearing), so the ledger does not stop a hold on them; what is held
+    there must be there. Read after the hold, which it counts: of two payouts that would
+    overdraw together, at least the one read later is refused. None when the money is there."""
+    if payout.purpose is not PayoutPurpose.SETTLEMENT:
+        return None  # a wallet never runs below zero: the ledger refused the hold
+    try:
+        available = await deps.ledger.available(payout.source_account)
+    except Unavailable:
+        return "LEDGER_UNAVAILABLE"
+    return "INSUFFICIENT_BALANCE" if available < 0 else None
+
+
 async def hold_and_pay(
     deps: PaymentDeps, payout: Payout, instruction: PayoutInstruction, *, reserved: bool
 ) -> Payout:
@@ -175,6 +190,8 @@ async def hold_and_pay(
     if result not in _HELD:
         reason = _HOLD_REFUSALS.get(result, f"LEDGER_{result}")
         return await refuse_payout(deps, payout, reason, held=False, reserved=reserved)
+    if (shortfall := await _overdrawn(deps, payout)) is not None:
+        return await refuse_payout(deps, payout, shortfall, held=True, reserved=reserved)
     attributes = {attrs.PAYOUT_ID: payout.payout_id, attrs.CHANNEL: channel.name}
     with _tracer.start_as_current_span("gateway.payout_attempt", attributes=attributes) as span:
         answer = await channel.payout(instruction)
