@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -17,6 +17,7 @@ from channelsim.protocol import describe
 from paysuite.http_signing import SIGN_ERROR, SIGN_EXPIRED
 from walletsim import alipay_bill
 from walletsim.api import json_response, maybe_time_out
+from walletsim.bill_download import hand_out, serve_file
 from walletsim.flavour import Digits, WalletFlavour
 from walletsim.notifier import Message, NotifyStyle, loopback_url
 from walletsim.state import STATE, WalletState
@@ -40,6 +41,7 @@ QUERY = "alipay.trade.query"
 REFUND = "alipay.trade.refund"
 CLOSE = "alipay.trade.close"
 BILL_QUERY = "alipay.data.dataservice.bill.downloadurl.query"
+BILL_FILE_PATH = "/downloadBillFile.resource"  # as on Alipay's dwbillcenter file server
 
 MAX_AMOUNT_FEN = 100_000_000_00  # 100 million yuan, Alipay's ceiling for one trade
 _YUAN_RE = re.compile(r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$")
@@ -72,6 +74,11 @@ class PayContent(_Body):
 
 class TradeContent(_Body):
     out_trade_no: OutTradeNo
+
+
+class BillUrlContent(_Body):
+    bill_type: Literal["trade"]  # the trade bill (signcustomer, the fund-flow one, is not kept)
+    bill_date: Annotated[StrictStr, Field(max_length=10)]
 
 
 class RefundContent(_Body):
@@ -123,6 +130,8 @@ def _time(moment: float | None) -> str:
 
 class AlipayFlavour(WalletFlavour):
     name = "alipay"
+    bill_file_path = BILL_FILE_PATH
+    bill_file_signed = False  # the URL's token admits the download
     style = NotifyStyle(
         signature_header=SIGNATURE_HEADER,
         acknowledged=lambda status, body: status == 200 and body.strip() == b"success",
@@ -184,7 +193,7 @@ class AlipayFlavour(WalletFlavour):
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post("/gateway.do", gateway),
-            web.get("/bill/trade", bill),
+            web.get(BILL_FILE_PATH, bill_file),
         ]
 
     def bill_not_ready(self) -> web.Response:
@@ -336,6 +345,8 @@ async def gateway(request: web.Request) -> web.Response:
                 return _close(state, envelope)
             case "alipay.trade.refund":
                 return _refund(state, envelope)
+            case "alipay.data.dataservice.bill.downloadurl.query":
+                return _bill_url(request, envelope)
     except ValidationError as exc:
         return _invalid(method, "isv.invalid-parameter", describe(exc))
     fields = {
@@ -347,24 +358,37 @@ async def gateway(request: web.Request) -> web.Response:
     return json_response({"error_response": fields})
 
 
-async def bill(request: web.Request) -> web.Response:
-    """GET /bill/trade?app_id=...&bill_date=YYYY-MM-DD: the day's zipped trade bill (the real
-    wallet answers a download URL first; here the file comes in one step)."""
+def _bill_url(request: web.Request, envelope: Envelope) -> web.Response:
+    """alipay.data.dataservice.bill.downloadurl.query: where the day's zipped trade bill can be
+    downloaded (bill_download_url, valid 30 s), or isp.bill_not_exist while it is not made."""
     state = request.app[STATE]
-    if request.query.get("app_id") != state.settings.merchant_id:
-        return _invalid("error", "isv.invalid-app-id", "无效的AppID参数")
+    content = BillUrlContent.model_validate(envelope.biz_content)
     try:
-        day = parse_date(request.query.get("bill_date", ""))
+        day = parse_date(content.bill_date)
     except ValueError:
-        return _failed("error", "isv.invalid-bill-date", "账单日期格式不对")
+        return _invalid(BILL_QUERY, "isv.invalid-bill-date", "账单日期格式不对")
     if not state.bills.ready(day, time.time()):
         return state.flavour.bill_not_ready()
     mch_id = state.settings.merchant_id
     made = state.bills.bill(state.wallet.store, mch_id, day)
-    return web.Response(
-        body=alipay_bill.trade_bill(made, mch_id),
-        content_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="{alipay_bill.file_name(made, mch_id)}"'
-        },
+    name = alipay_bill.file_name(made, mch_id)
+    query = {
+        "bizType": "trade",
+        "userId": alipay_bill.account(mch_id),
+        "fileType": "csv.zip",
+        "bizDates": f"{day:%Y%m%d}",
+        "downloadFileName": name,
+    }
+    zipped = (alipay_bill.trade_bill(made, mch_id), "application/zip", name)
+    url, _ = hand_out(state, request, zipped, query)
+    return _ok(BILL_QUERY, bill_download_url=url)
+
+
+async def bill_file(request: web.Request) -> web.Response:
+    """GET /downloadBillFile.resource?...&token=...: the zipped trade bill the URL was handed
+    out for, while it is valid (no signature: the token admits it)."""
+    return serve_file(
+        request.app[STATE],
+        request,
+        lambda: web.Response(status=404, text="file not found or its link expired"),
     )

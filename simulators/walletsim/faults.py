@@ -21,6 +21,8 @@ class Faults:
     false_failure_rate: pay answers that the buyer could not pay, but the wallet took the
     money (its query, notification and bill say paid).
     notify_max_attempts 0 means as many as the real wallet tries.
+    bill_download_corrupt_rate: a bill file downloaded from its URL comes cut short (its bytes
+    not those its hash names).
     """
 
     latency_ms: int = 0
@@ -38,6 +40,7 @@ class Faults:
     notify_max_attempts: int = 0
     notify_timeout_ms: int = 5_000
     settle_delay_ms: int = 9 * 3_600_000  # a day's settlement is paid this long after it ends
+    bill_download_corrupt_rate: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: WalletSimSettings) -> Faults:
@@ -67,6 +70,7 @@ class FaultsUpdate(BaseModel):
     notify_max_attempts: Attempts | None = None
     notify_timeout_ms: Millis | None = None
     settle_delay_ms: SettleDelayMs | None = None
+    bill_download_corrupt_rate: Rate | None = None
 
     def apply(self, faults: Faults) -> Faults:
         changes = {k: v for k, v in self.model_dump(exclude_unset=True).items() if v is not None}

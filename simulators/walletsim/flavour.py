@@ -19,6 +19,10 @@ class WalletFlavour(abc.ABC):
 
     name: str
     style: NotifyStyle
+    # Where bill files are downloaded from, and whether that request must be signed as the
+    # API's are (WeChat Pay's) or the URL's token alone admits it (Alipay's).
+    bill_file_path: str
+    bill_file_signed: bool
 
     @abc.abstractmethod
     def trade_no(self, day: date, digits: Digits) -> str:

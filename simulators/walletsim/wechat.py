@@ -15,6 +15,7 @@ from channelsim.protocol import describe
 from paysuite.http_signing import SIGN_ERROR, SIGN_EXPIRED
 from walletsim import wechat_bill
 from walletsim.api import json_response, maybe_time_out
+from walletsim.bill_download import hand_out, serve_file
 from walletsim.flavour import Digits, WalletFlavour
 from walletsim.notifier import Message, NotifyStyle, loopback_url
 from walletsim.state import STATE, WalletState
@@ -28,6 +29,7 @@ from walletsim.wallet import (
 )
 
 SIGNATURE_HEADER = "Wechatpay-Signature"
+BILL_FILE_PATH = "/v3/billdownload/file"
 
 MAX_AMOUNT_FEN = 100_000_000_00
 
@@ -96,6 +98,8 @@ class WechatFlavour(WalletFlavour):
     (the real one encrypts it with the API v3 key) and the body signature covers it."""
 
     name = "wechat"
+    bill_file_path = BILL_FILE_PATH
+    bill_file_signed = True  # signed as every API v3 request
     style = NotifyStyle(
         signature_header=SIGNATURE_HEADER,
         acknowledged=lambda status, _body: status in (200, 204),
@@ -174,6 +178,7 @@ class WechatFlavour(WalletFlavour):
             web.post("/v3/pay/transactions/out-trade-no/{out_trade_no}/close", close),
             web.post("/v3/refund/domestic/refunds", refund),
             web.get("/v3/bill/tradebill", tradebill),
+            web.get(BILL_FILE_PATH, billdownload),
         ]
 
     def bill_not_ready(self) -> web.Response:
@@ -302,9 +307,8 @@ async def refund(request: web.Request) -> web.Response:
 
 
 async def tradebill(request: web.Request) -> web.Response:
-    """GET /v3/bill/tradebill?bill_date=YYYY-MM-DD&mchid=...: the day's ALL trade bill (the
-    real wallet answers a download URL and the file's SHA1 first; here the file comes in one
-    step)."""
+    """GET /v3/bill/tradebill?bill_date=YYYY-MM-DD&mchid=...: where the day's ALL trade bill can
+    be downloaded (download_url, valid 30 s) and its SHA1 (hash_type, hash_value)."""
     state = request.app[STATE]
     if request.query.get("mchid") != state.settings.merchant_id:
         return _unknown_merchant()
@@ -319,4 +323,16 @@ async def tradebill(request: web.Request) -> web.Response:
     mch_id = state.settings.merchant_id
     made = state.bills.bill(state.wallet.store, mch_id, day)
     text = wechat_bill.trade_bill(made, mch_id, state.settings.fee_bps)
-    return web.Response(body=text, content_type="text/csv", charset="utf-8")
+    csv = (text, "text/csv; charset=utf-8", f"{mch_id}_{day:%Y%m%d}_ALL.csv")
+    url, handed = hand_out(state, request, csv, {})
+    return json_response({"download_url": url, "hash_type": "SHA1", "hash_value": handed.sha1})
+
+
+async def billdownload(request: web.Request) -> web.Response:
+    """GET /v3/billdownload/file?token=...: the bill file the URL was handed out for, while it
+    is valid; signed as every request, answered unsigned (the hash was given with the URL)."""
+    return serve_file(
+        request.app[STATE],
+        request,
+        lambda: _error(404, "RESOURCE_NOT_EXISTS", "账单文件不存在或下载链接已过期"),
+    )

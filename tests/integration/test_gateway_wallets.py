@@ -393,6 +393,38 @@ async def test_refunds_go_through_the_wallet(
     )
 
 
+async def _statement(gateway: pb_grpc.GatewayServiceAsyncStub, channel: str) -> bytes:
+    """Today's bill of the wallet channel as the gateway fetches it (the wallet's two steps)."""
+    day = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    chunks = [
+        response
+        async for response in gateway.FetchChannelStatement(
+            pb.FetchChannelStatementRequest(
+                channel=channel, statement_date=Date(year=day.year, month=day.month, day=day.day)
+            )
+        )
+    ]
+    assert chunks[0].format == f"{channel}-csv-v1"
+    return b"".join(c.chunk for c in chunks)
+
+
+async def test_a_wechat_bill_not_the_file_its_hash_names_is_not_taken(
+    gateway: pb_grpc.GatewayServiceAsyncStub, wechat: WalletClient, payer: str
+) -> None:
+    """WeChat Pay names its bill file's SHA1 with the download URL: a download cut short is
+    UNAVAILABLE (CHANNEL_UNAVAILABLE), and the next one, whole, comes through."""
+    payment = await create(gateway, METHODS["wechat"], 124, payer)
+    await wechat.set_faults(bill_download_corrupt_rate=1)
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as cut:
+            await _statement(gateway, "wechatsim")
+    finally:
+        await wechat.set_faults(bill_download_corrupt_rate=0)
+    assert cut.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert error_reason(cut.value) == ErrorReason.ERROR_REASON_CHANNEL_UNAVAILABLE
+    assert payment.payment_id.encode() in await _statement(gateway, "wechatsim")
+
+
 async def test_wallet_statements_come_through_the_gateway(
     gateway: pb_grpc.GatewayServiceAsyncStub, payer: str, db: asyncpg.Connection
 ) -> None:
@@ -400,18 +432,7 @@ async def test_wallet_statements_come_through_the_gateway(
         payment = await create(gateway, METHODS[method], 123, payer)
         assert payment.state == pb.Payment.STATE_SUCCEEDED
         await assert_ledger(db, payment.payment_id, [f"{payment.payment_id}:capture"])
-        day = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
-        chunks = [
-            response
-            async for response in gateway.FetchChannelStatement(
-                pb.FetchChannelStatementRequest(
-                    channel=channel,
-                    statement_date=Date(year=day.year, month=day.month, day=day.day),
-                )
-            )
-        ]
-        assert chunks[0].format == f"{channel}-csv-v1"
-        content = b"".join(c.chunk for c in chunks)
+        content = await _statement(gateway, channel)
         if channel == "alipaysim":  # a zip of GBK files, as Alipay's bill
             with zipfile.ZipFile(io.BytesIO(content), metadata_encoding="gb18030") as archive:
                 (details,) = [n for n in archive.namelist() if n.endswith("_业务明细.csv")]

@@ -31,7 +31,6 @@ from recon.bootstrap import build_app as build_recon
 from recon.settings import ReconSettings
 from tests.helpers import connect
 from tests.integration.conftest import serving
-from tests.integration.test_walletsim_bills import download
 from tests.integration.wallet_client import WalletClient
 
 WALLET = f"wf{secrets.token_hex(3)}"
@@ -65,8 +64,7 @@ async def _import_bill(funds: str, wechat: WalletClient, extra_lines: int) -> in
     await wechat.admin(
         "POST", f"/_admin/bills/{DAY.isoformat()}/faults", {"extra_lines": extra_lines}
     )
-    reply = await download(wechat, DAY.isoformat())
-    assert reply.status == 200, reply.body
+    content = await wechat.fetch_bill(DAY.isoformat())
 
     async def upload() -> AsyncIterator[rpb.ImportStatementRequest]:
         yield rpb.ImportStatementRequest(
@@ -74,7 +72,7 @@ async def _import_bill(funds: str, wechat: WalletClient, extra_lines: int) -> in
                 channel=WALLET, format=rpb.STATEMENT_FORMAT_WECHAT, statement_date=_date(DAY)
             )
         )
-        yield rpb.ImportStatementRequest(chunk=reply.body)
+        yield rpb.ImportStatementRequest(chunk=content)
 
     async with connect(funds) as conn:
         answer = await rpb_grpc.ReconServiceStub(conn).ImportStatement(upload())

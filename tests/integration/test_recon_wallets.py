@@ -23,7 +23,7 @@ from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
 from tests.helpers import connect, outbox_drained
 from tests.integration.test_gateway_wallets import METHODS, create, refund_request, settled
 from tests.integration.test_recon_matching import _date, _run
-from tests.integration.wallet_client import MERCHANT, WalletClient
+from tests.integration.wallet_client import WalletClient
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WALLETS = {"alipaysim": "alipay", "wechatsim": "wechat"}
@@ -58,17 +58,6 @@ async def _found(
         token = page.next_page_token
         if not token:
             return found
-
-
-async def _bill(wallet: WalletClient, channel: str, day: date) -> bytes:
-    if channel == "alipaysim":
-        params = {"app_id": MERCHANT, "bill_date": day.isoformat()}
-        reply = await wallet.call("GET", "/bill/trade", params=params)
-    else:
-        params = {"bill_date": day.isoformat(), "mchid": MERCHANT}
-        reply = await wallet.call("GET", "/v3/bill/tradebill", params=params)
-    assert reply.status == 200
-    return reply.body
 
 
 async def _import(
@@ -140,7 +129,7 @@ async def test_a_wallet_day_reconciles_on_the_wallets_own_bill(
     # The wallet sends the bill again, corrected; imported by hand, the day is reconciled again
     # at once: the short line is there now, the made-up one gone.
     await wallet.admin("POST", f"/_admin/bills/{day.isoformat()}/correct")
-    corrected = await _import(recon, channel, day, await _bill(wallet, channel, day))
+    corrected = await _import(recon, channel, day, await wallet.fetch_bill(day.isoformat()))
     assert corrected.statement_import.replaces_import_id == run.import_id
     assert corrected.run.state == rpb.ReconciliationRun.STATE_COMPLETED
     assert corrected.run.import_id == corrected.statement_import.import_id

@@ -1,12 +1,15 @@
 """The wallet simulators' daily bills over real HTTP, in each wallet's published layout, read by
 recon's own importers: what the wallet did that day (payments, refunds, fees, a payment it
 answered as failed but took), and the bill's faults on demand (late, a line left out, a line
-added, the corrected file sent again)."""
+added, the corrected file sent again). A bill comes in the wallets' two steps: the bill request
+answers a download URL valid 30 s (WeChat Pay's with the file's SHA1), the file is then fetched
+from there (WeChat Pay's download signed as any request, Alipay's admitted by the URL alone)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import io
 import secrets
 import time
@@ -21,8 +24,6 @@ from recon.domain.statement_totals import StatementSummary, Tally
 from recon.domain.statements import LineKind, StatementFormat, StatementLine
 from tests.integration.test_walletsim import PAID, pay, query
 from tests.integration.wallet_client import (
-    MERCHANT,
-    Reply,
     WalletClient,
     running_wallet,
     wallet_settings,
@@ -67,19 +68,9 @@ def _no() -> str:
     return f"pay_{secrets.token_hex(8)}"
 
 
-async def download(w: WalletClient, day: str | None = None) -> Reply:
-    if w.flavour is Flavour.ALIPAY:
-        params = {"app_id": MERCHANT, "bill_date": day or _today()}
-        return await w.call("GET", "/bill/trade", params=params)
-    params = {"bill_date": day or _today(), "mchid": MERCHANT, "bill_type": "ALL"}
-    return await w.call("GET", "/v3/bill/tradebill", params=params)
-
-
 async def bill(w: WalletClient) -> bytes:
-    reply = await download(w)
-    assert reply.status == 200, reply.body
-    w.assert_signed(reply)
-    return reply.body
+    """Today's bill file, in the wallet's two steps."""
+    return await w.fetch_bill(_today())
 
 
 def read(w: WalletClient, content: bytes) -> tuple[list[StatementLine], StatementSummary]:
@@ -176,8 +167,13 @@ async def test_the_alipay_bill_is_a_zip_of_gbk_files(alipay: WalletClient) -> No
     paid = _no()
     await pay(wallet, paid, 1000, NOWHERE)
     await refund(wallet, paid, "rf-a", 300, 1000)
-    reply = await download(wallet)
+    url, sha1 = await wallet.bill_location(_today())
+    assert sha1 == ""  # Alipay names no hash
+    assert f"bizDates={_today().replace('-', '')}" in url and "token=" in url
+    reply = await wallet.download_bill(url)
+    assert reply.status == 200
     assert reply.headers["Content-Type"].startswith("application/zip")
+    assert wallet.header not in reply.headers  # a file server's answer, unsigned
     archive = zipfile.ZipFile(io.BytesIO(reply.body))
     assert all(not info.flag_bits & 0x800 for info in archive.infolist())  # names not UTF-8
     names = [info.orig_filename.encode("cp437").decode("gb18030") for info in archive.infolist()]
@@ -221,7 +217,7 @@ async def test_a_late_bill_is_not_available_until_its_time(wallet: WalletClient)
     await pay(wallet, _no(), 100, NOWHERE)
     shown = await set_bill_faults(wallet, late_seconds=0.5)
     assert shown["available"] is False
-    early = await download(wallet)
+    early = await wallet.ask_bill(_today())
     wallet.assert_signed(early)
     if wallet.flavour is Flavour.ALIPAY:
         answer = early.json()["alipay_data_dataservice_bill_downloadurl_query_response"]
@@ -265,3 +261,44 @@ async def test_bill_faults_are_checked(wallet: WalletClient) -> None:
         f"{wallet.base_url}/_admin/bills/2026-13-01/correct"
     ) as response:
         assert response.status == 400
+
+
+async def test_the_wechat_bill_is_downloaded_from_its_url_and_is_the_file_hashed(
+    wechat: WalletClient,
+) -> None:
+    await pay(wechat, _no(), 700, NOWHERE)
+    url, sha1 = await wechat.bill_location(_today())
+    assert url.startswith(f"{wechat.base_url}/v3/billdownload/file?token=")
+    got = await wechat.download_bill(url)
+    assert got.status == 200 and got.headers["Content-Type"].startswith("text/csv")
+    assert hashlib.sha1(got.body, usedforsecurity=False).hexdigest() == sha1
+    assert wechat.header not in got.headers  # unsigned: the hash was given with the URL
+    # The download is signed as any API v3 request: unsigned, it is refused.
+    path = url.removeprefix(wechat.base_url)
+    assert (await wechat.call("GET", path, signature="")).status == 401
+    # A token the wallet never gave is no file.
+    forged = await wechat.call("GET", "/v3/billdownload/file?token=forged")
+    assert (forged.status, forged.json()["code"]) == (404, "RESOURCE_NOT_EXISTS")
+
+
+async def test_a_download_cut_short_is_not_the_file_the_hash_names(wallet: WalletClient) -> None:
+    await pay(wallet, _no(), 900, NOWHERE)
+    url, sha1 = await wallet.bill_location(_today())
+    whole = await wallet.download_bill(url)
+    await wallet.set_faults(bill_download_corrupt_rate=1)
+    try:
+        cut = await wallet.download_bill(url)
+    finally:
+        await wallet.set_faults(bill_download_corrupt_rate=0)
+    assert cut.status == 200 and 0 < len(cut.body) < len(whole.body)
+    if sha1:
+        assert hashlib.sha1(whole.body, usedforsecurity=False).hexdigest() == sha1
+        assert hashlib.sha1(cut.body, usedforsecurity=False).hexdigest() != sha1
+
+
+async def test_an_alipay_download_url_needs_its_token(alipay: WalletClient) -> None:
+    await pay(alipay, _no(), 400, NOWHERE)
+    url, _ = await alipay.bill_location(_today())
+    assert (await alipay.download_bill(url)).status == 200
+    forged = url.split("token=")[0] + "token=forged"
+    assert (await alipay.download_bill(forged)).status == 404

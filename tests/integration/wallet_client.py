@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -109,6 +110,50 @@ class WalletClient:
         key = method.replace(".", "_") + "_response"
         result: dict[str, Any] = answer.get(key) or answer["error_response"]
         return result
+
+    async def ask_bill(self, day: str) -> Reply:
+        """The answer to the bill request of the day: where its file is (or why not yet)."""
+        if self.flavour is Flavour.ALIPAY:
+            envelope = {
+                "app_id": MERCHANT,
+                "method": "alipay.data.dataservice.bill.downloadurl.query",
+                "biz_content": {"bill_type": "trade", "bill_date": day},
+            }
+            return await self.call("POST", "/gateway.do", envelope)
+        params = {"bill_date": day, "mchid": MERCHANT, "bill_type": "ALL"}
+        return await self.call("GET", "/v3/bill/tradebill", params=params)
+
+    async def bill_location(self, day: str) -> tuple[str, str]:
+        """The day's bill file's download URL and its SHA1 ("" where the wallet names none),
+        from the bill request's signed answer."""
+        asked = await self.ask_bill(day)
+        assert asked.status == 200, asked.body
+        self.assert_signed(asked)
+        if self.flavour is Flavour.ALIPAY:
+            answer = asked.json()["alipay_data_dataservice_bill_downloadurl_query_response"]
+            assert answer["code"] == "10000", answer
+            return str(answer["bill_download_url"]), ""
+        answer = asked.json()
+        assert answer["hash_type"] == "SHA1"
+        return str(answer["download_url"]), str(answer["hash_value"])
+
+    async def download_bill(self, url: str) -> Reply:
+        """A bill file from its download URL, as the wallet wants it fetched: WeChat Pay's
+        signed as its API requests, Alipay's by the URL alone."""
+        if self.flavour is Flavour.WECHAT:
+            assert url.startswith(self.base_url)
+            return await self.call("GET", url.removeprefix(self.base_url))
+        async with self.session.get(url) as response:
+            return Reply(response.status, await response.read(), dict(response.headers))
+
+    async def fetch_bill(self, day: str) -> bytes:
+        """The day's bill file in the wallet's two steps, its SHA1 checked where named."""
+        url, sha1 = await self.bill_location(day)
+        got = await self.download_bill(url)
+        assert got.status == 200, got.body
+        if sha1:
+            assert hashlib.sha1(got.body, usedforsecurity=False).hexdigest() == sha1
+        return got.body
 
     async def admin(self, method: str, path: str, payload: Any = None) -> Any:
         async with self.session.request(method, self.base_url + path, json=payload) as response:

@@ -1,12 +1,17 @@
-"""What the wallet channels share: signed calls over egress, statements and signed notifications."""
+"""What the wallet channels share: signed calls over egress, bills fetched in the wallets' two
+steps (where the file is, then the file, its SHA1 checked where the wallet names one) and signed
+notifications."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -30,6 +35,24 @@ class Reply:
 
     status: int
     body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BillLocation:
+    """Where a wallet said its bill file can be downloaded, and the file's SHA1 (hex) where it
+    names one."""
+
+    url: str
+    sha1: str = ""
+
+    @classmethod
+    def checked(cls, url: str, sha1: str = "") -> BillLocation:
+        """ValueError for a URL that is not http(s) or a hash that is not a SHA1's."""
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError("the bill's download URL is not http(s)")
+        if sha1 and (len(sha1) != 40 or not all(c in "0123456789abcdefABCDEF" for c in sha1)):
+            raise ValueError("the bill's hash is not a SHA1")
+        return cls(url, sha1.lower())
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +80,8 @@ class WalletChannel:
     """
 
     signature_header: ClassVar[str]
+    # Whether the wallet wants a bill file's download signed as its API requests are.
+    signs_bill_download: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -134,12 +159,14 @@ class WalletChannel:
         )
         return ChannelAnswer(ChannelOutcome.UNKNOWN, error_code=type(exc).__name__)
 
-    async def _statement(self, path: str, params: Mapping[str, str]) -> AsyncIterator[bytes]:
-        """The statement file as sent, after checking its signature and that it is a bill (CSV,
-        or Alipay's zip of GBK CSV files)."""
+    async def statement(self, day: date) -> AsyncIterator[bytes]:
+        """The day's bill file as the wallet sent it: asked where it is, then downloaded from
+        there, checked to be a bill (CSV, or Alipay's zip of GBK CSV files) and, where the
+        wallet named its SHA1, to be that file."""
         try:
-            status, content_type, raw = await self._send("GET", path, params=params)
-        except (TimeoutError, aiohttp.ClientError, SignatureError) as exc:
+            located = await self._bill_location(day)
+            status, content_type, raw = await self._download(located.url)
+        except NO_ANSWER as exc:
             raise ChannelUnavailable(
                 "the channel did not deliver the statement", metadata={"error": type(exc).__name__}
             ) from exc
@@ -148,9 +175,31 @@ class WalletChannel:
                 "the channel refused the statement download",
                 metadata={"http_status": str(status)},
             )
+        if located.sha1 and hashlib.sha1(raw, usedforsecurity=False).hexdigest() != located.sha1:
+            raise ChannelUnavailable(
+                "the statement file downloaded is not the one the channel named (SHA1 differs)",
+                metadata={"hash_type": "SHA1"},
+            )
         chunk = 256 * 1024
         for start in range(0, len(raw), chunk):
             yield raw[start : start + chunk]
+
+    async def _bill_location(self, day: date) -> BillLocation:
+        """Where the wallet says the day's bill is; ChannelUnavailable when it will not say."""
+        raise NotImplementedError
+
+    async def _download(self, url: str) -> tuple[int, str, bytes]:
+        """(status, content type, body) of the file at a URL the wallet gave: a file server's
+        answer, unsigned."""
+        headers = {}
+        if self.signs_bill_download:
+            headers[self.signature_header] = sign(
+                self._secret, b"", now=int(time.time()), nonce=new_nonce()
+            )
+        status, answer_headers, raw = await self._egress.request(
+            self.name, "GET", url, headers=headers, timeout=self._timeout
+        )
+        return status, answer_headers.get("Content-Type", ""), raw
 
     def read_notification(
         self, body: bytes, headers: Mapping[str, str], now: int

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 from urllib.parse import quote
 
+from gateway.adapters.channels.banksim import ChannelUnavailable
 from gateway.adapters.channels.walletsim_common import (
     DEFAULT_SUBJECT,
     NO_ANSWER,
+    BillLocation,
     Reply,
     WalletChannel,
     text,
@@ -66,6 +67,7 @@ class WechatChannel(WalletChannel):
     """
 
     signature_header = "Wechatpay-Signature"
+    signs_bill_download = True  # API v3: a bill file's download is signed as any request
 
     def _order_path(self, payment_id: str) -> str:
         return f"/v3/pay/transactions/out-trade-no/{quote(payment_id, safe='')}"
@@ -144,10 +146,19 @@ class WechatChannel(WalletChannel):
             return ChannelAnswer(ChannelOutcome.FAILED, error_code=_code(reply))
         return ChannelAnswer(ChannelOutcome.UNKNOWN, error_code=_code(reply))
 
-    def statement(self, day: date) -> AsyncIterator[bytes]:
-        """The day's trade bill (wechatsim CSV: backticked values, then a totals block)."""
-        return self._statement(
-            "/v3/bill/tradebill", {"bill_date": day.isoformat(), "mchid": self._merchant_id}
+    async def _bill_location(self, day: date) -> BillLocation:
+        """GET /v3/bill/tradebill (type ALL): the file's download_url and its SHA1."""
+        params = {"bill_date": day.isoformat(), "mchid": self._merchant_id, "bill_type": "ALL"}
+        reply = await self._call("GET", "/v3/bill/tradebill", params=params)
+        if reply.status != 200:
+            raise ChannelUnavailable(
+                "the channel refused the statement download",
+                metadata={"http_status": str(reply.status), "code": _code(reply)},
+            )
+        if reply.body.get("hash_type") != "SHA1":
+            raise ValueError("hash_type: not SHA1")
+        return BillLocation.checked(
+            text(reply.body, "download_url", 2048), text(reply.body, "hash_value", 40)
         )
 
     def _notification(self, body: bytes) -> ChannelNotification:
