@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import grpc
@@ -23,22 +24,29 @@ from paysuite.type.v1.money_pb2 import Money
 from tests.helpers import connect
 
 
+@asynccontextmanager
+async def _as_operator(
+    address: str, test_ca: DevCA, name: str
+) -> AsyncIterator[pb_grpc.IdentityServiceAsyncStub]:
+    test_ca.ensure([operator(name)])
+    async with test_ca.channel(address, operator(name)) as channel:
+        yield pb_grpc.IdentityServiceStub(channel)
+
+
 @pytest.fixture
 async def alice(
     identity_addr: str, test_ca: DevCA
 ) -> AsyncIterator[pb_grpc.IdentityServiceAsyncStub]:
-    test_ca.ensure([operator("alice")])
-    async with test_ca.channel(identity_addr, operator("alice")) as channel:
-        yield pb_grpc.IdentityServiceStub(channel)
+    async with _as_operator(identity_addr, test_ca, "alice") as stub:
+        yield stub
 
 
 @pytest.fixture
 async def bob(
     identity_addr: str, test_ca: DevCA
 ) -> AsyncIterator[pb_grpc.IdentityServiceAsyncStub]:
-    test_ca.ensure([operator("bob")])
-    async with test_ca.channel(identity_addr, operator("bob")) as channel:
-        yield pb_grpc.IdentityServiceStub(channel)
+    async with _as_operator(identity_addr, test_ca, "bob") as stub:
+        yield stub
 
 
 async def _refused(call: object) -> grpc.aio.AioRpcError:

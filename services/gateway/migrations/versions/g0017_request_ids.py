@@ -6,8 +6,7 @@ Revises: g0016
 Create Date: 2026-12-06
 """
 
-import sqlalchemy as sa
-from alembic import op
+from paysuite.runtime.request_ids_table import create_request_ids_table, drop_request_ids_table
 
 revision = "g0017"
 down_revision = "g0016"
@@ -16,17 +15,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "request_ids",
-        sa.Column("caller", sa.Text, primary_key=True),
-        sa.Column("method", sa.Text, primary_key=True),
-        sa.Column("request_id", sa.String(64), primary_key=True),
-        sa.Column("fingerprint", sa.LargeBinary, nullable=False),
-        # Null while the first call is being answered.
-        sa.Column("response", sa.LargeBinary, nullable=True),
-        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
-    )
+    create_request_ids_table()
 
 
 def downgrade() -> None:
-    op.drop_table("request_ids")
+    drop_request_ids_table()
