@@ -14,13 +14,13 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from paysuite.money import MINOR_UNIT_EXPONENTS
+from recon.adapters.completed_runs import run_completed
 from recon.adapters.statement_repository import StatementRepository
 from recon.adapters.tables import (
     discrepancies,
     funds_checks,
     funds_entries,
     funds_positions,
-    runs,
     statement_lines,
 )
 from recon.domain.funds import (
@@ -31,7 +31,6 @@ from recon.domain.funds import (
     ReserveLine,
     ReserveReconciliation,
 )
-from recon.domain.model import RunState
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
@@ -75,19 +74,9 @@ class FundsRepository(StatementRepository):
     async def bill_reconciled(self, channel: str, day: date) -> bool:
         """Whether a run of the channel's date completed on its current bill."""
         current = await self.current_import(channel, day)
-        if current is None:
-            return False
-        found = await self._conn.scalar(
-            select(func.count())
-            .select_from(runs)
-            .where(
-                runs.c.channel == channel,
-                runs.c.statement_date == day,
-                runs.c.import_id == current.import_id,
-                runs.c.state == RunState.COMPLETED.value,
-            )
+        return current is not None and await run_completed(
+            self._conn, channel, day, current.import_id
         )
-        return bool(found)
 
     async def bill_parked(self, channel: str, day: date, currency: str) -> int:
         """What reconciliation of the channel's bill parked for the date (receivable debited

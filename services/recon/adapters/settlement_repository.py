@@ -12,9 +12,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from paysuite import accounts
+from recon.adapters.completed_runs import run_completed
 from recon.adapters.tables import (
     discrepancies,
-    runs,
     settlement_batches,
     settlement_channel_lines,
     settlement_lines,
@@ -22,7 +22,6 @@ from recon.adapters.tables import (
     settlement_settings,
 )
 from recon.domain.discrepancies import DiscrepancyState
-from recon.domain.model import RunState
 from recon.domain.settlement import (
     BatchState,
     ChannelTotals,
@@ -191,16 +190,7 @@ class SettlementRepository:
     # What reconciliation says of a date.
     async def reconciled(self, channel: str, day: date) -> bool:
         """Whether a run of the channel's date completed."""
-        found = await self._conn.scalar(
-            select(func.count())
-            .select_from(runs)
-            .where(
-                runs.c.channel == channel,
-                runs.c.statement_date == day,
-                runs.c.state == RunState.COMPLETED.value,
-            )
-        )
-        return bool(found)
+        return await run_completed(self._conn, channel, day)
 
     async def open_differences(self, channel: str, day: date) -> int:
         found = await self._conn.scalar(
