@@ -13,12 +13,16 @@ import grpc
 import pytest
 
 from devstack.pki import DevCA
+from gateway.settings import GatewaySettings
+from paysuite.errors import RequestIdReused
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.identity.v1 import identity_service_pb2 as pb
 from paysuite.identity.v1 import identity_service_pb2_grpc as pb_grpc
+from paysuite.runtime.database import create_pool
 from paysuite.runtime.grpc_errors import error_reason, field_violations
 from paysuite.runtime.identities import operator
+from paysuite.runtime.request_ids import RequestIdStore, RequestInProgress
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
 from tests.helpers import connect
@@ -166,3 +170,23 @@ async def test_closing_an_unknown_payment_keeps_no_request_id(
         "SELECT count(*) FROM gateway.request_ids WHERE request_id = $1", request_id
     )
     assert kept == 0
+
+
+async def test_a_copy_arriving_while_the_first_is_answered_is_told_to_retry(
+    gateway_addr: str,
+) -> None:
+    pool = await create_pool(GatewaySettings().dsn, schema="gateway", service="test", size=1)
+    key = ("operator/alice", "/test/Method", uuid.uuid4().hex)
+    try:
+        busy = RequestIdStore(pool)
+        assert await busy.claim(key, b"digest") is None  # the first call, not answered yet
+        with pytest.raises(RequestInProgress):
+            await busy.claim(key, b"digest")
+        with pytest.raises(RequestIdReused):
+            await busy.claim(key, b"other digest")
+        # A claim its process left behind is taken over once stale; then answered once.
+        assert await RequestIdStore(pool, stale_after=0).claim(key, b"digest") is None
+        await busy.answer(key, b"the first answer")
+        assert await busy.claim(key, b"digest") == b"the first answer"
+    finally:
+        await pool.close()
