@@ -123,7 +123,8 @@ async def ledger_transfers(
 
 
 async def limit_state(db: asyncpg.Connection, payout_id: str) -> str:
-    """The payout's limit reservation in identity: reserved, committed, released; "" if none."""
+    """The payout's limit reservation in identity: reserved, committed, released, returned; ""
+    if none."""
     state: str | None = await db.fetchval(
         "SELECT state FROM identity.limit_usages WHERE payment_id = $1", payout_id
     )

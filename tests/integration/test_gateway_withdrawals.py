@@ -13,6 +13,8 @@ import pytest
 from paysuite import accounts
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.gateway.v1 import payouts_pb2 as ppb
+from paysuite.identity.v1 import identity_service_pb2 as idpb
+from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.grpc_errors import error_reason, field_violations
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
@@ -214,13 +216,24 @@ async def test_a_payout_the_bank_never_got_fails_once_it_cannot_arrive_any_more(
     assert await account(ledger_stub, wallet(user)) == (10_000, 10_000)
 
 
+async def _used(identity_addr: str, user: str) -> dict[str, int]:
+    """What each of the user's limit windows has used, by kind."""
+    async with connect(identity_addr) as channel:
+        found = await idpb_grpc.IdentityServiceStub(channel).GetLimits(
+            idpb.GetLimitsRequest(user_id=user)
+        )
+    return {w.kind: w.used.minor_units for w in found.limits}
+
+
 async def test_a_returned_payout_puts_the_money_back_in_the_wallet(
     replica: Replica,
     ledger_stub: lpb_grpc.LedgerServiceAsyncStub,
     bank_url: str,
+    identity_addr: str,
     user: str,
     db: asyncpg.Connection,
 ) -> None:
+    before = await _used(identity_addr, user)
     async with (
         replica(payout_returns_check_seconds=0.2) as address,
         connect(address) as channel,
@@ -229,6 +242,8 @@ async def test_a_returned_payout_puts_the_money_back_in_the_wallet(
         paid = (await gateway.CreateWithdrawal(withdrawal_request(user, 5_000))).withdrawal
         assert paid.state == ppb.Payout.STATE_SUCCEEDED
         await ledger_transfers(db, paid.withdrawal_id, PAID)
+        assert await eventually(lambda: limit_state(db, paid.withdrawal_id), "committed")
+        assert await _used(identity_addr, user) != before  # the withdrawal used its limits
         assert await account(ledger_stub, wallet(user)) == (5_000, 5_000)
         await bank_admin(bank_url, "POST", f"/_admin/payouts/{paid.withdrawal_id}/return", {})
 
@@ -242,6 +257,9 @@ async def test_a_returned_payout_puts_the_money_back_in_the_wallet(
         back = {**PAID, ":return": "posted"}
         assert await ledger_transfers(db, paid.withdrawal_id, back) == back
         assert await account(ledger_stub, wallet(user)) == (10_000, 10_000)
+        # The money never left the user: the daily limits it used are given back.
+        assert await eventually(lambda: limit_state(db, paid.withdrawal_id), "returned")
+        assert await _used(identity_addr, user) == before
         payout = (
             await gateway.GetPayout(ppb.GetPayoutRequest(payout_id=paid.withdrawal_id))
         ).payout
@@ -267,6 +285,8 @@ async def test_a_returned_payout_puts_the_money_back_in_the_wallet(
         )
         await ledger_transfers(db, dialled.withdrawal_id, back)
         assert await account(ledger_stub, wallet(user)) == (10_000, 10_000)
+        assert await eventually(lambda: limit_state(db, dialled.withdrawal_id), "returned")
+        assert await _used(identity_addr, user) == before
 
 
 async def test_withdrawal_requests_are_checked(

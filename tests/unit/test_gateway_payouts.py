@@ -167,7 +167,9 @@ def test_a_paid_payout_that_comes_back_puts_the_money_back_where_it_came_from() 
             "ACCOUNT_CLOSED",
             LATER,
         )
-        assert kinds(change) == [("ledger_transfer", "po_1:return")]
+        # A withdrawal's limit use is given back too: the money never left the user.
+        limit = [("limit_return", "po_1:limit_return")] if source == WALLET else []
+        assert kinds(change) == [("ledger_transfer", "po_1:return"), *limit]
         assert postings(change.messages[0]) == [[PAYOUTS, source, "CNY", 5_000]]
         # The same return heard again changes nothing.
         assert decide(back, returned_answer(BACK), NOW) is None
@@ -180,7 +182,7 @@ def test_an_unknown_payout_found_paid_and_already_returned_does_both() -> None:
     assert change.payout.state is PayoutState.RETURNED
     assert [key for _, key in kinds(change)] == [
         "po_1:payout",
-        "po_1:limit_commit",
+        "po_1:limit_return",  # used and given back at once: never committed
         "po_1:payout-fee",
         "po_1:return",
     ]

@@ -113,7 +113,8 @@ class GrpcIdentity:
     ) -> dict[str, SettleOutcome]:
         request = pb.SettleLimitsRequest(
             settlements=[
-                pb.LimitSettlement(payment_id=s.payment_id, commit=s.commit) for s in settlements
+                pb.LimitSettlement(payment_id=s.payment_id, commit=s.commit, returned=s.returned)
+                for s in settlements
             ]
         )
         try:

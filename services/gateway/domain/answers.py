@@ -28,13 +28,19 @@ class MessageKind(enum.Enum):
     LEDGER_TRANSFER = "ledger_transfer"
     LIMIT_COMMIT = "limit_commit"
     LIMIT_RELEASE = "limit_release"
+    # A committed use given back: a withdrawal the payee's bank returned (退票).
+    LIMIT_RETURN = "limit_return"
     # A two-phase hold posted or voided (payouts); the payload names the hold.
     LEDGER_POST_PENDING = "ledger_post_pending"
     LEDGER_VOID_PENDING = "ledger_void_pending"
 
     @property
     def settles_limit(self) -> bool:
-        return self in (MessageKind.LIMIT_COMMIT, MessageKind.LIMIT_RELEASE)
+        return self in (
+            MessageKind.LIMIT_COMMIT,
+            MessageKind.LIMIT_RELEASE,
+            MessageKind.LIMIT_RETURN,
+        )
 
     @property
     def settles_hold(self) -> bool:

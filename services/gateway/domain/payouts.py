@@ -361,11 +361,13 @@ class PayoutChange:
 
 def _paid(current: Payout, answer: PayoutAnswer, now: datetime) -> PayoutChange:
     paid = current.succeed(answer.channel_transaction_id, answer.fee_minor_units, now)
-    messages = [_hold_message(paid, post=True), *_limit(paid, MessageKind.LIMIT_COMMIT)]
+    back = answer.returned
+    limit = MessageKind.LIMIT_COMMIT if back is None else MessageKind.LIMIT_RETURN
+    messages = [_hold_message(paid, post=True), *_limit(paid, limit)]
     if paid.fee > 0:
         messages.append(_fee_message(paid))
-    if answer.returned is not None:  # paid and already back by the time we heard of it
-        paid = paid.returned(answer.returned.reason, answer.returned.returned_at, now)
+    if back is not None:  # paid and already back by the time we heard of it
+        paid = paid.returned(back.reason, back.returned_at, now)
         messages.append(_return_message(paid))
     return PayoutChange(
         replace(paid, needs_reconciliation=False), tuple(messages), Schedule(None, 0)
@@ -420,7 +422,8 @@ def _after_outcome(current: Payout, answer: PayoutAnswer, now: datetime) -> Payo
     back = answer.returned
     if current.state is PayoutState.SUCCEEDED and back is not None:
         returned = current.returned(back.reason, back.returned_at, now)
-        return PayoutChange(returned, (_return_message(returned),))
+        limit = _limit(returned, MessageKind.LIMIT_RETURN)  # the withdrawal's use given back
+        return PayoutChange(returned, (_return_message(returned), *limit))
     if not _contradicts(current.state, answer) or current.needs_reconciliation:
         return None
     # The bank now says otherwise than it did: reconciliation's to sort out, never guessed at.

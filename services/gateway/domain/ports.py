@@ -241,10 +241,12 @@ class AuthorizePayment:
 
 @dataclass(frozen=True, slots=True)
 class LimitSettlement:
-    """A payment's reservation committed (it succeeded) or released (it did not)."""
+    """A payment's reservation committed (it succeeded) or released (it did not); returned:
+    given back once committed (a withdrawal's payout came back)."""
 
     payment_id: str
     commit: bool
+    returned: bool = False
 
 
 class SettleOutcome(enum.Enum):

@@ -283,7 +283,11 @@ class OutboxRelay:
             return {}
         by_payment = {m.payload["payment_id"]: m for m in messages}
         settlements = [
-            LimitSettlement(m.payload["payment_id"], m.kind == MessageKind.LIMIT_COMMIT.value)
+            LimitSettlement(
+                m.payload["payment_id"],
+                m.kind == MessageKind.LIMIT_COMMIT.value,
+                returned=m.kind == MessageKind.LIMIT_RETURN.value,
+            )
             for m in by_payment.values()
         ]
         with _traced_batch("gateway.outbox.limit_settlements", messages):

@@ -58,27 +58,29 @@ ON CONFLICT (owner, day) DO UPDATE SET
 """
 _SETTLE = """
 WITH asked AS (
-    SELECT * FROM unnest($1::text[], $2::bool[]) AS s(payment_id, commit)
+    SELECT * FROM unnest($1::text[], $2::text[]) AS s(payment_id, wanted)
 ), current AS (
-    SELECT l.payment_id, l.state, asked.commit
+    SELECT l.payment_id, l.state, asked.wanted
     FROM limit_usages l JOIN asked USING (payment_id)
     WHERE l.payment_id = ANY($1::text[])
     FOR UPDATE OF l
 ), settled AS (
     UPDATE limit_usages l
-    SET state = CASE WHEN current.commit THEN 'committed' ELSE 'released' END, updated_at = $3
+    SET state = current.wanted, updated_at = $3
     FROM current
-    WHERE l.payment_id = current.payment_id AND current.state = 'reserved'
+    WHERE l.payment_id = current.payment_id
+      AND (current.state = 'reserved'
+           OR (current.wanted = 'returned' AND current.state = 'committed'))
     RETURNING l.state, l.user_id, l.customer_id, l.day, l.amount, l.counts_for_tier
 ), given_back AS (
     SELECT owner, day, sum(amount) AS amount,
            sum(CASE WHEN counts_for_tier THEN amount ELSE 0 END) AS tier_amount
     FROM (
         SELECT 'user:' || user_id AS owner, day, amount, counts_for_tier
-        FROM settled WHERE state = 'released'
+        FROM settled WHERE state IN ('released', 'returned')
         UNION ALL
         SELECT 'person:' || customer_id, day, amount, counts_for_tier
-        FROM settled WHERE state = 'released' AND customer_id IS NOT NULL
+        FROM settled WHERE state IN ('released', 'returned') AND customer_id IS NOT NULL
     ) released
     GROUP BY owner, day
 ), totals AS (
@@ -86,7 +88,7 @@ WITH asked AS (
     SET amount = t.amount - given_back.amount, tier_amount = t.tier_amount - given_back.tier_amount
     FROM given_back WHERE t.owner = given_back.owner AND t.day = given_back.day
 )
-SELECT asked.payment_id, current.state AS before, asked.commit
+SELECT asked.payment_id, current.state AS before, asked.wanted
 FROM asked LEFT JOIN current USING (payment_id)
 """
 
@@ -175,11 +177,12 @@ class LimitStore:
         )
 
     async def settle(
-        self, settlements: Sequence[tuple[str, bool]], now: datetime
-    ) -> list[tuple[str, str | None, bool]]:
-        """Commits or releases each reservation still open, giving released use back; returns
-        (payment id, its state before, commit asked) for each."""
+        self, settlements: Sequence[tuple[str, str]], now: datetime
+    ) -> list[tuple[str, str | None, str]]:
+        """Moves each reservation to the state asked (committed or released while still open,
+        returned once committed too), giving released and returned use back; returns (payment
+        id, its state before, the state asked) for each."""
         found = await self._conn.fetch(
             _SETTLE, [s[0] for s in settlements], [s[1] for s in settlements], now
         )
-        return [(r["payment_id"], r["before"], r["commit"]) for r in found]
+        return [(r["payment_id"], r["before"], r["wanted"]) for r in found]

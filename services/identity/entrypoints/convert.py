@@ -218,7 +218,7 @@ def settlements(request: pb.SettleLimitsRequest) -> list[Settlement]:
         )
         seen.add(item.payment_id)
     violations.raise_if_any()
-    return [Settlement(item.payment_id, item.commit) for item in request.settlements]
+    return [Settlement(item.payment_id, item.commit, item.returned) for item in request.settlements]
 
 
 def settled_to_proto(outcomes: dict[str, Settled]) -> pb.SettleLimitsResponse:

@@ -66,6 +66,23 @@ class Authorization:
 class Settlement:
     payment_id: str
     commit: bool
+    # A committed use given back: what it paid came back (a returned withdrawal).
+    returned: bool = False
+
+    @property
+    def wanted(self) -> str:
+        if self.returned:
+            return "returned"
+        return "committed" if self.commit else "released"
+
+
+# The states each settlement moves a reservation from: a return gives back a committed use
+# (or one still reserved, should the return be heard of first).
+SETTLES_FROM = {
+    "committed": ("reserved",),
+    "released": ("reserved",),
+    "returned": ("reserved", "committed"),
+}
 
 
 class Settled(enum.Enum):
@@ -237,19 +254,18 @@ async def reserve(deps: IdentityDeps, command: Reserve) -> list[WindowUse]:
 
 
 async def settle_many(deps: IdentityDeps, settlements: list[Settlement]) -> dict[str, Settled]:
-    """Commits or releases each payment's reservation, in one statement; a released one gives
-    its use back."""
+    """Commits, releases or returns each payment's reservation, in one statement; a released or
+    returned one gives its use back."""
     async with deps.limit_units() as work:
         found = await work.repo.settle(
-            [(s.payment_id, s.commit) for s in settlements], deps.clock()
+            [(s.payment_id, s.wanted) for s in settlements], deps.clock()
         )
         await work.commit()
     outcomes = {}
-    for payment_id, before, commit in found:
-        wanted = "committed" if commit else "released"
+    for payment_id, before, wanted in found:
         if before is None:
             outcomes[payment_id] = Settled.NOT_FOUND
-        elif before in ("reserved", wanted):
+        elif before in (*SETTLES_FROM[wanted], wanted):
             outcomes[payment_id] = Settled.SETTLED
         else:
             outcomes[payment_id] = Settled.SETTLED_OTHERWISE

@@ -1543,19 +1543,25 @@ class LimitSettlement(_message.Message):
 
     PAYMENT_ID_FIELD_NUMBER: _builtins.int
     COMMIT_FIELD_NUMBER: _builtins.int
+    RETURNED_FIELD_NUMBER: _builtins.int
     payment_id: _builtins.str
     """The payment."""
     commit: _builtins.bool
     """Commit (the payment succeeded) or release (it did not)."""
+    returned: _builtins.bool
+    """Give the use back although it was committed: what it paid came back (a withdrawal the
+    payee's bank returned, 退票). commit is then ignored.
+    """
     def __init__(
         self,
         *,
         payment_id: _builtins.str = ...,
         commit: _builtins.bool = ...,
+        returned: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["commit", b"commit", "payment_id", b"payment_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["commit", b"commit", "payment_id", b"payment_id", "returned", b"returned"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
