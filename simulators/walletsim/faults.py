@@ -11,6 +11,7 @@ from channelsim.faults import Millis, Rate, SettleDelayMs
 from walletsim.settings import WalletSimSettings
 
 Attempts = Annotated[int, Field(ge=0, le=100)]
+Copies = Annotated[int, Field(ge=1, le=100)]
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Faults:
     false_failure_rate: pay answers that the buyer could not pay, but the wallet took the
     money (its query, notification and bill say paid).
     notify_max_attempts 0 means as many as the real wallet tries.
+    notify_copies: every notification sent this many times in all, the copies at once.
     bill_download_corrupt_rate: a bill file downloaded from its URL comes cut short (its bytes
     not those its hash names).
     """
@@ -39,6 +41,7 @@ class Faults:
     notify_backoff_ms: int = 1_000
     notify_max_attempts: int = 0
     notify_timeout_ms: int = 5_000
+    notify_copies: int = 1
     settle_delay_ms: int = 9 * 3_600_000  # a day's settlement is paid this long after it ends
     bill_download_corrupt_rate: float = 0.0
 
@@ -69,6 +72,7 @@ class FaultsUpdate(BaseModel):
     notify_backoff_ms: Millis | None = None
     notify_max_attempts: Attempts | None = None
     notify_timeout_ms: Millis | None = None
+    notify_copies: Copies | None = None
     settle_delay_ms: SettleDelayMs | None = None
     bill_download_corrupt_rate: Rate | None = None
 

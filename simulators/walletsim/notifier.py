@@ -139,8 +139,13 @@ class Notifier:
         if plan.delay_ms:
             await asyncio.sleep(plan.delay_ms / 1000)
         await self._deliver(message, self._delivery(message), faults)
-        if plan.duplicate:
-            await self._deliver(message, self._delivery(message, duplicate=True), faults)
+        copies = max(plan.copies - 1, int(plan.duplicate))
+        await asyncio.gather(
+            *(
+                self._deliver(message, self._delivery(message, duplicate=True), faults)
+                for _ in range(copies)
+            )
+        )
 
     def _limit(self, faults: Faults) -> int:
         real = len(self._style.retry_steps) + 1

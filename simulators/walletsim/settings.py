@@ -49,6 +49,7 @@ class WalletSimSettings(BaseSettings):
     notify_backoff_ms: Millis = 1_000
     notify_max_attempts: int = Field(default=0, ge=0, le=100)
     notify_timeout_ms: Millis = 5_000
+    notify_copies: int = Field(default=1, ge=1, le=100)
     bill_download_corrupt_rate: Rate = 0.0
     # Notify hosts allowed besides loopback (on Kubernetes: the gateway's notify Service).
     notify_hosts: frozenset[str] = frozenset()

@@ -21,6 +21,7 @@ class NotifyPlan:
     delay_ms: int = 0
     duplicate: bool = False
     drop: bool = False
+    copies: int = 1  # sent this many times in all, the copies at once (a notification storm)
 
 
 @dataclass

@@ -83,6 +83,7 @@ class Wallet:
             delay_ms=faults.notify_delay_ms,
             duplicate=dice.roll(faults.notify_duplicate_rate),
             drop=dice.roll(faults.notify_drop_rate),
+            copies=faults.notify_copies,
         )
         buyer_id, buyer_login = self.flavour.buyer(dice.digits)
         day = from_epoch(now).date()

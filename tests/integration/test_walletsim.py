@@ -253,6 +253,20 @@ async def test_a_duplicated_notification_is_sent_twice_with_one_id(
     assert len(merchant_end.received) == 2 and len(ids) == 1
 
 
+async def test_a_notification_storm_sends_each_notification_as_often_as_dialled(
+    wallet: WalletClient, receiver: tuple[Receiver, str]
+) -> None:
+    merchant_end, url = receiver
+    await wallet.set_faults(notify_copies=10)
+    no = _no()
+    await pay(wallet, no, 100, url)
+    deliveries = await wallet.settled_notifications(no, 10)
+    assert [d["duplicate"] for d in deliveries] == [False] + [True] * 9
+    assert all(d["acknowledged"] for d in deliveries)
+    ids = {_notify_id(r, wallet.flavour) for r in merchant_end.received}
+    assert len(merchant_end.received) == 10 and len(ids) == 1
+
+
 async def test_a_dropped_notification_is_never_sent(
     wallet: WalletClient, receiver: tuple[Receiver, str]
 ) -> None:

@@ -175,6 +175,7 @@ class WalletClient:
             notify_duplicate_rate=0,
             notify_drop_rate=0,
             notify_max_attempts=0,
+            notify_copies=1,
             decide_ms=150,
             notify_backoff_ms=40,
         )
