@@ -193,6 +193,12 @@ class Payout:
     def payouts_account(self) -> str:
         return accounts.channel_payouts(self.channel, self.amount.currency)
 
+    @property
+    def merchant_id(self) -> str:
+        """The merchant whose event stream tells of the payout: a settlement's; "" for a
+        withdrawal."""
+        return self.owner_id if self.purpose is PayoutPurpose.SETTLEMENT else ""
+
     @classmethod
     def start(
         cls,
@@ -357,6 +363,9 @@ class PayoutChange:
     payout: Payout
     messages: tuple[Message, ...] = ()
     schedule: Schedule | None = None
+    # The event it makes in the merchant's event stream (a settlement's): "payout.succeeded",
+    # "payout.failed", "payout.returned"; "" for none.
+    event: str = ""
 
 
 def _paid(current: Payout, answer: PayoutAnswer, now: datetime) -> PayoutChange:
@@ -369,8 +378,9 @@ def _paid(current: Payout, answer: PayoutAnswer, now: datetime) -> PayoutChange:
     if back is not None:  # paid and already back by the time we heard of it
         paid = paid.returned(back.reason, back.returned_at, now)
         messages.append(_return_message(paid))
+    event = "payout.succeeded" if back is None else "payout.returned"
     return PayoutChange(
-        replace(paid, needs_reconciliation=False), tuple(messages), Schedule(None, 0)
+        replace(paid, needs_reconciliation=False), tuple(messages), Schedule(None, 0), event
     )
 
 
@@ -390,7 +400,10 @@ def refused(
     if reserved:
         messages.extend(_limit(failed, MessageKind.LIMIT_RELEASE))
     return PayoutChange(
-        replace(failed, needs_reconciliation=False), tuple(messages), Schedule(None, 0)
+        replace(failed, needs_reconciliation=False),
+        tuple(messages),
+        Schedule(None, 0),
+        "payout.failed",
     )
 
 
@@ -423,7 +436,7 @@ def _after_outcome(current: Payout, answer: PayoutAnswer, now: datetime) -> Payo
     if current.state is PayoutState.SUCCEEDED and back is not None:
         returned = current.returned(back.reason, back.returned_at, now)
         limit = _limit(returned, MessageKind.LIMIT_RETURN)  # the withdrawal's use given back
-        return PayoutChange(returned, (_return_message(returned), *limit))
+        return PayoutChange(returned, (_return_message(returned), *limit), event="payout.returned")
     if not _contradicts(current.state, answer) or current.needs_reconciliation:
         return None
     # The bank now says otherwise than it did: reconciliation's to sort out, never guessed at.

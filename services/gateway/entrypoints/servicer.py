@@ -269,16 +269,19 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         violations.require(request.after_sequence >= 0, "after_sequence", "must not be negative")
         violations.raise_if_any()
         _own_merchant(context, request.merchant_id)
-        async for event, payment, refund in events.watch(
+        async for found in events.watch(
             self._deps.session, self._bell, request.merchant_id, request.after_sequence
         ):
+            event = found.event
             response = pb.WatchPaymentEventsResponse(
                 sequence=event.sequence, type=event.type, create_time=timestamp(event.created_at)
             )
-            if payment is not None:
-                response.payment.CopyFrom(convert.payment_to_proto(payment))
-            if refund is not None:
-                response.refund.CopyFrom(convert.refund_to_proto(refund))
+            if found.payment is not None:
+                response.payment.CopyFrom(convert.payment_to_proto(found.payment))
+            if found.refund is not None:
+                response.refund.CopyFrom(convert.refund_to_proto(found.refund))
+            if found.payout is not None:
+                response.payout.CopyFrom(payout_convert.payout_to_proto(found.payout))
             yield response
 
 

@@ -21,9 +21,7 @@ from typing import Protocol
 
 from opentelemetry.trace import StatusCode
 
-from gateway.adapters.store.events import CallbackTarget
-from gateway.domain.model import Payment
-from gateway.domain.refunds import Refund
+from gateway.adapters.store.events import CallbackTarget, LoadedEvent
 from gateway.service_layer.unit_of_work import SessionFactory, UnitOfWorkFactory
 from paysuite.money import Money
 from paysuite.runtime import span_attributes as attrs
@@ -60,9 +58,11 @@ def _money(value: Money) -> dict[str, object]:
     return {"currency_code": value.currency, "minor_units": value.minor_units}
 
 
-def _body(sequence: int, kind: str, payment: Payment | None, refund: Refund | None) -> bytes:
-    """What a merchant receives: ids, states and amounts; nothing about the payer."""
-    document: dict[str, object] = {"sequence": sequence, "type": kind}
+def _body(found: LoadedEvent) -> bytes:
+    """What a merchant receives: ids, states and amounts; nothing about the payer, nor its
+    bank account's number."""
+    document: dict[str, object] = {"sequence": found.event.sequence, "type": found.event.type}
+    payment, refund, payout = found.payment, found.refund, found.payout
     if payment is not None:
         document["payment"] = {
             "payment_id": payment.payment_id,
@@ -76,6 +76,14 @@ def _body(sequence: int, kind: str, payment: Payment | None, refund: Refund | No
             "state": refund.state.value,
             "amount": _money(refund.amount),
         }
+    if payout is not None:
+        document["payout"] = {
+            "payout_id": payout.payout_id,
+            "state": payout.state.value,
+            "amount": _money(payout.amount),
+            "failure_reason": payout.failure_reason,
+            "return_reason": payout.return_reason,
+        }
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
 
 
@@ -85,15 +93,15 @@ async def _deliver(deps: CallbackDeps, target: CallbackTarget, claimed_until: da
             target.merchant_id, target.delivered_sequence, deps.batch
         )
         parents = await stores.payments.traceparents(
-            [payment.payment_id for _, payment, _ in events if payment is not None]
+            [e.payment.payment_id for e in events if e.payment is not None]
         )
     bodies = [
         (
-            event.sequence,
-            _body(event.sequence, event.type, payment, refund),
-            "" if payment is None else payment.payment_id,
+            e.event.sequence,
+            _body(e),
+            "" if e.payment is None else e.payment.payment_id,
         )
-        for event, payment, refund in events
+        for e in events
     ]
     delivered = target.delivered_sequence
     error: str | None = None

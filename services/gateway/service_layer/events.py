@@ -1,4 +1,5 @@
-"""Payment events for merchants: a gap-free, resumable stream ordered by sequence.
+"""Payment and settlement payout events for merchants: a gap-free, resumable stream
+ordered by sequence.
 
 Changes write their events unnumbered; the sequencer numbers committed ones in the order they
 were written, one run at a time, so resuming after a number never skips an event that was
@@ -13,9 +14,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from gateway.adapters.store.events import PaymentEvent
-from gateway.domain.model import Payment
-from gateway.domain.refunds import Refund
+from gateway.adapters.store.events import LoadedEvent
 from gateway.service_layer.unit_of_work import SessionFactory, UnitOfWorkFactory
 
 _log = logging.getLogger(__name__)
@@ -76,15 +75,15 @@ async def watch(
     merchant_id: str,
     after: int,
     poll_seconds: float = 1.0,
-) -> AsyncIterator[tuple[PaymentEvent, Payment | None, Refund | None]]:
+) -> AsyncIterator[LoadedEvent]:
     position = after
     while True:
         ring = bell.next_ring()
         async with session() as stores:
             loaded = await stores.events.after(merchant_id, position, PAGE)
-        for event, payment, refund in loaded:
-            position = event.sequence
-            yield event, payment, refund
+        for found in loaded:
+            position = found.event.sequence
+            yield found
         if len(loaded) < PAGE:
             # Rings can be missed while the listening connection is down: poll as well.
             with contextlib.suppress(TimeoutError):

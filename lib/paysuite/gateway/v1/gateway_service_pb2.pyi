@@ -11,6 +11,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.type import date_pb2 as _date_pb2
+from paysuite.gateway.v1 import payouts_pb2 as _payouts_pb2
 from paysuite.type.v1 import money_pb2 as _money_pb2
 import builtins as _builtins
 import sys
@@ -1417,7 +1418,7 @@ Global___WatchPaymentEventsRequest: _TypeAlias = WatchPaymentEventsRequest  # no
 
 @_typing.final
 class WatchPaymentEventsResponse(_message.Message):
-    """One event: a payment or refund reached a new state."""
+    """One event: a payment, refund or settlement payout reached a new state."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1426,6 +1427,7 @@ class WatchPaymentEventsResponse(_message.Message):
     PAYMENT_FIELD_NUMBER: _builtins.int
     REFUND_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    PAYOUT_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """Increasing per gateway; resume after it."""
     type: _builtins.str
@@ -1442,6 +1444,12 @@ class WatchPaymentEventsResponse(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the event happened."""
 
+    @_builtins.property
+    def payout(self) -> _payouts_pb2.Payout:
+        """The merchant's settlement payout, for payout events ("payout.created", "payout.succeeded",
+        "payout.failed", "payout.returned").
+        """
+
     def __init__(
         self,
         *,
@@ -1450,10 +1458,11 @@ class WatchPaymentEventsResponse(_message.Message):
         payment: Global___Payment | None = ...,
         refund: Global___Refund | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        payout: _payouts_pb2.Payout | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "payment", b"payment", "refund", b"refund"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "payment", b"payment", "payout", b"payout", "refund", b"refund"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "payment", b"payment", "refund", b"refund", "sequence", b"sequence", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "payment", b"payment", "payout", b"payout", "refund", b"refund", "sequence", b"sequence", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

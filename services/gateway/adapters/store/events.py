@@ -15,12 +15,14 @@ import asyncpg
 
 from gateway.adapters.store import rows
 from gateway.domain.model import Payment
+from gateway.domain.payouts import Payout
 from gateway.domain.refunds import Refund
 
 # Taken (transaction-scoped) before the sequencer reads what to number: its snapshot then sees
 # every number a previous run committed.
 SEQUENCER_LOCK = "SELECT pg_advisory_xact_lock(hashtext('gateway.payment-event-sequencer'))"
 CHANNEL = "gateway_payment_events"
+PAYOUT_EVENT_PREFIX = "payout."
 _NUMBER = """
 WITH top AS (SELECT coalesce(max(sequence), 0) AS s FROM payment_events),
 todo AS (
@@ -41,6 +43,21 @@ class PaymentEvent:
     payment_id: str
     refund_id: str
     created_at: datetime
+
+    @property
+    def is_payout(self) -> bool:
+        """A settlement payout's event ("payout.succeeded"): payment_id holds the payout id."""
+        return self.type.startswith(PAYOUT_EVENT_PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedEvent:
+    """An event with what it is about: a payment (and a refund of it), or a payout."""
+
+    event: PaymentEvent
+    payment: Payment | None
+    refund: Refund | None
+    payout: Payout | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +96,10 @@ class EventStore:
             await self._conn.execute(f"NOTIFY {CHANNEL}")
         return numbered
 
-    async def after(
-        self, merchant_id: str, sequence: int, limit: int
-    ) -> list[tuple[PaymentEvent, Payment | None, Refund | None]]:
-        """The merchant's numbered events after `sequence`, each with its payment and refund."""
+    async def after(self, merchant_id: str, sequence: int, limit: int) -> list[LoadedEvent]:
+        """The merchant's numbered events after `sequence`, each with its payment and refund,
+        or its settlement payout (a payout event names the payout where a payment event names
+        the payment)."""
         found = await self._conn.fetch(
             """
             SELECT sequence, merchant_id, type, payment_id, refund_id, created_at
@@ -94,7 +111,8 @@ class EventStore:
             limit,
         )
         events = [PaymentEvent(**dict(r)) for r in found]
-        payment_ids = list({e.payment_id for e in events})
+        payout_ids = list({e.payment_id for e in events if e.is_payout})
+        payment_ids = list({e.payment_id for e in events if not e.is_payout})
         refund_ids = list({e.refund_id for e in events if e.refund_id})
         payments = {
             r["payment_id"]: rows.payment(r)
@@ -113,7 +131,26 @@ class EventStore:
                 else []
             )
         }
-        return [(e, payments.get(e.payment_id), refunds.get(e.refund_id)) for e in events]
+        payouts = {
+            r["payout_id"]: rows.payout(r)
+            for r in (
+                await self._conn.fetch(
+                    f"SELECT {rows.PAYOUT_COLUMNS} FROM payouts WHERE payout_id = ANY($1::text[])",
+                    payout_ids,
+                )
+                if payout_ids
+                else []
+            )
+        }
+        return [
+            LoadedEvent(
+                e,
+                None if e.is_payout else payments.get(e.payment_id),
+                refunds.get(e.refund_id),
+                payouts.get(e.payment_id) if e.is_payout else None,
+            )
+            for e in events
+        ]
 
     async def set_callback(self, merchant_id: str, url: str, secret: str, now: datetime) -> None:
         """Sets the endpoint; delivery starts with the merchant's next event."""

@@ -12,7 +12,7 @@ from gateway.adapters.store.outbox import enqueue_from, message_columns
 from gateway.adapters.store.query_schedule import ScheduledQueries
 from gateway.domain.payouts import Payout, PayoutChange, PayoutPurpose, PayoutState
 
-_RECORD = """
+_INSERT = """
 INSERT INTO payouts (
     payout_id, request_id, request_hash, purpose, owner_id, amount, currency, channel, payee,
     state, channel_transaction_id, failure_reason, fee, needs_reconciliation, return_reason,
@@ -23,6 +23,15 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', '', 0, false, '', NULL, $11
         $13, 0, 0, $14)
 ON CONFLICT (request_id) DO NOTHING
 RETURNING payout_id
+"""
+# The merchant's payout.created event, with a new settlement payout ($1 its id, $12 now, $15
+# the merchant, '' for none).
+_RECORD = f"""
+WITH ins AS ({_INSERT}), ev AS (
+    INSERT INTO payment_events (merchant_id, type, payment_id, refund_id, created_at)
+    SELECT $15::text, 'payout.created', ins.payout_id, '', $12 FROM ins WHERE $15::text <> ''
+)
+SELECT payout_id FROM ins
 """
 
 _APPLY = f"""
@@ -37,6 +46,9 @@ WITH upd AS (
     WHERE payout_id = $1::text AND version = $14
     RETURNING payout_id
 ), box AS ({enqueue_from("upd", "$15", "$10", "$16")}
+), ev AS (
+    INSERT INTO payment_events (merchant_id, type, payment_id, refund_id, created_at)
+    SELECT $19::text, $20::text, upd.payout_id, '', $10 FROM upd WHERE $20::text <> ''
 )
 SELECT count(*) FROM upd
 """
@@ -68,6 +80,7 @@ class PayoutStore(ScheduledQueries):
             payout.created_at,
             next_query_at,
             payout.source_account_id,
+            payout.merchant_id,
         )
         return created is not None
 
@@ -92,6 +105,8 @@ class PayoutStore(ScheduledQueries):
             expected_version,
             traceparent,
             *message_columns(change.messages),
+            payout.merchant_id,
+            payout.merchant_id and change.event,
         )
         return bool(updated)
 
