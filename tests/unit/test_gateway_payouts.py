@@ -125,7 +125,11 @@ def test_refused_voids_the_hold_and_releases_the_limit(answer: PayoutAnswer, rea
     void = change.messages[0].payload
     assert void["pending_transfer_id"] == "po_1:hold"
     # The hold itself, for the relay to make (and void) should the void find none.
-    assert void["hold"]["postings"] == [[WALLET, PAYOUTS, "CNY", 5000]]
+    assert void["hold"] == {
+        "description": "payout hold",
+        "metadata": {"payout_id": "po_1", "purpose": "withdrawal"},
+        "postings": [[WALLET, PAYOUTS, "CNY", 5000]],
+    }
 
 
 @pytest.mark.parametrize("answer", [TIMED_OUT, PROCESSING])
