@@ -5,7 +5,8 @@ net of its fees and refunds, paid in by the wallet), and `payctl recon reserve -
 no file, has recon fetch the account's camt.053 through the gateway and reconcile it: every
 arrival matched, each channel's receivable cleared, the ledger's reserve balance equal to the
 bank's closing balance; a short-paid arrival is reported and parked once, and a re-run posts
-nothing.
+nothing. Run before the wallets' bills are reconciled, it is refused naming them (their fees
+are known from the bills only) and posts nothing.
 
 Each test runs a suite of its own (its own database, bank and wallets): a channel's settlement
 of a date is decided once at the bank and the day's takings must be the test's alone. The
@@ -14,6 +15,8 @@ settlements are paid in now through the simulators' controls rather than when th
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -65,10 +68,10 @@ async def _get(url: str) -> Any:
         return await response.json()
 
 
-async def _a_day_of_takings(suite: Stack, day: str) -> dict[str, int]:
-    """Payments and refunds on every channel, booked, and each channel's bill of the day
-    reconciled clean (the wallets' fees are known from their bills); each channel's
-    receivable."""
+async def _a_day_of_takings(suite: Stack, day: str, *, reconcile: bool = True) -> dict[str, int]:
+    """Payments and refunds on every channel, booked, and (unless told not to) each channel's
+    bill of the day reconciled clean (the wallets' fees are known from their bills); each
+    channel's receivable."""
     async with (
         suite.channel("gateway", MERCHANT) as gateway_channel,
         suite.channel("ledger") as ledger_channel,
@@ -79,12 +82,18 @@ async def _a_day_of_takings(suite: Stack, day: str) -> dict[str, int]:
         receivables = {
             c: await _settled(ledger, accounts.channel_receivable(c, "CNY")) for c in CHANNELS
         }
+    if reconcile:
+        _reconcile_bills(suite, day)
+    return receivables
+
+
+def _reconcile_bills(suite: Stack, day: str) -> None:
+    """Each channel's bill of the day reconciled clean."""
     recon = ("--recon", suite.config.addr("recon"))
     for channel in CHANNELS:
         run = payctl(suite, "recon", "run", "--channel", channel, "--date", day, *recon)
         assert run["state"] == "completed", run["failure"]
         assert run["discrepancies"] == 0, channel  # every bill agrees, refunds and all
-    return receivables
 
 
 async def _settle(suite: Stack, channel: str, day: str) -> dict[str, Any]:
@@ -106,6 +115,21 @@ def _reserve(suite: Stack, day: str) -> dict[str, Any]:
     return answer
 
 
+def _refused_reserve(suite: Stack, day: str) -> str:
+    """What payctl recon reserve says as it exits 1."""
+    command = ("recon", "reserve", "--date", day, "--recon", suite.config.addr("recon"))
+    done = subprocess.run(
+        [sys.executable, "-m", "payctl", "--as", "operator", *command],
+        env=suite.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout
+    return done.stderr
+
+
 async def _ledger_balances(suite: Stack, *account_ids: str) -> list[int]:
     async with suite.channel("ledger") as channel:
         ledger = lpb_grpc.LedgerServiceStub(channel)
@@ -116,10 +140,16 @@ async def test_a_days_settlements_arrive_and_the_reserve_account_reconciles_clea
     suite: Stack,
 ) -> None:
     day = datetime.now(SHANGHAI).date().isoformat()
-    receivables = await _a_day_of_takings(suite, day)
+    receivables = await _a_day_of_takings(suite, day, reconcile=False)
     assert all(receivables.values())
     for channel in CHANNELS:
         await _settle(suite, channel, day)
+    # The wallets' money is in, their bills not reconciled yet: the reserve run is refused
+    # (their fees are known from the bills only), naming them, rather than find them short.
+    early = _refused_reserve(suite, day)
+    assert "FAILED_PRECONDITION RECONCILIATION_NOT_CLEAN" in early
+    assert f"alipaysim {day}; wechatsim {day}" in early and "banksim" not in early
+    _reconcile_bills(suite, day)
 
     report = _reserve(suite, day)
 

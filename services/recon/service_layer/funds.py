@@ -222,10 +222,11 @@ async def _require_bills_reconciled(
         }
     )
     if waiting:
+        channels = "; ".join(waiting)
         raise ReconciliationNotClean(
-            "reconcile these channels' bills of the dates first: their fees and differences "
-            "are known from the bill only",
-            metadata={"statement_date": day.isoformat(), "channels": "; ".join(waiting)},
+            f"reconcile the bills of {channels} first: a wallet's fees and differences are "
+            "known from its bill only",
+            metadata={"statement_date": day.isoformat(), "channels": channels},
         )
 
 
