@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 from devstack.callers import RoutedChannel
 from devstack.pki import DevCA
+from paysuite.gateway.v1 import gateway_service_pb2 as gpb
+from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.runtime.dsn import dev_service_password, service_role, with_credentials
 from paysuite.runtime.entrypoint import server_security
 from paysuite.runtime.migrations import upgrade_to_head
@@ -78,3 +80,22 @@ async def outbox_drained(db: Any, timeout: float = 10.0) -> bool:
         return count
 
     return await eventually(pending, 0, timeout) == 0
+
+
+async def payment_events(
+    gateway: gpb_grpc.GatewayServiceAsyncStub, merchant_id: str, count: int, after: int = 0
+) -> list[gpb.WatchPaymentEventsResponse]:
+    """The merchant's next `count` events after sequence `after`, from WatchPaymentEvents."""
+    call = gateway.WatchPaymentEvents(
+        gpb.WatchPaymentEventsRequest(merchant_id=merchant_id, after_sequence=after)
+    )
+    got: list[gpb.WatchPaymentEventsResponse] = []
+    try:
+        async with asyncio.timeout(10):
+            async for event in call:
+                got.append(event)
+                if len(got) == count:
+                    break
+    finally:
+        call.cancel()
+    return got

@@ -21,7 +21,7 @@ from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.grpc_errors import error_reason
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from paysuite.type.v1.money_pb2 import Money
-from tests.helpers import connect, eventually
+from tests.helpers import connect, eventually, payment_events
 from tests.integration.conftest import Replica
 from tests.integration.paging_support import refused_page_token, tampered
 from tests.integration.test_gateway_egress import charges_at_bank
@@ -250,19 +250,7 @@ async def test_list_payments_filters_and_pages(gateway: pb_grpc.GatewayServiceAs
 async def _collect(
     gateway: pb_grpc.GatewayServiceAsyncStub, after: int, count: int
 ) -> list[pb.WatchPaymentEventsResponse]:
-    call = gateway.WatchPaymentEvents(
-        pb.WatchPaymentEventsRequest(merchant_id=demo.MERCHANT_ID, after_sequence=after)
-    )
-    got: list[pb.WatchPaymentEventsResponse] = []
-    try:
-        async with asyncio.timeout(10):
-            async for event in call:
-                got.append(event)
-                if len(got) == count:
-                    break
-    finally:
-        call.cancel()
-    return got
+    return await payment_events(gateway, demo.MERCHANT_ID, count, after)
 
 
 async def test_payment_events_stream_in_order_and_resume(

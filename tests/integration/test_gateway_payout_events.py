@@ -4,14 +4,11 @@ in-process gateway, ledger and bank simulator: created, then succeeded, failed o
 
 from __future__ import annotations
 
-import asyncio
-
 import asyncpg
 
-from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.gateway.v1 import payouts_pb2 as ppb
-from tests.helpers import connect, eventually
+from tests.helpers import connect, eventually, payment_events
 from tests.integration import test_gateway_payouts
 from tests.integration.conftest import Replica
 from tests.integration.payout_support import (  # noqa: F401 (calm_bank: a fixture)
@@ -22,23 +19,6 @@ from tests.integration.test_gateway_payouts import CLOSED, OWED, payout_request
 
 # A merchant of its own, owed OWED: the payouts tests' fixture.
 merchant = test_gateway_payouts.merchant
-
-
-async def _events(
-    gateway: pb_grpc.GatewayServiceAsyncStub, merchant_id: str, count: int
-) -> list[pb.WatchPaymentEventsResponse]:
-    """The merchant's first `count` events, from the start of its stream."""
-    call = gateway.WatchPaymentEvents(pb.WatchPaymentEventsRequest(merchant_id=merchant_id))
-    got: list[pb.WatchPaymentEventsResponse] = []
-    try:
-        async with asyncio.timeout(10):
-            async for event in call:
-                got.append(event)
-                if len(got) == count:
-                    break
-    finally:
-        call.cancel()
-    return got
 
 
 async def test_a_merchants_payouts_are_in_its_event_stream(
@@ -59,7 +39,7 @@ async def test_a_merchants_payouts_are_in_its_event_stream(
             return got.payout.state
 
         assert await eventually(state, ppb.Payout.STATE_RETURNED) == ppb.Payout.STATE_RETURNED
-        events = await _events(gateway, merchant, 5)
+        events = await payment_events(gateway, merchant, 5)
     assert [(e.type, e.payout.payout_id) for e in events] == [
         ("payout.created", failed.payout_id),
         ("payout.failed", failed.payout_id),
