@@ -3,26 +3,24 @@ gateway's tables on a real Postgres."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from devstack import demo
 from gateway.adapters.store.stores import unit_of_work_factory
 from gateway.service_layer.measurements import DueQueriesGauge
 from gateway.service_layer.status import sample_backlog
 from gateway.settings import GatewaySettings
 from paysuite.clock import utc_now
-from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.runtime import span_attributes as attrs
 from paysuite.runtime.database import create_pool
-from paysuite.type.v1.money_pb2 import Money
+from tests.e2e.own_suite import card_payment
 from tests.helpers import connect
+from tests.integration.metric_readers import gauge_by
 
 
 @pytest.fixture
@@ -33,35 +31,14 @@ async def gateway(gateway_addr: str) -> AsyncIterator[pb_grpc.GatewayServiceAsyn
 
 def _backlog(reader: InMemoryMetricReader) -> dict[str, int]:
     """The gauge's last values, by what is due (payment, payout)."""
-    data = reader.get_metrics_data()
-    assert data is not None
-    found = {}
-    for resource in data.resource_metrics:
-        for scope in resource.scope_metrics:
-            for metric in scope.metrics:
-                if metric.name != "paysuite.janitor.backlog":
-                    continue
-                for point in metric.data.data_points:
-                    assert isinstance(point, NumberDataPoint) and point.attributes is not None
-                    found[str(point.attributes[attrs.QUERY_TARGET])] = int(point.value)
-    return found
+    found = gauge_by(reader, "paysuite.janitor.backlog", attrs.QUERY_TARGET)
+    return {target: count for (target, _), count in found.items()}
 
 
 async def test_the_backlog_counts_payments_whose_query_is_due(
     gateway: pb_grpc.GatewayServiceAsyncStub, db: asyncpg.Connection
 ) -> None:
-    payment = (
-        await gateway.CreatePayment(
-            pb.CreatePaymentRequest(
-                request_id=f"jb-{secrets.token_hex(8)}",
-                merchant_id=demo.MERCHANT_ID,
-                merchant_order_no=f"JB-{secrets.token_hex(6)}",
-                amount=Money(currency_code="CNY", minor_units=313),
-                method=pb.PAYMENT_METHOD_BANK_CARD,
-                payer_user_id=demo.USER_ID,
-            )
-        )
-    ).payment
+    payment = (await gateway.CreatePayment(card_payment("jb", 313))).payment
     reader = InMemoryMetricReader()
     gauge = DueQueriesGauge(0, MeterProvider(metric_readers=[reader]).get_meter("test"))
     pool = await create_pool(GatewaySettings().dsn, schema="gateway", service="test", size=1)

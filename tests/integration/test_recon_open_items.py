@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
@@ -19,6 +19,7 @@ from recon.service_layer.measurements import OpenItemsGauge
 from recon.service_layer.open_items import age_bucket, sample_open_items
 from recon.settings import ReconSettings
 from tests.helpers import connect, outbox_drained
+from tests.integration.metric_readers import gauge_by
 from tests.integration.test_recon_matching import (
     HEADER,
     SHANGHAI,
@@ -34,19 +35,8 @@ from tests.integration.test_recon_matching import (
 
 def _open_items(reader: InMemoryMetricReader, of_channel: str) -> dict[str, int]:
     """The gauge's last values for the channel, by age bucket."""
-    data = reader.get_metrics_data()
-    assert data is not None
-    found = {}
-    for resource in data.resource_metrics:
-        for scope in resource.scope_metrics:
-            for metric in scope.metrics:
-                if metric.name != "paysuite.recon.open_items":
-                    continue
-                for point in metric.data.data_points:
-                    assert isinstance(point, NumberDataPoint) and point.attributes is not None
-                    if point.attributes[attrs.CHANNEL] == of_channel:
-                        found[str(point.attributes[attrs.ITEM_AGE])] = int(point.value)
-    return found
+    found = gauge_by(reader, "paysuite.recon.open_items", attrs.ITEM_AGE)
+    return {age: count for (age, rest), count in found.items() if rest == of_channel}
 
 
 def test_ages_fall_into_buckets() -> None:
