@@ -150,7 +150,8 @@ async def test_one_payment_one_trace_across_the_suite(stack: Stack) -> None:
     assert {"traceId": trace_id, "spanId": posting["spanId"]} in [
         {"traceId": back["traceId"], "spanId": back["spanId"]} for back in group["links"]
     ]
-    assert _attributes(group)["paysuite.ledger.posting_path"] in {"predicted", "fallback", "locking"}
+    path = _attributes(group)["paysuite.ledger.posting_path"]
+    assert path in {"predicted", "fallback", "locking"}
     bank = _one(spans, "banksim", "/api/quickpay/pay", "SPAN_KIND_SERVER")
     assert parent(bank)["service"] == "gateway"
     attempt = parent(parent(bank))
