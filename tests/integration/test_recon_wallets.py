@@ -20,6 +20,7 @@ from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.recon.v1 import recon_service_pb2 as rpb
 from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
+from paysuite.runtime.grpc_errors import error_info
 from tests.helpers import connect, outbox_drained
 from tests.integration.test_gateway_wallets import METHODS, create, refund_request, settled
 from tests.integration.test_recon_matching import _date, _run
@@ -167,3 +168,35 @@ async def test_a_late_bill_fails_the_run_until_the_wallet_has_made_it(
         await wallet.admin("POST", f"/_admin/bills/{day.isoformat()}/faults", {"late_seconds": 0})
     made = await _run(recon, channel, day)  # the bill is there now: an empty day
     assert made.import_id and made.discrepancies == 0
+
+
+async def test_an_alipay_bill_cut_short_in_download_is_not_imported(
+    recon: rpb_grpc.ReconServiceAsyncStub, alipay: WalletClient
+) -> None:
+    """Alipay names no hash of its bill: a download cut short is told by the zip itself, and
+    the run fails (FAILED_PRECONDITION, STATEMENT_INVALID) with nothing imported; the next
+    download, whole, is reconciled."""
+    day = datetime.now(UTC).astimezone(SHANGHAI).date() - timedelta(days=6)
+    await alipay.admin("POST", f"/_admin/bills/{day.isoformat()}/faults", {"extra_lines": 2})
+    try:
+        await alipay.set_faults(bill_download_corrupt_rate=1)
+        try:
+            with pytest.raises(grpc.aio.AioRpcError) as cut:
+                await recon.RunReconciliation(
+                    rpb.RunReconciliationRequest(
+                        request_id=f"cut-{day.isoformat()}-{datetime.now(UTC).timestamp()}",
+                        channel="alipaysim",
+                        statement_date=_date(day),
+                    )
+                )
+        finally:
+            await alipay.set_faults(bill_download_corrupt_rate=0)
+        whole = await _run(recon, "alipaysim", day)
+    finally:
+        await alipay.admin("POST", f"/_admin/bills/{day.isoformat()}/correct")
+    # The channel's file, not the request, was at fault: nothing imported, the run kept failed.
+    assert cut.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    info = error_info(cut.value)
+    assert info is not None and info.reason == "STATEMENT_INVALID"
+    assert "not a readable zip" in str(cut.value.details())
+    assert whole.statement_rows == 2

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import IO, Protocol
 
-from paysuite.errors import FieldViolation, InvalidArgument
+from paysuite.errors import DomainError, ErrorKind, FieldViolation, InvalidArgument
 from paysuite.ids import new_id
 from recon.domain.statement_totals import Check, StatementImport, Tally
 from recon.domain.statements import (
@@ -66,6 +66,14 @@ class StatementUnreadable(InvalidArgument):
     """The file cannot be read at all in the format named; nothing was written."""
 
     reason = "STATEMENT_UNREADABLE"
+
+
+class FetchedStatementUnreadable(DomainError):
+    """A file fetched from its channel cannot be read in its format (malformed, or cut short in
+    the download): the channel's fault, not the caller's; nothing was written."""
+
+    kind = ErrorKind.FAILED_PRECONDITION
+    reason = "STATEMENT_INVALID"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +146,12 @@ async def import_fetched(
         async for chunk in chunks:
             spool.write(chunk)
         imported, _ = await import_statement(uow, open_reader, command, spool, clock)
+    except StatementUnreadable as exc:
+        metadata = {
+            "channel": command.channel,
+            "statement_date": command.statement_date.isoformat(),
+        }
+        raise FetchedStatementUnreadable(str(exc), metadata=metadata) from None
     finally:
         spool.close()
     return imported
