@@ -68,9 +68,10 @@ class StatementUnreadable(InvalidArgument):
     reason = "STATEMENT_UNREADABLE"
 
 
-class FetchedStatementUnreadable(DomainError):
-    """A file fetched from its channel cannot be read in its format (malformed, or cut short in
-    the download): the channel's fault, not the caller's; nothing was written."""
+class StatementInvalid(DomainError):
+    """The channel's statement of a date cannot be used (a file fetched from the channel that
+    cannot be read in its format, malformed or cut short in the download; or none to be had):
+    the channel's fault or the date's state, not the caller's request; nothing was written."""
 
     kind = ErrorKind.FAILED_PRECONDITION
     reason = "STATEMENT_INVALID"
@@ -151,7 +152,7 @@ async def import_fetched(
             "channel": command.channel,
             "statement_date": command.statement_date.isoformat(),
         }
-        raise FetchedStatementUnreadable(str(exc), metadata=metadata) from None
+        raise StatementInvalid(str(exc), metadata=metadata) from None
     finally:
         spool.close()
     return imported

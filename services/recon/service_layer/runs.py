@@ -22,7 +22,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from paysuite import accounts
-from paysuite.errors import DomainError, ErrorKind, RequestIdReused
+from paysuite.errors import RequestIdReused
 from paysuite.ids import new_id
 from recon.adapters import engine
 from recon.adapters.engine import EngineSettings
@@ -51,11 +51,8 @@ _log = logging.getLogger(__name__)
 OUR_ZONE = ZoneInfo("Asia/Shanghai")  # the gateway's accounting date is this calendar day
 
 
-class StatementMissing(DomainError):
+class StatementMissing(imports.StatementInvalid):
     """No statement was imported for the date, and recon cannot fetch one for the channel."""
-
-    kind = ErrorKind.FAILED_PRECONDITION
-    reason = "STATEMENT_INVALID"
 
 
 class Records(Protocol):
