@@ -43,7 +43,10 @@ class FundsServiceStub:
     missing or over-paid has the difference parked in its suspense account. Then compares the ledger's reserve account with the bank's closing
     balance. Re-runnable: every transfer's id derives from the statement entry or the
     channel's date, so nothing is posted twice. UNAVAILABLE when no statement is imported for
-    the date and it cannot be fetched.
+    the date and it cannot be fetched. FAILED_PRECONDITION (RECONCILIATION_NOT_CLEAN, naming
+    the channels and dates), nothing posted, when a channel whose fees are known from its bill
+    only (a wallet) has a date to settle whose bill no completed run reconciled: run the
+    channel's reconciliation of the date first.
     """
 
 @_typing.type_check_only
@@ -61,7 +64,10 @@ class FundsServiceAsyncStub(FundsServiceStub):
     missing or over-paid has the difference parked in its suspense account. Then compares the ledger's reserve account with the bank's closing
     balance. Re-runnable: every transfer's id derives from the statement entry or the
     channel's date, so nothing is posted twice. UNAVAILABLE when no statement is imported for
-    the date and it cannot be fetched.
+    the date and it cannot be fetched. FAILED_PRECONDITION (RECONCILIATION_NOT_CLEAN, naming
+    the channels and dates), nothing posted, when a channel whose fees are known from its bill
+    only (a wallet) has a date to settle whose bill no completed run reconciled: run the
+    channel's reconciliation of the date first.
     """
 
 class FundsServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -82,7 +88,10 @@ class FundsServiceServicer(metaclass=_abc_1.ABCMeta):
         missing or over-paid has the difference parked in its suspense account. Then compares the ledger's reserve account with the bank's closing
         balance. Re-runnable: every transfer's id derives from the statement entry or the
         channel's date, so nothing is posted twice. UNAVAILABLE when no statement is imported for
-        the date and it cannot be fetched.
+        the date and it cannot be fetched. FAILED_PRECONDITION (RECONCILIATION_NOT_CLEAN, naming
+        the channels and dates), nothing posted, when a channel whose fees are known from its bill
+        only (a wallet) has a date to settle whose bill no completed run reconciled: run the
+        channel's reconciliation of the date first.
         """
 
 def add_FundsServiceServicer_to_server(servicer: FundsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
