@@ -128,20 +128,26 @@ async def test_one_payment_one_trace_across_the_suite(stack: Stack) -> None:
     attributes = _attributes(create)
     assert attributes["paysuite.payment.id"] == payment.payment_id
     assert attributes["paysuite.merchant.order_no"] == payment.merchant_order_no
+    assert attributes["paysuite.merchant.id"] == payment.merchant_id
     assert attributes["paysuite.channel"] == "banksim"
     by_id = {s["spanId"]: s for s in spans}
 
     def parent(span: dict[str, Any]) -> dict[str, Any]:
         return by_id[span["parentSpanId"]]
 
-    for service, name in (
-        ("identity", "IdentityService/AuthorizePayment"),
-        ("ledger", "LedgerService/CreateTransfers"),
+    # Identity is asked by the payment itself; the ledger by the outbox's delivery under it.
+    for service, name, caller in (
+        ("identity", "IdentityService/AuthorizePayment", create),
+        ("ledger", "LedgerService/CreateTransfers", None),
     ):
         server = _one(spans, service, name, "SPAN_KIND_SERVER")
         client = parent(server)
         assert (client["service"], client["kind"]) == ("gateway", "SPAN_KIND_CLIENT")
-        assert parent(client)["spanId"] == create["spanId"]
+        if caller is None:
+            caller = parent(client)
+            assert caller["name"] == "gateway.outbox.ledger_transfers"
+            assert parent(caller)["spanId"] == create["spanId"]
+        assert parent(client)["spanId"] == caller["spanId"]
     # The ledger posted the request in a shared transaction: its own span, linked both ways.
     posting = _one(spans, "ledger", "LedgerService/CreateTransfers", "SPAN_KIND_SERVER")
     (link,) = posting["links"]

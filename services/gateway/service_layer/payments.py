@@ -48,6 +48,7 @@ RECOVERY_QUERY_DELAY = timedelta(seconds=40)
 def _annotate(payment: Payment) -> None:
     span = trace.get_current_span()
     span.set_attribute(attrs.PAYMENT_ID, payment.payment_id)
+    span.set_attribute(attrs.MERCHANT_ID, payment.merchant_id)
     span.set_attribute(attrs.MERCHANT_ORDER_NO, payment.merchant_order_no)
     span.set_attribute(attrs.CHANNEL, payment.channel)
     span.set_attribute(attrs.PAYMENT_STATE, payment.state.value)
