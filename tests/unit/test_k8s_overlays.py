@@ -371,6 +371,8 @@ EXPORTED = {
     "paysuite_outbox_lag_seconds",
     "paysuite_recon_run_duration_seconds",
     "paysuite_ledger_transfers_total",
+    "paysuite_janitor_backlog",
+    "paysuite_recon_open_items",
 }
 
 
