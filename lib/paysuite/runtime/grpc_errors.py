@@ -12,8 +12,16 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from paysuite.errors import INTERNAL_REASON, DomainError, ErrorKind, InvalidArgument, RateLimited
+from paysuite.errors import (
+    INTERNAL_REASON,
+    DomainError,
+    ErrorKind,
+    InvalidArgument,
+    RateLimited,
+    Unavailable,
+)
 from paysuite.runtime.enums import short_name, value_of
+from paysuite.runtime.lost_connections import lost_database
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 
 _log = logging.getLogger(__name__)
@@ -178,6 +186,10 @@ class ErrorMappingInterceptor(_ServerInterceptor):
             raise exc
         if isinstance(exc, DomainError):
             code, status = status_of_error(exc, self._domain)
+            await abort_with(context, code, status)
+        if lost_database(exc):  # a restart or failover: the caller may retry
+            _log.warning("database unavailable in %s", method, extra={"rpc.method": method})
+            code, status = status_of_error(Unavailable("database unavailable"), self._domain)
             await abort_with(context, code, status)
         # Details stay in our logs; the caller learns only that it failed.
         _log.exception("unexpected error in %s", method, extra={"rpc.method": method})
