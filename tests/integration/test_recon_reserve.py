@@ -25,6 +25,7 @@ from devstack import demo
 from paysuite.dev_secrets import DEV_BANK_SECRET
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
+from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.recon.v1 import funds_service_pb2 as fpb
@@ -43,6 +44,7 @@ from tests.integration.test_gateway_payouts import (  # noqa: F401 (merchant: a 
     merchant,
     payout_request,
 )
+from tests.integration.test_identity_kyc import _real_named
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ACCOUNT = "6216600000000001688"
@@ -106,8 +108,17 @@ async def bank(bank_url: str) -> AsyncIterator[Bank]:
         yield Bank(session, bank_url)
 
 
-async def _pay(gateway: str, channel: str, amounts: list[int]) -> None:
-    """Card payments of the amounts, which the rules send to the channel."""
+@pytest.fixture
+async def card_payer(identity_addr: str, bank_url: str) -> str:
+    """A real-named payer with a bound card of the test's own: the demo user's daily limits
+    are spent by the tests before this one in a full run."""
+    async with connect(identity_addr) as conn:
+        user, _ = await _real_named(idpb_grpc.IdentityServiceStub(conn), bank_url)
+    return user
+
+
+async def _pay(gateway: str, channel: str, amounts: list[int], payer: str) -> None:
+    """The payer's card payments of the amounts, which the rules send to the channel."""
     async with connect(gateway) as conn:
         stub = gpb_grpc.GatewayServiceStub(conn)
         for amount in amounts:
@@ -118,7 +129,7 @@ async def _pay(gateway: str, channel: str, amounts: list[int]) -> None:
                     merchant_order_no=f"RV-{secrets.token_hex(6)}",
                     amount=Money(currency_code="CNY", minor_units=amount),
                     method=gpb.PAYMENT_METHOD_BANK_CARD,
-                    payer_user_id=demo.USER_ID,
+                    payer_user_id=payer,
                 )
             )
             assert answer.payment.state == gpb.Payment.STATE_SUCCEEDED
@@ -201,10 +212,11 @@ async def test_settlements_clear_receivables_into_the_reserve_account_once_and_i
     bank: Bank,
     ledger_stub: lpb_grpc.LedgerServiceAsyncStub,
     db: asyncpg.Connection,
+    card_payer: str,
 ) -> None:
-    await _pay(gateway, FULL, [10_000, 12_345])
-    await _pay(gateway, SHORT, [8_000])
-    await _pay(gateway, LATE, [5_000])
+    await _pay(gateway, FULL, [10_000, 12_345], card_payer)
+    await _pay(gateway, SHORT, [8_000], card_payer)
+    await _pay(gateway, LATE, [5_000], card_payer)
     assert await outbox_drained(db)
     business_date = await _business_date(ledger_stub)
     today = datetime.now(UTC).astimezone(SHANGHAI).date()

@@ -22,7 +22,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
+from paysuite.runtime.request_ids_table import declare_request_ids_table
+
 metadata = MetaData()
+
+request_ids = declare_request_ids_table(metadata)
 
 merchants = Table(
     "merchants",

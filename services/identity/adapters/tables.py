@@ -20,7 +20,11 @@ from sqlalchemy import (
     text,
 )
 
+from paysuite.runtime.request_ids_table import declare_request_ids_table
+
 metadata = MetaData()
+
+request_ids = declare_request_ids_table(metadata)
 
 customers = Table(
     "customers",

@@ -21,7 +21,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from paysuite.runtime.request_ids_table import declare_request_ids_table
+
 metadata = MetaData()
+
+request_ids = declare_request_ids_table(metadata)
 
 runs = Table(
     "runs",
