@@ -59,12 +59,18 @@ async def bank_payouts(bank_url: str, payout_id: str) -> list[dict[str, Any]]:
     return [p for p in found if p["out_payout_no"] == payout_id]
 
 
+async def card_payer(identity_addr: str, bank_url: str) -> str:
+    """A fresh real-named user with a bound card: a payer whose limits no other test spends."""
+    async with connect(identity_addr) as channel:
+        user, _ = await _real_named(idpb_grpc.IdentityServiceStub(channel), bank_url)
+    return user
+
+
 async def user_with_money(
     gateway: pb_grpc.GatewayServiceAsyncStub, identity_addr: str, bank_url: str, amount: int
 ) -> str:
     """A fresh real-named user with a bound card, their wallet topped up by card."""
-    async with connect(identity_addr) as channel:
-        user, _ = await _real_named(idpb_grpc.IdentityServiceStub(channel), bank_url)
+    user = await card_payer(identity_addr, bank_url)
     top_up = await gateway.CreatePayment(
         pb.CreatePaymentRequest(
             request_id=f"top-{secrets.token_hex(8)}",

@@ -25,7 +25,6 @@ from devstack import demo
 from paysuite.dev_secrets import DEV_BANK_SECRET
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
-from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.recon.v1 import funds_service_pb2 as fpb
@@ -37,14 +36,13 @@ from recon.bootstrap import build_app as build_recon
 from recon.settings import ReconSettings
 from tests.helpers import connect, outbox_drained
 from tests.integration.conftest import Replica, bank_channel, serving
-from tests.integration.payout_support import bank_payouts, ledger_transfers
+from tests.integration.payout_support import bank_payouts, card_payer, ledger_transfers
 from tests.integration.test_channelsim_http import Bank
 from tests.integration.test_gateway_payouts import (  # noqa: F401 (merchant: a fixture)
     PAID,
     merchant,
     payout_request,
 )
-from tests.integration.test_identity_kyc import _real_named
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ACCOUNT = "6216600000000001688"
@@ -109,12 +107,10 @@ async def bank(bank_url: str) -> AsyncIterator[Bank]:
 
 
 @pytest.fixture
-async def card_payer(identity_addr: str, bank_url: str) -> str:
+async def card_user(identity_addr: str, bank_url: str) -> str:
     """A real-named payer with a bound card of the test's own: the demo user's daily limits
     are spent by the tests before this one in a full run."""
-    async with connect(identity_addr) as conn:
-        user, _ = await _real_named(idpb_grpc.IdentityServiceStub(conn), bank_url)
-    return user
+    return await card_payer(identity_addr, bank_url)
 
 
 async def _pay(gateway: str, channel: str, amounts: list[int], payer: str) -> None:
@@ -212,11 +208,11 @@ async def test_settlements_clear_receivables_into_the_reserve_account_once_and_i
     bank: Bank,
     ledger_stub: lpb_grpc.LedgerServiceAsyncStub,
     db: asyncpg.Connection,
-    card_payer: str,
+    card_user: str,
 ) -> None:
-    await _pay(gateway, FULL, [10_000, 12_345], card_payer)
-    await _pay(gateway, SHORT, [8_000], card_payer)
-    await _pay(gateway, LATE, [5_000], card_payer)
+    await _pay(gateway, FULL, [10_000, 12_345], card_user)
+    await _pay(gateway, SHORT, [8_000], card_user)
+    await _pay(gateway, LATE, [5_000], card_user)
     assert await outbox_drained(db)
     business_date = await _business_date(ledger_stub)
     today = datetime.now(UTC).astimezone(SHANGHAI).date()

@@ -24,7 +24,6 @@ from paysuite import accounts
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.gateway.v1 import payouts_pb2 as ppb
-from paysuite.identity.v1 import identity_service_pb2_grpc as idpb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.recon.v1 import recon_service_pb2 as rpb
@@ -39,8 +38,7 @@ from recon.bootstrap import build_app as build_recon
 from recon.settings import ReconSettings
 from tests.helpers import connect, eventually, outbox_drained
 from tests.integration.conftest import bank_channel, gateway_settings, serving
-from tests.integration.payout_support import CALM, bank_admin, bank_payouts
-from tests.integration.test_identity_kyc import _real_named
+from tests.integration.payout_support import CALM, bank_admin, bank_payouts, card_payer
 from tests.integration.test_recon_matching import HEADER, _import, _records, line
 from tests.integration.wallet_client import WalletClient
 
@@ -131,10 +129,7 @@ async def suite(
             {},
             {},
         )
-        async with connect(identity_addr) as identity_conn:
-            made.payer, _ = await _real_named(
-                idpb_grpc.IdentityServiceStub(identity_conn), bank_url
-            )
+        made.payer = await card_payer(identity_addr, bank_url)
         for name, account in (("a", GOOD), ("b", CLOSED), ("c", GOOD)):
             merchant = f"S{name}{secrets.token_hex(4)}"
             made.merchants[merchant] = account
