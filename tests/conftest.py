@@ -14,6 +14,8 @@ from devstack.postgres import DEFAULT_DATA_DIR, server_url, stop_embedded
 from devstack.provision import drop_database, provision
 from tests.helpers import migrate_every_service
 
+pytest_plugins = ["tests.hang_report"]
+
 
 @pytest.fixture(scope="session")
 def admin_url() -> Iterator[str]:

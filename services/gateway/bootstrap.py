@@ -50,7 +50,7 @@ from paysuite.gateway.v1 import (
     gateway_service_pb2_grpc,
 )
 from paysuite.runtime.clients import open_channel
-from paysuite.runtime.database import PoolUnitOfWork, create_pool
+from paysuite.runtime.database import PoolUnitOfWork, close_pool, create_pool
 from paysuite.runtime.entrypoint import ServiceDefinition
 from paysuite.runtime.paging import Paging
 from paysuite.runtime.request_ids import RequestIdInterceptor, RequestIdStore
@@ -199,7 +199,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         await ledger_channel.close(grace=None)
         await identity_channel.close(grace=None)
         await bell.close(pool)
-        await pool.close()
+        await close_pool(pool)
 
     records = ChannelRecordsServicer(
         lambda: PoolUnitOfWork(pool, ChannelRecordStore, isolation="repeatable_read"), paging

@@ -17,7 +17,13 @@ from identity.settings import IdentitySettings
 from paysuite.clock import utc_now
 from paysuite.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
 from paysuite.runtime.clients import open_channel
-from paysuite.runtime.database import PoolUnitOfWork, SqlUnitOfWork, create_engine, create_pool
+from paysuite.runtime.database import (
+    PoolUnitOfWork,
+    SqlUnitOfWork,
+    close_pool,
+    create_engine,
+    create_pool,
+)
 from paysuite.runtime.entrypoint import ServiceDefinition
 from paysuite.runtime.paging import Paging
 from paysuite.runtime.request_ids import RequestIdInterceptor, RequestIdStore
@@ -83,7 +89,7 @@ async def build_app(settings: IdentitySettings) -> ServiceApp:
         identity_service_pb2.DESCRIPTOR.services_by_name["IdentityService"],
         identity_service_pb2_grpc.add_IdentityServiceServicer_to_server,
         servicer,
-        on_stop=[lambda: gateway_channel.close(None), engine.dispose, pool.close],
+        on_stop=[lambda: gateway_channel.close(None), engine.dispose, lambda: close_pool(pool)],
         interceptors=[RequestIdInterceptor(RequestIdStore(pool), IDEMPOTENT)],
     )
 

@@ -10,7 +10,7 @@ from ledger.service_layer.unit_of_work import LedgerUnits
 from ledger.settings import LedgerSettings
 from paysuite.clock import utc_now
 from paysuite.ledger.v1 import ledger_service_pb2, ledger_service_pb2_grpc
-from paysuite.runtime.database import create_pool
+from paysuite.runtime.database import close_pool, create_pool
 from paysuite.runtime.entrypoint import ServiceDefinition
 from paysuite.runtime.paging import Paging
 from paysuite.runtime.server import ServiceApp, grpc_service_app
@@ -35,7 +35,7 @@ async def build_app(settings: LedgerSettings) -> ServiceApp:
         ledger_service_pb2_grpc.add_LedgerServiceServicer_to_server,
         servicer,
         background=[expire_holds],
-        on_stop=[pool.close],
+        on_stop=[lambda: close_pool(pool)],
     )
 
 

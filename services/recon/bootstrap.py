@@ -17,7 +17,7 @@ from paysuite.recon.v1 import (
     settlement_service_pb2_grpc,
 )
 from paysuite.runtime.clients import open_channel
-from paysuite.runtime.database import SqlUnitOfWork, create_engine, create_pool
+from paysuite.runtime.database import SqlUnitOfWork, close_pool, create_engine, create_pool
 from paysuite.runtime.entrypoint import ServiceDefinition
 from paysuite.runtime.paging import Paging
 from paysuite.runtime.request_ids import RequestIdInterceptor, RequestIdStore
@@ -171,7 +171,7 @@ async def build_app(settings: ReconSettings) -> ServiceApp:
             lambda: follow_forever(settlement, settings.settlement_follow_seconds),
             lambda: measure_open_items(deps.uow, utc_now),
         ],
-        on_stop=[close_channels, engine.dispose, request_pool.close],
+        on_stop=[close_channels, engine.dispose, lambda: close_pool(request_pool)],
         interceptors=[RequestIdInterceptor(RequestIdStore(request_pool), IDEMPOTENT)],
     )
 

@@ -10,8 +10,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from paysuite.runtime.database import PoolUnitOfWork, create_pool
-from tests.helpers import service_dsn
+from paysuite.runtime.database import PoolUnitOfWork, close_pool, create_pool
+from tests.helpers import eventually, service_dsn
 
 LOCK = 7_246_001
 
@@ -84,3 +84,21 @@ async def test_a_committed_unit_is_released_without_a_reset_query(
     last = await db.fetchval("SELECT query FROM pg_stat_activity WHERE pid = $1", pid)
     assert last == "COMMIT"
     await assert_clean(pool, db)
+
+
+async def test_closing_a_pool_cuts_a_connection_never_given_back(
+    suite_db: str, db: asyncpg.Connection
+) -> None:
+    dsn = service_dsn(suite_db, "ledger")
+    pool = await create_pool(dsn, schema="ledger", service="stuck-close", size=1)
+    await pool.acquire()  # a stuck call that never gives it back
+    async with asyncio.timeout(30):  # asyncpg's own close would wait for it forever
+        await close_pool(pool, timeout=0.2)
+    assert pool.is_closing()
+
+    async def backends() -> int:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"
+        count: int = await db.fetchval(query, "paysuite-stuck-close")
+        return count
+
+    assert await eventually(backends, 0, 10) == 0

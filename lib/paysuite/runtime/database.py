@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from types import TracebackType
@@ -11,6 +13,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from paysuite.runtime.dsn import asyncpg_sqlalchemy_url, plain_postgres_url
+
+_log = logging.getLogger(__name__)
+
+# How long a stopping service waits for its connections to come back before cutting them.
+POOL_CLOSE_SECONDS = 10.0
 
 
 def create_engine(dsn: str, *, schema: str, service: str, pool_size: int = 10) -> AsyncEngine:
@@ -186,6 +193,18 @@ async def create_pool(dsn: str, *, schema: str, service: str, size: int = 10) ->
         server_settings={"search_path": schema, "application_name": f"paysuite-{service}"},
         reset=_keep_session,
     )
+
+
+async def close_pool(pool: Any, timeout: float = POOL_CLOSE_SECONDS) -> None:
+    """Closes an asyncpg pool once its connections are back, cutting those still out after
+    timeout: asyncpg's own close waits for every one without end, so one stuck call would hold
+    the process past its orchestrator's grace period."""
+    try:
+        async with asyncio.timeout(timeout):
+            await pool.close()
+    except TimeoutError:
+        _log.warning("database connections still in use at shutdown were cut")
+        pool.terminate()
 
 
 async def _keep_session(connection: Any) -> None:
