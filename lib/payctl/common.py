@@ -15,9 +15,10 @@ import typer
 
 from payctl.output import fail
 from paysuite.runtime.identities import Identity
+from paysuite.runtime.rotating_channel import RotatingChannel
 from paysuite.runtime.server import MAX_MESSAGE_BYTES
 from paysuite.runtime.settings import DEV_PKI_DIR
-from paysuite.runtime.tls import TlsFiles, channel_credentials
+from paysuite.runtime.tls import TlsFiles
 
 T = TypeVar("T")
 
@@ -74,19 +75,24 @@ def caller() -> Caller:
 
 
 def connect(address: str) -> grpc.aio.Channel:
-    """A channel to a service of the suite over mutual TLS, presenting the caller's certificate."""
+    """A channel to a service of the suite over mutual TLS, presenting the caller's certificate
+    (the files' current one)."""
     who = caller()
+
+    def open_with(credentials: grpc.ChannelCredentials) -> grpc.aio.Channel:
+        options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+        return grpc.aio.secure_channel(address, credentials, options=options)
+
     try:
-        credentials = channel_credentials(who.files)
+        return RotatingChannel(who.files, open_with)
     except OSError as exc:
         raise typer.BadParameter(
             f"no certificate for {who.name} in {who.pki_dir} ({exc.strerror}); `make run` "
             "creates the dev ones, `payctl merchant create` a merchant's",
             param_hint="--as",
         ) from None
-    return grpc.aio.secure_channel(
-        address, credentials, options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
-    )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--as") from None
 
 
 def run(call: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -2,7 +2,8 @@
 
 Servers re-read the files when they change (a rotation by cert-manager, a mesh or the dev CA):
 each new connection's handshake asks for the current configuration, which is read again
-only when a file's modification time or size has changed.
+only when a file's modification time or size has changed. Outbound channels re-read them too
+(paysuite.runtime.rotating_channel).
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ from pathlib import Path
 from typing import cast
 
 import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 _log = logging.getLogger(__name__)
+# (modification time in ns, size) of each file: what changes when one is replaced.
+Stamp = tuple[tuple[int, int], ...]
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ class TlsFiles:
         """(CA, certificate chain, key) as PEM; a missing file fails with its path named."""
         return self.ca_file.read_bytes(), self.cert_file.read_bytes(), self.key_file.read_bytes()
 
-    def stamp(self) -> tuple[tuple[int, int], ...]:
+    def stamp(self) -> Stamp:
         """What changes when any of the files is replaced."""
         stats = (p.stat() for p in (self.ca_file, self.cert_file, self.key_file))
         return tuple((s.st_mtime_ns, s.st_size) for s in stats)
@@ -81,9 +86,21 @@ def server_credentials(files: TlsFiles) -> grpc.ServerCredentials:
     )
 
 
+def _check_pair(files: TlsFiles, chain: bytes, key: bytes) -> None:
+    """Fails with ValueError unless the key is the one of the chain's first certificate: a
+    rotation caught between writing the new key and the new certificate."""
+    leaf = x509.load_pem_x509_certificate(chain).public_key()
+    private = serialization.load_pem_private_key(key, password=None).public_key()
+    der, spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if leaf.public_bytes(der, spki) != private.public_bytes(der, spki):
+        raise ValueError(f"{files.key_file} is not the key of {files.cert_file}")
+
+
 def channel_credentials(files: TlsFiles) -> grpc.ChannelCredentials:
-    """TLS to another service, trusting only the suite's CA and presenting our certificate."""
+    """TLS to another service, trusting only the suite's CA and presenting our certificate; a
+    certificate and key that do not belong together fail with ValueError."""
     ca, chain, key = files.read()
+    _check_pair(files, chain, key)
     return grpc.ssl_channel_credentials(
         root_certificates=ca, private_key=key, certificate_chain=chain
     )
