@@ -2,7 +2,9 @@
 refund on a bank channel of the test's own, reconciled three ways, cleared by a recon of its
 own and paid to the merchants' bank accounts through the gateway's payouts and the bank
 simulator. A run again books and pays nothing twice; a declined, a returned (退票) and a
-timed-out payout lose nothing and are paid once when paid again."""
+timed-out payout lose nothing and are paid once when paid again. A D+0 merchant's payout is
+advanced of the platform's own funds, and repaid once the channel's money of the day arrives
+in the reserve account (FundsService), once however often the reserve is reconciled."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import asyncpg
 import grpc
 import pytest
@@ -26,6 +29,8 @@ from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.gateway.v1 import payouts_pb2 as ppb
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
+from paysuite.recon.v1 import funds_service_pb2 as fpb
+from paysuite.recon.v1 import funds_service_pb2_grpc as fpb_grpc
 from paysuite.recon.v1 import recon_service_pb2 as rpb
 from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
 from paysuite.recon.v1 import settlement_service_pb2 as spb
@@ -60,6 +65,7 @@ class Suite:
     ledger: lpb_grpc.LedgerServiceAsyncStub
     recon: rpb_grpc.ReconServiceAsyncStub
     settle: spb_grpc.SettlementServiceAsyncStub
+    funds: fpb_grpc.FundsServiceAsyncStub
     channel: str
     gateway_addr: str
     gateway_conn: RoutedChannel
@@ -67,6 +73,7 @@ class Suite:
     merchants: dict[str, tuple[str, str]]  # merchant -> its settlement account
     expected: dict[str, int]  # merchant -> payments - refunds - fees
     reserved: str = ""  # a merchant with a rolling reserve of RESERVE_BPS
+    advanced: str = ""  # a merchant settled D+0, the platform advancing its payout
     payer: str = ""  # a real-named user of the module's own, its limits untouched by others
 
 
@@ -81,7 +88,8 @@ async def suite(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Suite]:
     """A gateway replica whose card payments all go to a bank channel of this module's own,
-    and a recon clearing that channel only; three merchants with a day of payments on it."""
+    and a recon clearing that channel only (its money arriving in the reserve account on the
+    day itself); five merchants with a day of payments on it."""
     channel = f"st{secrets.token_hex(3)}"
     rules = tmp_path_factory.mktemp("rules") / "rules.json"
     rules.write_text(
@@ -111,6 +119,8 @@ async def suite(
                 settlement_channels=(channel,),
                 settlement_unreconciled=(),
                 settlement_follow_seconds=0.5,
+                reserve_statement_channel=f"rst{secrets.token_hex(3)}",
+                reserve_settlement_days={channel: 0},
             ),
         ) as recon_addr,
         connect(gw) as gw_conn,
@@ -122,6 +132,7 @@ async def suite(
             lpb_grpc.LedgerServiceStub(ledger_conn),
             rpb_grpc.ReconServiceStub(recon_conn),
             spb_grpc.SettlementServiceStub(recon_conn),
+            fpb_grpc.FundsServiceStub(recon_conn),
             channel,
             gw,
             gw_conn,
@@ -136,6 +147,8 @@ async def suite(
             made.expected[merchant] = await _day_of(made, ledger_addr, merchant)
         made.reserved = f"Sr{secrets.token_hex(4)}"
         made.expected[made.reserved] = await _day_of(made, ledger_addr, made.reserved)
+        made.advanced = f"Sd{secrets.token_hex(4)}"
+        made.expected[made.advanced] = await _day_of(made, ledger_addr, made.advanced)
         yield made
 
 
@@ -198,13 +211,19 @@ async def _balance(suite: Suite, account_id: str) -> int:
 
 
 async def _settings(
-    suite: Suite, merchant: str, account: tuple[str, str], reserve_bps: int = 0
+    suite: Suite,
+    merchant: str,
+    account: tuple[str, str],
+    reserve_bps: int = 0,
+    *,
+    advance: bool = False,
 ) -> None:
     await suite.settle.UpdateSettlementSettings(
         spb.UpdateSettlementSettingsRequest(
             settings=spb.SettlementSettings(
                 merchant_id=merchant,
                 cycle_days=1,
+                advance=advance,
                 account_no=account[0],
                 account_name=account[1],
                 reserve_basis_points=reserve_bps,
@@ -286,6 +305,7 @@ async def test_a_reconciled_day_is_cleared_and_each_merchant_paid_its_net_once(
     for merchant, account in suite.merchants.items():
         await _settings(suite, merchant, account)
     await _settings(suite, suite.reserved, GOOD, RESERVE_BPS)
+    await _settings(suite, suite.advanced, GOOD, advance=True)
     batch = await _clear(suite)
     lines = _lines(batch)
     assert {m: lines[m].net.minor_units for m in suite.expected} == suite.expected
@@ -427,3 +447,68 @@ async def test_a_payout_from_another_merchants_account_is_refused(suite: Suite) 
         )
     assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert [f for f, _ in field_violations(refused.value)] == ["source_account_id"]
+
+
+async def _moved(suite: Suite, transfer_id: str) -> tuple[str, str, int] | None:
+    """The transfer's one posting (debit, credit, amount); None when the ledger has none."""
+    try:
+        answer = await suite.ledger.GetTransfer(lpb.GetTransferRequest(transfer_id=transfer_id))
+    except grpc.aio.AioRpcError as exc:
+        assert exc.code() is grpc.StatusCode.NOT_FOUND
+        return None
+    [posting] = answer.transfer.postings
+    return posting.debit_account_id, posting.credit_account_id, posting.amount.minor_units
+
+
+async def _reconcile_reserve(suite: Suite) -> fpb.ReconcileReserveAccountResponse:
+    """The reserve account's statement of the day, fetched from the bank and reconciled."""
+    return await suite.funds.ReconcileReserveAccount(
+        fpb.ReconcileReserveAccountRequest(statement_date=_date(suite.today))
+    )
+
+
+async def test_a_d_plus_0_advance_is_repaid_once_when_the_days_money_arrives(
+    suite: Suite, bank_url: str, db: asyncpg.Connection
+) -> None:
+    merchant, net = suite.advanced, suite.expected[suite.advanced]
+    batch = await _clear(suite)
+    [payout] = [p for p in batch.payouts if p.merchant_id == merchant]
+    assert (payout.advanced, payout.amount.minor_units, payout.state) == (True, net, PAID)
+    paid_on = payout.settlement_date
+    key = f"settle:{merchant}:CNY:{paid_on.year:04d}-{paid_on.month:02d}-{paid_on.day:02d}"
+    advance, own_funds = accounts.settlement_advance("CNY"), accounts.own_funds("CNY")
+    assert await _moved(suite, f"{key}:advance") == (advance, own_funds, net)
+    owed = await _balance(suite, accounts.channel_receivable(suite.channel, "CNY"))
+    assert owed > 0
+
+    # The channel's money of the day is not in yet: the advance stays.
+    waiting = await _reconcile_reserve(suite)
+    assert await _moved(suite, f"{key}:repay") is None
+    advanced_before = await _balance(suite, advance)
+    assert advanced_before >= net
+    settlement = {"channel": suite.channel, "business_date": suite.today.isoformat()}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{bank_url}/_admin/reserve/settlements", json={**settlement, "amount": owed}
+        ) as response,
+    ):
+        assert response.status in (200, 201), await response.text()
+        assert (await response.json())["paid"] == owed
+    arrived = await _reconcile_reserve(suite)
+    again = await _reconcile_reserve(suite)
+
+    assert [d.kind for d in waiting.differences if d.channel == suite.channel] == [
+        fpb.FUNDS_DIFFERENCE_KIND_MISSING
+    ]
+    assert [d for d in arrived.differences if d.channel == suite.channel] == []
+    # Repaid to the platform's own funds, exactly what was advanced: the advance is back to zero.
+    assert await _moved(suite, f"{key}:repay") == (own_funds, advance, net)
+    assert await _balance(suite, advance) == advanced_before - net
+    # Reconciled again: nothing posted, nothing repaid twice.
+    assert again.posted == 0
+    assert await _balance(suite, advance) == advanced_before - net
+    transfers = await db.fetchval(
+        "SELECT count(*) FROM ledger.transfers WHERE transfer_id LIKE $1", f"settle:{merchant}:%"
+    )
+    assert transfers == 4  # clear, settling, advance, repay

@@ -1,6 +1,7 @@
 """Recon's schema as reserve account reconciliation uses it: the imported statement's entries,
 reconciliation's differences parked for a channel's date, the entries booked, the channels'
-settlement positions and each date's balance check."""
+settlement positions, each date's balance check, and the D+0 payouts whose advances the
+channels' money repays."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from paysuite.money import MINOR_UNIT_EXPONENTS
@@ -21,8 +22,13 @@ from recon.adapters.tables import (
     funds_checks,
     funds_entries,
     funds_positions,
+    settlement_batches,
+    settlement_channel_lines,
+    settlement_lines,
+    settlement_payouts,
     statement_lines,
 )
+from recon.domain.advance_repayment import AdvancedPayout, DateFunds
 from recon.domain.funds import (
     EntryKind,
     Outcome,
@@ -203,3 +209,57 @@ class FundsRepository(StatementRepository):
                     set_={k: statement.excluded[k] for k in values if k not in keys},
                 )
             )
+
+    async def advanced_payouts(self, trade_dates: Iterable[date]) -> list[AdvancedPayout]:
+        """The D+0 payouts that paid a line of any of the trade dates, each with every trade
+        date it paid."""
+        days = sorted(set(trade_dates))
+        if not days:
+            return []
+        lines, payouts = settlement_lines.c, settlement_payouts.c
+        key = (lines.merchant_id, lines.currency, lines.paid_on)
+        paying = select(*key).where(lines.trade_date.in_(days), lines.paid_on.is_not(None))
+        rows = await self._conn.execute(
+            select(*key, lines.trade_date)
+            .select_from(
+                settlement_lines.join(
+                    settlement_payouts,
+                    and_(
+                        payouts.merchant_id == lines.merchant_id,
+                        payouts.currency == lines.currency,
+                        payouts.settlement_date == lines.paid_on,
+                    ),
+                )
+            )
+            .where(payouts.advanced.is_(True), tuple_(*key).in_(paying))
+            .order_by(*key, lines.trade_date)
+        )
+        paid: dict[tuple[str, str, date], list[date]] = {}
+        for row in rows:
+            paid.setdefault((row.merchant_id, row.currency, row.paid_on), []).append(row.trade_date)
+        return [AdvancedPayout(*k, tuple(v)) for k, v in paid.items()]
+
+    async def date_funds(self, day: date, currency: str) -> DateFunds | None:
+        """What each channel owes for the trade date by its clearing, and what arrived of each;
+        None when the date was never cleared."""
+        batches, channels = settlement_batches.c, settlement_channel_lines.c
+        cleared = await self._conn.scalar(select(batches.batch_id).where(batches.trade_date == day))
+        if cleared is None:
+            return None
+        rows = await self._conn.execute(
+            select(channels.channel, channels.net).where(
+                channels.batch_id == cleared, channels.currency == currency
+            )
+        )
+        owed = {r.channel: int(r.net) for r in rows}
+        e = funds_entries.c
+        arrivals = await self._conn.execute(
+            select(e.channel, func.sum(e.amount))
+            .where(
+                e.business_date == day,
+                e.currency == currency,
+                e.kind == EntryKind.ARRIVAL.value,
+            )
+            .group_by(e.channel)
+        )
+        return DateFunds(owed, {r[0]: int(r[1]) for r in arrivals})

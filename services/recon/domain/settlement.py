@@ -396,3 +396,8 @@ def settling_key(merchant_id: str, currency: str, settlement_date: date) -> str:
 
 def advance_key(merchant_id: str, currency: str, settlement_date: date) -> str:
     return f"settle:{merchant_id}:{currency}:{settlement_date:%Y-%m-%d}:advance"
+
+
+def repay_key(merchant_id: str, currency: str, settlement_date: date) -> str:
+    """The transfer giving back what advance_key advanced, once the channels' money is in."""
+    return f"settle:{merchant_id}:{currency}:{settlement_date:%Y-%m-%d}:repay"

@@ -7,9 +7,11 @@ account, a payout clears the bank's payouts account, anything unexplained goes t
 channel's settlement of a business date that arrived, or is due, is then compared with what the
 ledger expects (a wallet's fees, stated by its bill only, booked from the bill and kept by the
 wallet), and the difference (short-paid, missing, over-paid) parked in the channel's suspense.
-Last, the ledger's reserve account is compared with the bank's closing balance. Run again, it
-posts nothing twice. A wallet's date whose bill is not reconciled yet is refused before anything
-is posted: without its bill the date would come out short by the wallet's fees."""
+The D+0 payouts of the dates settled whose advance the money now in covers have it repaid to
+the platform's own funds (recon.service_layer.advance_repayments). Last, the ledger's reserve
+account is compared with the bank's closing balance. Run again, it posts nothing twice. A
+wallet's date whose bill is not reconciled yet is refused before anything is posted: without
+its bill the date would come out short by the wallet's fees."""
 
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ from recon.domain.funds import (
 )
 from recon.domain.settlement import ReconciliationNotClean
 from recon.domain.statement_totals import StatementImport
+from recon.service_layer.advance_repayments import repay_advances
 from recon.service_layer.runs import StatementMissing
 
 _log = logging.getLogger(__name__)
@@ -310,6 +313,8 @@ async def reconcile_reserve(deps: FundsDeps, day: date) -> ReserveReconciliation
         await repo.add_entries(entries, day, imported.import_id, now)
         for key in settling:
             posted += await _settle_position(deps, repo, key, day, now, booking)
+        trade_dates = {key[1] for key in settling}
+        posted += await repay_advances(deps.ledger, repo, trade_dates, config.settlement_days)
         balances = [
             BalanceCheck(c, _closing(imported, c), await deps.ledger.balance(reserve_account(c)))
             for c in currencies
