@@ -54,6 +54,13 @@ clean:
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_payments.py --chart docs/benchmarks-payments.png $(BENCH_ARGS)
 
+## Memory soak: steady card and wallet payments (150/s + 20/s, 30 min) through the whole suite,
+## each process's RSS read every 30 s; SOAK_ARGS="--minutes 2 --card-rate 20 --wallet-rate 2" for
+## a smoke run. Writes .data/soak-<time>.json and .md; see docs/benchmarks.md, "Memory soak".
+.PHONY: soak
+soak: $(STAMP)
+	$(BIN)/python scripts/soak_payments.py $(SOAK_ARGS)
+
 ## Ledger throughput (batch and single-transfer) against a pgbench yardstick; see docs/benchmarks.md.
 .PHONY: bench-ledger
 bench-ledger: $(STAMP)

@@ -68,6 +68,15 @@ async def settle(database_url: str) -> None:
         await conn.close()
 
 
+def suite_env(args: argparse.Namespace) -> dict[str, str]:
+    """The services' environment: traces sampled at --trace-ratio as in production, and --env."""
+    return {
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": str(args.trace_ratio),
+        **dict(item.split("=", 1) for item in args.env),
+    }
+
+
 async def measure_floor(
     args: argparse.Namespace, suite: SuiteUnderTest, env: dict[str, str]
 ) -> Floor:
@@ -147,11 +156,7 @@ async def bench(args: argparse.Namespace, run: BenchRun) -> Figures:
     pgbench_tps = await run_pgbench(pgbench_path, admin_url, config)
     say(f"yardstick: {pgbench_tps:.0f} tps")
     suite = await fresh_suite(admin_url, run.database, run.work_dir)
-    suite.extra_env = {
-        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-        "OTEL_TRACES_SAMPLER_ARG": str(args.trace_ratio),
-        **dict(item.split("=", 1) for item in args.env),
-    }
+    suite.extra_env = suite_env(args)
     # The floor's own clients and echo server sample as the suite does.
     os.environ.update({k: v for k, v in suite.extra_env.items() if k.startswith("OTEL_")})
     say("suite: migrating and starting ...")

@@ -9,6 +9,7 @@ from pathlib import Path
 import aiohttp
 
 from devstack import seed
+from devstack.egress import dev_routes
 from devstack.free_ports import free_ports
 from devstack.pki import DevCA
 from devstack.provision import provision
@@ -18,6 +19,8 @@ MERCHANT_ID = "MBENCH01"
 # Wallet payments in the benchmark all take the asynchronous road: the wallet answers
 # "buyer paying" and decides at once, then notifies the gateway.
 ASYNC_WALLET_FAULTS = {"accepted_rate": 1.0, "decide_ms": 0}
+# `make run`'s egress routes: a proxy and an admin port each.
+EGRESS_PORTS = 2 * len(dev_routes())
 
 
 @dataclass
@@ -26,14 +29,20 @@ class SuiteUnderTest:
     data_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     stack: Stack | None = None
+    # The gateway reaches the channels through `make run`'s egress proxies (the soak does);
+    # off: directly, as the benchmark does.
+    egress: bool = False
 
     async def start(self) -> None:
+        proxies = [f"egress-{i}" for i in range(EGRESS_PORTS if self.egress else 0)]
+        found = free_ports([*DEFAULT_PORTS, *proxies])
         self.stack = Stack(
             StackConfig(
                 database_url=self.database_url,
                 data_dir=self.data_dir,
-                ports=free_ports(DEFAULT_PORTS),
+                ports={name: found[name] for name in DEFAULT_PORTS},
                 extra_env=self.extra_env,
+                egress_routes=dev_routes([found[name] for name in proxies]) if proxies else [],
                 # The CA the load's channels use too (PAYSUITE_PKI_DIR, else .data/pki).
                 pki_dir=DevCA.from_environment().directory,
             )
