@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timedelta
 
+from opentelemetry import trace
+
 from gateway.domain.payouts import Payout, PayoutState, returned_answer
 from gateway.domain.ports import ChannelOutcome, PayoutAnswer, PayoutReturn
 from gateway.domain.status import next_query_delay
@@ -16,8 +18,10 @@ from gateway.service_layer.attempts import accounting_date
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.payouts import apply_payout_answer, load_payout
 from gateway.service_layer.status import IN_FLIGHT, Chore
+from paysuite.runtime import span_attributes as attrs
 
 _log = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 # How far back returns are read when the janitor starts (it may have been down for days).
 RETURNS_WINDOW_DAYS = 7
@@ -45,25 +49,33 @@ async def resolve_due_payouts(deps: PaymentDeps, limit: int = 50) -> int:
             await work.repo.payouts.schedule_query(payout_id, now + timedelta(seconds=30), attempts)
         await work.commit()
     for payout_id, attempts in due:
-        payout = await load_payout(deps, payout_id)
-        resolved = await apply_payout_answer(
-            deps, payout_id, await _ask(deps, payout), current=payout
-        )
-        if not resolved.state.open:
-            continue
-        delay = next_query_delay(attempts + 1)
-        async with deps.uow() as work:
-            if delay is None:
-                await work.repo.payouts.schedule_query(
-                    payout_id, None, attempts + 1, hand_over=True
-                )
-                _log.warning("payout handed to reconciliation", extra={"payout_id": payout_id})
-            else:
-                await work.repo.payouts.schedule_query(
-                    payout_id, deps.clock() + delay, attempts + 1
-                )
-            await work.commit()
+        # A trace of its own: a payout keeps its trace id, not a traceparent to continue.
+        attributes: dict[str, str | int] = {
+            attrs.PAYOUT_ID: payout_id,
+            attrs.QUERY_ATTEMPT: attempts + 1,
+        }
+        with _tracer.start_as_current_span("gateway.janitor.payout_query", attributes=attributes):
+            await _query_due(deps, payout_id, attempts)
     return len(due)
+
+
+async def _query_due(deps: PaymentDeps, payout_id: str, attempts: int) -> None:
+    """Asks the bank about one due payout; reschedules it or hands it over if still open."""
+    payout = await load_payout(deps, payout_id)
+    span = trace.get_current_span()
+    span.set_attribute(attrs.CHANNEL, payout.channel)
+    resolved = await apply_payout_answer(deps, payout_id, await _ask(deps, payout), current=payout)
+    span.set_attribute(attrs.PAYOUT_STATE, resolved.state.value)
+    if not resolved.state.open:
+        return
+    delay = next_query_delay(attempts + 1)
+    async with deps.uow() as work:
+        if delay is None:
+            await work.repo.payouts.schedule_query(payout_id, None, attempts + 1, hand_over=True)
+            _log.warning("payout handed to reconciliation", extra={"payout_id": payout_id})
+        else:
+            await work.repo.payouts.schedule_query(payout_id, deps.clock() + delay, attempts + 1)
+        await work.commit()
 
 
 async def apply_return(deps: PaymentDeps, back: PayoutReturn) -> bool:
