@@ -134,6 +134,7 @@ async def build_app(settings: ReconSettings) -> ServiceApp:
                 settings.reserve_payouts_channel,
                 settings.reserve_settlement_days,
                 frozenset(settings.fees_from_bill),
+                frozenset(settings.reserve_bills_first),
             ),
             fetch_statement=ReserveStatementFetch(
                 statements=statements,

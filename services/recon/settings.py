@@ -80,6 +80,10 @@ class ReconSettings(PagedServiceSettings):
     reserve_statement_channel: str = "reserve"
     reserve_payouts_channel: str = "banksim"
     reserve_settlement_days: dict[str, int] = {"banksim": 1, "alipaysim": 1, "wechatsim": 1}
+    # The settling channels whose bill of a date is reconciled before the reserve account
+    # settles the date (those of fees_from_bill always are): a run finding one not reconciled
+    # is refused (RECON_RESERVE_BILLS_FIRST='["banksim"]').
+    reserve_bills_first: tuple[str, ...] = ("banksim", "alipaysim", "wechatsim")
     # The reserve account's number at that bank: its statement of a date is fetched through the
     # gateway (FetchAccountStatement) when none is imported, or one imported before the day ended.
     reserve_account_no: str = Field(default="6216600000000001688", pattern=r"^[0-9]{6,32}$")

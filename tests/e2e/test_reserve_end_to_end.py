@@ -5,8 +5,8 @@ net of its fees and refunds, paid in by the wallet), and `payctl recon reserve -
 no file, has recon fetch the account's camt.053 through the gateway and reconcile it: every
 arrival matched, each channel's receivable cleared, the ledger's reserve balance equal to the
 bank's closing balance; a short-paid arrival is reported and parked once, and a re-run posts
-nothing. Run before the wallets' bills are reconciled, it is refused naming them (their fees
-are known from the bills only) and posts nothing.
+nothing. Run before the channels' bills are reconciled, it is refused naming them (a wallet's
+fees, and every channel's differences, are known from its bill only) and posts nothing.
 
 Each test runs a suite of its own (its own database, bank and wallets): a channel's settlement
 of a date is decided once at the bank and the day's takings must be the test's alone. The
@@ -144,11 +144,12 @@ async def test_a_days_settlements_arrive_and_the_reserve_account_reconciles_clea
     assert all(receivables.values())
     for channel in CHANNELS:
         await _settle(suite, channel, day)
-    # The wallets' money is in, their bills not reconciled yet: the reserve run is refused
-    # (their fees are known from the bills only), naming them, rather than find them short.
+    # The money is in, the bills not reconciled yet: the reserve run is refused (a wallet's
+    # fees and a bill's differences are known from the bill only), naming them all, rather than
+    # find the wallets short.
     early = _refused_reserve(suite, day)
     assert "FAILED_PRECONDITION RECONCILIATION_NOT_CLEAN" in early
-    assert f"alipaysim {day}; wechatsim {day}" in early and "banksim" not in early
+    assert f"alipaysim {day}; banksim {day}; wechatsim {day}" in early
     _reconcile_bills(suite, day)
 
     report = _reserve(suite, day)

@@ -9,9 +9,11 @@ ledger expects (a wallet's fees, stated by its bill only, booked from the bill a
 wallet), and the difference (short-paid, missing, over-paid) parked in the channel's suspense.
 The D+0 payouts of the dates settled whose advance the money now in covers have it repaid to
 the platform's own funds (recon.service_layer.advance_repayments). Last, the ledger's reserve
-account is compared with the bank's closing balance. Run again, it posts nothing twice. A
-wallet's date whose bill is not reconciled yet is refused before anything is posted: without
-its bill the date would come out short by the wallet's fees."""
+account is compared with the bank's closing balance. Run again, it posts nothing twice. A date
+to settle of a channel whose bill comes first (the bank's, each wallet's) that no completed run
+of its current bill reconciled is refused before anything is posted: without its bill the date
+would come out short or over by what the bill's reconciliation parks, and a wallet's by its
+fees."""
 
 from __future__ import annotations
 
@@ -84,6 +86,13 @@ class FundsConfig:
     settlement_days: Mapping[str, int]
     # Channels whose fees are known from their bill only (the wallets): booked from it.
     fees_from_bill: frozenset[str] = frozenset()
+    # Channels whose bill of a date is reconciled before their date settles (the bank's; those
+    # whose fees come from the bill always are): what the bill's reconciliation parks is part
+    # of what the date is expected to settle.
+    bills_first: frozenset[str] = frozenset()
+
+    def bill_first(self, channel: str) -> bool:
+        return channel in self.bills_first or channel in self.fees_from_bill
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,12 +196,12 @@ async def _position(
 async def _bill_unreconciled(
     deps: FundsDeps, repo: FundsRepository, key: tuple[str, date, str], arriving: bool
 ) -> bool:
-    """Whether a channel whose fees come from its bill has something of the date (booked,
-    arriving or arrived, or a bill) that no completed run of its current bill reconciled: its
-    fees and what its reconciliation parks would be missing from what the date is expected to
-    settle."""
+    """Whether a channel whose bill comes first has something of the date (booked, arriving or
+    arrived, or a bill) that no completed run of its current bill reconciled: what its
+    reconciliation parks (and a wallet's fees) would be missing from what the date is expected
+    to settle."""
     channel, business_date, currency = key
-    if channel not in deps.config.fees_from_bill or await repo.bill_reconciled(*key[:2]):
+    if not deps.config.bill_first(channel) or await repo.bill_reconciled(*key[:2]):
         return False
     receivable = accounts.channel_receivable(channel, currency)
     return bool(
@@ -210,8 +219,9 @@ async def _require_bills_reconciled(
     keys: Sequence[tuple[str, date, str]],
     entries: Sequence[ReserveEntry],
 ) -> None:
-    """Refuses, before anything is posted, a run that would settle a wallet's date whose bill
-    is not reconciled yet (it would come out short by the wallet's fees)."""
+    """Refuses, before anything is posted, a run that would settle a date of the bank's or a
+    wallet's whose bill is not reconciled yet (it would come out short or over by what the
+    bill's reconciliation parks, a wallet's by its fees)."""
     arriving = {
         (e.channel, e.business_date, e.line.currency)
         for e in entries
@@ -227,8 +237,8 @@ async def _require_bills_reconciled(
     if waiting:
         channels = "; ".join(waiting)
         raise ReconciliationNotClean(
-            f"reconcile the bills of {channels} first: a wallet's fees and differences are "
-            "known from its bill only",
+            f"reconcile the bills of {channels} first: a channel's differences, and a wallet's "
+            "fees, are known from its bill only",
             metadata={"statement_date": day.isoformat(), "channels": channels},
         )
 
