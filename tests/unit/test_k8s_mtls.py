@@ -15,7 +15,7 @@ yaml = pytest.importorskip("yaml")
 
 K8S_DIR = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 SERVICES = ("gateway", "ledger", "identity", "recon")
-SCHEDULED = ("ledger-day-cut", "ledger-day-end", "recon-daily")
+SCHEDULED = ("ledger-day-cut", "ledger-day-end", "recon-daily", "recon-reserve")
 Manifest = dict[str, Any]
 
 

@@ -245,7 +245,7 @@ def test_a_migration_job_per_service_as_its_own_role_after_the_bootstrap(overlay
 
 def test_scheduled_runs_never_overlap_and_repeat_safely(prod: list[Manifest]) -> None:
     cron_jobs = {c["metadata"]["name"]: c["spec"] for c in _of(prod, "CronJob")}
-    assert set(cron_jobs) == {"ledger-day-cut", "ledger-day-end", "recon-daily"}
+    assert set(cron_jobs) == {"ledger-day-cut", "ledger-day-end", "recon-daily", "recon-reserve"}
     for spec in cron_jobs.values():
         assert spec["concurrencyPolicy"] == "Forbid"
         assert spec["timeZone"] == "Asia/Shanghai"
@@ -260,6 +260,12 @@ def test_scheduled_runs_never_overlap_and_repeat_safely(prod: list[Manifest]) ->
     )
     assert '--request-id "daily-$channel-$day"' in recon
     assert 'payctl settle run --date "$day"' in recon
+    reserve = "".join(
+        cron_jobs["recon-reserve"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0][
+            "args"
+        ]
+    )
+    assert "payctl recon reserve --date" in reserve and "date -d yesterday" in reserve
 
 
 def test_the_bucket_job_matches_every_range_of_a_run() -> None:
