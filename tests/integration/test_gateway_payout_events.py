@@ -1,6 +1,6 @@
 """A merchant's settlement payouts in its event stream (WatchPaymentEvents), through the
 in-process gateway, ledger and bank simulator: created, then succeeded, failed or returned
-(退票), in order, each with the payout as it is now."""
+(退票), in order, each with the payout as it is now, stored under the event's payout_id."""
 
 from __future__ import annotations
 
@@ -55,3 +55,12 @@ async def test_a_merchants_payouts_are_in_its_event_stream(
     )
     assert events[1].payout.failure_reason == "ACCOUNT_CLOSED"
     assert not any(e.HasField("payment") for e in events)
+    # Stored under the payout's own column: no payout id where a payment's belongs.
+    stored = await db.fetch(
+        "SELECT payment_id, payout_id FROM gateway.payment_events WHERE merchant_id = $1 "
+        "ORDER BY sequence",
+        merchant,
+    )
+    assert [(r["payment_id"], r["payout_id"]) for r in stored] == [
+        ("", e.payout.payout_id) for e in events
+    ]

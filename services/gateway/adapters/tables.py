@@ -117,9 +117,11 @@ payment_events = Table(
     Column("sequence", BigInteger, nullable=True),
     Column("merchant_id", String(32), nullable=False),
     Column("type", String(32), nullable=False),
-    Column("payment_id", String(40), nullable=False),
+    Column("payment_id", String(40), nullable=False),  # '' for a payout's event
     Column("refund_id", String(40), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # A settlement payout's event ("payout.*") names its payout here (g0019).
+    Column("payout_id", String(40), nullable=False, server_default=""),
     Index("events_by_merchant", "merchant_id", "sequence"),
     Index("events_by_sequence", "sequence", unique=True),
     Index("events_to_sequence", "event_id", postgresql_where=text("sequence IS NULL")),

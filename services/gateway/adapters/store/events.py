@@ -43,11 +43,18 @@ class PaymentEvent:
     payment_id: str
     refund_id: str
     created_at: datetime
+    payout_id: str = ""  # a settlement payout's event's; payment_id then ''
 
     @property
     def is_payout(self) -> bool:
-        """A settlement payout's event ("payout.succeeded"): payment_id holds the payout id."""
+        """A settlement payout's event ("payout.succeeded")."""
         return self.type.startswith(PAYOUT_EVENT_PREFIX)
+
+    @property
+    def payout(self) -> str:
+        """The payout a payout event is about: its payout_id, or its payment_id when a gateway
+        from before g0019 wrote it (during a rolling upgrade)."""
+        return (self.payout_id or self.payment_id) if self.is_payout else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +105,10 @@ class EventStore:
 
     async def after(self, merchant_id: str, sequence: int, limit: int) -> list[LoadedEvent]:
         """The merchant's numbered events after `sequence`, each with its payment and refund,
-        or its settlement payout (a payout event names the payout where a payment event names
-        the payment)."""
+        or its settlement payout."""
         found = await self._conn.fetch(
             """
-            SELECT sequence, merchant_id, type, payment_id, refund_id, created_at
+            SELECT sequence, merchant_id, type, payment_id, refund_id, created_at, payout_id
             FROM payment_events WHERE merchant_id = $1 AND sequence > $2
             ORDER BY sequence LIMIT $3
             """,
@@ -111,7 +117,7 @@ class EventStore:
             limit,
         )
         events = [PaymentEvent(**dict(r)) for r in found]
-        payout_ids = list({e.payment_id for e in events if e.is_payout})
+        payout_ids = list({e.payout for e in events if e.is_payout})
         payment_ids = list({e.payment_id for e in events if not e.is_payout})
         refund_ids = list({e.refund_id for e in events if e.refund_id})
         payments = {
@@ -147,7 +153,7 @@ class EventStore:
                 e,
                 None if e.is_payout else payments.get(e.payment_id),
                 refunds.get(e.refund_id),
-                payouts.get(e.payment_id) if e.is_payout else None,
+                payouts.get(e.payout) if e.is_payout else None,
             )
             for e in events
         ]

@@ -28,8 +28,8 @@ RETURNING payout_id
 # the merchant, '' for none).
 _RECORD = f"""
 WITH ins AS ({_INSERT}), ev AS (
-    INSERT INTO payment_events (merchant_id, type, payment_id, refund_id, created_at)
-    SELECT $15::text, 'payout.created', ins.payout_id, '', $12 FROM ins WHERE $15::text <> ''
+    INSERT INTO payment_events (merchant_id, type, payment_id, payout_id, refund_id, created_at)
+    SELECT $15::text, 'payout.created', '', ins.payout_id, '', $12 FROM ins WHERE $15::text <> ''
 )
 SELECT payout_id FROM ins
 """
@@ -47,8 +47,8 @@ WITH upd AS (
     RETURNING payout_id
 ), box AS ({enqueue_from("upd", "$15", "$10", "$16")}
 ), ev AS (
-    INSERT INTO payment_events (merchant_id, type, payment_id, refund_id, created_at)
-    SELECT $19::text, $20::text, upd.payout_id, '', $10 FROM upd WHERE $20::text <> ''
+    INSERT INTO payment_events (merchant_id, type, payment_id, payout_id, refund_id, created_at)
+    SELECT $19::text, $20::text, '', upd.payout_id, '', $10 FROM upd WHERE $20::text <> ''
 )
 SELECT count(*) FROM upd
 """
