@@ -540,10 +540,12 @@ async def test_a_duplicate_left_unrefunded_by_a_crash_is_refunded_by_the_janitor
 ) -> None:
     payment = await create(gateway, pb.PAYMENT_METHOD_ALIPAY, 415, payer)
     assert payment.state == pb.Payment.STATE_SUCCEEDED
-    # What a stop right after the duplicate's commit leaves: captured, no refund reserved.
+    # What a stop right after the duplicate's commit leaves: captured, no refund reserved. A
+    # new version, as the gateway's own writes make: the wallet's notification, still on its
+    # way, must not write its copy of the payment over this one.
     await db.execute(
-        "UPDATE gateway.payments SET state = 'duplicate', failure_reason = 'DUPLICATE_PAYMENT' "
-        "WHERE payment_id = $1",
+        "UPDATE gateway.payments SET state = 'duplicate', failure_reason = 'DUPLICATE_PAYMENT', "
+        "version = version + 1 WHERE payment_id = $1",
         payment.payment_id,
     )
     [refund] = await settled_refunds(db, payment.payment_id)

@@ -18,7 +18,6 @@ from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.notifications import NotificationResult, receive_notification
 from paysuite.http_signing import REPLAYED, NonceCache, SignatureError
 from paysuite.runtime import span_attributes as attrs
-from paysuite.runtime.payment_traces import in_payment_trace
 
 _log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
@@ -106,17 +105,7 @@ class NotificationListener:
             notification = signed.notification
             span.set_attribute(attrs.PAYMENT_ID, notification.payment_id)
             try:
-                async with self._deps.session() as stores:
-                    parents = await stores.payments.traceparents([notification.payment_id])
-                with in_payment_trace(
-                    "gateway.notification",
-                    parents.get(notification.payment_id, ""),
-                    {
-                        attrs.CHANNEL: channel.name,
-                        attrs.PAYMENT_ID: notification.payment_id,
-                    },
-                ):
-                    result = await receive_notification(self._deps, channel.name, notification)
+                result = await receive_notification(self._deps, channel.name, notification)
             except Exception:  # the channel retries: better than losing its word
                 _log.exception(
                     "notification not applied",

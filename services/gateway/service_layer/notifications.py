@@ -5,9 +5,12 @@ from __future__ import annotations
 import enum
 import logging
 
+from gateway.adapters.store.payments import Notified
 from gateway.domain.ports import ChannelNotification, ChannelOutcome
 from gateway.service_layer.answers import apply_answer
 from gateway.service_layer.deps import PaymentDeps
+from paysuite.runtime import span_attributes as attrs
+from paysuite.runtime.payment_traces import in_payment_trace
 
 _log = logging.getLogger(__name__)
 
@@ -25,11 +28,21 @@ class NotificationResult(enum.Enum):
 async def receive_notification(
     deps: PaymentDeps, channel: str, notification: ChannelNotification
 ) -> NotificationResult:
-    """Applies a definite notification to its payment once; contradictions are flagged there."""
+    """Applies a definite notification to its payment once, in the payment's trace;
+    contradictions are flagged there."""
     async with deps.session() as stores:
-        payment, duplicate = await stores.payments.get_notified(
+        notified = await stores.payments.get_notified(
             notification.payment_id, channel, notification.notification_id
         )
+    attributes = {attrs.CHANNEL: channel, attrs.PAYMENT_ID: notification.payment_id}
+    with in_payment_trace("gateway.notification", notified.traceparent, attributes):
+        return await _checked_and_applied(deps, channel, notification, notified)
+
+
+async def _checked_and_applied(
+    deps: PaymentDeps, channel: str, notification: ChannelNotification, notified: Notified
+) -> NotificationResult:
+    payment = notified.payment
     fields = {
         "channel": channel,
         "payment_id": notification.payment_id,
@@ -44,7 +57,7 @@ async def receive_notification(
             extra={**fields, "amount": notification.amount.minor_units},
         )
         return NotificationResult.MISMATCH
-    if duplicate:
+    if notified.applied_before:
         _log.info("notification already applied", extra=fields)
         return NotificationResult.DUPLICATE
     outcome = notification.answer.outcome

@@ -127,6 +127,16 @@ class Recorded:
 
 
 @dataclass(frozen=True, slots=True)
+class Notified:
+    """A notified payment (None: no such payment), whether this notification was applied to
+    it before, and the traceparent it was created under ('' when none was kept)."""
+
+    payment: Payment | None
+    applied_before: bool = False
+    traceparent: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class NotificationRecord:
     channel: str
     notification_id: str
@@ -403,13 +413,12 @@ class PaymentStore(ScheduledQueries):
         """Gives back what the payment's attempts reserved of their channels' daily volume."""
         await self._conn.execute(_RELEASE_VOLUME, payment_id)
 
-    async def get_notified(
-        self, payment_id: str, channel: str, notification_id: str
-    ) -> tuple[Payment | None, bool]:
-        """The payment, and whether this notification of the channel was applied to it."""
+    async def get_notified(self, payment_id: str, channel: str, notification_id: str) -> Notified:
+        """The payment, whether this notification of the channel was applied to it, and its
+        traceparent: one round trip for everything a notification is checked against."""
         row = await self._conn.fetchrow(
             f"""
-            SELECT {rows.PAYMENT_COLUMNS},
+            SELECT {rows.PAYMENT_COLUMNS}, traceparent,
                    EXISTS (SELECT 1 FROM channel_notifications
                            WHERE channel = $2 AND notification_id = $3) AS notified
             FROM payments WHERE payment_id = $1
@@ -418,4 +427,6 @@ class PaymentStore(ScheduledQueries):
             channel,
             notification_id,
         )
-        return (rows.payment(row), row["notified"]) if row else (None, False)
+        if row is None:
+            return Notified(None)
+        return Notified(rows.payment(row), row["notified"], row["traceparent"])
