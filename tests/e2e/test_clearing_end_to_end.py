@@ -1,7 +1,10 @@
 """Clearing and settlement on the real suite: a day of card and wallet payments and refunds for
 the demo merchant, the ledger's day cut and closed, every channel's day reconciled (what other
 tests left open accepted by a write-off), then `payctl settle run`: the bank simulator paid the
-demo merchant exactly its payments - refunds - fees of the day, and its payable is zero.
+demo merchant exactly its payments - refunds - fees of the day, and its payable is zero. The
+demo merchant is settled D+0, so the platform advanced the payout of its own funds; once every
+channel's money of the day is paid into the reserve account, `payctl recon reserve` repays the
+advance, once.
 
 It cuts the shared suite's ledger day, so it runs last (before the ledger's own day-cut test,
 which cuts whatever day is current then)."""
@@ -188,7 +191,49 @@ async def test_a_day_is_cleared_and_the_demo_merchant_paid_its_net_through_the_b
         await _bank_payout(stack, payout["payout_id"])  # still the one payout
         statement = payctl_text(stack, batch["batch_id"], recon)
         assert payout["payout_id"] in statement
+        await _advance_repaid_once(stack, ledger, payout, day)
     assert date.fromisoformat(batch["trade_date"]) == today
+
+
+async def _pay_in(stack: Stack, channel: str, day: str) -> None:
+    """The channel's takings of the day paid into the reserve account now: the bank's own as
+    acquirer, a wallet's by the wallet."""
+    if channel == "banksim":
+        url, payload = f"{stack.config.bank_url}/_admin/reserve/settlements", {"business_date": day}
+    else:
+        url, payload = f"{stack.config.simulator_url(channel)}/_admin/settlements/{day}", None
+    async with aiohttp.ClientSession() as session, session.post(url, json=payload) as response:
+        assert response.status == 201, await response.text()
+
+
+async def _moved(ledger: lpb_grpc.LedgerServiceAsyncStub, transfer_id: str) -> list[Any]:
+    """The transfer's postings as (debit, credit, amount)."""
+    answer = await ledger.GetTransfer(lpb.GetTransferRequest(transfer_id=transfer_id))
+    return [
+        (p.debit_account_id, p.credit_account_id, p.amount.minor_units)
+        for p in answer.transfer.postings
+    ]
+
+
+async def _advance_repaid_once(
+    stack: Stack, ledger: lpb_grpc.LedgerServiceAsyncStub, payout: dict[str, Any], day: str
+) -> None:
+    """The channels' money of the day arrives; the reserve run repays the D+0 advance, once."""
+    advance, own = accounts.settlement_advance("CNY"), accounts.own_funds("CNY")
+    key = f"settle:{demo.MERCHANT_ID}:CNY:{payout['settlement_date']}"
+    amount = payout["amount_minor_units"]
+    assert await _moved(ledger, f"{key}:advance") == [(advance, own, amount)]
+    advanced = await _balance(ledger, advance)
+    for channel in CHANNELS:
+        await _pay_in(stack, channel, day)
+    recon = ("--recon", stack.config.addr("recon"))
+    reserve = payctl(stack, "recon", "reserve", "--date", day, *recon)
+    again = payctl(stack, "recon", "reserve", "--date", day, *recon)
+    assert reserve["arrivals"] >= len(CHANNELS) and reserve["balanced"]
+    assert await _moved(ledger, f"{key}:repay") == [(own, advance, amount)]
+    assert await _balance(ledger, advance) == advanced - amount
+    assert again["posted"] == 0
+    assert await _balance(ledger, advance) == advanced - amount
 
 
 def payctl_text(stack: Stack, batch_id: str, recon: tuple[str, str]) -> str:

@@ -28,7 +28,7 @@ from recon.adapters.tables import (
     settlement_payouts,
     statement_lines,
 )
-from recon.domain.advance_repayment import AdvancedPayout, DateFunds
+from recon.domain.advance_repayment import AdvancedPayout, Arrival, DateFunds
 from recon.domain.funds import (
     EntryKind,
     Outcome,
@@ -240,8 +240,9 @@ class FundsRepository(StatementRepository):
         return [AdvancedPayout(*k, tuple(v)) for k, v in paid.items()]
 
     async def date_funds(self, day: date, currency: str) -> DateFunds | None:
-        """What each channel owes for the trade date by its clearing, and what arrived of each;
-        None when the date was never cleared."""
+        """What each channel owes for the trade date by its clearing, and each channel's
+        settlement of it as reserve reconciliation last found it; None when the date was never
+        cleared."""
         batches, channels = settlement_batches.c, settlement_channel_lines.c
         cleared = await self._conn.scalar(select(batches.batch_id).where(batches.trade_date == day))
         if cleared is None:
@@ -252,14 +253,10 @@ class FundsRepository(StatementRepository):
             )
         )
         owed = {r.channel: int(r.net) for r in rows}
-        e = funds_entries.c
-        arrivals = await self._conn.execute(
-            select(e.channel, func.sum(e.amount))
-            .where(
-                e.business_date == day,
-                e.currency == currency,
-                e.kind == EntryKind.ARRIVAL.value,
+        p = funds_positions.c
+        positions = await self._conn.execute(
+            select(p.channel, p.expected, p.arrived).where(
+                p.business_date == day, p.currency == currency
             )
-            .group_by(e.channel)
         )
-        return DateFunds(owed, {r[0]: int(r[1]) for r in arrivals})
+        return DateFunds(owed, {r.channel: Arrival(r.expected, r.arrived) for r in positions})

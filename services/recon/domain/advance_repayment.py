@@ -1,16 +1,18 @@
-"""When a D+0 settlement's advance is repaid to the platform's own funds, and the transfer.
+"""How much of a D+0 settlement's advance is repaid to the platform's own funds, and the
+transfers that repay it.
 
 A D+0 payout pays the merchant on the trade date with funds the platform advances (booked
 `platform.settlement_advance` debit, `platform.own_funds` credit under the payout's advance
-key), because the channels' money of that date has not arrived yet. The advance is owed back
-once it has: when, for every trade date the payout paid, each channel that owes money for the
-date (a positive net in the date's clearing) and settles into the reserve account has money of
-the date on a reserve statement, and what is there for those dates (the arrivals, and the net of
-channels whose money is the platform's own book already, such as the wallet balance) covers the
-advance. It is then repaid in full by one transfer named after the payout's merchant, currency
-and settlement date (repay_key), so a run again posts nothing twice. What a channel paid short
-stays the channel's debt, parked in its suspense by the reserve reconciliation; what a payout
-advanced is never repaid before the money to repay it is there.
+key), because the channels' money of that date has not arrived yet. The advance is repaid up to
+what has arrived since: the advance less what the channels still owe of the trade dates the
+payout paid (each channel settling into the reserve account that the date's clearing counted
+owing: what the reserve reconciliation last found expected and not arrived of it, or, before
+any reconciliation of it, its clearing net; a channel whose money is the platform's own book
+already, such as the wallet balance, owes nothing), never below zero and nothing for a date
+never cleared. Each repayment books only what the arrivals added since the last (the first under
+repay_key, the next under repay_key:2, ...), read back from the ledger, so a run again posts
+nothing twice and more money arriving later repays the rest; nothing repaid is ever taken back.
+What a channel pays short stays owed (parked in its suspense) and keeps that much advanced.
 """
 
 from __future__ import annotations
@@ -37,46 +39,74 @@ class AdvancedPayout:
     def advance_transfer_id(self) -> str:
         return advance_key(self.merchant_id, self.currency, self.settlement_date)
 
+    def repay_transfer_id(self, number: int) -> str:
+        first = repay_key(self.merchant_id, self.currency, self.settlement_date)
+        return first if number == 1 else f"{first}:{number}"
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A channel's settlement of a date as the reserve reconciliation last found it."""
+
+    expected: int
+    arrived: int
+
+    @property
+    def outstanding(self) -> int:
+        return max(self.expected - self.arrived, 0)
+
 
 @dataclass(frozen=True, slots=True)
 class DateFunds:
-    """A trade date's money in one currency: what each channel owes for it (its clearing's
-    net) and what each channel's settlements of it brought into the reserve account so far."""
+    """A trade date's money in one currency: what each channel owes for it by its clearing
+    (net), and each channel's settlement of it reconciled so far."""
 
     owed: Mapping[str, int] = field(default_factory=dict)
-    arrived: Mapping[str, int] = field(default_factory=dict)
+    arrivals: Mapping[str, Arrival] = field(default_factory=dict)
+
+    def outstanding(self, settling: Collection[str]) -> int:
+        """What the channels settling into the reserve account still owe of the date."""
+        total = 0
+        for channel, net in self.owed.items():
+            if channel not in settling:  # the platform's own book: in the reserve already
+                continue
+            arrival = self.arrivals.get(channel)
+            total += max(net, 0) if arrival is None else arrival.outstanding
+        return total
 
 
-def covered(
+def repayable(
     advance: int,
     trade_dates: Collection[date],
     funds: Mapping[date, DateFunds],
     settling: Collection[str],
-) -> bool:
-    """Whether the channels' money of the trade dates is in and covers the advance."""
-    available = 0
-    for day in trade_dates:
-        of_day = funds.get(day)
-        if of_day is None:  # never cleared: nothing known to have arrived
-            return False
-        for channel, net in of_day.owed.items():
-            if channel not in settling:  # already the platform's: in the reserve account
-                available += net
-                continue
-            arrived = of_day.arrived.get(channel, 0)
-            if net > 0 and arrived <= 0:
-                return False
-            available += arrived
-    return available >= advance > 0
+) -> int:
+    """What of the advance the money arrived allows to be repaid by now."""
+    if not trade_dates or any(day not in funds for day in trade_dates):
+        return 0
+    owed = sum(funds[day].outstanding(settling) for day in trade_dates)
+    return max(advance - owed, 0)
 
 
-def repayment(payout: AdvancedPayout, advance: int) -> FundsTransfer:
-    """The advance given back: own funds debited, the advance account credited."""
+@dataclass(frozen=True, slots=True)
+class Repaid:
+    """What the payout's repayment transfers have given back so far, and how many there are."""
+
+    amount: int = 0
+    transfers: int = 0
+
+
+def repayment(payout: AdvancedPayout, target: int, repaid: Repaid) -> FundsTransfer | None:
+    """The next repayment, own funds debited and the advance account credited by what the
+    target adds to what was repaid before; None when it adds nothing."""
+    change = target - repaid.amount
+    if change <= 0:
+        return None
     currency = payout.currency
     return FundsTransfer(
-        repay_key(payout.merchant_id, payout.currency, payout.settlement_date),
+        payout.repay_transfer_id(repaid.transfers + 1),
         currency,
-        (Posting(accounts.own_funds(currency), accounts.settlement_advance(currency), advance),),
+        (Posting(accounts.own_funds(currency), accounts.settlement_advance(currency), change),),
         f"D+0 settlement {payout.settlement_date:%Y-%m-%d} advance repaid",
         {
             "merchant_id": payout.merchant_id,

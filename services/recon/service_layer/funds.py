@@ -7,13 +7,13 @@ account, a payout clears the bank's payouts account, anything unexplained goes t
 channel's settlement of a business date that arrived, or is due, is then compared with what the
 ledger expects (a wallet's fees, stated by its bill only, booked from the bill and kept by the
 wallet), and the difference (short-paid, missing, over-paid) parked in the channel's suspense.
-The D+0 payouts of the dates settled whose advance the money now in covers have it repaid to
-the platform's own funds (recon.service_layer.advance_repayments). Last, the ledger's reserve
-account is compared with the bank's closing balance. Run again, it posts nothing twice. A date
-to settle of a channel whose bill comes first (the bank's, each wallet's) that no completed run
-of its current bill reconciled is refused before anything is posted: without its bill the date
-would come out short or over by what the bill's reconciliation parks, and a wallet's by its
-fees."""
+The D+0 payouts of the dates settled have their advance repaid to the platform's own funds up
+to what the channels' money of their dates has arrived (recon.service_layer.advance_repayments).
+Last, the ledger's reserve account is compared with the bank's closing balance. Run again, it
+posts nothing twice. A date to settle of a channel whose bill comes first (the bank's, each
+wallet's) that no completed run of its current bill reconciled is refused before anything is
+posted: without its bill the date would come out short or over by what the bill's
+reconciliation parks, and a wallet's by its fees."""
 
 from __future__ import annotations
 

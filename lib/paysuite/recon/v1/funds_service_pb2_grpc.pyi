@@ -41,15 +41,15 @@ class FundsServiceStub:
     receivable into the reserve account, each payout the bank made clears the bank's payouts
     account, anything unexplained goes to suspense; a channel's settlement that is short,
     missing or over-paid has the difference parked in its suspense account. A D+0 settlement
-    payout that paid a date settled, once the channels' money of its dates is in and covers
-    it, has its advance repaid to the platform's own funds. Then compares the ledger's reserve
-    account with the bank's closing balance. Re-runnable: every transfer's id derives from the
-    statement entry, the channel's date or the payout, so nothing is posted twice. UNAVAILABLE
-    when no statement is imported for the date and it cannot be fetched. FAILED_PRECONDITION
-    (RECONCILIATION_NOT_CLEAN, naming the channels and dates), nothing posted, when a channel
-    whose bill comes first (the bank's, or a wallet's, whose fees are known from its bill only)
-    has a date to settle whose bill no completed run reconciled: run the channel's
-    reconciliation of the date first.
+    payout that paid a date settled has its advance repaid to the platform's own funds up to
+    what the channels' money of its dates has arrived (the advance less what they still owe
+    of them). Then compares the ledger's reserve account with the bank's closing balance.
+    Re-runnable: every transfer's id derives from the statement entry, the channel's date or
+    the payout, so nothing is posted twice. UNAVAILABLE when no statement is imported for the
+    date and it cannot be fetched. FAILED_PRECONDITION (RECONCILIATION_NOT_CLEAN, naming the
+    channels and dates), nothing posted, when a channel whose bill comes first (the bank's, or
+    a wallet's, whose fees are known from its bill only) has a date to settle whose bill no
+    completed run reconciled: run the channel's reconciliation of the date first.
     """
 
 @_typing.type_check_only
@@ -65,15 +65,15 @@ class FundsServiceAsyncStub(FundsServiceStub):
     receivable into the reserve account, each payout the bank made clears the bank's payouts
     account, anything unexplained goes to suspense; a channel's settlement that is short,
     missing or over-paid has the difference parked in its suspense account. A D+0 settlement
-    payout that paid a date settled, once the channels' money of its dates is in and covers
-    it, has its advance repaid to the platform's own funds. Then compares the ledger's reserve
-    account with the bank's closing balance. Re-runnable: every transfer's id derives from the
-    statement entry, the channel's date or the payout, so nothing is posted twice. UNAVAILABLE
-    when no statement is imported for the date and it cannot be fetched. FAILED_PRECONDITION
-    (RECONCILIATION_NOT_CLEAN, naming the channels and dates), nothing posted, when a channel
-    whose bill comes first (the bank's, or a wallet's, whose fees are known from its bill only)
-    has a date to settle whose bill no completed run reconciled: run the channel's
-    reconciliation of the date first.
+    payout that paid a date settled has its advance repaid to the platform's own funds up to
+    what the channels' money of its dates has arrived (the advance less what they still owe
+    of them). Then compares the ledger's reserve account with the bank's closing balance.
+    Re-runnable: every transfer's id derives from the statement entry, the channel's date or
+    the payout, so nothing is posted twice. UNAVAILABLE when no statement is imported for the
+    date and it cannot be fetched. FAILED_PRECONDITION (RECONCILIATION_NOT_CLEAN, naming the
+    channels and dates), nothing posted, when a channel whose bill comes first (the bank's, or
+    a wallet's, whose fees are known from its bill only) has a date to settle whose bill no
+    completed run reconciled: run the channel's reconciliation of the date first.
     """
 
 class FundsServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -92,15 +92,15 @@ class FundsServiceServicer(metaclass=_abc_1.ABCMeta):
         receivable into the reserve account, each payout the bank made clears the bank's payouts
         account, anything unexplained goes to suspense; a channel's settlement that is short,
         missing or over-paid has the difference parked in its suspense account. A D+0 settlement
-        payout that paid a date settled, once the channels' money of its dates is in and covers
-        it, has its advance repaid to the platform's own funds. Then compares the ledger's reserve
-        account with the bank's closing balance. Re-runnable: every transfer's id derives from the
-        statement entry, the channel's date or the payout, so nothing is posted twice. UNAVAILABLE
-        when no statement is imported for the date and it cannot be fetched. FAILED_PRECONDITION
-        (RECONCILIATION_NOT_CLEAN, naming the channels and dates), nothing posted, when a channel
-        whose bill comes first (the bank's, or a wallet's, whose fees are known from its bill only)
-        has a date to settle whose bill no completed run reconciled: run the channel's
-        reconciliation of the date first.
+        payout that paid a date settled has its advance repaid to the platform's own funds up to
+        what the channels' money of its dates has arrived (the advance less what they still owe
+        of them). Then compares the ledger's reserve account with the bank's closing balance.
+        Re-runnable: every transfer's id derives from the statement entry, the channel's date or
+        the payout, so nothing is posted twice. UNAVAILABLE when no statement is imported for the
+        date and it cannot be fetched. FAILED_PRECONDITION (RECONCILIATION_NOT_CLEAN, naming the
+        channels and dates), nothing posted, when a channel whose bill comes first (the bank's, or
+        a wallet's, whose fees are known from its bill only) has a date to settle whose bill no
+        completed run reconciled: run the channel's reconciliation of the date first.
         """
 
 def add_FundsServiceServicer_to_server(servicer: FundsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
