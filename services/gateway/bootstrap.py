@@ -15,7 +15,7 @@ from gateway.adapters.channels.balance import BALANCE_CHANNEL, BalanceChannel
 from gateway.adapters.channels.banksim import BankQuickPayChannel
 from gateway.adapters.channels.walletsim_common import WalletChannel
 from gateway.adapters.channels.wechatsim import WechatChannel
-from gateway.adapters.egress import EgressClient, build_egress, egress_trace_config
+from gateway.adapters.egress import EgressClient, build_egress
 from gateway.adapters.identity_client import GrpcIdentity
 from gateway.adapters.ledger_client import GrpcLedger
 from gateway.adapters.store.channel_records import ChannelRecordStore
@@ -105,7 +105,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     await bell.open(pool)
     ledger_channel = open_channel(settings.ledger_addr, settings.tls_files)
     identity_channel = open_channel(settings.identity_addr, settings.tls_files)
-    http = aiohttp.ClientSession(trace_configs=[egress_trace_config()])
+    http = aiohttp.ClientSession()
     # Channels the egress routes file does not name go direct.
     egress = build_egress(http, list(settings.channels), settings.egress_routes_file)
     notify_socket = bind_socket(settings.notify_host, settings.notify_port)

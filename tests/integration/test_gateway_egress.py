@@ -22,7 +22,7 @@ from devstack import demo
 from egressproxy.server import EgressProxy
 from egressproxy.settings import EgressProxySettings
 from gateway.adapters.channels.banksim import BankQuickPayChannel
-from gateway.adapters.egress import EgressClient, NoRouteError, egress_trace_config
+from gateway.adapters.egress import EgressClient, NoRouteError
 from gateway.bootstrap import build_app as build_gateway
 from gateway.channel_settings import dev_channels
 from gateway.domain.egress import CircuitState, EgressPolicy, Router, RouteSpec
@@ -64,7 +64,7 @@ async def fast() -> AsyncIterator[EgressProxy]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(trace_configs=[egress_trace_config()]) as session:
+    async with aiohttp.ClientSession() as session:
         yield session
 
 

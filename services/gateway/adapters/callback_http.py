@@ -6,6 +6,7 @@ import time
 
 import aiohttp
 
+from gateway.adapters.http_spans import answered, failed, start_client_span, traced_headers
 from paysuite.http_signing import new_nonce, sign
 
 SIGNATURE_HEADER = "X-Paysuite-Signature"
@@ -22,11 +23,17 @@ class HttpCallbackSender:
             "Content-Type": "application/json",
             SIGNATURE_HEADER: sign(secret.encode(), body, now=int(time.time()), nonce=new_nonce()),
         }
+        span = start_client_span("POST", url)
         try:
             async with self._session.post(
-                url, data=body, headers=headers, timeout=self._timeout
+                url, data=body, headers=traced_headers(span, headers), timeout=self._timeout
             ) as response:
                 await response.read()
-                return None if 200 <= response.status < 300 else f"HTTP {response.status}"
         except (TimeoutError, aiohttp.ClientError) as exc:
+            failed(span, exc)
             return type(exc).__name__
+        except BaseException as exc:
+            failed(span, exc)
+            raise
+        answered(span, response.status)
+        return None if 200 <= response.status < 300 else f"HTTP {response.status}"

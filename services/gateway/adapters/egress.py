@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -12,10 +11,9 @@ from typing import NamedTuple
 import aiohttp
 from multidict import CIMultiDictProxy
 from opentelemetry import metrics
-from opentelemetry.instrumentation.aiohttp_client import create_trace_config
-from opentelemetry.trace import Span
 
 from gateway.adapters.egress_routes_file import EgressRoutesFile
+from gateway.adapters.http_spans import answered, failed, start_client_span, traced_headers
 from gateway.domain.egress import (
     Attempt,
     CircuitState,
@@ -30,11 +28,6 @@ from paysuite.runtime import span_attributes as attrs
 
 _log = logging.getLogger(__name__)
 
-# The route of the attempt in progress and why it was chosen, for the HTTP client span.
-_ATTEMPT: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
-    "paysuite_egress_attempt", default=None
-)
-
 # Every request to a channel, by channel, route and what became of it (paysuite.runtime.metrics).
 _channel_duration = metrics.get_meter(__name__).create_histogram(
     "paysuite.channel.duration",
@@ -46,20 +39,6 @@ _channel_duration = metrics.get_meter(__name__).create_histogram(
 # Set by our egress proxy on an error answer it made up itself, before forwarding anything.
 PROXY_ERROR_HEADER = "X-Egress-Proxy-Error"
 _PROXY_ERROR_STATUSES = frozenset({502, 503, 504})
-
-
-def tag_client_span(span: Span, _params: aiohttp.TraceRequestStartParams) -> None:
-    """Puts the attempt's route id and the reason it was chosen on its HTTP client span."""
-    attempt = _ATTEMPT.get()
-    if attempt is not None and span.is_recording():
-        span.set_attribute(attrs.ROUTE_ID, attempt[0])
-        span.set_attribute(attrs.ROUTE_REASON, attempt[1])
-
-
-def egress_trace_config() -> aiohttp.TraceConfig:
-    """OpenTelemetry client spans for a session, each request's span naming its egress route."""
-    config: aiohttp.TraceConfig = create_trace_config(request_hook=tag_client_span)
-    return config
 
 
 class EgressResponse(NamedTuple):
@@ -83,8 +62,7 @@ class EgressClient:
     connection to the route could not be made (refused, reset, DNS, connect timeout), or our
     proxy answered 502/503/504 marked with X-Egress-Proxy-Error. A timeout or a connection lost
     after sending is the caller's to handle (a charge sent twice could be taken twice).
-    Each attempt's HTTP client span carries paysuite.route_id and paysuite.route_reason when
-    the session traces with egress_trace_config().
+    Each attempt is an HTTP client span carrying paysuite.route.id and paysuite.route.reason.
     """
 
     def __init__(
@@ -162,7 +140,7 @@ class EgressClient:
             self._routes_file.refresh()
         budget = timeout.total if isinstance(timeout, aiohttp.ClientTimeout) else timeout
         started = self._clock()
-        failed: str | None = None
+        failed_on: str | None = None
         last_error: BaseException | None = None
         for choice in self.router.ranked(channel, started):
             now = self._clock()
@@ -173,14 +151,18 @@ class EgressClient:
             if attempt is None:  # its single trial request was taken meanwhile
                 continue
             spec = attempt.route
-            token = _ATTEMPT.set((spec.route_id, failed or choice.reason))
+            span = start_client_span(
+                method,
+                url,
+                {attrs.ROUTE_ID: spec.route_id, attrs.ROUTE_REASON: failed_on or choice.reason},
+            )
             try:
                 async with self._session.request(
                     method,
                     url,
                     data=data,
                     params=params,
-                    headers=headers,
+                    headers=traced_headers(span, headers),
                     proxy=spec.proxy,
                     timeout=self._timeout(remaining),
                 ) as response:
@@ -188,24 +170,28 @@ class EgressClient:
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                 # No connection, so no request: safe to send it over the next route.
                 self._settle(attempt, Outcome.UNREACHABLE)
-                failed = failover_reason(spec, f"connection error ({type(exc).__name__})")
+                failed_on = failover_reason(spec, f"connection error ({type(exc).__name__})")
                 last_error = exc
                 self._note_failover(channel, spec.route_id, type(exc).__name__)
+                failed(span, exc)
                 continue
-            except TimeoutError:
+            except TimeoutError as exc:
                 self._settle(attempt, Outcome.TIMEOUT)
+                failed(span, exc)
                 raise
-            except aiohttp.InvalidURL:
+            except aiohttp.InvalidURL as exc:
                 self._settle(attempt, Outcome.ABANDONED)
+                failed(span, exc)
                 raise
-            except aiohttp.ClientError:
+            except aiohttp.ClientError as exc:
                 self._settle(attempt, Outcome.BROKEN)
+                failed(span, exc)
                 raise
-            except BaseException:
+            except BaseException as exc:
                 self._settle(attempt, Outcome.ABANDONED)
+                failed(span, exc)
                 raise
-            finally:
-                _ATTEMPT.reset(token)
+            answered(span, response.status)
             if (
                 spec.proxy is not None
                 and response.status in _PROXY_ERROR_STATUSES
@@ -213,7 +199,7 @@ class EgressClient:
             ):
                 # Our proxy could not reach the channel and forwarded nothing.
                 self._settle(attempt, Outcome.UNREACHABLE)
-                failed = failover_reason(spec, f"proxy error {response.status}")
+                failed_on = failover_reason(spec, f"proxy error {response.status}")
                 last_error = None
                 self._note_failover(channel, spec.route_id, f"proxy {response.status}")
                 continue
