@@ -118,7 +118,7 @@ async def run_steps(
             await suite.make_wallets_asynchronous()
         for index, rate in enumerate(rates):
             spec = StepSpec(
-                gateway=suite.addr("gateway"),
+                gateways=suite.gateway_addrs,
                 kind=kind,
                 methods=methods,
                 rate=rate,
@@ -157,6 +157,7 @@ async def bench(args: argparse.Namespace, run: BenchRun) -> Figures:
     say(f"yardstick: {pgbench_tps:.0f} tps")
     suite = await fresh_suite(admin_url, run.database, run.work_dir)
     suite.extra_env = suite_env(args)
+    suite.gateways = args.gateways
     # The floor's own clients and echo server sample as the suite does.
     os.environ.update({k: v for k, v in suite.extra_env.items() if k.startswith("OTEL_")})
     say("suite: migrating and starting ...")

@@ -75,7 +75,7 @@ async def drive(
     plans = [("card", CARD, args.card_rate), ("wallet", WALLETS, args.wallet_rate)]
     specs = [
         StepSpec(
-            gateway=suite.addr("gateway"),
+            gateways=suite.gateway_addrs,
             kind=kind,
             methods=methods,
             rate=rate,

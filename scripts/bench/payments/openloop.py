@@ -45,7 +45,7 @@ _FINAL_STATES = {
 class StepSpec:
     """One load step; picklable, handed to the load process."""
 
-    gateway: str
+    gateways: tuple[str, ...]
     kind: str  # "card" or "wallet"
     methods: tuple[pb.PaymentMethod.ValueType, ...]
     rate: float
@@ -220,10 +220,12 @@ class _Step:
 
 
 async def _run(spec: StepSpec) -> StepResult:
-    # Several connections, as several calling services would open: with more than one gateway
-    # process on the port, the kernel spreads connections, not calls.
+    # Several connections, as several calling services would open, spread over the gateway
+    # processes as clients balancing over replicas would; calls go round the connections.
     caller = f"merchant-{spec.merchant_id}"
-    channels = [dev_channel(spec.gateway, caller) for _ in range(CONNECTIONS)]
+    addresses = spec.gateways
+    count = CONNECTIONS * len(addresses)
+    channels = [dev_channel(addresses[i % len(addresses)], caller) for i in range(count)]
     try:
         await asyncio.gather(*(c.channel_ready() for c in channels))
         stubs: list[pb_grpc.GatewayServiceAsyncStub] = [

@@ -61,6 +61,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--env", action="append", default=[], metavar="KEY=VALUE", help="services' environment")
     add("--chart", metavar="PNG", help="where to draw latency against load")
     add("--seed", type=int, default=1, help="seed of amounts and payer choice (1)")
+    add(
+        "--gateways",
+        type=int,
+        default=1,
+        help="gateway processes on one database (1); the load spreads its connections over "
+        "them as calling services balance over replicas",
+    )
     add("--keep-work-dir", action="store_true", help="keep the services' logs and traces")
     args = parser.parse_args(argv)
     base = QUICK if args.quick else DEFAULTS
@@ -76,6 +83,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--trace-ratio must be between 0 and 1")
     if args.payers < 1:
         parser.error("--payers must be at least 1")
+    if args.gateways < 1:
+        parser.error("--gateways must be at least 1")
     for item in args.env:
         if "=" not in item:
             parser.error(f"--env {item!r}: expected KEY=VALUE")

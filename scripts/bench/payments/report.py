@@ -35,10 +35,16 @@ def sustained(step: StepResult) -> bool:
 
 
 def cpu_ms_per_payment(step: StepResult) -> dict[str, float]:
+    """Milliseconds of CPU per completed payment by process; several processes of a service
+    (gateway, gateway-2, ...) counted as the service."""
     done = step.completed_in_window
     if not done:
         return {}
-    return {name: seconds * 1000 / done for name, seconds in step.cpu_seconds.items()}
+    spent: dict[str, float] = {}
+    for name, seconds in step.cpu_seconds.items():
+        service = name.partition("-")[0]
+        spent[service] = spent.get(service, 0.0) + seconds * 1000 / done
+    return spent
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ class SuiteUnderTest:
     # The gateway reaches the channels through `make run`'s egress proxies (the soak does);
     # off: directly, as the benchmark does.
     egress: bool = False
+    # Gateway processes on the one database: gateway, gateway-2, ...
+    gateways: int = 1
 
     async def start(self) -> None:
         proxies = [f"egress-{i}" for i in range(EGRESS_PORTS if self.egress else 0)]
@@ -49,6 +51,9 @@ class SuiteUnderTest:
         )
         await self.stack.migrate()
         await self.stack.start()
+        for number in range(2, self.gateways + 1):
+            ports = free_ports(["gateway", "gateway_notify"])
+            await self.stack.start_replica(f"gateway-{number}", "gateway", ports)
         await self._seed()
 
     async def _seed(self) -> None:
@@ -64,6 +69,12 @@ class SuiteUnderTest:
 
     def addr(self, name: str) -> str:
         return self.running.config.addr(name)
+
+    @property
+    def gateway_addrs(self) -> tuple[str, ...]:
+        """Every gateway process's address, the first the stack's own."""
+        names = ["gateway", *(f"gateway-{n}" for n in range(2, self.gateways + 1))]
+        return tuple(self.addr(name) for name in names)
 
     @property
     def bank_url(self) -> str:
