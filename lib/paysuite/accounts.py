@@ -28,6 +28,11 @@ def channel_fee_expense(currency: str) -> str:
     return f"platform.channel_fee_expense.{currency}"
 
 
+def marketing_cost(currency: str) -> str:
+    """What the platform spends on the coupons it pays merchants for its payers (expense)."""
+    return f"platform.marketing_cost.{currency}"
+
+
 def user_wallet(user_id: str, currency: str) -> str:
     """What the platform owes a user in their platform wallet (liability, no overdraft)."""
     return f"user.{user_id}.wallet.{currency}"

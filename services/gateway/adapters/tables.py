@@ -86,6 +86,8 @@ payments = Table(
     Column("version", Integer, nullable=False),
     # W3C traceparent of the payment's creation (g0016): later work joins its trace.
     Column("traceparent", String(55), nullable=False, server_default=""),
+    # The part of the amount the platform's coupon pays (g0020); the channel charges the rest.
+    Column("platform_coupon", BigInteger, nullable=False, server_default="0"),
     Index(
         "one_success_per_business_order",
         "merchant_id",
@@ -145,6 +147,8 @@ refunds = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("merchant_id", String(32), nullable=False, server_default=""),
+    # The coupon's share of the refund (g0020), back to marketing cost, not to the payer.
+    Column("platform_coupon", BigInteger, nullable=False, server_default="0"),
     Index("refunds_by_payment", "payment_id"),
     Index("refunds_merchant_request_id_key", "merchant_id", "request_id", unique=True),
 )

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from gateway.domain.coupons import paired
 from gateway.domain.model import Payment, PaymentState
 from gateway.domain.ports import ChannelAnswer, ChannelOutcome, LedgerPosting
 from gateway.domain.status import next_query_delay
@@ -102,19 +103,22 @@ def limit_message(payment_id: str, kind: MessageKind) -> Message:
 
 def capture_postings(payment: Payment) -> list[LedgerPosting]:
     """The merchant is owed the amount less the platform's fee (a top-up: the payer's wallet, all
-    of it); the channel owes the amount less the fee it keeps."""
+    of it); the channel owes what it charged (the amount less the platform's coupon, which the
+    platform pays as marketing cost) less the fee it keeps."""
     currency = payment.amount.currency
     receivable = accounts.channel_receivable(payment.channel, currency)
     kept = payment.merchant_fee
-    postings = [
-        LedgerPosting(
-            receivable, payment.payee_account, Money(currency, payment.amount.minor_units - kept)
-        )
-    ]
-    if kept > 0:
-        postings.append(
-            LedgerPosting(receivable, accounts.fee_income(currency), Money(currency, kept))
-        )
+    postings = paired(
+        currency,
+        [
+            (accounts.marketing_cost(currency), payment.platform_coupon),
+            (receivable, payment.charged.minor_units),
+        ],
+        [
+            (payment.payee_account, payment.amount.minor_units - kept),
+            (accounts.fee_income(currency), kept),
+        ],
+    )
     if payment.fee > 0:
         postings.append(
             LedgerPosting(

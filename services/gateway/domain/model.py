@@ -75,6 +75,13 @@ class CreatePayment:
     description: str = ""
     auth_factors: int = 1
     purpose: PaymentPurpose = PaymentPurpose.PURCHASE
+    # The part of the amount the platform pays by its coupon, in the amount's currency.
+    platform_coupon: int = 0
+
+    @property
+    def charged(self) -> Money:
+        """What the payer is to pay on the channel: the amount less the platform's coupon."""
+        return Money(self.amount.currency, self.amount.minor_units - self.platform_coupon)
 
     def request_hash(self) -> str:
         """Digest of the payload without request_id: a retry matches, a reuse does not."""
@@ -90,6 +97,8 @@ class CreatePayment:
         }
         if self.purpose is not PaymentPurpose.PURCHASE:  # hashes of purchases stay as they were
             body["purpose"] = self.purpose.value
+        if self.platform_coupon:  # hashes of payments without a coupon stay as they were
+            body["platform_coupon"] = self.platform_coupon
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -120,9 +129,17 @@ class Payment:
     # when the payment was created (basis points).
     merchant_fee: int = 0
     merchant_fee_bps: int = 0
+    # The part of the amount the platform pays by its coupon (marketing cost): the channel
+    # charges the payer the rest.
+    platform_coupon: int = 0
     # Bumped by every write: a change decided on an older version is refused, not applied.
     version: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def charged(self) -> Money:
+        """What the payer pays on the channel: the amount less the platform's coupon."""
+        return Money(self.amount.currency, self.amount.minor_units - self.platform_coupon)
 
     @property
     def payee_account(self) -> str:

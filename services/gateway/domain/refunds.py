@@ -8,6 +8,10 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from gateway.domain import coupons, fees
+from gateway.domain.model import Payment
+from gateway.domain.ports import LedgerPosting
+from paysuite import accounts
 from paysuite.errors import DomainError, ErrorKind
 from paysuite.money import Money
 
@@ -67,6 +71,14 @@ class Refund:
     updated_at: datetime
     channel_refund_id: str = ""
     failure_reason: str = ""
+    # Of a payment the platform's coupon paid part of: the part of the amount going back to
+    # the platform's marketing cost, not to the payer.
+    platform_coupon: int = 0
+
+    @property
+    def charged(self) -> Money:
+        """What the channel gives back to the payer: the amount less the coupon's share."""
+        return Money(self.amount.currency, self.amount.minor_units - self.platform_coupon)
 
     def succeed(self, channel_refund_id: str, now: datetime) -> Refund:
         if self.state.terminal:
@@ -92,3 +104,28 @@ def check_refundable(captured: Money, refunded: int, amount: Money, succeeded: b
             "the refund exceeds what is left of the payment",
             metadata={"refundable_minor_units": str(captured.minor_units - refunded)},
         )
+
+
+def refund_postings(refund: Refund, payment: Payment, refunded_before: int) -> list[LedgerPosting]:
+    """The capture in reverse: the merchant and the platform's fee income each give back their
+    share of the refund (the fee pro rata, its parts adding up to the whole fee), to the payer
+    through the channel and, of a coupon's payment, the coupon's share to marketing cost."""
+    currency = refund.amount.currency
+    receivable = accounts.channel_receivable(payment.channel, currency)
+    fee_back = fees.refunded_fee(
+        payment.merchant_fee,
+        payment.amount.minor_units,
+        refunded_before,
+        refund.amount.minor_units,
+    )
+    return coupons.paired(
+        currency,
+        [
+            (payment.payee_account, refund.amount.minor_units - fee_back),
+            (accounts.fee_income(currency), fee_back),
+        ],
+        [
+            (accounts.marketing_cost(currency), refund.platform_coupon),
+            (receivable, refund.charged.minor_units),
+        ],
+    )

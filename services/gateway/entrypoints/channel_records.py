@@ -43,6 +43,7 @@ def record_to_proto(record: ChannelRecord) -> pb.ChannelRecord:
         fee_minor_units=record.fee,
         merchant_fee_minor_units=record.merchant_fee,
         top_up=record.top_up,
+        platform_coupon_minor_units=record.platform_coupon,
         traceparent=record.traceparent,
         state=value_of(pb.ChannelRecord.State, record.state.upper()),
         needs_reconciliation=record.needs_reconciliation,

@@ -98,6 +98,7 @@ def create_command(request: pb.CreatePaymentRequest) -> CreatePayment:
         "purpose",
         "a wallet is topped up by card or an external wallet, not from its own balance",
     )
+    coupon = _platform_coupon(request, amount, violations)
     violations.raise_if_any()
     assert amount is not None
     return CreatePayment(
@@ -111,7 +112,32 @@ def create_command(request: pb.CreatePaymentRequest) -> CreatePayment:
         description=request.description,
         auth_factors=request.auth_factors or 1,
         purpose=PURPOSES[request.purpose],
+        platform_coupon=coupon,
     )
+
+
+def _platform_coupon(
+    request: pb.CreatePaymentRequest, amount: Money | None, violations: Violations
+) -> int:
+    """The platform coupon's minor units (0: none): the amount's currency, more than zero and
+    less than the amount, on a purchase."""
+    if not request.HasField("platform_coupon"):
+        return 0
+    coupon = money_from_proto(request.platform_coupon, "platform_coupon", violations)
+    if coupon is None:
+        return 0
+    violations.require(
+        request.purpose != pb.PAYMENT_PURPOSE_TOP_UP,
+        "platform_coupon",
+        "only a purchase takes a platform coupon",
+    )
+    if amount is None:
+        return coupon.minor_units
+    if coupon.currency != amount.currency:
+        violations.add("platform_coupon.currency_code", "must be the amount's currency")
+    elif coupon.minor_units >= amount.minor_units:
+        violations.add("platform_coupon.minor_units", "must be less than the amount")
+    return coupon.minor_units
 
 
 VERIFY_METHODS = {
@@ -200,6 +226,7 @@ def payment_to_proto(payment: Payment) -> pb.Payment:
         update_time=timestamp(payment.updated_at),
         purpose=next(k for k, v in PURPOSES.items() if v is payment.purpose and k),
         merchant_fee=money_to_proto(Money(payment.amount.currency, payment.merchant_fee)),
+        platform_coupon=money_to_proto(Money(payment.amount.currency, payment.platform_coupon)),
     )
 
 
@@ -225,7 +252,7 @@ def channel_transaction_to_proto(payment: Payment) -> pb.ChannelTransaction:
         payment_id=payment.payment_id,
         channel=payment.channel,
         channel_transaction_id=payment.channel_transaction_id,
-        amount=money_to_proto(payment.amount),
+        amount=money_to_proto(payment.charged),
         state=STATES[payment.state],
         create_time=timestamp(payment.created_at),
     )
@@ -283,6 +310,7 @@ def refund_to_proto(refund: Refund) -> pb.Refund:
         trace_id=refund.trace_id,
         create_time=timestamp(refund.created_at),
         update_time=timestamp(refund.updated_at),
+        platform_coupon=money_to_proto(Money(refund.amount.currency, refund.platform_coupon)),
     )
 
 

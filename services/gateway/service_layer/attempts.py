@@ -86,7 +86,7 @@ async def reroute(
         )
         await work.repo.payments.release_volume(payment.payment_id)
         claim = await claim_channel(
-            deps, work, candidates, accounting_date(current.created_at), current.amount
+            deps, work, candidates, accounting_date(current.created_at), current.charged
         )
         if claim.channel is None:
             await work.commit()

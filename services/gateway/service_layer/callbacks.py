@@ -64,18 +64,26 @@ def _body(found: LoadedEvent) -> bytes:
     document: dict[str, object] = {"sequence": found.event.sequence, "type": found.event.type}
     payment, refund, payout = found.payment, found.refund, found.payout
     if payment is not None:
-        document["payment"] = {
+        shown: dict[str, object] = {
             "payment_id": payment.payment_id,
             "merchant_order_no": payment.merchant_order_no,
             "state": payment.state.value,
             "amount": _money(payment.amount),
         }
+        if payment.platform_coupon:  # the part of the amount the platform's coupon pays
+            currency = payment.amount.currency
+            shown["platform_coupon"] = _money(Money(currency, payment.platform_coupon))
+        document["payment"] = shown
     if refund is not None:
-        document["refund"] = {
+        given: dict[str, object] = {
             "refund_id": refund.refund_id,
             "state": refund.state.value,
             "amount": _money(refund.amount),
         }
+        if refund.platform_coupon:  # the refund's share back to the platform's coupon
+            currency = refund.amount.currency
+            given["platform_coupon"] = _money(Money(currency, refund.platform_coupon))
+        document["refund"] = given
     if payout is not None:
         document["payout"] = {
             "payout_id": payout.payout_id,

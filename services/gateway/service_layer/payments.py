@@ -73,7 +73,8 @@ def _decide(deps: PaymentDeps, command: CreatePayment, payment_id: str) -> Routi
         )
     routing = deps.routing()
     rates = deps.success_rates.snapshot(deps.monotonic(), routing.success_rate.window_seconds)
-    order = OrderToRoute(payment_id, command.merchant_id, command.method, command.amount)
+    # Channels are chosen, and their limits counted, by what they charge.
+    order = OrderToRoute(payment_id, command.merchant_id, command.method, command.charged)
     return select_channel(routing, deps.terms, order, deps.clock(), rates)
 
 
@@ -104,6 +105,7 @@ def _new_payment(command: CreatePayment, payment_id: str, channel: str, now: dat
         card_id=command.card_id,
         description=command.description,
         purpose=command.purpose,
+        platform_coupon=command.platform_coupon,
     )
 
 
@@ -161,7 +163,7 @@ async def _record_with_volume(
     now = deps.clock()
     day = accounting_date(now)
     async with deps.uow() as work:
-        claim = await claim_channel(deps, work, decision.candidates, day, command.amount)
+        claim = await claim_channel(deps, work, decision.candidates, day, command.charged)
         payment = _new_payment(command, payment_id, claim.channel or "", now)
         refusal = "" if claim.channel else decision.refusal or DAILY_LIMIT
         attempt: ChannelAttempt | None = None
@@ -240,12 +242,13 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
         _annotate(payment)
         return payment
     # A wallet pays from the buyer's wallet account: no bound card to check; limits still apply.
+    # The payer's limits count what they pay: the platform's coupon is not theirs.
     funding = Funding.BALANCE if command.method is PaymentMethod.WALLET_BALANCE else Funding.CARD
     authorization = await deps.identity.authorize(
         AuthorizePayment(
             payment.payment_id,
             command.payer_user_id,
-            command.amount,
+            payment.charged,
             funding,
             command.auth_factors,
             needs_card=command.method.needs_card,
@@ -258,7 +261,7 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
         return payment
     charge = ChannelCharge(
         payment.payment_id,
-        payment.amount,
+        payment.charged,
         authorization.agreement_no,
         command.description,
         command.payer_user_id,

@@ -12,31 +12,32 @@ from dataclasses import replace
 from datetime import timedelta
 
 from gateway.adapters.store.stores import Stores
-from gateway.domain import fees
+from gateway.domain import coupons
 from gateway.domain.answers import transfer_message
 from gateway.domain.errors import PaymentNotFound, RequestIdReused
-from gateway.domain.model import Payment, PaymentPurpose, PaymentState
-from gateway.domain.ports import ChannelAnswer, ChannelOutcome, LedgerPosting
+from gateway.domain.model import PaymentPurpose, PaymentState
+from gateway.domain.ports import ChannelAnswer, ChannelOutcome
 from gateway.domain.refunds import (
     Refund,
     RefundState,
     RequestRefund,
     TopUpNotRefundable,
     check_refundable,
+    refund_postings,
 )
 from gateway.service_layer.deps import PaymentDeps
 from gateway.service_layer.outbox import current_traceparent
 from gateway.service_layer.unit_of_work import SessionFactory
-from paysuite import accounts
 from paysuite.errors import NotFound
 from paysuite.ids import new_id
-from paysuite.money import Money
 from paysuite.runtime.telemetry import current_trace_id
 
 # A refund the channel has not answered definitely is sent again after waiting as long as it
 # has been pending, at least the first wait and at most the longest.
 RESEND_FIRST_WAIT = timedelta(seconds=10)
 RESEND_LONGEST_WAIT = timedelta(minutes=10)
+# A refund the platform's coupon gives back all of: done without the channel.
+COUPON_ONLY = ChannelAnswer(ChannelOutcome.SUCCEEDED)
 
 
 class RefundNotFound(NotFound):
@@ -78,6 +79,15 @@ async def _reserve(deps: PaymentDeps, command: RequestRefund) -> tuple[Refund, s
             payment.state.captured,
         )
         now = deps.clock()
+        coupon_share = 0
+        if payment.platform_coupon:
+            coupon_share = coupons.refund_coupon_share(
+                payment.amount.minor_units,
+                payment.platform_coupon,
+                payment.refunded,
+                await work.repo.refunds.coupon_refunded(payment.payment_id),
+                command.amount.minor_units,
+            )
         refund = Refund(
             refund_id=new_id("rfd"),
             request_id=command.request_id,
@@ -89,6 +99,7 @@ async def _reserve(deps: PaymentDeps, command: RequestRefund) -> tuple[Refund, s
             trace_id=current_trace_id(),
             created_at=now,
             updated_at=now,
+            platform_coupon=coupon_share,
         )
         if not await work.repo.refunds.add(refund, payment.merchant_id):
             await work.rollback()
@@ -100,33 +111,6 @@ async def _reserve(deps: PaymentDeps, command: RequestRefund) -> tuple[Refund, s
         )
         await work.commit()
     return refund, payment.channel, True
-
-
-def _reverse_postings(
-    refund: Refund, payment: Payment, refunded_before: int
-) -> list[LedgerPosting]:
-    """The capture in reverse: the merchant and the platform's fee income each give back their
-    share of the refund (the fee pro rata, its parts adding up to the whole fee)."""
-    currency = refund.amount.currency
-    receivable = accounts.channel_receivable(payment.channel, currency)
-    fee_back = fees.refunded_fee(
-        payment.merchant_fee,
-        payment.amount.minor_units,
-        refunded_before,
-        refund.amount.minor_units,
-    )
-    postings = [
-        LedgerPosting(
-            payment.payee_account,
-            receivable,
-            Money(currency, refund.amount.minor_units - fee_back),
-        )
-    ]
-    if fee_back > 0:
-        postings.append(
-            LedgerPosting(accounts.fee_income(currency), receivable, Money(currency, fee_back))
-        )
-    return postings
 
 
 async def apply_refund_answer(deps: PaymentDeps, refund_id: str, answer: ChannelAnswer) -> Refund:
@@ -146,7 +130,7 @@ async def apply_refund_answer(deps: PaymentDeps, refund_id: str, answer: Channel
             refunded_before = await work.repo.refunds.succeeded_total(payment.payment_id)
             message = transfer_message(
                 f"{refund.refund_id}:refund",
-                _reverse_postings(refund, payment, refunded_before),
+                refund_postings(refund, payment, refunded_before),
                 "payment refund",
                 {"payment_id": payment.payment_id, "refund_id": refund.refund_id},
             )
@@ -187,10 +171,13 @@ async def refund_payment(deps: PaymentDeps, command: RequestRefund) -> Refund:
 async def _send(deps: PaymentDeps, refund: Refund, channel_name: str) -> Refund:
     """Sends the refund to its channel and applies the answer; while the channel takes no
     calls it stays accepted, for the resend to send later."""
+    if refund.charged.minor_units == 0:
+        # All of it is the coupon's share: nothing goes back through the channel.
+        return await apply_refund_answer(deps, refund.refund_id, COUPON_ONLY)
     channel = deps.channel(channel_name)
     if channel is None or deps.reopens_at(channel_name) is not None:
         return refund
-    answer = await channel.refund(refund.refund_id, refund.payment_id, refund.amount)
+    answer = await channel.refund(refund.refund_id, refund.payment_id, refund.charged)
     return await apply_refund_answer(deps, refund.refund_id, answer)
 
 

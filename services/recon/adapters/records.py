@@ -43,6 +43,16 @@ def _our_row(record: cpb.ChannelRecord) -> list[object]:
     ]
 
 
+def _coupon_only(record: cpb.ChannelRecord) -> bool:
+    """A refund all of whose amount went back to the platform's coupon, none through the
+    channel: not on the channel's bill, nothing of it on the receivable."""
+    return (
+        record.kind == cpb.ChannelRecord.KIND_REFUND
+        and record.amount.minor_units == 0
+        and record.platform_coupon_minor_units > 0
+    )
+
+
 def our_item(record: cpb.ChannelRecord) -> OurItem:
     """A flagged payment of an earlier date, as a run takes it in (carried: never again)."""
     return OurItem(
@@ -86,8 +96,10 @@ class GrpcRecords:
                 timeout=self._timeout,
             )
             async for batch in call:
-                writer.writerows(_our_row(r) for r in batch.records)
-                count += len(batch.records)
+                # A refund the platform's coupon gave all of back moved nothing on the channel.
+                rows = [_our_row(r) for r in batch.records if not _coupon_only(r)]
+                writer.writerows(rows)
+                count += len(rows)
         return count
 
     async def flagged(self, channel: str) -> list[tuple[date, OurItem]]:

@@ -28,7 +28,7 @@ from google.type import date_pb2 as google_dot_type_dot_date__pb2
 from paysuite.type.v1 import money_pb2 as paysuite_dot_type_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)paysuite/gateway/v1/channel_records.proto\x12\x13paysuite.gateway.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x1cpaysuite/type/v1/money.proto\"\xc3\x06\n\rChannelRecord\x12;\n\x04kind\x18\x01 \x01(\x0e\x32\'.paysuite.gateway.v1.ChannelRecord.KindB\x04\xe2\x41\x01\x03\x12\x18\n\npayment_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\trefund_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x19\n\x0bmerchant_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12$\n\x16\x63hannel_transaction_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12-\n\x06\x61mount\x18\x06 \x01(\x0b\x32\x17.paysuite.type.v1.MoneyB\x04\xe2\x41\x01\x03\x12\x1d\n\x0f\x66\x65\x65_minor_units\x18\x07 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12=\n\x05state\x18\x08 \x01(\x0e\x32(.paysuite.gateway.v1.ChannelRecord.StateB\x04\xe2\x41\x01\x03\x12\"\n\x14needs_reconciliation\x18\t \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x30\n\x0f\x61\x63\x63ounting_date\x18\n \x01(\x0b\x32\x11.google.type.DateB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12&\n\x18merchant_fee_minor_units\x18\r \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x14\n\x06top_up\x18\x0e \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0btraceparent\x18\x0f \x01(\tB\x04\xe2\x41\x01\x03\"?\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n\x0cKIND_PAYMENT\x10\x01\x12\x0f\n\x0bKIND_REFUND\x10\x02\"\x95\x01\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10STATE_PROCESSING\x10\x01\x12\x13\n\x0fSTATE_SUCCEEDED\x10\x02\x12\x10\n\x0cSTATE_FAILED\x10\x03\x12\x10\n\x0cSTATE_CLOSED\x10\x04\x12\x11\n\rSTATE_UNKNOWN\x10\x05\x12\x13\n\x0fSTATE_DUPLICATE\x10\x06\"\x80\x01\n\x1bStreamChannelRecordsRequest\x12\x15\n\x07\x63hannel\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x30\n\x0f\x61\x63\x63ounting_date\x18\x02 \x01(\x0b\x32\x11.google.type.DateB\x04\xe2\x41\x01\x02\x12\x18\n\nbatch_size\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\"S\n\x1cStreamChannelRecordsResponse\x12\x33\n\x07records\x18\x01 \x03(\x0b\x32\".paysuite.gateway.v1.ChannelRecord\"f\n\x1aListFlaggedPaymentsRequest\x12\x15\n\x07\x63hannel\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"l\n\x1bListFlaggedPaymentsResponse\x12\x34\n\x08payments\x18\x01 \x03(\x0b\x32\".paysuite.gateway.v1.ChannelRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x90\x02\n\x15\x43hannelRecordsService\x12}\n\x14StreamChannelRecords\x12\x30.paysuite.gateway.v1.StreamChannelRecordsRequest\x1a\x31.paysuite.gateway.v1.StreamChannelRecordsResponse0\x01\x12x\n\x13ListFlaggedPayments\x12/.paysuite.gateway.v1.ListFlaggedPaymentsRequest\x1a\x30.paysuite.gateway.v1.ListFlaggedPaymentsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)paysuite/gateway/v1/channel_records.proto\x12\x13paysuite.gateway.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x1cpaysuite/type/v1/money.proto\"\xee\x06\n\rChannelRecord\x12;\n\x04kind\x18\x01 \x01(\x0e\x32\'.paysuite.gateway.v1.ChannelRecord.KindB\x04\xe2\x41\x01\x03\x12\x18\n\npayment_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\trefund_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x19\n\x0bmerchant_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12$\n\x16\x63hannel_transaction_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12-\n\x06\x61mount\x18\x06 \x01(\x0b\x32\x17.paysuite.type.v1.MoneyB\x04\xe2\x41\x01\x03\x12\x1d\n\x0f\x66\x65\x65_minor_units\x18\x07 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12=\n\x05state\x18\x08 \x01(\x0e\x32(.paysuite.gateway.v1.ChannelRecord.StateB\x04\xe2\x41\x01\x03\x12\"\n\x14needs_reconciliation\x18\t \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x30\n\x0f\x61\x63\x63ounting_date\x18\n \x01(\x0b\x32\x11.google.type.DateB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12&\n\x18merchant_fee_minor_units\x18\r \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x14\n\x06top_up\x18\x0e \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0btraceparent\x18\x0f \x01(\tB\x04\xe2\x41\x01\x03\x12)\n\x1bplatform_coupon_minor_units\x18\x10 \x01(\x03\x42\x04\xe2\x41\x01\x03\"?\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n\x0cKIND_PAYMENT\x10\x01\x12\x0f\n\x0bKIND_REFUND\x10\x02\"\x95\x01\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10STATE_PROCESSING\x10\x01\x12\x13\n\x0fSTATE_SUCCEEDED\x10\x02\x12\x10\n\x0cSTATE_FAILED\x10\x03\x12\x10\n\x0cSTATE_CLOSED\x10\x04\x12\x11\n\rSTATE_UNKNOWN\x10\x05\x12\x13\n\x0fSTATE_DUPLICATE\x10\x06\"\x80\x01\n\x1bStreamChannelRecordsRequest\x12\x15\n\x07\x63hannel\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x30\n\x0f\x61\x63\x63ounting_date\x18\x02 \x01(\x0b\x32\x11.google.type.DateB\x04\xe2\x41\x01\x02\x12\x18\n\nbatch_size\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\"S\n\x1cStreamChannelRecordsResponse\x12\x33\n\x07records\x18\x01 \x03(\x0b\x32\".paysuite.gateway.v1.ChannelRecord\"f\n\x1aListFlaggedPaymentsRequest\x12\x15\n\x07\x63hannel\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"l\n\x1bListFlaggedPaymentsResponse\x12\x34\n\x08payments\x18\x01 \x03(\x0b\x32\".paysuite.gateway.v1.ChannelRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x90\x02\n\x15\x43hannelRecordsService\x12}\n\x14StreamChannelRecords\x12\x30.paysuite.gateway.v1.StreamChannelRecordsRequest\x1a\x31.paysuite.gateway.v1.StreamChannelRecordsResponse0\x01\x12x\n\x13ListFlaggedPayments\x12/.paysuite.gateway.v1.ListFlaggedPaymentsRequest\x1a\x30.paysuite.gateway.v1.ListFlaggedPaymentsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -65,6 +65,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHANNELRECORD'].fields_by_name['top_up']._serialized_options = b'\342A\001\003'
   _globals['_CHANNELRECORD'].fields_by_name['traceparent']._loaded_options = None
   _globals['_CHANNELRECORD'].fields_by_name['traceparent']._serialized_options = b'\342A\001\003'
+  _globals['_CHANNELRECORD'].fields_by_name['platform_coupon_minor_units']._loaded_options = None
+  _globals['_CHANNELRECORD'].fields_by_name['platform_coupon_minor_units']._serialized_options = b'\342A\001\003'
   _globals['_STREAMCHANNELRECORDSREQUEST'].fields_by_name['channel']._loaded_options = None
   _globals['_STREAMCHANNELRECORDSREQUEST'].fields_by_name['channel']._serialized_options = b'\342A\001\002'
   _globals['_STREAMCHANNELRECORDSREQUEST'].fields_by_name['accounting_date']._loaded_options = None
@@ -78,19 +80,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTFLAGGEDPAYMENTSREQUEST'].fields_by_name['page_token']._loaded_options = None
   _globals['_LISTFLAGGEDPAYMENTSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
   _globals['_CHANNELRECORD']._serialized_start=187
-  _globals['_CHANNELRECORD']._serialized_end=1022
-  _globals['_CHANNELRECORD_KIND']._serialized_start=807
-  _globals['_CHANNELRECORD_KIND']._serialized_end=870
-  _globals['_CHANNELRECORD_STATE']._serialized_start=873
-  _globals['_CHANNELRECORD_STATE']._serialized_end=1022
-  _globals['_STREAMCHANNELRECORDSREQUEST']._serialized_start=1025
-  _globals['_STREAMCHANNELRECORDSREQUEST']._serialized_end=1153
-  _globals['_STREAMCHANNELRECORDSRESPONSE']._serialized_start=1155
-  _globals['_STREAMCHANNELRECORDSRESPONSE']._serialized_end=1238
-  _globals['_LISTFLAGGEDPAYMENTSREQUEST']._serialized_start=1240
-  _globals['_LISTFLAGGEDPAYMENTSREQUEST']._serialized_end=1342
-  _globals['_LISTFLAGGEDPAYMENTSRESPONSE']._serialized_start=1344
-  _globals['_LISTFLAGGEDPAYMENTSRESPONSE']._serialized_end=1452
-  _globals['_CHANNELRECORDSSERVICE']._serialized_start=1455
-  _globals['_CHANNELRECORDSSERVICE']._serialized_end=1727
+  _globals['_CHANNELRECORD']._serialized_end=1065
+  _globals['_CHANNELRECORD_KIND']._serialized_start=850
+  _globals['_CHANNELRECORD_KIND']._serialized_end=913
+  _globals['_CHANNELRECORD_STATE']._serialized_start=916
+  _globals['_CHANNELRECORD_STATE']._serialized_end=1065
+  _globals['_STREAMCHANNELRECORDSREQUEST']._serialized_start=1068
+  _globals['_STREAMCHANNELRECORDSREQUEST']._serialized_end=1196
+  _globals['_STREAMCHANNELRECORDSRESPONSE']._serialized_start=1198
+  _globals['_STREAMCHANNELRECORDSRESPONSE']._serialized_end=1281
+  _globals['_LISTFLAGGEDPAYMENTSREQUEST']._serialized_start=1283
+  _globals['_LISTFLAGGEDPAYMENTSREQUEST']._serialized_end=1385
+  _globals['_LISTFLAGGEDPAYMENTSRESPONSE']._serialized_start=1387
+  _globals['_LISTFLAGGEDPAYMENTSRESPONSE']._serialized_end=1495
+  _globals['_CHANNELRECORDSSERVICE']._serialized_start=1498
+  _globals['_CHANNELRECORDSSERVICE']._serialized_end=1770
 # @@protoc_insertion_point(module_scope)

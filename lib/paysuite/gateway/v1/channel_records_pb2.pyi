@@ -105,6 +105,7 @@ class ChannelRecord(_message.Message):
     MERCHANT_FEE_MINOR_UNITS_FIELD_NUMBER: _builtins.int
     TOP_UP_FIELD_NUMBER: _builtins.int
     TRACEPARENT_FIELD_NUMBER: _builtins.int
+    PLATFORM_COUPON_MINOR_UNITS_FIELD_NUMBER: _builtins.int
     kind: Global___ChannelRecord.Kind.ValueType
     """Payment or refund."""
     payment_id: _builtins.str
@@ -133,9 +134,17 @@ class ChannelRecord(_message.Message):
     """The W3C traceparent the payment was created under, on payments flagged for reconciliation
     (empty otherwise), so reconciliation's work on one joins the payment's trace.
     """
+    platform_coupon_minor_units: _builtins.int
+    """The platform's coupon, in the amount's currency: of a payment, the part of the order the
+    platform pays (not charged on the channel); of a refund, the part of it that went back to
+    the platform's marketing cost rather than to the payer. The merchant's amount is `amount`
+    plus this.
+    """
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
-        """Amount."""
+        """Amount the channel moved: of a payment, what it charged the payer (the order amount less
+        the platform's coupon); of a refund, what it gave back to the payer.
+        """
 
     @_builtins.property
     def accounting_date(self) -> _date_pb2.Date:
@@ -167,10 +176,11 @@ class ChannelRecord(_message.Message):
         merchant_fee_minor_units: _builtins.int = ...,
         top_up: _builtins.bool = ...,
         traceparent: _builtins.str = ...,
+        platform_coupon_minor_units: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "amount", b"amount", "create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "amount", b"amount", "channel_transaction_id", b"channel_transaction_id", "create_time", b"create_time", "fee_minor_units", b"fee_minor_units", "kind", b"kind", "merchant_fee_minor_units", b"merchant_fee_minor_units", "merchant_id", b"merchant_id", "needs_reconciliation", b"needs_reconciliation", "payment_id", b"payment_id", "refund_id", b"refund_id", "state", b"state", "top_up", b"top_up", "traceparent", b"traceparent", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounting_date", b"accounting_date", "amount", b"amount", "channel_transaction_id", b"channel_transaction_id", "create_time", b"create_time", "fee_minor_units", b"fee_minor_units", "kind", b"kind", "merchant_fee_minor_units", b"merchant_fee_minor_units", "merchant_id", b"merchant_id", "needs_reconciliation", b"needs_reconciliation", "payment_id", b"payment_id", "platform_coupon_minor_units", b"platform_coupon_minor_units", "refund_id", b"refund_id", "state", b"state", "top_up", b"top_up", "traceparent", b"traceparent", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -275,6 +275,7 @@ class Payment(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     PURPOSE_FIELD_NUMBER: _builtins.int
     MERCHANT_FEE_FIELD_NUMBER: _builtins.int
+    PLATFORM_COUPON_FIELD_NUMBER: _builtins.int
     payment_id: _builtins.str
     """Server-assigned id, e.g. "pay_01J..."."""
     merchant_id: _builtins.str
@@ -317,6 +318,12 @@ class Payment(_message.Message):
         the merchant is owed the amount less this. Refunds give it back pro rata.
         """
 
+    @_builtins.property
+    def platform_coupon(self) -> _money_pb2.Money:
+        """The part of the amount the platform pays by its coupon (its IOU to the merchant, booked
+        as marketing cost); the payer is charged the amount less this. Zero when none.
+        """
+
     def __init__(
         self,
         *,
@@ -336,10 +343,11 @@ class Payment(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         purpose: Global___PaymentPurpose.ValueType = ...,
         merchant_fee: _money_pb2.Money | None = ...,
+        platform_coupon: _money_pb2.Money | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "create_time", b"create_time", "merchant_fee", b"merchant_fee", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "create_time", b"create_time", "merchant_fee", b"merchant_fee", "platform_coupon", b"platform_coupon", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "card_id", b"card_id", "channel", b"channel", "channel_transaction_id", b"channel_transaction_id", "create_time", b"create_time", "failure_reason", b"failure_reason", "merchant_fee", b"merchant_fee", "merchant_id", b"merchant_id", "merchant_order_no", b"merchant_order_no", "method", b"method", "payer_user_id", b"payer_user_id", "payment_id", b"payment_id", "purpose", b"purpose", "state", b"state", "trace_id", b"trace_id", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "card_id", b"card_id", "channel", b"channel", "channel_transaction_id", b"channel_transaction_id", "create_time", b"create_time", "failure_reason", b"failure_reason", "merchant_fee", b"merchant_fee", "merchant_id", b"merchant_id", "merchant_order_no", b"merchant_order_no", "method", b"method", "payer_user_id", b"payer_user_id", "payment_id", b"payment_id", "platform_coupon", b"platform_coupon", "purpose", b"purpose", "state", b"state", "trace_id", b"trace_id", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -361,6 +369,7 @@ class CreatePaymentRequest(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     AUTH_FACTORS_FIELD_NUMBER: _builtins.int
     PURPOSE_FIELD_NUMBER: _builtins.int
+    PLATFORM_COUPON_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Caller-chosen unique id (UUID recommended); the same id with the same content returns the
     first answer, with different content it is rejected.
@@ -387,6 +396,14 @@ class CreatePaymentRequest(_message.Message):
     def amount(self) -> _money_pb2.Money:
         """Amount to collect; positive."""
 
+    @_builtins.property
+    def platform_coupon(self) -> _money_pb2.Money:
+        """The part of the amount the platform pays by its coupon (a platform discount, paid to the
+        merchant from the platform's own funds at settlement): the payer is charged, and their
+        limits used by, the amount less this. The amount's currency, more than zero and less than
+        the amount; a purchase only. None when unset.
+        """
+
     def __init__(
         self,
         *,
@@ -400,10 +417,11 @@ class CreatePaymentRequest(_message.Message):
         description: _builtins.str = ...,
         auth_factors: _builtins.int = ...,
         purpose: Global___PaymentPurpose.ValueType = ...,
+        platform_coupon: _money_pb2.Money | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "platform_coupon", b"platform_coupon"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "auth_factors", b"auth_factors", "card_id", b"card_id", "description", b"description", "merchant_id", b"merchant_id", "merchant_order_no", b"merchant_order_no", "method", b"method", "payer_user_id", b"payer_user_id", "purpose", b"purpose", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "auth_factors", b"auth_factors", "card_id", b"card_id", "description", b"description", "merchant_id", b"merchant_id", "merchant_order_no", b"merchant_order_no", "method", b"method", "payer_user_id", b"payer_user_id", "platform_coupon", b"platform_coupon", "purpose", b"purpose", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -598,7 +616,7 @@ class ChannelTransaction(_message.Message):
     """State of the payment."""
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
-        """Amount."""
+        """Amount the channel charges: the order amount less the platform's coupon."""
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
@@ -1236,6 +1254,7 @@ class Refund(_message.Message):
     TRACE_ID_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    PLATFORM_COUPON_FIELD_NUMBER: _builtins.int
     refund_id: _builtins.str
     """Refund id."""
     payment_id: _builtins.str
@@ -1262,6 +1281,13 @@ class Refund(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When it last changed."""
 
+    @_builtins.property
+    def platform_coupon(self) -> _money_pb2.Money:
+        """Of a payment the platform's coupon paid part of, the part of the amount going back to
+        the platform's marketing cost (its share of what is refunded, rounded so the payer never
+        gets back more than they paid); the payer gets back the amount less this. Zero otherwise.
+        """
+
     def __init__(
         self,
         *,
@@ -1275,10 +1301,11 @@ class Refund(_message.Message):
         trace_id: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        platform_coupon: _money_pb2.Money | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "create_time", b"create_time", "platform_coupon", b"platform_coupon", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "channel_refund_id", b"channel_refund_id", "create_time", b"create_time", "failure_reason", b"failure_reason", "payment_id", b"payment_id", "reason", b"reason", "refund_id", b"refund_id", "state", b"state", "trace_id", b"trace_id", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "channel_refund_id", b"channel_refund_id", "create_time", b"create_time", "failure_reason", b"failure_reason", "payment_id", b"payment_id", "platform_coupon", b"platform_coupon", "reason", b"reason", "refund_id", b"refund_id", "state", b"state", "trace_id", b"trace_id", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

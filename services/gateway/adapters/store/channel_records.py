@@ -13,15 +13,17 @@ from gateway.domain.channel_records import ChannelRecord, RecordKind
 from paysuite.money import Money
 
 _PAYMENTS = """
-    SELECT payment_id, '' AS refund_id, merchant_id, channel_transaction_id, amount, currency,
-           fee, state, needs_reconciliation, accounting_date, created_at, updated_at,
+    SELECT payment_id, '' AS refund_id, merchant_id, channel_transaction_id,
+           amount - platform_coupon AS amount, currency, platform_coupon, fee, state,
+           needs_reconciliation, accounting_date, created_at, updated_at,
            merchant_fee, purpose = 'top_up' AS top_up,
            CASE WHEN needs_reconciliation THEN traceparent ELSE '' END AS traceparent
     FROM payments
 """
 _REFUNDS = """
     SELECT r.payment_id, r.refund_id, p.merchant_id, r.channel_refund_id AS
-           channel_transaction_id, r.amount, r.currency, 0 AS fee, r.state,
+           channel_transaction_id, r.amount - r.platform_coupon AS amount, r.currency,
+           r.platform_coupon, 0 AS fee, r.state,
            false AS needs_reconciliation, $4::date AS accounting_date, r.created_at, r.updated_at,
            CASE WHEN r.state <> 'succeeded' OR p.amount <= 0 THEN 0 ELSE
                (div(p.merchant_fee::numeric * (before.refunded + r.amount), p.amount)
@@ -57,6 +59,7 @@ def _record(kind: RecordKind, row: Mapping[str, Any]) -> ChannelRecord:
         merchant_fee=row["merchant_fee"],
         top_up=row["top_up"],
         traceparent=row["traceparent"],
+        platform_coupon=row["platform_coupon"],
     )
 
 

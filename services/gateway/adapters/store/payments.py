@@ -36,11 +36,11 @@ WITH m AS (
         method, payer_user_id, card_id, description, channel, channel_transaction_id, state,
         failure_reason, fee, trace_id, accounting_date, created_at, updated_at, next_query_at,
         query_attempts, needs_reconciliation, refunded, purpose, merchant_fee, merchant_fee_bps,
-        version, traceparent
+        version, traceparent, platform_coupon
     )
     SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6, $7::text, $8::text,
            $9::text, $10::text, $11::text, $12::text, '', $13::text, $14::text, 0, $15::text,
-           $16, $17, $17, $18, 0, false, 0, $19::text, 0, m.fee_bps, 0, $24::text
+           $16, $17, $17, $18, 0, false, 0, $19::text, 0, m.fee_bps, 0, $24::text, $25
     FROM m, paid WHERE NOT paid.paid
     ON CONFLICT (merchant_id, request_id) DO NOTHING
     RETURNING payment_id, merchant_id
@@ -100,7 +100,7 @@ WITH released AS (
     WHERE payment_id = $1 AND volume_reserved
     RETURNING channel
 )
-UPDATE channel_daily_volume v SET reserved = v.reserved - p.amount
+UPDATE channel_daily_volume v SET reserved = v.reserved - (p.amount - p.platform_coupon)
 FROM released r, payments p
 WHERE p.payment_id = $1 AND v.channel = r.channel
   AND v.accounting_date = p.accounting_date AND v.currency = p.currency
@@ -204,6 +204,7 @@ class PaymentStore(ScheduledQueries):
             attempt.volume_reserved if attempt else False,
             event,
             traceparent,
+            payment.platform_coupon,
         )
         return Recorded(
             created=row["created"],

@@ -37,8 +37,9 @@ class RefundStore:
             """
             INSERT INTO refunds (
                 refund_id, request_id, request_hash, payment_id, amount, currency, state, reason,
-                channel_refund_id, failure_reason, trace_id, created_at, updated_at, merchant_id
-            ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                channel_refund_id, failure_reason, trace_id, created_at, updated_at, merchant_id,
+                platform_coupon
+            ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
             ON CONFLICT (merchant_id, request_id) DO NOTHING
             RETURNING refund_id
             """,
@@ -56,6 +57,7 @@ class RefundStore:
             refund.created_at,
             refund.updated_at,
             merchant_id,
+            refund.platform_coupon,
         )
         return added is not None
 
@@ -76,6 +78,17 @@ class RefundStore:
             "SELECT coalesce(sum(amount), 0) FROM refunds WHERE payment_id = $1 AND state = $2",
             payment_id,
             RefundState.SUCCEEDED.value,
+        )
+        return int(total or 0)
+
+    async def coupon_refunded(self, payment_id: str) -> int:
+        """What the payment's refunds not failed have given back of its platform coupon (those
+        in flight included: they hold their share)."""
+        total = await self._conn.fetchval(
+            "SELECT coalesce(sum(platform_coupon), 0) FROM refunds "
+            "WHERE payment_id = $1 AND state <> $2",
+            payment_id,
+            RefundState.FAILED.value,
         )
         return int(total or 0)
 

@@ -19,7 +19,7 @@ PAYMENT_COLUMNS = (
     "payment_id, request_id, request_hash, merchant_id, merchant_order_no, amount, currency, "
     "method, payer_user_id, state, channel, trace_id, created_at, updated_at, card_id, "
     "description, channel_transaction_id, failure_reason, fee, refunded, needs_reconciliation, "
-    "purpose, merchant_fee, version"
+    "purpose, merchant_fee, version, platform_coupon"
 )
 
 
@@ -48,6 +48,7 @@ def payment(row: Row) -> Payment:
         purpose=PaymentPurpose(row["purpose"]),
         merchant_fee=row["merchant_fee"],
         version=row["version"],
+        platform_coupon=row["platform_coupon"],
     )
 
 
@@ -112,6 +113,7 @@ def refund(row: Row) -> Refund:
         updated_at=row["updated_at"],
         channel_refund_id=row["channel_refund_id"],
         failure_reason=row["failure_reason"],
+        platform_coupon=row["platform_coupon"],
     )
 
 
