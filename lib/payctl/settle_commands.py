@@ -51,6 +51,7 @@ def merchant_line(line: spb.SettlementLine) -> dict[str, Any]:
         "refunds_count": line.refunds_count,
         "fees_minor_units": line.fees.minor_units,
         "adjustments_minor_units": line.adjustments.minor_units,
+        "coupons_minor_units": line.coupons.minor_units,
         "net_minor_units": line.net.minor_units,
         "reserve_held_minor_units": line.reserve_held.minor_units,
         "settlement_payout_id": line.settlement_payout_id,
@@ -115,11 +116,13 @@ def describe_batch(data: dict[str, Any]) -> str:
     lines = [f"{data['batch_id']} trade date {data['trade_date']} {data['state']}"]
     for m in data["merchants"]:
         currency = m["currency"]
+        coupons = m["coupons_minor_units"]
         lines.append(
             f"  {m['merchant_id']}: payments {_money(m['payments_minor_units'], currency)}"
             f" refunds {_money(m['refunds_minor_units'], currency)}"
             f" fees {_money(m['fees_minor_units'], currency)}"
             f" net {_money(m['net_minor_units'], currency)}"
+            f"{f' coupons {_money(coupons, currency)}' if coupons else ''}"
             f" due {m['settlement_date']} {m['payout_state']}"
         )
     for c in data["channels"]:

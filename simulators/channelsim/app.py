@@ -97,6 +97,7 @@ def create_app(
             web.post("/_admin/payouts/{out_payout_no}/return", payout_api.return_payout),
             web.get("/_admin/reserve", reserve_api.overview),
             web.post("/_admin/reserve/settlements", reserve_api.pay_in),
+            web.post("/_admin/reserve/fundings", reserve_api.fund_in),
             *bill_fault_routes(lambda app: app[STATE].bills),
         ]
     )

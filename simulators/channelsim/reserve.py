@@ -4,8 +4,9 @@ Channels settle into it: this bank, as card acquirer, pays each day's takings (i
 charges less its fees and the day's refunds) some time after the day ends; the wallets' (and
 any other institution's) settlements arrive as credit transfers they send. A settlement may be
 short-paid or never come (the dials). Payouts the bank makes for the platform debit it (with
-the bank's fee), and a payout returned (退票) credits it back. Settlements are decided once and
-kept in the journal; payout movements are read off the payouts themselves.
+the bank's fee), and a payout returned (退票) credits it back. The platform moves its own funds
+in by transfers from its own account (channelsim.reserve_fundings). Settlements and fundings are
+decided once and kept in the journal; payout movements are read off the payouts themselves.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from channelsim.faults import Dice, Faults
 from channelsim.journal import Journal, records_of
 from channelsim.payouts import RETURNED, Payout
 from channelsim.refunds import RefundRecord
+from channelsim.reserve_fundings import FUNDING_RECORD, Funding
 from channelsim.store import SUCCESS, Transaction
 
 _log = logging.getLogger(__name__)
@@ -191,6 +193,21 @@ def _settlement_entry(settlement: Settlement) -> ReserveEntry:
     )
 
 
+def _funding_entry(funding: Funding) -> ReserveEntry:
+    return ReserveEntry(
+        bank_ref=funding.bank_ref,
+        booked_at=funding.booked_at,
+        indicator=CREDIT,
+        amount=funding.amount,
+        currency=funding.currency,
+        end_to_end_id=funding.reference,
+        counterparty=funding.payer,
+        remittance=f"FUNDING {funding.reference}",
+        family="RCDT",
+        sub_family="BOOK",
+    )
+
+
 class ReserveAccount:
     """The reserve account: settlements by (channel, business date), kept in the journal."""
 
@@ -198,13 +215,51 @@ class ReserveAccount:
         self._journal = journal or Journal()
         self._opening = opening
         self._settlements: dict[tuple[str, date], Settlement] = {}
+        self._fundings: dict[str, Funding] = {}
         self._refs: set[str] = set()
 
     def load(self, records: Iterable[dict[str, Any]]) -> int:
-        """Takes the settlements among the journal's records; returns how many."""
+        """Takes the settlements and fundings among the journal's records; returns how many
+        settlements."""
+        records = list(records)
         for loaded in records_of(records, SETTLEMENT_RECORD, Settlement.from_record):
             self._remember(loaded)
+        for funding in records_of(records, FUNDING_RECORD, Funding.from_record):
+            self._fundings[funding.reference] = funding
+            self._refs.add(funding.bank_ref)
         return len(self._settlements)
+
+    def fundings(self) -> list[Funding]:
+        return sorted(self._fundings.values(), key=lambda f: (f.booked_at, f.bank_ref))
+
+    def fund(
+        self,
+        *,
+        reference: str,
+        currency: str,
+        amount: int,
+        payer: str,
+        booked_at: float,
+        dice: Dice,
+    ) -> tuple[Funding, bool]:
+        """Books a transfer from the platform's own account once per reference; (the funding,
+        whether it is new). A repeat is the one booked before, whatever it asks."""
+        existing = self._fundings.get(reference)
+        if existing is not None:
+            return existing, False
+        funding = Funding(
+            reference=reference,
+            currency=currency,
+            amount=amount,
+            bank_ref=self._new_ref(from_epoch(booked_at), dice.digits, "F"),
+            booked_at=booked_at,
+            payer=payer,
+        )
+        self._journal.append(funding.to_record())
+        self._fundings[reference] = funding
+        self._refs.add(funding.bank_ref)
+        _log.info("reserve funded", extra={"reference": reference, "amount": amount})
+        return funding, True
 
     def get(self, channel: str, business_date: date) -> Settlement | None:
         return self._settlements.get((channel, business_date))
@@ -265,6 +320,7 @@ class ReserveAccount:
             for s in self._settlements.values()
             if not s.missing and s.paid > 0 and s.booked_at <= now
         ]
+        found += [_funding_entry(f) for f in self._fundings.values() if f.booked_at <= now]
         for payout in payouts:
             found += [e for e in _payout_entries(payout, now) if e.booked_at <= now]
         return sorted(found, key=lambda e: (e.booked_at, e.bank_ref))
@@ -282,9 +338,9 @@ class ReserveAccount:
                 todays.append(entry)
         return opening, todays
 
-    def _new_ref(self, moment: datetime, digits: Callable[[int], str]) -> str:
+    def _new_ref(self, moment: datetime, digits: Callable[[int], str], prefix: str = "S") -> str:
         while True:
-            ref = f"S{moment.strftime('%Y%m%d')}{digits(12)}"
+            ref = f"{prefix}{moment.strftime('%Y%m%d')}{digits(12)}"
             if ref not in self._refs:
                 return ref
 

@@ -1,12 +1,13 @@
 """The reserve account's signed statement download (camt.053) and its admin side: a channel's
-settlement paid in now, the settlements so far and the balance."""
+settlement paid in now, the platform's own funds moved in, the settlements so far and the
+balance."""
 
 from __future__ import annotations
 
 import logging
 import time
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
@@ -36,6 +37,17 @@ class SettlementRequest(BaseModel):
     amount: Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT_FEN)] | None = None
     payer: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
     booking_time: StrictStr | None = None
+
+
+class FundingRequest(BaseModel):
+    """POST /_admin/reserve/fundings: the platform moves its own funds into the reserve account
+    (e.g. the coupons it paid for, under `CPN-<currency>-<YYYYMMDD>`), booked now."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    reference: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,35}$")]
+    amount: Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT_FEN)]
+    currency: Literal["CNY"] = "CNY"
 
 
 def _takings(state: ChannelState, day: date, now: float) -> int:
@@ -136,6 +148,24 @@ async def pay_in(request: web.Request) -> web.Response:
     return json_response(settlement.view(), status=200 if existing else 201)
 
 
+async def fund_in(request: web.Request) -> web.Response:
+    """Unsigned, test-only: a transfer from the platform's own account into the reserve
+    account, booked now; once per reference, a repeat answers the one booked before."""
+    state = request.app[STATE]
+    body = await parse_body(request, FundingRequest)
+    if isinstance(body, web.Response):
+        return body
+    funding, new = state.reserve.fund(
+        reference=body.reference,
+        currency=body.currency,
+        amount=body.amount,
+        payer=state.settings.reserve_account_owner,
+        booked_at=time.time(),
+        dice=state.dice,
+    )
+    return json_response(funding.view(), status=201 if new else 200)
+
+
 async def overview(request: web.Request) -> web.Response:
     """Unsigned, test-only: the settlements decided so far and the balance now."""
     state = request.app[STATE]
@@ -149,5 +179,6 @@ async def overview(request: web.Request) -> web.Response:
             "currency": CURRENCY,
             "balance": balance,
             "settlements": [s.view() for s in state.reserve.settlements()],
+            "fundings": [f.view() for f in state.reserve.fundings()],
         }
     )

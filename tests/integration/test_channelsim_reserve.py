@@ -229,3 +229,29 @@ async def test_a_settlement_arrives_when_it_says_and_shows_from_then_on() -> Non
     )
     assert _read(on_today.body)[0] == []  # alipaysim's is not there yet
     assert _balances(on_today.body) == {"OPBD": "30.00", "CLBD": "30.00"}
+
+
+async def test_the_platforms_own_funds_move_in_once_per_reference_and_survive_a_restart(
+    tmp_path: Path,
+) -> None:
+    settings = _settings(state_file=tmp_path / "bank.jsonl")
+    async with running_bank(settings) as bank:
+        today = _shanghai_today()
+        body = {"reference": f"CPN-CNY-{today:%Y%m%d}", "amount": 1_625}
+        funded = await bank.admin("POST", "/_admin/reserve/fundings", body)
+        again = await bank.admin("POST", "/_admin/reserve/fundings", {**body, "amount": 9})
+        refused = await bank.admin("POST", "/_admin/reserve/fundings", {"reference": "x y"})
+    async with running_bank(settings) as bank:
+        reply = await _statement(bank, today)
+        overview = (await bank.admin("GET", "/_admin/reserve")).json()
+
+    assert funded.status == 201
+    assert (again.status, again.json()) == (200, funded.json())
+    assert refused.status == 400
+    (line,), summary = _read(reply.body)
+    assert (line.direction, line.amount.minor_units) == (Direction.CREDIT, 1_625)
+    assert line.order_id == body["reference"]
+    assert line.channel_transaction_id == funded.json()["bank_ref"]
+    assert summary.balances_consistent is True
+    assert overview["balance"] == 1_625
+    assert overview["fundings"] == [funded.json()]

@@ -4,7 +4,10 @@ own and paid to the merchants' bank accounts through the gateway's payouts and t
 simulator. A run again books and pays nothing twice; a declined, a returned (退票) and a
 timed-out payout lose nothing and are paid once when paid again. A D+0 merchant's payout is
 advanced of the platform's own funds, and repaid once the channel's money of the day arrives
-in the reserve account (FundsService), once however often the reserve is reconciled."""
+in the reserve account (FundsService), once however often the reserve is reconciled. A
+merchant paid partly by platform coupons is cleared its whole orders with its coupons shown,
+and the day's coupons are funded from the platform's own funds into the reserve account once,
+matched with the bank's entry of the treasury's transfer."""
 
 from __future__ import annotations
 
@@ -74,6 +77,7 @@ class Suite:
     expected: dict[str, int]  # merchant -> payments - refunds - fees
     reserved: str = ""  # a merchant with a rolling reserve of RESERVE_BPS
     advanced: str = ""  # a merchant settled D+0, the platform advancing its payout
+    couponed: str = ""  # a merchant whose payments the platform's coupons paid part of
     payer: str = ""  # a real-named user of the module's own, its limits untouched by others
 
 
@@ -149,11 +153,13 @@ async def suite(
         made.expected[made.reserved] = await _day_of(made, ledger_addr, made.reserved)
         made.advanced = f"Sd{secrets.token_hex(4)}"
         made.expected[made.advanced] = await _day_of(made, ledger_addr, made.advanced)
+        made.couponed = f"Sk{secrets.token_hex(4)}"
+        made.expected[made.couponed] = await _coupon_day_of(made, made.couponed)
         yield made
 
 
-async def _day_of(suite: Suite, ledger_addr: str, merchant: str) -> int:
-    """Registers the merchant (fee 0.6%), pays it twice and refunds part of one; its net."""
+async def _register(suite: Suite, merchant: str) -> None:
+    """The merchant (fee 0.6%) and its payable."""
     await suite.gateway.RegisterMerchant(
         gpb.RegisterMerchantRequest(
             merchant=gpb.Merchant(merchant_id=merchant, name="Shop", fee_rate_bps=FEE_BPS)
@@ -174,6 +180,11 @@ async def _day_of(suite: Suite, ledger_addr: str, merchant: str) -> int:
             ]
         )
     )
+
+
+async def _day_of(suite: Suite, ledger_addr: str, merchant: str) -> int:
+    """Registers the merchant (fee 0.6%), pays it twice and refunds part of one; its net."""
+    await _register(suite, merchant)
     net = 0
     payments = []
     for amount in (10_000, 2_345):
@@ -202,6 +213,46 @@ async def _day_of(suite: Suite, ledger_addr: str, merchant: str) -> int:
     )
     assert refund.refund.state == gpb.Refund.STATE_SUCCEEDED
     # The refund gives back its share of the fee: 60 of 10,000 is 0.6%, of 2,500 it is 15.
+    return net - (2_500 - 15)
+
+
+# The coupon merchant's day: orders of 100.00 (15.00 of it a platform coupon) and 20.00 (5.00),
+# 25.00 of the first refunded (3.75 of it the coupon's share).
+COUPON_ORDERS = ((10_000, 1_500), (2_000, 500))
+COUPONS = 1_500 + 500 - 375
+
+
+async def _coupon_day_of(suite: Suite, merchant: str) -> int:
+    """Pays the merchant orders the platform's coupons paid part of, refunds part of one; its
+    net, which the coupons do not change."""
+    await _register(suite, merchant)
+    net, payments = 0, []
+    for amount, coupon in COUPON_ORDERS:
+        answer = await suite.gateway.CreatePayment(
+            gpb.CreatePaymentRequest(
+                request_id=f"sk-{secrets.token_hex(8)}",
+                merchant_id=merchant,
+                merchant_order_no=f"SK-{secrets.token_hex(6)}",
+                amount=Money(currency_code="CNY", minor_units=amount),
+                method=gpb.PAYMENT_METHOD_BANK_CARD,
+                payer_user_id=suite.payer,
+                platform_coupon=Money(currency_code="CNY", minor_units=coupon),
+            )
+        )
+        assert answer.payment.state == gpb.Payment.STATE_SUCCEEDED
+        payments.append(answer.payment)
+        net += amount - answer.payment.merchant_fee.minor_units
+    as_merchant = gpb_grpc.GatewayServiceStub(suite.gateway_conn.channel_for(identity(merchant)))
+    refund = await as_merchant.RefundPayment(
+        gpb.RefundPaymentRequest(
+            request_id=f"skr-{secrets.token_hex(8)}",
+            payment_id=payments[0].payment_id,
+            amount=Money(currency_code="CNY", minor_units=2_500),
+            reason="customer returned an item",
+        )
+    )
+    assert refund.refund.state == gpb.Refund.STATE_SUCCEEDED
+    assert refund.refund.platform_coupon.minor_units == 375
     return net - (2_500 - 15)
 
 
@@ -512,3 +563,48 @@ async def test_a_d_plus_0_advance_is_repaid_once_when_the_days_money_arrives(
         "SELECT count(*) FROM ledger.transfers WHERE transfer_id LIKE $1", f"settle:{merchant}:%"
     )
     assert transfers == 4  # clear, settling, advance, repay
+
+
+async def test_coupons_are_cleared_and_funded_from_own_funds_once(
+    suite: Suite, bank_url: str, db: asyncpg.Connection
+) -> None:
+    merchant = suite.couponed
+    batch = await _clear(suite)  # made by the clean day's test: the same batch again
+    line = _lines(batch)[merchant]
+    # The merchant is cleared its whole orders, the coupons' part included, and its net.
+    assert (line.payments.minor_units, line.refunds.minor_units) == (12_000, 2_500)
+    assert (line.coupons.minor_units, line.net.minor_units) == (COUPONS, suite.expected[merchant])
+    statement = await suite.settle.GetSettlementStatement(
+        spb.GetSettlementStatementRequest(batch_id=batch.batch_id, merchant_id=merchant)
+    )
+    header, row = statement.content.decode().splitlines()
+    assert dict(zip(header.split(","), row.split(","), strict=True))["coupons"] == "16.25"
+    # The day's coupons (this channel's only) moved from own funds into the reserve account.
+    funding = f"fund:coupons:CNY:{suite.today.isoformat()}"
+    reserve, own_funds = "platform.reserve.CNY", accounts.own_funds("CNY")
+    assert await _moved(suite, funding) == (reserve, own_funds, COUPONS)
+    await _clear(suite)
+    assert (
+        await db.fetchval("SELECT count(*) FROM ledger.transfers WHERE transfer_id = $1", funding)
+        == 1
+    )
+
+    # The treasury moves the money in at the bank: the reserve reconciliation matches the
+    # entry with the booking and books nothing for it, however often it runs.
+    reference = f"CPN-CNY-{suite.today:%Y%m%d}"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{bank_url}/_admin/reserve/fundings", json={"reference": reference, "amount": COUPONS}
+        ) as response,
+    ):
+        assert response.status == 201, await response.text()
+        bank_ref = (await response.json())["bank_ref"]
+    reconciled = await _reconcile_reserve(suite)
+    again = await _reconcile_reserve(suite)
+    kind = await db.fetchval("SELECT kind FROM recon.funds_entries WHERE bank_ref = $1", bank_ref)
+    assert kind == "funding"
+    assert await _moved(suite, f"funds:{bank_ref}") is None
+    for run in (reconciled, again):
+        assert [d for d in run.differences if d.reference == bank_ref] == []
+    assert again.posted == 0

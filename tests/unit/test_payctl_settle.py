@@ -34,6 +34,7 @@ LINE = spb.SettlementLine(
     refunds_count=1,
     fees=_cny(59),
     net=_cny(9_786),
+    coupons=_cny(300),
     state=spb.SettlementLine.STATE_IN_PAYOUT,
     settlement_payout_id="spo_M1_CNY_20261207",
     payout_state=spb.SettlementPayout.STATE_SUCCEEDED,
@@ -106,16 +107,18 @@ def test_settle_run_prints_one_json_object_of_the_batch_and_its_merchants(
         "refunds_minor_units",
         "fees_minor_units",
         "net_minor_units",
+        "coupons_minor_units",
         "payout_state",
     )
     assert [tuple(m[k] for k in keys) for m in data["merchants"]] == [
-        ("M1", 12_345, 2_500, 59, 9_786, "SUCCEEDED"),
-        ("M2", 0, 0, 0, 10, "HELD"),
+        ("M1", 12_345, 2_500, 59, 9_786, 300, "SUCCEEDED"),
+        ("M2", 0, 0, 0, 10, 0, "HELD"),
     ]
     [asked] = servicer.requests
     assert (asked.trade_date.day, asked.HasField("settlement_date")) == (6, False)
     human = _payctl(address, "run", "--date", "2026-12-06", "--settle-on", "2026-12-08")
     assert "M1: payments 123.45 CNY refunds 25.00 CNY fees 0.59 CNY net 97.86 CNY" in human
+    assert "coupons 3.00 CNY" in human and "M2: " in human and human.count("coupons") == 1
     assert servicer.requests[-1].settlement_date.day == 8
     _payctl(address, "run", "--date", "2026-13-01", code=2)
 

@@ -95,6 +95,7 @@ def _clearing_record(channel: str, record: cpb.ChannelRecord) -> ClearingRecord:
         amount=record.amount.minor_units,
         channel_fee=record.fee_minor_units,
         merchant_fee=record.merchant_fee_minor_units,
+        platform_coupon=record.platform_coupon_minor_units,
     )
 
 

@@ -71,6 +71,7 @@ def _line(row: Any) -> SettlementLine:
         row.refunds_count,
         row.fees,
         row.adjustments,
+        row.coupons,
     )
     return SettlementLine(
         batch_id=row.batch_id,
@@ -100,6 +101,7 @@ def _line_values(line: SettlementLine, now: datetime) -> dict[str, Any]:
         "refunds_count": totals.refunds_count,
         "fees": totals.fees,
         "adjustments": totals.adjustments,
+        "coupons": totals.coupons,
         "net": totals.net,
         "reserve_held": line.reserve_held,
         "reserve_release_date": line.reserve_release_date,

@@ -216,6 +216,8 @@ settlement_lines = Table(
     Column("refunds_count", Integer, nullable=False),
     Column("fees", BigInteger, nullable=False),
     Column("adjustments", BigInteger, nullable=False),
+    # What the platform's coupons paid of the line's payments less refunds (r0007).
+    Column("coupons", BigInteger, nullable=False, server_default="0"),
     Column("net", BigInteger, nullable=False),
     Column("reserve_held", BigInteger, nullable=False),
     Column("reserve_release_date", Date, nullable=True),

@@ -5,8 +5,10 @@ The reserve account's bank statement (camt.053) has an entry per movement. A cha
 settlement of a business date is a credit whose end-to-end id is `STL-<channel>-<YYYYMMDD>`;
 it clears the channel's receivable into the reserve account. A payout the bank made for us is a
 debit under our payout id (its fee included), clearing what the ledger booked to the bank's
-payouts account; a returned payout is a credit under the same id. Anything else is unexpected
-and parked in the reserve account's suspense.
+payouts account; a returned payout is a credit under the same id. The platform's own funds
+moved in for the coupons of a trade date (recon.domain.coupon_funding) are matched with what
+clearing booked of them. Anything else is unexpected and parked in the reserve account's
+suspense.
 
 Per channel and business date a position compares what the ledger expects (the receivable's
 postings of the date, with reconciliation's differences parked for it) with what has arrived
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from paysuite import accounts
+from recon.domain.coupon_funding import funded_date
 from recon.domain.discrepancies import suspense_account
 
 SETTLEMENT_REFERENCE = re.compile(r"STL-([a-z0-9_-]{1,32})-([0-9]{8})")
@@ -47,6 +50,7 @@ class EntryKind(enum.Enum):
     PAYOUT = "payout"  # a payout the bank made for us, its fee included
     PAYOUT_RETURN = "payout_return"  # a payout that came back (退票)
     UNEXPECTED = "unexpected"  # nothing of ours explains it
+    FUNDING = "funding"  # the platform's own funds moved in for a date's coupons
 
 
 class Outcome(enum.Enum):
@@ -92,6 +96,9 @@ class ReserveEntry:
 def classify(line: ReserveLine, channels: Collection[str]) -> ReserveEntry:
     """What a statement entry is, by its direction and end-to-end id."""
     settlement = SETTLEMENT_REFERENCE.fullmatch(line.end_to_end_id)
+    funded = funded_date(line.end_to_end_id)
+    if funded is not None:
+        return ReserveEntry(line, EntryKind.FUNDING, business_date=funded[1])
     if settlement is not None and line.credit:
         channel, stamp = settlement.groups()
         try:
@@ -113,7 +120,10 @@ def as_booked(entry: ReserveEntry, before: str | None) -> ReserveEntry:
     settlement = entry.channel and entry.business_date is not None
     if before == EntryKind.ARRIVAL.value and entry.kind is EntryKind.UNEXPECTED and settlement:
         return replace(entry, kind=EntryKind.ARRIVAL)
-    if before == EntryKind.UNEXPECTED.value and entry.kind is EntryKind.ARRIVAL:
+    if before == EntryKind.UNEXPECTED.value and entry.kind in (
+        EntryKind.ARRIVAL,
+        EntryKind.FUNDING,
+    ):
         return replace(entry, kind=EntryKind.UNEXPECTED)
     return entry
 
@@ -198,11 +208,26 @@ def _payout_postings(
     return postings, found
 
 
+def _funding_postings(line: ReserveLine, booked: int) -> tuple[list[Posting], Difference | None]:
+    """Coupons funding clearing booked already: only what the bank moved otherwise is parked
+    (nothing when it agrees)."""
+    differs = line.signed - booked
+    if differs == 0:
+        return [], None
+    reserve, suspense = reserve_account(line.currency), reserve_suspense(line.currency)
+    posting = (
+        Posting(reserve, suspense, differs) if differs > 0 else Posting(suspense, reserve, -differs)
+    )
+    found = Difference("funding_amount", line.bank_ref, line.currency, booked, line.signed, differs)
+    return [posting], found
+
+
 def entry_transfer(
     entry: ReserveEntry, payouts_channel: str, payout_expected: int | None
 ) -> tuple[FundsTransfer, Difference | None]:
     """The transfer booking a statement entry; a payout the ledger does not know (no booked
-    amount) is unexpected."""
+    amount) is unexpected. For coupons funding, `payout_expected` is what clearing booked
+    into the reserve account: the transfer has no postings when the bank agrees."""
     line = entry.line
     currency = line.currency
     reserve = reserve_account(currency)
@@ -219,6 +244,9 @@ def entry_transfer(
         case EntryKind.PAYOUT_RETURN:
             postings = [Posting(reserve, payouts, line.amount)]
             description = "returned payout back in the reserve account"
+        case EntryKind.FUNDING if payout_expected is not None:
+            postings, found = _funding_postings(line, payout_expected)
+            description = "coupons funding moved otherwise than booked (suspense)"
         case _:
             posting, found = _parked_entry(entry)
             postings = [posting]

@@ -87,25 +87,32 @@ class MerchantTotals:
     refunds_count: int = 0
     fees: int = 0
     adjustments: int = 0
+    # What the platform's coupons paid of the payments less what went back to them with the
+    # refunds: part of payments (and net), paid from the platform's own funds.
+    coupons: int = 0
 
     @property
     def net(self) -> int:
         return self.payments - self.refunds - self.fees + self.adjustments
 
-    def with_payment(self, amount: int, fee: int) -> MerchantTotals:
+    def with_payment(self, amount: int, fee: int, coupon: int = 0) -> MerchantTotals:
+        """A payment of the order amount (the coupon's part included)."""
         return replace(
             self,
             payments=self.payments + amount,
             payments_count=self.payments_count + 1,
             fees=self.fees + fee,
+            coupons=self.coupons + coupon,
         )
 
-    def with_refund(self, amount: int, fee_back: int) -> MerchantTotals:
+    def with_refund(self, amount: int, fee_back: int, coupon_back: int = 0) -> MerchantTotals:
+        """A refund of the order amount (the coupon's share included)."""
         return replace(
             self,
             refunds=self.refunds + amount,
             refunds_count=self.refunds_count + 1,
             fees=self.fees - fee_back,
+            coupons=self.coupons - coupon_back,
         )
 
     def with_adjustment(self, amount: int) -> MerchantTotals:

@@ -1,11 +1,16 @@
 """The ledger transfers settlement books: clearing a line out of the payable, holding and
-releasing its reserve, moving what a payout pays to settling, and a D+0 advance."""
+releasing its reserve, moving what a payout pays to settling, a D+0 advance, and the platform's
+coupons of a trade date funded from its own funds into the reserve account."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 
 from paysuite import accounts
+from recon.domain.coupon_funding import funding_reference, funding_transfer_id
+from recon.domain.funds import reserve_account
 from recon.domain.settlement import (
     PayoutPlan,
     SettlementLine,
@@ -61,6 +66,36 @@ def clearing_transfers(line: SettlementLine) -> list[SettlementTransfer]:
             f"rolling reserve {day:%Y-%m-%d}",
         ),
     ]
+
+
+def coupon_funding_transfers(
+    trade_date: date, lines: Iterable[SettlementLine]
+) -> list[SettlementTransfer]:
+    """Per currency, what the platform's coupons paid of the date's payments less refunds
+    (marketing cost, owed to the merchants in their net) moved from the platform's own funds
+    into the reserve account the merchants are paid from; the other way when refunds gave
+    back more than the date's coupons paid; nothing without coupons."""
+    totals: dict[str, int] = {}
+    for line in lines:
+        totals[line.currency] = totals.get(line.currency, 0) + line.totals.coupons
+    transfers = []
+    for currency, amount in sorted(totals.items()):
+        if amount == 0:
+            continue
+        reserve, own = reserve_account(currency), accounts.own_funds(currency)
+        debit, credit = (reserve, own) if amount > 0 else (own, reserve)
+        transfers.append(
+            SettlementTransfer(
+                funding_transfer_id(currency, trade_date),
+                debit,
+                credit,
+                currency,
+                abs(amount),
+                f"platform coupons of {trade_date:%Y-%m-%d} funded, at the bank under "
+                f"{funding_reference(currency, trade_date)}",
+            )
+        )
+    return transfers
 
 
 def payout_transfers(plan: PayoutPlan) -> list[SettlementTransfer]:

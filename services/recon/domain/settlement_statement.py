@@ -1,5 +1,6 @@
 """A batch's merchant settlement statement (结算对账单) as CSV: a row per merchant line with
-its payments, refunds, fees, adjustments, net, reserve held and payout reference."""
+its payments, refunds, fees, adjustments, platform coupons, net, reserve held and payout
+reference."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ HEADER = (
     "refunds",
     "fees",
     "adjustments",
+    "coupons",
     "net",
     "reserve_held",
     "settlement_payout_id",
@@ -61,6 +63,7 @@ def statement_csv(rows: Iterable[tuple[SettlementLine, SettlementPayout | None]]
                 amount(totals.refunds),
                 amount(totals.fees),
                 amount(totals.adjustments),
+                amount(totals.coupons),
                 amount(totals.net),
                 amount(line.reserve_held),
                 payout.settlement_payout_id if payout else "",

@@ -18,6 +18,14 @@ class ClearingRecord:
     amount: int
     channel_fee: int
     merchant_fee: int  # kept of a payment; given back with a refund
+    # The platform coupon's part (not in amount, which is what the channel moved); of a refund,
+    # its share back to marketing cost.
+    platform_coupon: int = 0
+
+    @property
+    def merchant_amount(self) -> int:
+        """The order's amount as the merchant counts it: the channel's and the coupon's."""
+        return self.amount + self.platform_coupon
 
 
 @dataclass
@@ -31,10 +39,14 @@ class Tally:
         channel_key = (record.channel, record.currency)
         channel = self.channels.get(channel_key) or ChannelTotals(*channel_key)
         if record.refund:
-            merchant = merchant.with_refund(record.amount, record.merchant_fee)
+            merchant = merchant.with_refund(
+                record.merchant_amount, record.merchant_fee, record.platform_coupon
+            )
             channel = replace(channel, refunds=channel.refunds + record.amount)
         else:
-            merchant = merchant.with_payment(record.amount, record.merchant_fee)
+            merchant = merchant.with_payment(
+                record.merchant_amount, record.merchant_fee, record.platform_coupon
+            )
             channel = replace(
                 channel,
                 payments=channel.payments + record.amount,

@@ -27,6 +27,7 @@ _KINDS = {
     "over": pb.FUNDS_DIFFERENCE_KIND_OVER,
     "unexpected": pb.FUNDS_DIFFERENCE_KIND_UNEXPECTED,
     "payout_amount": pb.FUNDS_DIFFERENCE_KIND_PAYOUT_AMOUNT,
+    "funding_amount": pb.FUNDS_DIFFERENCE_KIND_FUNDING_AMOUNT,
 }
 
 

@@ -178,6 +178,7 @@ def line_to_proto(line: SettlementLine, payout: SettlementPayout | None) -> pb.S
         fees=money_to_proto(_money(currency, totals.fees)),
         adjustments=money_to_proto(_money(currency, totals.adjustments)),
         net=money_to_proto(_money(currency, totals.net)),
+        coupons=money_to_proto(_money(currency, totals.coupons)),
         reserve_held=money_to_proto(_money(currency, line.reserve_held)),
         reserve_release_date=date_to_proto(line.reserve_release_date),
         advanced=line.advanced,

@@ -20,13 +20,14 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from paysuite import accounts
 from paysuite.runtime import database
 from recon.adapters.funds_repository import FundsRepository
+from recon.domain.coupon_funding import funding_transfer_id
 from recon.domain.funds import (
     BalanceCheck,
     Clearing,
@@ -154,13 +155,28 @@ async def _book_entries(
                 booking.differences += [found] if found else []
             if expected is None or matched_later:
                 entry = ReserveEntry(entry.line, EntryKind.UNEXPECTED, payout_id=entry.payout_id)
+        elif entry.kind is EntryKind.FUNDING:
+            expected = await _funding_booked(deps, entry)
+            if expected is None:  # clearing booked no coupons of the date: unexplained
+                entry = replace(entry, kind=EntryKind.UNEXPECTED)
         transfer, found = entry_transfer(entry, config.payouts_channel, expected)
         booking.entries.append(entry)
-        booking.transfers.append(transfer)
+        if transfer.postings:  # coupons funding as booked: nothing more to book
+            booking.transfers.append(transfer)
         booking.kinds[EntryKind.PAYOUT.value if matched_later else entry.kind.value] += 1
         if found is not None and not matched_later:
             booking.differences.append(found)
     return booking
+
+
+async def _funding_booked(deps: FundsDeps, entry: ReserveEntry) -> int | None:
+    """What clearing booked into the reserve account for the coupons the entry funds; None
+    when it booked nothing of that date."""
+    assert entry.business_date is not None
+    currency = entry.line.currency
+    return await deps.ledger.debited(
+        funding_transfer_id(currency, entry.business_date), reserve_account(currency)
+    )
 
 
 def _settling(

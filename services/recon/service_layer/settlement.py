@@ -15,7 +15,7 @@ from recon.domain.settlement import (
     batch_id_of,
     clear,
 )
-from recon.domain.settlement_postings import clearing_transfers
+from recon.domain.settlement_postings import clearing_transfers, coupon_funding_transfers
 from recon.domain.settlement_tally import Tally
 from recon.service_layer.settlement_deps import SettlementDeps
 from recon.service_layer.settlement_payouts import pay_due
@@ -98,12 +98,17 @@ async def _make_batch(deps: SettlementDeps, trade_date: date) -> SettlementBatch
 
 
 async def _book(deps: SettlementDeps, batch: SettlementBatch) -> None:
-    """Posts every line's clearing transfers (posted before: nothing new), then marks the
-    batch cleared."""
+    """Posts every line's clearing transfers and the date's coupons funding (posted before:
+    nothing new), then marks the batch cleared."""
     async with deps.uow() as work:
         lines = await work.repo.lines_of(batch.batch_id)
     await deps.books.open_accounts(sorted({(line.merchant_id, line.currency) for line in lines}))
-    await deps.books.post([t for line in lines for t in clearing_transfers(line)])
+    await deps.books.post(
+        [
+            *(t for line in lines for t in clearing_transfers(line)),
+            *coupon_funding_transfers(batch.trade_date, lines),
+        ]
+    )
     async with deps.uow() as work:
         await work.repo.set_batch_state(batch.batch_id, BatchState.CLEARED, deps.clock())
         await work.commit()

@@ -39,6 +39,8 @@ class _FundsDifferenceKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_F
     """A movement of the account nothing of ours explains."""
     FUNDS_DIFFERENCE_KIND_PAYOUT_AMOUNT: _FundsDifferenceKind.ValueType  # 5
     """A payout debited otherwise than the ledger booked it (amount and fee)."""
+    FUNDS_DIFFERENCE_KIND_FUNDING_AMOUNT: _FundsDifferenceKind.ValueType  # 6
+    """The platform's own funds moved in for a date's coupons otherwise than clearing booked."""
 
 class FundsDifferenceKind(_FundsDifferenceKind, metaclass=_FundsDifferenceKindEnumTypeWrapper):
     """What a difference between the statement and the ledger is."""
@@ -55,6 +57,8 @@ FUNDS_DIFFERENCE_KIND_UNEXPECTED: FundsDifferenceKind.ValueType  # 4
 """A movement of the account nothing of ours explains."""
 FUNDS_DIFFERENCE_KIND_PAYOUT_AMOUNT: FundsDifferenceKind.ValueType  # 5
 """A payout debited otherwise than the ledger booked it (amount and fee)."""
+FUNDS_DIFFERENCE_KIND_FUNDING_AMOUNT: FundsDifferenceKind.ValueType  # 6
+"""The platform's own funds moved in for a date's coupons otherwise than clearing booked."""
 Global___FundsDifferenceKind: _TypeAlias = FundsDifferenceKind  # noqa: Y015
 
 @_typing.final

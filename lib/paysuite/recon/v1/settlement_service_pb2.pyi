@@ -144,6 +144,7 @@ class SettlementLine(_message.Message):
     STATE_FIELD_NUMBER: _builtins.int
     SETTLEMENT_PAYOUT_ID_FIELD_NUMBER: _builtins.int
     PAYOUT_STATE_FIELD_NUMBER: _builtins.int
+    COUPONS_FIELD_NUMBER: _builtins.int
     merchant_id: _builtins.str
     """The merchant."""
     payments_count: _builtins.int
@@ -196,6 +197,12 @@ class SettlementLine(_message.Message):
     def reserve_release_date(self) -> _date_pb2.Date:
         """When the reserve is released; unset without reserve."""
 
+    @_builtins.property
+    def coupons(self) -> _money_pb2.Money:
+        """Of the payments less the refunds, what the platform's coupons paid (its IOU to the
+        merchant, paid from its own funds: marketing cost); already in payments and net.
+        """
+
     def __init__(
         self,
         *,
@@ -215,10 +222,11 @@ class SettlementLine(_message.Message):
         state: Global___SettlementLine.State.ValueType = ...,
         settlement_payout_id: _builtins.str = ...,
         payout_state: Global___SettlementPayout.State.ValueType = ...,
+        coupons: _money_pb2.Money | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["adjustments", b"adjustments", "fees", b"fees", "net", b"net", "payments", b"payments", "refunds", b"refunds", "reserve_held", b"reserve_held", "reserve_release_date", b"reserve_release_date", "settlement_date", b"settlement_date", "trade_date", b"trade_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["adjustments", b"adjustments", "coupons", b"coupons", "fees", b"fees", "net", b"net", "payments", b"payments", "refunds", b"refunds", "reserve_held", b"reserve_held", "reserve_release_date", b"reserve_release_date", "settlement_date", b"settlement_date", "trade_date", b"trade_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustments", b"adjustments", "advanced", b"advanced", "fees", b"fees", "merchant_id", b"merchant_id", "net", b"net", "payments", b"payments", "payments_count", b"payments_count", "payout_state", b"payout_state", "refunds", b"refunds", "refunds_count", b"refunds_count", "reserve_held", b"reserve_held", "reserve_release_date", b"reserve_release_date", "settlement_date", b"settlement_date", "settlement_payout_id", b"settlement_payout_id", "state", b"state", "trade_date", b"trade_date"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustments", b"adjustments", "advanced", b"advanced", "coupons", b"coupons", "fees", b"fees", "merchant_id", b"merchant_id", "net", b"net", "payments", b"payments", "payments_count", b"payments_count", "payout_state", b"payout_state", "refunds", b"refunds", "refunds_count", b"refunds_count", "reserve_held", b"reserve_held", "reserve_release_date", b"reserve_release_date", "settlement_date", b"settlement_date", "settlement_payout_id", b"settlement_payout_id", "state", b"state", "trade_date", b"trade_date"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
