@@ -28,6 +28,7 @@ COUNTS = (
     "arrivals",
     "payouts",
     "payout_returns",
+    "fundings",
     "unexpected",
     "matched",
     "short",
@@ -79,7 +80,8 @@ def describe_reserve(data: dict[str, Any]) -> str:
     lines = [
         f"reserve account {data['statement_date']} ({data['import_id']}): {verdict}",
         f"  entries: {data['arrivals']} settlements, {data['payouts']} payouts, "
-        f"{data['payout_returns']} returns, {data['unexpected']} unexpected",
+        f"{data['payout_returns']} returns, {data['fundings']} coupon fundings, "
+        f"{data['unexpected']} unexpected",
         f"  settlements: {data['matched']} matched, {data['short']} short, "
         f"{data['missing']} missing, {data['over']} over; {data['posted']} transfers posted",
     ]

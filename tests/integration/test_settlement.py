@@ -607,4 +607,5 @@ async def test_coupons_are_cleared_and_funded_from_own_funds_once(
     assert await _moved(suite, f"funds:{bank_ref}") is None
     for run in (reconciled, again):
         assert [d for d in run.differences if d.reference == bank_ref] == []
+        assert run.fundings == 1
     assert again.posted == 0

@@ -159,7 +159,7 @@ def test_without_a_file_it_only_reconciles_and_prints_a_few_lines(
     assert [type(r) for r in canned.requests] == [fpb.ReconcileReserveAccountRequest]
     assert result.output.splitlines() == [
         "reserve account 2026-12-06 (imp_1): balanced",
-        "  entries: 2 settlements, 1 payouts, 0 returns, 0 unexpected",
+        "  entries: 2 settlements, 1 payouts, 0 returns, 0 coupon fundings, 0 unexpected",
         "  settlements: 1 matched, 1 short, 0 missing, 0 over; 4 transfers posted",
         "  CNY: bank closing 300.13 CNY, ledger 300.13 CNY",
         "  short STL-alipaysim-20261205: expected 79.52 CNY, statement 78.02 CNY, parked 1.50 CNY",

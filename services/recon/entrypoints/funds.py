@@ -52,6 +52,7 @@ def to_proto(result: ReserveReconciliation) -> pb.ReconcileReserveAccountRespons
         payouts=counts.get("payout", 0),
         payout_returns=counts.get("payout_return", 0),
         unexpected=counts.get("unexpected", 0),
+        fundings=counts.get("funding", 0),
         matched=counts.get("matched", 0),
         short=counts.get("short", 0),
         missing=counts.get("missing", 0),

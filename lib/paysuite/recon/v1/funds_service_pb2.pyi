@@ -196,6 +196,7 @@ class ReconcileReserveAccountResponse(_message.Message):
     BALANCES_FIELD_NUMBER: _builtins.int
     BALANCED_FIELD_NUMBER: _builtins.int
     CLEAN_FIELD_NUMBER: _builtins.int
+    FUNDINGS_FIELD_NUMBER: _builtins.int
     import_id: _builtins.str
     """The statement import reconciled."""
     arrivals: _builtins.int
@@ -220,6 +221,10 @@ class ReconcileReserveAccountResponse(_message.Message):
     """Whether every balance check holds."""
     clean: _builtins.bool
     """Whether the balances hold and nothing differs: the day-end check's verdict."""
+    fundings: _builtins.int
+    """Statement entries that are the platform's own funds moved in for a date's coupons, as
+    clearing booked them (CPN-<currency>-<YYYYMMDD>).
+    """
     @_builtins.property
     def statement_date(self) -> _date_pb2.Date:
         """The statement date."""
@@ -250,10 +255,11 @@ class ReconcileReserveAccountResponse(_message.Message):
         balances: _abc.Iterable[Global___ReserveBalanceCheck] | None = ...,
         balanced: _builtins.bool = ...,
         clean: _builtins.bool = ...,
+        fundings: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["statement_date", b"statement_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["arrivals", b"arrivals", "balanced", b"balanced", "balances", b"balances", "clean", b"clean", "differences", b"differences", "import_id", b"import_id", "matched", b"matched", "missing", b"missing", "over", b"over", "payout_returns", b"payout_returns", "payouts", b"payouts", "posted", b"posted", "short", b"short", "statement_date", b"statement_date", "unexpected", b"unexpected"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["arrivals", b"arrivals", "balanced", b"balanced", "balances", b"balances", "clean", b"clean", "differences", b"differences", "fundings", b"fundings", "import_id", b"import_id", "matched", b"matched", "missing", b"missing", "over", b"over", "payout_returns", b"payout_returns", "payouts", b"payouts", "posted", b"posted", "short", b"short", "statement_date", b"statement_date", "unexpected", b"unexpected"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
