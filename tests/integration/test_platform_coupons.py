@@ -175,3 +175,45 @@ async def test_a_coupon_payment_charges_the_rest_and_refunds_split_it(
     found = await _found(recon, "banksim", day)
     mine = {payment.payment_id, partial.refund_id, rest.refund_id}
     assert {i: d.outcome for i, d in found.items() if i in mine} == {}
+
+
+async def test_a_refund_that_is_all_coupon_never_reaches_the_channel(
+    gateway_stub: gpb_grpc.GatewayServiceAsyncStub,
+    ledger_stub: lpb_grpc.LedgerServiceAsyncStub,
+    recon: rpb_grpc.ReconServiceAsyncStub,
+    identity_addr: str,
+    bank_url: str,
+    db: asyncpg.Connection,
+) -> None:
+    payer = await card_payer(identity_addr, bank_url)
+    # 0.10 of which the coupon pays 0.09: the payer paid 0.01.
+    payment = (await gateway_stub.CreatePayment(_request(payer, _cny(10), _cny(9)))).payment
+    assert payment.state == gpb.Payment.STATE_SUCCEEDED, payment.failure_reason
+    # A refund of 0.01 gives the payer 0.001, rounded down to nothing: all of it is coupon.
+    coupon_only = (await gateway_stub.RefundPayment(refund_request(payment.payment_id, 1))).refund
+    assert coupon_only.state == gpb.Refund.STATE_SUCCEEDED
+    assert (coupon_only.platform_coupon.minor_units, coupon_only.channel_refund_id) == (1, "")
+    rest = (await gateway_stub.RefundPayment(refund_request(payment.payment_id, 9))).refund
+    assert rest.state == gpb.Refund.STATE_SUCCEEDED
+    assert rest.platform_coupon.minor_units == 8  # the payer gets back their 0.01
+    assert rest.channel_refund_id
+
+    await assert_ledger(
+        db,
+        payment.payment_id,
+        [
+            f"{payment.payment_id}:capture",
+            f"{coupon_only.refund_id}:refund",
+            f"{rest.refund_id}:refund",
+        ],
+    )
+    only = await _moved(ledger_stub, f"{coupon_only.refund_id}:refund")
+    assert (only[MARKETING], only[RECEIVABLE]) == (-1, 0)
+    assert (await _moved(ledger_stub, f"{rest.refund_id}:refund"))[RECEIVABLE] == -1
+    # The bank's bill has the charge and the one refund it made; nothing of ours differs.
+    assert await outbox_drained(db)
+    day = datetime.now(SHANGHAI).date()
+    await _run(recon, "banksim", day)
+    found = await _found(recon, "banksim", day)
+    mine = {payment.payment_id, coupon_only.refund_id, rest.refund_id}
+    assert {i: d.outcome for i, d in found.items() if i in mine} == {}
