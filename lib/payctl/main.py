@@ -93,14 +93,23 @@ def pay(
     top_up: Annotated[
         bool, typer.Option("--top-up", help="credit the payer's platform wallet instead")
     ] = False,
+    coupon: Annotated[
+        str | None,
+        typer.Option(help="the part of the amount the platform's coupon pays, e.g. 2.00"),
+    ] = None,
     gateway: GatewayOption = "localhost:50051",
     as_json: JsonOption = False,
 ) -> None:
-    """Pays a business order by bank card, external wallet or wallet balance, or tops up."""
+    """Pays a business order by bank card, external wallet or wallet balance, or tops up; the
+    platform's coupon, if any, pays part of it and the payer the rest."""
     try:
         money = Money.parse(amount, currency.upper())
     except (ValueError, KeyError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--amount/--currency") from None
+    try:
+        platform_coupon = None if coupon is None else Money.parse(coupon, currency.upper())
+    except (ValueError, KeyError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--coupon") from None
     request = gpb.CreatePaymentRequest(
         request_id=str(uuid.uuid4()),
         merchant_id=merchant,
@@ -111,6 +120,8 @@ def pay(
         card_id=card,
         purpose=gpb.PAYMENT_PURPOSE_TOP_UP if top_up else gpb.PAYMENT_PURPOSE_PURCHASE,
     )
+    if platform_coupon is not None:
+        request.platform_coupon.CopyFrom(money_to_proto(platform_coupon))
 
     async def call() -> gpb.CreatePaymentResponse:
         async with connect(gateway) as channel:
