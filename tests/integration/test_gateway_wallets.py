@@ -178,6 +178,25 @@ async def test_an_alipay_payment_is_accepted_then_succeeded_by_notification(
     await assert_ledger(db, card.payment_id, [])
 
 
+async def test_a_coupon_payment_is_settled_by_the_wallets_notification_of_what_it_charged(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+    alipay: WalletClient,
+    payer: str,
+    db: asyncpg.Connection,
+) -> None:
+    await alipay.set_faults(accepted_rate=1, decide_ms=100)
+    request = pay_request(pb.PAYMENT_METHOD_ALIPAY, 2000, payer)
+    request.platform_coupon.CopyFrom(Money(currency_code="CNY", minor_units=500))
+    payment = (await gateway.CreatePayment(request)).payment
+    assert payment.state == pb.Payment.STATE_UNKNOWN
+    assert (await alipay.transaction(payment.payment_id))["amount"] == 1500
+    # The wallet notifies the 15.00 it took: the payment's answer, not a mismatch to refuse.
+    [delivery] = await alipay.settled_notifications(payment.payment_id, 1)
+    assert delivery["acknowledged"]
+    assert (await settled(gateway, payment.payment_id)).state == pb.Payment.STATE_SUCCEEDED
+    assert await notifications(db, payment.payment_id) == ["succeeded"]
+
+
 async def test_a_duplicated_notification_is_applied_once(
     gateway: pb_grpc.GatewayServiceAsyncStub,
     alipay: WalletClient,

@@ -51,7 +51,7 @@ async def _checked_and_applied(
     if payment is None or payment.channel != channel:
         _log.warning("notification for an unknown payment", extra=fields)
         return NotificationResult.UNKNOWN_PAYMENT
-    if notification.amount != payment.amount:
+    if notification.amount != payment.charged:
         _log.warning(
             "notification amount differs from the payment",
             extra={**fields, "amount": notification.amount.minor_units},
