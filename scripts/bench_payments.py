@@ -131,6 +131,7 @@ async def run_steps(
                 after_sequence=await checks.last_event(suite.database_url),
                 pids=suite.pids,
                 seed=args.seed * 100 + index,
+                database_url=suite.database_url,
             )
             await settle(suite.database_url)
             say(f"{kind}: {rate:g}/s for {args.warmup_seconds:g} + {args.steady_seconds:g} s")

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+import asyncpg
 import grpc
 
 from devstack.pki import dev_channel
@@ -23,6 +24,7 @@ from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.runtime import event_loop
 from paysuite.type.v1 import money_pb2
 
+from ..pg_wal import WalSnapshot, wal_snapshot, wal_written
 from ..proc_cpu import CpuSnapshot, cpu_seconds, snapshot
 
 CALL_TIMEOUT_SECONDS = 15.0
@@ -60,6 +62,8 @@ class StepSpec:
     seed: int
     min_amount: int = 100
     max_amount: int = 300
+    # Where to read what Postgres wrote over the window ('' to leave it out).
+    database_url: str = ""
 
 
 @dataclass
@@ -76,6 +80,8 @@ class StepResult:
     outcomes: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
+    # WAL records, full-page images, bytes and checkpoints over the window (pg_wal).
+    wal: dict[str, float] = field(default_factory=dict)
     payment_ids: list[str] = field(default_factory=list)
 
     @property
@@ -198,6 +204,8 @@ class _Step:
         total = int(spec.rate * (spec.warmup_seconds + spec.steady_seconds))
         tasks: list[asyncio.Task[None]] = []
         cpu: list[CpuSnapshot] = []
+        wal: list[WalSnapshot] = []
+        server = await asyncpg.connect(spec.database_url) if spec.database_url else None
         for index in range(total):
             intended = begin + index / spec.rate
             delay = intended - time.perf_counter()
@@ -205,9 +213,16 @@ class _Step:
                 await asyncio.sleep(delay)
             if not cpu and intended >= steady_from:
                 cpu.append(snapshot(spec.pids))
+                if server is not None:
+                    wal.append(await wal_snapshot(server))
             tasks.append(asyncio.create_task(self.one(self._request(index), intended)))
         await asyncio.sleep(max(0.0, stop - time.perf_counter()))
         cpu.append(snapshot(spec.pids))
+        if server is not None:
+            wal.append(await wal_snapshot(server))
+            await server.close()
+        if len(wal) == 2:
+            self.result.wal = wal_written(wal[0], wal[1])
         self.result.sent = total
         self.result.window_seconds = cpu[1].at - cpu[0].at if len(cpu) == 2 else 0.0
         self.result.cpu_seconds = cpu_seconds(cpu[0], cpu[1]) if len(cpu) == 2 else {}

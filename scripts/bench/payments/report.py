@@ -104,8 +104,19 @@ def step_line(step: StepResult) -> str:
         f"{step.kind:6} offered {step.rate:5.0f}/s completed {step.completed_rate:6.1f}/s  "
         f"p50 {_ms(percentile(lat, 50))} p99 {_ms(percentile(lat, 99))} "
         f"p99.9 {_ms(percentile(lat, 99.9))} ms  errors {errors}  "
-        f"cpu ms/payment {sum(cpu.values()):.2f} ({parts})"
+        f"cpu ms/payment {sum(cpu.values()):.2f} ({parts}){_wal_part(step)}"
         f"{'' if sustained(step) else '  NOT SUSTAINED'}"
+    )
+
+
+def _wal_part(step: StepResult) -> str:
+    """Postgres's writes per completed payment over the window, and checkpoints in it."""
+    done, wal = step.completed_in_window, step.wal
+    if not done or not wal:
+        return ""
+    return (
+        f"  wal/payment {wal['records'] / done:.0f} records {wal['full_page_images'] / done:.1f} "
+        f"fpi {wal['bytes'] / done / 1024:.1f} KB, checkpoints {wal['checkpoints']:.0f}"
     )
 
 
