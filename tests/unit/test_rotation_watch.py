@@ -1,5 +1,6 @@
 """RotationWatch looks at the certificate files once per interval and reports a rotation until
-it is accepted; a certificate with another identity's key is refused for outbound channels."""
+it is accepted; a certificate with another identity's key is refused for outbound channels and
+not served by a server until its own certificate is there."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from devstack.pki import DevCA
 from paysuite.runtime.identities import merchant, operator
 from paysuite.runtime.rotation_watch import RotationWatch
-from paysuite.runtime.tls import TlsFiles, channel_credentials
+from paysuite.runtime.tls import ReloadingServerConfig, TlsFiles, channel_credentials
 
 
 class Clock:
@@ -78,3 +79,16 @@ def test_a_certificate_with_another_identitys_key_is_refused(ca: DevCA, tmp_path
     shutil.copy(ca.key_file(merchant("M100001")), files.key_file)
     with pytest.raises(ValueError, match="is not the key of"):
         channel_credentials(files)
+
+
+def test_a_server_keeps_its_pair_until_the_new_key_has_its_certificate(
+    ca: DevCA, tmp_path: Path
+) -> None:
+    files = _mount(ca, tmp_path / "mounted", operator().file_stem)
+    fetch = ReloadingServerConfig(files)
+    assert fetch() is None  # nothing changed
+    shutil.copy(ca.key_file(merchant("M100001")), files.key_file)
+    assert fetch() is None  # the new key without its certificate: the old pair still served
+    shutil.copy(ca.directory / f"{merchant('M100001').file_stem}.pem", files.cert_file)
+    assert fetch() is not None  # the whole new pair: served from the next handshake
+    assert fetch() is None

@@ -47,7 +47,7 @@ class TlsFiles:
         return tuple((s.st_mtime_ns, s.st_size) for s in stats)
 
 
-class _ReloadingServerConfig:
+class ReloadingServerConfig:
     """The fetcher gRPC calls at each handshake: a new configuration once the files change."""
 
     def __init__(self, files: TlsFiles) -> None:
@@ -58,6 +58,7 @@ class _ReloadingServerConfig:
 
     def _load(self) -> grpc.ServerCertificateConfiguration:
         ca, chain, key = self._files.read()
+        _check_pair(self._files, chain, key)
         return grpc.ssl_server_certificate_configuration([(key, chain)], root_certificates=ca)
 
     def __call__(self) -> grpc.ServerCertificateConfiguration | None:
@@ -68,7 +69,8 @@ class _ReloadingServerConfig:
                     return None
                 config = self._load()
             except (OSError, ValueError):
-                # Half-rotated (a file missing for a moment): keep serving the old pair.
+                # Half-rotated (a file missing for a moment, a new key whose certificate is not
+                # there yet): keep serving the old pair and look again at the next handshake.
                 _log.warning("certificate files unreadable; keeping the current ones")
                 return None
             self._stamp = stamp
@@ -78,7 +80,7 @@ class _ReloadingServerConfig:
 
 def server_credentials(files: TlsFiles) -> grpc.ServerCredentials:
     """TLS that requires a client certificate signed by the suite's CA, reloaded on rotation."""
-    fetcher = _ReloadingServerConfig(files)
+    fetcher = ReloadingServerConfig(files)
     # gRPC keeps the current configuration when the fetcher answers None (the stubs say not).
     fetch = cast("Callable[[], grpc.ServerCertificateConfiguration]", fetcher)
     return grpc.dynamic_ssl_server_credentials(
