@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -24,17 +24,36 @@ def process_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
-def _postgres_ticks() -> dict[int, int]:
+def _postgres_ticks() -> tuple[dict[int, int], dict[int, str]]:
+    """Every Postgres process's ticks, and what it works for (postgres_role)."""
     found: dict[int, int] = {}
+    roles: dict[int, str] = {}
     for entry in PROC.iterdir():
         if not entry.name.isdigit():
             continue
         try:
             if (entry / "comm").read_text().strip() == POSTGRES:
-                found[int(entry.name)] = process_ticks(int(entry.name))
+                pid = int(entry.name)
+                found[pid] = process_ticks(pid)
+                roles[pid] = postgres_role((entry / "cmdline").read_bytes())
         except OSError:
             continue  # gone meanwhile
-    return found
+    return found, roles
+
+
+def postgres_role(cmdline: bytes) -> str:
+    """What a Postgres process works for, from the title it sets ("postgres: [cluster:] user
+    database host state" for a backend): a service's backends by their role (paysuite_gateway
+    -> gateway), other clients' backends, autovacuum workers, or the server's own processes."""
+    title = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()
+    segment = title.rsplit(": ", 1)[-1]
+    if "autovacuum worker" in segment:
+        return "autovacuum"
+    words = segment.split()
+    if len(words) >= 3 and ("(" in words[2] or words[2] == "[local]"):
+        user = words[0]
+        return user.removeprefix("paysuite_") if user.startswith("paysuite_") else "other"
+    return "server"
 
 
 @dataclass(frozen=True)
@@ -42,6 +61,7 @@ class CpuSnapshot:
     at: float
     named: dict[str, int]
     postgres: dict[int, int]
+    postgres_roles: dict[int, str] = field(default_factory=dict)
 
 
 def snapshot(pids: Mapping[str, int]) -> CpuSnapshot:
@@ -53,8 +73,8 @@ def snapshot(pids: Mapping[str, int]) -> CpuSnapshot:
                 named[name] = process_ticks(pid)
             except OSError:
                 continue
-    postgres = _postgres_ticks() if PROC.is_dir() else {}
-    return CpuSnapshot(time.monotonic(), named, postgres)
+    postgres, roles = _postgres_ticks() if PROC.is_dir() else ({}, {})
+    return CpuSnapshot(time.monotonic(), named, postgres, roles)
 
 
 def cpu_seconds(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
@@ -68,4 +88,14 @@ def cpu_seconds(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
     if after.postgres:
         ticks = sum(t - before.postgres.get(pid, 0) for pid, t in after.postgres.items())
         spent[POSTGRES] = ticks / hz
+    return spent
+
+
+def postgres_seconds_by_role(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
+    """Postgres's CPU seconds between the snapshots by what its processes work for."""
+    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    spent: dict[str, float] = {}
+    for pid, ticks in after.postgres.items():
+        role = after.postgres_roles.get(pid, "server")
+        spent[role] = spent.get(role, 0.0) + (ticks - before.postgres.get(pid, 0)) / hz
     return spent

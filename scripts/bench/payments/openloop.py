@@ -25,7 +25,7 @@ from paysuite.runtime import event_loop
 from paysuite.type.v1 import money_pb2
 
 from ..pg_wal import WalSnapshot, wal_snapshot, wal_written
-from ..proc_cpu import CpuSnapshot, cpu_seconds, snapshot
+from ..proc_cpu import CpuSnapshot, cpu_seconds, postgres_seconds_by_role, snapshot
 
 CALL_TIMEOUT_SECONDS = 15.0
 CONNECTIONS = 4
@@ -82,6 +82,8 @@ class StepResult:
     cpu_seconds: dict[str, float] = field(default_factory=dict)
     # WAL records, full-page images, bytes and checkpoints over the window (pg_wal).
     wal: dict[str, float] = field(default_factory=dict)
+    # Postgres's CPU seconds by what its processes work for (proc_cpu.postgres_role).
+    postgres_seconds: dict[str, float] = field(default_factory=dict)
     payment_ids: list[str] = field(default_factory=list)
 
     @property
@@ -226,6 +228,8 @@ class _Step:
         self.result.sent = total
         self.result.window_seconds = cpu[1].at - cpu[0].at if len(cpu) == 2 else 0.0
         self.result.cpu_seconds = cpu_seconds(cpu[0], cpu[1]) if len(cpu) == 2 else {}
+        if len(cpu) == 2:
+            self.result.postgres_seconds = postgres_seconds_by_role(cpu[0], cpu[1])
         await asyncio.gather(*tasks)
         if watcher is not None:
             watcher.cancel()

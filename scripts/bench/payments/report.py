@@ -104,9 +104,18 @@ def step_line(step: StepResult) -> str:
         f"{step.kind:6} offered {step.rate:5.0f}/s completed {step.completed_rate:6.1f}/s  "
         f"p50 {_ms(percentile(lat, 50))} p99 {_ms(percentile(lat, 99))} "
         f"p99.9 {_ms(percentile(lat, 99.9))} ms  errors {errors}  "
-        f"cpu ms/payment {sum(cpu.values()):.2f} ({parts}){_wal_part(step)}"
+        f"cpu ms/payment {sum(cpu.values()):.2f} ({parts}){_postgres_part(step)}{_wal_part(step)}"
         f"{'' if sustained(step) else '  NOT SUSTAINED'}"
     )
+
+
+def _postgres_part(step: StepResult) -> str:
+    """Postgres's CPU per completed payment by what its processes work for."""
+    done = step.completed_in_window
+    if not done or not step.postgres_seconds:
+        return ""
+    ranked = sorted(step.postgres_seconds.items(), key=lambda item: -item[1])
+    return "  postgres for " + " ".join(f"{role}={s * 1000 / done:.2f}" for role, s in ranked)
 
 
 def _wal_part(step: StepResult) -> str:
