@@ -148,13 +148,14 @@ async def suite(
         for name, account in (("a", GOOD), ("b", CLOSED), ("c", GOOD)):
             merchant = f"S{name}{secrets.token_hex(4)}"
             made.merchants[merchant] = account
-            made.expected[merchant] = await _day_of(made, ledger_addr, merchant)
+            made.expected[merchant], _ = await _day_of(made, merchant)
         made.reserved = f"Sr{secrets.token_hex(4)}"
-        made.expected[made.reserved] = await _day_of(made, ledger_addr, made.reserved)
+        made.expected[made.reserved], _ = await _day_of(made, made.reserved)
         made.advanced = f"Sd{secrets.token_hex(4)}"
-        made.expected[made.advanced] = await _day_of(made, ledger_addr, made.advanced)
+        made.expected[made.advanced], _ = await _day_of(made, made.advanced)
         made.couponed = f"Sk{secrets.token_hex(4)}"
-        made.expected[made.couponed] = await _coupon_day_of(made, made.couponed)
+        made.expected[made.couponed], refund = await _day_of(made, made.couponed, COUPON_ORDERS)
+        assert refund.platform_coupon.minor_units == 375
         yield made
 
 
@@ -182,22 +183,34 @@ async def _register(suite: Suite, merchant: str) -> None:
     )
 
 
-async def _day_of(suite: Suite, ledger_addr: str, merchant: str) -> int:
-    """Registers the merchant (fee 0.6%), pays it twice and refunds part of one; its net."""
+# A merchant's day: orders of 100.00 and 23.45, 25.00 of the first refunded. The coupon
+# merchant's: 100.00 (15.00 of it a platform coupon) and 20.00 (5.00), 25.00 of the first
+# refunded (3.75 of it the coupon's share).
+ORDERS = ((10_000, 0), (2_345, 0))
+COUPON_ORDERS = ((10_000, 1_500), (2_000, 500))
+COUPONS = 1_500 + 500 - 375
+
+
+async def _day_of(
+    suite: Suite, merchant: str, orders: tuple[tuple[int, int], ...] = ORDERS
+) -> tuple[int, gpb.Refund]:
+    """Registers the merchant (fee 0.6%), pays it the orders (amount, platform coupon) and
+    refunds part of the first; its net, which coupons do not change, and the refund."""
     await _register(suite, merchant)
     net = 0
     payments = []
-    for amount in (10_000, 2_345):
-        answer = await suite.gateway.CreatePayment(
-            gpb.CreatePaymentRequest(
-                request_id=f"st-{secrets.token_hex(8)}",
-                merchant_id=merchant,
-                merchant_order_no=f"ST-{secrets.token_hex(6)}",
-                amount=Money(currency_code="CNY", minor_units=amount),
-                method=gpb.PAYMENT_METHOD_BANK_CARD,
-                payer_user_id=suite.payer,
-            )
+    for amount, coupon in orders:
+        request = gpb.CreatePaymentRequest(
+            request_id=f"st-{secrets.token_hex(8)}",
+            merchant_id=merchant,
+            merchant_order_no=f"ST-{secrets.token_hex(6)}",
+            amount=Money(currency_code="CNY", minor_units=amount),
+            method=gpb.PAYMENT_METHOD_BANK_CARD,
+            payer_user_id=suite.payer,
         )
+        if coupon:
+            request.platform_coupon.CopyFrom(Money(currency_code="CNY", minor_units=coupon))
+        answer = await suite.gateway.CreatePayment(request)
         assert answer.payment.state == gpb.Payment.STATE_SUCCEEDED
         payments.append(answer.payment)
         net += amount - answer.payment.merchant_fee.minor_units
@@ -213,47 +226,7 @@ async def _day_of(suite: Suite, ledger_addr: str, merchant: str) -> int:
     )
     assert refund.refund.state == gpb.Refund.STATE_SUCCEEDED
     # The refund gives back its share of the fee: 60 of 10,000 is 0.6%, of 2,500 it is 15.
-    return net - (2_500 - 15)
-
-
-# The coupon merchant's day: orders of 100.00 (15.00 of it a platform coupon) and 20.00 (5.00),
-# 25.00 of the first refunded (3.75 of it the coupon's share).
-COUPON_ORDERS = ((10_000, 1_500), (2_000, 500))
-COUPONS = 1_500 + 500 - 375
-
-
-async def _coupon_day_of(suite: Suite, merchant: str) -> int:
-    """Pays the merchant orders the platform's coupons paid part of, refunds part of one; its
-    net, which the coupons do not change."""
-    await _register(suite, merchant)
-    net, payments = 0, []
-    for amount, coupon in COUPON_ORDERS:
-        answer = await suite.gateway.CreatePayment(
-            gpb.CreatePaymentRequest(
-                request_id=f"sk-{secrets.token_hex(8)}",
-                merchant_id=merchant,
-                merchant_order_no=f"SK-{secrets.token_hex(6)}",
-                amount=Money(currency_code="CNY", minor_units=amount),
-                method=gpb.PAYMENT_METHOD_BANK_CARD,
-                payer_user_id=suite.payer,
-                platform_coupon=Money(currency_code="CNY", minor_units=coupon),
-            )
-        )
-        assert answer.payment.state == gpb.Payment.STATE_SUCCEEDED
-        payments.append(answer.payment)
-        net += amount - answer.payment.merchant_fee.minor_units
-    as_merchant = gpb_grpc.GatewayServiceStub(suite.gateway_conn.channel_for(identity(merchant)))
-    refund = await as_merchant.RefundPayment(
-        gpb.RefundPaymentRequest(
-            request_id=f"skr-{secrets.token_hex(8)}",
-            payment_id=payments[0].payment_id,
-            amount=Money(currency_code="CNY", minor_units=2_500),
-            reason="customer returned an item",
-        )
-    )
-    assert refund.refund.state == gpb.Refund.STATE_SUCCEEDED
-    assert refund.refund.platform_coupon.minor_units == 375
-    return net - (2_500 - 15)
+    return net - (2_500 - 15), refund.refund
 
 
 async def _balance(suite: Suite, account_id: str) -> int:
