@@ -112,6 +112,45 @@ PRIMING_RATE = 100.0
 PRIMING_SECONDS = 10.0
 
 
+Methods = tuple[gpb.PaymentMethod.ValueType, ...]
+
+
+def _plans(args: argparse.Namespace) -> list[tuple[str, Methods, list[float]]]:
+    """Each kind of payment the run measures, its methods and its steps' rates."""
+    return [("card", CARD, args.card_rates), ("wallet", WALLETS, args.wallet_rates)]
+
+
+async def _spec(
+    args: argparse.Namespace,
+    suite: SuiteUnderTest,
+    payers: tuple[str, ...],
+    kind: str,
+    methods: Methods,
+    rate: float,
+    *,
+    id_prefix: str,
+    seed: int,
+    warmup_seconds: float,
+    steady_seconds: float,
+) -> StepSpec:
+    return StepSpec(
+        gateways=suite.gateway_addrs,
+        kind=kind,
+        methods=methods,
+        rate=rate,
+        warmup_seconds=warmup_seconds,
+        steady_seconds=steady_seconds,
+        drain_seconds=args.drain_seconds,
+        payers=payers,
+        merchant_id=MERCHANT_ID,
+        id_prefix=id_prefix,
+        after_sequence=await checks.last_event(suite.database_url),
+        pids=suite.pids,
+        seed=seed,
+        database_url=suite.database_url,
+    )
+
+
 async def prime(
     args: argparse.Namespace, suite: SuiteUnderTest, payers: tuple[str, ...], run_id: str
 ) -> None:
@@ -120,26 +159,22 @@ async def prime(
     the planner's statistics say so, and its plans then scanned whole tables as they grew:
     sequential scans read 11 million channel_attempts tuples in 10 s of a first card step,
     and every wallet notification scanned channel_notifications, none of it in later steps."""
-    kinds = [("card", CARD, args.card_rates), ("wallet", WALLETS, args.wallet_rates)]
-    for number, (kind, methods, rates) in enumerate(kinds):
+    for number, (kind, methods, rates) in enumerate(_plans(args)):
         if not rates:
             continue
         if kind == "wallet":
             await suite.make_wallets_asynchronous()
-        spec = StepSpec(
-            gateways=suite.gateway_addrs,
-            kind=kind,
-            methods=methods,
-            rate=PRIMING_RATE,
+        spec = await _spec(
+            args,
+            suite,
+            payers,
+            kind,
+            methods,
+            PRIMING_RATE,
+            id_prefix=f"{run_id}-prime{number}-",
+            seed=args.seed * 100 + 90 + number,
             warmup_seconds=0.0,
             steady_seconds=PRIMING_SECONDS,
-            drain_seconds=args.drain_seconds,
-            payers=payers,
-            merchant_id=MERCHANT_ID,
-            id_prefix=f"{run_id}-prime{number}-",
-            after_sequence=await checks.last_event(suite.database_url),
-            pids=suite.pids,
-            seed=args.seed * 100 + 90 + number,
         )
         say(f"priming: {PRIMING_RATE:g} {kind} payments/s for {PRIMING_SECONDS:g} s, not measured")
         await spawned(run_step, spec)
@@ -150,27 +185,22 @@ async def run_steps(
     args: argparse.Namespace, suite: SuiteUnderTest, payers: tuple[str, ...], run_id: str
 ) -> list[StepResult]:
     steps: list[StepResult] = []
-    plans = [("card", CARD, args.card_rates), ("wallet", WALLETS, args.wallet_rates)]
     await prime(args, suite, payers, run_id)
-    for kind, methods, rates in plans:
+    for kind, methods, rates in _plans(args):
         if kind == "wallet" and rates:
             await suite.make_wallets_asynchronous()
         for index, rate in enumerate(rates):
-            spec = StepSpec(
-                gateways=suite.gateway_addrs,
-                kind=kind,
-                methods=methods,
-                rate=rate,
+            spec = await _spec(
+                args,
+                suite,
+                payers,
+                kind,
+                methods,
+                rate,
+                id_prefix=f"{run_id}-{kind[0]}{index}-",
+                seed=args.seed * 100 + index,
                 warmup_seconds=args.warmup_seconds,
                 steady_seconds=args.steady_seconds,
-                drain_seconds=args.drain_seconds,
-                payers=payers,
-                merchant_id=MERCHANT_ID,
-                id_prefix=f"{run_id}-{kind[0]}{index}-",
-                after_sequence=await checks.last_event(suite.database_url),
-                pids=suite.pids,
-                seed=args.seed * 100 + index,
-                database_url=suite.database_url,
             )
             await settle(suite.database_url)
             say(f"{kind}: {rate:g}/s for {args.warmup_seconds:g} + {args.steady_seconds:g} s")
