@@ -1,5 +1,5 @@
 """Payers and their limit use on the payment path, in plain asyncpg: a batch of reservations
-is read and written in three statements under the payers' locks, settlements in one."""
+is read under the payers' locks in one statement and written in another, settlements in one."""
 
 from __future__ import annotations
 
@@ -9,37 +9,11 @@ from typing import Any
 
 import asyncpg
 
-from identity.domain.limits import DayUse, Reservation, owners
+from identity.domain.limits import DayUse, Reservation, UseRead, owners
 from identity.domain.model import Card, MaskedIdentity, Tier, User, UserState
 
-# Persons (or lone accounts) locked in key order, so that two transactions locking overlapping
-# sets never wait on each other in a circle; the users and their active cards read alongside.
-_LOCK_PAYERS = """
-WITH locked AS (
-    SELECT count(pg_advisory_xact_lock(hashtextextended('identity.limits:' || k, 0))) AS n
-    FROM (
-        SELECT DISTINCT coalesce('person:' || customer_id, 'user:' || user_id) AS k
-        FROM users WHERE user_id = ANY($1::text[])
-        ORDER BY k
-    ) keys
-)
-SELECT u.user_id, u.state, u.masked_name, u.masked_id_number, u.masked_phone,
-       u.real_name_verified, u.tier, u.created_at, u.opened_on, u.customer_id, u.tier_cap,
-       c.card_id, c.bank_code, c.masked_card_number, c.agreement_no, c.is_default, c.active,
-       c.bank_name, c.card_type, c.created_at AS card_created_at
-FROM locked, users u LEFT JOIN cards c ON c.user_id = u.user_id AND c.active
-WHERE u.user_id = ANY($1::text[])
-ORDER BY u.user_id, c.created_at
-"""
-# Read after the lock: what was reserved for these payments before, and the owners' use per day.
-_RESERVED_AND_USED = """
-SELECT 'reserved' AS kind, payment_id AS name, user_id, currency, NULL::date AS day, amount,
-       0::bigint AS tier_amount
-FROM limit_usages WHERE payment_id = ANY($1::text[])
-UNION ALL
-SELECT 'used', owner, NULL, NULL, day, amount, tier_amount
-FROM limit_totals WHERE owner = ANY($2::text[]) AND day >= $3::date
-"""
+# The payers locked, then read with their use in a statement of its own (migration i0005).
+_LOCK_AND_READ = "SELECT * FROM lock_payers_and_read_use($1, $2, $3, $4, $5, $6)"
 _RESERVE = """
 WITH usage AS (
     INSERT INTO limit_usages (
@@ -111,45 +85,57 @@ class LimitStore:
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._conn = connection
 
-    async def lock_payers(self, user_ids: Sequence[str]) -> dict[str, tuple[User, list[Card]]]:
+    async def lock_and_read(
+        self, user_ids: Sequence[str], payment_ids: Sequence[str], reads: Sequence[UseRead]
+    ) -> tuple[dict[str, tuple[User, list[Card]]], dict[str, tuple[str, int, str]], list[DayUse]]:
         """Locks the persons (or lone accounts) of these users for reservations until this
-        transaction ends; the users found, each with their active cards (oldest first)."""
+        transaction ends, then reads, as of once the locks are held: the users found, each
+        with their active cards (oldest first); what was reserved for these payments before
+        (user id, amount, currency); and the use per day of each owner that `reads` names for
+        the user's tier."""
+        args = (
+            user_ids,
+            payment_ids,
+            [r.tier.value for r in reads],
+            [r.real_named for r in reads],
+            [r.scope.value for r in reads],
+            [r.since for r in reads],
+        )
+        rows = await self._conn.fetch(_LOCK_AND_READ, *args)
+        # A payer real-named while this waited for the locks is locked as the person now (the
+        # locks already held are taken again at no cost), so that its use is counted under
+        # the lock of the owners it counts for.
+        while any(r["kind"] == "payer" and not r["locked"] for r in rows):
+            rows = await self._conn.fetch(_LOCK_AND_READ, *args)
         found: dict[str, tuple[User, list[Card]]] = {}
-        for r in await self._conn.fetch(_LOCK_PAYERS, user_ids):
-            user_id = r["user_id"]
-            if user_id not in found:
-                found[user_id] = (_user(r), [])
-            if r["card_id"] is not None:
-                found[user_id][1].append(
-                    Card(
-                        r["card_id"],
-                        user_id,
-                        r["bank_code"],
-                        r["masked_card_number"],
-                        r["agreement_no"],
-                        r["is_default"],
-                        r["active"],
-                        r["bank_name"],
-                        r["card_type"],
-                        r["card_created_at"],
-                    )
-                )
-        return found
-
-    async def reserved_and_used(
-        self, payment_ids: Sequence[str], owners: Sequence[str], since: date | None
-    ) -> tuple[dict[str, tuple[str, int, str]], list[DayUse]]:
-        """What was reserved for these payments before (user id, amount, currency), and each
-        owner's use per day from `since` on (None: every day)."""
         reserved: dict[str, tuple[str, int, str]] = {}
         used: list[DayUse] = []
-        first = since or date.min
-        for r in await self._conn.fetch(_RESERVED_AND_USED, payment_ids, owners, first):
-            if r["kind"] == "reserved":
+        for r in rows:
+            kind = r["kind"]
+            if kind == "used":
+                used.append(DayUse(r["name"], r["day"], r["amount"], r["tier_amount"]))
+            elif kind == "reserved":
                 reserved[r["name"]] = (r["user_id"], r["amount"], r["currency"])
             else:
-                used.append(DayUse(r["name"], r["day"], r["amount"], r["tier_amount"]))
-        return reserved, used
+                user_id = r["user_id"]
+                if user_id not in found:
+                    found[user_id] = (_user(r), [])
+                if r["card_id"] is not None:
+                    found[user_id][1].append(
+                        Card(
+                            r["card_id"],
+                            user_id,
+                            r["bank_code"],
+                            r["masked_card_number"],
+                            r["agreement_no"],
+                            r["is_default"],
+                            r["active"],
+                            r["bank_name"],
+                            r["card_type"],
+                            r["card_created_at"],
+                        )
+                    )
+        return found, reserved, used
 
     async def reserve(self, reservations: Sequence[Reservation], now: datetime) -> None:
         """Records the reservations and adds them to each owner's use of their day."""

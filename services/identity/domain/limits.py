@@ -6,6 +6,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 from identity.domain.model import Tier
 
@@ -166,6 +167,41 @@ def earliest_day(found: Iterable[Window]) -> date | None:
     if any(start is None for start in starts):
         return None
     return min((s for s in starts if s is not None), default=None)
+
+
+# A year window starts at most 365 days before today, whichever date the account opened: on
+# its last anniversary, on 1 January, or 364 days back for a rolling year.
+YEAR_BACK = timedelta(days=365)
+
+
+@dataclass(frozen=True, slots=True)
+class UseRead:
+    """Whose use the windows of a payer of this tier (real-named or not) count, the account's or
+    the person's, and from which day on (None: every day), whatever the payer's opening date
+    and authentication: a payer's use can be read before its windows are known."""
+
+    tier: Tier
+    real_named: bool
+    scope: Scope
+    since: date | None
+
+
+@lru_cache(maxsize=4)
+def use_reads(policy: LimitPolicy, today: date) -> tuple[UseRead, ...]:
+    """What to read for a payer of each tier: from at least the first day any of its windows
+    can start, so used_in, which counts only the days inside each window, sees them all."""
+    found: list[UseRead] = []
+    for tier in Tier:
+        for named in (False, True):
+            starts: dict[Scope, list[date | None]] = {}
+            for w in windows(policy, tier, today, today, 1, False, named):
+                scope = Scope.PERSON if w.scope is Scope.PERSON and named else Scope.ACCOUNT
+                start = today - YEAR_BACK if w.kind is LimitKind.TIER_YEARLY else w.start
+                starts.setdefault(scope, []).append(start)
+            for scope, days in starts.items():
+                since = None if None in days else min(d for d in days if d is not None)
+                found.append(UseRead(tier, named, scope, since))
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)

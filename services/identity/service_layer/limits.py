@@ -13,8 +13,8 @@ from identity.domain.limits import (
     Reservation,
     Window,
     applies,
-    earliest_day,
     owner_of,
+    use_reads,
     used_in,
     windows,
 )
@@ -202,23 +202,17 @@ class _Batch:
 
 
 async def _authorize(deps: IdentityDeps, commands: Sequence[Authorize]) -> list[_Outcome]:
-    """Decides every command in one transaction: payers read, their persons locked, their use
-    read once, the accepted reservations written together."""
+    """Decides every command in one transaction: the payers' persons locked and, once locked,
+    the payers and their use read in the same round trip, the accepted reservations written
+    together."""
     now = deps.clock()
     async with deps.limit_units() as work:
         store = work.repo
-        payers = await store.lock_payers(list({c.reservation.user_id for c in commands}))
         today = now.astimezone(ZONE).date()
-        counted = [
-            (payer[0], window)
-            for c in commands
-            if (payer := payers.get(c.reservation.user_id)) is not None
-            for window in _reservation_windows(deps, payer[0], c.reservation, today)
-        ]
-        before, days = await store.reserved_and_used(
+        payers, before, days = await store.lock_and_read(
+            list({c.reservation.user_id for c in commands}),
             [c.reservation.payment_id for c in commands],
-            sorted({_owner(window, user) for user, window in counted}),
-            earliest_day([window for _, window in counted]),
+            use_reads(deps.limits, today),
         )
         batch = _Batch(deps, now, days)
         outcomes = [
@@ -294,11 +288,12 @@ async def release(deps: IdentityDeps, payment_id: str) -> None:
 async def limits(deps: IdentityDeps, user_id: str, auth_factors: int) -> list[WindowUse]:
     today = deps.clock().astimezone(ZONE).date()
     async with deps.limit_units() as work:
-        payer = (await work.repo.lock_payers([user_id])).get(user_id)
+        payers, _, days = await work.repo.lock_and_read(
+            [user_id], [], use_reads(deps.limits, today)
+        )
+        payer = payers.get(user_id)
         if payer is None:
             raise UserNotFound("user not found", metadata={"user_id": user_id})
         user = payer[0]
         found = _windows(deps, user, today, auth_factors, False)
-        owners = sorted({_owner(w, user) for w in found})
-        _, days = await work.repo.reserved_and_used([], owners, earliest_day(found))
     return [WindowUse(w, used_in(w, _owner(w, user), days)) for w in found]
