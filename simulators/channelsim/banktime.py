@@ -17,7 +17,15 @@ def from_epoch(seconds: float) -> datetime:
 
 
 def format_trade_time(moment: datetime) -> str:
-    return moment.astimezone(SHANGHAI).strftime(TRADE_TIME_FORMAT)
+    """Shanghai time as TRADE_TIME_FORMAT, cut from isoformat: strftime costs 3x as much, and
+    every payment formats its time twice (journal and answer)."""
+    local = moment if moment.tzinfo is SHANGHAI else moment.astimezone(SHANGHAI)
+    return local.isoformat(" ", "seconds")[:19]
+
+
+def compact_date(moment: datetime) -> str:
+    """The moment's own date as "YYYYMMDD", as bank ids carry it."""
+    return f"{moment.year:04d}{moment.month:02d}{moment.day:02d}"
 
 
 def parse_trade_time(text: str) -> datetime:

@@ -92,4 +92,5 @@ class Dice:
         return self._random.random() < rate
 
     def digits(self, count: int) -> str:
-        return "".join(self._random.choice("0123456789") for _ in range(count))
+        """count random decimal digits, leading zeros kept (one draw, not one per digit)."""
+        return format(self._random.randrange(10**count), f"0{count}d")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -55,6 +56,7 @@ class ChannelSimSettings(BaseSettings):
     reserve_missing_rate: Rate = 0.0
     verify_limit_per_card: int = Field(default=5, ge=1, le=1_000_000)
 
-    @property
+    @cached_property
     def secret_bytes(self) -> bytes:
+        """The secret as the signatures use it, read once (every request signs and verifies)."""
         return self.secret.get_secret_value().encode()

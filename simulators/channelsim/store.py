@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from channelsim.banktime import format_trade_time, parse_trade_time
+from channelsim.banktime import compact_date, format_trade_time, parse_trade_time
 from channelsim.journal import Journal
 
 _log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ class TransactionStore:
     def new_trade_no(self, moment: datetime, digits: Callable[[int], str]) -> str:
         """A bank id "B" + YYYYMMDD + 12 digits that no stored transaction has."""
         while True:
-            trade_no = f"B{moment.strftime('%Y%m%d')}{digits(12)}"
+            trade_no = f"B{compact_date(moment)}{digits(12)}"
             if trade_no not in self._trade_nos:
                 return trade_no
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from functools import cached_property
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -69,6 +70,7 @@ class WalletSimSettings(BaseSettings):
     def listen_port(self) -> int:
         return DEFAULT_PORTS[self.flavour] if self.port is None else self.port
 
-    @property
+    @cached_property
     def secret_bytes(self) -> bytes:
+        """The secret as the signatures use it, read once (every request signs and verifies)."""
         return self.secret.get_secret_value().encode()
