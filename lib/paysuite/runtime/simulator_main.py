@@ -16,15 +16,6 @@ from paysuite.runtime.telemetry import setup_telemetry
 S = TypeVar("S")
 
 
-def _lean_log_records() -> None:
-    """Log records without the caller's frame, thread or process (the logging HOWTO's
-    optimisations): the JSON lines never show them, and a simulator logs a line per answer."""
-    logging._srcfile = None  # the documented switch for "no caller information"
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-
-
 def run_simulator(
     program: str,
     load: Callable[[], S],
@@ -40,7 +31,6 @@ def run_simulator(
     except ValidationError as exc:
         raise SystemExit(f"{program}: invalid {program.upper()}_* settings:\n{exc}") from None
     setup_logging(name(settings), common.log_level)
-    _lean_log_records()
     telemetry = setup_telemetry(name(settings), common) if traced else None
     try:
         event_loop.run(serve(settings, common))
