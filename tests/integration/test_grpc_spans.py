@@ -102,7 +102,9 @@ def _finished(exporter: InMemorySpanExporter, trace_id: int) -> dict[SpanKind, R
     assert isinstance(provider, SdkTracerProvider)
     provider.force_flush()
     found = [s for s in exporter.get_finished_spans() if s.context.trace_id == trace_id]
-    by_kind = {s.kind: s for s in found if s.kind in (SpanKind.CLIENT, SpanKind.SERVER)}
+    by_kind: dict[SpanKind, ReadableSpan] = {
+        s.kind: s for s in found if s.kind in (SpanKind.CLIENT, SpanKind.SERVER)
+    }
     assert len(by_kind) == len(found) - 1, [s.name for s in found]  # and the caller's own
     return by_kind
 
@@ -114,10 +116,10 @@ async def _call(test_ca: DevCA, running: RunningServer, name: str) -> grpc.Statu
     ) as channel:
         try:
             if name.startswith("Stream"):
-                async for _ in channel.unary_stream(_method(name))(b"x"):
+                async for _ in channel.unary_stream(_method(name), None, None)(b"x"):
                     pass
             else:
-                await channel.unary_unary(_method(name))(b"x")
+                await channel.unary_unary(_method(name), None, None)(b"x")
         except grpc.aio.AioRpcError as exc:
             return exc.code()
     return grpc.StatusCode.OK

@@ -153,12 +153,12 @@ class ServerSpans(_ServerInterceptor):
 
     @staticmethod
     def _end(span: Span, context: Any, error: BaseException | None) -> None:
-        code = context.code()
-        if code is None:
-            # Raised past every interceptor (none maps it in this stack): gRPC answers UNKNOWN.
-            failed = isinstance(error, Exception)
-            code = grpc.StatusCode.UNKNOWN if failed else _OK
         if span.is_recording():
+            code = context.code()
+            if code is None:
+                # Raised past every interceptor (none maps it in this stack): gRPC answers UNKNOWN.
+                failed = isinstance(error, Exception)
+                code = grpc.StatusCode.UNKNOWN if failed else _OK
             span.set_attribute("rpc.grpc.status_code", code.value[0])
             if isinstance(error, Exception) and not isinstance(error, grpc.aio.AbortError):
                 span.record_exception(error)
