@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from paysuite.runtime.metrics import (
     MetricsSettings,
-    RpcClientMetricsInterceptor,
+    RpcClientMetrics,
     RpcMetricsInterceptor,
     metrics_file,
 )
@@ -44,6 +44,12 @@ async def _repeat(
         yield request
     if request == b"gone":
         await context.abort(grpc.StatusCode.NOT_FOUND, "gone")
+
+
+async def _gather(
+    requests: AsyncIterator[bytes], _context: grpc.aio.ServicerContext[Any, Any]
+) -> bytes:
+    return b"".join([r async for r in requests])
 
 
 def _counts(registry: CollectorRegistry, side: str = "server") -> dict[tuple[str, str], float]:
@@ -71,6 +77,7 @@ async def server_and_registry() -> AsyncIterator[tuple[str, CollectorRegistry]]:
                 {
                     "Say": grpc.unary_unary_rpc_method_handler(_say),
                     "Repeat": grpc.unary_stream_rpc_method_handler(_repeat),
+                    "Gather": grpc.stream_unary_rpc_method_handler(_gather),
                 },
             )
         ]
@@ -153,12 +160,14 @@ async def test_a_clients_unary_calls_are_counted_by_method_and_status(
     address, _ = server_and_registry
     registry = CollectorRegistry()
     provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
-    interceptors: list[Any] = [RpcClientMetricsInterceptor(provider)]
+    interceptors = RpcClientMetrics(provider).interceptors()
     async with grpc.aio.insecure_channel(address, interceptors=interceptors) as channel:
         say = channel.unary_unary(f"/{SERVICE}/Say", None, None)
         assert await say(b"hello") == b"hello"
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await say(b"bad")
         assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert _counts(registry, "client") == {("Say", "0"): 1, ("Say", "3"): 1}
+        gather = channel.stream_unary(f"/{SERVICE}/Gather", None, None)
+        assert await gather(iter([b"a", b"b"])) == b"ab"
+    assert _counts(registry, "client") == {("Say", "0"): 1, ("Say", "3"): 1, ("Gather", "0"): 1}
     provider.shutdown()

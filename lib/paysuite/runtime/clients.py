@@ -7,7 +7,7 @@ from typing import Any
 import grpc
 
 from paysuite.runtime.grpc_spans import ClientSpans
-from paysuite.runtime.metrics import RpcClientMetricsInterceptor
+from paysuite.runtime.metrics import RpcClientMetrics
 from paysuite.runtime.rotating_channel import CHECK_EVERY_SECONDS, RotatingChannel
 from paysuite.runtime.server import MAX_MESSAGE_BYTES
 from paysuite.runtime.tls import TlsFiles
@@ -19,11 +19,11 @@ def open_channel(
     """A channel to another service, presenting this service's certificate (the files' current
     one: looked at every check_every seconds, rotated without a restart); its calls carry the
     current trace context and are measured (rpc.client.duration)."""
-    spans = ClientSpans()
+    spans, measured = ClientSpans(), RpcClientMetrics()
 
     def open_with(credentials: grpc.ChannelCredentials) -> grpc.aio.Channel:
         # Measured outermost, so a call's duration includes its client span.
-        interceptors: list[Any] = [RpcClientMetricsInterceptor(), *spans.interceptors()]
+        interceptors: list[Any] = [*measured.interceptors(), *spans.interceptors()]
         return grpc.aio.secure_channel(
             address,
             credentials,

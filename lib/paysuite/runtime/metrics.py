@@ -212,7 +212,7 @@ class RpcMetricsInterceptor(_ServerInterceptor):
         return measured
 
 
-class RpcClientMetricsInterceptor(_UnaryClientInterceptor, _StreamUnaryClientInterceptor):
+class RpcClientMetrics:
     """Records `rpc.client.duration` (ms) of the calls this process makes that answer once
     (unary and client-streaming), by service, method and the status code they ended with."""
 
@@ -225,7 +225,12 @@ class RpcClientMetricsInterceptor(_UnaryClientInterceptor, _StreamUnaryClientInt
             explicit_bucket_boundaries_advisory=_MS_BUCKETS,
         )
 
-    async def _measured(self, method: str | bytes, call: Any) -> Any:
+    def interceptors(self) -> list[Any]:
+        # One object per kind of call: a channel files an interceptor under the first kind it is,
+        # so one object of both kinds measured unary calls only.
+        return [_UnaryUnaryMeasured(self), _StreamUnaryMeasured(self)]
+
+    async def measured(self, method: str | bytes, call: Any) -> Any:
         started = time.perf_counter()
         name = method.decode() if isinstance(method, bytes) else method
         service, _, rpc = name.strip("/").rpartition("/")
@@ -249,16 +254,26 @@ class RpcClientMetricsInterceptor(_UnaryClientInterceptor, _StreamUnaryClientInt
             )
         return call
 
+
+class _UnaryUnaryMeasured(_UnaryClientInterceptor):
+    def __init__(self, metrics: RpcClientMetrics) -> None:
+        self._metrics = metrics
+
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], client_call_details: Any, request: Any
     ) -> Any:
-        return await self._measured(
+        return await self._metrics.measured(
             client_call_details.method, await continuation(client_call_details, request)
         )
+
+
+class _StreamUnaryMeasured(_StreamUnaryClientInterceptor):
+    def __init__(self, metrics: RpcClientMetrics) -> None:
+        self._metrics = metrics
 
     async def intercept_stream_unary(
         self, continuation: Callable[..., Any], client_call_details: Any, request_iterator: Any
     ) -> Any:
-        return await self._measured(
+        return await self._metrics.measured(
             client_call_details.method, await continuation(client_call_details, request_iterator)
         )
