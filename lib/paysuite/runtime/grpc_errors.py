@@ -22,6 +22,7 @@ from paysuite.errors import (
 )
 from paysuite.runtime.enums import short_name, value_of
 from paysuite.runtime.lost_connections import lost_database
+from paysuite.runtime.method_handlers import rewrapped
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 
 _log = logging.getLogger(__name__)
@@ -133,26 +134,12 @@ class ErrorMappingInterceptor(_ServerInterceptor):
         if handler is None:
             return handler
         method = handler_call_details.method
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(handler.unary_stream, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_unary is not None:
-            # A client-streaming call answers once, as a unary one does.
-            return grpc.stream_unary_rpc_method_handler(
-                self._wrap_unary(handler.stream_unary, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        # A client-streaming call answers once, as a unary one does.
+        return rewrapped(
+            handler,
+            lambda behaviour: self._wrap_unary(behaviour, method),
+            lambda behaviour: self._wrap_stream(behaviour, method),
+        )
 
     def _wrap_unary(self, behavior: Any, method: str) -> Any:
         async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:

@@ -24,6 +24,8 @@ from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
+from paysuite.runtime.method_handlers import answers_of, rewrapped
+
 if TYPE_CHECKING:
     _Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
     _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
@@ -112,25 +114,10 @@ class ServerSpans(_ServerInterceptor):
         method = details.method
         if handler is None or method.startswith(_HEALTH_METHODS):
             return handler
-        codec = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(handler.unary_unary, method), **codec
-            )
-        if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(
-                self._unary(handler.stream_unary, method), **codec
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._streaming(handler.unary_stream, method), **codec
-            )
-        assert handler.stream_stream is not None
-        return grpc.stream_stream_rpc_method_handler(
-            self._streaming(handler.stream_stream, method), **codec
+        return rewrapped(
+            handler,
+            lambda behaviour: self._unary(behaviour, method),
+            lambda behaviour: self._streaming(behaviour, method),
         )
 
     def _start(self, method: str, context: Any) -> tuple[Span, Token[Context]]:
@@ -193,12 +180,8 @@ class ServerSpans(_ServerInterceptor):
             span, token = self._start(method, context)
             error: BaseException | None = None
             try:
-                answers = behaviour(request, context)
-                if hasattr(answers, "__aiter__"):
-                    async for answer in answers:
-                        yield answer
-                else:  # a handler that writes with context.write and returns
-                    await answers
+                async for answer in answers_of(behaviour, request, context):
+                    yield answer
             except BaseException as exc:
                 error = exc
                 raise
@@ -288,6 +271,19 @@ class ClientSpans:
         finally:
             self.end(span, code, details)
 
+    async def called(
+        self, continuation: Callable[..., Any], details: Any, request: Any, *, streams: bool
+    ) -> Any:
+        """Makes the call under a span of its own: its answer once it has ended, or its stream
+        of answers (`streams`) that ends the span when it ends."""
+        span, traced = self.start(details)
+        try:
+            call = await continuation(traced, request)
+        except BaseException as exc:
+            self.failed(span, exc)
+            raise
+        return self.streamed(span, call) if streams else await self.answered(span, call)
+
 
 class _UnaryUnarySpans(_UnaryUnary):
     def __init__(self, spans: ClientSpans) -> None:
@@ -296,13 +292,7 @@ class _UnaryUnarySpans(_UnaryUnary):
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], client_call_details: Any, request: Any
     ) -> Any:
-        span, details = self._spans.start(client_call_details)
-        try:
-            call = await continuation(details, request)
-        except BaseException as exc:
-            self._spans.failed(span, exc)
-            raise
-        return await self._spans.answered(span, call)
+        return await self._spans.called(continuation, client_call_details, request, streams=False)
 
 
 class _StreamUnarySpans(_StreamUnary):
@@ -312,13 +302,9 @@ class _StreamUnarySpans(_StreamUnary):
     async def intercept_stream_unary(
         self, continuation: Callable[..., Any], client_call_details: Any, request_iterator: Any
     ) -> Any:
-        span, details = self._spans.start(client_call_details)
-        try:
-            call = await continuation(details, request_iterator)
-        except BaseException as exc:
-            self._spans.failed(span, exc)
-            raise
-        return await self._spans.answered(span, call)
+        return await self._spans.called(
+            continuation, client_call_details, request_iterator, streams=False
+        )
 
 
 class _UnaryStreamSpans(_UnaryStream):
@@ -328,10 +314,4 @@ class _UnaryStreamSpans(_UnaryStream):
     async def intercept_unary_stream(
         self, continuation: Callable[..., Any], client_call_details: Any, request: Any
     ) -> Any:
-        span, details = self._spans.start(client_call_details)
-        try:
-            call = await continuation(details, request)
-        except BaseException as exc:
-            self._spans.failed(span, exc)
-            raise
-        return self._spans.streamed(span, call)
+        return await self._spans.called(continuation, client_call_details, request, streams=True)

@@ -26,6 +26,7 @@ from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetr
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from prometheus_client import CollectorRegistry, start_http_server
 
+from paysuite.runtime.method_handlers import answers_of, rewrapped
 from paysuite.runtime.metrics_file import OtlpJsonMetricFileExporter
 from paysuite.runtime.settings import CommonSettings
 
@@ -149,25 +150,10 @@ class RpcMetricsInterceptor(_ServerInterceptor):
             return handler
         service, _, method = details.method.strip("/").rpartition("/")
         attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method}
-        codec = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(handler.unary_unary, attributes), **codec
-            )
-        if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(
-                self._unary(handler.stream_unary, attributes), **codec
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._streaming(handler.unary_stream, attributes), **codec
-            )
-        assert handler.stream_stream is not None
-        return grpc.stream_stream_rpc_method_handler(
-            self._streaming(handler.stream_stream, attributes), **codec
+        return rewrapped(
+            handler,
+            lambda behaviour: self._unary(behaviour, attributes),
+            lambda behaviour: self._streaming(behaviour, attributes),
         )
 
     def _record(
@@ -199,12 +185,8 @@ class RpcMetricsInterceptor(_ServerInterceptor):
         async def measured(request: Any, context: Any) -> AsyncIterator[Any]:
             started, failed = time.perf_counter(), True
             try:
-                answers = behaviour(request, context)
-                if hasattr(answers, "__aiter__"):
-                    async for answer in answers:
-                        yield answer
-                else:  # a handler that writes with context.write and returns
-                    await answers
+                async for answer in answers_of(behaviour, request, context):
+                    yield answer
                 failed = False
             finally:
                 self._record(started, context, attributes, failed)

@@ -1,0 +1,47 @@
+"""A gRPC method handler with its behaviour wrapped by the way the method answers: what every
+server interceptor of the runtime does to the handler it is given."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import grpc
+
+if TYPE_CHECKING:
+    Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
+
+Behaviour: TypeAlias = Callable[..., Any]
+
+
+def rewrapped(
+    handler: Handler,
+    once: Callable[[Behaviour], Behaviour],
+    streaming: Callable[[Behaviour], Behaviour],
+) -> Handler:
+    """The handler with its behaviour wrapped: by `once` when the method answers once (unary
+    and client-streaming), by `streaming` when it streams its answers."""
+    codec: dict[str, Any] = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(once(handler.unary_unary), **codec)
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(once(handler.stream_unary), **codec)
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream), **codec)
+    if handler.stream_stream is not None:
+        return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), **codec)
+    return handler
+
+
+async def answers_of(behaviour: Behaviour, request: Any, context: Any) -> AsyncIterator[Any]:
+    """The answers a streaming behaviour gives: those it yields, none when it writes them with
+    context.write and returns."""
+    answers = behaviour(request, context)
+    if hasattr(answers, "__aiter__"):
+        async for answer in answers:
+            yield answer
+    else:
+        await answers
