@@ -90,11 +90,13 @@ async def test_a_wallet_day_reconciles_on_the_wallets_own_bill(
     paid = [await create(gateway, method, 1000 + n, payer) for n in range(3)]
     assert all(p.state == gpb.Payment.STATE_SUCCEEDED for p in paid)
     refunded = await gateway.RefundPayment(refund_request(paid[0].payment_id, 300))
-    await wallet.set_faults(false_failure_rate=1)
+    # The wallet's notification of the money it took comes after its answer, as it would: sent
+    # at once, it raced the answer and was sometimes applied first.
+    await wallet.set_faults(false_failure_rate=1, notify_delay_ms=100)
     try:
         taken = await create(gateway, method, 555, payer)
     finally:
-        await wallet.set_faults(false_failure_rate=0)
+        await wallet.set_faults(false_failure_rate=0, notify_delay_ms=0)
     assert taken.state == gpb.Payment.STATE_FAILED  # but the wallet took the money
     await wallet.admin(
         "POST",
@@ -103,7 +105,7 @@ async def test_a_wallet_day_reconciles_on_the_wallets_own_bill(
     )
     assert await outbox_drained(db)
     await settled(gateway, taken.payment_id)
-    await asyncio.sleep(0.2)  # the wallet's notification of the payment it took
+    await asyncio.sleep(0.4)  # the wallet's notification of the payment it took
 
     run = await _run(recon, channel, day)
     assert run.import_id and run.statement_rows > 0
