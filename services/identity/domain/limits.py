@@ -161,14 +161,6 @@ def used_in(window: Window, owner: str, days: Iterable[DayUse]) -> int:
     )
 
 
-def earliest_day(found: Iterable[Window]) -> date | None:
-    """The first day any of the windows counts; None when one counts every day."""
-    starts = [w.start for w in found]
-    if any(start is None for start in starts):
-        return None
-    return min((s for s in starts if s is not None), default=None)
-
-
 # A year window starts at most 365 days before today, whichever date the account opened: on
 # its last anniversary, on 1 January, or 364 days back for a rolling year.
 YEAR_BACK = timedelta(days=365)
