@@ -24,21 +24,11 @@ from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from paysuite.runtime.method_handlers import answers_of, rewrapped
+from paysuite.runtime.client_interceptors import by_kind
+from paysuite.runtime.method_handlers import ServerInterceptor, answers_of, health_probe, rewrapped
 
 if TYPE_CHECKING:
-    _Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
-    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
-    _UnaryUnary = grpc.aio.UnaryUnaryClientInterceptor[Any, Any]
-    _UnaryStream = grpc.aio.UnaryStreamClientInterceptor[Any, Any]
-    _StreamUnary = grpc.aio.StreamUnaryClientInterceptor[Any, Any]
-else:  # generic only in the type stubs
-    _ServerInterceptor = grpc.aio.ServerInterceptor
-    _UnaryUnary = grpc.aio.UnaryUnaryClientInterceptor
-    _UnaryStream = grpc.aio.UnaryStreamClientInterceptor
-    _StreamUnary = grpc.aio.StreamUnaryClientInterceptor
-
-_HEALTH_METHODS = "/grpc.health.v1.Health/"
+    from paysuite.runtime.method_handlers import Handler
 _OK = grpc.StatusCode.OK
 # The codes a server span is an ERROR for, as the instrumentation library has them: the rest
 # (NOT_FOUND, INVALID_ARGUMENT, ...) are the caller's problem, not the server's.
@@ -96,7 +86,7 @@ def server_status(code: grpc.StatusCode, details: str | None) -> Status | None:
     return Status(StatusCode.ERROR, f"{code}:{details or ''}")
 
 
-class ServerSpans(_ServerInterceptor):
+class ServerSpans(ServerInterceptor):
     """A SERVER span around each call but health probes, named by the full method, child of the
     caller's span when the call carries its trace context, current while the handler runs, and
     ended with the status code the handler left on the call."""
@@ -107,12 +97,12 @@ class ServerSpans(_ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[_Handler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
         details: grpc.HandlerCallDetails,
-    ) -> _Handler:
+    ) -> Handler:
         handler = await continuation(details)
         method = details.method
-        if handler is None or method.startswith(_HEALTH_METHODS):
+        if handler is None or health_probe(method):
             return handler
         return rewrapped(
             handler,
@@ -207,7 +197,11 @@ class ClientSpans:
 
     def interceptors(self) -> list[Any]:
         # One object per kind of call: a channel files an interceptor under the first kind it is.
-        return [_UnaryUnarySpans(self), _UnaryStreamSpans(self), _StreamUnarySpans(self)]
+        return by_kind(
+            unary_unary=self.answered_call,
+            stream_unary=self.answered_call,
+            unary_stream=self.streaming_call,
+        )
 
     def start(self, details: Any) -> tuple[Span, Any]:
         """A started client span, and the call's details with its trace context added."""
@@ -271,47 +265,24 @@ class ClientSpans:
         finally:
             self.end(span, code, details)
 
-    async def called(
-        self, continuation: Callable[..., Any], details: Any, request: Any, *, streams: bool
-    ) -> Any:
-        """Makes the call under a span of its own: its answer once it has ended, or its stream
-        of answers (`streams`) that ends the span when it ends."""
+    async def _called(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
         span, traced = self.start(details)
         try:
-            call = await continuation(traced, request)
+            return span, await continuation(traced, request)
         except BaseException as exc:
             self.failed(span, exc)
             raise
-        return self.streamed(span, call) if streams else await self.answered(span, call)
 
-
-class _UnaryUnarySpans(_UnaryUnary):
-    def __init__(self, spans: ClientSpans) -> None:
-        self._spans = spans
-
-    async def intercept_unary_unary(
-        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
+    async def answered_call(
+        self, continuation: Callable[..., Any], details: Any, request: Any
     ) -> Any:
-        return await self._spans.called(continuation, client_call_details, request, streams=False)
+        """Makes a call that answers once under a span of its own: the call, once it ended."""
+        span, call = await self._called(continuation, details, request)
+        return await self.answered(span, call)
 
-
-class _StreamUnarySpans(_StreamUnary):
-    def __init__(self, spans: ClientSpans) -> None:
-        self._spans = spans
-
-    async def intercept_stream_unary(
-        self, continuation: Callable[..., Any], client_call_details: Any, request_iterator: Any
+    async def streaming_call(
+        self, continuation: Callable[..., Any], details: Any, request: Any
     ) -> Any:
-        return await self._spans.called(
-            continuation, client_call_details, request_iterator, streams=False
-        )
-
-
-class _UnaryStreamSpans(_UnaryStream):
-    def __init__(self, spans: ClientSpans) -> None:
-        self._spans = spans
-
-    async def intercept_unary_stream(
-        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
-    ) -> Any:
-        return await self._spans.called(continuation, client_call_details, request, streams=True)
+        """Makes a call that streams its answers under a span that ends with the stream."""
+        span, call = await self._called(continuation, details, request)
+        return self.streamed(span, call)

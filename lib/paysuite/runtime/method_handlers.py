@@ -10,8 +10,16 @@ import grpc
 
 if TYPE_CHECKING:
     Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
+    ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:  # generic only in the type stubs
+    ServerInterceptor = grpc.aio.ServerInterceptor
 
 Behaviour: TypeAlias = Callable[..., Any]
+
+
+def health_probe(method: str) -> bool:
+    """Whether a call is a health probe: neither measured nor traced."""
+    return method.startswith("/grpc.health.v1.Health/")
 
 
 def rewrapped(

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIServer
 
 import grpc
@@ -26,21 +26,13 @@ from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetr
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from prometheus_client import CollectorRegistry, start_http_server
 
-from paysuite.runtime.method_handlers import answers_of, rewrapped
+from paysuite.runtime.client_interceptors import by_kind
+from paysuite.runtime.method_handlers import ServerInterceptor, answers_of, health_probe, rewrapped
 from paysuite.runtime.metrics_file import OtlpJsonMetricFileExporter
 from paysuite.runtime.settings import CommonSettings
 
 if TYPE_CHECKING:
-    _Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
-    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
-    _UnaryClientInterceptor = grpc.aio.UnaryUnaryClientInterceptor[Any, Any]
-    _StreamUnaryClientInterceptor = grpc.aio.StreamUnaryClientInterceptor[Any, Any]
-else:  # generic only in the type stubs
-    _ServerInterceptor = grpc.aio.ServerInterceptor
-    _UnaryClientInterceptor = grpc.aio.UnaryUnaryClientInterceptor
-    _StreamUnaryClientInterceptor = grpc.aio.StreamUnaryClientInterceptor
-
-_HEALTH_METHODS = "/grpc.health.v1.Health/"
+    from paysuite.runtime.method_handlers import Handler
 # How often metrics are appended to the file when there is no OTLP endpoint (dev), unless
 # OTEL_METRIC_EXPORT_INTERVAL says otherwise; a last export is written at shutdown.
 FILE_EXPORT_MS = 10_000
@@ -127,7 +119,7 @@ def rpc_status(code: grpc.StatusCode | None) -> int:
     return (code or grpc.StatusCode.OK).value[0]  # type: ignore[no-any-return]
 
 
-class RpcMetricsInterceptor(_ServerInterceptor):
+class RpcMetricsInterceptor(ServerInterceptor):
     """Records `rpc.server.duration` (ms) of every call but health checks, by service, method
     and the status code the caller got (errors mapped by the interceptors inside this one)."""
 
@@ -142,11 +134,11 @@ class RpcMetricsInterceptor(_ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[_Handler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
         details: grpc.HandlerCallDetails,
-    ) -> _Handler:
+    ) -> Handler:
         handler = await continuation(details)
-        if handler is None or details.method.startswith(_HEALTH_METHODS):
+        if handler is None or health_probe(details.method):
             return handler
         service, _, method = details.method.strip("/").rpartition("/")
         attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method}
@@ -210,7 +202,10 @@ class RpcClientMetrics:
     def interceptors(self) -> list[Any]:
         # One object per kind of call: a channel files an interceptor under the first kind it is,
         # so one object of both kinds measured unary calls only.
-        return [_UnaryUnaryMeasured(self), _StreamUnaryMeasured(self)]
+        return by_kind(unary_unary=self._around, stream_unary=self._around)
+
+    async def _around(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
+        return await self.measured(details.method, await continuation(details, request))
 
     async def measured(self, method: str | bytes, call: Any) -> Any:
         started = time.perf_counter()
@@ -235,27 +230,3 @@ class RpcClientMetrics:
                 },
             )
         return call
-
-
-class _UnaryUnaryMeasured(_UnaryClientInterceptor):
-    def __init__(self, metrics: RpcClientMetrics) -> None:
-        self._metrics = metrics
-
-    async def intercept_unary_unary(
-        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
-    ) -> Any:
-        return await self._metrics.measured(
-            client_call_details.method, await continuation(client_call_details, request)
-        )
-
-
-class _StreamUnaryMeasured(_StreamUnaryClientInterceptor):
-    def __init__(self, metrics: RpcClientMetrics) -> None:
-        self._metrics = metrics
-
-    async def intercept_stream_unary(
-        self, continuation: Callable[..., Any], client_call_details: Any, request_iterator: Any
-    ) -> Any:
-        return await self._metrics.measured(
-            client_call_details.method, await continuation(client_call_details, request_iterator)
-        )
