@@ -62,6 +62,37 @@ class CpuSnapshot:
     named: dict[str, int]
     postgres: dict[int, int]
     postgres_roles: dict[int, str] = field(default_factory=dict)
+    # The whole machine's CPU ticks (busy and all) and context switches (machine_counters).
+    machine: dict[str, int] = field(default_factory=dict)
+
+
+def machine_counters(stat: str) -> dict[str, int]:
+    """From /proc/stat's text: the machine's busy and total CPU ticks (idle and iowait are not
+    busy) and its context switches since boot."""
+    counters: dict[str, int] = {}
+    for line in stat.splitlines():
+        name, _, rest = line.partition(" ")
+        if name == "cpu":
+            ticks = [int(v) for v in rest.split()[:8]]  # user .. steal
+            counters["total"] = sum(ticks)
+            counters["busy"] = counters["total"] - ticks[3] - ticks[4]
+        elif name == "ctxt":
+            counters["context_switches"] = int(rest)
+    return counters
+
+
+def machine_use(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
+    """The machine's busy share of its CPU time between the snapshots, and its context
+    switches in between (empty without /proc)."""
+    if not before.machine or not after.machine:
+        return {}
+    total = after.machine["total"] - before.machine["total"]
+    return {
+        "busy_share": (after.machine["busy"] - before.machine["busy"]) / total if total else 0.0,
+        "context_switches": float(
+            after.machine["context_switches"] - before.machine["context_switches"]
+        ),
+    }
 
 
 def snapshot(pids: Mapping[str, int]) -> CpuSnapshot:
@@ -74,7 +105,9 @@ def snapshot(pids: Mapping[str, int]) -> CpuSnapshot:
             except OSError:
                 continue
     postgres, roles = _postgres_ticks() if PROC.is_dir() else ({}, {})
-    return CpuSnapshot(time.monotonic(), named, postgres, roles)
+    stat = PROC / "stat"
+    machine = machine_counters(stat.read_text()) if stat.exists() else {}
+    return CpuSnapshot(time.monotonic(), named, postgres, roles, machine)
 
 
 def cpu_seconds(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:

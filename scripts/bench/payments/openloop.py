@@ -25,7 +25,13 @@ from paysuite.runtime import event_loop
 from paysuite.type.v1 import money_pb2
 
 from ..pg_wal import WalSnapshot, wal_snapshot, wal_written
-from ..proc_cpu import CpuSnapshot, cpu_seconds, postgres_seconds_by_role, snapshot
+from ..proc_cpu import (
+    CpuSnapshot,
+    cpu_seconds,
+    machine_use,
+    postgres_seconds_by_role,
+    snapshot,
+)
 
 CALL_TIMEOUT_SECONDS = 15.0
 CONNECTIONS = 4
@@ -84,6 +90,8 @@ class StepResult:
     wal: dict[str, float] = field(default_factory=dict)
     # Postgres's CPU seconds by what its processes work for (proc_cpu.postgres_role).
     postgres_seconds: dict[str, float] = field(default_factory=dict)
+    # The machine's busy share and context switches over the window (proc_cpu.machine_use).
+    machine: dict[str, float] = field(default_factory=dict)
     payment_ids: list[str] = field(default_factory=list)
 
     @property
@@ -230,6 +238,7 @@ class _Step:
         self.result.cpu_seconds = cpu_seconds(cpu[0], cpu[1]) if len(cpu) == 2 else {}
         if len(cpu) == 2:
             self.result.postgres_seconds = postgres_seconds_by_role(cpu[0], cpu[1])
+            self.result.machine = machine_use(cpu[0], cpu[1])
         await asyncio.gather(*tasks)
         if watcher is not None:
             watcher.cancel()

@@ -105,6 +105,7 @@ def step_line(step: StepResult) -> str:
         f"p50 {_ms(percentile(lat, 50))} p99 {_ms(percentile(lat, 99))} "
         f"p99.9 {_ms(percentile(lat, 99.9))} ms  errors {errors}  "
         f"cpu ms/payment {sum(cpu.values()):.2f} ({parts}){_postgres_part(step)}{_wal_part(step)}"
+        f"{_machine_part(step)}"
         f"{'' if sustained(step) else '  NOT SUSTAINED'}"
     )
 
@@ -126,6 +127,18 @@ def _wal_part(step: StepResult) -> str:
     return (
         f"  wal/payment {wal['records'] / done:.0f} records {wal['full_page_images'] / done:.1f} "
         f"fpi {wal['bytes'] / done / 1024:.1f} KB, checkpoints {wal['checkpoints']:.0f}"
+    )
+
+
+def _machine_part(step: StepResult) -> str:
+    """How busy the whole machine was, and its context switches per completed payment: on a
+    small VM each switch that wakes a process costs tens of microseconds."""
+    done, machine = step.completed_in_window, step.machine
+    if not done or not machine:
+        return ""
+    return (
+        f"  machine busy {machine['busy_share']:.0%}, "
+        f"{machine['context_switches'] / done:.0f} context switches/payment"
     )
 
 
