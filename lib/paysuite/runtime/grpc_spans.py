@@ -26,6 +26,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from paysuite.runtime.client_interceptors import by_kind
 from paysuite.runtime.method_handlers import ServerInterceptor, answers_of, health_probe, rewrapped
+from paysuite.runtime.rpc_attributes import method_name, rpc_attributes
 
 if TYPE_CHECKING:
     from paysuite.runtime.method_handlers import Handler
@@ -61,11 +62,6 @@ class _MetadataGetter(Getter[_Metadata]):
 _GETTER = _MetadataGetter()
 
 
-def _rpc_attributes(method: str) -> dict[str, str]:
-    service, _, name = method.lstrip("/").partition("/")
-    return {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
-
-
 def _peer_attributes(peer: str) -> dict[str, str]:
     """net.peer.* of "ipv4:10.0.0.1:5000" or "ipv6:[::1]:5000" (none for unix sockets)."""
     scheme, _, address = peer.partition(",")[0].partition(":")
@@ -93,7 +89,6 @@ class ServerSpans(ServerInterceptor):
 
     def __init__(self, tracer_provider: trace.TracerProvider | None = None) -> None:
         self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
-        self._attributes: dict[str, dict[str, str]] = {}
 
     async def intercept_service(
         self,
@@ -119,10 +114,7 @@ class ServerSpans(ServerInterceptor):
         return span, context_api.attach(trace.set_span_in_context(span, parent))
 
     def _recorded(self, method: str, context: Any, metadata: _Metadata) -> dict[str, str]:
-        rpc = self._attributes.get(method)
-        if rpc is None:
-            rpc = self._attributes[method] = _rpc_attributes(method)
-        attributes = {**rpc, **_peer_attributes(context.peer() or "")}
+        attributes = {**rpc_attributes(method), **_peer_attributes(context.peer() or "")}
         for key, value in metadata:
             if key == "user-agent" and isinstance(value, str):
                 attributes["rpc.user_agent"] = value
@@ -182,18 +174,12 @@ class ServerSpans(ServerInterceptor):
         return traced
 
 
-def _method_name(method: str | bytes) -> str:
-    # grpc.aio hands interceptors the method as bytes (grpc/grpc#31092).
-    return method.decode() if isinstance(method, bytes) else method
-
-
 class ClientSpans:
     """CLIENT spans of the calls this process makes, their trace context sent in the calls'
     metadata; ERROR when a call ends other than OK. Channels take its interceptors()."""
 
     def __init__(self, tracer_provider: trace.TracerProvider | None = None) -> None:
         self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
-        self._attributes: dict[str, dict[str, str]] = {}
 
     def interceptors(self) -> list[Any]:
         # One object per kind of call: a channel files an interceptor under the first kind it is.
@@ -205,13 +191,10 @@ class ClientSpans:
 
     def start(self, details: Any) -> tuple[Span, Any]:
         """A started client span, and the call's details with its trace context added."""
-        method = _method_name(details.method)
+        method = method_name(details.method)
         span = self._tracer.start_span(method, kind=SpanKind.CLIENT)
         if span.is_recording():
-            rpc = self._attributes.get(method)
-            if rpc is None:
-                rpc = self._attributes[method] = _rpc_attributes(method)
-            span.set_attributes(rpc)
+            span.set_attributes(rpc_attributes(method))
         carrier: dict[str, str] = {}
         propagate.inject(carrier, context=trace.set_span_in_context(span))
         if not carrier:

@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from paysuite.runtime.client_interceptors import by_kind
 from paysuite.runtime.method_handlers import ServerInterceptor, answers_of, health_probe, rewrapped
 from paysuite.runtime.metrics_file import OtlpJsonMetricFileExporter
+from paysuite.runtime.rpc_attributes import rpc_attributes
 from paysuite.runtime.settings import CommonSettings
 
 if TYPE_CHECKING:
@@ -140,8 +141,7 @@ class RpcMetricsInterceptor(ServerInterceptor):
         handler = await continuation(details)
         if handler is None or health_probe(details.method):
             return handler
-        service, _, method = details.method.strip("/").rpartition("/")
-        attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method}
+        attributes = rpc_attributes(details.method)
         return rewrapped(
             handler,
             lambda behaviour: self._unary(behaviour, attributes),
@@ -205,12 +205,8 @@ class RpcClientMetrics:
         return by_kind(unary_unary=self._around, stream_unary=self._around)
 
     async def _around(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
-        return await self.measured(details.method, await continuation(details, request))
-
-    async def measured(self, method: str | bytes, call: Any) -> Any:
+        call = await continuation(details, request)
         started = time.perf_counter()
-        name = method.decode() if isinstance(method, bytes) else method
-        service, _, rpc = name.strip("/").rpartition("/")
         code = grpc.StatusCode.OK
         try:
             await call  # the answer; the caller awaits the same, finished, call
@@ -222,11 +218,6 @@ class RpcClientMetrics:
         finally:
             self._duration.record(
                 (time.perf_counter() - started) * 1000,
-                {
-                    "rpc.system": "grpc",
-                    "rpc.service": service,
-                    "rpc.method": rpc,
-                    "rpc.grpc.status_code": rpc_status(code),
-                },
+                {**rpc_attributes(details.method), "rpc.grpc.status_code": rpc_status(code)},
             )
         return call

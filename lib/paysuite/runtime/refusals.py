@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from opentelemetry import metrics
 
+from paysuite.runtime.rpc_attributes import rpc_attributes
+
 
 class RefusedCalls:
     """The AuthorizationInterceptor's on_refused: one count per refused call."""
@@ -18,8 +20,4 @@ class RefusedCalls:
         )
 
     def __call__(self, full_method: str, why: str) -> None:
-        service, _, method = full_method.strip("/").rpartition("/")
-        self._refused.add(
-            1,
-            {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method, "reason": why},
-        )
+        self._refused.add(1, {**rpc_attributes(full_method), "reason": why})
