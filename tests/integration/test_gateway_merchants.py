@@ -15,7 +15,8 @@ from paysuite.gateway.v1 import gateway_service_pb2 as pb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.runtime.grpc_errors import error_reason, field_violations
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
-from tests.integration.test_gateway_wallets import pay_request
+from tests.integration.test_gateway_wallets import pay_request, settled
+from tests.integration.wallet_client import WalletClient
 
 
 def _merchant(fee_rate_bps: int = 0, settlement_account_id: str = "") -> pb.Merchant:
@@ -124,6 +125,31 @@ async def test_a_new_fee_rate_applies_to_the_next_payments(
     assert updated.update_time.ToDatetime() > updated.create_time.ToDatetime()
     after = await _pay(gateway_stub, wanted.merchant_id, payer)
     assert (after.state, after.merchant_fee.minor_units) == (pb.Payment.STATE_SUCCEEDED, 125)
+
+
+async def test_the_fee_holds_when_the_wallets_notification_settles_the_payment(
+    gateway_stub: pb_grpc.GatewayServiceAsyncStub,
+    ledger_addr: str,
+    payer: str,
+    alipay: WalletClient,
+    db: asyncpg.Connection,
+) -> None:
+    wanted = _merchant(fee_rate_bps=60)
+    await seed.seed_ledger(ledger_addr, wanted.merchant_id)
+    await gateway_stub.RegisterMerchant(pb.RegisterMerchantRequest(merchant=wanted))
+    # The buyer confirms later: the success comes by notification, to a payment read back.
+    await alipay.set_faults(accepted_rate=1, decide_ms=100)
+    request = pay_request(pb.PAYMENT_METHOD_ALIPAY, 10_000, payer)
+    request.merchant_id = wanted.merchant_id
+    try:
+        payment = (await gateway_stub.CreatePayment(request)).payment
+        assert payment.state == pb.Payment.STATE_UNKNOWN
+        paid = await settled(gateway_stub, payment.payment_id)
+    finally:
+        await alipay.reset_faults()
+    assert (paid.state, paid.merchant_fee.minor_units) == (pb.Payment.STATE_SUCCEEDED, 60)
+    stored = "SELECT merchant_fee FROM gateway.payments WHERE payment_id = $1"
+    assert await db.fetchval(stored, payment.payment_id) == 60
 
 
 async def test_a_suspended_merchant_takes_no_payments_until_it_is_active_again(

@@ -19,7 +19,7 @@ PAYMENT_COLUMNS = (
     "payment_id, request_id, request_hash, merchant_id, merchant_order_no, amount, currency, "
     "method, payer_user_id, state, channel, trace_id, created_at, updated_at, card_id, "
     "description, channel_transaction_id, failure_reason, fee, refunded, needs_reconciliation, "
-    "purpose, merchant_fee, version, platform_coupon"
+    "purpose, merchant_fee, merchant_fee_bps, version, platform_coupon"
 )
 
 
@@ -47,6 +47,7 @@ def payment(row: Row) -> Payment:
         needs_reconciliation=row["needs_reconciliation"],
         purpose=PaymentPurpose(row["purpose"]),
         merchant_fee=row["merchant_fee"],
+        merchant_fee_bps=row["merchant_fee_bps"],
         version=row["version"],
         platform_coupon=row["platform_coupon"],
     )
