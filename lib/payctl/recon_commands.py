@@ -18,6 +18,7 @@ import typer
 from payctl.common import JsonOption, connect, run
 from payctl.ledger_commands import format_date, format_units, parse_date
 from payctl.output import emit
+from payctl.progress import Bar, count_bar, upload_bar
 from paysuite.recon.v1 import recon_service_pb2 as rpb
 from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
 
@@ -177,7 +178,8 @@ def import_statement(
     recon: ReconOption = "localhost:50054",
     as_json: JsonOption = False,
 ) -> None:
-    """Uploads a channel's statement file: lines imported, totals, rejected lines, breaks."""
+    """Uploads a channel's statement file: lines imported, totals, rejected lines, breaks. A
+    progress bar of the bytes sent on stderr, when stderr is a terminal."""
     statement_date = parse_date(day or (date.today() - timedelta(days=1)).isoformat(), "--date")
     upload = rpb.StatementUpload(
         channel=channel, format=FORMATS[statement_format], statement_date=statement_date
@@ -187,18 +189,23 @@ def import_statement(
             _mapping(column or [], delimiter, encoding, currency, time_zone)
         )
 
-    async def messages() -> AsyncIterator[rpb.ImportStatementRequest]:
+    async def messages(bar: Bar) -> AsyncIterator[rpb.ImportStatementRequest]:
         yield rpb.ImportStatementRequest(upload=upload)
         with file.open("rb") as content:
             while chunk := content.read(CHUNK_BYTES):
                 yield rpb.ImportStatementRequest(chunk=chunk)
+                # gRPC asks for the next message once this one is sent.
+                bar.update(advance=len(chunk))
+        bar.update(description="importing", final=True)
 
-    async def call() -> rpb.ImportStatementResponse:
+    async def call(bar: Bar) -> rpb.ImportStatementResponse:
         async with connect(recon) as grpc_channel:
             stub = rpb_grpc.ReconServiceStub(grpc_channel)
-            return await stub.ImportStatement(messages(), timeout=3600)
+            return await stub.ImportStatement(messages(bar), timeout=3600)
 
-    data = import_summary(run(call))
+    with upload_bar("uploading", file.stat().st_size) as bar:
+        answer = run(lambda: call(bar))
+    data = import_summary(answer)
     emit(data, as_json, describe_import(data))
 
 
@@ -320,6 +327,39 @@ def _recon(address: str) -> grpc.aio.Channel:
     return connect(address)
 
 
+# Seconds between two looks at a running reconciliation, for its progress bar.
+POLL_SECONDS = 1.0
+
+
+def _show_run(bar: Bar, current: rpb.ReconciliationRun, *, final: bool = False) -> None:
+    """The run's phase and buckets matched on the bar."""
+    phase = rpb.ReconciliationRun.Phase.Name(current.phase).removeprefix("PHASE_").lower()
+    bar.update(
+        completed=current.buckets_done,
+        total=current.buckets_total or None,
+        description=phase,
+        final=final,
+    )
+
+
+async def _show_running(
+    stub: rpb_grpc.ReconServiceStub, request: rpb.RunReconciliationRequest, bar: Bar
+) -> None:
+    """The newest run of the channel's date, while it runs (the run's id is known only once
+    it is done); a failed look leaves the bar as it was, the run goes on."""
+    try:
+        listed = await stub.ListRuns(
+            rpb.ListRunsRequest(
+                channel=request.channel, statement_date=request.statement_date, page_size=1
+            ),
+            timeout=10,
+        )
+    except grpc.aio.AioRpcError:
+        return
+    if listed.runs and listed.runs[0].state == rpb.ReconciliationRun.STATE_RUNNING:
+        _show_run(bar, listed.runs[0])
+
+
 @recon_app.command("run")
 def run_reconciliation(
     channel: Annotated[str, typer.Option(help="channel to reconcile")],
@@ -330,7 +370,8 @@ def run_reconciliation(
     recon: ReconOption = "localhost:50054",
     as_json: JsonOption = False,
 ) -> None:
-    """Reconciles a channel's date three ways; shows progress while it runs."""
+    """Reconciles a channel's date three ways; a progress bar (phase, buckets matched) on
+    stderr while it runs, when stderr is a terminal."""
     statement_date = parse_date(day or (date.today() - timedelta(days=1)).isoformat(), "--date")
     request = rpb.RunReconciliationRequest(
         request_id=request_id or f"payctl-{uuid.uuid4().hex}",
@@ -338,31 +379,21 @@ def run_reconciliation(
         statement_date=statement_date,
     )
 
-    async def call() -> rpb.RunReconciliationResponse:
+    async def call(bar: Bar) -> rpb.RunReconciliationResponse:
         async with _recon(recon) as grpc_channel:
             stub = rpb_grpc.ReconServiceStub(grpc_channel)
             task = asyncio.ensure_future(stub.RunReconciliation(request, timeout=3600))
-            shown = ""
             while not task.done():
-                await asyncio.wait([task], timeout=1.0)
-                if task.done() or as_json:
-                    continue
-                listed = await stub.ListRuns(
-                    rpb.ListRunsRequest(channel=channel, statement_date=statement_date, page_size=1)
-                )
-                if listed.runs and listed.runs[0].state == rpb.ReconciliationRun.STATE_RUNNING:
-                    current = listed.runs[0]
-                    phase = rpb.ReconciliationRun.Phase.Name(current.phase)
-                    line = f"{phase.removeprefix('PHASE_').lower()} "
-                    line += f"{current.buckets_done}/{current.buckets_total} buckets"
-                    if line != shown:
-                        sys.stderr.write(f"\r{line}")
-                        shown = line
-            if shown:
-                sys.stderr.write("\n")
-            return await task
+                await asyncio.wait([task], timeout=POLL_SECONDS)
+                if not task.done() and bar.shown:
+                    await _show_running(stub, request, bar)
+            answer = await task
+            _show_run(bar, answer.run, final=True)
+            return answer
 
-    data = run_summary(run(call).run)
+    with count_bar("starting", "buckets") as bar:
+        answer = run(lambda: call(bar))
+    data = run_summary(answer.run)
     emit(data, as_json, describe_run(data))
 
 

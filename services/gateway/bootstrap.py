@@ -153,7 +153,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         ledger=ledger,
         relay=relay,
         sequencer=sequencer,
-        routing=channel_rules.current,
+        channel_rules=channel_rules.current,
         payout_channel=settings.payout_channel,
         payment_rates=MerchantRateLimits(
             settings.payment_rate_per_merchant, settings.payment_burst_per_merchant

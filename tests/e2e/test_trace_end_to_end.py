@@ -163,7 +163,9 @@ async def test_one_payment_one_trace_across_the_suite(stack: Stack) -> None:
     attempt = parent(parent(bank))
     assert attempt["name"] == "gateway.channel_attempt"
     assert parent(attempt)["spanId"] == create["spanId"]
-    assert _attributes(attempt)["paysuite.routing.reason"].startswith("rule default; banksim")
+    assert _attributes(attempt)["paysuite.channel_selection.reason"].startswith(
+        "rule default; banksim"
+    )
 
     # Reconciliation reads our side through the gateway's and the ledger's APIs, in the trace.
     recon = _one(spans, "recon", "ReconService/RunReconciliation", "SPAN_KIND_SERVER")

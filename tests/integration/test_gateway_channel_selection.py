@@ -152,7 +152,7 @@ async def test_a_split_shares_card_payments_between_banks_and_follows_the_file(
             assert await charges_at_bank(http, other, payment.payment_id) == 0
             [span] = attempt_spans(spans, payment.payment_id)
             assert span["paysuite.channel"] == payment.channel
-            assert span["paysuite.routing.reason"] == attempt.reason
+            assert span["paysuite.channel_selection.reason"] == attempt.reason
             assert span["paysuite.attempt.outcome"] == "succeeded"
 
         # Each bank's receivable grew by its own payments less its own fee: each capture was

@@ -17,7 +17,7 @@ from gateway.domain.channel_selection import (
     ChannelRule,
     ChannelRules,
     ChannelTerms,
-    OrderToRoute,
+    OrderToPlace,
     Share,
     SuccessRatePolicy,
     SuccessRates,
@@ -42,8 +42,8 @@ def order(
     merchant: str = "M100001",
     currency: str = "CNY",
     payment_id: str = "pay_1",
-) -> OrderToRoute:
-    return OrderToRoute(payment_id, merchant, method, Money(currency, amount))
+) -> OrderToPlace:
+    return OrderToPlace(payment_id, merchant, method, Money(currency, amount))
 
 
 def rule(name: str, split: dict[str, int], **conditions: object) -> ChannelRule:
@@ -78,7 +78,7 @@ def test_the_first_rule_whose_conditions_all_hold_decides() -> None:
         )
     )
 
-    def decided(o: OrderToRoute, now: datetime = NOON) -> tuple[str, str | None]:
+    def decided(o: OrderToPlace, now: datetime = NOON) -> tuple[str, str | None]:
         decision = select_channel(rules, TERMS, o, now, {})
         return decision.rule, decision.channel
 

@@ -40,9 +40,9 @@ QUERY_ATTEMPT: Final = "paysuite.query.attempt"
 QUERY_TARGET: Final = "paysuite.query.target"
 
 # Channel selection: the rule that chose, why, and the channels it could choose from.
-ROUTING_RULE: Final = "paysuite.routing.rule"
-ROUTING_REASON: Final = "paysuite.routing.reason"
-ROUTING_CANDIDATES: Final = "paysuite.routing.candidates"
+CHANNEL_SELECTION_RULE: Final = "paysuite.channel_selection.rule"
+CHANNEL_SELECTION_REASON: Final = "paysuite.channel_selection.reason"
+CHANNEL_SELECTION_CANDIDATES: Final = "paysuite.channel_selection.candidates"
 
 # Egress routing: the route (proxy) a call to a channel went over and why, and how it went.
 ROUTE_ID: Final = "paysuite.route.id"

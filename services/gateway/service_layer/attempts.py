@@ -1,5 +1,5 @@
 """Putting a payment on a channel: the first candidate with daily volume left, recorded as an
-attempt with the routing decision; and moving it to the next when the channel was unreachable."""
+attempt with the channel decision; and moving it to the next when the channel was unreachable."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from gateway.domain.attempts import ChannelAttempt
-from gateway.domain.channel_selection import RoutingDecision
+from gateway.domain.channel_selection import ChannelDecision
 from gateway.domain.model import Payment
 from gateway.domain.ports import ChannelAnswer
 from gateway.service_layer.deps import PaymentDeps
@@ -37,7 +37,7 @@ class Claim:
     rest: tuple[str, ...]
     skipped: tuple[str, ...]
 
-    def reason(self, decision: RoutingDecision) -> str:
+    def reason(self, decision: ChannelDecision) -> str:
         if not self.skipped:
             return decision.reason
         return "; ".join([decision.reason, *self.skipped, f"took {self.channel}"])
@@ -72,7 +72,7 @@ async def reroute(
     payment: Payment,
     answer: ChannelAnswer,
     candidates: Sequence[str],
-    decision: RoutingDecision,
+    decision: ChannelDecision,
 ) -> Rerouted | None:
     """Closes the attempt the channel never received or declined without charging, gives back
     its volume and opens one on the next candidate that can take it; None when none can."""

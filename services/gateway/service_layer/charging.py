@@ -53,7 +53,7 @@ async def charge_attempt(
         attrs.PAYMENT_ID: payment.payment_id,
         attrs.CHANNEL: channel.name,
         attrs.ATTEMPT_NUMBER: attempt_no,
-        attrs.ROUTING_REASON: reason,
+        attrs.CHANNEL_SELECTION_REASON: reason,
     }
     with _tracer.start_as_current_span("gateway.channel_attempt", attributes=attributes) as span:
         answer = await channel.charge(charge)

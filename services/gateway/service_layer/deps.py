@@ -49,7 +49,7 @@ class PaymentDeps:
     relay: Relay = field(default_factory=_Asleep)
     sequencer: Wakeable = field(default_factory=_Asleep)
     # The channel rules in force (re-read from their file as it changes).
-    routing: Callable[[], ChannelRules] = ChannelRules
+    channel_rules: Callable[[], ChannelRules] = ChannelRules
     success_rates: SuccessRates = field(default_factory=SuccessRates)
     monotonic: Callable[[], float] = time.monotonic
     # The bank channel new payouts (settlements, withdrawals) go through.

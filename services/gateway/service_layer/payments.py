@@ -12,7 +12,7 @@ from gateway.adapters.store.payments import Applied, Recorded
 from gateway.adapters.store.stores import Stores
 from gateway.domain.answers import refused_before_charge
 from gateway.domain.attempts import ChannelAttempt
-from gateway.domain.channel_selection import OrderToRoute, RoutingDecision, select_channel
+from gateway.domain.channel_selection import ChannelDecision, OrderToPlace, select_channel
 from gateway.domain.errors import (
     ChannelNotSupported,
     MerchantNotFound,
@@ -66,16 +66,16 @@ async def _replay(stores: Stores, command: CreatePayment) -> Payment | None:
     return existing
 
 
-def _decide(deps: PaymentDeps, command: CreatePayment, payment_id: str) -> RoutingDecision:
+def _decide(deps: PaymentDeps, command: CreatePayment, payment_id: str) -> ChannelDecision:
     if not any(t.method is command.method for t in deps.terms.values()):
         raise ChannelNotSupported(
             "no channel serves this payment method", metadata={"method": command.method.value}
         )
-    routing = deps.routing()
-    rates = deps.success_rates.snapshot(deps.monotonic(), routing.success_rate.window_seconds)
+    rules = deps.channel_rules()
+    rates = deps.success_rates.snapshot(deps.monotonic(), rules.success_rate.window_seconds)
     # Channels are chosen, and their limits counted, by what they charge.
-    order = OrderToRoute(payment_id, command.merchant_id, command.method, command.charged)
-    return select_channel(routing, deps.terms, order, deps.clock(), rates)
+    order = OrderToPlace(payment_id, command.merchant_id, command.method, command.charged)
+    return select_channel(rules, deps.terms, order, deps.clock(), rates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +123,7 @@ async def _not_recorded(stores: Stores, command: CreatePayment, recorded: Record
 
 
 async def _record(
-    deps: PaymentDeps, command: CreatePayment, payment_id: str, decision: RoutingDecision
+    deps: PaymentDeps, command: CreatePayment, payment_id: str, decision: ChannelDecision
 ) -> _Recorded:
     """Stores the new payment order on the first candidate channel with room today, with its
     first attempt; or returns the payment this request id created before."""
@@ -134,7 +134,7 @@ async def _record(
 
 
 async def _record_at_once(
-    deps: PaymentDeps, command: CreatePayment, payment_id: str, decision: RoutingDecision
+    deps: PaymentDeps, command: CreatePayment, payment_id: str, decision: ChannelDecision
 ) -> _Recorded:
     """On a channel without a daily limit: one statement, nothing to reserve first."""
     now = deps.clock()
@@ -156,7 +156,7 @@ async def _record_at_once(
 
 
 async def _record_with_volume(
-    deps: PaymentDeps, command: CreatePayment, payment_id: str, decision: RoutingDecision
+    deps: PaymentDeps, command: CreatePayment, payment_id: str, decision: ChannelDecision
 ) -> _Recorded:
     """On the first candidate with daily volume left, reserved under its row lock in the same
     transaction; failed as it is recorded when no candidate has room (or there is none)."""
@@ -230,9 +230,9 @@ async def create_payment(deps: PaymentDeps, command: CreatePayment) -> Payment:
     if not recorded.created:
         return payment
     span = trace.get_current_span()
-    span.set_attribute(attrs.ROUTING_RULE, decision.rule)
-    span.set_attribute(attrs.ROUTING_REASON, decision.reason)
-    span.set_attribute(attrs.ROUTING_CANDIDATES, list(decision.candidates))
+    span.set_attribute(attrs.CHANNEL_SELECTION_RULE, decision.rule)
+    span.set_attribute(attrs.CHANNEL_SELECTION_REASON, decision.reason)
+    span.set_attribute(attrs.CHANNEL_SELECTION_CANDIDATES, list(decision.candidates))
     if recorded.refusal:
         # Closed, over its limits: the channel would refuse or lose the charge.
         _log.info("no channel can take the payment", extra={"payment_id": payment_id})

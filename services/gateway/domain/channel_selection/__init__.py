@@ -8,11 +8,11 @@ matter: gateway.domain.egress.
 
 from gateway.domain.channel_selection.hours import ChannelHours, DailyWindow
 from gateway.domain.channel_selection.selection import (
+    ChannelDecision,
     ChannelRule,
     ChannelRules,
     ChannelTerms,
-    OrderToRoute,
-    RoutingDecision,
+    OrderToPlace,
     Share,
     SuccessRatePolicy,
     select_channel,
@@ -20,13 +20,13 @@ from gateway.domain.channel_selection.selection import (
 from gateway.domain.channel_selection.success_rates import SuccessRates
 
 __all__ = [
+    "ChannelDecision",
     "ChannelHours",
     "ChannelRule",
     "ChannelRules",
     "ChannelTerms",
     "DailyWindow",
-    "OrderToRoute",
-    "RoutingDecision",
+    "OrderToPlace",
     "Share",
     "SuccessRatePolicy",
     "SuccessRates",

@@ -26,7 +26,7 @@ class Share:
 
 
 @dataclass(frozen=True, slots=True)
-class OrderToRoute:
+class OrderToPlace:
     payment_id: str
     merchant_id: str
     method: PaymentMethod
@@ -46,7 +46,7 @@ class ChannelRule:
     max_amount: int = 0  # 0: no upper bound
     hours: ChannelHours | None = None  # the daily windows the rule is in force; None: always
 
-    def applies(self, order: OrderToRoute, now: datetime) -> bool:
+    def applies(self, order: OrderToPlace, now: datetime) -> bool:
         amount = order.amount.minor_units
         return (
             (not self.methods or order.method in self.methods)
@@ -78,7 +78,7 @@ class ChannelTerms:
             outcome is ChannelOutcome.FAILED and error_code in self.retry_elsewhere_on
         )
 
-    def refusal(self, order: OrderToRoute, now: datetime) -> str | None:
+    def refusal(self, order: OrderToPlace, now: datetime) -> str | None:
         """Why the channel cannot take this charge now, known without asking it."""
         if self.hours.reopens_at(now) is not None:
             return "CHANNEL_CLOSED"
@@ -106,7 +106,7 @@ class ChannelRules:
 
 
 @dataclass(frozen=True, slots=True)
-class RoutingDecision:
+class ChannelDecision:
     """The channels to try in order (the first is chosen), why, and if none, the refusal."""
 
     rule: str
@@ -138,7 +138,7 @@ def _split(shares: Sequence[Share], payment_id: str) -> tuple[list[Share], str]:
 
 
 def _rule_for(
-    rules: ChannelRules, terms: Mapping[str, ChannelTerms], order: OrderToRoute, now: datetime
+    rules: ChannelRules, terms: Mapping[str, ChannelTerms], order: OrderToPlace, now: datetime
 ) -> tuple[str, list[Share]]:
     """The first rule in force with a channel for the method; else every channel of the method."""
     for rule in rules.rules:
@@ -155,10 +155,10 @@ def _rule_for(
 def select_channel(
     rules: ChannelRules,
     terms: Mapping[str, ChannelTerms],
-    order: OrderToRoute,
+    order: OrderToPlace,
     now: datetime,
     success_rates: Mapping[str, tuple[int, int]],
-) -> RoutingDecision:
+) -> ChannelDecision:
     """success_rates: (succeeded, attempts) per channel over the policy's window."""
     rule, shares = _rule_for(rules, terms, order, now)
     notes: list[str] = []
@@ -182,11 +182,11 @@ def select_channel(
             healthy.append(share)
     if not healthy and not degraded:
         refusal = refusals[0] if refusals and len(set(refusals)) == 1 else NO_CHANNEL_AVAILABLE
-        return RoutingDecision(rule, (), "; ".join([f"rule {rule}", *notes]), refusal)
+        return ChannelDecision(rule, (), "; ".join([f"rule {rule}", *notes]), refusal)
     ordered, how = _split(healthy or degraded, order.payment_id)
     if healthy:
         ordered += sorted(degraded, key=lambda s: -s.weight)
     else:
         how = f"{how}, every channel degraded"
     reason = "; ".join([f"rule {rule}", f"{ordered[0].channel} by {how}", *notes])
-    return RoutingDecision(rule, tuple(s.channel for s in ordered), reason)
+    return ChannelDecision(rule, tuple(s.channel for s in ordered), reason)
