@@ -343,7 +343,7 @@ def _show_run(bar: Bar, current: rpb.ReconciliationRun, *, final: bool = False) 
 
 
 async def _show_running(
-    stub: rpb_grpc.ReconServiceStub, request: rpb.RunReconciliationRequest, bar: Bar
+    stub: rpb_grpc.ReconServiceAsyncStub, request: rpb.RunReconciliationRequest, bar: Bar
 ) -> None:
     """The newest run of the channel's date, while it runs (the run's id is known only once
     it is done); a failed look leaves the bar as it was, the run goes on."""
