@@ -69,6 +69,7 @@ async def test_a_late_bank_success_after_a_wallet_paid_is_refunded_and_reconcile
             await asyncio.sleep(0.05)
 
     day = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    statement_date = Date(year=day.year, month=day.month, day=day.day)
     async with connect(recon_addr) as channel:
         recon = rpb_grpc.ReconServiceStub(channel)
         run = (
@@ -76,22 +77,45 @@ async def test_a_late_bank_success_after_a_wallet_paid_is_refunded_and_reconcile
                 rpb.RunReconciliationRequest(
                     request_id=f"dup-rec-{secrets.token_hex(4)}",
                     channel="banksim",
-                    statement_date=Date(year=day.year, month=day.month, day=day.day),
+                    statement_date=statement_date,
                 )
             )
         ).run
-        found = await recon.ListDiscrepancies(
-            rpb.ListDiscrepanciesRequest(
-                channel="banksim",
-                statement_date=Date(year=day.year, month=day.month, day=day.day),
-                page_size=1000,
+        found: list[rpb.Discrepancy] = []
+        token = ""
+        while True:
+            page = await recon.ListDiscrepancies(
+                rpb.ListDiscrepanciesRequest(
+                    channel="banksim",
+                    statement_date=statement_date,
+                    page_size=1000,
+                    page_token=token,
+                )
             )
-        )
+            found += page.discrepancies
+            token = page.next_page_token
+            if not token:
+                break
     assert run.state == rpb.ReconciliationRun.STATE_COMPLETED
-    # The bank's bill has the duplicate as taken and its refund as made, and so do our records
-    # and the ledger: no difference about either.
     [refund_id] = [r["refund_id"] for r in await db.fetch(refunds_ids, by_card.payment_id)]
-    assert [
-        d for d in found.discrepancies if d.transaction_id in (by_card.payment_id, refund_id)
-    ] == []
-    assert {c.outcome: c.count for c in run.outcome_counts}[rpb.MATCH_OUTCOME_MATCHED] >= 1
+    ours = (by_card.payment_id, refund_id)
+    # The bank's bill the run read has the duplicate as taken and its refund as made ...
+    billed = await db.fetch(
+        "SELECT kind, amount_minor_units FROM recon.statement_lines"
+        " WHERE import_id = $1 AND (order_id = $2 OR refund_id = $3) ORDER BY kind",
+        run.import_id,
+        *ours,
+    )
+    assert [tuple(r) for r in billed] == [("payment", 266), ("refund", 266)]
+    # ... and each of its lines is either matched (our records and the ledger agree), a
+    # difference (a discrepancy) or carried to the next date: neither of the last two, so both
+    # matched.
+    assert [d for d in found if d.transaction_id in ours] == []
+    carried = await db.fetchval(
+        "SELECT count(*) FROM recon.carried_items WHERE channel = 'banksim' AND from_date = $1"
+        " AND (detail->>'key' = $2 OR detail->>'key' = $3)",
+        day,
+        *ours,
+    )
+    assert carried == 0
+    assert {c.outcome: c.count for c in run.outcome_counts}[rpb.MATCH_OUTCOME_MATCHED] >= 2
