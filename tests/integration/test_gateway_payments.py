@@ -204,6 +204,20 @@ async def test_a_payment_over_the_daily_limit_fails_before_the_bank_is_asked(
     assert await _balance(ledger) == before
 
 
+async def test_a_payment_by_an_unknown_payer_fails_with_identity_s_reason(
+    gateway: pb_grpc.GatewayServiceAsyncStub,
+) -> None:
+    """Identity refuses the payer by its ErrorInfo reason USER_NOT_FOUND, which the gateway
+    turns into the payment's refusal (not into identity being unavailable)."""
+    request = payment_request(100)
+    request.payer_user_id = f"U9{secrets.randbelow(10**8):08d}"
+    payment = (await gateway.CreatePayment(request)).payment
+    assert (payment.state, payment.failure_reason) == (
+        pb.Payment.STATE_FAILED,
+        "PAYER_USER_NOT_FOUND",
+    )
+
+
 async def test_the_channel_fee_is_booked_as_an_expense_the_channel_keeps(
     gateway: pb_grpc.GatewayServiceAsyncStub, ledger: lpb_grpc.LedgerServiceAsyncStub
 ) -> None:

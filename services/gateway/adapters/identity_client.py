@@ -22,7 +22,9 @@ from paysuite.identity.v1 import identity_service_pb2 as pb
 from paysuite.identity.v1 import identity_service_pb2_grpc as pb_grpc
 from paysuite.runtime import span_attributes as attrs
 from paysuite.runtime.enums import short_name
+from paysuite.runtime.grpc_errors import error_reason
 from paysuite.runtime.protoconv import money_to_proto
+from paysuite.type.v1.error_reason_pb2 import ErrorReason
 
 _tracer = trace.get_tracer(__name__)
 _OUTCOMES = {
@@ -30,10 +32,11 @@ _OUTCOMES = {
     pb.SETTLEMENT_OUTCOME_NOT_FOUND: SettleOutcome.NOT_FOUND,
     pb.SETTLEMENT_OUTCOME_SETTLED_OTHERWISE: SettleOutcome.SETTLED_OTHERWISE,
 }
-# A single authorization's errors that are answers about that payment, not about identity.
+# A single authorization's errors that are answers about that payment, not about identity, by
+# the reason identity gives (not the status code: other not-founds are identity's trouble).
 _REFUSALS = {
-    grpc.StatusCode.NOT_FOUND: "USER_NOT_FOUND",
-    grpc.StatusCode.ALREADY_EXISTS: "PAYMENT_ID_REUSED",
+    ErrorReason.ERROR_REASON_USER_NOT_FOUND: "USER_NOT_FOUND",
+    ErrorReason.ERROR_REASON_PAYMENT_ID_REUSED: "PAYMENT_ID_REUSED",
 }
 
 
@@ -103,7 +106,7 @@ class GrpcIdentity:
         try:
             response = await self._stub.AuthorizePayment(request, timeout=self._timeout)
         except grpc.aio.AioRpcError as exc:
-            if (refusal := _REFUSALS.get(exc.code())) is not None:
+            if (refusal := _REFUSALS.get(error_reason(exc))) is not None:
                 return PaymentAuthorization(False, reason=refusal)
             raise Unavailable(f"identity: {exc.code().name}") from exc
         return _authorization(response)

@@ -20,6 +20,7 @@ from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.money import Money
 from paysuite.runtime.grpc_errors import error_reason, reason_name
 from paysuite.runtime.protoconv import date_to_proto, money_to_proto
+from paysuite.type.v1.error_reason_pb2 import ErrorReason
 from recon.domain.settlement import (
     GatewayPayout,
     PayoutState,
@@ -214,14 +215,14 @@ class GatewayPayouts:
         try:
             answer = await self._stub.CreatePayout(request, timeout=self._timeout)
         except grpc.aio.AioRpcError as exc:
-            reason = reason_name(error_reason(exc))
+            reason = error_reason(exc)
             if exc.code() in _MAYBE_ARRIVED:
                 return GatewayPayout(payout.payout_id, PayoutState.PENDING)
-            if reason == "REQUEST_ID_REUSED":
+            if reason == ErrorReason.ERROR_REASON_REQUEST_ID_REUSED:
                 # A payout exists under the request id, asked for with other content (the
                 # account changed since): it may be paid, so this one is never failed for it.
-                return GatewayPayout(payout.payout_id, PayoutState.PENDING, reason)
-            return GatewayPayout("", PayoutState.FAILED, reason)
+                return GatewayPayout(payout.payout_id, PayoutState.PENDING, reason_name(reason))
+            return GatewayPayout("", PayoutState.FAILED, reason_name(reason))
         return _seen(answer.payout)
 
     async def get(self, payout_id: str) -> GatewayPayout:
