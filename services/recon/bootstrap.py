@@ -43,7 +43,7 @@ from recon.entrypoints.settlement import SettlementServicer
 from recon.service_layer.funds import FundsConfig, FundsDeps
 from recon.service_layer.open_items import measure_open_items
 from recon.service_layer.reserve_statements import ReserveStatementFetch
-from recon.service_layer.runs import OUR_ZONE, RunConfig, RunDeps
+from recon.service_layer.runs import OUR_ZONE, IndexedJob, RunConfig, RunDeps
 from recon.service_layer.settlement_deps import SettlementDeps
 from recon.service_layer.settlement_follow import follow_forever
 from recon.settings import ReconSettings
@@ -66,6 +66,13 @@ def run_config(settings: ReconSettings) -> RunConfig:
         failure_states=settings.failure_states,
         fees_from_bill=frozenset(settings.fees_from_bill),
         ledger_books=frozenset(settings.settlement_unreconciled),
+        indexed_job=IndexedJob(
+            timeout_seconds=settings.job_timeout_seconds,
+            poll_seconds=settings.job_poll_seconds,
+            retries=settings.job_retries,
+        )
+        if settings.match_runner == "indexed-job"
+        else None,
     )
 
 

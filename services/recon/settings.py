@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -20,7 +20,8 @@ class ReconSettings(PagedServiceSettings):
     port: int = 50054
     gateway_addr: str = Field(default="localhost:50051", validation_alias="GATEWAY_ADDR")
     ledger_addr: str = Field(default="localhost:50052", validation_alias="LEDGER_ADDR")
-    # Where runs stage their files (removed when a run ends); shared by the Indexed Job's pods.
+    # Where runs stage their files (a folder per run, removed when the run ends); with
+    # match_runner indexed-job, a volume the Job's pods mount too (Kubernetes: recon-work).
     work_dir: Path = Path(tempfile.gettempdir()) / "paysuite-recon"
     # Hash buckets of a run, the ranges they are matched in, worker processes, and the memory
     # each worker's DuckDB may hold before it spills to disk.
@@ -28,6 +29,16 @@ class ReconSettings(PagedServiceSettings):
     ranges: int = 16
     workers: int = 2
     worker_memory_mb: int = 600
+    # Who matches a run's ranges: "local", worker processes of recon's own; "indexed-job",
+    # the completions of the Kubernetes Indexed Job deploy/k8s/jobs/recon-buckets (one per
+    # range, started per run by the operator with the run's id, never by recon): the run
+    # stages into work_dir, writes its manifest and waits for every range's result, at most
+    # job_timeout_seconds, looking every job_poll_seconds. job_retries is the Job's
+    # backoffLimitPerIndex: a range failing more often than that fails the run.
+    match_runner: Literal["local", "indexed-job"] = "local"
+    job_timeout_seconds: float = Field(default=1800.0, gt=0)
+    job_poll_seconds: float = Field(default=2.0, gt=0)
+    job_retries: int = Field(default=2, ge=0)
     # A transaction missing from a side this close to the day-cut is carried to the next date.
     carry_window_seconds: int = 900
     # The format of each channel's statement as the gateway fetches it, when none was imported
@@ -72,6 +83,14 @@ class ReconSettings(PagedServiceSettings):
     def _records_dir_in_dev_only(self) -> Self:
         if self.records_dir is not None and not self.is_dev:
             raise ValueError("RECON_RECORDS_DIR is for benchmarks in dev only")
+        return self
+
+    @model_validator(mode="after")
+    def _job_on_a_shared_work_dir(self) -> Self:
+        if self.match_runner == "indexed-job" and "work_dir" not in self.model_fields_set:
+            raise ValueError(
+                "RECON_MATCH_RUNNER=indexed-job needs RECON_WORK_DIR: the volume the Job mounts"
+            )
         return self
 
     # The reserve (备付金) account: the channel name its camt.053 statements are imported under,

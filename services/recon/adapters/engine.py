@@ -18,6 +18,8 @@ from __future__ import annotations
 import csv
 import json
 import multiprocessing
+import os
+import shutil
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -125,10 +127,14 @@ class Counts:
     carried_in: int
 
 
-def connect(folder: Path, threads: int, memory_limit_mb: int) -> duckdb.DuckDBPyConnection:
+def connect(
+    folder: Path, threads: int, memory_limit_mb: int, spill: Path | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB spilling to `spill` (default the folder's own): a directory per process, as
+    processes that share one would share its temporary files' names."""
     db = duckdb.connect()
-    spill = folder / "spill"
-    spill.mkdir(exist_ok=True)
+    spill = spill or folder / "spill"
+    spill.mkdir(parents=True, exist_ok=True)
     db.execute(f"SET threads = {threads}")
     db.execute(f"SET memory_limit = '{memory_limit_mb}MB'")
     db.execute(f"SET temp_directory = '{spill}'")
@@ -264,15 +270,34 @@ COMPARE = f"""CASE
     ELSE 'matched' END"""
 
 
-def _result_file(folder: Path, low: int, high: int) -> Path:
-    return folder / "results" / f"range-{low:05d}-{high:05d}.parquet"
+RESULTS = "results"
+
+
+def result_file(folder: Path, low: int, high: int) -> Path:
+    """What a range found that is not a plain match, renamed into place once written."""
+    return folder / RESULTS / f"range-{low:05d}-{high:05d}.parquet"
+
+
+def done_file(folder: Path, low: int, high: int) -> Path:
+    """A range's done marker (its plain matches, as JSON), written after its result: a range
+    whose marker is there has its result complete, whoever matched it (a worker process here,
+    a pod of the Indexed Job)."""
+    return result_file(folder, low, high).with_suffix(".done")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Written beside, then renamed over: a reader on the shared volume sees all or none."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
 
 
 def match_range(folder: Path, low: int, high: int, settings: EngineSettings) -> int:
     """Matches buckets low..high of a staged run; writes what is not a plain match. Returns the
     number of plain matches (which are only counted)."""
     per = -(-settings.buckets // settings.ranges)
-    db = connect(folder, settings.threads, settings.memory_limit_mb)
+    spill = folder / "spill" / f"range-{low:05d}-{os.getpid()}"
+    db = connect(folder, settings.threads, settings.memory_limit_mb, spill)
     for source, prefix in _PREFIX.items():
         db.execute(
             f"CREATE TEMP TABLE {prefix} AS SELECT * EXCLUDE (bucket, part) FROM "
@@ -316,16 +341,19 @@ def match_range(folder: Path, low: int, high: int, settings: EngineSettings) -> 
         WHERE outcome <> 'matched' OR coalesce(g_flagged, false)
         UNION ALL BY NAME {duplicates}
     """)
-    path = _result_file(folder, low, high)
+    path = result_file(folder, low, high)
     path.parent.mkdir(exist_ok=True)
-    db.execute(f"COPY compared TO '{path}' (FORMAT parquet)")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    db.execute(f"COPY compared TO '{temporary}' (FORMAT parquet)")
     matched = db.execute(
         f"SELECT count(*) FROM ({pairs}) WHERE ({COMPARE}) = 'matched' "
         "AND NOT coalesce(g_flagged, false)"
     ).fetchone()
     db.close()
+    shutil.rmtree(spill, ignore_errors=True)
+    os.replace(temporary, path)
     plain = int(matched[0]) if matched else 0
-    path.with_suffix(".json").write_text(json.dumps({"matched": plain}))
+    write_atomically(done_file(folder, low, high), json.dumps({"matched": plain}))
     return plain
 
 
@@ -384,8 +412,8 @@ def finish(folder: Path, window: CarryWindow) -> tuple[list[Finding], dict[Outco
     """Pairs leftover long and short items by channel id, carries what is missing near the
     cut; the findings that are not plain matches (and flagged payments'), and every count."""
     db = connect(folder, 2, 512)
-    results = sorted((folder / "results").glob("range-*.parquet"))
-    matched = sum(json.loads(p.with_suffix(".json").read_text())["matched"] for p in results)
+    results = sorted((folder / RESULTS).glob("range-*.parquet"))
+    matched = sum(json.loads(p.with_suffix(".done").read_text())["matched"] for p in results)
     db.execute(
         f"CREATE TEMP TABLE found AS SELECT * FROM read_parquet({[str(p) for p in results]})"
     )

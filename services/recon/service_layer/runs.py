@@ -22,9 +22,9 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from paysuite import accounts
-from paysuite.errors import RequestIdReused
+from paysuite.errors import DomainError, RequestIdReused
 from paysuite.ids import new_id
-from recon.adapters import engine
+from recon.adapters import engine, indexed_job
 from recon.adapters.engine import EngineSettings
 from recon.domain.discrepancies import (
     Action,
@@ -41,6 +41,7 @@ from recon.domain.model import Phase, ReconciliationRun, RunState
 from recon.domain.statement_totals import StatementImport
 from recon.domain.statements import StatementFormat
 from recon.service_layer import imports
+from recon.service_layer.flagged_payments import clear_resolved
 from recon.service_layer.flagged_traces import trace_flagged
 from recon.service_layer.imports import ReaderFactory
 from recon.service_layer.measurements import record_run
@@ -68,6 +69,8 @@ class Records(Protocol):
 
     def statement(self, channel: str, day: date) -> AsyncIterator[bytes]: ...
 
+    async def clear_flags(self, channel: str, payment_ids: list[str], run_id: str) -> int: ...
+
 
 class Suspense(Protocol):
     """The ledger's suspense account (recon.adapters.suspense)."""
@@ -77,6 +80,22 @@ class Suspense(Protocol):
     async def park(self, found: list[Discrepancy]) -> list[str]: ...
 
     async def clear(self, found: Discrepancy, how: Resolution) -> None: ...
+
+
+class RangesNotMatched(DomainError):
+    """The Indexed Job did not match every range of a run: a range failed more often than the
+    Job retries it, or had no result in the time the run waits."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedJob:
+    """Ranges matched by the Kubernetes Indexed Job's pods over work_dir (a volume they mount):
+    how long a run waits for every range, how often it looks, and the failed attempts a range
+    may have (the Job's backoffLimitPerIndex)."""
+
+    timeout_seconds: float
+    poll_seconds: float
+    retries: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +110,8 @@ class RunConfig:
     fees_from_bill: frozenset[str] = frozenset()
     # Channels whose book is the ledger itself (the wallet balance): no bill to reconcile.
     ledger_books: frozenset[str] = frozenset()
+    # Who matches the ranges: None, worker processes of this one; else the Indexed Job.
+    indexed_job: IndexedJob | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +336,10 @@ async def _stage(
 
 
 async def _match(deps: RunDeps, run: ReconciliationRun, folder: Path) -> ReconciliationRun:
-    """The ranges in worker processes; progress saved on the run as they finish."""
+    """The ranges in worker processes, or by the Indexed Job; progress saved on the run as
+    they finish."""
+    if deps.config.indexed_job is not None:
+        return await _match_by_job(deps, run, folder, deps.config.indexed_job)
     done = [0]
     task = asyncio.create_task(
         asyncio.to_thread(
@@ -330,6 +354,44 @@ async def _match(deps: RunDeps, run: ReconciliationRun, folder: Path) -> Reconci
             run = await _save(deps, replace(run, buckets_done=shown))
     await task
     return replace(run, buckets_done=run.buckets_total)
+
+
+async def _match_by_job(
+    deps: RunDeps, run: ReconciliationRun, folder: Path, job: IndexedJob
+) -> ReconciliationRun:
+    """The staged run's manifest written, then each range's result waited for: the Job's pods
+    (started by the operator with the run's id, never by recon) match a range each."""
+    manifest = indexed_job.Manifest(run.run_id, deps.config.engine, job.retries)
+    path = await asyncio.to_thread(indexed_job.write_manifest, folder, manifest)
+    _log.info(
+        "reconciliation run waits for the bucket Indexed Job",
+        extra={"run_id": run.run_id, "manifest": str(path), "ranges": manifest.engine.ranges},
+    )
+    deadline = time_counter() + job.timeout_seconds
+    shown = 0
+    while True:
+        seen = await asyncio.to_thread(indexed_job.progress, folder, manifest)
+        if seen.failed:
+            index, error = min(seen.failed.items())
+            raise RangesNotMatched(
+                f"bucket range {index} of run {run.run_id} failed in the Indexed Job "
+                f"{job.retries + 1} times, last: {error}",
+                metadata={"run_id": run.run_id, "range": str(index)},
+            )
+        if seen.buckets_done != shown:
+            shown = seen.buckets_done
+            run = await _save(deps, replace(run, buckets_done=shown))
+        if seen.complete:
+            return replace(run, buckets_done=run.buckets_total)
+        if time_counter() >= deadline:
+            missing = ", ".join(str(i) for i in seen.missing)
+            raise RangesNotMatched(
+                f"no result in {job.timeout_seconds:g} s for bucket ranges {missing} (of "
+                f"{manifest.engine.ranges}) of run {run.run_id}: is the Indexed Job running "
+                f"with RUN_ID={run.run_id}?",
+                metadata={"run_id": run.run_id, "missing": missing},
+            )
+        await asyncio.sleep(job.poll_seconds)
 
 
 async def _reconcile(deps: RunDeps, run: ReconciliationRun, fetch: bool) -> ReconciliationRun:
@@ -356,6 +418,7 @@ async def _reconcile(deps: RunDeps, run: ReconciliationRun, fetch: bool) -> Reco
         run = await _save(deps, replace(run, phase=Phase.POSTING))
         run = await _post(deps, run, findings, counts, returning)
         await trace_flagged(deps.records, run.channel, run.run_id, findings)
+        await clear_resolved(deps.records, run.channel, run.run_id, findings)
         timer.lap("posted")
     return await _save(deps, replace(run, state=RunState.COMPLETED, phase=Phase.DONE))
 
