@@ -268,15 +268,43 @@ def test_scheduled_runs_never_overlap_and_repeat_safely(prod: list[Manifest]) ->
     assert "payctl recon reserve --date" in reserve and "date -d yesterday" in reserve
 
 
-def test_the_bucket_job_matches_every_range_of_a_run() -> None:
+def test_the_bucket_job_matches_every_range_of_a_run(prod: list[Manifest]) -> None:
     [job] = [d for d in render("jobs/recon-buckets") if d["kind"] == "Job"]
     spec = job["spec"]
-    ranges = ReconSettings.model_fields["ranges"].default
+    fields = ReconSettings.model_fields
+    ranges = fields["ranges"].default
     assert spec["completionMode"] == "Indexed"
     assert spec["completions"] == ranges
-    [container] = spec["template"]["spec"]["containers"]
+    # A range failing past the Job's retries fails the run; the Job outlives no run's wait.
+    assert spec["backoffLimitPerIndex"] == fields["job_retries"].default
+    assert spec["maxFailedIndexes"] == 0
+    assert spec["activeDeadlineSeconds"] <= fields["job_timeout_seconds"].default
+    pod = spec["template"]["spec"]
+    [container] = pod["containers"]
     assert container["command"] == ["python", "-m", "recon.entrypoints.bucket_job"]
-    assert container["args"][1:] == ["--ranges", str(ranges)]
+    assert container["args"] == ["$(RECON_WORK_DIR)/$(RUN_ID)", "--ranges", str(ranges)]
+    env = {e["name"]: e for e in container["env"]}
+    assert _unhashed(env["RUN_ID"]["valueFrom"]["configMapKeyRef"]["name"]) == "recon-bucket-run"
+    # The run's folder: where recon stages it, on the claim recon mounts there too.
+    work_dir = env["RECON_WORK_DIR"]["value"]
+    claims = {
+        v["name"]: v["persistentVolumeClaim"]["claimName"]
+        for v in pod["volumes"]
+        if "persistentVolumeClaim" in v
+    }
+    mounts = {m["mountPath"]: claims.get(m["name"]) for m in container["volumeMounts"]}
+    recon = _named(prod, "Deployment", "recon")["spec"]["template"]["spec"]
+    [server] = recon["containers"]
+    recon_env = {e["name"]: e.get("value") for e in server["env"]}
+    recon_claims = {
+        v["name"]: v["persistentVolumeClaim"]["claimName"]
+        for v in recon["volumes"]
+        if "persistentVolumeClaim" in v
+    }
+    recon_mounts = {m["mountPath"]: recon_claims.get(m["name"]) for m in server["volumeMounts"]}
+    assert recon_env["RECON_WORK_DIR"] == work_dir
+    assert mounts[work_dir] == recon_mounts[work_dir] == "recon-work"
+    assert recon_env["RECON_MATCH_RUNNER"] in ("local", "indexed-job")
 
 
 @pytest.mark.parametrize("overlay", ["overlays/dev", "overlays/prod"])
