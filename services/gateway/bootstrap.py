@@ -202,7 +202,10 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         await close_pool(pool)
 
     records = ChannelRecordsServicer(
-        lambda: PoolUnitOfWork(pool, ChannelRecordStore, isolation="repeatable_read"), paging
+        lambda: PoolUnitOfWork(pool, ChannelRecordStore, isolation="repeatable_read"),
+        paging,
+        lambda: PoolUnitOfWork(pool, ChannelRecordStore),
+        utc_now,
     )
 
     def register(server: grpc.aio.Server) -> None:

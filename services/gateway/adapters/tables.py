@@ -124,6 +124,10 @@ payment_events = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # A settlement payout's event ("payout.*") names its payout here (g0019).
     Column("payout_id", String(40), nullable=False, server_default=""),
+    # Who caused the event and on what record, where it says (g0021): "payment.reconciled"
+    # names the caller that cleared the payment's flag and the reconciliation run.
+    Column("actor", String(128), nullable=False, server_default=""),
+    Column("reference", String(64), nullable=False, server_default=""),
     Index("events_by_merchant", "merchant_id", "sequence"),
     Index("events_by_sequence", "sequence", unique=True),
     Index("events_to_sequence", "event_id", postgresql_where=text("sequence IS NULL")),

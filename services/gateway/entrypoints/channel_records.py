@@ -1,10 +1,10 @@
 """ChannelRecordsService over gRPC: a channel's payments and refunds streamed for
-reconciliation, and its payments flagged for it."""
+reconciliation, its payments flagged for it, and their flags cleared once a run resolved them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import date
+from collections.abc import AsyncIterator, Callable
+from datetime import date, datetime
 from typing import Any
 
 import grpc
@@ -15,6 +15,7 @@ from gateway.service_layer.channel_records import RecordsUnitFactory
 from paysuite.errors import Violations
 from paysuite.gateway.v1 import channel_records_pb2 as pb
 from paysuite.gateway.v1 import channel_records_pb2_grpc as pb_grpc
+from paysuite.runtime.authz import caller_of
 from paysuite.runtime.enums import value_of
 from paysuite.runtime.paging import PageSize, Paging
 from paysuite.runtime.protoconv import (
@@ -29,6 +30,8 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 BATCH = PageSize(default=5000, maximum=20000)
 FLAGGED_PAGE = PageSize(default=500, maximum=5000)
+# Payments whose flags one ClearReconciliationFlags clears at most.
+CLEAR_MAX = 1000
 KINDS = {k: value_of(pb.ChannelRecord.Kind, k.name) for k in RecordKind}
 
 
@@ -54,9 +57,19 @@ def record_to_proto(record: ChannelRecord) -> pb.ChannelRecord:
 
 
 class ChannelRecordsServicer(pb_grpc.ChannelRecordsServiceServicer):
-    def __init__(self, records: RecordsUnitFactory, paging: Paging) -> None:
+    """records: one snapshot to read from; writes: a unit of work to clear flags in."""
+
+    def __init__(
+        self,
+        records: RecordsUnitFactory,
+        paging: Paging,
+        writes: RecordsUnitFactory,
+        clock: Callable[[], datetime],
+    ) -> None:
         self._records = records
         self._paging = paging
+        self._writes = writes
+        self._clock = clock
 
     async def StreamChannelRecords(
         self, request: pb.StreamChannelRecordsRequest, context: Context
@@ -90,3 +103,26 @@ class ChannelRecordsServicer(pb_grpc.ChannelRecordsServiceServicer):
         return pb.ListFlaggedPaymentsResponse(
             payments=[record_to_proto(p) for p in payments], next_page_token=token
         )
+
+    async def ClearReconciliationFlags(
+        self, request: pb.ClearReconciliationFlagsRequest, context: Context
+    ) -> pb.ClearReconciliationFlagsResponse:
+        violations = Violations()
+        check_id(request.channel, "channel", violations, max_length=32)
+        check_id(request.run_id, "run_id", violations)
+        ids = list(request.payment_ids)
+        violations.require(bool(ids), "payment_ids", "required")
+        violations.require(len(ids) <= CLEAR_MAX, "payment_ids", f"at most {CLEAR_MAX}")
+        for number, payment_id in enumerate(ids[:CLEAR_MAX]):
+            check_id(payment_id, f"payment_ids[{number}]", violations, max_length=40)
+        violations.raise_if_any()
+        caller = caller_of(context)
+        cleared = await channel_records.clear_flags(
+            self._writes,
+            request.channel,
+            ids,
+            request.run_id,
+            caller.path if caller is not None else "",
+            self._clock(),
+        )
+        return pb.ClearReconciliationFlagsResponse(cleared_payment_ids=cleared)

@@ -69,3 +69,20 @@ async def flagged_payments(
 ) -> list[ChannelRecord]:
     async with records() as store:
         return await store.repo.flagged(channel, after, limit)
+
+
+async def clear_flags(
+    records: RecordsUnitFactory,
+    channel: str,
+    payment_ids: list[str],
+    run_id: str,
+    actor: str,
+    now: datetime,
+) -> list[str]:
+    """Clears the reconciliation flag of the payments a run resolved (those still flagged),
+    recording the run and the caller in each one's events; the ids cleared, in the order
+    asked."""
+    async with records() as store:
+        cleared = await store.repo.clear_flags(channel, payment_ids, run_id, actor, now)
+        await store.commit()
+    return [p for p in dict.fromkeys(payment_ids) if p in cleared]

@@ -118,6 +118,17 @@ class GrpcRecords:
             if not token:
                 return found
 
+    async def clear_flags(self, channel: str, payment_ids: list[str], run_id: str) -> int:
+        """Clears at the gateway the flags of flagged payments the run resolved; how many it
+        cleared (those cleared before are not counted)."""
+        answer = await self._records.ClearReconciliationFlags(
+            cpb.ClearReconciliationFlagsRequest(
+                channel=channel, payment_ids=payment_ids, run_id=run_id
+            ),
+            timeout=60,
+        )
+        return len(answer.cleared_payment_ids)
+
     async def write_entries(self, account_id: str, day: date, path: Path) -> int:
         """The ledger's entries on the account of the date into the run's file."""
         count = 0

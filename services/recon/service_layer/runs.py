@@ -41,6 +41,7 @@ from recon.domain.model import Phase, ReconciliationRun, RunState
 from recon.domain.statement_totals import StatementImport
 from recon.domain.statements import StatementFormat
 from recon.service_layer import imports
+from recon.service_layer.flagged_payments import clear_resolved
 from recon.service_layer.flagged_traces import trace_flagged
 from recon.service_layer.imports import ReaderFactory
 from recon.service_layer.measurements import record_run
@@ -67,6 +68,8 @@ class Records(Protocol):
     async def capture(self, payment_id: str, account_id: str) -> LedgerItem | None: ...
 
     def statement(self, channel: str, day: date) -> AsyncIterator[bytes]: ...
+
+    async def clear_flags(self, channel: str, payment_ids: list[str], run_id: str) -> int: ...
 
 
 class Suspense(Protocol):
@@ -415,6 +418,7 @@ async def _reconcile(deps: RunDeps, run: ReconciliationRun, fetch: bool) -> Reco
         run = await _save(deps, replace(run, phase=Phase.POSTING))
         run = await _post(deps, run, findings, counts, returning)
         await trace_flagged(deps.records, run.channel, run.run_id, findings)
+        await clear_resolved(deps.records, run.channel, run.run_id, findings)
         timer.lap("posted")
     return await _save(deps, replace(run, state=RunState.COMPLETED, phase=Phase.DONE))
 

@@ -299,3 +299,63 @@ class ListFlaggedPaymentsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListFlaggedPaymentsResponse: _TypeAlias = ListFlaggedPaymentsResponse  # noqa: Y015
+
+@_typing.final
+class ClearReconciliationFlagsRequest(_message.Message):
+    """Request for ClearReconciliationFlags."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    PAYMENT_IDS_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    channel: _builtins.str
+    """Channel name of the payments."""
+    run_id: _builtins.str
+    """The reconciliation run that resolved them, recorded in each payment's events; at most 64
+    characters.
+    """
+    @_builtins.property
+    def payment_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The payments the run resolved: 1 to 1000 payment ids, each at most 40 characters."""
+
+    def __init__(
+        self,
+        *,
+        channel: _builtins.str = ...,
+        payment_ids: _abc.Iterable[_builtins.str] | None = ...,
+        run_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "payment_ids", b"payment_ids", "run_id", b"run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClearReconciliationFlagsRequest: _TypeAlias = ClearReconciliationFlagsRequest  # noqa: Y015
+
+@_typing.final
+class ClearReconciliationFlagsResponse(_message.Message):
+    """Response for ClearReconciliationFlags."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLEARED_PAYMENT_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cleared_payment_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The payments whose flag this call cleared, in the order asked; those not flagged are left
+        out.
+        """
+
+    def __init__(
+        self,
+        *,
+        cleared_payment_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cleared_payment_ids", b"cleared_payment_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClearReconciliationFlagsResponse: _TypeAlias = ClearReconciliationFlagsResponse  # noqa: Y015

@@ -27,7 +27,7 @@ if _version_not_supported:
 
 class ChannelRecordsServiceStub:
     """The gateway's records of what it did on each channel, as reconciliation reads them: in bulk
-    for a date, and the payments it could not settle by itself.
+    for a date, and the payments it could not settle by itself (and clears once it has).
     """
 
     def __init__(self, channel):
@@ -46,11 +46,16 @@ class ChannelRecordsServiceStub:
                 request_serializer=paysuite_dot_gateway_dot_v1_dot_channel__records__pb2.ListFlaggedPaymentsRequest.SerializeToString,
                 response_deserializer=paysuite_dot_gateway_dot_v1_dot_channel__records__pb2.ListFlaggedPaymentsResponse.FromString,
                 _registered_method=True)
+        self.ClearReconciliationFlags = channel.unary_unary(
+                '/paysuite.gateway.v1.ChannelRecordsService/ClearReconciliationFlags',
+                request_serializer=paysuite_dot_gateway_dot_v1_dot_channel__records__pb2.ClearReconciliationFlagsRequest.SerializeToString,
+                response_deserializer=paysuite_dot_gateway_dot_v1_dot_channel__records__pb2.ClearReconciliationFlagsResponse.FromString,
+                _registered_method=True)
 
 
 class ChannelRecordsServiceServicer:
     """The gateway's records of what it did on each channel, as reconciliation reads them: in bulk
-    for a date, and the payments it could not settle by itself.
+    for a date, and the payments it could not settle by itself (and clears once it has).
     """
 
     def StreamChannelRecords(self, request, context):
@@ -70,6 +75,17 @@ class ChannelRecordsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ClearReconciliationFlags(self, request, context):
+        """Clears the reconciliation flag of payments a reconciliation run resolved (matched to the
+        channel's bill, or turned into a difference reconciliation keeps), so that no later run
+        takes them up again. Each payment cleared gets a "payment.reconciled" event naming the run
+        and the caller. Idempotent: a payment not flagged (cleared before, not on the channel, or
+        unknown) is left as it is and not listed as cleared.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChannelRecordsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -83,6 +99,11 @@ def add_ChannelRecordsServiceServicer_to_server(servicer, server):
                     request_deserializer=paysuite_dot_gateway_dot_v1_dot_channel__records__pb2.ListFlaggedPaymentsRequest.FromString,
                     response_serializer=paysuite_dot_gateway_dot_v1_dot_channel__records__pb2.ListFlaggedPaymentsResponse.SerializeToString,
             ),
+            'ClearReconciliationFlags': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearReconciliationFlags,
+                    request_deserializer=paysuite_dot_gateway_dot_v1_dot_channel__records__pb2.ClearReconciliationFlagsRequest.FromString,
+                    response_serializer=paysuite_dot_gateway_dot_v1_dot_channel__records__pb2.ClearReconciliationFlagsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'paysuite.gateway.v1.ChannelRecordsService', rpc_method_handlers)
@@ -93,7 +114,7 @@ def add_ChannelRecordsServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class ChannelRecordsService:
     """The gateway's records of what it did on each channel, as reconciliation reads them: in bulk
-    for a date, and the payments it could not settle by itself.
+    for a date, and the payments it could not settle by itself (and clears once it has).
     """
 
     @staticmethod
@@ -140,6 +161,33 @@ class ChannelRecordsService:
             '/paysuite.gateway.v1.ChannelRecordsService/ListFlaggedPayments',
             paysuite_dot_gateway_dot_v1_dot_channel__records__pb2.ListFlaggedPaymentsRequest.SerializeToString,
             paysuite_dot_gateway_dot_v1_dot_channel__records__pb2.ListFlaggedPaymentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearReconciliationFlags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysuite.gateway.v1.ChannelRecordsService/ClearReconciliationFlags',
+            paysuite_dot_gateway_dot_v1_dot_channel__records__pb2.ClearReconciliationFlagsRequest.SerializeToString,
+            paysuite_dot_gateway_dot_v1_dot_channel__records__pb2.ClearReconciliationFlagsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -28,7 +28,7 @@ GRPC_VERSION: str
 
 class ChannelRecordsServiceStub:
     """The gateway's records of what it did on each channel, as reconciliation reads them: in bulk
-    for a date, and the payments it could not settle by itself.
+    for a date, and the payments it could not settle by itself (and clears once it has).
     """
 
     @_typing.overload
@@ -44,11 +44,18 @@ class ChannelRecordsServiceStub:
     """Lists a channel's payments flagged for reconciliation (their status queries ran out, or a
     late answer contradicted their final state), of any accounting date, oldest first.
     """
+    ClearReconciliationFlags: _grpc.UnaryUnaryMultiCallable[_channel_records_pb2.ClearReconciliationFlagsRequest, _channel_records_pb2.ClearReconciliationFlagsResponse]
+    """Clears the reconciliation flag of payments a reconciliation run resolved (matched to the
+    channel's bill, or turned into a difference reconciliation keeps), so that no later run
+    takes them up again. Each payment cleared gets a "payment.reconciled" event naming the run
+    and the caller. Idempotent: a payment not flagged (cleared before, not on the channel, or
+    unknown) is left as it is and not listed as cleared.
+    """
 
 @_typing.type_check_only
 class ChannelRecordsServiceAsyncStub(ChannelRecordsServiceStub):
     """The gateway's records of what it did on each channel, as reconciliation reads them: in bulk
-    for a date, and the payments it could not settle by itself.
+    for a date, and the payments it could not settle by itself (and clears once it has).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -61,10 +68,17 @@ class ChannelRecordsServiceAsyncStub(ChannelRecordsServiceStub):
     """Lists a channel's payments flagged for reconciliation (their status queries ran out, or a
     late answer contradicted their final state), of any accounting date, oldest first.
     """
+    ClearReconciliationFlags: _aio.UnaryUnaryMultiCallable[_channel_records_pb2.ClearReconciliationFlagsRequest, _channel_records_pb2.ClearReconciliationFlagsResponse]  # type: ignore[assignment]
+    """Clears the reconciliation flag of payments a reconciliation run resolved (matched to the
+    channel's bill, or turned into a difference reconciliation keeps), so that no later run
+    takes them up again. Each payment cleared gets a "payment.reconciled" event naming the run
+    and the caller. Idempotent: a payment not flagged (cleared before, not on the channel, or
+    unknown) is left as it is and not listed as cleared.
+    """
 
 class ChannelRecordsServiceServicer(metaclass=_abc_1.ABCMeta):
     """The gateway's records of what it did on each channel, as reconciliation reads them: in bulk
-    for a date, and the payments it could not settle by itself.
+    for a date, and the payments it could not settle by itself (and clears once it has).
     """
 
     @_abc_1.abstractmethod
@@ -86,6 +100,19 @@ class ChannelRecordsServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_channel_records_pb2.ListFlaggedPaymentsResponse, _abc.Awaitable[_channel_records_pb2.ListFlaggedPaymentsResponse]]:
         """Lists a channel's payments flagged for reconciliation (their status queries ran out, or a
         late answer contradicted their final state), of any accounting date, oldest first.
+        """
+
+    @_abc_1.abstractmethod
+    def ClearReconciliationFlags(
+        self,
+        request: _channel_records_pb2.ClearReconciliationFlagsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_channel_records_pb2.ClearReconciliationFlagsResponse, _abc.Awaitable[_channel_records_pb2.ClearReconciliationFlagsResponse]]:
+        """Clears the reconciliation flag of payments a reconciliation run resolved (matched to the
+        channel's bill, or turned into a difference reconciliation keeps), so that no later run
+        takes them up again. Each payment cleared gets a "payment.reconciled" event naming the run
+        and the caller. Idempotent: a payment not flagged (cleared before, not on the channel, or
+        unknown) is left as it is and not listed as cleared.
         """
 
 def add_ChannelRecordsServiceServicer_to_server(servicer: ChannelRecordsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,5 +1,5 @@
 """Reads a channel's payments and refunds in bulk, by cursor in one snapshot, for
-reconciliation; and the payments flagged for it."""
+reconciliation; the payments flagged for it, and clears their flags once it resolved them."""
 
 from __future__ import annotations
 
@@ -63,6 +63,22 @@ def _record(kind: RecordKind, row: Mapping[str, Any]) -> ChannelRecord:
     )
 
 
+# One statement: the flags cleared (the version moved on, so a change read before it is stale)
+# and, for each payment cleared, its event naming the run and the caller.
+_CLEAR_FLAGS = """
+WITH cleared AS (
+    UPDATE payments SET needs_reconciliation = false, updated_at = $4, version = version + 1
+    WHERE channel = $1 AND payment_id = ANY($2::text[]) AND needs_reconciliation
+    RETURNING payment_id, merchant_id
+), ev AS (
+    INSERT INTO payment_events (merchant_id, type, payment_id, refund_id, created_at, actor,
+                                reference)
+    SELECT merchant_id, 'payment.reconciled', payment_id, '', $4, $5, $3 FROM cleared
+)
+SELECT payment_id FROM cleared
+"""
+
+
 class ChannelRecordStore:
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._conn = connection
@@ -98,3 +114,11 @@ class ChannelRecordStore:
             limit,
         )
         return [_record(RecordKind.PAYMENT, row) for row in rows]
+
+    async def clear_flags(
+        self, channel: str, payment_ids: list[str], run_id: str, actor: str, now: datetime
+    ) -> set[str]:
+        """Clears the flag of those of the payments still flagged, each with its event; the
+        ids cleared."""
+        rows = await self._conn.fetch(_CLEAR_FLAGS, channel, payment_ids, run_id, now, actor)
+        return {row["payment_id"] for row in rows}
