@@ -1,0 +1,325 @@
+"""Reconciliation with RECON_MATCH_RUNNER=indexed-job against real services: the run stages its
+day into the shared work folder, writes its manifest and waits, while the test plays
+Kubernetes and starts `python -m recon.entrypoints.bucket_job` as OS processes, one per
+completion index (JOB_COMPLETION_INDEX), as an Indexed Job's pods would. The run then ends
+exactly as a run matched by recon's own worker processes; a range with no result fails the run
+when its time is up, and a range failing past the Job's retries fails it at once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from time import monotonic
+from typing import Any
+
+import asyncpg
+import grpc
+import pytest
+
+from devstack import demo
+from paysuite.gateway.v1 import channel_records_pb2 as cpb
+from paysuite.gateway.v1 import gateway_service_pb2 as gpb
+from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
+from paysuite.ledger.v1 import ledger_service_pb2 as lpb
+from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
+from paysuite.recon.v1 import recon_service_pb2 as rpb
+from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
+from paysuite.type.v1.money_pb2 import Money
+from recon.bootstrap import build_app as build_recon
+from recon.settings import ReconSettings
+from tests.helpers import connect, outbox_drained
+from tests.integration.conftest import Replica, bank_channel, serving
+from tests.integration.test_recon_matching import (
+    HEADER,
+    SHANGHAI,
+    _date,
+    _discrepancies,
+    _import,
+    _pay,
+    _records,
+    _run,
+    _suspense_balance,
+    line,
+)
+
+RANGES = 4  # the test's runs: completions 0-3, 256 buckets each
+JobRecon = Callable[..., AbstractAsyncContextManager[str]]
+
+
+@pytest.fixture
+def channel() -> str:
+    return f"rj{secrets.token_hex(3)}"
+
+
+@pytest.fixture
+async def gateway(
+    replica: Replica, bank_url: str, channel: str, tmp_path: Path
+) -> AsyncIterator[str]:
+    """A gateway replica with a bank channel of the test's own, taking every card payment."""
+    rules = tmp_path / "rules.json"
+    rules.write_text(
+        json.dumps({"rules": [{"name": "recon", "methods": ["bank_card"], "split": {channel: 1}}]})
+    )
+    async with replica(
+        extra_channels={channel: bank_channel(bank_url)}, channel_rules_file=rules
+    ) as addr:
+        yield addr
+
+
+@pytest.fixture
+def work_dir(tmp_path: Path) -> Path:
+    """The volume recon and the Job's pods share."""
+    return tmp_path / "recon-work"
+
+
+@pytest.fixture
+def job_recon(gateway_addr: str, ledger_addr: str, work_dir: Path) -> JobRecon:
+    """Starts a recon whose runs' ranges are matched by the Indexed Job over work_dir."""
+
+    def start(**overrides: Any) -> AbstractAsyncContextManager[str]:
+        settings = ReconSettings(
+            gateway_addr=gateway_addr,
+            ledger_addr=ledger_addr,
+            ranges=RANGES,
+            match_runner="indexed-job",
+            work_dir=work_dir,
+            job_poll_seconds=0.1,
+            **overrides,
+        )
+        return serving(build_recon, settings)
+
+    return start
+
+
+async def _staged(work_dir: Path, running: asyncio.Task[Any]) -> Path:
+    """The folder of the run once its manifest is written (the run waits for the Job then)."""
+    deadline = monotonic() + 60
+    while monotonic() < deadline:
+        found = list(work_dir.glob("*/manifest.json"))
+        if found:
+            [manifest] = found
+            return manifest.parent
+        if running.done():
+            running.result()  # the run's error, if it failed before waiting
+            raise AssertionError("the run ended without waiting for the Job")
+        await asyncio.sleep(0.05)
+    raise AssertionError("no run staged in time")
+
+
+async def _pods(folder: Path, indexes: Iterable[int], *extra: str) -> list[int]:
+    """Completions of the Indexed Job, as real processes side by side; their exit codes."""
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "recon.entrypoints.bucket_job",
+            str(folder),
+            *extra,
+            env={**os.environ, "JOB_COMPLETION_INDEX": str(index)},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for index in indexes
+    ]
+    return [await p.wait() for p in processes]
+
+
+async def _one_payment_billed(gateway: str, recon_addr: str, channel: str) -> date:
+    """A payment on the channel today and its bill imported: a day to reconcile."""
+    async with connect(gateway) as conn:
+        paid = await _pay(gpb_grpc.GatewayServiceStub(conn), 1200)
+    day = datetime.now(UTC).astimezone(SHANGHAI).date()
+    [record] = [r for r in await _records(gateway, channel, day) if r.payment_id == paid.payment_id]
+    async with connect(recon_addr) as conn:
+        await _import(rpb_grpc.ReconServiceStub(conn), channel, day, f"{HEADER}\n{line(record)}\n")
+    return day
+
+
+async def _run_request(
+    recon: rpb_grpc.ReconServiceAsyncStub, channel: str, day: date
+) -> rpb.RunReconciliationResponse:
+    answer: rpb.RunReconciliationResponse = await recon.RunReconciliation(
+        rpb.RunReconciliationRequest(
+            request_id=f"rj-{secrets.token_hex(6)}", channel=channel, statement_date=_date(day)
+        )
+    )
+    return answer
+
+
+async def _latest_run(recon: rpb_grpc.ReconServiceAsyncStub, channel: str) -> rpb.ReconciliationRun:
+    listed = await recon.ListRuns(rpb.ListRunsRequest(channel=channel, page_size=1))
+    return listed.runs[0]
+
+
+async def test_a_run_matched_by_the_indexed_job_ends_as_a_local_run_of_the_day(
+    gateway: str,
+    recon_addr: str,
+    job_recon: JobRecon,
+    work_dir: Path,
+    ledger_stub: lpb_grpc.LedgerServiceAsyncStub,
+    channel: str,
+    db: asyncpg.Connection,
+) -> None:
+    async with connect(gateway) as conn:
+        stub = gpb_grpc.GatewayServiceStub(conn)
+        paid = [await _pay(stub, 2000 + n) for n in range(7)]
+        refund = await stub.RefundPayment(
+            gpb.RefundPaymentRequest(
+                request_id=f"rf-{secrets.token_hex(6)}",
+                payment_id=paid[0].payment_id,
+                amount=Money(currency_code="CNY", minor_units=300),
+                reason="customer asked",
+            )
+        )
+    assert await outbox_drained(db)
+    day = datetime.now(UTC).astimezone(SHANGHAI).date()
+    records = {
+        (r.kind, r.refund_id or r.payment_id): r for r in await _records(gateway, channel, day)
+    }
+    pay = {p.payment_id: records[cpb.ChannelRecord.KIND_PAYMENT, p.payment_id] for p in paid}
+    ids = [p.payment_id for p in paid]
+    # A capture the ledger has and neither the gateway nor the bank: a ledger mismatch.
+    ghost = f"pay_ghost{secrets.token_hex(6)}"
+    posted = await ledger_stub.CreateTransfers(
+        lpb.CreateTransfersRequest(
+            transfers=[
+                lpb.TransferSpec(
+                    transfer_id=f"{ghost}:capture",
+                    postings=[
+                        lpb.Posting(
+                            debit_account_id=f"channel.{channel}.receivable.CNY",
+                            credit_account_id=f"merchant.{demo.MERCHANT_ID}.payable.CNY",
+                            amount=Money(currency_code="CNY", minor_units=66),
+                        )
+                    ],
+                )
+            ]
+        )
+    )
+    assert posted.results[0].result == lpb.CREATE_TRANSFER_RESULT_POSTED
+    long_id = f"pay_only_at_bank{secrets.token_hex(4)}"
+    bill = [
+        HEADER,
+        line(pay[ids[0]]),  # matched
+        line(records[cpb.ChannelRecord.KIND_REFUND, refund.refund.refund_id]),  # matched
+        line(pay[ids[1]], amount=pay[ids[1]].amount.minor_units + 7),  # amount
+        line(pay[ids[2]], fee=pay[ids[2]].fee_minor_units + 2),  # fee
+        # ids[3] missing: short
+        line(pay[ids[4]], status="FAIL"),  # state
+        line(pay[ids[5]]),
+        line(pay[ids[5]], trade_no=f"DUP{secrets.token_hex(4)}"),  # duplicate
+        line(pay[ids[6]]),
+        f"LONG{secrets.token_hex(4)},{long_id},,,payment,9.99,CNY,0.05,2026-01-01 12:00:00,SUCCESS",
+    ]
+    expected = {
+        (rpb.MATCH_OUTCOME_AMOUNT_MISMATCH, ids[1]): 7,
+        (rpb.MATCH_OUTCOME_FEE_MISMATCH, ids[2]): -2,
+        (rpb.MATCH_OUTCOME_SHORT, ids[3]): -pay[ids[3]].amount.minor_units,
+        (rpb.MATCH_OUTCOME_STATE_MISMATCH, ids[4]): -pay[ids[4]].amount.minor_units,
+        (rpb.MATCH_OUTCOME_DUPLICATE, ids[5]): pay[ids[5]].amount.minor_units,
+        (rpb.MATCH_OUTCOME_LONG, long_id): 999,
+        (rpb.MATCH_OUTCOME_LEDGER_MISMATCH, ghost): -66,
+    }
+    async with connect(recon_addr) as conn:
+        local = rpb_grpc.ReconServiceStub(conn)
+        await _import(local, channel, day, "\n".join(bill) + "\n")
+
+        async with job_recon(job_timeout_seconds=120) as job_addr, connect(job_addr) as job_conn:
+            recon = rpb_grpc.ReconServiceStub(job_conn)
+            running = asyncio.create_task(_run(recon, channel, day))
+            folder = await _staged(work_dir, running)
+            waiting = await _latest_run(recon, channel)
+            assert (waiting.run_id, waiting.state) == (
+                folder.name,
+                rpb.ReconciliationRun.STATE_RUNNING,
+            )
+            assert waiting.phase == rpb.ReconciliationRun.PHASE_MATCHING
+            assert await _pods(folder, range(RANGES), "--ranges", str(RANGES)) == [0] * RANGES
+            by_job = await running
+        assert (by_job.buckets_done, by_job.buckets_total) == (1024, 1024)
+        assert not folder.exists()  # staging removed once the run was done
+        found = await _discrepancies(local, channel)
+        assert {k: d.suspense_amount.minor_units for k, d in found.items()} == expected
+        assert by_job.discrepancies == by_job.posted == len(expected)
+        balance = await _suspense_balance(ledger_stub, channel)
+        assert balance == sum(expected.values())
+
+        # The same day matched by recon's own worker processes: the same outcomes, the same
+        # differences, nothing more in suspense.
+        by_workers = await _run(local, channel, day)
+        assert {(c.outcome, c.count) for c in by_workers.outcome_counts} == {
+            (c.outcome, c.count) for c in by_job.outcome_counts
+        }
+        assert (by_workers.statement_rows, by_workers.our_records, by_workers.ledger_records) == (
+            by_job.statement_rows,
+            by_job.our_records,
+            by_job.ledger_records,
+        )
+        assert (by_workers.discrepancies, by_workers.posted) == (len(expected), 0)
+        again = await _discrepancies(local, channel)
+        assert {k: d.discrepancy_id for k, d in again.items()} == {
+            k: d.discrepancy_id for k, d in found.items()
+        }
+        assert await _suspense_balance(ledger_stub, channel) == balance
+
+
+async def test_a_range_without_a_result_fails_the_run_when_its_time_is_up(
+    gateway: str, recon_addr: str, job_recon: JobRecon, work_dir: Path, channel: str
+) -> None:
+    day = await _one_payment_billed(gateway, recon_addr, channel)
+    async with job_recon(job_timeout_seconds=3) as job_addr, connect(job_addr) as conn:
+        recon = rpb_grpc.ReconServiceStub(conn)
+        running = asyncio.create_task(_run_request(recon, channel, day))
+        folder = await _staged(work_dir, running)
+        # Completion 2 never runs (no pod scheduled, say).
+        assert await _pods(folder, [0, 1, 3]) == [0, 0, 0]
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            await running
+        assert failed.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        run = await _latest_run(recon, channel)
+    assert run.run_id == folder.name
+    assert run.state == rpb.ReconciliationRun.STATE_FAILED
+    assert run.failure == str(failed.value.details())
+    assert "no result in 3 s for bucket ranges 2 (of 4)" in run.failure
+    assert f"RUN_ID={run.run_id}" in run.failure
+    assert run.phase == rpb.ReconciliationRun.PHASE_MATCHING  # where it stopped
+    assert run.buckets_done == 768  # three ranges' buckets were reported as they came
+    assert not folder.exists()
+
+
+async def test_a_range_failing_past_the_jobs_retries_fails_the_run_at_once(
+    gateway: str, recon_addr: str, job_recon: JobRecon, work_dir: Path, channel: str
+) -> None:
+    day = await _one_payment_billed(gateway, recon_addr, channel)
+    started = monotonic()
+    async with (
+        job_recon(job_timeout_seconds=120, job_retries=1) as job_addr,
+        connect(job_addr) as conn,
+    ):
+        recon = rpb_grpc.ReconServiceStub(conn)
+        running = asyncio.create_task(_run_request(recon, channel, day))
+        folder = await _staged(work_dir, running)
+        assert await _pods(folder, [0, 1, 3]) == [0, 0, 0]
+        # Completion 2 in a Job of the wrong size fails; Kubernetes retries it once.
+        assert await _pods(folder, [2], "--ranges", "16") == [1]
+        await asyncio.sleep(0.3)
+        assert not running.done()
+        assert await _pods(folder, [2], "--ranges", "16") == [1]
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            await running
+        run = await _latest_run(recon, channel)
+    assert monotonic() - started < 60
+    assert failed.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert run.state == rpb.ReconciliationRun.STATE_FAILED
+    assert run.failure.startswith(
+        f"bucket range 2 of run {run.run_id} failed in the Indexed Job 2 times, last: "
+        "ValueError: the Job has 16 completions, the run 4 ranges"
+    )
+    assert not folder.exists()
