@@ -108,6 +108,8 @@ def import_summary(answer: rpb.ImportStatementResponse) -> dict[str, Any]:
         "file_bytes": imported.file_bytes,
         "replayed": answer.replayed,
         "replaces_import_id": imported.replaces_import_id,
+        # The day's import runs read: this file's, or a later file that replaced it.
+        "current_import_id": answer.current_import_id or imported.import_id,
         "rows": imported.rows,
     }
     if len(per_currency) <= 1:
@@ -132,7 +134,9 @@ def import_summary(answer: rpb.ImportStatementResponse) -> dict[str, Any]:
 
 def describe_import(data: dict[str, Any]) -> str:
     head = f"{data['import_id']} {data['channel']} {data['format']} {data['statement_date']}"
-    if data["replayed"]:
+    if data["replayed"] and data["current_import_id"] != data["import_id"]:
+        head += f" (imported before, replaced since: {data['current_import_id']} stays current)"
+    elif data["replayed"]:
         head += " (imported before: unchanged)"
     elif data["replaces_import_id"]:
         head += f" (replaces {data['replaces_import_id']})"

@@ -132,6 +132,74 @@ async def test_a_bill_is_imported_once_and_a_corrected_one_replaces_it(
     ]
 
 
+async def test_an_older_file_sent_again_after_a_correction_is_recognised_not_reimported(
+    recon: pb_grpc.ReconServiceAsyncStub, db: asyncpg.Connection, recon_alone: str
+) -> None:
+    """A file imported for the day before is that import whatever came after: sent again once a
+    corrected file replaced it, nothing is written and the corrected file stays current."""
+    channel = channel_name()
+    content = fixture(WECHAT_ALL)
+    corrected = content.replace(
+        b"`3,`0.03,`0.00,`0.00,`0.00000,`0.03,`0.00", b"`3,`0.03,`0.00,`0.00,`0.00000,`0.03,`0.01"
+    )
+    first = await upload(recon, content, channel)
+    correction = await upload(recon, corrected, channel)
+    assert first.current_import_id == first.statement_import.import_id
+    current_id = correction.statement_import.import_id
+    assert correction.current_import_id == current_id
+    assert correction.statement_import.replaces_import_id == first.statement_import.import_id
+
+    resent = await upload(recon, content, channel)
+
+    assert resent.replayed
+    assert resent.statement_import == first.statement_import
+    assert resent.current_import_id == current_id
+    assert not resent.HasField("run")
+    assert await written(db, channel) == (2, 3)  # nothing new; the correction's lines only
+    states = await db.fetch(
+        "SELECT import_id, state FROM recon.statement_imports WHERE channel = $1"
+        " ORDER BY created_at",
+        channel,
+    )
+    assert [(r["import_id"], r["state"]) for r in states] == [
+        (first.statement_import.import_id, "replaced"),
+        (current_id, "current"),
+    ]
+    # The correction again is the current import, replayed.
+    again = await upload(recon, corrected, channel)
+    assert (again.replayed, again.statement_import.import_id, again.current_import_id) == (
+        True,
+        current_id,
+        current_id,
+    )
+
+    # payctl says which import is current.
+    path = FIXTURES / WECHAT_ALL
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["recon", "import", str(path), "--format", "wechat", "--date", "2021-01-28",
+         "--channel", channel, "--recon", recon_alone],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == (
+        f"{first.statement_import.import_id} {channel} wechat 2021-01-28"
+        f" (imported before, replaced since: {current_id} stays current)"
+    )
+    shown = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["recon", "import", str(path), "--format", "wechat", "--date", "2021-01-28",
+         "--channel", channel, "--recon", recon_alone, "--json"],
+    )  # fmt: skip
+    data = json.loads(shown.stdout)
+    assert (data["replayed"], data["import_id"], data["current_import_id"]) == (
+        True,
+        first.statement_import.import_id,
+        current_id,
+    )
+
+
 async def test_a_bank_statement_says_whether_its_balances_close(
     recon: pb_grpc.ReconServiceAsyncStub,
 ) -> None:

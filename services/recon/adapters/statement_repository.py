@@ -119,6 +119,22 @@ class StatementRepository:
         ).first()
         return _import(row) if row else None
 
+    async def import_of_file(self, channel: str, day: date, sha256: str) -> StatementImport | None:
+        """The day's latest import of the file with this hash, current or replaced since."""
+        row = (
+            await self._conn.execute(
+                select(statement_imports)
+                .where(
+                    statement_imports.c.channel == channel,
+                    statement_imports.c.statement_date == day,
+                    statement_imports.c.file_sha256 == sha256,
+                )
+                .order_by(statement_imports.c.created_at.desc())
+                .limit(1)
+            )
+        ).first()
+        return _import(row) if row else None
+
     async def add_lines(self, import_id: str, batches: AsyncIterable[list[StatementLine]]) -> None:
         """COPYs the lines in as the batches arrive; none is held beyond its batch."""
         db, _ = await driver_connection(self._conn)

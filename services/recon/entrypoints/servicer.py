@@ -114,14 +114,18 @@ class ReconServicer(pb_grpc.ReconServiceServicer):
     ) -> pb.ImportStatementResponse:
         with closing(self._imports.new_spool()) as spool:
             command = await statements.receive(request_iterator, spool)
-            imported, replayed = await imports.import_statement(
+            imported = await imports.import_statement(
                 self._imports.uow, self._imports.open_reader, command, spool, self._clock
             )
-        again = await runs.reconcile_again(self._deps, imported)
+        # A file replaced since is not reconciled again: the day stays on the current import.
+        again = (
+            await runs.reconcile_again(self._deps, imported.file) if imported.is_current else None
+        )
         return pb.ImportStatementResponse(
-            statement_import=statements.import_to_proto(imported),
-            replayed=replayed,
+            statement_import=statements.import_to_proto(imported.file),
+            replayed=imported.replayed,
             run=convert.run_to_proto(again) if again else None,
+            current_import_id=imported.current.import_id,
         )
 
     async def GetMerchantStatement(

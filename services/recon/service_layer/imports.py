@@ -1,9 +1,11 @@
 """Importing a channel's statement file: read it line by line into recon's schema, once a day.
 
 The file has arrived whole (hashed as it came); it is read in batches off the event loop and
-copied in as it is read, so no more of it than a batch is ever held. The same file for the day
-again is the import already made; another one replaces it, in one transaction: a file that
-cannot be read at all leaves nothing behind.
+copied in as it is read, so no more of it than a batch is ever held. A file already imported
+for the day (by its hash) is that import, whatever came after: sent again after a corrected
+file replaced it, it changes nothing and the corrected file stays the day's current import.
+Another file replaces the day's import, in one transaction: a file that cannot be read at all
+leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -85,6 +87,20 @@ class ImportStatement:
     mapping: ColumnMapping | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """The import made of a file (now, or before: replayed) and the day's current import: the
+    file's own, unless it had been imported before and a later file of the day replaced it."""
+
+    file: StatementImport
+    replayed: bool
+    current: StatementImport
+
+    @property
+    def is_current(self) -> bool:
+        return self.file.import_id == self.current.import_id
+
+
 async def _batches(lines: Iterator[StatementLine]) -> AsyncIterator[list[StatementLine]]:
     """The lines a batch at a time, each read in a worker thread (reading is all CPU)."""
     while batch := await asyncio.to_thread(lambda: list(itertools.islice(lines, BATCH_LINES))):
@@ -97,13 +113,20 @@ async def import_statement(
     command: ImportStatement,
     upload: Upload,
     clock: Callable[[], datetime],
-) -> tuple[StatementImport, bool]:
-    """The day's import of the file, and whether it had been imported already (replayed)."""
+) -> Imported:
+    """The file's import, whether it had been imported for the day already (replayed: nothing
+    written, even when a later file has replaced it since), and the day's current import."""
     async with uow() as work:
         await work.repo.lock_day(command.channel, command.statement_date)
         current = await work.repo.current_import(command.channel, command.statement_date)
         if current is not None and current.file_sha256 == upload.sha256:
-            return current, True
+            return Imported(current, True, current)
+        earlier = await work.repo.import_of_file(
+            command.channel, command.statement_date, upload.sha256
+        )
+        if earlier is not None:
+            # An older file sent again after a correction: not a new correction.
+            return Imported(earlier, True, current or earlier)
         import_id = new_id("imp")
         tally = Tally()
         reader = open_reader(command.format, upload.open(), command.mapping)
@@ -129,7 +152,7 @@ async def import_statement(
         )
         await work.repo.add_import(imported)
         await work.commit()
-    return imported, False
+    return Imported(imported, False, imported)
 
 
 async def import_fetched(
@@ -140,13 +163,14 @@ async def import_fetched(
     chunks: AsyncIterator[bytes],
     clock: Callable[[], datetime],
 ) -> StatementImport:
-    """A statement file fetched from its channel, received whole and then imported (the same
-    file as the day's import is that import)."""
+    """A statement file fetched from its channel, received whole and then imported; the day's
+    current import after it (a file imported before is that import, and a later file that
+    replaced it stays current)."""
     spool = new_spool()
     try:
         async for chunk in chunks:
             spool.write(chunk)
-        imported, _ = await import_statement(uow, open_reader, command, spool, clock)
+        imported = (await import_statement(uow, open_reader, command, spool, clock)).current
     except StatementUnreadable as exc:
         metadata = {
             "channel": command.channel,

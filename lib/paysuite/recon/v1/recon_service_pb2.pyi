@@ -1191,8 +1191,15 @@ class ImportStatementResponse(_message.Message):
     STATEMENT_IMPORT_FIELD_NUMBER: _builtins.int
     REPLAYED_FIELD_NUMBER: _builtins.int
     RUN_FIELD_NUMBER: _builtins.int
+    CURRENT_IMPORT_ID_FIELD_NUMBER: _builtins.int
     replayed: _builtins.bool
-    """True when the same file had been imported for the day already: nothing was written."""
+    """True when the same file had been imported for the day already (by its hash), even if a
+    later file replaced it since: nothing was written.
+    """
+    current_import_id: _builtins.str
+    """The day's current import, the one runs read: this file's, unless the file had been
+    imported before and a later file (a correction) replaced it; that one stays current.
+    """
     @_builtins.property
     def statement_import(self) -> Global___StatementImport:
         """The import."""
@@ -1209,10 +1216,11 @@ class ImportStatementResponse(_message.Message):
         statement_import: Global___StatementImport | None = ...,
         replayed: _builtins.bool = ...,
         run: Global___ReconciliationRun | None = ...,
+        current_import_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["run", b"run", "statement_import", b"statement_import"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["replayed", b"replayed", "run", b"run", "statement_import", b"statement_import"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["current_import_id", b"current_import_id", "replayed", b"replayed", "run", b"run", "statement_import", b"statement_import"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

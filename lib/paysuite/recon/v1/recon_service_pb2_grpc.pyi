@@ -54,7 +54,8 @@ class ReconServiceStub:
     ImportStatement: _grpc.StreamUnaryMultiCallable[_recon_service_pb2.ImportStatementRequest, _recon_service_pb2.ImportStatementResponse]
     """Imports a channel's statement file for a date: the first message says what the file is,
     the rest carry its bytes. The same file for the same channel and date again returns the
-    import made of it (replayed); another file replaces the day's import. A file that cannot be
+    import made of it (replayed), even after a later file replaced it: the later file stays
+    current (current_import_id); another file replaces the day's import. A file that cannot be
     read at all (an unknown header) is refused with INVALID_ARGUMENT (STATEMENT_UNREADABLE) and
     nothing is written; lines that cannot be read are reported and the rest imported. A file
     replacing a day that was reconciled has the day reconciled again on it before the answer.
@@ -93,7 +94,8 @@ class ReconServiceAsyncStub(ReconServiceStub):
     ImportStatement: _aio.StreamUnaryMultiCallable[_recon_service_pb2.ImportStatementRequest, _recon_service_pb2.ImportStatementResponse]  # type: ignore[assignment]
     """Imports a channel's statement file for a date: the first message says what the file is,
     the rest carry its bytes. The same file for the same channel and date again returns the
-    import made of it (replayed); another file replaces the day's import. A file that cannot be
+    import made of it (replayed), even after a later file replaced it: the later file stays
+    current (current_import_id); another file replaces the day's import. A file that cannot be
     read at all (an unknown header) is refused with INVALID_ARGUMENT (STATEMENT_UNREADABLE) and
     nothing is written; lines that cannot be read are reported and the rest imported. A file
     replacing a day that was reconciled has the day reconciled again on it before the answer.
@@ -165,7 +167,8 @@ class ReconServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_recon_service_pb2.ImportStatementResponse, _abc.Awaitable[_recon_service_pb2.ImportStatementResponse]]:
         """Imports a channel's statement file for a date: the first message says what the file is,
         the rest carry its bytes. The same file for the same channel and date again returns the
-        import made of it (replayed); another file replaces the day's import. A file that cannot be
+        import made of it (replayed), even after a later file replaced it: the later file stays
+        current (current_import_id); another file replaces the day's import. A file that cannot be
         read at all (an unknown header) is refused with INVALID_ARGUMENT (STATEMENT_UNREADABLE) and
         nothing is written; lines that cannot be read are reported and the rest imported. A file
         replacing a day that was reconciled has the day reconciled again on it before the answer.
