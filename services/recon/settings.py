@@ -42,9 +42,10 @@ class ReconSettings(PagedServiceSettings):
     # A transaction missing from a side this close to the day-cut is carried to the next date.
     carry_window_seconds: int = 900
     # The format of each channel's statement as the gateway fetches it, when none was imported
-    # for the date (RECON_STATEMENT_FORMATS='{"banksim": "banksim"}').
+    # for the date (RECON_STATEMENT_FORMATS='{"banksim": "unionpay-zm"}'): the bank simulator's
+    # card bill is UnionPay's ZM file unless it is set to its old CSV ("banksim").
     statement_formats: dict[str, str] = {
-        "banksim": "banksim",
+        "banksim": "unionpay-zm",
         "alipaysim": "alipay",
         "wechatsim": "wechat",
     }

@@ -24,6 +24,7 @@ from channelsim.responses import error_response, json_response, logged_answer, p
 from channelsim.state import STATE
 from channelsim.statement import BankBook, render_statement
 from channelsim.store import FAIL, SUCCESS
+from channelsim.unionpay_zm import file_name, render_zm
 
 _log = logging.getLogger(__name__)
 
@@ -91,8 +92,9 @@ async def query(request: web.Request) -> web.Response:
 
 
 async def statement(request: web.Request) -> web.Response:
-    """GET /api/statements/{date}?mch_id=...: the day's bill (charges and refunds) as CSV;
-    STATEMENT_NOT_READY while a late bill is held back."""
+    """GET /api/statements/{date}?mch_id=...: the day's bill (charges and refunds), UnionPay's
+    zipped ZM file or the CSV as the settings say; STATEMENT_NOT_READY while a late bill is
+    held back."""
     state = request.app[STATE]
     try:
         day = parse_date(request.match_info["date"])
@@ -106,8 +108,16 @@ async def statement(request: web.Request) -> web.Response:
     now = time.time()
     if not state.bills.ready(day, now):
         return error_response(404, STATEMENT_NOT_READY, "the day's statement is not ready yet")
-    book = BankBook(state.store.all(), state.refunds.all(), mch_id, state.settings.fee_bps)
-    text = render_statement(
-        book, channel=state.settings.channel, day=day, now=now, faults=state.bills.faults(day)
-    )
+    settings = state.settings
+    book = BankBook(state.store.all(), state.refunds.all(), mch_id, settings.fee_bps)
+    faults = state.bills.faults(day)
+    if settings.bill_format == "unionpay-zm":
+        body = render_zm(
+            book, day=day, now=now, faults=faults, short_name=settings.merchant_short_name
+        )
+        disposition = f'attachment; filename="{file_name(day, mch_id)}"'
+        return web.Response(
+            body=body, content_type="application/zip", headers={"Content-Disposition": disposition}
+        )
+    text = render_statement(book, channel=settings.channel, day=day, now=now, faults=faults)
     return web.Response(body=text.encode(), content_type="text/csv", charset="utf-8")

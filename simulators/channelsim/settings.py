@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from channelsim.faults import Fen, Millis, Rate, SettleDelayMs
@@ -24,6 +25,11 @@ class ChannelSimSettings(BaseSettings):
     channel: str = Field(default="banksim", pattern=r"^[a-z0-9_-]{1,32}$")
     merchant_id: str = Field(default="PAYSUITE01", min_length=1, max_length=32)
     fee_bps: int = Field(default=60, ge=0, le=10_000)
+    # The layout of the card channel's daily bill: UnionPay's ZM file, zipped (unionpay-zm), or
+    # the simulator's own CSV of earlier versions (csv). The merchant's short name in GBK is
+    # written in each ZM line's 二级商户简称.
+    bill_format: Literal["unionpay-zm", "csv"] = "unionpay-zm"
+    merchant_short_name: str = Field(default="支付套件", max_length=16)
     # What the bank charges per payout it makes, in fen (a flat fee; none on a declined one).
     payout_fee_fen: int = Field(default=100, ge=0, le=1_000_000)
     # The platform's reserve (备付金) account at the bank, and its balance before any entry.
@@ -55,6 +61,12 @@ class ChannelSimSettings(BaseSettings):
     reserve_short_fen: Fen = 100
     reserve_missing_rate: Rate = 0.0
     verify_limit_per_card: int = Field(default=5, ge=1, le=1_000_000)
+
+    @field_validator("merchant_short_name")
+    @classmethod
+    def _gbk(cls, name: str) -> str:
+        name.encode("gbk")  # a UnicodeEncodeError (a ValueError) refuses it
+        return name
 
     @cached_property
     def secret_bytes(self) -> bytes:

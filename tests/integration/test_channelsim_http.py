@@ -145,6 +145,13 @@ async def bank() -> AsyncIterator[Bank]:
         yield started
 
 
+@pytest.fixture
+async def csv_bank() -> AsyncIterator[Bank]:
+    """A bank sending its bill as the simulator's own CSV (the ZM file: test_channelsim_bills)."""
+    async with running_bank(_settings(bill_format="csv")) as started:
+        yield started
+
+
 def _shanghai_today() -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))
 
@@ -408,7 +415,8 @@ STATEMENT_COLUMNS = (
 )
 
 
-async def test_statement_lists_the_days_successful_transactions_in_yuan(bank: Bank) -> None:
+async def test_statement_lists_the_days_successful_transactions_in_yuan(csv_bank: Bank) -> None:
+    bank = csv_bank
     day = "2024-03-01"
     injected = [
         ("ST-LATE", 123_456_789, "SUCCESS", "2024-03-01 23:59:59"),
@@ -443,7 +451,8 @@ async def test_statement_lists_the_days_successful_transactions_in_yuan(bank: Ba
     ]
 
 
-async def test_statement_includes_paid_orders_but_not_declined_ones(bank: Bank) -> None:
+async def test_statement_includes_paid_orders_but_not_declined_ones(csv_bank: Bank) -> None:
+    bank = csv_bank
     paid = (await bank.pay("ST-PAID", 1999)).json()
     await bank.pay("ST-DECLINED", 500, agreement_no=BROKE_AGREEMENT)
 
@@ -455,7 +464,8 @@ async def test_statement_includes_paid_orders_but_not_declined_ones(bank: Bank) 
     ]
 
 
-async def test_statement_for_a_quiet_day_has_only_header_and_zero_trailer(bank: Bank) -> None:
+async def test_statement_for_a_quiet_day_has_only_header_and_zero_trailer(csv_bank: Bank) -> None:
+    bank = csv_bank
     reply = await bank.statement("2023-01-01")
 
     assert reply.status == 200

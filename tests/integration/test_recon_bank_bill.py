@@ -1,9 +1,9 @@
-"""Reconciling the card channel on the bank simulator's own bill, fetched through the gateway:
-the day's card refunds are lines of the bill and match ours, a line the bill leaves out
-(a payment's or a refund's) is short, a line it adds is long, each parked once; the bank's
-corrected file, fetched again, resolves what it now lists; a late bill fails the run until the
-bank has made it. Only this test's own transactions are asserted on: the suite's bank serves
-other tests the same day."""
+"""Reconciling the card channel on the bank simulator's own bill, fetched through the gateway and
+read as what it is, UnionPay's zipped ZM file (S22 charges, S30 refunds): the day's card refunds
+are lines of the bill and match ours, a line the bill leaves out (a payment's or a refund's) is
+short, a line it adds is long, each parked once; the bank's corrected file, fetched again,
+resolves what it now lists; a late bill fails the run until the bank has made it. Only this
+test's own transactions are asserted on: the suite's bank serves other tests the same day."""
 
 from __future__ import annotations
 
@@ -67,6 +67,17 @@ async def test_a_card_day_with_refunds_reconciles_on_the_banks_own_bill(
 
     run = await _run(recon, CHANNEL, day)
     assert run.import_id and run.statement_rows > 0
+    imported = await db.fetchval(
+        "SELECT format FROM recon.statement_imports WHERE import_id = $1", run.import_id
+    )
+    assert imported == "unionpay-zm"
+    codes = await db.fetch(
+        "SELECT status, count(*) AS n FROM recon.statement_lines WHERE import_id = $1"
+        " AND coalesce(nullif(refund_id, ''), order_id) = ANY($2::text[]) GROUP BY status",
+        run.import_id,
+        [paid[0].payment_id, paid[2].payment_id, kept.refund_id],
+    )
+    assert {row["status"]: row["n"] for row in codes} == {"S22": 2, "S30": 1}
     found = await _found(recon, CHANNEL, day)
     mine = {p.payment_id for p in paid} | {kept.refund_id, left_out.refund_id}
     # The refund on the bill matches ours three ways; the lines left out are short.

@@ -14,6 +14,7 @@ from recon.adapters.statements import open_reader
 from recon.domain.statement_totals import Tally
 from recon.domain.statements import StatementFormat, StatementLine
 from tests.unit.test_recon_statement_banks import BANKSIM, entry, tx
+from tests.unit.test_recon_statement_unionpay import zm_line
 from tests.unit.test_recon_statement_wechat import ALL, FUNDFLOW_HEADER, PAYMENT, row
 
 
@@ -67,6 +68,7 @@ SOURCES: dict[StatementFormat, tuple[bytes, Callable[[int], bytes], bytes]] = {
         lambda n: f"T{n},P{n},2026-11-22 09:15:00,1.00,CNY,0.01,SUCCESS\n".encode(),
         b"",
     ),
+    StatementFormat.UNIONPAY_ZM: (b"\r\n", lambda n: zm_line(f"pay_{n}") + b"\r\n", b""),
     StatementFormat.CSV: (
         b"channel_transaction_id,order_id,amount\n",
         lambda n: f"C{n},pay_{n},1.00\n".encode(),
@@ -88,7 +90,9 @@ def test_the_first_line_comes_before_the_file_is_read(statement_format: Statemen
 
 
 @pytest.mark.parametrize(
-    "statement_format", [StatementFormat.WECHAT, StatementFormat.CAMT053], ids=lambda f: f.value
+    "statement_format",
+    [StatementFormat.WECHAT, StatementFormat.CAMT053, StatementFormat.UNIONPAY_ZM],
+    ids=lambda f: f.value,
 )
 def test_reading_a_large_file_holds_no_more_than_a_line_of_it(
     statement_format: StatementFormat,

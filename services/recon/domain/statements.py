@@ -34,6 +34,7 @@ class StatementFormat(enum.Enum):
     MT940 = "mt940"  # SWIFT MT940 customer statement
     CSV = "csv"  # any CSV, read through a column mapping
     BANKSIM = "banksim"  # the bank simulator's daily CSV
+    UNIONPAY_ZM = "unionpay-zm"  # UnionPay's merchant ZM file (一般交易流水), zipped or plain
 
 
 class LineKind(enum.Enum):

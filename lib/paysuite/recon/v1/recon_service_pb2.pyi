@@ -152,6 +152,10 @@ class _StatementFormatEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_State
     """The bank simulator's daily CSV statement."""
     STATEMENT_FORMAT_MT940: _StatementFormat.ValueType  # 7
     """SWIFT MT940 customer statement."""
+    STATEMENT_FORMAT_UNIONPAY_ZM: _StatementFormat.ValueType  # 8
+    """UnionPay (银联全渠道) merchant reconciliation file ZM (一般交易流水): fixed-width GBK lines,
+    zipped as fileTransfer delivers it (entry INN<yyMMdd>88ZM_<merchant id>) or plain.
+    """
 
 class StatementFormat(_StatementFormat, metaclass=_StatementFormatEnumTypeWrapper):
     """The published layouts a statement file can be imported as."""
@@ -172,6 +176,10 @@ STATEMENT_FORMAT_BANKSIM: StatementFormat.ValueType  # 6
 """The bank simulator's daily CSV statement."""
 STATEMENT_FORMAT_MT940: StatementFormat.ValueType  # 7
 """SWIFT MT940 customer statement."""
+STATEMENT_FORMAT_UNIONPAY_ZM: StatementFormat.ValueType  # 8
+"""UnionPay (银联全渠道) merchant reconciliation file ZM (一般交易流水): fixed-width GBK lines,
+zipped as fileTransfer delivers it (entry INN<yyMMdd>88ZM_<merchant id>) or plain.
+"""
 Global___StatementFormat: _TypeAlias = StatementFormat  # noqa: Y015
 
 @_typing.final

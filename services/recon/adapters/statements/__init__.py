@@ -14,6 +14,7 @@ from recon.adapters.statements.camt053 import Camt053
 from recon.adapters.statements.csv_files import BanksimCsv, MappedCsv
 from recon.adapters.statements.mt940 import Mt940
 from recon.adapters.statements.reading import Reader
+from recon.adapters.statements.unionpay import UnionPayZm
 from recon.adapters.statements.wechat import FundFlowBill, TradeBill
 from recon.domain.statements import ColumnMapping, StatementFormat
 
@@ -24,6 +25,7 @@ _READERS: dict[StatementFormat, Callable[[IO[bytes]], Reader]] = {
     StatementFormat.CAMT053: Camt053,
     StatementFormat.MT940: Mt940,
     StatementFormat.BANKSIM: BanksimCsv,
+    StatementFormat.UNIONPAY_ZM: UnionPayZm,
 }
 
 
