@@ -94,11 +94,25 @@ def _totals(message: rpb.StatementTotals) -> dict[str, Any]:
     }
 
 
+# The per-currency figures at the top of --json: the file's own when it has one currency, null
+# when it has several (no sum across currencies; by_currency has each).
+_MONEY_KEYS = ("currency", "payment_minor_units", "refund_minor_units", "fee_net")
+_ACCOUNT_KEYS = ("credit_minor_units", "debit_minor_units")
+
+
 def import_summary(answer: rpb.ImportStatementResponse) -> dict[str, Any]:
-    """The import as one flat object: a statement in one currency has its figures at the top;
-    one in several has them per currency only (beside counts for all)."""
+    """The import as one flat object. Counts (rows, payments, refunds) are the file's, over
+    every currency. The money figures (currency, payment_minor_units, refund_minor_units,
+    fee_net; credit_minor_units and debit_minor_units of an account statement) are at the top
+    when the file is in one currency (zeros and "" when it has no lines) and null when it is in
+    several; by_currency always lists each currency's figures."""
     imported = answer.statement_import
+    account = imported.format in ACCOUNT_STATEMENTS
     per_currency = [_totals(t) for t in imported.totals]
+    if not account:
+        for totals in per_currency:
+            for key in _ACCOUNT_KEYS:
+                del totals[key]
     data: dict[str, Any] = {
         "import_id": imported.import_id,
         "channel": imported.channel,
@@ -111,16 +125,16 @@ def import_summary(answer: rpb.ImportStatementResponse) -> dict[str, Any]:
         # The day's import runs read: this file's, or a later file that replaced it.
         "current_import_id": answer.current_import_id or imported.import_id,
         "rows": imported.rows,
+        "payments": sum(t["payments"] for t in per_currency),
+        "refunds": sum(t["refunds"] for t in per_currency),
     }
+    keys = _MONEY_KEYS + (_ACCOUNT_KEYS if account else ())
     if len(per_currency) <= 1:
-        data |= per_currency[0] if per_currency else _totals(rpb.StatementTotals())
+        one = per_currency[0] if per_currency else _totals(rpb.StatementTotals())
+        data |= {k: one[k] for k in keys}
     else:
-        data["payments"] = sum(t["payments"] for t in per_currency)
-        data["refunds"] = sum(t["refunds"] for t in per_currency)
-        data["by_currency"] = per_currency
-    if imported.format not in ACCOUNT_STATEMENTS:
-        for key in ("credit_minor_units", "debit_minor_units"):
-            data.pop(key, None)
+        data |= dict.fromkeys(keys)
+    data["by_currency"] = per_currency
     data["rejected"] = [{"line": r.line, "reason": r.reason} for r in imported.rejected_lines]
     data["rejected_count"] = imported.rejected_count
     data["control_totals_consistent"] = imported.control_totals_consistent
@@ -141,7 +155,7 @@ def describe_import(data: dict[str, Any]) -> str:
     elif data["replaces_import_id"]:
         head += f" (replaces {data['replaces_import_id']})"
     lines = [head, f"  {data['rows']} lines, {data['rejected_count']} rejected"]
-    for totals in data.get("by_currency") or ([data] if data.get("currency") else []):
+    for totals in data["by_currency"]:
         currency = totals["currency"]
         lines.append(
             f"  {currency}: {totals['payments']} payments "
@@ -183,7 +197,16 @@ def import_statement(
     as_json: JsonOption = False,
 ) -> None:
     """Uploads a channel's statement file: lines imported, totals, rejected lines, breaks. A
-    progress bar of the bytes sent on stderr, when stderr is a terminal."""
+    progress bar of the bytes sent on stderr, when stderr is a terminal.
+
+    --json prints one object. rows, payments and refunds count the whole file. currency,
+    payment_minor_units, refund_minor_units and fee_net (and credit_minor_units,
+    debit_minor_units of an account statement: camt053, mt940, banksim, wechat-fundflow) are
+    the file's figures when it is in one currency, and null when it is in several (there is no
+    sum across currencies). by_currency always lists each currency's figures. Besides: rejected
+    (line, reason), rejected_count, control_totals_consistent, breaks, balances_consistent (an
+    account statement's), replayed and current_import_id (the day's import runs read).
+    """
     statement_date = parse_date(day or (date.today() - timedelta(days=1)).isoformat(), "--date")
     upload = rpb.StatementUpload(
         channel=channel, format=FORMATS[statement_format], statement_date=statement_date
