@@ -53,6 +53,16 @@ def test_a_negative_page_size_is_invalid() -> None:
     assert [v.field for v in caught.value.violations] == ["page_size"]
 
 
+def test_a_stream_batch_size_is_clamped_alike_and_named_as_its_field() -> None:
+    violations = Violations()
+    assert SIZES.clamp(0, violations, "batch_size") == 50
+    assert SIZES.clamp(100_000, violations, "batch_size") == 500
+    SIZES.clamp(-1, violations, "batch_size")
+    with pytest.raises(InvalidArgument) as caught:
+        violations.raise_if_any()
+    assert [v.field for v in caught.value.violations] == ["batch_size"]
+
+
 def test_the_token_round_trips_the_position_and_the_last_page_has_none() -> None:
     request = gpb.ListPaymentsRequest(merchant_id="M1", page_size=2)
     token = _next_token(request)

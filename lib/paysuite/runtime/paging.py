@@ -49,14 +49,16 @@ class ListRequest(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PageSize:
-    """A list RPC's page size: 0 means the default, more than the maximum is the maximum."""
+    """A list RPC's page size (or a stream's batch size): 0 means the default, more than the
+    maximum is the maximum."""
 
     default: int
     maximum: int
 
-    def clamp(self, requested: int, violations: Violations) -> int:
+    def clamp(self, requested: int, violations: Violations, field: str = "page_size") -> int:
+        """The size to use; a negative one is recorded in violations against field."""
         if requested < 0:
-            violations.add("page_size", "must not be negative")
+            violations.add(field, "must not be negative")
         return min(requested or self.default, self.maximum)
 
 

@@ -77,10 +77,9 @@ class ChannelRecordsServicer(pb_grpc.ChannelRecordsServiceServicer):
         violations = Violations()
         check_id(request.channel, "channel", violations, max_length=32)
         day = date_from_proto(request.accounting_date, "accounting_date", violations)
-        violations.require(request.batch_size >= 0, "batch_size", "must not be negative")
+        batch = BATCH.clamp(request.batch_size, violations, "batch_size")
         violations.raise_if_any()
         assert day is not None
-        batch = min(request.batch_size or BATCH.default, BATCH.maximum)
         async for found in channel_records.stream_records(
             self._records, request.channel, day, batch
         ):

@@ -123,12 +123,13 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         violations.raise_if_any()
         assert day is not None
         (after,) = page.after or ("",)
-        found, cursor = await channel_records.list_channel_transactions(
-            self._deps.session, request.channel, day, page.size, after
+        found = await channel_records.list_channel_transactions(
+            self._deps.session, request.channel, day, after, page.size + 1
         )
+        transactions, token = page.cut(found, lambda p: (p.payment_id,))
         return pb.ListChannelTransactionsResponse(
-            transactions=[convert.channel_transaction_to_proto(p) for p in found],
-            next_page_token=page.token_after((cursor,) if cursor else None),
+            transactions=[convert.channel_transaction_to_proto(p) for p in transactions],
+            next_page_token=token,
         )
 
     async def FetchChannelStatement(

@@ -21,13 +21,12 @@ RecordsUnitFactory = Callable[[], UnitOfWork[ChannelRecordStore]]
 
 
 async def list_channel_transactions(
-    session: SessionFactory, channel: str, day: date, page_size: int, after: str
-) -> tuple[list[Payment], str | None]:
-    """One page after the cursor (a payment id), and the next cursor if there is more."""
+    session: SessionFactory, channel: str, day: date, after: str, limit: int
+) -> list[Payment]:
+    """Up to limit payments of the accounting date after the cursor (a payment id), in id
+    order."""
     async with session() as stores:
-        rows = await stores.payments.channel_page(channel, day, after, page_size + 1)
-    page, more = rows[:page_size], len(rows) > page_size
-    return page, page[-1].payment_id if more else None
+        return await stores.payments.channel_page(channel, day, after, limit)
 
 
 def statement(

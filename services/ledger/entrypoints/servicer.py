@@ -148,10 +148,9 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         violations = Violations()
         check_id(request.account_id, "account_id", violations, max_length=128)
         day = date_from_proto(request.accounting_date, "accounting_date", violations)
-        violations.require(request.batch_size >= 0, "batch_size", "must not be negative")
+        batch = STREAM_BATCH.clamp(request.batch_size, violations, "batch_size")
         violations.raise_if_any()
         assert day is not None
-        batch = min(request.batch_size or STREAM_BATCH.default, STREAM_BATCH.maximum)
         async for found, split in queries.entries_of_date(
             self._uow, request.account_id, day, batch
         ):
