@@ -11,10 +11,12 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
+from pydantic import SecretStr, ValidationError
 
 from channelsim.banktime import SHANGHAI
 from channelsim.bill_faults import BillFaults
 from channelsim.refunds import RefundRecord
+from channelsim.settings import ChannelSimSettings
 from channelsim.statement import BankBook
 from channelsim.store import SUCCESS, Transaction
 from channelsim.unionpay_zm import LINE_WIDTH, WIDTHS, entry_name, render_zm, zm_lines
@@ -227,3 +229,9 @@ def test_bill_faults_leave_lines_out_and_add_made_up_ones() -> None:
     made_up = [line for line in lines if line.order_id.startswith("X")]
     assert len(made_up) == 2 and all(line.kind is LineKind.PAYMENT for line in made_up)
     assert tally.summary(reader.checks).breaks == ()
+
+
+def test_the_simulator_refuses_a_short_name_gbk_cannot_write() -> None:
+    with pytest.raises(ValidationError, match="merchant_short_name"):
+        ChannelSimSettings(secret=SecretStr("s"), merchant_short_name="支付套件\U0001f600")
+    assert ChannelSimSettings(secret=SecretStr("s")).bill_format == "unionpay-zm"
