@@ -1,4 +1,7 @@
-"""The bank's daily bill of the card channel: a CSV file with comment lines, format 2.
+"""The bank's daily bill of the card channel: its lines, and the simulator's own CSV of them.
+
+The bill is sent as UnionPay's ZM file (channelsim.unionpay_zm) from the lines made here, or,
+with CHANNELSIM_BILL_FORMAT=csv, as a CSV file with comment lines, format 2.
 
 As an acquirer's settlement file does, it lists the day's (Shanghai) successful charges and
 refunds, each on its own line: a PAYMENT line with the bank's and our order numbers, a REFUND
