@@ -4,12 +4,14 @@ payment out (short) and adds one (long); the bank answers a charge paid that it 
 (a false success: the gateway's confirming query fails the payment, and the bill, which does not
 list it, agrees) and loses the answer of another (the gateway's query finds it paid, and it
 matches); Alipay's and WeChat Pay's bills leave a line out (short) and add one (long), and each
-wallet answers a payment failed that it took (state mismatch); WeChat Pay loses a notification
-(the gateway's query settles the payment, and it matches). Each difference is found and parked
-in suspense once (a run of the day again parks nothing), and cleared by its business action
-through `payctl recon resolve`: a refund, a supplementary order (补单), a write-off, or the
-channel's corrected bill matching it. The suite is shared: only this test's own transactions are
-asserted on, and every fault dialled is put back."""
+wallet answers a payment failed that it took (state mismatch), its notification saying paid
+coming late: the gateway flags the payment for reconciliation, the run resolves it and the
+gateway's flag is cleared, so the day's next run does not take it up again; WeChat Pay loses a
+notification (the gateway's query settles the payment, and it matches). Each difference is
+found and parked in suspense once (a run of the day again parks nothing), and cleared by its
+business action through `payctl recon resolve`: a refund, a supplementary order (补单), a
+write-off, or the channel's corrected bill matching it. The suite is shared: only this test's
+own transactions are asserted on, and every fault dialled is put back."""
 
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ import grpc
 
 from devstack import demo
 from devstack.stack import Stack
+from paysuite.gateway.v1 import channel_records_pb2 as cpb
+from paysuite.gateway.v1 import channel_records_pb2_grpc as cpb_grpc
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
@@ -85,6 +89,29 @@ async def _posted(ledger: lpb_grpc.LedgerServiceAsyncStub, transfer_ids: list[st
                 except grpc.aio.AioRpcError as exc:
                     assert exc.code() == grpc.StatusCode.NOT_FOUND
                     await asyncio.sleep(0.1)
+
+
+async def _flagged(records: cpb_grpc.ChannelRecordsServiceAsyncStub, channel: str) -> set[str]:
+    """The channel's payments the gateway has flagged for reconciliation."""
+    found: set[str] = set()
+    token = ""
+    while True:
+        page = await records.ListFlaggedPayments(
+            cpb.ListFlaggedPaymentsRequest(channel=channel, page_size=5000, page_token=token)
+        )
+        found |= {p.payment_id for p in page.payments}
+        token = page.next_page_token
+        if not token:
+            return found
+
+
+async def _flagged_soon(
+    records: cpb_grpc.ChannelRecordsServiceAsyncStub, channel: str, payment_id: str
+) -> None:
+    """Waits until the late notification contradicting the payment has had it flagged."""
+    async with asyncio.timeout(30):
+        while payment_id not in await _flagged(records, channel):
+            await asyncio.sleep(0.2)
 
 
 async def _cleared_items(ledger: lpb_grpc.LedgerServiceAsyncStub) -> set[str]:
@@ -154,6 +181,7 @@ async def test_a_day_of_card_and_wallet_payments_reconciles_for_every_channel(
         connect(stack.config.addr("ledger")) as ledger_channel,
     ):
         gateway = gpb_grpc.GatewayServiceStub(gateway_channel)
+        records = cpb_grpc.ChannelRecordsServiceStub(gateway_channel)
         ledger = lpb_grpc.LedgerServiceStub(ledger_channel)
         paid = {ch: [await _pay(gateway, ch, 2000 + n) for n in range(3)] for ch in METHODS}
         assert all(p.state == gpb.Payment.STATE_SUCCEEDED for ps in paid.values() for p in ps)
@@ -165,15 +193,24 @@ async def test_a_day_of_card_and_wallet_payments_reconciles_for_every_channel(
                 reason="customer asked",
             )
         )
-        # Each wallet answers one payment failed although it took the money.
+        # Each wallet answers one payment failed although it took the money; its notification
+        # saying paid comes late, after the gateway failed the payment: a contradiction the
+        # gateway flags for reconciliation.
         taken = {}
         for channel in ("alipaysim", "wechatsim"):
-            await _admin(stack, channel, "/_admin/faults", {"false_failure_rate": 1})
+            late = {"false_failure_rate": 1, "notify_delay_ms": 1500}
+            await _admin(stack, channel, "/_admin/faults", late)
             try:
                 taken[channel] = await _pay(gateway, channel, 777)
+                assert taken[channel].state == gpb.Payment.STATE_FAILED
+                await _flagged_soon(records, channel, taken[channel].payment_id)
             finally:
-                await _admin(stack, channel, "/_admin/faults", {"false_failure_rate": 0})
-            assert taken[channel].state == gpb.Payment.STATE_FAILED
+                await _admin(
+                    stack,
+                    channel,
+                    "/_admin/faults",
+                    {"false_failure_rate": 0, "notify_delay_ms": 0},
+                )
         falsely_paid, unanswered = await _card_faults(stack, gateway)
         # WeChat Pay loses the notification of a payment its buyer took a moment to confirm:
         # the gateway's query finds it paid, and the bill agrees.
@@ -220,7 +257,18 @@ async def test_a_day_of_card_and_wallet_payments_reconciles_for_every_channel(
             unanswered.payment_id,
             *(p.payment_id for p in taken.values()),
         }
+        flagged = {channel: await _flagged(records, channel) & ids for channel in METHODS}
+        assert flagged == {
+            "banksim": set(),
+            "alipaysim": {taken["alipaysim"].payment_id},
+            "wechatsim": {taken["wechatsim"].payment_id},
+        }
         runs = {channel: _run(stack, channel, day) for channel in METHODS}
+        # The flagged payments are resolved by the run (each a state mismatch, below) and the
+        # gateway no longer lists them as flagged.
+        for channel in METHODS:
+            assert runs[channel]["flagged_resolved"] >= len(flagged[channel])
+            assert not await _flagged(records, channel) & ids
         found = {channel: _mine(stack, channel, day, ids) for channel in METHODS}
         for channel in METHODS:  # the made-up lines, by their order numbers
             listed = _recon(stack, "list", "--channel", channel, "--date", day, "--outcome", "long")
@@ -250,6 +298,7 @@ async def test_a_day_of_card_and_wallet_payments_reconciles_for_every_channel(
             assert found[channel][paid[channel][1].payment_id]["suspense_amount"] == "-20.01 CNY"
         for channel in ("alipaysim", "wechatsim"):
             assert found[channel][taken[channel].payment_id]["suspense_amount"] == "7.77 CNY"
+            assert found[channel][taken[channel].payment_id]["flagged"] is True
         for items in found.values():
             assert all(d["state"] == "open" and d["suspense_item_id"] for d in items.values())
 
@@ -257,6 +306,7 @@ async def test_a_day_of_card_and_wallet_payments_reconciles_for_every_channel(
         for channel in METHODS:
             again = _run(stack, channel, day)
             assert again["posted"] == 0 and again["discrepancies"] == runs[channel]["discrepancies"]
+            assert again["flagged_resolved"] == 0  # cleared: not resolved a second time
             assert {i: d["discrepancy_id"] for i, d in _mine(stack, channel, day, ids).items()} == {
                 i: d["discrepancy_id"] for i, d in found[channel].items() if i != "made-up"
             }
