@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test protos check-protos lint typecheck bench k8s clean
+.PHONY: run test protos check-protos lint breaking protos-baseline typecheck bench k8s clean
 
 $(BIN)/python:
 	$(shell command -v $(PYTHON) || command -v python3) -m venv $(VENV)
@@ -38,7 +38,18 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check lib services simulators tests scripts
 	$(BIN)/buf lint protos
+	$(MAKE) --no-print-directory breaking
 	$(BIN)/lint-imports --no-cache --no-logo
+
+## Fails when protos/ breaks the released v1 contracts (buf's FILE rules against the image in
+## protos/released/): additions pass; removing, renumbering or retyping anything fails.
+BASELINE := protos/released/paysuite-v1.binpb
+breaking: $(STAMP)
+	$(BIN)/buf breaking protos --against $(BASELINE)
+
+## A deliberate release only: makes the current protos the baseline `make breaking` checks.
+protos-baseline: $(STAMP)
+	$(BIN)/buf build protos --path protos/paysuite --exclude-source-info -o $(BASELINE)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy lib services simulators tests scripts
