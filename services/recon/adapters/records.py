@@ -129,12 +129,27 @@ class GrpcRecords:
         )
         return len(answer.cleared_payment_ids)
 
-    async def write_entries(self, account_id: str, day: date, path: Path) -> int:
-        """The ledger's entries on the account of the date into the run's file."""
+    async def write_entries(
+        self,
+        account_id: str,
+        day: date,
+        path: Path,
+        *,
+        skip: frozenset[str] = frozenset(),
+        late: tuple[int, Path] | None = None,
+    ) -> int:
+        """The ledger's entries on the account of the business date into the run's file, but
+        those of the transfers in skip; late (an instant, a file): those posted at or after the
+        instant into that file instead. The number written to path."""
         count = 0
+        late_out = late[1].open("w", newline="") if late else None
         with path.open("w", newline="") as out:
             writer = csv.writer(out)
             writer.writerow(LEDGER_ENTRY_COLUMNS)
+            late_writer = csv.writer(late_out) if late_out else None
+            if late_writer:
+                late_writer.writerow(LEDGER_ENTRY_COLUMNS)
+            cut = late[0] if late else 2**62
             call = self._ledger.StreamAccountEntries(
                 lpb.StreamAccountEntriesRequest(
                     account_id=account_id,
@@ -145,20 +160,27 @@ class GrpcRecords:
             )
             try:
                 async for batch in call:
-                    writer.writerows(
-                        (
+                    for e in batch.entries:
+                        if e.transfer_id in skip:
+                            continue
+                        row = (
                             e.transfer_id,
                             "D" if e.side == lpb.ENTRY_SIDE_DEBIT else "C",
                             e.amount.minor_units,
                             e.amount.currency_code,
                             e.create_time.seconds,
                         )
-                        for e in batch.entries
-                    )
-                    count += len(batch.entries)
+                        if late_writer and e.create_time.seconds >= cut:
+                            late_writer.writerow(row)
+                        else:
+                            writer.writerow(row)
+                            count += 1
             except grpc.aio.AioRpcError as exc:
                 if exc.code() is not grpc.StatusCode.NOT_FOUND:  # no such account: no entries
                     raise
+            finally:
+                if late_out:
+                    late_out.close()
         return count
 
     async def capture(self, payment_id: str, account_id: str) -> LedgerItem | None:
@@ -210,8 +232,21 @@ class FileRecords(GrpcRecords):
     async def write_ours(self, channel: str, day: date, path: Path) -> int:
         return self._link(channel, day, "ours.csv", path)
 
-    async def write_entries(self, account_id: str, day: date, path: Path) -> int:
+    async def write_entries(
+        self,
+        account_id: str,
+        day: date,
+        path: Path,
+        *,
+        skip: frozenset[str] = frozenset(),
+        late: tuple[int, Path] | None = None,
+    ) -> int:
+        """The prepared file as it is (a date with none, as the next business date usually
+        is: no entries); skip and late are not applied to prepared files."""
         channel = account_id.split(".")[1]
+        if not (self._root / channel / day.isoformat() / "ledger_entries.csv").exists():
+            path.write_text(",".join(LEDGER_ENTRY_COLUMNS) + "\n")
+            return 0
         return self._link(channel, day, "ledger_entries.csv", path)
 
     async def flagged(self, channel: str) -> list[tuple[date, OurItem]]:

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from paysuite import accounts
 from paysuite.errors import DomainError, RequestIdReused
 from paysuite.ids import new_id
-from recon.adapters import engine, indexed_job
+from recon.adapters import business_dates, engine, indexed_job
 from recon.adapters.engine import EngineSettings
 from recon.domain.discrepancies import (
     Action,
@@ -61,7 +61,15 @@ class Records(Protocol):
 
     async def write_ours(self, channel: str, day: date, path: Path) -> int: ...
 
-    async def write_entries(self, account_id: str, day: date, path: Path) -> int: ...
+    async def write_entries(
+        self,
+        account_id: str,
+        day: date,
+        path: Path,
+        *,
+        skip: frozenset[str] = frozenset(),
+        late: tuple[int, Path] | None = None,
+    ) -> int: ...
 
     async def flagged(self, channel: str) -> list[tuple[date, OurItem]]: ...
 
@@ -271,10 +279,13 @@ async def _stage(
     folder: Path,
     returning: list[Discrepancy],
     fetch: bool,
-) -> ReconciliationRun:
+) -> tuple[ReconciliationRun, business_dates.Sorted]:
     """The run's inputs as files, then staged: our side (the gateway's records, the ledger's
     entries, what earlier dates carried in) is staged while the bill's lines are still being
-    COPYed out of recon's schema, the bill once they are."""
+    COPYed out of recon's schema, the bill once they are. The ledger's entries are those of
+    its business date of the same name, and those of the dates beside it that are this date's
+    (recon.adapters.business_dates): what the run took of the next business date, and what of
+    its own it hands on to the next date's run, are returned."""
     channel, day = run.channel, run.statement_date
     config = deps.config
     imported = await _statement(deps, channel, day, fetch)
@@ -288,21 +299,37 @@ async def _stage(
             path = folder / f"bill_lines-{part}.csv"
             await lines.repo.export_lines(imported, path, first, last, fees=compare_fees)
 
-    async def entries() -> None:
+    cut = window(config, channel, day).our_cut
+
+    async def entries(taken_before: frozenset[str]) -> None:
         for currency in currencies:
             account = accounts.channel_receivable(channel, currency)
             path = folder / f"ledger_entries-{currency}.csv"
-            await deps.records.write_entries(account, day, path)
+            late = folder / f"{business_dates.LATE_ENTRIES}-{currency}.csv"
+            await deps.records.write_entries(
+                account, day, path, skip=taken_before, late=(cut, late)
+            )
+            following = folder / f"{business_dates.NEXT_ENTRIES}-{currency}.csv"
+            await deps.records.write_entries(account, day + timedelta(days=1), following)
 
-    async def our_side() -> dict[str, tuple[int, int]]:
+    async def our_side() -> tuple[dict[str, tuple[int, int]], business_dates.Sorted]:
         async with deps.uow() as work:
-            carried = await work.repo.carried_into(channel, day)
+            brought = await work.repo.carried_into(channel, day)
+        # The run of the day before took these of this business date's entries (its claims).
+        carried = [f for f in brought if f.outcome is not Outcome.MATCHED]
+        taken_before = frozenset(
+            business_dates.transfer_id(f.kind, f.key)
+            for f in brought
+            if f.outcome is Outcome.MATCHED
+        )
         flagged, flagged_ledger, flagged_ids = await _flagged_before(deps, channel, day)
         async with deps.statements() as statements:
             flagged_bill = await statements.repo.lines_of(
                 channel, day, flagged_ids, config.failure_states, fees=compare_fees
             )
-        await asyncio.gather(deps.records.write_ours(channel, day, folder / "ours.csv"), entries())
+        await asyncio.gather(
+            deps.records.write_ours(channel, day, folder / "ours.csv"), entries(taken_before)
+        )
         found = [(f, "") for f in carried] + [(d.finding, d.discrepancy_id) for d in returning]
         engine.write_carried(
             folder,
@@ -316,18 +343,25 @@ async def _stage(
                 *flagged_ledger,
             ],
         )
-        return await asyncio.to_thread(
+        across = await asyncio.to_thread(
+            business_dates.sort_out,
+            folder,
+            [folder / "ours.csv", folder / engine.CARRIED["ours"]],
+            folder / engine.CARRIED["ledger"],
+        )
+        staged = await asyncio.to_thread(
             engine.stage, folder, config.engine, config.failure_states, ("ours", "ledger")
         )
+        return staged, across
 
-    ours, _ = await asyncio.gather(
+    (ours, across), _ = await asyncio.gather(
         our_side(), asyncio.gather(*(bill_part(n) for n in range(EXPORT_PARTS)))
     )
     bill = await asyncio.to_thread(
         engine.stage, folder, config.engine, config.failure_states, ("bill",)
     )
     counts = engine.counts({**ours, **bill})
-    return replace(
+    staged = replace(
         run,
         phase=Phase.MATCHING,
         import_id=imported.import_id,
@@ -336,6 +370,7 @@ async def _stage(
         ledger_records=counts.ledger,
         carried_in=counts.carried_in,
     )
+    return staged, across
 
 
 async def _match(deps: RunDeps, run: ReconciliationRun, folder: Path) -> ReconciliationRun:
@@ -407,7 +442,7 @@ async def _reconcile(deps: RunDeps, run: ReconciliationRun, fetch: bool) -> Reco
         folder.mkdir(parents=True, exist_ok=True)
         timer = _Timer(run.run_id)
         try:
-            run = await _stage(deps, run, folder, returning, fetch)
+            run, across = await _stage(deps, run, folder, returning, fetch)
             timer.lap("staged")
             run = await _save(deps, run)
             run = await _match(deps, run, folder)
@@ -418,8 +453,15 @@ async def _reconcile(deps: RunDeps, run: ReconciliationRun, fetch: bool) -> Reco
             timer.lap("finished")
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+        # Entries of the business date posted after the gateway's day ended, of no record of
+        # this date: carried to the next date's run, which has their records.
+        handed_on = [Finding(Outcome.CARRIED, i.kind, i.key, ledger=i) for i in across.handed_on]
+        if handed_on:
+            findings = [*findings, *handed_on]
+            counts[Outcome.CARRIED] = counts.get(Outcome.CARRIED, 0) + len(handed_on)
+        claimed = [Finding(Outcome.MATCHED, i.kind, i.key, ledger=i) for i in across.claimed]
         run = await _save(deps, replace(run, phase=Phase.POSTING))
-        run = await _post(deps, run, findings, counts, returning)
+        run = await _post(deps, run, findings, counts, returning, claimed)
         await trace_flagged(deps.records, run.channel, run.run_id, findings)
         await clear_resolved(deps.records, run.channel, run.run_id, findings)
         timer.lap("posted")
@@ -448,8 +490,11 @@ async def _post(
     findings: list[Finding],
     counts: dict[Outcome, int],
     returning: list[Discrepancy],
+    claimed: list[Finding],
 ) -> ReconciliationRun:
-    """Stores what differs, parks what is new in suspense, resolves what matches now."""
+    """Stores what differs, parks what is new in suspense, resolves what matches now; what is
+    carried, and the next business date's ledger items the run claimed (stored as MATCHED
+    beside them: the next date's run leaves those entries out)."""
     channel, day, now = run.channel, run.statement_date, deps.clock()
     found = {
         d.discrepancy_id: d
@@ -466,7 +511,7 @@ async def _post(
         gone = [d for i, d in known.items() if i not in found and d.state is DiscrepancyState.OPEN]
         await work.repo.add_discrepancies(fresh)
         await work.repo.seen_again(again, run.run_id)
-        await work.repo.replace_carried(channel, day, carried)
+        await work.repo.replace_carried(channel, day, [*carried, *claimed])
         await work.commit()
     await deps.suspense.open_accounts(channel, sorted({d.currency for d in fresh}))
     unposted = [*fresh, *(known[i] for i in again if not known[i].posted)]
