@@ -66,10 +66,11 @@ def transfer(
 
 @dataclass
 class Ledger:
-    """A ledger client plus a superuser connection to its database."""
+    """A ledger client plus a superuser connection to its database, and its address."""
 
     stub: pb_grpc.LedgerServiceAsyncStub
     db: asyncpg.Connection
+    addr: str = ""
 
     async def accounts(self, *specs: pb.AccountSpec) -> None:
         response = await self.stub.CreateAccounts(pb.CreateAccountsRequest(accounts=list(specs)))
@@ -102,7 +103,7 @@ async def isolated_ledger(admin_url: str) -> AsyncIterator[Ledger]:
     db = await asyncpg.connect(plain_postgres_url(url))
     channel = connect(f"127.0.0.1:{running.port}")
     try:
-        yield Ledger(pb_grpc.LedgerServiceStub(channel), db)
+        yield Ledger(pb_grpc.LedgerServiceStub(channel), db, f"127.0.0.1:{running.port}")
     finally:
         await channel.close(None)
         await db.close()
