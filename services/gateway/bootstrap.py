@@ -21,7 +21,6 @@ from gateway.adapters.ledger_client import GrpcLedger
 from gateway.adapters.store.channel_records import ChannelRecordStore
 from gateway.adapters.store.event_bell import EventBell
 from gateway.adapters.store.stores import (
-    sequencer_unit_factory,
     session_factory,
     unit_of_work_factory,
 )
@@ -142,7 +141,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     identity = GrpcIdentity(identity_channel)
     ledger = GrpcLedger(ledger_channel)
     relay = OutboxRelay(uow, ledger, identity, utc_now, settings.outbox_poll_seconds)
-    sequencer = EventSequencer(sequencer_unit_factory(pool))
+    sequencer = EventSequencer(session)
     deps = PaymentDeps(
         uow=uow,
         session=session,

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from gateway.adapters.store.events import LoadedEvent
-from gateway.service_layer.unit_of_work import SessionFactory, UnitOfWorkFactory
+from gateway.service_layer.unit_of_work import SessionFactory
 
 _log = logging.getLogger(__name__)
 
@@ -38,9 +38,9 @@ class EventSequencer:
     that could not wake it)."""
 
     def __init__(
-        self, uow: UnitOfWorkFactory, poll_seconds: float = 0.5, linger_seconds: float = 0.01
+        self, session: SessionFactory, poll_seconds: float = 0.5, linger_seconds: float = 0.01
     ) -> None:
-        self._uow = uow
+        self._session = session
         self._poll = poll_seconds
         self._linger = linger_seconds
         self._wake = asyncio.Event()
@@ -49,11 +49,9 @@ class EventSequencer:
         self._wake.set()
 
     async def number_once(self) -> int:
-        """Numbers what is pending (inside the sequencer's lock); returns how many."""
-        async with self._uow() as work:
-            numbered = await work.repo.events.number_pending(SEQUENCER_BATCH)
-            await work.commit()
-        return numbered
+        """Numbers what is pending (one statement, its own transaction); returns how many."""
+        async with self._session() as stores:
+            return await stores.events.number_pending(SEQUENCER_BATCH)
 
     async def run(self) -> None:
         while True:

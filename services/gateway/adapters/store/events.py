@@ -18,21 +18,9 @@ from gateway.domain.model import Payment
 from gateway.domain.payouts import Payout
 from gateway.domain.refunds import Refund
 
-# Taken (transaction-scoped) before the sequencer reads what to number: its snapshot then sees
-# every number a previous run committed.
-SEQUENCER_LOCK = "SELECT pg_advisory_xact_lock(hashtext('gateway.payment-event-sequencer'))"
+# Rung by number_payment_events (migration g0022) whenever a run numbered something.
 CHANNEL = "gateway_payment_events"
 PAYOUT_EVENT_PREFIX = "payout."
-_NUMBER = """
-WITH top AS (SELECT coalesce(max(sequence), 0) AS s FROM payment_events),
-todo AS (
-    SELECT event_id, row_number() OVER (ORDER BY event_id) AS n
-    FROM (SELECT event_id FROM payment_events WHERE sequence IS NULL
-          ORDER BY event_id LIMIT $1) pending
-)
-UPDATE payment_events e SET sequence = top.s + todo.n
-FROM todo, top WHERE e.event_id = todo.event_id
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +83,10 @@ class EventStore:
         )
 
     async def number_pending(self, limit: int) -> int:
-        """Numbers committed events in the order they were written; inside a transaction that
-        took SEQUENCER_LOCK first. Tells listeners when something was numbered."""
-        status = await self._conn.execute(_NUMBER, limit)
-        numbered = int(status.split()[-1])
-        if numbered:
-            await self._conn.execute(f"NOTIFY {CHANNEL}")
-        return numbered
+        """Numbers committed events in the order they were written, one run at a time (the
+        function takes the sequencer's lock first); tells listeners when something was
+        numbered. Outside a transaction: the statement's own commits the run and frees the lock."""
+        return int(await self._conn.fetchval("SELECT number_payment_events($1)", limit))
 
     async def after(self, merchant_id: str, sequence: int, limit: int) -> list[LoadedEvent]:
         """The merchant's numbered events after `sequence`, each with its payment and refund,

@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway.adapters.store.events import SEQUENCER_LOCK, EventStore
+from gateway.adapters.store.events import EventStore
 from gateway.adapters.store.merchants import MerchantStore
 from gateway.adapters.store.outbox import OutboxStore
 from gateway.adapters.store.payments import PaymentStore
@@ -36,8 +36,3 @@ def unit_of_work_factory(pool: Any) -> Callable[[], PoolUnitOfWork[Stores]]:
 
 def session_factory(pool: Any) -> Callable[[], PoolSession[Stores]]:
     return lambda: PoolSession(pool, Stores)
-
-
-def sequencer_unit_factory(pool: Any) -> Callable[[], PoolUnitOfWork[Stores]]:
-    """Units that take the event sequencer's lock with BEGIN, before their snapshot."""
-    return lambda: PoolUnitOfWork(pool, Stores, begin_sql=SEQUENCER_LOCK)
