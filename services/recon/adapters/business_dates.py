@@ -20,8 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
+from recon.adapters import engine
 from recon.domain.matching import Kind, LedgerItem
 
 NEXT_ENTRIES = "next_entries"  # business date D+1, a file per currency
@@ -74,8 +73,7 @@ def sort_out(folder: Path, keys_from: list[Path], carried_ledger: Path | None) -
     taken_path = folder / TAKEN
     if not (_has_rows(folder, NEXT_ENTRIES) or _has_rows(folder, LATE_ENTRIES)):
         return Sorted([], [])
-    db = duckdb.connect()
-    db.execute("SET threads = 1")
+    db = engine.connect(folder, 1, 512)
     entries = " UNION ALL ".join(
         f"SELECT *, '{source}' AS source FROM {_csv(folder / f'{source}*.csv', _ENTRY)}"
         for source in (NEXT_ENTRIES, LATE_ENTRIES)
@@ -94,7 +92,11 @@ def sort_out(folder: Path, keys_from: list[Path], carried_ledger: Path | None) -
         for path in keys_from
         if path.exists()
     )
-    db.execute(f"CREATE TEMP TABLE records AS SELECT DISTINCT kind, key FROM ({records})")
+    # Only the records of the few keys beside the date: the side's keys are the hash built.
+    db.execute(f"""
+        CREATE TEMP TABLE records AS SELECT DISTINCT kind, key FROM ({records})
+        WHERE key IN (SELECT key FROM side)
+    """)
     if carried_ledger is not None and carried_ledger.exists():
         db.execute(f"""
             DELETE FROM records r WHERE EXISTS (

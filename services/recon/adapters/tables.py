@@ -98,7 +98,8 @@ discrepancies = Table(
     Index("discrepancies_by_state", "state", "channel"),
 )
 
-# What a run found missing near the day-cut, for the next date's run to match.
+# What a run found missing near the day-cut, for the next date's run to match; and (outcome
+# matched) the ledger items of the next business date it claimed, which that run leaves out.
 carried_items = Table(
     "carried_items",
     metadata,
