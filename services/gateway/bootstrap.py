@@ -19,6 +19,7 @@ from gateway.adapters.egress import EgressClient, build_egress
 from gateway.adapters.identity_client import GrpcIdentity
 from gateway.adapters.ledger_client import GrpcLedger
 from gateway.adapters.store.channel_records import ChannelRecordStore
+from gateway.adapters.store.coalesced_writes import CoalescedPaymentWrites
 from gateway.adapters.store.event_bell import EventBell
 from gateway.adapters.store.stores import (
     session_factory,
@@ -145,6 +146,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     deps = PaymentDeps(
         uow=uow,
         session=session,
+        writes=CoalescedPaymentWrites(pool),
         identity=identity,
         channels=adapters,
         terms=terms,

@@ -5,19 +5,14 @@ twice, and a run that waited for another's lock numbers after what that run comm
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
 import pytest
-from alembic import command
 
-from devstack.provision import drop_database, provision
 from gateway.adapters.store.events import CHANNEL, EventStore
-from paysuite.runtime.dsn import plain_postgres_url
-from paysuite.runtime.migrations import alembic_config
-from tests.helpers import SERVICES_DIR, service_dsn
+from tests.integration.own_gateway_db import connect_as_gateway, own_gateway_database
 
 ADD = (
     "INSERT INTO payment_events (merchant_id, type, payment_id, refund_id, created_at) "
@@ -28,24 +23,9 @@ NUMBERS = "SELECT payment_id, sequence FROM payment_events ORDER BY payment_id"
 
 @pytest.fixture
 async def gateway_url(admin_url: str) -> AsyncIterator[str]:
-    """The gateway's URL on a migrated database of the test's own: no sequencer of a running
-    gateway numbers what the test writes."""
-    name = f"paysuite_seq_{secrets.token_hex(4)}"
-    url = await provision(admin_url, name, ("gateway",))
-    dsn = service_dsn(url, "gateway")
-    config = alembic_config(
-        "gateway", "gateway", dsn, SERVICES_DIR / "gateway" / "migrations" / "versions"
-    )
-    try:
-        await asyncio.to_thread(command.upgrade, config, "head")
-        yield plain_postgres_url(dsn)
-    finally:
-        await drop_database(admin_url, name)
-
-
-async def _connect(url: str) -> asyncpg.Connection:
-    """A connection as the gateway's pool opens them: its schema first on the search path."""
-    return await asyncpg.connect(url, server_settings={"search_path": "gateway"})
+    """No sequencer of a running gateway numbers what the test writes."""
+    async with own_gateway_database(admin_url, "seq") as url:
+        yield url
 
 
 async def _add(conn: asyncpg.Connection, payment_id: str) -> None:
@@ -55,7 +35,7 @@ async def _add(conn: asyncpg.Connection, payment_id: str) -> None:
 async def test_a_run_numbers_committed_events_in_written_order_and_rings(
     gateway_url: str,
 ) -> None:
-    conn, writer, listener = [await _connect(gateway_url) for _ in range(3)]
+    conn, writer, listener = [await connect_as_gateway(gateway_url) for _ in range(3)]
     rung = asyncio.Event()
     await listener.add_listener(CHANNEL, lambda *_: rung.set())
     try:
@@ -82,7 +62,7 @@ async def test_a_run_numbers_committed_events_in_written_order_and_rings(
 async def test_a_run_that_waited_for_the_lock_numbers_after_what_the_holder_committed(
     gateway_url: str,
 ) -> None:
-    holder, other, writer = [await _connect(gateway_url) for _ in range(3)]
+    holder, other, writer = [await connect_as_gateway(gateway_url) for _ in range(3)]
     try:
         # pay_1 is written first but committed after a run numbered pay_2: a run with a
         # snapshot from before its wait would see pay_2 unnumbered and max(sequence) 0, and

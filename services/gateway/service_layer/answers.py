@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from gateway.adapters.store.payment_batches import AnswerWrite
 from gateway.adapters.store.payments import Applied, NotificationRecord
 from gateway.domain.answers import Change, capture_key, decide
 from gateway.domain.errors import PaymentNotFound
@@ -38,7 +39,8 @@ async def write(
     version: int,
     notification: NotificationRecord | None = None,
 ) -> Applied:
-    """One statement; a transaction only when the channel's daily volume is given back too."""
+    """One statement (shared with concurrent payments' answers); a transaction of its own only
+    when the channel's daily volume is given back too."""
     traceparent = current_traceparent()
     if change.release_volume and deps.limits_daily_volume(change.payment.channel):
         async with deps.uow() as work:
@@ -47,8 +49,7 @@ async def write(
                 await work.repo.payments.release_volume(change.payment.payment_id)
                 await work.commit()
     else:
-        async with deps.session() as stores:
-            applied = await stores.payments.apply(change, version, traceparent, notification)
+        applied = await deps.writes.apply(AnswerWrite(change, version, traceparent, notification))
     if applied is Applied.APPLIED:
         deps.written(change)
         if (

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from gateway.adapters.store.payment_batches import AnswerWrite, NewPayment
+from gateway.adapters.store.payments import Applied, Recorded
 from gateway.domain.answers import Change
 from gateway.domain.channel_selection import ChannelRules, ChannelTerms, SuccessRates
 from gateway.domain.ports import ChannelAdapter, IdentityPort, LedgerPort, PayoutChannel
@@ -27,6 +29,14 @@ class Relay(Wakeable, Protocol):
     async def deliver_now(self, keys: Sequence[str]) -> None: ...
 
 
+class PaymentWrites(Protocol):
+    """The payment path's two writes, each one statement that may carry other payments' too."""
+
+    async def record(self, item: NewPayment) -> Recorded: ...
+
+    async def apply(self, item: AnswerWrite) -> Applied: ...
+
+
 class _Asleep:
     def wake(self) -> None:
         return None
@@ -39,6 +49,7 @@ class _Asleep:
 class PaymentDeps:
     uow: UnitOfWorkFactory
     session: SessionFactory
+    writes: PaymentWrites
     identity: IdentityPort
     # Adapters and terms by channel name, as stored on payments.
     channels: Mapping[str, ChannelAdapter]

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from opentelemetry import trace
 
+from gateway.adapters.store.payment_batches import NewPayment
 from gateway.adapters.store.payments import Applied, Recorded
 from gateway.adapters.store.stores import Stores
 from gateway.domain.answers import refused_before_charge
@@ -136,20 +137,23 @@ async def _record(
 async def _record_at_once(
     deps: PaymentDeps, command: CreatePayment, payment_id: str, decision: ChannelDecision
 ) -> _Recorded:
-    """On a channel without a daily limit: one statement, nothing to reserve first."""
+    """On a channel without a daily limit: one statement (shared with concurrent payments'
+    records), nothing to reserve first."""
     now = deps.clock()
     channel = decision.candidates[0]
     payment = _new_payment(command, payment_id, channel, now)
     first = ChannelAttempt(payment_id, 1, channel, decision.rule, decision.reason, now, now)
-    async with deps.session() as stores:
-        recorded = await stores.payments.record(
+    recorded = await deps.writes.record(
+        NewPayment(
             payment,
             accounting_date(now),
             first,
             now + RECOVERY_QUERY_DELAY,
             traceparent=current_traceparent(),
         )
-        if not recorded.created:
+    )
+    if not recorded.created:
+        async with deps.session() as stores:
             return _Recorded(await _not_recorded(stores, command, recorded), created=False)
     payment = replace(payment, merchant_fee_bps=recorded.fee_bps)
     return _Recorded(payment, True, tuple(decision.candidates[1:]), "", decision.reason)

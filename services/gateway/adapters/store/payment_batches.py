@@ -1,0 +1,270 @@
+"""New payments and channels' answers of several payments written in one statement each: the
+same rows and guards as PaymentStore.record and PaymentStore.apply, a row of arrays per item."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from gateway.adapters.store.payments import (
+    Applied,
+    NotificationRecord,
+    PaymentStore,
+    Recorded,
+)
+from gateway.domain.answers import Change
+from gateway.domain.attempts import ChannelAttempt
+from gateway.domain.model import Payment
+
+_RECORD_MANY = """
+WITH i AS (
+    SELECT * FROM unnest(
+        $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+        $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+        $14::text[], $15::text[], $16::date[], $17::timestamptz[], $18::timestamptz[],
+        $19::text[], $20::text[], $21::text[], $22::bool[], $23::text[], $24::text[],
+        $25::bigint[]
+    ) WITH ORDINALITY AS i(
+        payment_id, request_id, request_hash, merchant_id, merchant_order_no, amount, currency,
+        method, payer_user_id, card_id, description, channel, state, failure_reason, trace_id,
+        accounting_date, created_at, next_query_at, purpose, rule, reason, volume_reserved,
+        event, traceparent, platform_coupon, n
+    )
+), checked AS (
+    SELECT i.*, m.fee_bps, EXISTS (
+        SELECT 1 FROM payments p
+        WHERE p.merchant_id = i.merchant_id AND p.merchant_order_no = i.merchant_order_no
+          AND p.state = 'succeeded'
+    ) AS paid
+    FROM i LEFT JOIN merchants m ON m.merchant_id = i.merchant_id AND m.state = 'active'
+), p AS (
+    INSERT INTO payments (
+        payment_id, request_id, request_hash, merchant_id, merchant_order_no, amount, currency,
+        method, payer_user_id, card_id, description, channel, channel_transaction_id, state,
+        failure_reason, fee, trace_id, accounting_date, created_at, updated_at, next_query_at,
+        query_attempts, needs_reconciliation, refunded, purpose, merchant_fee, merchant_fee_bps,
+        version, traceparent, platform_coupon
+    )
+    SELECT payment_id, request_id, request_hash, merchant_id, merchant_order_no, amount,
+           currency, method, payer_user_id, card_id, description, channel, '', state,
+           failure_reason, 0, trace_id, accounting_date, created_at, created_at, next_query_at,
+           0, false, 0, purpose, 0, fee_bps, 0, traceparent, platform_coupon
+    FROM checked WHERE fee_bps IS NOT NULL AND NOT paid
+    ORDER BY n
+    ON CONFLICT (merchant_id, request_id) DO NOTHING
+    RETURNING payment_id
+), a AS (
+    INSERT INTO channel_attempts (
+        payment_id, attempt_no, channel, rule, reason, outcome, error_code, created_at,
+        updated_at, volume_reserved
+    )
+    SELECT i.payment_id, 1, i.channel, i.rule, i.reason, '', '', i.created_at, i.created_at,
+           i.volume_reserved
+    FROM p JOIN i USING (payment_id) WHERE i.channel <> ''
+), e AS (
+    INSERT INTO payment_events (merchant_id, type, payment_id, refund_id, created_at)
+    SELECT i.merchant_id, i.event, i.payment_id, '', i.created_at
+    FROM p JOIN i USING (payment_id) WHERE i.event <> ''
+    ORDER BY i.n
+)
+SELECT c.fee_bps, c.paid, EXISTS (SELECT 1 FROM p WHERE p.payment_id = c.payment_id) AS created
+FROM checked c ORDER BY c.n
+"""
+
+_APPLY_MANY = """
+WITH i AS (
+    SELECT * FROM unnest(
+        $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+        $8::timestamptz[], $9::bigint[], $10::bool[], $11::bigint[], $12::bool[],
+        $13::timestamptz[], $14::int[], $15::int[], $16::text[], $17::text[], $18::bool[],
+        $19::text[], $20::text[], $21::text[], $22::text[], $23::text[]
+    ) WITH ORDINALITY AS i(
+        payment_id, state, channel, card_id, channel_transaction_id, failure_reason, fee,
+        updated_at, refunded, needs_reconciliation, merchant_fee, reschedule, next_query_at,
+        query_attempts, expected_version, outcome, error_code, answered, traceparent, event,
+        note_channel, note_id, note_outcome, n
+    )
+), upd AS (
+    UPDATE payments p SET
+        state = i.state, channel = i.channel, card_id = i.card_id,
+        channel_transaction_id = i.channel_transaction_id, failure_reason = i.failure_reason,
+        fee = i.fee, updated_at = i.updated_at, refunded = i.refunded,
+        needs_reconciliation = i.needs_reconciliation, merchant_fee = i.merchant_fee,
+        next_query_at = CASE WHEN i.reschedule THEN i.next_query_at ELSE p.next_query_at END,
+        query_attempts = CASE WHEN i.reschedule THEN i.query_attempts ELSE p.query_attempts END,
+        version = p.version + 1
+    FROM i WHERE p.payment_id = i.payment_id AND p.version = i.expected_version
+    RETURNING p.payment_id, p.merchant_id
+), done AS (
+    SELECT i.*, upd.merchant_id FROM upd JOIN i USING (payment_id)
+), att AS (
+    UPDATE channel_attempts a
+    SET outcome = d.outcome, error_code = d.error_code, updated_at = d.updated_at
+    FROM done d
+    WHERE d.answered AND a.payment_id = d.payment_id
+      AND a.attempt_no = (
+          SELECT max(attempt_no) FROM channel_attempts c WHERE c.payment_id = d.payment_id
+      )
+), box AS (
+    INSERT INTO outbox (
+        kind, idempotency_key, payload, traceparent, attempts, last_error, created_at,
+        next_attempt_at
+    )
+    SELECT m.kind, m.key, m.payload::jsonb, d.traceparent, 0, '', d.updated_at, d.updated_at
+    FROM unnest($24::text[], $25::text[], $26::text[], $27::text[])
+        WITH ORDINALITY AS m(payment_id, kind, key, payload, n)
+    JOIN done d USING (payment_id)
+    ORDER BY m.n
+    ON CONFLICT (idempotency_key) DO NOTHING
+), ev AS (
+    INSERT INTO payment_events (merchant_id, type, payment_id, refund_id, created_at)
+    SELECT d.merchant_id, d.event, d.payment_id, '', d.updated_at
+    FROM done d WHERE d.event <> '' ORDER BY d.n
+), note AS (
+    INSERT INTO channel_notifications (channel, notification_id, payment_id, outcome, received_at)
+    SELECT d.note_channel, d.note_id, d.payment_id, d.note_outcome, d.updated_at
+    FROM done d WHERE d.note_id <> ''
+)
+SELECT payment_id FROM upd
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class NewPayment:
+    """A payment order to record, with its first attempt and event (PaymentStore.record)."""
+
+    payment: Payment
+    accounting_date: date
+    first_attempt: ChannelAttempt | None
+    next_query_at: datetime | None
+    event: str = ""
+    traceparent: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerWrite:
+    """A change to write if the payment is still at `expected_version` (PaymentStore.apply)."""
+
+    change: Change
+    expected_version: int
+    traceparent: str
+    notification: NotificationRecord | None = None
+
+
+def _columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+def _record_row(item: NewPayment) -> tuple[Any, ...]:
+    p, attempt = item.payment, item.first_attempt
+    return (
+        p.payment_id,
+        p.request_id,
+        p.request_hash,
+        p.merchant_id,
+        p.merchant_order_no,
+        p.amount.minor_units,
+        p.amount.currency,
+        p.method.value,
+        p.payer_user_id,
+        p.card_id,
+        p.description,
+        p.channel,
+        p.state.value,
+        p.failure_reason,
+        p.trace_id,
+        item.accounting_date,
+        p.created_at,
+        item.next_query_at,
+        p.purpose.value,
+        attempt.rule if attempt else "",
+        attempt.reason if attempt else "",
+        attempt.volume_reserved if attempt else False,
+        item.event,
+        item.traceparent,
+        p.platform_coupon,
+    )
+
+
+async def record_many(conn: asyncpg.Connection, items: Sequence[NewPayment]) -> list[Recorded]:
+    """Records each new payment as PaymentStore.record would, in one statement."""
+    rows = await conn.fetch(_RECORD_MANY, *_columns([_record_row(i) for i in items]))
+    return [
+        Recorded(
+            created=row["created"],
+            merchant_active=row["fee_bps"] is not None,
+            order_paid=row["paid"],
+            fee_bps=row["fee_bps"] or 0,
+        )
+        for row in rows
+    ]
+
+
+def _apply_row(item: AnswerWrite) -> tuple[Any, ...]:
+    change, note = item.change, item.notification
+    p, schedule, attempt = change.payment, change.schedule, change.attempt
+    return (
+        p.payment_id,
+        p.state.value,
+        p.channel,
+        p.card_id,
+        p.channel_transaction_id,
+        p.failure_reason,
+        p.fee,
+        p.updated_at,
+        p.refunded,
+        p.needs_reconciliation,
+        p.merchant_fee,
+        schedule is not None,
+        schedule.at if schedule else None,
+        schedule.attempts if schedule else 0,
+        item.expected_version,
+        attempt[0] if attempt else "",
+        attempt[1][:64] if attempt else "",
+        attempt is not None,
+        item.traceparent,
+        change.event,
+        note.channel if note else "",
+        note.notification_id if note else "",
+        note.outcome if note else "",
+    )
+
+
+def _message_rows(items: Sequence[AnswerWrite]) -> list[list[str]]:
+    rows = [
+        (i.change.payment.payment_id, m.kind.value, m.key, orjson.dumps(m.payload).decode())
+        for i in items
+        for m in i.change.messages
+    ]
+    return _columns(rows) if rows else [[], [], [], []]
+
+
+async def apply_many(conn: asyncpg.Connection, items: Sequence[AnswerWrite]) -> list[Applied]:
+    """Writes each change as PaymentStore.apply would: in one statement when each is of a
+    payment of its own and none breaks a constraint (a second success of a business order, a
+    notification applied before), else one by one, which tells each its own fate."""
+    if len({i.change.payment.payment_id for i in items}) < len(items):
+        return await _one_by_one(conn, items)
+    try:
+        updated = await conn.fetch(
+            _APPLY_MANY, *_columns([_apply_row(i) for i in items]), *_message_rows(items)
+        )
+    except asyncpg.UniqueViolationError:
+        return await _one_by_one(conn, items)
+    applied = {row["payment_id"] for row in updated}
+    return [
+        Applied.APPLIED if i.change.payment.payment_id in applied else Applied.STALE for i in items
+    ]
+
+
+async def _one_by_one(conn: asyncpg.Connection, items: Sequence[AnswerWrite]) -> list[Applied]:
+    store = PaymentStore(conn)
+    return [
+        await store.apply(i.change, i.expected_version, i.traceparent, i.notification)
+        for i in items
+    ]

@@ -1,0 +1,210 @@
+"""The payment path's writes of several payments in one statement (record_many, apply_many) on
+a database of the test's own: each item gets the fate its own statement would have given it
+(created or why not; applied, stale, the business order paid, the notification seen), and
+only applied changes write their attempt, outbox messages, event and notification."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import asyncpg
+import pytest
+
+from gateway.adapters.store.coalesced_writes import CoalescedPaymentWrites
+from gateway.adapters.store.payment_batches import (
+    AnswerWrite,
+    NewPayment,
+    apply_many,
+    record_many,
+)
+from gateway.adapters.store.payments import Applied, NotificationRecord
+from gateway.domain.answers import Change, Message, MessageKind
+from gateway.domain.attempts import ChannelAttempt
+from gateway.domain.model import Payment, PaymentMethod, PaymentState
+from paysuite.money import Money
+from tests.integration.own_gateway_db import connect_as_gateway, own_gateway_database
+
+NOW = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
+DAY = date(2026, 12, 6)
+MERCHANT = "M_COALESCE"
+
+
+@pytest.fixture
+async def url(admin_url: str) -> AsyncIterator[str]:
+    async with own_gateway_database(admin_url, "writes") as own:
+        yield own
+
+
+@pytest.fixture
+async def conn(url: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await connect_as_gateway(url)
+    try:
+        await connection.execute(
+            "INSERT INTO merchants (merchant_id, name, state, created_at, fee_bps, "
+            "settlement_account_id, updated_at) VALUES ($1, 'shop', 'active', $2, 60, "
+            "'acct', $2), ('M_CLOSED', 'gone', 'closed', $2, 60, 'acct', $2)",
+            MERCHANT,
+            NOW,
+        )
+        yield connection
+    finally:
+        await connection.close()
+
+
+def _payment(n: int, *, order: str = "", request: str = "", merchant: str = MERCHANT) -> Payment:
+    return Payment(
+        payment_id=f"pay_{n}",
+        request_id=request or f"req_{n}",
+        request_hash=f"hash_{n}",
+        merchant_id=merchant,
+        merchant_order_no=order or f"order_{n}",
+        amount=Money("CNY", 100 * n),
+        method=PaymentMethod.BANK_CARD,
+        payer_user_id="usr_1",
+        state=PaymentState.PROCESSING,
+        channel="banksim",
+        trace_id="",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def _new(payment: Payment) -> NewPayment:
+    first = ChannelAttempt(payment.payment_id, 1, payment.channel, "default", "first", NOW, NOW)
+    return NewPayment(
+        payment, DAY, first, NOW, traceparent="00-" + "1" * 32 + "-" + "2" * 16 + "-01"
+    )
+
+
+def _succeeded(payment: Payment) -> Change:
+    paid = replace(payment, state=PaymentState.SUCCEEDED, channel_transaction_id="t1")
+    message = Message(
+        MessageKind.LIMIT_COMMIT, f"limit:{payment.payment_id}", {"payment_id": payment.payment_id}
+    )
+    return Change(paid, (message,), "payment.succeeded", ("succeeded", ""))
+
+
+async def _count(conn: asyncpg.Connection, table: str, payment_id: str) -> int:
+    return int(
+        await conn.fetchval(f"SELECT count(*) FROM {table} WHERE payment_id = $1", payment_id)
+    )
+
+
+async def test_records_get_each_their_own_fate(conn: asyncpg.Connection) -> None:
+    await record_many(conn, [_new(_payment(9, order="paid-order"))])
+    await conn.execute("UPDATE payments SET state = 'succeeded' WHERE payment_id = 'pay_9'")
+    recorded = await record_many(
+        conn,
+        [
+            _new(_payment(1)),
+            _new(_payment(2, merchant="M_CLOSED")),
+            _new(_payment(3, order="paid-order")),
+            _new(_payment(4, request="req_1")),  # the request id of the first, in the batch
+        ],
+    )
+    assert [(r.created, r.merchant_active, r.order_paid, r.fee_bps) for r in recorded] == [
+        (True, True, False, 60),
+        (False, False, False, 0),
+        (False, True, True, 60),
+        (False, True, False, 60),
+    ]
+    stored = await conn.fetch(
+        "SELECT payment_id, merchant_fee_bps, state, version FROM payments ORDER BY payment_id"
+    )
+    assert [tuple(r) for r in stored] == [
+        ("pay_1", 60, "processing", 0),
+        ("pay_9", 60, "succeeded", 0),
+    ]
+    assert await _count(conn, "channel_attempts", "pay_1") == 1
+    assert await _count(conn, "payment_events", "pay_1") == 0
+
+
+async def test_answers_are_applied_or_refused_each_as_alone(conn: asyncpg.Connection) -> None:
+    payments = [_payment(n) for n in (1, 2, 3)]
+    await record_many(conn, [_new(p) for p in payments])
+    note = NotificationRecord("banksim", "n-3", "succeeded")
+    results = await apply_many(
+        conn,
+        [
+            AnswerWrite(_succeeded(payments[0]), 0, "tp"),
+            AnswerWrite(_succeeded(payments[1]), 5, "tp"),  # decided on another version
+            AnswerWrite(_succeeded(payments[2]), 0, "tp", note),
+        ],
+    )
+    assert results == [Applied.APPLIED, Applied.STALE, Applied.APPLIED]
+    rows = await conn.fetch("SELECT payment_id, state, version FROM payments ORDER BY payment_id")
+    assert [tuple(r) for r in rows] == [
+        ("pay_1", "succeeded", 1),
+        ("pay_2", "processing", 0),
+        ("pay_3", "succeeded", 1),
+    ]
+    for payment_id, written in (("pay_1", 1), ("pay_2", 0), ("pay_3", 1)):
+        assert await _count(conn, "payment_events", payment_id) == written
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE idempotency_key = $1", f"limit:{payment_id}"
+            )
+            == written
+        )
+        assert await conn.fetchval(
+            "SELECT outcome FROM channel_attempts WHERE payment_id = $1", payment_id
+        ) == ("succeeded" if written else "")
+    assert await _count(conn, "channel_notifications", "pay_3") == 1
+
+    # The same notification again, beside a change that breaks nothing: that one applies.
+    again = await apply_many(
+        conn,
+        [
+            AnswerWrite(Change(replace(payments[2], state=PaymentState.SUCCEEDED)), 1, "tp", note),
+            AnswerWrite(_succeeded(payments[1]), 0, "tp"),
+        ],
+    )
+    assert again == [Applied.NOTIFICATION_SEEN, Applied.APPLIED]
+
+
+async def test_a_second_success_of_a_business_order_and_a_payment_twice(
+    conn: asyncpg.Connection,
+) -> None:
+    first, second = _payment(1, order="one-order"), _payment(2, order="one-order")
+    third = _payment(3)
+    await record_many(conn, [_new(p) for p in (first, second, third)])
+    results = await apply_many(
+        conn,
+        [AnswerWrite(_succeeded(first), 0, "tp"), AnswerWrite(_succeeded(second), 0, "tp")],
+    )
+    assert results == [Applied.APPLIED, Applied.ORDER_PAID]
+    assert await conn.fetchval("SELECT state FROM payments WHERE payment_id = 'pay_2'") == (
+        "processing"
+    )
+    # One payment twice in a batch: the second was decided on the version the first moves on.
+    twice = await apply_many(
+        conn,
+        [AnswerWrite(_succeeded(third), 0, "tp"), AnswerWrite(_succeeded(third), 0, "tp")],
+    )
+    assert twice == [Applied.APPLIED, Applied.STALE]
+    assert await _count(conn, "payment_events", "pay_3") == 1
+
+
+async def test_writes_arriving_while_one_is_in_flight_share_the_next_statement(
+    url: str, conn: asyncpg.Connection
+) -> None:
+    pool = await asyncpg.create_pool(
+        url, min_size=1, max_size=4, server_settings={"search_path": "gateway"}
+    )
+    try:
+        writes = CoalescedPaymentWrites(pool)
+        payments = [_payment(n) for n in range(1, 6)]
+        recorded = await asyncio.gather(*(writes.record(_new(p)) for p in payments))
+        applied = await asyncio.gather(
+            *(writes.apply(AnswerWrite(_succeeded(p), 0, "tp")) for p in payments)
+        )
+    finally:
+        await pool.close()
+    assert all(r.created for r in recorded)
+    assert applied == [Applied.APPLIED] * 5
+    # The first went alone; the four that came while it was in flight went in one transaction.
+    for table in ("payments", "payment_events"):
+        assert await conn.fetchval(f"SELECT count(DISTINCT xmin::text) FROM {table}") == 2
