@@ -19,7 +19,7 @@ from gateway.adapters.store.payments import (
 )
 from gateway.domain.answers import Change
 from gateway.domain.attempts import ChannelAttempt
-from gateway.domain.model import Payment
+from gateway.domain.model import Payment, PaymentState
 
 _RECORD_MANY = """
 WITH i AS (
@@ -76,19 +76,35 @@ SELECT c.fee_bps, c.paid, EXISTS (SELECT 1 FROM p WHERE p.payment_id = c.payment
 FROM checked c ORDER BY c.n
 """
 
+# Items whose notification was applied before, or whose success another payment of the
+# business order has had, are left out (seen, paid) where the single statement would fail on
+# the constraint: the others' writes go on.
 _APPLY_MANY = """
 WITH i AS (
     SELECT * FROM unnest(
         $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
         $8::timestamptz[], $9::bigint[], $10::bool[], $11::bigint[], $12::bool[],
         $13::timestamptz[], $14::int[], $15::int[], $16::text[], $17::text[], $18::bool[],
-        $19::text[], $20::text[], $21::text[], $22::text[], $23::text[]
+        $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[],
+        $25::text[]
     ) WITH ORDINALITY AS i(
         payment_id, state, channel, card_id, channel_transaction_id, failure_reason, fee,
         updated_at, refunded, needs_reconciliation, merchant_fee, reschedule, next_query_at,
         query_attempts, expected_version, outcome, error_code, answered, traceparent, event,
-        note_channel, note_id, note_outcome, n
+        note_channel, note_id, note_outcome, merchant_id, merchant_order_no, n
     )
+), checked AS (
+    SELECT i.*,
+           i.note_id <> '' AND EXISTS (
+               SELECT 1 FROM channel_notifications c
+               WHERE c.channel = i.note_channel AND c.notification_id = i.note_id
+           ) AS seen,
+           i.state = 'succeeded' AND EXISTS (
+               SELECT 1 FROM payments q
+               WHERE q.merchant_id = i.merchant_id AND q.merchant_order_no = i.merchant_order_no
+                 AND q.state = 'succeeded' AND q.payment_id <> i.payment_id
+           ) AS paid
+    FROM i
 ), upd AS (
     UPDATE payments p SET
         state = i.state, channel = i.channel, card_id = i.card_id,
@@ -98,10 +114,12 @@ WITH i AS (
         next_query_at = CASE WHEN i.reschedule THEN i.next_query_at ELSE p.next_query_at END,
         query_attempts = CASE WHEN i.reschedule THEN i.query_attempts ELSE p.query_attempts END,
         version = p.version + 1
-    FROM i WHERE p.payment_id = i.payment_id AND p.version = i.expected_version
+    FROM checked i
+    WHERE p.payment_id = i.payment_id AND p.version = i.expected_version
+      AND NOT i.seen AND NOT i.paid
     RETURNING p.payment_id, p.merchant_id
 ), done AS (
-    SELECT i.*, upd.merchant_id FROM upd JOIN i USING (payment_id)
+    SELECT i.*, upd.merchant_id AS owner FROM upd JOIN i USING (payment_id)
 ), att AS (
     UPDATE channel_attempts a
     SET outcome = d.outcome, error_code = d.error_code, updated_at = d.updated_at
@@ -116,21 +134,22 @@ WITH i AS (
         next_attempt_at
     )
     SELECT m.kind, m.key, m.payload::jsonb, d.traceparent, 0, '', d.updated_at, d.updated_at
-    FROM unnest($24::text[], $25::text[], $26::text[], $27::text[])
+    FROM unnest($26::text[], $27::text[], $28::text[], $29::text[])
         WITH ORDINALITY AS m(payment_id, kind, key, payload, n)
     JOIN done d USING (payment_id)
     ORDER BY m.n
     ON CONFLICT (idempotency_key) DO NOTHING
 ), ev AS (
     INSERT INTO payment_events (merchant_id, type, payment_id, refund_id, created_at)
-    SELECT d.merchant_id, d.event, d.payment_id, '', d.updated_at
+    SELECT d.owner, d.event, d.payment_id, '', d.updated_at
     FROM done d WHERE d.event <> '' ORDER BY d.n
 ), note AS (
     INSERT INTO channel_notifications (channel, notification_id, payment_id, outcome, received_at)
     SELECT d.note_channel, d.note_id, d.payment_id, d.note_outcome, d.updated_at
     FROM done d WHERE d.note_id <> ''
 )
-SELECT payment_id FROM upd
+SELECT c.seen, c.paid, EXISTS (SELECT 1 FROM upd WHERE upd.payment_id = c.payment_id) AS applied
+FROM checked c ORDER BY c.n
 """
 
 
@@ -232,6 +251,8 @@ def _apply_row(item: AnswerWrite) -> tuple[Any, ...]:
         note.channel if note else "",
         note.notification_id if note else "",
         note.outcome if note else "",
+        p.merchant_id,
+        p.merchant_order_no,
     )
 
 
@@ -245,21 +266,66 @@ def _message_rows(items: Sequence[AnswerWrite]) -> list[list[str]]:
 
 
 async def apply_many(conn: asyncpg.Connection, items: Sequence[AnswerWrite]) -> list[Applied]:
-    """Writes each change as PaymentStore.apply would: in one statement when each is of a
-    payment of its own and none breaks a constraint (a second success of a business order, a
-    notification applied before), else one by one, which tells each its own fate."""
-    if len({i.change.payment.payment_id for i in items}) < len(items):
-        return await _one_by_one(conn, items)
-    try:
-        updated = await conn.fetch(
-            _APPLY_MANY, *_columns([_apply_row(i) for i in items]), *_message_rows(items)
-        )
-    except asyncpg.UniqueViolationError:
-        return await _one_by_one(conn, items)
-    applied = {row["payment_id"] for row in updated}
-    return [
-        Applied.APPLIED if i.change.payment.payment_id in applied else Applied.STALE for i in items
-    ]
+    """Writes each change as PaymentStore.apply would, in as few statements as keep them
+    apart: a later change of a payment (or of a business order's success, or with a
+    notification) already in the statement waits for the next, which then finds what the
+    earlier one wrote. A constraint broken all the same (another process's write in between)
+    has the round written one by one, which tells each its own fate."""
+    results: dict[int, Applied] = {}
+    pending = list(enumerate(items))
+    while pending:
+        round_, pending = _round(pending)
+        try:
+            fates = await _apply_round(conn, [item for _, item in round_])
+        except asyncpg.UniqueViolationError:
+            fates = await _one_by_one(conn, [item for _, item in round_])
+        results.update((index, fate) for (index, _), fate in zip(round_, fates, strict=True))
+    return [results[index] for index in range(len(items))]
+
+
+def _keys(item: AnswerWrite) -> list[tuple[str, ...]]:
+    """What two changes of one statement must not share."""
+    p, note = item.change.payment, item.notification
+    keys: list[tuple[str, ...]] = [("payment", p.payment_id)]
+    if p.state is PaymentState.SUCCEEDED:
+        keys.append(("order", p.merchant_id, p.merchant_order_no))
+    if note is not None:
+        keys.append(("notification", note.channel, note.notification_id))
+    return keys
+
+
+def _round(
+    pending: list[tuple[int, AnswerWrite]],
+) -> tuple[list[tuple[int, AnswerWrite]], list[tuple[int, AnswerWrite]]]:
+    """The items that go in the next statement, sharing no key, and the rest: an item waits
+    behind any earlier one it shares a key with, taken or waiting."""
+    taken: set[tuple[str, ...]] = set()
+    waiting: set[tuple[str, ...]] = set()
+    now, later = [], []
+    for entry in pending:
+        keys = _keys(entry[1])
+        if taken.intersection(keys) or waiting.intersection(keys):
+            waiting.update(keys)
+            later.append(entry)
+        else:
+            taken.update(keys)
+            now.append(entry)
+    return now, later
+
+
+async def _apply_round(conn: asyncpg.Connection, items: Sequence[AnswerWrite]) -> list[Applied]:
+    rows = await conn.fetch(
+        _APPLY_MANY, *_columns([_apply_row(i) for i in items]), *_message_rows(items)
+    )
+    return [_fate(row) for row in rows]
+
+
+def _fate(row: Any) -> Applied:
+    if row["seen"]:
+        return Applied.NOTIFICATION_SEEN
+    if row["paid"]:
+        return Applied.ORDER_PAID
+    return Applied.APPLIED if row["applied"] else Applied.STALE
 
 
 async def _one_by_one(conn: asyncpg.Connection, items: Sequence[AnswerWrite]) -> list[Applied]:
