@@ -40,6 +40,7 @@ class Format(enum.StrEnum):
     CSV = "csv"
     BANKSIM = "banksim"
     MT940 = "mt940"
+    UNIONPAY_ZM = "unionpay-zm"
 
 
 FORMATS = {
@@ -50,6 +51,7 @@ FORMATS = {
     Format.CSV: rpb.STATEMENT_FORMAT_CSV,
     Format.BANKSIM: rpb.STATEMENT_FORMAT_BANKSIM,
     Format.MT940: rpb.STATEMENT_FORMAT_MT940,
+    Format.UNIONPAY_ZM: rpb.STATEMENT_FORMAT_UNIONPAY_ZM,
 }
 FORMAT_NAMES = {number: name.value for name, number in FORMATS.items()}
 # Statements of an account (a bank's, the bank simulator's, a wallet's fund flow): their

@@ -6,7 +6,7 @@ from google.type import date_pb2
 from typer.testing import CliRunner
 
 from payctl.main import app
-from payctl.recon_commands import describe_import, import_summary
+from payctl.recon_commands import FORMATS, describe_import, import_summary
 from paysuite.recon.v1 import recon_service_pb2 as rpb
 
 
@@ -153,3 +153,9 @@ def test_an_empty_statement_has_zero_figures() -> None:
 
     assert (data["payment_minor_units"], data["fee_net"], data["credit_minor_units"]) == (0, "0", 0)
     assert data["balances_consistent"] is None
+
+
+def test_every_statement_format_the_service_reads_has_a_name_in_payctl() -> None:
+    named = set(FORMATS.values())
+    served = {number for number in rpb.StatementFormat.values() if number}
+    assert served == named
