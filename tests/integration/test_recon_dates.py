@@ -42,6 +42,7 @@ from tests.integration.test_recon_matching import (
     _pay,
     _records,
     _run,
+    card_user,  # noqa: F401 - the fixture
     line,
 )
 
@@ -148,6 +149,7 @@ async def test_a_payment_the_ledger_booked_on_the_next_business_date_matches_its
     ledger_stub: lpb_grpc.LedgerServiceAsyncStub,
     db: asyncpg.Connection,
     monkeypatch: pytest.MonkeyPatch,
+    card_user: str,  # noqa: F811 - the fixture
 ) -> None:
     clock = LedgerClock()
     monkeypatch.setattr(ledger_bootstrap, "utc_now", clock)  # the test's ledger only
@@ -156,7 +158,7 @@ async def test_a_payment_the_ledger_booked_on_the_next_business_date_matches_its
         settings = ReconSettings(gateway_addr=gateway, ledger_addr=books.addr, ranges=4)
         async with serving(build_recon, settings) as recon_addr:
             await _across_a_real_day_cut(
-                gateway, channel, books, clock, recon_addr, ledger_stub, db
+                gateway, channel, books, clock, recon_addr, ledger_stub, db, card_user
             )
 
 
@@ -168,12 +170,15 @@ async def _across_a_real_day_cut(
     recon_addr: str,
     suite_ledger: lpb_grpc.LedgerServiceAsyncStub,
     db: asyncpg.Connection,
+    payer: str,
 ) -> None:
     day = _day((await books.stub.GetBusinessDate(lpb.GetBusinessDateRequest())).business_date)
     following = day + timedelta(days=1)
     async with connect(gateway) as conn:
         stub = gpb_grpc.GatewayServiceStub(conn)
-        late, early, after_midnight, next_noon = [await _pay(stub, 2000 + n) for n in range(4)]
+        late, early, after_midnight, next_noon = [
+            await _pay(stub, 2000 + n, payer) for n in range(4)
+        ]
     assert await outbox_drained(db)
     # The gateway's accounting dates: `late` at 23:59:59 and `early` at 10:00 of the day,
     # `after_midnight` at 00:30 and `next_noon` at 12:00 of the next.
@@ -239,11 +244,15 @@ async def _across_a_real_day_cut(
 
 
 async def test_a_payment_near_the_cut_missing_from_its_bill_is_carried_and_matched_once(
-    gateway: str, channel: str, recon_addr: str, db: asyncpg.Connection
+    gateway: str,
+    channel: str,
+    recon_addr: str,
+    db: asyncpg.Connection,
+    card_user: str,  # noqa: F811 - the fixture
 ) -> None:
     async with connect(gateway) as conn:
         stub = gpb_grpc.GatewayServiceStub(conn)
-        near, plain = await _pay(stub, 3100), await _pay(stub, 3200)
+        near, plain = await _pay(stub, 3100, card_user), await _pay(stub, 3200, card_user)
     assert await outbox_drained(db)
     day = await db.fetchval("SELECT business_date FROM ledger.ledger_state")
     following = day + timedelta(days=1)

@@ -25,6 +25,7 @@ from tests.integration.test_recon_matching import (
     _pay,
     _records,
     _run,
+    card_user,  # noqa: F401 - the fixture
     channel,  # noqa: F401 - the fixture
     gateway,  # noqa: F401 - the fixture
     line,
@@ -44,13 +45,14 @@ async def test_a_resolved_flagged_payment_is_cleared_and_not_resolved_again(
     recon_addr: str,
     channel: str,  # noqa: F811 - the fixture
     db: asyncpg.Connection,
+    card_user: str,  # noqa: F811 - the fixture
 ) -> None:
     async with connect(gateway) as conn:
         stub = gpb_grpc.GatewayServiceStub(conn)
         matched, differs, plain = (
-            await _pay(stub, 1301),
-            await _pay(stub, 1302),
-            await _pay(stub, 1303),
+            await _pay(stub, 1301, card_user),
+            await _pay(stub, 1302, card_user),
+            await _pay(stub, 1303, card_user),
         )
     assert await outbox_drained(db)
     # Late answers contradicted two of them: handed to reconciliation.
@@ -103,9 +105,10 @@ async def test_clearing_is_idempotent_checked_and_only_for_recon(
     gateway: str,  # noqa: F811 - the fixture
     channel: str,  # noqa: F811 - the fixture
     db: asyncpg.Connection,
+    card_user: str,  # noqa: F811 - the fixture
 ) -> None:
     async with connect(gateway) as conn:
-        paid = await _pay(gpb_grpc.GatewayServiceStub(conn), 1304)
+        paid = await _pay(gpb_grpc.GatewayServiceStub(conn), 1304, card_user)
         await db.execute(
             "UPDATE gateway.payments SET needs_reconciliation = true WHERE payment_id = $1",
             paid.payment_id,

@@ -27,6 +27,7 @@ from tests.integration.test_recon_matching import (
     _pay,
     _records,
     _run,
+    card_user,  # noqa: F401 - the fixture
     channel,  # noqa: F401 - the fixture
     gateway,  # noqa: F401 - the fixture
     line,
@@ -39,10 +40,11 @@ async def test_a_flagged_payment_joins_its_trace_when_a_run_resolves_it(
     channel: str,  # noqa: F811 - the fixture
     db: asyncpg.Connection,
     spans: InMemorySpanExporter,
+    card_user: str,  # noqa: F811 - the fixture
 ) -> None:
     async with connect(gateway) as conn:
         stub = gpb_grpc.GatewayServiceStub(conn)
-        flagged, plain = await _pay(stub, 1201), await _pay(stub, 1202)
+        flagged, plain = await _pay(stub, 1201, card_user), await _pay(stub, 1202, card_user)
     assert await outbox_drained(db)
     # A late answer contradicted it: handed to reconciliation.
     await db.execute(

@@ -46,6 +46,7 @@ from tests.integration.test_recon_matching import (
     _records,
     _run,
     _suspense_balance,
+    card_user,  # noqa: F401 - the fixture
     line,
 )
 
@@ -131,10 +132,10 @@ async def _pods(folder: Path, indexes: Iterable[int], *extra: str) -> list[int]:
     return [await p.wait() for p in processes]
 
 
-async def _one_payment_billed(gateway: str, recon_addr: str, channel: str) -> date:
+async def _one_payment_billed(gateway: str, recon_addr: str, channel: str, payer: str) -> date:
     """A payment on the channel today and its bill imported: a day to reconcile."""
     async with connect(gateway) as conn:
-        paid = await _pay(gpb_grpc.GatewayServiceStub(conn), 1200)
+        paid = await _pay(gpb_grpc.GatewayServiceStub(conn), 1200, payer)
     day = datetime.now(UTC).astimezone(SHANGHAI).date()
     [record] = [r for r in await _records(gateway, channel, day) if r.payment_id == paid.payment_id]
     async with connect(recon_addr) as conn:
@@ -166,10 +167,11 @@ async def test_a_run_matched_by_the_indexed_job_ends_as_a_local_run_of_the_day(
     ledger_stub: lpb_grpc.LedgerServiceAsyncStub,
     channel: str,
     db: asyncpg.Connection,
+    card_user: str,  # noqa: F811 - the fixture
 ) -> None:
     async with connect(gateway) as conn:
         stub = gpb_grpc.GatewayServiceStub(conn)
-        paid = [await _pay(stub, 2000 + n) for n in range(7)]
+        paid = [await _pay(stub, 2000 + n, card_user) for n in range(7)]
         refund = await stub.RefundPayment(
             gpb.RefundPaymentRequest(
                 request_id=f"rf-{secrets.token_hex(6)}",
@@ -271,9 +273,14 @@ async def test_a_run_matched_by_the_indexed_job_ends_as_a_local_run_of_the_day(
 
 
 async def test_a_range_without_a_result_fails_the_run_when_its_time_is_up(
-    gateway: str, recon_addr: str, job_recon: JobRecon, work_dir: Path, channel: str
+    gateway: str,
+    recon_addr: str,
+    job_recon: JobRecon,
+    work_dir: Path,
+    channel: str,
+    card_user: str,  # noqa: F811 - the fixture
 ) -> None:
-    day = await _one_payment_billed(gateway, recon_addr, channel)
+    day = await _one_payment_billed(gateway, recon_addr, channel, card_user)
     async with job_recon(job_timeout_seconds=3) as job_addr, connect(job_addr) as conn:
         recon = rpb_grpc.ReconServiceStub(conn)
         running = asyncio.create_task(_run_request(recon, channel, day))
@@ -295,9 +302,14 @@ async def test_a_range_without_a_result_fails_the_run_when_its_time_is_up(
 
 
 async def test_a_range_failing_past_the_jobs_retries_fails_the_run_at_once(
-    gateway: str, recon_addr: str, job_recon: JobRecon, work_dir: Path, channel: str
+    gateway: str,
+    recon_addr: str,
+    job_recon: JobRecon,
+    work_dir: Path,
+    channel: str,
+    card_user: str,  # noqa: F811 - the fixture
 ) -> None:
-    day = await _one_payment_billed(gateway, recon_addr, channel)
+    day = await _one_payment_billed(gateway, recon_addr, channel, card_user)
     started = monotonic()
     async with (
         job_recon(job_timeout_seconds=120, job_retries=1) as job_addr,

@@ -30,6 +30,7 @@ from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
 from paysuite.type.v1.money_pb2 import Money
 from tests.helpers import connect, outbox_drained
 from tests.integration.conftest import Replica, bank_channel
+from tests.integration.payout_support import card_payer
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HEADER = "trade_no,order_no,refund_trade_no,refund_no,type,amount,currency,fee,time,status"
@@ -104,7 +105,14 @@ async def gateway(
         yield addr
 
 
-async def _pay(gateway: gpb_grpc.GatewayServiceAsyncStub, amount: int) -> gpb.Payment:
+@pytest.fixture
+async def card_user(identity_addr: str, bank_url: str) -> str:
+    """A real-named payer with a bound card of the test's own: the demo user's daily limits
+    are spent by the tests before this one in a full run."""
+    return await card_payer(identity_addr, bank_url)
+
+
+async def _pay(gateway: gpb_grpc.GatewayServiceAsyncStub, amount: int, payer: str) -> gpb.Payment:
     answer = await gateway.CreatePayment(
         gpb.CreatePaymentRequest(
             request_id=f"rc-{secrets.token_hex(8)}",
@@ -112,10 +120,10 @@ async def _pay(gateway: gpb_grpc.GatewayServiceAsyncStub, amount: int) -> gpb.Pa
             merchant_order_no=f"RC-{secrets.token_hex(6)}",
             amount=Money(currency_code="CNY", minor_units=amount),
             method=gpb.PAYMENT_METHOD_BANK_CARD,
-            payer_user_id=demo.USER_ID,
+            payer_user_id=payer,
         )
     )
-    assert answer.payment.state == gpb.Payment.STATE_SUCCEEDED
+    assert answer.payment.state == gpb.Payment.STATE_SUCCEEDED, answer.payment.failure_reason
     return answer.payment
 
 
@@ -187,10 +195,11 @@ async def test_every_difference_is_found_parked_once_and_cleared_by_its_action(
     ledger_stub: lpb_grpc.LedgerServiceAsyncStub,
     channel: str,
     db: asyncpg.Connection,
+    card_user: str,
 ) -> None:
     async with connect(gateway) as conn:
         stub = gpb_grpc.GatewayServiceStub(conn)
-        paid = [await _pay(stub, 1000 + n) for n in range(7)]
+        paid = [await _pay(stub, 1000 + n, card_user) for n in range(7)]
         refund = await stub.RefundPayment(
             gpb.RefundPaymentRequest(
                 request_id=f"rf-{secrets.token_hex(6)}",

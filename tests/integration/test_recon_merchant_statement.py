@@ -34,6 +34,7 @@ from tests.integration.test_recon_matching import (
     _import,
     _records,
     _run,
+    card_user,  # noqa: F401 - the fixture
     line,
 )
 
@@ -80,6 +81,7 @@ async def test_the_statement_waits_for_a_clean_channel_day_then_adds_up(
     ledger_addr: str,
     recon_addr: str,
     db: asyncpg.Connection,
+    card_user: str,  # noqa: F811 - the fixture
 ) -> None:
     addr, channel = channel_gateway
     merchant_id = f"MS{secrets.token_hex(4)}"
@@ -96,7 +98,7 @@ async def test_the_statement_waits_for_a_clean_channel_day_then_adds_up(
                     merchant_order_no=f"MS-{secrets.token_hex(6)}",
                     amount=Money(currency_code="CNY", minor_units=amount),
                     method=gpb.PAYMENT_METHOD_BANK_CARD,
-                    payer_user_id=demo.USER_ID,
+                    payer_user_id=card_user,
                 )
             )
             assert answer.payment.state == gpb.Payment.STATE_SUCCEEDED
@@ -175,7 +177,7 @@ async def test_the_statement_waits_for_a_clean_channel_day_then_adds_up(
                     merchant_order_no=f"MSB-{secrets.token_hex(6)}",
                     amount=Money(currency_code="CNY", minor_units=1_000),
                     method=method,
-                    payer_user_id=demo.USER_ID,
+                    payer_user_id=card_user,
                     purpose=purpose,
                 )
             )

@@ -27,6 +27,7 @@ from tests.integration.test_recon_matching import (
     _pay,
     _records,
     _run,
+    card_user,  # noqa: F401 - the fixture
     channel,  # noqa: F401 - the fixture
     gateway,  # noqa: F401 - the fixture
     line,
@@ -58,11 +59,12 @@ async def test_open_items_are_counted_by_channel_and_age(
     recon_addr: str,
     channel: str,  # noqa: F811 - the fixture
     db: asyncpg.Connection,
+    card_user: str,  # noqa: F811 - the fixture
 ) -> None:
     async with connect(gateway) as conn:
         stub = gpb_grpc.GatewayServiceStub(conn)
-        listed = await _pay(stub, 1301)
-        await _pay(stub, 1302)  # left off the bill
+        listed = await _pay(stub, 1301, card_user)
+        await _pay(stub, 1302, card_user)  # left off the bill
     assert await outbox_drained(db)
     day = datetime.now(UTC).astimezone(SHANGHAI).date()
     records = {r.payment_id: r for r in await _records(gateway, channel, day)}

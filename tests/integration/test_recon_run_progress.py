@@ -29,6 +29,7 @@ from tests.integration.test_recon_matching import (
     _import,
     _pay,
     _records,
+    card_user,  # noqa: F401 - the fixture
     line,
 )
 
@@ -81,11 +82,15 @@ async def _watch(
 
 
 async def test_get_run_shows_a_run_in_flight_and_done(
-    gateway: str, channel: str, recon: rpb_grpc.ReconServiceAsyncStub, db: asyncpg.Connection
+    gateway: str,
+    channel: str,
+    recon: rpb_grpc.ReconServiceAsyncStub,
+    db: asyncpg.Connection,
+    card_user: str,  # noqa: F811 - the fixture
 ) -> None:
     async with connect(gateway) as conn:
         stub = gpb_grpc.GatewayServiceStub(conn)
-        paid = [await _pay(stub, 4000 + n) for n in range(6)]
+        paid = [await _pay(stub, 4000 + n, card_user) for n in range(6)]
     assert await outbox_drained(db)
     day = datetime.now(UTC).astimezone(SHANGHAI).date()
     records = {r.payment_id: r for r in await _records(gateway, channel, day)}
