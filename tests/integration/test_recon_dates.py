@@ -9,11 +9,8 @@ recon's storage) and matched on D+1, once; and re-running a date gives the same 
 
 from __future__ import annotations
 
-import json
 import secrets
-from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -31,7 +28,7 @@ from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
 from recon.bootstrap import build_app as build_recon
 from recon.settings import ReconSettings
 from tests.helpers import connect, outbox_drained
-from tests.integration.conftest import Replica, bank_channel, serving
+from tests.integration.conftest import serving
 from tests.integration.ledger_support import Ledger, isolated_ledger
 from tests.integration.test_recon_matching import (
     HEADER,
@@ -53,21 +50,6 @@ CARRIED = rpb.MATCH_OUTCOME_CARRIED
 @pytest.fixture
 def channel() -> str:
     return f"rd{secrets.token_hex(3)}"
-
-
-@pytest.fixture
-async def gateway(
-    replica: Replica, bank_url: str, channel: str, tmp_path: Path
-) -> AsyncIterator[str]:
-    """A gateway replica with a bank channel of the test's own, taking every card payment."""
-    rules = tmp_path / "rules.json"
-    rules.write_text(
-        json.dumps({"rules": [{"name": "dates", "methods": ["bank_card"], "split": {channel: 1}}]})
-    )
-    async with replica(
-        extra_channels={channel: bank_channel(bank_url)}, channel_rules_file=rules
-    ) as addr:
-        yield addr
 
 
 def _day(value: Date) -> date:

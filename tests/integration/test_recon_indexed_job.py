@@ -8,11 +8,10 @@ when its time is up, and a range failing past the Job's retries fails it at once
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import secrets
 import sys
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -35,7 +34,7 @@ from paysuite.type.v1.money_pb2 import Money
 from recon.bootstrap import build_app as build_recon
 from recon.settings import ReconSettings
 from tests.helpers import connect, outbox_drained
-from tests.integration.conftest import Replica, bank_channel, serving
+from tests.integration.conftest import serving
 from tests.integration.test_recon_matching import (
     HEADER,
     SHANGHAI,
@@ -47,6 +46,7 @@ from tests.integration.test_recon_matching import (
     _run,
     _suspense_balance,
     card_user,  # noqa: F401 - the fixture
+    gateway,  # noqa: F401 - the fixture (on this module's channel)
     line,
 )
 
@@ -57,21 +57,6 @@ JobRecon = Callable[..., AbstractAsyncContextManager[str]]
 @pytest.fixture
 def channel() -> str:
     return f"rj{secrets.token_hex(3)}"
-
-
-@pytest.fixture
-async def gateway(
-    replica: Replica, bank_url: str, channel: str, tmp_path: Path
-) -> AsyncIterator[str]:
-    """A gateway replica with a bank channel of the test's own, taking every card payment."""
-    rules = tmp_path / "rules.json"
-    rules.write_text(
-        json.dumps({"rules": [{"name": "recon", "methods": ["bank_card"], "split": {channel: 1}}]})
-    )
-    async with replica(
-        extra_channels={channel: bank_channel(bank_url)}, channel_rules_file=rules
-    ) as addr:
-        yield addr
 
 
 @pytest.fixture
@@ -132,12 +117,14 @@ async def _pods(folder: Path, indexes: Iterable[int], *extra: str) -> list[int]:
     return [await p.wait() for p in processes]
 
 
-async def _one_payment_billed(gateway: str, recon_addr: str, channel: str, payer: str) -> date:
+async def _one_payment_billed(gateway_addr: str, recon_addr: str, channel: str, payer: str) -> date:
     """A payment on the channel today and its bill imported: a day to reconcile."""
-    async with connect(gateway) as conn:
+    async with connect(gateway_addr) as conn:
         paid = await _pay(gpb_grpc.GatewayServiceStub(conn), 1200, payer)
     day = datetime.now(UTC).astimezone(SHANGHAI).date()
-    [record] = [r for r in await _records(gateway, channel, day) if r.payment_id == paid.payment_id]
+    [record] = [
+        r for r in await _records(gateway_addr, channel, day) if r.payment_id == paid.payment_id
+    ]
     async with connect(recon_addr) as conn:
         await _import(rpb_grpc.ReconServiceStub(conn), channel, day, f"{HEADER}\n{line(record)}\n")
     return day
@@ -160,7 +147,7 @@ async def _latest_run(recon: rpb_grpc.ReconServiceAsyncStub, channel: str) -> rp
 
 
 async def test_a_run_matched_by_the_indexed_job_ends_as_a_local_run_of_the_day(
-    gateway: str,
+    gateway: str,  # noqa: F811 - the fixture
     recon_addr: str,
     job_recon: JobRecon,
     work_dir: Path,
@@ -273,7 +260,7 @@ async def test_a_run_matched_by_the_indexed_job_ends_as_a_local_run_of_the_day(
 
 
 async def test_a_range_without_a_result_fails_the_run_when_its_time_is_up(
-    gateway: str,
+    gateway: str,  # noqa: F811 - the fixture
     recon_addr: str,
     job_recon: JobRecon,
     work_dir: Path,
@@ -302,7 +289,7 @@ async def test_a_range_without_a_result_fails_the_run_when_its_time_is_up(
 
 
 async def test_a_range_failing_past_the_jobs_retries_fails_the_run_at_once(
-    gateway: str,
+    gateway: str,  # noqa: F811 - the fixture
     recon_addr: str,
     job_recon: JobRecon,
     work_dir: Path,

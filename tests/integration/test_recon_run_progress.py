@@ -5,11 +5,9 @@ afresh for the run: a real slow-down, nothing mocked); once done, every field is
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 import grpc
@@ -21,7 +19,7 @@ from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
 from recon.bootstrap import build_app as build_recon
 from recon.settings import ReconSettings
 from tests.helpers import connect, outbox_drained
-from tests.integration.conftest import Replica, bank_channel, serving
+from tests.integration.conftest import serving
 from tests.integration.test_recon_matching import (
     HEADER,
     SHANGHAI,
@@ -40,20 +38,6 @@ Run = rpb.ReconciliationRun
 @pytest.fixture
 def channel() -> str:
     return f"rp{secrets.token_hex(3)}"
-
-
-@pytest.fixture
-async def gateway(
-    replica: Replica, bank_url: str, channel: str, tmp_path: Path
-) -> AsyncIterator[str]:
-    rules = tmp_path / "rules.json"
-    rules.write_text(
-        json.dumps({"rules": [{"name": "prog", "methods": ["bank_card"], "split": {channel: 1}}]})
-    )
-    async with replica(
-        extra_channels={channel: bank_channel(bank_url)}, channel_rules_file=rules
-    ) as addr:
-        yield addr
 
 
 @pytest.fixture
