@@ -40,6 +40,7 @@ from tests.integration.test_recon_matching import (
     _records,
     _run,
     card_user,  # noqa: F401 - the fixture
+    gateway,  # noqa: F401 - the fixture, on this module's channel
     line,
 )
 
@@ -125,7 +126,7 @@ def _bill(*records: cpb.ChannelRecord) -> str:
 
 
 async def test_a_payment_the_ledger_booked_on_the_next_business_date_matches_its_bill_line(
-    gateway: str,
+    gateway: str,  # noqa: F811 - the fixture
     channel: str,
     admin_url: str,
     ledger_stub: lpb_grpc.LedgerServiceAsyncStub,
@@ -145,7 +146,7 @@ async def test_a_payment_the_ledger_booked_on_the_next_business_date_matches_its
 
 
 async def _across_a_real_day_cut(
-    gateway: str,
+    gateway: str,  # noqa: F811 - the fixture
     channel: str,
     books: Ledger,
     clock: LedgerClock,
@@ -226,7 +227,7 @@ async def _across_a_real_day_cut(
 
 
 async def test_a_payment_near_the_cut_missing_from_its_bill_is_carried_and_matched_once(
-    gateway: str,
+    gateway: str,  # noqa: F811 - the fixture
     channel: str,
     recon_addr: str,
     db: asyncpg.Connection,

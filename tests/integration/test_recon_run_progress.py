@@ -28,6 +28,7 @@ from tests.integration.test_recon_matching import (
     _pay,
     _records,
     card_user,  # noqa: F401 - the fixture
+    gateway,  # noqa: F401 - the fixture, on this module's channel
     line,
 )
 
@@ -66,7 +67,7 @@ async def _watch(
 
 
 async def test_get_run_shows_a_run_in_flight_and_done(
-    gateway: str,
+    gateway: str,  # noqa: F811 - the fixture
     channel: str,
     recon: rpb_grpc.ReconServiceAsyncStub,
     db: asyncpg.Connection,
