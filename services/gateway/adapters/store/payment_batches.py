@@ -16,6 +16,9 @@ from gateway.adapters.store.payments import (
     NotificationRecord,
     PaymentStore,
     Recorded,
+    changeable_columns,
+    record_columns,
+    recorded,
 )
 from gateway.domain.answers import Change
 from gateway.domain.attempts import ChannelAttempt
@@ -180,65 +183,27 @@ def _columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
 
 
 def _record_row(item: NewPayment) -> tuple[Any, ...]:
-    p, attempt = item.payment, item.first_attempt
-    return (
-        p.payment_id,
-        p.request_id,
-        p.request_hash,
-        p.merchant_id,
-        p.merchant_order_no,
-        p.amount.minor_units,
-        p.amount.currency,
-        p.method.value,
-        p.payer_user_id,
-        p.card_id,
-        p.description,
-        p.channel,
-        p.state.value,
-        p.failure_reason,
-        p.trace_id,
+    return record_columns(
+        item.payment,
         item.accounting_date,
-        p.created_at,
+        item.first_attempt,
         item.next_query_at,
-        p.purpose.value,
-        attempt.rule if attempt else "",
-        attempt.reason if attempt else "",
-        attempt.volume_reserved if attempt else False,
         item.event,
         item.traceparent,
-        p.platform_coupon,
     )
 
 
 async def record_many(conn: asyncpg.Connection, items: Sequence[NewPayment]) -> list[Recorded]:
     """Records each new payment as PaymentStore.record would, in one statement."""
     rows = await conn.fetch(_RECORD_MANY, *_columns([_record_row(i) for i in items]))
-    return [
-        Recorded(
-            created=row["created"],
-            merchant_active=row["fee_bps"] is not None,
-            order_paid=row["paid"],
-            fee_bps=row["fee_bps"] or 0,
-        )
-        for row in rows
-    ]
+    return [recorded(row) for row in rows]
 
 
 def _apply_row(item: AnswerWrite) -> tuple[Any, ...]:
     change, note = item.change, item.notification
     p, schedule, attempt = change.payment, change.schedule, change.attempt
     return (
-        p.payment_id,
-        p.state.value,
-        p.channel,
-        p.card_id,
-        p.channel_transaction_id,
-        p.failure_reason,
-        p.fee,
-        p.updated_at,
-        p.refunded,
-        p.needs_reconciliation,
-        p.merchant_fee,
+        *changeable_columns(p),
         schedule is not None,
         schedule.at if schedule else None,
         schedule.attempts if schedule else 0,

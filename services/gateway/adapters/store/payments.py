@@ -143,7 +143,7 @@ class NotificationRecord:
     outcome: str
 
 
-def _changeable(payment: Payment) -> tuple[Any, ...]:
+def changeable_columns(payment: Payment) -> tuple[Any, ...]:
     return (
         payment.payment_id,
         payment.state.value,
@@ -156,6 +156,54 @@ def _changeable(payment: Payment) -> tuple[Any, ...]:
         payment.refunded,
         payment.needs_reconciliation,
         payment.merchant_fee,
+    )
+
+
+def record_columns(
+    payment: Payment,
+    accounting_date: date,
+    attempt: ChannelAttempt | None,
+    next_query_at: datetime | None,
+    event: str,
+    traceparent: str,
+) -> tuple[Any, ...]:
+    """A new payment's values, in the order of the record statements' parameters."""
+    return (
+        payment.payment_id,
+        payment.request_id,
+        payment.request_hash,
+        payment.merchant_id,
+        payment.merchant_order_no,
+        payment.amount.minor_units,
+        payment.amount.currency,
+        payment.method.value,
+        payment.payer_user_id,
+        payment.card_id,
+        payment.description,
+        payment.channel,
+        payment.state.value,
+        payment.failure_reason,
+        payment.trace_id,
+        accounting_date,
+        payment.created_at,
+        next_query_at,
+        payment.purpose.value,
+        attempt.rule if attempt else "",
+        attempt.reason if attempt else "",
+        attempt.volume_reserved if attempt else False,
+        event,
+        traceparent,
+        payment.platform_coupon,
+    )
+
+
+def recorded(row: Any) -> Recorded:
+    """A record statement's answer about one payment."""
+    return Recorded(
+        created=row["created"],
+        merchant_active=row["fee_bps"] is not None,
+        order_paid=row["paid"],
+        fee_bps=row["fee_bps"] or 0,
     )
 
 
@@ -177,41 +225,13 @@ class PaymentStore(ScheduledQueries):
     ) -> Recorded:
         """Inserts a new payment order, with its first attempt and an event, if the merchant is
         active, the business order not yet paid and the request id not taken."""
-        attempt = first_attempt
         row = await self._conn.fetchrow(
             _RECORD,
-            payment.payment_id,
-            payment.request_id,
-            payment.request_hash,
-            payment.merchant_id,
-            payment.merchant_order_no,
-            payment.amount.minor_units,
-            payment.amount.currency,
-            payment.method.value,
-            payment.payer_user_id,
-            payment.card_id,
-            payment.description,
-            payment.channel,
-            payment.state.value,
-            payment.failure_reason,
-            payment.trace_id,
-            accounting_date,
-            payment.created_at,
-            next_query_at,
-            payment.purpose.value,
-            attempt.rule if attempt else "",
-            attempt.reason if attempt else "",
-            attempt.volume_reserved if attempt else False,
-            event,
-            traceparent,
-            payment.platform_coupon,
+            *record_columns(
+                payment, accounting_date, first_attempt, next_query_at, event, traceparent
+            ),
         )
-        return Recorded(
-            created=row["created"],
-            merchant_active=row["fee_bps"] is not None,
-            order_paid=row["paid"],
-            fee_bps=row["fee_bps"] or 0,
-        )
+        return recorded(row)
 
     async def apply(
         self,
@@ -226,7 +246,7 @@ class PaymentStore(ScheduledQueries):
         try:
             updated = await self._conn.fetchval(
                 _APPLY,
-                *_changeable(payment),
+                *changeable_columns(payment),
                 schedule is not None,
                 schedule.at if schedule else None,
                 schedule.attempts if schedule else 0,
@@ -260,7 +280,7 @@ class PaymentStore(ScheduledQueries):
 
     async def save(self, payment: Payment) -> None:
         """Writes a payment read under its row lock."""
-        await self._conn.execute(_SAVE, *_changeable(payment))
+        await self._conn.execute(_SAVE, *changeable_columns(payment))
 
     async def get(self, payment_id: str, *, for_update: bool = False) -> Payment | None:
         lock = " FOR UPDATE" if for_update else ""
