@@ -22,24 +22,20 @@ import asyncpg
 import grpc
 import pytest
 
-from devstack import demo
-from paysuite.gateway.v1 import channel_records_pb2 as cpb
-from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.gateway.v1 import gateway_service_pb2_grpc as gpb_grpc
-from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.recon.v1 import recon_service_pb2 as rpb
 from paysuite.recon.v1 import recon_service_pb2_grpc as rpb_grpc
-from paysuite.type.v1.money_pb2 import Money
 from recon.bootstrap import build_app as build_recon
 from recon.settings import ReconSettings
-from tests.helpers import connect, outbox_drained
+from tests.helpers import connect
 from tests.integration.conftest import serving
 from tests.integration.test_recon_matching import (
     HEADER,
     SHANGHAI,
     _date,
     _discrepancies,
+    _every_difference,
     _import,
     _pay,
     _records,
@@ -156,66 +152,8 @@ async def test_a_run_matched_by_the_indexed_job_ends_as_a_local_run_of_the_day(
     db: asyncpg.Connection,
     card_user: str,  # noqa: F811 - the fixture
 ) -> None:
-    async with connect(gateway) as conn:
-        stub = gpb_grpc.GatewayServiceStub(conn)
-        paid = [await _pay(stub, 2000 + n, card_user) for n in range(7)]
-        refund = await stub.RefundPayment(
-            gpb.RefundPaymentRequest(
-                request_id=f"rf-{secrets.token_hex(6)}",
-                payment_id=paid[0].payment_id,
-                amount=Money(currency_code="CNY", minor_units=300),
-                reason="customer asked",
-            )
-        )
-    assert await outbox_drained(db)
-    day = datetime.now(UTC).astimezone(SHANGHAI).date()
-    records = {
-        (r.kind, r.refund_id or r.payment_id): r for r in await _records(gateway, channel, day)
-    }
-    pay = {p.payment_id: records[cpb.ChannelRecord.KIND_PAYMENT, p.payment_id] for p in paid}
-    ids = [p.payment_id for p in paid]
-    # A capture the ledger has and neither the gateway nor the bank: a ledger mismatch.
-    ghost = f"pay_ghost{secrets.token_hex(6)}"
-    posted = await ledger_stub.CreateTransfers(
-        lpb.CreateTransfersRequest(
-            transfers=[
-                lpb.TransferSpec(
-                    transfer_id=f"{ghost}:capture",
-                    postings=[
-                        lpb.Posting(
-                            debit_account_id=f"channel.{channel}.receivable.CNY",
-                            credit_account_id=f"merchant.{demo.MERCHANT_ID}.payable.CNY",
-                            amount=Money(currency_code="CNY", minor_units=66),
-                        )
-                    ],
-                )
-            ]
-        )
-    )
-    assert posted.results[0].result == lpb.CREATE_TRANSFER_RESULT_POSTED
-    long_id = f"pay_only_at_bank{secrets.token_hex(4)}"
-    bill = [
-        HEADER,
-        line(pay[ids[0]]),  # matched
-        line(records[cpb.ChannelRecord.KIND_REFUND, refund.refund.refund_id]),  # matched
-        line(pay[ids[1]], amount=pay[ids[1]].amount.minor_units + 7),  # amount
-        line(pay[ids[2]], fee=pay[ids[2]].fee_minor_units + 2),  # fee
-        # ids[3] missing: short
-        line(pay[ids[4]], status="FAIL"),  # state
-        line(pay[ids[5]]),
-        line(pay[ids[5]], trade_no=f"DUP{secrets.token_hex(4)}"),  # duplicate
-        line(pay[ids[6]]),
-        f"LONG{secrets.token_hex(4)},{long_id},,,payment,9.99,CNY,0.05,2026-01-01 12:00:00,SUCCESS",
-    ]
-    expected = {
-        (rpb.MATCH_OUTCOME_AMOUNT_MISMATCH, ids[1]): 7,
-        (rpb.MATCH_OUTCOME_FEE_MISMATCH, ids[2]): -2,
-        (rpb.MATCH_OUTCOME_SHORT, ids[3]): -pay[ids[3]].amount.minor_units,
-        (rpb.MATCH_OUTCOME_STATE_MISMATCH, ids[4]): -pay[ids[4]].amount.minor_units,
-        (rpb.MATCH_OUTCOME_DUPLICATE, ids[5]): pay[ids[5]].amount.minor_units,
-        (rpb.MATCH_OUTCOME_LONG, long_id): 999,
-        (rpb.MATCH_OUTCOME_LEDGER_MISMATCH, ghost): -66,
-    }
+    given = await _every_difference(gateway, channel, ledger_stub, db, card_user)
+    day, bill, expected = given.day, given.bill, given.expected
     async with connect(recon_addr) as conn:
         local = rpb_grpc.ReconServiceStub(conn)
         await _import(local, channel, day, "\n".join(bill) + "\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -189,17 +190,31 @@ async def _suspense_balance(ledger: lpb_grpc.LedgerServiceAsyncStub, channel: st
     return answer.account.balance.minor_units
 
 
-async def test_every_difference_is_found_parked_once_and_cleared_by_its_action(
+@dataclass(frozen=True)
+class DifferencesDay:
+    """A day of the channel with one difference of every kind, and its bill."""
+
+    day: date
+    bill: list[str]
+    ids: list[str]  # the payments, in the bill's order of differences
+    pay: dict[str, cpb.ChannelRecord]
+    long_id: str
+    expected: dict[tuple[rpb.MatchOutcome.ValueType, str], int]  # (outcome, id): what it parks
+
+
+async def _every_difference(
     gateway: str,
-    recon_addr: str,
-    ledger_stub: lpb_grpc.LedgerServiceAsyncStub,
     channel: str,
+    ledger_stub: lpb_grpc.LedgerServiceAsyncStub,
     db: asyncpg.Connection,
-    card_user: str,
-) -> None:
+    payer: str,
+) -> DifferencesDay:
+    """Seven card payments and a refund of the first, a capture only the ledger has, and a
+    bill that matches the first and the refund, shifts an amount and a fee, leaves one out,
+    fails one, lists one twice and adds one only the bank knows."""
     async with connect(gateway) as conn:
         stub = gpb_grpc.GatewayServiceStub(conn)
-        paid = [await _pay(stub, 1000 + n, card_user) for n in range(7)]
+        paid = [await _pay(stub, 1000 + n, payer) for n in range(7)]
         refund = await stub.RefundPayment(
             gpb.RefundPaymentRequest(
                 request_id=f"rf-{secrets.token_hex(6)}",
@@ -235,10 +250,6 @@ async def test_every_difference_is_found_parked_once_and_cleared_by_its_action(
         )
     )
     assert posted.results[0].result == lpb.CREATE_TRANSFER_RESULT_POSTED
-    # One payment flagged for reconciliation (a late answer contradicted it): resolved here.
-    await db.execute(
-        "UPDATE gateway.payments SET needs_reconciliation = true WHERE payment_id = $1", ids[0]
-    )
     long_id = f"pay_only_at_bank{secrets.token_hex(4)}"
     bill = [
         HEADER,
@@ -253,20 +264,44 @@ async def test_every_difference_is_found_parked_once_and_cleared_by_its_action(
         line(pay[ids[6]]),
         f"LONG{secrets.token_hex(4)},{long_id},,,payment,8.88,CNY,0.05,2026-01-01 12:00:00,SUCCESS",
     ]
+    expected = {
+        (rpb.MATCH_OUTCOME_AMOUNT_MISMATCH, ids[1]): 5,
+        (rpb.MATCH_OUTCOME_FEE_MISMATCH, ids[2]): -1,
+        (rpb.MATCH_OUTCOME_SHORT, ids[3]): -pay[ids[3]].amount.minor_units,
+        (rpb.MATCH_OUTCOME_STATE_MISMATCH, ids[4]): -pay[ids[4]].amount.minor_units,
+        (rpb.MATCH_OUTCOME_DUPLICATE, ids[5]): pay[ids[5]].amount.minor_units,
+        (rpb.MATCH_OUTCOME_LONG, long_id): 888,
+        (rpb.MATCH_OUTCOME_LEDGER_MISMATCH, ghost): -77,
+    }
+    return DifferencesDay(day, bill, ids, pay, long_id, expected)
+
+
+async def test_every_difference_is_found_parked_once_and_cleared_by_its_action(
+    gateway: str,
+    recon_addr: str,
+    ledger_stub: lpb_grpc.LedgerServiceAsyncStub,
+    channel: str,
+    db: asyncpg.Connection,
+    card_user: str,
+) -> None:
+    given = await _every_difference(gateway, channel, ledger_stub, db, card_user)
+    day, bill, ids, pay, long_id, expected = (
+        given.day,
+        given.bill,
+        given.ids,
+        given.pay,
+        given.long_id,
+        given.expected,
+    )
+    # One payment flagged for reconciliation (a late answer contradicted it): resolved here.
+    await db.execute(
+        "UPDATE gateway.payments SET needs_reconciliation = true WHERE payment_id = $1", ids[0]
+    )
     async with connect(recon_addr) as conn:
         recon = rpb_grpc.ReconServiceStub(conn)
         await _import(recon, channel, day, "\n".join(bill) + "\n")
         run = await _run(recon, channel, day)
         found = await _discrepancies(recon, channel)
-        expected = {
-            (rpb.MATCH_OUTCOME_AMOUNT_MISMATCH, ids[1]): 5,
-            (rpb.MATCH_OUTCOME_FEE_MISMATCH, ids[2]): -1,
-            (rpb.MATCH_OUTCOME_SHORT, ids[3]): -pay[ids[3]].amount.minor_units,
-            (rpb.MATCH_OUTCOME_STATE_MISMATCH, ids[4]): -pay[ids[4]].amount.minor_units,
-            (rpb.MATCH_OUTCOME_DUPLICATE, ids[5]): pay[ids[5]].amount.minor_units,
-            (rpb.MATCH_OUTCOME_LONG, long_id): 888,
-            (rpb.MATCH_OUTCOME_LEDGER_MISMATCH, ghost): -77,
-        }
         assert {k: d.suspense_amount.minor_units for k, d in found.items()} == expected
         counts = {c.outcome: c.count for c in run.outcome_counts}
         assert counts[rpb.MATCH_OUTCOME_MATCHED] == 4  # three payments (one listed twice), a refund
