@@ -63,6 +63,14 @@ def test_registration_names_every_bad_field() -> None:
     assert "merchant" in _fields(caught)
 
 
+@pytest.mark.parametrize("name", ["\x00", "shop\x00", "two\nlines"])
+def test_a_name_with_control_characters_is_refused(name: str) -> None:
+    given = pb.Merchant(merchant_id="M1", name=name, fee_rate_bps=60)
+    with pytest.raises(InvalidArgument) as caught:
+        convert.registration(pb.RegisterMerchantRequest(merchant=given))
+    assert _fields(caught) == {"merchant.name"}
+
+
 def test_an_update_changes_the_masked_fields_only() -> None:
     request = pb.UpdateMerchantRequest(
         merchant=pb.Merchant(merchant_id="M1", name="ignored", fee_rate_bps=80),
