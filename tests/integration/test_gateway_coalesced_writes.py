@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any, cast
 
 import asyncpg
 import pytest
@@ -188,6 +189,38 @@ async def test_a_second_success_of_a_business_order_and_a_payment_twice(
     assert await _count(conn, "payment_events", "pay_3") == 1
 
 
+class _CountingStatements:
+    """A real connection that counts the statements the batch sends through it."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+        self.sent = 0
+
+    async def fetch(self, *args: Any) -> list[asyncpg.Record]:
+        self.sent += 1
+        return await self._conn.fetch(*args)
+
+
+async def test_a_change_stale_by_an_earlier_one_of_its_batch_costs_no_statement(
+    conn: asyncpg.Connection,
+) -> None:
+    payment = _payment(1)
+    await record_many(conn, [_new(payment)])
+    counting = _CountingStatements(conn)
+    moved = replace(_succeeded(payment).payment, version=1)
+    results = await apply_many(
+        cast(asyncpg.Connection, counting),
+        [
+            AnswerWrite(_succeeded(payment), 0, "tp"),
+            AnswerWrite(_succeeded(payment), 0, "tp"),  # decided on the version the first moves
+            AnswerWrite(Change(replace(moved, channel_transaction_id="t2")), 1, "tp"),
+        ],
+    )
+    assert results == [Applied.APPLIED, Applied.STALE, Applied.APPLIED]
+    assert counting.sent == 2
+    assert await conn.fetchval("SELECT version FROM payments WHERE payment_id = 'pay_1'") == 2
+
+
 async def test_writes_arriving_while_one_is_in_flight_share_the_next_statement(
     url: str, conn: asyncpg.Connection
 ) -> None:
@@ -205,6 +238,35 @@ async def test_writes_arriving_while_one_is_in_flight_share_the_next_statement(
         await pool.close()
     assert all(r.created for r in recorded)
     assert applied == [Applied.APPLIED] * 5
+    # Each as this process wrote it, at the version it moved on to.
+    latest = writes.latest("pay_3")
+    assert latest is not None
+    assert (latest.state, latest.version) == (PaymentState.SUCCEEDED, 1)
     # The first went alone; the four that came while it was in flight went in one transaction.
     for table in ("payments", "payment_events"):
         assert await conn.fetchval(f"SELECT count(DISTINCT xmin::text) FROM {table}") == 2
+
+
+async def test_only_the_newest_writes_are_kept_and_only_those_applied(
+    url: str, conn: asyncpg.Connection
+) -> None:
+    pool = await asyncpg.create_pool(
+        url, min_size=1, max_size=2, server_settings={"search_path": "gateway"}
+    )
+    try:
+        writes = CoalescedPaymentWrites(pool, latest_kept=2)
+        payments = [_payment(n) for n in range(1, 4)]
+        for p in payments:
+            await writes.record(_new(p))
+        for p in payments:
+            assert await writes.apply(AnswerWrite(_succeeded(p), 0, "tp")) is Applied.APPLIED
+        stale = await writes.apply(
+            AnswerWrite(Change(replace(payments[2], state=PaymentState.FAILED)), 0, "tp")
+        )
+    finally:
+        await pool.close()
+    assert stale is Applied.STALE
+    assert writes.latest("pay_1") is None  # the oldest, pushed out
+    assert [writes.latest(f"pay_{n}") is not None for n in (2, 3)] == [True, True]
+    newest = writes.latest("pay_3")
+    assert newest is not None and newest.state is PaymentState.SUCCEEDED

@@ -103,5 +103,8 @@ async def apply_answer(
             case Applied.NOTIFICATION_SEEN:
                 return await load(deps, payment_id)
             case Applied.STALE:
-                current = None
+                # Decided again on what the write in the way left, when this process made it
+                # (a notification meeting its charge's answer); else on the payment read back.
+                known = deps.writes.latest(payment_id)
+                current = known if known is not None and known.version > current.version else None
     raise RuntimeError(f"payment {payment_id} kept changing while an answer was applied")

@@ -12,6 +12,7 @@ from gateway.adapters.store.payment_batches import AnswerWrite, NewPayment
 from gateway.adapters.store.payments import Applied, Recorded
 from gateway.domain.answers import Change
 from gateway.domain.channel_selection import ChannelRules, ChannelTerms, SuccessRates
+from gateway.domain.model import Payment
 from gateway.domain.ports import ChannelAdapter, IdentityPort, LedgerPort, PayoutChannel
 from gateway.domain.rate_limits import MerchantRateLimits
 from gateway.service_layer.unit_of_work import SessionFactory, UnitOfWorkFactory
@@ -35,6 +36,10 @@ class PaymentWrites(Protocol):
     async def record(self, item: NewPayment) -> Recorded: ...
 
     async def apply(self, item: AnswerWrite) -> Applied: ...
+
+    def latest(self, payment_id: str) -> Payment | None:
+        """The payment as this process last wrote it, if it knows (possibly stale)."""
+        ...
 
 
 class _Asleep:

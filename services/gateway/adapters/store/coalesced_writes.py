@@ -6,7 +6,9 @@ its own statement, which costs Postgres less than the batch's (measured: wallet 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from gateway.adapters.store.payment_batches import (
@@ -16,26 +18,45 @@ from gateway.adapters.store.payment_batches import (
     record_many,
 )
 from gateway.adapters.store.payments import Applied, PaymentStore, Recorded
+from gateway.domain.model import Payment
 from paysuite.coalescing import Coalescer
 
 # Items a statement carries at most; more wait for the next one.
 MAX_BATCH = 64
+# Payments kept as this process last wrote them (the newest).
+LATEST_KEPT = 4096
 
 
 class CoalescedPaymentWrites:
     """Records new payments and applies channels' answers, each kind one statement at a time
     on a connection of the pool."""
 
-    def __init__(self, pool: Any, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self, pool: Any, *, max_batch: int = MAX_BATCH, latest_kept: int = LATEST_KEPT
+    ) -> None:
         self._pool = pool
         self._records = Coalescer(self._record_batch, max_batch=max_batch)
         self._answers = Coalescer(self._apply_batch, max_batch=max_batch)
+        self._latest: OrderedDict[str, Payment] = OrderedDict()
+        self._latest_kept = latest_kept
 
     async def record(self, item: NewPayment) -> Recorded:
         return await self._records.submit(item)
 
     async def apply(self, item: AnswerWrite) -> Applied:
-        return await self._answers.submit(item)
+        applied = await self._answers.submit(item)
+        if applied is Applied.APPLIED:
+            written = replace(item.change.payment, version=item.expected_version + 1)
+            self._latest[written.payment_id] = written
+            self._latest.move_to_end(written.payment_id)
+            if len(self._latest) > self._latest_kept:
+                self._latest.popitem(last=False)
+        return applied
+
+    def latest(self, payment_id: str) -> Payment | None:
+        """The payment as this process last wrote it, if lately: a hint (another process may
+        have written since), which the version guard of the next write checks."""
+        return self._latest.get(payment_id)
 
     async def _record_batch(self, items: Sequence[NewPayment]) -> list[Recorded]:
         async with self._pool.acquire() as conn:

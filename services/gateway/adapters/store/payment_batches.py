@@ -237,15 +237,35 @@ async def apply_many(conn: asyncpg.Connection, items: Sequence[AnswerWrite]) -> 
     earlier one wrote. A constraint broken all the same (another process's write in between)
     has the round written one by one, which tells each its own fate."""
     results: dict[int, Applied] = {}
+    # The versions an earlier round moved each payment on from.
+    moved_from: dict[str, int] = {}
     pending = list(enumerate(items))
     while pending:
         round_, pending = _round(pending)
+        # A change decided on the version an earlier round just moved on from is stale: no
+        # statement needs to say so (a charge's answer and its notification, one batch).
+        stale = {i for i, item in round_ if _moved_on(moved_from, item)}
+        results.update((index, Applied.STALE) for index in stale)
+        round_ = [entry for entry in round_ if entry[0] not in stale]
+        if not round_:
+            continue
         try:
             fates = await _apply_round(conn, [item for _, item in round_])
         except asyncpg.UniqueViolationError:
             fates = await _one_by_one(conn, [item for _, item in round_])
-        results.update((index, fate) for (index, _), fate in zip(round_, fates, strict=True))
+        for (index, item), fate in zip(round_, fates, strict=True):
+            results[index] = fate
+            if fate is Applied.APPLIED:
+                moved_from[_payment_id(item)] = item.expected_version
     return [results[index] for index in range(len(items))]
+
+
+def _payment_id(item: AnswerWrite) -> str:
+    return item.change.payment.payment_id
+
+
+def _moved_on(moved_from: dict[str, int], item: AnswerWrite) -> bool:
+    return moved_from.get(_payment_id(item)) == item.expected_version
 
 
 def _keys(item: AnswerWrite) -> list[tuple[str, ...]]:
