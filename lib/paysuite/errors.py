@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -123,6 +124,15 @@ class RateLimited(DomainError):
         self.retry_after = retry_after
 
 
+# C0 and C1 controls (Unicode category Cc). Other characters Python calls unprintable stay
+# allowed: the ideographic space and emoji joiners are ordinary in Chinese text.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def has_control_characters(value: str) -> bool:
+    return _CONTROL_CHARACTER.search(value) is not None
+
+
 class Violations:
     """Collects field violations during validation and raises them together."""
 
@@ -135,6 +145,17 @@ class Violations:
     def require(self, condition: bool, field: str, description: str) -> None:
         if not condition:
             self.add(field, description)
+
+    def text(self, value: str, field: str, *, at_most: int, required: bool = False) -> None:
+        """A free-text field: at most `at_most` characters, not blank when required, and no
+        control character (NUL above all, which Postgres text cannot hold; a line break)."""
+        self.require(
+            len(value) <= at_most
+            and (bool(value.strip()) or not required)
+            and not has_control_characters(value),
+            field,
+            f"{'required, ' if required else ''}at most {at_most} characters, no control character",
+        )
 
     def extend(self, other: Violations, *, prefix: str) -> None:
         """Takes another collection's violations, their fields under prefix (e.g. "items[2].")."""

@@ -31,7 +31,7 @@ def transfer_specs(draw: st.DrawFn, index: int) -> pb.TransferSpec:
             )
             for d, c, u in legs
         ],
-        description=draw(st.text(max_size=20)),
+        description=draw(st.text(st.characters(exclude_categories=["Cc", "Cs"]), max_size=20)),
         metadata=draw(st.dictionaries(ids, st.text(max_size=8), max_size=3)),
         pending=pending,
         timeout_seconds=draw(st.integers(0, 3600)) if pending else 0,

@@ -87,7 +87,7 @@ def create_command(request: pb.CreatePaymentRequest) -> CreatePayment:
         request.amount, "amount", violations, has_value=request.HasField("amount")
     )
     violations.require(request.method in METHODS, "method", "required")
-    violations.require(len(request.description) <= 128, "description", "at most 128 characters")
+    violations.text(request.description, "description", at_most=128)
     violations.require(0 <= request.auth_factors <= 5, "auth_factors", "0 to 5")
     violations.require(request.purpose in PURPOSES, "purpose", "not a purpose")
     violations.require(
@@ -287,9 +287,7 @@ def refund_command(request: pb.RefundPaymentRequest) -> RequestRefund:
     amount = money_from_proto(
         request.amount, "amount", violations, has_value=request.HasField("amount")
     )
-    violations.require(
-        0 < len(request.reason.strip()) <= 128, "reason", "required, at most 128 characters"
-    )
+    violations.text(request.reason, "reason", at_most=128, required=True)
     violations.raise_if_any()
     assert amount is not None
     return RequestRefund(request.request_id, request.payment_id, amount, request.reason.strip())

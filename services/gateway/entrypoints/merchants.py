@@ -24,13 +24,7 @@ def merchant_id(value: str, field: str, violations: Violations) -> str:
 
 def _name(value: str, violations: Violations) -> str:
     name = value.strip()
-    # Printable only: a control character (NUL above all, which Postgres text cannot hold)
-    # has no place in a name shown on statements and bills.
-    violations.require(
-        0 < len(name) <= MAX_NAME_LENGTH and name.isprintable(),
-        "merchant.name",
-        f"required, printable, at most {MAX_NAME_LENGTH} characters",
-    )
+    violations.text(name, "merchant.name", at_most=MAX_NAME_LENGTH, required=True)
     return name
 
 

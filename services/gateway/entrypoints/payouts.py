@@ -43,14 +43,13 @@ def settlement_command(request: pb.CreatePayoutRequest) -> CreateSettlementPayou
         "payee_account.account_no",
         "6 to 32 digits",
     )
-    violations.require(
-        0 < len(account.account_name.strip()) <= MAX_ACCOUNT_NAME,
+    violations.text(
+        account.account_name.strip(),
         "payee_account.account_name",
-        f"required, at most {MAX_ACCOUNT_NAME} characters",
+        at_most=MAX_ACCOUNT_NAME,
+        required=True,
     )
-    violations.require(
-        len(request.remark) <= MAX_REMARK, "remark", f"at most {MAX_REMARK} characters"
-    )
+    violations.text(request.remark, "remark", at_most=MAX_REMARK)
     source = request.source_account_id
     violations.require(
         not source

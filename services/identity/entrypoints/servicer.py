@@ -29,7 +29,7 @@ def _user_id(value: str) -> None:
 
 
 def _reason(value: str, violations: Violations) -> str:
-    violations.require(0 < len(value.strip()) <= 200, "reason", "required, at most 200 characters")
+    violations.text(value.strip(), "reason", at_most=200, required=True)
     return value.strip()
 
 

@@ -14,7 +14,7 @@ from ledger.domain.model import (
     leg_text,
     transfer_digest,
 )
-from paysuite.errors import Violations
+from paysuite.errors import Violations, has_control_characters
 from paysuite.ledger.v1 import ledger_service_pb2 as pb
 from paysuite.money import MINOR_UNIT_EXPONENTS, CurrencyError, Money, check_currency
 from paysuite.runtime.enums import value_of
@@ -57,7 +57,7 @@ def account_specs(request: pb.CreateAccountsRequest) -> list[AccountSpec]:
         check_id(item.account_id, f"{field}.account_id", violations, max_length=128)
         violations.require(item.type in ACCOUNT_TYPES, f"{field}.type", "required")
         violations.require(item.owner_type in OWNER_TYPES, f"{field}.owner_type", "required")
-        violations.require(bool(item.name.strip()), f"{field}.name", "required")
+        violations.text(item.name.strip(), f"{field}.name", at_most=200, required=True)
         check_id(item.owner_id, f"{field}.owner_id", violations, required=False)
         try:
             check_currency(item.currency_code)
@@ -150,7 +150,12 @@ def _fast_transfer_requests(request: pb.CreateTransfersRequest) -> list[Transfer
             postings.append(Posting(debit, credit, Money(currency, units)))
             legs.append(leg_text(debit, credit, currency, units))
         description, timeout, pending = item.description, item.timeout_seconds, item.pending
-        if len(description) > 256 or timeout < 0 or (timeout and not pending):
+        if (
+            len(description) > 256
+            or has_control_characters(description)
+            or timeout < 0
+            or (timeout and not pending)
+        ):
             return None
         fields = item.metadata
         metadata = dict(fields) if fields else {}  # dict() of even an empty map iterates in Python
@@ -204,8 +209,7 @@ def _checked_transfer_requests(request: pb.CreateTransfersRequest) -> list[Trans
                 postings.append(
                     Posting(posting.debit_account_id, posting.credit_account_id, amount)
                 )
-        if len(item.description) > 256:
-            violations.add(f"{field}.description", "at most 256 characters")
+        violations.text(item.description, f"{field}.description", at_most=256)
         if item.timeout_seconds < 0 or (item.timeout_seconds and not item.pending):
             violations.add(f"{field}.timeout_seconds", "only a pending transfer has a timeout")
         if len(item.metadata) > 16 or any(
@@ -260,11 +264,7 @@ def reverse(request: pb.ReverseTransferRequest) -> Reverse:
         transfer_id=request.transfer_id,
         reversed_transfer_id=request.reversed_transfer_id,
     )
-    violations.require(
-        bool(request.reason.strip()) and len(request.reason) <= 128,
-        "reason",
-        "required, at most 128 characters",
-    )
+    violations.text(request.reason, "reason", at_most=128, required=True)
     violations.raise_if_any()
     return Reverse(request.transfer_id, request.reversed_transfer_id, request.reason.strip())
 
@@ -277,16 +277,8 @@ def clear_suspense(request: pb.ClearSuspenseItemRequest) -> ClearSuspense:
         item_id=request.item_id,
         counter_account_id=request.counter_account_id,
     )
-    violations.require(
-        bool(request.reason.strip()) and len(request.reason) <= 128,
-        "reason",
-        "required, at most 128 characters",
-    )
-    violations.require(
-        bool(request.business_reference.strip()) and len(request.business_reference) <= 128,
-        "business_reference",
-        "required: the business record that explains the item",
-    )
+    violations.text(request.reason, "reason", at_most=128, required=True)
+    violations.text(request.business_reference, "business_reference", at_most=128, required=True)
     violations.raise_if_any()
     return ClearSuspense(
         request.transfer_id,

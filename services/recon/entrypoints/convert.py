@@ -158,13 +158,9 @@ def resolve_command(request: pb.ResolveDiscrepancyRequest) -> Resolve:
     action = next((a for a, v in ACTIONS.items() if v == request.action), None)
     if action is None or action is Action.MATCHED_LATER:
         violations.add("action", "one of REFUND, SUPPLEMENTARY_ORDER, WRITE_OFF")
-    violations.require(
-        0 < len(request.reason.strip()) <= 500, "reason", "required, at most 500 characters"
-    )
-    violations.require(len(request.approver) <= 64, "approver", "at most 64 characters")
-    violations.require(
-        len(request.business_reference) <= 128, "business_reference", "at most 128 characters"
-    )
+    violations.text(request.reason.strip(), "reason", at_most=500, required=True)
+    violations.text(request.approver, "approver", at_most=64)
+    violations.text(request.business_reference, "business_reference", at_most=128)
     check_id(request.merchant_id, "merchant_id", violations, max_length=32, required=False)
     if action is Action.WRITE_OFF and not request.approver.strip():
         violations.add("approver", "required for a write-off")

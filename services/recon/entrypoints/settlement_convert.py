@@ -136,11 +136,7 @@ def settings_changes(
         changes["account_no"] = given.account_no
     if "account_name" in paths:
         name = given.account_name.strip()
-        violations.require(
-            0 < len(name) <= MAX_ACCOUNT_NAME,
-            "settings.account_name",
-            f"required, at most {MAX_ACCOUNT_NAME} characters",
-        )
+        violations.text(name, "settings.account_name", at_most=MAX_ACCOUNT_NAME, required=True)
         changes["account_name"] = name
     violations.raise_if_any()
     return given.merchant_id, changes
