@@ -270,3 +270,45 @@ async def test_only_the_newest_writes_are_kept_and_only_those_applied(
     assert [writes.latest(f"pay_{n}") is not None for n in (2, 3)] == [True, True]
     newest = writes.latest("pay_3")
     assert newest is not None and newest.state is PaymentState.SUCCEEDED
+
+
+class _CountingPool:
+    """A real pool that counts the connections its statements take."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self.taken = 0
+
+    def acquire(self) -> Any:
+        self.taken += 1
+        return self._pool.acquire()
+
+
+async def test_a_write_from_the_version_of_one_in_line_waits_and_is_stale_without_a_statement(
+    url: str, conn: asyncpg.Connection
+) -> None:
+    pool = await asyncpg.create_pool(
+        url, min_size=1, max_size=2, server_settings={"search_path": "gateway"}
+    )
+    try:
+        counting = _CountingPool(pool)
+        writes = CoalescedPaymentWrites(counting)
+        payment = _payment(1)
+        await writes.record(_new(payment))
+        before = counting.taken
+        note = NotificationRecord("banksim", "n-1", "succeeded")
+        charge_answer = AnswerWrite(Change(replace(payment, channel_transaction_id="t1")), 0, "tp")
+        notified = AnswerWrite(_succeeded(payment), 0, "tp", note)
+        fates = await asyncio.gather(writes.apply(charge_answer), writes.apply(notified))
+        assert fates == [Applied.APPLIED, Applied.STALE]
+        assert counting.taken - before == 1
+        # Decided again on what the charge's answer left, the notification applies.
+        moved = writes.latest(payment.payment_id)
+        assert moved is not None and moved.version == 1
+        again = await writes.apply(AnswerWrite(_succeeded(moved), 1, "tp", note))
+    finally:
+        await pool.close()
+    assert again is Applied.APPLIED
+    assert await conn.fetchval("SELECT state FROM payments WHERE payment_id = 'pay_1'") == (
+        "succeeded"
+    )

@@ -6,6 +6,7 @@ its own statement, which costs Postgres less than the batch's (measured: wallet 
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
@@ -39,12 +40,37 @@ class CoalescedPaymentWrites:
         self._answers = Coalescer(self._apply_batch, max_batch=max_batch)
         self._latest: OrderedDict[str, Payment] = OrderedDict()
         self._latest_kept = latest_kept
+        # Each payment's newest write not yet answered: the version it was decided on, and
+        # its fate once known (None if it failed).
+        self._in_line: dict[str, tuple[int, asyncio.Future[Applied | None]]] = {}
 
     async def record(self, item: NewPayment) -> Recorded:
         return await self._records.submit(item)
 
     async def apply(self, item: AnswerWrite) -> Applied:
-        applied = await self._answers.submit(item)
+        payment_id = item.change.payment.payment_id
+        ahead = self._in_line.get(payment_id)
+        # Decided on the same version as a write already in line (a notification meeting its
+        # charge's answer): stale if that one applies, with no statement to say so.
+        if (
+            ahead is not None
+            and ahead[0] == item.expected_version
+            and await asyncio.shield(ahead[1]) is Applied.APPLIED
+        ):
+            return Applied.STALE
+        fate: asyncio.Future[Applied | None] = asyncio.get_running_loop().create_future()
+        mine = (item.expected_version, fate)
+        self._in_line[payment_id] = mine
+        try:
+            applied = await self._answers.submit(item)
+        except BaseException:
+            fate.set_result(None)
+            raise
+        else:
+            fate.set_result(applied)
+        finally:
+            if self._in_line.get(payment_id) is mine:
+                del self._in_line[payment_id]
         if applied is Applied.APPLIED:
             written = replace(item.change.payment, version=item.expected_version + 1)
             self._latest[written.payment_id] = written
