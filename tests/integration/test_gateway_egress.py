@@ -282,26 +282,30 @@ async def test_a_timeout_after_sending_is_not_retried_on_another_route(
     patient = Charger(bank_over(http, bank_url, egress), spans)
     for _ in range(3):
         await patient()
-    before = {p.settings.name: (await forwarded(http, p))["forwarded"] for p in (fast, slow)}
+    before = {p: (await forwarded(http, p))["forwarded"] for p in (fast, slow)}
+    # The route the router tries first, as it measured them: on a busy machine that can be
+    # the slow one, and the test is about what follows the first try, not about ranking.
+    first_id = egress.router.rank("banksim", time.monotonic())[0].route_id
+    first, second = (fast, slow) if first_id == route(fast).route_id else (slow, fast)
 
-    await set_faults(http, fast, latency_ms=1500)  # reaches the bank only after we gave up
+    latency = first.settings.latency_ms
+    await set_faults(http, first, latency_ms=1500)  # reaches the bank only after we gave up
     hasty = Charger(bank_over(http, bank_url, egress, timeout=0.5), spans)
     payment_id, answer, attributes = await hasty()
     assert answer.outcome is ChannelOutcome.UNKNOWN
     assert answer.error_code == "TimeoutError"
-    assert attributes["paysuite.route.id"] == "route-egress-fast"
+    assert attributes["paysuite.route.id"] == first_id
 
     for _ in range(60):
-        if (await forwarded(http, fast))["forwarded"] > before["egress-fast"]:
+        if (await forwarded(http, first))["forwarded"] > before[first]:
             break
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.1)
-    assert (await forwarded(http, fast))["forwarded"] == before["egress-fast"] + 1
-    assert (await forwarded(http, slow))["forwarded"] == before["egress-slow"]
+    assert (await forwarded(http, first))["forwarded"] == before[first] + 1
+    assert (await forwarded(http, second))["forwarded"] == before[second]
     assert await charges_at_bank(http, bank_url, payment_id) == 1
-    stats = egress.router.stats("route-egress-fast")
-    assert stats.timeouts == 1
-    await set_faults(http, fast, latency_ms=FAST_MS)
+    assert egress.router.stats(first_id).timeouts == 1
+    await set_faults(http, first, latency_ms=latency)
 
 
 def write_routes(path: Path, routes: list[dict[str, Any]]) -> None:
