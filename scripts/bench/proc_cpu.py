@@ -68,7 +68,8 @@ class CpuSnapshot:
 
 def machine_counters(stat: str) -> dict[str, int]:
     """From /proc/stat's text: the machine's busy and total CPU ticks (idle and iowait are not
-    busy) and its context switches since boot."""
+    busy), the ticks the hypervisor gave another guest (steal, counted busy), and its context
+    switches since boot."""
     counters: dict[str, int] = {}
     for line in stat.splitlines():
         name, _, rest = line.partition(" ")
@@ -76,19 +77,22 @@ def machine_counters(stat: str) -> dict[str, int]:
             ticks = [int(v) for v in rest.split()[:8]]  # user .. steal
             counters["total"] = sum(ticks)
             counters["busy"] = counters["total"] - ticks[3] - ticks[4]
+            counters["steal"] = ticks[7] if len(ticks) > 7 else 0
         elif name == "ctxt":
             counters["context_switches"] = int(rest)
     return counters
 
 
 def machine_use(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
-    """The machine's busy share of its CPU time between the snapshots, and its context
-    switches in between (empty without /proc)."""
+    """The machine's busy share of its CPU time between the snapshots, the share of it the
+    hypervisor gave other guests, and its context switches in between (empty without /proc)."""
     if not before.machine or not after.machine:
         return {}
     total = after.machine["total"] - before.machine["total"]
+    stolen = after.machine.get("steal", 0) - before.machine.get("steal", 0)
     return {
         "busy_share": (after.machine["busy"] - before.machine["busy"]) / total if total else 0.0,
+        "steal_share": stolen / total if total else 0.0,
         "context_switches": float(
             after.machine["context_switches"] - before.machine["context_switches"]
         ),

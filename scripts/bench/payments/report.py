@@ -131,13 +131,15 @@ def _wal_part(step: StepResult) -> str:
 
 
 def _machine_part(step: StepResult) -> str:
-    """How busy the whole machine was, and its context switches per completed payment: on a
-    small VM each switch that wakes a process costs tens of microseconds."""
+    """How busy the whole machine was (and how much of that the hypervisor gave other guests:
+    a shared host's noise), and its context switches per completed payment: on a small VM each
+    switch that wakes a process costs tens of microseconds."""
     done, machine = step.completed_in_window, step.machine
     if not done or not machine:
         return ""
     return (
-        f"  machine busy {machine['busy_share']:.0%}, "
+        f"  machine busy {machine['busy_share']:.0%} "
+        f"({machine.get('steal_share', 0.0):.0%} stolen by the host), "
         f"{machine['context_switches'] / done:.0f} context switches/payment"
     )
 
