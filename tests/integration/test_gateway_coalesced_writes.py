@@ -198,7 +198,8 @@ class _CountingStatements:
 
     async def fetch(self, *args: Any) -> list[asyncpg.Record]:
         self.sent += 1
-        return await self._conn.fetch(*args)
+        rows: list[asyncpg.Record] = await self._conn.fetch(*args)
+        return rows
 
 
 async def test_a_change_stale_by_an_earlier_one_of_its_batch_costs_no_statement(
@@ -300,7 +301,7 @@ async def test_a_write_from_the_version_of_one_in_line_waits_and_is_stale_withou
         charge_answer = AnswerWrite(Change(replace(payment, channel_transaction_id="t1")), 0, "tp")
         notified = AnswerWrite(_succeeded(payment), 0, "tp", note)
         fates = await asyncio.gather(writes.apply(charge_answer), writes.apply(notified))
-        assert fates == [Applied.APPLIED, Applied.STALE]
+        assert list(fates) == [Applied.APPLIED, Applied.STALE]
         assert counting.taken - before == 1
         # Decided again on what the charge's answer left, the notification applies.
         moved = writes.latest(payment.payment_id)
