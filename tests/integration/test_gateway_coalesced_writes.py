@@ -222,21 +222,27 @@ async def test_a_change_stale_by_an_earlier_one_of_its_batch_costs_no_statement(
     assert await conn.fetchval("SELECT version FROM payments WHERE payment_id = 'pay_1'") == 2
 
 
-async def test_writes_arriving_while_one_is_in_flight_share_the_next_statement(
-    url: str, conn: asyncpg.Connection
-) -> None:
-    pool = await asyncpg.create_pool(
+@pytest.fixture
+async def pool(url: str, conn: asyncpg.Connection) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the test's database, with its merchants (conn) in place."""
+    created = await asyncpg.create_pool(
         url, min_size=1, max_size=4, server_settings={"search_path": "gateway"}
     )
     try:
-        writes = CoalescedPaymentWrites(pool)
-        payments = [_payment(n) for n in range(1, 6)]
-        recorded = await asyncio.gather(*(writes.record(_new(p)) for p in payments))
-        applied = await asyncio.gather(
-            *(writes.apply(AnswerWrite(_succeeded(p), 0, "tp")) for p in payments)
-        )
+        yield created
     finally:
-        await pool.close()
+        await created.close()
+
+
+async def test_writes_arriving_while_one_is_in_flight_share_the_next_statement(
+    pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> None:
+    writes = CoalescedPaymentWrites(pool)
+    payments = [_payment(n) for n in range(1, 6)]
+    recorded = await asyncio.gather(*(writes.record(_new(p)) for p in payments))
+    applied = await asyncio.gather(
+        *(writes.apply(AnswerWrite(_succeeded(p), 0, "tp")) for p in payments)
+    )
     assert all(r.created for r in recorded)
     assert applied == [Applied.APPLIED] * 5
     # Each as this process wrote it, at the version it moved on to.
@@ -248,24 +254,16 @@ async def test_writes_arriving_while_one_is_in_flight_share_the_next_statement(
         assert await conn.fetchval(f"SELECT count(DISTINCT xmin::text) FROM {table}") == 2
 
 
-async def test_only_the_newest_writes_are_kept_and_only_those_applied(
-    url: str, conn: asyncpg.Connection
-) -> None:
-    pool = await asyncpg.create_pool(
-        url, min_size=1, max_size=2, server_settings={"search_path": "gateway"}
+async def test_only_the_newest_writes_are_kept_and_only_those_applied(pool: asyncpg.Pool) -> None:
+    writes = CoalescedPaymentWrites(pool, latest_kept=2)
+    payments = [_payment(n) for n in range(1, 4)]
+    for p in payments:
+        await writes.record(_new(p))
+    for p in payments:
+        assert await writes.apply(AnswerWrite(_succeeded(p), 0, "tp")) is Applied.APPLIED
+    stale = await writes.apply(
+        AnswerWrite(Change(replace(payments[2], state=PaymentState.FAILED)), 0, "tp")
     )
-    try:
-        writes = CoalescedPaymentWrites(pool, latest_kept=2)
-        payments = [_payment(n) for n in range(1, 4)]
-        for p in payments:
-            await writes.record(_new(p))
-        for p in payments:
-            assert await writes.apply(AnswerWrite(_succeeded(p), 0, "tp")) is Applied.APPLIED
-        stale = await writes.apply(
-            AnswerWrite(Change(replace(payments[2], state=PaymentState.FAILED)), 0, "tp")
-        )
-    finally:
-        await pool.close()
     assert stale is Applied.STALE
     assert writes.latest("pay_1") is None  # the oldest, pushed out
     assert [writes.latest(f"pay_{n}") is not None for n in (2, 3)] == [True, True]
@@ -286,30 +284,23 @@ class _CountingPool:
 
 
 async def test_a_write_from_the_version_of_one_in_line_waits_and_is_stale_without_a_statement(
-    url: str, conn: asyncpg.Connection
+    pool: asyncpg.Pool, conn: asyncpg.Connection
 ) -> None:
-    pool = await asyncpg.create_pool(
-        url, min_size=1, max_size=2, server_settings={"search_path": "gateway"}
-    )
-    try:
-        counting = _CountingPool(pool)
-        writes = CoalescedPaymentWrites(counting)
-        payment = _payment(1)
-        await writes.record(_new(payment))
-        before = counting.taken
-        note = NotificationRecord("banksim", "n-1", "succeeded")
-        charge_answer = AnswerWrite(Change(replace(payment, channel_transaction_id="t1")), 0, "tp")
-        notified = AnswerWrite(_succeeded(payment), 0, "tp", note)
-        fates = await asyncio.gather(writes.apply(charge_answer), writes.apply(notified))
-        assert list(fates) == [Applied.APPLIED, Applied.STALE]
-        assert counting.taken - before == 1
-        # Decided again on what the charge's answer left, the notification applies.
-        moved = writes.latest(payment.payment_id)
-        assert moved is not None and moved.version == 1
-        again = await writes.apply(AnswerWrite(_succeeded(moved), 1, "tp", note))
-    finally:
-        await pool.close()
-    assert again is Applied.APPLIED
+    counting = _CountingPool(pool)
+    writes = CoalescedPaymentWrites(counting)
+    payment = _payment(1)
+    await writes.record(_new(payment))
+    before = counting.taken
+    note = NotificationRecord("banksim", "n-1", "succeeded")
+    charge_answer = AnswerWrite(Change(replace(payment, channel_transaction_id="t1")), 0, "tp")
+    notified = AnswerWrite(_succeeded(payment), 0, "tp", note)
+    fates = await asyncio.gather(writes.apply(charge_answer), writes.apply(notified))
+    assert list(fates) == [Applied.APPLIED, Applied.STALE]
+    assert counting.taken - before == 1
+    # Decided again on what the charge's answer left, the notification applies.
+    moved = writes.latest(payment.payment_id)
+    assert moved is not None and moved.version == 1
+    assert await writes.apply(AnswerWrite(_succeeded(moved), 1, "tp", note)) is Applied.APPLIED
     assert await conn.fetchval("SELECT state FROM payments WHERE payment_id = 'pay_1'") == (
         "succeeded"
     )
