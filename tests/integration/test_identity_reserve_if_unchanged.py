@@ -9,6 +9,7 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -16,8 +17,12 @@ import pytest
 
 from identity.adapters.limit_store import LimitStore
 from identity.domain.limits import LimitPolicy, Reservation, use_reads
+from identity.service_layer.deps import IdentityDeps
+from identity.service_layer.limits import Authorize, Reserve, authorize_many
 from paysuite.identity.v1 import identity_service_pb2 as pb
 from paysuite.identity.v1 import identity_service_pb2_grpc as pb_grpc
+from paysuite.money import Money
+from paysuite.runtime.database import PoolSession, PoolUnitOfWork, close_pool, create_pool
 from paysuite.runtime.dsn import plain_postgres_url
 from tests.helpers import connect
 from tests.integration.kyc_support import fresh_phone
@@ -133,3 +138,56 @@ async def test_a_payment_reserved_since_the_read_writes_nothing(
     alongside = _reservation(payer, 3_000)
     assert not await store.reserve_if_unchanged(seen, [alongside, taken], NOW)
     assert await _used(db, f"user:{payer}") == 0
+
+
+class _Counted:
+    """Unit-of-work factory of the service over a real pool, counting the units opened."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+        self.opened = 0
+
+    def __call__(self) -> PoolUnitOfWork[LimitStore]:
+        self.opened += 1
+        return PoolUnitOfWork(self._pool, LimitStore)
+
+
+@pytest.fixture
+async def pool(suite_db: str) -> AsyncIterator[Any]:
+    created = await create_pool(suite_db, schema="identity", service="identity", size=2)
+    try:
+        yield created
+    finally:
+        await close_pool(created)
+
+
+def _deps(pool: Any, locked: _Counted) -> IdentityDeps:
+    # Only the payment path's parts: authorizing reads no PII and verifies no card.
+    unused: Any = None
+    return IdentityDeps(
+        uow=unused,
+        limit_units=locked,
+        limit_reads=lambda: PoolSession(pool, LimitStore),
+        vault=unused,
+        verifier=unused,
+        clock=lambda: NOW,
+    )
+
+
+def _ask(user_id: str, fen: int) -> Authorize:
+    return Authorize(Reserve(f"pay_{secrets.token_hex(8)}", user_id, Money("CNY", fen), False))
+
+
+async def test_a_batch_is_reserved_in_two_statements_unless_its_use_moved(
+    pool: Any, db: asyncpg.Connection, payer: str
+) -> None:
+    locked = _Counted(pool)
+    deps = _deps(pool, locked)
+    # The payer's use read, decided on with the batch's own reservations, is still the use.
+    answers = await authorize_many(deps, [_ask(payer, 30_000), _ask(payer, 30_000)])
+    assert [a.authorized for a in answers] == [True, True]
+    assert locked.opened == 0
+    assert await _used(db, f"user:{payer}") == 60_000
+    # A third on top of the day's 60,000 passes the 100,000 a day: refused, and nothing moved.
+    assert [a.authorized for a in await authorize_many(deps, [_ask(payer, 50_000)])] == [False]
+    assert locked.opened == 0

@@ -137,11 +137,12 @@ class _Batch:
     """Authorizations decided one after the other on the use read for the batch, each seeing
     what the ones before it reserved."""
 
-    def __init__(self, deps: IdentityDeps, now: datetime, days: list[DayUse]) -> None:
+    def __init__(self, deps: IdentityDeps, now: datetime, days: Sequence[DayUse]) -> None:
         self._deps = deps
         self._now = now
         self._today = now.astimezone(ZONE).date()
-        self._days = days
+        # A copy: the use read stays as read, for the reservation to check it is unchanged.
+        self._days = list(days)
         self.reservations: list[Reservation] = []
 
     def uses(self, user: User, found: Sequence[Window]) -> list[WindowUse]:
