@@ -39,9 +39,14 @@ def upgrade() -> None:
         f"""
         CREATE OR REPLACE FUNCTION read_payers_and_use({_ARGUMENTS})
         RETURNS TABLE ({_COLUMNS.format(lock="lock_key text")})
-        LANGUAGE sql STABLE
+        -- plpgsql, whose plan is kept for the session: a SQL function's is made at every call
+        -- (PostgreSQL before 18).
+        LANGUAGE plpgsql STABLE
         SET plan_cache_mode = force_generic_plan
         AS $body$
+        #variable_conflict use_column
+        BEGIN
+            RETURN QUERY
             WITH payers AS (
                 SELECT * FROM users u WHERE u.user_id = ANY(p_user_ids)
             ), reads AS (
@@ -78,7 +83,8 @@ def upgrade() -> None:
                    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                    o.owner, NULL, nullif(o.since, '-infinity'::date), NULL, NULL
             FROM owners o
-            ORDER BY 2, 21
+            ORDER BY 2, 21;
+        END
         $body$
         """
     )
