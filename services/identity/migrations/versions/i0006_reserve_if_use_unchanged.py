@@ -152,25 +152,18 @@ def upgrade() -> None:
                 JOIN users u ON u.user_id = r.user_id
                 WHERE {_LOCK_KEY} <> r.lock_key
             ) OR EXISTS (
-                (
+                SELECT 1
+                FROM (
                     SELECT t.owner, t.day, t.amount, t.tier_amount
                     FROM unnest(p_owners, p_since) AS o(owner, since)
                     JOIN limit_totals t
                       ON t.owner = o.owner AND t.day >= coalesce(o.since, '-infinity'::date)
-                    EXCEPT ALL
-                    SELECT * FROM unnest(p_seen_owners, p_seen_days, p_seen_amounts,
-                                         p_seen_tier_amounts)
-                )
-                UNION ALL
-                (
-                    SELECT * FROM unnest(p_seen_owners, p_seen_days, p_seen_amounts,
-                                         p_seen_tier_amounts)
-                    EXCEPT ALL
-                    SELECT t.owner, t.day, t.amount, t.tier_amount
-                    FROM unnest(p_owners, p_since) AS o(owner, since)
-                    JOIN limit_totals t
-                      ON t.owner = o.owner AND t.day >= coalesce(o.since, '-infinity'::date)
-                )
+                ) now_
+                FULL JOIN unnest(p_seen_owners, p_seen_days, p_seen_amounts,
+                                 p_seen_tier_amounts) AS seen(owner, day, amount, tier_amount)
+                  ON seen.owner = now_.owner AND seen.day = now_.day
+                WHERE now_.owner IS NULL OR seen.owner IS NULL
+                   OR now_.amount <> seen.amount OR now_.tier_amount <> seen.tier_amount
             ) THEN
                 RETURN false;
             END IF;
