@@ -18,7 +18,6 @@ from paysuite.clock import utc_now
 from paysuite.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
 from paysuite.runtime.clients import open_channel
 from paysuite.runtime.database import (
-    PoolSession,
     PoolUnitOfWork,
     SqlUnitOfWork,
     close_pool,
@@ -72,7 +71,6 @@ async def build_app(settings: IdentitySettings) -> ServiceApp:
     deps = IdentityDeps(
         uow=lambda: SqlUnitOfWork(engine, IdentityRepository),
         limit_units=lambda: PoolUnitOfWork(pool, LimitStore),
-        limit_reads=lambda: PoolSession(pool, LimitStore),
         vault=build_vault(settings),
         verifier=GatewayCardVerifier(gateway_channel),
         clock=utc_now,

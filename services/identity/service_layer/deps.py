@@ -9,11 +9,7 @@ from datetime import datetime
 from identity.adapters.crypto import PiiVault
 from identity.domain.limits import LimitPolicy
 from identity.domain.verification import CardVerifier
-from identity.service_layer.unit_of_work import (
-    LimitSessionFactory,
-    LimitUnitFactory,
-    UnitOfWorkFactory,
-)
+from identity.service_layer.unit_of_work import LimitUnitFactory, UnitOfWorkFactory
 
 Clock = Callable[[], datetime]
 
@@ -30,10 +26,8 @@ class VerificationPolicy:
 @dataclass(frozen=True)
 class IdentityDeps:
     uow: UnitOfWorkFactory
-    # Units on the payment path's own pool: reservations, settlements, limits read; and its
-    # store without a transaction, for a batch read and reserved in one statement each.
+    # Units on the payment path's own pool: reservations, settlements, limits read.
     limit_units: LimitUnitFactory
-    limit_reads: LimitSessionFactory
     vault: PiiVault
     verifier: CardVerifier
     clock: Clock

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -137,12 +137,11 @@ class _Batch:
     """Authorizations decided one after the other on the use read for the batch, each seeing
     what the ones before it reserved."""
 
-    def __init__(self, deps: IdentityDeps, now: datetime, days: Sequence[DayUse]) -> None:
+    def __init__(self, deps: IdentityDeps, now: datetime, days: list[DayUse]) -> None:
         self._deps = deps
         self._now = now
         self._today = now.astimezone(ZONE).date()
-        # A copy: the use read stays as read, for the reservation to check it is unchanged.
-        self._days = list(days)
+        self._days = days
         self.reservations: list[Reservation] = []
 
     def uses(self, user: User, found: Sequence[Window]) -> list[WindowUse]:
@@ -203,41 +202,27 @@ class _Batch:
 
 
 async def _authorize(deps: IdentityDeps, commands: Sequence[Authorize]) -> list[_Outcome]:
-    """Decides every command on the payers and their use as read, and reserves the accepted
-    amounts together if that use is still the use once the payers' locks are held: two round
-    trips. If it moved (another batch of the same payers), decides again under the locks."""
+    """Decides every command in one transaction: the payers' persons locked and, once locked,
+    the payers and their use read in the same round trip, the accepted reservations written
+    together."""
     now = deps.clock()
-    user_ids = list({c.reservation.user_id for c in commands})
-    payment_ids = [c.reservation.payment_id for c in commands]
-    reads = use_reads(deps.limits, now.astimezone(ZONE).date())
-    async with deps.limit_reads() as store:
-        seen = await store.read(user_ids, payment_ids, reads)
-        batch = _Batch(deps, now, seen.used)
-        outcomes = _decided(batch, commands, seen.payers, seen.reserved)
-        if not batch.reservations or await store.reserve_if_unchanged(
-            seen, batch.reservations, now
-        ):
-            return outcomes
     async with deps.limit_units() as work:
-        payers, before, days = await work.repo.lock_and_read(user_ids, payment_ids, reads)
+        store = work.repo
+        today = now.astimezone(ZONE).date()
+        payers, before, days = await store.lock_and_read(
+            list({c.reservation.user_id for c in commands}),
+            [c.reservation.payment_id for c in commands],
+            use_reads(deps.limits, today),
+        )
         batch = _Batch(deps, now, days)
-        outcomes = _decided(batch, commands, payers, before)
+        outcomes = [
+            batch.decide(c, payers.get(c.reservation.user_id), before.get(c.reservation.payment_id))
+            for c in commands
+        ]
         if batch.reservations:
-            await work.repo.reserve(batch.reservations, now)
+            await store.reserve(batch.reservations, now)
         await work.commit()
     return outcomes
-
-
-def _decided(
-    batch: _Batch,
-    commands: Sequence[Authorize],
-    payers: Mapping[str, tuple[User, list[Card]]],
-    before: Mapping[str, tuple[str, int, str]],
-) -> list[_Outcome]:
-    return [
-        batch.decide(c, payers.get(c.reservation.user_id), before.get(c.reservation.payment_id))
-        for c in commands
-    ]
 
 
 async def authorize_many(deps: IdentityDeps, commands: Sequence[Authorize]) -> list[Authorization]:

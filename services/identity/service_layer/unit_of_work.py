@@ -7,7 +7,6 @@ The use cases hold to the contract in paysuite.runtime.database; the composition
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 
 from identity.adapters.limit_store import LimitStore
 from identity.adapters.repository import IdentityRepository
@@ -17,5 +16,3 @@ UnitOfWork = database.UnitOfWork[IdentityRepository]
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 LimitUnitFactory = Callable[[], database.UnitOfWork[LimitStore]]
-# The payment path's store on a pooled connection with no transaction around it.
-LimitSessionFactory = Callable[[], AbstractAsyncContextManager[LimitStore]]
