@@ -72,12 +72,14 @@ class CoalescedPaymentWrites:
             if self._in_line.get(payment_id) is mine:
                 del self._in_line[payment_id]
         if applied is Applied.APPLIED:
-            written = replace(item.change.payment, version=item.expected_version + 1)
-            self._latest[written.payment_id] = written
-            self._latest.move_to_end(written.payment_id)
-            if len(self._latest) > self._latest_kept:
-                self._latest.popitem(last=False)
+            self._remember(replace(item.change.payment, version=item.expected_version + 1))
         return applied
+
+    def _remember(self, written: Payment) -> None:
+        self._latest[written.payment_id] = written
+        self._latest.move_to_end(written.payment_id)
+        if len(self._latest) > self._latest_kept:
+            self._latest.popitem(last=False)
 
     def latest(self, payment_id: str) -> Payment | None:
         """The payment as this process last wrote it, if lately: a hint (another process may
