@@ -21,6 +21,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 
 from paysuite.errors import DomainError, ErrorKind
 from paysuite.runtime.identities import Identity, Kind
+from paysuite.runtime.method_handlers import WrappedPerMethod
 
 _log = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ class AuthorizationInterceptor(_ServerInterceptor):
     def __init__(self, policy: Policy, on_refused: Callable[[str, str], None] | None = None):
         self._policy = policy
         self._on_refused = on_refused
+        self._guarded = WrappedPerMethod(self._guard_handler)
 
     def _check(self, context: _Context, method: str) -> None:
         identity = caller_of(context)
@@ -166,7 +168,9 @@ class AuthorizationInterceptor(_ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        method = handler_call_details.method
+        return self._guarded(handler, handler_call_details.method)
+
+    def _guard_handler(self, handler: _Handler, method: str) -> _Handler:
         kinds = (
             ("unary_unary", grpc.unary_unary_rpc_method_handler),
             ("unary_stream", grpc.unary_stream_rpc_method_handler),

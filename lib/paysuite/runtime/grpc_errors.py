@@ -22,7 +22,7 @@ from paysuite.errors import (
 )
 from paysuite.runtime.enums import short_name, value_of
 from paysuite.runtime.lost_connections import lost_database
-from paysuite.runtime.method_handlers import rewrapped
+from paysuite.runtime.method_handlers import WrappedPerMethod, rewrapped
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 
 _log = logging.getLogger(__name__)
@@ -122,6 +122,7 @@ class ErrorMappingInterceptor(_ServerInterceptor):
 
     def __init__(self, domain: str) -> None:
         self._domain = domain
+        self._mapped = WrappedPerMethod(self._map)
 
     async def intercept_service(
         self,
@@ -133,7 +134,9 @@ class ErrorMappingInterceptor(_ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        method = handler_call_details.method
+        return self._mapped(handler, handler_call_details.method)
+
+    def _map(self, handler: _Handler, method: str) -> _Handler:
         # A client-streaming call answers once, as a unary one does.
         return rewrapped(
             handler,

@@ -25,7 +25,13 @@ from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from paysuite.runtime.client_interceptors import by_kind
-from paysuite.runtime.method_handlers import ServerInterceptor, answers_of, health_probe, rewrapped
+from paysuite.runtime.method_handlers import (
+    ServerInterceptor,
+    WrappedPerMethod,
+    answers_of,
+    health_probe,
+    rewrapped,
+)
 from paysuite.runtime.rpc_attributes import method_name, rpc_attributes
 
 if TYPE_CHECKING:
@@ -89,6 +95,7 @@ class ServerSpans(ServerInterceptor):
 
     def __init__(self, tracer_provider: trace.TracerProvider | None = None) -> None:
         self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
+        self._traced = WrappedPerMethod(self._trace)
 
     async def intercept_service(
         self,
@@ -96,9 +103,11 @@ class ServerSpans(ServerInterceptor):
         details: grpc.HandlerCallDetails,
     ) -> Handler:
         handler = await continuation(details)
-        method = details.method
-        if handler is None or health_probe(method):
+        if handler is None or health_probe(details.method):
             return handler
+        return self._traced(handler, details.method)
+
+    def _trace(self, handler: Handler, method: str) -> Handler:
         return rewrapped(
             handler,
             lambda behaviour: self._unary(behaviour, method),

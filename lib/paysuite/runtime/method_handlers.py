@@ -44,6 +44,24 @@ def rewrapped(
     return handler
 
 
+class WrappedPerMethod:
+    """Each method's handler as an interceptor wraps it, made on the method's first call and
+    reused: the wrapping depends on the method alone, and a call then allocates no handler.
+    Kept per registered method (the only ones a handler comes back for), and made again if
+    the server hands out another handler for the method."""
+
+    def __init__(self, wrap: Callable[[Handler, str], Handler]) -> None:
+        self._wrap = wrap
+        self._made: dict[str, tuple[Handler, Handler]] = {}
+
+    def __call__(self, handler: Handler, method: str) -> Handler:
+        made = self._made.get(method)
+        if made is None or made[0] is not handler:
+            made = (handler, self._wrap(handler, method))
+            self._made[method] = made
+        return made[1]
+
+
 async def answers_of(behaviour: Behaviour, request: Any, context: Any) -> AsyncIterator[Any]:
     """The answers a streaming behaviour gives: those it yields, none when it writes them with
     context.write and returns."""

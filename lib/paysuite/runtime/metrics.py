@@ -27,7 +27,13 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from prometheus_client import CollectorRegistry, start_http_server
 
 from paysuite.runtime.client_interceptors import by_kind
-from paysuite.runtime.method_handlers import ServerInterceptor, answers_of, health_probe, rewrapped
+from paysuite.runtime.method_handlers import (
+    ServerInterceptor,
+    WrappedPerMethod,
+    answers_of,
+    health_probe,
+    rewrapped,
+)
 from paysuite.runtime.metrics_file import OtlpJsonMetricFileExporter
 from paysuite.runtime.rpc_attributes import rpc_attributes
 from paysuite.runtime.settings import CommonSettings
@@ -132,6 +138,7 @@ class RpcMetricsInterceptor(ServerInterceptor):
             description="Duration of inbound gRPC calls, by method and status code",
             explicit_bucket_boundaries_advisory=_MS_BUCKETS,
         )
+        self._measured = WrappedPerMethod(self._measure)
 
     async def intercept_service(
         self,
@@ -141,7 +148,10 @@ class RpcMetricsInterceptor(ServerInterceptor):
         handler = await continuation(details)
         if handler is None or health_probe(details.method):
             return handler
-        attributes = rpc_attributes(details.method)
+        return self._measured(handler, details.method)
+
+    def _measure(self, handler: Handler, method: str) -> Handler:
+        attributes = rpc_attributes(method)
         return rewrapped(
             handler,
             lambda behaviour: self._unary(behaviour, attributes),
