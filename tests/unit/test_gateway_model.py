@@ -201,3 +201,49 @@ def test_request_hash_does_not_confuse_fields() -> None:
     b = _command(merchant_id="m1", merchant_order_no="o1")
 
     assert a.request_hash() != b.request_hash()
+
+
+def _every_field_set() -> Payment:
+    """A payment none of whose fields holds its default, so a lost field shows."""
+    return dataclasses.replace(
+        _payment(channel_txn="T0"),
+        card_id="card_1",
+        description="order",
+        failure_reason="X",
+        fee=3,
+        refunded=4,
+        needs_reconciliation=True,
+        merchant_fee=5,
+        merchant_fee_bps=60,
+        platform_coupon=7,
+        version=8,
+        extra={"k": "v"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "as_replaced"),
+    [
+        (lambda p: p.at_version(9), {"version": 9}),
+        (lambda p: p.with_fee_rate(25), {"merchant_fee_bps": 25}),
+        (lambda p: p.flagged(False), {"needs_reconciliation": False}),
+        (lambda p: p.using_card("card_2"), {"card_id": "card_2"}),
+        (lambda p: p.rerouted("other", LATER), {"channel": "other", "updated_at": LATER}),
+    ],
+    ids=["at_version", "with_fee_rate", "flagged", "using_card", "rerouted"],
+)
+def test_a_payments_copies_keep_every_other_field(
+    change: Move, as_replaced: dict[str, object]
+) -> None:
+    payment = dataclasses.replace(_every_field_set(), needs_reconciliation=True)
+    changed = change(payment)
+    assert changed == dataclasses.replace(payment, **as_replaced)  # type: ignore[arg-type]
+    assert payment.version == 8 and payment.card_id == "card_1"  # the original is untouched
+
+
+def test_a_move_keeps_every_field_it_does_not_set() -> None:
+    payment = dataclasses.replace(_every_field_set(), needs_reconciliation=False)
+    failed = payment.fail("CARD_DECLINED", LATER)
+    assert failed == dataclasses.replace(
+        payment, state=PaymentState.FAILED, updated_at=LATER, failure_reason="CARD_DECLINED"
+    )

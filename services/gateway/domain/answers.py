@@ -166,7 +166,7 @@ def _captured(current: Payment, answer: ChannelAnswer, now: datetime, paid: bool
     # A duplicate's money goes back to the payer, so its limit use does too.
     limit = MessageKind.LIMIT_RELEASE if paid else MessageKind.LIMIT_COMMIT
     return Change(
-        replace(updated, needs_reconciliation=False),
+        updated.flagged(False),
         messages=(capture_message(updated), limit_message(updated.payment_id, limit)),
         event=f"payment.{updated.state.value}",
         schedule=Schedule(None, 0),
@@ -180,7 +180,7 @@ def _refused(current: Payment, answer: ChannelAnswer, now: datetime, closing: bo
         reason = answer.error_code or "CHANNEL_DECLINED"
         updated = current.fail(reason, now, answer.channel_transaction_id)
     return Change(
-        replace(updated, needs_reconciliation=False),
+        updated.flagged(False),
         messages=(limit_message(updated.payment_id, MessageKind.LIMIT_RELEASE),),
         event=f"payment.{updated.state.value}",
         schedule=Schedule(None, 0),
@@ -196,7 +196,7 @@ def _indefinite(current: Payment, answer: ChannelAnswer, now: datetime) -> Chang
     delay = next_query_delay(0)
     assert delay is not None
     return Change(
-        replace(updated, needs_reconciliation=False),
+        updated.flagged(False),
         event="payment.unknown",
         schedule=Schedule(now + delay, 0),
     )

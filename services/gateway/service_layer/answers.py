@@ -8,8 +8,6 @@ payment of the business order succeeded first becomes a duplicate, refunded in f
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from gateway.adapters.store.payment_batches import AnswerWrite
 from gateway.adapters.store.payments import Applied, NotificationRecord
 from gateway.domain.answers import Change, capture_key, decide
@@ -91,7 +89,7 @@ async def apply_answer(
             change = Change(current)  # nothing changes but the notification is recorded
         match await write(deps, change, current.version, record):
             case Applied.APPLIED:
-                updated = replace(change.payment, version=current.version + 1)
+                updated = change.payment.at_version(current.version + 1)
                 if updated.state is PaymentState.DUPLICATE:
                     await refund_duplicate(deps, updated)
                 elif updated.purpose is PaymentPurpose.TOP_UP and updated.state.captured:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -116,4 +116,4 @@ async def reroute(
             "error_code": answer.error_code,
         },
     )
-    return Rerouted(replace(updated, version=current.version + 1), attempt_no, reason, claim.rest)
+    return Rerouted(updated.at_version(current.version + 1), attempt_no, reason, claim.rest)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from opentelemetry import trace
@@ -155,7 +155,7 @@ async def _record_at_once(
     if not recorded.created:
         async with deps.session() as stores:
             return _Recorded(await _not_recorded(stores, command, recorded), created=False)
-    payment = replace(payment, merchant_fee_bps=recorded.fee_bps)
+    payment = payment.with_fee_rate(recorded.fee_bps)
     return _Recorded(payment, True, tuple(decision.candidates[1:]), "", decision.reason)
 
 
@@ -199,7 +199,7 @@ async def _record_with_volume(
         await work.commit()
     if refusal:
         deps.sequencer.wake()
-    payment = replace(payment, merchant_fee_bps=recorded.fee_bps)
+    payment = payment.with_fee_rate(recorded.fee_bps)
     return _Recorded(payment, True, claim.rest, refusal, claim.reason(decision))
 
 
@@ -207,7 +207,7 @@ async def _refuse(deps: PaymentDeps, payment: Payment, reason: str) -> Payment:
     """Fails a payment the channel never saw (the payer was refused before any charge)."""
     change = refused_before_charge(payment, reason, deps.clock())
     if await answers.write(deps, change, payment.version) is Applied.APPLIED:
-        return replace(change.payment, version=payment.version + 1)
+        return change.payment.at_version(payment.version + 1)
     return await answers.load(deps, payment.payment_id)
 
 

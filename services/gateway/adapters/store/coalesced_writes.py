@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from gateway.adapters.store.payment_batches import (
@@ -72,7 +71,7 @@ class CoalescedPaymentWrites:
             if self._in_line.get(payment_id) is mine:
                 del self._in_line[payment_id]
         if applied is Applied.APPLIED:
-            self._remember(replace(item.change.payment, version=item.expected_version + 1))
+            self._remember(item.change.payment.at_version(item.expected_version + 1))
         return applied
 
     def _remember(self, written: Payment) -> None:
