@@ -47,6 +47,9 @@ METHODS = {
     pb.PAYMENT_METHOD_WECHAT_PAY: PaymentMethod.WECHAT_PAY,
     pb.PAYMENT_METHOD_WALLET_BALANCE: PaymentMethod.WALLET_BALANCE,
 }
+# The way back: each method and purpose by its one proto value (UNSPECIFIED reads as PURCHASE).
+METHODS_OUT = {method: value for value, method in METHODS.items()}
+PURPOSES_OUT = {purpose: value for value, purpose in PURPOSES.items() if value}
 STATES = {
     PaymentState.PROCESSING: pb.Payment.STATE_PROCESSING,
     PaymentState.SUCCEEDED: pb.Payment.STATE_SUCCEEDED,
@@ -214,7 +217,7 @@ def payment_to_proto(payment: Payment) -> pb.Payment:
         merchant_id=payment.merchant_id,
         merchant_order_no=payment.merchant_order_no,
         amount=money_to_proto(payment.amount),
-        method=next(k for k, v in METHODS.items() if v is payment.method),
+        method=METHODS_OUT[payment.method],
         payer_user_id=payment.payer_user_id,
         state=STATES[payment.state],
         channel=payment.channel,
@@ -224,7 +227,7 @@ def payment_to_proto(payment: Payment) -> pb.Payment:
         card_id=payment.card_id,
         create_time=timestamp(payment.created_at),
         update_time=timestamp(payment.updated_at),
-        purpose=next(k for k, v in PURPOSES.items() if v is payment.purpose and k),
+        purpose=PURPOSES_OUT[payment.purpose],
         merchant_fee=money_to_proto(Money(payment.amount.currency, payment.merchant_fee)),
         platform_coupon=money_to_proto(Money(payment.amount.currency, payment.platform_coupon)),
     )
