@@ -24,8 +24,9 @@ from gateway.adapters.store.payment_batches import (
 from gateway.adapters.store.payments import Applied, NotificationRecord
 from gateway.domain.answers import Change, Message, MessageKind
 from gateway.domain.attempts import ChannelAttempt
-from gateway.domain.model import Payment, PaymentMethod, PaymentState
+from gateway.domain.model import Payment, PaymentState
 from paysuite.money import Money
+from tests.gateway_payments import a_payment
 from tests.integration.own_gateway_db import connect_as_gateway, own_gateway_database
 
 NOW = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
@@ -56,20 +57,16 @@ async def conn(url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 def _payment(n: int, *, order: str = "", request: str = "", merchant: str = MERCHANT) -> Payment:
-    return Payment(
+    return a_payment(
+        NOW,
         payment_id=f"pay_{n}",
         request_id=request or f"req_{n}",
         request_hash=f"hash_{n}",
         merchant_id=merchant,
         merchant_order_no=order or f"order_{n}",
         amount=Money("CNY", 100 * n),
-        method=PaymentMethod.BANK_CARD,
         payer_user_id="usr_1",
-        state=PaymentState.PROCESSING,
-        channel="banksim",
         trace_id="",
-        created_at=NOW,
-        updated_at=NOW,
     )
 
 

@@ -9,28 +9,14 @@ import pytest
 from gateway.domain.model import Payment, PaymentMethod, PaymentPurpose, PaymentState
 from gateway.entrypoints.convert import METHODS, PURPOSES, payment_to_proto
 from paysuite.gateway.v1 import gateway_service_pb2 as pb
-from paysuite.money import Money
+from tests.gateway_payments import a_payment
 
 AT = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 
 
 def _payment(method: PaymentMethod, purpose: PaymentPurpose) -> Payment:
-    return Payment(
-        payment_id="pay_1",
-        request_id="req_1",
-        request_hash="h",
-        merchant_id="m1",
-        merchant_order_no="o1",
-        amount=Money("CNY", 1234),
-        method=method,
-        payer_user_id="u1",
-        state=PaymentState.SUCCEEDED,
-        channel="banksim",
-        trace_id="trace",
-        created_at=AT,
-        updated_at=AT,
-        purpose=purpose,
-        merchant_fee=12,
+    return a_payment(
+        AT, method=method, purpose=purpose, state=PaymentState.SUCCEEDED, merchant_fee=12
     )
 
 

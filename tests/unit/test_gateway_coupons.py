@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 from gateway.domain import fees
 from gateway.domain.answers import capture_postings
 from gateway.domain.coupons import paired, refund_coupon_share
-from gateway.domain.model import CreatePayment, Payment, PaymentMethod, PaymentState
+from gateway.domain.model import CreatePayment, Payment, PaymentMethod
 from gateway.domain.ports import LedgerPosting
 from gateway.domain.refunds import Refund, RefundState, refund_postings
 from paysuite import accounts
 from paysuite.money import Money
+from tests.gateway_payments import a_payment
 
 NOW = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 RECEIVABLE = accounts.channel_receivable("banksim", "CNY")
@@ -30,20 +31,11 @@ FEE_EXPENSE = accounts.channel_fee_expense("CNY")
 
 
 def _payment(amount: int, coupon: int, fee_bps: int = 60, channel_fee: int = 0) -> Payment:
-    created = Payment(
-        payment_id="pay_1",
-        request_id="req_1",
-        request_hash="h",
+    created = a_payment(
+        NOW,
         merchant_id="M1",
-        merchant_order_no="o1",
         amount=Money("CNY", amount),
-        method=PaymentMethod.BANK_CARD,
-        payer_user_id="u1",
-        state=PaymentState.PROCESSING,
-        channel="banksim",
         trace_id="t",
-        created_at=NOW,
-        updated_at=NOW,
         merchant_fee_bps=fee_bps,
         platform_coupon=coupon,
     )

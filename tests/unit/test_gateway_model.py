@@ -17,28 +17,14 @@ from gateway.domain.model import (
 )
 from paysuite.errors import DomainError, ErrorKind
 from paysuite.money import Money
+from tests.gateway_payments import a_payment
 
 CREATED = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 LATER = CREATED + timedelta(seconds=5)
 
 
 def _payment(state: PaymentState = PaymentState.PROCESSING, channel_txn: str = "") -> Payment:
-    return Payment(
-        payment_id="pay_1",
-        request_id="req_1",
-        request_hash="h",
-        merchant_id="m1",
-        merchant_order_no="o1",
-        amount=Money("CNY", 1234),
-        method=PaymentMethod.BANK_CARD,
-        payer_user_id="u1",
-        state=state,
-        channel="banksim",
-        trace_id="trace",
-        created_at=CREATED,
-        updated_at=CREATED,
-        channel_transaction_id=channel_txn,
-    )
+    return a_payment(CREATED, state=state, channel_transaction_id=channel_txn)
 
 
 Move = Callable[[Payment], Payment]
