@@ -165,7 +165,9 @@ async def test_traffic_moves_to_the_faster_route_once_measured(
     fast_ms = health["route-egress-fast"].latency_ms
     slow_ms = health["route-egress-slow"].latency_ms
     assert fast_ms is not None and slow_ms is not None
-    assert slow_ms >= SLOW_MS > fast_ms
+    # The slow route's latency includes its injected delay; the fast one's is lower, though on a
+    # busy machine not always below that delay.
+    assert slow_ms >= SLOW_MS and 0 < fast_ms < slow_ms
 
 
 async def test_a_dead_route_fails_over_opens_and_heals_through_a_trial(
@@ -382,7 +384,7 @@ async def test_get_routes_shows_live_health_and_follows_the_egress_routes_file(
         assert by_id["bank-regional"].requests == 1  # once, to measure it
         assert by_id["bank-dedicated"].requests >= 3
         assert by_id["bank-regional"].latency_ewma_ms >= SLOW_MS
-        assert 0 < by_id["bank-dedicated"].latency_ewma_ms < SLOW_MS
+        assert 0 < by_id["bank-dedicated"].latency_ewma_ms < by_id["bank-regional"].latency_ewma_ms
         assert by_id["bank-dedicated"].error_rate == 0 and by_id["bank-dedicated"].timeouts == 0
 
         # Reload: the regional proxy goes, a direct route comes; measurements of kept ids stay.
