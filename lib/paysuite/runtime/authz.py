@@ -21,7 +21,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 
 from paysuite.errors import DomainError, ErrorKind
 from paysuite.runtime.identities import Identity, Kind
-from paysuite.runtime.method_handlers import WrappedPerMethod
+from paysuite.runtime.method_handlers import WrappedPerMethod, rewrapped
 
 _log = logging.getLogger(__name__)
 
@@ -171,21 +171,12 @@ class AuthorizationInterceptor(_ServerInterceptor):
         return self._guarded(handler, handler_call_details.method)
 
     def _guard_handler(self, handler: _Handler, method: str) -> _Handler:
-        kinds = (
-            ("unary_unary", grpc.unary_unary_rpc_method_handler),
-            ("unary_stream", grpc.unary_stream_rpc_method_handler),
-            ("stream_unary", grpc.stream_unary_rpc_method_handler),
-            ("stream_stream", grpc.stream_stream_rpc_method_handler),
+        # One guard for every kind: it streams when the behaviour does.
+        return rewrapped(
+            handler,
+            lambda behaviour: self._guard(behaviour, method),
+            lambda behaviour: self._guard(behaviour, method),
         )
-        for attribute, make in kinds:
-            behavior = getattr(handler, attribute)
-            if behavior is not None:
-                return make(
-                    self._guard(behavior, method),
-                    request_deserializer=handler.request_deserializer,
-                    response_serializer=handler.response_serializer,
-                )
-        return handler
 
     def _guard(self, behavior: Any, method: str) -> Any:
         if inspect.isasyncgenfunction(behavior):
