@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 import tomllib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -21,16 +21,13 @@ from google.protobuf.descriptor import ServiceDescriptor
 
 from paysuite.errors import DomainError, ErrorKind
 from paysuite.runtime.identities import Identity, Kind
-from paysuite.runtime.method_handlers import WrappedPerMethod, rewrapped
+from paysuite.runtime.method_handlers import MethodWrappingInterceptor
 
 _log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    _Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
-    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
     _Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 else:  # generic only in the type stubs
-    _ServerInterceptor = grpc.aio.ServerInterceptor
     _Context = grpc.aio.ServicerContext
 
 # Open to every authenticated caller: probes, and tools that discover the API.
@@ -130,7 +127,7 @@ def merchant_scope(context: _Context) -> str | None:
     return None
 
 
-class AuthorizationInterceptor(_ServerInterceptor):
+class AuthorizationInterceptor(MethodWrappingInterceptor):
     """Refuses every call the policy does not allow, before the servicer sees it.
 
     Runs inside the error mapping, so its refusals are ordinary errors with ErrorInfo, and
@@ -138,9 +135,9 @@ class AuthorizationInterceptor(_ServerInterceptor):
     """
 
     def __init__(self, policy: Policy, on_refused: Callable[[str, str], None] | None = None):
+        super().__init__()
         self._policy = policy
         self._on_refused = on_refused
-        self._guarded = WrappedPerMethod(self._guard_handler)
 
     def _check(self, context: _Context, method: str) -> None:
         identity = caller_of(context)
@@ -160,25 +157,7 @@ class AuthorizationInterceptor(_ServerInterceptor):
         if self._on_refused is not None:
             self._on_refused(method, why)
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[_Handler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> _Handler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        return self._guarded(handler, handler_call_details.method)
-
-    def _guard_handler(self, handler: _Handler, method: str) -> _Handler:
-        # One guard for every kind: it streams when the behaviour does.
-        return rewrapped(
-            handler,
-            lambda behaviour: self._guard(behaviour, method),
-            lambda behaviour: self._guard(behaviour, method),
-        )
-
-    def _guard(self, behavior: Any, method: str) -> Any:
+    def once(self, behavior: Any, method: str) -> Any:
         if inspect.isasyncgenfunction(behavior):
 
             async def stream(request: Any, context: _Context) -> AsyncIterator[Any]:
@@ -193,3 +172,7 @@ class AuthorizationInterceptor(_ServerInterceptor):
             return await behavior(request, context)
 
         return call
+
+    def streaming(self, behavior: Any, method: str) -> Any:
+        # The same guard: it streams when the behaviour does.
+        return self.once(behavior, method)

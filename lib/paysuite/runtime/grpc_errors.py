@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, cast
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -22,7 +22,7 @@ from paysuite.errors import (
 )
 from paysuite.runtime.enums import short_name, value_of
 from paysuite.runtime.lost_connections import lost_database
-from paysuite.runtime.method_handlers import WrappedPerMethod, rewrapped
+from paysuite.runtime.method_handlers import MethodWrappingInterceptor
 from paysuite.type.v1.error_reason_pb2 import ErrorReason
 
 _log = logging.getLogger(__name__)
@@ -31,12 +31,6 @@ _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 # Status details travel in a trailer, whose size gRPC caps at 8 KiB by default: the first
 # violations of an oversized request name enough.
 VIOLATIONS_BUDGET_BYTES = 4096
-
-if TYPE_CHECKING:
-    _Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
-    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
-else:  # generic only in the type stubs
-    _ServerInterceptor = grpc.aio.ServerInterceptor
 
 CODE_BY_KIND: dict[ErrorKind, grpc.StatusCode] = {
     ErrorKind.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
@@ -117,34 +111,15 @@ async def abort_with(
     )
 
 
-class ErrorMappingInterceptor(_ServerInterceptor):
-    """Maps DomainError to its status and anything unexpected to a safe INTERNAL."""
+class ErrorMappingInterceptor(MethodWrappingInterceptor):
+    """Maps DomainError to its status and anything unexpected to a safe INTERNAL; a
+    client-streaming call answers once, as a unary one does."""
 
     def __init__(self, domain: str) -> None:
+        super().__init__()
         self._domain = domain
-        self._mapped = WrappedPerMethod(self._map)
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> _Handler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        return self._mapped(handler, handler_call_details.method)
-
-    def _map(self, handler: _Handler, method: str) -> _Handler:
-        # A client-streaming call answers once, as a unary one does.
-        return rewrapped(
-            handler,
-            lambda behaviour: self._wrap_unary(behaviour, method),
-            lambda behaviour: self._wrap_stream(behaviour, method),
-        )
-
-    def _wrap_unary(self, behavior: Any, method: str) -> Any:
+    def once(self, behavior: Any, method: str) -> Any:
         async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:
                 return await behavior(request, context)
@@ -153,10 +128,10 @@ class ErrorMappingInterceptor(_ServerInterceptor):
 
         return unary
 
-    def _wrap_stream(self, behavior: Any, method: str) -> Any:
+    def streaming(self, behavior: Any, method: str) -> Any:
         if not inspect.isasyncgenfunction(behavior):
             # Handlers that stream by context.write() are plain coroutines.
-            return self._wrap_unary(behavior, method)
+            return self.once(behavior, method)
 
         async def stream(
             request: Any, context: grpc.aio.ServicerContext[Any, Any]

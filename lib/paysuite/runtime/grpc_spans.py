@@ -12,7 +12,7 @@ handler is done.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextvars import Token
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import unquote
@@ -25,17 +25,11 @@ from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from paysuite.runtime.client_interceptors import by_kind
-from paysuite.runtime.method_handlers import (
-    ServerInterceptor,
-    WrappedPerMethod,
-    answers_of,
-    health_probe,
-    rewrapped,
-)
+from paysuite.runtime.method_handlers import Behaviour, MethodWrappingInterceptor, answers_of
 from paysuite.runtime.rpc_attributes import method_name, rpc_attributes
 
 if TYPE_CHECKING:
-    from paysuite.runtime.method_handlers import Handler
+    pass
 _OK = grpc.StatusCode.OK
 # The codes a server span is an ERROR for, as the instrumentation library has them: the rest
 # (NOT_FOUND, INVALID_ARGUMENT, ...) are the caller's problem, not the server's.
@@ -88,31 +82,16 @@ def server_status(code: grpc.StatusCode, details: str | None) -> Status | None:
     return Status(StatusCode.ERROR, f"{code}:{details or ''}")
 
 
-class ServerSpans(ServerInterceptor):
+class ServerSpans(MethodWrappingInterceptor):
     """A SERVER span around each call but health probes, named by the full method, child of the
     caller's span when the call carries its trace context, current while the handler runs, and
     ended with the status code the handler left on the call."""
 
+    wraps_health_probes = False
+
     def __init__(self, tracer_provider: trace.TracerProvider | None = None) -> None:
+        super().__init__()
         self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
-        self._traced = WrappedPerMethod(self._trace)
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
-        details: grpc.HandlerCallDetails,
-    ) -> Handler:
-        handler = await continuation(details)
-        if handler is None or health_probe(details.method):
-            return handler
-        return self._traced(handler, details.method)
-
-    def _trace(self, handler: Handler, method: str) -> Handler:
-        return rewrapped(
-            handler,
-            lambda behaviour: self._unary(behaviour, method),
-            lambda behaviour: self._streaming(behaviour, method),
-        )
 
     def _start(self, method: str, context: Any) -> tuple[Span, Token[Context]]:
         metadata = context.invocation_metadata()
@@ -147,9 +126,7 @@ class ServerSpans(ServerInterceptor):
                 span.set_status(status)
         span.end()
 
-    def _unary(
-        self, behaviour: Callable[..., Awaitable[Any]], method: str
-    ) -> Callable[..., Awaitable[Any]]:
+    def once(self, behaviour: Behaviour, method: str) -> Behaviour:
         async def traced(request: Any, context: Any) -> Any:
             span, token = self._start(method, context)
             error: BaseException | None = None
@@ -164,9 +141,7 @@ class ServerSpans(ServerInterceptor):
 
         return traced
 
-    def _streaming(
-        self, behaviour: Callable[..., Any], method: str
-    ) -> Callable[..., AsyncIterator[Any]]:
+    def streaming(self, behaviour: Behaviour, method: str) -> Behaviour:
         async def traced(request: Any, context: Any) -> AsyncIterator[Any]:
             span, token = self._start(method, context)
             error: BaseException | None = None

@@ -3,7 +3,7 @@ server interceptor of the runtime does to the handler it is given."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc
@@ -60,6 +60,41 @@ class WrappedPerMethod:
             made = (handler, self._wrap(handler, method))
             self._made[method] = made
         return made[1]
+
+
+class MethodWrappingInterceptor(ServerInterceptor):
+    """A server interceptor that wraps each method's behaviour the same way on every call: by
+    `once` when the method answers once, by `streaming` when it streams. The wrapped handler
+    is made on a method's first call and reused (WrappedPerMethod)."""
+
+    # Whether health probes are wrapped too (the interceptors that measure or trace skip them).
+    wraps_health_probes = True
+
+    def __init__(self) -> None:
+        self._wrapped = WrappedPerMethod(self._wrap_handler)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
+        details: grpc.HandlerCallDetails,
+    ) -> Handler:
+        handler = await continuation(details)
+        if handler is None or (not self.wraps_health_probes and health_probe(details.method)):
+            return handler
+        return self._wrapped(handler, details.method)
+
+    def _wrap_handler(self, handler: Handler, method: str) -> Handler:
+        return rewrapped(
+            handler,
+            lambda behaviour: self.once(behaviour, method),
+            lambda behaviour: self.streaming(behaviour, method),
+        )
+
+    def once(self, behaviour: Behaviour, method: str) -> Behaviour:
+        raise NotImplementedError
+
+    def streaming(self, behaviour: Behaviour, method: str) -> Behaviour:
+        raise NotImplementedError
 
 
 async def answers_of(behaviour: Behaviour, request: Any, context: Any) -> AsyncIterator[Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,19 +27,13 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from prometheus_client import CollectorRegistry, start_http_server
 
 from paysuite.runtime.client_interceptors import by_kind
-from paysuite.runtime.method_handlers import (
-    ServerInterceptor,
-    WrappedPerMethod,
-    answers_of,
-    health_probe,
-    rewrapped,
-)
+from paysuite.runtime.method_handlers import Behaviour, MethodWrappingInterceptor, answers_of
 from paysuite.runtime.metrics_file import OtlpJsonMetricFileExporter
 from paysuite.runtime.rpc_attributes import rpc_attributes
 from paysuite.runtime.settings import CommonSettings
 
 if TYPE_CHECKING:
-    from paysuite.runtime.method_handlers import Handler
+    pass
 # How often metrics are appended to the file when there is no OTLP endpoint (dev), unless
 # OTEL_METRIC_EXPORT_INTERVAL says otherwise; a last export is written at shutdown.
 FILE_EXPORT_MS = 10_000
@@ -126,36 +120,20 @@ def rpc_status(code: grpc.StatusCode | None) -> int:
     return (code or grpc.StatusCode.OK).value[0]  # type: ignore[no-any-return]
 
 
-class RpcMetricsInterceptor(ServerInterceptor):
+class RpcMetricsInterceptor(MethodWrappingInterceptor):
     """Records `rpc.server.duration` (ms) of every call but health checks, by service, method
     and the status code the caller got (errors mapped by the interceptors inside this one)."""
 
+    wraps_health_probes = False
+
     def __init__(self, meter_provider: metrics.MeterProvider | None = None) -> None:
+        super().__init__()
         meter = (meter_provider or metrics.get_meter_provider()).get_meter(__name__)
         self._duration = meter.create_histogram(
             "rpc.server.duration",
             unit="ms",
             description="Duration of inbound gRPC calls, by method and status code",
             explicit_bucket_boundaries_advisory=_MS_BUCKETS,
-        )
-        self._measured = WrappedPerMethod(self._measure)
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
-        details: grpc.HandlerCallDetails,
-    ) -> Handler:
-        handler = await continuation(details)
-        if handler is None or health_probe(details.method):
-            return handler
-        return self._measured(handler, details.method)
-
-    def _measure(self, handler: Handler, method: str) -> Handler:
-        attributes = rpc_attributes(method)
-        return rewrapped(
-            handler,
-            lambda behaviour: self._unary(behaviour, attributes),
-            lambda behaviour: self._streaming(behaviour, attributes),
         )
 
     def _record(
@@ -167,9 +145,9 @@ class RpcMetricsInterceptor(ServerInterceptor):
         elapsed_ms = (time.perf_counter() - started) * 1000
         self._duration.record(elapsed_ms, {**attributes, "rpc.grpc.status_code": rpc_status(code)})
 
-    def _unary(
-        self, behaviour: Callable[..., Awaitable[Any]], attributes: dict[str, str]
-    ) -> Callable[..., Awaitable[Any]]:
+    def once(self, behaviour: Behaviour, method: str) -> Behaviour:
+        attributes = rpc_attributes(method)
+
         async def measured(request: Any, context: Any) -> Any:
             started, failed = time.perf_counter(), True
             try:
@@ -181,9 +159,9 @@ class RpcMetricsInterceptor(ServerInterceptor):
 
         return measured
 
-    def _streaming(
-        self, behaviour: Callable[..., Any], attributes: dict[str, str]
-    ) -> Callable[..., AsyncIterator[Any]]:
+    def streaming(self, behaviour: Behaviour, method: str) -> Behaviour:
+        attributes = rpc_attributes(method)
+
         async def measured(request: Any, context: Any) -> AsyncIterator[Any]:
             started, failed = time.perf_counter(), True
             try:
