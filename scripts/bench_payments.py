@@ -25,8 +25,10 @@ from paysuite.runtime.dsn import plain_postgres_url
 # The helpers are the package scripts.bench, as mypy sees them, whatever the working directory.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.bench.payments import checks, floors
+from scripts.bench.payments.arrivals import StepResult
 from scripts.bench.payments.chart import draw
-from scripts.bench.payments.openloop import StepResult, StepSpec, run_step
+from scripts.bench.payments.floor_path import FloorStepSpec, floor_path, run_floor_step
+from scripts.bench.payments.openloop import StepSpec, run_step
 from scripts.bench.payments.options import parse_args
 from scripts.bench.payments.payers import create_payers
 from scripts.bench.payments.report import (
@@ -106,6 +108,33 @@ async def measure_floor(
         floors.ledger_posting, suite.addr("ledger"), seconds, suite.pids["ledger"]
     )
     return Floor(call_in, between, channel, transaction, ledger)
+
+
+async def run_floor_path(
+    args: argparse.Namespace, suite: SuiteUnderTest, env: dict[str, str]
+) -> list[StepResult]:
+    """The floor as a path, offered the card steps' rates (see floor_path)."""
+    steps: list[StepResult] = []
+    async with floor_path(suite.database_url, env) as path:
+        for rate in args.card_rates:
+            spec = FloorStepSpec(
+                address=path.address,
+                rate=rate,
+                warmup_seconds=args.warmup_seconds,
+                steady_seconds=args.steady_seconds,
+                drain_seconds=args.drain_seconds,
+                pids=path.pids,
+                caller=f"merchant-{MERCHANT_ID}",
+                database_url=suite.database_url,
+            )
+            say(f"floor path: {rate:g}/s for {args.warmup_seconds:g} + {args.steady_seconds:g} s")
+            step = await spawned(run_floor_step, spec)
+            steps.append(step)
+            say(step_line(step))
+            if step.completed_rate < GIVE_UP_SHARE * rate:
+                say("floor path: saturated; not climbing further")
+                break
+    return steps
 
 
 PRIMING_RATE = 100.0
@@ -239,6 +268,7 @@ async def bench(args: argparse.Namespace, run: BenchRun) -> Figures:
         )
         say("floor: echo, HTTP, transaction and batched-posting costs ...")
         floor = await measure_floor(args, suite, suite.running.env())
+        floor_steps = await run_floor_path(args, suite, suite.running.env())
         steps = await run_steps(args, suite, tuple(payers), run_id)
         say("checks: waiting for every payment and outbox message to settle ...")
         if not await checks.settled(suite.database_url, 90.0):
@@ -256,6 +286,7 @@ async def bench(args: argparse.Namespace, run: BenchRun) -> Figures:
         floor=floor,
         steps=steps,
         problems=problems,
+        floor_steps=floor_steps,
     )
 
 
@@ -271,7 +302,7 @@ async def main_async(args: argparse.Namespace) -> int:
     if figures is None:
         return 1
     if args.chart:
-        draw(figures.steps, Path(args.chart), figures.server)
+        draw(figures.floor_steps + figures.steps, Path(args.chart), figures.server)
         say(f"chart: {args.chart}")
     sys.stdout.write("\n".join([*summary(figures), last_line(figures)]) + "\n")
     return 0 if ok else 1

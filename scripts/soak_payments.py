@@ -22,7 +22,8 @@ from paysuite.accounts import merchant_payable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.bench import memory, memory_growth
 from scripts.bench.payments import checks
-from scripts.bench.payments.openloop import StepResult, StepSpec, run_step
+from scripts.bench.payments.arrivals import StepResult
+from scripts.bench.payments.openloop import StepSpec, run_step
 from scripts.bench.payments.payers import create_payers
 from scripts.bench.payments.suite import MERCHANT_ID, SuiteUnderTest, fresh_suite
 from scripts.bench.session import BenchRun, bench_run, run_main, say, spawned

@@ -3,7 +3,7 @@ gave other guests, and context switches."""
 
 from __future__ import annotations
 
-from scripts.bench.payments.openloop import StepResult
+from scripts.bench.payments.arrivals import StepResult
 from scripts.bench.payments.report import step_line
 from scripts.bench.proc_cpu import CpuSnapshot, machine_counters, machine_use
 

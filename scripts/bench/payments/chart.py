@@ -1,11 +1,12 @@
-"""Latency and completed rate against offered load, card and wallet, drawn as one PNG."""
+"""Latency and completed rate against offered load, card, wallet and the floor path, drawn as
+one PNG."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..stats import percentile
-from .openloop import StepResult
+from .arrivals import StepResult
 from .report import P99_LIMIT_MS
 
 
@@ -16,7 +17,7 @@ def draw(steps: list[StepResult], path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     figure, (latency, throughput) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for kind, colour in (("card", "tab:blue"), ("wallet", "tab:orange")):
+    for kind, colour in (("card", "tab:blue"), ("wallet", "tab:orange"), ("floor", "tab:grey")):
         own = sorted((s for s in steps if s.kind == kind), key=lambda s: s.rate)
         if not own:
             continue

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import itertools
 import os
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
-import asyncpg
 import grpc
 
 from devstack.pki import dev_channel
@@ -24,14 +22,7 @@ from paysuite.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from paysuite.runtime import event_loop
 from paysuite.type.v1 import money_pb2
 
-from ..pg_wal import WalSnapshot, wal_snapshot, wal_written
-from ..proc_cpu import (
-    CpuSnapshot,
-    cpu_seconds,
-    machine_use,
-    postgres_seconds_by_role,
-    snapshot,
-)
+from .arrivals import OpenLoop, StepResult
 
 CALL_TIMEOUT_SECONDS = 15.0
 CONNECTIONS = 4
@@ -72,37 +63,6 @@ class StepSpec:
     database_url: str = ""
 
 
-@dataclass
-class StepResult:
-    """What a step measured over its steady window."""
-
-    kind: str
-    rate: float
-    window_seconds: float = 0.0
-    sent: int = 0
-    measured: int = 0
-    completed_in_window: int = 0
-    latencies_ms: list[float] = field(default_factory=list)
-    outcomes: dict[str, int] = field(default_factory=dict)
-    errors: dict[str, int] = field(default_factory=dict)
-    cpu_seconds: dict[str, float] = field(default_factory=dict)
-    # WAL records, full-page images, bytes and checkpoints over the window (pg_wal).
-    wal: dict[str, float] = field(default_factory=dict)
-    # Postgres's CPU seconds by what its processes work for (proc_cpu.postgres_role).
-    postgres_seconds: dict[str, float] = field(default_factory=dict)
-    # The machine's busy share and context switches over the window (proc_cpu.machine_use).
-    machine: dict[str, float] = field(default_factory=dict)
-    payment_ids: list[str] = field(default_factory=list)
-
-    @property
-    def completed_rate(self) -> float:
-        return self.completed_in_window / self.window_seconds if self.window_seconds else 0.0
-
-    @property
-    def error_count(self) -> int:
-        return sum(self.errors.values())
-
-
 class _Answers:
     """Definite answers by payment id, from CreatePayment or from the event stream."""
 
@@ -137,18 +97,17 @@ async def _watch(stub: pb_grpc.GatewayServiceAsyncStub, spec: StepSpec, answers:
             answers.event(event.payment.payment_id, time.perf_counter(), state)
 
 
-class _Step:
+class _Step(OpenLoop[pb.CreatePaymentRequest]):
     def __init__(self, spec: StepSpec, stubs: Sequence[pb_grpc.GatewayServiceAsyncStub]) -> None:
+        super().__init__(spec)
         self.spec = spec
         self.stubs = stubs
         self.next_stub = itertools.cycle(stubs).__next__
         self.answers = _Answers()
         self.rng = random.Random(spec.seed)
-        self.result = StepResult(spec.kind, spec.rate)
-        self.window = (0.0, 0.0)
-        self.drain_until = 0.0
+        self.watcher: asyncio.Task[None] | None = None
 
-    def _request(self, index: int) -> pb.CreatePaymentRequest:
+    def request(self, index: int) -> pb.CreatePaymentRequest:
         spec, rng = self.spec, self.rng
         key = f"{spec.id_prefix}{index}"
         return pb.CreatePaymentRequest(
@@ -164,87 +123,32 @@ class _Step:
         )
 
     async def one(self, request: pb.CreatePaymentRequest, intended: float) -> None:
-        result = self.result
         try:
             answer = await self.next_stub().CreatePayment(request, timeout=CALL_TIMEOUT_SECONDS)
         except grpc.aio.AioRpcError as exc:
-            self._record(intended, None, f"rpc {exc.code().name}")
+            self.record(intended, None, f"rpc {exc.code().name}")
             return
         payment = answer.payment
-        result.payment_ids.append(payment.payment_id)
+        self.result.payment_ids.append(payment.payment_id)
         if payment.state in _FINAL_STATES:
             state = pb.Payment.State.Name(payment.state).removeprefix("STATE_")
-            self._record(intended, time.perf_counter(), state, payment.failure_reason)
+            self.record(intended, time.perf_counter(), state, payment.failure_reason)
             return
         final = await self.answers.wait(payment.payment_id, self.drain_until)
         if final is None:
-            self._record(intended, None, "no definite answer")
+            self.record(intended, None, "no definite answer")
         else:
-            self._record(intended, final[0], final[1])
+            self.record(intended, final[0], final[1])
 
-    def _record(self, intended: float, done: float | None, state: str, reason: str = "") -> None:
-        result = self.result
-        start, end = self.window
-        if done is not None and start <= done < end:
-            result.completed_in_window += 1
-        if not start <= intended < end:
-            return
-        result.measured += 1
-        label = f"{state} {reason}".strip()
-        result.outcomes[label] = result.outcomes.get(label, 0) + 1
-        if done is None or state != "SUCCEEDED":
-            result.errors[label] = result.errors.get(label, 0) + 1
-        if done is not None:
-            result.latencies_ms.append((done - intended) * 1000)
+    async def started(self) -> None:
+        if self.spec.kind == "wallet":
+            self.watcher = asyncio.create_task(_watch(self.stubs[0], self.spec, self.answers))
 
-    async def run(self) -> StepResult:
-        spec = self.spec
-        watcher = (
-            asyncio.create_task(_watch(self.stubs[0], spec, self.answers))
-            if spec.kind == "wallet"
-            else None
-        )
-        gc.collect()
-        gc.freeze()
-        begin = time.perf_counter() + 0.2
-        steady_from = begin + spec.warmup_seconds
-        stop = steady_from + spec.steady_seconds
-        self.window = (steady_from, stop)
-        self.drain_until = stop + spec.drain_seconds
-        total = int(spec.rate * (spec.warmup_seconds + spec.steady_seconds))
-        tasks: list[asyncio.Task[None]] = []
-        cpu: list[CpuSnapshot] = []
-        wal: list[WalSnapshot] = []
-        server = await asyncpg.connect(spec.database_url) if spec.database_url else None
-        for index in range(total):
-            intended = begin + index / spec.rate
-            delay = intended - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if not cpu and intended >= steady_from:
-                cpu.append(snapshot(spec.pids))
-                if server is not None:
-                    wal.append(await wal_snapshot(server))
-            tasks.append(asyncio.create_task(self.one(self._request(index), intended)))
-        await asyncio.sleep(max(0.0, stop - time.perf_counter()))
-        cpu.append(snapshot(spec.pids))
-        if server is not None:
-            wal.append(await wal_snapshot(server))
-            await server.close()
-        if len(wal) == 2:
-            self.result.wal = wal_written(wal[0], wal[1])
-        self.result.sent = total
-        self.result.window_seconds = cpu[1].at - cpu[0].at if len(cpu) == 2 else 0.0
-        self.result.cpu_seconds = cpu_seconds(cpu[0], cpu[1]) if len(cpu) == 2 else {}
-        if len(cpu) == 2:
-            self.result.postgres_seconds = postgres_seconds_by_role(cpu[0], cpu[1])
-            self.result.machine = machine_use(cpu[0], cpu[1])
-        await asyncio.gather(*tasks)
-        if watcher is not None:
-            watcher.cancel()
+    async def finished(self) -> None:
+        if self.watcher is not None:
+            self.watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
-                await watcher
-        return self.result
+                await self.watcher
 
 
 async def _run(spec: StepSpec) -> StepResult:
