@@ -171,3 +171,27 @@ async def test_a_payer_real_named_while_waiting_is_decided_under_the_persons_loc
         now.date(),
     )
     assert used == held.amount
+
+
+async def test_the_lock_and_read_looks_payers_up_by_index_whatever_the_tables_size(
+    identity_addr: str, holder: asyncpg.Connection
+) -> None:
+    # Its plan is made once per session: one made on small tables scanned them whole on every
+    # call after, however they grew.
+    identity = pb_grpc.IdentityServiceStub(connect(identity_addr))
+    user = await _register(identity)
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    async with holder.transaction():
+        payers, _, _ = await LimitStore(holder).lock_and_read(
+            [user], [f"pay_{secrets.token_hex(8)}"], use_reads(LimitPolicy(), today)
+        )
+        assert user in payers
+        scanned = await holder.fetch(
+            "SELECT relname, seq_scan, idx_scan FROM pg_stat_xact_user_tables"
+            " WHERE schemaname = 'identity'"
+            " AND relname IN ('users', 'cards', 'limit_usages', 'limit_totals')"
+        )
+    assert {r["relname"]: r["seq_scan"] for r in scanned} == dict.fromkeys(
+        ("users", "cards", "limit_usages", "limit_totals"), 0
+    )
+    assert all(r["idx_scan"] > 0 for r in scanned if r["relname"] == "users")
