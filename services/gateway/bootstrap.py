@@ -91,6 +91,9 @@ def _channel_adapter(
     )
 
 
+# A record and an answer statement in flight at once (CoalescedPaymentWrites), and a single
+# write falling back item by item beside them.
+WRITES_POOL_SIZE = 3
 # Mutating RPCs without an idempotency of their own, answered once per caller and request id.
 IDEMPOTENT = {"/paysuite.gateway.v1.GatewayService/ClosePayment": "request_id"}
 
@@ -98,6 +101,10 @@ IDEMPOTENT = {"/paysuite.gateway.v1.GatewayService/ClosePayment": "request_id"}
 async def build_app(settings: GatewaySettings) -> ServiceApp:
     pool = await create_pool(
         settings.dsn, schema=SCHEMA, service="gateway", size=settings.db_pool_size
+    )
+    # The payment path's coalesced writes: one record and one answer statement in flight.
+    writes_pool = await create_pool(
+        settings.dsn, schema=SCHEMA, service="gateway", size=WRITES_POOL_SIZE, generic_plans=True
     )
     uow = unit_of_work_factory(pool)
     session = session_factory(pool)
@@ -146,7 +153,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     deps = PaymentDeps(
         uow=uow,
         session=session,
-        writes=CoalescedPaymentWrites(pool),
+        writes=CoalescedPaymentWrites(writes_pool),
         identity=identity,
         channels=adapters,
         terms=terms,
@@ -200,6 +207,7 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         await ledger_channel.close(grace=None)
         await identity_channel.close(grace=None)
         await bell.close(pool)
+        await close_pool(writes_pool)
         await close_pool(pool)
 
     records = ChannelRecordsServicer(

@@ -26,6 +26,7 @@ from gateway.domain.answers import Change, Message, MessageKind
 from gateway.domain.attempts import ChannelAttempt
 from gateway.domain.model import Payment, PaymentState
 from paysuite.money import Money
+from paysuite.runtime.database import create_pool
 from tests.gateway_payments import a_payment
 from tests.integration.own_gateway_db import connect_as_gateway, own_gateway_database
 
@@ -301,3 +302,30 @@ async def test_a_write_from_the_version_of_one_in_line_waits_and_is_stale_withou
     assert await conn.fetchval("SELECT state FROM payments WHERE payment_id = 'pay_1'") == (
         "succeeded"
     )
+
+
+_RECORD_MANY_PLANS = (
+    "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+    " WHERE statement LIKE '%WITH ORDINALITY%INSERT INTO payments%'"
+    " AND statement NOT LIKE '%pg_prepared_statements%'"  # this query's own
+)
+
+
+async def test_the_writes_pool_plans_the_batch_statement_once(
+    url: str, conn: asyncpg.Connection
+) -> None:
+    # Batches of every size from 1 to 8, as load makes them: on a default connection Postgres
+    # plans the statement again whenever a custom plan looks cheaper than the generic one.
+    batches = [[_new(_payment(100 * size + n)) for n in range(size)] for size in range(1, 9)]
+    for batch in batches[:4]:
+        await record_many(conn, batch)
+    assert (await conn.fetchrow(_RECORD_MANY_PLANS))["custom_plans"] > 0
+    pool = await create_pool(url, schema="gateway", service="gateway", size=1, generic_plans=True)
+    try:
+        async with pool.acquire() as writes:
+            for batch in batches[4:]:
+                assert all(r.created for r in await record_many(writes, batch))
+            plans = await writes.fetchrow(_RECORD_MANY_PLANS)
+    finally:
+        await pool.close()
+    assert (plans["generic_plans"], plans["custom_plans"]) == (4, 0)
