@@ -17,16 +17,20 @@ def draw(steps: list[StepResult], path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     figure, (latency, throughput) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for kind, colour in (("card", "tab:blue"), ("wallet", "tab:orange"), ("floor", "tab:grey")):
+    for kind, colour, name in (
+        ("card", "tab:blue", "card"),
+        ("wallet", "tab:orange", "wallet"),
+        ("floor", "tab:grey", "floor path"),
+    ):
         own = sorted((s for s in steps if s.kind == kind), key=lambda s: s.rate)
         if not own:
             continue
         rates = [s.rate for s in own]
         for pct, style in ((50, ":"), (99, "-"), (99.9, "--")):
             values = [percentile(s.latencies_ms, pct) or float("nan") for s in own]
-            latency.plot(rates, values, style, marker="o", color=colour, label=f"{kind} p{pct:g}")
+            latency.plot(rates, values, style, marker="o", color=colour, label=f"{name} p{pct:g}")
         throughput.plot(
-            rates, [s.completed_rate for s in own], marker="o", color=colour, label=kind
+            rates, [s.completed_rate for s in own], marker="o", color=colour, label=name
         )
     latency.axhline(P99_LIMIT_MS, color="grey", linewidth=0.8)
     latency.set_yscale("log")
