@@ -41,11 +41,11 @@ Step = Callable[[bytes], Awaitable[None]]
 
 
 @asynccontextmanager
-async def _transaction(database_url: str) -> AsyncIterator[Step]:
-    """A one-row INSERT, its own committed transaction, in a table of the hop's own."""
+async def row_transactions(database_url: str, pool_size: int = POOL_SIZE) -> AsyncIterator[Step]:
+    """A one-row INSERT, its own committed transaction, in a table of its own (dropped after)."""
     table = f"bench_floor_{secrets.token_hex(4)}"
     pool = await asyncpg.create_pool(
-        plain_postgres_url(database_url), min_size=POOL_SIZE, max_size=POOL_SIZE
+        plain_postgres_url(database_url), min_size=pool_size, max_size=pool_size
     )
     await pool.execute(
         f"CREATE TABLE {table} (id text PRIMARY KEY, amount bigint NOT NULL, "
@@ -116,7 +116,7 @@ async def serve(args: argparse.Namespace) -> None:
     async with AsyncExitStack() as stack:
         steps: list[Step] = []
         if args.database_url:
-            steps.append(await stack.enter_async_context(_transaction(args.database_url)))
+            steps.append(await stack.enter_async_context(row_transactions(args.database_url)))
         if args.call:
             steps.append(await stack.enter_async_context(_grpc_call(args.call)))
         if args.post:

@@ -19,19 +19,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
-import asyncpg
 from aiohttp import web
 
 from devstack.pki import DevCA, dev_channel
 from paysuite.ledger.v1 import ledger_service_pb2 as lpb
 from paysuite.ledger.v1 import ledger_service_pb2_grpc as lpb_grpc
 from paysuite.runtime.clients import open_channel
-from paysuite.runtime.dsn import plain_postgres_url
 from paysuite.runtime.identities import service
 from paysuite.type.v1.money_pb2 import Money
 
 from ..proc_cpu import cpu_seconds, snapshot
 from .echo_server import METHOD as ECHO_METHOD
+from .echo_server import row_transactions
 
 CLIENTS = 16
 LEDGER_BATCH = 100
@@ -143,27 +142,13 @@ def http_echo(url: str, seconds: float, server_pid: int) -> OpCost:
 
 
 async def _db_transaction(database_url: str, seconds: float) -> OpCost:
-    table = f"bench_floor_{secrets.token_hex(4)}"
-    pool = await asyncpg.create_pool(
-        plain_postgres_url(database_url), min_size=CLIENTS, max_size=CLIENTS
-    )
-    await pool.execute(
-        f"CREATE TABLE {table} (id text PRIMARY KEY, amount bigint NOT NULL, "
-        "created_at timestamptz NOT NULL DEFAULT now())"
-    )
-    counter = iter(range(10**9))
+    async with row_transactions(database_url, pool_size=CLIENTS) as write:
 
-    async def call() -> int:
-        await pool.execute(
-            f"INSERT INTO {table} (id, amount) VALUES ($1, $2)", f"row-{next(counter)}", 100
-        )
-        return 1
+        async def call() -> int:
+            await write(PAYLOAD)
+            return 1
 
-    try:
         return await _closed_loop("database transaction", call, seconds, {}, uses_postgres=True)
-    finally:
-        await pool.execute(f"DROP TABLE {table}")
-        await pool.close()
 
 
 def db_transaction(database_url: str, seconds: float) -> OpCost:
