@@ -27,7 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.bench.payments import checks, floors
 from scripts.bench.payments.arrivals import StepResult
 from scripts.bench.payments.chart import draw
-from scripts.bench.payments.floor_path import FloorStepSpec, floor_path, run_floor_step
+from scripts.bench.payments.floor_path import (
+    ECHO_SERVER,
+    FloorStepSpec,
+    floor_path,
+    run_floor_step,
+)
 from scripts.bench.payments.openloop import StepSpec, run_step
 from scripts.bench.payments.options import parse_args
 from scripts.bench.payments.payers import create_payers
@@ -43,7 +48,6 @@ from scripts.bench.pgbench import PgbenchConfig, find_pgbench, run_pgbench
 from scripts.bench.session import BenchRun, bench_run, run_main, say, spawned
 
 T = TypeVar("T")
-ECHO_SERVER = Path(__file__).resolve().parent / "bench" / "payments" / "echo_server.py"
 CARD = (gpb.PAYMENT_METHOD_BANK_CARD,)
 WALLETS = (gpb.PAYMENT_METHOD_ALIPAY, gpb.PAYMENT_METHOD_WECHAT_PAY)
 # A step completing less than this share of its offered rate has saturated: stop climbing.
