@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextvars import Token
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 from urllib.parse import unquote
 
 import grpc
@@ -28,8 +28,6 @@ from paysuite.runtime.client_interceptors import by_kind
 from paysuite.runtime.method_handlers import Behaviour, MethodWrappingInterceptor, answers_of
 from paysuite.runtime.rpc_attributes import method_name, rpc_attributes
 
-if TYPE_CHECKING:
-    pass
 _OK = grpc.StatusCode.OK
 # The codes a server span is an ERROR for, as the instrumentation library has them: the rest
 # (NOT_FOUND, INVALID_ARGUMENT, ...) are the caller's problem, not the server's.

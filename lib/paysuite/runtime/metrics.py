@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 import grpc
@@ -32,8 +32,6 @@ from paysuite.runtime.metrics_file import OtlpJsonMetricFileExporter
 from paysuite.runtime.rpc_attributes import rpc_attributes
 from paysuite.runtime.settings import CommonSettings
 
-if TYPE_CHECKING:
-    pass
 # How often metrics are appended to the file when there is no OTLP endpoint (dev), unless
 # OTEL_METRIC_EXPORT_INTERVAL says otherwise; a last export is written at shutdown.
 FILE_EXPORT_MS = 10_000
