@@ -7,8 +7,6 @@ floor are measured in the same run; see docs/benchmarks.md for the method.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import multiprocessing
 import os
 import sys
 from pathlib import Path
@@ -17,7 +15,6 @@ from typing import TypeVar
 import asyncpg
 import grpc
 
-from devstack.free_ports import free_ports
 from paysuite.accounts import merchant_payable
 from paysuite.gateway.v1 import gateway_service_pb2 as gpb
 from paysuite.runtime.dsn import plain_postgres_url
@@ -28,9 +25,10 @@ from scripts.bench.payments import checks, floors
 from scripts.bench.payments.arrivals import StepResult
 from scripts.bench.payments.chart import draw
 from scripts.bench.payments.floor_path import (
-    ECHO_SERVER,
     FloorStepSpec,
+    echo_hop,
     floor_path,
+    http_channel,
     run_floor_step,
 )
 from scripts.bench.payments.openloop import StepSpec, run_step
@@ -87,26 +85,10 @@ async def measure_floor(
     args: argparse.Namespace, suite: SuiteUnderTest, env: dict[str, str]
 ) -> Floor:
     seconds = args.floor_seconds
-    ports = free_ports(["echo", "http"])
-    echo = await asyncio.create_subprocess_exec(
-        sys.executable, str(ECHO_SERVER), str(ports["echo"]), env=env
-    )
-    http = multiprocessing.get_context("spawn").Process(
-        target=floors.serve_http_echo, args=(ports["http"],), daemon=True
-    )
-    http.start()
-    try:
-        await asyncio.sleep(2.0)  # both servers up (the echo server imports the runtime)
-        address = f"127.0.0.1:{ports['echo']}"
-        call_in = await spawned(floors.grpc_echo, address, False, seconds, echo.pid)
-        between = await spawned(floors.grpc_echo, address, True, seconds, echo.pid)
-        url = f"http://127.0.0.1:{ports['http']}/echo"
-        channel = await spawned(floors.http_echo, url, seconds, http.pid)
-    finally:
-        echo.terminate()
-        await echo.wait()
-        http.terminate()
-        http.join()
+    async with http_channel() as http, echo_hop(env) as echo:
+        call_in = await spawned(floors.grpc_echo, echo.address, False, seconds, echo.pid)
+        between = await spawned(floors.grpc_echo, echo.address, True, seconds, echo.pid)
+        channel = await spawned(floors.http_echo, http.address, seconds, http.pid)
     transaction = await spawned(floors.db_transaction, suite.database_url, seconds)
     ledger = await spawned(
         floors.ledger_posting, suite.addr("ledger"), seconds, suite.pids["ledger"]

@@ -89,6 +89,49 @@ def run_floor_step(spec: FloorStepSpec) -> StepResult:
 
 
 @dataclass(frozen=True)
+class Server:
+    """A server the benchmark started: where to reach it, and its process."""
+
+    address: str
+    pid: int
+
+
+@asynccontextmanager
+async def http_channel() -> AsyncIterator[Server]:
+    """A bare aiohttp server answering POST /echo with the body, in a process of its own; its
+    address is the URL to POST to."""
+    port = free_ports(["channel"])["channel"]
+    process = multiprocessing.get_context("spawn").Process(
+        target=serve_http_echo, args=(port,), daemon=True
+    )
+    process.start()
+    try:
+        assert process.pid is not None
+        yield Server(f"http://127.0.0.1:{port}/echo", process.pid)
+    finally:
+        process.terminate()
+        process.join()
+
+
+@asynccontextmanager
+async def echo_hop(env: dict[str, str], *options: str) -> AsyncIterator[Server]:
+    """The echo server (echo_server.py, with its hop options), up before it is yielded."""
+    port = free_ports(["echo"])["echo"]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(ECHO_SERVER), str(port), *options, env=env
+    )
+    try:
+        await asyncio.sleep(STARTUP_SECONDS)  # it imports the runtime before it listens
+        if process.returncode is not None:
+            raise RuntimeError(f"echo server exited with {process.returncode}")
+        yield Server(f"127.0.0.1:{port}", process.pid)
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        await process.wait()
+
+
+@dataclass(frozen=True)
 class RunningPath:
     """The floor path's address (its gateway hop) and its processes by the role they play."""
 
@@ -99,47 +142,20 @@ class RunningPath:
 @asynccontextmanager
 async def floor_path(database_url: str, env: dict[str, str]) -> AsyncIterator[RunningPath]:
     """Starts the HTTP channel, the identity hop and the gateway hop; stops them after."""
-    ports = free_ports(["gateway", "identity", "channel"])
-    channel = multiprocessing.get_context("spawn").Process(
-        target=serve_http_echo, args=(ports["channel"],), daemon=True
-    )
-    channel.start()
-    hops: list[asyncio.subprocess.Process] = []
-    try:
-        identity_address = f"127.0.0.1:{ports['identity']}"
-        for port, extra in (
-            (ports["identity"], []),
-            (
-                ports["gateway"],
-                [
-                    "--call",
-                    identity_address,
-                    "--post",
-                    f"http://127.0.0.1:{ports['channel']}/echo",
-                ],
-            ),
-        ):
-            hops.append(
-                await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    str(ECHO_SERVER),
-                    str(port),
-                    "--database-url",
-                    database_url,
-                    *extra,
-                    env=env,
-                )
-            )
-            await asyncio.sleep(STARTUP_SECONDS)  # up before its caller connects
-            if hops[-1].returncode is not None:
-                raise RuntimeError(f"floor path: a hop exited with {hops[-1].returncode}")
-        pids = {"identity": hops[0].pid, "gateway": hops[1].pid}
-        if channel.pid is not None:
-            pids["channel"] = channel.pid
-        yield RunningPath(f"127.0.0.1:{ports['gateway']}", pids)
-    finally:
-        for hop in reversed(hops):
-            hop.terminate()
-            await hop.wait()
-        channel.terminate()
-        channel.join()
+    async with (
+        http_channel() as channel,
+        echo_hop(env, "--database-url", database_url) as identity,
+        echo_hop(
+            env,
+            "--database-url",
+            database_url,
+            "--call",
+            identity.address,
+            "--post",
+            channel.address,
+        ) as gateway,
+    ):
+        yield RunningPath(
+            gateway.address,
+            {"gateway": gateway.pid, "identity": identity.pid, "channel": channel.pid},
+        )
