@@ -102,7 +102,6 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     pool = await create_pool(
         settings.dsn, schema=SCHEMA, service="gateway", size=settings.db_pool_size
     )
-    # The payment path's coalesced writes: one record and one answer statement in flight.
     writes_pool = await create_pool(
         settings.dsn, schema=SCHEMA, service="gateway", size=WRITES_POOL_SIZE, generic_plans=True
     )
