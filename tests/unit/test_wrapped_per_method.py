@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 import pytest
 
+from paysuite.gateway.v1 import gateway_service_pb2
 from paysuite.runtime.authz import AuthorizationInterceptor, Policy
 from paysuite.runtime.grpc_errors import ErrorMappingInterceptor
 from paysuite.runtime.grpc_spans import ServerSpans
 from paysuite.runtime.method_handlers import WrappedPerMethod
 from paysuite.runtime.metrics import RpcMetricsInterceptor
+from paysuite.runtime.request_ids import RequestIdInterceptor, RequestIdStore
 
 if TYPE_CHECKING:
     from paysuite.runtime.method_handlers import Handler
@@ -75,3 +77,22 @@ async def test_each_server_interceptor_hands_out_one_wrapped_handler_per_method(
     again = await intercept(continuation, _Details(METHOD))
     assert first is not handler
     assert again is first
+
+
+async def test_the_request_id_interceptor_wraps_a_keyed_method_once() -> None:
+    keyed = "/paysuite.gateway.v1.GatewayService/ClosePayment"
+    assert gateway_service_pb2.DESCRIPTOR.services_by_name["GatewayService"].methods_by_name[
+        "ClosePayment"
+    ]
+    handler = _handler()
+
+    async def continuation(_details: grpc.HandlerCallDetails) -> Handler:
+        return handler
+
+    # Wrapping reads no store: the store is used by calls only.
+    interceptor = RequestIdInterceptor(RequestIdStore(cast(Any, None)), {keyed: "request_id"})
+    first = await interceptor.intercept_service(continuation, _Details(keyed))
+    assert first is not handler
+    assert await interceptor.intercept_service(continuation, _Details(keyed)) is first
+    # A method without a key passes as it is.
+    assert await interceptor.intercept_service(continuation, _Details(METHOD)) is handler

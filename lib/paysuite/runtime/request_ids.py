@@ -21,6 +21,7 @@ from google.protobuf.message import Message
 
 from paysuite.errors import DomainError, ErrorKind, RequestIdReused, Violations
 from paysuite.runtime.authz import caller_of
+from paysuite.runtime.method_handlers import WrappedPerMethod
 from paysuite.runtime.protoconv import check_id
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ class RequestIdInterceptor(_ServerInterceptor):
     def __init__(self, store: RequestIdStore, keys: Mapping[str, str]) -> None:
         self._store = store
         self._keys = dict(keys)
+        self._wrapped = WrappedPerMethod(self._wrap)
 
     async def intercept_service(
         self,
@@ -134,11 +136,13 @@ class RequestIdInterceptor(_ServerInterceptor):
     ) -> _Handler:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
-        key_field = self._keys.get(method)
-        if handler is None or key_field is None or handler.unary_unary is None:
+        if handler is None or method not in self._keys or handler.unary_unary is None:
             return handler
+        return self._wrapped(handler, method)
+
+    def _wrap(self, handler: _Handler, method: str) -> _Handler:
         return grpc.unary_unary_rpc_method_handler(
-            self._once(handler.unary_unary, method, key_field, _response_class(method)),
+            self._once(handler.unary_unary, method, self._keys[method], _response_class(method)),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
