@@ -147,8 +147,15 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
     }
     identity = GrpcIdentity(identity_channel)
     ledger = GrpcLedger(ledger_channel)
-    relay = OutboxRelay(uow, ledger, identity, utc_now, settings.outbox_poll_seconds)
-    sequencer = EventSequencer(session)
+    relay = OutboxRelay(
+        uow,
+        ledger,
+        identity,
+        utc_now,
+        settings.outbox_poll_seconds,
+        settings.outbox_linger_seconds,
+    )
+    sequencer = EventSequencer(session, linger_seconds=settings.events_linger_seconds)
     deps = PaymentDeps(
         uow=uow,
         session=session,

@@ -193,3 +193,17 @@ def test_dev_signs_page_tokens_with_a_dev_key_of_each_service(
     ledger, identity = LedgerSettings().page_token_key, IdentitySettings().page_token_key
     assert ledger.get_secret_value() == dev_page_token_key("ledger")
     assert identity.get_secret_value() == dev_page_token_key("identity")
+
+
+def test_gateway_relay_and_sequencer_lingers_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYSUITE_ENV", "dev")
+    monkeypatch.setenv("DATABASE_URL", SHARED)
+    settings = GatewaySettings()
+    assert (settings.outbox_linger_seconds, settings.events_linger_seconds) == (0.05, 0.05)
+    monkeypatch.setenv("GATEWAY_OUTBOX_LINGER_SECONDS", "0.2")
+    monkeypatch.setenv("GATEWAY_EVENTS_LINGER_SECONDS", "0")
+    settings = GatewaySettings()
+    assert (settings.outbox_linger_seconds, settings.events_linger_seconds) == (0.2, 0.0)
+    monkeypatch.setenv("GATEWAY_EVENTS_LINGER_SECONDS", "-1")
+    with pytest.raises(ValidationError, match="events_linger_seconds"):
+        GatewaySettings()
