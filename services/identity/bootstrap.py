@@ -18,6 +18,7 @@ from paysuite.clock import utc_now
 from paysuite.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
 from paysuite.runtime.clients import open_channel
 from paysuite.runtime.database import (
+    PoolSession,
     PoolUnitOfWork,
     SqlUnitOfWork,
     close_pool,
@@ -71,6 +72,7 @@ async def build_app(settings: IdentitySettings) -> ServiceApp:
     deps = IdentityDeps(
         uow=lambda: SqlUnitOfWork(engine, IdentityRepository),
         limit_units=lambda: PoolUnitOfWork(pool, LimitStore),
+        limit_sessions=lambda: PoolSession(pool, LimitStore),
         vault=build_vault(settings),
         verifier=GatewayCardVerifier(gateway_channel),
         clock=utc_now,

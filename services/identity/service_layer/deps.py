@@ -9,7 +9,11 @@ from datetime import datetime
 from identity.adapters.crypto import PiiVault
 from identity.domain.limits import LimitPolicy
 from identity.domain.verification import CardVerifier
-from identity.service_layer.unit_of_work import LimitUnitFactory, UnitOfWorkFactory
+from identity.service_layer.unit_of_work import (
+    LimitSessionFactory,
+    LimitUnitFactory,
+    UnitOfWorkFactory,
+)
 
 Clock = Callable[[], datetime]
 
@@ -26,8 +30,10 @@ class VerificationPolicy:
 @dataclass(frozen=True)
 class IdentityDeps:
     uow: UnitOfWorkFactory
-    # Units on the payment path's own pool: reservations, settlements, limits read.
+    # On the payment path's own pool: units for reservations and the limits read; sessions,
+    # outside a transaction, for settlements (one statement each).
     limit_units: LimitUnitFactory
+    limit_sessions: LimitSessionFactory
     vault: PiiVault
     verifier: CardVerifier
     clock: Clock

@@ -250,11 +250,8 @@ async def reserve(deps: IdentityDeps, command: Reserve) -> list[WindowUse]:
 async def settle_many(deps: IdentityDeps, settlements: list[Settlement]) -> dict[str, Settled]:
     """Commits, releases or returns each payment's reservation, in one statement; a released or
     returned one gives its use back."""
-    async with deps.limit_units() as work:
-        found = await work.repo.settle(
-            [(s.payment_id, s.wanted) for s in settlements], deps.clock()
-        )
-        await work.commit()
+    async with deps.limit_sessions() as store:
+        found = await store.settle([(s.payment_id, s.wanted) for s in settlements], deps.clock())
     outcomes = {}
     for payment_id, before, wanted in found:
         if before is None:

@@ -7,6 +7,7 @@ The use cases hold to the contract in paysuite.runtime.database; the composition
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 from identity.adapters.limit_store import LimitStore
 from identity.adapters.repository import IdentityRepository
@@ -16,3 +17,5 @@ UnitOfWork = database.UnitOfWork[IdentityRepository]
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 LimitUnitFactory = Callable[[], database.UnitOfWork[LimitStore]]
+# A limit store on a pooled connection outside a transaction: each statement commits by itself.
+LimitSessionFactory = Callable[[], AbstractAsyncContextManager[LimitStore]]
