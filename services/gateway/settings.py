@@ -47,8 +47,10 @@ class GatewaySettings(PagedServiceSettings):
     outbox_poll_seconds: float = 1.0
     # How long the relay, once woken, waits for more messages to share its calls, and the
     # sequencer for more events to number in one run: fewer, larger batches for a little delay.
+    # Only the sequencer's is on a merchant's path: an asynchronous payment's definite answer
+    # is its numbered event.
     outbox_linger_seconds: float = Field(default=0.05, ge=0)
-    events_linger_seconds: float = Field(default=0.05, ge=0)
+    events_linger_seconds: float = Field(default=0.01, ge=0)
     # Egress routes (proxies) per channel as JSON, re-read when it changes; unset: direct.
     egress_routes_file: Path | None = None
     # Channel selection rules as JSON, re-read when it changes; unset: every channel of the

@@ -199,7 +199,7 @@ def test_gateway_relay_and_sequencer_lingers_are_settings(monkeypatch: pytest.Mo
     monkeypatch.setenv("PAYSUITE_ENV", "dev")
     monkeypatch.setenv("DATABASE_URL", SHARED)
     settings = GatewaySettings()
-    assert (settings.outbox_linger_seconds, settings.events_linger_seconds) == (0.05, 0.05)
+    assert (settings.outbox_linger_seconds, settings.events_linger_seconds) == (0.05, 0.01)
     monkeypatch.setenv("GATEWAY_OUTBOX_LINGER_SECONDS", "0.2")
     monkeypatch.setenv("GATEWAY_EVENTS_LINGER_SECONDS", "0")
     settings = GatewaySettings()
