@@ -152,8 +152,8 @@ async def build_app(settings: GatewaySettings) -> ServiceApp:
         ledger,
         identity,
         utc_now,
-        settings.outbox_poll_seconds,
-        settings.outbox_linger_seconds,
+        poll_seconds=settings.outbox_poll_seconds,
+        linger_seconds=settings.outbox_linger_seconds,
     )
     sequencer = EventSequencer(session, linger_seconds=settings.events_linger_seconds)
     deps = PaymentDeps(

@@ -38,7 +38,7 @@ class EventSequencer:
     that could not wake it)."""
 
     def __init__(
-        self, session: SessionFactory, poll_seconds: float = 0.5, linger_seconds: float = 0.01
+        self, session: SessionFactory, *, linger_seconds: float, poll_seconds: float = 0.5
     ) -> None:
         self._session = session
         self._poll = poll_seconds

@@ -129,8 +129,9 @@ class OutboxRelay:
         ledger: LedgerPort,
         identity: IdentityPort,
         clock: Callable[[], datetime],
-        poll_seconds: float = 1.0,
-        linger_seconds: float = 0.02,
+        *,
+        poll_seconds: float,
+        linger_seconds: float,
     ) -> None:
         self._uow = uow
         self._ledger = ledger
