@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 
 from devstack.stack import Stack
 from tests.e2e.soak.channel_books import channel_view, read_channel_books
@@ -17,6 +18,11 @@ from tests.e2e.soak.waiting import wait_for
 async def _answers(merchant: Merchant, count: int) -> None:
     while sum(len(a) for a in merchant.calls.answers.values()) < count:
         await asyncio.sleep(0.05)
+
+
+def _described(row: Mapping[str, str]) -> str:
+    reason = row["failure_reason"]
+    return f"{row['channel']} {row['state']}" + (f" ({reason})" if reason else "")
 
 
 async def crash_with_charges_in_flight(
@@ -40,23 +46,32 @@ async def crash_with_charges_in_flight(
         book.order(WECHAT, "in-flight"),
     ]
     calls = [asyncio.create_task(merchant.pay(order)) for order in doomed]
+    # What the last look found of each doomed payment, for a timeout to say (ids and states
+    # only, no payer data).
+    seen: dict[str, str] = {}
 
     async def taken() -> bool:
         """The channel holds each charge while the gateway still waits for its answer."""
         rows = await merchant.pool.fetch(
-            "SELECT payment_id, channel, state FROM gateway.payments "
+            "SELECT payment_id, channel, state, failure_reason FROM gateway.payments "
             "WHERE request_id = ANY($1::text[])",
             [o.request.request_id for o in doomed],
         )
+        seen.clear()
+        seen.update((r["payment_id"], _described(r)) for r in rows)
         if len(rows) < len(doomed) or any(r["state"] != "processing" for r in rows):
             return False
         books = await read_channel_books(simulators, refunds=False)
-        return all(
-            channel_view(books, r["channel"], r["payment_id"])[0] != "unknown_to_channel"
-            for r in rows
-        )
+        views = {
+            r["payment_id"]: channel_view(books, r["channel"], r["payment_id"])[0] for r in rows
+        }
+        seen.update((pid, f"{seen[pid]}, at the channel {view}") for pid, view in views.items())
+        return all(view != "unknown_to_channel" for view in views.values())
 
-    await wait_for("charges in flight", taken, seconds=8.0)
+    def last_seen() -> str:
+        return f"{len(seen)} of {len(doomed)} recorded: {seen}"
+
+    await wait_for("charges in flight", taken, seconds=8.0, last_seen=last_seen)
     merchant.killing = True
     stack.kill("gateway")
     await simulators.dial(BANK, BANK_STORM)

@@ -17,11 +17,17 @@ SETTLE_SECONDS = 150.0
 
 
 async def wait_for(
-    what: str, predicate: Callable[[], Awaitable[bool]], seconds: float = 20.0
+    what: str,
+    predicate: Callable[[], Awaitable[bool]],
+    seconds: float = 20.0,
+    last_seen: Callable[[], str] | None = None,
 ) -> None:
+    """Polls until the predicate holds; a timeout says what `last_seen` last saw, if given."""
     deadline = time.monotonic() + seconds
     while not await predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}" + (
+            f"; last seen: {last_seen()}" if last_seen is not None else ""
+        )
         await asyncio.sleep(0.1)
 
 
