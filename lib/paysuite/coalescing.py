@@ -15,7 +15,11 @@ A = TypeVar("A")
 class Coalescer(Generic[Q, A]):
     """Sends items through `send` (one answer per item, in order), at most `in_flight` calls at
     a time and at most `max_batch` items a call. A call of one item runs in its caller's
-    context (its trace); a call of several runs in a fresh one, for `send` to link them."""
+    context (its trace); a call of several runs in a fresh one, for `send` to link them.
+
+    A free line's call leaves on the event loop's next turn, not inside `submit`, so the items
+    submitted in the same turn go with it: callers woken together (by one answer of an earlier
+    step) would otherwise send one item alone and the rest in a second call after it."""
 
     def __init__(
         self,
@@ -35,14 +39,20 @@ class Coalescer(Generic[Q, A]):
         future: asyncio.Future[A] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future, contextvars.copy_context()))
         if self._running < self._in_flight:
-            self._start()
+            self._reserve_call()
         return await future
 
+    def _reserve_call(self) -> None:
+        self._running += 1
+        asyncio.get_running_loop().call_soon(self._start)
+
     def _start(self) -> None:
+        if not self._pending:  # taken by a call that left meanwhile
+            self._running -= 1
+            return
         batch = self._pending[: self._max_batch]
         del self._pending[: self._max_batch]
         context = batch[0][2] if len(batch) == 1 else contextvars.Context()
-        self._running += 1
         task = asyncio.get_running_loop().create_task(self._flush(batch), context=context)
         # The loop holds tasks weakly: keep a reference until it is done.
         self._tasks.add(task)
@@ -68,4 +78,4 @@ class Coalescer(Generic[Q, A]):
         finally:
             self._running -= 1
             if self._pending and self._running < self._in_flight:
-                self._start()
+                self._reserve_call()

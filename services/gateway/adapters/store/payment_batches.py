@@ -39,12 +39,17 @@ WITH i AS (
         event, traceparent, platform_coupon, n
     )
 ), checked AS (
-    SELECT i.*, m.fee_bps, EXISTS (
-        SELECT 1 FROM payments p
+    SELECT i.*, m.fee_bps, s.paid IS NOT NULL AS paid
+    FROM i LEFT JOIN merchants m ON m.merchant_id = i.merchant_id AND m.state = 'active'
+    -- A lateral probe of the index for each payment, however few succeeded payments the
+    -- table held when the plan was made: planned then, an EXISTS here became a hash of every
+    -- succeeded payment, built again at each call as the table grew.
+    LEFT JOIN LATERAL (
+        SELECT true AS paid FROM payments p
         WHERE p.merchant_id = i.merchant_id AND p.merchant_order_no = i.merchant_order_no
           AND p.state = 'succeeded'
-    ) AS paid
-    FROM i LEFT JOIN merchants m ON m.merchant_id = i.merchant_id AND m.state = 'active'
+        LIMIT 1
+    ) s ON true
 ), p AS (
     INSERT INTO payments (
         payment_id, request_id, request_hash, merchant_id, merchant_order_no, amount, currency,
