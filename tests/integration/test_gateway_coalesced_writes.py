@@ -352,16 +352,45 @@ async def test_the_batch_record_probes_the_paid_orders_index_however_small_the_t
     try:
         async with pool.acquire() as writes:
             await record_many(writes, [_new(_payment(1000))])
-            name, parameters = await writes.fetchrow(
-                "SELECT name, cardinality(parameter_types) FROM pg_prepared_statements"
-                " WHERE statement LIKE '%WITH ORDINALITY%INSERT INTO payments%'"
-                " AND statement NOT LIKE '%pg_prepared_statements%'"
-            )
-            nulls = ", ".join(["NULL"] * parameters)
-            plan = "\n".join(
-                row[0] for row in await writes.fetch(f'EXPLAIN EXECUTE "{name}"({nulls})')
-            )
+            plan = await _generic_plan(writes, "%WITH ORDINALITY%INSERT INTO payments%")
     finally:
         await pool.close()
     assert "Seq Scan on payments" not in plan
     assert "one_success_per_business_order on payments" in plan
+
+
+async def test_the_batch_answer_probes_the_notifications_index_for_each_answer(
+    url: str, conn: asyncpg.Connection
+) -> None:
+    # A thousand notifications, analyzed: a plan made then once hashed them all at each call.
+    await record_many(conn, [_new(_payment(n)) for n in range(1, 1001)])
+    await conn.execute(
+        "INSERT INTO channel_notifications (channel, notification_id, payment_id, outcome,"
+        " received_at) SELECT 'alipaysim', 'n-' || payment_id, payment_id, 'succeeded', $1"
+        " FROM payments",
+        NOW,
+    )
+    await conn.execute("ANALYZE channel_notifications")
+    pool = await create_pool(url, schema="gateway", service="gateway", size=1, generic_plans=True)
+    try:
+        async with pool.acquire() as writes:
+            payment = _payment(5000)
+            await record_many(writes, [_new(payment)])
+            note = NotificationRecord("alipaysim", "n-new", "succeeded")
+            await apply_many(writes, [AnswerWrite(_succeeded(payment), 0, "tp", note)])
+            plan = await _generic_plan(writes, "%UPDATE payments p SET%")
+    finally:
+        await pool.close()
+    assert "Seq Scan on channel_notifications" not in plan
+    assert "channel_notifications_pkey on channel_notifications" in plan
+
+
+async def _generic_plan(conn: asyncpg.Connection, statement_like: str) -> str:
+    """The plan a connection planning once holds for one of its prepared statements."""
+    name, parameters = await conn.fetchrow(
+        "SELECT name, cardinality(parameter_types) FROM pg_prepared_statements"
+        " WHERE statement LIKE $1 AND statement NOT LIKE '%pg_prepared_statements%'",
+        statement_like,
+    )
+    nulls = ", ".join(["NULL"] * parameters)
+    return "\n".join(row[0] for row in await conn.fetch(f'EXPLAIN EXECUTE "{name}"({nulls})'))
