@@ -313,11 +313,26 @@ async def test_a_write_from_the_version_of_one_in_line_waits_and_is_stale_withou
     )
 
 
-_RECORD_MANY_PLANS = (
-    "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
-    " WHERE statement LIKE '%WITH ORDINALITY%INSERT INTO payments%'"
-    " AND statement NOT LIKE '%pg_prepared_statements%'"  # this query's own
-)
+RECORD_MANY = "%WITH ORDINALITY%INSERT INTO payments%"
+APPLY_MANY = "%UPDATE payments p SET%"
+
+
+async def _prepared(conn: asyncpg.Connection, statement_like: str) -> asyncpg.Record:
+    """A connection's prepared statement: its name, parameter count and plans made so far."""
+    return await conn.fetchrow(
+        "SELECT name, cardinality(parameter_types) AS parameters, generic_plans, custom_plans"
+        " FROM pg_prepared_statements WHERE statement LIKE $1"
+        " AND statement NOT LIKE '%pg_prepared_statements%'",  # this query's own
+        statement_like,
+    )
+
+
+async def _generic_plan(conn: asyncpg.Connection, statement_like: str) -> str:
+    """The plan a connection planning once holds for one of its prepared statements."""
+    statement = await _prepared(conn, statement_like)
+    nulls = ", ".join(["NULL"] * statement["parameters"])
+    explained = await conn.fetch(f'EXPLAIN EXECUTE "{statement["name"]}"({nulls})')
+    return "\n".join(row[0] for row in explained)
 
 
 async def test_the_writes_pool_plans_the_batch_statement_once(
@@ -328,13 +343,13 @@ async def test_the_writes_pool_plans_the_batch_statement_once(
     batches = [[_new(_payment(100 * size + n)) for n in range(size)] for size in range(1, 9)]
     for batch in batches[:4]:
         await record_many(conn, batch)
-    assert (await conn.fetchrow(_RECORD_MANY_PLANS))["custom_plans"] > 0
+    assert (await _prepared(conn, RECORD_MANY))["custom_plans"] > 0
     pool = await create_pool(url, schema="gateway", service="gateway", size=1, generic_plans=True)
     try:
         async with pool.acquire() as writes:
             for batch in batches[4:]:
                 assert all(r.created for r in await record_many(writes, batch))
-            plans = await writes.fetchrow(_RECORD_MANY_PLANS)
+            plans = await _prepared(writes, RECORD_MANY)
     finally:
         await pool.close()
     assert (plans["generic_plans"], plans["custom_plans"]) == (4, 0)
@@ -352,7 +367,7 @@ async def test_the_batch_record_probes_the_paid_orders_index_however_small_the_t
     try:
         async with pool.acquire() as writes:
             await record_many(writes, [_new(_payment(1000))])
-            plan = await _generic_plan(writes, "%WITH ORDINALITY%INSERT INTO payments%")
+            plan = await _generic_plan(writes, RECORD_MANY)
     finally:
         await pool.close()
     assert "Seq Scan on payments" not in plan
@@ -378,19 +393,8 @@ async def test_the_batch_answer_probes_the_notifications_index_for_each_answer(
             await record_many(writes, [_new(payment)])
             note = NotificationRecord("alipaysim", "n-new", "succeeded")
             await apply_many(writes, [AnswerWrite(_succeeded(payment), 0, "tp", note)])
-            plan = await _generic_plan(writes, "%UPDATE payments p SET%")
+            plan = await _generic_plan(writes, APPLY_MANY)
     finally:
         await pool.close()
     assert "Seq Scan on channel_notifications" not in plan
     assert "channel_notifications_pkey on channel_notifications" in plan
-
-
-async def _generic_plan(conn: asyncpg.Connection, statement_like: str) -> str:
-    """The plan a connection planning once holds for one of its prepared statements."""
-    name, parameters = await conn.fetchrow(
-        "SELECT name, cardinality(parameter_types) FROM pg_prepared_statements"
-        " WHERE statement LIKE $1 AND statement NOT LIKE '%pg_prepared_statements%'",
-        statement_like,
-    )
-    nulls = ", ".join(["NULL"] * parameters)
-    return "\n".join(row[0] for row in await conn.fetch(f'EXPLAIN EXECUTE "{name}"({nulls})'))
